@@ -1,0 +1,224 @@
+//! The usage event: one LLM call, validated, normalised and priced, ready to append to its
+//! tenant's log; and its canonical log entry, the bytes the tenant log hashes and receipts
+//! prove.
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::money::{Currency, Nanos};
+use crate::time;
+use crate::usage::TokenCounts;
+
+/// The version of the canonical entry layout. A new layout gets a new number; stored entries
+/// are never rewritten.
+pub const ENTRY_VERSION: i64 = 1;
+
+/// Which route recorded an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSource {
+    /// `POST /api/v1/log` (or its batch form, or the CLI).
+    Usage,
+    /// The call of a `POST /api/v1/conversations/log`.
+    Conversation,
+}
+
+impl EventSource {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Conversation => "conversation",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> EventSource {
+        if s == "conversation" {
+            Self::Conversation
+        } else {
+            Self::Usage
+        }
+    }
+}
+
+/// What is special about an event's numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventFlags {
+    /// Served from a response cache: no provider call, zero tokens and zero cost recorded.
+    pub cached_response: bool,
+    /// No price was found and the client sent no usable cost: recorded at zero, to be priced.
+    pub unpriced: bool,
+    /// Token counts were estimated from the content, not reported by the provider.
+    pub estimated: bool,
+    /// The cost is the one the client sent (the model is not in the price book).
+    pub client_cost: bool,
+}
+
+impl EventFlags {
+    /// The flag names that are set, in a fixed order.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.cached_response, "cached_response"),
+            (self.client_cost, "client_cost"),
+            (self.estimated, "estimated"),
+            (self.unpriced, "unpriced"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
+    /// Packs the flags into an integer for storage.
+    pub fn bits(&self) -> i64 {
+        i64::from(self.cached_response)
+            | i64::from(self.unpriced) << 1
+            | i64::from(self.estimated) << 2
+            | i64::from(self.client_cost) << 3
+    }
+
+    /// Unpacks stored flags.
+    pub fn from_bits(bits: i64) -> EventFlags {
+        EventFlags {
+            cached_response: bits & 1 != 0,
+            unpriced: bits & 2 != 0,
+            estimated: bits & 4 != 0,
+            client_cost: bits & 8 != 0,
+        }
+    }
+}
+
+/// One priced LLM call of one tenant. Everything is validated before a value is built; the
+/// store adds only the sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEvent {
+    /// The log id (a bare UUID, as llmring expects).
+    pub log_id: Uuid,
+    /// The tenant, from the credentials.
+    pub tenant_id: String,
+    /// The client's idempotency key, unique per tenant.
+    pub request_id: Option<String>,
+    /// When the call happened (UTC microseconds).
+    pub timestamp_us: i64,
+    /// Provider name as sent (`openai`).
+    pub provider: String,
+    /// Model name as sent (`gpt-4o`).
+    pub model: String,
+    /// llmring alias.
+    pub alias: Option<String>,
+    /// llmring profile (`default` when absent).
+    pub profile: String,
+    /// The application or service that made the call.
+    pub origin: Option<String>,
+    /// The caller's own id for the call.
+    pub id_at_origin: Option<String>,
+    /// The end user the call is billed to.
+    pub user_id: Option<String>,
+    /// The conversation it belongs to.
+    pub conversation_id: Option<Uuid>,
+    /// Token counts.
+    pub tokens: TokenCounts,
+    /// Latency reported by the client.
+    pub latency_ms: Option<i64>,
+    /// Exact cost.
+    pub cost: Nanos,
+    /// Currency of `cost`.
+    pub currency: Currency,
+    /// The price entry that priced it (`builtin:openai/gpt-4o@2024-08-06`).
+    pub price_version: Option<String>,
+    /// Flags.
+    pub flags: EventFlags,
+    /// Which route recorded it.
+    pub source: EventSource,
+    /// Client metadata (a JSON object), stored but not part of the canonical entry.
+    pub metadata: Map<String, Value>,
+}
+
+impl UsageEvent {
+    /// The canonical entry of this event at position `seq` of its tenant's log: RFC 8785 JSON
+    /// of strings and integers only. Absent optional fields are left out. Client metadata is
+    /// not part of it: the entry certifies what was billed, not free-form annotations.
+    pub fn canonical_entry(&self, seq: i64) -> Vec<u8> {
+        let mut entry = json!({
+            "v": ENTRY_VERSION,
+            "tenant": self.tenant_id,
+            "seq": seq,
+            "log_id": self.log_id.to_string(),
+            "time": time::format_us(self.timestamp_us),
+            "provider": self.provider,
+            "model": self.model,
+            "profile": self.profile,
+            "input_tokens": self.tokens.input,
+            "output_tokens": self.tokens.output,
+            "cached_input_tokens": self.tokens.cached_input,
+            "cache_write_tokens": self.tokens.cache_write,
+            "reasoning_tokens": self.tokens.reasoning,
+            "cost": self.cost.to_string(),
+            "currency": self.currency.as_str(),
+            "flags": self.flags.names(),
+            "source": self.source.as_str(),
+        });
+        let obj = entry.as_object_mut().expect("built as an object");
+        let optional = [
+            ("alias", self.alias.clone()),
+            ("origin", self.origin.clone()),
+            ("id_at_origin", self.id_at_origin.clone()),
+            ("user_id", self.user_id.clone()),
+            ("conversation_id", self.conversation_id.map(|c| c.to_string())),
+            ("request_id", self.request_id.clone()),
+            ("price_version", self.price_version.clone()),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                obj.insert(key.to_string(), Value::String(v));
+            }
+        }
+        tollgate_receipts::canonicalize(&entry)
+            .expect("entries hold only strings and integers within ±2^53")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> UsageEvent {
+        UsageEvent {
+            log_id: Uuid::nil(),
+            tenant_id: "tnt_x".into(),
+            request_id: None,
+            timestamp_us: 1_700_000_000_000_000,
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            alias: Some("chat".into()),
+            profile: "default".into(),
+            origin: None,
+            id_at_origin: None,
+            user_id: None,
+            conversation_id: None,
+            tokens: TokenCounts { input: 10, output: 5, ..Default::default() },
+            latency_ms: Some(120),
+            cost: Nanos(75_000),
+            currency: Currency::usd(),
+            price_version: Some("builtin:openai/gpt-4o@2024-08-06".into()),
+            flags: EventFlags { unpriced: false, ..Default::default() },
+            source: EventSource::Usage,
+            metadata: Map::new(),
+        }
+    }
+
+    #[test]
+    fn the_canonical_entry_is_sorted_compact_and_leaves_out_absent_fields() {
+        let text = String::from_utf8(event().canonical_entry(7)).expect("utf-8");
+        assert_eq!(
+            text,
+            r#"{"alias":"chat","cache_write_tokens":0,"cached_input_tokens":0,"cost":"0.000075000","currency":"USD","flags":[],"input_tokens":10,"log_id":"00000000-0000-0000-0000-000000000000","model":"gpt-4o","output_tokens":5,"price_version":"builtin:openai/gpt-4o@2024-08-06","profile":"default","provider":"openai","reasoning_tokens":0,"seq":7,"source":"usage","tenant":"tnt_x","time":"2023-11-14T22:13:20.000000Z","v":1}"#
+        );
+    }
+
+    #[test]
+    fn flags_round_trip_through_their_bits() {
+        let f = EventFlags { cached_response: true, unpriced: false, estimated: true, client_cost: true };
+        assert_eq!(EventFlags::from_bits(f.bits()), f);
+        assert_eq!(f.names(), vec!["cached_response", "client_cost", "estimated"]);
+    }
+}

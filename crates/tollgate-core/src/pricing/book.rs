@@ -1,0 +1,236 @@
+//! Looking prices up: model-name matching as llmring does it, then source precedence, then
+//! the entry in force at the event's time.
+
+use std::collections::HashMap;
+
+use super::{canonical_provider, PriceEntry};
+#[cfg(test)]
+use super::PriceSource;
+
+/// Every known price, indexed for lookup.
+#[derive(Debug, Clone, Default)]
+pub struct PriceBook {
+    /// (tenant or "", provider, model) → entries, most specific source first, then newest.
+    entries: HashMap<(String, String, String), Vec<PriceEntry>>,
+}
+
+/// The entry that prices an event.
+#[derive(Debug, Clone, Copy)]
+pub struct Match<'a> {
+    /// The entry.
+    pub entry: &'a PriceEntry,
+}
+
+impl PriceBook {
+    /// A book holding `entries`.
+    pub fn new(entries: impl IntoIterator<Item = PriceEntry>) -> PriceBook {
+        let mut book = PriceBook::default();
+        book.extend(entries);
+        book
+    }
+
+    /// Adds entries. An entry with the same source, tenant, model and `effective_from` as one
+    /// already held replaces it.
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = PriceEntry>) {
+        for e in entries {
+            let key = (e.tenant_id.clone().unwrap_or_default(), e.provider.clone(), e.model.clone());
+            let list = self.entries.entry(key).or_default();
+            list.retain(|old| !(old.source == e.source && old.effective_from_us == e.effective_from_us));
+            list.push(e);
+            list.sort_by(|a, b| {
+                b.source.cmp(&a.source).then(b.effective_from_us.cmp(&a.effective_from_us))
+            });
+        }
+    }
+
+    /// Every entry, for listings: tenant-specific ones only for `tenant_id`.
+    pub fn entries_for(&self, tenant_id: &str) -> Vec<&PriceEntry> {
+        let mut all: Vec<&PriceEntry> = self
+            .entries
+            .iter()
+            .filter(|((t, _, _), _)| t.is_empty() || t == tenant_id)
+            .flat_map(|(_, list)| list.iter())
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.provider, &a.model, a.effective_from_us, a.source)
+                .cmp(&(&b.provider, &b.model, b.effective_from_us, b.source))
+        });
+        all
+    }
+
+    /// The entries in force at `at_us` for `tenant_id`: one per provider and model.
+    pub fn in_force(&self, tenant_id: &str, at_us: i64) -> Vec<&PriceEntry> {
+        let mut keys: Vec<(&str, &str)> = self
+            .entries
+            .keys()
+            .filter(|(t, _, _)| t.is_empty() || t == tenant_id)
+            .map(|(_, p, m)| (p.as_str(), m.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .filter_map(|(p, m)| self.exact(tenant_id, p, m, at_us))
+            .collect()
+    }
+
+    /// The price of `model` from `provider` for `tenant_id` at `at_us`, if any.
+    ///
+    /// Names are tried as llmring tries them: `provider:model` (a prefix inside `model` wins),
+    /// `provider/model`, then the plain pair; each also without a trailing snapshot date
+    /// (`-2024-08-06`, `-20250514`) or `-latest`, so that dated snapshots find their family.
+    pub fn find(&self, tenant_id: &str, provider: &str, model: &str, at_us: i64) -> Option<Match<'_>> {
+        candidates(provider, model)
+            .into_iter()
+            .find_map(|(p, m)| self.exact(tenant_id, &p, &m, at_us))
+            .map(|entry| Match { entry })
+    }
+
+    fn exact(&self, tenant_id: &str, provider: &str, model: &str, at_us: i64) -> Option<&PriceEntry> {
+        let key = |t: &str| (t.to_string(), provider.to_string(), model.to_string());
+        // Lists are sorted most specific source first, then newest: the first source holding
+        // a price in force wins, even where a less specific source has a newer one.
+        let tenant = (!tenant_id.is_empty())
+            .then(|| self.entries.get(&key(tenant_id)))
+            .flatten()
+            .and_then(|list| list.iter().find(|e| e.effective_from_us <= at_us));
+        tenant.or_else(|| {
+            self.entries
+                .get(&key(""))?
+                .iter()
+                .find(|e| e.effective_from_us <= at_us)
+        })
+    }
+
+    /// How many entries the book holds.
+    pub fn len(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+
+    /// Whether the book is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The (provider, model) pairs to try, in order.
+fn candidates(provider: &str, model: &str) -> Vec<(String, String)> {
+    let provider = canonical_provider(provider);
+    let mut model = model.trim().to_ascii_lowercase();
+    if let Some(rest) = model.strip_prefix("models/") {
+        model = rest.to_string();
+    }
+    let mut pairs = Vec::with_capacity(6);
+    for sep in [':', '/'] {
+        if let Some((p, m)) = model.split_once(sep) {
+            pairs.push((canonical_provider(p), m.to_string()));
+        }
+    }
+    pairs.push((provider, model));
+    let undated: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(p, m)| strip_snapshot(m).map(|m| (p.clone(), m)))
+        .collect();
+    pairs.extend(undated);
+    pairs
+}
+
+/// `gpt-4o-2024-08-06` → `gpt-4o`; `claude-sonnet-4-20250514` → `claude-sonnet-4`;
+/// `claude-3-5-haiku-latest` → `claude-3-5-haiku`.
+fn strip_snapshot(model: &str) -> Option<String> {
+    if let Some(base) = model.strip_suffix("-latest") {
+        return Some(base.to_string());
+    }
+    let bytes = model.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    let n = bytes.len();
+    // -YYYY-MM-DD
+    if n > 11
+        && bytes[n - 11] == b'-'
+        && bytes[n - 6] == b'-'
+        && bytes[n - 3] == b'-'
+        && digits(&bytes[n - 10..n - 6])
+        && digits(&bytes[n - 5..n - 3])
+        && digits(&bytes[n - 2..])
+    {
+        return Some(model[..n - 11].to_string());
+    }
+    // -YYYYMMDD
+    if n > 9 && bytes[n - 9] == b'-' && digits(&bytes[n - 8..]) {
+        return Some(model[..n - 9].to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use crate::pricing::Rates;
+    use crate::time::{parse_instant, DateEdge};
+    use rust_decimal::Decimal;
+
+    fn entry(source: PriceSource, tenant: Option<&str>, model: &str, from: &str, input: i64) -> PriceEntry {
+        PriceEntry {
+            provider: "openai".into(),
+            model: model.into(),
+            effective_from_us: parse_instant(from, DateEdge::Start).expect("date"),
+            currency: Currency::usd(),
+            rates: Rates { input: Decimal::from(input), output: Decimal::from(1), cached_input: None, cache_write: None, reasoning: None },
+            source,
+            tenant_id: tenant.map(str::to_string),
+        }
+    }
+
+    fn at(s: &str) -> i64 {
+        parse_instant(s, DateEdge::Start).expect("date")
+    }
+
+    #[test]
+    fn the_entry_in_force_at_the_event_time_is_chosen() {
+        let book = PriceBook::new([
+            entry(PriceSource::Builtin, None, "gpt-4o", "2024-01-01", 5),
+            entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2),
+        ]);
+        assert_eq!(book.find("t", "openai", "gpt-4o", at("2024-05-01")).expect("priced").entry.rates.input, Decimal::from(5));
+        assert_eq!(book.find("t", "openai", "gpt-4o", at("2025-01-01")).expect("priced").entry.rates.input, Decimal::from(2));
+        assert!(book.find("t", "openai", "gpt-4o", at("2023-01-01")).is_none());
+    }
+
+    #[test]
+    fn more_specific_sources_win_and_tenant_prices_stay_with_their_tenant() {
+        let book = PriceBook::new([
+            entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2),
+            entry(PriceSource::File, None, "gpt-4o", "2024-01-01", 3),
+            entry(PriceSource::Tenant, Some("tnt_a"), "gpt-4o", "2024-01-01", 9),
+        ]);
+        let now = at("2025-01-01");
+        assert_eq!(book.find("tnt_a", "openai", "gpt-4o", now).expect("p").entry.rates.input, Decimal::from(9));
+        assert_eq!(book.find("tnt_b", "openai", "gpt-4o", now).expect("p").entry.rates.input, Decimal::from(3));
+    }
+
+    #[test]
+    fn model_names_match_the_way_llmring_writes_them() {
+        let book = PriceBook::new([entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2)]);
+        let now = at("2025-01-01");
+        for (p, m) in [
+            ("openai", "gpt-4o"),
+            ("OpenAI", "GPT-4o"),
+            ("anything", "openai:gpt-4o"),
+            ("anything", "openai/gpt-4o"),
+            ("openai", "gpt-4o-2024-08-06"),
+            ("openai", "gpt-4o-latest"),
+        ] {
+            assert!(book.find("t", p, m, now).is_some(), "{p} {m}");
+        }
+        assert!(book.find("t", "anthropic", "gpt-4o", now).is_none());
+        assert!(book.find("t", "openai", "gpt-4o-mini", now).is_none());
+    }
+
+    #[test]
+    fn snapshot_suffixes_are_recognised() {
+        assert_eq!(strip_snapshot("claude-sonnet-4-20250514").as_deref(), Some("claude-sonnet-4"));
+        assert_eq!(strip_snapshot("gpt-4o-2024-08-06").as_deref(), Some("gpt-4o"));
+        assert_eq!(strip_snapshot("gpt-4o"), None);
+        assert_eq!(strip_snapshot("o1"), None);
+    }
+}

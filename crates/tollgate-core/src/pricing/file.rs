@@ -1,0 +1,216 @@
+//! Tollgate's own price file (TOML), used for the built-in list, the configured override file
+//! and `tollgate pricing import`.
+//!
+//! ```toml
+//! [[prices]]
+//! provider = "openai"
+//! model = "gpt-4o"
+//! effective_from = "2024-08-06"   # a date (UTC midnight) or an RFC 3339 instant
+//! input = "2.50"                  # per million tokens
+//! output = "10.00"
+//! cached_input = "1.25"           # optional: defaults to input
+//! cache_write = "3.75"            # optional: defaults to input
+//! reasoning = "10.00"             # optional: defaults to output
+//! currency = "USD"                # optional: defaults to USD
+//! ```
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{canonical_provider, PriceEntry, PriceSource, Rates};
+use crate::money::Currency;
+use crate::time::{parse_instant, DateEdge};
+
+/// Why a price file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceFileError {
+    /// Not valid TOML or JSON of the expected shape.
+    #[error("price file is malformed: {0}")]
+    Syntax(String),
+    /// An entry with a bad value.
+    #[error("price entry {index} ({model}): {message}")]
+    Entry {
+        /// Position in the file, from 0.
+        index: usize,
+        /// The model it names.
+        model: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    prices: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    provider: String,
+    model: String,
+    effective_from: String,
+    input: Amount,
+    output: Amount,
+    cached_input: Option<Amount>,
+    cache_write: Option<Amount>,
+    reasoning: Option<Amount>,
+    currency: Option<String>,
+}
+
+/// A rate written as a string (exact) or as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Amount {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl Amount {
+    fn decimal(&self) -> Result<Decimal, String> {
+        let text = match self {
+            Amount::Text(s) => s.trim().to_string(),
+            Amount::Int(i) => i.to_string(),
+            Amount::Float(f) => format!("{f}"),
+        };
+        let d = Decimal::from_str(&text)
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map_err(|_| format!("'{text}' is not a decimal number"))?;
+        if d.is_sign_negative() {
+            return Err(format!("rate {text} is negative"));
+        }
+        Ok(d)
+    }
+}
+
+/// Reads a price file. Every entry gets `source` and, for tenant prices, `tenant_id`.
+pub fn parse_price_file(
+    text: &str,
+    source: PriceSource,
+    tenant_id: Option<&str>,
+) -> Result<Vec<PriceEntry>, PriceFileError> {
+    let file: File = toml::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
+    file.prices
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let model = row.model.clone();
+            row.into_entry(source, tenant_id)
+                .map_err(|message| PriceFileError::Entry { index, model, message })
+        })
+        .collect()
+}
+
+impl Row {
+    fn into_entry(self, source: PriceSource, tenant_id: Option<&str>) -> Result<PriceEntry, String> {
+        let provider = canonical_provider(&self.provider);
+        let model = self.model.trim().to_ascii_lowercase();
+        if provider.is_empty() || model.is_empty() {
+            return Err("provider and model must not be empty".into());
+        }
+        let opt = |a: Option<Amount>| a.map(|a| a.decimal()).transpose();
+        Ok(PriceEntry {
+            provider,
+            model,
+            effective_from_us: parse_instant(&self.effective_from, DateEdge::Start)
+                .map_err(|e| e.to_string())?,
+            currency: match self.currency {
+                Some(c) => Currency::try_from(c)?,
+                None => Currency::usd(),
+            },
+            rates: Rates {
+                input: self.input.decimal()?,
+                output: self.output.decimal()?,
+                cached_input: opt(self.cached_input)?,
+                cache_write: opt(self.cache_write)?,
+                reasoning: opt(self.reasoning)?,
+            },
+            source,
+            tenant_id: tenant_id.map(str::to_string),
+        })
+    }
+}
+
+/// Writes entries in the price-file format (for `tollgate pricing list --format toml`).
+pub fn to_price_file(entries: &[&PriceEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        out.push_str("[[prices]]\n");
+        out.push_str(&format!("provider = \"{}\"\nmodel = \"{}\"\n", e.provider, e.model));
+        out.push_str(&format!("effective_from = \"{}\"\n", super::effective_label(e.effective_from_us)));
+        out.push_str(&format!("input = \"{}\"\noutput = \"{}\"\n", e.rates.input, e.rates.output));
+        for (name, v) in [
+            ("cached_input", e.rates.cached_input),
+            ("cache_write", e.rates.cache_write),
+            ("reasoning", e.rates.reasoning),
+        ] {
+            if let Some(v) = v {
+                out.push_str(&format!("{name} = \"{v}\"\n"));
+            }
+        }
+        out.push_str(&format!("currency = \"{}\"\n\n", e.currency));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_price_file_reads_exact_rates_and_defaults() {
+        let entries = parse_price_file(
+            r#"
+            [[prices]]
+            provider = "OpenAI"
+            model = "GPT-4o"
+            effective_from = "2024-08-06"
+            input = "2.50"
+            output = 10
+            cached_input = 1.25
+            "#,
+            PriceSource::File,
+            None,
+        )
+        .expect("valid");
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!((e.provider.as_str(), e.model.as_str()), ("openai", "gpt-4o"));
+        assert_eq!(e.rates.input, Decimal::from_str("2.50").expect("d"));
+        assert_eq!(e.rates.cached_input, Some(Decimal::from_str("1.25").expect("d")));
+        assert_eq!(e.currency.as_str(), "USD");
+        assert_eq!(e.version(), "file:openai/gpt-4o@2024-08-06");
+    }
+
+    #[test]
+    fn bad_entries_name_their_position_and_problem() {
+        let err = parse_price_file(
+            "[[prices]]\nprovider='openai'\nmodel='x'\neffective_from='soon'\ninput='1'\noutput='1'\n",
+            PriceSource::File,
+            None,
+        )
+        .expect_err("bad date");
+        assert!(err.to_string().contains("price entry 0 (x)"), "{err}");
+        let err = parse_price_file(
+            "[[prices]]\nprovider='openai'\nmodel='x'\neffective_from='2024-01-01'\ninput='-1'\noutput='1'\n",
+            PriceSource::File,
+            None,
+        )
+        .expect_err("negative");
+        assert!(err.to_string().contains("negative"), "{err}");
+        assert!(parse_price_file("[[prices]]\nmodell='x'", PriceSource::File, None).is_err());
+    }
+
+    #[test]
+    fn written_files_read_back_the_same() {
+        let entries = parse_price_file(crate::pricing::BUILTIN_PRICES, PriceSource::Builtin, None).expect("builtin");
+        let refs: Vec<&PriceEntry> = entries.iter().collect();
+        let again = parse_price_file(&to_price_file(&refs), PriceSource::Builtin, None).expect("round trip");
+        assert_eq!(again, entries);
+    }
+}

@@ -1,0 +1,124 @@
+//! Import of LiteLLM's `model_prices_and_context_window.json`.
+//!
+//! That file prices per token as JSON floats; each float is read through its shortest decimal
+//! form (`2.5e-06` → `0.0000025`), then scaled to per million tokens exactly.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::{canonical_provider, PriceEntry, PriceFileError, PriceSource, Rates};
+use crate::money::Currency;
+
+/// Reads the LiteLLM price JSON. Entries without both an input and an output token price
+/// (image, audio, embedding-only models, the `sample_spec` entry) are skipped and counted.
+pub fn parse_litellm(
+    text: &str,
+    effective_from_us: i64,
+    source: PriceSource,
+    tenant_id: Option<&str>,
+) -> Result<(Vec<PriceEntry>, usize), PriceFileError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
+    let map = root
+        .as_object()
+        .ok_or_else(|| PriceFileError::Syntax("the top level must be an object of models".into()))?;
+    let mut entries = Vec::new();
+    let mut skipped = 0;
+    for (index, (key, spec)) in map.iter().enumerate() {
+        if key == "sample_spec" {
+            continue;
+        }
+        let per_million = |field: &str| -> Result<Option<Decimal>, PriceFileError> {
+            match spec.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => {
+                    let f = v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(|| {
+                        PriceFileError::Entry { index, model: key.clone(), message: format!("{field} must be a non-negative number") }
+                    })?;
+                    let text = format!("{f}");
+                    let d = Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| {
+                        PriceFileError::Entry { index, model: key.clone(), message: format!("{field} {text} is out of range") }
+                    })?;
+                    Ok(Some((d * Decimal::from(1_000_000)).normalize()))
+                }
+            }
+        };
+        let (Some(input), Some(output)) = (per_million("input_cost_per_token")?, per_million("output_cost_per_token")?) else {
+            skipped += 1;
+            continue;
+        };
+        let provider_field = spec.get("litellm_provider").and_then(Value::as_str).unwrap_or("");
+        let (provider, model) = split_key(key, provider_field);
+        if provider.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        entries.push(PriceEntry {
+            provider,
+            model,
+            effective_from_us,
+            currency: Currency::usd(),
+            rates: Rates {
+                input,
+                output,
+                cached_input: per_million("cache_read_input_token_cost")?,
+                cache_write: per_million("cache_creation_input_token_cost")?,
+                reasoning: per_million("output_cost_per_reasoning_token")?,
+            },
+            source,
+            tenant_id: tenant_id.map(str::to_string),
+        });
+    }
+    Ok((entries, skipped))
+}
+
+/// LiteLLM keys are `model` or `provider/model`; its provider names map to ours
+/// (`gemini` → `google`).
+fn split_key(key: &str, provider_field: &str) -> (String, String) {
+    let key = key.trim().to_ascii_lowercase();
+    let provider = canonical_provider(provider_field);
+    let model = match key.split_once('/') {
+        Some((prefix, rest)) if canonical_provider(prefix) == provider || prefix == provider_field => rest.to_string(),
+        _ => key.clone(),
+    };
+    (provider, model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{
+      "sample_spec": {"max_tokens": "set to max_output_tokens if provider specifies it", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "one of https://docs.litellm.ai/docs/providers"},
+      "gpt-4o": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05, "cache_read_input_token_cost": 1.25e-06, "litellm_provider": "openai", "mode": "chat"},
+      "claude-sonnet-4-20250514": {"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05, "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07, "litellm_provider": "anthropic"},
+      "gemini/gemini-2.5-flash": {"input_cost_per_token": 3e-07, "output_cost_per_token": 2.5e-06, "litellm_provider": "gemini"},
+      "dall-e-3": {"output_cost_per_pixel": 0.0, "litellm_provider": "openai", "mode": "image_generation"}
+    }"#;
+
+    #[test]
+    fn litellm_prices_become_exact_per_million_rates() {
+        let (entries, skipped) = parse_litellm(SAMPLE, 0, PriceSource::Database, None).expect("valid");
+        assert_eq!(skipped, 1, "dall-e-3 has no token prices");
+        let find = |m: &str| entries.iter().find(|e| e.model == m).expect(m);
+        let gpt = find("gpt-4o");
+        assert_eq!(gpt.rates.input.to_string(), "2.5");
+        assert_eq!(gpt.rates.output.to_string(), "10");
+        assert_eq!(gpt.rates.cached_input.map(|d| d.to_string()).as_deref(), Some("1.25"));
+        let claude = find("claude-sonnet-4-20250514");
+        assert_eq!(claude.rates.cached_input.map(|d| d.to_string()).as_deref(), Some("0.3"));
+        assert_eq!(claude.rates.cache_write.map(|d| d.to_string()).as_deref(), Some("3.75"));
+        let gemini = find("gemini-2.5-flash");
+        assert_eq!(gemini.provider, "google");
+        assert!(entries.iter().all(|e| e.model != "sample_spec"));
+    }
+
+    #[test]
+    fn malformed_litellm_files_are_refused() {
+        assert!(parse_litellm("[]", 0, PriceSource::Database, None).is_err());
+        assert!(parse_litellm("{", 0, PriceSource::Database, None).is_err());
+        let bad = r#"{"m": {"input_cost_per_token": -1, "output_cost_per_token": 1, "litellm_provider": "openai"}}"#;
+        assert!(parse_litellm(bad, 0, PriceSource::Database, None).is_err());
+    }
+}

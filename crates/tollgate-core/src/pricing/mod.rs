@@ -1,0 +1,188 @@
+//! The price book: per provider and model, prices per million tokens with an `effective_from`
+//! instant, from several sources in order of precedence.
+//!
+//! An event is priced by the entry in force at its own timestamp: of the most specific source
+//! that has one (the tenant's own prices, then prices imported into the database, then the
+//! configured price file, then the built-in list), the one with the latest `effective_from`
+//! not after the event. The entry's [`PriceEntry::version`] is stored with the event, so a
+//! later price never rewrites an old cost.
+
+mod book;
+mod file;
+mod litellm;
+
+pub use book::{Match, PriceBook};
+pub use file::{parse_price_file, to_price_file, PriceFileError};
+pub use litellm::parse_litellm;
+
+use rust_decimal::Decimal;
+
+/// The built-in price list (public list prices), in the price-file format.
+pub const BUILTIN_PRICES: &str = include_str!("builtin_prices.toml");
+
+use crate::money::{Currency, MoneyError, Nanos};
+use crate::time;
+use crate::usage::TokenCounts;
+
+/// Where a price came from, least specific first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PriceSource {
+    /// Compiled into Tollgate.
+    Builtin,
+    /// The price file named in the configuration.
+    File,
+    /// Imported into the database (`tollgate pricing import`).
+    Database,
+    /// A tenant's own price, imported for that tenant only.
+    Tenant,
+}
+
+impl PriceSource {
+    /// The name used in price versions and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::File => "file",
+            Self::Database => "db",
+            Self::Tenant => "tenant",
+        }
+    }
+}
+
+/// Prices per million tokens. Optional rates fall back to the rate that bills the same tokens
+/// when a provider has no separate price: cached reads and cache writes to `input`, reasoning
+/// to `output`. A missing rate therefore never makes tokens free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rates {
+    /// Uncached prompt tokens.
+    pub input: Decimal,
+    /// Generated tokens that are not reasoning.
+    pub output: Decimal,
+    /// Prompt tokens read from the cache.
+    pub cached_input: Option<Decimal>,
+    /// Prompt tokens written to the cache.
+    pub cache_write: Option<Decimal>,
+    /// Reasoning tokens.
+    pub reasoning: Option<Decimal>,
+}
+
+impl Rates {
+    /// The exact cost of `tokens`, rounded once, half-even, to nanos.
+    pub fn cost(&self, tokens: &TokenCounts) -> Result<Nanos, MoneyError> {
+        let per = |n: i64, rate: Decimal| Decimal::from(n) * rate;
+        let exact = per(tokens.uncached_input(), self.input)
+            + per(tokens.cached_input, self.cached_input.unwrap_or(self.input))
+            + per(tokens.cache_write, self.cache_write.unwrap_or(self.input))
+            + per(tokens.output - tokens.reasoning, self.output)
+            + per(tokens.reasoning, self.reasoning.unwrap_or(self.output));
+        Nanos::from_decimal_rounded(exact / Decimal::from(1_000_000))
+    }
+}
+
+/// One price: a provider's model, from an instant on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceEntry {
+    /// Provider, lower case (`openai`, `anthropic`, `google`).
+    pub provider: String,
+    /// Model, lower case, without a provider prefix.
+    pub model: String,
+    /// The first instant (UTC microseconds) the price applies to.
+    pub effective_from_us: i64,
+    /// The currency of the rates.
+    pub currency: Currency,
+    /// The rates.
+    pub rates: Rates,
+    /// Where it came from.
+    pub source: PriceSource,
+    /// The tenant it applies to, for [`PriceSource::Tenant`].
+    pub tenant_id: Option<String>,
+}
+
+impl PriceEntry {
+    /// The version stored with each event priced by this entry:
+    /// `builtin:openai/gpt-4o@2024-08-06`.
+    pub fn version(&self) -> String {
+        format!(
+            "{}:{}/{}@{}",
+            self.source.as_str(),
+            self.provider,
+            self.model,
+            effective_label(self.effective_from_us)
+        )
+    }
+}
+
+/// `YYYY-MM-DD` when the instant is a midnight, the full RFC 3339 form otherwise.
+pub fn effective_label(us: i64) -> String {
+    if us.rem_euclid(time::DAY_US) == 0 {
+        time::day_string(time::day_of(us))
+    } else {
+        time::format_us(us)
+    }
+}
+
+/// Lower-cases a provider name and maps the synonyms in use to one name.
+pub fn canonical_provider(provider: &str) -> String {
+    let p = provider.trim().to_ascii_lowercase();
+    match p.as_str() {
+        "gemini" | "google_genai" | "google-genai" | "googleai" => "google".to_string(),
+        _ => p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).expect("decimal")
+    }
+
+    fn rates() -> Rates {
+        Rates {
+            input: d("2.50"),
+            output: d("10"),
+            cached_input: Some(d("1.25")),
+            cache_write: Some(d("3.75")),
+            reasoning: None,
+        }
+    }
+
+    #[test]
+    fn uncached_tokens_cost_tokens_times_rate_over_a_million() {
+        let t = TokenCounts { input: 1000, output: 500, ..Default::default() };
+        // 1000 × 2.50 / 1e6 + 500 × 10 / 1e6 = 0.0025 + 0.005
+        assert_eq!(rates().cost(&t).expect("fits"), Nanos(7_500_000));
+    }
+
+    #[test]
+    fn cached_reads_cache_writes_and_reasoning_use_their_own_rates() {
+        let t = TokenCounts { input: 1000, output: 500, cached_input: 600, cache_write: 100, reasoning: 300 };
+        // 300 × 2.50 + 600 × 1.25 + 100 × 3.75 + 200 × 10 + 300 × 10 (reasoning at output rate)
+        let expected = d("0.00075") + d("0.00075") + d("0.000375") + d("0.002") + d("0.003");
+        assert_eq!(rates().cost(&t).expect("fits"), Nanos::from_decimal_rounded(expected).expect("fits"));
+    }
+
+    #[test]
+    fn a_single_token_is_never_free() {
+        let r = Rates { input: d("0.075"), output: d("0.30"), cached_input: None, cache_write: None, reasoning: None };
+        let t = TokenCounts { input: 1, ..Default::default() };
+        // 0.075 / 1e6 = 0.000000075 exactly 75 nanos
+        assert_eq!(r.cost(&t).expect("fits"), Nanos(75));
+    }
+
+    #[test]
+    fn versions_name_source_model_and_date() {
+        let e = PriceEntry {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            effective_from_us: time::parse_instant("2024-08-06", time::DateEdge::Start).expect("date"),
+            currency: Currency::usd(),
+            rates: rates(),
+            source: PriceSource::Builtin,
+            tenant_id: None,
+        };
+        assert_eq!(e.version(), "builtin:openai/gpt-4o@2024-08-06");
+    }
+}

@@ -1,0 +1,117 @@
+//! Time: UTC microseconds since the Unix epoch, RFC 3339 with `Z` on the wire.
+//!
+//! Storage keeps instants as `i64` microseconds so that both engines sort, bucket and compare
+//! them the same way. Inputs without an offset are UTC; a date alone is the start of that day,
+//! or its last microsecond when it ends a range.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+
+/// Microseconds in a day.
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// Why a time could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a date or time (use RFC 3339, like 2026-01-31T12:00:00Z, or a date, like 2026-01-31)")]
+pub struct TimeError(pub String);
+
+/// Which end of a range a date-only input marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateEdge {
+    /// A date alone means 00:00:00 of that day.
+    Start,
+    /// A date alone means the last microsecond of that day.
+    End,
+}
+
+/// Now, in microseconds.
+pub fn now_us() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+/// Reads an instant: RFC 3339 with any offset, a naive date-time (UTC), or a date alone.
+pub fn parse_instant(text: &str, edge: DateEdge) -> Result<i64, TimeError> {
+    let t = text.trim();
+    let err = || TimeError(text.to_string());
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc).timestamp_micros());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(naive.and_utc().timestamp_micros());
+        }
+    }
+    let date = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| err())?;
+    let start = date.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+    Ok(match edge {
+        DateEdge::Start => start,
+        DateEdge::End => start + DAY_US - 1,
+    })
+}
+
+/// RFC 3339, microseconds, `Z`: `2026-01-31T12:00:00.000000Z`.
+pub fn format_us(us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The UTC day of an instant, as days since 1970-01-01.
+pub fn day_of(us: i64) -> i64 {
+    us.div_euclid(DAY_US)
+}
+
+/// The first microsecond of a day.
+pub fn day_start_us(day: i64) -> i64 {
+    day * DAY_US
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn day_string(day: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(day_start_us(day))
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The UTC calendar month of an instant as `yyyymm` (202611).
+pub fn month_of(us: i64) -> i64 {
+    let dt = DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default();
+    i64::from(dt.year()) * 100 + i64::from(dt.month())
+}
+
+/// `YYYY-MM` of a `yyyymm` month key.
+pub fn month_string(month: i64) -> String {
+    format!("{:04}-{:02}", month / 100, month % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_naive_times_and_dates_all_read_as_utc() {
+        let z = parse_instant("2026-01-31T12:00:00Z", DateEdge::Start).expect("ok");
+        assert_eq!(parse_instant("2026-01-31T14:00:00+02:00", DateEdge::Start), Ok(z));
+        assert_eq!(parse_instant("2026-01-31T12:00:00", DateEdge::Start), Ok(z));
+        assert_eq!(parse_instant("2026-01-31 12:00:00.000", DateEdge::Start), Ok(z));
+        let day = parse_instant("2026-01-31", DateEdge::Start).expect("ok");
+        assert_eq!(parse_instant("2026-01-31", DateEdge::End), Ok(day + DAY_US - 1));
+        assert!(parse_instant("yesterday", DateEdge::Start).is_err());
+        assert!(parse_instant("2026-02-30", DateEdge::Start).is_err());
+    }
+
+    #[test]
+    fn formatting_uses_microseconds_and_z() {
+        let us = parse_instant("2026-01-31T12:00:00.5Z", DateEdge::Start).expect("ok");
+        assert_eq!(format_us(us), "2026-01-31T12:00:00.500000Z");
+        assert_eq!(day_string(day_of(us)), "2026-01-31");
+        assert_eq!(month_of(us), 202601);
+        assert_eq!(month_string(202601), "2026-01");
+    }
+
+    #[test]
+    fn instants_before_1970_fall_on_the_right_day() {
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(day_string(-1), "1969-12-31");
+    }
+}
