@@ -163,7 +163,10 @@ impl UsageEvent {
             ("origin", self.origin.clone()),
             ("id_at_origin", self.id_at_origin.clone()),
             ("user_id", self.user_id.clone()),
-            ("conversation_id", self.conversation_id.map(|c| c.to_string())),
+            (
+                "conversation_id",
+                self.conversation_id.map(|c| c.to_string()),
+            ),
             ("request_id", self.request_id.clone()),
             ("price_version", self.price_version.clone()),
         ];
@@ -195,12 +198,19 @@ mod tests {
             id_at_origin: None,
             user_id: None,
             conversation_id: None,
-            tokens: TokenCounts { input: 10, output: 5, ..Default::default() },
+            tokens: TokenCounts {
+                input: 10,
+                output: 5,
+                ..Default::default()
+            },
             latency_ms: Some(120),
             cost: Nanos(75_000),
             currency: Currency::usd(),
             price_version: Some("builtin:openai/gpt-4o@2024-08-06".into()),
-            flags: EventFlags { unpriced: false, ..Default::default() },
+            flags: EventFlags {
+                unpriced: false,
+                ..Default::default()
+            },
             source: EventSource::Usage,
             metadata: Map::new(),
         }
@@ -217,8 +227,16 @@ mod tests {
 
     #[test]
     fn flags_round_trip_through_their_bits() {
-        let f = EventFlags { cached_response: true, unpriced: false, estimated: true, client_cost: true };
+        let f = EventFlags {
+            cached_response: true,
+            unpriced: false,
+            estimated: true,
+            client_cost: true,
+        };
         assert_eq!(EventFlags::from_bits(f.bits()), f);
-        assert_eq!(f.names(), vec!["cached_response", "client_cost", "estimated"]);
+        assert_eq!(
+            f.names(),
+            vec!["cached_response", "client_cost", "estimated"]
+        );
     }
 }

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 pub const NANOS_PER_UNIT: i64 = 1_000_000_000;
 
 /// An amount of money in nano-units of some currency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Nanos(pub i64);
 
@@ -128,7 +130,9 @@ impl TryFrom<String> for Currency {
         if upper.len() == 3 && upper.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Currency(upper))
         } else {
-            Err(format!("'{code}' is not an ISO 4217 currency code (three letters, like USD)"))
+            Err(format!(
+                "'{code}' is not an ISO 4217 currency code (three letters, like USD)"
+            ))
         }
     }
 }
@@ -162,14 +166,26 @@ mod tests {
         let half = Decimal::from_str("0.0000000025").expect("decimal");
         assert_eq!(Nanos::from_decimal_rounded(half).expect("fits"), Nanos(2));
         let half_up = Decimal::from_str("0.0000000035").expect("decimal");
-        assert_eq!(Nanos::from_decimal_rounded(half_up).expect("fits"), Nanos(4));
+        assert_eq!(
+            Nanos::from_decimal_rounded(half_up).expect("fits"),
+            Nanos(4)
+        );
     }
 
     #[test]
     fn exact_parsing_refuses_a_tenth_decimal_place() {
-        assert_eq!(Nanos::parse_exact("10.5").expect("ok"), Nanos(10_500_000_000));
-        assert!(matches!(Nanos::parse_exact("0.0000000001"), Err(MoneyError::TooPrecise(_))));
-        assert!(matches!(Nanos::parse_exact("ten"), Err(MoneyError::NotDecimal(_))));
+        assert_eq!(
+            Nanos::parse_exact("10.5").expect("ok"),
+            Nanos(10_500_000_000)
+        );
+        assert!(matches!(
+            Nanos::parse_exact("0.0000000001"),
+            Err(MoneyError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("ten"),
+            Err(MoneyError::NotDecimal(_))
+        ));
     }
 
     #[test]
@@ -182,7 +198,10 @@ mod tests {
 
     #[test]
     fn currency_codes_are_three_letters() {
-        assert_eq!(Currency::try_from("uah".to_string()).expect("ok").as_str(), "UAH");
+        assert_eq!(
+            Currency::try_from("uah".to_string()).expect("ok").as_str(),
+            "UAH"
+        );
         assert!(Currency::try_from("US".to_string()).is_err());
         assert!(Currency::try_from("U$D".to_string()).is_err());
     }

@@ -35,7 +35,11 @@ pub fn parse_instant(text: &str, edge: DateEdge) -> Result<i64, TimeError> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc).timestamp_micros());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(naive.and_utc().timestamp_micros());
         }
@@ -91,11 +95,20 @@ mod tests {
     #[test]
     fn offsets_naive_times_and_dates_all_read_as_utc() {
         let z = parse_instant("2026-01-31T12:00:00Z", DateEdge::Start).expect("ok");
-        assert_eq!(parse_instant("2026-01-31T14:00:00+02:00", DateEdge::Start), Ok(z));
+        assert_eq!(
+            parse_instant("2026-01-31T14:00:00+02:00", DateEdge::Start),
+            Ok(z)
+        );
         assert_eq!(parse_instant("2026-01-31T12:00:00", DateEdge::Start), Ok(z));
-        assert_eq!(parse_instant("2026-01-31 12:00:00.000", DateEdge::Start), Ok(z));
+        assert_eq!(
+            parse_instant("2026-01-31 12:00:00.000", DateEdge::Start),
+            Ok(z)
+        );
         let day = parse_instant("2026-01-31", DateEdge::Start).expect("ok");
-        assert_eq!(parse_instant("2026-01-31", DateEdge::End), Ok(day + DAY_US - 1));
+        assert_eq!(
+            parse_instant("2026-01-31", DateEdge::End),
+            Ok(day + DAY_US - 1)
+        );
         assert!(parse_instant("yesterday", DateEdge::Start).is_err());
         assert!(parse_instant("2026-02-30", DateEdge::Start).is_err());
     }

@@ -114,7 +114,9 @@ pub fn normalize_usage(usage: &Value) -> Result<(TokenCounts, UsageShape), Inval
             let read = int(&["cache_read_input_tokens"])?;
             let write = int(&["cache_creation_input_tokens"])?;
             TokenCounts {
-                input: int(&["input_tokens"])?.saturating_add(read).saturating_add(write),
+                input: int(&["input_tokens"])?
+                    .saturating_add(read)
+                    .saturating_add(write),
                 output: int(&["output_tokens"])?,
                 cached_input: read,
                 cache_write: write,
@@ -129,7 +131,8 @@ pub fn normalize_usage(usage: &Value) -> Result<(TokenCounts, UsageShape), Inval
             TokenCounts {
                 input: g("promptTokenCount", "prompt_token_count")?
                     .saturating_add(g("toolUsePromptTokenCount", "tool_use_prompt_token_count")?),
-                output: g("candidatesTokenCount", "candidates_token_count")?.saturating_add(thoughts),
+                output: g("candidatesTokenCount", "candidates_token_count")?
+                    .saturating_add(thoughts),
                 cached_input: g("cachedContentTokenCount", "cached_content_token_count")?,
                 cache_write: 0,
                 reasoning: thoughts,
@@ -179,7 +182,9 @@ fn count(obj: &Map<String, Value>, path: &[&str]) -> Result<i64, Invalid> {
 /// An estimate of the tokens in `chars` characters of text (about four per token), for calls
 /// that arrive without counts; events carrying one are flagged `estimated`.
 pub fn estimate_tokens(chars: usize) -> i64 {
-    i64::try_from(chars.div_ceil(4)).unwrap_or(validate::MAX_TOKENS).min(validate::MAX_TOKENS)
+    i64::try_from(chars.div_ceil(4))
+        .unwrap_or(validate::MAX_TOKENS)
+        .min(validate::MAX_TOKENS)
 }
 
 #[cfg(test)]
@@ -198,7 +203,13 @@ mod tests {
         assert_eq!(shape, UsageShape::OpenAiChat);
         assert_eq!(
             t,
-            TokenCounts { input: 1000, output: 500, cached_input: 600, cache_write: 0, reasoning: 300 }
+            TokenCounts {
+                input: 1000,
+                output: 500,
+                cached_input: 600,
+                cache_write: 0,
+                reasoning: 300
+            }
         );
         assert_eq!(t.uncached_input(), 400);
     }
@@ -225,7 +236,13 @@ mod tests {
         assert_eq!(shape, UsageShape::Anthropic);
         assert_eq!(
             t,
-            TokenCounts { input: 2510, output: 40, cached_input: 2000, cache_write: 500, reasoning: 0 }
+            TokenCounts {
+                input: 2510,
+                output: 40,
+                cached_input: 2000,
+                cache_write: 500,
+                reasoning: 0
+            }
         );
         assert_eq!(t.uncached_input(), 10);
     }
@@ -240,10 +257,17 @@ mod tests {
         assert_eq!(shape, UsageShape::Gemini);
         assert_eq!(
             t,
-            TokenCounts { input: 300, output: 150, cached_input: 200, cache_write: 0, reasoning: 50 }
+            TokenCounts {
+                input: 300,
+                output: 150,
+                cached_input: 200,
+                cache_write: 0,
+                reasoning: 50
+            }
         );
-        let (snake, _) = normalize_usage(&json!({"prompt_token_count": 7, "candidates_token_count": 3}))
-            .expect("valid");
+        let (snake, _) =
+            normalize_usage(&json!({"prompt_token_count": 7, "candidates_token_count": 3}))
+                .expect("valid");
         assert_eq!((snake.input, snake.output), (7, 3));
     }
 
@@ -255,8 +279,10 @@ mod tests {
         assert_eq!(e.field, "usage.prompt_tokens");
         assert!(normalize_usage(&json!({"tokens": 3})).is_err());
         assert!(normalize_usage(&json!([1])).is_err());
-        let e = normalize_usage(&json!({"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}}))
-            .expect_err("cached over input");
+        let e = normalize_usage(
+            &json!({"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}}),
+        )
+        .expect_err("cached over input");
         assert_eq!(e.field, "usage.cached_input_tokens");
     }
 

@@ -20,7 +20,11 @@ pub struct Invalid {
 impl Invalid {
     /// A field that has the wrong value.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid { code: "INVALID_FIELD", field: field.into(), message: message.into() }
+        Invalid {
+            code: "INVALID_FIELD",
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error, for a field nested under `prefix`.
@@ -52,15 +56,25 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Inv
 }
 
 /// An optional string: empty means absent; otherwise as [`required_text`].
-pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Invalid> {
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Invalid> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     if v.chars().count() > max {
-        return Err(Invalid::field(field, format!("{field} must be at most {max} characters")));
+        return Err(Invalid::field(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(Invalid::field(field, format!("{field} must not contain control characters")));
+        return Err(Invalid::field(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(Some(v.to_string()))
 }
@@ -70,7 +84,10 @@ pub fn tokens(field: &str, value: i64) -> Result<i64, Invalid> {
     if (0..=MAX_TOKENS).contains(&value) {
         Ok(value)
     } else {
-        Err(Invalid::field(field, format!("{field} must be between 0 and {MAX_TOKENS}, got {value}")))
+        Err(Invalid::field(
+            field,
+            format!("{field} must be between 0 and {MAX_TOKENS}, got {value}"),
+        ))
     }
 }
 
@@ -80,7 +97,10 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_bounded_and_free_of_control_characters() {
-        assert_eq!(required_text("model", "  gpt-4o ", 10), Ok("gpt-4o".to_string()));
+        assert_eq!(
+            required_text("model", "  gpt-4o ", 10),
+            Ok("gpt-4o".to_string())
+        );
         assert!(required_text("model", "   ", 10).is_err());
         assert!(required_text("model", "abcdefghijk", 10).is_err());
         assert!(required_text("model", "a\u{0}b", 10).is_err());

@@ -1,1 +1,157 @@
-//! placeholder
+//! Tollgate's storage: the [`Store`] trait, a set of business operations each run as one
+//! transaction, and its implementation for SQLite and PostgreSQL.
+//!
+//! No sqlx type crosses the trait. Both engines run the same operations through sqlx's `Any`
+//! driver with per-engine migrations (`migrations/{sqlite,postgres}`); where the SQL must
+//! differ, [`Dialect`] says so at the call site.
+#![forbid(unsafe_code)]
+
+mod db;
+mod error;
+pub mod migrate;
+mod model;
+mod ops;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tollgate_core::PriceEntry;
+use uuid::Uuid;
+
+pub use db::{redact, ConnectOptions, Db, Dialect};
+pub use error::StoreError;
+pub use migrate::MigrationReport;
+pub use model::*;
+
+/// The business operations of Tollgate's storage. Each is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The engine.
+    fn dialect(&self) -> Dialect;
+
+    /// Checks that the database answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Closes the connections after in-flight work finishes.
+    async fn close(&self);
+
+    // Tenants and keys.
+
+    /// Creates a tenant; a taken name is a conflict.
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+    /// Every tenant, oldest first.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// A tenant by id (`tnt_…`) or by name.
+    async fn find_tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Stores a new key.
+    async fn create_key(&self, key: NewApiKey) -> Result<ApiKeyInfo, StoreError>;
+    /// Keys, of one tenant or of all.
+    async fn list_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// Revokes a key (of `tenant_id` when given); revoking twice is harmless.
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        tenant_id: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError>;
+    /// The active key with this hash, if any.
+    async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError>;
+    /// On a database with no tenant at all, creates `tenant_name` and `key` atomically and
+    /// returns them; otherwise does nothing and returns None.
+    async fn bootstrap(
+        &self,
+        tenant_name: &str,
+        key: NewApiKey,
+    ) -> Result<Option<(Tenant, ApiKeyInfo)>, StoreError>;
+
+    // Prices.
+
+    /// Adds prices to the database price book. An entry already there with the same rates is
+    /// skipped; one with different rates is a conflict (a price in use never changes; add a
+    /// new `effective_from` instead). Returns how many were added.
+    async fn import_prices(&self, entries: &[PriceEntry]) -> Result<usize, StoreError>;
+    /// Every price in the database.
+    async fn load_prices(&self) -> Result<Vec<PriceEntry>, StoreError>;
+
+    // Usage.
+
+    /// Appends calls to their tenants' logs in one transaction: sequence numbers, canonical
+    /// entries, rollups, conversations and idempotency. One outcome per item, in order.
+    async fn append_usage(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, StoreError>;
+    /// Usage totals per day and dimension for `[start_us, end_us]`: whole days from the
+    /// rollups, the partial days at either end from the events.
+    async fn usage_rows(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UsageRow>, StoreError>;
+    /// Canonical entries of a tenant's log from `start_seq`, in order, at most `limit`.
+    async fn log_entries(
+        &self,
+        tenant_id: &str,
+        start_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+    /// Events matching `filter`, newest first.
+    async fn list_events(
+        &self,
+        tenant_id: &str,
+        filter: &LogFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    // Conversations.
+
+    /// Conversations, most recently updated first.
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Conversation>, StoreError>;
+    /// One conversation.
+    async fn get_conversation(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, StoreError>;
+    /// A conversation's messages in order; None when the conversation is not the tenant's.
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<Message>>, StoreError>;
+}
+
+/// Connects to `opts.url`, applies pending migrations and returns the store.
+pub async fn open(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let store = SqlStore::connect(opts).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
+}
+
+/// The [`Store`] over SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// Connects without migrating.
+    pub async fn connect(opts: &ConnectOptions) -> Result<SqlStore, StoreError> {
+        Ok(SqlStore {
+            db: Db::connect(opts).await?,
+        })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        migrate::run(&self.db).await
+    }
+}
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::{canonical_provider, PriceEntry};
 #[cfg(test)]
 use super::PriceSource;
+use super::{canonical_provider, PriceEntry};
 
 /// Every known price, indexed for lookup.
 #[derive(Debug, Clone, Default)]
@@ -33,12 +33,20 @@ impl PriceBook {
     /// already held replaces it.
     pub fn extend(&mut self, entries: impl IntoIterator<Item = PriceEntry>) {
         for e in entries {
-            let key = (e.tenant_id.clone().unwrap_or_default(), e.provider.clone(), e.model.clone());
+            let key = (
+                e.tenant_id.clone().unwrap_or_default(),
+                e.provider.clone(),
+                e.model.clone(),
+            );
             let list = self.entries.entry(key).or_default();
-            list.retain(|old| !(old.source == e.source && old.effective_from_us == e.effective_from_us));
+            list.retain(|old| {
+                !(old.source == e.source && old.effective_from_us == e.effective_from_us)
+            });
             list.push(e);
             list.sort_by(|a, b| {
-                b.source.cmp(&a.source).then(b.effective_from_us.cmp(&a.effective_from_us))
+                b.source
+                    .cmp(&a.source)
+                    .then(b.effective_from_us.cmp(&a.effective_from_us))
             });
         }
     }
@@ -52,8 +60,12 @@ impl PriceBook {
             .flat_map(|(_, list)| list.iter())
             .collect();
         all.sort_by(|a, b| {
-            (&a.provider, &a.model, a.effective_from_us, a.source)
-                .cmp(&(&b.provider, &b.model, b.effective_from_us, b.source))
+            (&a.provider, &a.model, a.effective_from_us, a.source).cmp(&(
+                &b.provider,
+                &b.model,
+                b.effective_from_us,
+                b.source,
+            ))
         });
         all
     }
@@ -78,14 +90,26 @@ impl PriceBook {
     /// Names are tried as llmring tries them: `provider:model` (a prefix inside `model` wins),
     /// `provider/model`, then the plain pair; each also without a trailing snapshot date
     /// (`-2024-08-06`, `-20250514`) or `-latest`, so that dated snapshots find their family.
-    pub fn find(&self, tenant_id: &str, provider: &str, model: &str, at_us: i64) -> Option<Match<'_>> {
+    pub fn find(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        model: &str,
+        at_us: i64,
+    ) -> Option<Match<'_>> {
         candidates(provider, model)
             .into_iter()
             .find_map(|(p, m)| self.exact(tenant_id, &p, &m, at_us))
             .map(|entry| Match { entry })
     }
 
-    fn exact(&self, tenant_id: &str, provider: &str, model: &str, at_us: i64) -> Option<&PriceEntry> {
+    fn exact(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        model: &str,
+        at_us: i64,
+    ) -> Option<&PriceEntry> {
         let key = |t: &str| (t.to_string(), provider.to_string(), model.to_string());
         // Lists are sorted most specific source first, then newest: the first source holding
         // a price in force wins, even where a less specific source has a newer one.
@@ -169,13 +193,25 @@ mod tests {
     use crate::time::{parse_instant, DateEdge};
     use rust_decimal::Decimal;
 
-    fn entry(source: PriceSource, tenant: Option<&str>, model: &str, from: &str, input: i64) -> PriceEntry {
+    fn entry(
+        source: PriceSource,
+        tenant: Option<&str>,
+        model: &str,
+        from: &str,
+        input: i64,
+    ) -> PriceEntry {
         PriceEntry {
             provider: "openai".into(),
             model: model.into(),
             effective_from_us: parse_instant(from, DateEdge::Start).expect("date"),
             currency: Currency::usd(),
-            rates: Rates { input: Decimal::from(input), output: Decimal::from(1), cached_input: None, cache_write: None, reasoning: None },
+            rates: Rates {
+                input: Decimal::from(input),
+                output: Decimal::from(1),
+                cached_input: None,
+                cache_write: None,
+                reasoning: None,
+            },
             source,
             tenant_id: tenant.map(str::to_string),
         }
@@ -191,9 +227,25 @@ mod tests {
             entry(PriceSource::Builtin, None, "gpt-4o", "2024-01-01", 5),
             entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2),
         ]);
-        assert_eq!(book.find("t", "openai", "gpt-4o", at("2024-05-01")).expect("priced").entry.rates.input, Decimal::from(5));
-        assert_eq!(book.find("t", "openai", "gpt-4o", at("2025-01-01")).expect("priced").entry.rates.input, Decimal::from(2));
-        assert!(book.find("t", "openai", "gpt-4o", at("2023-01-01")).is_none());
+        assert_eq!(
+            book.find("t", "openai", "gpt-4o", at("2024-05-01"))
+                .expect("priced")
+                .entry
+                .rates
+                .input,
+            Decimal::from(5)
+        );
+        assert_eq!(
+            book.find("t", "openai", "gpt-4o", at("2025-01-01"))
+                .expect("priced")
+                .entry
+                .rates
+                .input,
+            Decimal::from(2)
+        );
+        assert!(book
+            .find("t", "openai", "gpt-4o", at("2023-01-01"))
+            .is_none());
     }
 
     #[test]
@@ -201,11 +253,31 @@ mod tests {
         let book = PriceBook::new([
             entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2),
             entry(PriceSource::File, None, "gpt-4o", "2024-01-01", 3),
-            entry(PriceSource::Tenant, Some("tnt_a"), "gpt-4o", "2024-01-01", 9),
+            entry(
+                PriceSource::Tenant,
+                Some("tnt_a"),
+                "gpt-4o",
+                "2024-01-01",
+                9,
+            ),
         ]);
         let now = at("2025-01-01");
-        assert_eq!(book.find("tnt_a", "openai", "gpt-4o", now).expect("p").entry.rates.input, Decimal::from(9));
-        assert_eq!(book.find("tnt_b", "openai", "gpt-4o", now).expect("p").entry.rates.input, Decimal::from(3));
+        assert_eq!(
+            book.find("tnt_a", "openai", "gpt-4o", now)
+                .expect("p")
+                .entry
+                .rates
+                .input,
+            Decimal::from(9)
+        );
+        assert_eq!(
+            book.find("tnt_b", "openai", "gpt-4o", now)
+                .expect("p")
+                .entry
+                .rates
+                .input,
+            Decimal::from(3)
+        );
     }
 
     #[test]
@@ -228,8 +300,14 @@ mod tests {
 
     #[test]
     fn snapshot_suffixes_are_recognised() {
-        assert_eq!(strip_snapshot("claude-sonnet-4-20250514").as_deref(), Some("claude-sonnet-4"));
-        assert_eq!(strip_snapshot("gpt-4o-2024-08-06").as_deref(), Some("gpt-4o"));
+        assert_eq!(
+            strip_snapshot("claude-sonnet-4-20250514").as_deref(),
+            Some("claude-sonnet-4")
+        );
+        assert_eq!(
+            strip_snapshot("gpt-4o-2024-08-06").as_deref(),
+            Some("gpt-4o")
+        );
         assert_eq!(strip_snapshot("gpt-4o"), None);
         assert_eq!(strip_snapshot("o1"), None);
     }

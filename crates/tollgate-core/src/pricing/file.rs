@@ -101,13 +101,21 @@ pub fn parse_price_file(
         .map(|(index, row)| {
             let model = row.model.clone();
             row.into_entry(source, tenant_id)
-                .map_err(|message| PriceFileError::Entry { index, model, message })
+                .map_err(|message| PriceFileError::Entry {
+                    index,
+                    model,
+                    message,
+                })
         })
         .collect()
 }
 
 impl Row {
-    fn into_entry(self, source: PriceSource, tenant_id: Option<&str>) -> Result<PriceEntry, String> {
+    fn into_entry(
+        self,
+        source: PriceSource,
+        tenant_id: Option<&str>,
+    ) -> Result<PriceEntry, String> {
         let provider = canonical_provider(&self.provider);
         let model = self.model.trim().to_ascii_lowercase();
         if provider.is_empty() || model.is_empty() {
@@ -141,9 +149,18 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
     let mut out = String::new();
     for e in entries {
         out.push_str("[[prices]]\n");
-        out.push_str(&format!("provider = \"{}\"\nmodel = \"{}\"\n", e.provider, e.model));
-        out.push_str(&format!("effective_from = \"{}\"\n", super::effective_label(e.effective_from_us)));
-        out.push_str(&format!("input = \"{}\"\noutput = \"{}\"\n", e.rates.input, e.rates.output));
+        out.push_str(&format!(
+            "provider = \"{}\"\nmodel = \"{}\"\n",
+            e.provider, e.model
+        ));
+        out.push_str(&format!(
+            "effective_from = \"{}\"\n",
+            super::effective_label(e.effective_from_us)
+        ));
+        out.push_str(&format!(
+            "input = \"{}\"\noutput = \"{}\"\n",
+            e.rates.input, e.rates.output
+        ));
         for (name, v) in [
             ("cached_input", e.rates.cached_input),
             ("cache_write", e.rates.cache_write),
@@ -180,9 +197,15 @@ mod tests {
         .expect("valid");
         assert_eq!(entries.len(), 1);
         let e = &entries[0];
-        assert_eq!((e.provider.as_str(), e.model.as_str()), ("openai", "gpt-4o"));
+        assert_eq!(
+            (e.provider.as_str(), e.model.as_str()),
+            ("openai", "gpt-4o")
+        );
         assert_eq!(e.rates.input, Decimal::from_str("2.50").expect("d"));
-        assert_eq!(e.rates.cached_input, Some(Decimal::from_str("1.25").expect("d")));
+        assert_eq!(
+            e.rates.cached_input,
+            Some(Decimal::from_str("1.25").expect("d"))
+        );
         assert_eq!(e.currency.as_str(), "USD");
         assert_eq!(e.version(), "file:openai/gpt-4o@2024-08-06");
     }
@@ -208,9 +231,11 @@ mod tests {
 
     #[test]
     fn written_files_read_back_the_same() {
-        let entries = parse_price_file(crate::pricing::BUILTIN_PRICES, PriceSource::Builtin, None).expect("builtin");
+        let entries = parse_price_file(crate::pricing::BUILTIN_PRICES, PriceSource::Builtin, None)
+            .expect("builtin");
         let refs: Vec<&PriceEntry> = entries.iter().collect();
-        let again = parse_price_file(&to_price_file(&refs), PriceSource::Builtin, None).expect("round trip");
+        let again = parse_price_file(&to_price_file(&refs), PriceSource::Builtin, None)
+            .expect("round trip");
         assert_eq!(again, entries);
     }
 }

@@ -19,10 +19,11 @@ pub fn parse_litellm(
     source: PriceSource,
     tenant_id: Option<&str>,
 ) -> Result<(Vec<PriceEntry>, usize), PriceFileError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
-    let map = root
-        .as_object()
-        .ok_or_else(|| PriceFileError::Syntax("the top level must be an object of models".into()))?;
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
+    let map = root.as_object().ok_or_else(|| {
+        PriceFileError::Syntax("the top level must be an object of models".into())
+    })?;
     let mut entries = Vec::new();
     let mut skipped = 0;
     for (index, (key, spec)) in map.iter().enumerate() {
@@ -33,22 +34,37 @@ pub fn parse_litellm(
             match spec.get(field) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => {
-                    let f = v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(|| {
-                        PriceFileError::Entry { index, model: key.clone(), message: format!("{field} must be a non-negative number") }
-                    })?;
+                    let f = v
+                        .as_f64()
+                        .filter(|f| f.is_finite() && *f >= 0.0)
+                        .ok_or_else(|| PriceFileError::Entry {
+                            index,
+                            model: key.clone(),
+                            message: format!("{field} must be a non-negative number"),
+                        })?;
                     let text = format!("{f}");
-                    let d = Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| {
-                        PriceFileError::Entry { index, model: key.clone(), message: format!("{field} {text} is out of range") }
-                    })?;
+                    let d = Decimal::from_str(&text)
+                        .or_else(|_| Decimal::from_scientific(&text))
+                        .map_err(|_| PriceFileError::Entry {
+                            index,
+                            model: key.clone(),
+                            message: format!("{field} {text} is out of range"),
+                        })?;
                     Ok(Some((d * Decimal::from(1_000_000)).normalize()))
                 }
             }
         };
-        let (Some(input), Some(output)) = (per_million("input_cost_per_token")?, per_million("output_cost_per_token")?) else {
+        let (Some(input), Some(output)) = (
+            per_million("input_cost_per_token")?,
+            per_million("output_cost_per_token")?,
+        ) else {
             skipped += 1;
             continue;
         };
-        let provider_field = spec.get("litellm_provider").and_then(Value::as_str).unwrap_or("");
+        let provider_field = spec
+            .get("litellm_provider")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (provider, model) = split_key(key, provider_field);
         if provider.is_empty() {
             skipped += 1;
@@ -79,7 +95,11 @@ fn split_key(key: &str, provider_field: &str) -> (String, String) {
     let key = key.trim().to_ascii_lowercase();
     let provider = canonical_provider(provider_field);
     let model = match key.split_once('/') {
-        Some((prefix, rest)) if canonical_provider(prefix) == provider || prefix == provider_field => rest.to_string(),
+        Some((prefix, rest))
+            if canonical_provider(prefix) == provider || prefix == provider_field =>
+        {
+            rest.to_string()
+        }
         _ => key.clone(),
     };
     (provider, model)
@@ -99,16 +119,26 @@ mod tests {
 
     #[test]
     fn litellm_prices_become_exact_per_million_rates() {
-        let (entries, skipped) = parse_litellm(SAMPLE, 0, PriceSource::Database, None).expect("valid");
+        let (entries, skipped) =
+            parse_litellm(SAMPLE, 0, PriceSource::Database, None).expect("valid");
         assert_eq!(skipped, 1, "dall-e-3 has no token prices");
         let find = |m: &str| entries.iter().find(|e| e.model == m).expect(m);
         let gpt = find("gpt-4o");
         assert_eq!(gpt.rates.input.to_string(), "2.5");
         assert_eq!(gpt.rates.output.to_string(), "10");
-        assert_eq!(gpt.rates.cached_input.map(|d| d.to_string()).as_deref(), Some("1.25"));
+        assert_eq!(
+            gpt.rates.cached_input.map(|d| d.to_string()).as_deref(),
+            Some("1.25")
+        );
         let claude = find("claude-sonnet-4-20250514");
-        assert_eq!(claude.rates.cached_input.map(|d| d.to_string()).as_deref(), Some("0.3"));
-        assert_eq!(claude.rates.cache_write.map(|d| d.to_string()).as_deref(), Some("3.75"));
+        assert_eq!(
+            claude.rates.cached_input.map(|d| d.to_string()).as_deref(),
+            Some("0.3")
+        );
+        assert_eq!(
+            claude.rates.cache_write.map(|d| d.to_string()).as_deref(),
+            Some("3.75")
+        );
         let gemini = find("gemini-2.5-flash");
         assert_eq!(gemini.provider, "google");
         assert!(entries.iter().all(|e| e.model != "sample_spec"));

@@ -151,23 +151,45 @@ mod tests {
 
     #[test]
     fn uncached_tokens_cost_tokens_times_rate_over_a_million() {
-        let t = TokenCounts { input: 1000, output: 500, ..Default::default() };
+        let t = TokenCounts {
+            input: 1000,
+            output: 500,
+            ..Default::default()
+        };
         // 1000 × 2.50 / 1e6 + 500 × 10 / 1e6 = 0.0025 + 0.005
         assert_eq!(rates().cost(&t).expect("fits"), Nanos(7_500_000));
     }
 
     #[test]
     fn cached_reads_cache_writes_and_reasoning_use_their_own_rates() {
-        let t = TokenCounts { input: 1000, output: 500, cached_input: 600, cache_write: 100, reasoning: 300 };
+        let t = TokenCounts {
+            input: 1000,
+            output: 500,
+            cached_input: 600,
+            cache_write: 100,
+            reasoning: 300,
+        };
         // 300 × 2.50 + 600 × 1.25 + 100 × 3.75 + 200 × 10 + 300 × 10 (reasoning at output rate)
         let expected = d("0.00075") + d("0.00075") + d("0.000375") + d("0.002") + d("0.003");
-        assert_eq!(rates().cost(&t).expect("fits"), Nanos::from_decimal_rounded(expected).expect("fits"));
+        assert_eq!(
+            rates().cost(&t).expect("fits"),
+            Nanos::from_decimal_rounded(expected).expect("fits")
+        );
     }
 
     #[test]
     fn a_single_token_is_never_free() {
-        let r = Rates { input: d("0.075"), output: d("0.30"), cached_input: None, cache_write: None, reasoning: None };
-        let t = TokenCounts { input: 1, ..Default::default() };
+        let r = Rates {
+            input: d("0.075"),
+            output: d("0.30"),
+            cached_input: None,
+            cache_write: None,
+            reasoning: None,
+        };
+        let t = TokenCounts {
+            input: 1,
+            ..Default::default()
+        };
         // 0.075 / 1e6 = 0.000000075 exactly 75 nanos
         assert_eq!(r.cost(&t).expect("fits"), Nanos(75));
     }
@@ -177,7 +199,8 @@ mod tests {
         let e = PriceEntry {
             provider: "openai".into(),
             model: "gpt-4o".into(),
-            effective_from_us: time::parse_instant("2024-08-06", time::DateEdge::Start).expect("date"),
+            effective_from_us: time::parse_instant("2024-08-06", time::DateEdge::Start)
+                .expect("date"),
             currency: Currency::usd(),
             rates: rates(),
             source: PriceSource::Builtin,

@@ -1,0 +1,147 @@
+//! Forward-only migrations, the same versions in both engines' trees, applied at start-up and
+//! by `tollgate migrate`. A checksum per migration catches an applied file edited later.
+
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, Executor, Row};
+
+use crate::db::{Db, Dialect};
+use crate::StoreError;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!(
+                "../migrations/sqlite/",
+                stringify!($version),
+                "_",
+                $name,
+                ".sql"
+            )),
+            postgres: include_str!(concat!(
+                "../migrations/postgres/",
+                stringify!($version),
+                "_",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+const MIGRATIONS: &[Migration] = &[migration!(20261121000001, "create_ledger")];
+
+/// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.
+const PG_LOCK_KEY: i64 = 0x746f_6c6c_6761_7465;
+
+/// What a migration run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// `version_name` of each migration applied now.
+    pub applied: Vec<String>,
+    /// How many were already applied.
+    pub already: usize,
+}
+
+/// Applies pending migrations. Safe to run from several instances at once: PostgreSQL runs
+/// them under an advisory lock, SQLite inside an immediate (write-locked) transaction.
+pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
+    let mut conn = db.writer.acquire().await?;
+    if db.dialect == Dialect::Postgres {
+        conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY))
+            .await?;
+    }
+    let result = apply_all(&mut conn, db.dialect).await;
+    if db.dialect == Dialect::Postgres {
+        conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY))
+            .await?;
+    }
+    result
+}
+
+async fn apply_all(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+) -> Result<MigrationReport, StoreError> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS tollgate_migrations (
+            version    BIGINT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            checksum   TEXT NOT NULL,
+            applied_us BIGINT NOT NULL
+        )",
+    )
+    .await?;
+    let mut report = MigrationReport::default();
+    for m in MIGRATIONS {
+        let sql = match dialect {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        let checksum = hex_sha256(sql);
+        let mut tx = match dialect {
+            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => conn.begin().await?,
+        };
+        let row = sqlx::query("SELECT checksum FROM tollgate_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            let stored: String = row.try_get(0)?;
+            if stored != checksum {
+                return Err(StoreError::Invariant(format!(
+                    "migration {}_{} was changed after it was applied; migrations are forward-only",
+                    m.version, m.name
+                )));
+            }
+            report.already += 1;
+            continue;
+        }
+        tx.execute(sqlx::raw_sql(sql)).await?;
+        sqlx::query("INSERT INTO tollgate_migrations (version, name, checksum, applied_us) VALUES ($1, $2, $3, $4)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(&checksum)
+            .bind(tollgate_core::time::now_us())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        report.applied.push(format!("{}_{}", m.version, m.name));
+    }
+    Ok(report)
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_trees_have_every_migration_and_versions_increase() {
+        let mut last = 0;
+        for m in MIGRATIONS {
+            assert!(m.version > last, "{} is not after {last}", m.version);
+            assert!(
+                !m.sqlite.trim().is_empty() && !m.postgres.trim().is_empty(),
+                "{}",
+                m.name
+            );
+            last = m.version;
+        }
+    }
+}

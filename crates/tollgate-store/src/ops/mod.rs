@@ -1,0 +1,165 @@
+//! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
+
+mod append;
+mod conversations;
+mod prices;
+mod read;
+mod sql;
+mod tenants;
+
+use async_trait::async_trait;
+use sqlx::{Any, Transaction};
+use tollgate_core::PriceEntry;
+use uuid::Uuid;
+
+use crate::db::{Db, Dialect};
+use crate::model::*;
+use crate::{SqlStore, Store, StoreError};
+
+/// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
+/// transaction that reads before it writes can never fail to upgrade its lock.
+pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, StoreError> {
+    Ok(match db.dialect {
+        Dialect::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => db.writer.begin().await?,
+    })
+}
+
+/// Parses a UUID read from a TEXT column.
+pub(crate) fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Invariant(format!("'{text}' is not a UUID")))
+}
+
+/// Parses a JSON object read from a TEXT column (NULL is the empty object).
+pub(crate) fn json_object(text: Option<String>) -> serde_json::Map<String, serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Parses any JSON value read from a TEXT column.
+pub(crate) fn json_value(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn dialect(&self) -> Dialect {
+        self.db.dialect
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.db.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
+    }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        tenants::create_tenant(&self.db, name).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        tenants::list_tenants(&self.db).await
+    }
+
+    async fn find_tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
+        tenants::find_tenant(&self.db, id_or_name).await
+    }
+
+    async fn create_key(&self, key: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
+        tenants::create_key(&self.db, key).await
+    }
+
+    async fn list_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        tenants::list_keys(&self.db, tenant_id).await
+    }
+
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        tenant_id: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        tenants::revoke_key(&self.db, key_id, tenant_id).await
+    }
+
+    async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError> {
+        tenants::authenticate(&self.db, key_hash).await
+    }
+
+    async fn bootstrap(
+        &self,
+        tenant_name: &str,
+        key: NewApiKey,
+    ) -> Result<Option<(Tenant, ApiKeyInfo)>, StoreError> {
+        tenants::bootstrap(&self.db, tenant_name, key).await
+    }
+
+    async fn import_prices(&self, entries: &[PriceEntry]) -> Result<usize, StoreError> {
+        prices::import_prices(&self.db, entries).await
+    }
+
+    async fn load_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
+        prices::load_prices(&self.db).await
+    }
+
+    async fn append_usage(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, StoreError> {
+        append::append_usage(&self.db, items).await
+    }
+
+    async fn usage_rows(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        read::usage_rows(&self.db, tenant_id, start_us, end_us).await
+    }
+
+    async fn log_entries(
+        &self,
+        tenant_id: &str,
+        start_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        read::log_entries(&self.db, tenant_id, start_seq, limit).await
+    }
+
+    async fn list_events(
+        &self,
+        tenant_id: &str,
+        filter: &LogFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        read::list_events(&self.db, tenant_id, filter, limit, offset).await
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        conversations::list_conversations(&self.db, tenant_id, limit, offset).await
+    }
+
+    async fn get_conversation(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, StoreError> {
+        conversations::get_conversation(&self.db, tenant_id, id).await
+    }
+
+    async fn list_messages(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        conversations::list_messages(&self.db, tenant_id, id, limit, offset).await
+    }
+}

@@ -1,0 +1,112 @@
+//! The database part of the price book.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_core::pricing::{PriceEntry, PriceSource, Rates};
+use tollgate_core::time::now_us;
+use tollgate_core::Currency;
+
+use super::begin_write;
+use crate::db::Db;
+use crate::StoreError;
+
+const COLUMNS: &str =
+    "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning";
+
+fn entry(row: &AnyRow) -> Result<PriceEntry, StoreError> {
+    let rate = |i: usize| -> Result<Option<_>, StoreError> {
+        let text: Option<String> = row.try_get(i)?;
+        text.map(|t| {
+            Decimal::from_str(&t)
+                .map_err(|_| StoreError::Invariant(format!("rate '{t}' is not a decimal")))
+        })
+        .transpose()
+    };
+    let tenant: String = row.try_get(0)?;
+    let currency: String = row.try_get(4)?;
+    Ok(PriceEntry {
+        provider: row.try_get(1)?,
+        model: row.try_get(2)?,
+        effective_from_us: row.try_get(3)?,
+        currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+        rates: Rates {
+            input: rate(5)?
+                .ok_or_else(|| StoreError::Invariant("price without input rate".into()))?,
+            output: rate(6)?
+                .ok_or_else(|| StoreError::Invariant("price without output rate".into()))?,
+            cached_input: rate(7)?,
+            cache_write: rate(8)?,
+            reasoning: rate(9)?,
+        },
+        source: if tenant.is_empty() {
+            PriceSource::Database
+        } else {
+            PriceSource::Tenant
+        },
+        tenant_id: (!tenant.is_empty()).then_some(tenant),
+    })
+}
+
+pub(super) async fn load_prices(db: &Db) -> Result<Vec<PriceEntry>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM prices"))
+        .fetch_all(&db.reader)
+        .await?;
+    rows.iter().map(entry).collect()
+}
+
+pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usize, StoreError> {
+    let mut tx = begin_write(db).await?;
+    let mut added = 0;
+    let created = now_us();
+    for e in entries {
+        let tenant = e.tenant_id.clone().unwrap_or_default();
+        let existing = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM prices
+             WHERE tenant_id = $1 AND provider = $2 AND model = $3 AND effective_from_us = $4"
+        ))
+        .bind(&tenant)
+        .bind(&e.provider)
+        .bind(&e.model)
+        .bind(e.effective_from_us)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let old = entry(&row)?;
+            if old.rates != e.rates || old.currency != e.currency {
+                return Err(StoreError::Conflict(format!(
+                    "{}/{} already has a different price from {}; events may have been charged at \
+                     it, so add the new price with a later effective_from instead",
+                    e.provider,
+                    e.model,
+                    tollgate_core::pricing::effective_label(e.effective_from_us)
+                )));
+            }
+            continue;
+        }
+        let text = |d: Option<Decimal>| d.map(|d| d.to_string());
+        sqlx::query(
+            "INSERT INTO prices (tenant_id, provider, model, effective_from_us, currency, input, output,
+                                 cached_input, cache_write, reasoning, created_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&tenant)
+        .bind(&e.provider)
+        .bind(&e.model)
+        .bind(e.effective_from_us)
+        .bind(e.currency.as_str())
+        .bind(e.rates.input.to_string())
+        .bind(e.rates.output.to_string())
+        .bind(text(e.rates.cached_input))
+        .bind(text(e.rates.cache_write))
+        .bind(text(e.rates.reasoning))
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+        added += 1;
+    }
+    tx.commit().await?;
+    Ok(added)
+}

@@ -1,0 +1,218 @@
+//! Reading usage: rollup-backed totals and indexed event listings. Neither reads more than
+//! the range asked for, so their cost does not grow with a tenant's history.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_core::time::{day_of, DAY_US};
+use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
+
+use super::sql::Sql;
+use super::{json_object, uuid};
+use crate::db::Db;
+use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
+use crate::StoreError;
+
+const SUMS: &str =
+    "COUNT(*), CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
+     CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
+     CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
+     CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT)";
+
+const ROLLUP_MEASURES: &str =
+    "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+     reasoning_tokens, cost_nanos, cached_responses, unpriced";
+
+fn usage_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
+    Ok(UsageRow {
+        day: row.try_get(0)?,
+        provider: row.try_get(1)?,
+        model: row.try_get(2)?,
+        alias: row.try_get(3)?,
+        origin: row.try_get(4)?,
+        user_id: row.try_get(5)?,
+        currency: row.try_get(6)?,
+        requests: row.try_get(7)?,
+        tokens: TokenCounts {
+            input: row.try_get(8)?,
+            output: row.try_get(9)?,
+            cached_input: row.try_get(10)?,
+            cache_write: row.try_get(11)?,
+            reasoning: row.try_get(12)?,
+        },
+        cost: Nanos(row.try_get(13)?),
+        cached_responses: row.try_get(14)?,
+        unpriced: row.try_get(15)?,
+    })
+}
+
+pub(super) async fn usage_rows(
+    db: &Db,
+    tenant: &str,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Vec<UsageRow>, StoreError> {
+    if end_us < start_us {
+        return Ok(Vec::new());
+    }
+    // Whole days inside [start, end] come from the daily rollup; the rest from the events.
+    let first_full = day_of(start_us) + i64::from(start_us.rem_euclid(DAY_US) != 0);
+    let last_full = day_of(end_us.saturating_add(1)) - 1;
+    let mut rows = Vec::new();
+    if first_full <= last_full {
+        let q = format!(
+            "SELECT day, provider, model, alias, origin, user_id, currency, {ROLLUP_MEASURES}
+             FROM usage_daily WHERE tenant_id = $1 AND day >= $2 AND day <= $3"
+        );
+        for row in sqlx::query(&q)
+            .bind(tenant)
+            .bind(first_full)
+            .bind(last_full)
+            .fetch_all(&db.reader)
+            .await?
+        {
+            rows.push(usage_row(&row)?);
+        }
+        if start_us < first_full * DAY_US {
+            rows.extend(event_rows(db, tenant, start_us, first_full * DAY_US - 1).await?);
+        }
+        if (last_full + 1) * DAY_US <= end_us {
+            rows.extend(event_rows(db, tenant, (last_full + 1) * DAY_US, end_us).await?);
+        }
+    } else {
+        rows.extend(event_rows(db, tenant, start_us, end_us).await?);
+    }
+    Ok(rows)
+}
+
+async fn event_rows(
+    db: &Db,
+    tenant: &str,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Vec<UsageRow>, StoreError> {
+    let q = format!(
+        "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''),
+                COALESCE(user_id, ''), currency, {SUMS}
+         FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us <= $3
+         GROUP BY ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''),
+                  COALESCE(user_id, ''), currency"
+    );
+    let found = sqlx::query(&q)
+        .bind(tenant)
+        .bind(start_us)
+        .bind(end_us)
+        .fetch_all(&db.reader)
+        .await?;
+    found.iter().map(usage_row).collect()
+}
+
+const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
+     origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
+     cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata";
+
+pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+    let conversation: Option<String> = row.try_get(13)?;
+    let currency: String = row.try_get(21)?;
+    let source: String = row.try_get(24)?;
+    Ok(StoredEvent {
+        seq: row.try_get(0)?,
+        recorded_us: row.try_get(1)?,
+        event: UsageEvent {
+            log_id: uuid(&row.try_get::<String, _>(2)?)?,
+            tenant_id: row.try_get(3)?,
+            request_id: row.try_get(4)?,
+            timestamp_us: row.try_get(5)?,
+            provider: row.try_get(6)?,
+            model: row.try_get(7)?,
+            alias: row.try_get(8)?,
+            profile: row.try_get(9)?,
+            origin: row.try_get(10)?,
+            id_at_origin: row.try_get(11)?,
+            user_id: row.try_get(12)?,
+            conversation_id: conversation.as_deref().map(uuid).transpose()?,
+            tokens: TokenCounts {
+                input: row.try_get(14)?,
+                output: row.try_get(15)?,
+                cached_input: row.try_get(16)?,
+                cache_write: row.try_get(17)?,
+                reasoning: row.try_get(18)?,
+            },
+            latency_ms: row.try_get(19)?,
+            cost: Nanos(row.try_get(20)?),
+            currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+            price_version: row.try_get(22)?,
+            flags: EventFlags::from_bits(row.try_get(23)?),
+            source: EventSource::parse(&source),
+            metadata: json_object(row.try_get(25)?),
+        },
+    })
+}
+
+pub(super) async fn list_events(
+    db: &Db,
+    tenant: &str,
+    f: &LogFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "
+    ));
+    sql.bind(tenant);
+    if let Some(s) = f.start_us {
+        sql.push(" AND ts_us >= ").bind(s);
+    }
+    if let Some(e) = f.end_us {
+        sql.push(" AND ts_us <= ").bind(e);
+    }
+    let exact = [
+        ("alias", &f.alias),
+        ("model", &f.model),
+        ("provider", &f.provider),
+        ("origin", &f.origin),
+        ("user_id", &f.user_id),
+    ];
+    for (column, value) in exact {
+        if let Some(v) = value {
+            sql.push(&format!(" AND {column} = ")).bind(v.clone());
+        }
+    }
+    if let Some(c) = f.conversation_id {
+        sql.push(" AND conversation_id = ").bind(c.to_string());
+    }
+    if f.unpriced_only {
+        sql.push(" AND (flags & 2) <> 0");
+    }
+    sql.push(" ORDER BY ts_us DESC, seq DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let rows = sql.query().fetch_all(&db.reader).await?;
+    rows.iter().map(stored_event).collect()
+}
+
+pub(super) async fn log_entries(
+    db: &Db,
+    tenant: &str,
+    start_seq: i64,
+    limit: i64,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(start_seq)
+    .bind(limit)
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LogEntry {
+                seq: r.try_get(0)?,
+                entry: r.try_get(1)?,
+                leaf_hash: r.try_get(2)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! Tenants and API keys.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::time::now_us;
+
+use super::begin_write;
+use crate::db::Db;
+use crate::model::{ApiKeyInfo, NewApiKey, Scope, Tenant};
+use crate::StoreError;
+
+const TENANT_COLUMNS: &str = "id, name, created_us, log_size";
+const KEY_COLUMNS: &str =
+    "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us";
+
+fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        created_us: row.try_get(2)?,
+        log_size: row.try_get(3)?,
+    })
+}
+
+fn key(row: &AnyRow) -> Result<ApiKeyInfo, StoreError> {
+    let scopes: String = row.try_get(5)?;
+    Ok(ApiKeyInfo {
+        id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        tenant_name: row.try_get(2)?,
+        prefix: row.try_get(3)?,
+        name: row.try_get(4)?,
+        scopes: Scope::parse_list(&scopes).map_err(StoreError::Invariant)?,
+        created_us: row.try_get(6)?,
+        revoked_us: row.try_get(7)?,
+    })
+}
+
+pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreError> {
+    let t = Tenant {
+        id: new_id(IdKind::Tenant),
+        name: name.to_string(),
+        created_us: now_us(),
+        log_size: 0,
+    };
+    let result =
+        sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(t.created_us)
+            .execute(&db.writer)
+            .await;
+    match result.map_err(StoreError::from) {
+        Ok(_) => Ok(t),
+        Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+            "a tenant named '{name}' already exists"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn list_tenants(db: &Db) -> Result<Vec<Tenant>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created_us, id"
+    ))
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter().map(tenant).collect()
+}
+
+pub(super) async fn find_tenant(db: &Db, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 OR name = $1"
+    ))
+    .bind(id_or_name)
+    .fetch_optional(&db.reader)
+    .await?;
+    row.as_ref().map(tenant).transpose()
+}
+
+async fn insert_key<'e, E>(executor: E, k: &NewApiKey, created_us: i64) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, name, scopes, created_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&k.id)
+    .bind(&k.tenant_id)
+    .bind(&k.key_hash)
+    .bind(&k.prefix)
+    .bind(&k.name)
+    .bind(Scope::join(&k.scopes))
+    .bind(created_us)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+async fn key_by_id<'e, E>(executor: E, key_id: &str) -> Result<Option<ApiKeyInfo>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"
+    ))
+    .bind(key_id)
+    .fetch_optional(executor)
+    .await?;
+    row.as_ref().map(key).transpose()
+}
+
+pub(super) async fn create_key(db: &Db, k: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
+    let mut tx = begin_write(db).await?;
+    let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+        .bind(&k.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("tenant {}", k.tenant_id)));
+    }
+    insert_key(&mut *tx, &k, now_us()).await?;
+    let info = key_by_id(&mut *tx, &k.id)
+        .await?
+        .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
+    tx.commit().await?;
+    Ok(info)
+}
+
+pub(super) async fn list_keys(
+    db: &Db,
+    tenant_id: Option<&str>,
+) -> Result<Vec<ApiKeyInfo>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+         WHERE ($1 IS NULL OR k.tenant_id = $1) ORDER BY k.created_us, k.id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter().map(key).collect()
+}
+
+pub(super) async fn revoke_key(
+    db: &Db,
+    key_id: &str,
+    tenant_id: Option<&str>,
+) -> Result<ApiKeyInfo, StoreError> {
+    let mut tx = begin_write(db).await?;
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_us = COALESCE(revoked_us, $2)
+         WHERE id = $1 AND ($3 IS NULL OR tenant_id = $3)",
+    )
+    .bind(key_id)
+    .bind(now_us())
+    .bind(tenant_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("key {key_id}")));
+    }
+    let info = key_by_id(&mut *tx, key_id)
+        .await?
+        .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
+    tx.commit().await?;
+    Ok(info)
+}
+
+pub(super) async fn authenticate(
+    db: &Db,
+    key_hash: &str,
+) -> Result<Option<ApiKeyInfo>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+         WHERE k.key_hash = $1 AND k.revoked_us IS NULL"
+    ))
+    .bind(key_hash)
+    .fetch_optional(&db.reader)
+    .await?;
+    row.as_ref().map(key).transpose()
+}
+
+pub(super) async fn bootstrap(
+    db: &Db,
+    tenant_name: &str,
+    mut k: NewApiKey,
+) -> Result<Option<(Tenant, ApiKeyInfo)>, StoreError> {
+    let mut tx = begin_write(db).await?;
+    // On PostgreSQL two instances starting together could both see an empty table; the
+    // unique tenant name makes the second insert fail, and that instance bootstraps nothing.
+    let any = sqlx::query("SELECT 1 FROM tenants LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    if any.is_some() {
+        return Ok(None);
+    }
+    let t = Tenant {
+        id: new_id(IdKind::Tenant),
+        name: tenant_name.to_string(),
+        created_us: now_us(),
+        log_size: 0,
+    };
+    let inserted =
+        sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(t.created_us)
+            .execute(&mut *tx)
+            .await;
+    match inserted.map_err(StoreError::from) {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    k.tenant_id = t.id.clone();
+    insert_key(&mut *tx, &k, t.created_us).await?;
+    let info = key_by_id(&mut *tx, &k.id)
+        .await?
+        .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
+    tx.commit().await?;
+    Ok(Some((t, info)))
+}

@@ -1,0 +1,292 @@
+use std::sync::Arc;
+
+use serde_json::json;
+use tollgate_core::{EventSource, Nanos};
+use tollgate_receipts::leaf_hash;
+use tollgate_store::testing::TestDatabase;
+use tollgate_store::{AppendItem, Dedupe, LogFilter, NewConversation, NewMessage, StoreError};
+use uuid::Uuid;
+
+use crate::support::{event, item, tenant, with_request};
+
+#[tokio::test]
+async fn sequence_numbers_are_gap_free_per_tenant_across_batches() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let b = tenant(s, "b").await;
+        let first = s
+            .append_usage(vec![
+                item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
+                item(event(&b, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
+                item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:01Z")),
+            ])
+            .await
+            .expect("append");
+        assert_eq!(
+            first.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![0, 0, 1],
+            "{}",
+            db.engine
+        );
+        let second = s
+            .append_usage(vec![item(event(
+                &a,
+                "gpt-4o",
+                1,
+                1,
+                1,
+                "2026-01-01T00:00:02Z",
+            ))])
+            .await
+            .expect("append");
+        assert_eq!(second[0].seq, 2);
+        assert_eq!(
+            s.find_tenant(&a.id)
+                .await
+                .expect("find")
+                .expect("a")
+                .log_size,
+            3
+        );
+        assert_eq!(
+            s.find_tenant(&b.id)
+                .await
+                .expect("find")
+                .expect("b")
+                .log_size,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_event_stores_its_canonical_entry_and_leaf_hash() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let e = event(&a, "gpt-4o", 10, 5, 75_000, "2026-01-01T00:00:00Z");
+        s.append_usage(vec![item(e.clone())]).await.expect("append");
+        let entries = s.log_entries(&a.id, 0, 10).await.expect("entries");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].entry, e.canonical_entry(0), "{}", db.engine);
+        assert_eq!(entries[0].leaf_hash, leaf_hash(&entries[0].entry).to_vec());
+        let parsed: serde_json::Value = serde_json::from_slice(&entries[0].entry).expect("json");
+        assert_eq!(parsed["seq"], json!(0));
+        assert_eq!(parsed["cost"], json!("0.000075000"));
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_records_once_and_returns_the_first_result() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let first = s
+            .append_usage(vec![item(with_request(
+                event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
+                "req-1",
+            ))])
+            .await
+            .expect("append");
+        // A retry with a different body still returns the first result.
+        let retry = s
+            .append_usage(vec![
+                item(with_request(
+                    event(&a, "gpt-4o", 9, 9, 900, "2026-01-01T00:00:00Z"),
+                    "req-1",
+                )),
+                item(with_request(
+                    event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
+                    "req-2",
+                )),
+                item(with_request(
+                    event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
+                    "req-2",
+                )),
+            ])
+            .await
+            .expect("append");
+        assert!(!first[0].duplicate);
+        assert!(
+            retry[0].duplicate && retry[2].duplicate && !retry[1].duplicate,
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            (retry[0].log_id, retry[0].cost),
+            (first[0].log_id, Nanos(100))
+        );
+        assert_eq!(retry[2].log_id, retry[1].log_id);
+        let all = s
+            .list_events(&a.id, &LogFilter::default(), 100, 0)
+            .await
+            .expect("list");
+        assert_eq!(all.len(), 2, "{}", db.engine);
+        // The same request id in another tenant is another call.
+        let b = tenant(s, "b").await;
+        let other = s
+            .append_usage(vec![item(with_request(
+                event(&b, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
+                "req-1",
+            ))])
+            .await
+            .expect("append");
+        assert!(!other[0].duplicate);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_of_one_request_are_recorded_once() {
+    for db in TestDatabase::all().await {
+        let a = tenant(&*db.store, "a").await;
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let store = Arc::clone(&db.store);
+            let e = with_request(
+                event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
+                "same",
+            );
+            tasks.push(tokio::spawn(async move {
+                store.append_usage(vec![item(e)]).await
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.expect("task").expect("append")[0].log_id);
+        }
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{}: every duplicate answers with the first log id",
+            db.engine
+        );
+        let all = db
+            .store
+            .list_events(&a.id, &LogFilter::default(), 100, 0)
+            .await
+            .expect("list");
+        assert_eq!(all.len(), 1, "{}", db.engine);
+    }
+}
+
+fn conversation_item(e: tollgate_core::UsageEvent, conversation: Uuid) -> AppendItem {
+    let answer = Uuid::now_v7();
+    let mut e = e;
+    e.conversation_id = Some(conversation);
+    e.source = EventSource::Conversation;
+    AppendItem {
+        dedupe: Dedupe::None,
+        conversation: Some(NewConversation {
+            id: conversation,
+            title: Some("chat conversation".into()),
+            system_prompt: None,
+            model_alias: "openai:gpt-4o".into(),
+            temperature: 0.7,
+            max_tokens: None,
+            messages: vec![
+                NewMessage {
+                    id: Uuid::now_v7(),
+                    role: "user".into(),
+                    content: Some(json!("hello")),
+                    content_hash: Some("h".into()),
+                    input_tokens: None,
+                    output_tokens: None,
+                    tool_calls: None,
+                    tool_results: None,
+                    metadata: Default::default(),
+                    ts_us: e.timestamp_us,
+                },
+                NewMessage {
+                    id: answer,
+                    role: "assistant".into(),
+                    content: Some(json!("hi")),
+                    content_hash: Some("h2".into()),
+                    input_tokens: Some(e.tokens.input),
+                    output_tokens: Some(e.tokens.output),
+                    tool_calls: None,
+                    tool_results: None,
+                    metadata: Default::default(),
+                    ts_us: e.timestamp_us,
+                },
+            ],
+            response_message_id: answer,
+        }),
+        event: e,
+    }
+}
+
+#[tokio::test]
+async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let conv = Uuid::now_v7();
+        let logged = s
+            .append_usage(vec![conversation_item(
+                event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:00Z"),
+                conv,
+            )])
+            .await
+            .expect("conversation log");
+        assert_eq!(logged[0].conversation_id, Some(conv));
+        let companion = AppendItem {
+            dedupe: Dedupe::ConversationCall(conv),
+            conversation: None,
+            event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:01Z"),
+        };
+        let second = s.append_usage(vec![companion]).await.expect("usage log");
+        assert!(second[0].duplicate, "{}", db.engine);
+        assert_eq!(second[0].log_id, logged[0].log_id);
+        assert_eq!(second[0].message_id, logged[0].message_id);
+        assert_eq!(
+            s.list_events(&a.id, &LogFilter::default(), 10, 0)
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        // A usage post naming a conversation that was never logged is a call of its own.
+        let unrelated = AppendItem {
+            dedupe: Dedupe::ConversationCall(Uuid::now_v7()),
+            conversation: None,
+            event: event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:02Z"),
+        };
+        assert!(!s.append_usage(vec![unrelated]).await.expect("append")[0].duplicate);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_naming_an_unknown_tenant_writes_nothing() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let mut ghost = a.clone();
+        ghost.id = "tnt_ghost".into();
+        let result = s
+            .append_usage(vec![
+                item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
+                item(event(&ghost, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
+            ])
+            .await;
+        assert!(
+            matches!(result, Err(StoreError::NotFound(_))),
+            "{}",
+            db.engine
+        );
+        assert!(s
+            .list_events(&a.id, &LogFilter::default(), 10, 0)
+            .await
+            .expect("list")
+            .is_empty());
+        assert_eq!(
+            s.find_tenant(&a.id)
+                .await
+                .expect("find")
+                .expect("a")
+                .log_size,
+            0
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The store contract: the same stories on every engine (SQLite always, PostgreSQL when
+//! `TOLLGATE_TEST_DATABASE_URL` is set; CI sets it).
+
+mod append;
+mod conversations;
+mod prices;
+mod reads;
+mod support;
+mod tenants;
