@@ -1,1 +1,147 @@
-//! placeholder
+//! Tollgate's HTTP server: the llmring-compatible routes and Tollgate's own, authentication,
+//! the group-commit ingestion path and metrics.
+//!
+//! Handlers validate and price input, then call the store; they never build SQL and never
+//! pick status codes themselves ([`ApiError`] does).
+#![forbid(unsafe_code)]
+
+mod auth;
+mod batcher;
+mod error;
+mod extract;
+mod ingest;
+pub mod keys;
+mod metrics;
+mod prices;
+mod routes;
+pub mod settings;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tollgate_store::{Scope, Store, StoreError};
+
+pub use error::ApiError;
+pub use prices::{Prices, PricesError};
+pub use settings::Settings;
+
+use crate::batcher::Batcher;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// A configured server, not yet listening.
+pub struct Server {
+    state: AppState,
+    store: Arc<dyn Store>,
+    writer: JoinHandle<()>,
+    refresher: JoinHandle<()>,
+}
+
+impl Server {
+    /// Loads prices and starts the writer task.
+    pub async fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Server, PricesError> {
+        let prices = Prices::load(&settings.pricing, &*store).await?;
+        let refresher = prices.refresh_every(
+            store.clone(),
+            Duration::from_secs(settings.pricing.refresh_seconds),
+        );
+        let metrics = Arc::new(Metrics::default());
+        let (batcher, writer) = Batcher::start(
+            store.clone(),
+            metrics.clone(),
+            settings.ingest.max_commit_events,
+            settings.ingest.queue_capacity,
+        );
+        let state = AppState::new(store.clone(), settings, prices, batcher, metrics);
+        Ok(Server {
+            state,
+            store,
+            writer,
+            refresher,
+        })
+    }
+
+    /// The router, for tests that call it without a socket.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests
+    /// in flight finish, waits for their writes to commit and closes the database.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Server {
+            state,
+            store,
+            writer,
+            refresher,
+        } = self;
+        let router = routes::router(state);
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        refresher.abort();
+        // The router (and every handle on the writer) is gone: the writer drains and ends.
+        if let Err(e) = writer.await {
+            tracing::error!(error = %e, "the writer task failed");
+        }
+        store.close().await;
+        served
+    }
+}
+
+/// The key created when a server starts on an empty database.
+pub struct Bootstrapped {
+    /// The tenant created (`default`).
+    pub tenant: tollgate_store::Tenant,
+    /// The key's id.
+    pub key_id: String,
+    /// The secret, when Tollgate generated it (None when it came from the settings).
+    pub secret: Option<String>,
+}
+
+/// On an empty database, creates the tenant `default` and one key with every scope: the
+/// configured `bootstrap_api_key`, or a random one returned so it can be shown once.
+pub async fn bootstrap(
+    store: &dyn Store,
+    settings: &Settings,
+) -> Result<Option<Bootstrapped>, StoreError> {
+    let (record, secret) = match &settings.bootstrap_api_key {
+        Some(chosen) => {
+            let chosen = chosen.expose_secret();
+            keys::check_shape(chosen).map_err(|why| {
+                StoreError::Conflict(format!("bootstrap_api_key is not a usable key ({why}): at most 255 characters, no spaces"))
+            })?;
+            (
+                keys::record_for(chosen, "", Scope::ALL.to_vec(), Some("bootstrap".into())),
+                None,
+            )
+        }
+        None => {
+            let g = keys::generate("", Scope::ALL.to_vec(), Some("bootstrap".into()));
+            (g.record, Some(g.secret))
+        }
+    };
+    let key_id = record.id.clone();
+    Ok(store
+        .bootstrap("default", record)
+        .await?
+        .map(|(tenant, _)| Bootstrapped {
+            tenant,
+            key_id,
+            secret,
+        }))
+}
+
+/// Binds `settings.listen`.
+pub async fn bind(settings: &Settings) -> std::io::Result<TcpListener> {
+    TcpListener::bind(settings.listen).await
+}

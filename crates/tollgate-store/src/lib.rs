@@ -76,7 +76,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends calls to their tenants' logs in one transaction: sequence numbers, canonical
     /// entries, rollups, conversations and idempotency. One outcome per item, in order.
-    async fn append_usage(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, StoreError>;
+    async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError>;
     /// Usage totals per day and dimension for `[start_us, end_us]`: whole days from the
     /// rollups, the partial days at either end from the events.
     async fn usage_rows(

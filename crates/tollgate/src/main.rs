@@ -1,1 +1,19 @@
-fn main() {}
+//! `tollgate`: the server and the command line of the Tollgate usage ledger.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

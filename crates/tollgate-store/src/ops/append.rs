@@ -28,7 +28,7 @@ const ROWS_PER_INSERT: usize = 500;
 
 pub(super) async fn append_usage(
     db: &Db,
-    items: Vec<AppendItem>,
+    items: &[AppendItem],
 ) -> Result<Vec<Recorded>, StoreError> {
     let mut by_tenant: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
@@ -40,7 +40,7 @@ pub(super) async fn append_usage(
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
     let mut tx = begin_write(db).await?;
     for (tenant, indexes) in by_tenant {
-        append_for_tenant(&mut tx, db.dialect, tenant, &items, &indexes, &mut outcomes).await?;
+        append_for_tenant(&mut tx, db.dialect, tenant, items, &indexes, &mut outcomes).await?;
     }
     tx.commit().await?;
     outcomes

@@ -104,7 +104,7 @@ impl Store for SqlStore {
         prices::load_prices(&self.db).await
     }
 
-    async fn append_usage(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, StoreError> {
+    async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
         append::append_usage(&self.db, items).await
     }
 

@@ -16,7 +16,7 @@ async fn sequence_numbers_are_gap_free_per_tenant_across_batches() {
         let a = tenant(s, "a").await;
         let b = tenant(s, "b").await;
         let first = s
-            .append_usage(vec![
+            .append_usage(&[
                 item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
                 item(event(&b, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
                 item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:01Z")),
@@ -30,14 +30,7 @@ async fn sequence_numbers_are_gap_free_per_tenant_across_batches() {
             db.engine
         );
         let second = s
-            .append_usage(vec![item(event(
-                &a,
-                "gpt-4o",
-                1,
-                1,
-                1,
-                "2026-01-01T00:00:02Z",
-            ))])
+            .append_usage(&[item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:02Z"))])
             .await
             .expect("append");
         assert_eq!(second[0].seq, 2);
@@ -66,7 +59,7 @@ async fn each_event_stores_its_canonical_entry_and_leaf_hash() {
         let s = &*db.store;
         let a = tenant(s, "a").await;
         let e = event(&a, "gpt-4o", 10, 5, 75_000, "2026-01-01T00:00:00Z");
-        s.append_usage(vec![item(e.clone())]).await.expect("append");
+        s.append_usage(&[item(e.clone())]).await.expect("append");
         let entries = s.log_entries(&a.id, 0, 10).await.expect("entries");
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].entry, e.canonical_entry(0), "{}", db.engine);
@@ -83,7 +76,7 @@ async fn a_repeated_request_id_records_once_and_returns_the_first_result() {
         let s = &*db.store;
         let a = tenant(s, "a").await;
         let first = s
-            .append_usage(vec![item(with_request(
+            .append_usage(&[item(with_request(
                 event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
                 "req-1",
             ))])
@@ -91,7 +84,7 @@ async fn a_repeated_request_id_records_once_and_returns_the_first_result() {
             .expect("append");
         // A retry with a different body still returns the first result.
         let retry = s
-            .append_usage(vec![
+            .append_usage(&[
                 item(with_request(
                     event(&a, "gpt-4o", 9, 9, 900, "2026-01-01T00:00:00Z"),
                     "req-1",
@@ -126,7 +119,7 @@ async fn a_repeated_request_id_records_once_and_returns_the_first_result() {
         // The same request id in another tenant is another call.
         let b = tenant(s, "b").await;
         let other = s
-            .append_usage(vec![item(with_request(
+            .append_usage(&[item(with_request(
                 event(&b, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
                 "req-1",
             ))])
@@ -147,9 +140,9 @@ async fn concurrent_duplicates_of_one_request_are_recorded_once() {
                 event(&a, "gpt-4o", 1, 1, 100, "2026-01-01T00:00:00Z"),
                 "same",
             );
-            tasks.push(tokio::spawn(async move {
-                store.append_usage(vec![item(e)]).await
-            }));
+            tasks.push(tokio::spawn(
+                async move { store.append_usage(&[item(e)]).await },
+            ));
         }
         let mut ids = Vec::new();
         for t in tasks {
@@ -224,7 +217,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
         let a = tenant(s, "a").await;
         let conv = Uuid::now_v7();
         let logged = s
-            .append_usage(vec![conversation_item(
+            .append_usage(&[conversation_item(
                 event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:00Z"),
                 conv,
             )])
@@ -236,7 +229,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             conversation: None,
             event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:01Z"),
         };
-        let second = s.append_usage(vec![companion]).await.expect("usage log");
+        let second = s.append_usage(&[companion]).await.expect("usage log");
         assert!(second[0].duplicate, "{}", db.engine);
         assert_eq!(second[0].log_id, logged[0].log_id);
         assert_eq!(second[0].message_id, logged[0].message_id);
@@ -253,7 +246,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             conversation: None,
             event: event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:02Z"),
         };
-        assert!(!s.append_usage(vec![unrelated]).await.expect("append")[0].duplicate);
+        assert!(!s.append_usage(&[unrelated]).await.expect("append")[0].duplicate);
     }
 }
 
@@ -265,7 +258,7 @@ async fn a_batch_naming_an_unknown_tenant_writes_nothing() {
         let mut ghost = a.clone();
         ghost.id = "tnt_ghost".into();
         let result = s
-            .append_usage(vec![
+            .append_usage(&[
                 item(event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
                 item(event(&ghost, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z")),
             ])

@@ -42,7 +42,7 @@ async fn a_conversation_is_stored_with_its_messages_in_order_and_only_for_its_te
             ),
             answer.clone(),
         ];
-        s.append_usage(vec![AppendItem {
+        s.append_usage(&[AppendItem {
             event: e,
             dedupe: Dedupe::None,
             conversation: Some(NewConversation {

@@ -43,7 +43,7 @@ async fn usage_totals_over_any_range_equal_the_sum_of_its_events() {
                 )
             })
             .collect();
-        s.append_usage(events.iter().cloned().map(item).collect())
+        s.append_usage(&events.iter().cloned().map(item).collect::<Vec<_>>())
             .await
             .expect("append");
         let ranges = [
@@ -97,7 +97,7 @@ async fn listings_filter_paginate_newest_first_and_stay_within_the_tenant() {
             items.push(item(e));
         }
         items.push(item(event(&b, "gpt-4o", 1, 1, 1, "2026-01-03T00:00:00Z")));
-        s.append_usage(items).await.expect("append");
+        s.append_usage(&items).await.expect("append");
 
         let all = s
             .list_events(&a.id, &LogFilter::default(), 100, 0)
@@ -168,7 +168,7 @@ async fn unpriced_events_can_be_listed_alone() {
         let a = tenant(s, "a").await;
         let mut unpriced = event(&a, "mystery-model", 1, 1, 0, "2026-01-01T00:00:00Z");
         unpriced.flags.unpriced = true;
-        s.append_usage(vec![
+        s.append_usage(&[
             item(unpriced),
             item(event(&a, "gpt-4o", 1, 1, 5, "2026-01-01T00:00:00Z")),
         ])

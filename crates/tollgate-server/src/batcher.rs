@@ -1,0 +1,150 @@
+//! Group commit: requests hand their items to one writer task, which gathers whatever has
+//! arrived while the previous commit ran and appends it all in one transaction. The fsync
+//! (and, on PostgreSQL, the tenant lock) is paid once per batch, and every request is
+//! answered only after the commit that holds its items.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tollgate_store::{AppendItem, Recorded, Store, StoreError};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+type Reply = oneshot::Sender<Result<Vec<Recorded>, StoreError>>;
+
+struct Job {
+    items: Vec<AppendItem>,
+    reply: Reply,
+}
+
+/// The handle requests use to append.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Batcher {
+    /// Starts the writer task. It ends when every `Batcher` clone is dropped and the queue
+    /// is drained, so awaiting the handle after shutdown finishes in-flight writes.
+    pub fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        max_events: usize,
+        capacity: usize,
+    ) -> (Batcher, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let handle = tokio::spawn(run(store, metrics, rx, max_events.max(1)));
+        (Batcher { tx }, handle)
+    }
+
+    /// Appends `items` and waits for the commit.
+    pub async fn append(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .try_send(Job { items, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    overloaded("the ingestion queue is full; retry shortly")
+                }
+                mpsc::error::TrySendError::Closed(_) => overloaded("the server is shutting down"),
+            })?;
+        match answer.await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(overloaded(
+                "the write was interrupted; retry with the same request_id",
+            )),
+        }
+    }
+}
+
+fn overloaded(message: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        message,
+    )
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Job>,
+    max_events: usize,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut events = first.items.len();
+        let mut jobs = vec![first];
+        while events < max_events {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.items.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit(&*store, &metrics, jobs).await;
+    }
+}
+
+async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
+    let lengths: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut items = Vec::with_capacity(lengths.iter().sum());
+    for job in jobs {
+        replies.push(job.reply);
+        items.extend(job.items);
+    }
+    let single = replies.len() == 1;
+    match timed_append(store, metrics, &items).await {
+        Ok(outcomes) => {
+            let mut outcomes = outcomes.into_iter();
+            for (reply, n) in replies.into_iter().zip(lengths) {
+                let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+            }
+        }
+        Err(e) if single => {
+            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        }
+        Err(e) => {
+            // One request's items must not fail the others: retry each request alone.
+            tracing::warn!(error = %e, requests = replies.len(), "group commit failed; retrying requests one by one");
+            let mut start = 0;
+            for (reply, n) in replies.into_iter().zip(lengths) {
+                let _ = reply.send(timed_append(store, metrics, &items[start..start + n]).await);
+                start += n;
+            }
+        }
+    }
+}
+
+async fn timed_append(
+    store: &dyn Store,
+    metrics: &Metrics,
+    items: &[AppendItem],
+) -> Result<Vec<Recorded>, StoreError> {
+    let n = items.len();
+    let started = Instant::now();
+    let result = store.append_usage(items).await;
+    metrics
+        .commit_seconds
+        .observe(started.elapsed().as_secs_f64());
+    metrics.commit_batch_events.observe(n as f64);
+    match &result {
+        Ok(outcomes) => {
+            let dup = outcomes.iter().filter(|o| o.duplicate).count() as u64;
+            metrics
+                .ingested_events
+                .fetch_add(n as u64 - dup, Ordering::Relaxed);
+            metrics.duplicate_events.fetch_add(dup, Ordering::Relaxed);
+        }
+        Err(_) => {
+            metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    result
+}

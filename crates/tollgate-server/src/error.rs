@@ -1,0 +1,134 @@
+//! `ApiError`: the only place that chooses status codes.
+//!
+//! Every error body is `{"error": {"code", "message", ...}, "detail": message}`. `error` is
+//! Tollgate's stable shape; `detail` is the llmring (FastAPI) shape its client reads, so one
+//! body serves both. A 5xx never carries its cause: that is logged once, here.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use tollgate_core::Invalid;
+use tollgate_store::StoreError;
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Option<Value>,
+}
+
+impl ApiError {
+    /// An error with a status, a stable code and a message a person can act on.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds machine-readable details beside the message.
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    /// 400: a query parameter or header is wrong.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no usable credentials.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    /// 403: the key lacks a scope.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    /// 404: missing, or another tenant's.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 500 with the cause logged and hidden.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error; the server log has the cause",
+        )
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The `{"code", "message", ...}` object, also used per item in batch results.
+    pub fn body(&self) -> Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let (Some(obj), Some(Value::Object(details))) = (error.as_object_mut(), &self.details) {
+            for (k, v) in details {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        error
+    }
+}
+
+impl From<Invalid> for ApiError {
+    /// A body field failed validation: 422, as llmring's server answers.
+    fn from(e: Invalid) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message)
+            .with_details(json!({"field": e.field}))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found(&what),
+            StoreError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "CONFLICT", message)
+            }
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the database is unavailable; retry later",
+                )
+            }
+            StoreError::Invariant(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.body(), "detail": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,606 @@
+//! From wire bodies to priced events: validation, provider-usage normalisation and pricing,
+//! all before the store is touched. Nothing here does I/O.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tollgate_core::pricing::PriceBook;
+use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
+use tollgate_core::usage::{estimate_tokens, normalize_usage};
+use tollgate_core::validate::{optional_text, required_text};
+use tollgate_core::{Currency, EventFlags, EventSource, Invalid, Nanos, TokenCounts, UsageEvent};
+use tollgate_store::{AppendItem, Dedupe, NewConversation, NewMessage};
+use uuid::Uuid;
+
+use crate::settings::{ClientCostPolicy, LoggingLevel};
+
+/// Largest client metadata object, serialised.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Largest client cost accepted for one call.
+const MAX_CLIENT_COST: f64 = 1_000_000.0;
+/// Earliest event time accepted (2000-01-01).
+const EARLIEST_US: i64 = 946_684_800_000_000;
+
+/// What ingestion needs besides the body.
+pub struct IngestContext<'a> {
+    /// The tenant, from the credentials.
+    pub tenant_id: &'a str,
+    /// Now.
+    pub now_us: i64,
+    /// The price book in force.
+    pub book: &'a PriceBook,
+    /// When a client cost counts.
+    pub client_cost: ClientCostPolicy,
+    /// What is kept of message content.
+    pub logging_level: LoggingLevel,
+}
+
+/// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields.
+#[derive(Debug, Deserialize)]
+pub struct UsageLogBody {
+    /// Model name.
+    pub model: String,
+    /// Provider name.
+    pub provider: String,
+    /// Prompt tokens (every one, cached included).
+    pub input_tokens: Option<i64>,
+    /// Generated tokens (every one, reasoning included).
+    pub output_tokens: Option<i64>,
+    /// Prompt tokens read from the cache.
+    pub cached_input_tokens: Option<i64>,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: Option<i64>,
+    /// Reasoning tokens.
+    pub reasoning_tokens: Option<i64>,
+    /// llmring alias.
+    pub alias: Option<String>,
+    /// llmring profile.
+    pub profile: Option<String>,
+    /// Calling application.
+    pub origin: Option<String>,
+    /// The caller's id for the call.
+    pub id_at_origin: Option<String>,
+    /// The client's cost (used per the client-cost policy).
+    pub cost: Option<f64>,
+    /// Latency.
+    pub latency_ms: Option<i64>,
+    /// Free-form metadata object.
+    pub metadata: Option<Map<String, Value>>,
+    /// Idempotency key.
+    pub request_id: Option<String>,
+    /// End user.
+    pub user_id: Option<String>,
+    /// Conversation.
+    pub conversation_id: Option<String>,
+    /// Event time (RFC 3339; without offset, UTC).
+    pub timestamp: Option<String>,
+    /// Served from a response cache: recorded with zero tokens and cost.
+    pub cached_response: Option<bool>,
+    /// A provider usage object (OpenAI, Anthropic or Gemini), normalised.
+    pub usage: Option<Value>,
+}
+
+/// Fields common to both routes, validated.
+struct Common {
+    provider: String,
+    model: String,
+    alias: Option<String>,
+    profile: String,
+    origin: Option<String>,
+    timestamp_us: i64,
+    request_id: Option<String>,
+    user_id: Option<String>,
+}
+
+fn common(
+    provider: &str,
+    model: &str,
+    alias: Option<&str>,
+    profile: Option<&str>,
+    origin: Option<&str>,
+    timestamp: Option<&str>,
+    request_id: Option<&str>,
+    user_id: Option<&str>,
+    now_us: i64,
+) -> Result<Common, Invalid> {
+    let timestamp_us = match timestamp {
+        None => now_us,
+        Some(t) => {
+            let us = parse_instant(t, DateEdge::Start)
+                .map_err(|e| Invalid::field("timestamp", e.to_string()))?;
+            if !(EARLIEST_US..=now_us + DAY_US).contains(&us) {
+                return Err(Invalid::field("timestamp", "timestamp must be after 2000-01-01 and at most a day ahead of the server's clock"));
+            }
+            us
+        }
+    };
+    Ok(Common {
+        provider: required_text("provider", provider, 64)?,
+        model: required_text("model", model, 255)?,
+        alias: optional_text("alias", alias, 128)?,
+        profile: optional_text("profile", profile, 64)?.unwrap_or_else(|| "default".to_string()),
+        origin: optional_text("origin", origin, 255)?,
+        timestamp_us,
+        request_id: optional_text("request_id", request_id, 255)?,
+        user_id: optional_text("user_id", user_id, 255)?,
+    })
+}
+
+fn metadata(value: Option<Map<String, Value>>) -> Result<Map<String, Value>, Invalid> {
+    let map = value.unwrap_or_default();
+    if !map.is_empty() && Value::Object(map.clone()).to_string().len() > MAX_METADATA_BYTES {
+        return Err(Invalid::field(
+            "metadata",
+            format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(map)
+}
+
+fn client_cost(field: &str, cost: Option<f64>) -> Result<Option<Nanos>, Invalid> {
+    let Some(c) = cost else { return Ok(None) };
+    if !c.is_finite() || c < 0.0 || c > MAX_CLIENT_COST {
+        return Err(Invalid::field(
+            field,
+            format!("{field} must be a number from 0 to {MAX_CLIENT_COST}"),
+        ));
+    }
+    Nanos::from_f64(c)
+        .map(Some)
+        .map_err(|e| Invalid::field(field, e.to_string()))
+}
+
+fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            Uuid::parse_str(v).map_err(|_| Invalid::field(field, format!("{field} must be a UUID")))
+        })
+        .transpose()
+}
+
+/// The cost of a call: the price book's, else the client's (per policy), else zero and
+/// flagged unpriced.
+struct Priced {
+    cost: Nanos,
+    currency: Currency,
+    version: Option<String>,
+    unpriced: bool,
+    client: bool,
+}
+
+fn price(
+    ctx: &IngestContext<'_>,
+    c: &Common,
+    tokens: &TokenCounts,
+    client: Option<Nanos>,
+) -> Result<Priced, Invalid> {
+    if let Some(m) = ctx
+        .book
+        .find(ctx.tenant_id, &c.provider, &c.model, c.timestamp_us)
+    {
+        let cost = m
+            .entry
+            .rates
+            .cost(tokens)
+            .map_err(|e| Invalid::field("input_tokens", e.to_string()))?;
+        return Ok(Priced {
+            cost,
+            currency: m.entry.currency.clone(),
+            version: Some(m.entry.version()),
+            unpriced: false,
+            client: false,
+        });
+    }
+    match (client, ctx.client_cost) {
+        (Some(cost), ClientCostPolicy::WhenUnpriced) => Ok(Priced {
+            cost,
+            currency: Currency::usd(),
+            version: None,
+            unpriced: false,
+            client: true,
+        }),
+        _ => Ok(Priced {
+            cost: Nanos::ZERO,
+            currency: Currency::usd(),
+            version: None,
+            unpriced: true,
+            client: false,
+        }),
+    }
+}
+
+/// Validates, normalises and prices a usage log.
+pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendItem, Invalid> {
+    let c = common(
+        &body.provider,
+        &body.model,
+        body.alias.as_deref(),
+        body.profile.as_deref(),
+        body.origin.as_deref(),
+        body.timestamp.as_deref(),
+        body.request_id.as_deref(),
+        body.user_id.as_deref(),
+        ctx.now_us,
+    )?;
+    let cached_response = body.cached_response.unwrap_or(false);
+    let tokens = if cached_response {
+        TokenCounts::default()
+    } else if let Some(usage) = &body.usage {
+        normalize_usage(usage)?.0
+    } else {
+        let (Some(input), Some(output)) = (body.input_tokens, body.output_tokens) else {
+            return Err(Invalid::field(
+                if body.input_tokens.is_none() { "input_tokens" } else { "output_tokens" },
+                "input_tokens and output_tokens are required (or send the provider's usage object as usage)",
+            ));
+        };
+        TokenCounts {
+            input,
+            output,
+            cached_input: body.cached_input_tokens.unwrap_or(0),
+            cache_write: body.cache_write_tokens.unwrap_or(0),
+            reasoning: body.reasoning_tokens.unwrap_or(0),
+        }
+        .validate()?
+    };
+    let client = client_cost("cost", body.cost)?;
+    let latency_ms = body.latency_ms.map(|l| {
+        if (0..=86_400_000).contains(&l) {
+            Ok(l)
+        } else {
+            Err(Invalid::field(
+                "latency_ms",
+                "latency_ms must be between 0 and 86400000",
+            ))
+        }
+    });
+    let latency_ms = latency_ms.transpose()?;
+    let meta = metadata(body.metadata)?;
+    let id_at_origin = optional_text("id_at_origin", body.id_at_origin.as_deref(), 255)?;
+    let explicit_conversation = uuid_field("conversation_id", body.conversation_id.as_deref())?;
+
+    // The llmring client posts each call twice when it logs conversations: first to
+    // /conversations/log, then here with the returned id as id_at_origin and
+    // metadata.conversation_id. That second post is the same call.
+    let llmring_conversation = meta
+        .get("conversation_id")
+        .and_then(Value::as_str)
+        .filter(|m| Some(*m) == id_at_origin.as_deref())
+        .and_then(|m| Uuid::parse_str(m).ok());
+    let dedupe = match (&c.request_id, llmring_conversation, explicit_conversation) {
+        (Some(r), _, _) => Dedupe::RequestId(r.clone()),
+        (None, Some(conv), None) => Dedupe::ConversationCall(conv),
+        _ => Dedupe::None,
+    };
+
+    let priced = if cached_response {
+        Priced {
+            cost: Nanos::ZERO,
+            currency: Currency::usd(),
+            version: None,
+            unpriced: false,
+            client: false,
+        }
+    } else {
+        price(ctx, &c, &tokens, client)?
+    };
+    Ok(AppendItem {
+        event: UsageEvent {
+            log_id: Uuid::now_v7(),
+            tenant_id: ctx.tenant_id.to_string(),
+            request_id: c.request_id,
+            timestamp_us: c.timestamp_us,
+            provider: c.provider,
+            model: c.model,
+            alias: c.alias,
+            profile: c.profile,
+            origin: c.origin,
+            id_at_origin,
+            user_id: c.user_id,
+            conversation_id: explicit_conversation.or(llmring_conversation),
+            tokens,
+            latency_ms,
+            cost: priced.cost,
+            currency: priced.currency,
+            price_version: priced.version,
+            flags: EventFlags {
+                cached_response,
+                unpriced: priced.unpriced,
+                estimated: false,
+                client_cost: priced.client,
+            },
+            source: EventSource::Usage,
+            metadata: meta,
+        },
+        dedupe,
+        conversation: None,
+    })
+}
+
+/// `POST /api/v1/conversations/log` (llmring's `ConversationLogRequest`).
+#[derive(Debug, Deserialize)]
+pub struct ConversationLogBody {
+    /// The input messages.
+    #[serde(default)]
+    pub messages: Vec<MessageBody>,
+    /// The model's answer.
+    pub response: ResponseBody,
+    /// The call's metadata.
+    pub metadata: ConversationMetadata,
+    /// Idempotency key (Tollgate).
+    pub request_id: Option<String>,
+    /// End user (Tollgate).
+    pub user_id: Option<String>,
+    /// Event time (Tollgate).
+    pub timestamp: Option<String>,
+}
+
+/// One input message; any role is stored as sent.
+#[derive(Debug, Deserialize)]
+pub struct MessageBody {
+    /// Role; `user` when absent.
+    pub role: Option<String>,
+    /// A string, a list of parts, or null.
+    pub content: Option<Value>,
+    /// Tool calls.
+    pub tool_calls: Option<Value>,
+    /// Tool results.
+    pub tool_results: Option<Value>,
+    /// Metadata.
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// The model's answer.
+#[derive(Debug, Deserialize)]
+pub struct ResponseBody {
+    /// Content.
+    pub content: Option<Value>,
+    /// Model as the client names it (`openai:gpt-4o-mini`).
+    pub model: Option<String>,
+    /// Finish reason.
+    pub finish_reason: Option<String>,
+    /// Usage object, the client's or the provider's.
+    pub usage: Option<Value>,
+    /// Tool calls.
+    pub tool_calls: Option<Value>,
+}
+
+/// llmring's `ConversationMetadata`.
+#[derive(Debug, Deserialize)]
+pub struct ConversationMetadata {
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Alias.
+    pub alias: Option<String>,
+    /// Profile.
+    pub profile: Option<String>,
+    /// Origin.
+    pub origin: Option<String>,
+    /// The client's total cost.
+    pub cost: Option<f64>,
+    /// The client's input cost.
+    pub input_cost: Option<f64>,
+    /// The client's output cost.
+    pub output_cost: Option<f64>,
+    /// Input tokens.
+    pub input_tokens: Option<i64>,
+    /// Output tokens.
+    pub output_tokens: Option<i64>,
+    /// Cached input tokens.
+    pub cached_tokens: Option<i64>,
+}
+
+const MAX_MESSAGES: usize = 1000;
+const MAX_ROLE: usize = 32;
+
+fn content_hash(content: &Value) -> String {
+    let text = match content {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn content_chars(content: Option<&Value>) -> usize {
+    match content {
+        Some(Value::String(s)) => s.chars().count(),
+        Some(Value::Null) | None => 0,
+        Some(other) => other.to_string().chars().count(),
+    }
+}
+
+fn kept(content: Option<Value>, level: LoggingLevel) -> (Option<Value>, Option<String>) {
+    match content.filter(|c| !c.is_null()) {
+        None => (None, None),
+        Some(c) => match level {
+            LoggingLevel::Full => {
+                let h = content_hash(&c);
+                (Some(c), Some(h))
+            }
+            LoggingLevel::Metadata => (None, Some(content_hash(&c))),
+            LoggingLevel::None => (None, None),
+        },
+    }
+}
+
+/// Validates a conversation log and turns it into one call with its conversation.
+pub fn conversation_item(
+    body: ConversationLogBody,
+    ctx: &IngestContext<'_>,
+) -> Result<AppendItem, Invalid> {
+    let m = &body.metadata;
+    let c = common(
+        &m.provider,
+        &m.model,
+        m.alias.as_deref(),
+        m.profile.as_deref(),
+        m.origin.as_deref(),
+        body.timestamp.as_deref(),
+        body.request_id.as_deref(),
+        body.user_id.as_deref(),
+        ctx.now_us,
+    )
+    .map_err(|e| {
+        if e.field == "timestamp" || e.field == "request_id" || e.field == "user_id" {
+            e
+        } else {
+            e.within("metadata")
+        }
+    })?;
+    if body.messages.len() > MAX_MESSAGES {
+        return Err(Invalid::field(
+            "messages",
+            format!("at most {MAX_MESSAGES} messages per call"),
+        ));
+    }
+
+    // Tokens: the metadata's counts, else the response's usage object, else an estimate.
+    let mut estimated = false;
+    let tokens = match (m.input_tokens, m.output_tokens) {
+        (Some(input), Some(output)) => TokenCounts {
+            input,
+            output,
+            cached_input: m.cached_tokens.unwrap_or(0),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| e.within("metadata"))?,
+        _ => match body
+            .response
+            .usage
+            .as_ref()
+            .filter(|u| u.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            Some(usage) => normalize_usage(usage).map_err(|e| e.within("response"))?.0,
+            None => {
+                estimated = true;
+                let input: usize = body
+                    .messages
+                    .iter()
+                    .map(|msg| content_chars(msg.content.as_ref()))
+                    .sum();
+                TokenCounts {
+                    input: estimate_tokens(input),
+                    output: estimate_tokens(content_chars(body.response.content.as_ref())),
+                    ..Default::default()
+                }
+            }
+        },
+    };
+    let client = match (
+        client_cost("metadata.input_cost", m.input_cost)?,
+        client_cost("metadata.output_cost", m.output_cost)?,
+    ) {
+        (Some(i), Some(o)) => i.checked_add(o),
+        _ => client_cost("metadata.cost", m.cost)?,
+    };
+    let priced = price(ctx, &c, &tokens, client)?;
+
+    let conversation_id = Uuid::now_v7();
+    let mut messages = Vec::with_capacity(body.messages.len() + 1);
+    for (i, msg) in body.messages.into_iter().enumerate() {
+        let field = format!("messages[{i}]");
+        let role = optional_text("role", msg.role.as_deref(), MAX_ROLE)
+            .map_err(|e| e.within(&field))?
+            .unwrap_or_else(|| "user".to_string());
+        let (content, hash) = kept(msg.content, ctx.logging_level);
+        messages.push(NewMessage {
+            id: Uuid::now_v7(),
+            role,
+            content,
+            content_hash: hash,
+            input_tokens: None,
+            output_tokens: None,
+            tool_calls: msg.tool_calls,
+            tool_results: msg.tool_results,
+            metadata: metadata(msg.metadata).map_err(|e| e.within(&field))?,
+            ts_us: c.timestamp_us,
+        });
+    }
+    let answer_id = Uuid::now_v7();
+    let (content, hash) = kept(body.response.content, ctx.logging_level);
+    let mut answer_meta = Map::new();
+    answer_meta.insert("provider".into(), Value::String(c.provider.clone()));
+    answer_meta.insert(
+        "model".into(),
+        Value::String(
+            body.response
+                .model
+                .clone()
+                .unwrap_or_else(|| c.model.clone()),
+        ),
+    );
+    if let Some(f) = &body.response.finish_reason {
+        answer_meta.insert("finish_reason".into(), Value::String(f.clone()));
+    }
+    if let Some(u) = &body.response.usage {
+        answer_meta.insert("usage".into(), u.clone());
+    }
+    answer_meta.insert("cost".into(), Value::String(priced.cost.to_string()));
+    messages.push(NewMessage {
+        id: answer_id,
+        role: "assistant".into(),
+        content,
+        content_hash: hash,
+        input_tokens: Some(tokens.input),
+        output_tokens: Some(tokens.output),
+        tool_calls: body.response.tool_calls,
+        tool_results: None,
+        metadata: answer_meta,
+        ts_us: c.timestamp_us,
+    });
+
+    let model_alias = c
+        .alias
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", c.provider, c.model));
+    let title = format!("{} conversation", c.alias.as_deref().unwrap_or(&c.model));
+    let dedupe = match &c.request_id {
+        Some(r) => Dedupe::RequestId(r.clone()),
+        None => Dedupe::None,
+    };
+    Ok(AppendItem {
+        event: UsageEvent {
+            log_id: Uuid::now_v7(),
+            tenant_id: ctx.tenant_id.to_string(),
+            request_id: c.request_id,
+            timestamp_us: c.timestamp_us,
+            provider: c.provider,
+            model: c.model,
+            alias: c.alias,
+            profile: c.profile,
+            origin: c.origin,
+            id_at_origin: None,
+            user_id: c.user_id,
+            conversation_id: Some(conversation_id),
+            tokens,
+            latency_ms: None,
+            cost: priced.cost,
+            currency: priced.currency,
+            price_version: priced.version,
+            flags: EventFlags {
+                cached_response: false,
+                unpriced: priced.unpriced,
+                estimated,
+                client_cost: priced.client,
+            },
+            source: EventSource::Conversation,
+            metadata: Map::new(),
+        },
+        dedupe,
+        conversation: Some(NewConversation {
+            id: conversation_id,
+            title: Some(title),
+            system_prompt: None,
+            model_alias,
+            temperature: 0.7,
+            max_tokens: None,
+            messages,
+            response_message_id: answer_id,
+        }),
+    })
+}

@@ -1,0 +1,84 @@
+//! API key secrets: generation, hashing and the shape checks llmring's server makes.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_store::{NewApiKey, Scope};
+
+/// Longest key accepted (llmring's limit).
+pub const MAX_KEY_LEN: usize = 255;
+
+/// A newly generated key: the secret (shown once) and what is stored.
+pub struct GeneratedKey {
+    /// The secret to give the user.
+    pub secret: String,
+    /// What the store keeps.
+    pub record: NewApiKey,
+}
+
+/// A random key: `tg_` and 64 hex digits (256 bits).
+pub fn generate(tenant_id: &str, scopes: Vec<Scope>, name: Option<String>) -> GeneratedKey {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = format!("tg_{}", hex::encode(bytes));
+    let record = record_for(&secret, tenant_id, scopes, name);
+    GeneratedKey { secret, record }
+}
+
+/// The record of a key whose secret is chosen elsewhere (the bootstrap key).
+pub fn record_for(
+    secret: &str,
+    tenant_id: &str,
+    scopes: Vec<Scope>,
+    name: Option<String>,
+) -> NewApiKey {
+    NewApiKey {
+        id: new_id(IdKind::Key),
+        tenant_id: tenant_id.to_string(),
+        key_hash: hash(secret),
+        prefix: secret.chars().take(10).collect(),
+        name,
+        scopes,
+    }
+}
+
+/// SHA-256 hex of a key. Keys carry 256 random bits, so no salt or slow hash is needed.
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The llmring shape rules for a key: non-empty, at most 255 characters, no whitespace.
+pub fn check_shape(secret: &str) -> Result<(), &'static str> {
+    if secret.trim().is_empty() {
+        Err("empty")
+    } else if secret.len() > MAX_KEY_LEN {
+        Err("too long")
+    } else if secret.chars().any(char::is_whitespace) {
+        Err("whitespace")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_random_and_stored_only_as_hashes() {
+        let a = generate("tnt_x", vec![Scope::Read], None);
+        let b = generate("tnt_x", vec![Scope::Read], None);
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.secret.len(), 67);
+        assert_eq!(a.record.key_hash, hash(&a.secret));
+        assert!(!a.record.key_hash.contains(&a.secret[3..]));
+        assert!(check_shape(&a.secret).is_ok());
+    }
+
+    #[test]
+    fn key_shapes_follow_the_llmring_rules() {
+        assert_eq!(check_shape("  "), Err("empty"));
+        assert_eq!(check_shape(&"k".repeat(256)), Err("too long"));
+        assert_eq!(check_shape("has spaces"), Err("whitespace"));
+    }
+}

@@ -1,0 +1,181 @@
+//! Prometheus metrics, kept in process and written in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A histogram with fixed upper bounds.
+pub struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// Sum in millionths, to stay in integers.
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, value: f64) {
+        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
+            if value <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((value * 1e6).round() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+const BATCH_BOUNDS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
+];
+const SECONDS_BOUNDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Every metric Tollgate exports.
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    /// Events written to the log.
+    pub ingested_events: AtomicU64,
+    /// Repeats answered without writing.
+    pub duplicate_events: AtomicU64,
+    /// Events per commit.
+    pub commit_batch_events: Histogram,
+    /// Commit latency.
+    pub commit_seconds: Histogram,
+    /// Commits that failed.
+    pub commit_failures: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Mutex::new(BTreeMap::new()),
+            ingested_events: AtomicU64::new(0),
+            duplicate_events: AtomicU64::new(0),
+            commit_batch_events: Histogram::new(BATCH_BOUNDS),
+            commit_seconds: Histogram::new(SECONDS_BOUNDS),
+            commit_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, route: &str, method: &'static str, status: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(&(route.to_string(), method, status)) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert((route.to_string(), method, status), 1);
+            }
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(
+            "# HELP tollgate_http_requests_total HTTP requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE tollgate_http_requests_total counter\n");
+        let map = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((route, method, status), n) in map {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "tollgate_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let counters = [
+            (
+                "tollgate_ingested_events_total",
+                "Usage events written to tenant logs.",
+                &self.ingested_events,
+            ),
+            (
+                "tollgate_duplicate_events_total",
+                "Repeated calls answered without writing.",
+                &self.duplicate_events,
+            ),
+            (
+                "tollgate_commit_failures_total",
+                "Ingestion commits that failed.",
+                &self.commit_failures,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        self.commit_batch_events.render(
+            &mut out,
+            "tollgate_commit_batch_events",
+            "Events per ingestion commit.",
+        );
+        self.commit_seconds.render(
+            &mut out,
+            "tollgate_commit_seconds",
+            "Ingestion commit latency.",
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_counts_requests_and_fills_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request("/api/v1/log", "POST", 200);
+        m.request("/api/v1/log", "POST", 200);
+        m.commit_batch_events.observe(3.0);
+        let text = m.render();
+        assert!(text.contains(
+            "tollgate_http_requests_total{route=\"/api/v1/log\",method=\"POST\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"2\"} 0"));
+        assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"4\"} 1"));
+        assert!(text.contains("tollgate_commit_batch_events_count 1"));
+    }
+}

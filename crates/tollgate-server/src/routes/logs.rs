@@ -1,0 +1,112 @@
+//! `GET /api/v1/logs`: the events of a range, newest first, with filters (llmring 1.4.0's
+//! `server logs`).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollgate_core::time::format_us;
+use tollgate_store::{LogFilter, Scope, StoredEvent};
+use uuid::Uuid;
+
+use super::conversations::bounded;
+use super::stats::date_range;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::state::AppState;
+
+/// Query of `GET /api/v1/logs`.
+#[derive(Deserialize)]
+pub struct LogsQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    alias: Option<String>,
+    model: Option<String>,
+    provider: Option<String>,
+    origin: Option<String>,
+    user_id: Option<String>,
+    conversation_id: Option<String>,
+    unpriced: Option<bool>,
+}
+
+pub(crate) fn event_json(s: &StoredEvent) -> Value {
+    let e = &s.event;
+    json!({
+        "id": e.log_id,
+        "logged_at": format_us(e.timestamp_us),
+        "recorded_at": format_us(s.recorded_us),
+        "seq": s.seq,
+        "provider": e.provider,
+        "model": e.model,
+        "alias": e.alias,
+        "profile": e.profile,
+        "origin": e.origin,
+        "id_at_origin": e.id_at_origin,
+        "user_id": e.user_id,
+        "conversation_id": e.conversation_id,
+        "request_id": e.request_id,
+        "input_tokens": e.tokens.input,
+        "output_tokens": e.tokens.output,
+        "cached_input_tokens": e.tokens.cached_input,
+        "cache_write_tokens": e.tokens.cache_write,
+        "reasoning_tokens": e.tokens.reasoning,
+        "latency_ms": e.latency_ms,
+        "cost": e.cost.to_f64(),
+        "cost_exact": e.cost.to_string(),
+        "currency": e.currency,
+        "price_version": e.price_version,
+        "flags": e.flags.names(),
+        "source": e.source.as_str(),
+        "metadata": e.metadata,
+    })
+}
+
+/// Lists events.
+pub async fn logs(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<LogsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let limit = bounded("limit", q.limit, 50, 1, 500)?;
+    let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
+    let (start_us, end_us) = if q.start_date.is_some() || q.end_date.is_some() {
+        let (s, e) = date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
+        (Some(s), Some(e))
+    } else {
+        (None, None)
+    };
+    let conversation_id = q
+        .conversation_id
+        .as_deref()
+        .map(|c| {
+            Uuid::parse_str(c).map_err(|_| {
+                ApiError::bad_request("INVALID_QUERY", "conversation_id must be a UUID")
+            })
+        })
+        .transpose()?;
+    let filter = LogFilter {
+        start_us,
+        end_us,
+        alias: q.alias,
+        model: q.model,
+        provider: q.provider,
+        origin: q.origin,
+        user_id: q.user_id,
+        conversation_id,
+        unpriced_only: q.unpriced.unwrap_or(false),
+    };
+    let found = state
+        .store()
+        .list_events(&auth.tenant_id, &filter, limit, offset)
+        .await?;
+    Ok(Json(json!({
+        "logs": found.iter().map(event_json).collect::<Vec<_>>(),
+        "limit": limit,
+        "offset": offset,
+        "count": found.len(),
+    })))
+}

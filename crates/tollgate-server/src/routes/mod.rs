@@ -1,0 +1,107 @@
+//! The router: every route, the metrics middleware and JSON fallbacks.
+
+mod conversations;
+mod logs;
+mod pricing;
+mod stats;
+mod usage;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Builds the router over `state`.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings().max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/log", post(usage::log))
+        .route("/api/v1/log/batch", post(usage::log_batch))
+        .route("/api/v1/logs", get(logs::logs))
+        .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/pricing", get(pricing::pricing))
+        .route("/api/v1/conversations/log", post(conversations::log))
+        .route("/api/v1/conversations", get(conversations::list))
+        .route("/api/v1/conversations/", get(conversations::list))
+        .route("/api/v1/conversations/{id}", get(conversations::get))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(conversations::messages),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PATCH => "PATCH",
+        _ => "OTHER",
+    };
+    let response = next.run(req).await;
+    state.metrics().request(
+        route.as_deref().unwrap_or("unmatched"),
+        method,
+        response.status().as_u16(),
+    );
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not accept that method",
+    )
+}
+
+/// `GET /health`: 200 when the database answers, 503 otherwise.
+async fn health(State(state): State<AppState>) -> Response {
+    let engine = state.store().dialect().as_str();
+    match state.store().health().await {
+        Ok(()) => Json(json!({"status": "ok", "database": "ok", "engine": engine, "version": env!("CARGO_PKG_VERSION")}))
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable", "engine": engine})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
+        .into_response()
+}

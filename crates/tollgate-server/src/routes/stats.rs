@@ -1,0 +1,257 @@
+//! `GET /api/v1/stats`: llmring's `UsageStats` shape, computed from the rollups, with exact
+//! decimal strings and a working `group_by`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tollgate_core::time::{
+    day_string, format_us, month_string, now_us, parse_instant, DateEdge, DAY_US,
+};
+use tollgate_core::{Nanos, TokenCounts};
+use tollgate_store::{Scope, UsageRow};
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::state::AppState;
+
+/// Query of `GET /api/v1/stats`.
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    start_date: Option<String>,
+    end_date: Option<String>,
+    group_by: Option<String>,
+}
+
+const GROUPS: [&str; 7] = [
+    "day", "month", "model", "provider", "alias", "origin", "user",
+];
+
+/// Reads a `[start, end]` range of query dates: end defaults to now, start to 30 days before
+/// end; a date alone ends at the end of that day; start after end is an error.
+pub(crate) fn date_range(
+    start: Option<&str>,
+    end: Option<&str>,
+    default_days: i64,
+) -> Result<(i64, i64), ApiError> {
+    let parse = |field: &str, text: &str, edge| {
+        parse_instant(text, edge)
+            .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("{field}: {e}")))
+    };
+    let end_us = match end {
+        Some(t) if !t.trim().is_empty() => parse("end_date", t, DateEdge::End)?,
+        _ => now_us(),
+    };
+    let start_us = match start {
+        Some(t) if !t.trim().is_empty() => parse("start_date", t, DateEdge::Start)?,
+        _ => end_us - default_days * DAY_US,
+    };
+    if start_us > end_us {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "start_date must not be after end_date",
+        ));
+    }
+    Ok((start_us, end_us))
+}
+
+#[derive(Default, Clone)]
+struct Agg {
+    requests: i64,
+    tokens: TokenCounts,
+    cost: i64,
+}
+
+impl Agg {
+    fn add(&mut self, r: &UsageRow, counts_cost: bool) {
+        self.requests += r.requests;
+        self.tokens.input += r.tokens.input;
+        self.tokens.output += r.tokens.output;
+        self.tokens.cached_input += r.tokens.cached_input;
+        self.tokens.cache_write += r.tokens.cache_write;
+        self.tokens.reasoning += r.tokens.reasoning;
+        if counts_cost {
+            self.cost += r.cost.0;
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "requests": self.requests,
+            "cost": Nanos(self.cost).to_string(),
+            "input_tokens": self.tokens.input,
+            "output_tokens": self.tokens.output,
+            "cached_input_tokens": self.tokens.cached_input,
+            "cache_write_tokens": self.tokens.cache_write,
+            "reasoning_tokens": self.tokens.reasoning,
+        })
+    }
+}
+
+/// The usage statistics of a range.
+pub async fn stats(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<StatsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let group_by = q
+        .group_by
+        .as_deref()
+        .unwrap_or("day")
+        .trim()
+        .to_ascii_lowercase();
+    if !GROUPS.contains(&group_by.as_str()) {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            format!("group_by must be one of {}", GROUPS.join(", ")),
+        ));
+    }
+    let (start_us, end_us) = date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
+    let rows = state
+        .store()
+        .usage_rows(&auth.tenant_id, start_us, end_us)
+        .await?;
+    Ok(Json(summarise(&rows, &group_by, start_us, end_us)))
+}
+
+fn summarise(rows: &[UsageRow], group_by: &str, start_us: i64, end_us: i64) -> Value {
+    // Costs in different currencies never add up: the llmring fields carry the primary
+    // currency (USD when present, else the largest), and by_currency lists every one.
+    let mut by_currency: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in rows {
+        *by_currency.entry(r.currency.as_str()).or_default() += r.cost.0;
+    }
+    let primary = if by_currency.contains_key("USD") || by_currency.is_empty() {
+        "USD".to_string()
+    } else {
+        by_currency
+            .iter()
+            .max_by_key(|(_, c)| **c)
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_default()
+    };
+
+    let mut total = Agg::default();
+    let mut days: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut models: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut aliases: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut origins: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut providers: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut users: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut day_models: BTreeMap<i64, BTreeMap<&str, i64>> = BTreeMap::new();
+    let (mut cached_responses, mut unpriced) = (0, 0);
+    let add = |map: &mut BTreeMap<String, Agg>, key: &str, r: &UsageRow, c: bool| {
+        map.entry(key.to_string()).or_default().add(r, c)
+    };
+    for r in rows {
+        let c = r.currency == primary;
+        total.add(r, c);
+        cached_responses += r.cached_responses;
+        unpriced += r.unpriced;
+        add(&mut days, &day_string(r.day), r, c);
+        *day_models
+            .entry(r.day)
+            .or_default()
+            .entry(r.model.as_str())
+            .or_default() += r.requests;
+        add(&mut models, &r.model, r, c);
+        add(&mut providers, &r.provider, r, c);
+        if !r.alias.is_empty() {
+            add(&mut aliases, &r.alias, r, c);
+        }
+        if !r.origin.is_empty() {
+            add(&mut origins, &r.origin, r, c);
+        }
+        if !r.user_id.is_empty() {
+            add(&mut users, &r.user_id, r, c);
+        }
+        let key = match group_by {
+            "day" => day_string(r.day),
+            "month" => month_string(tollgate_core::time::month_of(r.day * DAY_US)),
+            "model" => r.model.clone(),
+            "provider" => r.provider.clone(),
+            "alias" => r.alias.clone(),
+            "origin" => r.origin.clone(),
+            _ => r.user_id.clone(),
+        };
+        add(&mut groups, &key, r, c);
+    }
+    let by_day: Vec<Value> = days
+        .iter()
+        .rev()
+        .map(|(date, a)| {
+            let day = parse_instant(date, DateEdge::Start)
+                .map(|us| us / DAY_US)
+                .unwrap_or_default();
+            let top = day_models.get(&day).and_then(|m| {
+                m.iter()
+                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))
+                    .map(|(k, _)| k.to_string())
+            });
+            let mut v = a.json();
+            v["date"] = json!(date);
+            v["top_model"] = json!(top);
+            v
+        })
+        .collect();
+    let map_of = |m: &BTreeMap<String, Agg>| -> Value {
+        Value::Object(
+            m.iter()
+                .map(|(k, a)| (k.clone(), a.json()))
+                .collect::<Map<String, Value>>(),
+        )
+    };
+    let by_origin: Map<String, Value> = origins
+        .iter()
+        .map(|(k, a)| {
+            let mut v = a.json();
+            v["cost_exact"] = v["cost"].clone();
+            v["cost"] = json!(Nanos(a.cost).to_f64());
+            (k.clone(), v)
+        })
+        .collect();
+    let mut group_rows: Vec<(String, Agg)> = groups.into_iter().collect();
+    if group_by == "day" || group_by == "month" {
+        group_rows.reverse();
+    } else {
+        group_rows.sort_by(|a, b| {
+            b.1.cost
+                .cmp(&a.1.cost)
+                .then(b.1.requests.cmp(&a.1.requests))
+                .then(a.0.cmp(&b.0))
+        });
+    }
+    json!({
+        "summary": {
+            "total_requests": total.requests,
+            "total_cost": Nanos(total.cost).to_string(),
+            "total_tokens": total.tokens.total(),
+            "unique_models": models.len(),
+            "unique_origins": origins.len(),
+            "total_input_tokens": total.tokens.input,
+            "total_output_tokens": total.tokens.output,
+            "cached_input_tokens": total.tokens.cached_input,
+            "cache_write_tokens": total.tokens.cache_write,
+            "reasoning_tokens": total.tokens.reasoning,
+            "cached_responses": cached_responses,
+            "unpriced_requests": unpriced,
+            "currency": primary,
+            "costs_by_currency": by_currency.iter().map(|(k, v)| (k.to_string(), json!(Nanos(*v).to_string()))).collect::<Map<String, Value>>(),
+        },
+        "by_day": by_day,
+        "by_model": map_of(&models),
+        "by_origin": by_origin,
+        "by_alias": map_of(&aliases),
+        "by_provider": map_of(&providers),
+        "by_user": map_of(&users),
+        "group_by": group_by,
+        "groups": group_rows.iter().map(|(k, a)| { let mut v = a.json(); v["key"] = json!(k); v }).collect::<Vec<_>>(),
+        "start_date": format_us(start_us),
+        "end_date": format_us(end_us),
+    })
+}

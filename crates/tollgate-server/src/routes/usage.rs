@@ -1,0 +1,138 @@
+//! `POST /api/v1/log` and `POST /api/v1/log/batch`: the ingestion hot path.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use tollgate_core::time::{format_us, now_us};
+use tollgate_store::{Recorded, Scope};
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{parse_json, Body};
+use crate::ingest::{usage_item, IngestContext, UsageLogBody};
+use crate::state::AppState;
+
+pub(crate) fn context<'a>(
+    state: &'a AppState,
+    auth: &'a Auth,
+    book: &'a tollgate_core::PriceBook,
+) -> IngestContext<'a> {
+    IngestContext {
+        tenant_id: &auth.tenant_id,
+        now_us: now_us(),
+        book,
+        client_cost: state.settings().pricing.client_cost,
+        logging_level: state.settings().message_logging_level,
+    }
+}
+
+/// The llmring response (`log_id`, `cost` as a float, `timestamp`) plus Tollgate's exact
+/// fields.
+pub(crate) fn recorded_json(r: &Recorded) -> Value {
+    json!({
+        "log_id": r.log_id,
+        "cost": r.cost.to_f64(),
+        "timestamp": format_us(r.timestamp_us),
+        "cost_exact": r.cost.to_string(),
+        "currency": r.currency,
+        "seq": r.seq,
+        "price_version": r.price_version,
+        "flags": r.flags.names(),
+        "duplicate": r.duplicate,
+    })
+}
+
+/// Records one call.
+pub async fn log(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(body): Body<UsageLogBody>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let book = state.prices().current();
+    let item = usage_item(body, &context(&state, &auth, &book))?;
+    let recorded = state.batcher().append(vec![item]).await?;
+    let first = recorded
+        .first()
+        .ok_or_else(|| ApiError::internal("append returned no outcome"))?;
+    Ok(Json(recorded_json(first)))
+}
+
+#[derive(Deserialize)]
+struct BatchBody<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// Records up to `max_batch_events` calls; an invalid one is reported by index and rejects
+/// nothing else.
+pub async fn log_batch(
+    State(state): State<AppState>,
+    auth: Auth,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let batch: BatchBody<'_> = parse_json(&bytes)?;
+    let max = state.settings().ingest.max_batch_events;
+    if batch.events.is_empty() || batch.events.len() > max {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_FIELD",
+            format!(
+                "events must hold 1 to {max} events, got {}",
+                batch.events.len()
+            ),
+        )
+        .with_details(json!({"field": "events"})));
+    }
+    let book = state.prices().current();
+    let ctx = context(&state, &auth, &book);
+    let mut results: Vec<Value> = Vec::with_capacity(batch.events.len());
+    let mut items = Vec::with_capacity(batch.events.len());
+    let mut slots = Vec::with_capacity(batch.events.len());
+    for (index, raw) in batch.events.iter().enumerate() {
+        let parsed = parse_json::<UsageLogBody>(raw.get().as_bytes())
+            .and_then(|body| usage_item(body, &ctx).map_err(ApiError::from));
+        match parsed {
+            Ok(item) => {
+                slots.push(index);
+                items.push(item);
+                results.push(Value::Null);
+            }
+            Err(e) => {
+                results.push(json!({"index": index, "status": "rejected", "error": e.body()}))
+            }
+        }
+    }
+    let (mut recorded, mut duplicates) = (0, 0);
+    if !items.is_empty() {
+        let outcomes = state.batcher().append(items).await?;
+        for (index, outcome) in slots.into_iter().zip(outcomes) {
+            let mut v = recorded_json(&outcome);
+            if outcome.duplicate {
+                duplicates += 1;
+            } else {
+                recorded += 1;
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("index".into(), json!(index));
+                obj.insert(
+                    "status".into(),
+                    json!(if outcome.duplicate {
+                        "duplicate"
+                    } else {
+                        "recorded"
+                    }),
+                );
+            }
+            results[index] = v;
+        }
+    }
+    let rejected = results.len() - recorded - duplicates;
+    Ok(Json(
+        json!({"results": results, "recorded": recorded, "duplicates": duplicates, "rejected": rejected}),
+    ))
+}

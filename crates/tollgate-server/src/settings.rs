@@ -1,0 +1,202 @@
+//! Server settings. The binary layers them (defaults, `tollgate.toml`, `TOLLGATE_*` env,
+//! flags); this crate only defines them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything `tollgate serve` can be told.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; default: SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// Pool size (PostgreSQL connections, SQLite readers).
+    pub database_max_connections: u32,
+    /// SQLite durability: `full` fsyncs every commit (default), `normal` only at checkpoints.
+    pub sqlite_synchronous: SqliteSync,
+    /// The first key to create on an empty database, instead of a random one.
+    pub bootstrap_api_key: Option<SecretString>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// What is kept of conversation message content: `full`, `metadata` (hash only), `none`.
+    pub message_logging_level: LoggingLevel,
+    /// How long an authenticated key is remembered, in milliseconds; also the longest a
+    /// revoked key may still be accepted by another instance. 0 disables the cache.
+    pub auth_cache_ttl_ms: u64,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+    /// The ingestion path.
+    pub ingest: IngestSettings,
+    /// Pricing.
+    pub pricing: PricingSettings,
+}
+
+/// Ingestion settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Most events one commit gathers from concurrent requests.
+    pub max_commit_events: usize,
+    /// Requests that may wait for a commit before new ones are refused with 503.
+    pub queue_capacity: usize,
+    /// Most events in one `POST /api/v1/log/batch`.
+    pub max_batch_events: usize,
+}
+
+/// Pricing settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PricingSettings {
+    /// A price file (TOML) that overrides the built-in prices.
+    pub file: Option<PathBuf>,
+    /// When a client-sent `cost` is used.
+    pub client_cost: ClientCostPolicy,
+    /// How often prices imported into the database are reloaded, in seconds.
+    pub refresh_seconds: u64,
+}
+
+/// When a client-sent cost counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCostPolicy {
+    /// Only for models the price book does not know (default).
+    WhenUnpriced,
+    /// Never: unknown models are recorded unpriced.
+    Never,
+}
+
+/// How much of a message is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoggingLevel {
+    /// Content and its hash.
+    Full,
+    /// The hash only.
+    Metadata,
+    /// Neither.
+    None,
+}
+
+/// SQLite `synchronous` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSync {
+    /// fsync every commit.
+    Full,
+    /// fsync at checkpoints.
+    Normal,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: PathBuf::from("./tollgate-data"),
+            database_url: None,
+            database_max_connections: 16,
+            sqlite_synchronous: SqliteSync::Full,
+            bootstrap_api_key: None,
+            max_body_bytes: 1024 * 1024,
+            message_logging_level: LoggingLevel::Full,
+            auth_cache_ttl_ms: 2000,
+            log_format: LogFormat::Text,
+            ingest: IngestSettings::default(),
+            pricing: PricingSettings::default(),
+        }
+    }
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            max_commit_events: 4096,
+            queue_capacity: 8192,
+            max_batch_events: 1000,
+        }
+    }
+}
+
+impl Default for PricingSettings {
+    fn default() -> Self {
+        PricingSettings {
+            file: None,
+            client_cost: ClientCostPolicy::WhenUnpriced,
+            refresh_seconds: 60,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL in force: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("tollgate.db").display()),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    /// Secrets are redacted: the database URL's password and the bootstrap key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &tollgate_store::redact(&self.database_url()),
+            )
+            .field("database_max_connections", &self.database_max_connections)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field(
+                "bootstrap_api_key",
+                &self.bootstrap_api_key.as_ref().map(|_| "***"),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("message_logging_level", &self.message_logging_level)
+            .field("auth_cache_ttl_ms", &self.auth_cache_ttl_ms)
+            .field("log_format", &self.log_format)
+            .field("ingest", &self.ingest)
+            .field("pricing", &self.pricing)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let s = Settings {
+            database_url: Some(SecretString::from("postgres://u:hunter2@h/db")),
+            bootstrap_api_key: Some(SecretString::from("tg_supersecret")),
+            ..Settings::default()
+        };
+        let text = format!("{s:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("supersecret"),
+            "{text}"
+        );
+        assert!(text.contains("postgres://u:***@h/db"));
+    }
+}

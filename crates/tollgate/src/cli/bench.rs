@@ -1,0 +1,227 @@
+//! `tollgate bench ingest`: a load generator for the ingestion routes, in the manner of
+//! pgbench or redis-benchmark. Without `--batch` it speaks only llmring's `POST /api/v1/log`,
+//! so it can drive any llmring-compatible server.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::output::json as pretty;
+use super::usage::ClientArgs;
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Post usage events as fast as the server acknowledges them.
+    Ingest(Ingest),
+}
+
+/// Ingestion load.
+#[derive(Debug, Args)]
+pub struct Ingest {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests to send in all.
+    #[arg(long, default_value_t = 100_000)]
+    count: u64,
+    /// Events per request, posted to /api/v1/log/batch (default: one per request to
+    /// /api/v1/log).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Give every event a unique request_id (exercises the idempotency check).
+    #[arg(long)]
+    request_ids: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+const MODELS: [(&str, &str); 4] = [
+    ("openai", "gpt-4o-mini"),
+    ("openai", "gpt-4o"),
+    ("anthropic", "claude-sonnet-4"),
+    ("google", "gemini-2.5-flash"),
+];
+
+const ALIASES: [&str; 3] = ["chat", "summarise", "extract"];
+
+/// A realistic event: varied model, tokens, alias, origin and user.
+fn event(n: u64, request_ids: bool) -> serde_json::Value {
+    let (provider, model) = MODELS[(n % 4) as usize];
+    let mut e = json!({
+        "provider": provider,
+        "model": model,
+        "input_tokens": 200 + (n * 7919) % 3000,
+        "output_tokens": 50 + (n * 104729) % 800,
+        "cached_input_tokens": if n % 3 == 0 { 128 } else { 0 },
+        "alias": ALIASES[(n % 3) as usize],
+        "origin": "bench",
+        "profile": "default",
+        "metadata": {"model_alias": format!("{provider}:{model}"), "finish_reason": "stop"},
+        "user_id": format!("user-{}", n % 100),
+        "latency_ms": 300 + n % 900,
+    });
+    if request_ids {
+        e["request_id"] = json!(format!("bench-{}-{n}", std::process::id()));
+    }
+    e
+}
+
+impl Bench {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Bench::Ingest(i) => i.run().await,
+        }
+    }
+}
+
+impl Ingest {
+    async fn run(self) -> anyhow::Result<()> {
+        if self.concurrency == 0 || self.count == 0 {
+            bail!("--concurrency and --count must be at least 1");
+        }
+        let per_request = self.batch.unwrap_or(1).max(1);
+        let base = self.client.server.trim_end_matches('/').to_string();
+        let url = if self.batch.is_some() {
+            format!("{base}/api/v1/log/batch")
+        } else {
+            format!("{base}/api/v1/log")
+        };
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(self.concurrency)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+
+        // Bodies are prepared up front so that the generator spends its CPU on sending.
+        let distinct = if self.request_ids {
+            self.count
+        } else {
+            self.count.min(4096)
+        };
+        let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
+            (0..distinct)
+                .map(|i| {
+                    let body = if self.batch.is_some() {
+                        json!({"events": (0..per_request as u64).map(|j| event(i * per_request as u64 + j, self.request_ids)).collect::<Vec<_>>()})
+                    } else {
+                        event(i, self.request_ids)
+                    };
+                    bytes::Bytes::from(body.to_string())
+                })
+                .collect(),
+        );
+
+        let next = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let bar = ProgressBar::new(self.count);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} requests {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let started = Instant::now();
+        let mut workers = Vec::with_capacity(self.concurrency);
+        for _ in 0..self.concurrency {
+            let (http, url, key, bodies, next, errors, bar) = (
+                http.clone(),
+                url.clone(),
+                self.client.api_key.clone(),
+                bodies.clone(),
+                next.clone(),
+                errors.clone(),
+                bar.clone(),
+            );
+            let count = self.count;
+            workers.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        break;
+                    }
+                    let body = bodies[(n % bodies.len() as u64) as usize].clone();
+                    let t = Instant::now();
+                    let ok = match http
+                        .post(&url)
+                        .header("X-API-Key", &key)
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let _ = resp.bytes().await;
+                            status.is_success()
+                        }
+                        Err(_) => false,
+                    };
+                    latencies.push(t.elapsed().as_micros() as u64);
+                    if !ok {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if n % 256 == 0 {
+                        bar.set_position(n);
+                    }
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::with_capacity(self.count as usize);
+        for w in workers {
+            latencies.extend(w.await?);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        latencies.sort_unstable();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        let requests = latencies.len() as f64;
+        let errors = errors.load(Ordering::Relaxed);
+        let report = json!({
+            "route": if self.batch.is_some() { "/api/v1/log/batch" } else { "/api/v1/log" },
+            "concurrency": self.concurrency,
+            "requests": latencies.len(),
+            "events_per_request": per_request,
+            "errors": errors,
+            "seconds": elapsed,
+            "requests_per_second": requests / elapsed,
+            "events_per_second": requests * per_request as f64 / elapsed,
+            "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0)},
+        });
+        if self.json {
+            println!("{}", pretty(&report));
+        } else {
+            println!(
+                "{} requests ({} events each) in {:.2} s with {} in flight, {} errors\n  {:.0} requests/s, {:.0} events/s\n  latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                latencies.len(),
+                per_request,
+                elapsed,
+                self.concurrency,
+                errors,
+                requests / elapsed,
+                requests * per_request as f64 / elapsed,
+                pct(0.50),
+                pct(0.90),
+                pct(0.99),
+                pct(1.0),
+            );
+        }
+        if errors > 0 {
+            bail!("{errors} requests failed");
+        }
+        Ok(())
+    }
+}

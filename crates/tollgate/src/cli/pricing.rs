@@ -1,0 +1,183 @@
+//! `tollgate pricing …`: import prices into the database, list the book in force.
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use serde_json::json;
+use tollgate_core::pricing::{effective_label, parse_litellm, parse_price_file, PriceSource};
+use tollgate_core::time::{now_us, parse_instant, DateEdge, DAY_US};
+use tollgate_server::Prices;
+
+use super::output::{json, table};
+use super::Db;
+use crate::config;
+
+/// Prices.
+#[derive(Debug, Subcommand)]
+pub enum Pricing {
+    /// Import prices into the database: LiteLLM's model_prices_and_context_window.json, or
+    /// Tollgate's own TOML price file.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// `litellm` or `toml` (default: by the file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// When LiteLLM prices take effect (date or RFC 3339; default: today, UTC).
+        #[arg(long)]
+        effective_from: Option<String>,
+        /// Import as this tenant's own prices (name or id).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// List the prices in force.
+    List {
+        /// Only models whose name contains this.
+        #[arg(long)]
+        model: Option<String>,
+        /// For this tenant (name or id): its own prices included.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        db: Db,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Pricing {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Pricing::Import {
+                file,
+                format,
+                effective_from,
+                tenant,
+                db,
+            } => {
+                let settings = config::load(&db, &[])?;
+                let store = config::open_store(&settings).await?;
+                let tenant_id = match &tenant {
+                    Some(t) => Some(
+                        store
+                            .find_tenant(t)
+                            .await?
+                            .with_context(|| format!("no tenant named '{t}'"))?
+                            .id,
+                    ),
+                    None => None,
+                };
+                let source = if tenant_id.is_some() {
+                    PriceSource::Tenant
+                } else {
+                    PriceSource::Database
+                };
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let format = format.unwrap_or_else(|| {
+                    if file.extension().is_some_and(|e| e == "json") {
+                        "litellm".into()
+                    } else {
+                        "toml".into()
+                    }
+                });
+                let (entries, skipped) = match format.as_str() {
+                    "litellm" => {
+                        let from = match &effective_from {
+                            Some(t) => parse_instant(t, DateEdge::Start)?,
+                            None => now_us().div_euclid(DAY_US) * DAY_US,
+                        };
+                        parse_litellm(&text, from, source, tenant_id.as_deref())?
+                    }
+                    "toml" => (parse_price_file(&text, source, tenant_id.as_deref())?, 0),
+                    other => bail!("unknown format '{other}': use litellm or toml"),
+                };
+                let added = store.import_prices(&entries).await?;
+                println!(
+                    "{added} prices added, {} already present, {skipped} entries without token prices skipped",
+                    entries.len() - added
+                );
+            }
+            Pricing::List {
+                model,
+                tenant,
+                db,
+                json: as_json,
+            } => {
+                let settings = config::load(&db, &[])?;
+                let store = config::open_store(&settings).await?;
+                let tenant_id = match &tenant {
+                    Some(t) => {
+                        store
+                            .find_tenant(t)
+                            .await?
+                            .with_context(|| format!("no tenant named '{t}'"))?
+                            .id
+                    }
+                    None => String::new(),
+                };
+                let prices = Prices::load(&settings.pricing, &*store).await?;
+                let book = prices.current();
+                let entries: Vec<_> = book
+                    .in_force(&tenant_id, now_us())
+                    .into_iter()
+                    .filter(|e| {
+                        model
+                            .as_deref()
+                            .is_none_or(|m| e.model.contains(&m.to_ascii_lowercase()))
+                    })
+                    .collect();
+                let rate =
+                    |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+                if as_json {
+                    let rows: Vec<_> = entries
+                        .iter()
+                        .map(|e| {
+                            json!({"provider": e.provider, "model": e.model, "effective_from": effective_label(e.effective_from_us),
+                                   "currency": e.currency, "input": e.rates.input.to_string(), "output": e.rates.output.to_string(),
+                                   "cached_input": e.rates.cached_input.map(|d| d.to_string()),
+                                   "cache_write": e.rates.cache_write.map(|d| d.to_string()),
+                                   "reasoning": e.rates.reasoning.map(|d| d.to_string()), "version": e.version()})
+                        })
+                        .collect();
+                    println!("{}", json(&json!(rows)));
+                } else {
+                    let rows = entries
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.provider.clone(),
+                                e.model.clone(),
+                                e.rates.input.to_string(),
+                                e.rates.output.to_string(),
+                                rate(e.rates.cached_input),
+                                rate(e.rates.cache_write),
+                                effective_label(e.effective_from_us),
+                                e.source.as_str().to_string(),
+                            ]
+                        })
+                        .collect();
+                    println!(
+                        "per million tokens\n{}",
+                        table(
+                            &[
+                                "provider",
+                                "model",
+                                "input",
+                                "output",
+                                "cached",
+                                "cache write",
+                                "from",
+                                "source"
+                            ],
+                            rows
+                        )
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

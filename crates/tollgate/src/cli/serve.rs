@@ -1,0 +1,98 @@
+//! `tollgate serve`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use tollgate_server::settings::LogFormat;
+use tollgate_server::Server;
+
+use super::Db;
+use crate::config;
+
+/// Runs the server until SIGINT or SIGTERM.
+#[derive(Debug, Args)]
+pub struct Serve {
+    #[command(flatten)]
+    db: Db,
+    /// Address to listen on (default 127.0.0.1:8000).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// `text` or `json` logs.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+impl Serve {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut extra = Vec::new();
+        if let Some(listen) = self.listen {
+            extra.push(("listen", listen.to_string().into()));
+        }
+        if let Some(format) = &self.log_format {
+            extra.push(("log_format", format.as_str().into()));
+        }
+        let settings = config::load(&self.db, &extra)?;
+        init_logging(settings.log_format);
+        tracing::info!(?settings, "starting");
+
+        let store = config::open_store(&settings).await?;
+        if let Some(boot) = tollgate_server::bootstrap(&*store, &settings).await? {
+            match &boot.secret {
+                Some(secret) => println!(
+                    "Created tenant '{}' ({}) and an API key with every scope. It is shown only once:\n\n    {secret}\n",
+                    boot.tenant.name, boot.tenant.id
+                ),
+                None => println!(
+                    "Created tenant '{}' ({}) with the key from TOLLGATE_BOOTSTRAP_API_KEY ({}).",
+                    boot.tenant.name, boot.tenant.id, boot.key_id
+                ),
+            }
+        }
+        let listener = tollgate_server::bind(&settings)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let server = Server::new(settings, store).await?;
+        println!("Tollgate listening on http://{addr}");
+        tracing::info!(%addr, "listening");
+        server.run(listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

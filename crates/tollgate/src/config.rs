@@ -1,0 +1,120 @@
+//! Settings in layers: defaults, then `tollgate.toml` (or `--config`), then `TOLLGATE_*`
+//! environment variables (`__` for nesting: `TOLLGATE_PRICING__FILE`), then flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use tollgate_server::Settings;
+
+/// Where the settings and the database come from; shared by every command that opens the
+/// database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// A TOML settings file (default: ./tollgate.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB` (default: SQLite in the data directory).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and local state (default: ./tollgate-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Top-level settings keys; `TOLLGATE_*` variables naming anything else are warned about.
+const KNOWN: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "sqlite_synchronous",
+    "bootstrap_api_key",
+    "max_body_bytes",
+    "message_logging_level",
+    "auth_cache_ttl_ms",
+    "log_format",
+    "ingest",
+    "pricing",
+];
+
+/// Variables read by the client commands and the tests, not by the server settings.
+const CLIENT_VARS: &[&str] = &["url", "api_key", "test_database_url"];
+
+/// Loads the settings, with `extra` flag values (dotted keys) applied last.
+pub fn load(args: &DbArgs, extra: &[(&str, figment::value::Value)]) -> anyhow::Result<Settings> {
+    let mut figment = Figment::new();
+    match &args.config {
+        Some(path) => {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        None => figment = figment.merge(Toml::file("tollgate.toml")),
+    }
+    warn_unknown_env();
+    figment = figment.merge(Env::prefixed("TOLLGATE_").split("__").filter(|k| {
+        let top = k.as_str().split('.').next().unwrap_or_default();
+        KNOWN.contains(&top)
+    }));
+    if let Some(url) = &args.database_url {
+        figment = figment.merge(("database_url", url.as_str()));
+    }
+    if let Some(dir) = &args.data_dir {
+        figment = figment.merge(("data_dir", dir.display().to_string()));
+    }
+    for (key, value) in extra {
+        figment = figment.merge((*key, value.clone()));
+    }
+    figment.extract::<Settings>().context("invalid settings")
+}
+
+fn warn_unknown_env() {
+    for (name, _) in std::env::vars() {
+        let Some(rest) = name.strip_prefix("TOLLGATE_") else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        let top = lower.split("__").next().unwrap_or_default();
+        if !KNOWN.contains(&top) && !CLIENT_VARS.contains(&lower.as_str()) {
+            eprintln!("warning: ignoring unknown setting {name}");
+        }
+    }
+}
+
+/// Creates the data directory when the database is the default SQLite file in it.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    if settings.database_url.is_none() {
+        ensure_dir(&settings.data_dir)?;
+    }
+    Ok(())
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
+}
+
+/// Opens (and migrates) the configured database.
+pub async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<std::sync::Arc<dyn tollgate_store::Store>> {
+    prepare_data_dir(settings)?;
+    let url = settings.database_url();
+    let opts = connect_options(settings);
+    tollgate_store::open(&opts)
+        .await
+        .with_context(|| format!("cannot open database {}", tollgate_store::redact(&url)))
+}
+
+/// The connection options the settings describe.
+pub fn connect_options(settings: &Settings) -> tollgate_store::ConnectOptions {
+    let mut opts = tollgate_store::ConnectOptions::new(settings.database_url());
+    opts.max_connections = settings.database_max_connections;
+    opts.sqlite_synchronous_full =
+        settings.sqlite_synchronous == tollgate_server::settings::SqliteSync::Full;
+    opts
+}
