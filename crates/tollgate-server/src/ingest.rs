@@ -92,18 +92,20 @@ struct Common {
     user_id: Option<String>,
 }
 
-fn common(
-    provider: &str,
-    model: &str,
-    alias: Option<&str>,
-    profile: Option<&str>,
-    origin: Option<&str>,
-    timestamp: Option<&str>,
-    request_id: Option<&str>,
-    user_id: Option<&str>,
-    now_us: i64,
-) -> Result<Common, Invalid> {
-    let timestamp_us = match timestamp {
+/// The raw fields both routes share.
+struct CallFields<'a> {
+    provider: &'a str,
+    model: &'a str,
+    alias: Option<&'a str>,
+    profile: Option<&'a str>,
+    origin: Option<&'a str>,
+    timestamp: Option<&'a str>,
+    request_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+}
+
+fn common(f: CallFields<'_>, now_us: i64) -> Result<Common, Invalid> {
+    let timestamp_us = match f.timestamp {
         None => now_us,
         Some(t) => {
             let us = parse_instant(t, DateEdge::Start)
@@ -115,14 +117,14 @@ fn common(
         }
     };
     Ok(Common {
-        provider: required_text("provider", provider, 64)?,
-        model: required_text("model", model, 255)?,
-        alias: optional_text("alias", alias, 128)?,
-        profile: optional_text("profile", profile, 64)?.unwrap_or_else(|| "default".to_string()),
-        origin: optional_text("origin", origin, 255)?,
+        provider: required_text("provider", f.provider, 64)?,
+        model: required_text("model", f.model, 255)?,
+        alias: optional_text("alias", f.alias, 128)?,
+        profile: optional_text("profile", f.profile, 64)?.unwrap_or_else(|| "default".to_string()),
+        origin: optional_text("origin", f.origin, 255)?,
         timestamp_us,
-        request_id: optional_text("request_id", request_id, 255)?,
-        user_id: optional_text("user_id", user_id, 255)?,
+        request_id: optional_text("request_id", f.request_id, 255)?,
+        user_id: optional_text("user_id", f.user_id, 255)?,
     })
 }
 
@@ -139,7 +141,7 @@ fn metadata(value: Option<Map<String, Value>>) -> Result<Map<String, Value>, Inv
 
 fn client_cost(field: &str, cost: Option<f64>) -> Result<Option<Nanos>, Invalid> {
     let Some(c) = cost else { return Ok(None) };
-    if !c.is_finite() || c < 0.0 || c > MAX_CLIENT_COST {
+    if !c.is_finite() || !(0.0..=MAX_CLIENT_COST).contains(&c) {
         return Err(Invalid::field(
             field,
             format!("{field} must be a number from 0 to {MAX_CLIENT_COST}"),
@@ -214,14 +216,16 @@ fn price(
 /// Validates, normalises and prices a usage log.
 pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendItem, Invalid> {
     let c = common(
-        &body.provider,
-        &body.model,
-        body.alias.as_deref(),
-        body.profile.as_deref(),
-        body.origin.as_deref(),
-        body.timestamp.as_deref(),
-        body.request_id.as_deref(),
-        body.user_id.as_deref(),
+        CallFields {
+            provider: &body.provider,
+            model: &body.model,
+            alias: body.alias.as_deref(),
+            profile: body.profile.as_deref(),
+            origin: body.origin.as_deref(),
+            timestamp: body.timestamp.as_deref(),
+            request_id: body.request_id.as_deref(),
+            user_id: body.user_id.as_deref(),
+        },
         ctx.now_us,
     )?;
     let cached_response = body.cached_response.unwrap_or(false);
@@ -434,14 +438,16 @@ pub fn conversation_item(
 ) -> Result<AppendItem, Invalid> {
     let m = &body.metadata;
     let c = common(
-        &m.provider,
-        &m.model,
-        m.alias.as_deref(),
-        m.profile.as_deref(),
-        m.origin.as_deref(),
-        body.timestamp.as_deref(),
-        body.request_id.as_deref(),
-        body.user_id.as_deref(),
+        CallFields {
+            provider: &m.provider,
+            model: &m.model,
+            alias: m.alias.as_deref(),
+            profile: m.profile.as_deref(),
+            origin: m.origin.as_deref(),
+            timestamp: body.timestamp.as_deref(),
+            request_id: body.request_id.as_deref(),
+            user_id: body.user_id.as_deref(),
+        },
         ctx.now_us,
     )
     .map_err(|e| {

@@ -1,0 +1,334 @@
+use serde_json::json;
+
+use crate::support::{assert_error, usage, TestApp};
+
+#[tokio::test]
+async fn a_logged_call_answers_in_the_llmring_shape_with_an_exact_cost() {
+    for app in TestApp::all().await {
+        let r = app.post("/api/v1/log", &usage("gpt-4o", 1000, 500)).await;
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        assert!(uuid::Uuid::parse_str(r.body["log_id"].as_str().expect("log_id")).is_ok());
+        // 1000 × $2.50/M + 500 × $10/M
+        assert_eq!(r.body["cost"], json!(0.0075));
+        assert_eq!(r.body["cost_exact"], "0.007500000");
+        assert_eq!(r.body["currency"], "USD");
+        assert_eq!(r.body["price_version"], "builtin:openai/gpt-4o@2024-08-06");
+        assert!(r.body["timestamp"]
+            .as_str()
+            .expect("timestamp")
+            .ends_with('Z'));
+        assert_eq!(r.body["duplicate"], false);
+    }
+}
+
+#[tokio::test]
+async fn posting_usage_twice_with_the_same_request_id_records_it_once() {
+    for app in TestApp::all().await {
+        let mut body = usage("gpt-4o", 10, 10);
+        body["request_id"] = json!("req-42");
+        let first = app.post("/api/v1/log", &body).await;
+        let second = app.post("/api/v1/log", &body).await;
+        assert_eq!(first.status, 200);
+        assert_eq!(
+            second.body["log_id"],
+            first.body["log_id"],
+            "{}",
+            app.engine()
+        );
+        assert_eq!(second.body["duplicate"], true);
+        let stats = app.get("/api/v1/stats").await;
+        assert_eq!(
+            stats.body["summary"]["total_requests"],
+            1,
+            "{}",
+            app.engine()
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_request_are_counted_once() {
+    for app in TestApp::all().await {
+        let mut body = usage("gpt-4o", 10, 10);
+        body["request_id"] = json!("burst");
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (http, url, key, body) = (
+                app.http.clone(),
+                format!("{}/api/v1/log", app.base),
+                app.key.clone(),
+                body.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .header("X-API-Key", key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(r.status(), 200);
+                r.json::<serde_json::Value>().await.expect("json")["log_id"].clone()
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.expect("task"));
+        }
+        assert!(ids.iter().all(|id| *id == ids[0]), "{}", app.engine());
+        let logs = app.get("/api/v1/logs").await;
+        assert_eq!(
+            logs.body["logs"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            app.engine()
+        );
+    }
+}
+
+#[tokio::test]
+async fn cached_reasoning_and_cache_write_tokens_are_priced_at_their_own_rates() {
+    for app in TestApp::all().await {
+        // OpenAI: cached reads at $1.25/M, reasoning inside output at the output rate.
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "openai", "model": "gpt-4o", "usage": {
+                    "prompt_tokens": 1000, "completion_tokens": 500,
+                    "prompt_tokens_details": {"cached_tokens": 600},
+                    "completion_tokens_details": {"reasoning_tokens": 200}}}),
+            )
+            .await;
+        // 400 × 2.50 + 600 × 1.25 + 500 × 10, per million
+        assert_eq!(
+            r.body["cost_exact"],
+            "0.006750000",
+            "{}: {}",
+            app.engine(),
+            r.body
+        );
+        // Anthropic: cache reads $0.30/M and writes $3.75/M beside the input count.
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "anthropic", "model": "claude-sonnet-4-20250514", "usage": {
+                    "input_tokens": 100, "output_tokens": 50,
+                    "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 200}}),
+            )
+            .await;
+        // 100 × 3 + 1000 × 0.30 + 200 × 3.75 + 50 × 15, per million
+        assert_eq!(r.body["cost_exact"], "0.002100000", "{}", r.body);
+        assert_eq!(
+            r.body["price_version"],
+            "builtin:anthropic/claude-sonnet-4@2025-05-22"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cached_response_is_recorded_with_zero_tokens_and_cost_and_flagged() {
+    for app in TestApp::all().await {
+        let mut body = usage("gpt-4o", 1000, 500);
+        body["cached_response"] = json!(true);
+        let r = app.post("/api/v1/log", &body).await;
+        assert_eq!(r.body["cost_exact"], "0.000000000", "{}", r.body);
+        assert_eq!(r.body["flags"], json!(["cached_response"]));
+        let logs = app.get("/api/v1/logs").await;
+        let log = &logs.body["logs"][0];
+        assert_eq!(
+            (log["input_tokens"].as_i64(), log["output_tokens"].as_i64()),
+            (Some(0), Some(0))
+        );
+        let stats = app.get("/api/v1/stats").await;
+        assert_eq!(
+            stats.body["summary"]["cached_responses"],
+            1,
+            "{}",
+            app.engine()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_recorded_unpriced_unless_the_client_sent_a_cost() {
+    for app in TestApp::all().await {
+        let r = app.post("/api/v1/log", &json!({"provider": "acme", "model": "brand-new", "input_tokens": 5, "output_tokens": 5})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (r.body["cost_exact"].as_str(), r.body["flags"].clone()),
+            (Some("0.000000000"), json!(["unpriced"]))
+        );
+        let r = app
+            .post("/api/v1/log", &json!({"provider": "acme", "model": "brand-new", "input_tokens": 5, "output_tokens": 5, "cost": 0.0001}))
+            .await;
+        assert_eq!(
+            (r.body["cost_exact"].as_str(), r.body["flags"].clone()),
+            (Some("0.000100000"), json!(["client_cost"]))
+        );
+        // A known model ignores the client's cost.
+        let mut body = usage("gpt-4o", 1000, 500);
+        body["cost"] = json!(99.0);
+        assert_eq!(
+            app.post("/api/v1/log", &body).await.body["cost_exact"],
+            "0.007500000"
+        );
+        let unpriced = app.get("/api/v1/logs?unpriced=true").await;
+        assert_eq!(
+            unpriced.body["logs"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            app.engine()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_keeps_the_price_in_force_at_its_own_time() {
+    for app in TestApp::all().await {
+        // gpt-4o's built-in price starts 2024-08-06: an older call has no price then.
+        let mut old = usage("gpt-4o", 1000, 500);
+        old["timestamp"] = json!("2024-01-01T00:00:00Z");
+        let r = app.post("/api/v1/log", &old).await;
+        assert_eq!(r.body["flags"], json!(["unpriced"]), "{}", r.body);
+        let mut new = usage("gpt-4o", 1000, 500);
+        new["timestamp"] = json!("2025-01-01T00:00:00Z");
+        assert_eq!(
+            app.post("/api/v1/log", &new).await.body["price_version"],
+            "builtin:openai/gpt-4o@2024-08-06"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_class_of_bad_input_is_a_4xx_that_writes_nothing() {
+    for app in TestApp::all().await {
+        let cases = [
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": -1, "output_tokens": 1}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 2_000_000_000_i64, "output_tokens": 1}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": "ten", "output_tokens": 1}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "input_tokens": 1, "output_tokens": 1}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "x".repeat(300), "input_tokens": 1, "output_tokens": 1}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1, "timestamp": "yesterday"}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1, "cost": -5}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1, "cached_input_tokens": 9}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1, "conversation_id": "nope"}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "usage": {"prompt_tokens": 1.5}}),
+                422,
+                "INVALID_FIELD",
+            ),
+            (json!([1, 2]), 422, "INVALID_FIELD"),
+        ];
+        for (body, status, code) in cases {
+            let r = app.post("/api/v1/log", &body).await;
+            assert_error(&r, status, code);
+        }
+        assert_error(
+            &app.post_raw("/api/v1/log", b"{\"provider\": ".to_vec())
+                .await,
+            400,
+            "INVALID_JSON",
+        );
+        let big = format!("{{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"input_tokens\":1,\"output_tokens\":1,\"metadata\":{{\"x\":\"{}\"}}}}", "a".repeat(1_100_000));
+        assert_error(
+            &app.post_raw("/api/v1/log", big.into_bytes()).await,
+            413,
+            "BODY_TOO_LARGE",
+        );
+        let logs = app.get("/api/v1/logs").await;
+        assert_eq!(
+            logs.body["logs"],
+            json!([]),
+            "{}: nothing was written",
+            app.engine()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reports_each_event_and_one_bad_event_rejects_nothing_else() {
+    for app in TestApp::all().await {
+        let mut dup = usage("gpt-4o", 1, 1);
+        dup["request_id"] = json!("dup");
+        let r = app
+            .post(
+                "/api/v1/log/batch",
+                &json!({"events": [usage("gpt-4o", 10, 10), {"provider": "openai", "model": "gpt-4o", "input_tokens": -3, "output_tokens": 1}, dup, dup, usage("gpt-4o-mini", 5, 5)]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let results = r.body["results"].as_array().expect("results");
+        let statuses: Vec<&str> = results
+            .iter()
+            .map(|x| x["status"].as_str().expect("status"))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec!["recorded", "rejected", "recorded", "duplicate", "recorded"],
+            "{}",
+            app.engine()
+        );
+        assert_eq!(results[1]["index"], 1);
+        assert_eq!(results[1]["error"]["code"], "INVALID_FIELD");
+        assert_eq!(
+            (
+                r.body["recorded"].as_i64(),
+                r.body["duplicates"].as_i64(),
+                r.body["rejected"].as_i64()
+            ),
+            (Some(3), Some(1), Some(1))
+        );
+        assert_eq!(
+            app.get("/api/v1/stats").await.body["summary"]["total_requests"],
+            3
+        );
+        let too_many: Vec<_> = (0..1001).map(|_| usage("gpt-4o", 1, 1)).collect();
+        assert_error(
+            &app.post("/api/v1/log/batch", &json!({"events": too_many}))
+                .await,
+            422,
+            "INVALID_FIELD",
+        );
+        assert_error(
+            &app.post("/api/v1/log/batch", &json!({"events": []})).await,
+            422,
+            "INVALID_FIELD",
+        );
+    }
+}

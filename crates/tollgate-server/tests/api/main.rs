@@ -1,0 +1,8 @@
+//! HTTP tests: a real server on an ephemeral port, over a real socket, on SQLite and (when
+//! `TOLLGATE_TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod auth;
+mod conversations;
+mod ingest;
+mod reads;
+mod support;

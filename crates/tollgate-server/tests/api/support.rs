@@ -1,0 +1,171 @@
+//! The test server and request helpers.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tollgate_server::{keys, Server, Settings};
+use tollgate_store::testing::TestDatabase;
+use tollgate_store::Scope;
+
+/// A running server with its own database and a key with every scope.
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub tenant_id: String,
+    pub db: TestDatabase,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A reply: status and JSON body (Null when the body is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A server per engine (SQLite, and PostgreSQL when configured).
+    pub async fn all() -> Vec<TestApp> {
+        Self::all_with(|_| {}).await
+    }
+
+    /// As [`TestApp::all`], with settings adjusted by `tweak`.
+    pub async fn all_with(tweak: impl Fn(&mut Settings)) -> Vec<TestApp> {
+        let mut apps = Vec::new();
+        for db in TestDatabase::all().await {
+            apps.push(TestApp::start(db, &tweak).await);
+        }
+        apps
+    }
+
+    async fn start(db: TestDatabase, tweak: &impl Fn(&mut Settings)) -> TestApp {
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            auth_cache_ttl_ms: 0,
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let boot = tollgate_server::bootstrap(&*db.store, &settings)
+            .await
+            .expect("bootstrap")
+            .expect("empty database");
+        let listener = tollgate_server::bind(&settings).await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = Server::new(settings, db.store.clone())
+            .await
+            .expect("server");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            key: boot.secret.expect("generated key"),
+            tenant_id: boot.tenant.id,
+            db,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The engine's name, for assertion messages.
+    pub fn engine(&self) -> &'static str {
+        self.db.engine
+    }
+
+    /// A new tenant and a key of it with `scopes`.
+    pub async fn tenant_key(&self, name: &str, scopes: &[Scope]) -> (String, String) {
+        let t = self.db.store.create_tenant(name).await.expect("tenant");
+        let k = keys::generate(&t.id, scopes.to_vec(), None);
+        self.db.store.create_key(k.record).await.expect("key");
+        (t.id, k.secret)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_as(&self.key.clone(), path, body).await
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> Reply {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("send");
+        reply(resp).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", &self.key)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        reply(resp).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.get_as(&self.key.clone(), path).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Reply {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .expect("send");
+        reply(resp).await
+    }
+
+    /// Stops the server gracefully and waits for it; the database stays.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server run");
+        }
+    }
+}
+
+async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("body");
+    Reply {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A minimal llmring usage log body.
+pub fn usage(model: &str, input: i64, output: i64) -> Value {
+    serde_json::json!({"provider": "openai", "model": model, "input_tokens": input, "output_tokens": output})
+}
+
+/// Asserts the error shape: status, stable code, a message, and llmring's `detail`.
+#[track_caller]
+pub fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], code, "{}", r.body);
+    let message = r.body["error"]["message"].as_str().expect("message");
+    assert!(!message.is_empty());
+    assert_eq!(r.body["detail"].as_str(), Some(message));
+}
