@@ -7,5 +7,5 @@
 pub mod canonical;
 pub mod merkle;
 
-pub use canonical::{canonicalize, CanonicalError};
+pub use canonical::{canonicalize, write_string, CanonicalError};
 pub use merkle::{leaf_hash, node_hash, Hash};

@@ -137,14 +137,22 @@ pub async fn open(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
+    /// SQLite only: the connection that appends usage (see `ops::sqlite_append`).
+    sqlite_writer: Option<Arc<ops::SqliteWriter>>,
 }
 
 impl SqlStore {
     /// Connects without migrating.
     pub async fn connect(opts: &ConnectOptions) -> Result<SqlStore, StoreError> {
-        Ok(SqlStore {
-            db: Db::connect(opts).await?,
-        })
+        let db = Db::connect(opts).await?;
+        let sqlite_writer = match db.dialect {
+            Dialect::Sqlite => Some(Arc::new(ops::SqliteWriter::open(
+                &opts.url,
+                opts.sqlite_synchronous_full,
+            )?)),
+            Dialect::Postgres => None,
+        };
+        Ok(SqlStore { db, sqlite_writer })
     }
 
     /// Applies pending migrations.

@@ -4,8 +4,12 @@ mod append;
 mod conversations;
 mod prices;
 mod read;
+mod rows;
 mod sql;
+mod sqlite_append;
 mod tenants;
+
+pub(crate) use sqlite_append::SqliteWriter;
 
 use async_trait::async_trait;
 use sqlx::{Any, Transaction};
@@ -105,7 +109,10 @@ impl Store for SqlStore {
     }
 
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        append::append_usage(&self.db, items).await
+        match &self.sqlite_writer {
+            Some(writer) => writer.append(items),
+            None => append::append_usage(&self.db, items).await,
+        }
     }
 
     async fn usage_rows(

@@ -156,9 +156,10 @@ pub(super) async fn list_events(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "
-    ));
+    let mut sql = Sql::new(
+        db.dialect,
+        &format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "),
+    );
     sql.bind(tenant);
     if let Some(s) = f.start_us {
         sql.push(" AND ts_us >= ").bind(s);

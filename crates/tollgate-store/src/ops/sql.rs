@@ -1,10 +1,14 @@
-//! A small builder for statements with a variable number of `$N` placeholders (multi-row
+//! A small builder for statements with a variable number of placeholders (multi-row
 //! inserts, `IN` lists). sqlx's own `QueryBuilder` writes `?` under the `Any` driver, which
-//! PostgreSQL does not accept.
+//! PostgreSQL does not accept; here PostgreSQL gets `$N`, and SQLite gets `?`, because
+//! binding a numbered SQLite parameter looks its name up in a list (quadratic in the number
+//! of parameters of a large insert).
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
+
+use crate::db::Dialect;
 
 /// A bind value.
 #[derive(Debug, Clone)]
@@ -52,17 +56,19 @@ impl From<f64> for Arg {
 }
 
 /// SQL text with its bind values.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sql {
     text: String,
     args: Vec<Arg>,
+    numbered: bool,
 }
 
 impl Sql {
-    pub(crate) fn new(text: &str) -> Sql {
+    pub(crate) fn new(dialect: Dialect, text: &str) -> Sql {
         Sql {
             text: text.to_string(),
             args: Vec::new(),
+            numbered: dialect == Dialect::Postgres,
         }
     }
 
@@ -75,8 +81,12 @@ impl Sql {
     /// Appends a placeholder bound to `arg`.
     pub(crate) fn bind(&mut self, arg: impl Into<Arg>) -> &mut Sql {
         self.args.push(arg.into());
-        self.text.push('$');
-        self.text.push_str(&self.args.len().to_string());
+        if self.numbered {
+            self.text.push('$');
+            self.text.push_str(&self.args.len().to_string());
+        } else {
+            self.text.push('?');
+        }
         self
     }
 

@@ -1,0 +1,364 @@
+//! The engine-independent half of the append transaction: which items are repeats, which
+//! sequence numbers the rest get, and the column values of every row to write. Both the
+//! PostgreSQL executor (`append`) and the SQLite one (`sqlite_append`) write exactly these.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tollgate_core::time::{day_of, month_of};
+use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
+use tollgate_receipts::leaf_hash;
+use uuid::Uuid;
+
+use super::sql::Arg;
+use super::uuid;
+use crate::model::{AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
+use crate::StoreError;
+
+/// Calls already recorded, by how repeats are recognised.
+#[derive(Default)]
+pub(crate) struct Earlier {
+    pub(crate) by_request: HashMap<String, Recorded>,
+    pub(crate) by_call: HashMap<Uuid, Recorded>,
+}
+
+/// The request ids and conversation calls among `indexes` that may be repeats.
+pub(crate) fn dedupe_keys(items: &[AppendItem], indexes: &[usize]) -> (Vec<String>, Vec<String>) {
+    let mut requests = Vec::new();
+    let mut calls = Vec::new();
+    for &i in indexes {
+        match &items[i].dedupe {
+            Dedupe::RequestId(r) => requests.push(r.clone()),
+            Dedupe::ConversationCall(c) => calls.push(c.to_string()),
+            Dedupe::None => {}
+        }
+    }
+    (requests, calls)
+}
+
+/// Decides every item: a repeat answers with the first outcome; anything else gets the next
+/// sequence number. Returns the items to write with their numbers, and the new log size.
+pub(crate) fn assign(
+    items: &[AppendItem],
+    indexes: &[usize],
+    mut size: i64,
+    earlier: &mut Earlier,
+    outcomes: &mut [Option<Recorded>],
+) -> (Vec<(usize, i64)>, i64) {
+    let mut fresh = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        let item = &items[i];
+        let first = match &item.dedupe {
+            Dedupe::RequestId(r) => earlier.by_request.get(r),
+            Dedupe::ConversationCall(c) => earlier.by_call.get(c),
+            Dedupe::None => None,
+        };
+        if let Some(first) = first {
+            outcomes[i] = Some(Recorded {
+                duplicate: true,
+                ..first.clone()
+            });
+            continue;
+        }
+        let seq = size;
+        size += 1;
+        let e = &item.event;
+        let rec = Recorded {
+            log_id: e.log_id,
+            seq,
+            timestamp_us: e.timestamp_us,
+            cost: e.cost,
+            currency: e.currency.clone(),
+            flags: e.flags,
+            price_version: e.price_version.clone(),
+            conversation_id: e.conversation_id,
+            message_id: item.conversation.as_ref().map(|c| c.response_message_id),
+            duplicate: false,
+        };
+        if let Dedupe::RequestId(r) = &item.dedupe {
+            earlier.by_request.insert(r.clone(), rec.clone());
+        }
+        if let Some(c) = &item.conversation {
+            earlier.by_call.insert(c.id, rec.clone());
+        }
+        outcomes[i] = Some(rec);
+        fresh.push((i, seq));
+    }
+    (fresh, size)
+}
+
+/// Columns a repeat's first outcome is read from (`e` = usage_events, `c` = conversations).
+pub(crate) const RECORDED_COLUMNS: &str =
+    "e.log_id, e.seq, e.ts_us, e.cost_nanos, e.currency, e.flags, \
+     e.price_version, e.conversation_id, c.response_message_id";
+
+/// The values of [`RECORDED_COLUMNS`], as read.
+pub(crate) struct RecordedRow {
+    pub(crate) log_id: String,
+    pub(crate) seq: i64,
+    pub(crate) ts_us: i64,
+    pub(crate) cost_nanos: i64,
+    pub(crate) currency: String,
+    pub(crate) flags: i64,
+    pub(crate) price_version: Option<String>,
+    pub(crate) conversation_id: Option<String>,
+    pub(crate) message_id: Option<String>,
+}
+
+impl RecordedRow {
+    pub(crate) fn into_recorded(self) -> Result<Recorded, StoreError> {
+        Ok(Recorded {
+            log_id: uuid(&self.log_id)?,
+            seq: self.seq,
+            timestamp_us: self.ts_us,
+            cost: Nanos(self.cost_nanos),
+            currency: Currency::try_from(self.currency).map_err(StoreError::Invariant)?,
+            flags: EventFlags::from_bits(self.flags),
+            price_version: self.price_version,
+            conversation_id: self.conversation_id.as_deref().map(uuid).transpose()?,
+            message_id: self.message_id.as_deref().map(uuid).transpose()?,
+            duplicate: true,
+        })
+    }
+}
+
+pub(crate) const EVENT_TABLE_COLUMNS: &str =
+    "tenant_id, seq, log_id, request_id, ts_us, recorded_us, provider, model, \
+     alias, profile, origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, \
+     cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
+     price_version, flags, source, metadata, entry, leaf_hash";
+
+/// One `usage_events` row: the event, its canonical entry and leaf hash.
+pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
+    let e = &item.event;
+    let entry = e.canonical_entry(seq);
+    let leaf = leaf_hash(&entry).to_vec();
+    let metadata =
+        (!e.metadata.is_empty()).then(|| serde_json::Value::Object(e.metadata.clone()).to_string());
+    vec![
+        e.tenant_id.as_str().into(),
+        seq.into(),
+        e.log_id.to_string().into(),
+        e.request_id.clone().into(),
+        e.timestamp_us.into(),
+        recorded_us.into(),
+        e.provider.as_str().into(),
+        e.model.as_str().into(),
+        e.alias.clone().into(),
+        e.profile.as_str().into(),
+        e.origin.clone().into(),
+        e.id_at_origin.clone().into(),
+        e.user_id.clone().into(),
+        e.conversation_id.map(|c| c.to_string()).into(),
+        e.tokens.input.into(),
+        e.tokens.output.into(),
+        e.tokens.cached_input.into(),
+        e.tokens.cache_write.into(),
+        e.tokens.reasoning.into(),
+        e.latency_ms.into(),
+        e.cost.0.into(),
+        e.currency.as_str().into(),
+        e.price_version.clone().into(),
+        e.flags.bits().into(),
+        e.source.as_str().into(),
+        metadata.into(),
+        entry.into(),
+        leaf.into(),
+    ]
+}
+
+pub(crate) const CONVERSATION_TABLE_COLUMNS: &str = "tenant_id, id, title, system_prompt, model_alias, temperature, \
+     max_tokens, message_count, total_input_tokens, total_output_tokens, total_cost_nanos, currency, \
+     response_message_id, created_us, updated_us, last_message_us";
+
+/// The `conversations` row of a conversation call.
+pub(crate) fn conversation_row(item: &AppendItem, conv: &NewConversation) -> Vec<Arg> {
+    let e = &item.event;
+    vec![
+        e.tenant_id.as_str().into(),
+        conv.id.to_string().into(),
+        conv.title.clone().into(),
+        conv.system_prompt.clone().into(),
+        conv.model_alias.as_str().into(),
+        conv.temperature.into(),
+        conv.max_tokens.into(),
+        (conv.messages.len() as i64).into(),
+        e.tokens.input.into(),
+        e.tokens.output.into(),
+        e.cost.0.into(),
+        e.currency.as_str().into(),
+        conv.response_message_id.to_string().into(),
+        e.timestamp_us.into(),
+        e.timestamp_us.into(),
+        conv.messages.iter().map(|m| m.ts_us).max().into(),
+    ]
+}
+
+pub(crate) const MESSAGE_TABLE_COLUMNS: &str =
+    "tenant_id, conversation_id, position, id, role, content, content_hash, \
+     input_tokens, output_tokens, tool_calls, tool_results, metadata, ts_us";
+
+/// One `messages` row.
+pub(crate) fn message_row(
+    tenant: &str,
+    conv: &NewConversation,
+    position: usize,
+    m: &NewMessage,
+) -> Vec<Arg> {
+    let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+    let metadata =
+        (!m.metadata.is_empty()).then(|| serde_json::Value::Object(m.metadata.clone()).to_string());
+    vec![
+        tenant.into(),
+        conv.id.to_string().into(),
+        (position as i64).into(),
+        m.id.to_string().into(),
+        m.role.as_str().into(),
+        json(&m.content).into(),
+        m.content_hash.clone().into(),
+        m.input_tokens.into(),
+        m.output_tokens.into(),
+        json(&m.tool_calls).into(),
+        json(&m.tool_results).into(),
+        metadata.into(),
+        m.ts_us.into(),
+    ]
+}
+
+/// The measures a rollup row adds up.
+#[derive(Default, Clone, Copy)]
+struct Measures {
+    requests: i64,
+    tokens: TokenCounts,
+    cost: i64,
+    cached_responses: i64,
+    unpriced: i64,
+}
+
+impl Measures {
+    fn add(&mut self, item: &AppendItem) {
+        let e = &item.event;
+        self.requests += 1;
+        self.tokens.input += e.tokens.input;
+        self.tokens.output += e.tokens.output;
+        self.tokens.cached_input += e.tokens.cached_input;
+        self.tokens.cache_write += e.tokens.cache_write;
+        self.tokens.reasoning += e.tokens.reasoning;
+        self.cost += e.cost.0;
+        self.cached_responses += i64::from(e.flags.cached_response);
+        self.unpriced += i64::from(e.flags.unpriced);
+    }
+
+    fn args(&self) -> [Arg; 9] {
+        [
+            self.requests.into(),
+            self.tokens.input.into(),
+            self.tokens.output.into(),
+            self.tokens.cached_input.into(),
+            self.tokens.cache_write.into(),
+            self.tokens.reasoning.into(),
+            self.cost.into(),
+            self.cached_responses.into(),
+            self.unpriced.into(),
+        ]
+    }
+}
+
+const MEASURE_COLUMNS: &str =
+    "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+     reasoning_tokens, cost_nanos, cached_responses, unpriced";
+
+fn measure_updates(table: &str) -> String {
+    MEASURE_COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A rollup table: the INSERT head, the conflict clause, and the rows to add.
+pub(crate) struct Rollup {
+    pub(crate) head: String,
+    pub(crate) on_conflict: String,
+    pub(crate) rows: Vec<Vec<Arg>>,
+}
+
+/// The daily and monthly rollup rows that add the `fresh` items.
+pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]) -> [Rollup; 2] {
+    type DayKey = (i64, String, String, String, String, String, String);
+    type MonthKey = (i64, String, String, String);
+    let mut daily: BTreeMap<DayKey, Measures> = BTreeMap::new();
+    let mut monthly: BTreeMap<MonthKey, Measures> = BTreeMap::new();
+    for &(i, _) in fresh {
+        let e = &items[i].event;
+        let day = (
+            day_of(e.timestamp_us),
+            e.provider.clone(),
+            e.model.clone(),
+            e.alias.clone().unwrap_or_default(),
+            e.origin.clone().unwrap_or_default(),
+            e.user_id.clone().unwrap_or_default(),
+            e.currency.as_str().to_string(),
+        );
+        daily.entry(day).or_default().add(&items[i]);
+        let month = (
+            month_of(e.timestamp_us),
+            e.provider.clone(),
+            e.model.clone(),
+            e.currency.as_str().to_string(),
+        );
+        monthly.entry(month).or_default().add(&items[i]);
+    }
+    let daily_rows = daily
+        .into_iter()
+        .map(
+            |((day, provider, model, alias, origin, user, currency), m)| {
+                let mut args: Vec<Arg> = vec![
+                    tenant.into(),
+                    day.into(),
+                    provider.into(),
+                    model.into(),
+                    alias.into(),
+                    origin.into(),
+                    user.into(),
+                    currency.into(),
+                ];
+                args.extend(m.args());
+                args
+            },
+        )
+        .collect();
+    let monthly_rows = monthly
+        .into_iter()
+        .map(|((month, provider, model, currency), m)| {
+            let mut args: Vec<Arg> = vec![
+                tenant.into(),
+                month.into(),
+                provider.into(),
+                model.into(),
+                currency.into(),
+            ];
+            args.extend(m.args());
+            args
+        })
+        .collect();
+    [
+        Rollup {
+            head: format!(
+                "INSERT INTO usage_daily (tenant_id, day, provider, model, alias, origin, user_id, currency, {MEASURE_COLUMNS}) VALUES "
+            ),
+            on_conflict: format!(
+                " ON CONFLICT (tenant_id, day, provider, model, alias, origin, user_id, currency) DO UPDATE SET {}",
+                measure_updates("usage_daily")
+            ),
+            rows: daily_rows,
+        },
+        Rollup {
+            head: format!("INSERT INTO usage_monthly (tenant_id, month, provider, model, currency, {MEASURE_COLUMNS}) VALUES "),
+            on_conflict: format!(
+                " ON CONFLICT (tenant_id, month, provider, model, currency) DO UPDATE SET {}",
+                measure_updates("usage_monthly")
+            ),
+            rows: monthly_rows,
+        },
+    ]
+}

@@ -1,0 +1,228 @@
+//! The ingestion transaction on SQLite, run synchronously on one connection of its own.
+//!
+//! sqlx drives SQLite from a worker thread and hands every statement across threads; on a
+//! small machine those hand-offs, not SQLite, dominated the append. This writer runs the whole
+//! transaction on the calling thread (`block_in_place` under a multi-threaded runtime) with
+//! cached prepared statements, writing exactly the rows `rows` describes. SQLite allows one
+//! writer at a time, so one connection behind a mutex loses nothing.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
+use tollgate_core::time::now_us;
+
+use super::append::{by_tenant, finished};
+use super::rows::{self, Earlier, RecordedRow, RECORDED_COLUMNS};
+use super::sql::Arg;
+use crate::model::{AppendItem, Recorded};
+use crate::StoreError;
+
+impl ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Int(Some(v)) => ValueRef::Integer(*v),
+            Arg::Text(Some(v)) => ValueRef::Text(v.as_bytes()),
+            Arg::Bytes(v) => ValueRef::Blob(v),
+            Arg::Float(v) => ValueRef::Real(*v),
+            Arg::Int(None) | Arg::Text(None) => ValueRef::Null,
+        }))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, message) => {
+                let message = message.clone().unwrap_or_else(|| e.to_string());
+                match f.extended_code {
+                    // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+                    2067 | 1555 => StoreError::Conflict(message),
+                    // SQLITE_CONSTRAINT_FOREIGNKEY, _NOTNULL, _CHECK
+                    787 | 1299 | 275 => StoreError::Invariant(message),
+                    _ => StoreError::Unavailable(message),
+                }
+            }
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// The SQLite connection that appends usage.
+#[derive(Debug)]
+pub(crate) struct SqliteWriter {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+impl SqliteWriter {
+    /// Opens the database file of a `sqlite://PATH[?…]` URL.
+    pub(crate) fn open(url: &str, synchronous_full: bool) -> Result<SqliteWriter, StoreError> {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
+            if synchronous_full { "FULL" } else { "NORMAL" }
+        ))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteWriter {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Appends `items` in one immediate transaction.
+    pub(crate) fn append(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
+        blocking(|| self.append_now(items))
+    }
+
+    fn append_now(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
+        let recorded_us = now_us();
+        for (tenant, indexes) in by_tenant(items) {
+            let size: i64 = tx
+                .prepare_cached("SELECT log_size FROM tenants WHERE id = ?1")?
+                .query_row([tenant], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
+            let mut earlier = earlier(&tx, tenant, items, &indexes)?;
+            let (fresh, size) = rows::assign(items, &indexes, size, &mut earlier, &mut outcomes);
+            if fresh.is_empty() {
+                continue;
+            }
+            {
+                let mut insert =
+                    tx.prepare_cached(&insert_one("usage_events", rows::EVENT_TABLE_COLUMNS, ""))?;
+                for &(i, seq) in &fresh {
+                    insert.execute(params_from_iter(rows::event_row(
+                        &items[i],
+                        seq,
+                        recorded_us,
+                    )))?;
+                }
+            }
+            for &(i, _) in &fresh {
+                if let Some(conv) = &items[i].conversation {
+                    tx.prepare_cached(&insert_one(
+                        "conversations",
+                        rows::CONVERSATION_TABLE_COLUMNS,
+                        "",
+                    ))?
+                    .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
+                    let mut insert = tx.prepare_cached(&insert_one(
+                        "messages",
+                        rows::MESSAGE_TABLE_COLUMNS,
+                        "",
+                    ))?;
+                    for (p, m) in conv.messages.iter().enumerate() {
+                        insert.execute(params_from_iter(rows::message_row(tenant, conv, p, m)))?;
+                    }
+                }
+            }
+            for rollup in rows::rollups(tenant, items, &fresh) {
+                let Some(width) = rollup.rows.first().map(Vec::len) else {
+                    continue;
+                };
+                let mut upsert = tx.prepare_cached(&format!(
+                    "{}{}{}",
+                    rollup.head,
+                    placeholders(width),
+                    rollup.on_conflict
+                ))?;
+                for row in rollup.rows {
+                    upsert.execute(params_from_iter(row))?;
+                }
+            }
+            tx.prepare_cached("UPDATE tenants SET log_size = ?1 WHERE id = ?2")?
+                .execute(rusqlite::params![size, tenant])?;
+        }
+        tx.commit()?;
+        finished(outcomes)
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    format!("({})", vec!["?"; n].join(", "))
+}
+
+fn insert_one(table: &str, columns: &str, tail: &str) -> String {
+    let n = columns.split(',').count();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {}{tail}",
+        placeholders(n)
+    )
+}
+
+fn recorded(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordedRow> {
+    Ok(RecordedRow {
+        log_id: r.get(0)?,
+        seq: r.get(1)?,
+        ts_us: r.get(2)?,
+        cost_nanos: r.get(3)?,
+        currency: r.get(4)?,
+        flags: r.get(5)?,
+        price_version: r.get(6)?,
+        conversation_id: r.get(7)?,
+        message_id: r.get(8)?,
+    })
+}
+
+fn earlier(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    items: &[AppendItem],
+    indexes: &[usize],
+) -> Result<Earlier, StoreError> {
+    let (requests, calls) = rows::dedupe_keys(items, indexes);
+    let mut found = Earlier::default();
+    if !requests.is_empty() {
+        let mut by_request = tx.prepare_cached(&format!(
+            "SELECT {RECORDED_COLUMNS} FROM usage_events e
+             LEFT JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
+                                      AND e.source = 'conversation'
+             WHERE e.tenant_id = ?1 AND e.request_id = ?2"
+        ))?;
+        for r in requests {
+            if let Some(row) = by_request
+                .query_row(rusqlite::params![tenant, r], recorded)
+                .optional()?
+            {
+                found.by_request.insert(r, row.into_recorded()?);
+            }
+        }
+    }
+    if !calls.is_empty() {
+        let mut by_call = tx.prepare_cached(&format!(
+            "SELECT {RECORDED_COLUMNS} FROM usage_events e
+             JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
+             WHERE e.source = 'conversation' AND e.tenant_id = ?1 AND e.conversation_id = ?2"
+        ))?;
+        for c in calls {
+            if let Some(row) = by_call
+                .query_row(rusqlite::params![tenant, c], recorded)
+                .optional()?
+            {
+                let rec = row.into_recorded()?;
+                if let Some(id) = rec.conversation_id {
+                    found.by_call.insert(id, rec);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Runs blocking database work without stalling a multi-threaded runtime's other tasks.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
