@@ -2,7 +2,7 @@
 //! scopes. The tenant always comes from here, never from a body.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -21,7 +21,7 @@ pub const TENANT_HEADER: &str = "x-tenant-id";
 #[derive(Debug, Clone)]
 pub struct Auth {
     /// The key used.
-    pub key: ApiKeyInfo,
+    pub key: Arc<ApiKeyInfo>,
     /// The tenant the request acts on: the key's, or the one an operator named.
     pub tenant_id: String,
 }
@@ -43,7 +43,7 @@ impl Auth {
 /// Remembers authenticated keys for a short time, so the hot path skips a database read.
 pub struct AuthCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (ApiKeyInfo, Instant)>>,
+    entries: Mutex<HashMap<String, (Arc<ApiKeyInfo>, Instant)>>,
 }
 
 impl AuthCache {
@@ -55,7 +55,7 @@ impl AuthCache {
         }
     }
 
-    fn get(&self, hash: &str) -> Option<ApiKeyInfo> {
+    fn get(&self, hash: &str) -> Option<Arc<ApiKeyInfo>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -65,7 +65,7 @@ impl AuthCache {
             .map(|(k, _)| k.clone())
     }
 
-    fn put(&self, hash: String, key: ApiKeyInfo) {
+    fn put(&self, hash: String, key: Arc<ApiKeyInfo>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -116,11 +116,13 @@ impl FromRequestParts<AppState> for Auth {
         let key = match state.auth_cache().get(&hash) {
             Some(k) => k,
             None => {
-                let k = state
-                    .store()
-                    .authenticate(&hash)
-                    .await?
-                    .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+                let k = Arc::new(
+                    state
+                        .store()
+                        .authenticate(&hash)
+                        .await?
+                        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?,
+                );
                 state.auth_cache().put(hash, k.clone());
                 k
             }

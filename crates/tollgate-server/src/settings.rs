@@ -49,6 +49,9 @@ pub struct IngestSettings {
     pub queue_capacity: usize,
     /// Most events in one `POST /api/v1/log/batch`.
     pub max_batch_events: usize,
+    /// Most events parsed and waiting for a commit at once; further requests wait. This
+    /// bounds the server's memory under load.
+    pub max_pending_events: usize,
 }
 
 /// Pricing settings.
@@ -130,6 +133,7 @@ impl Default for IngestSettings {
             max_commit_events: 4096,
             queue_capacity: 8192,
             max_batch_events: 1000,
+            max_pending_events: 8192,
         }
     }
 }

@@ -21,6 +21,7 @@ struct Inner {
     batcher: Batcher,
     metrics: Arc<Metrics>,
     auth_cache: AuthCache,
+    pending: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -34,6 +35,7 @@ impl AppState {
     ) -> AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
+        let pending = tokio::sync::Semaphore::new(settings.ingest.max_pending_events.max(1));
         AppState(Arc::new(Inner {
             store,
             settings,
@@ -41,6 +43,7 @@ impl AppState {
             batcher,
             metrics,
             auth_cache,
+            pending,
         }))
     }
 
@@ -67,6 +70,21 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Waits until `events` more events may be parsed and queued (see
+    /// `IngestSettings::max_pending_events`); the permit is returned when dropped.
+    pub async fn pending(
+        &self,
+        events: usize,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, crate::ApiError> {
+        let total = self.0.settings.ingest.max_pending_events.max(1);
+        let n = u32::try_from(events.clamp(1, total)).unwrap_or(u32::MAX);
+        self.0
+            .pending
+            .acquire_many(n)
+            .await
+            .map_err(|_| crate::ApiError::internal("the ingestion gate closed"))
     }
 
     /// The key cache.

@@ -78,6 +78,8 @@ pub struct Db {
     pub reader: AnyPool,
     /// The engine.
     pub dialect: Dialect,
+    /// PostgreSQL only: native connections for the append path, which binds arrays.
+    pub pg: Option<sqlx::PgPool>,
 }
 
 impl Db {
@@ -113,6 +115,7 @@ impl Db {
                     writer,
                     reader,
                     dialect,
+                    pg: None,
                 })
             }
             Dialect::Postgres => {
@@ -123,10 +126,17 @@ impl Db {
                     .connect_with(connect)
                     .await
                     .map_err(unavailable)?;
+                let pg = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&opts.url)
+                    .await
+                    .map_err(unavailable)?;
                 Ok(Db {
                     writer: pool.clone(),
                     reader: pool,
                     dialect,
+                    pg: Some(pg),
                 })
             }
         }
@@ -136,6 +146,9 @@ impl Db {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 }
 

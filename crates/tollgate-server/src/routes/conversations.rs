@@ -24,6 +24,7 @@ pub async fn log(
     Body(body): Body<ConversationLogBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Ingest)?;
+    let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = conversation_item(body, &context(&state, &auth, &book))?;
     let recorded = state.batcher().append(vec![item]).await?;

@@ -52,6 +52,7 @@ pub async fn log(
     Body(body): Body<UsageLogBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Ingest)?;
+    let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = usage_item(body, &context(&state, &auth, &book))?;
     let recorded = state.batcher().append(vec![item]).await?;
@@ -88,6 +89,7 @@ pub async fn log_batch(
         )
         .with_details(json!({"field": "events"})));
     }
+    let _permit = state.pending(batch.events.len()).await?;
     let book = state.prices().current();
     let ctx = context(&state, &auth, &book);
     let mut results: Vec<Value> = Vec::with_capacity(batch.events.len());

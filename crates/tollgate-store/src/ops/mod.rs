@@ -1,7 +1,7 @@
 //! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
 
-mod append;
 mod conversations;
+mod pg_append;
 mod prices;
 mod read;
 mod rows;
@@ -111,7 +111,10 @@ impl Store for SqlStore {
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
         match &self.sqlite_writer {
             Some(writer) => writer.append(items),
-            None => append::append_usage(&self.db, items).await,
+            None => match &self.db.pg {
+                Some(pool) => pg_append::append_usage(pool, items).await,
+                None => Err(StoreError::Invariant("no writer for this engine".into())),
+            },
         }
     }
 

@@ -14,6 +14,27 @@ use super::uuid;
 use crate::model::{AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
 use crate::StoreError;
 
+/// Groups item positions by tenant, in tenant id order (so that concurrent batches lock
+/// tenants in the same order).
+pub(crate) fn by_tenant(items: &[AppendItem]) -> BTreeMap<&str, Vec<usize>> {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        groups
+            .entry(item.event.tenant_id.as_str())
+            .or_default()
+            .push(i);
+    }
+    groups
+}
+
+/// Unwraps the outcomes once every item has one.
+pub(crate) fn finished(outcomes: Vec<Option<Recorded>>) -> Result<Vec<Recorded>, StoreError> {
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| StoreError::Invariant("an item got no outcome".into())))
+        .collect()
+}
+
 /// Calls already recorded, by how repeats are recognised.
 #[derive(Default)]
 pub(crate) struct Earlier {
@@ -133,7 +154,7 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
     let entry = e.canonical_entry(seq);
     let leaf = leaf_hash(&entry).to_vec();
     let metadata =
-        (!e.metadata.is_empty()).then(|| serde_json::Value::Object(e.metadata.clone()).to_string());
+        (!e.metadata.is_empty()).then(|| serde_json::to_string(&e.metadata).unwrap_or_default());
     vec![
         e.tenant_id.as_str().into(),
         seq.into(),
@@ -206,7 +227,7 @@ pub(crate) fn message_row(
 ) -> Vec<Arg> {
     let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
     let metadata =
-        (!m.metadata.is_empty()).then(|| serde_json::Value::Object(m.metadata.clone()).to_string());
+        (!m.metadata.is_empty()).then(|| serde_json::to_string(&m.metadata).unwrap_or_default());
     vec![
         tenant.into(),
         conv.id.to_string().into(),
@@ -275,36 +296,37 @@ fn measure_updates(table: &str) -> String {
         .join(", ")
 }
 
-/// A rollup table: the INSERT head, the conflict clause, and the rows to add.
+/// A rollup table: its columns, the conflict clause that adds to existing rows, and the rows.
 pub(crate) struct Rollup {
-    pub(crate) head: String,
+    pub(crate) table: &'static str,
+    pub(crate) columns: String,
     pub(crate) on_conflict: String,
     pub(crate) rows: Vec<Vec<Arg>>,
 }
 
 /// The daily and monthly rollup rows that add the `fresh` items.
 pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]) -> [Rollup; 2] {
-    type DayKey = (i64, String, String, String, String, String, String);
-    type MonthKey = (i64, String, String, String);
+    type DayKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    type MonthKey<'a> = (i64, &'a str, &'a str, &'a str);
     let mut daily: BTreeMap<DayKey, Measures> = BTreeMap::new();
     let mut monthly: BTreeMap<MonthKey, Measures> = BTreeMap::new();
     for &(i, _) in fresh {
         let e = &items[i].event;
         let day = (
             day_of(e.timestamp_us),
-            e.provider.clone(),
-            e.model.clone(),
-            e.alias.clone().unwrap_or_default(),
-            e.origin.clone().unwrap_or_default(),
-            e.user_id.clone().unwrap_or_default(),
-            e.currency.as_str().to_string(),
+            e.provider.as_str(),
+            e.model.as_str(),
+            e.alias.as_deref().unwrap_or_default(),
+            e.origin.as_deref().unwrap_or_default(),
+            e.user_id.as_deref().unwrap_or_default(),
+            e.currency.as_str(),
         );
         daily.entry(day).or_default().add(&items[i]);
         let month = (
             month_of(e.timestamp_us),
-            e.provider.clone(),
-            e.model.clone(),
-            e.currency.as_str().to_string(),
+            e.provider.as_str(),
+            e.model.as_str(),
+            e.currency.as_str(),
         );
         monthly.entry(month).or_default().add(&items[i]);
     }
@@ -343,9 +365,8 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
         .collect();
     [
         Rollup {
-            head: format!(
-                "INSERT INTO usage_daily (tenant_id, day, provider, model, alias, origin, user_id, currency, {MEASURE_COLUMNS}) VALUES "
-            ),
+            table: "usage_daily",
+            columns: format!("tenant_id, day, provider, model, alias, origin, user_id, currency, {MEASURE_COLUMNS}"),
             on_conflict: format!(
                 " ON CONFLICT (tenant_id, day, provider, model, alias, origin, user_id, currency) DO UPDATE SET {}",
                 measure_updates("usage_daily")
@@ -353,12 +374,13 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
             rows: daily_rows,
         },
         Rollup {
-            head: format!("INSERT INTO usage_monthly (tenant_id, month, provider, model, currency, {MEASURE_COLUMNS}) VALUES "),
+            table: "usage_monthly",
+            columns: format!("tenant_id, month, provider, model, currency, {MEASURE_COLUMNS}"),
             on_conflict: format!(
                 " ON CONFLICT (tenant_id, month, provider, model, currency) DO UPDATE SET {}",
                 measure_updates("usage_monthly")
             ),
             rows: monthly_rows,
         },
-    ]
+]
 }

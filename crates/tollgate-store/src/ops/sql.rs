@@ -1,5 +1,5 @@
-//! A small builder for statements with a variable number of placeholders (multi-row
-//! inserts, `IN` lists). sqlx's own `QueryBuilder` writes `?` under the `Any` driver, which
+//! A small builder for statements with a variable number of placeholders (the filters of a
+//! listing). sqlx's own `QueryBuilder` writes `?` under the `Any` driver, which
 //! PostgreSQL does not accept; here PostgreSQL gets `$N`, and SQLite gets `?`, because
 //! binding a numbered SQLite parameter looks its name up in a list (quadratic in the number
 //! of parameters of a large insert).
@@ -87,19 +87,6 @@ impl Sql {
         } else {
             self.text.push('?');
         }
-        self
-    }
-
-    /// Appends `(…, …)` with one placeholder per value.
-    pub(crate) fn tuple(&mut self, args: Vec<Arg>) -> &mut Sql {
-        self.text.push('(');
-        for (i, a) in args.into_iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
-            }
-            self.bind(a);
-        }
-        self.text.push(')');
         self
     }
 

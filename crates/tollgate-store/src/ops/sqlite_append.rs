@@ -13,8 +13,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
 use tollgate_core::time::now_us;
 
-use super::append::{by_tenant, finished};
-use super::rows::{self, Earlier, RecordedRow, RECORDED_COLUMNS};
+use super::rows::{self, by_tenant, finished, Earlier, RecordedRow, RECORDED_COLUMNS};
 use super::sql::Arg;
 use crate::model::{AppendItem, Recorded};
 use crate::StoreError;
@@ -125,14 +124,10 @@ impl SqliteWriter {
                 }
             }
             for rollup in rows::rollups(tenant, items, &fresh) {
-                let Some(width) = rollup.rows.first().map(Vec::len) else {
-                    continue;
-                };
-                let mut upsert = tx.prepare_cached(&format!(
-                    "{}{}{}",
-                    rollup.head,
-                    placeholders(width),
-                    rollup.on_conflict
+                let mut upsert = tx.prepare_cached(&insert_one(
+                    rollup.table,
+                    &rollup.columns,
+                    &rollup.on_conflict,
                 ))?;
                 for row in rollup.rows {
                     upsert.execute(params_from_iter(row))?;

@@ -1,0 +1,249 @@
+//! The ingestion transaction on PostgreSQL.
+//!
+//! For each tenant in the batch (in id order, so that concurrent batches from several
+//! instances lock tenants in the same order), in one transaction: lock the tenant's log head
+//! row (`FOR UPDATE`: this serialises appends per tenant across instances), find repeats
+//! (request ids already recorded, the llmring client's second post of a conversation call),
+//! assign gap-free sequence numbers, then write events, conversations, messages and rollups
+//! with one `INSERT … SELECT FROM UNNEST(arrays)` per table. A fixed statement text per table,
+//! whatever the batch size, keeps every statement prepared; the native driver is used because
+//! `Any` cannot bind arrays.
+
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row, Transaction};
+use tollgate_core::time::now_us;
+
+use super::rows::{self, by_tenant, finished, Earlier, RecordedRow, RECORDED_COLUMNS};
+use super::sql::Arg;
+use crate::model::{AppendItem, Recorded};
+use crate::StoreError;
+
+pub(crate) async fn append_usage(
+    pool: &PgPool,
+    items: &[AppendItem],
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
+    let mut tx = pool.begin().await?;
+    for (tenant, indexes) in by_tenant(items) {
+        append_for_tenant(&mut tx, tenant, items, &indexes, &mut outcomes).await?;
+    }
+    tx.commit().await?;
+    finished(outcomes)
+}
+
+async fn append_for_tenant(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    items: &[AppendItem],
+    indexes: &[usize],
+    outcomes: &mut [Option<Recorded>],
+) -> Result<(), StoreError> {
+    let head = sqlx::query("SELECT log_size FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let size: i64 = match head {
+        Some(row) => row.try_get(0)?,
+        None => return Err(StoreError::NotFound(format!("tenant {tenant}"))),
+    };
+    let earlier = &mut earlier(tx, tenant, items, indexes).await?;
+    let (fresh, size) = rows::assign(items, indexes, size, earlier, outcomes);
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let recorded_us = now_us();
+    let events = fresh
+        .iter()
+        .map(|&(i, seq)| rows::event_row(&items[i], seq, recorded_us))
+        .collect();
+    insert(tx, "usage_events", rows::EVENT_TABLE_COLUMNS, "", events).await?;
+    for &(i, _) in &fresh {
+        if let Some(conv) = &items[i].conversation {
+            insert(
+                tx,
+                "conversations",
+                rows::CONVERSATION_TABLE_COLUMNS,
+                "",
+                vec![rows::conversation_row(&items[i], conv)],
+            )
+            .await?;
+            let messages = conv
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(p, m)| rows::message_row(tenant, conv, p, m))
+                .collect();
+            insert(tx, "messages", rows::MESSAGE_TABLE_COLUMNS, "", messages).await?;
+        }
+    }
+    for rollup in rows::rollups(tenant, items, &fresh) {
+        insert(
+            tx,
+            rollup.table,
+            &rollup.columns,
+            &rollup.on_conflict,
+            rollup.rows,
+        )
+        .await?;
+    }
+    sqlx::query("UPDATE tenants SET log_size = $1 WHERE id = $2")
+        .bind(size)
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One column of rows, as a typed array.
+enum Column {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<String>>),
+    Bytes(Vec<Vec<u8>>),
+    Float(Vec<f64>),
+}
+
+impl Column {
+    fn for_arg(a: &Arg, n: usize) -> Column {
+        match a {
+            Arg::Int(_) => Column::Int(Vec::with_capacity(n)),
+            Arg::Text(_) => Column::Text(Vec::with_capacity(n)),
+            Arg::Bytes(_) => Column::Bytes(Vec::with_capacity(n)),
+            Arg::Float(_) => Column::Float(Vec::with_capacity(n)),
+        }
+    }
+
+    fn push(&mut self, a: Arg) -> Result<(), StoreError> {
+        match (self, a) {
+            (Column::Int(v), Arg::Int(x)) => v.push(x),
+            (Column::Text(v), Arg::Text(x)) => v.push(x),
+            (Column::Bytes(v), Arg::Bytes(x)) => v.push(x),
+            (Column::Float(v), Arg::Float(x)) => v.push(x),
+            _ => {
+                return Err(StoreError::Invariant(
+                    "a column's values differ in type".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn cast(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "int8[]",
+            Column::Text(_) => "text[]",
+            Column::Bytes(_) => "bytea[]",
+            Column::Float(_) => "float8[]",
+        }
+    }
+
+    fn bind(self, q: Query<'_, Postgres, PgArguments>) -> Query<'_, Postgres, PgArguments> {
+        match self {
+            Column::Int(v) => q.bind(v),
+            Column::Text(v) => q.bind(v),
+            Column::Bytes(v) => q.bind(v),
+            Column::Float(v) => q.bind(v),
+        }
+    }
+}
+
+/// `INSERT INTO table (columns) SELECT * FROM UNNEST(…) tail`, one array per column.
+async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    table: &str,
+    columns: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let mut cols: Vec<Column> = first
+        .iter()
+        .map(|a| Column::for_arg(a, rows.len()))
+        .collect();
+    for row in rows {
+        for (c, a) in cols.iter_mut().zip(row) {
+            c.push(a)?;
+        }
+    }
+    let arrays: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("${}::{}", i + 1, c.cast()))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){tail}",
+        arrays.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for c in cols {
+        q = c.bind(q);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn recorded(row: &PgRow) -> Result<Recorded, StoreError> {
+    RecordedRow {
+        log_id: row.try_get(0)?,
+        seq: row.try_get(1)?,
+        ts_us: row.try_get(2)?,
+        cost_nanos: row.try_get(3)?,
+        currency: row.try_get(4)?,
+        flags: row.try_get(5)?,
+        price_version: row.try_get(6)?,
+        conversation_id: row.try_get(7)?,
+        message_id: row.try_get(8)?,
+    }
+    .into_recorded()
+}
+
+/// Calls of this batch already recorded: by request id, and the conversation calls that
+/// llmring usage posts name.
+async fn earlier(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    items: &[AppendItem],
+    indexes: &[usize],
+) -> Result<Earlier, StoreError> {
+    let (requests, calls) = rows::dedupe_keys(items, indexes);
+    let mut found = Earlier::default();
+    if !requests.is_empty() {
+        let q = format!(
+            "SELECT {RECORDED_COLUMNS}, e.request_id FROM usage_events e
+             LEFT JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
+                                      AND e.source = 'conversation'
+             WHERE e.tenant_id = $1 AND e.request_id = ANY($2)"
+        );
+        for row in sqlx::query(&q)
+            .bind(tenant)
+            .bind(&requests)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            found
+                .by_request
+                .insert(row.try_get::<String, _>(9)?, recorded(&row)?);
+        }
+    }
+    if !calls.is_empty() {
+        let q = format!(
+            "SELECT {RECORDED_COLUMNS} FROM usage_events e
+             JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
+             WHERE e.source = 'conversation' AND e.tenant_id = $1 AND e.conversation_id = ANY($2)"
+        );
+        for row in sqlx::query(&q)
+            .bind(tenant)
+            .bind(&calls)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let rec = recorded(&row)?;
+            if let Some(c) = rec.conversation_id {
+                found.by_call.insert(c, rec);
+            }
+        }
+    }
+    Ok(found)
+}
