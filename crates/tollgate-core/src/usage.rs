@@ -94,15 +94,24 @@ pub fn normalize_usage(usage: &Value) -> Result<(TokenCounts, UsageShape), Inval
     })?;
     let int = |path: &[&str]| count(obj, path).map_err(|e| e.within("usage"));
     let counts = match shape {
-        UsageShape::OpenAiChat => TokenCounts {
-            input: int(&["prompt_tokens"])?,
-            output: int(&["completion_tokens"])?,
-            cached_input: int(&["prompt_tokens_details", "cached_tokens"])?
-                .max(int(&["cached_tokens"])?),
-            cache_write: 0,
-            reasoning: int(&["completion_tokens_details", "reasoning_tokens"])?
-                .max(int(&["reasoning_tokens"])?),
-        },
+        UsageShape::OpenAiChat => {
+            // llmring reports Anthropic calls in this shape, with the prompt-cache counts
+            // beside prompt_tokens (as Anthropic does) rather than inside it.
+            let read = int(&["cache_read_input_tokens"])?;
+            let write = int(&["cache_creation_input_tokens"])?;
+            TokenCounts {
+                input: int(&["prompt_tokens"])?
+                    .saturating_add(read)
+                    .saturating_add(write),
+                output: int(&["completion_tokens"])?,
+                cached_input: int(&["prompt_tokens_details", "cached_tokens"])?
+                    .max(int(&["cached_tokens"])?)
+                    .saturating_add(read),
+                cache_write: write,
+                reasoning: int(&["completion_tokens_details", "reasoning_tokens"])?
+                    .max(int(&["reasoning_tokens"])?),
+            }
+        }
         UsageShape::OpenAiResponses => TokenCounts {
             input: int(&["input_tokens"])?,
             output: int(&["output_tokens"])?,
@@ -212,6 +221,26 @@ mod tests {
             }
         );
         assert_eq!(t.uncached_input(), 400);
+    }
+
+    #[test]
+    fn llmring_reports_anthropic_cache_tokens_beside_prompt_tokens() {
+        let (t, shape) = normalize_usage(&json!({
+            "prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+            "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 50
+        }))
+        .expect("valid");
+        assert_eq!(shape, UsageShape::OpenAiChat);
+        assert_eq!(
+            t,
+            TokenCounts {
+                input: 1150,
+                output: 20,
+                cached_input: 1000,
+                cache_write: 50,
+                reasoning: 0
+            }
+        );
     }
 
     #[test]

@@ -127,11 +127,16 @@ impl FromRequestParts<AppState> for Auth {
                 k
             }
         };
-        let named = parts
-            .headers
-            .get(TENANT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
+        let named = match parts.headers.get(TENANT_HEADER) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| {
+                        ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII")
+                    })?
+                    .trim(),
+            ),
+        };
         let tenant_id = match named {
             None | Some("") => key.tenant_id.clone(),
             Some(t) if t == key.tenant_id || t == key.tenant_name => key.tenant_id.clone(),

@@ -107,11 +107,20 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
                 let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
             }
         }
-        Err(e) if single => {
-            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        Err(e) if single || matches!(e, StoreError::Unavailable(_)) => {
+            // A lost connection may have lost the commit or only its answer: retrying items
+            // without a request id could record them twice, so each request gets the error.
+            let message = e.to_string();
+            let mut first = Some(e);
+            for reply in replies {
+                let err = first
+                    .take()
+                    .unwrap_or_else(|| StoreError::Unavailable(message.clone()));
+                let _ = reply.send(Err(err));
+            }
         }
         Err(e) => {
-            // One request's items must not fail the others: retry each request alone.
+            // One request's bad items must not fail the others: retry each request alone.
             tracing::warn!(error = %e, requests = replies.len(), "group commit failed; retrying requests one by one");
             let mut start = 0;
             for (reply, n) in replies.into_iter().zip(lengths) {

@@ -78,3 +78,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
             .map_err(|e: QueryRejection| ApiError::bad_request("INVALID_QUERY", e.body_text()))
     }
 }
+
+/// One path segment as a string; an undecodable one is a 400 in the usual shape.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParam(p.0))
+            .map_err(|e| ApiError::bad_request("INVALID_PATH", e.body_text()))
+    }
+}

@@ -17,7 +17,7 @@ use crate::settings::{ClientCostPolicy, LoggingLevel};
 /// Largest client metadata object, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Largest client cost accepted for one call.
-const MAX_CLIENT_COST: f64 = 1_000_000.0;
+const MAX_CLIENT_COST: f64 = 10_000.0;
 /// Earliest event time accepted (2000-01-01).
 const EARLIEST_US: i64 = 946_684_800_000_000;
 
@@ -464,10 +464,26 @@ pub fn conversation_item(
         ));
     }
 
-    // Tokens: the metadata's counts, else the response's usage object, else an estimate.
+    for (field, value) in [
+        ("input_tokens", m.input_tokens),
+        ("output_tokens", m.output_tokens),
+        ("cached_tokens", m.cached_tokens),
+    ] {
+        if let Some(v) = value {
+            tollgate_core::validate::tokens(field, v).map_err(|e| e.within("metadata"))?;
+        }
+    }
+    // Tokens: the response's usage object (it carries cache and reasoning counts), else the
+    // metadata's counts, else an estimate from the content.
     let mut estimated = false;
-    let tokens = match (m.input_tokens, m.output_tokens) {
-        (Some(input), Some(output)) => TokenCounts {
+    let usage = body
+        .response
+        .usage
+        .as_ref()
+        .filter(|u| u.as_object().is_some_and(|o| !o.is_empty()));
+    let tokens = match (usage, m.input_tokens, m.output_tokens) {
+        (Some(usage), _, _) => normalize_usage(usage).map_err(|e| e.within("response"))?.0,
+        (None, Some(input), Some(output)) => TokenCounts {
             input,
             output,
             cached_input: m.cached_tokens.unwrap_or(0),
@@ -475,34 +491,31 @@ pub fn conversation_item(
         }
         .validate()
         .map_err(|e| e.within("metadata"))?,
-        _ => match body
-            .response
-            .usage
-            .as_ref()
-            .filter(|u| u.as_object().is_some_and(|o| !o.is_empty()))
-        {
-            Some(usage) => normalize_usage(usage).map_err(|e| e.within("response"))?.0,
-            None => {
-                estimated = true;
-                let input: usize = body
-                    .messages
-                    .iter()
-                    .map(|msg| content_chars(msg.content.as_ref()))
-                    .sum();
-                TokenCounts {
-                    input: estimate_tokens(input),
-                    output: estimate_tokens(content_chars(body.response.content.as_ref())),
-                    ..Default::default()
-                }
+        _ => {
+            estimated = true;
+            let input: usize = body
+                .messages
+                .iter()
+                .map(|msg| content_chars(msg.content.as_ref()))
+                .sum();
+            TokenCounts {
+                input: estimate_tokens(input),
+                output: estimate_tokens(content_chars(body.response.content.as_ref())),
+                ..Default::default()
             }
-        },
+        }
     };
-    let client = match (
-        client_cost("metadata.input_cost", m.input_cost)?,
-        client_cost("metadata.output_cost", m.output_cost)?,
-    ) {
-        (Some(i), Some(o)) => i.checked_add(o),
-        _ => client_cost("metadata.cost", m.cost)?,
+    // The client's total includes cache, reasoning and long-context costs that its
+    // input/output split leaves out, so the total wins.
+    let client = match client_cost("metadata.cost", m.cost)? {
+        Some(total) => Some(total),
+        None => match (
+            client_cost("metadata.input_cost", m.input_cost)?,
+            client_cost("metadata.output_cost", m.output_cost)?,
+        ) {
+            (Some(i), Some(o)) => i.checked_add(o),
+            _ => None,
+        },
     };
     let priced = price(ctx, &c, &tokens, client)?;
 
@@ -546,7 +559,8 @@ pub fn conversation_item(
     if let Some(u) = &body.response.usage {
         answer_meta.insert("usage".into(), u.clone());
     }
-    answer_meta.insert("cost".into(), Value::String(priced.cost.to_string()));
+    answer_meta.insert("cost".into(), serde_json::json!(priced.cost.to_f64()));
+    answer_meta.insert("cost_exact".into(), Value::String(priced.cost.to_string()));
     messages.push(NewMessage {
         id: answer_id,
         role: "assistant".into(),

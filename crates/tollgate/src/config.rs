@@ -56,9 +56,10 @@ pub fn load(args: &DbArgs, extra: &[(&str, figment::value::Value)]) -> anyhow::R
         None => figment = figment.merge(Toml::file("tollgate.toml")),
     }
     warn_unknown_env();
+    // The filter sees the variable's name as written (upper case), before figment folds it.
     figment = figment.merge(Env::prefixed("TOLLGATE_").split("__").filter(|k| {
-        let top = k.as_str().split('.').next().unwrap_or_default();
-        KNOWN.contains(&top)
+        let key = k.as_str().to_ascii_lowercase();
+        KNOWN.contains(&key.split('.').next().unwrap_or_default())
     }));
     if let Some(url) = &args.database_url {
         figment = figment.merge(("database_url", url.as_str()));
@@ -117,4 +118,71 @@ pub fn connect_options(settings: &Settings) -> tollgate_store::ConnectOptions {
     opts.sqlite_synchronous_full =
         settings.sqlite_synchronous == tollgate_server::settings::SqliteSync::Full;
     opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> DbArgs {
+        DbArgs {
+            config: None,
+            database_url: None,
+            data_dir: None,
+        }
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_and_flags_override_both() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tollgate.toml", "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 10\n[pricing]\nrefresh_seconds = 5\n")?;
+            jail.set_env("TOLLGATE_LISTEN", "127.0.0.1:7001");
+            jail.set_env("TOLLGATE_BOOTSTRAP_API_KEY", "tg_chosen");
+            jail.set_env("TOLLGATE_MESSAGE_LOGGING_LEVEL", "metadata");
+            jail.set_env("TOLLGATE_PRICING__REFRESH_SECONDS", "9");
+            jail.set_env("TOLLGATE_API_KEY", "a client variable, not a setting");
+            let s = load(&args(), &[]).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen.to_string(), "127.0.0.1:7001");
+            assert_eq!(
+                s.max_body_bytes, 10,
+                "the file still applies where env is silent"
+            );
+            assert_eq!(s.pricing.refresh_seconds, 9);
+            assert_eq!(
+                s.message_logging_level,
+                tollgate_server::settings::LoggingLevel::Metadata
+            );
+            use secrecy::ExposeSecret;
+            assert_eq!(
+                s.bootstrap_api_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_string())
+                    .as_deref(),
+                Some("tg_chosen")
+            );
+            let flagged =
+                load(&args(), &[("listen", "127.0.0.1:7002".into())]).map_err(|e| e.to_string())?;
+            assert_eq!(flagged.listen.to_string(), "127.0.0.1:7002");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_setting_is_an_error_not_a_default() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TOLLGATE_MESSAGE_LOGGING_LEVEL", "everything");
+            assert!(load(&args(), &[]).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        figment::Jail::expect_with(|_| {
+            let s = load(&args(), &[]).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
+            assert!(s.database_url().starts_with("sqlite://"));
+            Ok(())
+        });
+    }
 }

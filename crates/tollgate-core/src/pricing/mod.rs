@@ -69,12 +69,19 @@ pub struct Rates {
 impl Rates {
     /// The exact cost of `tokens`, rounded once, half-even, to nanos.
     pub fn cost(&self, tokens: &TokenCounts) -> Result<Nanos, MoneyError> {
-        let per = |n: i64, rate: Decimal| Decimal::from(n) * rate;
-        let exact = per(tokens.uncached_input(), self.input)
-            + per(tokens.cached_input, self.cached_input.unwrap_or(self.input))
-            + per(tokens.cache_write, self.cache_write.unwrap_or(self.input))
-            + per(tokens.output - tokens.reasoning, self.output)
-            + per(tokens.reasoning, self.reasoning.unwrap_or(self.output));
+        let overflow = || MoneyError::OutOfRange(format!("the cost of {} tokens", tokens.total()));
+        let parts = [
+            (tokens.uncached_input(), self.input),
+            (tokens.cached_input, self.cached_input.unwrap_or(self.input)),
+            (tokens.cache_write, self.cache_write.unwrap_or(self.input)),
+            (tokens.output - tokens.reasoning, self.output),
+            (tokens.reasoning, self.reasoning.unwrap_or(self.output)),
+        ];
+        let mut exact = Decimal::ZERO;
+        for (n, rate) in parts {
+            let part = Decimal::from(n).checked_mul(rate).ok_or_else(overflow)?;
+            exact = exact.checked_add(part).ok_or_else(overflow)?;
+        }
         Nanos::from_decimal_rounded(exact / Decimal::from(1_000_000))
     }
 }

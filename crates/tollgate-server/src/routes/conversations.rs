@@ -1,6 +1,6 @@
 //! Conversations (llmring-wire §5): `POST /api/v1/conversations/log` and the reads.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::usage::context;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{Body, Params};
+use crate::extract::{Body, Params, PathParam};
 use crate::ingest::{conversation_item, ConversationLogBody};
 use crate::state::AppState;
 
@@ -147,7 +147,7 @@ pub struct GetQuery {
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Params(q): Params<GetQuery>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Read)?;
@@ -176,7 +176,7 @@ pub async fn get(
 pub async fn messages(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Read)?;

@@ -41,13 +41,15 @@ pub(crate) fn date_range(
         parse_instant(text, edge)
             .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("{field}: {e}")))
     };
+    // Without dates the range is whole UTC days (today and the days before it), so it is
+    // answered from the daily rollups alone.
     let end_us = match end {
         Some(t) if !t.trim().is_empty() => parse("end_date", t, DateEdge::End)?,
-        _ => now_us(),
+        _ => (now_us().div_euclid(DAY_US) + 1) * DAY_US - 1,
     };
     let start_us = match start {
         Some(t) if !t.trim().is_empty() => parse("start_date", t, DateEdge::Start)?,
-        _ => end_us - default_days * DAY_US,
+        _ => (end_us.div_euclid(DAY_US) - (default_days - 1)) * DAY_US,
     };
     if start_us > end_us {
         return Err(ApiError::bad_request(

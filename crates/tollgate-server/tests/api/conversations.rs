@@ -221,3 +221,61 @@ async fn malformed_conversation_logs_are_refused_without_writing() {
         );
     }
 }
+
+#[tokio::test]
+async fn anthropic_prompt_cache_tokens_reported_by_llmring_are_billed() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/conversations/log",
+                &json!({
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "response": {"content": "hello", "model": "anthropic:claude-sonnet-4", "finish_reason": "end_turn",
+                                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+                                           "cache_read_input_tokens": 100000, "cache_creation_input_tokens": 5000}},
+                    "metadata": {"provider": "anthropic", "model": "claude-sonnet-4", "input_tokens": 100, "output_tokens": 20,
+                                 "cost": 0.5, "input_cost": 0.0003, "output_cost": 0.0003}
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // 100 × $3 + 100,000 × $0.30 + 5,000 × $3.75 + 20 × $15, per million tokens
+        assert_eq!(
+            r.body["cost_exact"],
+            "0.049350000",
+            "{}: {}",
+            app.engine(),
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_different_call_naming_a_logged_conversation_is_recorded() {
+    for app in TestApp::all().await {
+        let conv = app
+            .post("/api/v1/conversations/log", &llmring_conversation())
+            .await;
+        let id = conv.body["conversation_id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let post = |model: &str, output: i64| {
+            json!({"model": model, "provider": "openai", "input_tokens": 120, "output_tokens": output, "origin": "llmring",
+                   "id_at_origin": id, "metadata": {"conversation_id": id}})
+        };
+        let companion = app.post("/api/v1/log", &post("gpt-4o-mini", 4)).await;
+        assert_eq!(companion.body["duplicate"], true, "{}", app.engine());
+        // The id stays set in the client: the next call names the same conversation.
+        let next = app.post("/api/v1/log", &post("gpt-4o-mini", 4)).await;
+        assert_eq!(next.body["duplicate"], false, "{}", app.engine());
+        let other = app.post("/api/v1/log", &post("gpt-4o", 50)).await;
+        assert_eq!(other.body["duplicate"], false);
+        assert_eq!(
+            app.get("/api/v1/stats").await.body["summary"]["total_requests"],
+            3,
+            "{}",
+            app.engine()
+        );
+    }
+}

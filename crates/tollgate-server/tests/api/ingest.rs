@@ -332,3 +332,61 @@ async fn a_batch_reports_each_event_and_one_bad_event_rejects_nothing_else() {
         );
     }
 }
+
+#[tokio::test]
+async fn events_keep_the_price_version_in_force_at_their_time() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("prices.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[prices]]
+provider = "acme"
+model = "sparrow"
+effective_from = "2026-01-01"
+input = "1"
+output = "2"
+
+[[prices]]
+provider = "acme"
+model = "sparrow"
+effective_from = "2026-06-01T12:00:00Z"
+input = "3"
+output = "4"
+"#,
+    )
+    .expect("write");
+    for app in TestApp::all_with(|s| s.pricing.file = Some(file.clone())).await {
+        let at = |ts: &str| json!({"provider": "acme", "model": "sparrow", "input_tokens": 1_000_000, "output_tokens": 1_000_000, "timestamp": ts});
+        let before = app.post("/api/v1/log", &at("2026-06-01T11:59:59Z")).await;
+        let after = app.post("/api/v1/log", &at("2026-06-01T12:00:00Z")).await;
+        assert_eq!(
+            before.body["price_version"], "file:acme/sparrow@2026-01-01",
+            "{}",
+            before.body
+        );
+        assert_eq!(before.body["cost_exact"], "3.000000000");
+        assert_eq!(
+            after.body["price_version"],
+            "file:acme/sparrow@2026-06-01T12:00:00.000000Z"
+        );
+        assert_eq!(after.body["cost_exact"], "7.000000000");
+        // The stored events keep what they were charged.
+        let logs = app.get("/api/v1/logs?model=sparrow").await;
+        let versions: Vec<&str> = logs.body["logs"]
+            .as_array()
+            .expect("logs")
+            .iter()
+            .map(|l| l["price_version"].as_str().expect("v"))
+            .collect();
+        assert_eq!(
+            versions,
+            vec![
+                "file:acme/sparrow@2026-06-01T12:00:00.000000Z",
+                "file:acme/sparrow@2026-01-01"
+            ],
+            "{}",
+            app.engine()
+        );
+    }
+}

@@ -140,6 +140,9 @@ CREATE TABLE conversations (
     currency            TEXT NOT NULL,
     -- The assistant message that answered the logged call.
     response_message_id TEXT,
+    -- 1 once llmring's second post of this call (to /api/v1/log) has been matched to it, so
+    -- that a later, different call naming the conversation is recorded as a call of its own.
+    companion_claimed   BIGINT NOT NULL DEFAULT 0,
     created_us          BIGINT NOT NULL,
     updated_us          BIGINT NOT NULL,
     last_message_us     BIGINT,

@@ -14,7 +14,10 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
 use tollgate_core::time::now_us;
 
-use super::rows::{self, by_tenant, finished, Earlier, RecordedRow, RECORDED_COLUMNS};
+use super::rows::{
+    self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
+    RECORDED_COLUMNS,
+};
 use super::sql::Arg;
 use crate::model::{AppendItem, Recorded};
 use crate::StoreError;
@@ -48,7 +51,20 @@ async fn append_for_tenant(
         None => return Err(StoreError::NotFound(format!("tenant {tenant}"))),
     };
     let earlier = &mut earlier(tx, tenant, items, indexes).await?;
-    let (fresh, size) = rows::assign(items, indexes, size, earlier, outcomes);
+    let rows::Assigned {
+        fresh,
+        size,
+        claims,
+    } = rows::assign(items, indexes, size, earlier, outcomes);
+    for c in claims {
+        sqlx::query(
+            "UPDATE conversations SET companion_claimed = 1 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(c.to_string())
+        .execute(&mut **tx)
+        .await?;
+    }
     if fresh.is_empty() {
         return Ok(());
     }
@@ -229,7 +245,7 @@ async fn earlier(
     }
     if !calls.is_empty() {
         let q = format!(
-            "SELECT {RECORDED_COLUMNS} FROM usage_events e
+            "SELECT {RECORDED_COLUMNS}, {CALL_COLUMNS} FROM usage_events e
              JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
              WHERE e.source = 'conversation' AND e.tenant_id = $1 AND e.conversation_id = ANY($2)"
         );
@@ -239,9 +255,16 @@ async fn earlier(
             .fetch_all(&mut **tx)
             .await?
         {
-            let rec = recorded(&row)?;
-            if let Some(c) = rec.conversation_id {
-                found.by_call.insert(c, rec);
+            let recorded = recorded(&row)?;
+            if let Some(c) = recorded.conversation_id {
+                let call = ConversationCall {
+                    recorded,
+                    provider: row.try_get(9)?,
+                    model: row.try_get(10)?,
+                    output_tokens: row.try_get(11)?,
+                    claimed: row.try_get::<i64, _>(12)? != 0,
+                };
+                found.by_call.insert(c, call);
             }
         }
     }

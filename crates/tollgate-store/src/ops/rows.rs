@@ -39,7 +39,40 @@ pub(crate) fn finished(outcomes: Vec<Option<Recorded>>) -> Result<Vec<Recorded>,
 #[derive(Default)]
 pub(crate) struct Earlier {
     pub(crate) by_request: HashMap<String, Recorded>,
-    pub(crate) by_call: HashMap<Uuid, Recorded>,
+    pub(crate) by_call: HashMap<Uuid, ConversationCall>,
+}
+
+/// A call recorded by `/api/v1/conversations/log`, which llmring posts again to
+/// `/api/v1/log`. The second post is matched to it once, and only if it describes the same
+/// call (provider, model, output tokens); anything else naming the conversation is a new call.
+pub(crate) struct ConversationCall {
+    pub(crate) recorded: Recorded,
+    pub(crate) provider: String,
+    pub(crate) model: String,
+    pub(crate) output_tokens: i64,
+    pub(crate) claimed: bool,
+}
+
+impl ConversationCall {
+    fn matches(&self, e: &tollgate_core::UsageEvent) -> bool {
+        !self.claimed
+            && self.provider.eq_ignore_ascii_case(&e.provider)
+            && self.model.eq_ignore_ascii_case(&e.model)
+            && self.output_tokens == e.tokens.output
+    }
+}
+
+/// Extra columns read for a conversation call (after [`RECORDED_COLUMNS`]).
+pub(crate) const CALL_COLUMNS: &str = "e.provider, e.model, e.output_tokens, c.companion_claimed";
+
+/// What [`assign`] decided.
+pub(crate) struct Assigned {
+    /// Items to write, with their sequence numbers.
+    pub(crate) fresh: Vec<(usize, i64)>,
+    /// The log size after them.
+    pub(crate) size: i64,
+    /// Conversations whose llmring second post this batch matched.
+    pub(crate) claims: Vec<Uuid>,
 }
 
 /// The request ids and conversation calls among `indexes` that may be repeats.
@@ -57,26 +90,34 @@ pub(crate) fn dedupe_keys(items: &[AppendItem], indexes: &[usize]) -> (Vec<Strin
 }
 
 /// Decides every item: a repeat answers with the first outcome; anything else gets the next
-/// sequence number. Returns the items to write with their numbers, and the new log size.
+/// sequence number.
 pub(crate) fn assign(
     items: &[AppendItem],
     indexes: &[usize],
     mut size: i64,
     earlier: &mut Earlier,
     outcomes: &mut [Option<Recorded>],
-) -> (Vec<(usize, i64)>, i64) {
+) -> Assigned {
     let mut fresh = Vec::with_capacity(indexes.len());
+    let mut claims = Vec::new();
     for &i in indexes {
         let item = &items[i];
         let first = match &item.dedupe {
-            Dedupe::RequestId(r) => earlier.by_request.get(r),
-            Dedupe::ConversationCall(c) => earlier.by_call.get(c),
+            Dedupe::RequestId(r) => earlier.by_request.get(r).cloned(),
+            Dedupe::ConversationCall(c) => match earlier.by_call.get_mut(c) {
+                Some(call) if call.matches(&item.event) => {
+                    call.claimed = true;
+                    claims.push(*c);
+                    Some(call.recorded.clone())
+                }
+                _ => None,
+            },
             Dedupe::None => None,
         };
         if let Some(first) = first {
             outcomes[i] = Some(Recorded {
                 duplicate: true,
-                ..first.clone()
+                ..first
             });
             continue;
         }
@@ -99,12 +140,25 @@ pub(crate) fn assign(
             earlier.by_request.insert(r.clone(), rec.clone());
         }
         if let Some(c) = &item.conversation {
-            earlier.by_call.insert(c.id, rec.clone());
+            earlier.by_call.insert(
+                c.id,
+                ConversationCall {
+                    recorded: rec.clone(),
+                    provider: e.provider.clone(),
+                    model: e.model.clone(),
+                    output_tokens: e.tokens.output,
+                    claimed: false,
+                },
+            );
         }
         outcomes[i] = Some(rec);
         fresh.push((i, seq));
     }
-    (fresh, size)
+    Assigned {
+        fresh,
+        size,
+        claims,
+    }
 }
 
 /// Columns a repeat's first outcome is read from (`e` = usage_events, `c` = conversations).

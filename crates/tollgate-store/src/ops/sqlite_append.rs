@@ -13,7 +13,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
 use tollgate_core::time::now_us;
 
-use super::rows::{self, by_tenant, finished, Earlier, RecordedRow, RECORDED_COLUMNS};
+use super::rows::{
+    self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
+    RECORDED_COLUMNS,
+};
 use super::sql::Arg;
 use crate::model::{AppendItem, Recorded};
 use crate::StoreError;
@@ -90,7 +93,15 @@ impl SqliteWriter {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
             let mut earlier = earlier(&tx, tenant, items, &indexes)?;
-            let (fresh, size) = rows::assign(items, &indexes, size, &mut earlier, &mut outcomes);
+            let rows::Assigned {
+                fresh,
+                size,
+                claims,
+            } = rows::assign(items, &indexes, size, &mut earlier, &mut outcomes);
+            for c in claims {
+                tx.prepare_cached("UPDATE conversations SET companion_claimed = 1 WHERE tenant_id = ?1 AND id = ?2")?
+                    .execute(rusqlite::params![tenant, c.to_string()])?;
+            }
             if fresh.is_empty() {
                 continue;
             }
@@ -193,18 +204,35 @@ fn earlier(
     }
     if !calls.is_empty() {
         let mut by_call = tx.prepare_cached(&format!(
-            "SELECT {RECORDED_COLUMNS} FROM usage_events e
+            "SELECT {RECORDED_COLUMNS}, {CALL_COLUMNS} FROM usage_events e
              JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id
              WHERE e.source = 'conversation' AND e.tenant_id = ?1 AND e.conversation_id = ?2"
         ))?;
         for c in calls {
-            if let Some(row) = by_call
-                .query_row(rusqlite::params![tenant, c], recorded)
-                .optional()?
-            {
-                let rec = row.into_recorded()?;
-                if let Some(id) = rec.conversation_id {
-                    found.by_call.insert(id, rec);
+            let found_call = by_call
+                .query_row(rusqlite::params![tenant, c], |r| {
+                    Ok((
+                        recorded(r)?,
+                        r.get::<_, String>(9)?,
+                        r.get::<_, String>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, i64>(12)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((row, provider, model, output_tokens, claimed)) = found_call {
+                let recorded = row.into_recorded()?;
+                if let Some(id) = recorded.conversation_id {
+                    found.by_call.insert(
+                        id,
+                        ConversationCall {
+                            recorded,
+                            provider,
+                            model,
+                            output_tokens,
+                            claimed: claimed != 0,
+                        },
+                    );
                 }
             }
         }

@@ -240,6 +240,42 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
                 .len(),
             1
         );
+        // The second post is matched once: a later call naming the same conversation, or one
+        // that describes a different call, is recorded.
+        let again = AppendItem {
+            dedupe: Dedupe::ConversationCall(conv),
+            conversation: None,
+            event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:03Z"),
+        };
+        assert!(
+            !s.append_usage(&[again]).await.expect("append")[0].duplicate,
+            "{}",
+            db.engine
+        );
+        let conv2 = Uuid::now_v7();
+        s.append_usage(&[conversation_item(
+            event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:04Z"),
+            conv2,
+        )])
+        .await
+        .expect("conversation log");
+        let different = AppendItem {
+            dedupe: Dedupe::ConversationCall(conv2),
+            conversation: None,
+            event: event(&a, "gpt-4o-mini", 777, 99, 5, "2026-01-01T00:00:05Z"),
+        };
+        assert!(
+            !s.append_usage(&[different]).await.expect("append")[0].duplicate,
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            s.list_events(&a.id, &LogFilter::default(), 10, 0)
+                .await
+                .expect("list")
+                .len(),
+            4
+        );
         // A usage post naming a conversation that was never logged is a call of its own.
         let unrelated = AppendItem {
             dedupe: Dedupe::ConversationCall(Uuid::now_v7()),
