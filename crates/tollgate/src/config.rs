@@ -121,6 +121,8 @@ pub fn connect_options(settings: &Settings) -> tollgate_store::ConnectOptions {
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
