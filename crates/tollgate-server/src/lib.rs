@@ -85,6 +85,10 @@ impl Server {
             refresher,
         } = self;
         let router = routes::router(state);
+        // Answers are small and must not wait for Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -65,7 +65,9 @@ const SECONDS_BOUNDS: &[f64] = &[
 
 /// Every metric Tollgate exports.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    /// Route → (method, status) → count; looked up by `&str`, so counting allocates only
+    /// the first time a route is seen.
+    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), u64>>>,
     /// Events written to the log.
     pub ingested_events: AtomicU64,
     /// Repeats answered without writing.
@@ -95,12 +97,11 @@ impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, route: &str, method: &'static str, status: u16) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get_mut(&(route.to_string(), method, status)) {
-            Some(n) => *n += 1,
-            None => {
-                map.insert((route.to_string(), method, status), 1);
-            }
-        }
+        let by_status = match map.get_mut(route) {
+            Some(m) => m,
+            None => map.entry(route.to_string()).or_default(),
+        };
+        *by_status.entry((method, status)).or_default() += 1;
     }
 
     /// The text exposition.
@@ -115,7 +116,10 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for ((route, method, status), n) in map {
+        for ((route, method, status), n) in map.iter().flat_map(|(r, m)| {
+            m.iter()
+                .map(move |((method, status), n)| ((r, *method, *status), *n))
+        }) {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(
                 out,

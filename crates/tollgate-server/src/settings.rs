@@ -133,7 +133,7 @@ impl Default for IngestSettings {
             max_commit_events: 4096,
             queue_capacity: 8192,
             max_batch_events: 1000,
-            max_pending_events: 8192,
+            max_pending_events: 4096,
         }
     }
 }

@@ -101,7 +101,7 @@ impl Db {
                 let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
                      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16000;"
+                     PRAGMA cache_size = -4000;"
                 );
                 let writer = pool_with_pragmas(1, pragmas.clone())
                     .connect_with(connect.clone())

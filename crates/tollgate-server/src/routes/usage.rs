@@ -109,6 +109,9 @@ pub async fn log_batch(
             }
         }
     }
+    // The events are parsed: the request body is no longer needed while the commit waits.
+    drop(batch);
+    drop(bytes);
     let (mut recorded, mut duplicates) = (0, 0);
     if !items.is_empty() {
         let outcomes = state.batcher().append(items).await?;
