@@ -63,11 +63,14 @@ const SECONDS_BOUNDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Request counts of one route, by method and status.
+type ByStatus = BTreeMap<(&'static str, u16), u64>;
+
 /// Every metric Tollgate exports.
 pub struct Metrics {
     /// Route → (method, status) → count; looked up by `&str`, so counting allocates only
     /// the first time a route is seen.
-    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), u64>>>,
+    requests: Mutex<BTreeMap<String, ByStatus>>,
     /// Events written to the log.
     pub ingested_events: AtomicU64,
     /// Repeats answered without writing.
