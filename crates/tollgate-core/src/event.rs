@@ -186,12 +186,14 @@ impl UsageEvent {
 struct EntryWriter(Vec<u8>);
 
 impl EntryWriter {
+    /// Keys are fixed ASCII identifiers that need no escaping, so they are copied as they are.
     fn key(&mut self, key: &str) {
         if self.0.len() > 1 {
             self.0.push(b',');
         }
-        tollgate_receipts::write_string(&mut self.0, key);
-        self.0.push(b':');
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
     }
 
     fn str(&mut self, key: &str, value: &str) {

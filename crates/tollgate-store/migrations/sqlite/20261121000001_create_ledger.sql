@@ -71,10 +71,12 @@ CREATE TABLE usage_events (
     leaf_hash           BLOB NOT NULL CHECK (length(leaf_hash) = 32),
     PRIMARY KEY (tenant_id, seq),
     UNIQUE (tenant_id, log_id),
-    UNIQUE (tenant_id, request_id),
     CHECK (cached_input_tokens + cache_write_tokens <= input_tokens),
     CHECK (reasoning_tokens <= output_tokens)
 );
+-- Only calls that carry a request id are indexed by it: most llmring traffic has none.
+CREATE UNIQUE INDEX usage_events_by_request ON usage_events (tenant_id, request_id)
+    WHERE request_id IS NOT NULL;
 CREATE INDEX usage_events_by_time ON usage_events (tenant_id, ts_us);
 CREATE INDEX usage_events_by_conversation ON usage_events (tenant_id, conversation_id)
     WHERE conversation_id IS NOT NULL;
