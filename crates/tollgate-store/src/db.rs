@@ -47,6 +47,9 @@ impl Dialect {
 }
 
 /// How a store connects.
+///
+/// Pools do not ping a connection before lending it (that would double the round trips of
+/// every operation); a broken connection fails its operation instead, and is replaced.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `sqlite://PATH` or `postgres://…`.
@@ -121,12 +124,14 @@ impl Db {
             Dialect::Postgres => {
                 let connect = AnyConnectOptions::from_str(&opts.url).map_err(unavailable)?;
                 let pool = AnyPoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(opts.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await
                     .map_err(unavailable)?;
                 let pg = sqlx::postgres::PgPoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(&opts.url)
@@ -154,6 +159,7 @@ impl Db {
 
 fn pool_with_pragmas(max: u32, pragmas: String) -> AnyPoolOptions {
     AnyPoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))

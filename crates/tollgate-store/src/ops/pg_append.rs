@@ -69,46 +69,46 @@ async fn append_for_tenant(
         return Ok(());
     }
     let recorded_us = now_us();
-    let events = fresh
-        .iter()
-        .map(|&(i, seq)| rows::event_row(&items[i], seq, recorded_us))
-        .collect();
-    insert(tx, "usage_events", rows::EVENT_TABLE_COLUMNS, "", events).await?;
+    // Conversations and their messages first, each in a statement of its own (messages
+    // reference their conversation, and sub-statements of one statement cannot see each
+    // other's rows).
     for &(i, _) in &fresh {
         if let Some(conv) = &items[i].conversation {
-            insert(
-                tx,
+            let mut c = Combined::default();
+            c.insert(
                 "conversations",
                 rows::CONVERSATION_TABLE_COLUMNS,
                 "",
                 vec![rows::conversation_row(&items[i], conv)],
-            )
-            .await?;
+            )?;
+            c.execute(tx, None).await?;
+            let mut m = Combined::default();
             let messages = conv
                 .messages
                 .iter()
                 .enumerate()
-                .map(|(p, m)| rows::message_row(tenant, conv, p, m))
+                .map(|(p, msg)| rows::message_row(tenant, conv, p, msg))
                 .collect();
-            insert(tx, "messages", rows::MESSAGE_TABLE_COLUMNS, "", messages).await?;
+            m.insert("messages", rows::MESSAGE_TABLE_COLUMNS, "", messages)?;
+            m.execute(tx, None).await?;
         }
     }
+    // Then the events, the rollups and the new log head in one round trip.
+    let mut all = Combined::default();
+    let events = fresh
+        .iter()
+        .map(|&(i, seq)| rows::event_row(&items[i], seq, recorded_us))
+        .collect();
+    all.insert("usage_events", rows::EVENT_TABLE_COLUMNS, "", events)?;
     for rollup in rows::rollups(tenant, items, &fresh) {
-        insert(
-            tx,
+        all.insert(
             rollup.table,
             &rollup.columns,
             &rollup.on_conflict,
             rollup.rows,
-        )
-        .await?;
+        )?;
     }
-    sqlx::query("UPDATE tenants SET log_size = $1 WHERE id = $2")
-        .bind(size)
-        .bind(tenant)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    all.execute(tx, Some((size, tenant))).await
 }
 
 /// One column of rows, as a typed array.
@@ -163,41 +163,90 @@ impl Column {
     }
 }
 
-/// `INSERT INTO table (columns) SELECT * FROM UNNEST(…) tail`, one array per column.
-async fn insert(
-    tx: &mut Transaction<'static, Postgres>,
-    table: &str,
-    columns: &str,
-    tail: &str,
-    rows: Vec<Vec<Arg>>,
-) -> Result<(), StoreError> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let mut cols: Vec<Column> = first
-        .iter()
-        .map(|a| Column::for_arg(a, rows.len()))
-        .collect();
-    for row in rows {
-        for (c, a) in cols.iter_mut().zip(row) {
-            c.push(a)?;
+/// `INSERT INTO table (columns) SELECT * FROM UNNEST(…) tail` statements, one array per
+/// column, run as the data-modifying parts of a single statement: a batch costs one round
+/// trip, not one per table.
+#[derive(Default)]
+struct Combined {
+    parts: Vec<String>,
+    columns: Vec<Column>,
+}
+
+impl Combined {
+    fn insert(
+        &mut self,
+        table: &str,
+        columns: &str,
+        tail: &str,
+        rows: Vec<Vec<Arg>>,
+    ) -> Result<(), StoreError> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let mut cols: Vec<Column> = first
+            .iter()
+            .map(|a| Column::for_arg(a, rows.len()))
+            .collect();
+        for row in rows {
+            for (c, a) in cols.iter_mut().zip(row) {
+                c.push(a)?;
+            }
         }
+        let offset = self.columns.len();
+        let arrays: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("${}::{}", offset + i + 1, c.cast()))
+            .collect();
+        self.parts.push(format!(
+            "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){tail}",
+            arrays.join(", ")
+        ));
+        self.columns.extend(cols);
+        Ok(())
     }
-    let arrays: Vec<String> = cols
+
+    /// Runs the inserts; with `head`, the statement ends by setting the tenant's log size.
+    async fn execute(
+        self,
+        tx: &mut Transaction<'static, Postgres>,
+        head: Option<(i64, &str)>,
+    ) -> Result<(), StoreError> {
+        let n = self.columns.len();
+        let sql = match (head, self.parts.len()) {
+            (None, 0) => return Ok(()),
+            (None, 1) => self.parts[0].clone(),
+            (None, _) => {
+                let (last, ctes) = self.parts.split_last().expect("two or more parts");
+                format!("WITH {} {last}", with_names(ctes))
+            }
+            (Some(_), 0) => "UPDATE tenants SET log_size = $1 WHERE id = $2".to_string(),
+            (Some(_), _) => format!(
+                "WITH {} UPDATE tenants SET log_size = ${} WHERE id = ${}",
+                with_names(&self.parts),
+                n + 1,
+                n + 2
+            ),
+        };
+        let mut q = sqlx::query(&sql);
+        for c in self.columns {
+            q = c.bind(q);
+        }
+        if let Some((size, tenant)) = head {
+            q = q.bind(size).bind(tenant);
+        }
+        q.execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+fn with_names(parts: &[String]) -> String {
+    parts
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("${}::{}", i + 1, c.cast()))
-        .collect();
-    let sql = format!(
-        "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){tail}",
-        arrays.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for c in cols {
-        q = c.bind(q);
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
+        .map(|(i, p)| format!("w{i} AS ({p})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn recorded(row: &PgRow) -> Result<Recorded, StoreError> {
