@@ -119,6 +119,27 @@ impl PriceEntry {
     }
 }
 
+impl PriceEntry {
+    /// The wire form used by `GET /api/v1/pricing` and `tollgate pricing list --json`: rates
+    /// per million tokens as exact decimal strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        let rate = |d: Option<Decimal>| d.map(|d| d.to_string());
+        serde_json::json!({
+            "provider": self.provider,
+            "model": self.model,
+            "effective_from": effective_label(self.effective_from_us),
+            "currency": self.currency,
+            "input": self.rates.input.to_string(),
+            "output": self.rates.output.to_string(),
+            "cached_input": rate(self.rates.cached_input),
+            "cache_write": rate(self.rates.cache_write),
+            "reasoning": rate(self.rates.reasoning),
+            "source": self.source.as_str(),
+            "version": self.version(),
+        })
+    }
+}
+
 /// `YYYY-MM-DD` when the instant is a midnight, the full RFC 3339 form otherwise.
 pub fn effective_label(us: i64) -> String {
     if us.rem_euclid(time::DAY_US) == 0 {

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tollgate_core::pricing::{effective_label, PriceEntry};
+use tollgate_core::pricing::PriceEntry;
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
 use tollgate_store::Scope;
 
@@ -20,23 +20,6 @@ pub struct PricingQuery {
     at: Option<String>,
     /// Every version instead of those in force.
     all: Option<bool>,
-}
-
-fn entry_json(e: &PriceEntry) -> Value {
-    let rate = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
-    json!({
-        "provider": e.provider,
-        "model": e.model,
-        "effective_from": effective_label(e.effective_from_us),
-        "currency": e.currency,
-        "input": e.rates.input.to_string(),
-        "output": e.rates.output.to_string(),
-        "cached_input": rate(e.rates.cached_input),
-        "cache_write": rate(e.rates.cache_write),
-        "reasoning": rate(e.rates.reasoning),
-        "source": e.source.as_str(),
-        "version": e.version(),
-    })
 }
 
 /// Lists prices, per million tokens, as exact decimal strings.
@@ -60,6 +43,6 @@ pub async fn pricing(
     Ok(Json(json!({
         "at": format_us(at),
         "unit": "per million tokens",
-        "prices": entries.into_iter().map(entry_json).collect::<Vec<_>>(),
+        "prices": entries.into_iter().map(PriceEntry::to_json).collect::<Vec<_>>(),
     })))
 }

@@ -132,16 +132,7 @@ impl Pricing {
                 let rate =
                     |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
                 if as_json {
-                    let rows: Vec<_> = entries
-                        .iter()
-                        .map(|e| {
-                            json!({"provider": e.provider, "model": e.model, "effective_from": effective_label(e.effective_from_us),
-                                   "currency": e.currency, "input": e.rates.input.to_string(), "output": e.rates.output.to_string(),
-                                   "cached_input": e.rates.cached_input.map(|d| d.to_string()),
-                                   "cache_write": e.rates.cache_write.map(|d| d.to_string()),
-                                   "reasoning": e.rates.reasoning.map(|d| d.to_string()), "version": e.version()})
-                        })
-                        .collect();
+                    let rows: Vec<_> = entries.iter().map(|e| e.to_json()).collect();
                     println!("{}", json(&json!(rows)));
                 } else {
                     let rows = entries
