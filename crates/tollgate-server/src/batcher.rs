@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -35,9 +35,10 @@ impl Batcher {
         metrics: Arc<Metrics>,
         max_events: usize,
         capacity: usize,
+        linger: Duration,
     ) -> (Batcher, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let handle = tokio::spawn(run(store, metrics, rx, max_events.max(1)));
+        let handle = tokio::spawn(run(store, metrics, rx, max_events.max(1), linger));
         (Batcher { tx }, handle)
     }
 
@@ -74,18 +75,25 @@ async fn run(
     metrics: Arc<Metrics>,
     mut rx: mpsc::Receiver<Job>,
     max_events: usize,
+    linger: Duration,
 ) {
     while let Some(first) = rx.recv().await {
+        let deadline = Instant::now() + linger;
         let mut events = first.items.len();
         let mut jobs = vec![first];
+        // Take what is queued; then, for up to `linger` after the first request, wait for
+        // more: a fuller commit writes each page of the indexes once for more events.
         while events < max_events {
-            match rx.try_recv() {
-                Ok(job) => {
-                    events += job.items.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
+            let job = match rx.try_recv() {
+                Ok(job) => job,
+                Err(_) if linger.is_zero() => break,
+                Err(_) => match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                    Ok(Some(job)) => job,
+                    _ => break,
+                },
+            };
+            events += job.items.len();
+            jobs.push(job);
         }
         commit(&*store, &metrics, jobs).await;
     }

@@ -56,6 +56,7 @@ impl Server {
             metrics.clone(),
             settings.ingest.max_commit_events,
             settings.ingest.queue_capacity,
+            Duration::from_micros(settings.ingest.linger_us),
         );
         let state = AppState::new(store.clone(), settings, prices, batcher, metrics);
         Ok(Server {

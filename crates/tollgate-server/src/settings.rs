@@ -49,6 +49,9 @@ pub struct IngestSettings {
     pub queue_capacity: usize,
     /// Most events in one `POST /api/v1/log/batch`.
     pub max_batch_events: usize,
+    /// How long, in microseconds, a commit may wait after its first request for others to
+    /// join it (0: commit whatever is queued at once).
+    pub linger_us: u64,
     /// Most events parsed and waiting for a commit at once; further requests wait. This
     /// bounds the server's memory under load.
     pub max_pending_events: usize,
@@ -133,6 +136,7 @@ impl Default for IngestSettings {
             max_commit_events: 4096,
             queue_capacity: 8192,
             max_batch_events: 1000,
+            linger_us: 0,
             max_pending_events: 4096,
         }
     }

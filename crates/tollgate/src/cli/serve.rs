@@ -37,7 +37,13 @@ impl Serve {
         tracing::info!(?settings, "starting");
 
         let store = config::open_store(&settings).await?;
-        if let Some(boot) = tollgate_server::bootstrap(&*store, &settings).await? {
+        let boot = tollgate_server::bootstrap(&*store, &settings).await?;
+        if boot.is_none() && settings.bootstrap_api_key.is_some() {
+            tracing::warn!(
+                "bootstrap_api_key is set but the database already has tenants; it was not used"
+            );
+        }
+        if let Some(boot) = boot {
             match &boot.secret {
                 Some(secret) => println!(
                     "Created tenant '{}' ({}) and an API key with every scope. It is shown only once:\n\n    {secret}\n",
