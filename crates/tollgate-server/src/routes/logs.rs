@@ -73,7 +73,12 @@ pub async fn logs(
     auth.require(Scope::Read)?;
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
-    let (start_us, end_us) = if q.start_date.is_some() || q.end_date.is_some() {
+    // Alias, model, provider and origin have no index of their own: filtering by them
+    // walks the time index, so without dates they search the last 30 days rather than the
+    // whole history. Unfiltered, user and conversation listings use their indexes.
+    let unindexed =
+        q.alias.is_some() || q.model.is_some() || q.provider.is_some() || q.origin.is_some();
+    let (start_us, end_us) = if q.start_date.is_some() || q.end_date.is_some() || unindexed {
         let (s, e) = date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
         (Some(s), Some(e))
     } else {
@@ -108,5 +113,7 @@ pub async fn logs(
         "limit": limit,
         "offset": offset,
         "count": found.len(),
+        "start_date": start_us.map(format_us),
+        "end_date": end_us.map(format_us),
     })))
 }

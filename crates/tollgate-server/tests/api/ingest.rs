@@ -372,7 +372,9 @@ output = "4"
         );
         assert_eq!(after.body["cost_exact"], "7.000000000");
         // The stored events keep what they were charged.
-        let logs = app.get("/api/v1/logs?model=sparrow").await;
+        let logs = app
+            .get("/api/v1/logs?model=sparrow&start_date=2026-01-01")
+            .await;
         let versions: Vec<&str> = logs.body["logs"]
             .as_array()
             .expect("logs")
