@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -90,15 +90,20 @@ impl Ingest {
         }
         let per_request = self.batch.unwrap_or(1).max(1);
         let base = self.client.server.trim_end_matches('/').to_string();
-        let url = if self.batch.is_some() {
-            format!("{base}/api/v1/log/batch")
+        let path = if self.batch.is_some() {
+            "/api/v1/log/batch"
         } else {
-            format!("{base}/api/v1/log")
+            "/api/v1/log"
         };
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(self.concurrency)
-            .timeout(Duration::from_secs(60))
-            .build()?;
+        let authority = base
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if base.starts_with("https://") {
+            bail!("bench speaks plain HTTP; point --server at http://HOST:PORT");
+        }
 
         // Bodies are prepared up front so that the generator spends its CPU on sending.
         let distinct = if self.request_ids {
@@ -118,7 +123,6 @@ impl Ingest {
                 })
                 .collect(),
         );
-
         let next = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
         let bar = ProgressBar::new(self.count);
@@ -129,9 +133,8 @@ impl Ingest {
         let started = Instant::now();
         let mut workers = Vec::with_capacity(self.concurrency);
         for _ in 0..self.concurrency {
-            let (http, url, key, bodies, next, errors, bar) = (
-                http.clone(),
-                url.clone(),
+            let (authority, key, bodies, next, errors, bar) = (
+                authority.clone(),
                 self.client.api_key.clone(),
                 bodies.clone(),
                 next.clone(),
@@ -140,28 +143,32 @@ impl Ingest {
             );
             let count = self.count;
             workers.push(tokio::spawn(async move {
+                // One keep-alive HTTP/1.1 connection per worker, as wrk does: the generator
+                // should spend as little of the machine's CPU as it can.
                 let mut latencies = Vec::new();
+                let mut sender = connect(&authority).await?;
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= count {
                         break;
                     }
                     let body = bodies[(n % bodies.len() as u64) as usize].clone();
+                    let request = hyper::Request::post(path)
+                        .header("host", &authority)
+                        .header("x-api-key", &key)
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(body))?;
                     let t = Instant::now();
-                    let ok = match http
-                        .post(&url)
-                        .header("X-API-Key", &key)
-                        .header("Content-Type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                    {
+                    let ok = match sender.send_request(request).await {
                         Ok(resp) => {
                             let status = resp.status();
-                            let _ = resp.bytes().await;
+                            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
                             status.is_success()
                         }
-                        Err(_) => false,
+                        Err(_) => {
+                            sender = connect(&authority).await?;
+                            false
+                        }
                     };
                     latencies.push(t.elapsed().as_micros() as u64);
                     if !ok {
@@ -171,12 +178,12 @@ impl Ingest {
                         bar.set_position(n);
                     }
                 }
-                latencies
+                anyhow::Ok(latencies)
             }));
         }
         let mut latencies = Vec::with_capacity(self.count as usize);
         for w in workers {
-            latencies.extend(w.await?);
+            latencies.extend(w.await??);
         }
         let elapsed = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -191,7 +198,7 @@ impl Ingest {
         let requests = latencies.len() as f64;
         let errors = errors.load(Ordering::Relaxed);
         let report = json!({
-            "route": if self.batch.is_some() { "/api/v1/log/batch" } else { "/api/v1/log" },
+            "route": path,
             "concurrency": self.concurrency,
             "requests": latencies.len(),
             "events_per_request": per_request,
@@ -224,4 +231,18 @@ impl Ingest {
         }
         Ok(())
     }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// Opens one HTTP/1.1 connection to `authority` (`host:port`).
+async fn connect(authority: &str) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {authority}: {e}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
