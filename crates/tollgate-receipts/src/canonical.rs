@@ -1,9 +1,14 @@
 //! RFC 8785 (JSON Canonicalization Scheme) for the values Tollgate signs and hashes.
 //!
-//! Tollgate's canonical records hold strings, booleans, nulls, arrays, objects and integers
-//! within ±2^53, the range in which RFC 8785's ECMAScript number form is the plain decimal
-//! form. Anything else is refused rather than encoded in a way another verifier might not
-//! reproduce.
+//! Strings, booleans, nulls, arrays and objects are written as RFC 8785 §3.2 prescribes.
+//! Numbers are IEEE-754 doubles printed the ECMAScript way (RFC 8785 §3.2.2.3, via
+//! `ryu_js`): `2.0` is `2`, `-0.0` is `0`, `1e21` is `1e+21`. Integers are written exactly
+//! when their magnitude is at most 2^53; larger `i64`/`u64` values are refused rather than
+//! rounded to the nearest double, because another verifier would sign or hash a different
+//! number than the one the record holds (this fails closed).
+//!
+//! Tollgate's own v2 records hold only strings and integers within ±2^53; finite floats are
+//! supported for the peer's v1 receipts, whose costs are floats.
 
 use serde_json::Value;
 
@@ -13,7 +18,8 @@ pub const MAX_SAFE_INTEGER: u64 = 1 << 53;
 /// Why a value has no canonical form here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CanonicalError {
-    /// A number that is not an integer within ±2^53.
+    /// An integer beyond ±2^53, which RFC 8785's doubles cannot carry exactly, or a number
+    /// that is not a finite double (only possible with serde_json's `arbitrary_precision`).
     UnsupportedNumber(String),
 }
 
@@ -21,7 +27,11 @@ impl std::fmt::Display for CanonicalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::UnsupportedNumber(n) => {
-                write!(f, "number {n} is not an integer within ±2^53")
+                write!(
+                    f,
+                    "number {n} has no exact RFC 8785 form: integers must be within ±2^53 \
+                     (9007199254740992) and other numbers finite; send larger values as strings"
+                )
             }
         }
     }
@@ -73,17 +83,29 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
 }
 
 fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) -> Result<(), CanonicalError> {
-    let fits = if let Some(i) = n.as_i64() {
-        i.unsigned_abs() <= MAX_SAFE_INTEGER
+    let unsupported = || CanonicalError::UnsupportedNumber(n.to_string());
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(unsupported());
+        }
+        out.extend_from_slice(i.to_string().as_bytes());
     } else if let Some(u) = n.as_u64() {
-        u <= MAX_SAFE_INTEGER
+        if u > MAX_SAFE_INTEGER {
+            return Err(unsupported());
+        }
+        out.extend_from_slice(u.to_string().as_bytes());
     } else {
-        false
-    };
-    if !fits {
-        return Err(CanonicalError::UnsupportedNumber(n.to_string()));
+        // Not an i64 or u64, so serde_json holds it as a double (or, with
+        // `arbitrary_precision`, as text that `as_f64` rounds to one).
+        let f = n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .ok_or_else(unsupported)?;
+        // ECMAScript prints -0 as "0" (RFC 8785 §3.2.2.3); adding 0.0 turns -0.0 into +0.0
+        // and leaves every other value unchanged.
+        let f = f + 0.0;
+        out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
     }
-    out.extend_from_slice(n.to_string().as_bytes());
     Ok(())
 }
 
@@ -155,10 +177,106 @@ mod tests {
     }
 
     #[test]
-    fn floats_and_unsafe_integers_are_refused() {
-        assert!(canonicalize(&json!(1.5)).is_err());
+    fn integers_beyond_2_pow_53_are_refused_and_those_within_are_exact() {
         assert!(canonicalize(&json!(9_007_199_254_740_993_u64)).is_err());
-        assert!(canonicalize(&json!(9_007_199_254_740_992_u64)).is_ok());
+        assert!(canonicalize(&json!(-9_007_199_254_740_993_i64)).is_err());
+        assert!(canonicalize(&json!(u64::MAX)).is_err());
+        assert!(canonicalize(&json!(i64::MIN)).is_err());
+        assert_eq!(text(json!(9_007_199_254_740_992_u64)), "9007199254740992");
+        assert_eq!(text(json!(-9_007_199_254_740_992_i64)), "-9007199254740992");
+        assert_eq!(text(json!(0)), "0");
+    }
+
+    #[test]
+    fn the_refusal_message_says_what_to_do() {
+        let err = canonicalize(&json!({"a": [u64::MAX]})).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("18446744073709551615"), "{message}");
+        assert!(message.contains("string"), "{message}");
+    }
+
+    #[test]
+    fn floats_are_written_the_ecmascript_way() {
+        assert_eq!(text(json!(0.0)), "0");
+        assert_eq!(text(json!(-0.0)), "0");
+        assert_eq!(text(json!(2.0)), "2");
+        assert_eq!(text(json!(100.0)), "100");
+        assert_eq!(text(json!(1.5)), "1.5");
+        assert_eq!(text(json!(-1.5)), "-1.5");
+        assert_eq!(text(json!(1.5e-7)), "1.5e-7");
+        assert_eq!(text(json!(1e21)), "1e+21");
+        assert_eq!(text(json!(1e20)), "100000000000000000000");
+        assert_eq!(text(json!(0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(text(json!(0.000_001)), "0.000001");
+        assert_eq!(text(json!(1e-7)), "1e-7");
+    }
+
+    /// RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text.
+    #[test]
+    fn rfc_8785_appendix_b_numbers_match() {
+        let cases: &[(u64, &str)] = &[
+            (0x0000_0000_0000_0000, "0"),
+            (0x8000_0000_0000_0000, "0"),
+            (0x0000_0000_0000_0001, "5e-324"),
+            (0x8000_0000_0000_0001, "-5e-324"),
+            (0x7fef_ffff_ffff_ffff, "1.7976931348623157e+308"),
+            (0xffef_ffff_ffff_ffff, "-1.7976931348623157e+308"),
+            (0x4340_0000_0000_0000, "9007199254740992"),
+            (0xc340_0000_0000_0000, "-9007199254740992"),
+            (0x4430_0000_0000_0000, "295147905179352830000"),
+            (0x44b5_2d02_c7e1_4af5, "9.999999999999997e+22"),
+            (0x44b5_2d02_c7e1_4af6, "1e+23"),
+            (0x44b5_2d02_c7e1_4af7, "1.0000000000000001e+23"),
+            (0x444b_1ae4_d6e2_ef4e, "999999999999999700000"),
+            (0x444b_1ae4_d6e2_ef4f, "999999999999999900000"),
+            (0x444b_1ae4_d6e2_ef50, "1e+21"),
+            (0x3eb0_c6f7_a0b5_ed8c, "9.999999999999997e-7"),
+            (0x3eb0_c6f7_a0b5_ed8d, "0.000001"),
+            (0x41b3_de43_5555_5553, "333333333.3333332"),
+            (0x41b3_de43_5555_5554, "333333333.33333325"),
+            (0x41b3_de43_5555_5555, "333333333.3333333"),
+            (0x41b3_de43_5555_5556, "333333333.3333334"),
+            (0x41b3_de43_5555_5557, "333333333.33333343"),
+            (0xbecb_f647_612f_3696, "-0.0000033333333333333333"),
+            (0x4314_3ff3_c1cb_0959, "1424953923781206.2"),
+        ];
+        for &(bits, expected) in cases {
+            let value = json!(f64::from_bits(bits));
+            assert_eq!(text(value), expected, "bits {bits:#018x}");
+        }
+    }
+
+    #[test]
+    fn nan_and_infinity_have_no_json_value_to_canonicalize() {
+        // RFC 8785 makes NaN and ±Infinity errors; serde_json already maps them to null when
+        // building a Value, so they can never reach the number writer as numbers.
+        assert!(serde_json::Number::from_f64(f64::NAN).is_none());
+        assert!(serde_json::Number::from_f64(f64::INFINITY).is_none());
+        assert!(serde_json::Number::from_f64(f64::NEG_INFINITY).is_none());
+    }
+
+    /// RFC 8785 §3.2.2's example, built from Rust literals so the doubles are exact.
+    // The RFC's input deliberately has more digits than a double holds.
+    #[allow(clippy::excessive_precision)]
+    #[test]
+    fn rfc_8785_section_3_2_2_example_matches() {
+        let value = json!({
+            "numbers": [333_333_333.333_333_29_f64, 1e30, 4.50, 2e-3, 0.000_000_000_000_000_000_000_000_001],
+            "string": "\u{20ac}$\u{f}\nA'\u{42}\"\\\\\"/",
+            "literals": [null, true, false],
+        });
+        assert_eq!(
+            text(value),
+            r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+        );
+    }
+
+    #[test]
+    fn the_same_double_parsed_from_text_canonicalizes_the_same() {
+        // What a verifier does: parse the received JSON, then canonicalize it.
+        let parsed: Value =
+            serde_json::from_str(r#"{"cost":1.5E-7,"n":2.0,"z":-0.0,"big":1E21}"#).expect("parses");
+        assert_eq!(text(parsed), r#"{"big":1e+21,"cost":1.5e-7,"n":2,"z":0}"#);
     }
 
     proptest::proptest! {
@@ -171,6 +289,20 @@ mod tests {
             let bytes = canonicalize(&value).expect("canonical");
             let back: Value = serde_json::from_slice(&bytes).expect("parses");
             proptest::prop_assert_eq!(back, value);
+        }
+
+        #[test]
+        fn every_finite_double_is_written_as_text_that_reads_back_exactly(
+            bits in proptest::prelude::any::<u64>(),
+        ) {
+            let f = f64::from_bits(bits);
+            proptest::prop_assume!(f.is_finite());
+            let written = text(json!(f));
+            // Rust's parser rounds correctly (serde_json's default parser may not).
+            let back: f64 = written.parse().expect("a number");
+            proptest::prop_assert_eq!(back, f + 0.0, "{}", written);
+            // Shortest form, no trailing ".0", no "+" in front of positive numbers.
+            proptest::prop_assert!(!written.ends_with(".0") && !written.starts_with('+'));
         }
     }
 }

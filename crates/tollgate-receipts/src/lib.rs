@@ -1,11 +1,15 @@
-//! Tollgate's verifiable-log primitives: RFC 8785 canonical JSON and RFC 6962 hashing.
+//! Tollgate's verifiable-log primitives: RFC 8785 canonical JSON, RFC 6962 Merkle trees and
+//! proofs, Ed25519 keys, signed documents and C2SP signed-note checkpoints.
 //!
-//! Pure code: no I/O, no clock, no database. The server stores what these functions produce
-//! and an offline verifier recomputes it, so both sides must agree byte for byte.
+//! Pure code: no database, no clock. The server stores what these functions produce and an
+//! offline verifier recomputes it, so both sides must agree byte for byte.
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+pub mod keys;
 pub mod merkle;
+pub mod note;
+pub mod signature;
 
 pub use canonical::{canonicalize, write_string, CanonicalError};
 pub use merkle::{leaf_hash, node_hash, Hash};
