@@ -121,6 +121,9 @@ pub struct UsageEvent {
     pub latency_ms: Option<i64>,
     /// Exact cost.
     pub cost: Nanos,
+    /// The input side of `cost` (prompt tokens), when known; the rest is output. Not part of
+    /// the canonical entry (version 1 carries the total only).
+    pub input_cost: Option<Nanos>,
     /// Currency of `cost`.
     pub currency: Currency,
     /// The price entry that priced it (`builtin:openai/gpt-4o@2024-08-06`).
@@ -240,6 +243,7 @@ mod tests {
             },
             latency_ms: Some(120),
             cost: Nanos(75_000),
+            input_cost: None,
             currency: Currency::usd(),
             price_version: Some("builtin:openai/gpt-4o@2024-08-06".into()),
             flags: EventFlags {

@@ -16,6 +16,6 @@ pub mod validate;
 pub use event::{EventFlags, EventSource, UsageEvent};
 pub use ids::{new_id, IdKind};
 pub use money::{Currency, Nanos};
-pub use pricing::{PriceBook, PriceEntry, PriceSource, Rates};
+pub use pricing::{CostSplit, PriceBook, PriceEntry, PriceSource, Rates};
 pub use usage::TokenCounts;
 pub use validate::Invalid;

@@ -157,3 +157,25 @@ impl FromRequestParts<AppState> for Auth {
         Ok(Auth { key, tenant_id })
     }
 }
+
+/// Credentials when the request carries a key, none otherwise (for routes that answer
+/// anyone but tell more to the owner). A key that is presented must be valid.
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key("x-api-key") || parts.headers.contains_key("authorization") {
+            Ok(MaybeAuth(Some(
+                Auth::from_request_parts(parts, state).await?,
+            )))
+        } else {
+            Ok(MaybeAuth(None))
+        }
+    }
+}

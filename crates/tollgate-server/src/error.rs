@@ -113,6 +113,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "CONFLICT", message)
             }
+            StoreError::Stale(message) => ApiError::new(
+                StatusCode::CONFLICT,
+                "CONCURRENT_CHANGE",
+                format!("{message}; retry the request"),
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
                 ApiError::new(

@@ -166,17 +166,26 @@ fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid>
 /// flagged unpriced.
 struct Priced {
     cost: Nanos,
+    /// The input side of `cost`, when known.
+    input: Option<Nanos>,
     currency: Currency,
     version: Option<String>,
     unpriced: bool,
     client: bool,
 }
 
+/// A cost the client sent: the total and, when it split it, the input side.
+#[derive(Clone, Copy)]
+struct ClientCost {
+    total: Nanos,
+    input: Option<Nanos>,
+}
+
 fn price(
     ctx: &IngestContext<'_>,
     c: &Common,
     tokens: &TokenCounts,
-    client: Option<Nanos>,
+    client: Option<ClientCost>,
 ) -> Result<Priced, Invalid> {
     if let Some(m) = ctx
         .book
@@ -185,10 +194,11 @@ fn price(
         let cost = m
             .entry
             .rates
-            .cost(tokens)
+            .cost_split(tokens)
             .map_err(|e| Invalid::field("input_tokens", e.to_string()))?;
         return Ok(Priced {
-            cost,
+            cost: cost.total,
+            input: Some(cost.input),
             currency: m.entry.currency.clone(),
             version: Some(m.entry.version()),
             unpriced: false,
@@ -197,7 +207,8 @@ fn price(
     }
     match (client, ctx.client_cost) {
         (Some(cost), ClientCostPolicy::WhenUnpriced) => Ok(Priced {
-            cost,
+            cost: cost.total,
+            input: cost.input.filter(|i| *i <= cost.total),
             currency: Currency::usd(),
             version: None,
             unpriced: false,
@@ -205,6 +216,7 @@ fn price(
         }),
         _ => Ok(Priced {
             cost: Nanos::ZERO,
+            input: Some(Nanos::ZERO),
             currency: Currency::usd(),
             version: None,
             unpriced: true,
@@ -249,7 +261,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         }
         .validate()?
     };
-    let client = client_cost("cost", body.cost)?;
+    let client = client_cost("cost", body.cost)?.map(|total| ClientCost { total, input: None });
     let latency_ms = body.latency_ms.map(|l| {
         if (0..=86_400_000).contains(&l) {
             Ok(l)
@@ -282,6 +294,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
     let priced = if cached_response {
         Priced {
             cost: Nanos::ZERO,
+            input: Some(Nanos::ZERO),
             currency: Currency::usd(),
             version: None,
             unpriced: false,
@@ -307,6 +320,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             tokens,
             latency_ms,
             cost: priced.cost,
+            input_cost: priced.input,
             currency: priced.currency,
             price_version: priced.version,
             flags: EventFlags {
@@ -507,13 +521,15 @@ pub fn conversation_item(
     };
     // The client's total includes cache, reasoning and long-context costs that its
     // input/output split leaves out, so the total wins.
+    let input = client_cost("metadata.input_cost", m.input_cost)?;
+    let output = client_cost("metadata.output_cost", m.output_cost)?;
     let client = match client_cost("metadata.cost", m.cost)? {
-        Some(total) => Some(total),
-        None => match (
-            client_cost("metadata.input_cost", m.input_cost)?,
-            client_cost("metadata.output_cost", m.output_cost)?,
-        ) {
-            (Some(i), Some(o)) => i.checked_add(o),
+        Some(total) => Some(ClientCost { total, input }),
+        None => match (input, output) {
+            (Some(i), Some(o)) => i.checked_add(o).map(|total| ClientCost {
+                total,
+                input: Some(i),
+            }),
             _ => None,
         },
     };
@@ -600,6 +616,7 @@ pub fn conversation_item(
             tokens,
             latency_ms: None,
             cost: priced.cost,
+            input_cost: priced.input,
             currency: priced.currency,
             price_version: priced.version,
             flags: EventFlags {

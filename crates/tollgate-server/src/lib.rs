@@ -13,8 +13,10 @@ mod ingest;
 pub mod keys;
 mod metrics;
 mod prices;
+mod receipts;
 mod routes;
 pub mod settings;
+pub mod signer;
 mod state;
 
 use std::future::Future;
@@ -32,7 +34,19 @@ pub use settings::Settings;
 
 use crate::batcher::Batcher;
 use crate::metrics::Metrics;
+use crate::signer::{Signer, SignerError};
 use crate::state::AppState;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The prices could not be loaded.
+    #[error(transparent)]
+    Prices(#[from] PricesError),
+    /// The signing key could not be loaded or created.
+    #[error("signing key: {0}")]
+    Signing(#[from] SignerError),
+}
 
 /// A configured server, not yet listening.
 pub struct Server {
@@ -44,7 +58,8 @@ pub struct Server {
 
 impl Server {
     /// Loads prices and starts the writer task.
-    pub async fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Server, PricesError> {
+    pub async fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Server, StartError> {
+        let signer = Arc::new(Signer::open(settings.signing_key_path(), store.clone()).await?);
         let prices = Prices::load(&settings.pricing, &*store).await?;
         let refresher = prices.refresh_every(
             store.clone(),
@@ -58,7 +73,7 @@ impl Server {
             settings.ingest.queue_capacity,
             Duration::from_micros(settings.ingest.linger_us),
         );
-        let state = AppState::new(store.clone(), settings, prices, batcher, metrics);
+        let state = AppState::new(store.clone(), settings, prices, batcher, metrics, signer);
         Ok(Server {
             state,
             store,

@@ -81,6 +81,10 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Commits that failed.
     pub commit_failures: AtomicU64,
+    /// Receipts issued.
+    pub receipts_issued: AtomicU64,
+    /// Logs certified by the receipts issued.
+    pub receipt_logs_certified: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -92,6 +96,8 @@ impl Default for Metrics {
             commit_batch_events: Histogram::new(BATCH_BOUNDS),
             commit_seconds: Histogram::new(SECONDS_BOUNDS),
             commit_failures: AtomicU64::new(0),
+            receipts_issued: AtomicU64::new(0),
+            receipt_logs_certified: AtomicU64::new(0),
         }
     }
 }
@@ -105,6 +111,13 @@ impl Metrics {
             None => map.entry(route.to_string()).or_default(),
         };
         *by_status.entry((method, status)).or_default() += 1;
+    }
+
+    /// Counts one issued receipt certifying `logs` logs.
+    pub fn receipt_issued(&self, logs: i64) {
+        self.receipts_issued.fetch_add(1, Ordering::Relaxed);
+        self.receipt_logs_certified
+            .fetch_add(u64::try_from(logs).unwrap_or(0), Ordering::Relaxed);
     }
 
     /// The text exposition.
@@ -144,6 +157,16 @@ impl Metrics {
                 "tollgate_commit_failures_total",
                 "Ingestion commits that failed.",
                 &self.commit_failures,
+            ),
+            (
+                "tollgate_receipts_issued_total",
+                "Signed receipts issued.",
+                &self.receipts_issued,
+            ),
+            (
+                "tollgate_receipt_logs_certified_total",
+                "Logs certified by the receipts issued (a log certified twice counts twice).",
+                &self.receipt_logs_certified,
             ),
         ];
         for (name, help, value) in counters {

@@ -37,6 +37,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// Pricing.
     pub pricing: PricingSettings,
+    /// Receipts and the signed tenant logs.
+    pub receipts: ReceiptSettings,
 }
 
 /// Ingestion settings.
@@ -67,6 +69,41 @@ pub struct PricingSettings {
     pub client_cost: ClientCostPolicy,
     /// How often prices imported into the database are reloaded, in seconds.
     pub refresh_seconds: u64,
+}
+
+/// Receipt settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptSettings {
+    /// The Ed25519 signing key, a PKCS#8 PEM file; by default `signing-key.pem` in the data
+    /// directory, created at first start.
+    pub signing_key_file: Option<PathBuf>,
+    /// How many log and conversation ids a receipt's `batch_summary` lists inline; beyond
+    /// it the summary says the list is partial (the Merkle root still fixes the whole set).
+    pub inline_ids: usize,
+    /// Names each tenant's log in its checkpoints: the origin is `<log_origin>/<tenant id>`
+    /// (ideally a host name of the deployment, without a scheme).
+    pub log_origin: String,
+}
+
+impl Default for ReceiptSettings {
+    fn default() -> Self {
+        ReceiptSettings {
+            signing_key_file: None,
+            inline_ids: 1000,
+            log_origin: "tollgate".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Where the signing key lives.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.receipts
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing-key.pem"))
+    }
 }
 
 /// When a client-sent cost counts.
@@ -126,6 +163,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             ingest: IngestSettings::default(),
             pricing: PricingSettings::default(),
+            receipts: ReceiptSettings::default(),
         }
     }
 }
@@ -185,6 +223,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("ingest", &self.ingest)
             .field("pricing", &self.pricing)
+            .field("receipts", &self.receipts)
             .finish()
     }
 }

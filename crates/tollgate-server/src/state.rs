@@ -9,6 +9,7 @@ use crate::batcher::Batcher;
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::settings::Settings;
+use crate::signer::Signer;
 
 /// The application state, cheap to clone.
 #[derive(Clone)]
@@ -22,6 +23,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     auth_cache: AuthCache,
     pending: tokio::sync::Semaphore,
+    signer: Arc<Signer>,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
         prices: Prices,
         batcher: Batcher,
         metrics: Arc<Metrics>,
+        signer: Arc<Signer>,
     ) -> AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
@@ -44,6 +47,7 @@ impl AppState {
             metrics,
             auth_cache,
             pending,
+            signer,
         }))
     }
 
@@ -85,6 +89,11 @@ impl AppState {
             .acquire_many(n)
             .await
             .map_err(|_| crate::ApiError::internal("the ingestion gate closed"))
+    }
+
+    /// The receipt signer.
+    pub fn signer(&self) -> &Signer {
+        &self.0.signer
     }
 
     /// The key cache.

@@ -46,6 +46,7 @@ async fn main() {
                     },
                     latency_ms: Some(300),
                     cost: Nanos(4_500_000),
+                    input_cost: None,
                     currency: Currency::usd(),
                     price_version: Some("builtin:openai/gpt-4o@2024-08-06".into()),
                     flags: EventFlags::default(),

@@ -9,6 +9,10 @@ pub enum StoreError {
     /// The operation conflicts with what is stored (a duplicate name, a changed price).
     #[error("{0}")]
     Conflict(String),
+    /// A concurrent change made the operation's reads stale; running it again from the start
+    /// may succeed (a receipt "since the last receipt" that another receipt overtook).
+    #[error("{0}")]
+    Stale(String),
     /// Stored data broke an invariant the code relies on.
     #[error("stored data is inconsistent: {0}")]
     Invariant(String),

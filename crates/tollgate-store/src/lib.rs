@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tollgate_core::PriceEntry;
+use tollgate_receipts::merkle::{Needs, Nodes};
+use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 pub use db::{redact, ConnectOptions, Db, Dialect};
@@ -124,6 +126,105 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> Result<Option<Vec<Message>>, StoreError>;
+
+    // The tenant log as a Merkle tree.
+
+    /// One log entry by its id.
+    async fn find_log_entry(
+        &self,
+        tenant_id: &str,
+        log_id: Uuid,
+    ) -> Result<Option<LogEntry>, StoreError>;
+    /// The tile roots and leaf hashes `needs` lists, of the tenant's log at `size` (computing
+    /// and storing the roots of complete tiles not stored yet).
+    async fn log_nodes(
+        &self,
+        tenant_id: &str,
+        size: i64,
+        needs: &Needs,
+    ) -> Result<Nodes, StoreError>;
+    /// Stores a signed checkpoint unless one of that size exists; returns the stored one.
+    async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError>;
+    /// The checkpoint of that size, or the latest when `size` is None.
+    async fn checkpoint(
+        &self,
+        tenant_id: &str,
+        size: Option<i64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    // Signing keys (public halves only).
+
+    /// Records a public key the first time it signs; returns its record.
+    async fn register_signing_key(
+        &self,
+        key_id: &str,
+        public_key: &str,
+    ) -> Result<SigningKeyRecord, StoreError>;
+    /// Marks a key retired (replaced by a newer one).
+    async fn retire_signing_key(&self, key_id: &str) -> Result<(), StoreError>;
+    /// Every key that has signed, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    // Receipts.
+
+    /// The logs a selection matches, with their totals, at the tenant's current log size.
+    async fn select_logs(
+        &self,
+        tenant_id: &str,
+        selection: &Selection,
+        opts: SelectOptions,
+    ) -> Result<SelectedLogs, StoreError>;
+    /// Stores a receipt and the ranges it certifies in one transaction.
+    async fn insert_receipt(&self, receipt: &NewReceipt) -> Result<(), StoreError>;
+    /// Receipts, newest first, optionally with a tag; and how many there are.
+    async fn list_receipts(
+        &self,
+        tenant_id: &str,
+        tag: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredReceipt>, i64), StoreError>;
+    /// One receipt.
+    async fn get_receipt(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+    ) -> Result<Option<StoredReceipt>, StoreError>;
+    /// A page of the logs a receipt certifies, in leaf order; None when it is not the tenant's.
+    async fn receipt_logs(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<ReceiptLog>>, StoreError>;
+    /// The leaf index of log position `seq` in a receipt's set, if it certifies it.
+    async fn receipt_index(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        seq: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// The tile roots and leaf hashes `needs` lists, of a receipt's set tree.
+    async fn receipt_nodes(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        needs: &Needs,
+    ) -> Result<Option<Nodes>, StoreError>;
+    /// Every leaf hash of a receipt's set, in order.
+    async fn receipt_leaves(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+    ) -> Result<Option<Vec<Hash>>, StoreError>;
+    /// A page of the logs no receipt certifies, newest first, and how many there are.
+    async fn uncertified(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

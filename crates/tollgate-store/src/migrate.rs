@@ -37,7 +37,10 @@ macro_rules! migration {
     };
 }
 
-const MIGRATIONS: &[Migration] = &[migration!(20261121000001, "create_ledger")];
+const MIGRATIONS: &[Migration] = &[
+    migration!(20261121000001, "create_ledger"),
+    migration!(20261122000001, "receipts"),
+];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.
 const PG_LOCK_KEY: i64 = 0x746f_6c6c_6761_7465;

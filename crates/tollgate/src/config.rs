@@ -38,6 +38,7 @@ const KNOWN: &[&str] = &[
     "log_format",
     "ingest",
     "pricing",
+    "receipts",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

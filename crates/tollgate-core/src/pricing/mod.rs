@@ -69,6 +69,13 @@ pub struct Rates {
 impl Rates {
     /// The exact cost of `tokens`, rounded once, half-even, to nanos.
     pub fn cost(&self, tokens: &TokenCounts) -> Result<Nanos, MoneyError> {
+        Ok(self.cost_split(tokens)?.total)
+    }
+
+    /// The exact cost of `tokens` and its input side (uncached, cached and cache-write prompt
+    /// tokens), each rounded once, half-even, to nanos; the output side is the difference, so
+    /// the two parts always add up to the total.
+    pub fn cost_split(&self, tokens: &TokenCounts) -> Result<CostSplit, MoneyError> {
         let overflow = || MoneyError::OutOfRange(format!("the cost of {} tokens", tokens.total()));
         let parts = [
             (tokens.uncached_input(), self.input),
@@ -78,12 +85,29 @@ impl Rates {
             (tokens.reasoning, self.reasoning.unwrap_or(self.output)),
         ];
         let mut exact = Decimal::ZERO;
-        for (n, rate) in parts {
+        let mut input = Decimal::ZERO;
+        for (i, (n, rate)) in parts.into_iter().enumerate() {
             let part = Decimal::from(n).checked_mul(rate).ok_or_else(overflow)?;
             exact = exact.checked_add(part).ok_or_else(overflow)?;
+            if i < 3 {
+                input = exact;
+            }
         }
-        Nanos::from_decimal_rounded(exact / Decimal::from(1_000_000))
+        let million = Decimal::from(1_000_000);
+        Ok(CostSplit {
+            total: Nanos::from_decimal_rounded(exact / million)?,
+            input: Nanos::from_decimal_rounded(input / million)?,
+        })
     }
+}
+
+/// A cost and its input side; the output side is `total - input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CostSplit {
+    /// The whole cost.
+    pub total: Nanos,
+    /// The cost of the prompt tokens (uncached, cached reads and cache writes).
+    pub input: Nanos,
 }
 
 /// One price: a provider's model, from an instant on.

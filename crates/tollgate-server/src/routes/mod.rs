@@ -3,6 +3,7 @@
 mod conversations;
 mod logs;
 mod pricing;
+mod receipts;
 mod stats;
 mod usage;
 
@@ -36,6 +37,33 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/conversations/{id}/messages",
             get(conversations::messages),
         )
+        .route("/api/v1/receipts", get(receipts::list))
+        .route("/api/v1/receipts/", get(receipts::list))
+        .route("/api/v1/receipts/generate", post(receipts::generate))
+        .route("/api/v1/receipts/preview", post(receipts::preview))
+        .route("/api/v1/receipts/verify", post(receipts::verify))
+        .route("/api/v1/receipts/uncertified", get(receipts::uncertified))
+        .route(
+            "/api/v1/receipts/public-key.pem",
+            get(receipts::public_key_pem),
+        )
+        .route(
+            "/api/v1/receipts/public-keys.json",
+            get(receipts::public_keys),
+        )
+        .route("/api/v1/receipts/{id}", get(receipts::get))
+        .route("/api/v1/receipts/{id}/logs", get(receipts::logs))
+        .route("/api/v1/receipts/{id}/proof", get(receipts::proof))
+        .route("/receipts/public-key.pem", get(receipts::public_key_pem))
+        .route("/receipts/public-key.jwk", get(receipts::public_key_jwk))
+        .route("/receipts/public-keys.json", get(receipts::public_keys))
+        .route("/api/v1/transparency/checkpoint", get(receipts::checkpoint))
+        .route(
+            "/api/v1/transparency/consistency",
+            get(receipts::consistency),
+        )
+        .route("/api/v1/transparency/entries", get(receipts::entries))
+        .route("/api/v1/transparency/proof", get(receipts::log_proof))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

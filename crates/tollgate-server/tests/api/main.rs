@@ -5,4 +5,5 @@ mod auth;
 mod conversations;
 mod ingest;
 mod reads;
+mod receipts;
 mod support;

@@ -14,6 +14,8 @@ pub struct TestApp {
     pub tenant_id: String,
     pub db: TestDatabase,
     pub http: reqwest::Client,
+    /// The data directory (the signing key lives there).
+    pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -40,9 +42,11 @@ impl TestApp {
     }
 
     async fn start(db: TestDatabase, tweak: &impl Fn(&mut Settings)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("data dir");
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().expect("addr"),
             auth_cache_ttl_ms: 0,
+            data_dir: data_dir.path().to_path_buf(),
             ..Settings::default()
         };
         tweak(&mut settings);
@@ -65,6 +69,7 @@ impl TestApp {
             tenant_id: boot.tenant.id,
             db,
             http: reqwest::Client::new(),
+            data_dir,
             stop: Some(stop),
             task: Some(task),
         }
@@ -125,6 +130,19 @@ impl TestApp {
             .await
             .expect("send");
         reply(resp).await
+    }
+
+    /// A successful reply's body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", &self.key)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.text().await.expect("text")
     }
 
     /// Stops the server gracefully and waits for it; the database stays.

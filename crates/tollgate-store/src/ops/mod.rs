@@ -4,16 +4,20 @@ mod conversations;
 mod pg_append;
 mod prices;
 mod read;
+mod receipts;
 mod rows;
 mod sql;
 mod sqlite_append;
 mod tenants;
+mod transparency;
 
 pub(crate) use sqlite_append::SqliteWriter;
 
 use async_trait::async_trait;
 use sqlx::{Any, Transaction};
 use tollgate_core::PriceEntry;
+use tollgate_receipts::merkle::{Needs, Nodes};
+use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 use crate::db::{Db, Dialect};
@@ -171,5 +175,126 @@ impl Store for SqlStore {
         offset: i64,
     ) -> Result<Option<Vec<Message>>, StoreError> {
         conversations::list_messages(&self.db, tenant_id, id, limit, offset).await
+    }
+
+    async fn find_log_entry(
+        &self,
+        tenant_id: &str,
+        log_id: Uuid,
+    ) -> Result<Option<LogEntry>, StoreError> {
+        transparency::find_log_entry(&self.db, tenant_id, &log_id.to_string()).await
+    }
+
+    async fn log_nodes(
+        &self,
+        tenant_id: &str,
+        size: i64,
+        needs: &Needs,
+    ) -> Result<Nodes, StoreError> {
+        transparency::log_nodes(&self.db, tenant_id, size, needs).await
+    }
+
+    async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError> {
+        transparency::save_checkpoint(&self.db, cp).await
+    }
+
+    async fn checkpoint(
+        &self,
+        tenant_id: &str,
+        size: Option<i64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        transparency::checkpoint_at(&self.db, tenant_id, size).await
+    }
+
+    async fn register_signing_key(
+        &self,
+        key_id: &str,
+        public_key: &str,
+    ) -> Result<SigningKeyRecord, StoreError> {
+        transparency::register_signing_key(&self.db, key_id, public_key).await
+    }
+
+    async fn retire_signing_key(&self, key_id: &str) -> Result<(), StoreError> {
+        transparency::retire_signing_key(&self.db, key_id).await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        transparency::signing_keys(&self.db).await
+    }
+
+    async fn select_logs(
+        &self,
+        tenant_id: &str,
+        selection: &Selection,
+        opts: SelectOptions,
+    ) -> Result<SelectedLogs, StoreError> {
+        receipts::select_logs(&self.db, tenant_id, selection, opts).await
+    }
+
+    async fn insert_receipt(&self, receipt: &NewReceipt) -> Result<(), StoreError> {
+        receipts::insert_receipt(&self.db, receipt).await
+    }
+
+    async fn list_receipts(
+        &self,
+        tenant_id: &str,
+        tag: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredReceipt>, i64), StoreError> {
+        receipts::list_receipts(&self.db, tenant_id, tag, limit, offset).await
+    }
+
+    async fn get_receipt(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+    ) -> Result<Option<StoredReceipt>, StoreError> {
+        receipts::get_receipt(&self.db, tenant_id, receipt_id).await
+    }
+
+    async fn receipt_logs(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<ReceiptLog>>, StoreError> {
+        receipts::receipt_logs(&self.db, tenant_id, receipt_id, limit, offset).await
+    }
+
+    async fn receipt_index(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        seq: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        receipts::receipt_index(&self.db, tenant_id, receipt_id, seq).await
+    }
+
+    async fn receipt_nodes(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+        needs: &Needs,
+    ) -> Result<Option<Nodes>, StoreError> {
+        receipts::receipt_nodes(&self.db, tenant_id, receipt_id, needs).await
+    }
+
+    async fn receipt_leaves(
+        &self,
+        tenant_id: &str,
+        receipt_id: &str,
+    ) -> Result<Option<Vec<Hash>>, StoreError> {
+        receipts::receipt_leaves(&self.db, tenant_id, receipt_id).await
+    }
+
+    async fn uncertified(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+        receipts::uncertified(&self.db, tenant_id, limit, offset).await
     }
 }

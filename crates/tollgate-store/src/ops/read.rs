@@ -107,9 +107,13 @@ async fn event_rows(
     found.iter().map(usage_row).collect()
 }
 
-const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
+pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
      origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
-     cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata";
+     cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
+     input_cost_nanos";
+
+/// How many columns [`EVENT_COLUMNS`] lists.
+pub(super) const EVENT_COLUMN_COUNT: usize = 27;
 
 pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
     let conversation: Option<String> = row.try_get(13)?;
@@ -140,6 +144,7 @@ pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
             },
             latency_ms: row.try_get(19)?,
             cost: Nanos(row.try_get(20)?),
+            input_cost: row.try_get::<Option<i64>, _>(26)?.map(Nanos),
             currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
             price_version: row.try_get(22)?,
             flags: EventFlags::from_bits(row.try_get(23)?),

@@ -38,6 +38,7 @@ pub fn event(
         },
         latency_ms: None,
         cost: Nanos(cost),
+        input_cost: None,
         currency: Currency::usd(),
         price_version: None,
         flags: EventFlags::default(),

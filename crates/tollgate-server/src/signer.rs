@@ -1,0 +1,138 @@
+//! The signing key: loaded or created at start, reloaded when its file changes (after
+//! `tollgate signing-key rotate`), and the public half of every key that ever signed, which
+//! the database keeps so that every instance verifies every receipt.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use tollgate_receipts::keys::{self, KeyError, PublicKey, SigningKey};
+use tollgate_store::{Store, StoreError};
+
+/// Why the signing key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    /// The key file could not be read or written.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The database refused the public key.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Current {
+    key: Arc<SigningKey>,
+    key_id: String,
+    modified: Option<SystemTime>,
+}
+
+/// Signs receipts and checkpoints; resolves key ids to public keys.
+pub struct Signer {
+    path: PathBuf,
+    store: Arc<dyn Store>,
+    current: RwLock<Current>,
+    known: RwLock<HashMap<String, PublicKey>>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl Signer {
+    /// Loads the key at `path`, creating it if there is none, and records its public half.
+    pub async fn open(path: PathBuf, store: Arc<dyn Store>) -> Result<Signer, SignerError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|error| KeyError::Io {
+                action: "create the directory",
+                path: dir.to_path_buf(),
+                error,
+            })?;
+        }
+        let (key, created) = keys::load_or_create(&path)?;
+        let public = key.public_key();
+        let key_id = public.key_id();
+        if created {
+            tracing::info!(path = %path.display(), %key_id, "created a new signing key");
+        }
+        store
+            .register_signing_key(&key_id, &public.to_base64url())
+            .await?;
+        let signer = Signer {
+            current: RwLock::new(Current {
+                key: Arc::new(key),
+                key_id: key_id.clone(),
+                modified: modified(&path),
+            }),
+            known: RwLock::new(HashMap::from([(key_id, public)])),
+            path,
+            store,
+        };
+        Ok(signer)
+    }
+
+    /// The current key and its id, reloading the file first if it changed.
+    pub async fn current(&self) -> Result<(Arc<SigningKey>, String), SignerError> {
+        let now = modified(&self.path);
+        {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if current.modified == now {
+                return Ok((current.key.clone(), current.key_id.clone()));
+            }
+        }
+        let key = SigningKey::from_pkcs8_pem(&read_key(&self.path)?)?;
+        let public = key.public_key();
+        let key_id = public.key_id();
+        self.store
+            .register_signing_key(&key_id, &public.to_base64url())
+            .await?;
+        tracing::info!(%key_id, "the signing key file changed: signing with the new key");
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id.clone(), public);
+        let key = Arc::new(key);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Current {
+            key: key.clone(),
+            key_id: key_id.clone(),
+            modified: now,
+        };
+        Ok((key, key_id))
+    }
+
+    /// The public key with this id, if any key by that id ever signed here.
+    pub async fn public_key(&self, key_id: &str) -> Result<Option<PublicKey>, StoreError> {
+        if let Some(k) = self
+            .known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+        {
+            return Ok(Some(*k));
+        }
+        let found = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.key_id == key_id);
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        let public = PublicKey::from_base64url(&record.public_key)
+            .map_err(|e| StoreError::Invariant(format!("signing key {key_id}: {e}")))?;
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id.to_string(), public);
+        Ok(Some(public))
+    }
+}
+
+fn read_key(path: &Path) -> Result<String, KeyError> {
+    std::fs::read_to_string(path).map_err(|error| KeyError::Io {
+        action: "read the key file",
+        path: path.to_path_buf(),
+        error,
+    })
+}

@@ -1,0 +1,112 @@
+-- Receipts and the tenant log's Merkle tree: completed tiles, signed checkpoints, the signing
+-- keys ever used, receipts with the sequence ranges they certify, and the union of every
+-- certified range (what "since the last receipt" leaves out).
+
+-- The input-side share of cost_nanos (uncached, cached and cache-write prompt tokens), so that
+-- receipts split input from output cost exactly. NULL for events recorded before it existed
+-- or priced by the client without a split: their whole cost counts as output.
+ALTER TABLE usage_events ADD COLUMN input_cost_nanos BIGINT;
+
+-- The root of every complete, aligned group of 256 leaves of a tenant's log (tile t covers
+-- seq 256t .. 256t+255). With the leaf hashes, any root or proof reads one tile of leaves,
+-- the tail and these roots, never the whole log.
+CREATE TABLE log_tiles (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    tile        BIGINT NOT NULL CHECK (tile >= 0),
+    hash        BYTEA NOT NULL CHECK (octet_length(hash) = 32),
+    PRIMARY KEY (tenant_id, tile)
+);
+
+-- Signed checkpoints (C2SP signed notes) of each tenant's log, all kept.
+CREATE TABLE checkpoints (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    size        BIGINT NOT NULL CHECK (size >= 0),
+    root        BYTEA NOT NULL CHECK (octet_length(root) = 32),
+    key_id      TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    created_us  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, size)
+);
+
+-- Every public key that has signed, so that old receipts verify after a rotation. The
+-- private keys live in files, never here.
+CREATE TABLE signing_keys (
+    key_id      TEXT PRIMARY KEY,
+    public_key  TEXT NOT NULL, -- raw 32 bytes, base64url without padding
+    created_us  BIGINT NOT NULL,
+    retired_us  BIGINT
+);
+
+CREATE TABLE receipts (
+    tenant_id       TEXT NOT NULL REFERENCES tenants (id),
+    id              TEXT NOT NULL,
+    issued_us       BIGINT NOT NULL,
+    receipt_type    TEXT NOT NULL,
+    key_id          TEXT NOT NULL REFERENCES signing_keys (key_id),
+    log_count       BIGINT NOT NULL CHECK (log_count > 0),
+    root            BYTEA NOT NULL CHECK (octet_length(root) = 32),
+    -- The signed receipt, served byte for byte.
+    document        TEXT NOT NULL,
+    -- The roots of the certified set's complete 256-leaf tiles, concatenated (32 bytes each),
+    -- so that a proof in a large receipt reads one tile of leaves, not the whole set.
+    tiles           BYTEA NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX receipts_by_time ON receipts (tenant_id, issued_us);
+
+CREATE TABLE receipt_tags (
+    tenant_id   TEXT NOT NULL,
+    tag         TEXT NOT NULL,
+    receipt_id  TEXT NOT NULL,
+    issued_us   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, tag, receipt_id),
+    FOREIGN KEY (tenant_id, receipt_id) REFERENCES receipts (tenant_id, id)
+);
+
+-- Which logs a receipt certifies: runs of consecutive seq [start_seq, end_seq), in order;
+-- first_index is the position of start_seq in the receipt's set (its Merkle leaf index).
+CREATE TABLE receipt_ranges (
+    tenant_id   TEXT NOT NULL,
+    receipt_id  TEXT NOT NULL,
+    first_index BIGINT NOT NULL CHECK (first_index >= 0),
+    start_seq   BIGINT NOT NULL CHECK (start_seq >= 0),
+    end_seq     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, receipt_id, first_index),
+    FOREIGN KEY (tenant_id, receipt_id) REFERENCES receipts (tenant_id, id),
+    CHECK (end_seq > start_seq)
+);
+
+-- The union of every receipt's ranges, merged: disjoint, non-adjacent [start_seq, end_seq).
+CREATE TABLE certified_ranges (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    start_seq   BIGINT NOT NULL,
+    end_seq     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, start_seq),
+    CHECK (end_seq > start_seq)
+);
+
+-- Per tenant: how many logs some receipt certifies, and a version bumped by every receipt,
+-- which "since the last receipt" generation checks under this row's lock so that two
+-- concurrent generations never certify the same log.
+CREATE TABLE receipt_state (
+    tenant_id       TEXT PRIMARY KEY REFERENCES tenants (id),
+    certified_count BIGINT NOT NULL CHECK (certified_count >= 0),
+    version         BIGINT NOT NULL
+);
+
+-- Once written, an event's canonical entry never changes, and receipts, their ranges and
+-- checkpoints never change at all.
+CREATE FUNCTION tollgate_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'check_violation';
+END;
+$$;
+CREATE TRIGGER usage_events_entry_immutable BEFORE UPDATE OF entry, leaf_hash, seq, log_id
+    ON usage_events FOR EACH ROW
+    EXECUTE FUNCTION tollgate_refuse_update('the canonical entry of a logged event cannot change');
+CREATE TRIGGER receipts_immutable BEFORE UPDATE ON receipts FOR EACH ROW
+    EXECUTE FUNCTION tollgate_refuse_update('a stored receipt cannot change');
+CREATE TRIGGER receipt_ranges_immutable BEFORE UPDATE ON receipt_ranges FOR EACH ROW
+    EXECUTE FUNCTION tollgate_refuse_update('the logs a receipt certifies cannot change');
+CREATE TRIGGER checkpoints_immutable BEFORE UPDATE ON checkpoints FOR EACH ROW
+    EXECUTE FUNCTION tollgate_refuse_update('a signed checkpoint cannot change');

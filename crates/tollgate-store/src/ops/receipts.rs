@@ -1,0 +1,848 @@
+//! Receipts: selecting the logs one certifies, storing it with the ranges it certifies, and
+//! reading it back (its logs, its Merkle tree, what no receipt certifies yet).
+//!
+//! Which logs a receipt certifies is stored as runs of consecutive positions, never one row
+//! per log; `certified_ranges` keeps the merged union of every receipt's runs, so "the logs no
+//! receipt certifies" is the gaps in it below the log size.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tollgate_core::{Currency, Nanos, TokenCounts};
+use tollgate_receipts::merkle::{Needs, Nodes, TILE_LEAVES};
+use tollgate_receipts::Hash;
+use uuid::Uuid;
+
+use super::read::{stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
+use super::sql::Sql;
+use super::transparency::{hash32, log_size};
+use super::{begin_write, uuid};
+use crate::db::{Db, Dialect};
+use crate::model::{
+    LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection, SelectionGroup,
+    SeqRange, StoredEvent, StoredReceipt,
+};
+use crate::StoreError;
+
+/// Log ids per `IN (…)` list.
+const IDS_PER_QUERY: usize = 500;
+/// Rows per multi-row INSERT.
+const ROWS_PER_INSERT: usize = 200;
+
+/// One disjoint part of a selection, as a SQL condition on `usage_events`.
+enum Part {
+    Seq(SeqRange),
+    Conversation(String),
+    Time(i64, i64),
+    Ids(Vec<String>),
+}
+
+impl Part {
+    /// `WHERE tenant_id = ? AND seq < ? AND <part>`.
+    fn filter(&self, sql: &mut Sql, tenant: &str, log_size: i64) {
+        sql.push(" WHERE tenant_id = ")
+            .bind(tenant)
+            .push(" AND seq < ")
+            .bind(log_size);
+        match self {
+            Part::Seq(r) => {
+                sql.push(" AND seq >= ")
+                    .bind(r.start)
+                    .push(" AND seq < ")
+                    .bind(r.end);
+            }
+            Part::Conversation(c) => {
+                sql.push(" AND conversation_id = ").bind(c.as_str());
+            }
+            Part::Time(start, end) => {
+                sql.push(" AND ts_us >= ")
+                    .bind(*start)
+                    .push(" AND ts_us <= ")
+                    .bind(*end);
+            }
+            Part::Ids(ids) => {
+                sql.push(" AND log_id IN (");
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(id.as_str());
+                }
+                sql.push(")");
+            }
+        }
+    }
+}
+
+/// The receipt version and certified count of a tenant (0, 0 before its first receipt).
+async fn receipt_state(db: &Db, tenant: &str) -> Result<(i64, i64), StoreError> {
+    let row =
+        sqlx::query("SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(&db.reader)
+            .await?;
+    match row {
+        Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// The merged certified ranges of a tenant, ascending.
+async fn certified_ranges(db: &Db, tenant: &str) -> Result<Vec<SeqRange>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT start_seq, end_seq FROM certified_ranges WHERE tenant_id = $1 ORDER BY start_seq",
+    )
+    .bind(tenant)
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SeqRange {
+                start: r.try_get(0)?,
+                end: r.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+/// The positions below `size` that no range covers, ascending.
+fn gaps(certified: &[SeqRange], size: i64) -> Vec<SeqRange> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    for r in certified {
+        if r.start >= size {
+            break;
+        }
+        if r.start > next {
+            out.push(SeqRange {
+                start: next,
+                end: r.start,
+            });
+        }
+        next = next.max(r.end);
+    }
+    if next < size {
+        out.push(SeqRange {
+            start: next,
+            end: size,
+        });
+    }
+    out
+}
+
+/// Key of a selection group: provider, model, alias, currency.
+type GroupKey = (String, String, Option<String>, String);
+
+pub(super) async fn select_logs(
+    db: &Db,
+    tenant: &str,
+    selection: &Selection,
+    opts: SelectOptions,
+) -> Result<SelectedLogs, StoreError> {
+    // The version first: a receipt stored after it bumps it, so a stale view of the certified
+    // ranges read below can never be stored (see `insert_receipt`).
+    let (version, _) = receipt_state(db, tenant).await?;
+    let size = log_size(db, tenant).await?;
+    let parts: Vec<Part> = match selection {
+        Selection::Uncertified => gaps(&certified_ranges(db, tenant).await?, size)
+            .into_iter()
+            .map(Part::Seq)
+            .collect(),
+        Selection::Conversation(c) => vec![Part::Conversation(c.to_string())],
+        Selection::TimeRange { start_us, end_us } => vec![Part::Time(*start_us, *end_us)],
+        Selection::LogIds(ids) => {
+            let distinct: BTreeSet<String> = ids.iter().map(Uuid::to_string).collect();
+            let distinct: Vec<String> = distinct.into_iter().collect();
+            distinct
+                .chunks(IDS_PER_QUERY)
+                .map(|c| Part::Ids(c.to_vec()))
+                .collect()
+        }
+    };
+    let mut out = SelectedLogs {
+        log_size: size,
+        certified_version: version,
+        ..Default::default()
+    };
+    let mut groups: BTreeMap<GroupKey, SelectionGroup> = BTreeMap::new();
+    let mut conversations = BTreeSet::new();
+    let mut ids: Vec<(i64, Uuid)> = Vec::new();
+    let mut leaves: Vec<(i64, Hash)> = Vec::new();
+    let mut newest: Option<(i64, LogLabels)> = None;
+    for part in &parts {
+        let mut sql = Sql::new(
+            db.dialect,
+            "SELECT provider, model, alias, currency, COUNT(*), \
+             CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
+             CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
+             CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
+             CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us) \
+             FROM usage_events",
+        );
+        part.filter(&mut sql, tenant, size);
+        sql.push(" GROUP BY provider, model, alias, currency");
+        for row in sql.query().fetch_all(&db.reader).await? {
+            add_group(&mut groups, &mut out, &row)?;
+        }
+        if groups.is_empty() {
+            continue;
+        }
+
+        let mut sql = Sql::new(
+            db.dialect,
+            "SELECT DISTINCT conversation_id FROM usage_events",
+        );
+        part.filter(&mut sql, tenant, size);
+        sql.push(" AND conversation_id IS NOT NULL");
+        for row in sql.query().fetch_all(&db.reader).await? {
+            conversations.insert(uuid(&row.try_get::<String, _>(0)?)?);
+        }
+
+        let mut sql = Sql::new(db.dialect, "SELECT seq, log_id FROM usage_events");
+        part.filter(&mut sql, tenant, size);
+        sql.push(" ORDER BY seq LIMIT ")
+            .bind(opts.inline_ids as i64 + 1);
+        for row in sql.query().fetch_all(&db.reader).await? {
+            ids.push((row.try_get(0)?, uuid(&row.try_get::<String, _>(1)?)?));
+        }
+
+        let mut sql = Sql::new(
+            db.dialect,
+            "SELECT seq, provider, model, alias FROM usage_events",
+        );
+        part.filter(&mut sql, tenant, size);
+        sql.push(" ORDER BY seq DESC LIMIT 1");
+        if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
+            let seq: i64 = row.try_get(0)?;
+            if newest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                let labels = LogLabels {
+                    provider: row.try_get(1)?,
+                    model: row.try_get(2)?,
+                    alias: row.try_get(3)?,
+                };
+                newest = Some((seq, labels));
+            }
+        }
+
+        if opts.leaf_hashes {
+            let mut sql = Sql::new(db.dialect, "SELECT seq, leaf_hash FROM usage_events");
+            part.filter(&mut sql, tenant, size);
+            sql.push(" ORDER BY seq");
+            for row in sql.query().fetch_all(&db.reader).await? {
+                leaves.push((row.try_get(0)?, hash32(row.try_get(1)?)?));
+            }
+        }
+    }
+    out.groups = groups.into_values().collect();
+    out.count = out.groups.iter().map(|g| g.calls).sum();
+    out.conversation_ids = conversations.into_iter().collect();
+    ids.sort_unstable_by_key(|(seq, _)| *seq);
+    ids.truncate(opts.inline_ids + 1);
+    out.log_ids = ids.into_iter().map(|(_, id)| id).collect();
+    out.newest = newest.map(|(_, n)| n);
+    if opts.leaf_hashes {
+        // Parts of an id list are not in log order; ranges and gaps already are.
+        if !leaves.is_sorted_by_key(|(seq, _)| *seq) {
+            leaves.sort_unstable_by_key(|(seq, _)| *seq);
+        }
+        if leaves.len() as i64 != out.count {
+            return Err(StoreError::Invariant(format!(
+                "{} leaf hashes for {} selected logs",
+                leaves.len(),
+                out.count
+            )));
+        }
+        out.ranges = SeqRange::runs(leaves.iter().map(|(seq, _)| *seq));
+        out.leaf_hashes = leaves.into_iter().map(|(_, h)| h).collect();
+    }
+    Ok(out)
+}
+
+fn add_group(
+    groups: &mut BTreeMap<GroupKey, SelectionGroup>,
+    out: &mut SelectedLogs,
+    row: &AnyRow,
+) -> Result<(), StoreError> {
+    let key: GroupKey = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
+    let tokens = TokenCounts {
+        input: row.try_get(5)?,
+        output: row.try_get(6)?,
+        cached_input: row.try_get(7)?,
+        cache_write: row.try_get(8)?,
+        reasoning: row.try_get(9)?,
+    };
+    let calls: i64 = row.try_get(4)?;
+    let cost = Nanos(row.try_get(10)?);
+    let input_cost = Nanos(row.try_get(11)?);
+    let first: i64 = row.try_get(12)?;
+    let last: i64 = row.try_get(13)?;
+    out.first_us = Some(out.first_us.map_or(first, |f| f.min(first)));
+    out.last_us = Some(out.last_us.map_or(last, |l| l.max(last)));
+    let overflow = || StoreError::Invariant("a receipt total overflows".into());
+    match groups.get_mut(&key) {
+        Some(g) => {
+            g.calls += calls;
+            g.tokens.input += tokens.input;
+            g.tokens.output += tokens.output;
+            g.tokens.cached_input += tokens.cached_input;
+            g.tokens.cache_write += tokens.cache_write;
+            g.tokens.reasoning += tokens.reasoning;
+            g.cost = g.cost.checked_add(cost).ok_or_else(overflow)?;
+            g.input_cost = g.input_cost.checked_add(input_cost).ok_or_else(overflow)?;
+        }
+        None => {
+            let currency = Currency::try_from(key.3.clone()).map_err(StoreError::Invariant)?;
+            groups.insert(
+                key.clone(),
+                SelectionGroup {
+                    provider: key.0,
+                    model: key.1,
+                    alias: key.2,
+                    currency,
+                    calls,
+                    tokens,
+                    cost,
+                    input_cost,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Locks the tenant's receipt state for this transaction; returns (version, certified count).
+async fn lock_state(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    tenant: &str,
+) -> Result<(i64, i64), StoreError> {
+    sqlx::query(
+        "INSERT INTO receipt_state (tenant_id, certified_count, version) VALUES ($1, 0, 0) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .execute(&mut **tx)
+    .await?;
+    let lock = match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let row = sqlx::query(&format!(
+        "SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1{lock}"
+    ))
+    .bind(tenant)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (r.ranges.first(), r.ranges.last()) else {
+        return Err(StoreError::Invariant("a receipt certifies no log".into()));
+    };
+    let (lo, hi) = (first.start, last.end);
+    let mut tx = begin_write(db).await?;
+    let (version, certified) = lock_state(&mut tx, db.dialect, &r.tenant_id).await?;
+    if r.since_version.is_some_and(|v| v != version) {
+        return Err(StoreError::Stale(
+            "another receipt certified logs while this one was being generated".into(),
+        ));
+    }
+    let mut tiles = Vec::with_capacity(r.tiles.len() * 32);
+    for t in &r.tiles {
+        tiles.extend_from_slice(t);
+    }
+    sqlx::query(
+        "INSERT INTO receipts (tenant_id, id, issued_us, receipt_type, key_id, log_count, root, \
+         document, tiles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .bind(r.issued_us)
+    .bind(&r.receipt_type)
+    .bind(&r.key_id)
+    .bind(r.count)
+    .bind(r.root.to_vec())
+    .bind(&r.document)
+    .bind(tiles)
+    .execute(&mut *tx)
+    .await?;
+    let tags: BTreeSet<&String> = r.tags.iter().collect();
+    for tag in tags {
+        sqlx::query(
+            "INSERT INTO receipt_tags (tenant_id, tag, receipt_id, issued_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&r.tenant_id)
+        .bind(tag)
+        .bind(&r.id)
+        .bind(r.issued_us)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut index = 0;
+    for chunk in r.ranges.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            db.dialect,
+            "INSERT INTO receipt_ranges (tenant_id, receipt_id, first_index, start_seq, end_seq) \
+             VALUES ",
+        );
+        for (i, range) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(r.tenant_id.as_str())
+                .push(", ")
+                .bind(r.id.as_str())
+                .push(", ")
+                .bind(index)
+                .push(", ")
+                .bind(range.start)
+                .push(", ")
+                .bind(range.end)
+                .push(")");
+            index += range.len();
+        }
+        sql.query().execute(&mut *tx).await?;
+    }
+    if index != r.count {
+        return Err(StoreError::Invariant(format!(
+            "the ranges hold {index} logs, the receipt says {}",
+            r.count
+        )));
+    }
+
+    // Merge the new ranges into the certified union: every stored range that touches
+    // [lo, hi] is replaced by the merge.
+    let rows = sqlx::query(
+        "SELECT start_seq, end_seq FROM certified_ranges \
+         WHERE tenant_id = $1 AND end_seq >= $2 AND start_seq <= $3 ORDER BY start_seq",
+    )
+    .bind(&r.tenant_id)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut old = Vec::with_capacity(rows.len());
+    for row in &rows {
+        old.push(SeqRange {
+            start: row.try_get(0)?,
+            end: row.try_get(1)?,
+        });
+    }
+    let merged = merge(&old, &r.ranges);
+    let added: i64 =
+        merged.iter().map(SeqRange::len).sum::<i64>() - old.iter().map(SeqRange::len).sum::<i64>();
+    sqlx::query(
+        "DELETE FROM certified_ranges WHERE tenant_id = $1 AND end_seq >= $2 AND start_seq <= $3",
+    )
+    .bind(&r.tenant_id)
+    .bind(lo)
+    .bind(hi)
+    .execute(&mut *tx)
+    .await?;
+    for chunk in merged.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            db.dialect,
+            "INSERT INTO certified_ranges (tenant_id, start_seq, end_seq) VALUES ",
+        );
+        for (i, range) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(r.tenant_id.as_str())
+                .push(", ")
+                .bind(range.start)
+                .push(", ")
+                .bind(range.end)
+                .push(")");
+        }
+        sql.query().execute(&mut *tx).await?;
+    }
+    sqlx::query("UPDATE receipt_state SET version = $1, certified_count = $2 WHERE tenant_id = $3")
+        .bind(version + 1)
+        .bind(certified + added)
+        .bind(&r.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The union of two ascending range lists, merged so that no two ranges touch.
+fn merge(a: &[SeqRange], b: &[SeqRange]) -> Vec<SeqRange> {
+    let mut all: Vec<SeqRange> = a.iter().chain(b).copied().collect();
+    all.sort_unstable_by_key(|r| r.start);
+    let mut out: Vec<SeqRange> = Vec::with_capacity(all.len());
+    for r in all {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+const RECEIPT_COLUMNS: &str = "id, tenant_id, issued_us, key_id, log_count, root, document";
+
+fn receipt(row: &AnyRow) -> Result<StoredReceipt, StoreError> {
+    Ok(StoredReceipt {
+        id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        issued_us: row.try_get(2)?,
+        key_id: row.try_get(3)?,
+        count: row.try_get(4)?,
+        root: hash32(row.try_get(5)?)?,
+        document: row.try_get(6)?,
+    })
+}
+
+pub(super) async fn list_receipts(
+    db: &Db,
+    tenant: &str,
+    tag: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredReceipt>, i64), StoreError> {
+    let (rows, total) = match tag {
+        None => {
+            let rows = sqlx::query(&format!(
+                "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE tenant_id = $1 \
+                 ORDER BY issued_us DESC, id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(tenant)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&db.reader)
+            .await?;
+            let total = sqlx::query("SELECT COUNT(*) FROM receipts WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_one(&db.reader)
+                .await?
+                .try_get(0)?;
+            (rows, total)
+        }
+        Some(tag) => {
+            let columns = RECEIPT_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = sqlx::query(&format!(
+                "SELECT {columns} FROM receipt_tags t JOIN receipts r \
+                 ON r.tenant_id = t.tenant_id AND r.id = t.receipt_id \
+                 WHERE t.tenant_id = $1 AND t.tag = $2 \
+                 ORDER BY t.issued_us DESC, t.receipt_id DESC LIMIT $3 OFFSET $4"
+            ))
+            .bind(tenant)
+            .bind(tag)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&db.reader)
+            .await?;
+            let total =
+                sqlx::query("SELECT COUNT(*) FROM receipt_tags WHERE tenant_id = $1 AND tag = $2")
+                    .bind(tenant)
+                    .bind(tag)
+                    .fetch_one(&db.reader)
+                    .await?
+                    .try_get(0)?;
+            (rows, total)
+        }
+    };
+    let receipts = rows.iter().map(receipt).collect::<Result<_, _>>()?;
+    Ok((receipts, total))
+}
+
+pub(super) async fn get_receipt(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<StoredReceipt>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&db.writer)
+    .await?;
+    row.as_ref().map(receipt).transpose()
+}
+
+/// A receipt's ranges that overlap leaf indices `[lo, hi)`, with their first index.
+async fn ranges_between(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<(i64, SeqRange)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT first_index, start_seq, end_seq FROM receipt_ranges \
+         WHERE tenant_id = $1 AND receipt_id = $2 AND first_index < $3 \
+         AND first_index + (end_seq - start_seq) > $4 ORDER BY first_index",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(hi)
+    .bind(lo)
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                SeqRange {
+                    start: r.try_get(1)?,
+                    end: r.try_get(2)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The positions of leaf indices `[lo, hi)` of a receipt's set, as runs.
+async fn positions(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<SeqRange>, StoreError> {
+    Ok(ranges_between(db, tenant, id, lo, hi)
+        .await?
+        .into_iter()
+        .map(|(first, r)| SeqRange {
+            start: r.start + (lo - first).max(0),
+            end: r.start + (hi - first).min(r.len()),
+        })
+        .collect())
+}
+
+pub(super) async fn receipt_logs(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Option<Vec<ReceiptLog>>, StoreError> {
+    let Some(r) = get_receipt(db, tenant, id).await? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    let hi = offset.saturating_add(limit).min(r.count);
+    let mut index = offset;
+    for run in positions(db, tenant, id, offset, hi).await? {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS}, entry FROM usage_events \
+             WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq"
+        ))
+        .bind(tenant)
+        .bind(run.start)
+        .bind(run.end)
+        .fetch_all(&db.reader)
+        .await?;
+        for row in &rows {
+            let event = stored_event(row)?;
+            let entry: Vec<u8> = row.try_get(EVENT_COLUMN_COUNT)?;
+            out.push(ReceiptLog {
+                index,
+                event,
+                entry,
+            });
+            index += 1;
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Events at positions `run`, ascending or descending.
+async fn events_between(
+    db: &Db,
+    tenant: &str,
+    run: SeqRange,
+    descending: bool,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let order = if descending { "DESC" } else { "" };
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 \
+         ORDER BY seq {order}"
+    ))
+    .bind(tenant)
+    .bind(run.start)
+    .bind(run.end)
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter().map(stored_event).collect()
+}
+
+/// The leaf index of position `seq` in a receipt's set, if the receipt certifies it.
+pub(super) async fn receipt_index(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    seq: i64,
+) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query(
+        "SELECT first_index, start_seq FROM receipt_ranges \
+         WHERE tenant_id = $1 AND receipt_id = $2 AND start_seq <= $3 AND end_seq > $3",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(seq)
+    .fetch_optional(&db.reader)
+    .await?;
+    row.map(|r| {
+        let first: i64 = r.try_get(0)?;
+        let start: i64 = r.try_get(1)?;
+        Ok(first + seq - start)
+    })
+    .transpose()
+}
+
+/// Leaf hashes of leaf indices `[lo, hi)` of a receipt's set.
+async fn set_leaves(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<Hash>, StoreError> {
+    let mut out = Vec::with_capacity((hi - lo).max(0) as usize);
+    for run in positions(db, tenant, id, lo, hi).await? {
+        out.extend(super::transparency::leaf_hashes(db, tenant, run.start, run.end).await?);
+    }
+    if out.len() as i64 != hi - lo {
+        return Err(StoreError::Invariant(format!(
+            "receipt {id} is missing leaves in {lo}..{hi}"
+        )));
+    }
+    Ok(out)
+}
+
+pub(super) async fn receipt_nodes(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    needs: &Needs,
+) -> Result<Option<Nodes>, StoreError> {
+    let row = sqlx::query("SELECT tiles FROM receipts WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&db.reader)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let tiles: Vec<u8> = row.try_get(0)?;
+    let mut nodes = Nodes::new();
+    for range in &needs.tiles {
+        for t in range.clone() {
+            let at = t as usize * 32;
+            let hash = tiles
+                .get(at..at + 32)
+                .ok_or_else(|| StoreError::Invariant(format!("receipt {id} lacks tile {t}")))?;
+            nodes.add_tiles(t, [hash32(hash.to_vec())?]);
+        }
+    }
+    for range in &needs.leaves {
+        let hashes = set_leaves(db, tenant, id, range.start as i64, range.end as i64).await?;
+        nodes.add_leaves(range.start, hashes);
+    }
+    Ok(Some(nodes))
+}
+
+/// Every leaf hash of a receipt's set, in order (to check its commitment).
+pub(super) async fn receipt_leaves(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Vec<Hash>>, StoreError> {
+    let Some(r) = get_receipt(db, tenant, id).await? else {
+        return Ok(None);
+    };
+    // Read in tile-sized pieces' multiples, so memory holds hashes, not rows.
+    let step = 4096 * TILE_LEAVES as i64;
+    let mut out = Vec::with_capacity(r.count as usize);
+    let mut lo = 0;
+    while lo < r.count {
+        let hi = (lo + step).min(r.count);
+        out.extend(set_leaves(db, tenant, id, lo, hi).await?);
+        lo = hi;
+    }
+    Ok(Some(out))
+}
+
+pub(super) async fn uncertified(
+    db: &Db,
+    tenant: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+    let size = log_size(db, tenant).await?;
+    let open = gaps(&certified_ranges(db, tenant).await?, size);
+    let total = open.iter().map(SeqRange::len).sum();
+    // Newest first: walk the gaps from the top, skipping `offset` logs.
+    let mut skip = offset;
+    let mut want = limit;
+    let mut out = Vec::new();
+    for gap in open.iter().rev() {
+        if want <= 0 {
+            break;
+        }
+        if skip >= gap.len() {
+            skip -= gap.len();
+            continue;
+        }
+        let end = gap.end - skip;
+        let start = (end - want).max(gap.start);
+        skip = 0;
+        want -= end - start;
+        out.extend(events_between(db, tenant, SeqRange { start, end }, true).await?);
+    }
+    Ok((out, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(start: i64, end: i64) -> SeqRange {
+        SeqRange { start, end }
+    }
+
+    #[test]
+    fn gaps_are_the_positions_no_range_covers_below_the_size() {
+        assert_eq!(gaps(&[], 5), vec![r(0, 5)]);
+        assert_eq!(gaps(&[r(0, 5)], 5), vec![]);
+        assert_eq!(
+            gaps(&[r(1, 2), r(4, 6)], 8),
+            vec![r(0, 1), r(2, 4), r(6, 8)]
+        );
+        assert_eq!(gaps(&[r(2, 9)], 5), vec![r(0, 2)]);
+    }
+
+    #[test]
+    fn merging_joins_overlapping_and_touching_ranges() {
+        assert_eq!(
+            merge(&[r(0, 2), r(5, 6)], &[r(2, 3)]),
+            vec![r(0, 3), r(5, 6)]
+        );
+        assert_eq!(merge(&[r(0, 2)], &[r(1, 7), r(7, 9)]), vec![r(0, 9)]);
+        assert_eq!(merge(&[], &[r(3, 4)]), vec![r(3, 4)]);
+    }
+
+    #[test]
+    fn runs_compress_consecutive_positions() {
+        assert_eq!(
+            SeqRange::runs([0, 1, 2, 5, 6, 9]),
+            vec![r(0, 3), r(5, 7), r(9, 10)]
+        );
+        assert_eq!(SeqRange::runs([]), vec![]);
+    }
+}

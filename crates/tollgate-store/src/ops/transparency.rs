@@ -1,0 +1,277 @@
+//! The tenant log as a Merkle tree: its stored tiles, signed checkpoints and the public keys
+//! that signed them.
+//!
+//! A tree is its leaf hashes (stored with each event) plus the root of every complete,
+//! aligned 256-leaf tile, so any root or proof reads one tile of leaves, the tail and the tile
+//! roots: never the whole log.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_core::time::now_us;
+use tollgate_receipts::merkle::{tile_roots, Needs, Nodes, TILE_LEAVES};
+use tollgate_receipts::Hash;
+
+use super::sql::Sql;
+use crate::db::Db;
+use crate::model::{LogEntry, SigningKeyRecord, StoredCheckpoint};
+use crate::StoreError;
+
+/// Leaves read per query while tiles are computed.
+const TILE_BATCH_LEAVES: i64 = 64 * TILE_LEAVES as i64;
+
+/// A 32-byte hash read from a BLOB column.
+pub(crate) fn hash32(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| StoreError::Invariant(format!("a stored hash has {} bytes", b.len())))
+}
+
+/// The tenant's log size, or NotFound.
+pub(crate) async fn log_size(db: &Db, tenant: &str) -> Result<i64, StoreError> {
+    sqlx::query("SELECT log_size FROM tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_optional(&db.reader)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound("tenant".into()))
+}
+
+/// Leaf hashes of positions `[start, end)`, in order.
+pub(crate) async fn leaf_hashes(
+    db: &Db,
+    tenant: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<Hash>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 \
+         ORDER BY seq",
+    )
+    .bind(tenant)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&db.reader)
+    .await?;
+    if rows.len() as i64 != end - start {
+        return Err(StoreError::Invariant(format!(
+            "the log of {tenant} is missing leaves in {start}..{end}"
+        )));
+    }
+    rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect()
+}
+
+/// Stores the roots of every complete tile below `size` that is not stored yet.
+async fn extend_tiles(db: &Db, tenant: &str, size: i64) -> Result<(), StoreError> {
+    let stored: Option<i64> = sqlx::query("SELECT MAX(tile) FROM log_tiles WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&db.reader)
+        .await?
+        .try_get(0)?;
+    let tile = TILE_LEAVES as i64;
+    let mut next = stored.map_or(0, |t| t + 1) * tile;
+    let want = size / tile * tile;
+    while next < want {
+        let end = (next + TILE_BATCH_LEAVES).min(want);
+        let leaves = leaf_hashes(db, tenant, next, end).await?;
+        let roots = tile_roots(&leaves);
+        let mut sql = Sql::new(
+            db.dialect,
+            "INSERT INTO log_tiles (tenant_id, tile, hash) VALUES ",
+        );
+        for (i, root) in roots.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(tenant)
+                .push(", ")
+                .bind(next / tile + i as i64)
+                .push(", ")
+                .bind(root.to_vec())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (tenant_id, tile) DO NOTHING");
+        sql.query().execute(&db.writer).await?;
+        next = end;
+    }
+    Ok(())
+}
+
+/// The tile roots and leaf hashes `needs` lists, of the tenant's log at `size`.
+pub(super) async fn log_nodes(
+    db: &Db,
+    tenant: &str,
+    size: i64,
+    needs: &Needs,
+) -> Result<Nodes, StoreError> {
+    extend_tiles(db, tenant, size).await?;
+    let mut nodes = Nodes::new();
+    for tiles in &needs.tiles {
+        let rows = sqlx::query(
+            "SELECT tile, hash FROM log_tiles WHERE tenant_id = $1 AND tile >= $2 AND tile < $3 \
+             ORDER BY tile",
+        )
+        .bind(tenant)
+        .bind(tiles.start as i64)
+        .bind(tiles.end as i64)
+        .fetch_all(&db.reader)
+        .await?;
+        for row in rows {
+            let tile: i64 = row.try_get(0)?;
+            nodes.add_tiles(tile as u64, [hash32(row.try_get(1)?)?]);
+        }
+    }
+    for leaves in &needs.leaves {
+        let hashes = leaf_hashes(db, tenant, leaves.start as i64, leaves.end as i64).await?;
+        nodes.add_leaves(leaves.start, hashes);
+    }
+    Ok(nodes)
+}
+
+/// One log entry by its id.
+pub(super) async fn find_log_entry(
+    db: &Db,
+    tenant: &str,
+    log_id: &str,
+) -> Result<Option<LogEntry>, StoreError> {
+    let row = sqlx::query(
+        "SELECT seq, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 AND log_id = $2",
+    )
+    .bind(tenant)
+    .bind(log_id)
+    .fetch_optional(&db.reader)
+    .await?;
+    row.map(|r| {
+        Ok(LogEntry {
+            seq: r.try_get(0)?,
+            entry: r.try_get(1)?,
+            leaf_hash: r.try_get(2)?,
+        })
+    })
+    .transpose()
+}
+
+const CHECKPOINT_COLUMNS: &str = "tenant_id, size, root, key_id, note, created_us";
+
+fn checkpoint(row: &AnyRow) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        tenant_id: row.try_get(0)?,
+        size: row.try_get(1)?,
+        root: hash32(row.try_get(2)?)?,
+        key_id: row.try_get(3)?,
+        note: row.try_get(4)?,
+        created_us: row.try_get(5)?,
+    })
+}
+
+/// Stores a checkpoint unless one of that size exists; returns the stored one.
+pub(super) async fn save_checkpoint(
+    db: &Db,
+    cp: &StoredCheckpoint,
+) -> Result<StoredCheckpoint, StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, size) DO NOTHING"
+    ))
+    .bind(&cp.tenant_id)
+    .bind(cp.size)
+    .bind(cp.root.to_vec())
+    .bind(&cp.key_id)
+    .bind(&cp.note)
+    .bind(cp.created_us)
+    .execute(&db.writer)
+    .await?;
+    checkpoint_at(db, &cp.tenant_id, Some(cp.size))
+        .await?
+        .ok_or_else(|| StoreError::Invariant("a saved checkpoint is missing".into()))
+}
+
+/// The checkpoint of size `size`, or the latest one.
+pub(super) async fn checkpoint_at(
+    db: &Db,
+    tenant: &str,
+    size: Option<i64>,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let row = match size {
+        Some(size) => {
+            sqlx::query(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = $1 AND size = $2"
+            ))
+            .bind(tenant)
+            .bind(size)
+            .fetch_optional(&db.writer)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = $1 \
+                 ORDER BY size DESC LIMIT 1"
+            ))
+            .bind(tenant)
+            .fetch_optional(&db.reader)
+            .await?
+        }
+    };
+    row.as_ref().map(checkpoint).transpose()
+}
+
+fn signing_key(row: &AnyRow) -> Result<SigningKeyRecord, StoreError> {
+    Ok(SigningKeyRecord {
+        key_id: row.try_get(0)?,
+        public_key: row.try_get(1)?,
+        created_us: row.try_get(2)?,
+        retired_us: row.try_get(3)?,
+    })
+}
+
+/// Records a public key (first use wins); returns the record.
+pub(super) async fn register_signing_key(
+    db: &Db,
+    key_id: &str,
+    public_key: &str,
+) -> Result<SigningKeyRecord, StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (key_id, public_key, created_us) VALUES ($1, $2, $3) \
+         ON CONFLICT (key_id) DO NOTHING",
+    )
+    .bind(key_id)
+    .bind(public_key)
+    .bind(now_us())
+    .execute(&db.writer)
+    .await?;
+    let row = sqlx::query(
+        "SELECT key_id, public_key, created_us, retired_us FROM signing_keys WHERE key_id = $1",
+    )
+    .bind(key_id)
+    .fetch_one(&db.writer)
+    .await?;
+    let record = signing_key(&row)?;
+    if record.public_key != public_key {
+        return Err(StoreError::Conflict(format!(
+            "key id {key_id} is already recorded with another public key"
+        )));
+    }
+    Ok(record)
+}
+
+/// Marks a key retired now (a newer key replaced it); retiring twice keeps the first time.
+pub(super) async fn retire_signing_key(db: &Db, key_id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE signing_keys SET retired_us = $1 WHERE key_id = $2 AND retired_us IS NULL")
+        .bind(now_us())
+        .bind(key_id)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
+/// Every key that has signed, oldest first.
+pub(super) async fn signing_keys(db: &Db) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT key_id, public_key, created_us, retired_us FROM signing_keys \
+         ORDER BY created_us, key_id",
+    )
+    .fetch_all(&db.reader)
+    .await?;
+    rows.iter().map(signing_key).collect()
+}
