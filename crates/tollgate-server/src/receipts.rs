@@ -252,10 +252,19 @@ pub async fn generate(
         if sel.count == 0 {
             return Err(no_logs());
         }
+        // The last run of the set is usually the tail of the log (since the last receipt):
+        // its hashes extend the log's stored tiles without reading them again.
+        if let Some(run) = sel.ranges.last() {
+            let tail = &sel.leaf_hashes[sel.leaf_hashes.len() - run.len() as usize..];
+            state
+                .store()
+                .extend_log_tiles(tenant, sel.log_size, run.start, tail)
+                .await?;
+        }
         let checkpoint = checkpoint_at(state, tenant, sel.log_size).await?;
         let (key, key_id) = state.signer().current().await.map_err(ApiError::internal)?;
-        let root = merkle::root(&sel.leaf_hashes);
         let tiles = merkle::tile_roots(&sel.leaf_hashes);
+        let root = set_root(&sel.leaf_hashes, &tiles)?;
         let id = new_id(IdKind::Receipt);
         let issued_us = now_us();
         let mut doc = document(
@@ -304,6 +313,20 @@ pub async fn generate(
         }
     }
     Err(StoreError::Stale("other receipts kept certifying the same logs".into()).into())
+}
+
+/// The Merkle root of `leaves`, from their tile roots and the incomplete last tile.
+fn set_root(leaves: &[Hash], tiles: &[Hash]) -> Result<Hash, ApiError> {
+    let mut nodes = merkle::Nodes::new();
+    nodes.add_tiles(0, tiles.iter().copied());
+    let tail = tiles.len() * merkle::TILE_LEAVES as usize;
+    nodes.add_leaves(tail as u64, leaves[tail..].iter().copied());
+    nodes
+        .span_hash(Span {
+            start: 0,
+            end: leaves.len() as u64,
+        })
+        .map_err(ApiError::internal)
 }
 
 struct DocumentParts<'a> {

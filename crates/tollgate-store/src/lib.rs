@@ -143,6 +143,15 @@ pub trait Store: Send + Sync + 'static {
         size: i64,
         needs: &Needs,
     ) -> Result<Nodes, StoreError>;
+    /// Computes and stores the roots of complete tiles below `size` not stored yet, using the
+    /// leaf hashes of positions `known_start..` where given instead of reading them.
+    async fn extend_log_tiles(
+        &self,
+        tenant_id: &str,
+        size: i64,
+        known_start: i64,
+        known: &[Hash],
+    ) -> Result<(), StoreError>;
     /// Stores a signed checkpoint unless one of that size exists; returns the stored one.
     async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError>;
     /// The checkpoint of that size, or the latest when `size` is None.
@@ -240,6 +249,8 @@ pub struct SqlStore {
     db: Db,
     /// SQLite only: the connection that appends usage (see `ops::sqlite_append`).
     sqlite_writer: Option<Arc<ops::SqliteWriter>>,
+    /// SQLite only: the connection for bulk reads (see `ops::sqlite_read`).
+    sqlite_reader: Option<Arc<ops::SqliteReader>>,
 }
 
 impl SqlStore {
@@ -253,7 +264,15 @@ impl SqlStore {
             )?)),
             Dialect::Postgres => None,
         };
-        Ok(SqlStore { db, sqlite_writer })
+        let sqlite_reader = match db.dialect {
+            Dialect::Sqlite => Some(Arc::new(ops::SqliteReader::open(&opts.url)?)),
+            Dialect::Postgres => None,
+        };
+        Ok(SqlStore {
+            db,
+            sqlite_writer,
+            sqlite_reader,
+        })
     }
 
     /// Applies pending migrations.

@@ -8,10 +8,12 @@ mod receipts;
 mod rows;
 mod sql;
 mod sqlite_append;
+mod sqlite_read;
 mod tenants;
 mod transparency;
 
 pub(crate) use sqlite_append::SqliteWriter;
+pub(crate) use sqlite_read::SqliteReader;
 
 use async_trait::async_trait;
 use sqlx::{Any, Transaction};
@@ -194,6 +196,16 @@ impl Store for SqlStore {
         transparency::log_nodes(&self.db, tenant_id, size, needs).await
     }
 
+    async fn extend_log_tiles(
+        &self,
+        tenant_id: &str,
+        size: i64,
+        known_start: i64,
+        known: &[Hash],
+    ) -> Result<(), StoreError> {
+        transparency::extend_tiles(&self.db, tenant_id, size, known_start, known).await
+    }
+
     async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError> {
         transparency::save_checkpoint(&self.db, cp).await
     }
@@ -228,7 +240,14 @@ impl Store for SqlStore {
         selection: &Selection,
         opts: SelectOptions,
     ) -> Result<SelectedLogs, StoreError> {
-        receipts::select_logs(&self.db, tenant_id, selection, opts).await
+        receipts::select_logs(
+            &self.db,
+            self.sqlite_reader.as_deref(),
+            tenant_id,
+            selection,
+            opts,
+        )
+        .await
     }
 
     async fn insert_receipt(&self, receipt: &NewReceipt) -> Result<(), StoreError> {

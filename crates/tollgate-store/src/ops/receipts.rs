@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::read::{stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
 use super::sql::Sql;
+use super::sqlite_read::SqliteReader;
 use super::transparency::{hash32, log_size};
 use super::{begin_write, uuid};
 use crate::db::{Db, Dialect};
@@ -132,10 +133,86 @@ fn gaps(certified: &[SeqRange], size: i64) -> Vec<SeqRange> {
 }
 
 /// Key of a selection group: provider, model, alias, currency.
-type GroupKey = (String, String, Option<String>, String);
+pub(crate) type GroupKey = (String, String, Option<String>, String);
+
+/// What the parts of a selection add up to.
+#[derive(Default)]
+pub(crate) struct Tally {
+    groups: BTreeMap<GroupKey, SelectionGroup>,
+    first_us: Option<i64>,
+    last_us: Option<i64>,
+    pub(crate) conversations: BTreeSet<Uuid>,
+    /// (seq, log id) of the first logs, at most `inline_ids + 1` per part.
+    pub(crate) ids: Vec<(i64, Uuid)>,
+    /// (seq, leaf hash) of every log, when asked for.
+    pub(crate) leaves: Vec<(i64, Hash)>,
+    newest: Option<(i64, LogLabels)>,
+}
+
+/// Sums of one group of logs.
+pub(crate) struct GroupSums {
+    pub(crate) calls: i64,
+    pub(crate) tokens: TokenCounts,
+    pub(crate) cost: Nanos,
+    pub(crate) input_cost: Nanos,
+    pub(crate) first_us: i64,
+    pub(crate) last_us: i64,
+}
+
+impl Tally {
+    /// Adds the sums of a group of logs.
+    pub(crate) fn add_group(&mut self, key: GroupKey, sums: GroupSums) -> Result<(), StoreError> {
+        self.first_us = Some(
+            self.first_us
+                .map_or(sums.first_us, |f| f.min(sums.first_us)),
+        );
+        self.last_us = Some(self.last_us.map_or(sums.last_us, |l| l.max(sums.last_us)));
+        let overflow = || StoreError::Invariant("a receipt total overflows".into());
+        match self.groups.get_mut(&key) {
+            Some(g) => {
+                g.calls += sums.calls;
+                g.tokens.input += sums.tokens.input;
+                g.tokens.output += sums.tokens.output;
+                g.tokens.cached_input += sums.tokens.cached_input;
+                g.tokens.cache_write += sums.tokens.cache_write;
+                g.tokens.reasoning += sums.tokens.reasoning;
+                g.cost = g.cost.checked_add(sums.cost).ok_or_else(overflow)?;
+                g.input_cost = g
+                    .input_cost
+                    .checked_add(sums.input_cost)
+                    .ok_or_else(overflow)?;
+            }
+            None => {
+                let currency = Currency::try_from(key.3.clone()).map_err(StoreError::Invariant)?;
+                self.groups.insert(
+                    key.clone(),
+                    SelectionGroup {
+                        provider: key.0,
+                        model: key.1,
+                        alias: key.2,
+                        currency,
+                        calls: sums.calls,
+                        tokens: sums.tokens,
+                        cost: sums.cost,
+                        input_cost: sums.input_cost,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the labels of the log with the highest position seen.
+    pub(crate) fn newest(&mut self, seq: i64, labels: impl FnOnce() -> LogLabels) {
+        if self.newest.as_ref().is_none_or(|(s, _)| seq > *s) {
+            self.newest = Some((seq, labels()));
+        }
+    }
+}
 
 pub(super) async fn select_logs(
     db: &Db,
+    reader: Option<&SqliteReader>,
     tenant: &str,
     selection: &Selection,
     opts: SelectOptions,
@@ -160,88 +237,43 @@ pub(super) async fn select_logs(
                 .collect()
         }
     };
+    let mut tally = Tally::default();
+    for part in &parts {
+        match reader {
+            // SQLite: one pass over the rows, on the calling thread.
+            Some(reader) => {
+                let mut sql = Sql::new(
+                    db.dialect,
+                    &format!(
+                        "SELECT {} FROM usage_events",
+                        super::sqlite_read::SCAN_COLUMNS
+                    ),
+                );
+                part.filter(&mut sql, tenant, size);
+                sql.push(" ORDER BY seq");
+                reader.scan(&sql, opts, &mut tally)?;
+            }
+            // PostgreSQL: the aggregates in the database, the leaf hashes over the wire.
+            None => scan_sql(db, tenant, size, part, opts, &mut tally).await?,
+        }
+    }
     let mut out = SelectedLogs {
         log_size: size,
         certified_version: version,
+        first_us: tally.first_us,
+        last_us: tally.last_us,
         ..Default::default()
     };
-    let mut groups: BTreeMap<GroupKey, SelectionGroup> = BTreeMap::new();
-    let mut conversations = BTreeSet::new();
-    let mut ids: Vec<(i64, Uuid)> = Vec::new();
-    let mut leaves: Vec<(i64, Hash)> = Vec::new();
-    let mut newest: Option<(i64, LogLabels)> = None;
-    for part in &parts {
-        let mut sql = Sql::new(
-            db.dialect,
-            "SELECT provider, model, alias, currency, COUNT(*), \
-             CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
-             CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
-             CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
-             CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us) \
-             FROM usage_events",
-        );
-        part.filter(&mut sql, tenant, size);
-        sql.push(" GROUP BY provider, model, alias, currency");
-        for row in sql.query().fetch_all(&db.reader).await? {
-            add_group(&mut groups, &mut out, &row)?;
-        }
-        if groups.is_empty() {
-            continue;
-        }
-
-        let mut sql = Sql::new(
-            db.dialect,
-            "SELECT DISTINCT conversation_id FROM usage_events",
-        );
-        part.filter(&mut sql, tenant, size);
-        sql.push(" AND conversation_id IS NOT NULL");
-        for row in sql.query().fetch_all(&db.reader).await? {
-            conversations.insert(uuid(&row.try_get::<String, _>(0)?)?);
-        }
-
-        let mut sql = Sql::new(db.dialect, "SELECT seq, log_id FROM usage_events");
-        part.filter(&mut sql, tenant, size);
-        sql.push(" ORDER BY seq LIMIT ")
-            .bind(opts.inline_ids as i64 + 1);
-        for row in sql.query().fetch_all(&db.reader).await? {
-            ids.push((row.try_get(0)?, uuid(&row.try_get::<String, _>(1)?)?));
-        }
-
-        let mut sql = Sql::new(
-            db.dialect,
-            "SELECT seq, provider, model, alias FROM usage_events",
-        );
-        part.filter(&mut sql, tenant, size);
-        sql.push(" ORDER BY seq DESC LIMIT 1");
-        if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
-            let seq: i64 = row.try_get(0)?;
-            if newest.as_ref().is_none_or(|(s, _)| seq > *s) {
-                let labels = LogLabels {
-                    provider: row.try_get(1)?,
-                    model: row.try_get(2)?,
-                    alias: row.try_get(3)?,
-                };
-                newest = Some((seq, labels));
-            }
-        }
-
-        if opts.leaf_hashes {
-            let mut sql = Sql::new(db.dialect, "SELECT seq, leaf_hash FROM usage_events");
-            part.filter(&mut sql, tenant, size);
-            sql.push(" ORDER BY seq");
-            for row in sql.query().fetch_all(&db.reader).await? {
-                leaves.push((row.try_get(0)?, hash32(row.try_get(1)?)?));
-            }
-        }
-    }
-    out.groups = groups.into_values().collect();
+    out.groups = tally.groups.into_values().collect();
     out.count = out.groups.iter().map(|g| g.calls).sum();
-    out.conversation_ids = conversations.into_iter().collect();
+    out.conversation_ids = tally.conversations.into_iter().collect();
+    let mut ids = tally.ids;
     ids.sort_unstable_by_key(|(seq, _)| *seq);
     ids.truncate(opts.inline_ids + 1);
     out.log_ids = ids.into_iter().map(|(_, id)| id).collect();
-    out.newest = newest.map(|(_, n)| n);
+    out.newest = tally.newest.map(|(_, n)| n);
     if opts.leaf_hashes {
+        let mut leaves = tally.leaves;
         // Parts of an id list are not in log order; ranges and gaps already are.
         if !leaves.is_sorted_by_key(|(seq, _)| *seq) {
             leaves.sort_unstable_by_key(|(seq, _)| *seq);
@@ -259,58 +291,102 @@ pub(super) async fn select_logs(
     Ok(out)
 }
 
-fn add_group(
-    groups: &mut BTreeMap<GroupKey, SelectionGroup>,
-    out: &mut SelectedLogs,
-    row: &AnyRow,
+/// One part of a selection through SQL: aggregates computed by the database.
+async fn scan_sql(
+    db: &Db,
+    tenant: &str,
+    size: i64,
+    part: &Part,
+    opts: SelectOptions,
+    tally: &mut Tally,
 ) -> Result<(), StoreError> {
-    let key: GroupKey = (
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
+    let mut sql = Sql::new(
+        db.dialect,
+        "SELECT provider, model, alias, currency, COUNT(*), \
+         CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
+         CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
+         CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
+         CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us) \
+         FROM usage_events",
     );
-    let tokens = TokenCounts {
-        input: row.try_get(5)?,
-        output: row.try_get(6)?,
-        cached_input: row.try_get(7)?,
-        cache_write: row.try_get(8)?,
-        reasoning: row.try_get(9)?,
-    };
-    let calls: i64 = row.try_get(4)?;
-    let cost = Nanos(row.try_get(10)?);
-    let input_cost = Nanos(row.try_get(11)?);
-    let first: i64 = row.try_get(12)?;
-    let last: i64 = row.try_get(13)?;
-    out.first_us = Some(out.first_us.map_or(first, |f| f.min(first)));
-    out.last_us = Some(out.last_us.map_or(last, |l| l.max(last)));
-    let overflow = || StoreError::Invariant("a receipt total overflows".into());
-    match groups.get_mut(&key) {
-        Some(g) => {
-            g.calls += calls;
-            g.tokens.input += tokens.input;
-            g.tokens.output += tokens.output;
-            g.tokens.cached_input += tokens.cached_input;
-            g.tokens.cache_write += tokens.cache_write;
-            g.tokens.reasoning += tokens.reasoning;
-            g.cost = g.cost.checked_add(cost).ok_or_else(overflow)?;
-            g.input_cost = g.input_cost.checked_add(input_cost).ok_or_else(overflow)?;
-        }
-        None => {
-            let currency = Currency::try_from(key.3.clone()).map_err(StoreError::Invariant)?;
-            groups.insert(
-                key.clone(),
-                SelectionGroup {
-                    provider: key.0,
-                    model: key.1,
-                    alias: key.2,
-                    currency,
-                    calls,
-                    tokens,
-                    cost,
-                    input_cost,
+    part.filter(&mut sql, tenant, size);
+    sql.push(" GROUP BY provider, model, alias, currency");
+    let rows = sql.query().fetch_all(&db.reader).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for row in &rows {
+        let key: GroupKey = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        );
+        tally.add_group(
+            key,
+            GroupSums {
+                calls: row.try_get(4)?,
+                tokens: TokenCounts {
+                    input: row.try_get(5)?,
+                    output: row.try_get(6)?,
+                    cached_input: row.try_get(7)?,
+                    cache_write: row.try_get(8)?,
+                    reasoning: row.try_get(9)?,
                 },
-            );
+                cost: Nanos(row.try_get(10)?),
+                input_cost: Nanos(row.try_get(11)?),
+                first_us: row.try_get(12)?,
+                last_us: row.try_get(13)?,
+            },
+        )?;
+    }
+
+    let mut sql = Sql::new(
+        db.dialect,
+        "SELECT DISTINCT conversation_id FROM usage_events",
+    );
+    part.filter(&mut sql, tenant, size);
+    sql.push(" AND conversation_id IS NOT NULL");
+    for row in sql.query().fetch_all(&db.reader).await? {
+        tally
+            .conversations
+            .insert(uuid(&row.try_get::<String, _>(0)?)?);
+    }
+
+    let mut sql = Sql::new(db.dialect, "SELECT seq, log_id FROM usage_events");
+    part.filter(&mut sql, tenant, size);
+    sql.push(" ORDER BY seq LIMIT ")
+        .bind(opts.inline_ids as i64 + 1);
+    for row in sql.query().fetch_all(&db.reader).await? {
+        tally
+            .ids
+            .push((row.try_get(0)?, uuid(&row.try_get::<String, _>(1)?)?));
+    }
+
+    let mut sql = Sql::new(
+        db.dialect,
+        "SELECT seq, provider, model, alias FROM usage_events",
+    );
+    part.filter(&mut sql, tenant, size);
+    sql.push(" ORDER BY seq DESC LIMIT 1");
+    if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
+        let seq: i64 = row.try_get(0)?;
+        let labels = LogLabels {
+            provider: row.try_get(1)?,
+            model: row.try_get(2)?,
+            alias: row.try_get(3)?,
+        };
+        tally.newest(seq, || labels);
+    }
+
+    if opts.leaf_hashes {
+        let mut sql = Sql::new(db.dialect, "SELECT seq, leaf_hash FROM usage_events");
+        part.filter(&mut sql, tenant, size);
+        sql.push(" ORDER BY seq");
+        for row in sql.query().fetch_all(&db.reader).await? {
+            tally
+                .leaves
+                .push((row.try_get(0)?, hash32(row.try_get(1)?)?));
         }
     }
     Ok(())

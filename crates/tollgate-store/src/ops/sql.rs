@@ -90,6 +90,16 @@ impl Sql {
         self
     }
 
+    /// The SQL text.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The bind values, in order.
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     /// The statement, ready to run.
     pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);

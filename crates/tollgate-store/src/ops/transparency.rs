@@ -61,8 +61,16 @@ pub(crate) async fn leaf_hashes(
     rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect()
 }
 
-/// Stores the roots of every complete tile below `size` that is not stored yet.
-async fn extend_tiles(db: &Db, tenant: &str, size: i64) -> Result<(), StoreError> {
+/// Stores the roots of every complete tile below `size` that is not stored yet. Leaf hashes
+/// of positions `known_start..` may be given (a receipt has just read them); the rest are
+/// read from the log.
+pub(super) async fn extend_tiles(
+    db: &Db,
+    tenant: &str,
+    size: i64,
+    known_start: i64,
+    known: &[Hash],
+) -> Result<(), StoreError> {
     let stored: Option<i64> = sqlx::query("SELECT MAX(tile) FROM log_tiles WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_one(&db.reader)
@@ -73,8 +81,12 @@ async fn extend_tiles(db: &Db, tenant: &str, size: i64) -> Result<(), StoreError
     let want = size / tile * tile;
     while next < want {
         let end = (next + TILE_BATCH_LEAVES).min(want);
-        let leaves = leaf_hashes(db, tenant, next, end).await?;
-        let roots = tile_roots(&leaves);
+        let known_end = known_start + known.len() as i64;
+        let roots = if next >= known_start && end <= known_end {
+            tile_roots(&known[(next - known_start) as usize..(end - known_start) as usize])
+        } else {
+            tile_roots(&leaf_hashes(db, tenant, next, end).await?)
+        };
         let mut sql = Sql::new(
             db.dialect,
             "INSERT INTO log_tiles (tenant_id, tile, hash) VALUES ",
@@ -105,7 +117,7 @@ pub(super) async fn log_nodes(
     size: i64,
     needs: &Needs,
 ) -> Result<Nodes, StoreError> {
-    extend_tiles(db, tenant, size).await?;
+    extend_tiles(db, tenant, size, 0, &[]).await?;
     let mut nodes = Nodes::new();
     for tiles in &needs.tiles {
         let rows = sqlx::query(
