@@ -130,7 +130,14 @@ impl Store for SqlStore {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UsageRow>, StoreError> {
-        read::usage_rows(&self.db, tenant_id, start_us, end_us).await
+        read::usage_rows(
+            &self.db,
+            self.sqlite_reader.as_deref(),
+            tenant_id,
+            start_us,
+            end_us,
+        )
+        .await
     }
 
     async fn log_entries(

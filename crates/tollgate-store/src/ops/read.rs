@@ -7,6 +7,7 @@ use tollgate_core::time::{day_of, DAY_US};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 
 use super::sql::Sql;
+use super::sqlite_read::SqliteReader;
 use super::{json_object, uuid};
 use crate::db::Db;
 use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
@@ -48,6 +49,7 @@ fn usage_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
 
 pub(super) async fn usage_rows(
     db: &Db,
+    reader: Option<&SqliteReader>,
     tenant: &str,
     start_us: i64,
     end_us: i64,
@@ -60,51 +62,74 @@ pub(super) async fn usage_rows(
     let last_full = day_of(end_us.saturating_add(1)) - 1;
     let mut rows = Vec::new();
     if first_full <= last_full {
-        let q = format!(
-            "SELECT day, provider, model, alias, origin, user_id, currency, {ROLLUP_MEASURES}
-             FROM usage_daily WHERE tenant_id = $1 AND day >= $2 AND day <= $3"
+        let mut sql = Sql::new(
+            db.dialect,
+            &format!(
+                "SELECT day, provider, model, alias, origin, user_id, currency, {ROLLUP_MEASURES} \
+                 FROM usage_daily WHERE tenant_id = "
+            ),
         );
-        for row in sqlx::query(&q)
-            .bind(tenant)
+        sql.bind(tenant)
+            .push(" AND day >= ")
             .bind(first_full)
-            .bind(last_full)
-            .fetch_all(&db.reader)
-            .await?
-        {
-            rows.push(usage_row(&row)?);
-        }
+            .push(" AND day <= ")
+            .bind(last_full);
+        rows.extend(fetch_rows(db, reader, &sql).await?);
         if start_us < first_full * DAY_US {
-            rows.extend(event_rows(db, tenant, start_us, first_full * DAY_US - 1).await?);
+            rows.extend(event_rows(db, reader, tenant, start_us, first_full * DAY_US - 1).await?);
         }
         if (last_full + 1) * DAY_US <= end_us {
-            rows.extend(event_rows(db, tenant, (last_full + 1) * DAY_US, end_us).await?);
+            rows.extend(event_rows(db, reader, tenant, (last_full + 1) * DAY_US, end_us).await?);
         }
     } else {
-        rows.extend(event_rows(db, tenant, start_us, end_us).await?);
+        rows.extend(event_rows(db, reader, tenant, start_us, end_us).await?);
     }
     Ok(rows)
 }
 
+/// Usage rows of a query: through rusqlite on SQLite (thousands of rollup rows decode many
+/// times faster there than through sqlx), through sqlx otherwise.
+async fn fetch_rows(
+    db: &Db,
+    reader: Option<&SqliteReader>,
+    sql: &Sql,
+) -> Result<Vec<UsageRow>, StoreError> {
+    match reader {
+        Some(reader) => reader.usage_rows(sql),
+        None => sql
+            .query()
+            .fetch_all(&db.reader)
+            .await?
+            .iter()
+            .map(usage_row)
+            .collect(),
+    }
+}
+
 async fn event_rows(
     db: &Db,
+    reader: Option<&SqliteReader>,
     tenant: &str,
     start_us: i64,
     end_us: i64,
 ) -> Result<Vec<UsageRow>, StoreError> {
-    let q = format!(
-        "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''),
-                COALESCE(user_id, ''), currency, {SUMS}
-         FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us <= $3
-         GROUP BY ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''),
-                  COALESCE(user_id, ''), currency"
+    let mut sql = Sql::new(
+        db.dialect,
+        &format!(
+            "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''), \
+             COALESCE(user_id, ''), currency, {SUMS} FROM usage_events WHERE tenant_id = "
+        ),
     );
-    let found = sqlx::query(&q)
-        .bind(tenant)
+    sql.bind(tenant)
+        .push(" AND ts_us >= ")
         .bind(start_us)
+        .push(" AND ts_us <= ")
         .bind(end_us)
-        .fetch_all(&db.reader)
-        .await?;
-    found.iter().map(usage_row).collect()
+        .push(&format!(
+            " GROUP BY ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), \
+             COALESCE(origin, ''), COALESCE(user_id, ''), currency"
+        ));
+    fetch_rows(db, reader, &sql).await
 }
 
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::receipts::{GroupKey, GroupSums, Tally};
 use super::sql::Sql;
 use super::sqlite_append::blocking;
-use crate::model::{LogLabels, SelectOptions};
+use crate::model::{LogLabels, SelectOptions, UsageRow};
 use crate::StoreError;
 
 /// The columns [`SqliteReader::scan`] expects, in order.
@@ -181,6 +181,43 @@ impl SqliteReader {
                 tally.add_group(g.key, g.sums)?;
             }
             Ok(())
+        })
+    }
+}
+
+impl SqliteReader {
+    /// Runs a usage query (the columns of [`UsageRow`] in order: day, provider, model, alias,
+    /// origin, user id, currency, then the measures) and returns its rows.
+    pub(crate) fn usage_rows(&self, sql: &Sql) -> Result<Vec<UsageRow>, StoreError> {
+        blocking(|| {
+            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let mut stmt = conn.prepare_cached(sql.text())?;
+            let mut rows = stmt.query(params_from_iter(sql.args()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let currency: String = row.get(6)?;
+                out.push(UsageRow {
+                    day: row.get(0)?,
+                    provider: row.get(1)?,
+                    model: row.get(2)?,
+                    alias: row.get(3)?,
+                    origin: row.get(4)?,
+                    user_id: row.get(5)?,
+                    currency,
+                    requests: row.get(7)?,
+                    tokens: TokenCounts {
+                        input: row.get(8)?,
+                        output: row.get(9)?,
+                        cached_input: row.get(10)?,
+                        cache_write: row.get(11)?,
+                        reasoning: row.get(12)?,
+                    },
+                    cost: Nanos(row.get(13)?),
+                    cached_responses: row.get(14)?,
+                    unpriced: row.get(15)?,
+                });
+            }
+            Ok(out)
         })
     }
 }
