@@ -24,7 +24,16 @@ pub enum SignerError {
 struct Current {
     key: Arc<SigningKey>,
     key_id: String,
+    modified: Option<FileStamp>,
+}
+
+/// What tells a replaced key file from the one loaded: its modification time and, on Unix,
+/// its inode (a rotation renames a new file into place, so the inode changes even when the
+/// clock's tick does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
     modified: Option<SystemTime>,
+    inode: u64,
 }
 
 /// Signs receipts and checkpoints; resolves key ids to public keys.
@@ -35,8 +44,16 @@ pub struct Signer {
     known: RwLock<HashMap<String, PublicKey>>,
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn modified(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileStamp {
+        modified: meta.modified().ok(),
+        inode,
+    })
 }
 
 impl Signer {

@@ -483,11 +483,22 @@ pub async fn public_keys(State(state): State<AppState>) -> Result<Json<Value>, A
     Ok(Json(json!({"keys": keys, "current_key_id": current})))
 }
 
-/// `GET /api/v1/transparency/checkpoint`: the tenant log's checkpoint at its current size, a
-/// C2SP signed note.
-pub async fn checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+/// `?size=` of a checkpoint.
+#[derive(Debug, Deserialize)]
+pub struct CheckpointQuery {
+    size: Option<i64>,
+}
+
+/// `GET /api/v1/transparency/checkpoint[?size=N]`: the tenant log's checkpoint at its
+/// current size (or at N, such as the size a receipt references), a C2SP signed note.
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<CheckpointQuery>,
+) -> Result<Response, ApiError> {
     auth.require(Scope::Read)?;
-    let size = log_size(&state, &auth.tenant_id).await?;
+    let current = log_size(&state, &auth.tenant_id).await?;
+    let size = bounded("size", q.size, current, 0, current)?;
     let cp = receipts::checkpoint_at(&state, &auth.tenant_id, size).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

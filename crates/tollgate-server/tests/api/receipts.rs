@@ -609,6 +609,12 @@ async fn checkpoints_are_signed_notes_that_stay_consistent_as_the_log_grows() {
             .collect();
         verify_inclusion(&leaf, 260, 305, &proof, &new.root).expect("in the log");
 
+        // The checkpoint a receipt references can be fetched by its size, signed as before.
+        let again = app.get_text("/api/v1/transparency/checkpoint?size=5").await;
+        assert_eq!(again, first);
+        let bad = app.get("/api/v1/transparency/checkpoint?size=306").await;
+        assert_error(&bad, 400, "INVALID_QUERY");
+
         let e = app.get("/api/v1/transparency/entries?start=3&end=6").await;
         assert_eq!(e.status, 200, "{}", e.body);
         let entries = e.body["entries"].as_array().expect("entries");
