@@ -24,7 +24,7 @@ pub enum ClientError {
         message: String,
     },
     /// The server could not be reached or answered something unreadable.
-    #[error("{0}")]
+    #[error(transparent)]
     Transport(#[from] reqwest::Error),
 }
 
@@ -33,7 +33,36 @@ pub enum ClientError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    key: String,
+    /// None for an anonymous client, which sends no `X-API-Key` (the public-key routes).
+    key: Option<String>,
+}
+
+/// Which logs a receipt certifies and how it is labelled (`POST /api/v1/receipts/generate`
+/// and `/preview`, llmring's `ReceiptGenerationRequest`). Set exactly one selection; the
+/// server takes the first that applies: conversation, date range, log ids, since last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReceiptRequest {
+    /// Every log of one conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Start of a date range (with `end_date`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// End of a date range; a date alone means the end of that day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// These logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_ids: Option<Vec<String>>,
+    /// Every log no receipt has certified yet.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub since_last_receipt: bool,
+    /// A description, signed with the receipt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Tags, signed with the receipt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 /// One call to log (`POST /api/v1/log`). Fields left `None` are not sent.
@@ -107,6 +136,15 @@ pub struct Logged {
 impl Client {
     /// A client for `base` (`http://127.0.0.1:8000`) using `key`.
     pub fn new(base: &str, key: &str) -> Result<Client, ClientError> {
+        Self::build(base, Some(key.to_string()))
+    }
+
+    /// A client without a key, for the routes anyone may call (public keys, health).
+    pub fn anonymous(base: &str) -> Result<Client, ClientError> {
+        Self::build(base, None)
+    }
+
+    fn build(base: &str, key: Option<String>) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(1024)
@@ -114,8 +152,13 @@ impl Client {
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
-            key: key.to_string(),
+            key,
         })
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Logs one call.
@@ -147,6 +190,78 @@ impl Client {
         self.get("/health", &[]).await
     }
 
+    /// `POST /api/v1/receipts/generate`: `{"receipt": {...}, "certified_count": N}`.
+    pub async fn generate_receipt(&self, req: &ReceiptRequest) -> Result<Value, ClientError> {
+        self.post("/api/v1/receipts/generate", req).await
+    }
+
+    /// `POST /api/v1/receipts/preview`: what a receipt would certify; nothing is signed.
+    pub async fn preview_receipt(&self, req: &ReceiptRequest) -> Result<Value, ClientError> {
+        self.post("/api/v1/receipts/preview", req).await
+    }
+
+    /// `GET /api/v1/receipts/` (`limit`, `offset`, `tag`), newest first.
+    pub async fn receipts(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
+        self.get("/api/v1/receipts/", query).await
+    }
+
+    /// `GET /api/v1/receipts/{id}`: the signed receipt document.
+    pub async fn receipt(&self, id: &str) -> Result<Value, ClientError> {
+        self.get(&format!("/api/v1/receipts/{}", segment(id)), &[])
+            .await
+    }
+
+    /// `GET /api/v1/receipts/{id}/logs` (`limit` up to 1,000, `offset`), in leaf order, each
+    /// log with its leaf `index` and canonical `entry`.
+    pub async fn receipt_logs(
+        &self,
+        id: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, ClientError> {
+        self.get(&format!("/api/v1/receipts/{}/logs", segment(id)), query)
+            .await
+    }
+
+    /// `GET /api/v1/receipts/{id}/proof?log_id=`: one log's inclusion proof in the receipt.
+    pub async fn receipt_proof(&self, id: &str, log_id: &str) -> Result<Value, ClientError> {
+        self.get(
+            &format!("/api/v1/receipts/{}/proof", segment(id)),
+            &[("log_id", log_id.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /api/v1/receipts/uncertified` (`limit`, `offset`).
+    pub async fn uncertified(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
+        self.get("/api/v1/receipts/uncertified", query).await
+    }
+
+    /// `GET /api/v1/receipts/public-keys.json`: every key that ever signed (no key needed).
+    pub async fn public_keys(&self) -> Result<Value, ClientError> {
+        self.get("/api/v1/receipts/public-keys.json", &[]).await
+    }
+
+    /// `GET /api/v1/transparency/checkpoint`: the tenant log's checkpoint, a signed note.
+    pub async fn checkpoint(&self) -> Result<String, ClientError> {
+        let resp = self
+            .request(reqwest::Method::GET, "/api/v1/transparency/checkpoint")
+            .send()
+            .await?;
+        if resp.status().is_success() {
+            return Ok(resp.text().await?);
+        }
+        Err(api_error(resp).await)
+    }
+
+    /// `GET /api/v1/transparency/consistency?from&to`: `{"from", "to", "proof": [base64]}`.
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<Value, ClientError> {
+        self.get(
+            "/api/v1/transparency/consistency",
+            &[("from", from.to_string()), ("to", to.to_string())],
+        )
+        .await
+    }
+
     /// Any GET returning JSON.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -154,9 +269,7 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<T, ClientError> {
         let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
+            .request(reqwest::Method::GET, path)
             .query(query)
             .send()
             .await?;
@@ -170,14 +283,34 @@ impl Client {
         body: &B,
     ) -> Result<T, ClientError> {
         let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
+            .request(reqwest::Method::POST, path)
             .json(body)
             .send()
             .await?;
         decode(resp).await
     }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.key {
+            Some(key) => req.header("X-API-Key", key),
+            None => req,
+        }
+    }
+}
+
+/// `text` as one URL path segment: everything but unreserved characters percent-encoded, so
+/// an id can never reach another route.
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
@@ -185,9 +318,14 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Clien
     if status.is_success() {
         return Ok(resp.json().await?);
     }
+    Err(api_error(resp).await)
+}
+
+async fn api_error(resp: reqwest::Response) -> ClientError {
+    let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     let error = &body["error"];
-    Err(ClientError::Api {
+    ClientError::Api {
         status: status.as_u16(),
         code: error["code"].as_str().unwrap_or("UNKNOWN").to_string(),
         message: error["message"]
@@ -195,5 +333,31 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Clien
             .or_else(|| body["detail"].as_str())
             .unwrap_or("the server gave no message")
             .to_string(),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_cannot_escape_its_path_segment() {
+        assert_eq!(segment("rcpt_01AB-c.d~"), "rcpt_01AB-c.d~");
+        assert_eq!(segment("../x?y=1#z"), "..%2Fx%3Fy%3D1%23z");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn an_empty_receipt_request_sends_no_selection() {
+        let body = serde_json::to_value(ReceiptRequest::default()).expect("serializes");
+        assert_eq!(body, serde_json::json!({}));
+        let since = ReceiptRequest {
+            since_last_receipt: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(since).expect("serializes"),
+            serde_json::json!({"since_last_receipt": true})
+        );
+    }
 }

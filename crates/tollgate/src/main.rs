@@ -10,7 +10,7 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match cli.run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

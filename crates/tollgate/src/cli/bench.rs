@@ -19,6 +19,8 @@ use super::usage::ClientArgs;
 pub enum Bench {
     /// Post usage events as fast as the server acknowledges them.
     Ingest(Ingest),
+    /// Certify a large backlog with one receipt; time listings and offline verification.
+    Receipts(super::bench_receipts::Receipts),
 }
 
 /// Ingestion load.
@@ -79,6 +81,7 @@ impl Bench {
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
             Bench::Ingest(i) => i.run().await,
+            Bench::Receipts(r) => r.run().await,
         }
     }
 }

@@ -2,10 +2,21 @@
 
 mod admin;
 mod bench;
+mod bench_receipts;
+mod checks;
 mod output;
 mod pricing;
+mod prove;
+mod receipt_tables;
+mod receipts;
 mod serve;
+mod signing_key;
+mod transparency;
+mod trust;
 mod usage;
+mod verify;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -37,23 +48,37 @@ enum Command {
     /// Log and read usage through a running server.
     #[command(subcommand)]
     Usage(usage::Usage),
+    /// Generate, read and verify signed receipts through a running server.
+    #[command(subcommand)]
+    Receipts(receipts::Receipts),
+    /// Check the tenant log's signed checkpoints for consistency (fork detection).
+    #[command(subcommand)]
+    Transparency(transparency::Transparency),
+    /// Show or rotate the receipt signing key (acts on the key file and the database).
+    #[command(subcommand)]
+    SigningKey(signing_key::SigningKeyCmd),
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::Bench),
 }
 
 impl Cli {
-    /// Runs the chosen command.
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// Runs the chosen command. An error exits with 1; the verifying commands choose their
+    /// own code (0 valid, 1 not, 2 could not check) and report their errors themselves.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
-            Command::Serve(c) => c.run().await,
-            Command::Migrate(c) => c.run().await,
-            Command::Tenants(c) => c.run().await,
-            Command::Keys(c) => c.run().await,
-            Command::Pricing(c) => c.run().await,
-            Command::Usage(c) => c.run().await,
-            Command::Bench(c) => c.run().await,
+            Command::Serve(c) => c.run().await?,
+            Command::Migrate(c) => c.run().await?,
+            Command::Tenants(c) => c.run().await?,
+            Command::Keys(c) => c.run().await?,
+            Command::Pricing(c) => c.run().await?,
+            Command::Usage(c) => c.run().await?,
+            Command::Receipts(c) => return c.run().await,
+            Command::Transparency(c) => return Ok(c.run().await),
+            Command::SigningKey(c) => c.run().await?,
+            Command::Bench(c) => c.run().await?,
         }
+        Ok(ExitCode::SUCCESS)
     }
 }
 

@@ -28,3 +28,13 @@ pub fn cell(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// A two-column table of labelled values, for one object.
+pub fn fields(rows: Vec<(&str, String)>) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    for (label, value) in rows {
+        t.add_row(vec![label.to_string(), value]);
+    }
+    t.to_string()
+}

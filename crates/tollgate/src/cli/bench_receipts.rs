@@ -1,0 +1,312 @@
+//! `tollgate bench receipts`: how long certifying a large backlog takes, how fast the
+//! uncertified listing and stats answer at that size, and what offline verification costs.
+//!
+//! It seeds a fresh tenant with N logs straight through the store (the ingestion path has
+//! its own benchmark), starts an in-process server over a real socket, and times the
+//! llmring routes a client would call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use tollgate_core::time::{now_us, DAY_US};
+use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
+use tollgate_receipts::keys::PublicKey;
+use tollgate_receipts::merkle::{leaf_hash, verify_inclusion, Hash};
+use tollgate_receipts::signature::verify_document;
+use tollgate_server::{keys, Server, Settings};
+use tollgate_store::{AppendItem, ConnectOptions, Dedupe, Scope, Store};
+use uuid::Uuid;
+
+use super::output::json as pretty;
+
+/// Certification, listing and verification at scale.
+#[derive(Debug, Args)]
+pub struct Receipts {
+    /// Logs to seed and certify.
+    #[arg(long, default_value_t = 1_000_000)]
+    logs: u64,
+    /// Database to use (default: a new SQLite file in a temporary directory). The bench
+    /// adds a tenant of its own; nothing else is touched.
+    #[arg(long, env = "TOLLGATE_BENCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Repetitions of each timed read.
+    #[arg(long, default_value_t = 20)]
+    reads: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+const SEED_BATCH: u64 = 4096;
+const MODELS: [(&str, &str); 3] = [
+    ("openai", "gpt-4o-mini"),
+    ("openai", "gpt-4o"),
+    ("anthropic", "claude-sonnet-4"),
+];
+
+fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> AppendItem {
+    let (provider, model) = MODELS[(n % 3) as usize];
+    let input = 200 + (n * 7919) as i64 % 3000;
+    let output = 50 + (n * 104_729) as i64 % 800;
+    AppendItem {
+        event: UsageEvent {
+            log_id: Uuid::now_v7(),
+            tenant_id: tenant.to_string(),
+            request_id: None,
+            timestamp_us: start_us + span_us / total.max(1) as i64 * n as i64,
+            provider: provider.into(),
+            model: model.into(),
+            alias: Some(["chat", "extract"][(n % 2) as usize].into()),
+            profile: "default".into(),
+            origin: Some("bench".into()),
+            id_at_origin: None,
+            user_id: Some(format!("user-{}", n % 100)),
+            conversation_id: None,
+            tokens: TokenCounts {
+                input,
+                output,
+                ..Default::default()
+            },
+            latency_ms: Some(400),
+            cost: Nanos(input * 150 + output * 600),
+            input_cost: Some(Nanos(input * 150)),
+            currency: Currency::usd(),
+            price_version: Some("bench".into()),
+            flags: EventFlags::default(),
+            source: EventSource::Usage,
+            metadata: Default::default(),
+        },
+        dedupe: Dedupe::None,
+        conversation: None,
+    }
+}
+
+/// Milliseconds of the median of `times`.
+fn median_ms(mut times: Vec<Duration>) -> f64 {
+    times.sort();
+    times
+        .get(times.len() / 2)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+async fn timed_get(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    reads: u32,
+) -> anyhow::Result<(f64, Value)> {
+    let mut times = Vec::new();
+    let mut last = Value::Null;
+    for _ in 0..reads.max(1) {
+        let t = Instant::now();
+        let r = http.get(url).header("X-API-Key", key).send().await?;
+        let status = r.status();
+        last = r.json().await?;
+        times.push(t.elapsed());
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {last}");
+        }
+    }
+    Ok((median_ms(times), last))
+}
+
+impl Receipts {
+    pub async fn run(self) -> anyhow::Result<()> {
+        if self.logs == 0 {
+            bail!("--logs must be at least 1");
+        }
+        let dir = tempfile::tempdir()?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let store: Arc<dyn Store> = tollgate_store::open(&ConnectOptions {
+            sqlite_synchronous_full: false,
+            ..ConnectOptions::new(url.clone())
+        })
+        .await
+        .context("opening the bench database")?;
+        let tenant = store
+            .create_tenant(&format!("bench-receipts-{}", now_us()))
+            .await?;
+        let key = keys::generate(&tenant.id, vec![Scope::Ingest, Scope::Read], None);
+        store.create_key(key.record).await?;
+
+        // Seed: a month of calls, in commits of SEED_BATCH.
+        let bar = ProgressBar::new(self.logs);
+        bar.set_style(
+            ProgressStyle::with_template("seeding {bar:40} {pos}/{len} logs {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let span = 30 * DAY_US;
+        let start_us = now_us() - span;
+        let seeded = Instant::now();
+        let mut n = 0;
+        while n < self.logs {
+            let end = (n + SEED_BATCH).min(self.logs);
+            let items: Vec<AppendItem> = (n..end)
+                .map(|i| seed_event(&tenant.id, i, start_us, span, self.logs))
+                .collect();
+            store.append_usage(&items).await?;
+            bar.inc(end - n);
+            n = end;
+        }
+        bar.finish_and_clear();
+        let seed_seconds = seeded.elapsed().as_secs_f64();
+
+        // A real server on a socket, with its own signing key.
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: dir.path().join("data"),
+            ..Settings::default()
+        };
+        let listener = tollgate_server::bind(&settings).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let server = Server::new(settings, store.clone()).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let secret = key.secret;
+
+        let (uncertified_first_ms, first) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/uncertified?limit=100"),
+            &secret,
+            self.reads,
+        )
+        .await?;
+        if first["total"].as_u64() != Some(self.logs) {
+            bail!("the uncertified listing counts {} logs", first["total"]);
+        }
+        let deep = self.logs / 2;
+        let (uncertified_deep_ms, _) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/uncertified?limit=100&offset={deep}"),
+            &secret,
+            self.reads,
+        )
+        .await?;
+        let (stats_ms, _) =
+            timed_get(&http, &format!("{base}/api/v1/stats"), &secret, self.reads).await?;
+
+        let t = Instant::now();
+        let r = http
+            .post(format!("{base}/api/v1/receipts/generate"))
+            .header("X-API-Key", &secret)
+            .json(&json!({"since_last_receipt": true, "description": "bench"}))
+            .send()
+            .await?;
+        let status = r.status();
+        let generated: Value = r.json().await?;
+        let generate_seconds = t.elapsed().as_secs_f64();
+        if !status.is_success() || generated["certified_count"].as_u64() != Some(self.logs) {
+            bail!("generate: {status}: {generated}");
+        }
+        let receipt = generated["receipt"].clone();
+        let id = receipt["receipt_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+
+        let (uncertified_after_ms, _) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/uncertified?limit=100"),
+            &secret,
+            self.reads,
+        )
+        .await?;
+
+        // Offline verification: the receipt's signature plus one inclusion proof.
+        let (_, keyset) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/public-keys.json"),
+            &secret,
+            1,
+        )
+        .await?;
+        let public = keyset["keys"]
+            .as_array()
+            .and_then(|ks| ks.iter().find(|k| k["key_id"] == receipt["key_id"]))
+            .and_then(|k| k["public_key"].as_str())
+            .context("the receipt's key is not published")?;
+        let public = PublicKey::from_base64url(public)?;
+        let (logs_ms, page) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/{id}/logs?limit=1&offset={deep}"),
+            &secret,
+            1,
+        )
+        .await?;
+        let log_id = page["logs"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (proof_ms, proof) = timed_get(
+            &http,
+            &format!("{base}/api/v1/receipts/{id}/proof?log_id={log_id}"),
+            &secret,
+            self.reads,
+        )
+        .await?;
+        let decode = |v: &Value| -> anyhow::Result<Hash> {
+            let bytes = STANDARD.decode(v.as_str().unwrap_or_default())?;
+            bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("a hash is not 32 bytes"))
+        };
+        let root = decode(&receipt["certified"]["merkle_root"])?;
+        let path: Vec<Hash> = proof["proof"]
+            .as_array()
+            .map(|a| a.iter().map(decode).collect())
+            .transpose()?
+            .unwrap_or_default();
+        let entry = proof["entry"].as_str().unwrap_or_default().to_string();
+        let index = proof["index"].as_u64().unwrap_or_default();
+        let rounds = 1000;
+        let t = Instant::now();
+        for _ in 0..rounds {
+            verify_document(&receipt, &public)?;
+            let leaf = leaf_hash(entry.as_bytes());
+            verify_inclusion(&leaf, index, self.logs, &path, &root)?;
+        }
+        let verify_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+
+        let _ = stop.send(());
+        task.await??;
+
+        let engine = store.dialect().as_str();
+        let report = json!({
+            "engine": engine,
+            "logs": self.logs,
+            "seed_seconds": seed_seconds,
+            "generate_since_last_seconds": generate_seconds,
+            "uncertified_page_ms": {"first": uncertified_first_ms, "middle": uncertified_deep_ms, "after_certifying": uncertified_after_ms},
+            "stats_ms": stats_ms,
+            "receipt_logs_page_ms": logs_ms,
+            "proof_ms": proof_ms,
+            "offline_verify_signature_and_proof_us": verify_us,
+        });
+        if self.json {
+            println!("{}", pretty(&report));
+        } else {
+            println!("engine                               {engine}");
+            println!("logs                                 {}", self.logs);
+            println!("seeding (store, not timed below)     {seed_seconds:.1} s");
+            println!("generate since_last_receipt          {generate_seconds:.2} s");
+            println!("uncertified page (first / middle)    {uncertified_first_ms:.1} / {uncertified_deep_ms:.1} ms (median of {})", self.reads);
+            println!("uncertified page after certifying    {uncertified_after_ms:.1} ms");
+            println!("stats (last 30 days)                 {stats_ms:.1} ms");
+            println!("receipt proof                        {proof_ms:.1} ms");
+            println!("offline verify: signature + proof    {verify_us:.0} µs");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! `tollgate receipts prove ID --log-id X`: fetches a receipt and one log's inclusion proof
+//! and checks, without trusting the proof's own claims, that the log is in the set the
+//! receipt's signature covers: the proof must lead from the entry's leaf hash to the
+//! receipt's `certified.merkle_root` at `certified.count`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use clap::Args;
+use serde_json::{json, Value};
+use tollgate_client::ClientError;
+use tollgate_receipts::merkle::{leaf_hash, verify_inclusion, Hash};
+
+use super::checks::{finish, Report};
+use super::trust;
+use super::usage::ClientArgs;
+
+/// Proves that a receipt certifies one log.
+#[derive(Debug, Args)]
+pub struct Prove {
+    /// Receipt id (`rcpt_…`).
+    #[arg(value_parser = super::receipts::receipt_id)]
+    id: String,
+    /// The log to prove.
+    #[arg(long, value_name = "ID")]
+    log_id: String,
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Check the receipt's signature with this public key (SPKI PEM) instead of the
+    /// server's published keys.
+    #[arg(long, value_name = "PEM_FILE")]
+    public_key: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn hash_of(text: Option<&str>) -> Option<Hash> {
+    STANDARD.decode(text?).ok()?.try_into().ok()
+}
+
+impl Prove {
+    /// Checks the proof and prints the report; exit 0 valid, 1 not, 2 could not check.
+    pub async fn run(self) -> ExitCode {
+        let as_json = self.json;
+        finish(self.check().await, as_json)
+    }
+
+    async fn check(self) -> anyhow::Result<Report> {
+        let client = self.client.client()?;
+        let receipt = client
+            .receipt(&self.id)
+            .await
+            .with_context(|| format!("cannot fetch receipt {}", self.id))?;
+        let trusted = match &self.public_key {
+            Some(path) => trust::key_from_file(path)?,
+            None => trust::receipt_key_from_server(client.base(), &receipt).await?,
+        };
+        let mut report = Report::default();
+        report.with("receipt_id", json!(self.id));
+        report.with("log_id", json!(self.log_id));
+        trust::check_signature(&mut report, &receipt, &trusted);
+        if receipt["receipt_id"].as_str() != Some(self.id.as_str()) {
+            report.fail(
+                "receipt",
+                format!("asked for {} but got {}", self.id, receipt["receipt_id"]),
+            );
+        }
+        let proof = match client.receipt_proof(&self.id, &self.log_id).await {
+            Ok(p) => p,
+            Err(ClientError::Api { code, message, .. }) if code == "NOT_CERTIFIED" => {
+                report.fail("inclusion", format!("the server says: {message}"));
+                return Ok(report);
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot fetch the proof of {}", self.log_id))
+            }
+        };
+        report.with("proof", proof.clone());
+        check_proof(&mut report, &receipt, &proof, &self.log_id);
+        Ok(report)
+    }
+}
+
+fn check_proof(report: &mut Report, receipt: &Value, proof: &Value, log_id: &str) {
+    let entry = proof["entry"].as_str().unwrap_or_default();
+    let parsed: Option<Value> = serde_json::from_str(entry).ok();
+    let entry_log = parsed.as_ref().and_then(|p| p["log_id"].as_str());
+    if entry_log.is_some_and(|id| id.eq_ignore_ascii_case(log_id.trim())) {
+        report.pass("entry", format!("the canonical entry of log {log_id}"));
+    } else {
+        report.fail(
+            "entry",
+            format!("the proof's entry is not log {log_id} (it names {entry_log:?})"),
+        );
+    }
+
+    let leaf = leaf_hash(entry.as_bytes());
+    let leaf_b64 = STANDARD.encode(leaf);
+    match proof["leaf_hash"].as_str() {
+        Some(h) if h == leaf_b64 => report.pass("leaf hash", leaf_b64.clone()),
+        other => report.fail(
+            "leaf hash",
+            format!("the entry hashes to {leaf_b64}; the proof says {other:?}"),
+        ),
+    }
+
+    let root = hash_of(
+        receipt
+            .pointer("/certified/merkle_root")
+            .and_then(Value::as_str),
+    );
+    let size = receipt.pointer("/certified/count").and_then(Value::as_u64);
+    let index = proof["index"].as_u64();
+    let path: Option<Vec<Hash>> = proof["proof"]
+        .as_array()
+        .and_then(|a| a.iter().map(|h| hash_of(h.as_str())).collect());
+    let (Some(root), Some(size), Some(index), Some(path)) = (root, size, index, path) else {
+        report.fail(
+            "inclusion",
+            "the receipt lacks certified.merkle_root or certified.count, or the proof lacks \
+             index or a list of base64 hashes",
+        );
+        return;
+    };
+    let claimed = (proof["size"].as_u64(), proof["root"].as_str());
+    let aside = if claimed != (Some(size), Some(STANDARD.encode(root).as_str())) {
+        " (the proof response claims another tree; it was not used)"
+    } else {
+        ""
+    };
+    match verify_inclusion(&leaf, index, size, &path, &root) {
+        Ok(()) => report.pass(
+            "inclusion",
+            format!(
+                "leaf {index} of {size}, {} hashes, leads to the receipt's root{aside}",
+                path.len()
+            ),
+        ),
+        Err(e) => report.fail(
+            "inclusion",
+            format!("leaf {index} of {size} against the receipt's root: {e}{aside}"),
+        ),
+    }
+}

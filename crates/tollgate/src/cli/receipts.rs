@@ -1,0 +1,337 @@
+//! `tollgate receipts …`: generate, read and export signed receipts through a running
+//! server; `verify` and `prove` check them (see `verify.rs`, `prove.rs`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tollgate_client::{Client, ReceiptRequest};
+
+use super::output::json;
+use super::prove::Prove;
+use super::receipt_tables::{print_list, print_logs, print_preview, summary};
+use super::usage::ClientArgs;
+use super::verify::Verify;
+
+/// Most logs the server lists per page.
+const PAGE: i64 = 1000;
+
+/// Receipts.
+#[derive(Debug, Subcommand)]
+pub enum Receipts {
+    /// Sign a receipt for a selection of logs.
+    Generate {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        selection: Selection,
+        /// A description, signed with the receipt.
+        #[arg(long)]
+        description: Option<String>,
+        /// A tag, signed with the receipt (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Also write the receipt's JSON to this file.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print the whole receipt as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Receipts, newest first.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// How many (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        /// Only receipts with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One receipt.
+    Get {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Receipt id (`rcpt_…`).
+        #[arg(value_parser = receipt_id)]
+        id: String,
+        /// Print the signed receipt as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a receipt for a selection would certify; nothing is signed.
+    Preview {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        selection: Selection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Logs no receipt certifies yet.
+    Uncertified {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// How many (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The logs a receipt certifies, in leaf order; `--jsonl` exports all of them for
+    /// `receipts verify --logs`.
+    Logs {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Receipt id (`rcpt_…`).
+        #[arg(value_parser = receipt_id)]
+        id: String,
+        /// How many (at most 1000; ignored with --jsonl).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Skip this many (ignored with --jsonl).
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        /// Every log, one JSON object per line, each with its canonical `entry`.
+        #[arg(long, conflicts_with = "json")]
+        jsonl: bool,
+        /// Write the JSON lines to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE", requires = "jsonl")]
+        output: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a receipt file's signature and, with --logs, its logs. Exit 0 valid, 1 not, 2
+    /// could not check.
+    Verify(Verify),
+    /// Fetch and check one log's inclusion proof in a receipt. Exit 0 valid, 1 not, 2 could
+    /// not check.
+    Prove(Prove),
+}
+
+/// Which logs: exactly one of these.
+#[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(
+    clap::ArgGroup::new("selection")
+        .required(true)
+        .args(["conversation", "start", "log_ids", "since_last"])
+))]
+pub struct Selection {
+    /// Every log of this conversation.
+    #[arg(long, value_name = "ID")]
+    conversation: Option<String>,
+    /// Logs from this date or RFC 3339 instant (with --end; no offset means UTC).
+    #[arg(long, value_name = "DATE", requires = "end")]
+    start: Option<String>,
+    /// Logs up to this date (the whole day) or instant.
+    #[arg(long, value_name = "DATE", requires = "start")]
+    end: Option<String>,
+    /// These logs (space- or comma-separated).
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    log_ids: Vec<String>,
+    /// Every log no receipt certifies yet.
+    #[arg(long)]
+    since_last: bool,
+}
+
+impl Selection {
+    fn request(self) -> ReceiptRequest {
+        ReceiptRequest {
+            conversation_id: self.conversation,
+            start_date: self.start,
+            end_date: self.end,
+            log_ids: (!self.log_ids.is_empty()).then_some(self.log_ids),
+            since_last_receipt: self.since_last,
+            ..Default::default()
+        }
+    }
+}
+
+/// A receipt id as a path segment: not empty, no `/`, not `.` or `..`.
+pub fn receipt_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() || t == "." || t == ".." || t.contains('/') {
+        return Err(format!("'{text}' is not a receipt id"));
+    }
+    Ok(t.to_string())
+}
+
+impl Receipts {
+    /// Runs the command: errors are returned (exit 1), except from `verify` and `prove`,
+    /// which choose their own exit code.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Receipts::Verify(v) => return Ok(v.run().await),
+            Receipts::Prove(p) => return Ok(p.run().await),
+            Receipts::Generate {
+                client,
+                selection,
+                description,
+                tags,
+                output,
+                json: as_json,
+            } => {
+                let req = ReceiptRequest {
+                    description,
+                    tags: (!tags.is_empty()).then_some(tags),
+                    ..selection.request()
+                };
+                let answer = client.client()?.generate_receipt(&req).await?;
+                let receipt = &answer["receipt"];
+                if let Some(path) = &output {
+                    write_file(path, &format!("{}\n", json(receipt)))?;
+                }
+                if as_json {
+                    println!("{}", json(receipt));
+                } else {
+                    println!("{}", summary(receipt));
+                    if let Some(path) = &output {
+                        println!("receipt written to {}", path.display());
+                    }
+                }
+            }
+            Receipts::List {
+                client,
+                limit,
+                offset,
+                tag,
+                json: as_json,
+            } => {
+                let mut q = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
+                q.extend(tag.map(|t| ("tag", t)));
+                let page = client.client()?.receipts(&q).await?;
+                if as_json {
+                    println!("{}", json(&page));
+                } else {
+                    print_list(&page);
+                }
+            }
+            Receipts::Get {
+                client,
+                id,
+                json: as_json,
+            } => {
+                let receipt = client.client()?.receipt(&id).await?;
+                if as_json {
+                    println!("{}", json(&receipt));
+                } else {
+                    println!("{}", summary(&receipt));
+                }
+            }
+            Receipts::Preview {
+                client,
+                selection,
+                json: as_json,
+            } => {
+                let preview = client
+                    .client()?
+                    .preview_receipt(&selection.request())
+                    .await?;
+                if as_json {
+                    println!("{}", json(&preview));
+                } else {
+                    print_preview(&preview);
+                }
+            }
+            Receipts::Uncertified {
+                client,
+                limit,
+                offset,
+                json: as_json,
+            } => {
+                let q = [("limit", limit.to_string()), ("offset", offset.to_string())];
+                let page = client.client()?.uncertified(&q).await?;
+                if as_json {
+                    println!("{}", json(&page));
+                } else {
+                    print_logs(&page, false);
+                }
+            }
+            Receipts::Logs {
+                client,
+                id,
+                limit,
+                offset,
+                jsonl,
+                output,
+                json: as_json,
+            } => {
+                let client = client.client()?;
+                if jsonl {
+                    export(&client, &id, output.as_deref()).await?;
+                } else {
+                    let q = [("limit", limit.to_string()), ("offset", offset.to_string())];
+                    let page = client.receipt_logs(&id, &q).await?;
+                    if as_json {
+                        println!("{}", json(&page));
+                    } else {
+                        print_logs(&page, true);
+                    }
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Writes `text` to a new or truncated file.
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes every log of a receipt as JSON lines, a page of 1,000 at a time.
+async fn export(client: &Client, id: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} logs {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut written: i64 = 0;
+    let total = loop {
+        let q = [("limit", PAGE.to_string()), ("offset", written.to_string())];
+        let page = client.receipt_logs(id, &q).await?;
+        let total = page["total"].as_i64().context("the server gave no total")?;
+        bar.set_length(total.max(0) as u64);
+        let logs = page["logs"].as_array().cloned().unwrap_or_default();
+        for log in &logs {
+            serde_json::to_writer(&mut out, log)?;
+            out.write_all(b"\n")?;
+        }
+        written += logs.len() as i64;
+        bar.set_position(written.max(0) as u64);
+        if logs.is_empty() || written >= total {
+            break total;
+        }
+    };
+    out.flush()?;
+    bar.finish_and_clear();
+    if written != total {
+        bail!("the receipt certifies {total} logs but the server listed {written}");
+    }
+    let place = output.map_or("standard output".to_string(), |p| p.display().to_string());
+    eprintln!("wrote {written} logs of receipt {id} to {place}");
+    Ok(())
+}
