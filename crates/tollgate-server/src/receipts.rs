@@ -186,21 +186,27 @@ fn receipt_type(count: i64) -> &'static str {
     }
 }
 
+/// The logs `chosen` selects, with their leaf hashes when a receipt is to be signed.
+async fn select(
+    state: &AppState,
+    tenant: &str,
+    chosen: &Chosen,
+    leaf_hashes: bool,
+) -> Result<SelectedLogs, ApiError> {
+    let opts = SelectOptions {
+        leaf_hashes,
+        inline_ids: state.settings().receipts.inline_ids,
+    };
+    Ok(state
+        .store()
+        .select_logs(tenant, &chosen.selection, opts)
+        .await?)
+}
+
 /// `POST /api/v1/receipts/preview`: the numbers a receipt would carry; nothing is signed or
 /// stored.
 pub async fn preview(state: &AppState, tenant: &str, chosen: &Chosen) -> Result<Value, ApiError> {
-    let inline = state.settings().receipts.inline_ids;
-    let sel = state
-        .store()
-        .select_logs(
-            tenant,
-            &chosen.selection,
-            SelectOptions {
-                leaf_hashes: false,
-                inline_ids: inline,
-            },
-        )
-        .await?;
+    let sel = select(state, tenant, chosen, false).await?;
     if sel.count == 0 {
         return Ok(json!({
             "total_logs": 0,
@@ -238,17 +244,7 @@ pub async fn generate(
 ) -> Result<(Value, i64), ApiError> {
     let inline = state.settings().receipts.inline_ids;
     for _ in 0..ATTEMPTS {
-        let sel = state
-            .store()
-            .select_logs(
-                tenant,
-                &chosen.selection,
-                SelectOptions {
-                    leaf_hashes: true,
-                    inline_ids: inline,
-                },
-            )
-            .await?;
+        let sel = select(state, tenant, chosen, true).await?;
         if sel.count == 0 {
             return Err(no_logs());
         }
