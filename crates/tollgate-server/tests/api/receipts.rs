@@ -734,3 +734,20 @@ async fn verify_answers_anyone_but_rejects_what_is_not_a_receipt() {
     let junk = app.post("/api/v1/receipts/verify", &json!([1, 2])).await;
     assert_error(&junk, 400, "INVALID_RECEIPT");
 }
+
+#[tokio::test]
+async fn ids_beyond_the_inline_cap_are_left_out_and_the_summary_says_so() {
+    for app in TestApp::all_with(|s| s.receipts.inline_ids = 2).await {
+        let ids = log_many(&app, 3, "gpt-4o").await;
+        let (receipt, count) = since_last(&app).await;
+        assert_eq!(count, 3);
+        let summary = &receipt["batch_summary"];
+        assert_eq!(summary["log_ids"], json!([ids[0], ids[1]]), "{summary}");
+        assert_eq!(summary["log_ids_complete"], false);
+        assert_eq!(summary["total_calls"], 3);
+        // The full set is still served, and fixed by the signed root.
+        let id = receipt["receipt_id"].as_str().expect("id");
+        let logs = app.get(&format!("/api/v1/receipts/{id}/logs")).await;
+        assert_eq!(logs.body["logs"].as_array().expect("logs").len(), 3);
+    }
+}
