@@ -5,5 +5,6 @@ mod append;
 mod conversations;
 mod prices;
 mod reads;
+mod receipts;
 mod support;
 mod tenants;

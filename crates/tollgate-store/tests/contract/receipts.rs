@@ -1,0 +1,276 @@
+use sqlx::any::AnyPoolOptions;
+use tollgate_receipts::merkle::{self, inclusion_spans, needs, verify_inclusion};
+use tollgate_store::testing::TestDatabase;
+use tollgate_store::{
+    NewReceipt, SelectOptions, SelectedLogs, Selection, SeqRange, Store, StoreError,
+    StoredCheckpoint, Tenant,
+};
+
+use crate::support::{event, item, tenant};
+
+const OPTS: SelectOptions = SelectOptions {
+    leaf_hashes: true,
+    inline_ids: 1000,
+};
+
+async fn log(s: &dyn Store, t: &Tenant, n: usize) -> Vec<uuid::Uuid> {
+    let items: Vec<_> = (0..n)
+        .map(|i| {
+            item(event(
+                t,
+                "gpt-4o",
+                10 + i as i64,
+                1,
+                100,
+                "2026-01-01T00:00:00Z",
+            ))
+        })
+        .collect();
+    s.append_usage(&items)
+        .await
+        .expect("append")
+        .iter()
+        .map(|r| r.log_id)
+        .collect()
+}
+
+fn receipt(t: &Tenant, id: &str, sel: &SelectedLogs, since: bool) -> NewReceipt {
+    NewReceipt {
+        tenant_id: t.id.clone(),
+        id: id.to_string(),
+        issued_us: 1,
+        receipt_type: "batch".into(),
+        key_id: "key_contract".into(),
+        count: sel.count,
+        root: merkle::root(&sel.leaf_hashes),
+        tiles: merkle::tile_roots(&sel.leaf_hashes),
+        tags: vec!["t".into()],
+        document: "{}".into(),
+        ranges: sel.ranges.clone(),
+        since_version: since.then_some(sel.certified_version),
+    }
+}
+
+fn r(start: i64, end: i64) -> SeqRange {
+    SeqRange { start, end }
+}
+
+#[tokio::test]
+async fn a_receipt_certifies_ranges_and_the_uncertified_gaps_shrink_around_them() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        s.register_signing_key("key_contract", "AAAA")
+            .await
+            .expect("key");
+        let t = tenant(s, "a").await;
+        let ids = log(s, &t, 10).await;
+        let all = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("select");
+        assert_eq!(all.count, 10, "{}", db.engine);
+        assert_eq!(all.ranges, vec![r(0, 10)]);
+        assert_eq!(all.groups[0].tokens.input, (10..20).sum::<i64>());
+
+        let some = s
+            .select_logs(
+                &t.id,
+                &Selection::LogIds(vec![ids[7], ids[2], ids[3]]),
+                OPTS,
+            )
+            .await
+            .expect("select ids");
+        assert_eq!(some.ranges, vec![r(2, 4), r(7, 8)], "{}", db.engine);
+        assert_eq!(some.log_ids, vec![ids[2], ids[3], ids[7]], "in log order");
+        s.insert_receipt(&receipt(&t, "rcpt_a", &some, false))
+            .await
+            .expect("store");
+
+        let (page, total) = s.uncertified(&t.id, 3, 0).await.expect("uncertified");
+        assert_eq!(total, 7);
+        let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![9, 8, 6], "newest first, skipping certified logs");
+        let (page, _) = s.uncertified(&t.id, 3, 5).await.expect("page 2");
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 0]);
+
+        let rest = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("rest");
+        assert_eq!(rest.ranges, vec![r(0, 2), r(4, 7), r(8, 10)]);
+        s.insert_receipt(&receipt(&t, "rcpt_b", &rest, true))
+            .await
+            .expect("store rest");
+        let (_, total) = s.uncertified(&t.id, 10, 0).await.expect("none left");
+        assert_eq!(total, 0);
+        let none = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("empty");
+        assert_eq!(none.count, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_since_last_receipt_overtaken_by_another_is_refused_as_stale() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        s.register_signing_key("key_contract", "AAAA")
+            .await
+            .expect("key");
+        let t = tenant(s, "a").await;
+        log(s, &t, 4).await;
+        let first = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("select");
+        let second = first.clone();
+        s.insert_receipt(&receipt(&t, "rcpt_1", &first, true))
+            .await
+            .expect("first wins");
+        let late = s
+            .insert_receipt(&receipt(&t, "rcpt_2", &second, true))
+            .await;
+        assert!(
+            matches!(late, Err(StoreError::Stale(_))),
+            "{}: {late:?}",
+            db.engine
+        );
+        assert!(s.get_receipt(&t.id, "rcpt_2").await.expect("get").is_none());
+        let (list, total) = s.list_receipts(&t.id, None, 10, 0).await.expect("list");
+        assert_eq!(
+            (list.len(), total),
+            (1, 1),
+            "a refused receipt leaves nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_receipts_logs_and_proofs_follow_its_leaf_order() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        s.register_signing_key("key_contract", "AAAA")
+            .await
+            .expect("key");
+        let t = tenant(s, "a").await;
+        let ids = log(s, &t, 600).await;
+        let chosen: Vec<_> = ids.iter().copied().step_by(2).collect();
+        let sel = s
+            .select_logs(&t.id, &Selection::LogIds(chosen.clone()), OPTS)
+            .await
+            .expect("select");
+        assert_eq!(sel.count, 300);
+        s.insert_receipt(&receipt(&t, "rcpt_odd", &sel, false))
+            .await
+            .expect("store");
+        let page = s
+            .receipt_logs(&t.id, "rcpt_odd", 2, 1)
+            .await
+            .expect("logs")
+            .expect("found");
+        assert_eq!(page.iter().map(|l| l.index).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(page[0].event.event.log_id, chosen[1]);
+        assert_eq!(
+            s.receipt_index(&t.id, "rcpt_odd", 8).await.expect("index"),
+            Some(4)
+        );
+        assert_eq!(
+            s.receipt_index(&t.id, "rcpt_odd", 9).await.expect("index"),
+            None
+        );
+
+        let root = merkle::root(&sel.leaf_hashes);
+        for index in [0u64, 255, 256, 299] {
+            let spans = inclusion_spans(index, 300).expect("spans");
+            let nodes = s
+                .receipt_nodes(&t.id, "rcpt_odd", &needs(&spans))
+                .await
+                .expect("nodes")
+                .expect("found");
+            let proof = nodes.hashes(&spans).expect("hashes");
+            verify_inclusion(&sel.leaf_hashes[index as usize], index, 300, &proof, &root)
+                .unwrap_or_else(|e| panic!("{}: index {index}: {e}", db.engine));
+        }
+        let leaves = s
+            .receipt_leaves(&t.id, "rcpt_odd")
+            .await
+            .expect("leaves")
+            .expect("found");
+        assert_eq!(leaves, sel.leaf_hashes);
+        let other = tenant(s, "b").await;
+        assert!(s
+            .get_receipt(&other.id, "rcpt_odd")
+            .await
+            .expect("get")
+            .is_none());
+        assert!(s
+            .receipt_logs(&other.id, "rcpt_odd", 10, 0)
+            .await
+            .expect("logs")
+            .is_none());
+    }
+}
+
+#[tokio::test]
+async fn stored_receipts_checkpoints_and_canonical_entries_cannot_be_updated() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        s.register_signing_key("key_contract", "AAAA")
+            .await
+            .expect("key");
+        let t = tenant(s, "a").await;
+        log(s, &t, 2).await;
+        let sel = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("select");
+        s.insert_receipt(&receipt(&t, "rcpt_x", &sel, true))
+            .await
+            .expect("store");
+        let cp = StoredCheckpoint {
+            tenant_id: t.id.clone(),
+            size: 2,
+            root: merkle::root(&sel.leaf_hashes),
+            key_id: "key_contract".into(),
+            note: "signed note\n".into(),
+            created_us: 1,
+        };
+        assert_eq!(s.save_checkpoint(&cp).await.expect("save"), cp);
+        let mut other = cp.clone();
+        other.note = "another note\n".into();
+        assert_eq!(
+            s.save_checkpoint(&other).await.expect("save again"),
+            cp,
+            "the first checkpoint of a size is kept"
+        );
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .expect("connect");
+        for statement in [
+            "UPDATE receipts SET document = '{\"total_cost\": 0}'",
+            "UPDATE receipt_ranges SET end_seq = end_seq + 1",
+            "UPDATE checkpoints SET note = 'forged'",
+            "UPDATE usage_events SET entry = leaf_hash",
+            "UPDATE usage_events SET seq = seq + 10",
+        ] {
+            let refused = sqlx::query(statement).execute(&pool).await;
+            assert!(refused.is_err(), "{}: {statement} was allowed", db.engine);
+        }
+        // Columns outside the canonical entry may still change (retention drops content).
+        sqlx::query("UPDATE usage_events SET metadata = NULL")
+            .execute(&pool)
+            .await
+            .expect("metadata may change");
+        pool.close().await;
+        let back = s
+            .get_receipt(&t.id, "rcpt_x")
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(back.document, "{}");
+    }
+}
