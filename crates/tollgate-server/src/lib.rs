@@ -54,6 +54,7 @@ pub struct Server {
     store: Arc<dyn Store>,
     writer: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -73,12 +74,15 @@ impl Server {
             settings.ingest.queue_capacity,
             Duration::from_micros(settings.ingest.linger_us),
         );
+        let every = settings.receipts.checkpoint_seconds;
         let state = AppState::new(store.clone(), settings, prices, batcher, metrics, signer);
+        let checkpointer = receipts::checkpoint_every(state.clone(), Duration::from_secs(every));
         Ok(Server {
             state,
             store,
             writer,
             refresher,
+            checkpointer,
         })
     }
 
@@ -99,6 +103,7 @@ impl Server {
             store,
             writer,
             refresher,
+            checkpointer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -109,6 +114,9 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
+        if let Some(c) = checkpointer {
+            c.abort();
+        }
         // The router (and every handle on the writer) is gone: the writer drains and ends.
         if let Err(e) = writer.await {
             tracing::error!(error = %e, "the writer task failed");

@@ -8,10 +8,12 @@
 //! form of the whole document except `signature`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
+use tokio::task::JoinHandle;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::Nanos;
@@ -432,6 +434,40 @@ pub async fn checkpoint_at(
             created_us: now_us(),
         })
         .await?)
+}
+
+/// Signs a checkpoint of every tenant log that grew since its last one, every `every`
+/// (never when zero). Failures are logged and retried at the next tick.
+pub fn checkpoint_every(state: AppState, every: Duration) -> Option<JoinHandle<()>> {
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = checkpoint_grown(&state).await {
+                tracing::warn!(error = %e.message(), "periodic checkpoints failed; retrying at the next tick");
+            }
+        }
+    }))
+}
+
+/// One round of [`checkpoint_every`]; returns how many checkpoints it signed.
+pub async fn checkpoint_grown(state: &AppState) -> Result<usize, ApiError> {
+    let mut signed = 0;
+    for tenant in state.store().list_tenants().await? {
+        if tenant.log_size == 0 {
+            continue;
+        }
+        let latest = state.store().checkpoint(&tenant.id, None).await?;
+        if latest.is_none_or(|cp| cp.size < tenant.log_size) {
+            checkpoint_at(state, &tenant.id, tenant.log_size).await?;
+            signed += 1;
+        }
+    }
+    Ok(signed)
 }
 
 /// The root of the tenant's log at `size`.

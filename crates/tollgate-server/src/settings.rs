@@ -84,6 +84,9 @@ pub struct ReceiptSettings {
     /// Names each tenant's log in its checkpoints: the origin is `<log_origin>/<tenant id>`
     /// (ideally a host name of the deployment, without a scheme).
     pub log_origin: String,
+    /// How often every tenant log that grew gets a signed checkpoint, in seconds (0: only on
+    /// demand and with receipts). Each run also brings the log's stored tiles up to date.
+    pub checkpoint_seconds: u64,
 }
 
 impl Default for ReceiptSettings {
@@ -92,6 +95,7 @@ impl Default for ReceiptSettings {
             signing_key_file: None,
             inline_ids: 1000,
             log_origin: "tollgate".into(),
+            checkpoint_seconds: 300,
         }
     }
 }

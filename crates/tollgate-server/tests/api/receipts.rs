@@ -751,3 +751,29 @@ async fn ids_beyond_the_inline_cap_are_left_out_and_the_summary_says_so() {
         assert_eq!(logs.body["logs"].as_array().expect("logs").len(), 3);
     }
 }
+
+#[tokio::test]
+async fn logs_that_grew_get_a_checkpoint_without_being_asked() {
+    for app in TestApp::all_with(|s| s.receipts.checkpoint_seconds = 1).await {
+        log_many(&app, 3, "gpt-4o").await;
+        let mut found = None;
+        for _ in 0..100 {
+            found = app
+                .db
+                .store
+                .checkpoint(&app.tenant_id, None)
+                .await
+                .expect("checkpoint");
+            if found.as_ref().is_some_and(|cp| cp.size == 3) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let cp = found.expect("a periodic checkpoint");
+        assert_eq!(cp.size, 3, "{}", app.engine());
+        let key = public_key(&app, &cp.key_id).await;
+        let origin = format!("tollgate/{}", app.tenant_id);
+        let opened = Checkpoint::open(&cp.note, &origin, &key).expect("signed");
+        assert_eq!(opened.root, cp.root);
+    }
+}
