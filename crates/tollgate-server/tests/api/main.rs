@@ -4,6 +4,7 @@
 mod auth;
 mod conversations;
 mod ingest;
+mod llmring;
 mod reads;
 mod receipts;
 mod support;
