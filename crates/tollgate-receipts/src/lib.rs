@@ -10,6 +10,8 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod signature;
+pub mod strict;
 
 pub use canonical::{canonicalize, write_string, CanonicalError};
 pub use merkle::{leaf_hash, node_hash, Hash};
+pub use strict::parse_strict;

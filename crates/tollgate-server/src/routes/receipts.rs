@@ -389,7 +389,15 @@ pub async fn verify(
     MaybeAuth(auth): MaybeAuth,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body: Value = parse_json(&body)?;
+    // Malformed JSON is answered as everywhere; then the receipt is read strictly: a member
+    // repeated in one object could show a reader numbers the signature does not cover.
+    let _: Value = parse_json(&body)?;
+    let body = tollgate_receipts::parse_strict(&body).map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_RECEIPT",
+            format!("the receipt is not well-formed: {e}"),
+        )
+    })?;
     let tenant = match &auth {
         Some(a) => {
             a.require(Scope::Read)?;

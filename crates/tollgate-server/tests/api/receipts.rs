@@ -733,6 +733,13 @@ async fn verify_answers_anyone_but_rejects_what_is_not_a_receipt() {
     assert_eq!(unsigned.body["valid"], false);
     let junk = app.post("/api/v1/receipts/verify", &json!([1, 2])).await;
     assert_error(&junk, 400, "INVALID_RECEIPT");
+    // A member repeated ahead of the signed one would show a reader another total.
+    let text = receipt.to_string();
+    let doubled = format!("{{\"total_cost\":0.01,{}", &text[1..]);
+    let r = app
+        .post_raw("/api/v1/receipts/verify", doubled.into_bytes())
+        .await;
+    assert_error(&r, 400, "INVALID_RECEIPT");
 }
 
 #[tokio::test]

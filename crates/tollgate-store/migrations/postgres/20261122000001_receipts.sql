@@ -94,16 +94,22 @@ CREATE TABLE receipt_state (
     version         BIGINT NOT NULL
 );
 
--- Once written, an event's canonical entry never changes, and receipts, their ranges and
--- checkpoints never change at all.
+-- Once written, a logged event never changes apart from its client metadata (which retention
+-- may drop): receipts and checkpoints prove against its entry, and receipt totals are summed
+-- from its columns. Receipts, their ranges and checkpoints never change at all.
 CREATE FUNCTION tollgate_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'check_violation';
 END;
 $$;
-CREATE TRIGGER usage_events_entry_immutable BEFORE UPDATE OF entry, leaf_hash, seq, log_id
+CREATE TRIGGER usage_events_immutable BEFORE UPDATE OF
+    tenant_id, seq, log_id, request_id,
+    ts_us, recorded_us, provider, model, alias,
+    profile, origin, id_at_origin, user_id, conversation_id,
+    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms,
+    cost_nanos, input_cost_nanos, currency, price_version, flags, source, entry, leaf_hash
     ON usage_events FOR EACH ROW
-    EXECUTE FUNCTION tollgate_refuse_update('the canonical entry of a logged event cannot change');
+    EXECUTE FUNCTION tollgate_refuse_update('a logged event cannot change (only its metadata may be dropped)');
 CREATE TRIGGER receipts_immutable BEFORE UPDATE ON receipts FOR EACH ROW
     EXECUTE FUNCTION tollgate_refuse_update('a stored receipt cannot change');
 CREATE TRIGGER receipt_ranges_immutable BEFORE UPDATE ON receipt_ranges FOR EACH ROW

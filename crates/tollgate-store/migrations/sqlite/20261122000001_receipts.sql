@@ -7,12 +7,18 @@
 -- or priced by the client without a split: their whole cost counts as output.
 ALTER TABLE usage_events ADD COLUMN input_cost_nanos BIGINT;
 
--- Once written, an event's canonical entry never changes: receipts and checkpoints prove
--- against these bytes.
-CREATE TRIGGER usage_events_entry_immutable BEFORE UPDATE OF entry, leaf_hash, seq, log_id
+-- Once written, a logged event never changes, apart from its client metadata (which retention
+-- may drop): receipts and checkpoints prove against its entry, and receipt totals are summed
+-- from its columns.
+CREATE TRIGGER usage_events_immutable BEFORE UPDATE OF
+    tenant_id, seq, log_id, request_id,
+    ts_us, recorded_us, provider, model, alias,
+    profile, origin, id_at_origin, user_id, conversation_id,
+    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms,
+    cost_nanos, input_cost_nanos, currency, price_version, flags, source, entry, leaf_hash
 ON usage_events
 BEGIN
-    SELECT RAISE(ABORT, 'the canonical entry of a logged event cannot change');
+    SELECT RAISE(ABORT, 'a logged event cannot change (only its metadata may be dropped)');
 END;
 
 -- The root of every complete, aligned group of 256 leaves of a tenant's log (tile t covers

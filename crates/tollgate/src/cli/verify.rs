@@ -84,8 +84,10 @@ pub fn read_receipt(path: &Path) -> anyhow::Result<Value> {
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read receipt file {}", path.display()))?
     };
-    let doc: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    // Strict: a member repeated in one object could show a reader numbers the signature does
+    // not cover.
+    let doc: Value = tollgate_receipts::parse_strict(text.as_bytes())
+        .with_context(|| format!("{} is not a well-formed receipt", path.display()))?;
     let receipt = match (doc.get("receipts"), doc.get("receipt")) {
         (Some(Value::Array(all)), _) => all
             .first()
