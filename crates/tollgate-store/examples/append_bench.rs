@@ -55,6 +55,7 @@ async fn main() {
                 },
                 dedupe: Dedupe::None,
                 conversation: None,
+                charge: None,
             })
             .collect();
         store.append_usage(&items).await.expect("append");

@@ -234,6 +234,59 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
+
+    // Plans, billing accounts and the ledger.
+
+    /// Sets a tenant's plan (None: the configured default).
+    async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError>;
+    /// Requests recorded in `month` (yyyymm) and requests open holds reserve in it.
+    async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError>;
+    /// An account, or None if it was never used.
+    async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError>;
+    /// Posts a top-up, refund or adjustment with its ledger entry, creating the account with
+    /// `defaults` if needed. A repeated Idempotency-Key returns the first entry (and `true`);
+    /// the same key with a different request is a conflict.
+    async fn post_credit(
+        &self,
+        credit: &NewCredit,
+        defaults: &AccountDefaults,
+    ) -> Result<(LedgerEntry, bool), StoreError>;
+    /// Ledger entries of an account, newest first.
+    async fn ledger(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        filter: &LedgerFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Changes an account's settings (creating it with `defaults` first).
+    async fn update_account(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        settings: &AccountSettings,
+        defaults: &AccountDefaults,
+    ) -> Result<Account, StoreError>;
+    /// Checks every balance against the sum of its ledger and its open holds.
+    async fn audit(&self) -> Result<AuditReport, StoreError>;
+    /// Decides a batch of authorizations in one transaction, placing the holds asked for.
+    async fn authorize(
+        &self,
+        requests: &[AuthorizeRequest],
+        plans: &PlanQuotas,
+        defaults: &AccountDefaults,
+        now_us: i64,
+    ) -> Result<Vec<Decision>, StoreError>;
+    /// Releases up to `limit` holds that expired by `now_us`; returns how many.
+    async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError>;
+    /// Releases one open hold; false when the tenant has no open hold by that id.
+    async fn release_hold(
+        &self,
+        tenant_id: &str,
+        hold_id: &str,
+        now_us: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

@@ -40,6 +40,7 @@ macro_rules! migration {
 const MIGRATIONS: &[Migration] = &[
     migration!(20261121000001, "create_ledger"),
     migration!(20261122000001, "receipts"),
+    migration!(20261122000002, "billing"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -1,5 +1,8 @@
 //! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
 
+mod authorize;
+mod billing;
+mod charges;
 mod conversations;
 mod pg_append;
 mod prices;
@@ -322,5 +325,73 @@ impl Store for SqlStore {
         offset: i64,
     ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
         receipts::uncertified(&self.db, tenant_id, limit, offset).await
+    }
+
+    async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError> {
+        billing::set_plan(&self.db, tenant_id, plan).await
+    }
+
+    async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError> {
+        billing::quota_usage_in(&self.db.reader, tenant_id, month).await
+    }
+
+    async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
+        billing::account(&self.db, tenant_id, user_id).await
+    }
+
+    async fn post_credit(
+        &self,
+        credit: &NewCredit,
+        defaults: &AccountDefaults,
+    ) -> Result<(LedgerEntry, bool), StoreError> {
+        billing::post_credit(&self.db, credit, defaults).await
+    }
+
+    async fn ledger(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        filter: &LedgerFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
+    }
+
+    async fn update_account(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        settings: &AccountSettings,
+        defaults: &AccountDefaults,
+    ) -> Result<Account, StoreError> {
+        billing::update_settings(&self.db, tenant_id, user_id, settings, defaults).await
+    }
+
+    async fn audit(&self) -> Result<AuditReport, StoreError> {
+        billing::audit(&self.db).await
+    }
+
+    async fn authorize(
+        &self,
+        requests: &[AuthorizeRequest],
+        plans: &PlanQuotas,
+        defaults: &AccountDefaults,
+        now_us: i64,
+    ) -> Result<Vec<Decision>, StoreError> {
+        authorize::authorize(&self.db, requests, plans, defaults, now_us).await
+    }
+
+    async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {
+        authorize::expire_holds(&self.db, now_us, limit).await
+    }
+
+    async fn release_hold(
+        &self,
+        tenant_id: &str,
+        hold_id: &str,
+        now_us: i64,
+    ) -> Result<bool, StoreError> {
+        authorize::release_hold(&self.db, tenant_id, hold_id, now_us).await
     }
 }

@@ -12,8 +12,10 @@
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
-use tollgate_core::time::now_us;
+use tollgate_core::time::{day_of, month_of, now_us};
 
+use super::authorize::OpenHold;
+use super::charges;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
@@ -108,7 +110,376 @@ async fn append_for_tenant(
             rollup.rows,
         )?;
     }
-    all.execute(tx, Some((size, tenant))).await
+    all.execute(tx, Some((size, tenant))).await?;
+    charge(tx, items, &fresh, recorded_us).await
+}
+
+/// `?N` placeholders as PostgreSQL's `$N`.
+fn numbered(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// Bills the fresh calls of one tenant (see `charges`), in the append's transaction, taking
+/// locks in the order authorization does: holds, then quota rows, then balances. Accounts are
+/// read and written with one array statement per table, whatever their number.
+async fn charge(
+    tx: &mut Transaction<'static, Postgres>,
+    items: &[AppendItem],
+    fresh: &[(usize, i64)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let lines = charges::lines(items, fresh);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let hold_sql = numbered(&format!("{} FOR UPDATE", charges::OPEN_HOLD));
+    let mut holds = Vec::new();
+    for (tenant, id) in charges::hold_ids(&lines) {
+        if let Some(r) = sqlx::query(&hold_sql)
+            .bind(&tenant)
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            holds.push(OpenHold {
+                tenant_id: r.try_get(0)?,
+                id: r.try_get(1)?,
+                user_id: r.try_get(2)?,
+                currency: r.try_get(3)?,
+                amount: r.try_get(4)?,
+                day: r.try_get(5)?,
+                month: r.try_get(6)?,
+            });
+        }
+    }
+    let months: std::collections::BTreeSet<(String, i64)> = holds
+        .iter()
+        .map(|h| (h.tenant_id.clone(), h.month))
+        .collect();
+    for (tenant, month) in months {
+        sqlx::query(
+            "SELECT reserved FROM quota_reservations WHERE tenant_id = $1 AND month = $2 FOR UPDATE",
+        )
+        .bind(&tenant)
+        .bind(month)
+        .fetch_optional(&mut **tx)
+        .await?;
+    }
+
+    // Create the accounts and balance rows that are missing, then lock and read them all.
+    let accounts = charges::accounts(&lines, &holds);
+    let (mut new_accounts, mut new_balances) = (Vec::new(), Vec::new());
+    for (key, defaults) in &accounts {
+        let [account, balance] = charges::ensure_statements(key, defaults, now);
+        new_accounts.push(account.args);
+        new_balances.push(balance.args);
+    }
+    let (columns, arrays) = array_columns(new_accounts)?;
+    run_arrays(
+        tx,
+        &format!(
+            "INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
+             limit_currency, daily_limit_nanos, monthly_limit_nanos, created_us, updated_us) \
+             SELECT k.*, k.created FROM UNNEST({arrays}) AS k(t, u, a, b, c, d, m, created) \
+             ON CONFLICT (tenant_id, user_id) DO NOTHING"
+        ),
+        columns,
+    )
+    .await?;
+    let (columns, arrays) = array_columns(new_balances)?;
+    run_arrays(
+        tx,
+        &format!(
+            "INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, \
+             held_nanos, spent_nanos) SELECT k.*, 0, 0, 0 FROM UNNEST({arrays}) AS k \
+             ON CONFLICT (tenant_id, user_id, currency) DO NOTHING"
+        ),
+        columns,
+    )
+    .await?;
+    let keys: Vec<Vec<Arg>> = accounts
+        .keys()
+        .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
+        .collect();
+    let (columns, arrays) = array_columns(keys)?;
+    let rows = fetch_arrays(
+        tx,
+        &format!(
+            "SELECT b.tenant_id, b.user_id, b.currency, a.billing_enabled, a.limit_currency, \
+             a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos \
+             FROM account_balances b \
+             JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
+             JOIN UNNEST({arrays}) AS k(t, u, c) \
+               ON b.tenant_id = k.t AND b.user_id = k.u AND b.currency = k.c \
+             ORDER BY b.tenant_id, b.user_id, b.currency FOR UPDATE OF b"
+        ),
+        columns,
+    )
+    .await?;
+    let mut views = std::collections::BTreeMap::new();
+    for r in &rows {
+        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        views.insert(
+            key,
+            charges::AccountView {
+                billing_enabled: r.try_get::<i64, _>(3)? != 0,
+                limit_currency: r.try_get(4)?,
+                daily_limit: r.try_get(5)?,
+                monthly_limit: r.try_get(6)?,
+                balance: r.try_get(7)?,
+                held: r.try_get(8)?,
+                daily_used: 0,
+                monthly_used: 0,
+            },
+        );
+    }
+    if views.len() != accounts.len() {
+        return Err(StoreError::Invariant("a billed account is missing".into()));
+    }
+    let spend_keys: Vec<Vec<Arg>> = views
+        .iter()
+        .map(|((t, u, _), v)| {
+            vec![
+                t.clone().into(),
+                u.clone().into(),
+                v.limit_currency.clone().into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(spend_keys)?;
+    let n = columns.len();
+    let used = if columns.is_empty() {
+        Vec::new()
+    } else {
+        let sql = format!(
+            "SELECT s.tenant_id, s.user_id, s.currency, s.kind, s.spent_nanos + s.held_nanos \
+             FROM account_spend s JOIN UNNEST({arrays}) AS k(t, u, c) \
+               ON s.tenant_id = k.t AND s.user_id = k.u AND s.currency = k.c \
+             WHERE (s.kind = 'day' AND s.period = ${}) OR (s.kind = 'month' AND s.period = ${})",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for c in columns {
+            q = c.bind(q);
+        }
+        q.bind(day_of(now))
+            .bind(month_of(now))
+            .fetch_all(&mut **tx)
+            .await?
+    };
+    for r in &used {
+        let (t, u, c, kind, amount): (String, String, String, String, i64) = (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        );
+        for ((vt, vu, _), v) in views.iter_mut() {
+            if *vt == t && *vu == u && v.limit_currency == c {
+                match kind.as_str() {
+                    "day" => v.daily_used = amount,
+                    _ => v.monthly_used = amount,
+                }
+            }
+        }
+    }
+
+    let writes = charges::plan(&lines, holds, views, now)?;
+    write_charges(tx, &writes, now).await
+}
+
+/// Writes what `charges::plan` decided, one array statement per table.
+async fn write_charges(
+    tx: &mut Transaction<'static, Postgres>,
+    w: &charges::Writes,
+    now: i64,
+) -> Result<(), StoreError> {
+    for (h, log_id) in &w.settled {
+        sqlx::query(
+            "UPDATE holds SET status = 'settled', closed_us = $1, log_id = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND status = 'open'",
+        )
+        .bind(now)
+        .bind(log_id)
+        .bind(&h.tenant_id)
+        .bind(&h.id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE quota_reservations SET reserved = reserved - 1 \
+             WHERE tenant_id = $1 AND month = $2 AND reserved > 0",
+        )
+        .bind(&h.tenant_id)
+        .bind(h.month)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let mut all = Combined::default();
+    all.insert(
+        "ledger_entries",
+        charges::LEDGER_COLUMNS,
+        "",
+        w.entries.iter().map(charges::entry_args).collect(),
+    )?;
+    all.insert(
+        "account_spend",
+        "tenant_id, user_id, currency, kind, period, spent_nanos, held_nanos, requests",
+        " ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
+          spent_nanos = account_spend.spent_nanos + EXCLUDED.spent_nanos, \
+          requests = account_spend.requests + EXCLUDED.requests",
+        w.spend
+            .iter()
+            .filter(|(_, _, _, spent, _, n)| *spent != 0 || *n != 0)
+            .map(|((t, u, c), kind, period, spent, _, n)| {
+                vec![
+                    t.clone().into(),
+                    u.clone().into(),
+                    c.clone().into(),
+                    (*kind).into(),
+                    (*period).into(),
+                    (*spent).into(),
+                    0i64.into(),
+                    (*n).into(),
+                ]
+            })
+            .collect(),
+    )?;
+    all.execute(tx, None).await?;
+
+    let balances: Vec<Vec<Arg>> = w
+        .balances
+        .iter()
+        .map(|((t, u, c), balance, held, spent)| {
+            vec![
+                t.clone().into(),
+                u.clone().into(),
+                c.clone().into(),
+                (*balance).into(),
+                (*held).into(),
+                (*spent).into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(balances)?;
+    run_arrays(
+        tx,
+        &format!(
+            "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
+             spent_nanos = b.spent_nanos + v.spent \
+             FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
+             WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c"
+        ),
+        columns,
+    )
+    .await?;
+    let released: Vec<Vec<Arg>> = w
+        .spend
+        .iter()
+        .filter(|(_, _, _, _, held, _)| *held != 0)
+        .map(|((t, u, c), kind, period, _, held, _)| {
+            vec![
+                t.clone().into(),
+                u.clone().into(),
+                c.clone().into(),
+                (*kind).into(),
+                (*period).into(),
+                (*held).into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(released)?;
+    run_arrays(
+        tx,
+        &format!(
+            "UPDATE account_spend s SET held_nanos = s.held_nanos + v.held \
+             FROM UNNEST({arrays}) AS v(t, u, c, kind, period, held) \
+             WHERE s.tenant_id = v.t AND s.user_id = v.u AND s.currency = v.c \
+               AND s.kind = v.kind AND s.period = v.period"
+        ),
+        columns,
+    )
+    .await?;
+    let requests: Vec<Vec<Arg>> = w
+        .requests
+        .iter()
+        .map(|(t, u, n, last)| {
+            vec![
+                t.clone().into(),
+                u.clone().into(),
+                (*n).into(),
+                (*last).into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(requests)?;
+    run_arrays(
+        tx,
+        &format!(
+            "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
+             last_request_us = v.last, updated_us = v.last \
+             FROM UNNEST({arrays}) AS v(t, u, n, last) \
+             WHERE a.tenant_id = v.t AND a.user_id = v.u"
+        ),
+        columns,
+    )
+    .await
+}
+
+/// Rows as typed array columns, and the `$1::type[], …` list that names them.
+fn array_columns(rows: Vec<Vec<Arg>>) -> Result<(Vec<Column>, String), StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok((Vec::new(), String::new()));
+    };
+    let mut cols: Vec<Column> = first
+        .iter()
+        .map(|a| Column::for_arg(a, rows.len()))
+        .collect();
+    for row in rows {
+        for (c, a) in cols.iter_mut().zip(row) {
+            c.push(a)?;
+        }
+    }
+    let names = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("${}::{}", i + 1, c.cast()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok((cols, names))
+}
+
+/// Runs an array statement; nothing to do when there are no rows.
+async fn run_arrays(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &str,
+    columns: Vec<Column>,
+) -> Result<(), StoreError> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let mut q = sqlx::query(sql);
+    for c in columns {
+        q = c.bind(q);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn fetch_arrays(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &str,
+    columns: Vec<Column>,
+) -> Result<Vec<PgRow>, StoreError> {
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = sqlx::query(sql);
+    for c in columns {
+        q = c.bind(q);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
 }
 
 /// One column of rows, as a typed array.

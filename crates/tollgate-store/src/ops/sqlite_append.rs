@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
-use tollgate_core::time::now_us;
+use tollgate_core::time::{day_of, month_of, now_us};
 
+use super::authorize::OpenHold;
+use super::charges;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
@@ -144,12 +146,102 @@ impl SqliteWriter {
                     upsert.execute(params_from_iter(row))?;
                 }
             }
+            charge(&tx, items, &fresh, recorded_us)?;
             tx.prepare_cached("UPDATE tenants SET log_size = ?1 WHERE id = ?2")?
                 .execute(rusqlite::params![size, tenant])?;
         }
         tx.commit()?;
         finished(outcomes)
     }
+}
+
+/// Bills the fresh calls of one tenant (see `charges`), in the append's transaction.
+fn charge(
+    tx: &rusqlite::Transaction<'_>,
+    items: &[AppendItem],
+    fresh: &[(usize, i64)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let lines = charges::lines(items, fresh);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut holds = Vec::new();
+    for (tenant, id) in charges::hold_ids(&lines) {
+        let hold = tx
+            .prepare_cached(charges::OPEN_HOLD)?
+            .query_row(rusqlite::params![tenant, id], |r| {
+                Ok(OpenHold {
+                    tenant_id: r.get(0)?,
+                    id: r.get(1)?,
+                    user_id: r.get(2)?,
+                    currency: r.get(3)?,
+                    amount: r.get(4)?,
+                    day: r.get(5)?,
+                    month: r.get(6)?,
+                })
+            })
+            .optional()?;
+        holds.extend(hold);
+    }
+    let mut views = std::collections::BTreeMap::new();
+    for (key, defaults) in charges::accounts(&lines, &holds) {
+        let (tenant, user, currency) = &key;
+        let read = |tx: &rusqlite::Transaction<'_>| {
+            tx.prepare_cached(charges::ACCOUNT_VIEW)?
+                .query_row(rusqlite::params![tenant, user, currency], |r| {
+                    Ok(charges::AccountView {
+                        billing_enabled: r.get::<_, i64>(0)? != 0,
+                        limit_currency: r.get(1)?,
+                        daily_limit: r.get(2)?,
+                        monthly_limit: r.get(3)?,
+                        balance: r.get(4)?,
+                        held: r.get(5)?,
+                        daily_used: 0,
+                        monthly_used: 0,
+                    })
+                })
+                .optional()
+        };
+        // Most calls charge an account that exists: create it only when the read finds none.
+        let mut view = match read(tx)? {
+            Some(v) => v,
+            None => {
+                for stmt in charges::ensure_statements(&key, defaults, now) {
+                    run(tx, &stmt)?;
+                }
+                read(tx)?.ok_or_else(|| StoreError::Invariant("a new account is missing".into()))?
+            }
+        };
+        let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
+        let mut rows = periods.query(rusqlite::params![
+            tenant,
+            user,
+            view.limit_currency,
+            day_of(now),
+            month_of(now)
+        ])?;
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(0)?;
+            let used: i64 = r.get(1)?;
+            match kind.as_str() {
+                "day" => view.daily_used = used,
+                _ => view.monthly_used = used,
+            }
+        }
+        views.insert(key, view);
+    }
+    let writes = charges::plan(&lines, holds, views, now)?;
+    for stmt in charges::statements(&writes, now) {
+        run(tx, &stmt)?;
+    }
+    Ok(())
+}
+
+fn run(tx: &rusqlite::Transaction<'_>, stmt: &charges::Stmt) -> Result<(), StoreError> {
+    tx.prepare_cached(stmt.sql)?
+        .execute(params_from_iter(&stmt.args))?;
+    Ok(())
 }
 
 fn placeholders(n: usize) -> String {

@@ -10,7 +10,7 @@ use crate::db::Db;
 use crate::model::{ApiKeyInfo, NewApiKey, Scope, Tenant};
 use crate::StoreError;
 
-const TENANT_COLUMNS: &str = "id, name, created_us, log_size";
+const TENANT_COLUMNS: &str = "id, name, created_us, log_size, plan";
 const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us";
 
@@ -20,6 +20,7 @@ fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
         name: row.try_get(1)?,
         created_us: row.try_get(2)?,
         log_size: row.try_get(3)?,
+        plan: row.try_get(4)?,
     })
 }
 
@@ -43,6 +44,7 @@ pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreEr
         name: name.to_string(),
         created_us: now_us(),
         log_size: 0,
+        plan: None,
     };
     let result =
         sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
@@ -201,6 +203,7 @@ pub(super) async fn bootstrap(
         name: tenant_name.to_string(),
         created_us: now_us(),
         log_size: 0,
+        plan: None,
     };
     let inserted =
         sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")

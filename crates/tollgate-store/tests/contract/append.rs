@@ -207,6 +207,7 @@ fn conversation_item(e: tollgate_core::UsageEvent, conversation: Uuid) -> Append
             response_message_id: answer,
         }),
         event: e,
+        charge: None,
     }
 }
 
@@ -228,6 +229,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             dedupe: Dedupe::ConversationCall(conv),
             conversation: None,
             event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:01Z"),
+            charge: None,
         };
         let second = s.append_usage(&[companion]).await.expect("usage log");
         assert!(second[0].duplicate, "{}", db.engine);
@@ -246,6 +248,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             dedupe: Dedupe::ConversationCall(conv),
             conversation: None,
             event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:03Z"),
+            charge: None,
         };
         assert!(
             !s.append_usage(&[again]).await.expect("append")[0].duplicate,
@@ -263,6 +266,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             dedupe: Dedupe::ConversationCall(conv2),
             conversation: None,
             event: event(&a, "gpt-4o-mini", 777, 99, 5, "2026-01-01T00:00:05Z"),
+            charge: None,
         };
         assert!(
             !s.append_usage(&[different]).await.expect("append")[0].duplicate,
@@ -281,6 +285,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
             dedupe: Dedupe::ConversationCall(Uuid::now_v7()),
             conversation: None,
             event: event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:02Z"),
+            charge: None,
         };
         assert!(!s.append_usage(&[unrelated]).await.expect("append")[0].duplicate);
     }

@@ -55,6 +55,7 @@ async fn a_conversation_is_stored_with_its_messages_in_order_and_only_for_its_te
                 messages,
                 response_message_id: answer.id,
             }),
+            charge: None,
         }])
         .await
         .expect("append");

@@ -2,6 +2,7 @@
 //! `TOLLGATE_TEST_DATABASE_URL` is set; CI sets it).
 
 mod append;
+mod billing;
 mod conversations;
 mod prices;
 mod reads;

@@ -56,6 +56,7 @@ pub fn item(event: UsageEvent) -> AppendItem {
         event,
         dedupe,
         conversation: None,
+        charge: None,
     }
 }
 

@@ -118,6 +118,7 @@ async fn bootstrap_creates_the_first_tenant_and_key_only_on_an_empty_database() 
             name: String::new(),
             created_us: 0,
             log_size: 0,
+            plan: None,
         };
         let first = s
             .bootstrap("default", new_key(&placeholder, "boot", &Scope::ALL))

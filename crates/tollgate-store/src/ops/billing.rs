@@ -1,0 +1,482 @@
+//! Billing accounts, their balances and the ledger: credits an operator posts, settings,
+//! plans, quota usage and the audit that checks every balance against its ledger.
+//!
+//! Every change to a balance is one ledger entry written in the same transaction, under the
+//! balance row's lock (`FOR UPDATE` on PostgreSQL; SQLite's write lock), so the balance is
+//! always the sum of its entries.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::time::{day_of, month_of, now_us};
+use tollgate_core::{Currency, Nanos};
+
+use super::{begin_write, json_object};
+use crate::db::{Db, Dialect};
+use crate::model::{
+    Account, AccountBalance, AccountDefaults, AccountSettings, AuditFinding, AuditReport,
+    LedgerEntry, LedgerFilter, LedgerKind, NewCredit, PeriodSpend,
+};
+use crate::StoreError;
+
+/// Creates the account with `defaults` unless it exists.
+pub(crate) async fn ensure_account(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    user: &str,
+    defaults: &AccountDefaults,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
+         limit_currency, daily_limit_nanos, monthly_limit_nanos, total_requests, created_us, \
+         updated_us) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8) \
+         ON CONFLICT (tenant_id, user_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(i64::from(defaults.is_active))
+    .bind(i64::from(defaults.billing_enabled))
+    .bind(defaults.limit_currency.as_str())
+    .bind(defaults.daily_limit.map(|n| n.0))
+    .bind(defaults.monthly_limit.map(|n| n.0))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A balance row, locked for this transaction (created at zero if missing).
+pub(crate) struct LockedBalance {
+    pub(crate) balance: Nanos,
+    pub(crate) held: Nanos,
+}
+
+pub(crate) async fn lock_balance(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    tenant: &str,
+    user: &str,
+    currency: &str,
+) -> Result<LockedBalance, StoreError> {
+    sqlx::query(
+        "INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, held_nanos, \
+         spent_nanos) VALUES ($1, $2, $3, 0, 0, 0) \
+         ON CONFLICT (tenant_id, user_id, currency) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(currency)
+    .execute(&mut **tx)
+    .await?;
+    let lock = match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let row = sqlx::query(&format!(
+        "SELECT balance_nanos, held_nanos FROM account_balances \
+         WHERE tenant_id = $1 AND user_id = $2 AND currency = $3{lock}"
+    ))
+    .bind(tenant)
+    .bind(user)
+    .bind(currency)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(LockedBalance {
+        balance: Nanos(row.try_get(0)?),
+        held: Nanos(row.try_get(1)?),
+    })
+}
+
+const ENTRY_COLUMNS: &str = "id, tenant_id, user_id, kind, amount_nanos, delta_nanos, currency, \
+     balance_before_nanos, balance_after_nanos, log_id, hold_id, request_id, payment_provider, \
+     payment_id, description, metadata, flags, created_us";
+
+fn entry(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
+    let kind: String = row.try_get(3)?;
+    let currency: String = row.try_get(6)?;
+    Ok(LedgerEntry {
+        id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        kind: LedgerKind::parse(&kind)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown ledger kind {kind}")))?,
+        amount: Nanos(row.try_get(4)?),
+        delta: Nanos(row.try_get(5)?),
+        currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+        balance_before: Nanos(row.try_get(7)?),
+        balance_after: Nanos(row.try_get(8)?),
+        log_id: row.try_get(9)?,
+        hold_id: row.try_get(10)?,
+        request_id: row.try_get(11)?,
+        payment_provider: row.try_get(12)?,
+        payment_id: row.try_get(13)?,
+        description: row.try_get(14)?,
+        metadata: json_object(row.try_get(15)?),
+        flags: row.try_get(16)?,
+        created_us: row.try_get(17)?,
+    })
+}
+
+/// Writes one ledger entry (the caller updates the balance row in the same transaction).
+pub(crate) async fn insert_entry(
+    tx: &mut Transaction<'static, Any>,
+    e: &LedgerEntry,
+    idempotency: Option<(&str, &str)>,
+) -> Result<(), StoreError> {
+    let metadata =
+        (!e.metadata.is_empty()).then(|| serde_json::to_string(&e.metadata).unwrap_or_default());
+    sqlx::query(&format!(
+        "INSERT INTO ledger_entries ({ENTRY_COLUMNS}, idempotency_key, request_hash) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    ))
+    .bind(&e.id)
+    .bind(&e.tenant_id)
+    .bind(&e.user_id)
+    .bind(e.kind.as_str())
+    .bind(e.amount.0)
+    .bind(e.delta.0)
+    .bind(e.currency.as_str())
+    .bind(e.balance_before.0)
+    .bind(e.balance_after.0)
+    .bind(e.log_id.as_deref())
+    .bind(e.hold_id.as_deref())
+    .bind(e.request_id.as_deref())
+    .bind(e.payment_provider.as_deref())
+    .bind(e.payment_id.as_deref())
+    .bind(e.description.as_deref())
+    .bind(metadata)
+    .bind(e.flags)
+    .bind(e.created_us)
+    .bind(idempotency.map(|(k, _)| k))
+    .bind(idempotency.map(|(_, h)| h))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The entry an Idempotency-Key already wrote, if any: Ok(Some) for a repeat of the same
+/// request, a conflict for a different request under the same key.
+async fn replay(
+    db: &Db,
+    tenant: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Option<LedgerEntry>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS}, request_hash FROM ledger_entries \
+         WHERE tenant_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(tenant)
+    .bind(key)
+    .fetch_optional(&db.writer)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored: Option<String> = row.try_get(18)?;
+    if stored.as_deref() != Some(hash) {
+        return Err(StoreError::Conflict(
+            "this Idempotency-Key was used for a different request; use a new key".into(),
+        ));
+    }
+    Ok(Some(entry(&row)?))
+}
+
+/// Posts a top-up, refund or adjustment. Returns the entry and whether it was a repeat of an
+/// earlier request with the same Idempotency-Key (nothing new written).
+pub(super) async fn post_credit(
+    db: &Db,
+    c: &NewCredit,
+    defaults: &AccountDefaults,
+) -> Result<(LedgerEntry, bool), StoreError> {
+    if let Some(key) = c.idempotency_key.as_deref() {
+        if let Some(e) = replay(db, &c.tenant_id, key, &c.request_hash).await? {
+            return Ok((e, true));
+        }
+    }
+    let now = now_us();
+    let mut tx = begin_write(db).await?;
+    ensure_account(&mut tx, &c.tenant_id, &c.user_id, defaults, now).await?;
+    let locked = lock_balance(
+        &mut tx,
+        db.dialect,
+        &c.tenant_id,
+        &c.user_id,
+        c.currency.as_str(),
+    )
+    .await?;
+    let after = locked
+        .balance
+        .checked_add(c.delta)
+        .ok_or_else(|| StoreError::Conflict("the balance would overflow".into()))?;
+    let e = LedgerEntry {
+        id: new_id(IdKind::Transaction),
+        tenant_id: c.tenant_id.clone(),
+        user_id: c.user_id.clone(),
+        kind: c.kind,
+        amount: c.amount,
+        delta: c.delta,
+        currency: c.currency.clone(),
+        balance_before: locked.balance,
+        balance_after: after,
+        log_id: c.log_id.clone(),
+        hold_id: None,
+        request_id: None,
+        payment_provider: c.payment_provider.clone(),
+        payment_id: c.payment_id.clone(),
+        description: c.description.clone(),
+        metadata: c.metadata.clone(),
+        flags: 0,
+        created_us: now,
+    };
+    let idempotency = c
+        .idempotency_key
+        .as_deref()
+        .map(|k| (k, c.request_hash.as_str()));
+    let inserted = insert_entry(&mut tx, &e, idempotency).await;
+    if let Err(StoreError::Conflict(_)) = inserted {
+        // A concurrent request with the same key won the race: answer as a repeat.
+        drop(tx);
+        if let Some(key) = c.idempotency_key.as_deref() {
+            if let Some(first) = replay(db, &c.tenant_id, key, &c.request_hash).await? {
+                return Ok((first, true));
+            }
+        }
+        return Err(StoreError::Conflict(
+            "a concurrent request conflicted".into(),
+        ));
+    }
+    inserted?;
+    sqlx::query(
+        "UPDATE account_balances SET balance_nanos = $1 \
+         WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
+    )
+    .bind(after.0)
+    .bind(&c.tenant_id)
+    .bind(&c.user_id)
+    .bind(c.currency.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((e, false))
+}
+
+/// An account as stored, or None if it was never used.
+pub(super) async fn account(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query(
+        "SELECT is_active, billing_enabled, limit_currency, daily_limit_nanos, \
+         monthly_limit_nanos, total_requests, last_request_us, created_us \
+         FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(&db.writer)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let currency: String = row.try_get(2)?;
+    let mut a = Account {
+        tenant_id: tenant.to_string(),
+        user_id: user.to_string(),
+        is_active: row.try_get::<i64, _>(0)? != 0,
+        billing_enabled: row.try_get::<i64, _>(1)? != 0,
+        limit_currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+        daily_limit: row.try_get::<Option<i64>, _>(3)?.map(Nanos),
+        monthly_limit: row.try_get::<Option<i64>, _>(4)?.map(Nanos),
+        total_requests: row.try_get(5)?,
+        last_request_us: row.try_get(6)?,
+        created_us: Some(row.try_get(7)?),
+        balances: Vec::new(),
+        today: Vec::new(),
+        this_month: Vec::new(),
+    };
+    let rows = sqlx::query(
+        "SELECT currency, balance_nanos, held_nanos, spent_nanos FROM account_balances \
+         WHERE tenant_id = $1 AND user_id = $2 ORDER BY currency",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_all(&db.writer)
+    .await?;
+    for r in &rows {
+        let currency: String = r.try_get(0)?;
+        a.balances.push(AccountBalance {
+            currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+            balance: Nanos(r.try_get(1)?),
+            held: Nanos(r.try_get(2)?),
+            spent: Nanos(r.try_get(3)?),
+        });
+    }
+    let now = now_us();
+    a.today = spend(db, tenant, user, "day", day_of(now)).await?;
+    a.this_month = spend(db, tenant, user, "month", month_of(now)).await?;
+    Ok(Some(a))
+}
+
+async fn spend(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+    kind: &str,
+    period: i64,
+) -> Result<Vec<PeriodSpend>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT currency, spent_nanos, held_nanos, requests FROM account_spend \
+         WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND period = $4 ORDER BY currency",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(kind)
+    .bind(period)
+    .fetch_all(&db.writer)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let currency: String = r.try_get(0)?;
+            Ok(PeriodSpend {
+                currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
+                spent: Nanos(r.try_get(1)?),
+                held: Nanos(r.try_get(2)?),
+                requests: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Ledger entries of an account, newest first.
+pub(super) async fn ledger(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+    f: &LedgerFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<LedgerEntry>, StoreError> {
+    let mut sql = super::sql::Sql::new(
+        db.dialect,
+        &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = "),
+    );
+    sql.bind(tenant).push(" AND user_id = ").bind(user);
+    if let Some(k) = f.kind {
+        sql.push(" AND kind = ").bind(k.as_str());
+    }
+    if let Some(s) = f.start_us {
+        sql.push(" AND created_us >= ").bind(s);
+    }
+    if let Some(e) = f.end_us {
+        sql.push(" AND created_us <= ").bind(e);
+    }
+    sql.push(" ORDER BY created_us DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let rows = sql.query().fetch_all(&db.reader).await?;
+    rows.iter().map(entry).collect()
+}
+
+/// Changes an account's settings (creating it with `defaults` first); returns it.
+pub(super) async fn update_settings(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+    s: &AccountSettings,
+    defaults: &AccountDefaults,
+) -> Result<Account, StoreError> {
+    let now = now_us();
+    let mut tx = begin_write(db).await?;
+    ensure_account(&mut tx, tenant, user, defaults, now).await?;
+    let mut sql = super::sql::Sql::new(db.dialect, "UPDATE billing_accounts SET updated_us = ");
+    sql.bind(now);
+    if let Some(d) = s.daily_limit {
+        sql.push(", daily_limit_nanos = ").bind(d.map(|n| n.0));
+    }
+    if let Some(m) = s.monthly_limit {
+        sql.push(", monthly_limit_nanos = ").bind(m.map(|n| n.0));
+    }
+    if let Some(a) = s.is_active {
+        sql.push(", is_active = ").bind(i64::from(a));
+    }
+    if let Some(b) = s.billing_enabled {
+        sql.push(", billing_enabled = ").bind(i64::from(b));
+    }
+    sql.push(" WHERE tenant_id = ")
+        .bind(tenant)
+        .push(" AND user_id = ")
+        .bind(user);
+    sql.query().execute(&mut *tx).await?;
+    tx.commit().await?;
+    account(db, tenant, user)
+        .await?
+        .ok_or_else(|| StoreError::Invariant("an updated account is missing".into()))
+}
+
+/// Sets a tenant's plan (None: back to the default plan).
+pub(super) async fn set_plan(db: &Db, tenant: &str, plan: Option<&str>) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
+        .bind(plan)
+        .bind(tenant)
+        .execute(&db.writer)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("tenant".into()));
+    }
+    Ok(())
+}
+
+/// Requests recorded in a month (from the monthly rollup) and requests open holds reserve.
+pub(crate) async fn quota_usage_in<'e, E>(
+    exec: E,
+    tenant: &str,
+    month: i64,
+) -> Result<(i64, i64), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
+                 WHERE tenant_id = $1 AND month = $2), \
+                (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
+                 WHERE tenant_id = $1 AND month = $2)",
+    )
+    .bind(tenant)
+    .bind(month)
+    .fetch_one(exec)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Every account and currency whose stored balance differs from the sum of its ledger, or
+/// whose held amount differs from its open holds.
+pub(super) async fn audit(db: &Db) -> Result<AuditReport, StoreError> {
+    let rows = sqlx::query(
+        "SELECT b.tenant_id, b.user_id, b.currency, b.balance_nanos, b.held_nanos, \
+           (SELECT CAST(COALESCE(SUM(l.delta_nanos), 0) AS BIGINT) FROM ledger_entries l \
+            WHERE l.tenant_id = b.tenant_id AND l.user_id = b.user_id \
+              AND l.currency = b.currency), \
+           (SELECT CAST(COALESCE(SUM(h.amount_nanos), 0) AS BIGINT) FROM holds h \
+            WHERE h.tenant_id = b.tenant_id AND h.user_id = b.user_id \
+              AND h.currency = b.currency AND h.status = 'open') \
+         FROM account_balances b ORDER BY b.tenant_id, b.user_id, b.currency",
+    )
+    .fetch_all(&db.reader)
+    .await?;
+    let mut report = AuditReport::default();
+    for r in &rows {
+        report.checked += 1;
+        let f = AuditFinding {
+            tenant_id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            currency: r.try_get(2)?,
+            balance: Nanos(r.try_get(3)?),
+            held: Nanos(r.try_get(4)?),
+            ledger_sum: Nanos(r.try_get(5)?),
+            open_holds: Nanos(r.try_get(6)?),
+        };
+        if f.balance != f.ledger_sum || f.held != f.open_holds {
+            report.findings.push(f);
+        }
+    }
+    Ok(report)
+}

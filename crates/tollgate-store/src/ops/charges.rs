@@ -1,0 +1,464 @@
+//! Charging recorded calls to their users' accounts, inside the append transaction.
+//!
+//! The decisions are made here, once, from what the engine's executor read under lock (the
+//! open holds the calls name, the accounts they charge); each engine then writes the rows
+//! this module plans. A charge is never refused: the call already happened. When it takes the
+//! balance below zero or spend past a limit, the entry is flagged instead.
+//!
+//! Locks are taken tenant log head → holds → quota rows → balances, the order authorization
+//! and hold expiry also follow.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::time::{day_of, month_of};
+use tollgate_core::{Currency, Nanos};
+
+use super::authorize::OpenHold;
+use super::sql::Arg;
+use crate::model::{ledger_flags, AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
+use crate::StoreError;
+
+/// (tenant, user, currency)
+pub(crate) type AccountKey = (String, String, String);
+
+/// One recorded call to bill.
+pub(crate) struct Line<'a> {
+    pub(crate) item: &'a AppendItem,
+    pub(crate) log_id: String,
+}
+
+/// The calls of `fresh` (item index, seq) that are billed.
+pub(crate) fn lines<'a>(items: &'a [AppendItem], fresh: &[(usize, i64)]) -> Vec<Line<'a>> {
+    fresh
+        .iter()
+        .filter(|(i, _)| items[*i].charge.is_some())
+        .map(|(i, _)| Line {
+            item: &items[*i],
+            log_id: items[*i].event.log_id.to_string(),
+        })
+        .collect()
+}
+
+/// The holds the lines settle, as (tenant, hold id).
+pub(crate) fn hold_ids(lines: &[Line<'_>]) -> BTreeSet<(String, String)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let hold = l.item.charge.as_ref()?.hold_id.clone()?;
+            Some((l.item.event.tenant_id.clone(), hold))
+        })
+        .collect()
+}
+
+/// The accounts the lines charge, with the defaults to create them with, in lock order.
+pub(crate) fn accounts<'a>(
+    lines: &[Line<'a>],
+    holds: &[OpenHold],
+) -> BTreeMap<AccountKey, &'a AccountDefaults> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        let e = &l.item.event;
+        let (Some(user), Some(charge)) = (&e.user_id, &l.item.charge) else {
+            continue;
+        };
+        out.insert(
+            (
+                e.tenant_id.clone(),
+                user.clone(),
+                e.currency.as_str().to_string(),
+            ),
+            &*charge.defaults,
+        );
+    }
+    // A settled hold gives back money held on its own account, which must be locked too.
+    if let Some(defaults) = lines.iter().find_map(|l| l.item.charge.as_ref()) {
+        for h in holds.iter().filter(|h| !h.user_id.is_empty()) {
+            out.entry((h.tenant_id.clone(), h.user_id.clone(), h.currency.clone()))
+                .or_insert(&*defaults.defaults);
+        }
+    }
+    out
+}
+
+/// An account as read under lock.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountView {
+    pub(crate) billing_enabled: bool,
+    pub(crate) limit_currency: String,
+    pub(crate) daily_limit: Option<i64>,
+    pub(crate) monthly_limit: Option<i64>,
+    pub(crate) balance: i64,
+    pub(crate) held: i64,
+    /// Spent plus held today and this month, in the limit currency.
+    pub(crate) daily_used: i64,
+    pub(crate) monthly_used: i64,
+}
+
+/// The rows to write.
+#[derive(Default)]
+pub(crate) struct Writes {
+    /// Holds to close as settled: (hold, the call's log id).
+    pub(crate) settled: Vec<(OpenHold, String)>,
+    /// Ledger entries, in order.
+    pub(crate) entries: Vec<LedgerEntry>,
+    /// Final balance, held and added spend of each account touched.
+    pub(crate) balances: Vec<(AccountKey, i64, i64, i64)>,
+    /// Spend rows: (account, kind, period, spent delta, held delta, requests delta).
+    pub(crate) spend: Vec<(AccountKey, &'static str, i64, i64, i64, i64)>,
+    /// Accounts' request counts: (tenant, user, requests, last request).
+    pub(crate) requests: Vec<(String, String, i64, i64)>,
+}
+
+fn overflow() -> StoreError {
+    StoreError::Invariant("an account total overflows".into())
+}
+
+/// Decides every row to write.
+pub(crate) fn plan(
+    lines: &[Line<'_>],
+    holds: Vec<OpenHold>,
+    mut views: BTreeMap<AccountKey, AccountView>,
+    now: i64,
+) -> Result<Writes, StoreError> {
+    let day = day_of(now);
+    let month = month_of(now);
+    let mut w = Writes::default();
+    let mut holds: BTreeMap<(String, String), OpenHold> = holds
+        .into_iter()
+        .map(|h| ((h.tenant_id.clone(), h.id.clone()), h))
+        .collect();
+    let mut spend: BTreeMap<(AccountKey, &'static str, i64), (i64, i64, i64)> = BTreeMap::new();
+    let mut spent: BTreeMap<AccountKey, i64> = BTreeMap::new();
+    let mut requests: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for l in lines {
+        let e = &l.item.event;
+        let Some(charge) = &l.item.charge else {
+            continue;
+        };
+        // Settle the hold first, so that its reservation no longer counts against the call.
+        if let Some(hold_id) = &charge.hold_id {
+            if let Some(h) = holds.remove(&(e.tenant_id.clone(), hold_id.clone())) {
+                if !h.user_id.is_empty() {
+                    let key = (h.tenant_id.clone(), h.user_id.clone(), h.currency.clone());
+                    let v = views
+                        .get_mut(&key)
+                        .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
+                    v.held -= h.amount;
+                    if v.limit_currency == h.currency {
+                        if h.day == day {
+                            v.daily_used -= h.amount;
+                        }
+                        if h.month == month {
+                            v.monthly_used -= h.amount;
+                        }
+                    }
+                    for (kind, period) in [("day", h.day), ("month", h.month)] {
+                        spend.entry((key.clone(), kind, period)).or_default().1 -= h.amount;
+                    }
+                    w.entries.push(entry(
+                        &h.tenant_id,
+                        &h.user_id,
+                        LedgerKind::Release,
+                        Nanos(h.amount),
+                        Nanos::ZERO,
+                        &h.currency,
+                        v.balance,
+                        Some(&l.log_id),
+                        Some(&h.id),
+                        e.request_id.as_deref(),
+                        Some("hold settled".into()),
+                        0,
+                        now,
+                    )?);
+                }
+                w.settled.push((h, l.log_id.clone()));
+            }
+        }
+        let Some(user) = &e.user_id else { continue };
+        let currency = e.currency.as_str().to_string();
+        let key = (e.tenant_id.clone(), user.clone(), currency.clone());
+        let v = views
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
+        let cost = e.cost.0;
+        *requests
+            .entry((e.tenant_id.clone(), user.clone()))
+            .or_default() += 1;
+        for (kind, period) in [("day", day), ("month", month)] {
+            let s = spend.entry((key.clone(), kind, period)).or_default();
+            s.0 = s.0.checked_add(cost).ok_or_else(overflow)?;
+            s.2 += 1;
+        }
+        let mut flags = 0;
+        if v.limit_currency == currency {
+            v.daily_used = v.daily_used.checked_add(cost).ok_or_else(overflow)?;
+            v.monthly_used = v.monthly_used.checked_add(cost).ok_or_else(overflow)?;
+            if v.daily_limit.is_some_and(|l| v.daily_used > l) {
+                flags |= ledger_flags::OVER_DAILY_LIMIT;
+            }
+            if v.monthly_limit.is_some_and(|l| v.monthly_used > l) {
+                flags |= ledger_flags::OVER_MONTHLY_LIMIT;
+            }
+        }
+        if !v.billing_enabled {
+            continue;
+        }
+        let before = v.balance;
+        v.balance = v.balance.checked_sub(cost).ok_or_else(overflow)?;
+        if v.balance < 0 {
+            flags |= ledger_flags::NEGATIVE_BALANCE;
+        }
+        *spent.entry(key.clone()).or_default() += cost;
+        w.entries.push(entry(
+            &e.tenant_id,
+            user,
+            LedgerKind::Charge,
+            e.cost,
+            Nanos(-cost),
+            &currency,
+            before,
+            Some(&l.log_id),
+            charge.hold_id.as_deref(),
+            e.request_id.as_deref(),
+            None,
+            flags,
+            now,
+        )?);
+    }
+    for (key, v) in views {
+        let added = spent.get(&key).copied().unwrap_or(0);
+        w.balances.push((key, v.balance, v.held, added));
+    }
+    for ((key, kind, period), (spent, held, n)) in spend {
+        w.spend.push((key, kind, period, spent, held, n));
+    }
+    for ((tenant, user), n) in requests {
+        w.requests.push((tenant, user, n, now));
+    }
+    Ok(w)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry(
+    tenant: &str,
+    user: &str,
+    kind: LedgerKind,
+    amount: Nanos,
+    delta: Nanos,
+    currency: &str,
+    before: i64,
+    log_id: Option<&str>,
+    hold_id: Option<&str>,
+    request_id: Option<&str>,
+    description: Option<String>,
+    flags: i64,
+    now: i64,
+) -> Result<LedgerEntry, StoreError> {
+    Ok(LedgerEntry {
+        id: new_id(IdKind::Transaction),
+        tenant_id: tenant.to_string(),
+        user_id: user.to_string(),
+        kind,
+        amount: Nanos(amount.0.abs()),
+        delta,
+        currency: Currency::try_from(currency.to_string()).map_err(StoreError::Invariant)?,
+        balance_before: Nanos(before),
+        balance_after: Nanos(before + delta.0),
+        log_id: log_id.map(str::to_string),
+        hold_id: hold_id.map(str::to_string),
+        request_id: request_id.map(str::to_string),
+        payment_provider: None,
+        payment_id: None,
+        description,
+        metadata: Default::default(),
+        flags,
+        created_us: now,
+    })
+}
+
+/// One write, with `?N` placeholders (PostgreSQL's executor turns them into `$N`).
+pub(crate) struct Stmt {
+    pub(crate) sql: &'static str,
+    pub(crate) args: Vec<Arg>,
+}
+
+/// The columns of a ledger entry, in [`entry_args`] order.
+pub(crate) const LEDGER_COLUMNS: &str = "id, tenant_id, user_id, kind, amount_nanos, delta_nanos, \
+     currency, balance_before_nanos, balance_after_nanos, log_id, hold_id, request_id, \
+     payment_provider, payment_id, description, metadata, flags, created_us";
+
+/// Inserts one ledger entry ([`entry_args`]).
+pub(crate) const LEDGER_INSERT: &str = "INSERT INTO ledger_entries (id, tenant_id, user_id, kind, \
+     amount_nanos, delta_nanos, currency, balance_before_nanos, balance_after_nanos, log_id, \
+     hold_id, request_id, payment_provider, payment_id, description, metadata, flags, created_us) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+/// A ledger entry's values for [`LEDGER_INSERT`].
+pub(crate) fn entry_args(e: &LedgerEntry) -> Vec<Arg> {
+    let metadata =
+        (!e.metadata.is_empty()).then(|| serde_json::to_string(&e.metadata).unwrap_or_default());
+    vec![
+        e.id.clone().into(),
+        e.tenant_id.clone().into(),
+        e.user_id.clone().into(),
+        e.kind.as_str().into(),
+        e.amount.0.into(),
+        e.delta.0.into(),
+        e.currency.as_str().into(),
+        e.balance_before.0.into(),
+        e.balance_after.0.into(),
+        e.log_id.clone().into(),
+        e.hold_id.clone().into(),
+        e.request_id.clone().into(),
+        e.payment_provider.clone().into(),
+        e.payment_id.clone().into(),
+        e.description.clone().into(),
+        metadata.into(),
+        e.flags.into(),
+        e.created_us.into(),
+    ]
+}
+
+/// Every statement that writes `w`, in order.
+pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    for (h, log_id) in &w.settled {
+        out.push(Stmt {
+            sql: "UPDATE holds SET status = 'settled', closed_us = ?1, log_id = ?2 \
+                  WHERE tenant_id = ?3 AND id = ?4 AND status = 'open'",
+            args: vec![
+                now.into(),
+                log_id.clone().into(),
+                h.tenant_id.clone().into(),
+                h.id.clone().into(),
+            ],
+        });
+        out.push(Stmt {
+            sql: "UPDATE quota_reservations SET reserved = reserved - 1 \
+                  WHERE tenant_id = ?1 AND month = ?2 AND reserved > 0",
+            args: vec![h.tenant_id.clone().into(), h.month.into()],
+        });
+    }
+    for e in &w.entries {
+        out.push(Stmt {
+            sql: LEDGER_INSERT,
+            args: entry_args(e),
+        });
+    }
+    for ((tenant, user, currency), balance, held, spent) in &w.balances {
+        out.push(Stmt {
+            sql: "UPDATE account_balances SET balance_nanos = ?1, held_nanos = ?2, \
+                  spent_nanos = spent_nanos + ?3 \
+                  WHERE tenant_id = ?4 AND user_id = ?5 AND currency = ?6",
+            args: vec![
+                (*balance).into(),
+                (*held).into(),
+                (*spent).into(),
+                tenant.clone().into(),
+                user.clone().into(),
+                currency.clone().into(),
+            ],
+        });
+    }
+    for ((tenant, user, currency), kind, period, spent, held, n) in &w.spend {
+        // Released holds lower a row their hold created; charges add to a row that may not
+        // exist yet (and an upsert's candidate row must pass the checks on its own).
+        if *held != 0 {
+            out.push(Stmt {
+                sql: "UPDATE account_spend SET held_nanos = held_nanos + ?1 WHERE tenant_id = ?2 \
+                      AND user_id = ?3 AND currency = ?4 AND kind = ?5 AND period = ?6",
+                args: vec![
+                    (*held).into(),
+                    tenant.clone().into(),
+                    user.clone().into(),
+                    currency.clone().into(),
+                    (*kind).into(),
+                    (*period).into(),
+                ],
+            });
+        }
+        if *spent != 0 || *n != 0 {
+            out.push(Stmt {
+                sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
+                      spent_nanos, held_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) \
+                      ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
+                      spent_nanos = account_spend.spent_nanos + excluded.spent_nanos, \
+                      requests = account_spend.requests + excluded.requests",
+                args: vec![
+                    tenant.clone().into(),
+                    user.clone().into(),
+                    currency.clone().into(),
+                    (*kind).into(),
+                    (*period).into(),
+                    (*spent).into(),
+                    (*n).into(),
+                ],
+            });
+        }
+    }
+    for (tenant, user, n, last) in &w.requests {
+        out.push(Stmt {
+            sql: "UPDATE billing_accounts SET total_requests = total_requests + ?1, \
+                  last_request_us = ?2, updated_us = ?2 WHERE tenant_id = ?3 AND user_id = ?4",
+            args: vec![
+                (*n).into(),
+                (*last).into(),
+                tenant.clone().into(),
+                user.clone().into(),
+            ],
+        });
+    }
+    out
+}
+
+/// Statements that create an account and its balance row if missing.
+pub(crate) fn ensure_statements(key: &AccountKey, d: &AccountDefaults, now: i64) -> [Stmt; 2] {
+    let (tenant, user, currency) = key;
+    [
+        Stmt {
+            sql: "INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
+                  limit_currency, daily_limit_nanos, monthly_limit_nanos, total_requests, \
+                  created_us, updated_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8) \
+                  ON CONFLICT (tenant_id, user_id) DO NOTHING",
+            args: vec![
+                tenant.clone().into(),
+                user.clone().into(),
+                i64::from(d.is_active).into(),
+                i64::from(d.billing_enabled).into(),
+                d.limit_currency.as_str().into(),
+                d.daily_limit.map(|n| n.0).into(),
+                d.monthly_limit.map(|n| n.0).into(),
+                now.into(),
+            ],
+        },
+        Stmt {
+            sql: "INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, \
+                  held_nanos, spent_nanos) VALUES (?1, ?2, ?3, 0, 0, 0) \
+                  ON CONFLICT (tenant_id, user_id, currency) DO NOTHING",
+            args: vec![
+                tenant.clone().into(),
+                user.clone().into(),
+                currency.clone().into(),
+            ],
+        },
+    ]
+}
+
+/// Reads an account's view (the executor locks the balance row where the engine needs it):
+/// billing_enabled, limit_currency, daily and monthly limits, balance, held.
+pub(crate) const ACCOUNT_VIEW: &str = "SELECT a.billing_enabled, a.limit_currency, \
+     a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos \
+     FROM account_balances b JOIN billing_accounts a \
+     ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
+     WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
+
+/// Spent plus held of an account today and this month: (tenant, user, currency, day, month)
+/// → rows of (kind, used).
+pub(crate) const PERIODS_USED: &str = "SELECT kind, spent_nanos + held_nanos FROM account_spend \
+     WHERE tenant_id = ?1 AND user_id = ?2 AND currency = ?3 \
+     AND ((kind = 'day' AND period = ?4) OR (kind = 'month' AND period = ?5))";
+
+/// An open hold by (tenant, id).
+pub(crate) const OPEN_HOLD: &str = "SELECT tenant_id, id, user_id, currency, amount_nanos, day, \
+     month FROM holds WHERE tenant_id = ?1 AND id = ?2 AND status = 'open'";

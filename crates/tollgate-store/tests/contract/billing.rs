@@ -1,0 +1,433 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Map;
+use tollgate_core::time::{now_us, parse_instant, DateEdge, DAY_US};
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::testing::TestDatabase;
+use tollgate_store::{
+    AccountDefaults, AccountSettings, AppendItem, AuthorizeRequest, Charge, LedgerFilter,
+    LedgerKind, NewCredit, PlanQuotas, Refusal, Store, StoreError, Tenant,
+};
+
+use crate::support::{event, item, tenant};
+
+fn defaults() -> AccountDefaults {
+    AccountDefaults {
+        is_active: true,
+        billing_enabled: true,
+        limit_currency: Currency::usd(),
+        daily_limit: Some(Nanos(10_000_000_000)),
+        monthly_limit: Some(Nanos(100_000_000_000)),
+    }
+}
+
+fn plans(quota: Option<i64>) -> PlanQuotas {
+    PlanQuotas {
+        default_plan: "test".into(),
+        quotas: BTreeMap::from([("test".to_string(), quota), ("pro".to_string(), None)]),
+    }
+}
+
+fn usd(n: &str) -> Nanos {
+    Nanos::parse_exact(n).expect("amount")
+}
+
+fn credit(t: &Tenant, user: &str, kind: LedgerKind, amount: &str, key: Option<&str>) -> NewCredit {
+    let a = usd(amount);
+    NewCredit {
+        tenant_id: t.id.clone(),
+        user_id: user.into(),
+        kind,
+        amount: a,
+        delta: a,
+        currency: Currency::usd(),
+        description: None,
+        payment_provider: Some("stripe".into()),
+        payment_id: Some("pi_1".into()),
+        log_id: None,
+        metadata: Map::new(),
+        idempotency_key: key.map(str::to_string),
+        request_hash: format!("{kind:?}{amount}"),
+    }
+}
+
+fn ask(
+    t: &Tenant,
+    user: Option<&str>,
+    estimate: &str,
+    hold_for_us: Option<i64>,
+) -> AuthorizeRequest {
+    AuthorizeRequest {
+        tenant_id: t.id.clone(),
+        user_id: user.map(str::to_string),
+        estimate: usd(estimate),
+        currency: Currency::usd(),
+        hold_until_us: hold_for_us.map(|d| now_us() + d),
+    }
+}
+
+async fn decide(
+    s: &dyn Store,
+    r: AuthorizeRequest,
+    quota: Option<i64>,
+    at: i64,
+) -> tollgate_store::Decision {
+    s.authorize(&[r], &plans(quota), &defaults(), at)
+        .await
+        .expect("authorize")
+        .remove(0)
+}
+
+fn billed(mut i: AppendItem, user: &str, hold: Option<&str>) -> AppendItem {
+    i.event.user_id = Some(user.into());
+    i.charge = Some(Charge {
+        hold_id: hold.map(str::to_string),
+        defaults: Arc::new(defaults()),
+    });
+    i
+}
+
+async fn balance(s: &dyn Store, t: &Tenant, user: &str) -> (Nanos, Nanos) {
+    let a = s
+        .account(&t.id, user)
+        .await
+        .expect("account")
+        .expect("exists");
+    let b = a
+        .balances
+        .iter()
+        .find(|b| b.currency == Currency::usd())
+        .expect("usd");
+    (b.balance, b.held)
+}
+
+#[tokio::test]
+async fn top_ups_are_idempotent_and_the_balance_is_the_sum_of_the_ledger() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let (first, replayed) = s
+            .post_credit(
+                &credit(&t, "u", LedgerKind::Topup, "10", Some("k1")),
+                &defaults(),
+            )
+            .await
+            .expect("topup");
+        assert!(!replayed);
+        let (again, replayed) = s
+            .post_credit(
+                &credit(&t, "u", LedgerKind::Topup, "10", Some("k1")),
+                &defaults(),
+            )
+            .await
+            .expect("repeat");
+        assert!(replayed, "{}", db.engine);
+        assert_eq!(again.id, first.id);
+        let other = s
+            .post_credit(
+                &credit(&t, "u", LedgerKind::Topup, "11", Some("k1")),
+                &defaults(),
+            )
+            .await;
+        assert!(matches!(other, Err(StoreError::Conflict(_))), "{other:?}");
+        let mut debit = credit(&t, "u", LedgerKind::Adjustment, "2.5", None);
+        debit.delta = Nanos(-debit.amount.0);
+        let (adj, _) = s.post_credit(&debit, &defaults()).await.expect("debit");
+        assert_eq!(
+            (adj.balance_before, adj.balance_after),
+            (usd("10"), usd("7.5"))
+        );
+        assert_eq!(balance(s, &t, "u").await, (usd("7.5"), Nanos::ZERO));
+        let history = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
+            .await
+            .expect("ledger");
+        assert_eq!(history.len(), 2, "a repeated top-up writes nothing");
+        let topups = s
+            .ledger(
+                &t.id,
+                "u",
+                &LedgerFilter {
+                    kind: Some(LedgerKind::Topup),
+                    ..Default::default()
+                },
+                10,
+                0,
+            )
+            .await
+            .expect("ledger");
+        assert_eq!(topups.len(), 1);
+        assert_eq!(topups[0].payment_id.as_deref(), Some("pi_1"));
+        let report = s.audit().await.expect("audit");
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(report.checked, 1);
+    }
+}
+
+#[tokio::test]
+async fn the_quota_admits_the_last_request_of_the_month_and_refuses_the_next() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let now = now_us();
+        let ts = tollgate_core::time::format_us(now);
+        let items: Vec<_> = (0..4)
+            .map(|_| item(event(&t, "gpt-4o", 1, 1, 1, &ts)))
+            .collect();
+        s.append_usage(&items).await.expect("append");
+        let d = decide(s, ask(&t, None, "0", None), Some(5), now).await;
+        assert_eq!(
+            d.refusal, None,
+            "{}: the 5th request of 5 is allowed",
+            db.engine
+        );
+        assert_eq!((d.quota.used, d.quota.limit), (4, Some(5)));
+        s.append_usage(&[item(event(&t, "gpt-4o", 1, 1, 1, &ts))])
+            .await
+            .expect("append");
+        let d = decide(s, ask(&t, None, "0", None), Some(5), now).await;
+        assert_eq!(d.refusal, Some(Refusal::QuotaExceeded), "the 6th is not");
+        // A quota-only hold reserves a request too.
+        let d = decide(s, ask(&t, None, "0", Some(60_000_000)), Some(6), now).await;
+        assert!(d.hold_id.is_some());
+        let d = decide(s, ask(&t, None, "0", None), Some(6), now).await;
+        assert_eq!(
+            d.refusal,
+            Some(Refusal::QuotaExceeded),
+            "the hold holds the last one"
+        );
+        // Next month starts again.
+        let next = parse_instant("2100-01-15", DateEdge::Start).expect("date");
+        let d = decide(s, ask(&t, None, "0", None), Some(5), next).await;
+        assert_eq!(d.refusal, None);
+        assert_eq!(d.quota.used, 0);
+        s.set_plan(&t.id, Some("pro")).await.expect("plan");
+        let d = decide(s, ask(&t, None, "0", None), Some(5), now).await;
+        assert_eq!((d.refusal, d.quota.limit), (None, None), "pro is unlimited");
+    }
+}
+
+#[tokio::test]
+async fn each_refusal_has_its_reason() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let now = now_us();
+        let broke = decide(s, ask(&t, Some("u"), "0.01", None), None, now).await;
+        assert_eq!(
+            broke.refusal,
+            Some(Refusal::InsufficientBalance),
+            "{}",
+            db.engine
+        );
+        s.post_credit(&credit(&t, "u", LedgerKind::Topup, "50", None), &defaults())
+            .await
+            .expect("topup");
+        let ok = decide(s, ask(&t, Some("u"), "1", None), None, now).await;
+        assert_eq!(ok.refusal, None);
+        let daily = decide(s, ask(&t, Some("u"), "10.01", None), None, now).await;
+        assert_eq!(daily.refusal, Some(Refusal::DailyLimitExceeded));
+        s.update_account(
+            &t.id,
+            "u",
+            &AccountSettings {
+                daily_limit: Some(None),
+                monthly_limit: Some(Some(usd("20"))),
+                ..Default::default()
+            },
+            &defaults(),
+        )
+        .await
+        .expect("settings");
+        let monthly = decide(s, ask(&t, Some("u"), "20.01", None), None, now).await;
+        assert_eq!(monthly.refusal, Some(Refusal::MonthlyLimitExceeded));
+        let rich = decide(s, ask(&t, Some("u"), "19", None), None, now).await;
+        assert_eq!(rich.refusal, None, "no daily limit any more");
+        s.update_account(
+            &t.id,
+            "u",
+            &AccountSettings {
+                is_active: Some(false),
+                ..Default::default()
+            },
+            &defaults(),
+        )
+        .await
+        .expect("disable");
+        let off = decide(s, ask(&t, Some("u"), "0", None), None, now).await;
+        assert_eq!(off.refusal, Some(Refusal::AccountDisabled));
+    }
+}
+
+#[tokio::test]
+async fn a_hold_is_settled_once_by_the_call_that_carries_it() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        s.post_credit(&credit(&t, "u", LedgerKind::Topup, "5", None), &defaults())
+            .await
+            .expect("topup");
+        let d = decide(
+            s,
+            ask(&t, Some("u"), "2", Some(60_000_000)),
+            Some(10),
+            now_us(),
+        )
+        .await;
+        let hold = d.hold_id.expect("hold");
+        assert_eq!(balance(s, &t, "u").await, (usd("5"), usd("2")));
+        // The call cost 0.75 (cost is in nanos in these events).
+        let call = crate::support::with_request(
+            event(
+                &t,
+                "gpt-4o",
+                1,
+                1,
+                750_000_000,
+                &tollgate_core::time::format_us(now_us()),
+            ),
+            "call-1",
+        );
+        let first = s
+            .append_usage(&[billed(item(call.clone()), "u", Some(&hold))])
+            .await
+            .expect("append");
+        assert!(!first[0].duplicate);
+        assert_eq!(
+            balance(s, &t, "u").await,
+            (usd("4.25"), Nanos::ZERO),
+            "{}: charged the actual cost, the rest released",
+            db.engine
+        );
+        // A retry records nothing and charges nothing.
+        let retry = s
+            .append_usage(&[billed(item(call), "u", Some(&hold))])
+            .await
+            .expect("retry");
+        assert!(retry[0].duplicate);
+        // Another call naming the same hold is charged, but releases nothing twice.
+        let other = event(
+            &t,
+            "gpt-4o",
+            1,
+            1,
+            250_000_000,
+            &tollgate_core::time::format_us(now_us()),
+        );
+        s.append_usage(&[billed(item(other), "u", Some(&hold))])
+            .await
+            .expect("append");
+        assert_eq!(balance(s, &t, "u").await, (usd("4"), Nanos::ZERO));
+        let kinds: Vec<LedgerKind> = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
+            .await
+            .expect("ledger")
+            .iter()
+            .rev()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                LedgerKind::Topup,
+                LedgerKind::Hold,
+                LedgerKind::Release,
+                LedgerKind::Charge,
+                LedgerKind::Charge
+            ]
+        );
+        let (used, reserved) = s
+            .quota_usage(&t.id, tollgate_core::time::month_of(now_us()))
+            .await
+            .expect("quota");
+        assert_eq!((used, reserved), (2, 0));
+        let report = s.audit().await.expect("audit");
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+}
+
+#[tokio::test]
+async fn expired_and_released_holds_give_their_money_back() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        s.post_credit(&credit(&t, "u", LedgerKind::Topup, "5", None), &defaults())
+            .await
+            .expect("topup");
+        let now = now_us();
+        let a = decide(s, ask(&t, Some("u"), "1", Some(1_000_000)), None, now).await;
+        let b = decide(s, ask(&t, Some("u"), "2", Some(DAY_US)), None, now).await;
+        assert_eq!(balance(s, &t, "u").await, (usd("5"), usd("3")));
+        assert_eq!(
+            s.expire_holds(now + 2_000_000, 100).await.expect("expire"),
+            1
+        );
+        assert_eq!(
+            balance(s, &t, "u").await,
+            (usd("5"), usd("2")),
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            s.expire_holds(now + 2_000_000, 100).await.expect("again"),
+            0
+        );
+        let b = b.hold_id.expect("hold");
+        assert!(s.release_hold(&t.id, &b, now).await.expect("release"));
+        assert!(!s.release_hold(&t.id, &b, now).await.expect("twice"));
+        let other = tenant(s, "b").await;
+        let a = a.hold_id.expect("hold");
+        assert!(!s
+            .release_hold(&other.id, &a, now)
+            .await
+            .expect("not theirs"));
+        assert_eq!(balance(s, &t, "u").await, (usd("5"), Nanos::ZERO));
+        let report = s.audit().await.expect("audit");
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+}
+
+#[tokio::test]
+async fn calls_past_a_limit_or_the_balance_are_charged_and_flagged_not_refused() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        s.post_credit(&credit(&t, "u", LedgerKind::Topup, "1", None), &defaults())
+            .await
+            .expect("topup");
+        let ts = tollgate_core::time::format_us(now_us());
+        let big = event(&t, "gpt-4o", 1, 1, 12_000_000_000, &ts);
+        let r = s
+            .append_usage(&[billed(item(big), "u", None)])
+            .await
+            .expect("append");
+        assert!(!r[0].duplicate);
+        assert_eq!(balance(s, &t, "u").await.0, usd("-11"), "{}", db.engine);
+        let charge = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 1, 0)
+            .await
+            .expect("ledger")
+            .remove(0);
+        assert_eq!(charge.kind, LedgerKind::Charge);
+        assert_eq!(charge.flags, 1 | 4, "over the daily limit and below zero");
+        let a = s
+            .account(&t.id, "u")
+            .await
+            .expect("account")
+            .expect("exists");
+        assert_eq!(a.total_requests, 1);
+        assert_eq!(a.today[0].spent, usd("12"));
+        // Without a user nobody is charged.
+        s.append_usage(&[item(event(&t, "gpt-4o", 1, 1, 5, &ts))])
+            .await
+            .expect("append");
+        assert_eq!(
+            s.ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
+                .await
+                .expect("ledger")
+                .len(),
+            2
+        );
+    }
+}
