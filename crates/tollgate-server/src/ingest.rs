@@ -1,6 +1,8 @@
 //! From wire bodies to priced events: validation, provider-usage normalisation and pricing,
 //! all before the store is touched. Nothing here does I/O.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -9,7 +11,7 @@ use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
 use tollgate_core::usage::{estimate_tokens, normalize_usage};
 use tollgate_core::validate::{optional_text, required_text};
 use tollgate_core::{Currency, EventFlags, EventSource, Invalid, Nanos, TokenCounts, UsageEvent};
-use tollgate_store::{AppendItem, Dedupe, NewConversation, NewMessage};
+use tollgate_store::{AccountDefaults, AppendItem, Charge, Dedupe, NewConversation, NewMessage};
 use uuid::Uuid;
 
 use crate::settings::{ClientCostPolicy, LoggingLevel};
@@ -33,6 +35,8 @@ pub struct IngestContext<'a> {
     pub client_cost: ClientCostPolicy,
     /// What is kept of message content.
     pub logging_level: LoggingLevel,
+    /// Charge calls with a user to the user's account, created with these defaults.
+    pub billing: Option<Arc<AccountDefaults>>,
 }
 
 /// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields.
@@ -70,6 +74,8 @@ pub struct UsageLogBody {
     pub request_id: Option<String>,
     /// End user.
     pub user_id: Option<String>,
+    /// The hold `POST /api/v1/authorize` placed for this call, settled by it.
+    pub hold_id: Option<String>,
     /// Conversation.
     pub conversation_id: Option<String>,
     /// Event time (RFC 3339; without offset, UTC).
@@ -162,6 +168,15 @@ fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid>
         .transpose()
 }
 
+/// How the call is billed: to its user's account (when billing is on), settling `hold_id`.
+fn charge(ctx: &IngestContext<'_>, hold_id: Option<&str>) -> Result<Option<Charge>, Invalid> {
+    let hold_id = optional_text("hold_id", hold_id, 64)?;
+    Ok(ctx.billing.as_ref().map(|defaults| Charge {
+        hold_id,
+        defaults: defaults.clone(),
+    }))
+}
+
 /// The cost of a call: the price book's, else the client's (per policy), else zero and
 /// flagged unpriced.
 struct Priced {
@@ -227,6 +242,7 @@ fn price(
 
 /// Validates, normalises and prices a usage log.
 pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendItem, Invalid> {
+    let charge = charge(ctx, body.hold_id.as_deref())?;
     let c = common(
         CallFields {
             provider: &body.provider,
@@ -334,6 +350,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         },
         dedupe,
         conversation: None,
+        charge,
     })
 }
 
@@ -351,6 +368,8 @@ pub struct ConversationLogBody {
     pub request_id: Option<String>,
     /// End user (Tollgate).
     pub user_id: Option<String>,
+    /// The hold this call settles (Tollgate).
+    pub hold_id: Option<String>,
     /// Event time (Tollgate).
     pub timestamp: Option<String>,
 }
@@ -450,6 +469,7 @@ pub fn conversation_item(
     body: ConversationLogBody,
     ctx: &IngestContext<'_>,
 ) -> Result<AppendItem, Invalid> {
+    let charge = charge(ctx, body.hold_id.as_deref())?;
     let m = &body.metadata;
     let c = common(
         CallFields {
@@ -639,5 +659,6 @@ pub fn conversation_item(
             messages,
             response_message_id: answer_id,
         }),
+        charge,
     })
 }

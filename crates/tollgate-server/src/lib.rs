@@ -7,6 +7,7 @@
 
 mod auth;
 mod batcher;
+pub mod billing;
 mod error;
 mod extract;
 mod ingest;
@@ -33,6 +34,7 @@ pub use prices::{Prices, PricesError};
 pub use settings::Settings;
 
 use crate::batcher::Batcher;
+use crate::billing::{Authorizer, Billing};
 use crate::metrics::Metrics;
 use crate::signer::{Signer, SignerError};
 use crate::state::AppState;
@@ -46,6 +48,9 @@ pub enum StartError {
     /// The signing key could not be loaded or created.
     #[error("signing key: {0}")]
     Signing(#[from] SignerError),
+    /// A setting is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// A configured server, not yet listening.
@@ -55,11 +60,19 @@ pub struct Server {
     writer: JoinHandle<()>,
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
+    expirer: JoinHandle<()>,
 }
 
 impl Server {
     /// Loads prices and starts the writer task.
     pub async fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Server, StartError> {
+        if settings.receipts.inline_ids > 100_000 {
+            return Err(StartError::Config(
+                "receipts.inline_ids must be at most 100000 (the full set is always served by the receipt's logs route)".into(),
+            ));
+        }
+        let billing =
+            Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
         let signer = Arc::new(Signer::open(settings.signing_key_path(), store.clone()).await?);
         let prices = Prices::load(&settings.pricing, &*store).await?;
         let refresher = prices.refresh_every(
@@ -75,7 +88,24 @@ impl Server {
             Duration::from_micros(settings.ingest.linger_us),
         );
         let every = settings.receipts.checkpoint_seconds;
-        let state = AppState::new(store.clone(), settings, prices, batcher, metrics, signer);
+        let (authorizer, _) = Authorizer::start(
+            store.clone(),
+            billing.clone(),
+            settings.billing.max_authorize_batch,
+        );
+        let expirer = billing::expire_every(
+            store.clone(),
+            Duration::from_secs(settings.billing.expire_holds_seconds),
+        );
+        let state = AppState::new(
+            store.clone(),
+            settings,
+            prices,
+            batcher,
+            metrics,
+            signer,
+            (billing, authorizer),
+        );
         let checkpointer = receipts::checkpoint_every(state.clone(), Duration::from_secs(every));
         Ok(Server {
             state,
@@ -83,6 +113,7 @@ impl Server {
             writer,
             refresher,
             checkpointer,
+            expirer,
         })
     }
 
@@ -104,6 +135,7 @@ impl Server {
             writer,
             refresher,
             checkpointer,
+            expirer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -114,6 +146,7 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
+        expirer.abort();
         if let Some(c) = checkpointer {
             c.abort();
         }

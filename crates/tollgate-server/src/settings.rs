@@ -39,6 +39,8 @@ pub struct Settings {
     pub pricing: PricingSettings,
     /// Receipts and the signed tenant logs.
     pub receipts: ReceiptSettings,
+    /// Plans, billing accounts, authorization and holds.
+    pub billing: BillingSettings,
 }
 
 /// Ingestion settings.
@@ -69,6 +71,77 @@ pub struct PricingSettings {
     pub client_cost: ClientCostPolicy,
     /// How often prices imported into the database are reloaded, in seconds.
     pub refresh_seconds: u64,
+}
+
+/// Billing settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingSettings {
+    /// The plan of tenants that have none set.
+    pub default_plan: String,
+    /// Plans besides (or overriding) the built-in `starter` (500 requests a month), `growth`
+    /// (5,000) and `pro` (unlimited).
+    pub plans: std::collections::BTreeMap<String, PlanSettings>,
+    /// What a new billing account starts with.
+    pub account: AccountSettings,
+    /// How long a hold lasts when the request does not say, in seconds.
+    pub hold_ttl_seconds: u64,
+    /// The longest hold a request may ask for, in seconds.
+    pub max_hold_ttl_seconds: u64,
+    /// How often expired holds are released, in seconds.
+    pub expire_holds_seconds: u64,
+    /// Most authorizations decided in one transaction.
+    pub max_authorize_batch: usize,
+}
+
+/// One plan.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    /// Requests a month (UTC calendar months); absent means unlimited.
+    pub monthly_requests: Option<i64>,
+}
+
+/// Defaults of a new billing account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Whether it may spend.
+    pub is_active: bool,
+    /// Whether usage is charged to its prepaid balance (and the balance enforced).
+    pub billing_enabled: bool,
+    /// The currency of its limits.
+    pub currency: String,
+    /// Daily spending limit, a decimal string ("" or absent: none).
+    pub daily_limit: Option<String>,
+    /// Monthly spending limit, a decimal string ("" or absent: none).
+    pub monthly_limit: Option<String>,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        BillingSettings {
+            default_plan: "starter".into(),
+            plans: std::collections::BTreeMap::new(),
+            account: AccountSettings::default(),
+            hold_ttl_seconds: 300,
+            max_hold_ttl_seconds: 86_400,
+            expire_holds_seconds: 5,
+            max_authorize_batch: 512,
+        }
+    }
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            is_active: true,
+            billing_enabled: true,
+            currency: "USD".into(),
+            daily_limit: Some("10".into()),
+            monthly_limit: Some("100".into()),
+        }
+    }
 }
 
 /// Receipt settings.
@@ -168,6 +241,7 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             pricing: PricingSettings::default(),
             receipts: ReceiptSettings::default(),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -228,6 +302,7 @@ impl fmt::Debug for Settings {
             .field("ingest", &self.ingest)
             .field("pricing", &self.pricing)
             .field("receipts", &self.receipts)
+            .field("billing", &self.billing)
             .finish()
     }
 }

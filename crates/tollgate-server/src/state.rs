@@ -6,6 +6,7 @@ use tollgate_store::Store;
 
 use crate::auth::AuthCache;
 use crate::batcher::Batcher;
+use crate::billing::{Authorizer, Billing};
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::settings::Settings;
@@ -24,6 +25,8 @@ struct Inner {
     auth_cache: AuthCache,
     pending: tokio::sync::Semaphore,
     signer: Arc<Signer>,
+    billing: Arc<Billing>,
+    authorizer: Authorizer,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
         batcher: Batcher,
         metrics: Arc<Metrics>,
         signer: Arc<Signer>,
+        (billing, authorizer): (Arc<Billing>, Authorizer),
     ) -> AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
@@ -48,6 +52,8 @@ impl AppState {
             auth_cache,
             pending,
             signer,
+            billing,
+            authorizer,
         }))
     }
 
@@ -89,6 +95,16 @@ impl AppState {
             .acquire_many(n)
             .await
             .map_err(|_| crate::ApiError::internal("the ingestion gate closed"))
+    }
+
+    /// Plans and account defaults.
+    pub fn billing(&self) -> &Billing {
+        &self.0.billing
+    }
+
+    /// The authorization queue.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.0.authorizer
     }
 
     /// The receipt signer.

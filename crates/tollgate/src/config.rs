@@ -39,6 +39,7 @@ const KNOWN: &[&str] = &[
     "ingest",
     "pricing",
     "receipts",
+    "billing",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

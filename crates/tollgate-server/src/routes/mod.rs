@@ -1,5 +1,7 @@
 //! The router: every route, the metrics middleware and JSON fallbacks.
 
+mod authorize;
+mod billing;
 mod conversations;
 mod logs;
 mod pricing;
@@ -64,6 +66,35 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/transparency/entries", get(receipts::entries))
         .route("/api/v1/transparency/proof", get(receipts::log_proof))
+        .route("/api/v1/authorize", post(authorize::authorize))
+        .route(
+            "/api/v1/authorize/{hold_id}/release",
+            post(authorize::release),
+        )
+        .route("/api/v1/billing/plan", post(billing::set_plan))
+        .route("/billing/plan", post(billing::set_plan))
+        .route("/api/v1/billing/limits", get(billing::limits))
+        .route("/billing/limits", get(billing::limits))
+        .route("/api/v1/billing/balance", get(billing::balance))
+        .route("/api/billing/balance", get(billing::balance))
+        .route("/api/v1/billing/history", get(billing::history))
+        .route("/api/billing/history", get(billing::history))
+        .route("/api/v1/billing/topup", post(billing::topup))
+        .route("/api/billing/topup", post(billing::topup))
+        .route("/api/v1/billing/refund", post(billing::refund))
+        .route("/api/v1/billing/adjustment", post(billing::adjustment))
+        .route(
+            "/api/v1/billing/settings",
+            axum::routing::put(billing::settings),
+        )
+        .route(
+            "/api/billing/settings",
+            axum::routing::put(billing::settings),
+        )
+        .route("/api/v1/billing/usage", get(billing::usage))
+        .route("/billing/usage", get(billing::usage))
+        .route("/api/v1/billing/cost-report", get(billing::cost_report))
+        .route("/billing/cost-report", get(billing::cost_report))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -26,6 +26,7 @@ pub(crate) fn context<'a>(
         book,
         client_cost: state.settings().pricing.client_cost,
         logging_level: state.settings().message_logging_level,
+        billing: Some(state.billing().defaults.clone()),
     }
 }
 

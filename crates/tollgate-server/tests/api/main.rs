@@ -2,6 +2,8 @@
 //! `TOLLGATE_TEST_DATABASE_URL` is set) PostgreSQL.
 
 mod auth;
+mod authorize;
+mod billing;
 mod conversations;
 mod ingest;
 mod llmring;

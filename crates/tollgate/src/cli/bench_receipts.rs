@@ -84,6 +84,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
         },
         dedupe: Dedupe::None,
         conversation: None,
+        charge: None,
     }
 }
 

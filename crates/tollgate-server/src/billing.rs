@@ -1,0 +1,222 @@
+//! Plans, account defaults and the authorization queue.
+//!
+//! Authorizations are decided in batches: requests hand themselves to one task, which decides
+//! whatever has arrived while the previous batch ran in one transaction (see the store's
+//! `authorize`), so the cost of a commit is shared and decisions on one account are taken one
+//! after another against its locked state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tollgate_core::time::now_us;
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::{AccountDefaults, AuthorizeRequest, Decision, PlanQuotas, Store, StoreError};
+
+use crate::error::ApiError;
+use crate::settings::BillingSettings;
+
+/// The built-in plans: name and monthly request quota.
+const BUILTIN_PLANS: [(&str, Option<i64>); 3] = [
+    ("starter", Some(500)),
+    ("growth", Some(5000)),
+    ("pro", None),
+];
+
+/// Billing configuration, checked at start.
+#[derive(Debug, Clone)]
+pub struct Billing {
+    /// Plans and the default plan.
+    pub plans: PlanQuotas,
+    /// What new accounts start with.
+    pub defaults: Arc<AccountDefaults>,
+    /// Hold lifetime when a request does not ask for one.
+    pub hold_ttl: Duration,
+    /// The longest hold lifetime a request may ask for.
+    pub max_hold_ttl: Duration,
+}
+
+fn limit(field: &str, text: Option<&str>) -> Result<Option<Nanos>, String> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => match Nanos::parse_exact(t) {
+            Ok(n) if n.0 >= 0 => Ok(Some(n)),
+            _ => Err(format!(
+                "billing.account.{field} must be a non-negative decimal amount like \"10\" or \"99.50\", not '{t}'"
+            )),
+        },
+    }
+}
+
+impl Billing {
+    /// Checks and resolves the settings.
+    pub fn from_settings(s: &BillingSettings) -> Result<Billing, String> {
+        let mut quotas: BTreeMap<String, Option<i64>> = BUILTIN_PLANS
+            .iter()
+            .map(|(n, q)| (n.to_string(), *q))
+            .collect();
+        for (name, plan) in &s.plans {
+            if name.trim().is_empty() || name.len() > 64 {
+                return Err("billing.plans: a plan name must be 1 to 64 characters".into());
+            }
+            if plan.monthly_requests.is_some_and(|n| n < 0) {
+                return Err(format!(
+                    "billing.plans.{name}.monthly_requests must not be negative"
+                ));
+            }
+            quotas.insert(name.clone(), plan.monthly_requests);
+        }
+        if !quotas.contains_key(&s.default_plan) {
+            return Err(format!(
+                "billing.default_plan '{}' is not a plan (known: {})",
+                s.default_plan,
+                quotas.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let currency = Currency::try_from(s.account.currency.clone())
+            .map_err(|e| format!("billing.account.currency: {e}"))?;
+        if s.hold_ttl_seconds == 0 || s.hold_ttl_seconds > s.max_hold_ttl_seconds {
+            return Err(
+                "billing.hold_ttl_seconds must be at least 1 and at most max_hold_ttl_seconds"
+                    .into(),
+            );
+        }
+        Ok(Billing {
+            plans: PlanQuotas {
+                default_plan: s.default_plan.clone(),
+                quotas,
+            },
+            defaults: Arc::new(AccountDefaults {
+                is_active: s.account.is_active,
+                billing_enabled: s.account.billing_enabled,
+                limit_currency: currency,
+                daily_limit: limit("daily_limit", s.account.daily_limit.as_deref())?,
+                monthly_limit: limit("monthly_limit", s.account.monthly_limit.as_deref())?,
+            }),
+            hold_ttl: Duration::from_secs(s.hold_ttl_seconds),
+            max_hold_ttl: Duration::from_secs(s.max_hold_ttl_seconds),
+        })
+    }
+}
+
+type Reply = oneshot::Sender<Result<Decision, StoreError>>;
+
+/// The handle requests use to be authorized.
+#[derive(Clone)]
+pub struct Authorizer {
+    tx: mpsc::Sender<(AuthorizeRequest, Reply)>,
+}
+
+impl Authorizer {
+    /// Starts the deciding task; it ends when every handle is dropped.
+    pub fn start(
+        store: Arc<dyn Store>,
+        billing: Arc<Billing>,
+        max_batch: usize,
+    ) -> (Authorizer, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(max_batch.max(1) * 8);
+        let handle = tokio::spawn(run(store, billing, rx, max_batch.max(1)));
+        (Authorizer { tx }, handle)
+    }
+
+    /// Decides one request (with the others queued beside it).
+    pub async fn authorize(&self, request: AuthorizeRequest) -> Result<Decision, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((request, reply))
+            .await
+            .map_err(|_| unavailable("the server is shutting down"))?;
+        match answer.await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(unavailable("the decision was interrupted; retry")),
+        }
+    }
+}
+
+fn unavailable(message: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        message,
+    )
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    billing: Arc<Billing>,
+    mut rx: mpsc::Receiver<(AuthorizeRequest, Reply)>,
+    max_batch: usize,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let result = store
+            .authorize(&requests, &billing.plans, &billing.defaults, now_us())
+            .await;
+        match result {
+            Ok(decisions) => {
+                for (reply, d) in replies.into_iter().zip(decisions) {
+                    let _ = reply.send(Ok(d));
+                }
+            }
+            Err(e) if replies.len() == 1 || matches!(e, StoreError::Unavailable(_)) => {
+                // Nothing was committed: every request gets the error (and may retry).
+                let message = e.to_string();
+                let mut first = Some(e);
+                for reply in replies {
+                    let err = first
+                        .take()
+                        .unwrap_or_else(|| StoreError::Unavailable(message.clone()));
+                    let _ = reply.send(Err(err));
+                }
+            }
+            Err(e) => {
+                // One request's problem (an unknown tenant) must not fail the others.
+                tracing::warn!(error = %e, "an authorization batch failed; deciding one by one");
+                for (request, reply) in requests.into_iter().zip(replies) {
+                    let one = store
+                        .authorize(
+                            std::slice::from_ref(&request),
+                            &billing.plans,
+                            &billing.defaults,
+                            now_us(),
+                        )
+                        .await
+                        .map(|mut d| d.remove(0));
+                    let _ = reply.send(one);
+                }
+            }
+        }
+    }
+}
+
+/// Releases expired holds every `every`, until aborted.
+pub fn expire_every(store: Arc<dyn Store>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+        // The first tick is immediate: skip it, nothing has expired at start-up that cannot
+        // wait one period.
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            loop {
+                match store.expire_holds(now_us(), 500).await {
+                    Ok(500) => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not release expired holds; retrying");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,240 @@
+//! `POST /api/v1/authorize`: may this call happen? Checks the tenant's quota and the user's
+//! account (status, daily and monthly limits, balance less open holds) in one transaction and,
+//! with `hold`, reserves the estimate until the usage event that carries the hold id settles it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollgate_core::time::{format_us, now_us};
+use tollgate_core::validate::optional_text;
+use tollgate_core::{Currency, Nanos, TokenCounts};
+use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, Refusal, Scope};
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{Body, PathParam};
+use crate::state::AppState;
+
+/// Body of `POST /api/v1/authorize`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBody {
+    user_id: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    estimated_input_tokens: Option<i64>,
+    estimated_output_tokens: Option<i64>,
+    /// A decimal string ("0.05") or a number.
+    estimated_cost: Option<Value>,
+    currency: Option<String>,
+    #[serde(default)]
+    hold: bool,
+    hold_ttl_seconds: Option<i64>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message)
+        .with_details(json!({ "field": field }))
+}
+
+/// The estimate: the client's cost, else the price of the estimated tokens, else zero.
+fn estimate(
+    state: &AppState,
+    tenant: &str,
+    b: &AuthorizeBody,
+) -> Result<(Nanos, Currency), ApiError> {
+    let currency = match b.currency.as_deref() {
+        Some(c) => Currency::try_from(c.to_string()).map_err(|e| invalid("currency", e))?,
+        None => state.billing().defaults.limit_currency.clone(),
+    };
+    if let Some(cost) = &b.estimated_cost {
+        let parsed = match cost {
+            Value::String(s) => Nanos::parse_exact(s.trim()).ok(),
+            Value::Number(n) => n.as_f64().and_then(|f| Nanos::from_f64(f).ok()),
+            _ => None,
+        };
+        return match parsed {
+            Some(n) if n.0 >= 0 => Ok((n, currency)),
+            _ => Err(invalid(
+                "estimated_cost",
+                "estimated_cost must be a non-negative amount, such as \"0.05\"",
+            )),
+        };
+    }
+    let tokens = TokenCounts {
+        input: b.estimated_input_tokens.unwrap_or(0),
+        output: b.estimated_output_tokens.unwrap_or(0),
+        ..Default::default()
+    };
+    if tokens.input < 0
+        || tokens.output < 0
+        || tokens.input > 1_000_000_000
+        || tokens.output > 1_000_000_000
+    {
+        return Err(invalid(
+            "estimated_input_tokens",
+            "estimated token counts must be between 0 and 1000000000",
+        ));
+    }
+    let Some(model) = b.model.as_deref() else {
+        return Ok((Nanos::ZERO, currency));
+    };
+    let book = state.prices().current();
+    let provider = b.provider.as_deref().unwrap_or("");
+    match book.find(tenant, provider, model, now_us()) {
+        Some(m) => {
+            let cost = m
+                .entry
+                .rates
+                .cost(&tokens)
+                .map_err(|e| invalid("estimated_input_tokens", e.to_string()))?;
+            Ok((cost, m.entry.currency.clone()))
+        }
+        None if tokens.total() == 0 => Ok((Nanos::ZERO, currency)),
+        None => Err(invalid(
+            "model",
+            format!("no price is known for model '{model}'; send estimated_cost instead"),
+        )),
+    }
+}
+
+fn quota_json(q: &QuotaState) -> Value {
+    let (year, month) = (q.month / 100, q.month % 100);
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    json!({
+        "plan": q.plan,
+        "limit": q.limit,
+        "used": q.used,
+        "reserved": q.reserved,
+        "remaining": q.limit.map(|l| (l - q.used - q.reserved).max(0)),
+        "resets_at": format!("{ny:04}-{nm:02}-01T00:00:00Z"),
+    })
+}
+
+fn account_json(a: &AccountState) -> Value {
+    let available = Nanos(a.balance.0.saturating_sub(a.held.0));
+    json!({
+        "user_id": a.user_id,
+        "is_active": a.is_active,
+        "billing_enabled": a.billing_enabled,
+        "currency": a.currency,
+        "balance": a.balance.to_string(),
+        "held": a.held.to_string(),
+        "available": available.to_string(),
+        "limits": {
+            "currency": a.limit_currency,
+            "daily": a.daily_limit.map(|n| n.to_string()),
+            "daily_used": a.daily_used.to_string(),
+            "monthly": a.monthly_limit.map(|n| n.to_string()),
+            "monthly_used": a.monthly_used.to_string(),
+        },
+    })
+}
+
+fn refusal(r: Refusal) -> (&'static str, &'static str) {
+    match r {
+        Refusal::QuotaExceeded => (
+            "QUOTA_EXCEEDED",
+            "the tenant's plan quota for this month is used up; upgrade the plan or wait for the next month",
+        ),
+        Refusal::AccountDisabled => (
+            "ACCOUNT_DISABLED",
+            "this account is disabled; an administrator can re-activate it in the billing settings",
+        ),
+        Refusal::DailyLimitExceeded => (
+            "DAILY_LIMIT_EXCEEDED",
+            "this call would pass the account's daily spending limit; raise the limit or wait until tomorrow (UTC)",
+        ),
+        Refusal::MonthlyLimitExceeded => (
+            "MONTHLY_LIMIT_EXCEEDED",
+            "this call would pass the account's monthly spending limit; raise the limit or wait for the next month",
+        ),
+        Refusal::InsufficientBalance => (
+            "INSUFFICIENT_BALANCE",
+            "the account's balance, less open holds, does not cover this call; top up the balance",
+        ),
+    }
+}
+
+fn decision_json(d: &Decision, estimate: Nanos, currency: &Currency) -> Value {
+    json!({
+        "allowed": d.refusal.is_none(),
+        "hold_id": d.hold_id,
+        "hold_expires_at": d.hold_expires_us.map(format_us),
+        "estimate": {"amount": estimate.to_string(), "currency": currency},
+        "quota": quota_json(&d.quota),
+        "balance": d.account.as_ref().map(account_json),
+        "limits": d.account.as_ref().map(|a| account_json(a)["limits"].clone()),
+    })
+}
+
+/// `POST /api/v1/authorize`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(body): Body<AuthorizeBody>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let user_id = optional_text("user_id", body.user_id.as_deref(), 255)?;
+    let (estimate, currency) = estimate(&state, &auth.tenant_id, &body)?;
+    let billing = state.billing();
+    let hold_until_us = if body.hold {
+        let ttl = match body.hold_ttl_seconds {
+            None => billing.hold_ttl.as_secs() as i64,
+            Some(t) if t >= 1 && t as u64 <= billing.max_hold_ttl.as_secs() => t,
+            Some(_) => {
+                return Err(invalid(
+                    "hold_ttl_seconds",
+                    format!(
+                        "hold_ttl_seconds must be between 1 and {}",
+                        billing.max_hold_ttl.as_secs()
+                    ),
+                ))
+            }
+        };
+        Some(now_us() + ttl * 1_000_000)
+    } else {
+        None
+    };
+    let decision = state
+        .authorizer()
+        .authorize(AuthorizeRequest {
+            tenant_id: auth.tenant_id.clone(),
+            user_id,
+            estimate,
+            currency: currency.clone(),
+            hold_until_us,
+        })
+        .await?;
+    let body = decision_json(&decision, estimate, &currency);
+    match decision.refusal {
+        None => Ok(Json(body)),
+        Some(r) => {
+            let (code, message) = refusal(r);
+            Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, code, message).with_details(body))
+        }
+    }
+}
+
+/// `POST /api/v1/authorize/{hold_id}/release`: the call will not happen; give the hold back.
+pub async fn release(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(hold_id): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let released = state
+        .store()
+        .release_hold(&auth.tenant_id, &hold_id, now_us())
+        .await?;
+    if !released {
+        return Err(ApiError::not_found("Open hold"));
+    }
+    Ok(Json(json!({"hold_id": hold_id, "released": true})))
+}

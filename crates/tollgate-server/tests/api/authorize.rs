@@ -1,0 +1,232 @@
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::{AccountDefaults, LedgerKind, NewCredit};
+
+use crate::support::{assert_error, TestApp};
+
+async fn top_up(app: &TestApp, user: &str, amount: &str) {
+    let a = Nanos::parse_exact(amount).expect("amount");
+    let defaults = AccountDefaults {
+        is_active: true,
+        billing_enabled: true,
+        limit_currency: Currency::usd(),
+        daily_limit: Some(Nanos::parse_exact("10").expect("limit")),
+        monthly_limit: Some(Nanos::parse_exact("100").expect("limit")),
+    };
+    app.db
+        .store
+        .post_credit(
+            &NewCredit {
+                tenant_id: app.tenant_id.clone(),
+                user_id: user.into(),
+                kind: LedgerKind::Topup,
+                amount: a,
+                delta: a,
+                currency: Currency::usd(),
+                description: None,
+                payment_provider: None,
+                payment_id: None,
+                log_id: None,
+                metadata: Map::new(),
+                idempotency_key: None,
+                request_hash: String::new(),
+            },
+            &defaults,
+        )
+        .await
+        .expect("top up");
+}
+
+async fn held(app: &TestApp, user: &str) -> (Nanos, Nanos) {
+    let a = app
+        .db
+        .store
+        .account(&app.tenant_id, user)
+        .await
+        .expect("account")
+        .expect("exists");
+    let b = &a.balances[0];
+    (b.balance, b.held)
+}
+
+#[tokio::test]
+async fn concurrent_holds_never_take_more_than_the_balance() {
+    for app in TestApp::all().await {
+        top_up(&app, "u", "1").await;
+        let app = Arc::new(app);
+        let mut tasks = Vec::new();
+        for _ in 0..60 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                app.post(
+                    "/api/v1/authorize",
+                    &json!({"user_id": "u", "estimated_cost": "0.05", "hold": true}),
+                )
+                .await
+            }));
+        }
+        let mut allowed = 0;
+        for t in tasks {
+            let r = t.await.expect("task");
+            match r.status.as_u16() {
+                200 => {
+                    assert_eq!(r.body["allowed"], true);
+                    assert!(r.body["hold_id"].as_str().is_some());
+                    allowed += 1;
+                }
+                402 => assert_eq!(
+                    r.body["error"]["code"], "INSUFFICIENT_BALANCE",
+                    "{}",
+                    r.body
+                ),
+                other => panic!("{}: {other}: {}", app.engine(), r.body),
+            }
+        }
+        assert_eq!(
+            allowed,
+            20,
+            "{}: $1.00 holds exactly twenty $0.05 calls",
+            app.engine()
+        );
+        assert_eq!(
+            held(&app, "u").await,
+            (
+                Nanos::parse_exact("1").expect("n"),
+                Nanos::parse_exact("1").expect("n")
+            )
+        );
+        let audit = app.db.store.audit().await.expect("audit");
+        assert!(audit.findings.is_empty(), "{:?}", audit.findings);
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_is_a_402_with_its_code_a_message_and_the_numbers() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "broke", "estimated_cost": "0.01"}),
+            )
+            .await;
+        assert_error(&r, 402, "INSUFFICIENT_BALANCE");
+        let e = &r.body["error"];
+        assert_eq!(e["allowed"], false);
+        assert_eq!(e["balance"]["available"], "0.000000000");
+        assert_eq!(e["quota"]["plan"], "starter");
+        assert_eq!(e["quota"]["limit"], 500);
+        assert_eq!(e["limits"]["daily"], "10.000000000");
+
+        top_up(&app, "rich", "50").await;
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "rich", "estimated_cost": "10.5"}),
+            )
+            .await;
+        assert_error(&r, 402, "DAILY_LIMIT_EXCEEDED");
+        // A price-book estimate: gpt-4o, 1M input tokens = $2.50.
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "rich", "provider": "openai", "model": "gpt-4o",
+                        "estimated_input_tokens": 1_000_000}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["estimate"]["amount"], "2.500000000");
+        assert_eq!(r.body["hold_id"], Value::Null, "no hold unless asked");
+    }
+}
+
+#[tokio::test]
+async fn a_hold_is_settled_by_the_usage_event_that_names_it() {
+    for app in TestApp::all().await {
+        top_up(&app, "u", "5").await;
+        let a = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "estimated_cost": "1", "hold": true, "hold_ttl_seconds": 60}),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let hold = a.body["hold_id"].as_str().expect("hold").to_string();
+        assert!(hold.starts_with("hold_"));
+        let call = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+                          "output_tokens": 100, "user_id": "u", "hold_id": hold,
+                          "request_id": "call-1"});
+        let r = app.post("/api/v1/log", &call).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let again = app.post("/api/v1/log", &call).await;
+        assert_eq!(again.body["duplicate"], true);
+        // 1000 × $2.50 + 100 × $10 per million = $0.0035.
+        assert_eq!(
+            held(&app, "u").await,
+            (Nanos::parse_exact("4.9965").expect("n"), Nanos::ZERO),
+            "{}",
+            app.engine()
+        );
+        let released = app
+            .post(&format!("/api/v1/authorize/{hold}/release"), &json!({}))
+            .await;
+        assert_error(&released, 404, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn an_unused_hold_can_be_released_by_its_tenant_only() {
+    for app in TestApp::all().await {
+        top_up(&app, "u", "5").await;
+        let a = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "estimated_cost": "2", "hold": true}),
+            )
+            .await;
+        let hold = a.body["hold_id"].as_str().expect("hold").to_string();
+        let (_, other) = app
+            .tenant_key("other", &tollgate_store::Scope::ALL[..2])
+            .await;
+        let theirs = app
+            .post_as(
+                &other,
+                &format!("/api/v1/authorize/{hold}/release"),
+                &json!({}),
+            )
+            .await;
+        assert_error(&theirs, 404, "NOT_FOUND");
+        let ours = app
+            .post(&format!("/api/v1/authorize/{hold}/release"), &json!({}))
+            .await;
+        assert_eq!(ours.status, 200, "{}", ours.body);
+        assert_eq!(held(&app, "u").await.1, Nanos::ZERO);
+    }
+}
+
+#[tokio::test]
+async fn bad_authorize_input_is_refused_with_the_field_named() {
+    let app = TestApp::all().await.remove(0);
+    for (body, field) in [
+        (json!({"estimated_cost": "-1"}), "estimated_cost"),
+        (json!({"estimated_cost": "abc"}), "estimated_cost"),
+        (
+            json!({"hold": true, "hold_ttl_seconds": 0}),
+            "hold_ttl_seconds",
+        ),
+        (json!({"currency": "dollars"}), "currency"),
+        (
+            json!({"model": "no-such-model", "estimated_input_tokens": 10}),
+            "model",
+        ),
+    ] {
+        let r = app.post("/api/v1/authorize", &body).await;
+        assert_error(&r, 422, "INVALID_FIELD");
+        assert_eq!(r.body["error"]["field"], field, "{body}: {}", r.body);
+    }
+    let r = app
+        .post("/api/v1/authorize", &json!({"colour": "red"}))
+        .await;
+    assert_error(&r, 422, "INVALID_FIELD");
+}
