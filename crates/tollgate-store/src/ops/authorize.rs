@@ -6,6 +6,10 @@
 //! decided one after another against the locked state, so no two of them can both take the
 //! last of a limit. Locks are always taken hold → quota → balance, here, when holds expire
 //! and when usage settles them.
+//!
+//! The decisions are made here ([`decide_batch`]) from what each engine's executor read under
+//! lock: SQLite's runs on the rusqlite writer (`sqlite_append`), PostgreSQL's with one array
+//! statement per table (`pg_append`), because a batch touches dozens of accounts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,11 +19,12 @@ use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::begin_write;
-use super::billing::{ensure_account, insert_entry, lock_balance, quota_usage_in};
+use super::billing::{insert_entry, lock_balance};
+use super::charges::{self, Stmt};
+use super::sql::Arg;
 use crate::db::{Db, Dialect};
 use crate::model::{
-    AccountDefaults, AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, PlanQuotas,
-    QuotaState, Refusal,
+    AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState, Refusal,
 };
 use crate::StoreError;
 
@@ -30,112 +35,20 @@ fn for_update(dialect: Dialect) -> &'static str {
     }
 }
 
-/// Locks a tenant's quota row for `month` and reads its state.
-pub(crate) async fn lock_quota(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    tenant: &str,
-    month: i64,
-    plans: &PlanQuotas,
-) -> Result<QuotaState, StoreError> {
-    sqlx::query(
-        "INSERT INTO quota_reservations (tenant_id, month, reserved) VALUES ($1, $2, 0) \
-         ON CONFLICT (tenant_id, month) DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(month)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(&format!(
-        "SELECT reserved FROM quota_reservations WHERE tenant_id = $1 AND month = $2{}",
-        for_update(dialect)
-    ))
-    .bind(tenant)
-    .bind(month)
-    .fetch_one(&mut **tx)
-    .await?;
-    let plan: Option<String> = sqlx::query("SELECT plan FROM tenants WHERE id = $1")
-        .bind(tenant)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("tenant".into()))?
-        .try_get(0)?;
-    let (used, reserved) = quota_usage_in(&mut **tx, tenant, month).await?;
-    let (plan, limit) = plans.of(plan.as_deref());
-    Ok(QuotaState {
-        plan,
-        limit,
-        used,
-        reserved,
-        month,
-    })
-}
+/// An account's state for a decision: is_active, billing_enabled, limit_currency, daily and
+/// monthly limits, balance and held of the request's currency. (tenant, user, currency)
+pub(crate) const ACCOUNT_STATE: &str = "SELECT a.is_active, a.billing_enabled, a.limit_currency, \
+     a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos \
+     FROM account_balances b JOIN billing_accounts a \
+     ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
+     WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
 
-/// An account's locked state while a batch is decided.
-struct Held {
-    state: AccountState,
-    /// Holds added by this batch, per (kind, period) spend row of the balance currency.
-    added: Nanos,
-}
-
-async fn load_account(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    tenant: &str,
-    user: &str,
-    currency: &Currency,
-    defaults: &AccountDefaults,
-    now: i64,
-) -> Result<AccountState, StoreError> {
-    ensure_account(tx, tenant, user, defaults, now).await?;
-    let locked = lock_balance(tx, dialect, tenant, user, currency.as_str()).await?;
-    let row = sqlx::query(
-        "SELECT is_active, billing_enabled, limit_currency, daily_limit_nanos, \
-         monthly_limit_nanos FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
-    )
-    .bind(tenant)
-    .bind(user)
-    .fetch_one(&mut **tx)
-    .await?;
-    let limit_currency: String = row.try_get(2)?;
-    let limit_currency = Currency::try_from(limit_currency).map_err(StoreError::Invariant)?;
-    let used = |kind: &'static str, period: i64| {
-        sqlx::query(
-            "SELECT spent_nanos + held_nanos FROM account_spend WHERE tenant_id = $1 \
-             AND user_id = $2 AND currency = $3 AND kind = $4 AND period = $5",
-        )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(limit_currency.as_str().to_string())
-        .bind(kind)
-        .bind(period)
-    };
-    let daily_used = used("day", day_of(now))
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?
-        .unwrap_or(0);
-    let monthly_used = used("month", month_of(now))
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?
-        .unwrap_or(0);
-    Ok(AccountState {
-        user_id: user.to_string(),
-        is_active: row.try_get::<i64, _>(0)? != 0,
-        billing_enabled: row.try_get::<i64, _>(1)? != 0,
-        currency: currency.clone(),
-        balance: locked.balance,
-        held: locked.held,
-        limit_currency,
-        daily_limit: row.try_get::<Option<i64>, _>(3)?.map(Nanos),
-        daily_used: Nanos(daily_used),
-        monthly_limit: row.try_get::<Option<i64>, _>(4)?.map(Nanos),
-        monthly_used: Nanos(monthly_used),
-    })
-}
+/// Requests recorded in a month and requests reserved in it: (tenant, month).
+pub(crate) const QUOTA_USAGE: &str = "SELECT \
+     (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
+      WHERE tenant_id = ?1 AND month = ?2), \
+     (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
+      WHERE tenant_id = ?1 AND month = ?2)";
 
 /// Whether `used + more` passes `limit`.
 fn over(limit: Option<Nanos>, used: Nanos, more: Nanos) -> bool {
@@ -171,25 +84,16 @@ fn decide(q: &QuotaState, a: Option<&AccountState>, r: &AuthorizeRequest) -> Opt
     None
 }
 
-type AccountKey = (String, String, String);
+pub(crate) type AccountKey = (String, String, String);
 
-pub(super) async fn authorize(
-    db: &Db,
-    requests: &[AuthorizeRequest],
-    plans: &PlanQuotas,
-    defaults: &AccountDefaults,
-    now: i64,
-) -> Result<Vec<Decision>, StoreError> {
-    let month = month_of(now);
-    let day = day_of(now);
-    let mut tx = begin_write(db).await?;
+/// The tenants whose quota rows a batch locks, in lock order.
+pub(crate) fn batch_tenants(requests: &[AuthorizeRequest]) -> BTreeSet<String> {
+    requests.iter().map(|r| r.tenant_id.clone()).collect()
+}
 
-    let tenants: BTreeSet<&str> = requests.iter().map(|r| r.tenant_id.as_str()).collect();
-    let mut quotas: BTreeMap<&str, QuotaState> = BTreeMap::new();
-    for t in tenants {
-        quotas.insert(t, lock_quota(&mut tx, db.dialect, t, month, plans).await?);
-    }
-    let keys: BTreeSet<AccountKey> = requests
+/// The accounts a batch locks, in lock order.
+pub(crate) fn batch_accounts(requests: &[AuthorizeRequest]) -> BTreeSet<AccountKey> {
+    requests
         .iter()
         .filter_map(|r| {
             r.user_id.as_ref().map(|u| {
@@ -200,25 +104,101 @@ pub(super) async fn authorize(
                 )
             })
         })
-        .collect();
-    let mut accounts: BTreeMap<AccountKey, Held> = BTreeMap::new();
-    for key in keys {
-        let currency = Currency::try_from(key.2.clone()).map_err(StoreError::Invariant)?;
-        let state = load_account(
-            &mut tx, db.dialect, &key.0, &key.1, &currency, defaults, now,
-        )
-        .await?;
-        accounts.insert(
-            key,
-            Held {
-                state,
-                added: Nanos::ZERO,
-            },
-        );
-    }
+        .collect()
+}
 
+/// The rows a batch of decisions writes.
+#[derive(Default)]
+pub(crate) struct HoldWrites {
+    /// New holds: (tenant, id, user, currency, amount, day, month, created, expires).
+    pub(crate) holds: Vec<Vec<Arg>>,
+    /// Their ledger entries.
+    pub(crate) entries: Vec<LedgerEntry>,
+    /// Held amounts added per spend row: (account, kind, period) → amount.
+    pub(crate) spend: BTreeMap<(AccountKey, &'static str, i64), i64>,
+    /// Final held amount of each account that placed a hold.
+    pub(crate) balances: Vec<(AccountKey, i64)>,
+    /// Final reservations of each tenant's month.
+    pub(crate) quotas: Vec<(String, i64, i64)>,
+}
+
+impl HoldWrites {
+    /// The writes as one statement per row (SQLite, where statements are cheap).
+    pub(crate) fn statements(&self) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for h in &self.holds {
+            out.push(Stmt {
+                sql: HOLD_INSERT,
+                args: h.clone(),
+            });
+        }
+        for e in &self.entries {
+            out.push(Stmt {
+                sql: charges::LEDGER_INSERT,
+                args: charges::entry_args(e),
+            });
+        }
+        for (((tenant, user, currency), kind, period), amount) in &self.spend {
+            out.push(Stmt {
+                sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
+                      spent_nanos, held_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0) \
+                      ON CONFLICT (tenant_id, user_id, currency, kind, period) \
+                      DO UPDATE SET held_nanos = account_spend.held_nanos + excluded.held_nanos",
+                args: vec![
+                    tenant.clone().into(),
+                    user.clone().into(),
+                    currency.clone().into(),
+                    (*kind).into(),
+                    (*period).into(),
+                    (*amount).into(),
+                ],
+            });
+        }
+        for ((tenant, user, currency), held) in &self.balances {
+            out.push(Stmt {
+                sql: "UPDATE account_balances SET held_nanos = ?1 \
+                      WHERE tenant_id = ?2 AND user_id = ?3 AND currency = ?4",
+                args: vec![
+                    (*held).into(),
+                    tenant.clone().into(),
+                    user.clone().into(),
+                    currency.clone().into(),
+                ],
+            });
+        }
+        for (tenant, month, reserved) in &self.quotas {
+            out.push(Stmt {
+                sql: "UPDATE quota_reservations SET reserved = ?1 \
+                      WHERE tenant_id = ?2 AND month = ?3",
+                args: vec![(*reserved).into(), tenant.clone().into(), (*month).into()],
+            });
+        }
+        out
+    }
+}
+
+/// The columns of a new hold, in [`HoldWrites::holds`] order.
+pub(crate) const HOLD_COLUMNS_NEW: &str =
+    "tenant_id, id, user_id, currency, amount_nanos, day, month, created_us, expires_us";
+
+const HOLD_INSERT: &str = "INSERT INTO holds (tenant_id, id, user_id, currency, amount_nanos, \
+     day, month, created_us, expires_us, status) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')";
+
+/// Decides a batch, one request after another, against the locked state, and plans the
+/// rows its holds write (the engine's executor writes them).
+pub(crate) fn decide_batch(
+    requests: &[AuthorizeRequest],
+    quotas: &mut BTreeMap<String, QuotaState>,
+    accounts: &mut BTreeMap<AccountKey, AccountState>,
+    now: i64,
+) -> Result<(Vec<Decision>, HoldWrites), StoreError> {
+    let day = day_of(now);
+    let month = month_of(now);
     let mut decisions = Vec::with_capacity(requests.len());
-    let mut holds = Vec::new();
+    let mut w = HoldWrites::default();
+    let mut touched: BTreeSet<AccountKey> = BTreeSet::new();
+    let mut reserving: BTreeSet<String> = BTreeSet::new();
     for r in requests {
         let key = r.user_id.as_ref().map(|u| {
             (
@@ -228,9 +208,9 @@ pub(super) async fn authorize(
             )
         });
         let quota = quotas
-            .get_mut(r.tenant_id.as_str())
+            .get_mut(&r.tenant_id)
             .ok_or_else(|| StoreError::Invariant("an unlocked tenant".into()))?;
-        let held = match &key {
+        let mut account = match &key {
             Some(k) => Some(
                 accounts
                     .get_mut(k)
@@ -238,60 +218,32 @@ pub(super) async fn authorize(
             ),
             None => None,
         };
-        let refusal = decide(quota, held.as_ref().map(|h| &h.state), r);
-        let mut decision = Decision {
-            refusal,
-            hold_id: None,
-            hold_expires_us: None,
-            quota: quota.clone(),
-            account: None,
-        };
+        let refusal = decide(quota, account.as_deref(), r);
+        let mut hold_id = None;
         if let (None, Some(until)) = (refusal, r.hold_until_us) {
             let id = new_id(IdKind::Hold);
             quota.reserved += 1;
-            let mut balance = None;
-            if let Some(h) = held {
-                h.state.held = Nanos(h.state.held.0.saturating_add(r.estimate.0));
-                h.added = Nanos(h.added.0.saturating_add(r.estimate.0));
-                if h.state.limit_currency == r.currency {
-                    h.state.daily_used = Nanos(h.state.daily_used.0.saturating_add(r.estimate.0));
-                    h.state.monthly_used =
-                        Nanos(h.state.monthly_used.0.saturating_add(r.estimate.0));
+            reserving.insert(r.tenant_id.clone());
+            let user = r.user_id.clone().unwrap_or_default();
+            w.holds.push(vec![
+                r.tenant_id.clone().into(),
+                id.clone().into(),
+                user.clone().into(),
+                r.currency.as_str().into(),
+                r.estimate.0.into(),
+                day.into(),
+                month.into(),
+                now.into(),
+                until.into(),
+            ]);
+            if let (Some(a), Some(k)) = (account.as_deref_mut(), &key) {
+                a.held = Nanos(a.held.0.saturating_add(r.estimate.0));
+                if a.limit_currency == r.currency {
+                    a.daily_used = Nanos(a.daily_used.0.saturating_add(r.estimate.0));
+                    a.monthly_used = Nanos(a.monthly_used.0.saturating_add(r.estimate.0));
                 }
-                balance = Some(h.state.balance);
-                decision.account = Some(h.state.clone());
-            }
-            holds.push((r, id.clone(), until, balance));
-            decision.hold_id = Some(id);
-            decision.hold_expires_us = Some(until);
-            decision.quota = quota.clone();
-        } else if let Some(h) = held {
-            decision.account = Some(h.state.clone());
-        }
-        decisions.push(decision);
-    }
-
-    for (r, id, until, balance) in &holds {
-        let user = r.user_id.clone().unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO holds (tenant_id, id, user_id, currency, amount_nanos, day, month, \
-             status, created_us, expires_us) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)",
-        )
-        .bind(&r.tenant_id)
-        .bind(id)
-        .bind(&user)
-        .bind(r.currency.as_str())
-        .bind(r.estimate.0)
-        .bind(day)
-        .bind(month)
-        .bind(now)
-        .bind(*until)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(balance) = balance {
-            insert_entry(
-                &mut tx,
-                &LedgerEntry {
+                touched.insert(k.clone());
+                w.entries.push(LedgerEntry {
                     id: new_id(IdKind::Transaction),
                     tenant_id: r.tenant_id.clone(),
                     user_id: user.clone(),
@@ -299,8 +251,8 @@ pub(super) async fn authorize(
                     amount: r.estimate,
                     delta: Nanos::ZERO,
                     currency: r.currency.clone(),
-                    balance_before: *balance,
-                    balance_after: *balance,
+                    balance_before: a.balance,
+                    balance_after: a.balance,
                     log_id: None,
                     hold_id: Some(id.clone()),
                     request_id: None,
@@ -310,67 +262,30 @@ pub(super) async fn authorize(
                     metadata: Default::default(),
                     flags: 0,
                     created_us: now,
-                },
-                None,
-            )
-            .await?;
-            add_spend_held(&mut tx, r, &user, day, month, r.estimate.0).await?;
+                });
+                for (kind, period) in [("day", day), ("month", month)] {
+                    *w.spend.entry((k.clone(), kind, period)).or_default() += r.estimate.0;
+                }
+            }
+            hold_id = Some((id, until));
         }
+        decisions.push(Decision {
+            refusal,
+            hold_id: hold_id.as_ref().map(|(id, _)| id.clone()),
+            hold_expires_us: hold_id.map(|(_, until)| until),
+            quota: quota.clone(),
+            account: account.map(|a| a.clone()),
+        });
     }
-    for ((tenant, user, currency), h) in &accounts {
-        if h.added.0 != 0 {
-            sqlx::query(
-                "UPDATE account_balances SET held_nanos = $1 \
-                 WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
-            )
-            .bind(h.state.held.0)
-            .bind(tenant)
-            .bind(user)
-            .bind(currency)
-            .execute(&mut *tx)
-            .await?;
-        }
+    for key in touched {
+        let held = accounts[&key].held.0;
+        w.balances.push((key, held));
     }
-    for (tenant, q) in &quotas {
-        sqlx::query(
-            "UPDATE quota_reservations SET reserved = $1 WHERE tenant_id = $2 AND month = $3",
-        )
-        .bind(q.reserved)
-        .bind(*tenant)
-        .bind(month)
-        .execute(&mut *tx)
-        .await?;
+    for tenant in reserving {
+        let q = &quotas[&tenant];
+        w.quotas.push((tenant, q.month, q.reserved));
     }
-    tx.commit().await?;
-    Ok(decisions)
-}
-
-/// Adds `amount` to what open holds reserve in the day and month rows of an account.
-async fn add_spend_held(
-    tx: &mut Transaction<'static, Any>,
-    r: &AuthorizeRequest,
-    user: &str,
-    day: i64,
-    month: i64,
-    amount: i64,
-) -> Result<(), StoreError> {
-    for (kind, period) in [("day", day), ("month", month)] {
-        sqlx::query(
-            "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, spent_nanos, \
-             held_nanos, requests) VALUES ($1, $2, $3, $4, $5, 0, $6, 0) \
-             ON CONFLICT (tenant_id, user_id, currency, kind, period) \
-             DO UPDATE SET held_nanos = account_spend.held_nanos + excluded.held_nanos",
-        )
-        .bind(&r.tenant_id)
-        .bind(user)
-        .bind(r.currency.as_str())
-        .bind(kind)
-        .bind(period)
-        .bind(amount)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    Ok((decisions, w))
 }
 
 /// An open hold, as closing it needs it.

@@ -49,7 +49,6 @@ pub(crate) async fn ensure_account(
 /// A balance row, locked for this transaction (created at zero if missing).
 pub(crate) struct LockedBalance {
     pub(crate) balance: Nanos,
-    pub(crate) held: Nanos,
 }
 
 pub(crate) async fn lock_balance(
@@ -74,7 +73,7 @@ pub(crate) async fn lock_balance(
         Dialect::Sqlite => "",
     };
     let row = sqlx::query(&format!(
-        "SELECT balance_nanos, held_nanos FROM account_balances \
+        "SELECT balance_nanos FROM account_balances \
          WHERE tenant_id = $1 AND user_id = $2 AND currency = $3{lock}"
     ))
     .bind(tenant)
@@ -84,7 +83,6 @@ pub(crate) async fn lock_balance(
     .await?;
     Ok(LockedBalance {
         balance: Nanos(row.try_get(0)?),
-        held: Nanos(row.try_get(1)?),
     })
 }
 

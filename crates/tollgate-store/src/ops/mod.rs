@@ -379,7 +379,13 @@ impl Store for SqlStore {
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
-        authorize::authorize(&self.db, requests, plans, defaults, now_us).await
+        match (&self.sqlite_writer, &self.db.pg) {
+            (Some(writer), _) => writer.authorize(requests, plans, defaults, now_us),
+            (None, Some(pool)) => {
+                pg_append::authorize(pool, requests, plans, defaults, now_us).await
+            }
+            (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
+        }
     }
 
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {

@@ -14,15 +14,19 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
 use tollgate_core::time::{day_of, month_of, now_us};
 
-use super::authorize::OpenHold;
+use super::authorize::{self, OpenHold};
 use super::charges;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use super::sql::Arg;
-use crate::model::{AppendItem, Recorded};
+use crate::model::{
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, PlanQuotas, QuotaState,
+    Recorded,
+};
 use crate::StoreError;
+use tollgate_core::{Currency, Nanos};
 
 pub(crate) async fn append_usage(
     pool: &PgPool,
@@ -168,8 +172,55 @@ async fn charge(
 
     // Create the accounts and balance rows that are missing, then lock and read them all.
     let accounts = charges::accounts(&lines, &holds);
+    ensure_accounts(tx, accounts.iter().map(|(k, d)| (k, *d)), now).await?;
+    let rows = lock_accounts(tx, accounts.keys()).await?;
+    let mut views = std::collections::BTreeMap::new();
+    for r in &rows {
+        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        views.insert(
+            key,
+            charges::AccountView {
+                billing_enabled: r.try_get::<i64, _>(4)? != 0,
+                limit_currency: r.try_get(5)?,
+                daily_limit: r.try_get(6)?,
+                monthly_limit: r.try_get(7)?,
+                balance: r.try_get(8)?,
+                held: r.try_get(9)?,
+                daily_used: 0,
+                monthly_used: 0,
+            },
+        );
+    }
+    if views.len() != accounts.len() {
+        return Err(StoreError::Invariant("a billed account is missing".into()));
+    }
+    let limit_keys: Vec<(String, String, String)> = views
+        .iter()
+        .map(|((t, u, _), v)| (t.clone(), u.clone(), v.limit_currency.clone()))
+        .collect();
+    for (t, u, c, kind, amount) in periods_used(tx, &limit_keys, now).await? {
+        for ((vt, vu, _), v) in views.iter_mut() {
+            if *vt == t && *vu == u && v.limit_currency == c {
+                match kind.as_str() {
+                    "day" => v.daily_used = amount,
+                    _ => v.monthly_used = amount,
+                }
+            }
+        }
+    }
+
+    let writes = charges::plan(&lines, holds, views, now)?;
+    write_charges(tx, &writes, now).await
+}
+
+/// Creates the accounts and balance rows that are missing, in two array statements.
+async fn ensure_accounts<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    accounts: impl Iterator<Item = (&'a charges::AccountKey, &'a AccountDefaults)>,
+    now: i64,
+) -> Result<(), StoreError> {
     let (mut new_accounts, mut new_balances) = (Vec::new(), Vec::new());
-    for (key, defaults) in &accounts {
+    for (key, defaults) in accounts {
         let [account, balance] = charges::ensure_statements(key, defaults, now);
         new_accounts.push(account.args);
         new_balances.push(balance.args);
@@ -196,98 +247,255 @@ async fn charge(
         ),
         columns,
     )
-    .await?;
-    let keys: Vec<Vec<Arg>> = accounts
-        .keys()
+    .await
+}
+
+/// Locks the balance rows of `keys` (in the keys' order, which callers sort) and reads them
+/// with their accounts, one primary-key lookup per key (a join would let the planner scan the
+/// table):
+/// tenant, user, currency, is_active, billing_enabled, limit_currency, daily limit, monthly
+/// limit, balance, held.
+async fn lock_accounts<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    keys: impl Iterator<Item = &'a charges::AccountKey>,
+) -> Result<Vec<PgRow>, StoreError> {
+    let keys: Vec<Vec<Arg>> = keys
         .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
         .collect();
     let (columns, arrays) = array_columns(keys)?;
-    let rows = fetch_arrays(
+    fetch_arrays(
         tx,
         &format!(
-            "SELECT b.tenant_id, b.user_id, b.currency, a.billing_enabled, a.limit_currency, \
-             a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos \
-             FROM account_balances b \
-             JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
-             JOIN UNNEST({arrays}) AS k(t, u, c) \
-               ON b.tenant_id = k.t AND b.user_id = k.u AND b.currency = k.c \
-             ORDER BY b.tenant_id, b.user_id, b.currency FOR UPDATE OF b"
+            "SELECT x.* FROM UNNEST({arrays}) AS k(t, u, c) \
+             CROSS JOIN LATERAL (SELECT b.tenant_id, b.user_id, b.currency, a.is_active, \
+               a.billing_enabled, a.limit_currency, a.daily_limit_nanos, a.monthly_limit_nanos, \
+               b.balance_nanos, b.held_nanos FROM account_balances b \
+               JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
+               WHERE b.tenant_id = k.t AND b.user_id = k.u AND b.currency = k.c \
+               FOR UPDATE OF b) x"
         ),
         columns,
     )
-    .await?;
-    let mut views = std::collections::BTreeMap::new();
-    for r in &rows {
-        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        views.insert(
-            key,
-            charges::AccountView {
-                billing_enabled: r.try_get::<i64, _>(3)? != 0,
-                limit_currency: r.try_get(4)?,
-                daily_limit: r.try_get(5)?,
-                monthly_limit: r.try_get(6)?,
-                balance: r.try_get(7)?,
-                held: r.try_get(8)?,
-                daily_used: 0,
-                monthly_used: 0,
+    .await
+}
+
+/// Spent plus held today and this month of accounts, in the given (limit) currencies:
+/// (tenant, user, currency, kind, amount).
+async fn periods_used(
+    tx: &mut Transaction<'static, Postgres>,
+    keys: &[(String, String, String)],
+    now: i64,
+) -> Result<Vec<(String, String, String, String, i64)>, StoreError> {
+    let rows: Vec<Vec<Arg>> = keys
+        .iter()
+        .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
+        .collect();
+    let (columns, arrays) = array_columns(rows)?;
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = columns.len();
+    let sql = format!(
+        "SELECT s.tenant_id, s.user_id, s.currency, s.kind, s.spent_nanos + s.held_nanos \
+         FROM UNNEST({arrays}) AS k(t, u, c) \
+         CROSS JOIN LATERAL (SELECT * FROM account_spend s \
+           WHERE s.tenant_id = k.t AND s.user_id = k.u AND s.currency = k.c \
+             AND ((s.kind = 'day' AND s.period = ${}) OR (s.kind = 'month' AND s.period = ${}))) s",
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query(&sql);
+    for c in columns {
+        q = c.bind(q);
+    }
+    let found = q
+        .bind(day_of(now))
+        .bind(month_of(now))
+        .fetch_all(&mut **tx)
+        .await?;
+    found
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ))
+        })
+        .collect()
+}
+
+/// Decides a batch of authorizations in one transaction (see `authorize`), with one array
+/// statement per table whatever the number of accounts.
+pub(crate) async fn authorize(
+    pool: &PgPool,
+    requests: &[AuthorizeRequest],
+    plans: &PlanQuotas,
+    defaults: &AccountDefaults,
+    now: i64,
+) -> Result<Vec<Decision>, StoreError> {
+    let month = month_of(now);
+    let mut tx = pool.begin().await?;
+    let mut quotas = std::collections::BTreeMap::new();
+    for tenant in authorize::batch_tenants(requests) {
+        sqlx::query(
+            "INSERT INTO quota_reservations (tenant_id, month, reserved) VALUES ($1, $2, 0) \
+             ON CONFLICT (tenant_id, month) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(month)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT t.plan, q.reserved, ({}) FROM tenants t JOIN quota_reservations q \
+             ON q.tenant_id = t.id AND q.month = $2 WHERE t.id = $1 FOR UPDATE OF q",
+            "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
+             WHERE tenant_id = $1 AND month = $2"
+        ))
+        .bind(&tenant)
+        .bind(month)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
+        let plan: Option<String> = row.try_get(0)?;
+        let (plan, limit) = plans.of(plan.as_deref());
+        quotas.insert(
+            tenant,
+            QuotaState {
+                plan,
+                limit,
+                used: row.try_get(2)?,
+                reserved: row.try_get(1)?,
+                month,
             },
         );
     }
-    if views.len() != accounts.len() {
-        return Err(StoreError::Invariant("a billed account is missing".into()));
+    let keys = authorize::batch_accounts(requests);
+    ensure_accounts(&mut tx, keys.iter().map(|k| (k, defaults)), now).await?;
+    let rows = lock_accounts(&mut tx, keys.iter()).await?;
+    let mut accounts = std::collections::BTreeMap::new();
+    for r in &rows {
+        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let currency = Currency::try_from(key.2.clone()).map_err(StoreError::Invariant)?;
+        let limit_currency: String = r.try_get(5)?;
+        accounts.insert(
+            key.clone(),
+            AccountState {
+                user_id: key.1.clone(),
+                is_active: r.try_get::<i64, _>(3)? != 0,
+                billing_enabled: r.try_get::<i64, _>(4)? != 0,
+                currency,
+                balance: Nanos(r.try_get(8)?),
+                held: Nanos(r.try_get(9)?),
+                limit_currency: Currency::try_from(limit_currency)
+                    .map_err(StoreError::Invariant)?,
+                daily_limit: r.try_get::<Option<i64>, _>(6)?.map(Nanos),
+                daily_used: Nanos::ZERO,
+                monthly_limit: r.try_get::<Option<i64>, _>(7)?.map(Nanos),
+                monthly_used: Nanos::ZERO,
+            },
+        );
     }
-    let spend_keys: Vec<Vec<Arg>> = views
+    if accounts.len() != keys.len() {
+        return Err(StoreError::Invariant(
+            "an authorized account is missing".into(),
+        ));
+    }
+    let limit_keys: Vec<(String, String, String)> = accounts
         .iter()
-        .map(|((t, u, _), v)| {
-            vec![
-                t.clone().into(),
-                u.clone().into(),
-                v.limit_currency.clone().into(),
-            ]
-        })
+        .map(|((t, u, _), a)| (t.clone(), u.clone(), a.limit_currency.as_str().to_string()))
         .collect();
-    let (columns, arrays) = array_columns(spend_keys)?;
-    let n = columns.len();
-    let used = if columns.is_empty() {
-        Vec::new()
-    } else {
-        let sql = format!(
-            "SELECT s.tenant_id, s.user_id, s.currency, s.kind, s.spent_nanos + s.held_nanos \
-             FROM account_spend s JOIN UNNEST({arrays}) AS k(t, u, c) \
-               ON s.tenant_id = k.t AND s.user_id = k.u AND s.currency = k.c \
-             WHERE (s.kind = 'day' AND s.period = ${}) OR (s.kind = 'month' AND s.period = ${})",
-            n + 1,
-            n + 2
-        );
-        let mut q = sqlx::query(&sql);
-        for c in columns {
-            q = c.bind(q);
-        }
-        q.bind(day_of(now))
-            .bind(month_of(now))
-            .fetch_all(&mut **tx)
-            .await?
-    };
-    for r in &used {
-        let (t, u, c, kind, amount): (String, String, String, String, i64) = (
-            r.try_get(0)?,
-            r.try_get(1)?,
-            r.try_get(2)?,
-            r.try_get(3)?,
-            r.try_get(4)?,
-        );
-        for ((vt, vu, _), v) in views.iter_mut() {
-            if *vt == t && *vu == u && v.limit_currency == c {
+    for (t, u, c, kind, amount) in periods_used(&mut tx, &limit_keys, now).await? {
+        for ((at, au, _), a) in accounts.iter_mut() {
+            if *at == t && *au == u && a.limit_currency.as_str() == c {
                 match kind.as_str() {
-                    "day" => v.daily_used = amount,
-                    _ => v.monthly_used = amount,
+                    "day" => a.daily_used = Nanos(amount),
+                    _ => a.monthly_used = Nanos(amount),
                 }
             }
         }
     }
+    let (decisions, w) = authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
 
-    let writes = charges::plan(&lines, holds, views, now)?;
-    write_charges(tx, &writes, now).await
+    let mut all = Combined::default();
+    all.insert(
+        "holds",
+        &format!("{}, status", authorize::HOLD_COLUMNS_NEW),
+        "",
+        w.holds
+            .iter()
+            .map(|h| {
+                let mut row = h.clone();
+                row.push("open".into());
+                row
+            })
+            .collect(),
+    )?;
+    all.insert(
+        "ledger_entries",
+        charges::LEDGER_COLUMNS,
+        "",
+        w.entries.iter().map(charges::entry_args).collect(),
+    )?;
+    all.insert(
+        "account_spend",
+        "tenant_id, user_id, currency, kind, period, spent_nanos, held_nanos, requests",
+        " ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
+          held_nanos = account_spend.held_nanos + EXCLUDED.held_nanos",
+        w.spend
+            .iter()
+            .map(|(((t, u, c), kind, period), amount)| {
+                vec![
+                    t.clone().into(),
+                    u.clone().into(),
+                    c.clone().into(),
+                    (*kind).into(),
+                    (*period).into(),
+                    0i64.into(),
+                    (*amount).into(),
+                    0i64.into(),
+                ]
+            })
+            .collect(),
+    )?;
+    all.execute(&mut tx, None).await?;
+    let balances: Vec<Vec<Arg>> = w
+        .balances
+        .iter()
+        .map(|((t, u, c), held)| {
+            vec![
+                t.clone().into(),
+                u.clone().into(),
+                c.clone().into(),
+                (*held).into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(balances)?;
+    run_arrays(
+        &mut tx,
+        &format!(
+            "UPDATE account_balances b SET held_nanos = v.held \
+             FROM UNNEST({arrays}) AS v(t, u, c, held) \
+             WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c"
+        ),
+        columns,
+    )
+    .await?;
+    for (tenant, month, reserved) in &w.quotas {
+        sqlx::query(
+            "UPDATE quota_reservations SET reserved = $1 WHERE tenant_id = $2 AND month = $3",
+        )
+        .bind(reserved)
+        .bind(tenant)
+        .bind(month)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(decisions)
 }
 
 /// Writes what `charges::plan` decided, one array statement per table.

@@ -13,15 +13,19 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
 use tollgate_core::time::{day_of, month_of, now_us};
 
-use super::authorize::OpenHold;
+use super::authorize::{self, OpenHold};
 use super::charges;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use super::sql::Arg;
-use crate::model::{AppendItem, Recorded};
+use crate::model::{
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, PlanQuotas, QuotaState,
+    Recorded,
+};
 use crate::StoreError;
+use tollgate_core::{Currency, Nanos};
 
 impl ToSql for Arg {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -153,6 +157,130 @@ impl SqliteWriter {
         tx.commit()?;
         finished(outcomes)
     }
+}
+
+impl SqliteWriter {
+    /// Decides a batch of authorizations in one immediate transaction (see `authorize`).
+    pub(crate) fn authorize(
+        &self,
+        requests: &[AuthorizeRequest],
+        plans: &PlanQuotas,
+        defaults: &AccountDefaults,
+        now: i64,
+    ) -> Result<Vec<Decision>, StoreError> {
+        blocking(|| {
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let month = month_of(now);
+            let mut quotas = std::collections::BTreeMap::new();
+            for tenant in authorize::batch_tenants(requests) {
+                tx.prepare_cached(
+                    "INSERT INTO quota_reservations (tenant_id, month, reserved) VALUES (?1, ?2, 0) \
+                     ON CONFLICT (tenant_id, month) DO NOTHING",
+                )?
+                .execute(rusqlite::params![tenant, month])?;
+                let plan: Option<String> = tx
+                    .prepare_cached("SELECT plan FROM tenants WHERE id = ?1")?
+                    .query_row([&tenant], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
+                let (used, reserved): (i64, i64) = tx
+                    .prepare_cached(authorize::QUOTA_USAGE)?
+                    .query_row(rusqlite::params![tenant, month], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                let (plan, limit) = plans.of(plan.as_deref());
+                quotas.insert(
+                    tenant,
+                    QuotaState {
+                        plan,
+                        limit,
+                        used,
+                        reserved,
+                        month,
+                    },
+                );
+            }
+            let mut accounts = std::collections::BTreeMap::new();
+            for key in authorize::batch_accounts(requests) {
+                let state = account_state(&tx, &key, defaults, now)?;
+                accounts.insert(key, state);
+            }
+            let (decisions, writes) =
+                authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
+            for w in &writes.statements() {
+                run(&tx, w)?;
+            }
+            tx.commit()?;
+            Ok(decisions)
+        })
+    }
+}
+
+/// An account's state for a decision, created with `defaults` if it does not exist.
+fn account_state(
+    tx: &rusqlite::Transaction<'_>,
+    key: &authorize::AccountKey,
+    defaults: &AccountDefaults,
+    now: i64,
+) -> Result<AccountState, StoreError> {
+    let (tenant, user, currency) = key;
+    let read = |tx: &rusqlite::Transaction<'_>| {
+        tx.prepare_cached(authorize::ACCOUNT_STATE)?
+            .query_row(rusqlite::params![tenant, user, currency], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? != 0,
+                    r.get::<_, i64>(1)? != 0,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .optional()
+    };
+    let row = match read(tx)? {
+        Some(row) => row,
+        None => {
+            for stmt in charges::ensure_statements(key, defaults, now) {
+                run(tx, &stmt)?;
+            }
+            read(tx)?.ok_or_else(|| StoreError::Invariant("a new account is missing".into()))?
+        }
+    };
+    let (is_active, billing_enabled, limit_currency, daily, monthly, balance, held) = row;
+    let mut state = AccountState {
+        user_id: user.clone(),
+        is_active,
+        billing_enabled,
+        currency: Currency::try_from(currency.clone()).map_err(StoreError::Invariant)?,
+        balance: Nanos(balance),
+        held: Nanos(held),
+        limit_currency: Currency::try_from(limit_currency.clone())
+            .map_err(StoreError::Invariant)?,
+        daily_limit: daily.map(Nanos),
+        daily_used: Nanos::ZERO,
+        monthly_limit: monthly.map(Nanos),
+        monthly_used: Nanos::ZERO,
+    };
+    let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
+    let mut rows = periods.query(rusqlite::params![
+        tenant,
+        user,
+        limit_currency,
+        day_of(now),
+        month_of(now)
+    ])?;
+    while let Some(r) = rows.next()? {
+        let kind: String = r.get(0)?;
+        let used = Nanos(r.get(1)?);
+        match kind.as_str() {
+            "day" => state.daily_used = used,
+            _ => state.monthly_used = used,
+        }
+    }
+    Ok(state)
 }
 
 /// Bills the fresh calls of one tenant (see `charges`), in the append's transaction.
