@@ -1,14 +1,19 @@
 //! A typed HTTP client for Tollgate's API, used by the CLI and by Rust programs.
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
-//! (`{"error": {"code", "message"}}`) into [`ClientError::Api`].
+//! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
+//! `billing.rs`.
 #![forbid(unsafe_code)]
+
+mod billing;
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]

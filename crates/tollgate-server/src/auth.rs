@@ -1,5 +1,7 @@
-//! Authentication: the key from `X-API-Key` or `Authorization: Bearer`, its tenant and
-//! scopes. The tenant always comes from here, never from a body.
+//! Authentication: a tenant API key from `X-API-Key` or `Authorization: Bearer`, with its
+//! tenant and scopes, or an end user's JWT from `Authorization: Bearer` (see `jwt`). The
+//! tenant always comes from here, never from a body. An end user reaches only their own
+//! account, on the routes that ask [`Auth::require_account`]; [`Auth::require`] refuses them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use tollgate_store::{ApiKeyInfo, Scope};
 
 use crate::error::ApiError;
+use crate::jwt::JwtAuth;
 use crate::keys;
 use crate::state::AppState;
 
@@ -20,22 +23,63 @@ pub const TENANT_HEADER: &str = "x-tenant-id";
 /// An authenticated request.
 #[derive(Debug, Clone)]
 pub struct Auth {
-    /// The key used.
-    pub key: Arc<ApiKeyInfo>,
-    /// The tenant the request acts on: the key's, or the one an operator named.
+    /// Who is asking.
+    pub principal: Principal,
+    /// The tenant the request acts on: the key's (or the one an operator named), or the
+    /// end user's.
     pub tenant_id: String,
 }
 
+/// The credential a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A tenant API key, with its scopes.
+    Key(Arc<ApiKeyInfo>),
+    /// An end user, by a JWT; the id is its `sub`.
+    User(String),
+}
+
 impl Auth {
-    /// Fails with 403 unless the key has `scope` (the operator scope has them all).
+    /// Fails with 403 unless the key has `scope` (the operator scope has them all). End
+    /// users have no scopes: this refuses them on every route.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.key.scopes.contains(&scope) || self.key.scopes.contains(&Scope::Operator) {
+        let key = match &self.principal {
+            Principal::Key(key) => key,
+            Principal::User(_) => {
+                return Err(ApiError::forbidden(
+                    "an end-user token may only read its own balance, history and usage and authorize its own calls; this route needs a tenant API key",
+                ))
+            }
+        };
+        if key.scopes.contains(&scope) || key.scopes.contains(&Scope::Operator) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
                 "this API key lacks the '{}' scope",
                 scope.as_str()
             )))
+        }
+    }
+
+    /// For the routes an end user may call on their own account (balance, history, usage,
+    /// authorize): a key needs `scope`, an end user passes. Pair with [`Auth::account_user`].
+    pub fn require_account(&self, scope: Scope) -> Result<(), ApiError> {
+        match self.principal {
+            Principal::Key(_) => self.require(scope),
+            Principal::User(_) => Ok(()),
+        }
+    }
+
+    /// The account a request acts on, given the (validated) `user_id` it names. A key gets
+    /// the one named (None: as the route decides). An end user always gets their own;
+    /// naming anyone else is a 404, exactly as for an account that does not exist.
+    pub fn account_user(&self, requested: Option<String>) -> Result<Option<String>, ApiError> {
+        match &self.principal {
+            Principal::Key(_) => Ok(requested),
+            Principal::User(own) => match requested {
+                Some(other) if other != *own => Err(ApiError::not_found("account")),
+                _ => Ok(Some(own.clone())),
+            },
         }
     }
 }
@@ -77,22 +121,46 @@ impl AuthCache {
     }
 }
 
-/// The key from the headers, with llmring's shape checks and messages.
-fn presented_key(headers: &HeaderMap) -> Result<String, ApiError> {
+/// What the headers present.
+enum Credential<'a> {
+    /// An API key.
+    Key(String),
+    /// A bearer token shaped like a JWT, when end-user tokens are configured.
+    Token(&'a JwtAuth, String),
+}
+
+/// The credential from the headers, with llmring's shape checks and messages for keys.
+fn presented<'a>(
+    headers: &HeaderMap,
+    jwt: Option<&'a JwtAuth>,
+) -> Result<Credential<'a>, ApiError> {
     let raw = match headers.get("x-api-key") {
         Some(v) => v
             .to_str()
             .map_err(|_| ApiError::bad_request("INVALID_API_KEY", "X-API-Key must be ASCII"))?
             .to_string(),
         None => match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-            Some(v) if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") => v[7..].to_string(),
+            Some(v) if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") => {
+                let bearer = v[7..].trim();
+                if let Some(jwt) = jwt.filter(|_| JwtAuth::looks_like_jwt(bearer)) {
+                    return Ok(Credential::Token(jwt, bearer.to_string()));
+                }
+                bearer.to_string()
+            }
             _ => return Err(ApiError::unauthorized("X-API-Key header required")),
         },
     };
     let key = raw.trim().to_string();
     match keys::check_shape(&key) {
-        Ok(()) => Ok(key),
+        Ok(()) => Ok(Credential::Key(key)),
         Err("empty") => Err(ApiError::unauthorized("X-API-Key header cannot be empty")),
+        Err("too long") if !headers.contains_key("x-api-key") && JwtAuth::looks_like_jwt(&key) => {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_TOKEN",
+                "end-user tokens (JWT) are not enabled on this server; authenticate with an API key",
+            ))
+        }
         Err("too long") => Err(ApiError::bad_request(
             "INVALID_API_KEY",
             "X-API-Key too long",
@@ -104,6 +172,19 @@ fn presented_key(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// The tenant `X-Tenant-Id` names, if any (trimmed; empty counts as none).
+fn named_tenant(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get(TENANT_HEADER) {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII"))?
+                .trim(),
+        )
+        .filter(|t| !t.is_empty())),
+    }
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -111,7 +192,26 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let secret = presented_key(&parts.headers)?;
+        let secret = match presented(&parts.headers, state.jwt())? {
+            Credential::Key(secret) => secret,
+            Credential::Token(jwt, token) => {
+                let user = jwt.authenticate(&token, state.store()).await?;
+                if let Some(t) = named_tenant(&parts.headers)? {
+                    if t != user.tenant_id {
+                        let named = state.store().find_tenant(t).await?;
+                        if named.is_none_or(|n| n.id != user.tenant_id) {
+                            return Err(ApiError::forbidden(
+                                "an end-user token acts on its own tenant only (X-Tenant-Id)",
+                            ));
+                        }
+                    }
+                }
+                return Ok(Auth {
+                    principal: Principal::User(user.user_id),
+                    tenant_id: user.tenant_id,
+                });
+            }
+        };
         let hash = keys::hash(&secret);
         let key = match state.auth_cache().get(&hash) {
             Some(k) => k,
@@ -127,18 +227,8 @@ impl FromRequestParts<AppState> for Auth {
                 k
             }
         };
-        let named = match parts.headers.get(TENANT_HEADER) {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .map_err(|_| {
-                        ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII")
-                    })?
-                    .trim(),
-            ),
-        };
-        let tenant_id = match named {
-            None | Some("") => key.tenant_id.clone(),
+        let tenant_id = match named_tenant(&parts.headers)? {
+            None => key.tenant_id.clone(),
             Some(t) if t == key.tenant_id || t == key.tenant_name => key.tenant_id.clone(),
             Some(t) => {
                 if !key.scopes.contains(&Scope::Operator) {
@@ -154,7 +244,10 @@ impl FromRequestParts<AppState> for Auth {
                     .id
             }
         };
-        Ok(Auth { key, tenant_id })
+        Ok(Auth {
+            principal: Principal::Key(key),
+            tenant_id,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod billing;
 mod error;
 mod extract;
 mod ingest;
+mod jwt;
 pub mod keys;
 mod metrics;
 mod prices;
@@ -73,6 +74,13 @@ impl Server {
         }
         let billing =
             Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
+        let jwt = match &settings.auth.jwt {
+            None => None,
+            Some(s) => Some(
+                jwt::JwtAuth::from_settings(s, Duration::from_millis(settings.auth_cache_ttl_ms))
+                    .map_err(StartError::Config)?,
+            ),
+        };
         let signer = Arc::new(Signer::open(settings.signing_key_path(), store.clone()).await?);
         let prices = Prices::load(&settings.pricing, &*store).await?;
         let refresher = prices.refresh_every(
@@ -105,6 +113,7 @@ impl Server {
             metrics,
             signer,
             (billing, authorizer),
+            jwt,
         );
         let checkpointer = receipts::checkpoint_every(state.clone(), Duration::from_secs(every));
         Ok(Server {

@@ -41,6 +41,78 @@ pub struct Settings {
     pub receipts: ReceiptSettings,
     /// Plans, billing accounts, authorization and holds.
     pub billing: BillingSettings,
+    /// How end users (not API keys) authenticate.
+    pub auth: AuthSettings,
+}
+
+/// End-user authentication settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// JWTs an identity provider issues to end users; absent: only API keys are accepted.
+    pub jwt: Option<JwtSettings>,
+}
+
+/// How end-user JWTs are checked. Checked again at start (`Server::new`): the key must suit
+/// the algorithm.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry (or list).
+    pub audience: String,
+    /// The one algorithm accepted; tokens signed any other way (or not at all) are refused.
+    pub algorithm: JwtAlgorithm,
+    /// The shared secret (HS256 only), at least 32 bytes.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// The issuer's public key, a PEM file (RS256 and EdDSA only).
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// The claim that names the user's tenant, by id or name.
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway_seconds")]
+    pub leeway_seconds: u64,
+}
+
+fn default_tenant_claim() -> String {
+    "tenant".into()
+}
+
+fn default_leeway_seconds() -> u64 {
+    30
+}
+
+/// The signature algorithms an end-user token may be configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256 and a shared secret.
+    #[serde(rename = "HS256")]
+    Hs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and the issuer's RSA public key.
+    #[serde(rename = "RS256")]
+    Rs256,
+    /// Ed25519 and the issuer's public key.
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+}
+
+impl fmt::Debug for JwtSettings {
+    /// The secret is redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("public_key_file", &self.public_key_file)
+            .field("tenant_claim", &self.tenant_claim)
+            .field("leeway_seconds", &self.leeway_seconds)
+            .finish()
+    }
 }
 
 /// Ingestion settings.
@@ -242,6 +314,7 @@ impl Default for Settings {
             pricing: PricingSettings::default(),
             receipts: ReceiptSettings::default(),
             billing: BillingSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -280,7 +353,8 @@ impl Settings {
 }
 
 impl fmt::Debug for Settings {
-    /// Secrets are redacted: the database URL's password and the bootstrap key.
+    /// Secrets are redacted: the database URL's password, the bootstrap key and the JWT
+    /// secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
@@ -303,6 +377,7 @@ impl fmt::Debug for Settings {
             .field("pricing", &self.pricing)
             .field("receipts", &self.receipts)
             .field("billing", &self.billing)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -316,13 +391,27 @@ mod tests {
         let s = Settings {
             database_url: Some(SecretString::from("postgres://u:hunter2@h/db")),
             bootstrap_api_key: Some(SecretString::from("tg_supersecret")),
+            auth: AuthSettings {
+                jwt: Some(JwtSettings {
+                    issuer: "https://id.example".into(),
+                    audience: "tollgate".into(),
+                    algorithm: JwtAlgorithm::Hs256,
+                    secret: Some(SecretString::from("jwt-hmac-topsecret")),
+                    public_key_file: None,
+                    tenant_claim: default_tenant_claim(),
+                    leeway_seconds: default_leeway_seconds(),
+                }),
+            },
             ..Settings::default()
         };
         let text = format!("{s:?}");
         assert!(
-            !text.contains("hunter2") && !text.contains("supersecret"),
+            !text.contains("hunter2")
+                && !text.contains("supersecret")
+                && !text.contains("topsecret"),
             "{text}"
         );
+        assert!(text.contains("https://id.example"), "{text}");
         assert!(text.contains("postgres://u:***@h/db"));
     }
 }

@@ -7,6 +7,7 @@ use tollgate_store::Store;
 use crate::auth::AuthCache;
 use crate::batcher::Batcher;
 use crate::billing::{Authorizer, Billing};
+use crate::jwt::JwtAuth;
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::settings::Settings;
@@ -27,10 +28,13 @@ struct Inner {
     signer: Arc<Signer>,
     billing: Arc<Billing>,
     authorizer: Authorizer,
+    jwt: Option<JwtAuth>,
 }
 
 impl AppState {
     /// Assembles the state.
+    // Each part is built, and may fail, in `Server::new`; this only puts them together.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         settings: Settings,
@@ -39,6 +43,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         signer: Arc<Signer>,
         (billing, authorizer): (Arc<Billing>, Authorizer),
+        jwt: Option<JwtAuth>,
     ) -> AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
@@ -54,6 +59,7 @@ impl AppState {
             signer,
             billing,
             authorizer,
+            jwt,
         }))
     }
 
@@ -110,6 +116,11 @@ impl AppState {
     /// The receipt signer.
     pub fn signer(&self) -> &Signer {
         &self.0.signer
+    }
+
+    /// The end-user token checker, when end-user tokens are configured.
+    pub fn jwt(&self) -> Option<&JwtAuth> {
+        self.0.jwt.as_ref()
     }
 
     /// The key cache.

@@ -40,6 +40,7 @@ const KNOWN: &[&str] = &[
     "pricing",
     "receipts",
     "billing",
+    "auth",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.
@@ -181,11 +182,34 @@ mod tests {
     }
 
     #[test]
+    fn end_user_tokens_are_configured_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tollgate.toml",
+                "[auth.jwt]\nissuer = \"https://id.example\"\naudience = \"tollgate\"\nalgorithm = \"EdDSA\"\npublic_key_file = \"idp.pem\"\n",
+            )?;
+            jail.set_env("TOLLGATE_AUTH__JWT__TENANT_CLAIM", "org");
+            let s = load(&args(), &[]).map_err(|e| e.to_string())?;
+            let jwt = s.auth.jwt.as_ref().expect("configured");
+            assert_eq!(
+                jwt.algorithm,
+                tollgate_server::settings::JwtAlgorithm::EdDsa
+            );
+            assert_eq!(jwt.tenant_claim, "org");
+            assert_eq!(jwt.leeway_seconds, 30);
+            jail.set_env("TOLLGATE_AUTH__JWT__ALGORITHM", "none");
+            assert!(load(&args(), &[]).is_err(), "only HS256, RS256 and EdDSA");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn defaults_need_no_configuration() {
         figment::Jail::expect_with(|_| {
             let s = load(&args(), &[]).map_err(|e| e.to_string())?;
             assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
             assert!(s.database_url().starts_with("sqlite://"));
+            assert!(s.auth.jwt.is_none(), "end-user tokens are off by default");
             Ok(())
         });
     }

@@ -180,8 +180,8 @@ pub async fn authorize(
     auth: Auth,
     Body(body): Body<AuthorizeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Ingest)?;
-    let user_id = optional_text("user_id", body.user_id.as_deref(), 255)?;
+    auth.require_account(Scope::Ingest)?;
+    let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let (estimate, currency) = estimate(&state, &auth.tenant_id, &body)?;
     let billing = state.billing();
     let hold_until_us = if body.hold {

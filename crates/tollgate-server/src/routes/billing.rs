@@ -367,8 +367,10 @@ pub async fn balance(
     auth: Auth,
     Params(q): Params<UserQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
-    let user = query_user(q.user_id.as_deref())?.unwrap_or_default();
+    auth.require_account(Scope::Read)?;
+    let user = auth
+        .account_user(query_user(q.user_id.as_deref())?)?
+        .unwrap_or_default();
     Ok(Json(balance_view(&state, &auth.tenant_id, &user).await?))
 }
 
@@ -401,8 +403,10 @@ pub async fn history(
     auth: Auth,
     Params(q): Params<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
-    let user = query_user(q.user_id.as_deref())?.unwrap_or_default();
+    auth.require_account(Scope::Read)?;
+    let user = auth
+        .account_user(query_user(q.user_id.as_deref())?)?
+        .unwrap_or_default();
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
     let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
@@ -678,8 +682,8 @@ pub async fn usage(
     auth: Auth,
     Params(q): Params<UsageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
-    let user = query_user(q.user_id.as_deref())?;
+    auth.require_account(Scope::Read)?;
+    let user = auth.account_user(query_user(q.user_id.as_deref())?)?;
     let period = q.period.as_deref().unwrap_or("month").trim();
     let now = now_us();
     let start_us = match period {

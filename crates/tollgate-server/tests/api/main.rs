@@ -6,6 +6,7 @@ mod authorize;
 mod billing;
 mod conversations;
 mod ingest;
+mod jwt;
 mod llmring;
 mod reads;
 mod receipts;

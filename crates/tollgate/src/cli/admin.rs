@@ -1,10 +1,12 @@
-//! `tollgate migrate`, `tollgate tenants …`, `tollgate keys …`: they act on the configured
-//! database directly, so a fresh install can be set up before the server starts.
+//! `tollgate migrate`, `tollgate tenants …` (and `tenants set-plan`), `tollgate keys …`: they
+//! act on the configured database directly, so a fresh install can be set up before the server
+//! starts.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tollgate_core::time::format_us;
+use tollgate_server::billing::Billing;
 use tollgate_server::keys;
 use tollgate_store::{Scope, SqlStore};
 
@@ -61,6 +63,18 @@ pub enum Tenants {
         #[arg(long)]
         json: bool,
     },
+    /// Move a tenant to a plan (`default`: back to the configured default plan).
+    SetPlan {
+        /// Tenant name or id.
+        tenant: String,
+        /// A configured plan's name, or `default`.
+        plan: String,
+        #[command(flatten)]
+        db: Db,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Tenants {
@@ -92,7 +106,7 @@ impl Tenants {
                 if as_json {
                     let rows: Vec<_> = all
                         .iter()
-                        .map(|t| json!({"id": t.id, "name": t.name, "created_at": format_us(t.created_us), "events": t.log_size}))
+                        .map(|t| json!({"id": t.id, "name": t.name, "plan": t.plan, "created_at": format_us(t.created_us), "events": t.log_size}))
                         .collect();
                     println!("{}", json(&json!(rows)));
                 } else {
@@ -102,17 +116,74 @@ impl Tenants {
                             vec![
                                 t.id.clone(),
                                 t.name.clone(),
+                                t.plan.clone().unwrap_or_else(|| "(default)".into()),
                                 format_us(t.created_us),
                                 t.log_size.to_string(),
                             ]
                         })
                         .collect();
-                    println!("{}", table(&["id", "name", "created", "events"], rows));
+                    println!(
+                        "{}",
+                        table(&["id", "name", "plan", "created", "events"], rows)
+                    );
                 }
             }
+            Tenants::SetPlan {
+                tenant,
+                plan,
+                db,
+                json: as_json,
+            } => set_plan(&tenant, &plan, &db, as_json).await?,
         }
         Ok(())
     }
+}
+
+/// Sets a tenant's plan after checking it against the configured plans.
+async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::Result<()> {
+    let settings = config::load(db, &[])?;
+    let plans = Billing::from_settings(&settings.billing)
+        .map_err(|e| anyhow::anyhow!("invalid billing settings: {e}"))?
+        .plans;
+    let chosen = match plan.trim() {
+        "default" => None,
+        name if plans.quotas.contains_key(name) => Some(name),
+        name => {
+            let known: Vec<&str> = plans.quotas.keys().map(String::as_str).collect();
+            bail!(
+                "'{name}' is not a plan (known: {}; or `default` for the configured default, {})",
+                known.join(", "),
+                plans.default_plan
+            );
+        }
+    };
+    let store = config::open_store(&settings).await?;
+    let Some(t) = store.find_tenant(tenant).await? else {
+        bail!("no tenant named '{tenant}' (see `tollgate tenants list`)");
+    };
+    store.set_plan(&t.id, chosen).await?;
+    let (name, quota) = plans.of(chosen);
+    let quota_text = quota.map_or("unlimited".to_string(), |q| q.to_string());
+    if as_json {
+        println!(
+            "{}",
+            json(&json!({
+                "tenant": t.name, "tenant_id": t.id, "plan": name,
+                "default": chosen.is_none(), "monthly_requests": quota,
+            }))
+        );
+    } else {
+        let how = if chosen.is_none() {
+            "the default plan, "
+        } else {
+            "plan "
+        };
+        println!(
+            "tenant {} is now on {how}{name} ({quota_text} requests a month)",
+            t.name
+        );
+    }
+    Ok(())
 }
 
 /// API keys.

@@ -21,6 +21,8 @@ pub enum Bench {
     Ingest(Ingest),
     /// Certify a large backlog with one receipt; time listings and offline verification.
     Receipts(super::bench_receipts::Receipts),
+    /// Ask for authorizations with holds as fast as the server decides them.
+    Authorize(super::bench_authorize::Authorize),
 }
 
 /// Ingestion load.
@@ -82,6 +84,7 @@ impl Bench {
         match self {
             Bench::Ingest(i) => i.run().await,
             Bench::Receipts(r) => r.run().await,
+            Bench::Authorize(a) => a.run().await,
         }
     }
 }
@@ -92,21 +95,12 @@ impl Ingest {
             bail!("--concurrency and --count must be at least 1");
         }
         let per_request = self.batch.unwrap_or(1).max(1);
-        let base = self.client.server.trim_end_matches('/').to_string();
         let path = if self.batch.is_some() {
             "/api/v1/log/batch"
         } else {
             "/api/v1/log"
         };
-        let authority = base
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        if base.starts_with("https://") {
-            bail!("bench speaks plain HTTP; point --server at http://HOST:PORT");
-        }
+        let authority = authority(&self.client.server)?;
 
         // Bodies are prepared up front so that the generator spends its CPU on sending.
         let distinct = if self.request_ids {
@@ -126,80 +120,19 @@ impl Ingest {
                 })
                 .collect(),
         );
-        let next = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let bar = ProgressBar::new(self.count);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} requests {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        let started = Instant::now();
-        let mut workers = Vec::with_capacity(self.concurrency);
-        for _ in 0..self.concurrency {
-            let (authority, key, bodies, next, errors, bar) = (
-                authority.clone(),
-                self.client.api_key.clone(),
-                bodies.clone(),
-                next.clone(),
-                errors.clone(),
-                bar.clone(),
-            );
-            let count = self.count;
-            workers.push(tokio::spawn(async move {
-                // One keep-alive HTTP/1.1 connection per worker, as wrk does: the generator
-                // should spend as little of the machine's CPU as it can.
-                let mut latencies = Vec::new();
-                let mut sender = connect(&authority).await?;
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= count {
-                        break;
-                    }
-                    let body = bodies[(n % bodies.len() as u64) as usize].clone();
-                    let request = hyper::Request::post(path)
-                        .header("host", &authority)
-                        .header("x-api-key", &key)
-                        .header("content-type", "application/json")
-                        .body(http_body_util::Full::new(body))?;
-                    let t = Instant::now();
-                    let ok = match sender.send_request(request).await {
-                        Ok(resp) => {
-                            let status = resp.status();
-                            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
-                            status.is_success()
-                        }
-                        Err(_) => {
-                            sender = connect(&authority).await?;
-                            false
-                        }
-                    };
-                    latencies.push(t.elapsed().as_micros() as u64);
-                    if !ok {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if n % 256 == 0 {
-                        bar.set_position(n);
-                    }
-                }
-                anyhow::Ok(latencies)
-            }));
-        }
-        let mut latencies = Vec::with_capacity(self.count as usize);
-        for w in workers {
-            latencies.extend(w.await??);
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        latencies.sort_unstable();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(0) as f64
-                / 1000.0
-        };
+        let run = load(
+            &authority,
+            &self.client.api_key,
+            path,
+            bodies,
+            self.count,
+            self.concurrency,
+            |s| s.is_success(),
+        )
+        .await?;
+        let (latencies, errors, elapsed) = (run.latencies, run.errors, run.seconds);
+        let pct = |p: f64| percentile(&latencies, p);
         let requests = latencies.len() as f64;
-        let errors = errors.load(Ordering::Relaxed);
         let report = json!({
             "route": path,
             "concurrency": self.concurrency,
@@ -234,6 +167,120 @@ impl Ingest {
         }
         Ok(())
     }
+}
+
+/// The `host:port` of a plain-HTTP server URL.
+pub(super) fn authority(server: &str) -> anyhow::Result<String> {
+    let base = server.trim_end_matches('/');
+    if base.starts_with("https://") {
+        bail!("bench speaks plain HTTP; point --server at http://HOST:PORT");
+    }
+    Ok(base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// What a load run measured.
+pub(super) struct Run {
+    /// Every request's latency in microseconds, sorted.
+    pub(super) latencies: Vec<u64>,
+    /// Answers `ok` refused.
+    pub(super) errors: u64,
+    /// Wall time.
+    pub(super) seconds: f64,
+}
+
+/// The latency at percentile `p` (0..=1) of sorted microseconds, in milliseconds.
+pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0) as f64
+        / 1000.0
+}
+
+/// Posts `count` requests (cycling through `bodies`) to `path` with `concurrency` workers,
+/// one keep-alive HTTP/1.1 connection each, as wrk does: the generator should spend as
+/// little of the machine's CPU as it can. `ok` judges each answer's status.
+pub(super) async fn load(
+    authority: &str,
+    key: &str,
+    path: &'static str,
+    bodies: Arc<Vec<bytes::Bytes>>,
+    count: u64,
+    concurrency: usize,
+    ok: fn(hyper::StatusCode) -> bool,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let bar = ProgressBar::new(count);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} requests {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (authority, key, bodies, next, errors, bar) = (
+            authority.to_string(),
+            key.to_string(),
+            bodies.clone(),
+            next.clone(),
+            errors.clone(),
+            bar.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut sender = connect(&authority).await?;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    break;
+                }
+                let body = bodies[(n % bodies.len() as u64) as usize].clone();
+                let request = hyper::Request::post(path)
+                    .header("host", &authority)
+                    .header("x-api-key", &key)
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(body))?;
+                let t = Instant::now();
+                let good = match sender.send_request(request).await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+                        ok(status)
+                    }
+                    Err(_) => {
+                        sender = connect(&authority).await?;
+                        false
+                    }
+                };
+                latencies.push(t.elapsed().as_micros() as u64);
+                if !good {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                if n % 256 == 0 {
+                    bar.set_position(n);
+                }
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count as usize);
+    for w in workers {
+        latencies.extend(w.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    latencies.sort_unstable();
+    Ok(Run {
+        latencies,
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+    })
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;

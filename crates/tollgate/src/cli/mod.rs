@@ -1,8 +1,13 @@
 //! The command tree. Each group lives in its own module as a struct with `run`.
 
 mod admin;
+mod audit;
+mod authorize;
 mod bench;
+mod bench_authorize;
 mod bench_receipts;
+mod billing;
+mod billing_tables;
 mod checks;
 mod output;
 mod pricing;
@@ -36,7 +41,7 @@ enum Command {
     Serve(serve::Serve),
     /// Apply pending database migrations and exit.
     Migrate(admin::Migrate),
-    /// Manage tenants (acts on the database directly).
+    /// Manage tenants and their plans (acts on the database directly).
     #[command(subcommand)]
     Tenants(admin::Tenants),
     /// Manage API keys (acts on the database directly).
@@ -48,6 +53,13 @@ enum Command {
     /// Log and read usage through a running server.
     #[command(subcommand)]
     Usage(usage::Usage),
+    /// Balances, the ledger, credits and account settings through a running server;
+    /// `audit` checks the ledger in the database directly.
+    #[command(subcommand)]
+    Billing(billing::Billing),
+    /// Ask a running server whether a call may happen, optionally holding its estimate.
+    /// Exit 0 allowed, 1 refused, 2 could not ask.
+    Authorize(authorize::Authorize),
     /// Generate, read and verify signed receipts through a running server.
     #[command(subcommand)]
     Receipts(receipts::Receipts),
@@ -63,8 +75,9 @@ enum Command {
 }
 
 impl Cli {
-    /// Runs the chosen command. An error exits with 1; the verifying commands choose their
-    /// own code (0 valid, 1 not, 2 could not check) and report their errors themselves.
+    /// Runs the chosen command. An error exits with 1; the verifying commands, `billing
+    /// audit` and `authorize` choose their own code (0 valid or allowed, 1 not, 2 could not
+    /// check) and report their errors themselves.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Serve(c) => c.run().await?,
@@ -73,6 +86,8 @@ impl Cli {
             Command::Keys(c) => c.run().await?,
             Command::Pricing(c) => c.run().await?,
             Command::Usage(c) => c.run().await?,
+            Command::Billing(c) => return c.run().await,
+            Command::Authorize(c) => return Ok(c.run().await),
             Command::Receipts(c) => return c.run().await,
             Command::Transparency(c) => return Ok(c.run().await),
             Command::SigningKey(c) => c.run().await?,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tollgate` binary: each test runs `tollgate serve` as a child
 //! process on a fresh SQLite data directory and drives it with the CLI's own commands.
 
+mod billing;
 mod receipts;
 mod signing_key;
 mod transparency;
@@ -202,11 +203,23 @@ impl Sandbox {
 
 /// A plain HTTP/1.0 GET (never chunked); returns the status and body.
 pub(crate) fn http_get(base: &str, path: &str) -> (u16, String) {
+    get_with_headers(base, path, "")
+}
+
+/// A GET with the test key; returns the status and the body as JSON.
+pub(crate) fn api_get(server: &Server, path: &str) -> (u16, Value) {
+    let (status, body) = get_with_headers(&server.url, path, &format!("X-API-Key: {KEY}\r\n"));
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, json)
+}
+
+fn get_with_headers(base: &str, path: &str, headers: &str) -> (u16, String) {
     let host = base.trim_start_matches("http://");
     let Ok(mut stream) = TcpStream::connect(host) else {
         return (0, String::new());
     };
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return (0, String::new());
     }

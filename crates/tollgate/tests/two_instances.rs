@@ -1,0 +1,189 @@
+//! Two Tollgate processes on one PostgreSQL: however concurrent authorizations interleave
+//! across them, the holds admitted never exceed the account's balance.
+//!
+//! Runs when `TOLLGATE_TEST_DATABASE_URL` names a PostgreSQL server (CI sets it, and fails
+//! without it); each run gets a database of its own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::testing::TestDatabase;
+use tollgate_store::{LedgerFilter, LedgerKind};
+
+const KEY: &str = "tg_two_instances_test_key_0123456789";
+
+/// A `tollgate serve` child on the shared database; killed when dropped.
+struct Instance {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(database_url: &str) -> Instance {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TOLLGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("TOLLGATE_DATABASE_URL", database_url)
+        .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts tollgate serve");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Tollgate listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server prints its address");
+    Instance {
+        child,
+        url,
+        _data: data,
+    }
+}
+
+async fn wait_healthy(http: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/health")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} never became healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_admitted_by_two_instances_never_exceed_the_balance() {
+    let Some(db) = TestDatabase::postgres().await else {
+        eprintln!("skipped: TOLLGATE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let http = reqwest::Client::new();
+    let a = start(&db.url);
+    wait_healthy(&http, &a.url).await;
+    let b = start(&db.url);
+    wait_healthy(&http, &b.url).await;
+
+    let topup = http
+        .post(format!("{}/api/v1/billing/topup", a.url))
+        .header("X-API-Key", KEY)
+        .json(&json!({"amount": "1.00", "user_id": "u"}))
+        .send()
+        .await
+        .expect("topup");
+    assert_eq!(
+        topup.status(),
+        200,
+        "{}",
+        topup.text().await.unwrap_or_default()
+    );
+
+    // 120 concurrent holds of $0.03 against $1.00, alternating between the two instances:
+    // exactly 33 fit.
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(format!("{url}/api/v1/authorize"))
+                .header("X-API-Key", KEY)
+                .json(&json!({"user_id": "u", "estimated_cost": "0.03", "hold": true}))
+                .send()
+                .await
+                .expect("authorize");
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.expect("json");
+            (status, body)
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        let (status, body) = t.await.expect("task");
+        match status {
+            200 => admitted += 1,
+            402 => assert_eq!(body["error"]["code"], "INSUFFICIENT_BALANCE", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        admitted, 33,
+        "the holds admitted must fit the balance exactly"
+    );
+
+    // The ledger agrees: 33 holds, $0.99 held, the balance untouched, nothing overshot.
+    let account = db
+        .store
+        .account(&db_tenant(&db).await, "u")
+        .await
+        .expect("account")
+        .expect("exists");
+    let usd = account
+        .balances
+        .iter()
+        .find(|b| b.currency == Currency::usd())
+        .expect("usd");
+    assert_eq!(usd.balance, Nanos::parse_exact("1").expect("n"));
+    assert_eq!(usd.held, Nanos::parse_exact("0.99").expect("n"));
+    let holds = db
+        .store
+        .ledger(
+            &account.tenant_id,
+            "u",
+            &LedgerFilter {
+                kind: Some(LedgerKind::Hold),
+                ..Default::default()
+            },
+            500,
+            0,
+        )
+        .await
+        .expect("ledger");
+    assert_eq!(holds.len(), 33);
+    let audit = db.store.audit().await.expect("audit");
+    assert!(audit.findings.is_empty(), "{:?}", audit.findings);
+}
+
+async fn db_tenant(db: &TestDatabase) -> String {
+    db.store
+        .list_tenants()
+        .await
+        .expect("tenants")
+        .first()
+        .expect("the bootstrapped tenant")
+        .id
+        .clone()
+}
