@@ -431,3 +431,110 @@ async fn calls_past_a_limit_or_the_balance_are_charged_and_flagged_not_refused()
         );
     }
 }
+
+/// One step of a random billing history.
+#[derive(Debug, Clone)]
+enum Op {
+    TopUp(u8, u32),
+    Debit(u8, u32),
+    Hold(u8, u32),
+    Call(u8, u32, bool),
+    Release,
+    Expire,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..3, 1u32..5_000).prop_map(|(u, c)| Op::TopUp(u, c)),
+        (0u8..3, 1u32..2_000).prop_map(|(u, c)| Op::Debit(u, c)),
+        (0u8..3, 0u32..3_000).prop_map(|(u, c)| Op::Hold(u, c)),
+        (0u8..3, 0u32..3_000, any::<bool>()).prop_map(|(u, c, h)| Op::Call(u, c, h)),
+        Just(Op::Release),
+        Just(Op::Expire),
+    ]
+}
+
+/// Runs `ops` (amounts in thousandths of a dollar) and checks the ledger after each step.
+async fn replay(db: &TestDatabase, ops: &[Op]) {
+    let s = &*db.store;
+    let t = tenant(s, "prop").await;
+    let milli = |n: u32| Nanos(i64::from(n) * 1_000_000);
+    let user = |u: u8| format!("user-{u}");
+    let mut holds: Vec<(u8, String)> = Vec::new();
+    let mut clock = now_us();
+    for op in ops {
+        match op {
+            Op::TopUp(u, n) | Op::Debit(u, n) => {
+                let mut c = credit(&t, &user(*u), LedgerKind::Adjustment, "1", None);
+                c.amount = milli(*n);
+                c.delta = if matches!(op, Op::TopUp(..)) {
+                    milli(*n)
+                } else {
+                    Nanos(-milli(*n).0)
+                };
+                s.post_credit(&c, &defaults()).await.expect("credit");
+            }
+            Op::Hold(u, n) => {
+                let mut r = ask(&t, Some(&user(*u)), "0", Some(60_000_000));
+                r.estimate = milli(*n);
+                let d = decide(s, r, None, clock).await;
+                if let Some(id) = d.hold_id {
+                    let a = d.account.expect("account");
+                    assert!(
+                        !a.billing_enabled || a.balance.0 - a.held.0 >= 0,
+                        "an admitted hold left the balance short: {a:?}"
+                    );
+                    holds.push((*u, id));
+                }
+            }
+            Op::Call(u, n, settle) => {
+                let hold = if *settle { holds.pop() } else { None };
+                let ts = tollgate_core::time::format_us(now_us());
+                let mut e = event(&t, "gpt-4o", 1, 1, i64::from(*n) * 1_000_000, &ts);
+                e.user_id = Some(user(*u));
+                let hold_id = hold.map(|(_, id)| id);
+                s.append_usage(&[billed(item(e), &user(*u), hold_id.as_deref())])
+                    .await
+                    .expect("append");
+            }
+            Op::Release => {
+                if let Some((_, id)) = holds.pop() {
+                    s.release_hold(&t.id, &id, clock).await.expect("release");
+                }
+            }
+            Op::Expire => {
+                clock += 120_000_000;
+                s.expire_holds(clock, 1000).await.expect("expire");
+            }
+        }
+        let report = s.audit().await.expect("audit");
+        assert!(
+            report.findings.is_empty(),
+            "{}: after {op:?}: {:?}",
+            db.engine,
+            report.findings
+        );
+    }
+}
+
+#[test]
+fn the_ledger_always_adds_up_whatever_the_sequence_of_operations() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = ProptestConfig {
+        cases: 12,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(ops in proptest::collection::vec(op(), 1..25))| {
+        runtime.block_on(async {
+            for db in TestDatabase::all().await {
+                replay(&db, &ops).await;
+            }
+        });
+    });
+}
