@@ -607,8 +607,6 @@ pub struct PeriodSpend {
     pub currency: Currency,
     /// Charges in the period.
     pub spent: Nanos,
-    /// What open holds placed in the period reserve.
-    pub held: Nanos,
     /// Charged requests in the period.
     pub requests: i64,
 }
@@ -906,11 +904,11 @@ pub struct AccountState {
     pub limit_currency: Currency,
     /// Daily limit.
     pub daily_limit: Option<Nanos>,
-    /// Spent today plus today's open holds.
+    /// Spent today plus the open holds (which count against both limits until settled).
     pub daily_used: Nanos,
     /// Monthly limit.
     pub monthly_limit: Option<Nanos>,
-    /// Spent this month plus this month's open holds.
+    /// Spent this month plus the open holds.
     pub monthly_used: Nanos,
 }
 

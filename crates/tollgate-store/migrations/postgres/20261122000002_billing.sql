@@ -38,9 +38,10 @@ CREATE TABLE account_balances (
     FOREIGN KEY (tenant_id, user_id) REFERENCES billing_accounts (tenant_id, user_id)
 );
 
--- Spend per account, currency and period, for the daily and monthly limits: charges, and
--- what holds placed in the period still reserve. period is days since 1970-01-01 (kind 'day')
--- or yyyymm (kind 'month'), UTC.
+-- Charges per account, currency and period, for the daily and monthly limits (open holds
+-- count against both limits through account_balances.held_nanos, whatever day they were
+-- placed, so a hold never needs to touch these rows). period is days since 1970-01-01 (kind
+-- 'day') or yyyymm (kind 'month'), UTC.
 CREATE TABLE account_spend (
     tenant_id   TEXT NOT NULL,
     user_id     TEXT NOT NULL,
@@ -48,7 +49,6 @@ CREATE TABLE account_spend (
     kind        TEXT NOT NULL CHECK (kind IN ('day', 'month')),
     period      BIGINT NOT NULL,
     spent_nanos BIGINT NOT NULL,
-    held_nanos  BIGINT NOT NULL CHECK (held_nanos >= 0),
     requests    BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, user_id, currency, kind, period)
 );
@@ -97,7 +97,7 @@ CREATE TABLE holds (
     user_id      TEXT NOT NULL,
     currency     TEXT NOT NULL,
     amount_nanos BIGINT NOT NULL CHECK (amount_nanos >= 0),
-    -- The day and month whose spend the hold reserves.
+    -- The day and month it was placed in (UTC).
     day          BIGINT NOT NULL,
     month        BIGINT NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('open', 'settled', 'expired', 'released')),

@@ -114,8 +114,6 @@ pub(crate) struct HoldWrites {
     pub(crate) holds: Vec<Vec<Arg>>,
     /// Their ledger entries.
     pub(crate) entries: Vec<LedgerEntry>,
-    /// Held amounts added per spend row: (account, kind, period) → amount.
-    pub(crate) spend: BTreeMap<(AccountKey, &'static str, i64), i64>,
     /// Final held amount of each account that placed a hold.
     pub(crate) balances: Vec<(AccountKey, i64)>,
     /// Final reservations of each tenant's month.
@@ -136,22 +134,6 @@ impl HoldWrites {
             out.push(Stmt {
                 sql: charges::LEDGER_INSERT,
                 args: charges::entry_args(e),
-            });
-        }
-        for (((tenant, user, currency), kind, period), amount) in &self.spend {
-            out.push(Stmt {
-                sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
-                      spent_nanos, held_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0) \
-                      ON CONFLICT (tenant_id, user_id, currency, kind, period) \
-                      DO UPDATE SET held_nanos = account_spend.held_nanos + excluded.held_nanos",
-                args: vec![
-                    tenant.clone().into(),
-                    user.clone().into(),
-                    currency.clone().into(),
-                    (*kind).into(),
-                    (*period).into(),
-                    (*amount).into(),
-                ],
             });
         }
         for ((tenant, user, currency), held) in &self.balances {
@@ -263,9 +245,6 @@ pub(crate) fn decide_batch(
                     flags: 0,
                     created_us: now,
                 });
-                for (kind, period) in [("day", day), ("month", month)] {
-                    *w.spend.entry((k.clone(), kind, period)).or_default() += r.estimate.0;
-                }
             }
             hold_id = Some((id, until));
         }
@@ -295,11 +274,10 @@ pub(crate) struct OpenHold {
     pub(crate) user_id: String,
     pub(crate) currency: String,
     pub(crate) amount: i64,
-    pub(crate) day: i64,
     pub(crate) month: i64,
 }
 
-const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos, day, month";
+const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos, month";
 
 fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
     Ok(OpenHold {
@@ -308,8 +286,7 @@ fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
         user_id: row.try_get(2)?,
         currency: row.try_get(3)?,
         amount: row.try_get(4)?,
-        day: row.try_get(5)?,
-        month: row.try_get(6)?,
+        month: row.try_get(5)?,
     })
 }
 
@@ -374,20 +351,6 @@ pub(crate) async fn close_hold(
     .bind(&hold.currency)
     .execute(&mut **tx)
     .await?;
-    for (kind, period) in [("day", hold.day), ("month", hold.month)] {
-        sqlx::query(
-            "UPDATE account_spend SET held_nanos = held_nanos - $1 WHERE tenant_id = $2 \
-             AND user_id = $3 AND currency = $4 AND kind = $5 AND period = $6",
-        )
-        .bind(hold.amount)
-        .bind(&hold.tenant_id)
-        .bind(&hold.user_id)
-        .bind(&hold.currency)
-        .bind(kind)
-        .bind(period)
-        .execute(&mut **tx)
-        .await?;
-    }
     insert_entry(
         tx,
         &LedgerEntry {

@@ -321,7 +321,7 @@ async fn spend(
     period: i64,
 ) -> Result<Vec<PeriodSpend>, StoreError> {
     let rows = sqlx::query(
-        "SELECT currency, spent_nanos, held_nanos, requests FROM account_spend \
+        "SELECT currency, spent_nanos, requests FROM account_spend \
          WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND period = $4 ORDER BY currency",
     )
     .bind(tenant)
@@ -336,8 +336,7 @@ async fn spend(
             Ok(PeriodSpend {
                 currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
                 spent: Nanos(r.try_get(1)?),
-                held: Nanos(r.try_get(2)?),
-                requests: r.try_get(3)?,
+                requests: r.try_get(2)?,
             })
         })
         .collect()

@@ -90,7 +90,8 @@ pub(crate) struct AccountView {
     pub(crate) monthly_limit: Option<i64>,
     pub(crate) balance: i64,
     pub(crate) held: i64,
-    /// Spent plus held today and this month, in the limit currency.
+    /// Spent today and this month in the limit currency, plus the open holds when the balance
+    /// is in the limit currency.
     pub(crate) daily_used: i64,
     pub(crate) monthly_used: i64,
 }
@@ -104,8 +105,8 @@ pub(crate) struct Writes {
     pub(crate) entries: Vec<LedgerEntry>,
     /// Final balance, held and added spend of each account touched.
     pub(crate) balances: Vec<(AccountKey, i64, i64, i64)>,
-    /// Spend rows: (account, kind, period, spent delta, held delta, requests delta).
-    pub(crate) spend: Vec<(AccountKey, &'static str, i64, i64, i64, i64)>,
+    /// Spend rows: (account, kind, period, spent delta, requests delta).
+    pub(crate) spend: Vec<(AccountKey, &'static str, i64, i64, i64)>,
     /// Accounts' request counts: (tenant, user, requests, last request).
     pub(crate) requests: Vec<(String, String, i64, i64)>,
 }
@@ -128,7 +129,7 @@ pub(crate) fn plan(
         .into_iter()
         .map(|h| ((h.tenant_id.clone(), h.id.clone()), h))
         .collect();
-    let mut spend: BTreeMap<(AccountKey, &'static str, i64), (i64, i64, i64)> = BTreeMap::new();
+    let mut spend: BTreeMap<(AccountKey, &'static str, i64), (i64, i64)> = BTreeMap::new();
     let mut spent: BTreeMap<AccountKey, i64> = BTreeMap::new();
     let mut requests: BTreeMap<(String, String), i64> = BTreeMap::new();
     for l in lines {
@@ -146,15 +147,8 @@ pub(crate) fn plan(
                         .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
                     v.held -= h.amount;
                     if v.limit_currency == h.currency {
-                        if h.day == day {
-                            v.daily_used -= h.amount;
-                        }
-                        if h.month == month {
-                            v.monthly_used -= h.amount;
-                        }
-                    }
-                    for (kind, period) in [("day", h.day), ("month", h.month)] {
-                        spend.entry((key.clone(), kind, period)).or_default().1 -= h.amount;
+                        v.daily_used -= h.amount;
+                        v.monthly_used -= h.amount;
                     }
                     w.entries.push(entry(
                         &h.tenant_id,
@@ -188,7 +182,7 @@ pub(crate) fn plan(
         for (kind, period) in [("day", day), ("month", month)] {
             let s = spend.entry((key.clone(), kind, period)).or_default();
             s.0 = s.0.checked_add(cost).ok_or_else(overflow)?;
-            s.2 += 1;
+            s.1 += 1;
         }
         let mut flags = 0;
         if v.limit_currency == currency {
@@ -230,8 +224,8 @@ pub(crate) fn plan(
         let added = spent.get(&key).copied().unwrap_or(0);
         w.balances.push((key, v.balance, v.held, added));
     }
-    for ((key, kind, period), (spent, held, n)) in spend {
-        w.spend.push((key, kind, period, spent, held, n));
+    for ((key, kind, period), (spent, n)) in spend {
+        w.spend.push((key, kind, period, spent, n));
     }
     for ((tenant, user), n) in requests {
         w.requests.push((tenant, user, n, now));
@@ -361,41 +355,23 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
             ],
         });
     }
-    for ((tenant, user, currency), kind, period, spent, held, n) in &w.spend {
-        // Released holds lower a row their hold created; charges add to a row that may not
-        // exist yet (and an upsert's candidate row must pass the checks on its own).
-        if *held != 0 {
-            out.push(Stmt {
-                sql: "UPDATE account_spend SET held_nanos = held_nanos + ?1 WHERE tenant_id = ?2 \
-                      AND user_id = ?3 AND currency = ?4 AND kind = ?5 AND period = ?6",
-                args: vec![
-                    (*held).into(),
-                    tenant.clone().into(),
-                    user.clone().into(),
-                    currency.clone().into(),
-                    (*kind).into(),
-                    (*period).into(),
-                ],
-            });
-        }
-        if *spent != 0 || *n != 0 {
-            out.push(Stmt {
-                sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
-                      spent_nanos, held_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) \
-                      ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
-                      spent_nanos = account_spend.spent_nanos + excluded.spent_nanos, \
-                      requests = account_spend.requests + excluded.requests",
-                args: vec![
-                    tenant.clone().into(),
-                    user.clone().into(),
-                    currency.clone().into(),
-                    (*kind).into(),
-                    (*period).into(),
-                    (*spent).into(),
-                    (*n).into(),
-                ],
-            });
-        }
+    for ((tenant, user, currency), kind, period, spent, n) in &w.spend {
+        out.push(Stmt {
+            sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
+                  spent_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                  ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
+                  spent_nanos = account_spend.spent_nanos + excluded.spent_nanos, \
+                  requests = account_spend.requests + excluded.requests",
+            args: vec![
+                tenant.clone().into(),
+                user.clone().into(),
+                currency.clone().into(),
+                (*kind).into(),
+                (*period).into(),
+                (*spent).into(),
+                (*n).into(),
+            ],
+        });
     }
     for (tenant, user, n, last) in &w.requests {
         out.push(Stmt {
@@ -453,12 +429,12 @@ pub(crate) const ACCOUNT_VIEW: &str = "SELECT a.billing_enabled, a.limit_currenc
      ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
      WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
 
-/// Spent plus held of an account today and this month: (tenant, user, currency, day, month)
-/// → rows of (kind, used).
-pub(crate) const PERIODS_USED: &str = "SELECT kind, spent_nanos + held_nanos FROM account_spend \
+/// Charges of an account today and this month: (tenant, user, currency, day, month) → rows
+/// of (kind, spent).
+pub(crate) const PERIODS_USED: &str = "SELECT kind, spent_nanos FROM account_spend \
      WHERE tenant_id = ?1 AND user_id = ?2 AND currency = ?3 \
      AND ((kind = 'day' AND period = ?4) OR (kind = 'month' AND period = ?5))";
 
 /// An open hold by (tenant, id).
-pub(crate) const OPEN_HOLD: &str = "SELECT tenant_id, id, user_id, currency, amount_nanos, day, \
-     month FROM holds WHERE tenant_id = ?1 AND id = ?2 AND status = 'open'";
+pub(crate) const OPEN_HOLD: &str = "SELECT tenant_id, id, user_id, currency, amount_nanos, month \
+     FROM holds WHERE tenant_id = ?1 AND id = ?2 AND status = 'open'";

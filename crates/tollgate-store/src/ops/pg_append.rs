@@ -151,8 +151,7 @@ async fn charge(
                 user_id: r.try_get(2)?,
                 currency: r.try_get(3)?,
                 amount: r.try_get(4)?,
-                day: r.try_get(5)?,
-                month: r.try_get(6)?,
+                month: r.try_get(5)?,
             });
         }
     }
@@ -206,6 +205,13 @@ async fn charge(
                     _ => v.monthly_used = amount,
                 }
             }
+        }
+    }
+    // Open holds count against both limits until they are settled.
+    for ((_, _, currency), v) in views.iter_mut() {
+        if v.limit_currency == *currency {
+            v.daily_used += v.held;
+            v.monthly_used += v.held;
         }
     }
 
@@ -279,7 +285,7 @@ async fn lock_accounts<'a>(
     .await
 }
 
-/// Spent plus held today and this month of accounts, in the given (limit) currencies:
+/// Charges today and this month of accounts, in the given (limit) currencies:
 /// (tenant, user, currency, kind, amount).
 async fn periods_used(
     tx: &mut Transaction<'static, Postgres>,
@@ -296,7 +302,7 @@ async fn periods_used(
     }
     let n = columns.len();
     let sql = format!(
-        "SELECT s.tenant_id, s.user_id, s.currency, s.kind, s.spent_nanos + s.held_nanos \
+        "SELECT s.tenant_id, s.user_id, s.currency, s.kind, s.spent_nanos \
          FROM UNNEST({arrays}) AS k(t, u, c) \
          CROSS JOIN LATERAL (SELECT * FROM account_spend s \
            WHERE s.tenant_id = k.t AND s.user_id = k.u AND s.currency = k.c \
@@ -417,6 +423,13 @@ pub(crate) async fn authorize(
             }
         }
     }
+    // Open holds count against both limits until they are settled.
+    for a in accounts.values_mut() {
+        if a.limit_currency == a.currency {
+            a.daily_used = Nanos(a.daily_used.0 + a.held.0);
+            a.monthly_used = Nanos(a.monthly_used.0 + a.held.0);
+        }
+    }
     let (decisions, w) = authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
 
     let mut all = Combined::default();
@@ -438,27 +451,6 @@ pub(crate) async fn authorize(
         charges::LEDGER_COLUMNS,
         "",
         w.entries.iter().map(charges::entry_args).collect(),
-    )?;
-    all.insert(
-        "account_spend",
-        "tenant_id, user_id, currency, kind, period, spent_nanos, held_nanos, requests",
-        " ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
-          held_nanos = account_spend.held_nanos + EXCLUDED.held_nanos",
-        w.spend
-            .iter()
-            .map(|(((t, u, c), kind, period), amount)| {
-                vec![
-                    t.clone().into(),
-                    u.clone().into(),
-                    c.clone().into(),
-                    (*kind).into(),
-                    (*period).into(),
-                    0i64.into(),
-                    (*amount).into(),
-                    0i64.into(),
-                ]
-            })
-            .collect(),
     )?;
     all.execute(&mut tx, None).await?;
     let balances: Vec<Vec<Arg>> = w
@@ -533,14 +525,13 @@ async fn write_charges(
     )?;
     all.insert(
         "account_spend",
-        "tenant_id, user_id, currency, kind, period, spent_nanos, held_nanos, requests",
+        "tenant_id, user_id, currency, kind, period, spent_nanos, requests",
         " ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
           spent_nanos = account_spend.spent_nanos + EXCLUDED.spent_nanos, \
           requests = account_spend.requests + EXCLUDED.requests",
         w.spend
             .iter()
-            .filter(|(_, _, _, spent, _, n)| *spent != 0 || *n != 0)
-            .map(|((t, u, c), kind, period, spent, _, n)| {
+            .map(|((t, u, c), kind, period, spent, n)| {
                 vec![
                     t.clone().into(),
                     u.clone().into(),
@@ -548,7 +539,6 @@ async fn write_charges(
                     (*kind).into(),
                     (*period).into(),
                     (*spent).into(),
-                    0i64.into(),
                     (*n).into(),
                 ]
             })
@@ -578,33 +568,6 @@ async fn write_charges(
              spent_nanos = b.spent_nanos + v.spent \
              FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
              WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c"
-        ),
-        columns,
-    )
-    .await?;
-    let released: Vec<Vec<Arg>> = w
-        .spend
-        .iter()
-        .filter(|(_, _, _, _, held, _)| *held != 0)
-        .map(|((t, u, c), kind, period, _, held, _)| {
-            vec![
-                t.clone().into(),
-                u.clone().into(),
-                c.clone().into(),
-                (*kind).into(),
-                (*period).into(),
-                (*held).into(),
-            ]
-        })
-        .collect();
-    let (columns, arrays) = array_columns(released)?;
-    run_arrays(
-        tx,
-        &format!(
-            "UPDATE account_spend s SET held_nanos = s.held_nanos + v.held \
-             FROM UNNEST({arrays}) AS v(t, u, c, kind, period, held) \
-             WHERE s.tenant_id = v.t AND s.user_id = v.u AND s.currency = v.c \
-               AND s.kind = v.kind AND s.period = v.period"
         ),
         columns,
     )

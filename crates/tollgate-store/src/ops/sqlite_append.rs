@@ -274,11 +274,16 @@ fn account_state(
     ])?;
     while let Some(r) = rows.next()? {
         let kind: String = r.get(0)?;
-        let used = Nanos(r.get(1)?);
+        let spent = Nanos(r.get(1)?);
         match kind.as_str() {
-            "day" => state.daily_used = used,
-            _ => state.monthly_used = used,
+            "day" => state.daily_used = spent,
+            _ => state.monthly_used = spent,
         }
+    }
+    // Open holds count against both limits until they are settled.
+    if state.limit_currency == state.currency {
+        state.daily_used = Nanos(state.daily_used.0 + state.held.0);
+        state.monthly_used = Nanos(state.monthly_used.0 + state.held.0);
     }
     Ok(state)
 }
@@ -305,8 +310,7 @@ fn charge(
                     user_id: r.get(2)?,
                     currency: r.get(3)?,
                     amount: r.get(4)?,
-                    day: r.get(5)?,
-                    month: r.get(6)?,
+                    month: r.get(5)?,
                 })
             })
             .optional()?;
@@ -351,11 +355,16 @@ fn charge(
         ])?;
         while let Some(r) = rows.next()? {
             let kind: String = r.get(0)?;
-            let used: i64 = r.get(1)?;
+            let spent: i64 = r.get(1)?;
             match kind.as_str() {
-                "day" => view.daily_used = used,
-                _ => view.monthly_used = used,
+                "day" => view.daily_used = spent,
+                _ => view.monthly_used = spent,
             }
+        }
+        // Open holds count against both limits until they are settled.
+        if view.limit_currency == *currency {
+            view.daily_used += view.held;
+            view.monthly_used += view.held;
         }
         views.insert(key, view);
     }
