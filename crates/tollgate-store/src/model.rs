@@ -832,9 +832,13 @@ pub struct PlanQuotas {
 }
 
 impl PlanQuotas {
-    /// The plan a tenant is on, and its quota.
+    /// The plan a tenant is on, and its quota. A plan no longer configured counts as the
+    /// default plan, never as unlimited.
     pub fn of(&self, plan: Option<&str>) -> (String, Option<i64>) {
-        let name = plan.unwrap_or(&self.default_plan).to_string();
+        let name = plan
+            .filter(|p| self.quotas.contains_key(*p))
+            .unwrap_or(&self.default_plan)
+            .to_string();
         let quota = self.quotas.get(&name).copied().flatten();
         (name, quota)
     }
@@ -925,4 +929,24 @@ pub struct Decision {
     pub quota: QuotaState,
     /// The account, when a user was named.
     pub account: Option<AccountState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_that_is_no_longer_configured_counts_as_the_default_plan() {
+        let plans = PlanQuotas {
+            default_plan: "starter".into(),
+            quotas: [
+                ("starter".to_string(), Some(500)),
+                ("pro".to_string(), None),
+            ]
+            .into(),
+        };
+        assert_eq!(plans.of(Some("pro")), ("pro".to_string(), None));
+        assert_eq!(plans.of(None), ("starter".to_string(), Some(500)));
+        assert_eq!(plans.of(Some("gone")), ("starter".to_string(), Some(500)));
+    }
 }
