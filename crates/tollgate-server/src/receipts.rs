@@ -37,8 +37,8 @@ pub const FORMAT: &str = "tollgate.receipt/v1";
 const ATTEMPTS: usize = 5;
 
 /// Base64 (standard, padded) of a hash, as in C2SP checkpoints.
-pub fn b64(hash: &Hash) -> String {
-    STANDARD.encode(hash)
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    STANDARD.encode(bytes)
 }
 
 /// The origin (and key name) of a tenant's log in its checkpoints.
@@ -400,7 +400,7 @@ fn document(sel: &SelectedLogs, p: DocumentParts<'_>) -> Result<Value, ApiError>
         "checkpoint": {
             "origin": p.origin,
             "size": p.checkpoint.size,
-            "root": b64(&p.checkpoint.root),
+            "root": b64(p.checkpoint.root),
         },
     }))
 }
@@ -543,7 +543,7 @@ async fn check_commitment(
         .pointer("/certified/merkle_root")
         .and_then(Value::as_str);
     let claimed_count = doc.pointer("/certified/count").and_then(Value::as_i64);
-    if claimed_root != Some(b64(&stored.root).as_str()) || claimed_count != Some(stored.count) {
+    if claimed_root != Some(b64(stored.root).as_str()) || claimed_count != Some(stored.count) {
         return Ok(Err(
             "the receipt's set commitment differs from the stored receipt's".into(),
         ));

@@ -374,8 +374,8 @@ pub async fn proof(
         "seq": entry.seq,
         "index": index,
         "size": r.count,
-        "root": b64(&r.root),
-        "leaf_hash": b64(&leaf),
+        "root": b64(r.root),
+        "leaf_hash": b64(leaf),
         "entry": String::from_utf8_lossy(&entry.entry),
         "proof": path.iter().map(b64).collect::<Vec<_>>(),
     })))
@@ -584,18 +584,13 @@ pub async fn entries(
             json!({
                 "seq": e.seq,
                 "entry": String::from_utf8_lossy(&e.entry),
-                "leaf_hash": base64_of(&e.leaf_hash),
+                "leaf_hash": b64(&e.leaf_hash),
             })
         })
         .collect();
     Ok(Json(
         json!({"start": start, "end": end, "size": size, "entries": entries}),
     ))
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// `?seq&size` of a log inclusion proof.
@@ -634,7 +629,7 @@ pub async fn log_proof(
         "seq": seq,
         "size": size,
         "entry": String::from_utf8_lossy(&entry.entry),
-        "leaf_hash": base64_of(&entry.leaf_hash),
+        "leaf_hash": b64(&entry.leaf_hash),
         "proof": proof.iter().map(b64).collect::<Vec<_>>(),
     })))
 }

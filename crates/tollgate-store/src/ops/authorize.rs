@@ -353,6 +353,7 @@ pub(crate) async fn close_hold(
     .await?;
     insert_entry(
         tx,
+        dialect,
         &LedgerEntry {
             id: new_id(IdKind::Transaction),
             tenant_id: hold.tenant_id.clone(),

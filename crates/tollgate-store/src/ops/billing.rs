@@ -11,6 +11,8 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 use tollgate_core::{Currency, Nanos};
 
+use super::charges::{self, LEDGER_COLUMNS};
+use super::sql::Sql;
 use super::{begin_write, json_object};
 use crate::db::{Db, Dialect};
 use crate::model::{
@@ -86,10 +88,6 @@ pub(crate) async fn lock_balance(
     })
 }
 
-const ENTRY_COLUMNS: &str = "id, tenant_id, user_id, kind, amount_nanos, delta_nanos, currency, \
-     balance_before_nanos, balance_after_nanos, log_id, hold_id, request_id, payment_provider, \
-     payment_id, description, metadata, flags, created_us";
-
 fn entry(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
     let kind: String = row.try_get(3)?;
     let currency: String = row.try_get(6)?;
@@ -119,37 +117,27 @@ fn entry(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
 /// Writes one ledger entry (the caller updates the balance row in the same transaction).
 pub(crate) async fn insert_entry(
     tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
     e: &LedgerEntry,
     idempotency: Option<(&str, &str)>,
 ) -> Result<(), StoreError> {
-    let metadata =
-        (!e.metadata.is_empty()).then(|| serde_json::to_string(&e.metadata).unwrap_or_default());
-    sqlx::query(&format!(
-        "INSERT INTO ledger_entries ({ENTRY_COLUMNS}, idempotency_key, request_hash) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-    ))
-    .bind(&e.id)
-    .bind(&e.tenant_id)
-    .bind(&e.user_id)
-    .bind(e.kind.as_str())
-    .bind(e.amount.0)
-    .bind(e.delta.0)
-    .bind(e.currency.as_str())
-    .bind(e.balance_before.0)
-    .bind(e.balance_after.0)
-    .bind(e.log_id.as_deref())
-    .bind(e.hold_id.as_deref())
-    .bind(e.request_id.as_deref())
-    .bind(e.payment_provider.as_deref())
-    .bind(e.payment_id.as_deref())
-    .bind(e.description.as_deref())
-    .bind(metadata)
-    .bind(e.flags)
-    .bind(e.created_us)
-    .bind(idempotency.map(|(k, _)| k))
-    .bind(idempotency.map(|(_, h)| h))
-    .execute(&mut **tx)
-    .await?;
+    let mut sql = Sql::new(
+        dialect,
+        &format!(
+            "INSERT INTO ledger_entries ({LEDGER_COLUMNS}, idempotency_key, request_hash) VALUES ("
+        ),
+    );
+    let mut args = charges::entry_args(e);
+    args.push(idempotency.map(|(k, _)| k.to_string()).into());
+    args.push(idempotency.map(|(_, h)| h.to_string()).into());
+    for (i, arg) in args.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(arg);
+    }
+    sql.push(")");
+    sql.query().execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -162,7 +150,7 @@ async fn replay(
     hash: &str,
 ) -> Result<Option<LedgerEntry>, StoreError> {
     let row = sqlx::query(&format!(
-        "SELECT {ENTRY_COLUMNS}, request_hash FROM ledger_entries \
+        "SELECT {LEDGER_COLUMNS}, request_hash FROM ledger_entries \
          WHERE tenant_id = $1 AND idempotency_key = $2"
     ))
     .bind(tenant)
@@ -230,7 +218,7 @@ pub(super) async fn post_credit(
         .idempotency_key
         .as_deref()
         .map(|k| (k, c.request_hash.as_str()));
-    let inserted = insert_entry(&mut tx, &e, idempotency).await;
+    let inserted = insert_entry(&mut tx, db.dialect, &e, idempotency).await;
     if let Err(StoreError::Conflict(_)) = inserted {
         // A concurrent request with the same key won the race: answer as a repeat.
         drop(tx);
@@ -353,7 +341,7 @@ pub(super) async fn ledger(
 ) -> Result<Vec<LedgerEntry>, StoreError> {
     let mut sql = super::sql::Sql::new(
         db.dialect,
-        &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = "),
+        &format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE tenant_id = "),
     );
     sql.bind(tenant).push(" AND user_id = ").bind(user);
     if let Some(k) = f.kind {
