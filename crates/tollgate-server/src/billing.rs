@@ -6,6 +6,7 @@
 //! after another against its locked state.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tollgate_core::{Currency, Nanos};
 use tollgate_store::{AccountDefaults, AuthorizeRequest, Decision, PlanQuotas, Store, StoreError};
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::settings::BillingSettings;
 
 /// The built-in plans: name and monthly request quota.
@@ -198,8 +200,12 @@ async fn run(
     }
 }
 
-/// Releases expired holds every `every`, until aborted.
-pub fn expire_every(store: Arc<dyn Store>, every: Duration) -> JoinHandle<()> {
+/// Releases expired holds every `every`, until aborted, and keeps the open-holds gauge.
+pub fn expire_every(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    every: Duration,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
         // The first tick is immediate: skip it, nothing has expired at start-up that cannot
@@ -209,13 +215,21 @@ pub fn expire_every(store: Arc<dyn Store>, every: Duration) -> JoinHandle<()> {
             tick.tick().await;
             loop {
                 match store.expire_holds(now_us(), 500).await {
-                    Ok(500) => continue,
-                    Ok(_) => break,
+                    Ok(n) => {
+                        metrics.holds_expired.fetch_add(n as u64, Ordering::Relaxed);
+                        if n < 500 {
+                            break;
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not release expired holds; retrying");
                         break;
                     }
                 }
+            }
+            match store.open_holds().await {
+                Ok(n) => metrics.holds_open.store(n.max(0) as u64, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "could not count open holds"),
             }
         }
     })

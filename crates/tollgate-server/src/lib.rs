@@ -103,6 +103,7 @@ impl Server {
         );
         let expirer = billing::expire_every(
             store.clone(),
+            metrics.clone(),
             Duration::from_secs(settings.billing.expire_holds_seconds),
         );
         let state = AppState::new(

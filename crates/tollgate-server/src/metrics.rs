@@ -85,6 +85,12 @@ pub struct Metrics {
     pub receipts_issued: AtomicU64,
     /// Logs certified by the receipts issued.
     pub receipt_logs_certified: AtomicU64,
+    /// Authorization decisions by outcome (`allowed` or the refusal code).
+    decisions: Mutex<BTreeMap<&'static str, u64>>,
+    /// Holds released by the expiry job.
+    pub holds_expired: AtomicU64,
+    /// Holds open at the last look (every expiry run).
+    pub holds_open: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -98,6 +104,9 @@ impl Default for Metrics {
             commit_failures: AtomicU64::new(0),
             receipts_issued: AtomicU64::new(0),
             receipt_logs_certified: AtomicU64::new(0),
+            decisions: Mutex::new(BTreeMap::new()),
+            holds_expired: AtomicU64::new(0),
+            holds_open: AtomicU64::new(0),
         }
     }
 }
@@ -118,6 +127,12 @@ impl Metrics {
         self.receipts_issued.fetch_add(1, Ordering::Relaxed);
         self.receipt_logs_certified
             .fetch_add(u64::try_from(logs).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Counts one authorization decision: `allowed`, or the refusal's code.
+    pub fn decision(&self, outcome: &'static str) {
+        let mut map = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(outcome).or_default() += 1;
     }
 
     /// The text exposition.
@@ -168,12 +183,38 @@ impl Metrics {
                 "Logs certified by the receipts issued (a log certified twice counts twice).",
                 &self.receipt_logs_certified,
             ),
+            (
+                "tollgate_holds_expired_total",
+                "Holds released by this instance's expiry job.",
+                &self.holds_expired,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tollgate_holds_open Holds open (all instances), as of the last expiry run.\n\
+             # TYPE tollgate_holds_open gauge\ntollgate_holds_open {}",
+            self.holds_open.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP tollgate_authorize_decisions_total Authorization decisions, by outcome.\n\
+             # TYPE tollgate_authorize_decisions_total counter\n",
+        );
+        let decisions = self
+            .decisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (outcome, n) in decisions {
+            let _ = writeln!(
+                out,
+                "tollgate_authorize_decisions_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
         self.commit_batch_events.render(
@@ -207,5 +248,18 @@ mod tests {
         assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"2\"} 0"));
         assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"4\"} 1"));
         assert!(text.contains("tollgate_commit_batch_events_count 1"));
+    }
+
+    #[test]
+    fn decisions_are_counted_by_outcome_and_holds_are_a_gauge() {
+        let m = Metrics::default();
+        m.decision("allowed");
+        m.decision("allowed");
+        m.decision("QUOTA_EXCEEDED");
+        m.holds_open.store(7, Ordering::Relaxed);
+        let text = m.render();
+        assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"allowed\"} 2"));
+        assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"QUOTA_EXCEEDED\"} 1"));
+        assert!(text.contains("# TYPE tollgate_holds_open gauge\ntollgate_holds_open 7"));
     }
 }

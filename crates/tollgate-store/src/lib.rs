@@ -251,7 +251,7 @@ pub trait Store: Send + Sync + 'static {
         credit: &NewCredit,
         defaults: &AccountDefaults,
     ) -> Result<(LedgerEntry, bool), StoreError>;
-    /// Ledger entries of an account, newest first.
+    /// A page of an account's ledger entries, newest first, and how many `filter` selects.
     async fn ledger(
         &self,
         tenant_id: &str,
@@ -259,7 +259,7 @@ pub trait Store: Send + Sync + 'static {
         filter: &LedgerFilter,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<LedgerEntry>, StoreError>;
+    ) -> Result<(Vec<LedgerEntry>, i64), StoreError>;
     /// Changes an account's settings (creating it with `defaults` first).
     async fn update_account(
         &self,
@@ -280,6 +280,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Decision>, StoreError>;
     /// Releases up to `limit` holds that expired by `now_us`; returns how many.
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError>;
+    /// Holds open now, across every tenant.
+    async fn open_holds(&self) -> Result<i64, StoreError>;
     /// Releases one open hold; false when the tenant has no open hold by that id.
     async fn release_hold(
         &self,

@@ -214,9 +214,13 @@ pub async fn authorize(
         .await?;
     let body = decision_json(&decision, estimate, &currency);
     match decision.refusal {
-        None => Ok(Json(body)),
+        None => {
+            state.metrics().decision("allowed");
+            Ok(Json(body))
+        }
         Some(r) => {
             let (code, message) = refusal(r);
+            state.metrics().decision(code);
             Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, code, message).with_details(body))
         }
     }

@@ -428,14 +428,20 @@ pub async fn history(
         start_us,
         end_us,
     };
-    let entries = state
+    let (entries, total) = state
         .store()
         .ledger(&auth.tenant_id, &user, &filter, limit, offset)
         .await?;
     Ok(Json(json!({
         "user_id": user,
         "transactions": entries.iter().map(entry_json).collect::<Vec<_>>(),
-        "pagination": {"limit": limit, "offset": offset, "count": entries.len()},
+        "pagination": {
+            "limit": limit,
+            "offset": offset,
+            "count": entries.len(),
+            "total": total,
+            "has_more": offset.saturating_add(entries.len() as i64) < total,
+        },
     })))
 }
 

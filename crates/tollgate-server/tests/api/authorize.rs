@@ -230,3 +230,57 @@ async fn bad_authorize_input_is_refused_with_the_field_named() {
         .await;
     assert_error(&r, 422, "INVALID_FIELD");
 }
+
+async fn metrics_text(app: &TestApp) -> String {
+    app.http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_by_outcome_and_the_holds_the_expiry_job_releases() {
+    for app in TestApp::all_with(|s| s.billing.expire_holds_seconds = 1).await {
+        top_up(&app, "u", "1").await;
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "estimated_cost": "0.5", "hold": true, "hold_ttl_seconds": 1}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "estimated_cost": "0.75"}),
+            )
+            .await;
+        assert_error(&r, 402, "INSUFFICIENT_BALANCE");
+        let text = metrics_text(&app).await;
+        assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"allowed\"} 1"));
+        assert!(
+            text.contains("tollgate_authorize_decisions_total{outcome=\"INSUFFICIENT_BALANCE\"} 1")
+        );
+
+        let mut released = false;
+        for _ in 0..50 {
+            let text = metrics_text(&app).await;
+            if text.contains("tollgate_holds_expired_total 1")
+                && text.contains("tollgate_holds_open 0")
+            {
+                released = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(released, "{}", metrics_text(&app).await);
+        assert_eq!(
+            held(&app, "u").await,
+            (Nanos::parse_exact("1").expect("n"), Nanos::ZERO)
+        );
+    }
+}

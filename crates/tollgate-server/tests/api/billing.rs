@@ -383,14 +383,18 @@ async fn history_pages_newest_first_and_filters_by_type_and_time() {
         assert_eq!(all.status, 200, "{}", all.body);
         assert_eq!(
             all.body["pagination"],
-            json!({"limit": 50, "offset": 0, "count": 4})
+            json!({"limit": 50, "offset": 0, "count": 4, "total": 4, "has_more": false})
         );
         let page1 = app.get("/api/billing/history?user_id=carol&limit=3").await;
         let page2 = app
             .get("/api/billing/history?user_id=carol&limit=3&offset=3")
             .await;
         assert_eq!(page1.body["pagination"]["count"], 3, "{}", app.engine());
+        assert_eq!(page1.body["pagination"]["total"], 4);
+        assert_eq!(page1.body["pagination"]["has_more"], true);
         assert_eq!(page2.body["pagination"]["count"], 1);
+        assert_eq!(page2.body["pagination"]["total"], 4);
+        assert_eq!(page2.body["pagination"]["has_more"], false);
         let mut ids: Vec<Value> = page1.body["transactions"]
             .as_array()
             .expect("page 1")

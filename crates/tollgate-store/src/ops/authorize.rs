@@ -402,6 +402,14 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
     Ok(holds.len())
 }
 
+/// Holds open now, across every tenant (read through the open-holds index).
+pub(super) async fn open_holds(db: &Db) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM holds WHERE status = 'open'")
+        .fetch_one(&db.reader)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Releases one open hold of a tenant (the call it was for will not happen); false when
 /// there is no open hold by that id.
 pub(super) async fn release_hold(

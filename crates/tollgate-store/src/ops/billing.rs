@@ -331,17 +331,17 @@ async fn spend(
 }
 
 /// Ledger entries of an account, newest first.
-pub(super) async fn ledger(
+/// The entries of an account that `f` selects, after `select`.
+fn ledger_query(
     db: &Db,
+    select: &str,
     tenant: &str,
     user: &str,
     f: &LedgerFilter,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<LedgerEntry>, StoreError> {
+) -> super::sql::Sql {
     let mut sql = super::sql::Sql::new(
         db.dialect,
-        &format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE tenant_id = "),
+        &format!("SELECT {select} FROM ledger_entries WHERE tenant_id = "),
     );
     sql.bind(tenant).push(" AND user_id = ").bind(user);
     if let Some(k) = f.kind {
@@ -353,12 +353,35 @@ pub(super) async fn ledger(
     if let Some(e) = f.end_us {
         sql.push(" AND created_us <= ").bind(e);
     }
+    sql
+}
+
+pub(super) async fn ledger(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+    f: &LedgerFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
+    let mut sql = ledger_query(db, LEDGER_COLUMNS, tenant, user, f);
     sql.push(" ORDER BY created_us DESC, id DESC LIMIT ")
         .bind(limit)
         .push(" OFFSET ")
         .bind(offset);
     let rows = sql.query().fetch_all(&db.reader).await?;
-    rows.iter().map(entry).collect()
+    let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    // A short first page is the whole selection; otherwise count it.
+    let total = if offset == 0 && (entries.len() as i64) < limit {
+        entries.len() as i64
+    } else {
+        ledger_query(db, "CAST(COUNT(*) AS BIGINT)", tenant, user, f)
+            .query()
+            .fetch_one(&db.reader)
+            .await?
+            .try_get(0)?
+    };
+    Ok((entries, total))
 }
 
 /// Changes an account's settings (creating it with `defaults` first); returns it.

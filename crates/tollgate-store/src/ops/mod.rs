@@ -354,7 +354,7 @@ impl Store for SqlStore {
         filter: &LedgerFilter,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
+    ) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
         billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
     }
 
@@ -390,6 +390,10 @@ impl Store for SqlStore {
 
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {
         authorize::expire_holds(&self.db, now_us, limit).await
+    }
+
+    async fn open_holds(&self) -> Result<i64, StoreError> {
+        authorize::open_holds(&self.db).await
     }
 
     async fn release_hold(

@@ -142,7 +142,8 @@ async fn top_ups_are_idempotent_and_the_balance_is_the_sum_of_the_ledger() {
         let history = s
             .ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
             .await
-            .expect("ledger");
+            .expect("ledger")
+            .0;
         assert_eq!(history.len(), 2, "a repeated top-up writes nothing");
         let topups = s
             .ledger(
@@ -157,8 +158,17 @@ async fn top_ups_are_idempotent_and_the_balance_is_the_sum_of_the_ledger() {
             )
             .await
             .expect("ledger");
-        assert_eq!(topups.len(), 1);
-        assert_eq!(topups[0].payment_id.as_deref(), Some("pi_1"));
+        assert_eq!((topups.0.len(), topups.1), (1, 1));
+        assert_eq!(topups.0[0].payment_id.as_deref(), Some("pi_1"));
+        let (page, total) = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 1, 1)
+            .await
+            .expect("ledger");
+        assert_eq!(
+            (page.len(), total),
+            (1, 2),
+            "a later page still counts the whole selection"
+        );
         let report = s.audit().await.expect("audit");
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.checked, 1);
@@ -323,6 +333,7 @@ async fn a_hold_is_settled_once_by_the_call_that_carries_it() {
             .ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
             .await
             .expect("ledger")
+            .0
             .iter()
             .rev()
             .map(|e| e.kind)
@@ -408,6 +419,7 @@ async fn calls_past_a_limit_or_the_balance_are_charged_and_flagged_not_refused()
             .ledger(&t.id, "u", &LedgerFilter::default(), 1, 0)
             .await
             .expect("ledger")
+            .0
             .remove(0);
         assert_eq!(charge.kind, LedgerKind::Charge);
         assert_eq!(charge.flags, 1 | 4, "over the daily limit and below zero");
@@ -426,6 +438,7 @@ async fn calls_past_a_limit_or_the_balance_are_charged_and_flagged_not_refused()
             s.ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
                 .await
                 .expect("ledger")
+                .0
                 .len(),
             2
         );

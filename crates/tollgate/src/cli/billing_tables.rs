@@ -179,8 +179,9 @@ pub fn print_history(page: &Value) {
     );
     let p = &page["pagination"];
     println!(
-        "{} entries from offset {} (limit {})",
+        "{} of {} entries from offset {} (limit {})",
         cell(&p["count"]),
+        cell(&p["total"]),
         cell(&p["offset"]),
         cell(&p["limit"])
     );
