@@ -40,7 +40,7 @@ pub struct IngestContext<'a> {
 }
 
 /// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UsageLogBody {
     /// Model name.
     pub model: String,
@@ -69,6 +69,7 @@ pub struct UsageLogBody {
     /// Latency.
     pub latency_ms: Option<i64>,
     /// Free-form metadata object.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// Idempotency key.
     pub request_id: Option<String>,
@@ -355,7 +356,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
 }
 
 /// `POST /api/v1/conversations/log` (llmring's `ConversationLogRequest`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConversationLogBody {
     /// The input messages.
     #[serde(default)]
@@ -375,7 +376,8 @@ pub struct ConversationLogBody {
 }
 
 /// One input message; any role is stored as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversationMessage)]
 pub struct MessageBody {
     /// Role; `user` when absent.
     pub role: Option<String>,
@@ -386,11 +388,13 @@ pub struct MessageBody {
     /// Tool results.
     pub tool_results: Option<Value>,
     /// Metadata.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
 }
 
 /// The model's answer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversationResponse)]
 pub struct ResponseBody {
     /// Content.
     pub content: Option<Value>,
@@ -405,7 +409,7 @@ pub struct ResponseBody {
 }
 
 /// llmring's `ConversationMetadata`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConversationMetadata {
     /// Provider.
     pub provider: String,

@@ -14,6 +14,7 @@ mod ingest;
 mod jwt;
 pub mod keys;
 mod metrics;
+pub mod openapi;
 mod prices;
 mod receipts;
 mod routes;

@@ -18,19 +18,28 @@ use crate::extract::{Body, PathParam};
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/authorize`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeBody {
+    /// The end user whose account pays (none: the tenant's own; an end user: their own).
     user_id: Option<String>,
+    /// The provider, to price the estimated tokens.
     provider: Option<String>,
+    /// The model, to price the estimated tokens.
     model: Option<String>,
+    /// Estimated prompt tokens.
     estimated_input_tokens: Option<i64>,
+    /// Estimated generated tokens.
     estimated_output_tokens: Option<i64>,
-    /// A decimal string ("0.05") or a number.
+    /// A decimal string ("0.05") or a number; wins over the token estimate.
+    #[schema(value_type = Option<String>, example = "0.05")]
     estimated_cost: Option<Value>,
+    /// The currency of `estimated_cost` (default: the account limits' currency).
     currency: Option<String>,
+    /// Reserve the estimate until the usage event carrying the hold id settles it.
     #[serde(default)]
     hold: bool,
+    /// How long the hold lasts (default `billing.hold_ttl_seconds`).
     hold_ttl_seconds: Option<i64>,
 }
 
@@ -174,7 +183,23 @@ fn decision_json(d: &Decision, estimate: Nanos, currency: &Currency) -> Value {
     })
 }
 
-/// `POST /api/v1/authorize`.
+/// May this call happen?
+///
+/// Checks the plan quota and the account's status, daily and monthly limits and balance less
+/// open holds, in one transaction; with `hold`, reserves the estimate.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorize",
+    tag = "authorize",
+    operation_id = "authorize",
+    request_body = AuthorizeBody,
+    responses(
+        (status = 200, description = "Allowed: `allowed: true`, `hold_id` and `hold_expires_at` (with `hold`), `estimate`, `quota`, `balance`, `limits`", body = Value),
+        (status = 402, description = "Refused: `QUOTA_EXCEEDED`, `ACCOUNT_DISABLED`, `DAILY_LIMIT_EXCEEDED`, `MONTHLY_LIMIT_EXCEEDED` or `INSUFFICIENT_BALANCE`, with the same numbers in `error`"),
+        (status = 404, description = "An end user named another account"),
+        (status = 422, description = "A field is invalid, or the model has no price and no `estimated_cost` was sent"),
+    )
+)]
 pub async fn authorize(
     State(state): State<AppState>,
     auth: Auth,
@@ -226,7 +251,20 @@ pub async fn authorize(
     }
 }
 
-/// `POST /api/v1/authorize/{hold_id}/release`: the call will not happen; give the hold back.
+/// Release a hold
+///
+/// The call will not happen: give the held estimate back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorize/{hold_id}/release",
+    tag = "authorize",
+    operation_id = "release_hold",
+    params(("hold_id" = String, Path, description = "The hold's id, from `POST /api/v1/authorize`")),
+    responses(
+        (status = 200, description = "`{\"hold_id\", \"released\": true}`", body = Value),
+        (status = 404, description = "No such open hold (unknown, settled, expired or released)"),
+    )
+)]
 pub async fn release(
     State(state): State<AppState>,
     auth: Auth,

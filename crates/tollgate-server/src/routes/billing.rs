@@ -188,14 +188,29 @@ async fn limits_view(state: &AppState, tenant_id: &str) -> Result<Value, ApiErro
 }
 
 /// Body of `POST /api/v1/billing/plan`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
+    /// A configured plan's name, or null for the default plan; required.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     plan: Option<Option<String>>,
 }
 
-/// `POST /api/v1/billing/plan`: the operator moves the tenant to a plan (null: the default).
+/// Move the tenant to a plan
+///
+/// For the key's tenant, or the one an operator names in `X-Tenant-Id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/plan",
+    tag = "billing",
+    operation_id = "set_plan",
+    request_body = PlanBody,
+    responses(
+        (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = Value),
+        (status = 422, description = "`plan` is missing or not a configured plan (with `known`)"),
+    )
+)]
 pub async fn set_plan(
     State(state): State<AppState>,
     auth: Auth,
@@ -227,7 +242,18 @@ pub async fn set_plan(
     Ok(Json(limits_view(&state, &auth.tenant_id).await?))
 }
 
-/// `GET /api/v1/billing/limits`: the plan, its monthly quota and this month's use.
+/// The plan and its quota
+///
+/// The tenant's plan, its monthly request quota and this month's use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/limits",
+    tag = "billing",
+    operation_id = "billing_limits",
+    responses(
+        (status = 200, description = "`plan`, `limit` (null: unlimited), `used`, `reserved`, `remaining`, `resets_at`, `month`", body = Value),
+    )
+)]
 pub async fn limits(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Read)?;
     Ok(Json(limits_view(&state, &auth.tenant_id).await?))
@@ -356,12 +382,27 @@ async fn balance_view(state: &AppState, tenant_id: &str, user_id: &str) -> Resul
 }
 
 /// `user_id` alone.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
+    /// The account (none: the tenant's own; an end user: their own).
     user_id: Option<String>,
 }
 
-/// `GET /api/v1/billing/balance`: an account's balances, limits and spend.
+/// An account's balance
+///
+/// Its balances, limits and spend; an account never used shows the defaults.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/balance",
+    tag = "billing",
+    operation_id = "billing_balance",
+    params(UserQuery),
+    responses(
+        (status = 200, description = "`balance_usd`, `balance_uah`, `total_spent_usd`, `total_requests`, `limits`, `usage`, `last_request_at`, and every currency it holds", body = Value),
+        (status = 404, description = "An end user named another account"),
+    )
+)]
 pub async fn balance(
     State(state): State<AppState>,
     auth: Auth,
@@ -375,15 +416,22 @@ pub async fn balance(
 }
 
 /// Query of `GET /api/v1/billing/history`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// The account (none: the tenant's own; an end user: their own).
     user_id: Option<String>,
+    /// How many, 1 to 500 (default 50).
     limit: Option<i64>,
+    /// How many to skip (default 0).
     offset: Option<i64>,
+    /// Only entries of this kind, such as `usage`, `topup`, `refund` or `adjustment`.
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// From this day or instant (also `start_date`).
     #[serde(alias = "start_date")]
     start: Option<String>,
+    /// Until this day or instant (also `end_date`).
     #[serde(alias = "end_date")]
     end: Option<String>,
 }
@@ -397,7 +445,20 @@ fn instant(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64
     }
 }
 
-/// `GET /api/v1/billing/history`: an account's ledger entries, newest first.
+/// An account's ledger
+///
+/// Its ledger entries, newest first, each with the balance after it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/history",
+    tag = "billing",
+    operation_id = "billing_history",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "`user_id`, `transactions` and `pagination` (`limit`, `offset`, `count`, `total`, `has_more`)", body = Value),
+        (status = 404, description = "An end user named another account"),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     auth: Auth,
@@ -446,16 +507,26 @@ pub async fn history(
 }
 
 /// Body of the top-up, refund and adjustment routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditBody {
-    /// A decimal string; anything else is refused with `INVALID_AMOUNT`.
+    /// A positive decimal string, at most 9 places; anything else is refused with
+    /// `INVALID_AMOUNT`.
+    #[schema(value_type = String, example = "10.00")]
     amount: Option<Value>,
+    /// A three-letter ISO 4217 code (default: the account limits' currency).
+    #[schema(value_type = Option<String>, example = "USD")]
     currency: Option<Value>,
+    /// Why (at most 1,000 characters).
     description: Option<String>,
+    /// Who took the payment.
     payment_provider: Option<String>,
+    /// The payment's id there.
     payment_id: Option<String>,
+    /// The account (none: the tenant's own).
     user_id: Option<String>,
+    /// Free-form metadata.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
     /// Refunds only: the usage event refunded.
     log_id: Option<String>,
@@ -463,7 +534,23 @@ pub struct CreditBody {
     direction: Option<String>,
 }
 
-/// `POST /api/v1/billing/topup`: money paid in.
+/// Top up an account
+///
+/// Money paid in, credited to the account's balance.
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/topup",
+    tag = "billing",
+    operation_id = "billing_topup",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
 pub async fn topup(
     State(state): State<AppState>,
     auth: Auth,
@@ -473,7 +560,24 @@ pub async fn topup(
     credit(&state, &auth, &headers, body, LedgerKind::Topup).await
 }
 
-/// `POST /api/v1/billing/refund`: money given back, optionally for one usage event.
+/// Refund an account
+///
+/// Money given back, optionally for one usage event (`log_id`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/refund",
+    tag = "billing",
+    operation_id = "billing_refund",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+        (status = 404, description = "No such usage event (`log_id`)"),
+    )
+)]
 pub async fn refund(
     State(state): State<AppState>,
     auth: Auth,
@@ -483,7 +587,23 @@ pub async fn refund(
     credit(&state, &auth, &headers, body, LedgerKind::Refund).await
 }
 
-/// `POST /api/v1/billing/adjustment`: an operator's correction, either way.
+/// Adjust an account
+///
+/// An operator's correction, either way (`direction`: `credit` or `debit`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/adjustment",
+    tag = "billing",
+    operation_id = "billing_adjustment",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
 pub async fn adjustment(
     State(state): State<AppState>,
     auth: Auth,
@@ -582,17 +702,22 @@ async fn credit(
 }
 
 /// Body of `PUT /api/v1/billing/settings`; an absent field is left as it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
+    /// The account (none: the tenant's own).
     user_id: Option<String>,
     /// A decimal string, or null to remove the limit.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     daily_limit: Option<Option<Value>>,
     /// A decimal string, or null to remove the limit.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     monthly_limit: Option<Option<Value>>,
+    /// Whether the account may spend.
     is_active: Option<bool>,
+    /// Whether usage is charged to the balance (prepaid) and authorize requires it to cover.
     billing_enabled: Option<bool>,
 }
 
@@ -604,7 +729,20 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
     }
 }
 
-/// `PUT /api/v1/billing/settings`: limits and status of an account.
+/// Change an account's settings
+///
+/// Its limits and status; an absent field is left as it is.
+#[utoipa::path(
+    put,
+    path = "/api/v1/billing/settings",
+    tag = "billing",
+    operation_id = "billing_settings",
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The account, as `GET /api/v1/billing/balance` shows it", body = Value),
+        (status = 400, description = "A bad limit (`INVALID_AMOUNT`)"),
+    )
+)]
 pub async fn settings(
     State(state): State<AppState>,
     auth: Auth,
@@ -676,13 +814,29 @@ fn end_of_today() -> i64 {
 }
 
 /// Query of `GET /api/v1/billing/usage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
+    /// `day` (today, UTC) or `month` (default).
     period: Option<String>,
+    /// One account's usage (none: the whole tenant's; an end user: their own).
     user_id: Option<String>,
 }
 
-/// `GET /api/v1/billing/usage?period=day|month`: the tenant's usage today or this month.
+/// Usage today or this month
+///
+/// The tenant's (or one account's) requests, tokens and cost, by provider.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/usage",
+    tag = "billing",
+    operation_id = "billing_usage",
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "`requests`, `tokens`, `cost` by currency, `period`, `user_id`, `start_date`, `end_date`, `by_provider`", body = Value),
+        (status = 404, description = "An end user named another account"),
+    )
+)]
 pub async fn usage(
     State(state): State<AppState>,
     auth: Auth,
@@ -719,12 +873,26 @@ pub async fn usage(
 }
 
 /// Query of `GET /api/v1/billing/cost-report`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// `month` (default) or `all`.
     range: Option<String>,
 }
 
-/// `GET /api/v1/billing/cost-report?range=month|all`: cost by provider and by model.
+/// Cost report
+///
+/// Requests, tokens and cost by provider and by model, this month or ever.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/cost-report",
+    tag = "billing",
+    operation_id = "cost_report",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "`range`, `start_date`, `end_date`, `totals`, `by_provider`, `by_model`", body = Value),
+    )
+)]
 pub async fn cost_report(
     State(state): State<AppState>,
     auth: Auth,

@@ -16,8 +16,22 @@ use crate::extract::{Body, Params, PathParam};
 use crate::ingest::{conversation_item, ConversationLogBody};
 use crate::state::AppState;
 
-/// Records a call with its conversation; answers `receipt: null` (receipts are generated on
-/// demand).
+/// Log a call with its conversation
+///
+/// llmring's conversation log: the conversation (created when new), its messages and the call,
+/// in one transaction. Answers `receipt: null`: receipts are generated on demand.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/log",
+    tag = "conversations",
+    operation_id = "log_conversation",
+    request_body = ConversationLogBody,
+    responses(
+        (status = 200, description = "`conversation_id`, `message_id`, `receipt: null`, `log_id`, `cost`, `cost_exact`, `currency`, `duplicate`", body = Value),
+        (status = 422, description = "A field is invalid (`INVALID_FIELD`, naming it)"),
+        (status = 503, description = "Too many requests are waiting for a commit; retry"),
+    )
+)]
 pub async fn log(
     State(state): State<AppState>,
     auth: Auth,
@@ -112,13 +126,28 @@ pub(crate) fn bounded(
 }
 
 /// `limit` and `offset`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// How many (conversations: 1 to 100, default 20; messages: 1 to 1000, default 100).
     limit: Option<i64>,
+    /// How many to skip (default 0).
     offset: Option<i64>,
 }
 
-/// `GET /api/v1/conversations/`: most recently updated first.
+/// List conversations
+///
+/// Most recently updated first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/",
+    tag = "conversations",
+    operation_id = "list_conversations",
+    params(Page),
+    responses(
+        (status = 200, description = "An array of conversations: `id`, `title`, `system_prompt`, `model_alias`, `message_count`, token totals, `total_cost`, `total_cost_exact`, `currency`, `created_at`, `updated_at`, `last_message_at`", body = Value),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -137,13 +166,30 @@ pub async fn list(
 }
 
 /// Query of `GET /api/v1/conversations/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
+    /// Include the first messages (default true).
     include_messages: Option<bool>,
+    /// How many messages, 1 to 1000 (default 100).
     message_limit: Option<i64>,
 }
 
-/// `GET /api/v1/conversations/{id}`: the conversation with its first messages.
+/// Get a conversation
+///
+/// The conversation with its first messages, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    operation_id = "get_conversation",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)"), GetQuery),
+    responses(
+        (status = 200, description = "The conversation, as listed, with `messages`", body = Value),
+        (status = 404, description = "No such conversation, or another tenant's"),
+        (status = 422, description = "The id is not a UUID"),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -172,7 +218,21 @@ pub async fn get(
     Ok(Json(body))
 }
 
-/// `GET /api/v1/conversations/{id}/messages`: in order.
+/// List a conversation's messages
+///
+/// In order, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "conversations",
+    operation_id = "list_messages",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)"), Page),
+    responses(
+        (status = 200, description = "An array of messages: `id`, `role`, `content` (or only `content_hash`, per the logging level), tokens, `tool_calls`, `tool_results`, `metadata`, `timestamp`", body = Value),
+        (status = 404, description = "No such conversation, or another tenant's"),
+        (status = 422, description = "The id is not a UUID"),
+    )
+)]
 pub async fn messages(
     State(state): State<AppState>,
     auth: Auth,

@@ -17,18 +17,30 @@ use crate::extract::Params;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/logs`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
+    /// How many, 1 to 500 (default 50).
     limit: Option<i64>,
+    /// How many to skip (default 0).
     offset: Option<i64>,
+    /// First day or instant (RFC 3339; a date alone starts at midnight UTC).
     start_date: Option<String>,
+    /// Last day or instant (a date alone ends at the end of that day).
     end_date: Option<String>,
+    /// Only this llmring alias.
     alias: Option<String>,
+    /// Only this model.
     model: Option<String>,
+    /// Only this provider.
     provider: Option<String>,
+    /// Only this origin.
     origin: Option<String>,
+    /// Only this end user's calls.
     user_id: Option<String>,
+    /// Only this conversation's calls (a UUID).
     conversation_id: Option<String>,
+    /// `true`: only calls no price was known for.
     unpriced: Option<bool>,
 }
 
@@ -64,7 +76,20 @@ pub(crate) fn event_json(s: &StoredEvent) -> Value {
     })
 }
 
-/// Lists events.
+/// List logged calls
+///
+/// Newest first. Without dates, the `alias`, `model`, `provider` and `origin` filters search
+/// the last 30 days.
+#[utoipa::path(
+    get,
+    path = "/api/v1/logs",
+    tag = "usage",
+    operation_id = "list_logs",
+    params(LogsQuery),
+    responses(
+        (status = 200, description = "`logs` (each with its tokens, `cost`, `cost_exact`, `currency`, `price_version`, `flags`, `seq`), `limit`, `offset`, `count`, and the `start_date` and `end_date` searched", body = Value),
+    )
+)]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Auth,

@@ -1,8 +1,23 @@
-//! The router: every route, the metrics middleware and JSON fallbacks.
+//! The router: every route, the metrics middleware and JSON fallbacks. The OpenAPI document
+//! ([`crate::openapi`]) comes from the same registration, so a route cannot be served without
+//! being documented.
+//!
+//! To add a route:
+//! 1. Put `#[utoipa::path(...)]` on the handler: method, `path`, `tag`, `operation_id`,
+//!    `params(...)` (path parameters by name, query structs deriving `IntoParams`),
+//!    `request_body` (a struct deriving `ToSchema`) and `responses(...)`. The first line of its
+//!    doc comment is the summary, the rest the description. Error statuses need only a
+//!    description: the error body and a `default` error response are added to every operation.
+//! 2. Register it in [`api`] with `.routes(routes!(module::handler))`; handlers of one path with
+//!    different methods go in one `routes!`.
+//! 3. A second path for the same handler goes through [`Api::alias`], which documents it as a
+//!    copy of the first. Never add a route with axum's `Router::route`: it would be undocumented.
+//! 4. Refresh the committed document: `cargo run -- openapi -o docs/openapi.json`.
 
 mod authorize;
 mod billing;
 mod conversations;
+mod docs;
 mod logs;
 mod pricing;
 mod receipts;
@@ -10,91 +25,185 @@ mod stats;
 mod usage;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use utoipa::openapi::{HttpMethod, OpenApi};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::{routes, PathItemExt};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// A second path serving a documented operation.
+pub(crate) struct Alias {
+    /// The second path.
+    pub path: &'static str,
+    /// The documented path whose operation it serves.
+    pub of: &'static str,
+    /// The method of both.
+    pub method: HttpMethod,
+}
+
+/// Routes being registered, with their documentation.
+pub(crate) struct Api {
+    router: OpenApiRouter<AppState>,
+    aliases: Vec<Alias>,
+}
+
+impl Api {
+    /// Serves and documents the handlers of `routes!(...)`.
+    fn routes(mut self, routes: UtoipaMethodRouter<AppState>) -> Api {
+        self.router = self.router.routes(routes);
+        self
+    }
+
+    /// Serves `handler` at `path` too, documented as a copy of its `method` operation at `of`.
+    fn alias<H, T>(
+        mut self,
+        method: HttpMethod,
+        path: &'static str,
+        of: &'static str,
+        handler: H,
+    ) -> Api
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = axum::routing::on(method.to_method_filter(), handler);
+        self.router = self.router.route(path, route);
+        self.aliases.push(Alias { path, of, method });
+        self
+    }
+}
+
+/// Every route: the axum router (without state, fallbacks or layers) and its document.
+pub(crate) fn api() -> (Router<AppState>, OpenApi) {
+    use HttpMethod::{Get, Post, Put};
+    let api = Api {
+        router: OpenApiRouter::with_openapi(crate::openapi::base()),
+        aliases: Vec::new(),
+    }
+    .routes(routes!(health))
+    .routes(routes!(metrics))
+    .routes(routes!(docs::openapi_json))
+    .routes(routes!(docs::docs))
+    .routes(routes!(usage::log))
+    .routes(routes!(usage::log_batch))
+    .routes(routes!(logs::logs))
+    .routes(routes!(stats::stats))
+    .routes(routes!(pricing::pricing))
+    .routes(routes!(conversations::log))
+    .routes(routes!(conversations::list))
+    .alias(
+        Get,
+        "/api/v1/conversations",
+        "/api/v1/conversations/",
+        conversations::list,
+    )
+    .routes(routes!(conversations::get))
+    .routes(routes!(conversations::messages))
+    .routes(routes!(receipts::list))
+    .alias(Get, "/api/v1/receipts/", "/api/v1/receipts", receipts::list)
+    .routes(routes!(receipts::generate))
+    .routes(routes!(receipts::preview))
+    .routes(routes!(receipts::verify))
+    .routes(routes!(receipts::uncertified))
+    .routes(routes!(receipts::get))
+    .routes(routes!(receipts::logs))
+    .routes(routes!(receipts::proof))
+    .routes(routes!(receipts::public_key_pem))
+    .alias(
+        Get,
+        "/api/v1/receipts/public-key.pem",
+        "/receipts/public-key.pem",
+        receipts::public_key_pem,
+    )
+    .routes(routes!(receipts::public_key_jwk))
+    .routes(routes!(receipts::public_keys))
+    .alias(
+        Get,
+        "/api/v1/receipts/public-keys.json",
+        "/receipts/public-keys.json",
+        receipts::public_keys,
+    )
+    .routes(routes!(receipts::checkpoint))
+    .routes(routes!(receipts::consistency))
+    .routes(routes!(receipts::entries))
+    .routes(routes!(receipts::log_proof))
+    .routes(routes!(authorize::authorize))
+    .routes(routes!(authorize::release))
+    .routes(routes!(billing::set_plan))
+    .alias(
+        Post,
+        "/billing/plan",
+        "/api/v1/billing/plan",
+        billing::set_plan,
+    )
+    .routes(routes!(billing::limits))
+    .alias(
+        Get,
+        "/billing/limits",
+        "/api/v1/billing/limits",
+        billing::limits,
+    )
+    .routes(routes!(billing::balance))
+    .alias(
+        Get,
+        "/api/billing/balance",
+        "/api/v1/billing/balance",
+        billing::balance,
+    )
+    .routes(routes!(billing::history))
+    .alias(
+        Get,
+        "/api/billing/history",
+        "/api/v1/billing/history",
+        billing::history,
+    )
+    .routes(routes!(billing::topup))
+    .alias(
+        Post,
+        "/api/billing/topup",
+        "/api/v1/billing/topup",
+        billing::topup,
+    )
+    .routes(routes!(billing::refund))
+    .routes(routes!(billing::adjustment))
+    .routes(routes!(billing::settings))
+    .alias(
+        Put,
+        "/api/billing/settings",
+        "/api/v1/billing/settings",
+        billing::settings,
+    )
+    .routes(routes!(billing::usage))
+    .alias(
+        Get,
+        "/billing/usage",
+        "/api/v1/billing/usage",
+        billing::usage,
+    )
+    .routes(routes!(billing::cost_report))
+    .alias(
+        Get,
+        "/billing/cost-report",
+        "/api/v1/billing/cost-report",
+        billing::cost_report,
+    );
+    let (router, mut document) = api.router.split_for_parts();
+    crate::openapi::finish(&mut document, &api.aliases);
+    (router, document)
+}
+
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings().max_body_bytes;
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/log", post(usage::log))
-        .route("/api/v1/log/batch", post(usage::log_batch))
-        .route("/api/v1/logs", get(logs::logs))
-        .route("/api/v1/stats", get(stats::stats))
-        .route("/api/v1/pricing", get(pricing::pricing))
-        .route("/api/v1/conversations/log", post(conversations::log))
-        .route("/api/v1/conversations", get(conversations::list))
-        .route("/api/v1/conversations/", get(conversations::list))
-        .route("/api/v1/conversations/{id}", get(conversations::get))
-        .route(
-            "/api/v1/conversations/{id}/messages",
-            get(conversations::messages),
-        )
-        .route("/api/v1/receipts", get(receipts::list))
-        .route("/api/v1/receipts/", get(receipts::list))
-        .route("/api/v1/receipts/generate", post(receipts::generate))
-        .route("/api/v1/receipts/preview", post(receipts::preview))
-        .route("/api/v1/receipts/verify", post(receipts::verify))
-        .route("/api/v1/receipts/uncertified", get(receipts::uncertified))
-        .route(
-            "/api/v1/receipts/public-key.pem",
-            get(receipts::public_key_pem),
-        )
-        .route(
-            "/api/v1/receipts/public-keys.json",
-            get(receipts::public_keys),
-        )
-        .route("/api/v1/receipts/{id}", get(receipts::get))
-        .route("/api/v1/receipts/{id}/logs", get(receipts::logs))
-        .route("/api/v1/receipts/{id}/proof", get(receipts::proof))
-        .route("/receipts/public-key.pem", get(receipts::public_key_pem))
-        .route("/receipts/public-key.jwk", get(receipts::public_key_jwk))
-        .route("/receipts/public-keys.json", get(receipts::public_keys))
-        .route("/api/v1/transparency/checkpoint", get(receipts::checkpoint))
-        .route(
-            "/api/v1/transparency/consistency",
-            get(receipts::consistency),
-        )
-        .route("/api/v1/transparency/entries", get(receipts::entries))
-        .route("/api/v1/transparency/proof", get(receipts::log_proof))
-        .route("/api/v1/authorize", post(authorize::authorize))
-        .route(
-            "/api/v1/authorize/{hold_id}/release",
-            post(authorize::release),
-        )
-        .route("/api/v1/billing/plan", post(billing::set_plan))
-        .route("/billing/plan", post(billing::set_plan))
-        .route("/api/v1/billing/limits", get(billing::limits))
-        .route("/billing/limits", get(billing::limits))
-        .route("/api/v1/billing/balance", get(billing::balance))
-        .route("/api/billing/balance", get(billing::balance))
-        .route("/api/v1/billing/history", get(billing::history))
-        .route("/api/billing/history", get(billing::history))
-        .route("/api/v1/billing/topup", post(billing::topup))
-        .route("/api/billing/topup", post(billing::topup))
-        .route("/api/v1/billing/refund", post(billing::refund))
-        .route("/api/v1/billing/adjustment", post(billing::adjustment))
-        .route(
-            "/api/v1/billing/settings",
-            axum::routing::put(billing::settings),
-        )
-        .route(
-            "/api/billing/settings",
-            axum::routing::put(billing::settings),
-        )
-        .route("/api/v1/billing/usage", get(billing::usage))
-        .route("/billing/usage", get(billing::usage))
-        .route("/api/v1/billing/cost-report", get(billing::cost_report))
-        .route("/billing/cost-report", get(billing::cost_report))
+    let (routes, _) = api();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -139,7 +248,20 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// `GET /health`: 200 when the database answers, 503 otherwise.
+/// Whether the server and its database answer
+///
+/// 200 `{"status": "ok", "database": "ok", "engine", "version"}` when the database answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operate",
+    operation_id = "health",
+    security(()),
+    responses(
+        (status = 200, description = "The server and its database answer", body = Value),
+        (status = 503, description = "The database does not answer: `{\"status\": \"unavailable\", \"database\": \"unreachable\", \"engine\"}`", body = Value),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let engine = state.store().dialect().as_str();
     match state.store().health().await {
@@ -156,7 +278,20 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text.
+/// Prometheus metrics
+///
+/// Requests by route and status, ingested events, commit batch sizes and latency, receipts
+/// issued, authorize decisions by outcome, holds open and expired.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operate",
+    operation_id = "metrics",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+    )
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -14,7 +14,8 @@ use crate::extract::Params;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/pricing`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PricingQuery {
     /// The instant to show prices for (default now).
     at: Option<String>,
@@ -22,7 +23,19 @@ pub struct PricingQuery {
     all: Option<bool>,
 }
 
-/// Lists prices, per million tokens, as exact decimal strings.
+/// List prices
+///
+/// The prices in force for the caller's tenant, per million tokens, as exact decimal strings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pricing",
+    tag = "usage",
+    operation_id = "list_prices",
+    params(PricingQuery),
+    responses(
+        (status = 200, description = "`at`, `unit` and `prices`: each entry's provider, model, rates, currency, `effective_from` and source", body = Value),
+    )
+)]
 pub async fn pricing(
     State(state): State<AppState>,
     auth: Auth,

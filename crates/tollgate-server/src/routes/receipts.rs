@@ -32,15 +32,24 @@ const MAX_DESCRIPTION_CHARS: usize = 2000;
 const MAX_ENTRIES: i64 = 1000;
 
 /// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`).
-#[derive(Debug, Default, Deserialize)]
+/// The first selection that applies wins: conversation, date range (both ends), log ids,
+/// then uncertified.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptRequest {
+    /// Every log of one conversation (a UUID).
     conversation_id: Option<String>,
+    /// With `end_date`: the logs of a range (a date or RFC 3339 instant).
     start_date: Option<String>,
+    /// With `start_date`.
     end_date: Option<String>,
+    /// These logs, by id (at most 10,000).
     log_ids: Option<Vec<String>>,
+    /// Every log no receipt certifies yet.
     #[serde(default)]
     since_last_receipt: bool,
+    /// A description, signed with the receipt (at most 2,000 characters).
     description: Option<String>,
+    /// Tags, signed with the receipt (at most 32, each 1 to 64 characters).
     tags: Option<Vec<String>>,
 }
 
@@ -159,7 +168,22 @@ fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiErro
     Ok((description, out))
 }
 
-/// `POST /api/v1/receipts/generate`.
+/// Sign and store a receipt
+///
+/// Certifies the selected logs: totals, breakdowns, tags and the Merkle root of exactly those
+/// logs, signed with Ed25519.
+#[utoipa::path(
+    post,
+    path = "/api/v1/receipts/generate",
+    tag = "receipts",
+    operation_id = "generate_receipt",
+    request_body = ReceiptRequest,
+    responses(
+        (status = 200, description = "`receipt` (the signed document, as stored) and `certified_count`", body = Value),
+        (status = 400, description = "No selection (`NO_SELECTION`)"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
 pub async fn generate(
     State(state): State<AppState>,
     auth: Auth,
@@ -173,7 +197,21 @@ pub async fn generate(
     Ok(Json(json!({"receipt": receipt, "certified_count": count})))
 }
 
-/// `POST /api/v1/receipts/preview`.
+/// Preview a receipt
+///
+/// The numbers the same selection would certify; nothing is signed or stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/receipts/preview",
+    tag = "receipts",
+    operation_id = "preview_receipt",
+    request_body = ReceiptRequest,
+    responses(
+        (status = 200, description = "The selection's totals and breakdowns, unsigned", body = Value),
+        (status = 400, description = "No selection (`NO_SELECTION`)"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
 pub async fn preview(
     State(state): State<AppState>,
     auth: Auth,
@@ -187,10 +225,14 @@ pub async fn preview(
 }
 
 /// `?limit&offset`, as llmring bounds them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// How many, 1 to 1000 (default 100).
     limit: Option<i64>,
+    /// How many to skip (default 0).
     offset: Option<i64>,
+    /// Receipts only: those carrying this tag.
     tag: Option<String>,
 }
 
@@ -215,7 +257,19 @@ fn listed_log(s: &StoredEvent) -> Value {
     v
 }
 
-/// `GET /api/v1/receipts/uncertified`.
+/// List uncertified logs
+///
+/// Logs no receipt certifies yet, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receipts/uncertified",
+    tag = "receipts",
+    operation_id = "list_uncertified_logs",
+    params(Page),
+    responses(
+        (status = 200, description = "`logs`, `total`, `limit`, `offset`", body = Value),
+    )
+)]
 pub async fn uncertified(
     State(state): State<AppState>,
     auth: Auth,
@@ -239,7 +293,19 @@ fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
     serde_json::from_str(&r.document).map_err(ApiError::internal)
 }
 
-/// `GET /api/v1/receipts/` (and without the slash).
+/// List receipts
+///
+/// Newest first, each as issued.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receipts",
+    tag = "receipts",
+    operation_id = "list_receipts",
+    params(Page),
+    responses(
+        (status = 200, description = "`receipts`, `total`, `limit`, `offset`", body = Value),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -272,7 +338,20 @@ async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<StoredReceipt
         .ok_or_else(|| ApiError::not_found("Receipt"))
 }
 
-/// `GET /api/v1/receipts/{receipt_id}`.
+/// Get a receipt
+///
+/// Byte for byte as signed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receipts/{id}",
+    tag = "receipts",
+    operation_id = "get_receipt",
+    params(("id" = String, Path, description = "The receipt's id")),
+    responses(
+        (status = 200, description = "The signed receipt document", body = Value),
+        (status = 404, description = "No such receipt, or another tenant's"),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -283,7 +362,20 @@ pub async fn get(
     Ok(Json(stored_document(&r)?))
 }
 
-/// `GET /api/v1/receipts/{receipt_id}/logs`.
+/// List the logs a receipt certifies
+///
+/// In leaf order, each with its canonical `entry` (RFC 8785 JSON) and `index`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receipts/{id}/logs",
+    tag = "receipts",
+    operation_id = "list_receipt_logs",
+    params(("id" = String, Path, description = "The receipt's id"), Page),
+    responses(
+        (status = 200, description = "`receipt_id`, `logs`, `total`, `limit`, `offset`", body = Value),
+        (status = 404, description = "No such receipt, or another tenant's"),
+    )
+)]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Auth,
@@ -317,13 +409,29 @@ pub async fn logs(
 }
 
 /// `?log_id=` of a receipt proof.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProofQuery {
+    /// The log (a UUID); required.
     log_id: Option<String>,
 }
 
-/// `GET /api/v1/receipts/{receipt_id}/proof?log_id=…`: the inclusion proof of one log in
-/// the receipt's Merkle root, with the log's canonical bytes.
+/// Prove a log is in a receipt
+///
+/// The inclusion proof of one log in the receipt's Merkle root (RFC 6962), with the log's
+/// canonical entry.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receipts/{id}/proof",
+    tag = "receipts",
+    operation_id = "receipt_inclusion_proof",
+    params(("id" = String, Path, description = "The receipt's id"), ProofQuery),
+    responses(
+        (status = 200, description = "`receipt_id`, `log_id`, `seq`, `index`, `size`, `root`, `leaf_hash`, `entry` and `proof` (base64 hashes)", body = Value),
+        (status = 400, description = "`log_id` is missing or not a UUID"),
+        (status = 404, description = "No such receipt or log, or the receipt does not certify it (`NOT_CERTIFIED`)"),
+    )
+)]
 pub async fn proof(
     State(state): State<AppState>,
     auth: Auth,
@@ -381,9 +489,24 @@ pub async fn proof(
     })))
 }
 
-/// `POST /api/v1/receipts/verify`: a receipt (bare, as llmring posts it, or under
-/// `"receipt"`), or `{"receipt_id"}` of a stored one. Anyone may check a signature; with the
-/// owner's key the set commitment is checked against the stored logs too.
+/// Verify a receipt
+///
+/// A receipt (bare, as llmring posts it, or under `"receipt"`), or `{"receipt_id"}` of a
+/// stored one (with the owner's key). Anyone may check a signature; with the owner's key the
+/// set commitment is checked against the stored logs too.
+#[utoipa::path(
+    post,
+    path = "/api/v1/receipts/verify",
+    tag = "receipts",
+    operation_id = "verify_receipt",
+    security((), ("api_key" = []), ("bearer" = [])),
+    request_body(content = Value, description = "A receipt, `{\"receipt\": {...}}` or `{\"receipt_id\": \"...\"}`"),
+    responses(
+        (status = 200, description = "`receipt_id`, `valid`, `algorithm: \"Ed25519\"`, `key_id`, `signature_valid`, `commitment_valid` (null without the owner's key), `reason` when not valid", body = Value),
+        (status = 400, description = "Not a receipt (`INVALID_RECEIPT`), or malformed JSON"),
+        (status = 401, description = "A `receipt_id` without the owner's key"),
+    )
+)]
 pub async fn verify(
     State(state): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
@@ -450,8 +573,20 @@ async fn current_public(state: &AppState) -> Result<(PublicKey, String), ApiErro
     Ok((key.public_key(), key_id))
 }
 
-/// `GET /receipts/public-key.pem` and `/api/v1/receipts/public-key.pem`: the current key as
-/// SubjectPublicKeyInfo PEM.
+/// The current signing key, PEM
+///
+/// SubjectPublicKeyInfo PEM of the Ed25519 key that signs receipts now (`openssl pkey -pubin`
+/// reads it).
+#[utoipa::path(
+    get,
+    path = "/receipts/public-key.pem",
+    tag = "receipts",
+    operation_id = "public_key_pem",
+    security(()),
+    responses(
+        (status = 200, description = "The public key, PEM", body = String, content_type = "application/x-pem-file"),
+    )
+)]
 pub async fn public_key_pem(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (key, _) = current_public(&state).await?;
     Ok((
@@ -461,14 +596,35 @@ pub async fn public_key_pem(State(state): State<AppState>) -> Result<Response, A
         .into_response())
 }
 
-/// `GET /receipts/public-key.jwk`: the current key as a JWK.
+/// The current signing key, JWK
+///
+/// The Ed25519 key that signs receipts now, as a JSON Web Key (`kty: OKP`, `crv: Ed25519`).
+#[utoipa::path(
+    get,
+    path = "/receipts/public-key.jwk",
+    tag = "receipts",
+    operation_id = "public_key_jwk",
+    security(()),
+    responses((status = 200, description = "The public key as a JWK", body = Value)),
+)]
 pub async fn public_key_jwk(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (key, _) = current_public(&state).await?;
     Ok(Json(key.to_jwk()))
 }
 
-/// `GET /receipts/public-keys.json` and `/api/v1/receipts/public-keys.json`: every key that
-/// ever signed, with its validity window.
+/// Every signing key
+///
+/// Every key that ever signed receipts, with its validity window.
+#[utoipa::path(
+    get,
+    path = "/receipts/public-keys.json",
+    tag = "receipts",
+    operation_id = "public_keys",
+    security(()),
+    responses(
+        (status = 200, description = "`keys` (each `key_id`, base64url `public_key`, `algorithm`, `not_before`, `not_after`, `current`) and `current_key_id`", body = Value),
+    )
+)]
 pub async fn public_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (_, current) = current_public(&state).await?;
     let keys: Vec<Value> = state
@@ -492,13 +648,27 @@ pub async fn public_keys(State(state): State<AppState>) -> Result<Json<Value>, A
 }
 
 /// `?size=` of a checkpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
+    /// An earlier log size, such as the one a receipt references (default: the current size).
     size: Option<i64>,
 }
 
-/// `GET /api/v1/transparency/checkpoint[?size=N]`: the tenant log's checkpoint at its
-/// current size (or at N, such as the size a receipt references), a C2SP signed note.
+/// The tenant log's signed checkpoint
+///
+/// At the log's current size, or at `size`: a C2SP signed note.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/checkpoint",
+    tag = "transparency",
+    operation_id = "checkpoint",
+    params(CheckpointQuery),
+    responses(
+        (status = 200, description = "The signed note: origin, size and root hash lines, then the signature", body = String, content_type = "text/plain"),
+        (status = 400, description = "`size` is beyond the log"),
+    )
+)]
 pub async fn checkpoint(
     State(state): State<AppState>,
     auth: Auth,
@@ -525,13 +695,29 @@ async fn log_size(state: &AppState, tenant: &str) -> Result<i64, ApiError> {
 }
 
 /// `?from&to` of a consistency proof.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The earlier size (default 0).
     from: Option<i64>,
+    /// The later size (default: the current size).
     to: Option<i64>,
 }
 
-/// `GET /api/v1/transparency/consistency?from=M&to=N`.
+/// Prove the log only grew
+///
+/// The consistency proof (RFC 6962) between two sizes of the tenant log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/consistency",
+    tag = "transparency",
+    operation_id = "consistency_proof",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "`from`, `to` and `proof` (base64 hashes)", body = Value),
+        (status = 400, description = "A size is beyond the log, or `from` is after `to`"),
+    )
+)]
 pub async fn consistency(
     State(state): State<AppState>,
     auth: Auth,
@@ -551,14 +737,29 @@ pub async fn consistency(
 }
 
 /// `?start&end` of an entries range.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
+    /// The first entry (default 0).
     start: Option<i64>,
+    /// One past the last entry (default: 1,000 on, or the log's size).
     end: Option<i64>,
 }
 
-/// `GET /api/v1/transparency/entries?start&end`: canonical entries `[start, end)`, at most
-/// 1,000 per call.
+/// Read the tenant log's entries
+///
+/// Canonical entries `[start, end)`, at most 1,000 per call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/entries",
+    tag = "transparency",
+    operation_id = "log_entries",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "`start`, `end`, `size` and `entries` (each `seq`, canonical `entry`, base64 `leaf_hash`)", body = Value),
+        (status = 400, description = "The range is beyond the log or longer than 1,000"),
+    )
+)]
 pub async fn entries(
     State(state): State<AppState>,
     auth: Auth,
@@ -594,13 +795,29 @@ pub async fn entries(
 }
 
 /// `?seq&size` of a log inclusion proof.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogProofQuery {
+    /// The entry; required.
     seq: Option<i64>,
+    /// The log size (default: the current size).
     size: Option<i64>,
 }
 
-/// `GET /api/v1/transparency/proof?seq=I&size=N`: inclusion of entry I in the log of size N.
+/// Prove an entry is in the tenant log
+///
+/// The inclusion proof (RFC 6962) of entry `seq` in the log of size `size`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/proof",
+    tag = "transparency",
+    operation_id = "log_inclusion_proof",
+    params(LogProofQuery),
+    responses(
+        (status = 200, description = "`seq`, `size`, `entry`, `leaf_hash` and `proof` (base64 hashes)", body = Value),
+        (status = 400, description = "`seq` is missing or beyond `size`, or the log is empty"),
+    )
+)]
 pub async fn log_proof(
     State(state): State<AppState>,
     auth: Auth,

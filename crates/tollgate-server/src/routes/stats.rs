@@ -19,10 +19,14 @@ use crate::extract::Params;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/stats`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    /// First day or instant (default: 30 days before the end).
     start_date: Option<String>,
+    /// Last day or instant (default: today).
     end_date: Option<String>,
+    /// `day` (default), `month`, `model`, `provider`, `alias`, `origin` or `user`.
     group_by: Option<String>,
 }
 
@@ -93,7 +97,19 @@ impl Agg {
     }
 }
 
-/// The usage statistics of a range.
+/// Usage statistics of a range
+///
+/// llmring's `UsageStats`, with exact decimal strings and a working `group_by`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "usage",
+    operation_id = "usage_stats",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "`summary` (requests, tokens, `total_cost`, `currency`, `costs_by_currency`), `by_day`, `by_model`, `by_origin`, `by_alias`, `by_provider`, `by_user`, `groups` by `group_by`, `start_date`, `end_date`", body = Value),
+    )
+)]
 pub async fn stats(
     State(state): State<AppState>,
     auth: Auth,

@@ -46,7 +46,23 @@ pub(crate) fn recorded_json(r: &Recorded) -> Value {
     })
 }
 
-/// Records one call.
+/// Log one call
+///
+/// llmring's `UsageLogRequest` plus Tollgate's optional fields. The call is priced at its own
+/// time and acknowledged once its transaction is durable. A repeated `request_id` is counted
+/// once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/log",
+    tag = "usage",
+    operation_id = "log_usage",
+    request_body = UsageLogBody,
+    responses(
+        (status = 200, description = "Recorded, or recognised as a repeat (`duplicate: true`): `log_id`, `cost` (a float, as llmring reads it), `cost_exact`, `currency`, `seq`, `price_version`, `flags`, `timestamp`", body = Value),
+        (status = 422, description = "A field is invalid (`INVALID_FIELD`, naming it)"),
+        (status = 503, description = "Too many requests are waiting for a commit; retry"),
+    )
+)]
 pub async fn log(
     State(state): State<AppState>,
     auth: Auth,
@@ -63,14 +79,32 @@ pub async fn log(
     Ok(Json(recorded_json(first)))
 }
 
-#[derive(Deserialize)]
+/// Body of `POST /api/v1/log/batch`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = LogBatchBody)]
 struct BatchBody<'a> {
+    /// The calls, each as `POST /api/v1/log` takes it.
     #[serde(borrow)]
+    #[schema(value_type = Vec<UsageLogBody>)]
     events: Vec<&'a RawValue>,
 }
 
-/// Records up to `max_batch_events` calls; an invalid one is reported by index and rejects
-/// nothing else.
+/// Log many calls at once
+///
+/// Up to `ingest.max_batch_events` (1,000 by default) calls. An invalid one is reported by its
+/// index and rejects nothing else.
+#[utoipa::path(
+    post,
+    path = "/api/v1/log/batch",
+    tag = "usage",
+    operation_id = "log_usage_batch",
+    request_body = BatchBody,
+    responses(
+        (status = 200, description = "`results` by index, each `status` `recorded`, `duplicate` (with the fields of `POST /api/v1/log`) or `rejected` (with its `error`), and the counts `recorded`, `duplicates`, `rejected`", body = Value),
+        (status = 422, description = "`events` is empty or holds too many"),
+        (status = 503, description = "Too many requests are waiting for a commit; retry"),
+    )
+)]
 pub async fn log_batch(
     State(state): State<AppState>,
     auth: Auth,

@@ -9,6 +9,7 @@ mod bench_receipts;
 mod billing;
 mod billing_tables;
 mod checks;
+mod openapi;
 mod output;
 mod pricing;
 mod prove;
@@ -72,6 +73,8 @@ enum Command {
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Print the API's OpenAPI 3.1 document, generated from the code (as `/openapi.json`).
+    Openapi(openapi::OpenApi),
 }
 
 impl Cli {
@@ -92,6 +95,7 @@ impl Cli {
             Command::Transparency(c) => return Ok(c.run().await),
             Command::SigningKey(c) => c.run().await?,
             Command::Bench(c) => c.run().await?,
+            Command::Openapi(c) => c.run()?,
         }
         Ok(ExitCode::SUCCESS)
     }
