@@ -208,11 +208,7 @@ fn add_alias(doc: &mut OpenApi, alias: &Alias) {
         Some(d) => format!("{note}\n\n{d}"),
         None => note,
     });
-    let item = doc
-        .paths
-        .paths
-        .entry(alias.path.to_string())
-        .or_insert_with(PathItem::default);
+    let item = doc.paths.paths.entry(alias.path.to_string()).or_default();
     *slot(item, &alias.method) = Some(op);
 }
 

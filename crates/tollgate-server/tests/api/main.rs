@@ -8,6 +8,7 @@ mod conversations;
 mod ingest;
 mod jwt;
 mod llmring;
+mod openapi;
 mod reads;
 mod receipts;
 mod support;
