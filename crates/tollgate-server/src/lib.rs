@@ -16,6 +16,7 @@ pub mod keys;
 mod metrics;
 mod prices;
 mod receipts;
+mod retention;
 mod routes;
 pub mod settings;
 pub mod signer;
@@ -62,6 +63,7 @@ pub struct Server {
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
     expirer: JoinHandle<()>,
+    retainer: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -74,6 +76,7 @@ impl Server {
         }
         let billing =
             Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
+        let policy = settings.retention_policy().map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
             None => None,
             Some(s) => Some(
@@ -96,6 +99,12 @@ impl Server {
             Duration::from_micros(settings.ingest.linger_us),
         );
         let every = settings.receipts.checkpoint_seconds;
+        let retainer = retention::run_every(
+            store.clone(),
+            metrics.clone(),
+            policy,
+            Duration::from_secs(settings.retention.run_every_seconds),
+        );
         let (authorizer, _) = Authorizer::start(
             store.clone(),
             billing.clone(),
@@ -123,6 +132,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            retainer,
         })
     }
 
@@ -145,6 +155,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            retainer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -158,6 +169,9 @@ impl Server {
         expirer.abort();
         if let Some(c) = checkpointer {
             c.abort();
+        }
+        if let Some(r) = retainer {
+            r.abort();
         }
         // The router (and every handle on the writer) is gone: the writer drains and ends.
         if let Err(e) = writer.await {

@@ -3,6 +3,7 @@
 
 mod billing;
 mod receipts;
+mod retention;
 mod signing_key;
 mod transparency;
 
