@@ -548,7 +548,7 @@ pub enum CertifiedLog {
     /// In the live table.
     Live {
         /// The event.
-        event: StoredEvent,
+        event: Box<StoredEvent>,
         /// Its canonical entry.
         entry: Vec<u8>,
     },

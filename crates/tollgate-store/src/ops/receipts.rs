@@ -729,7 +729,9 @@ pub(super) async fn receipt_logs(
         for row in &rows {
             let event = stored_event(row)?;
             let entry: Vec<u8> = row.try_get(EVENT_COLUMN_COUNT)?;
-            logs.insert(event.seq, CertifiedLog::Live { event, entry });
+            let seq = event.seq;
+            let event = Box::new(event);
+            logs.insert(seq, CertifiedLog::Live { event, entry });
         }
         if logs.len() as i64 != run.len() {
             archived_logs(db, tenant, run, &mut logs).await?;
@@ -766,14 +768,13 @@ async fn archived_logs(
     .await?;
     for row in &rows {
         let seq: i64 = row.try_get(0)?;
-        if !logs.contains_key(&seq) {
-            let log = CertifiedLog::Archived {
+        if let std::collections::btree_map::Entry::Vacant(slot) = logs.entry(seq) {
+            slot.insert(CertifiedLog::Archived {
                 seq,
                 log_id: row.try_get(1)?,
                 leaf_hash: row.try_get(2)?,
                 archive_id: row.try_get(3)?,
-            };
-            logs.insert(seq, log);
+            });
         }
     }
     Ok(())
