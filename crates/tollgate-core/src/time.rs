@@ -83,6 +83,23 @@ pub fn month_of(us: i64) -> i64 {
     i64::from(dt.year()) * 100 + i64::from(dt.month())
 }
 
+/// The first microsecond (UTC) of a `yyyymm` month.
+pub fn month_start_us(month: i64) -> i64 {
+    let (year, m) = (month.div_euclid(100), month.rem_euclid(100));
+    NaiveDate::from_ymd_opt(year as i32, m as u32, 1)
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
+        .unwrap_or_default()
+}
+
+/// The month after a `yyyymm` month.
+pub fn next_month(month: i64) -> i64 {
+    if month % 100 >= 12 {
+        (month / 100 + 1) * 100 + 1
+    } else {
+        month + 1
+    }
+}
+
 /// `YYYY-MM` of a `yyyymm` month key.
 pub fn month_string(month: i64) -> String {
     format!("{:04}-{:02}", month / 100, month % 100)
@@ -91,6 +108,15 @@ pub fn month_string(month: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_starts_at_its_first_utc_midnight_and_december_is_followed_by_january() {
+        let jan = parse_instant("2026-01-01T00:00:00Z", DateEdge::Start).expect("ok");
+        assert_eq!(month_start_us(202601), jan);
+        assert_eq!(month_of(month_start_us(202603) - 1), 202602);
+        assert_eq!(next_month(202512), 202601);
+        assert_eq!(next_month(202601), 202602);
+    }
 
     #[test]
     fn offsets_naive_times_and_dates_all_read_as_utc() {

@@ -17,6 +17,7 @@ mod metrics;
 pub mod openapi;
 mod prices;
 mod receipts;
+mod retention;
 mod routes;
 pub mod settings;
 pub mod signer;
@@ -63,6 +64,7 @@ pub struct Server {
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
     expirer: JoinHandle<()>,
+    retainer: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -75,6 +77,7 @@ impl Server {
         }
         let billing =
             Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
+        let policy = settings.retention_policy().map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
             None => None,
             Some(s) => Some(
@@ -97,6 +100,12 @@ impl Server {
             Duration::from_micros(settings.ingest.linger_us),
         );
         let every = settings.receipts.checkpoint_seconds;
+        let retainer = retention::run_every(
+            store.clone(),
+            metrics.clone(),
+            policy,
+            Duration::from_secs(settings.retention.run_every_seconds),
+        );
         let (authorizer, _) = Authorizer::start(
             store.clone(),
             billing.clone(),
@@ -125,6 +134,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            retainer,
         })
     }
 
@@ -147,6 +157,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            retainer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -160,6 +171,9 @@ impl Server {
         expirer.abort();
         if let Some(c) = checkpointer {
             c.abort();
+        }
+        if let Some(r) = retainer {
+            r.abort();
         }
         // The router (and every handle on the writer) is gone: the writer drains and ends.
         if let Err(e) = writer.await {

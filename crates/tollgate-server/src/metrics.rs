@@ -91,6 +91,16 @@ pub struct Metrics {
     pub holds_expired: AtomicU64,
     /// Holds open at the last look (every expiry run).
     pub holds_open: AtomicU64,
+    /// Retention runs finished (with or without failures).
+    pub retention_runs: AtomicU64,
+    /// Usage events moved to archive files.
+    pub retention_events_archived: AtomicU64,
+    /// Archive files deleted past the delete age.
+    pub retention_archives_deleted: AtomicU64,
+    /// Messages whose content retention dropped.
+    pub retention_contents_dropped: AtomicU64,
+    /// Retention runs, or tenants within one, that failed.
+    pub retention_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -107,6 +117,11 @@ impl Default for Metrics {
             decisions: Mutex::new(BTreeMap::new()),
             holds_expired: AtomicU64::new(0),
             holds_open: AtomicU64::new(0),
+            retention_runs: AtomicU64::new(0),
+            retention_events_archived: AtomicU64::new(0),
+            retention_archives_deleted: AtomicU64::new(0),
+            retention_contents_dropped: AtomicU64::new(0),
+            retention_failures: AtomicU64::new(0),
         }
     }
 }
@@ -133,6 +148,20 @@ impl Metrics {
     pub fn decision(&self, outcome: &'static str) {
         let mut map = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry(outcome).or_default() += 1;
+    }
+
+    /// Counts what a retention run did.
+    pub fn retention_run(&self, report: &tollgate_store::RetentionReport) {
+        let add = |c: &AtomicU64, n: i64| {
+            c.fetch_add(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+        };
+        self.retention_runs.fetch_add(1, Ordering::Relaxed);
+        for t in &report.tenants {
+            add(&self.retention_events_archived, t.events_archived);
+            add(&self.retention_archives_deleted, t.archives_deleted);
+            add(&self.retention_contents_dropped, t.contents_dropped);
+            add(&self.retention_failures, i64::from(t.error.is_some()));
+        }
     }
 
     /// The text exposition.
@@ -187,6 +216,31 @@ impl Metrics {
                 "tollgate_holds_expired_total",
                 "Holds released by this instance's expiry job.",
                 &self.holds_expired,
+            ),
+            (
+                "tollgate_retention_runs_total",
+                "Retention runs finished.",
+                &self.retention_runs,
+            ),
+            (
+                "tollgate_retention_events_archived_total",
+                "Usage events moved to archive files.",
+                &self.retention_events_archived,
+            ),
+            (
+                "tollgate_retention_archives_deleted_total",
+                "Archive files deleted past the delete age.",
+                &self.retention_archives_deleted,
+            ),
+            (
+                "tollgate_retention_contents_dropped_total",
+                "Messages whose content retention dropped.",
+                &self.retention_contents_dropped,
+            ),
+            (
+                "tollgate_retention_failures_total",
+                "Retention runs, or tenants within one, that failed.",
+                &self.retention_failures,
             ),
         ];
         for (name, help, value) in counters {
@@ -261,5 +315,32 @@ mod tests {
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"allowed\"} 2"));
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"QUOTA_EXCEEDED\"} 1"));
         assert!(text.contains("# TYPE tollgate_holds_open gauge\ntollgate_holds_open 7"));
+    }
+
+    #[test]
+    fn a_retention_run_adds_its_counts_and_its_failed_tenants() {
+        let m = Metrics::default();
+        let report = tollgate_store::RetentionReport {
+            tenants: vec![
+                tollgate_store::TenantRetention {
+                    events_archived: 7,
+                    archives_deleted: 1,
+                    contents_dropped: 3,
+                    ..Default::default()
+                },
+                tollgate_store::TenantRetention {
+                    error: Some("disk full".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        m.retention_run(&report);
+        let text = m.render();
+        assert!(text.contains("tollgate_retention_runs_total 1"));
+        assert!(text.contains("tollgate_retention_events_archived_total 7"));
+        assert!(text.contains("tollgate_retention_archives_deleted_total 1"));
+        assert!(text.contains("tollgate_retention_contents_dropped_total 3"));
+        assert!(text.contains("tollgate_retention_failures_total 1"));
     }
 }

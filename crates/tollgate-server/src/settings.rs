@@ -43,6 +43,37 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// How end users (not API keys) authenticate.
     pub auth: AuthSettings,
+    /// How long usage events, archives and message content are kept.
+    pub retention: RetentionSettings,
+}
+
+/// Retention settings. An age of 0 turns that part off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Usage events move to archive files once their whole UTC month is older than this.
+    pub archive_after_days: u32,
+    /// Archive files are deleted once their month is older than this.
+    pub delete_after_days: u32,
+    /// Conversation messages older than this lose their content (hash and counts stay).
+    pub message_content_days: u32,
+    /// Where archive files go; default `<data_dir>/archive`.
+    pub archive_dir: Option<PathBuf>,
+    /// How often the server runs retention, in seconds (0: never; `tollgate retention run`
+    /// runs it by hand).
+    pub run_every_seconds: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            archive_after_days: 90,
+            delete_after_days: 365,
+            message_content_days: 30,
+            archive_dir: None,
+            run_every_seconds: 0,
+        }
+    }
 }
 
 /// End-user authentication settings.
@@ -246,6 +277,27 @@ impl Default for ReceiptSettings {
 }
 
 impl Settings {
+    /// The retention policy the settings describe; an error when deleting would come before
+    /// archiving.
+    pub fn retention_policy(&self) -> Result<tollgate_store::RetentionPolicy, String> {
+        let r = &self.retention;
+        if r.delete_after_days > 0 && r.delete_after_days < r.archive_after_days {
+            return Err(format!(
+                "retention.delete_after_days ({}) must be at least retention.archive_after_days ({})",
+                r.delete_after_days, r.archive_after_days
+            ));
+        }
+        Ok(tollgate_store::RetentionPolicy {
+            archive_after_days: r.archive_after_days,
+            delete_after_days: r.delete_after_days,
+            message_content_days: r.message_content_days,
+            archive_dir: r
+                .archive_dir
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("archive")),
+        })
+    }
+
     /// Where the signing key lives.
     pub fn signing_key_path(&self) -> PathBuf {
         self.receipts
@@ -315,6 +367,7 @@ impl Default for Settings {
             receipts: ReceiptSettings::default(),
             billing: BillingSettings::default(),
             auth: AuthSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -378,6 +431,7 @@ impl fmt::Debug for Settings {
             .field("receipts", &self.receipts)
             .field("billing", &self.billing)
             .field("auth", &self.auth)
+            .field("retention", &self.retention)
             .finish()
     }
 }

@@ -6,11 +6,13 @@
 //! differ, [`Dialect`] says so at the call site.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 mod db;
 mod error;
 pub mod migrate;
 mod model;
 mod ops;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -24,6 +26,10 @@ pub use db::{redact, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
 pub use migrate::MigrationReport;
 pub use model::*;
+pub use retention::{
+    ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
+    TenantRetention,
+};
 
 /// The business operations of Tollgate's storage. Each is one transaction.
 #[async_trait]
@@ -289,6 +295,21 @@ pub trait Store: Send + Sync + 'static {
         hold_id: &str,
         now_us: i64,
     ) -> Result<bool, StoreError>;
+
+    // Retention.
+
+    /// Runs retention for every tenant, ages measured back from `now_us`: archives old
+    /// events to files, deletes old archive files, drops old message content. Not one
+    /// transaction: a sequence of steps, each leaving a state the next run finishes (see
+    /// `ops::retention`). A tenant whose retention fails is reported; the others still run.
+    async fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        opts: &RetentionOptions,
+        now_us: i64,
+    ) -> Result<RetentionReport, StoreError>;
+    /// A tenant's archive records, oldest first.
+    async fn archives(&self, tenant_id: &str) -> Result<Vec<ArchiveRecord>, StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

@@ -353,8 +353,9 @@ pub struct Message {
 pub struct LogEntry {
     /// Position.
     pub seq: i64,
-    /// RFC 8785 canonical JSON of the event.
-    pub entry: Vec<u8>,
+    /// RFC 8785 canonical JSON of the event; None once retention archived it (the archive
+    /// file holds it; the leaf hash stays).
+    pub entry: Option<Vec<u8>>,
     /// SHA-256(0x00 || entry).
     pub leaf_hash: Vec<u8>,
 }
@@ -536,10 +537,32 @@ pub struct StoredReceipt {
 pub struct ReceiptLog {
     /// Leaf index in the receipt's Merkle tree.
     pub index: i64,
-    /// The event.
-    pub event: StoredEvent,
-    /// Its canonical entry (the bytes its leaf hash covers).
-    pub entry: Vec<u8>,
+    /// The event with its canonical entry (the bytes its leaf hash covers), or what stays of
+    /// it once archived.
+    pub log: CertifiedLog,
+}
+
+/// A log a receipt certifies: live, or archived by retention.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CertifiedLog {
+    /// In the live table.
+    Live {
+        /// The event.
+        event: Box<StoredEvent>,
+        /// Its canonical entry.
+        entry: Vec<u8>,
+    },
+    /// Moved to an archive file; its position, id and leaf hash stay.
+    Archived {
+        /// Position in the tenant's log.
+        seq: i64,
+        /// The log id.
+        log_id: String,
+        /// SHA-256(0x00 || entry).
+        leaf_hash: Vec<u8>,
+        /// The archive holding its entry (`<yyyy-mm>-<first seq>`).
+        archive_id: String,
+    },
 }
 
 /// A signed checkpoint of a tenant's log.

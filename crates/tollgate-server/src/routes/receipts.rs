@@ -11,7 +11,7 @@ use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::validate::optional_text;
 use tollgate_receipts::keys::PublicKey;
 use tollgate_receipts::merkle::{consistency_spans, inclusion_spans, needs, verify_inclusion};
-use tollgate_store::{Scope, Selection, StoredEvent, StoredReceipt};
+use tollgate_store::{CertifiedLog, Scope, Selection, StoredEvent, StoredReceipt};
 use uuid::Uuid;
 
 use super::conversations::bounded;
@@ -393,9 +393,27 @@ pub async fn logs(
     let logs: Vec<Value> = logs
         .iter()
         .map(|l| {
-            let mut v = listed_log(&l.event);
+            let mut v = match &l.log {
+                CertifiedLog::Live { event, entry } => {
+                    let mut v = listed_log(event);
+                    v["entry"] = json!(String::from_utf8_lossy(entry));
+                    v
+                }
+                // Retention moved it to an archive file: what stays is enough to prove it.
+                CertifiedLog::Archived {
+                    seq,
+                    log_id,
+                    leaf_hash,
+                    archive_id,
+                } => json!({
+                    "id": log_id,
+                    "seq": seq,
+                    "entry": null,
+                    "leaf_hash": b64(leaf_hash),
+                    "archived": archive_id,
+                }),
+            };
             v["index"] = json!(l.index);
-            v["entry"] = json!(String::from_utf8_lossy(&l.entry));
             v
         })
         .collect();
@@ -484,9 +502,16 @@ pub async fn proof(
         "size": r.count,
         "root": b64(r.root),
         "leaf_hash": b64(leaf),
-        "entry": String::from_utf8_lossy(&entry.entry),
+        "entry": entry_text(&entry.entry),
         "proof": path.iter().map(b64).collect::<Vec<_>>(),
     })))
+}
+
+/// A canonical entry as JSON text, or null once retention archived it.
+fn entry_text(entry: &Option<Vec<u8>>) -> Value {
+    entry
+        .as_ref()
+        .map_or(Value::Null, |e| json!(String::from_utf8_lossy(e)))
 }
 
 /// Verify a receipt
@@ -784,7 +809,7 @@ pub async fn entries(
         .map(|e| {
             json!({
                 "seq": e.seq,
-                "entry": String::from_utf8_lossy(&e.entry),
+                "entry": entry_text(&e.entry),
                 "leaf_hash": b64(&e.leaf_hash),
             })
         })
@@ -845,7 +870,7 @@ pub async fn log_proof(
     Ok(Json(json!({
         "seq": seq,
         "size": size,
-        "entry": String::from_utf8_lossy(&entry.entry),
+        "entry": entry_text(&entry.entry),
         "leaf_hash": b64(&entry.leaf_hash),
         "proof": proof.iter().map(b64).collect::<Vec<_>>(),
     })))

@@ -8,6 +8,8 @@ mod pg_append;
 mod prices;
 mod read;
 mod receipts;
+mod retention;
+mod retention_sql;
 mod rows;
 mod sql;
 mod sqlite_append;
@@ -27,6 +29,7 @@ use uuid::Uuid;
 
 use crate::db::{Db, Dialect};
 use crate::model::*;
+use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::{SqlStore, Store, StoreError};
 
 /// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
@@ -403,5 +406,18 @@ impl Store for SqlStore {
         now_us: i64,
     ) -> Result<bool, StoreError> {
         authorize::release_hold(&self.db, tenant_id, hold_id, now_us).await
+    }
+
+    async fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        opts: &RetentionOptions,
+        now_us: i64,
+    ) -> Result<RetentionReport, StoreError> {
+        retention::run(&self.db, policy, opts, now_us).await
+    }
+
+    async fn archives(&self, tenant_id: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
+        retention::archives(&self.db, tenant_id).await
     }
 }

@@ -237,13 +237,45 @@ pub(super) async fn log_entries(
     .bind(limit)
     .fetch_all(&db.reader)
     .await?;
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|r| {
             Ok(LogEntry {
                 seq: r.try_get(0)?,
-                entry: r.try_get(1)?,
+                entry: Some(r.try_get(1)?),
                 leaf_hash: r.try_get(2)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let contiguous = out.len() as i64 == limit
+        && out.last().map(|e| e.seq) == Some(start_seq + limit - 1)
+        && out.first().map(|e| e.seq) == Some(start_seq);
+    if contiguous {
+        return Ok(out);
+    }
+    // Archived positions keep their leaf hash; their entry is in the archive file.
+    let end = start_seq.saturating_add(limit);
+    let archived = sqlx::query(
+        "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND seq >= $2 \
+         AND seq < $3 ORDER BY seq",
+    )
+    .bind(tenant)
+    .bind(start_seq)
+    .bind(end)
+    .fetch_all(&db.reader)
+    .await?;
+    for r in &archived {
+        let seq: i64 = r.try_get(0)?;
+        if !out.iter().any(|e| e.seq == seq) {
+            out.push(LogEntry {
+                seq,
+                entry: None,
+                leaf_hash: r.try_get(1)?,
+            });
+        }
+    }
+    out.sort_unstable_by_key(|e| e.seq);
+    out.retain(|e| e.seq < end);
+    out.truncate(limit.max(0) as usize);
+    Ok(out)
 }

@@ -21,8 +21,8 @@ use super::transparency::{hash32, log_size};
 use super::{begin_write, uuid};
 use crate::db::{Db, Dialect};
 use crate::model::{
-    LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection, SelectionGroup,
-    SeqRange, StoredEvent, StoredReceipt,
+    CertifiedLog, LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection,
+    SelectionGroup, SeqRange, StoredEvent, StoredReceipt,
 };
 use crate::StoreError;
 
@@ -725,18 +725,59 @@ pub(super) async fn receipt_logs(
         .bind(run.end)
         .fetch_all(&db.reader)
         .await?;
+        let mut logs = BTreeMap::new();
         for row in &rows {
             let event = stored_event(row)?;
             let entry: Vec<u8> = row.try_get(EVENT_COLUMN_COUNT)?;
-            out.push(ReceiptLog {
-                index,
-                event,
-                entry,
-            });
+            let seq = event.seq;
+            let event = Box::new(event);
+            logs.insert(seq, CertifiedLog::Live { event, entry });
+        }
+        if logs.len() as i64 != run.len() {
+            archived_logs(db, tenant, run, &mut logs).await?;
+        }
+        if logs.len() as i64 != run.len() {
+            return Err(StoreError::Invariant(format!(
+                "receipt {id} certifies logs {}..{} that are neither live nor archived",
+                run.start, run.end
+            )));
+        }
+        for log in logs.into_values() {
+            out.push(ReceiptLog { index, log });
             index += 1;
         }
     }
     Ok(Some(out))
+}
+
+/// Adds the archived logs of positions `run` that `logs` lacks.
+async fn archived_logs(
+    db: &Db,
+    tenant: &str,
+    run: SeqRange,
+    logs: &mut BTreeMap<i64, CertifiedLog>,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, log_id, leaf_hash, archive_id FROM archived_leaves \
+         WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
+    )
+    .bind(tenant)
+    .bind(run.start)
+    .bind(run.end)
+    .fetch_all(&db.reader)
+    .await?;
+    for row in &rows {
+        let seq: i64 = row.try_get(0)?;
+        if let std::collections::btree_map::Entry::Vacant(slot) = logs.entry(seq) {
+            slot.insert(CertifiedLog::Archived {
+                seq,
+                log_id: row.try_get(1)?,
+                leaf_hash: row.try_get(2)?,
+                archive_id: row.try_get(3)?,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Events at positions `run`, ascending or descending.

@@ -5,6 +5,8 @@
 //! aligned 256-leaf tile, so any root or proof reads one tile of leaves, the tail and the tile
 //! roots: never the whole log.
 
+use std::collections::BTreeMap;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use tollgate_core::time::now_us;
@@ -53,12 +55,32 @@ pub(crate) async fn leaf_hashes(
     .bind(end)
     .fetch_all(&db.reader)
     .await?;
-    if rows.len() as i64 != end - start {
+    if rows.len() as i64 == end - start {
+        return rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect();
+    }
+    // Some positions were archived: their leaf hashes stayed behind in archived_leaves. While
+    // an archive is being moved out a position can be in both, with the same hash.
+    let mut by_seq = BTreeMap::new();
+    for sql in [
+        "SELECT seq, leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
+        "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
+    ] {
+        for row in sqlx::query(sql)
+            .bind(tenant)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&db.reader)
+            .await?
+        {
+            by_seq.insert(row.try_get::<i64, _>(0)?, hash32(row.try_get(1)?)?);
+        }
+    }
+    if by_seq.len() as i64 != end - start {
         return Err(StoreError::Invariant(format!(
             "the log of {tenant} is missing leaves in {start}..{end}"
         )));
     }
-    rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect()
+    Ok(by_seq.into_values().collect())
 }
 
 /// Stores the roots of every complete tile below `size` that is not stored yet. Leaf hashes
@@ -141,7 +163,7 @@ pub(super) async fn log_nodes(
     Ok(nodes)
 }
 
-/// One log entry by its id.
+/// One log entry by its id (without its entry bytes once archived).
 pub(super) async fn find_log_entry(
     db: &Db,
     tenant: &str,
@@ -154,11 +176,25 @@ pub(super) async fn find_log_entry(
     .bind(log_id)
     .fetch_optional(&db.reader)
     .await?;
+    if let Some(r) = row {
+        return Ok(Some(LogEntry {
+            seq: r.try_get(0)?,
+            entry: Some(r.try_get(1)?),
+            leaf_hash: r.try_get(2)?,
+        }));
+    }
+    let row = sqlx::query(
+        "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND log_id = $2",
+    )
+    .bind(tenant)
+    .bind(log_id)
+    .fetch_optional(&db.reader)
+    .await?;
     row.map(|r| {
         Ok(LogEntry {
             seq: r.try_get(0)?,
-            entry: r.try_get(1)?,
-            leaf_hash: r.try_get(2)?,
+            entry: None,
+            leaf_hash: r.try_get(1)?,
         })
     })
     .transpose()

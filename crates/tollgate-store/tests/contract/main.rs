@@ -7,5 +7,6 @@ mod conversations;
 mod prices;
 mod reads;
 mod receipts;
+mod retention;
 mod support;
 mod tenants;

@@ -15,6 +15,7 @@ mod pricing;
 mod prove;
 mod receipt_tables;
 mod receipts;
+mod retention;
 mod serve;
 mod signing_key;
 mod transparency;
@@ -67,6 +68,10 @@ enum Command {
     /// Check the tenant log's signed checkpoints for consistency (fork detection).
     #[command(subcommand)]
     Transparency(transparency::Transparency),
+    /// Archive old usage events, delete old archives, drop old message content (acts on the
+    /// database and the archive directory directly).
+    #[command(subcommand)]
+    Retention(retention::Retention),
     /// Show or rotate the receipt signing key (acts on the key file and the database).
     #[command(subcommand)]
     SigningKey(signing_key::SigningKeyCmd),
@@ -93,6 +98,7 @@ impl Cli {
             Command::Authorize(c) => return Ok(c.run().await),
             Command::Receipts(c) => return c.run().await,
             Command::Transparency(c) => return Ok(c.run().await),
+            Command::Retention(c) => return c.run().await,
             Command::SigningKey(c) => c.run().await?,
             Command::Bench(c) => c.run().await?,
             Command::Openapi(c) => c.run()?,

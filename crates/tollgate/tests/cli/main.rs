@@ -4,6 +4,7 @@
 mod billing;
 mod openapi;
 mod receipts;
+mod retention;
 mod signing_key;
 mod transparency;
 

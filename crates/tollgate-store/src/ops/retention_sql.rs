@@ -1,0 +1,332 @@
+//! The statements of a retention run: leases, archive records, moving archived events out of
+//! the live table, dropping message content. Each function is one statement or one
+//! transaction; the order they run in is `retention`'s.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_core::time::now_us;
+
+use super::begin_write;
+use super::transparency::hash32;
+use crate::db::Db;
+use crate::retention::{ArchiveRecord, ArchiveState};
+use crate::StoreError;
+
+/// How long a lease lasts without renewal. A runner renews it before every step, so only a
+/// runner that died leaves one behind, and only this long.
+const LEASE_US: i64 = 10 * 60 * 1_000_000;
+
+/// Takes or renews the tenant's retention lease for `holder`; false when another runner
+/// holds it.
+pub(super) async fn take_lease(db: &Db, tenant: &str, holder: &str) -> Result<bool, StoreError> {
+    let now = now_us();
+    sqlx::query(
+        "INSERT INTO retention_leases (tenant_id, holder, expires_us) VALUES ($1, '', 0) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .execute(&db.writer)
+    .await?;
+    // One statement: PostgreSQL re-checks the condition on the row it locked, so of two
+    // runners racing for an expired lease exactly one wins.
+    let done = sqlx::query(
+        "UPDATE retention_leases SET holder = $1, expires_us = $2 \
+         WHERE tenant_id = $3 AND (holder = $1 OR expires_us < $4)",
+    )
+    .bind(holder)
+    .bind(now + LEASE_US)
+    .bind(tenant)
+    .bind(now)
+    .execute(&db.writer)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives the lease back, if `holder` still has it.
+pub(super) async fn release_lease(db: &Db, tenant: &str, holder: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE retention_leases SET expires_us = 0 WHERE tenant_id = $1 AND holder = $2")
+        .bind(tenant)
+        .bind(holder)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
+const RECORD_COLUMNS: &str = "tenant_id, id, month, first_seq, last_seq, event_count, root, \
+                              sha256, file, state, created_us";
+
+fn record(row: &AnyRow) -> Result<ArchiveRecord, StoreError> {
+    let state: String = row.try_get(9)?;
+    Ok(ArchiveRecord {
+        tenant_id: row.try_get(0)?,
+        id: row.try_get(1)?,
+        month: row.try_get(2)?,
+        first_seq: row.try_get(3)?,
+        last_seq: row.try_get(4)?,
+        count: row.try_get(5)?,
+        root: hash32(row.try_get(6)?)?,
+        sha256: row.try_get(7)?,
+        file: row.try_get(8)?,
+        state: ArchiveState::parse(&state)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown archive state '{state}'")))?,
+        created_us: row.try_get(10)?,
+    })
+}
+
+/// A tenant's archive records, oldest first.
+pub(super) async fn records(db: &Db, tenant: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RECORD_COLUMNS} FROM retention_archives WHERE tenant_id = $1 \
+         ORDER BY first_seq"
+    ))
+    .bind(tenant)
+    .fetch_all(&db.writer)
+    .await?;
+    rows.iter().map(record).collect()
+}
+
+/// The time of the tenant's oldest live event in `[from_us, before_us)`.
+pub(super) async fn oldest_live(
+    db: &Db,
+    tenant: &str,
+    from_us: i64,
+    before_us: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query(
+        "SELECT MIN(ts_us) FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3",
+    )
+    .bind(tenant)
+    .bind(from_us)
+    .bind(before_us)
+    .fetch_one(&db.writer)
+    .await?
+    .try_get(0)?)
+}
+
+/// The lowest and highest `seq` and the number of the tenant's live events in `[start_us,
+/// end_us)` with `seq` in `[lo, hi]`.
+pub(super) async fn live_span(
+    db: &Db,
+    tenant: &str,
+    (start_us, end_us): (i64, i64),
+    (lo, hi): (i64, i64),
+) -> Result<Option<(i64, i64, i64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT MIN(seq), MAX(seq), COUNT(*) FROM usage_events WHERE tenant_id = $1 \
+         AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
+    )
+    .bind(tenant)
+    .bind(start_us)
+    .bind(end_us)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(&db.writer)
+    .await?;
+    let first: Option<i64> = row.try_get(0)?;
+    let last: Option<i64> = row.try_get(1)?;
+    let count: i64 = row.try_get(2)?;
+    Ok(first.zip(last).map(|(f, l)| (f, l, count)))
+}
+
+/// A page of live events for an archive: (seq, log id, entry, leaf hash), ascending.
+pub(super) async fn page(
+    db: &Db,
+    tenant: &str,
+    (start_us, end_us): (i64, i64),
+    after: i64,
+    last: i64,
+    limit: i64,
+) -> Result<Vec<AnyRow>, StoreError> {
+    Ok(sqlx::query(
+        "SELECT seq, log_id, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 \
+         AND seq > $2 AND seq <= $3 AND ts_us >= $4 AND ts_us < $5 ORDER BY seq LIMIT $6",
+    )
+    .bind(tenant)
+    .bind(after)
+    .bind(last)
+    .bind(start_us)
+    .bind(end_us)
+    .bind(limit)
+    .fetch_all(&db.reader)
+    .await?)
+}
+
+/// Records a written archive, after checking that the live events it covers are exactly the
+/// ones it holds (as many, same root is the file's job).
+pub(super) async fn insert_record(
+    db: &Db,
+    r: &ArchiveRecord,
+    month: (i64, i64),
+) -> Result<(), StoreError> {
+    let mut tx = begin_write(db).await?;
+    let live: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM usage_events WHERE tenant_id = $1 \
+         AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
+    )
+    .bind(&r.tenant_id)
+    .bind(month.0)
+    .bind(month.1)
+    .bind(r.first_seq)
+    .bind(r.last_seq)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    if live != r.count {
+        return Err(StoreError::Stale(format!(
+            "archive {} holds {} events but {live} are live in its range",
+            r.id, r.count
+        )));
+    }
+    sqlx::query(&format!(
+        "INSERT INTO retention_archives ({RECORD_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .bind(r.month)
+    .bind(r.first_seq)
+    .bind(r.last_seq)
+    .bind(r.count)
+    .bind(r.root.to_vec())
+    .bind(&r.sha256)
+    .bind(&r.file)
+    .bind(r.state.as_str())
+    .bind(r.created_us)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The lowest live `seq` at or above `lo` that archive `r` covers.
+pub(super) async fn next_live(
+    db: &Db,
+    r: &ArchiveRecord,
+    month: (i64, i64),
+    lo: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(live_span(db, &r.tenant_id, month, (lo, r.last_seq))
+        .await?
+        .map(|(first, _, _)| first))
+}
+
+/// Moves the events archive `r` covers in `[lo, hi)` out of the live table in one
+/// transaction: their leaf hashes (and ids) go to `archived_leaves` first, which the delete
+/// trigger requires. Returns how many moved.
+pub(super) async fn move_batch(
+    db: &Db,
+    r: &ArchiveRecord,
+    month: (i64, i64),
+    lo: i64,
+    hi: i64,
+) -> Result<i64, StoreError> {
+    const RANGE: &str = "WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 AND seq <= $4 \
+                         AND ts_us >= $5 AND ts_us < $6";
+    let mut tx = begin_write(db).await?;
+    let copied = sqlx::query(&format!(
+        "INSERT INTO archived_leaves (tenant_id, seq, log_id, leaf_hash, archive_id) \
+         SELECT tenant_id, seq, log_id, leaf_hash, $7 FROM usage_events {RANGE}"
+    ))
+    .bind(&r.tenant_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(r.last_seq)
+    .bind(month.0)
+    .bind(month.1)
+    .bind(&r.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let removed = sqlx::query(&format!("DELETE FROM usage_events {RANGE}"))
+        .bind(&r.tenant_id)
+        .bind(lo)
+        .bind(hi)
+        .bind(r.last_seq)
+        .bind(month.0)
+        .bind(month.1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if copied != removed {
+        return Err(StoreError::Invariant(format!(
+            "archive {}: kept {copied} leaf hashes for {removed} removed events",
+            r.id
+        )));
+    }
+    tx.commit().await?;
+    Ok(removed as i64)
+}
+
+/// Marks archive `r` removed once every event it holds has left the live table.
+pub(super) async fn mark_removed(db: &Db, r: &ArchiveRecord) -> Result<(), StoreError> {
+    let mut tx = begin_write(db).await?;
+    let kept: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM archived_leaves WHERE tenant_id = $1 AND archive_id = $2",
+    )
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    if kept != r.count {
+        return Err(StoreError::Invariant(format!(
+            "archive {} holds {} events but {kept} left the live table",
+            r.id, r.count
+        )));
+    }
+    sqlx::query(
+        "UPDATE retention_archives SET state = 'removed', removed_us = $1 \
+         WHERE tenant_id = $2 AND id = $3 AND state = 'written'",
+    )
+    .bind(now_us())
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks archive `r` deleted (its file is gone).
+pub(super) async fn mark_deleted(db: &Db, r: &ArchiveRecord, at_us: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE retention_archives SET state = 'deleted', deleted_us = $1 \
+         WHERE tenant_id = $2 AND id = $3 AND state = 'removed'",
+    )
+    .bind(at_us)
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
+
+const OLD_CONTENT: &str = "FROM messages WHERE tenant_id = $1 AND ts_us < $2 \
+     AND (content IS NOT NULL OR tool_calls IS NOT NULL OR tool_results IS NOT NULL)";
+
+/// Drops the content (and tool calls and results) of the tenant's messages older than
+/// `before_us`, keeping the rest of each row; or, `dry`, only counts them.
+pub(super) async fn drop_contents(
+    db: &Db,
+    tenant: &str,
+    before_us: i64,
+    dry: bool,
+) -> Result<i64, StoreError> {
+    if dry {
+        return Ok(sqlx::query(&format!("SELECT COUNT(*) {OLD_CONTENT}"))
+            .bind(tenant)
+            .bind(before_us)
+            .fetch_one(&db.reader)
+            .await?
+            .try_get(0)?);
+    }
+    let where_ = OLD_CONTENT.trim_start_matches("FROM messages ");
+    let done = sqlx::query(&format!(
+        "UPDATE messages SET content = NULL, tool_calls = NULL, tool_results = NULL {where_}"
+    ))
+    .bind(tenant)
+    .bind(before_us)
+    .execute(&db.writer)
+    .await?;
+    Ok(done.rows_affected() as i64)
+}
