@@ -20,6 +20,7 @@ mod routes;
 pub mod settings;
 pub mod signer;
 mod state;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub struct Server {
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
     expirer: JoinHandle<()>,
+    deliverer: JoinHandle<()>,
 }
 
 impl Server {
@@ -72,8 +74,11 @@ impl Server {
                 "receipts.inline_ids must be at most 100000 (the full set is always served by the receipt's logs route)".into(),
             ));
         }
-        let billing =
-            Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
+        let policy =
+            webhooks::Policy::from_settings(&settings.webhooks).map_err(StartError::Config)?;
+        let mut billing = Billing::from_settings(&settings.billing).map_err(StartError::Config)?;
+        billing.balance_low = policy.balance_low;
+        let billing = Arc::new(billing);
         let jwt = match &settings.auth.jwt {
             None => None,
             Some(s) => Some(
@@ -105,6 +110,13 @@ impl Server {
             store.clone(),
             Duration::from_secs(settings.billing.expire_holds_seconds),
         );
+        let deliverer = webhooks::start(
+            store.clone(),
+            policy,
+            billing.plans.clone(),
+            metrics.clone(),
+        )
+        .map_err(StartError::Config)?;
         let state = AppState::new(
             store.clone(),
             settings,
@@ -123,6 +135,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            deliverer,
         })
     }
 
@@ -145,6 +158,7 @@ impl Server {
             refresher,
             checkpointer,
             expirer,
+            deliverer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -156,6 +170,8 @@ impl Server {
             .await;
         refresher.abort();
         expirer.abort();
+        // An attempt cut off here is retried when its lease ends.
+        deliverer.abort();
         if let Some(c) = checkpointer {
             c.abort();
         }

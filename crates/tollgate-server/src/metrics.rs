@@ -85,6 +85,8 @@ pub struct Metrics {
     pub receipts_issued: AtomicU64,
     /// Logs certified by the receipts issued.
     pub receipt_logs_certified: AtomicU64,
+    /// Webhook attempts by outcome: delivered, failed and retried, failed for good.
+    webhook_outcomes: [AtomicU64; 3],
 }
 
 impl Default for Metrics {
@@ -98,6 +100,7 @@ impl Default for Metrics {
             commit_failures: AtomicU64::new(0),
             receipts_issued: AtomicU64::new(0),
             receipt_logs_certified: AtomicU64::new(0),
+            webhook_outcomes: Default::default(),
         }
     }
 }
@@ -118,6 +121,16 @@ impl Metrics {
         self.receipts_issued.fetch_add(1, Ordering::Relaxed);
         self.receipt_logs_certified
             .fetch_add(u64::try_from(logs).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Counts one webhook attempt: delivered, or failed with or without a retry to come.
+    pub fn webhook_attempt(&self, delivered: bool, will_retry: bool) {
+        let i = match (delivered, will_retry) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        self.webhook_outcomes[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition.
@@ -174,6 +187,20 @@ impl Metrics {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP tollgate_webhook_deliveries_total Webhook delivery attempts, by outcome.\n\
+             # TYPE tollgate_webhook_deliveries_total counter\n",
+        );
+        for (outcome, n) in ["delivered", "retrying", "failed"]
+            .iter()
+            .zip(&self.webhook_outcomes)
+        {
+            let _ = writeln!(
+                out,
+                "tollgate_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
             );
         }
         self.commit_batch_events.render(

@@ -43,6 +43,44 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// How end users (not API keys) authenticate.
     pub auth: AuthSettings,
+    /// Alert webhooks: delivery and thresholds.
+    pub webhooks: WebhookSettings,
+}
+
+/// Alert webhook settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How often the delivery worker looks for alerts and due deliveries, in milliseconds.
+    pub poll_ms: u64,
+    /// How long one delivery attempt may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// The wait before the first retry, in milliseconds; each retry waits twice the last.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// How long after an alert its deliveries are retried before they are marked failed, in
+    /// seconds.
+    pub retry_horizon_seconds: u64,
+    /// How often tenants' monthly request counts are checked against their plans, in seconds.
+    pub quota_scan_seconds: u64,
+    /// `balance.low` fires when a charge takes a balance below this decimal amount (in the
+    /// balance's currency); absent or "": never.
+    pub balance_low: Option<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            poll_ms: 1000,
+            timeout_ms: 10_000,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            retry_horizon_seconds: 86_400,
+            quota_scan_seconds: 60,
+            balance_low: None,
+        }
+    }
 }
 
 /// End-user authentication settings.
@@ -315,6 +353,7 @@ impl Default for Settings {
             receipts: ReceiptSettings::default(),
             billing: BillingSettings::default(),
             auth: AuthSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -378,6 +417,7 @@ impl fmt::Debug for Settings {
             .field("receipts", &self.receipts)
             .field("billing", &self.billing)
             .field("auth", &self.auth)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }

@@ -8,6 +8,7 @@ mod pricing;
 mod receipts;
 mod stats;
 mod usage;
+mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -95,6 +96,18 @@ pub fn router(state: AppState) -> Router {
         .route("/billing/usage", get(billing::usage))
         .route("/api/v1/billing/cost-report", get(billing::cost_report))
         .route("/billing/cost-report", get(billing::cost_report))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
