@@ -62,7 +62,8 @@ pub struct WebhookSettings {
     /// How long after an alert its deliveries are retried before they are marked failed, in
     /// seconds.
     pub retry_horizon_seconds: u64,
-    /// How often tenants' monthly request counts are checked against their plans, in seconds.
+    /// How often tenants' monthly request counts are checked against their plans, in seconds
+    /// (0: every round).
     pub quota_scan_seconds: u64,
     /// `balance.low` fires when a charge takes a balance below this decimal amount (in the
     /// balance's currency); absent or "": never.

@@ -72,7 +72,7 @@ impl Policy {
             retry_base: Duration::from_millis(s.retry_base_ms),
             retry_max: Duration::from_millis(s.retry_max_ms.max(s.retry_base_ms)),
             horizon: Duration::from_secs(s.retry_horizon_seconds),
-            quota_scan: Duration::from_secs(s.quota_scan_seconds.max(1)),
+            quota_scan: Duration::from_secs(s.quota_scan_seconds),
             balance_low,
         })
     }

@@ -11,3 +11,5 @@ mod llmring;
 mod reads;
 mod receipts;
 mod support;
+mod webhook_alerts;
+mod webhooks;
