@@ -41,6 +41,7 @@ const KNOWN: &[&str] = &[
     "receipts",
     "billing",
     "auth",
+    "webhooks",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

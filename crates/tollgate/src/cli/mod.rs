@@ -20,6 +20,7 @@ mod transparency;
 mod trust;
 mod usage;
 mod verify;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,9 @@ enum Command {
     /// Show or rotate the receipt signing key (acts on the key file and the database).
     #[command(subcommand)]
     SigningKey(signing_key::SigningKeyCmd),
+    /// Alert webhook endpoints and their delivery logs through a running server (admin key).
+    #[command(subcommand)]
+    Webhooks(webhooks::Webhooks),
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -92,6 +96,7 @@ impl Cli {
             Command::Transparency(c) => return Ok(c.run().await),
             Command::SigningKey(c) => c.run().await?,
             Command::Bench(c) => c.run().await?,
+            Command::Webhooks(c) => c.run().await?,
         }
         Ok(ExitCode::SUCCESS)
     }
