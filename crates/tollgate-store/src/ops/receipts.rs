@@ -563,7 +563,10 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
         }),
         created_us: r.issued_us,
     };
-    super::webhooks::raise_in(&mut tx, db.dialect, &[alert]).await?;
+    let t = EventType::ReceiptGenerated;
+    if super::webhooks::subscribed(&mut tx, db.dialect, &r.tenant_id, t).await? {
+        super::webhooks::raise_in(&mut tx, db.dialect, &[alert]).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

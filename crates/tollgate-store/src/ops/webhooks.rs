@@ -191,6 +191,24 @@ async fn insert_alert(
         .rows_affected())
 }
 
+/// Whether any endpoint of the tenant wants `t` (alerts off the hot path ask first).
+pub(super) async fn subscribed(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    tenant_id: &str,
+    t: EventType,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(&sql(
+        dialect,
+        "SELECT 1 FROM webhook_endpoints WHERE tenant_id = ?1 AND event_types LIKE ?2 LIMIT 1",
+    ))
+    .bind(tenant_id)
+    .bind(format!("%\"{}\"%", t.as_str()))
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
+}
+
 /// Raises alerts (in a transaction of the caller's) unless already raised.
 pub(super) async fn raise_in(
     tx: &mut Transaction<'static, Any>,
@@ -230,9 +248,21 @@ pub(super) async fn scan_quotas(
             .fetch_one(&db.reader)
             .await?;
         let used: i64 = row.try_get(0)?;
-        raised.extend(alerts::quota_alerts(
-            &tenant, &plan, month, quota, used, now,
-        ));
+        for a in alerts::quota_alerts(&tenant, &plan, month, quota, used, now) {
+            // Once raised, a threshold stays raised all month: check with a read, so that an
+            // idle scan never takes the write lock.
+            let known = sqlx::query(&sql(
+                db.dialect,
+                "SELECT 1 FROM alert_events WHERE tenant_id = ?1 AND dedupe_key = ?2",
+            ))
+            .bind(&a.tenant_id)
+            .bind(&a.dedupe_key)
+            .fetch_optional(&db.reader)
+            .await?;
+            if known.is_none() {
+                raised.push(a);
+            }
+        }
     }
     if raised.is_empty() {
         return Ok(0);
@@ -246,6 +276,13 @@ pub(super) async fn scan_quotas(
 /// Fans up to `limit` undispatched alerts out to the endpoints that want them, one pending
 /// delivery each. Returns the alerts dispatched.
 pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, StoreError> {
+    // Mostly there is nothing to do: find that out without the write lock.
+    let any = sqlx::query("SELECT 1 FROM alert_events WHERE dispatched = 0 LIMIT 1")
+        .fetch_optional(&db.reader)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
     let mut tx = begin_write(db).await?;
     let events = sqlx::query(&sql(
         db.dialect,
@@ -315,6 +352,17 @@ pub(super) async fn claim(
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<DueDelivery>, StoreError> {
+    let any = sqlx::query(&sql(
+        db.dialect,
+        "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_us <= ?1 \
+         AND (lease_until_us IS NULL OR lease_until_us <= ?1) LIMIT 1",
+    ))
+    .bind(now)
+    .fetch_optional(&db.reader)
+    .await?;
+    if any.is_none() {
+        return Ok(Vec::new());
+    }
     let mut tx = begin_write(db).await?;
     let due = sqlx::query(&sql(
         db.dialect,
