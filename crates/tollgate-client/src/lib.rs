@@ -2,10 +2,11 @@
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
-//! `billing.rs`.
+//! `billing.rs`, the webhook routes in `webhooks.rs`.
 #![forbid(unsafe_code)]
 
 mod billing;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
+pub use webhooks::NewWebhook;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,12 @@ pub enum IdKind {
     Transaction,
     /// A reserve-then-settle hold.
     Hold,
+    /// A webhook endpoint.
+    Webhook,
+    /// An alert event (the `webhook-id` of its deliveries).
+    Event,
+    /// One event's delivery to one endpoint.
+    Delivery,
 }
 
 impl IdKind {
@@ -30,6 +36,9 @@ impl IdKind {
             Self::Receipt => "rcpt_",
             Self::Transaction => "txn_",
             Self::Hold => "hold_",
+            Self::Webhook => "whk_",
+            Self::Event => "evt_",
+            Self::Delivery => "dlv_",
         }
     }
 

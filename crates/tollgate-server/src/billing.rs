@@ -38,6 +38,8 @@ pub struct Billing {
     pub hold_ttl: Duration,
     /// The longest hold lifetime a request may ask for.
     pub max_hold_ttl: Duration,
+    /// A charge that takes a balance below this raises `balance.low` (`webhooks.balance_low`).
+    pub balance_low: Option<Nanos>,
 }
 
 fn limit(field: &str, text: Option<&str>) -> Result<Option<Nanos>, String> {
@@ -99,6 +101,7 @@ impl Billing {
             }),
             hold_ttl: Duration::from_secs(s.hold_ttl_seconds),
             max_hold_ttl: Duration::from_secs(s.max_hold_ttl_seconds),
+            balance_low: None,
         })
     }
 }

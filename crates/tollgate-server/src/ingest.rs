@@ -37,6 +37,8 @@ pub struct IngestContext<'a> {
     pub logging_level: LoggingLevel,
     /// Charge calls with a user to the user's account, created with these defaults.
     pub billing: Option<Arc<AccountDefaults>>,
+    /// Raise `balance.low` when a charge takes a balance below this.
+    pub balance_low: Option<Nanos>,
 }
 
 /// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields.
@@ -175,6 +177,7 @@ fn charge(ctx: &IngestContext<'_>, hold_id: Option<&str>) -> Result<Option<Charg
     Ok(ctx.billing.as_ref().map(|defaults| Charge {
         hold_id,
         defaults: defaults.clone(),
+        balance_low: ctx.balance_low,
     }))
 }
 

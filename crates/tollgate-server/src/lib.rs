@@ -22,6 +22,7 @@ mod routes;
 pub mod settings;
 pub mod signer;
 mod state;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub struct Server {
     checkpointer: Option<JoinHandle<()>>,
     expirer: JoinHandle<()>,
     retainer: Option<JoinHandle<()>>,
+    deliverer: JoinHandle<()>,
 }
 
 impl Server {
@@ -75,9 +77,12 @@ impl Server {
                 "receipts.inline_ids must be at most 100000 (the full set is always served by the receipt's logs route)".into(),
             ));
         }
-        let billing =
-            Arc::new(Billing::from_settings(&settings.billing).map_err(StartError::Config)?);
-        let policy = settings.retention_policy().map_err(StartError::Config)?;
+        let delivery =
+            webhooks::Policy::from_settings(&settings.webhooks).map_err(StartError::Config)?;
+        let mut billing = Billing::from_settings(&settings.billing).map_err(StartError::Config)?;
+        billing.balance_low = delivery.balance_low;
+        let billing = Arc::new(billing);
+        let retention = settings.retention_policy().map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
             None => None,
             Some(s) => Some(
@@ -103,7 +108,7 @@ impl Server {
         let retainer = retention::run_every(
             store.clone(),
             metrics.clone(),
-            policy,
+            retention,
             Duration::from_secs(settings.retention.run_every_seconds),
         );
         let (authorizer, _) = Authorizer::start(
@@ -116,6 +121,13 @@ impl Server {
             metrics.clone(),
             Duration::from_secs(settings.billing.expire_holds_seconds),
         );
+        let deliverer = webhooks::start(
+            store.clone(),
+            delivery,
+            billing.plans.clone(),
+            metrics.clone(),
+        )
+        .map_err(StartError::Config)?;
         let state = AppState::new(
             store.clone(),
             settings,
@@ -135,6 +147,7 @@ impl Server {
             checkpointer,
             expirer,
             retainer,
+            deliverer,
         })
     }
 
@@ -158,6 +171,7 @@ impl Server {
             checkpointer,
             expirer,
             retainer,
+            deliverer,
         } = self;
         let router = routes::router(state);
         // Answers are small and must not wait for Nagle's algorithm.
@@ -169,6 +183,8 @@ impl Server {
             .await;
         refresher.abort();
         expirer.abort();
+        // An attempt cut off here is retried when its lease ends.
+        deliverer.abort();
         if let Some(c) = checkpointer {
             c.abort();
         }

@@ -101,6 +101,8 @@ pub struct Metrics {
     pub retention_contents_dropped: AtomicU64,
     /// Retention runs, or tenants within one, that failed.
     pub retention_failures: AtomicU64,
+    /// Webhook attempts by outcome: delivered, failed and retried, failed for good.
+    webhook_outcomes: [AtomicU64; 3],
 }
 
 impl Default for Metrics {
@@ -122,6 +124,7 @@ impl Default for Metrics {
             retention_archives_deleted: AtomicU64::new(0),
             retention_contents_dropped: AtomicU64::new(0),
             retention_failures: AtomicU64::new(0),
+            webhook_outcomes: Default::default(),
         }
     }
 }
@@ -162,6 +165,16 @@ impl Metrics {
             add(&self.retention_contents_dropped, t.contents_dropped);
             add(&self.retention_failures, i64::from(t.error.is_some()));
         }
+    }
+
+    /// Counts one webhook attempt: delivered, or failed with or without a retry to come.
+    pub fn webhook_attempt(&self, delivered: bool, will_retry: bool) {
+        let i = match (delivered, will_retry) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        self.webhook_outcomes[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition.
@@ -269,6 +282,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "tollgate_authorize_decisions_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP tollgate_webhook_deliveries_total Webhook delivery attempts, by outcome.\n\
+             # TYPE tollgate_webhook_deliveries_total counter\n",
+        );
+        for (outcome, n) in ["delivered", "retrying", "failed"]
+            .iter()
+            .zip(&self.webhook_outcomes)
+        {
+            let _ = writeln!(
+                out,
+                "tollgate_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
             );
         }
         self.commit_batch_events.render(

@@ -45,6 +45,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// How long usage events, archives and message content are kept.
     pub retention: RetentionSettings,
+    /// Alert webhooks: delivery and thresholds.
+    pub webhooks: WebhookSettings,
 }
 
 /// Retention settings. An age of 0 turns that part off.
@@ -72,6 +74,43 @@ impl Default for RetentionSettings {
             message_content_days: 30,
             archive_dir: None,
             run_every_seconds: 0,
+        }
+    }
+}
+
+/// Alert webhook settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How often the delivery worker looks for alerts and due deliveries, in milliseconds.
+    pub poll_ms: u64,
+    /// How long one delivery attempt may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// The wait before the first retry, in milliseconds; each retry waits twice the last.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// How long after an alert its deliveries are retried before they are marked failed, in
+    /// seconds.
+    pub retry_horizon_seconds: u64,
+    /// How often tenants' monthly request counts are checked against their plans, in seconds
+    /// (0: every round).
+    pub quota_scan_seconds: u64,
+    /// `balance.low` fires when a charge takes a balance below this decimal amount (in the
+    /// balance's currency); absent or "": never.
+    pub balance_low: Option<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            poll_ms: 1000,
+            timeout_ms: 10_000,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            retry_horizon_seconds: 86_400,
+            quota_scan_seconds: 60,
+            balance_low: None,
         }
     }
 }
@@ -368,6 +407,7 @@ impl Default for Settings {
             billing: BillingSettings::default(),
             auth: AuthSettings::default(),
             retention: RetentionSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -432,6 +472,7 @@ impl fmt::Debug for Settings {
             .field("billing", &self.billing)
             .field("auth", &self.auth)
             .field("retention", &self.retention)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ pub mod migrate;
 mod model;
 mod ops;
 pub mod retention;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use retention::{
     ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
     TenantRetention,
 };
+pub use webhooks::*;
 
 /// The business operations of Tollgate's storage. Each is one transaction.
 #[async_trait]
@@ -310,6 +312,46 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RetentionReport, StoreError>;
     /// A tenant's archive records, oldest first.
     async fn archives(&self, tenant_id: &str) -> Result<Vec<ArchiveRecord>, StoreError>;
+    // Webhooks and alerts.
+
+    /// Stores a webhook endpoint.
+    async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, StoreError>;
+    /// A tenant's endpoints, oldest first.
+    async fn list_webhooks(&self, tenant_id: &str) -> Result<Vec<Webhook>, StoreError>;
+    /// One endpoint of the tenant.
+    async fn get_webhook(&self, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError>;
+    /// Removes an endpoint and its deliveries; false when the tenant has none by that id.
+    async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// An endpoint's delivery log, newest first; None when the tenant has no such endpoint.
+    async fn webhook_deliveries(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<Delivery>>, StoreError>;
+    /// Raises alerts whose dedupe keys are new; returns how many were.
+    async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError>;
+    /// Raises `quota.threshold` for every subscribed tenant whose recorded requests this month
+    /// reached a threshold of its plan; returns how many alerts were new.
+    async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError>;
+    /// Turns up to `limit` new alerts into pending deliveries; returns the alerts handled.
+    async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError>;
+    /// Claims up to `limit` due deliveries until `lease_until_us`.
+    async fn claim_deliveries(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Records an attempt at a claimed delivery.
+    async fn finish_delivery(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        attempt: &Attempt,
+        now_us: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

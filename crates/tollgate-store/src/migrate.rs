@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261121000001, "create_ledger"),
     migration!(20261122000001, "receipts"),
     migration!(20261122000002, "billing"),
+    migration!(20261123000001, "webhooks"),
     migration!(20261123000002, "retention"),
 ];
 

@@ -196,6 +196,8 @@ pub struct Charge {
     pub hold_id: Option<String>,
     /// What the user's account starts with if this call creates it.
     pub defaults: std::sync::Arc<AccountDefaults>,
+    /// Raise `balance.low` when the charge takes the balance below this (None: never).
+    pub balance_low: Option<Nanos>,
 }
 
 /// What an append did with one item: recorded it, or found it already recorded.

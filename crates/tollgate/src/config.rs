@@ -42,6 +42,7 @@ const KNOWN: &[&str] = &[
     "billing",
     "auth",
     "retention",
+    "webhooks",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

@@ -63,6 +63,7 @@ an exact decimal string. Every error has the body `Error`."
         (name = "transparency", description = "The tenant log: signed checkpoints, entries and proofs"),
         (name = "authorize", description = "May a call happen: quota, account limits and balance, holds"),
         (name = "billing", description = "Plans and quotas, account balances, the ledger, credits, usage and cost reports"),
+        (name = "webhooks", description = "Alert webhooks: endpoints, the events they receive, their delivery logs"),
         (name = "operate", description = "Health, metrics and this document"),
     ),
     modifiers(&Credentials),

@@ -23,6 +23,7 @@ mod pricing;
 mod receipts;
 mod stats;
 mod usage;
+mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
@@ -193,7 +194,10 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         "/billing/cost-report",
         "/api/v1/billing/cost-report",
         billing::cost_report,
-    );
+    )
+    .routes(routes!(webhooks::create, webhooks::list))
+    .routes(routes!(webhooks::get, webhooks::delete))
+    .routes(routes!(webhooks::deliveries));
     let (router, mut document) = api.router.split_for_parts();
     crate::openapi::finish(&mut document, &api.aliases);
     (router, document)

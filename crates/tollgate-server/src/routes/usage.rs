@@ -27,6 +27,7 @@ pub(crate) fn context<'a>(
         client_cost: state.settings().pricing.client_cost,
         logging_level: state.settings().message_logging_level,
         billing: Some(state.billing().defaults.clone()),
+        balance_low: state.billing().balance_low,
     }
 }
 

@@ -12,3 +12,5 @@ mod openapi;
 mod reads;
 mod receipts;
 mod support;
+mod webhook_alerts;
+mod webhooks;

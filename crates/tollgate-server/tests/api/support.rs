@@ -145,6 +145,33 @@ impl TestApp {
         resp.text().await.expect("text")
     }
 
+    /// Stops the server and starts a new one on the same database and data directory with a
+    /// store of its own, as a restarted process would.
+    pub async fn restart(&mut self, tweak: impl Fn(&mut Settings)) {
+        self.stop().await;
+        let opts = tollgate_store::ConnectOptions::new(self.db.url.clone());
+        self.db.store = tollgate_store::open(&opts)
+            .await
+            .expect("reopen the database");
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            auth_cache_ttl_ms: 0,
+            data_dir: self.data_dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let listener = tollgate_server::bind(&settings).await.expect("bind");
+        self.base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = Server::new(settings, self.db.store.clone())
+            .await
+            .expect("server");
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        })));
+        self.stop = Some(stop);
+    }
+
     /// Stops the server gracefully and waits for it; the database stays.
     pub async fn stop(&mut self) {
         if let Some(s) = self.stop.take() {

@@ -14,9 +14,11 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
+use super::alerts::{self, LimitSpend, Period};
 use super::authorize::OpenHold;
 use super::sql::Arg;
 use crate::model::{ledger_flags, AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
+use crate::webhooks::NewAlert;
 use crate::StoreError;
 
 /// (tenant, user, currency)
@@ -109,6 +111,8 @@ pub(crate) struct Writes {
     pub(crate) spend: Vec<(AccountKey, &'static str, i64, i64, i64)>,
     /// Accounts' request counts: (tenant, user, requests, last request).
     pub(crate) requests: Vec<(String, String, i64, i64)>,
+    /// Thresholds the charges crossed (rare; usually empty).
+    pub(crate) alerts: Vec<NewAlert>,
 }
 
 fn overflow() -> StoreError {
@@ -132,6 +136,20 @@ pub(crate) fn plan(
     let mut spend: BTreeMap<(AccountKey, &'static str, i64), (i64, i64)> = BTreeMap::new();
     let mut spent: BTreeMap<AccountKey, i64> = BTreeMap::new();
     let mut requests: BTreeMap<(String, String), i64> = BTreeMap::new();
+    // Before any line: (spent today, spent this month, balance). Spend excludes open holds:
+    // limit thresholds count money spent, not money reserved.
+    let before: BTreeMap<AccountKey, (i64, i64, i64)> = views
+        .iter()
+        .map(|(k, v)| {
+            let held = if v.limit_currency == k.2 { v.held } else { 0 };
+            (
+                k.clone(),
+                (v.daily_used - held, v.monthly_used - held, v.balance),
+            )
+        })
+        .collect();
+    let mut charged: BTreeMap<AccountKey, i64> = BTreeMap::new();
+    let mut balance_low: BTreeMap<AccountKey, i64> = BTreeMap::new();
     for l in lines {
         let e = &l.item.event;
         let Some(charge) = &l.item.charge else {
@@ -185,7 +203,11 @@ pub(crate) fn plan(
             s.1 += 1;
         }
         let mut flags = 0;
+        if let Some(low) = charge.balance_low {
+            balance_low.insert(key.clone(), low.0);
+        }
         if v.limit_currency == currency {
+            *charged.entry(key.clone()).or_default() += cost;
             v.daily_used = v.daily_used.checked_add(cost).ok_or_else(overflow)?;
             v.monthly_used = v.monthly_used.checked_add(cost).ok_or_else(overflow)?;
             if v.daily_limit.is_some_and(|l| v.daily_used > l) {
@@ -220,6 +242,10 @@ pub(crate) fn plan(
             now,
         )?);
     }
+    for (key, v) in &views {
+        w.alerts
+            .extend(crossings(key, v, &before, &charged, &balance_low, now));
+    }
     for (key, v) in views {
         let added = spent.get(&key).copied().unwrap_or(0);
         w.balances.push((key, v.balance, v.held, added));
@@ -231,6 +257,54 @@ pub(crate) fn plan(
         w.requests.push((tenant, user, n, now));
     }
     Ok(w)
+}
+
+/// The alerts one account's charges raise: a few comparisons when none is crossed.
+fn crossings(
+    key: &AccountKey,
+    v: &AccountView,
+    before: &BTreeMap<AccountKey, (i64, i64, i64)>,
+    charged: &BTreeMap<AccountKey, i64>,
+    balance_low: &BTreeMap<AccountKey, i64>,
+    now: i64,
+) -> Vec<NewAlert> {
+    let mut out = Vec::new();
+    let Some(&(day_before, month_before, balance_before)) = before.get(key) else {
+        return out;
+    };
+    let (tenant, user, currency) = key;
+    if let Some(&added) = charged.get(key) {
+        for (period, limit, spent) in [
+            (Period::Day(day_of(now)), v.daily_limit, day_before),
+            (Period::Month(month_of(now)), v.monthly_limit, month_before),
+        ] {
+            if let Some(limit) = limit {
+                let spend = LimitSpend {
+                    tenant_id: tenant,
+                    user_id: user,
+                    currency,
+                    period,
+                    limit,
+                    before: spent,
+                    after: spent.saturating_add(added),
+                };
+                alerts::limit_alerts(&spend, now, &mut out);
+            }
+        }
+    }
+    if let Some(&low) = balance_low.get(key) {
+        out.extend(alerts::balance_alert(
+            tenant,
+            user,
+            currency,
+            day_of(now),
+            low,
+            balance_before,
+            v.balance,
+            now,
+        ));
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -371,6 +445,12 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
                 (*spent).into(),
                 (*n).into(),
             ],
+        });
+    }
+    for a in &w.alerts {
+        out.push(Stmt {
+            sql: alerts::ALERT_INSERT,
+            args: alerts::alert_args(a),
         });
     }
     for (tenant, user, n, last) in &w.requests {

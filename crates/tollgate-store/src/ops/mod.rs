@@ -1,5 +1,6 @@
 //! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
 
+mod alerts;
 mod authorize;
 mod billing;
 mod charges;
@@ -16,6 +17,7 @@ mod sqlite_append;
 mod sqlite_read;
 mod tenants;
 mod transparency;
+mod webhooks;
 
 pub(crate) use sqlite_append::SqliteWriter;
 pub(crate) use sqlite_read::SqliteReader;
@@ -30,6 +32,7 @@ use uuid::Uuid;
 use crate::db::{Db, Dialect};
 use crate::model::*;
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
+use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
 
 /// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
@@ -419,5 +422,65 @@ impl Store for SqlStore {
 
     async fn archives(&self, tenant_id: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
         retention::archives(&self.db, tenant_id).await
+    }
+
+    async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, StoreError> {
+        webhooks::create(&self.db, webhook).await
+    }
+
+    async fn list_webhooks(&self, tenant_id: &str) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::list(&self.db, tenant_id).await
+    }
+
+    async fn get_webhook(&self, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError> {
+        webhooks::get(&self.db, tenant_id, id).await
+    }
+
+    async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        webhooks::delete(&self.db, tenant_id, id).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<Delivery>>, StoreError> {
+        webhooks::deliveries(&self.db, tenant_id, endpoint_id, limit, offset).await
+    }
+
+    async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError> {
+        let mut tx = begin_write(&self.db).await?;
+        let n = webhooks::raise_in(&mut tx, self.db.dialect, alerts).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError> {
+        webhooks::scan_quotas(&self.db, plans, now_us).await
+    }
+
+    async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError> {
+        webhooks::dispatch(&self.db, limit, now_us).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        webhooks::claim(&self.db, now_us, lease_until_us, limit).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        attempt: &Attempt,
+        now_us: i64,
+    ) -> Result<(), StoreError> {
+        webhooks::finish(&self.db, tenant_id, id, attempt, now_us).await
     }
 }

@@ -12,8 +12,10 @@
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
+use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 
+use super::alerts;
 use super::authorize::{self, OpenHold};
 use super::charges;
 use super::rows::{
@@ -595,7 +597,20 @@ async fn write_charges(
         ),
         columns,
     )
-    .await
+    .await?;
+    // Crossed thresholds are rare: one plain insert each.
+    for a in &w.alerts {
+        sqlx::query(&numbered(alerts::ALERT_INSERT))
+            .bind(&a.tenant_id)
+            .bind(new_id(IdKind::Event))
+            .bind(a.event_type.as_str())
+            .bind(&a.dedupe_key)
+            .bind(a.data.to_string())
+            .bind(a.created_us)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Rows as typed array columns, and the `$1::type[], …` list that names them.

@@ -24,6 +24,7 @@ use crate::model::{
     CertifiedLog, LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection,
     SelectionGroup, SeqRange, StoredEvent, StoredReceipt,
 };
+use crate::webhooks::{EventType, NewAlert};
 use crate::StoreError;
 
 /// Log ids per `IN (…)` list.
@@ -548,6 +549,24 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
         .bind(&r.tenant_id)
         .execute(&mut *tx)
         .await?;
+    let document: serde_json::Value = serde_json::from_str(&r.document).unwrap_or_default();
+    let alert = NewAlert {
+        tenant_id: r.tenant_id.clone(),
+        event_type: EventType::ReceiptGenerated,
+        dedupe_key: format!("receipt:{}", r.id),
+        data: serde_json::json!({
+            "receipt_id": r.id,
+            "receipt_type": r.receipt_type,
+            "certified_count": r.count,
+            "tags": r.tags,
+            "amounts": document.get("amounts"),
+        }),
+        created_us: r.issued_us,
+    };
+    let t = EventType::ReceiptGenerated;
+    if super::webhooks::subscribed(&mut tx, db.dialect, &r.tenant_id, t).await? {
+        super::webhooks::raise_in(&mut tx, db.dialect, &[alert]).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -84,6 +84,7 @@ fn billed(mut i: AppendItem, user: &str, hold: Option<&str>) -> AppendItem {
     i.charge = Some(Charge {
         hold_id: hold.map(str::to_string),
         defaults: Arc::new(defaults()),
+        balance_low: None,
     });
     i
 }

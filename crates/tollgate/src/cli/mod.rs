@@ -22,6 +22,7 @@ mod transparency;
 mod trust;
 mod usage;
 mod verify;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -75,6 +76,9 @@ enum Command {
     /// Show or rotate the receipt signing key (acts on the key file and the database).
     #[command(subcommand)]
     SigningKey(signing_key::SigningKeyCmd),
+    /// Alert webhook endpoints and their delivery logs through a running server (admin key).
+    #[command(subcommand)]
+    Webhooks(webhooks::Webhooks),
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -102,6 +106,7 @@ impl Cli {
             Command::SigningKey(c) => c.run().await?,
             Command::Bench(c) => c.run().await?,
             Command::Openapi(c) => c.run()?,
+            Command::Webhooks(c) => c.run().await?,
         }
         Ok(ExitCode::SUCCESS)
     }

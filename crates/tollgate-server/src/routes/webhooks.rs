@@ -1,0 +1,319 @@
+//! Webhook endpoints of a tenant and their delivery logs. Every route needs an `admin` key;
+//! another tenant's endpoint is a 404, like one that does not exist.
+//!
+//! A secret is shown once, in the answer that creates it when Tollgate generated it; no
+//! listing shows secrets.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::time::{format_us, now_us};
+use tollgate_core::validate::optional_text;
+use tollgate_store::{Delivery, EventType, NewWebhook, Scope, Webhook};
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{Body, Params, PathParam};
+use crate::state::AppState;
+use crate::webhooks::{check_secret, new_secret};
+
+/// The longest URL accepted.
+const MAX_URL: usize = 2048;
+
+/// `POST /api/v1/webhooks`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// The absolute `http` or `https` address deliveries are POSTed to.
+    url: Option<String>,
+    /// The event types wanted (`quota.threshold`, `limit.threshold`, `balance.low`,
+    /// `receipt.generated`); absent means all of them.
+    event_types: Option<Vec<String>>,
+    /// A Standard Webhooks secret (`whsec_` + base64); absent: one is generated and shown once.
+    secret: Option<String>,
+    /// A note for people.
+    description: Option<String>,
+}
+
+fn bad(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, message).with_details(json!({ "field": field }))
+}
+
+/// Accepts absolute `http` and `https` URLs with a host and no credentials.
+fn check_url(url: Option<&str>) -> Result<String, ApiError> {
+    let bad = |m: String| bad("INVALID_URL", "url", m);
+    let text = url.map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        return Err(bad(
+            "url is required: the http or https address deliveries are POSTed to".into(),
+        ));
+    }
+    if text.len() > MAX_URL {
+        return Err(bad(format!("url must be at most {MAX_URL} characters")));
+    }
+    let parsed = reqwest::Url::parse(text).map_err(|e| {
+        bad(format!(
+            "url '{text}' is not an absolute URL ({e}); send one like https://example.com/hooks"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "url must use http or https, not '{}'",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("url must name a host".into()));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "url must not carry credentials; deliveries are signed with the secret instead".into(),
+        ));
+    }
+    Ok(parsed.to_string())
+}
+
+/// The event types asked for; absent means all of them.
+fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
+    let known = || {
+        EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(names) = names else {
+        return Ok(EventType::ALL.to_vec());
+    };
+    if names.is_empty() {
+        return Err(bad(
+            "INVALID_EVENT_TYPE",
+            "event_types",
+            format!(
+                "event_types must name at least one of {}, or be left out for all",
+                known()
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for n in &names {
+        let t = EventType::parse(n).ok_or_else(|| {
+            bad(
+                "INVALID_EVENT_TYPE",
+                "event_types",
+                format!("unknown event type '{n}'; known: {}", known()),
+            )
+        })?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn webhook_json(w: &Webhook) -> Value {
+    json!({
+        "id": w.id,
+        "url": w.url,
+        "event_types": w.event_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        "description": w.description,
+        "created_at": format_us(w.created_us),
+    })
+}
+
+fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "webhook_id": d.endpoint_id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "status": d.status.as_str(),
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_us.map(format_us),
+        "last_attempt_at": d.last_attempt_us.map(format_us),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": format_us(d.created_us),
+    })
+}
+
+/// Add a webhook endpoint
+///
+/// 201 with the endpoint, and its secret when Tollgate generated it (shown only here).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "create_webhook",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The endpoint: `id`, `url`, `event_types`, `description`, `created_at`, and `secret` when generated", body = Value),
+        (status = 400, description = "A bad `url` (`INVALID_URL`), event type (`INVALID_EVENT_TYPE`) or secret (`INVALID_SECRET`)"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(b): Body<CreateBody>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let url = check_url(b.url.as_deref())?;
+    let event_types = event_types(b.event_types)?;
+    let description = optional_text("description", b.description.as_deref(), 500)?;
+    let (secret, generated) = match b.secret.as_deref().map(str::trim) {
+        None | Some("") => (new_secret(), true),
+        Some(s) => {
+            check_secret(s).map_err(|why| bad("INVALID_SECRET", "secret", why))?;
+            (s.to_string(), false)
+        }
+    };
+    let webhook = state
+        .store()
+        .create_webhook(&NewWebhook {
+            tenant_id: auth.tenant_id.clone(),
+            id: new_id(IdKind::Webhook),
+            url,
+            secret,
+            event_types,
+            description,
+            created_us: now_us(),
+        })
+        .await?;
+    let mut out = webhook_json(&webhook);
+    if generated {
+        out["secret"] = Value::String(webhook.secret.clone());
+    }
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// List webhook endpoints
+///
+/// The tenant's endpoints, oldest first; secrets are never listed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "list_webhooks",
+    responses(
+        (status = 200, description = "`{\"webhooks\": [...]}`", body = Value),
+        (status = 403, description = "The key lacks the `admin` scope"),
+    )
+)]
+pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Admin)?;
+    let all = state.store().list_webhooks(&auth.tenant_id).await?;
+    Ok(Json(
+        json!({"webhooks": all.iter().map(webhook_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Get a webhook endpoint
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "get_webhook",
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint (without its secret)", body = Value),
+        (status = 404, description = "No such endpoint in this tenant"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Admin)?;
+    let w = state
+        .store()
+        .get_webhook(&auth.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(webhook_json(&w)))
+}
+
+/// Remove a webhook endpoint
+///
+/// Its pending deliveries are dropped.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "delete_webhook",
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such endpoint in this tenant"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Scope::Admin)?;
+    if state.store().delete_webhook(&auth.tenant_id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
+}
+
+/// Paging of the delivery log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// How many, 1 to 1000 (default 100).
+    limit: Option<i64>,
+    /// How many to skip (default 0).
+    offset: Option<i64>,
+}
+
+/// A webhook endpoint's delivery log
+///
+/// Newest first: each delivery's event, status (`pending`, `delivered`, `failed`), attempts,
+/// next and last attempt, last status code and error.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    operation_id = "webhook_deliveries",
+    params(("id" = String, Path, description = "The endpoint's id"), Page),
+    responses(
+        (status = 200, description = "`{\"deliveries\": [...], \"pagination\"}`", body = Value),
+        (status = 400, description = "A bad `limit` or `offset`"),
+        (status = 404, description = "No such endpoint in this tenant"),
+    )
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam,
+    Params(p): Params<Page>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Admin)?;
+    let limit = p.limit.unwrap_or(100);
+    let offset = p.offset.unwrap_or(0);
+    if !(1..=1000).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "limit must be 1 to 1000 and offset at least 0",
+        ));
+    }
+    let list = state
+        .store()
+        .webhook_deliveries(&auth.tenant_id, &id, limit, offset)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(
+        json!({"deliveries": list.iter().map(delivery_json).collect::<Vec<_>>()}),
+    ))
+}

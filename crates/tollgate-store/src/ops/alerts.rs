@@ -1,0 +1,227 @@
+//! Threshold crossings, decided purely from before/after values the billing plans already
+//! hold, so that a transaction that crosses nothing pays a few comparisons and no I/O.
+//!
+//! An alert's dedupe key names the threshold and its period; the UNIQUE (tenant, dedupe_key)
+//! constraint of `alert_events` makes each fire once per period, whichever instance and
+//! transaction crosses it first. Keys end with the user id, the one free-form part, so no two
+//! thresholds can share a key.
+
+use serde_json::json;
+use tollgate_core::time::{day_string, month_string};
+use tollgate_core::Nanos;
+
+use crate::webhooks::{EventType, NewAlert, LIMIT_THRESHOLDS, QUOTA_THRESHOLDS};
+
+/// The amount `percent`% of `limit` is, rounded up (reaching it means reaching the percent).
+fn threshold(limit: i64, percent: i64) -> i64 {
+    let t = (i128::from(limit) * i128::from(percent) + 99) / 100;
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+/// The percents of `limit` that a value going from `before` to `after` reached for the first
+/// time: those whose amount is above `before` and at most `after`.
+pub(crate) fn crossed(before: i64, after: i64, limit: i64, percents: &[i64]) -> Vec<i64> {
+    if limit <= 0 || after <= before {
+        return Vec::new();
+    }
+    percents
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let t = threshold(limit, p);
+            before < t && t <= after
+        })
+        .collect()
+}
+
+/// Whether a balance fell from at or above `low` to below it.
+pub(crate) fn fell_below(before: i64, after: i64, low: i64) -> bool {
+    before >= low && after < low
+}
+
+/// A limit's period: `day` (yyyymmdd) or `month` (yyyymm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Period {
+    Day(i64),
+    Month(i64),
+}
+
+impl Period {
+    fn names(self) -> (&'static str, String) {
+        match self {
+            Period::Day(d) => ("daily", day_string(d)),
+            Period::Month(m) => ("monthly", month_string(m)),
+        }
+    }
+}
+
+/// One account's spend against one limit, before and after a transaction.
+pub(crate) struct LimitSpend<'a> {
+    pub(crate) tenant_id: &'a str,
+    pub(crate) user_id: &'a str,
+    pub(crate) currency: &'a str,
+    pub(crate) period: Period,
+    pub(crate) limit: i64,
+    pub(crate) before: i64,
+    pub(crate) after: i64,
+}
+
+/// `limit.threshold` alerts for every threshold the spend crossed.
+pub(crate) fn limit_alerts(s: &LimitSpend<'_>, now: i64, out: &mut Vec<NewAlert>) {
+    let (kind, period) = s.period.names();
+    for percent in crossed(s.before, s.after, s.limit, &LIMIT_THRESHOLDS) {
+        out.push(NewAlert {
+            tenant_id: s.tenant_id.to_string(),
+            event_type: EventType::LimitThreshold,
+            dedupe_key: format!("limit:{kind}:{period}:{percent}:{}", s.user_id),
+            data: json!({
+                "user_id": s.user_id,
+                "limit": kind,
+                "period": period,
+                "threshold_percent": percent,
+                "limit_amount": Nanos(s.limit).to_string(),
+                "spent": Nanos(s.after).to_string(),
+                "currency": s.currency,
+            }),
+            created_us: now,
+        });
+    }
+}
+
+/// A `balance.low` alert when the balance fell below `low`: at most one per account, currency
+/// and UTC day.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn balance_alert(
+    tenant_id: &str,
+    user_id: &str,
+    currency: &str,
+    day: i64,
+    low: i64,
+    before: i64,
+    after: i64,
+    now: i64,
+) -> Option<NewAlert> {
+    fell_below(before, after, low).then(|| NewAlert {
+        tenant_id: tenant_id.to_string(),
+        event_type: EventType::BalanceLow,
+        dedupe_key: format!("balance:{}:{currency}:{user_id}", day_string(day)),
+        data: json!({
+            "user_id": user_id,
+            "currency": currency,
+            "balance": Nanos(after).to_string(),
+            "threshold": Nanos(low).to_string(),
+        }),
+        created_us: now,
+    })
+}
+
+/// `quota.threshold` alerts for every threshold of the month's quota that `used` requests reach
+/// (the scan raises them all; the dedupe key drops those raised before).
+pub(crate) fn quota_alerts(
+    tenant_id: &str,
+    plan: &str,
+    month: i64,
+    quota: i64,
+    used: i64,
+    now: i64,
+) -> Vec<NewAlert> {
+    let month = month_string(month);
+    crossed(-1, used, quota, &QUOTA_THRESHOLDS)
+        .into_iter()
+        .map(|percent| NewAlert {
+            tenant_id: tenant_id.to_string(),
+            event_type: EventType::QuotaThreshold,
+            dedupe_key: format!("quota:{month}:{percent}"),
+            data: json!({
+                "plan": plan,
+                "month": month,
+                "threshold_percent": percent,
+                "monthly_requests": quota,
+                "used": used,
+            }),
+            created_us: now,
+        })
+        .collect()
+}
+
+/// Inserts an alert unless its dedupe key is taken: (tenant, id, type, key, data, created).
+pub(crate) const ALERT_INSERT: &str = "INSERT INTO alert_events (tenant_id, id, event_type, \
+     dedupe_key, data, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+     ON CONFLICT (tenant_id, dedupe_key) DO NOTHING";
+
+/// The values of [`ALERT_INSERT`].
+pub(crate) fn alert_args(a: &NewAlert) -> Vec<super::sql::Arg> {
+    vec![
+        a.tenant_id.clone().into(),
+        tollgate_core::ids::new_id(tollgate_core::ids::IdKind::Event).into(),
+        a.event_type.as_str().into(),
+        a.dedupe_key.clone().into(),
+        a.data.to_string().into(),
+        a.created_us.into(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_jump_past_several_thresholds_reaches_each_of_them() {
+        assert_eq!(
+            crossed(0, 1_000, 1_000, &LIMIT_THRESHOLDS),
+            vec![75, 90, 100]
+        );
+        assert_eq!(crossed(740, 760, 1_000, &LIMIT_THRESHOLDS), vec![75]);
+        assert_eq!(
+            crossed(750, 899, 1_000, &LIMIT_THRESHOLDS),
+            Vec::<i64>::new()
+        );
+    }
+
+    #[test]
+    fn reaching_a_threshold_exactly_counts_and_staying_on_it_does_not() {
+        assert_eq!(crossed(899, 900, 1_000, &LIMIT_THRESHOLDS), vec![90]);
+        assert!(crossed(900, 900, 1_000, &LIMIT_THRESHOLDS).is_empty());
+    }
+
+    #[test]
+    fn no_limit_or_falling_spend_crosses_nothing() {
+        assert!(crossed(0, 100, 0, &LIMIT_THRESHOLDS).is_empty());
+        assert!(crossed(1_000, 0, 1_000, &LIMIT_THRESHOLDS).is_empty());
+    }
+
+    #[test]
+    fn the_balance_falls_below_only_from_at_or_above() {
+        assert!(fell_below(100, 99, 100));
+        assert!(!fell_below(99, 50, 100));
+        assert!(!fell_below(200, 100, 100));
+    }
+
+    #[test]
+    fn a_quota_scan_raises_every_threshold_already_reached() {
+        let keys: Vec<String> = quota_alerts("t", "starter", 202611, 10, 10, 0)
+            .into_iter()
+            .map(|a| a.dedupe_key)
+            .collect();
+        assert_eq!(keys, vec!["quota:2026-11:80", "quota:2026-11:100"]);
+        assert!(quota_alerts("t", "starter", 202611, 10, 7, 0).is_empty());
+    }
+
+    proptest! {
+        /// Splitting spend into steps crosses each threshold exactly once, as one jump does.
+        #[test]
+        fn thresholds_crossed_step_by_step_are_those_crossed_at_once(
+            limit in 1i64..1_000_000,
+            steps in proptest::collection::vec(0i64..400_000, 1..20),
+        ) {
+            let mut at = 0i64;
+            let mut seen = Vec::new();
+            for s in &steps {
+                seen.extend(crossed(at, at + s, limit, &LIMIT_THRESHOLDS));
+                at += s;
+            }
+            prop_assert_eq!(seen, crossed(0, at, limit, &LIMIT_THRESHOLDS));
+        }
+    }
+}

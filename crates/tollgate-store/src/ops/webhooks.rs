@@ -1,0 +1,450 @@
+//! Webhook endpoints, the alert outbox and deliveries.
+//!
+//! Alerts are inserted with ON CONFLICT DO NOTHING on their dedupe key, by the transaction
+//! that crosses a threshold (`charges`, receipts) or by the quota scan here. Fanning out and
+//! claiming due deliveries take their rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+//! instances sharing a database never take the same row; a claim also sets a lease, which
+//! keeps a delivery that is being sent from being claimed again and expires if its worker dies.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::time::month_of;
+
+use super::alerts::{self, ALERT_INSERT};
+use super::authorize::QUOTA_USAGE;
+use super::begin_write;
+use crate::db::{Db, Dialect};
+use crate::model::PlanQuotas;
+use crate::webhooks::{
+    Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
+};
+use crate::StoreError;
+
+fn skip_locked(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    }
+}
+
+/// `?N` as the engine writes it (sqlx's `Any` driver passes SQL through).
+fn sql(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Postgres => text.replace('?', "$"),
+        Dialect::Sqlite => text.to_string(),
+    }
+}
+
+const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, secret, event_types, description, created_us";
+
+fn endpoint(r: &AnyRow) -> Result<Webhook, StoreError> {
+    let types: String = r.try_get(4)?;
+    let names: Vec<String> = serde_json::from_str(&types)
+        .map_err(|e| StoreError::Invariant(format!("webhook event types: {e}")))?;
+    Ok(Webhook {
+        tenant_id: r.try_get(0)?,
+        id: r.try_get(1)?,
+        url: r.try_get(2)?,
+        secret: r.try_get(3)?,
+        event_types: names.iter().filter_map(|n| EventType::parse(n)).collect(),
+        description: r.try_get(5)?,
+        created_us: r.try_get(6)?,
+    })
+}
+
+pub(super) async fn create(db: &Db, w: &NewWebhook) -> Result<Webhook, StoreError> {
+    let types: Vec<&str> = w.event_types.iter().map(|t| t.as_str()).collect();
+    sqlx::query(&sql(
+        db.dialect,
+        &format!("INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    ))
+    .bind(&w.tenant_id)
+    .bind(&w.id)
+    .bind(&w.url)
+    .bind(&w.secret)
+    .bind(serde_json::Value::from(types).to_string())
+    .bind(&w.description)
+    .bind(w.created_us)
+    .execute(&db.writer)
+    .await?;
+    Ok(w.clone())
+}
+
+pub(super) async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Webhook>, StoreError> {
+    sqlx::query(&sql(
+        db.dialect,
+        &format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY id"
+        ),
+    ))
+    .bind(tenant_id)
+    .fetch_all(&db.reader)
+    .await?
+    .iter()
+    .map(endpoint)
+    .collect()
+}
+
+pub(super) async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError> {
+    sqlx::query(&sql(
+        db.dialect,
+        &format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2"
+        ),
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(&db.reader)
+    .await?
+    .as_ref()
+    .map(endpoint)
+    .transpose()
+}
+
+/// Removes an endpoint and its delivery log (pending deliveries are not sent).
+pub(super) async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+    let mut tx = begin_write(db).await?;
+    sqlx::query(&sql(
+        db.dialect,
+        "DELETE FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let gone = sqlx::query(&sql(
+        db.dialect,
+        "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(gone > 0)
+}
+
+/// An endpoint's deliveries, newest first; None when the tenant has no such endpoint.
+pub(super) async fn deliveries(
+    db: &Db,
+    tenant_id: &str,
+    endpoint_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Option<Vec<Delivery>>, StoreError> {
+    if get(db, tenant_id, endpoint_id).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(&sql(
+        db.dialect,
+        "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, d.attempts, \
+         d.next_attempt_us, d.last_attempt_us, d.last_status_code, d.last_error, d.created_us \
+         FROM webhook_deliveries d JOIN alert_events e \
+         ON e.tenant_id = d.tenant_id AND e.id = d.event_id \
+         WHERE d.tenant_id = ?1 AND d.endpoint_id = ?2 ORDER BY d.id DESC LIMIT ?3 OFFSET ?4",
+    ))
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.reader)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status: String = r.try_get(4)?;
+        out.push(Delivery {
+            id: r.try_get(0)?,
+            endpoint_id: r.try_get(1)?,
+            event_id: r.try_get(2)?,
+            event_type: r.try_get(3)?,
+            status: DeliveryStatus::parse(&status)
+                .ok_or_else(|| StoreError::Invariant(format!("delivery status '{status}'")))?,
+            attempts: r.try_get(5)?,
+            next_attempt_us: r.try_get(6)?,
+            last_attempt_us: r.try_get(7)?,
+            last_status_code: r.try_get(8)?,
+            last_error: r.try_get(9)?,
+            created_us: r.try_get(10)?,
+        });
+    }
+    Ok(Some(out))
+}
+
+async fn insert_alert(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    a: &NewAlert,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(&sql(dialect, ALERT_INSERT))
+        .bind(&a.tenant_id)
+        .bind(new_id(IdKind::Event))
+        .bind(a.event_type.as_str())
+        .bind(&a.dedupe_key)
+        .bind(a.data.to_string())
+        .bind(a.created_us)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// Whether any endpoint of the tenant wants `t` (alerts off the hot path ask first).
+pub(super) async fn subscribed(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    tenant_id: &str,
+    t: EventType,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(&sql(
+        dialect,
+        "SELECT 1 FROM webhook_endpoints WHERE tenant_id = ?1 AND event_types LIKE ?2 LIMIT 1",
+    ))
+    .bind(tenant_id)
+    .bind(format!("%\"{}\"%", t.as_str()))
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
+}
+
+/// Raises alerts (in a transaction of the caller's) unless already raised.
+pub(super) async fn raise_in(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    alerts: &[NewAlert],
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for a in alerts {
+        n += insert_alert(tx, dialect, a).await?;
+    }
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Raises `quota.threshold` for tenants with an endpoint that wants it and whose recorded
+/// requests this month reached a threshold of their plan's quota. Returns alerts new.
+pub(super) async fn scan_quotas(
+    db: &Db,
+    plans: &PlanQuotas,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let tenants = sqlx::query(
+        "SELECT DISTINCT t.id, t.plan FROM tenants t JOIN webhook_endpoints w \
+         ON w.tenant_id = t.id WHERE w.event_types LIKE '%\"quota.threshold\"%'",
+    )
+    .fetch_all(&db.reader)
+    .await?;
+    let month = month_of(now);
+    let mut raised = Vec::new();
+    for r in &tenants {
+        let tenant: String = r.try_get(0)?;
+        let plan: Option<String> = r.try_get(1)?;
+        let (plan, quota) = plans.of(plan.as_deref());
+        let Some(quota) = quota else { continue };
+        let row = sqlx::query(&sql(db.dialect, QUOTA_USAGE))
+            .bind(&tenant)
+            .bind(month)
+            .fetch_one(&db.reader)
+            .await?;
+        let used: i64 = row.try_get(0)?;
+        for a in alerts::quota_alerts(&tenant, &plan, month, quota, used, now) {
+            // Once raised, a threshold stays raised all month: check with a read, so that an
+            // idle scan never takes the write lock.
+            let known = sqlx::query(&sql(
+                db.dialect,
+                "SELECT 1 FROM alert_events WHERE tenant_id = ?1 AND dedupe_key = ?2",
+            ))
+            .bind(&a.tenant_id)
+            .bind(&a.dedupe_key)
+            .fetch_optional(&db.reader)
+            .await?;
+            if known.is_none() {
+                raised.push(a);
+            }
+        }
+    }
+    if raised.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = begin_write(db).await?;
+    let n = raise_in(&mut tx, db.dialect, &raised).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Fans up to `limit` undispatched alerts out to the endpoints that want them, one pending
+/// delivery each. Returns the alerts dispatched.
+pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, StoreError> {
+    // Mostly there is nothing to do: find that out without the write lock.
+    let any = sqlx::query("SELECT 1 FROM alert_events WHERE dispatched = 0 LIMIT 1")
+        .fetch_optional(&db.reader)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
+    let mut tx = begin_write(db).await?;
+    let events = sqlx::query(&sql(
+        db.dialect,
+        &format!(
+            "SELECT tenant_id, id, event_type FROM alert_events WHERE dispatched = 0 \
+             ORDER BY created_us LIMIT ?1{}",
+            skip_locked(db.dialect)
+        ),
+    ))
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut endpoints: BTreeMap<String, Vec<Webhook>> = BTreeMap::new();
+    for r in &events {
+        let tenant: String = r.try_get(0)?;
+        let event_id: String = r.try_get(1)?;
+        let event_type: String = r.try_get(2)?;
+        if !endpoints.contains_key(&tenant) {
+            let list = sqlx::query(&sql(
+                db.dialect,
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1"),
+            ))
+            .bind(&tenant)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(endpoint)
+            .collect::<Result<Vec<_>, _>>()?;
+            endpoints.insert(tenant.clone(), list);
+        }
+        let wanted = EventType::parse(&event_type);
+        for e in endpoints[&tenant]
+            .iter()
+            .filter(|e| wanted.is_some_and(|t| e.event_types.contains(&t)))
+        {
+            sqlx::query(&sql(
+                db.dialect,
+                "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, status, \
+                 attempts, next_attempt_us, created_us) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5) \
+                 ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING",
+            ))
+            .bind(&tenant)
+            .bind(new_id(IdKind::Delivery))
+            .bind(&e.id)
+            .bind(&event_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(&sql(
+            db.dialect,
+            "UPDATE alert_events SET dispatched = 1 WHERE tenant_id = ?1 AND id = ?2",
+        ))
+        .bind(&tenant)
+        .bind(&event_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+/// Claims up to `limit` deliveries due at `now` until `lease_until`, with what sending needs.
+pub(super) async fn claim(
+    db: &Db,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<DueDelivery>, StoreError> {
+    let any = sqlx::query(&sql(
+        db.dialect,
+        "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_us <= ?1 \
+         AND (lease_until_us IS NULL OR lease_until_us <= ?1) LIMIT 1",
+    ))
+    .bind(now)
+    .fetch_optional(&db.reader)
+    .await?;
+    if any.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut tx = begin_write(db).await?;
+    let due = sqlx::query(&sql(
+        db.dialect,
+        &format!(
+            "SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_us <= ?1 AND (lease_until_us IS NULL OR lease_until_us <= ?1) \
+             ORDER BY next_attempt_us LIMIT ?2{}",
+            skip_locked(db.dialect)
+        ),
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(due.len());
+    for r in &due {
+        let tenant: String = r.try_get(0)?;
+        let id: String = r.try_get(1)?;
+        sqlx::query(&sql(
+            db.dialect,
+            "UPDATE webhook_deliveries SET lease_until_us = ?1 WHERE tenant_id = ?2 AND id = ?3",
+        ))
+        .bind(lease_until)
+        .bind(&tenant)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&sql(
+            db.dialect,
+            "SELECT e.id, e.event_type, e.data, e.created_us, w.url, w.secret, d.attempts \
+             FROM webhook_deliveries d \
+             JOIN alert_events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id \
+             JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id \
+             WHERE d.tenant_id = ?1 AND d.id = ?2",
+        ))
+        .bind(&tenant)
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+        out.push(DueDelivery {
+            tenant_id: tenant,
+            id,
+            event_id: row.try_get(0)?,
+            event_type: row.try_get(1)?,
+            data: row.try_get(2)?,
+            event_created_us: row.try_get(3)?,
+            url: row.try_get(4)?,
+            secret: row.try_get(5)?,
+            attempts: row.try_get(6)?,
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Records one attempt's outcome and releases the lease.
+pub(super) async fn finish(
+    db: &Db,
+    tenant_id: &str,
+    id: &str,
+    attempt: &Attempt,
+    now: i64,
+) -> Result<(), StoreError> {
+    let status = match (&attempt.error, attempt.retry_at_us) {
+        (None, _) => DeliveryStatus::Delivered,
+        (Some(_), Some(_)) => DeliveryStatus::Pending,
+        (Some(_), None) => DeliveryStatus::Failed,
+    };
+    sqlx::query(&sql(
+        db.dialect,
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_us = ?1, \
+         last_status_code = ?2, last_error = ?3, status = ?4, next_attempt_us = ?5, \
+         lease_until_us = NULL WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending'",
+    ))
+    .bind(now)
+    .bind(attempt.status_code)
+    .bind(&attempt.error)
+    .bind(status.as_str())
+    .bind(attempt.retry_at_us)
+    .bind(tenant_id)
+    .bind(id)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
