@@ -88,6 +88,25 @@ pub fn month_string(month: i64) -> String {
     format!("{:04}-{:02}", month / 100, month % 100)
 }
 
+/// The first microsecond of a `yyyymm` month (0 for a month that does not exist).
+pub fn month_start_us(month: i64) -> i64 {
+    let (year, m) = (month / 100, month % 100);
+    i32::try_from(year)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, 1))
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
+        .unwrap_or_default()
+}
+
+/// The `yyyymm` month after `month`.
+pub fn next_month(month: i64) -> i64 {
+    if month % 100 == 12 {
+        (month / 100 + 1) * 100 + 1
+    } else {
+        month + 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +139,15 @@ mod tests {
         assert_eq!(day_string(day_of(us)), "2026-01-31");
         assert_eq!(month_of(us), 202601);
         assert_eq!(month_string(202601), "2026-01");
+    }
+
+    #[test]
+    fn a_month_starts_on_its_first_day_and_december_is_followed_by_january() {
+        let first = parse_instant("2026-12-01", DateEdge::Start).expect("ok");
+        assert_eq!(month_start_us(202612), first);
+        assert_eq!(next_month(202612), 202701);
+        assert_eq!(next_month(202602), 202603);
+        assert_eq!(month_start_us(202613), 0);
     }
 
     #[test]
