@@ -3,10 +3,14 @@
 mod authorize;
 mod billing;
 mod conversations;
+mod costs;
+mod export;
+mod export_receipt;
 mod logs;
 mod pricing;
 mod receipts;
 mod stats;
+mod totals;
 mod usage;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -95,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .route("/billing/usage", get(billing::usage))
         .route("/api/v1/billing/cost-report", get(billing::cost_report))
         .route("/billing/cost-report", get(billing::cost_report))
+        .route("/api/v1/costs/daily", get(costs::daily))
+        .route("/api/v1/costs/monthly", get(costs::monthly))
+        .route("/api/v1/export/usage", get(export::usage))
+        .route("/api/v1/export/receipt/{id}", get(export::receipt))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
