@@ -2,10 +2,11 @@
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
-//! `billing.rs`.
+//! `billing.rs`, the export downloads in `export.rs`.
 #![forbid(unsafe_code)]
 
 mod billing;
+mod export;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use export::Download;
 pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
 
 /// Why a call failed.
