@@ -32,11 +32,14 @@ impl Client {
     /// `GET /api/v1/export/receipt/{id}?format=csv`.
     pub async fn export_receipt(&self, id: &str) -> Result<Download, ClientError> {
         let path = format!("/api/v1/export/receipt/{}", segment(id));
-        self.download(&path, &[("format", "csv".to_string())])
-            .await
+        self.download(&path, &[("format", "csv".to_string())]).await
     }
 
-    async fn download(&self, path: &str, query: &[(&str, String)]) -> Result<Download, ClientError> {
+    async fn download(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Download, ClientError> {
         let response = self
             .request(reqwest::Method::GET, path)
             .query(query)

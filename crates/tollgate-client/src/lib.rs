@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use export::Download;
 pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
+pub use export::Download;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]

@@ -43,7 +43,14 @@ fn status_bytes(field: &str) -> anyhow::Result<u64> {
         .context("reading /proc/self/status (the export bench needs Linux)")?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kb| kb * 1024)
         .with_context(|| format!("no {field} in /proc/self/status"))
 }
