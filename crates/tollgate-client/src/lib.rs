@@ -2,10 +2,11 @@
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
-//! `billing.rs`, the webhook routes in `webhooks.rs`.
+//! `billing.rs`, the webhook routes in `webhooks.rs`, the export downloads in `export.rs`.
 #![forbid(unsafe_code)]
 
 mod billing;
+mod export;
 mod webhooks;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
+pub use export::Download;
 pub use webhooks::NewWebhook;
 
 /// Why a call failed.

@@ -83,26 +83,28 @@ pub fn month_of(us: i64) -> i64 {
     i64::from(dt.year()) * 100 + i64::from(dt.month())
 }
 
-/// The first microsecond (UTC) of a `yyyymm` month.
+/// `YYYY-MM` of a `yyyymm` month key.
+pub fn month_string(month: i64) -> String {
+    format!("{:04}-{:02}", month / 100, month % 100)
+}
+
+/// The first microsecond of a `yyyymm` month (0 for a month that does not exist).
 pub fn month_start_us(month: i64) -> i64 {
-    let (year, m) = (month.div_euclid(100), month.rem_euclid(100));
-    NaiveDate::from_ymd_opt(year as i32, m as u32, 1)
+    let (year, m) = (month / 100, month % 100);
+    i32::try_from(year)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, 1))
         .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
         .unwrap_or_default()
 }
 
-/// The month after a `yyyymm` month.
+/// The `yyyymm` month after `month`.
 pub fn next_month(month: i64) -> i64 {
-    if month % 100 >= 12 {
+    if month % 100 == 12 {
         (month / 100 + 1) * 100 + 1
     } else {
         month + 1
     }
-}
-
-/// `YYYY-MM` of a `yyyymm` month key.
-pub fn month_string(month: i64) -> String {
-    format!("{:04}-{:02}", month / 100, month % 100)
 }
 
 #[cfg(test)]
@@ -116,6 +118,7 @@ mod tests {
         assert_eq!(month_of(month_start_us(202603) - 1), 202602);
         assert_eq!(next_month(202512), 202601);
         assert_eq!(next_month(202601), 202602);
+        assert_eq!(month_start_us(202613), 0, "a month that does not exist");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod archive;
 mod db;
 mod error;
+mod exports;
 pub mod migrate;
 mod model;
 mod ops;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 pub use db::{redact, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
+pub use exports::{ExportPage, ExportSpan, ExportedEvent};
 pub use migrate::MigrationReport;
 pub use model::*;
 pub use retention::{
@@ -95,6 +97,22 @@ pub trait Store: Send + Sync + 'static {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UsageRow>, StoreError>;
+    /// The monthly rollup of `month` (yyyymm): one row per provider, model and currency, with
+    /// `day` the month's first day and the dimensions that rollup does not keep empty.
+    async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError>;
+    /// How many events of `[start_us, end_us]` there are, and their first and last positions.
+    async fn export_span(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<ExportSpan, StoreError>;
+    /// One page of an export, in `seq` order, with each event's canonical entry.
+    async fn export_page(
+        &self,
+        tenant_id: &str,
+        page: &ExportPage,
+    ) -> Result<Vec<ExportedEvent>, StoreError>;
     /// Canonical entries of a tenant's log from `start_seq`, in order, at most `limit`.
     async fn log_entries(
         &self,

@@ -11,16 +11,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate_core::time::{
-    day_of, day_start_us, format_us, month_of, month_string, now_us, parse_instant, DateEdge,
-    DAY_US,
+    day_of, day_start_us, format_us, month_of, month_start_us, month_string, next_month, now_us,
+    parse_instant, DateEdge,
 };
 use tollgate_core::validate::optional_text;
-use tollgate_core::{Currency, Nanos, TokenCounts};
+use tollgate_core::{Currency, Nanos};
 use tollgate_store::{
     ledger_flags, Account, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind, NewCredit,
     PeriodSpend, Scope, UsageRow,
@@ -28,6 +27,7 @@ use tollgate_store::{
 use uuid::Uuid;
 
 use super::conversations::bounded;
+use super::totals::{end_of_today, grouped, Totals};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
@@ -148,22 +148,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 fn money(n: Option<Nanos>) -> Option<String> {
     n.map(|n| n.to_string())
-}
-
-/// The first microsecond of a `yyyymm` month.
-fn month_start_us(month: i64) -> i64 {
-    let (year, m) = ((month / 100) as i32, (month % 100) as u32);
-    NaiveDate::from_ymd_opt(year, m, 1)
-        .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
-        .unwrap_or_default()
-}
-
-fn next_month(month: i64) -> i64 {
-    if month % 100 == 12 {
-        (month / 100 + 1) * 100 + 1
-    } else {
-        month + 1
-    }
 }
 
 /// The tenant's plan and this month's quota use.
@@ -761,56 +745,6 @@ pub async fn settings(
         .update_account(&auth.tenant_id, &user, &change, &state.billing().defaults)
         .await?;
     Ok(Json(balance_json(&account)))
-}
-
-/// Requests, tokens and exact cost per currency of some usage rows.
-#[derive(Default)]
-struct Totals {
-    requests: i64,
-    tokens: TokenCounts,
-    cost: BTreeMap<String, i64>,
-}
-
-impl Totals {
-    fn add(&mut self, r: &UsageRow) {
-        self.requests += r.requests;
-        self.tokens.input += r.tokens.input;
-        self.tokens.output += r.tokens.output;
-        self.tokens.cached_input += r.tokens.cached_input;
-        self.tokens.cache_write += r.tokens.cache_write;
-        self.tokens.reasoning += r.tokens.reasoning;
-        let c = self.cost.entry(r.currency.clone()).or_default();
-        *c = c.saturating_add(r.cost.0);
-    }
-
-    fn json(&self) -> Value {
-        let cost: Map<String, Value> = self
-            .cost
-            .iter()
-            .map(|(c, n)| (c.clone(), json!(Nanos(*n).to_string())))
-            .collect();
-        json!({
-            "requests": self.requests,
-            "tokens": {
-                "input": self.tokens.input,
-                "output": self.tokens.output,
-                "total": self.tokens.total(),
-                "cached_input": self.tokens.cached_input,
-                "cache_write": self.tokens.cache_write,
-                "reasoning": self.tokens.reasoning,
-            },
-            "cost": cost,
-        })
-    }
-}
-
-fn grouped(groups: &BTreeMap<String, Totals>) -> Value {
-    Value::Object(groups.iter().map(|(k, t)| (k.clone(), t.json())).collect())
-}
-
-/// The end of today (UTC): whole days come from the rollups alone.
-fn end_of_today() -> i64 {
-    (day_of(now_us()) + 1) * DAY_US - 1
 }
 
 /// Query of `GET /api/v1/billing/usage`.

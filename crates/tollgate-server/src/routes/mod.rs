@@ -17,11 +17,15 @@
 mod authorize;
 mod billing;
 mod conversations;
+mod costs;
 mod docs;
+mod export;
+mod export_receipt;
 mod logs;
 mod pricing;
 mod receipts;
 mod stats;
+mod totals;
 mod usage;
 mod webhooks;
 
@@ -197,7 +201,11 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     )
     .routes(routes!(webhooks::create, webhooks::list))
     .routes(routes!(webhooks::get, webhooks::delete))
-    .routes(routes!(webhooks::deliveries));
+    .routes(routes!(webhooks::deliveries))
+    .routes(routes!(costs::daily))
+    .routes(routes!(costs::monthly))
+    .routes(routes!(export::usage))
+    .routes(routes!(export_receipt::receipt));
     let (router, mut document) = api.router.split_for_parts();
     crate::openapi::finish(&mut document, &api.aliases);
     (router, document)

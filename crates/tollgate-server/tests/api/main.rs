@@ -5,6 +5,8 @@ mod auth;
 mod authorize;
 mod billing;
 mod conversations;
+mod costs;
+mod export;
 mod ingest;
 mod jwt;
 mod llmring;

@@ -5,6 +5,7 @@ mod authorize;
 mod billing;
 mod charges;
 mod conversations;
+mod export;
 mod pg_append;
 mod prices;
 mod read;
@@ -30,6 +31,7 @@ use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 use crate::db::{Db, Dialect};
+use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::webhooks::*;
@@ -147,6 +149,27 @@ impl Store for SqlStore {
             end_us,
         )
         .await
+    }
+
+    async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError> {
+        export::monthly_rows(&self.db, self.sqlite_reader.as_deref(), tenant_id, month).await
+    }
+
+    async fn export_span(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<ExportSpan, StoreError> {
+        export::export_span(&self.db, tenant_id, start_us, end_us).await
+    }
+
+    async fn export_page(
+        &self,
+        tenant_id: &str,
+        page: &ExportPage,
+    ) -> Result<Vec<ExportedEvent>, StoreError> {
+        export::export_page(&self.db, tenant_id, page).await
     }
 
     async fn log_entries(

@@ -20,7 +20,7 @@ const SUMS: &str =
      CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT), \
      CAST(SUM(CASE WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT)";
 
-const ROLLUP_MEASURES: &str =
+pub(super) const ROLLUP_MEASURES: &str =
     "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
      reasoning_tokens, cost_nanos, cached_responses, unpriced";
 
@@ -89,7 +89,7 @@ pub(super) async fn usage_rows(
 
 /// Usage rows of a query: through rusqlite on SQLite (thousands of rollup rows decode many
 /// times faster there than through sqlx), through sqlx otherwise.
-async fn fetch_rows(
+pub(super) async fn fetch_rows(
     db: &Db,
     reader: Option<&SqliteReader>,
     sql: &Sql,

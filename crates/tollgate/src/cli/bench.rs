@@ -21,6 +21,8 @@ pub enum Bench {
     Ingest(Ingest),
     /// Certify a large backlog with one receipt; time listings and offline verification.
     Receipts(super::bench_receipts::Receipts),
+    /// Stream a large usage export; report rows/s and the peak memory growth.
+    Export(super::bench_export::Export),
     /// Ask for authorizations with holds as fast as the server decides them.
     Authorize(super::bench_authorize::Authorize),
 }
@@ -84,6 +86,7 @@ impl Bench {
         match self {
             Bench::Ingest(i) => i.run().await,
             Bench::Receipts(r) => r.run().await,
+            Bench::Export(e) => e.run().await,
             Bench::Authorize(a) => a.run().await,
         }
     }

@@ -5,6 +5,7 @@
 //! its own benchmark), starts an in-process server over a real socket, and times the
 //! llmring routes a client would call.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,7 @@ const MODELS: [(&str, &str); 3] = [
     ("anthropic", "claude-sonnet-4"),
 ];
 
+/// The `n`th of `total` seeded calls, spread evenly over `[start_us, start_us + span_us)`.
 fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> AppendItem {
     let (provider, model) = MODELS[(n % 3) as usize];
     let input = 200 + (n * 7919) as i64 % 3000;
@@ -86,6 +88,56 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
         conversation: None,
         charge: None,
     }
+}
+
+/// Seeds `tenant` with `logs` calls over the last 30 days, straight through the store in
+/// commits of [`SEED_BATCH`], with a progress bar; returns the seconds it took.
+pub(super) async fn seed(store: &dyn Store, tenant: &str, logs: u64) -> anyhow::Result<f64> {
+    let bar = ProgressBar::new(logs);
+    bar.set_style(
+        ProgressStyle::with_template("seeding {bar:40} {pos}/{len} logs {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let span = 30 * DAY_US;
+    let start_us = now_us() - span;
+    let seeded = Instant::now();
+    let mut n = 0;
+    while n < logs {
+        let end = (n + SEED_BATCH).min(logs);
+        let items: Vec<AppendItem> = (n..end)
+            .map(|i| seed_event(tenant, i, start_us, span, logs))
+            .collect();
+        store.append_usage(&items).await?;
+        bar.inc(end - n);
+        n = end;
+    }
+    bar.finish_and_clear();
+    Ok(seeded.elapsed().as_secs_f64())
+}
+
+/// A server running in this process.
+pub(super) type Running = (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Starts a real server over `store` on a socket, with its data (signing key) in `dir/data`;
+/// returns its base URL, the sender that stops it and its task.
+pub(super) async fn serve(store: Arc<dyn Store>, dir: &Path) -> anyhow::Result<Running> {
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.join("data"),
+        ..Settings::default()
+    };
+    let listener = tollgate_server::bind(&settings).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = Server::new(settings, store).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok((base, stop, task))
 }
 
 /// Milliseconds of the median of `times`.
@@ -139,41 +191,8 @@ impl Receipts {
         let key = keys::generate(&tenant.id, vec![Scope::Ingest, Scope::Read], None);
         store.create_key(key.record).await?;
 
-        // Seed: a month of calls, in commits of SEED_BATCH.
-        let bar = ProgressBar::new(self.logs);
-        bar.set_style(
-            ProgressStyle::with_template("seeding {bar:40} {pos}/{len} logs {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        let span = 30 * DAY_US;
-        let start_us = now_us() - span;
-        let seeded = Instant::now();
-        let mut n = 0;
-        while n < self.logs {
-            let end = (n + SEED_BATCH).min(self.logs);
-            let items: Vec<AppendItem> = (n..end)
-                .map(|i| seed_event(&tenant.id, i, start_us, span, self.logs))
-                .collect();
-            store.append_usage(&items).await?;
-            bar.inc(end - n);
-            n = end;
-        }
-        bar.finish_and_clear();
-        let seed_seconds = seeded.elapsed().as_secs_f64();
-
-        // A real server on a socket, with its own signing key.
-        let settings = Settings {
-            listen: "127.0.0.1:0".parse()?,
-            data_dir: dir.path().join("data"),
-            ..Settings::default()
-        };
-        let listener = tollgate_server::bind(&settings).await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let server = Server::new(settings, store.clone()).await?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(listener, async move {
-            let _ = stopped.await;
-        }));
+        let seed_seconds = seed(&*store, &tenant.id, self.logs).await?;
+        let (base, stop, task) = serve(store.clone(), dir.path()).await?;
         let http = reqwest::Client::new();
         let secret = key.secret;
 

@@ -5,10 +5,12 @@ mod audit;
 mod authorize;
 mod bench;
 mod bench_authorize;
+mod bench_export;
 mod bench_receipts;
 mod billing;
 mod billing_tables;
 mod checks;
+mod export;
 mod openapi;
 mod output;
 mod pricing;
@@ -66,6 +68,9 @@ enum Command {
     /// Generate, read and verify signed receipts through a running server.
     #[command(subcommand)]
     Receipts(receipts::Receipts),
+    /// Download usage (CSV or JSON lines) or a receipt's accounting CSV into a file.
+    #[command(subcommand)]
+    Export(export::Export),
     /// Check the tenant log's signed checkpoints for consistency (fork detection).
     #[command(subcommand)]
     Transparency(transparency::Transparency),
@@ -101,6 +106,7 @@ impl Cli {
             Command::Billing(c) => return c.run().await,
             Command::Authorize(c) => return Ok(c.run().await),
             Command::Receipts(c) => return c.run().await,
+            Command::Export(c) => c.run().await?,
             Command::Transparency(c) => return Ok(c.run().await),
             Command::Retention(c) => return c.run().await,
             Command::SigningKey(c) => c.run().await?,

@@ -2,6 +2,7 @@
 //! process on a fresh SQLite data directory and drives it with the CLI's own commands.
 
 mod billing;
+mod export;
 mod openapi;
 mod receipts;
 mod retention;

@@ -1,0 +1,277 @@
+//! `GET /api/v1/export/usage`: every usage event of the tenant in a time range, in log
+//! (`seq`) order, as CSV or JSON lines, streamed a page at a time.
+//!
+//! The range's size and last position are fixed before the first byte is sent (and the count
+//! goes out in `X-Export-Count`), so events appended during a long export do not change it.
+//! The body is read from the store by keyset on `seq`, one page per chunk, so the server
+//! holds one page whatever the export's size. A database failure mid-way aborts the
+//! response, which the client sees as a truncated transfer, never as a complete file.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::json;
+use tollgate_core::time::{format_us, parse_instant, DateEdge};
+use tollgate_store::{ExportPage, ExportedEvent, Scope, StoreError};
+
+use super::logs::event_json;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::receipts::b64;
+use crate::state::AppState;
+
+/// The header that carries how many events an export holds.
+pub const COUNT_HEADER: &str = "x-export-count";
+
+/// Events read from the store per chunk of the body.
+const PAGE: i64 = 1000;
+
+/// The CSV columns of a usage export, in order.
+const COLUMNS: [&str; 27] = [
+    "seq",
+    "id",
+    "timestamp",
+    "recorded_at",
+    "provider",
+    "model",
+    "alias",
+    "profile",
+    "origin",
+    "id_at_origin",
+    "user_id",
+    "conversation_id",
+    "request_id",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "currency",
+    "price_version",
+    "cached_response",
+    "unpriced",
+    "estimated",
+    "client_cost",
+    "latency_ms",
+    "source",
+];
+
+/// Query of `GET /api/v1/export/usage`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// First day or instant (RFC 3339; a date starts at midnight UTC); absent: the beginning.
+    start: Option<String>,
+    /// Last day or instant (a date ends at the end of that day); absent: now.
+    end: Option<String>,
+    /// `csv` (default) or `jsonl`.
+    format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Jsonl,
+}
+
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("INVALID_QUERY", message).with_details(json!({ "field": field }))
+}
+
+fn bound(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => parse_instant(t, edge)
+            .map(Some)
+            .map_err(|e| invalid(field, format!("{field}: {e}"))),
+    }
+}
+
+/// Export usage events
+///
+/// Streams every usage event of the range in `seq` order, in constant memory: CSV with a
+/// header row, or JSON lines, each the event as `/api/v1/logs` lists it plus its leaf `index`,
+/// its canonical `entry` exactly as stored and its `leaf_hash`, so receipts can be verified
+/// offline against the file. The `X-Export-Count` header says how many events follow; events
+/// logged after the export starts are not in it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/usage",
+    tag = "usage",
+    operation_id = "export_usage",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The events: `text/csv`, or `application/x-ndjson` with `format=jsonl`", content_type = "text/csv"),
+        (status = 400, description = "A bad `start`, `end` or `format` (`INVALID_QUERY`, field named)"),
+    )
+)]
+pub async fn usage(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<ExportQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Read)?;
+    let format = match q.format.as_deref().map(str::trim).unwrap_or("csv") {
+        "csv" | "" => Format::Csv,
+        "jsonl" => Format::Jsonl,
+        other => {
+            return Err(invalid(
+                "format",
+                format!("format must be csv or jsonl, not '{other}'"),
+            ))
+        }
+    };
+    let start_us = bound("start", q.start.as_deref(), DateEdge::Start)?.unwrap_or(i64::MIN);
+    let end_us = bound("end", q.end.as_deref(), DateEdge::End)?.unwrap_or(i64::MAX);
+    if start_us > end_us {
+        return Err(invalid("start", "start must not be after end"));
+    }
+    let span = state
+        .store()
+        .export_span(&auth.tenant_id, start_us, end_us)
+        .await?;
+    let first = Cursor {
+        state: state.clone(),
+        tenant: auth.tenant_id.clone(),
+        format,
+        header: format == Format::Csv,
+        page: span
+            .first_seq
+            .zip(span.last_seq)
+            .map(|(first, last)| ExportPage {
+                start_us,
+                end_us,
+                after_seq: first - 1,
+                last_seq: last,
+                limit: PAGE,
+            }),
+    };
+    let body = Body::from_stream(stream::try_unfold(first, next_chunk));
+    let (content_type, extension) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Jsonl => ("application/x-ndjson", "jsonl"),
+    };
+    let disposition = format!("attachment; filename=\"usage.{extension}\"");
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(COUNT_HEADER, HeaderValue::from(span.count));
+    Ok(response)
+}
+
+/// Where an export stands between chunks.
+struct Cursor {
+    state: AppState,
+    tenant: String,
+    format: Format,
+    /// The CSV header row is still to be sent.
+    header: bool,
+    /// The next page to read; None once every event has been sent.
+    page: Option<ExportPage>,
+}
+
+async fn next_chunk(mut c: Cursor) -> Result<Option<(Bytes, Cursor)>, StoreError> {
+    let mut out = Vec::new();
+    if std::mem::take(&mut c.header) {
+        csv_rows(
+            &mut out,
+            std::iter::once(COLUMNS.map(String::from).to_vec()),
+        )?;
+    }
+    let Some(mut page) = c.page.take() else {
+        return Ok((!out.is_empty()).then(|| (Bytes::from(out), c)));
+    };
+    let events = c
+        .state
+        .store()
+        .export_page(&c.tenant, &page)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "usage export failed mid-way"))?;
+    if let Some(last) = events.last() {
+        page.after_seq = last.event.seq;
+        if page.after_seq < page.last_seq {
+            c.page = Some(page);
+        }
+    }
+    match c.format {
+        Format::Csv => csv_rows(&mut out, events.iter().map(csv_record))?,
+        Format::Jsonl => {
+            for e in &events {
+                json_line(&mut out, e)?;
+            }
+        }
+    }
+    Ok(Some((Bytes::from(out), c)))
+}
+
+fn csv_rows(out: &mut Vec<u8>, rows: impl Iterator<Item = Vec<String>>) -> Result<(), StoreError> {
+    let mut w = csv::Writer::from_writer(out);
+    for row in rows {
+        w.write_record(&row)
+            .map_err(|e| StoreError::Invariant(format!("writing CSV: {e}")))?;
+    }
+    w.flush()
+        .map_err(|e| StoreError::Invariant(format!("writing CSV: {e}")))
+}
+
+fn csv_record(x: &ExportedEvent) -> Vec<String> {
+    let (s, e) = (&x.event, &x.event.event);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+    vec![
+        s.seq.to_string(),
+        e.log_id.to_string(),
+        format_us(e.timestamp_us),
+        format_us(s.recorded_us),
+        e.provider.clone(),
+        e.model.clone(),
+        text(&e.alias),
+        e.profile.clone(),
+        text(&e.origin),
+        text(&e.id_at_origin),
+        text(&e.user_id),
+        e.conversation_id.map(|c| c.to_string()).unwrap_or_default(),
+        text(&e.request_id),
+        e.tokens.input.to_string(),
+        e.tokens.output.to_string(),
+        e.tokens.cached_input.to_string(),
+        e.tokens.cache_write.to_string(),
+        e.tokens.reasoning.to_string(),
+        e.cost.to_string(),
+        e.currency.to_string(),
+        text(&e.price_version),
+        flag(e.flags.cached_response),
+        flag(e.flags.unpriced),
+        flag(e.flags.estimated),
+        flag(e.flags.client_cost),
+        e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
+        e.source.as_str().to_string(),
+    ]
+}
+
+/// One JSON line: the event as `/api/v1/logs` lists it, plus its leaf `index` in the tenant
+/// log (its `seq`), its canonical `entry` exactly as stored and that entry's `leaf_hash`.
+fn json_line(out: &mut Vec<u8>, x: &ExportedEvent) -> Result<(), StoreError> {
+    let entry = std::str::from_utf8(&x.entry)
+        .map_err(|_| StoreError::Invariant(format!("the entry at {} is not UTF-8", x.event.seq)))?;
+    let mut v = event_json(&x.event);
+    v["index"] = json!(x.event.seq);
+    v["entry"] = json!(entry);
+    v["leaf_hash"] = json!(b64(&x.leaf_hash));
+    serde_json::to_writer(&mut *out, &v)
+        .map_err(|e| StoreError::Invariant(format!("writing JSON: {e}")))?;
+    out.push(b'\n');
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `GET /api/v1/export/receipt/{receipt_id}?format=csv`: one receipt as an accounting CSV,
+//! read from the receipt exactly as it was signed.
+//!
+//! One line per model and currency (date, receipt, description, model, calls, tokens, cost,
+//! currency) and one `Total` line per currency whose cost is the receipt's own
+//! `amounts.<currency>.total_cost`. The lines of a currency add up to its total because both
+//! are sums of the same stored integers.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use tollgate_core::Nanos;
+use tollgate_store::Scope;
+
+use super::export::invalid;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{Params, PathParam};
+use crate::state::AppState;
+
+const COLUMNS: [&str; 10] = [
+    "date",
+    "receipt_id",
+    "description",
+    "model",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "tokens",
+    "cost",
+    "currency",
+];
+
+/// Query of the receipt export.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptExportQuery {
+    /// `csv`, the only format (default).
+    format: Option<String>,
+}
+
+/// One model's line in one currency.
+struct Line {
+    model: String,
+    calls: i64,
+    input: i64,
+    output: i64,
+    cost: Nanos,
+}
+
+/// A receipt as accounting CSV
+///
+/// One line per model and currency (date, description, model, calls, tokens, cost) and a
+/// `Total` line per currency equal to the signed receipt's total, to import into an
+/// accounting tool.
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/receipt/{receipt_id}",
+    tag = "receipts",
+    operation_id = "export_receipt",
+    params(("receipt_id" = String, Path, description = "The receipt's id"), ReceiptExportQuery),
+    responses(
+        (status = 200, description = "The CSV", content_type = "text/csv"),
+        (status = 400, description = "An unknown `format`"),
+        (status = 404, description = "No such receipt in this tenant"),
+    )
+)]
+pub async fn receipt(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam,
+    Params(q): Params<ReceiptExportQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Read)?;
+    match q.format.as_deref().map(str::trim).unwrap_or("csv") {
+        "csv" | "" => {}
+        other => {
+            return Err(invalid(
+                "format",
+                format!("format must be csv, not '{other}'"),
+            ))
+        }
+    }
+    let r = state
+        .store()
+        .get_receipt(&auth.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Receipt"))?;
+    let doc: Value = serde_json::from_str(&r.document).map_err(ApiError::internal)?;
+    let csv = render(&doc).map_err(ApiError::internal)?;
+    let disposition = format!("attachment; filename=\"{}.csv\"", r.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+fn money(v: &Value, what: &str) -> Result<Nanos, String> {
+    v.as_str()
+        .and_then(|s| Nanos::parse_exact(s).ok())
+        .ok_or_else(|| format!("the receipt's {what} is not a decimal string"))
+}
+
+/// The CSV of a signed receipt document.
+fn render(doc: &Value) -> Result<Vec<u8>, String> {
+    let id = doc["receipt_id"].as_str().unwrap_or_default();
+    let date = doc["timestamp"].as_str().unwrap_or_default();
+    let date = date.get(..10).unwrap_or(date);
+    let description = doc["description"].as_str().unwrap_or("LLM usage");
+    let mut lines: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+    let by_model = doc["batch_summary"]["by_model"]
+        .as_object()
+        .ok_or("the receipt has no by_model summary")?;
+    for (model, m) in by_model {
+        let amounts = m["amounts"]
+            .as_object()
+            .ok_or("a by_model entry has no amounts")?;
+        // A model charged in several currencies keeps its calls and tokens on the line of
+        // the first one, so that each column still adds up to the receipt's count.
+        for (i, (currency, cost)) in amounts.iter().enumerate() {
+            let counted = |k: &str| {
+                if i == 0 {
+                    m[k].as_i64().unwrap_or(0)
+                } else {
+                    0
+                }
+            };
+            lines.entry(currency.clone()).or_default().push(Line {
+                model: model.clone(),
+                calls: counted("calls"),
+                input: counted("input_tokens"),
+                output: counted("output_tokens"),
+                cost: money(cost, "cost of a model")?,
+            });
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| format!("writing CSV: {e}");
+    w.write_record(COLUMNS).map_err(fail)?;
+    for (currency, lines) in &lines {
+        let (mut calls, mut input, mut output) = (0i64, 0i64, 0i64);
+        for l in lines {
+            calls += l.calls;
+            input += l.input;
+            output += l.output;
+            w.write_record([
+                date,
+                id,
+                description,
+                &l.model,
+                &l.calls.to_string(),
+                &l.input.to_string(),
+                &l.output.to_string(),
+                &(l.input + l.output).to_string(),
+                &l.cost.to_string(),
+                currency,
+            ])
+            .map_err(fail)?;
+        }
+        let total = money(&doc["amounts"][currency]["total_cost"], "total")?;
+        w.write_record([
+            date,
+            id,
+            "Total",
+            "",
+            &calls.to_string(),
+            &input.to_string(),
+            &output.to_string(),
+            &(input + output).to_string(),
+            &total.to_string(),
+            currency,
+        ])
+        .map_err(fail)?;
+    }
+    w.into_inner().map_err(|e| format!("writing CSV: {e}"))
+}

@@ -1,0 +1,153 @@
+//! `tollgate bench export`: how fast the usage export streams and whether the server's memory
+//! stays flat while it does.
+//!
+//! It seeds a fresh tenant with N logs through the store, starts an in-process server on a
+//! socket, downloads the whole export in each format through the client (counting lines and
+//! dropping the bytes) and reports rows/s with the process's peak resident memory during the
+//! download above what it was before. Client and server share the process, so the growth
+//! bounds the server's. The peak is the kernel's high-water mark (`VmHWM`), reset before each
+//! download through `/proc/self/clear_refs`; Linux only.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::json;
+use tollgate_client::Client;
+use tollgate_core::time::now_us;
+use tollgate_server::keys;
+use tollgate_store::{ConnectOptions, Scope, Store};
+
+use super::bench_receipts::{seed, serve};
+use super::output::json as pretty;
+
+/// Streaming a large export.
+#[derive(Debug, Args)]
+pub struct Export {
+    /// Logs to seed and export.
+    #[arg(long, default_value_t = 1_000_000)]
+    logs: u64,
+    /// Database to use (default: a new SQLite file in a temporary directory). The bench
+    /// adds a tenant of its own; nothing else is touched.
+    #[arg(long, env = "TOLLGATE_BENCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A `kB` field of `/proc/self/status`, in bytes.
+fn status_bytes(field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .context("reading /proc/self/status (the export bench needs Linux)")?;
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| kb * 1024)
+        .with_context(|| format!("no {field} in /proc/self/status"))
+}
+
+/// Resets the peak resident memory (`VmHWM`) to the current one.
+fn reset_peak() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
+}
+
+impl Export {
+    pub async fn run(self) -> anyhow::Result<()> {
+        if self.logs == 0 {
+            bail!("--logs must be at least 1");
+        }
+        let dir = tempfile::tempdir()?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let store: Arc<dyn Store> = tollgate_store::open(&ConnectOptions {
+            sqlite_synchronous_full: false,
+            ..ConnectOptions::new(url)
+        })
+        .await
+        .context("opening the bench database")?;
+        let tenant = store
+            .create_tenant(&format!("bench-export-{}", now_us()))
+            .await?;
+        let key = keys::generate(&tenant.id, vec![Scope::Read], None);
+        store.create_key(key.record).await?;
+        let seed_seconds = seed(&*store, &tenant.id, self.logs).await?;
+        let (base, stop, task) = serve(store.clone(), dir.path()).await?;
+        let client = Client::new(&base, &key.secret)?;
+
+        let mut runs = Vec::new();
+        for format in ["csv", "jsonl"] {
+            let before = status_bytes("VmRSS:")?;
+            reset_peak()?;
+            let started = Instant::now();
+            let mut download = client
+                .export_usage(&[("format", format.to_string())])
+                .await?;
+            let (mut bytes, mut lines) = (0u64, 0u64);
+            while let Some(chunk) = download.chunk().await? {
+                bytes += chunk.len() as u64;
+                lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let peak = status_bytes("VmHWM:")?;
+            let rows = lines - u64::from(format == "csv");
+            if rows != self.logs || download.count != Some(self.logs) {
+                bail!(
+                    "the {format} export held {rows} rows (announced {:?}) of {} logs",
+                    download.count,
+                    self.logs
+                );
+            }
+            runs.push(json!({
+                "format": format,
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_second": rows as f64 / seconds,
+                "megabytes": bytes as f64 / 1e6,
+                "rss_before_mb": before as f64 / 1e6,
+                "peak_rss_growth_mb": peak.saturating_sub(before) as f64 / 1e6,
+            }));
+        }
+        let _ = stop.send(());
+        task.await??;
+
+        let report = json!({
+            "logs": self.logs,
+            "engine": store.dialect().as_str(),
+            "seed_seconds": seed_seconds,
+            "exports": runs,
+        });
+        if self.json {
+            println!("{}", pretty(&report));
+        } else {
+            println!(
+                "{} logs on {}, seeded in {:.1} s",
+                self.logs,
+                report["engine"].as_str().unwrap_or_default(),
+                seed_seconds
+            );
+            for r in &runs {
+                println!(
+                    "  {:5}  {:>9.0} rows/s  {:>6.1} s  {:>7.1} MB  peak RSS growth {:.1} MB (from {:.1} MB)",
+                    r["format"].as_str().unwrap_or_default(),
+                    r["rows_per_second"].as_f64().unwrap_or_default(),
+                    r["seconds"].as_f64().unwrap_or_default(),
+                    r["megabytes"].as_f64().unwrap_or_default(),
+                    r["peak_rss_growth_mb"].as_f64().unwrap_or_default(),
+                    r["rss_before_mb"].as_f64().unwrap_or_default(),
+                );
+            }
+        }
+        Ok(())
+    }
+}

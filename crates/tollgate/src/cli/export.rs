@@ -1,0 +1,140 @@
+//! `tollgate export …`: download usage (CSV or JSON lines) or a receipt's accounting CSV
+//! from a running server into a file.
+//!
+//! The file is written beside its final name and renamed only once the whole export has
+//! arrived, so an interrupted download never leaves a file that looks complete.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tollgate_client::Download;
+
+use super::usage::ClientArgs;
+
+/// Exports.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// Every usage event of a time range, in log order (with --format jsonl, each with its
+    /// canonical entry, so receipts can be checked against the file offline).
+    Usage {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Events from this date or RFC 3339 instant (no offset means UTC; default: the first).
+        #[arg(long)]
+        start: Option<String>,
+        /// Events up to this date (the whole day) or instant (default: the last).
+        #[arg(long)]
+        end: Option<String>,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// A receipt as an accounting CSV: a line per model and a total per currency.
+    Receipt {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The receipt (`rcpt_…`).
+        id: String,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+/// Usage export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One row per event, with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Export {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Export::Usage {
+                client,
+                start,
+                end,
+                format,
+                output,
+            } => {
+                let mut query = vec![(
+                    "format",
+                    match format {
+                        Format::Csv => "csv",
+                        Format::Jsonl => "jsonl",
+                    }
+                    .to_string(),
+                )];
+                query.extend(start.map(|s| ("start", s)));
+                query.extend(end.map(|e| ("end", e)));
+                let download = client.client()?.export_usage(&query).await?;
+                let header_lines = u64::from(format == Format::Csv);
+                let lines = save(download, &output, header_lines).await?;
+                eprintln!("wrote {lines} events to {}", output.display());
+            }
+            Export::Receipt { client, id, output } => {
+                let download = client.client()?.export_receipt(&id).await?;
+                save(download, &output, 1).await?;
+                eprintln!("wrote receipt {id} to {}", output.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a download to `path`, with a progress bar over the lines (less `header_lines`)
+/// when the server announced a count and standard error is a terminal. Returns the lines.
+async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow::Result<u64> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let bar = match download.count {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::hidden(),
+    };
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let mut newlines = 0u64;
+    let result = async {
+        while let Some(chunk) = download.chunk().await? {
+            out.write_all(&chunk)?;
+            newlines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            bar.set_position(newlines.saturating_sub(header_lines));
+        }
+        out.flush()?;
+        anyhow::Ok(())
+    }
+    .await;
+    bar.finish_and_clear();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.context("the export did not arrive whole; nothing was written"));
+    }
+    let lines = newlines.saturating_sub(header_lines);
+    if let Some(n) = download.count {
+        // CSV fields may hold line breaks, so only fewer lines than events means loss.
+        if lines < n {
+            let _ = std::fs::remove_file(&partial);
+            bail!("the server announced {n} events but sent {lines}");
+        }
+    }
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
+    Ok(download.count.unwrap_or(lines))
+}
