@@ -226,19 +226,29 @@ fn csv_rows(out: &mut Vec<u8>, rows: impl Iterator<Item = Vec<String>>) -> Resul
         .map_err(|e| StoreError::Invariant(format!("writing CSV: {e}")))
 }
 
+/// Free text as a spreadsheet shows it, not runs it: text a client sent that starts like a
+/// formula (`=`, `+`, `-`, `@`, tab or carriage return) gets a leading apostrophe. Numbers,
+/// amounts and times never pass through here; the JSON-lines form keeps every value exact.
+pub(super) fn spreadsheet_text(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
 fn csv_record(x: &ExportedEvent) -> Vec<String> {
     let (s, e) = (&x.event, &x.event.event);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let text = |v: &Option<String>| spreadsheet_text(v.as_deref().unwrap_or_default());
     let flag = |b: bool| if b { "true" } else { "false" }.to_string();
     vec![
         s.seq.to_string(),
         e.log_id.to_string(),
         format_us(e.timestamp_us),
         format_us(s.recorded_us),
-        e.provider.clone(),
-        e.model.clone(),
+        spreadsheet_text(&e.provider),
+        spreadsheet_text(&e.model),
         text(&e.alias),
-        e.profile.clone(),
+        spreadsheet_text(&e.profile),
         text(&e.origin),
         text(&e.id_at_origin),
         text(&e.user_id),

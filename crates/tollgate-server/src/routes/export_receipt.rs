@@ -16,7 +16,7 @@ use serde_json::Value;
 use tollgate_core::Nanos;
 use tollgate_store::Scope;
 
-use super::export::invalid;
+use super::export::{invalid, spreadsheet_text};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
@@ -114,7 +114,7 @@ fn render(doc: &Value) -> Result<Vec<u8>, String> {
     let id = doc["receipt_id"].as_str().unwrap_or_default();
     let date = doc["timestamp"].as_str().unwrap_or_default();
     let date = date.get(..10).unwrap_or(date);
-    let description = doc["description"].as_str().unwrap_or("LLM usage");
+    let description = spreadsheet_text(doc["description"].as_str().unwrap_or("LLM usage"));
     let mut lines: BTreeMap<String, Vec<Line>> = BTreeMap::new();
     let by_model = doc["batch_summary"]["by_model"]
         .as_object()
@@ -154,8 +154,8 @@ fn render(doc: &Value) -> Result<Vec<u8>, String> {
             w.write_record([
                 date,
                 id,
-                description,
-                &l.model,
+                &description,
+                &spreadsheet_text(&l.model),
                 &l.calls.to_string(),
                 &l.input.to_string(),
                 &l.output.to_string(),

@@ -332,3 +332,57 @@ async fn a_receipts_accounting_csv_adds_up_to_the_receipts_total_exactly() {
         );
     }
 }
+
+#[tokio::test]
+async fn text_that_looks_like_a_spreadsheet_formula_is_exported_as_text() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 10,
+                        "output_tokens": 5, "alias": "=HYPERLINK(\"http://x\")",
+                        "origin": "@evil", "user_id": "-1+2", "timestamp": "2026-03-02T10:00:00Z"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (status, _, text) = download(
+            &app,
+            &app.key,
+            "/api/v1/export/usage?start=2026-03-01&end=2026-03-31&format=csv",
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, rows) = csv_rows(&text);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["alias"], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(rows[0]["origin"], "'@evil");
+        assert_eq!(rows[0]["user_id"], "'-1+2");
+        assert_eq!(rows[0]["provider"], "openai", "plain text is untouched");
+
+        let receipt = app
+            .post(
+                "/api/v1/receipts/generate",
+                &json!({"since_last_receipt": true, "description": "=1+1"}),
+            )
+            .await;
+        assert_eq!(receipt.status, 200, "{}", receipt.body);
+        let id = receipt.body["receipt"]["receipt_id"].as_str().expect("id");
+        let (status, _, text) = download(
+            &app,
+            &app.key,
+            &format!("/api/v1/export/receipt/{id}?format=csv"),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, rows) = csv_rows(&text);
+        assert_eq!(rows[0]["description"], "'=1+1");
+        let (_, _, jsonl) = download(
+            &app,
+            &app.key,
+            "/api/v1/export/usage?start=2026-03-01&end=2026-03-31&format=jsonl",
+        )
+        .await;
+        let line: Value = serde_json::from_str(jsonl.lines().next().expect("a line")).expect("json");
+        assert_eq!(line["alias"], "=HYPERLINK(\"http://x\")", "JSON lines keep values exact");
+    }
+}
