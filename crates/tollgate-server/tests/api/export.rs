@@ -382,7 +382,11 @@ async fn text_that_looks_like_a_spreadsheet_formula_is_exported_as_text() {
             "/api/v1/export/usage?start=2026-03-01&end=2026-03-31&format=jsonl",
         )
         .await;
-        let line: Value = serde_json::from_str(jsonl.lines().next().expect("a line")).expect("json");
-        assert_eq!(line["alias"], "=HYPERLINK(\"http://x\")", "JSON lines keep values exact");
+        let line: Value =
+            serde_json::from_str(jsonl.lines().next().expect("a line")).expect("json");
+        assert_eq!(
+            line["alias"], "=HYPERLINK(\"http://x\")",
+            "JSON lines keep values exact"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod receipts;
 mod retention;
 mod signing_key;
 mod transparency;
+mod webhooks;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
