@@ -38,7 +38,7 @@ pub struct Billing {
     pub hold_ttl: Duration,
     /// The longest hold lifetime a request may ask for.
     pub max_hold_ttl: Duration,
-    /// A charge that takes a balance below this raises `balance.low` (`webhooks.balance_low`).
+    /// A charge or debit that takes a balance below this raises `balance.low` (`webhooks.balance_low`).
     pub balance_low: Option<Nanos>,
 }
 

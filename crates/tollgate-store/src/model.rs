@@ -793,6 +793,9 @@ pub struct NewCredit {
     pub idempotency_key: Option<String>,
     /// A hash of the request body, to tell a repeat from a different request under the same key.
     pub request_hash: String,
+    /// A debit that takes the balance from at or above this amount to below it raises
+    /// `balance.low`, as a charge does.
+    pub balance_low: Option<Nanos>,
 }
 
 /// Filter of a ledger listing.

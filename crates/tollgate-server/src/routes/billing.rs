@@ -672,6 +672,7 @@ async fn credit(
         metadata,
         idempotency_key,
         request_hash: hex::encode(hasher.finalize()),
+        balance_low: state.billing().balance_low,
     };
     let (entry, replayed) = state.store().post_credit(&credit, defaults).await?;
     let balance = balance_view(state, &auth.tenant_id, &entry.user_id).await?;

@@ -32,6 +32,7 @@ async fn top_up(app: &TestApp, user: &str, amount: &str) {
                 metadata: Map::new(),
                 idempotency_key: None,
                 request_hash: String::new(),
+                balance_low: None,
             },
             &defaults,
         )

@@ -104,6 +104,38 @@ async fn each_daily_limit_threshold_and_a_low_balance_fire_once_however_many_cal
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_debit_adjustment_that_takes_the_balance_below_the_mark_raises_balance_low() {
+    let settings = |s: &mut Settings| {
+        fast(s);
+        s.webhooks.balance_low = Some("5".into());
+    };
+    for app in TestApp::all_with(settings).await {
+        let receiver = Receiver::start(0).await;
+        let (id, _) = subscribe(&app, &receiver.url, &["balance.low"]).await;
+        for (route, body) in [
+            ("topup", json!({"amount": "8", "user_id": "u2"})),
+            // Still at or above the mark: nothing.
+            (
+                "adjustment",
+                json!({"amount": "3", "user_id": "u2", "direction": "debit"}),
+            ),
+            (
+                "adjustment",
+                json!({"amount": "0.01", "user_id": "u2", "direction": "debit"}),
+            ),
+        ] {
+            let r = app.post(&format!("/api/v1/billing/{route}"), &body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        settled(&app, &id).await;
+        let low = of_type(&receiver, "balance.low");
+        assert_eq!(low.len(), 1, "{}: {low:?}", app.engine());
+        assert_eq!(low[0]["data"]["user_id"], "u2");
+        assert_eq!(low[0]["data"]["balance"], "4.990000000");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quota_fires_at_80_and_100_percent_once_each() {
     let settings = |s: &mut Settings| {
         fast(s);

@@ -242,6 +242,21 @@ pub(super) async fn post_credit(
     .bind(c.currency.as_str())
     .execute(&mut *tx)
     .await?;
+    if let Some(low) = c.balance_low {
+        let alert = super::alerts::balance_alert(
+            &c.tenant_id,
+            &c.user_id,
+            c.currency.as_str(),
+            day_of(now),
+            low.0,
+            locked.balance.0,
+            after.0,
+            now,
+        );
+        if let Some(alert) = alert {
+            super::webhooks::raise_in(&mut tx, db.dialect, &[alert]).await?;
+        }
+    }
     tx.commit().await?;
     Ok((e, false))
 }

@@ -49,6 +49,7 @@ fn credit(t: &Tenant, user: &str, kind: LedgerKind, amount: &str, key: Option<&s
         metadata: Map::new(),
         idempotency_key: key.map(str::to_string),
         request_hash: format!("{kind:?}{amount}"),
+        balance_low: None,
     }
 }
 
