@@ -49,6 +49,7 @@ fn breakdown(rows: &[UsageRow]) -> Value {
 /// Query of `GET /api/v1/costs/daily`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DailyQuery {
     /// The UTC day, `YYYY-MM-DD` (default: today).
     date: Option<String>,
@@ -105,6 +106,7 @@ pub async fn daily(
 /// Query of `GET /api/v1/costs/monthly`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct MonthlyQuery {
     /// The year, e.g. 2026 (default: this year).
     year: Option<String>,

@@ -64,6 +64,7 @@ const COLUMNS: [&str; 27] = [
 /// Query of `GET /api/v1/export/usage`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// First day or instant (RFC 3339; a date starts at midnight UTC); absent: the beginning.
     start: Option<String>,

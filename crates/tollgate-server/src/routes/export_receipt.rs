@@ -38,6 +38,7 @@ const COLUMNS: [&str; 10] = [
 /// Query of the receipt export.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ReceiptExportQuery {
     /// `csv`, the only format (default).
     format: Option<String>,

@@ -16,8 +16,8 @@ pub(super) struct Totals {
     pub(super) tokens: TokenCounts,
     pub(super) cached_responses: i64,
     pub(super) unpriced: i64,
-    /// Nanos per currency code.
-    pub(super) cost: BTreeMap<String, i64>,
+    /// Nanos per currency code, summed in 128 bits so no sum of stored amounts can overflow.
+    pub(super) cost: BTreeMap<String, i128>,
 }
 
 impl Totals {
@@ -31,8 +31,7 @@ impl Totals {
         self.tokens.reasoning += r.tokens.reasoning;
         self.cached_responses += r.cached_responses;
         self.unpriced += r.unpriced;
-        let c = self.cost.entry(r.currency.clone()).or_default();
-        *c = c.saturating_add(r.cost.0);
+        *self.cost.entry(r.currency.clone()).or_default() += i128::from(r.cost.0);
     }
 
     /// `{currency: "decimal"}`.
@@ -40,7 +39,7 @@ impl Totals {
         let cost: Map<String, Value> = self
             .cost
             .iter()
-            .map(|(c, n)| (c.clone(), json!(Nanos(*n).to_string())))
+            .map(|(c, n)| (c.clone(), json!(decimal(*n))))
             .collect();
         Value::Object(cost)
     }
@@ -64,6 +63,18 @@ impl Totals {
     }
 }
 
+/// Nanos as the exact decimal string `Nanos` writes, for sums beyond its 64 bits too.
+fn decimal(nanos: i128) -> String {
+    match i64::try_from(nanos) {
+        Ok(n) => Nanos(n).to_string(),
+        Err(_) => {
+            let sign = if nanos < 0 { "-" } else { "" };
+            let abs = nanos.unsigned_abs();
+            format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000)
+        }
+    }
+}
+
 /// `{key: totals}` of groups.
 pub(super) fn grouped(groups: &BTreeMap<String, Totals>) -> Value {
     Value::Object(groups.iter().map(|(k, t)| (k.clone(), t.json())).collect())
@@ -72,4 +83,18 @@ pub(super) fn grouped(groups: &BTreeMap<String, Totals>) -> Value {
 /// The end of today (UTC): whole days come from the rollups alone.
 pub(super) fn end_of_today() -> i64 {
     (day_of(now_us()) + 1) * DAY_US - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_past_64_bits_stay_exact_decimals() {
+        assert_eq!(decimal(1_500_000_000), Nanos(1_500_000_000).to_string());
+        assert_eq!(decimal(-2), Nanos(-2).to_string());
+        let big = i128::from(i64::MAX) * 3 + 7;
+        assert_eq!(decimal(big), "27670116110.564327428");
+        assert_eq!(decimal(-big), "-27670116110.564327428");
+    }
 }

@@ -280,5 +280,7 @@ async fn bad_dates_and_months_are_400_naming_the_field() {
             assert_error(&r, 400, "INVALID_QUERY");
             assert_eq!(r.body["error"]["field"], field, "{path}: {}", r.body);
         }
+        let r = app.get("/api/v1/costs/daily?day=2026-03-01").await;
+        assert_error(&r, 400, "INVALID_QUERY");
     }
 }

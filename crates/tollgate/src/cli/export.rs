@@ -91,6 +91,17 @@ impl Export {
     }
 }
 
+/// The records of a CSV file after its header, read in constant memory.
+fn csv_records(path: &Path) -> anyhow::Result<u64> {
+    let mut reader = csv::Reader::from_path(path)?;
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0;
+    while reader.read_byte_record(&mut record)? {
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Writes a download to `path`, with a progress bar over the lines (less `header_lines`)
 /// when the server announced a count and standard error is a terminal. Returns the lines.
 async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow::Result<u64> {
@@ -128,10 +139,22 @@ async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow:
     }
     let lines = newlines.saturating_sub(header_lines);
     if let Some(n) = download.count {
-        // CSV fields may hold line breaks, so only fewer lines than events means loss.
-        if lines < n {
-            let _ = std::fs::remove_file(&partial);
-            bail!("the server announced {n} events but sent {lines}");
+        // CSV fields may hold line breaks: count CSV records, not lines.
+        let sent = if header_lines > 0 {
+            csv_records(&partial)
+        } else {
+            Ok(lines)
+        };
+        match sent {
+            Ok(sent) if sent == n => {}
+            Ok(sent) => {
+                let _ = std::fs::remove_file(&partial);
+                bail!("the server announced {n} events but sent {sent}; nothing was written");
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e.context("the export is not well-formed CSV; nothing was written"));
+            }
         }
     }
     std::fs::rename(&partial, path)
