@@ -21,11 +21,13 @@ mod costs;
 mod docs;
 mod export;
 mod export_receipt;
+mod keys;
 mod logs;
 mod pricing;
 mod receipts;
 mod stats;
 mod totals;
+mod transparency;
 mod usage;
 mod webhooks;
 
@@ -113,32 +115,32 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(conversations::messages))
     .routes(routes!(receipts::list))
     .alias(Get, "/api/v1/receipts/", "/api/v1/receipts", receipts::list)
-    .routes(routes!(receipts::generate))
-    .routes(routes!(receipts::preview))
+    .routes(routes!(receipts::issue::generate))
+    .routes(routes!(receipts::issue::preview))
     .routes(routes!(receipts::verify))
     .routes(routes!(receipts::uncertified))
     .routes(routes!(receipts::get))
     .routes(routes!(receipts::logs))
     .routes(routes!(receipts::proof))
-    .routes(routes!(receipts::public_key_pem))
+    .routes(routes!(keys::public_key_pem))
     .alias(
         Get,
         "/api/v1/receipts/public-key.pem",
         "/receipts/public-key.pem",
-        receipts::public_key_pem,
+        keys::public_key_pem,
     )
-    .routes(routes!(receipts::public_key_jwk))
-    .routes(routes!(receipts::public_keys))
+    .routes(routes!(keys::public_key_jwk))
+    .routes(routes!(keys::public_keys))
     .alias(
         Get,
         "/api/v1/receipts/public-keys.json",
         "/receipts/public-keys.json",
-        receipts::public_keys,
+        keys::public_keys,
     )
-    .routes(routes!(receipts::checkpoint))
-    .routes(routes!(receipts::consistency))
-    .routes(routes!(receipts::entries))
-    .routes(routes!(receipts::log_proof))
+    .routes(routes!(transparency::checkpoint))
+    .routes(routes!(transparency::consistency))
+    .routes(routes!(transparency::entries))
+    .routes(routes!(transparency::log_proof))
     .routes(routes!(authorize::authorize))
     .routes(routes!(authorize::release))
     .routes(routes!(billing::set_plan))
@@ -155,49 +157,49 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         "/api/v1/billing/limits",
         billing::limits,
     )
-    .routes(routes!(billing::balance))
+    .routes(routes!(billing::accounts::balance))
     .alias(
         Get,
         "/api/billing/balance",
         "/api/v1/billing/balance",
-        billing::balance,
+        billing::accounts::balance,
     )
-    .routes(routes!(billing::history))
+    .routes(routes!(billing::accounts::history))
     .alias(
         Get,
         "/api/billing/history",
         "/api/v1/billing/history",
-        billing::history,
+        billing::accounts::history,
     )
-    .routes(routes!(billing::topup))
+    .routes(routes!(billing::credits::topup))
     .alias(
         Post,
         "/api/billing/topup",
         "/api/v1/billing/topup",
-        billing::topup,
+        billing::credits::topup,
     )
-    .routes(routes!(billing::refund))
-    .routes(routes!(billing::adjustment))
-    .routes(routes!(billing::settings))
+    .routes(routes!(billing::credits::refund))
+    .routes(routes!(billing::credits::adjustment))
+    .routes(routes!(billing::accounts::settings))
     .alias(
         Put,
         "/api/billing/settings",
         "/api/v1/billing/settings",
-        billing::settings,
+        billing::accounts::settings,
     )
-    .routes(routes!(billing::usage))
+    .routes(routes!(billing::reports::usage))
     .alias(
         Get,
         "/billing/usage",
         "/api/v1/billing/usage",
-        billing::usage,
+        billing::reports::usage,
     )
-    .routes(routes!(billing::cost_report))
+    .routes(routes!(billing::reports::cost_report))
     .alias(
         Get,
         "/billing/cost-report",
         "/api/v1/billing/cost-report",
-        billing::cost_report,
+        billing::reports::cost_report,
     )
     .routes(routes!(webhooks::create, webhooks::list))
     .routes(routes!(webhooks::get, webhooks::delete))

@@ -1,0 +1,250 @@
+//! The credits an operator posts to an account: top-ups, refunds and adjustments, with the
+//! reading of their currency and `Idempotency-Key`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use tollgate_core::validate::optional_text;
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::{LedgerKind, NewCredit, Scope};
+use uuid::Uuid;
+
+use super::accounts::{balance_view, entry_json};
+use super::{amount, body_user, invalid_field};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::state::AppState;
+
+/// The header that marks an answer repeated from the first request with its Idempotency-Key.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// A currency code, or `default` when absent.
+fn currency(value: Option<&Value>, default: &Currency) -> Result<Currency, ApiError> {
+    let bad = |message: String| {
+        ApiError::bad_request("INVALID_CURRENCY", message)
+            .with_details(json!({ "field": "currency" }))
+    };
+    match value {
+        None | Some(Value::Null) => Ok(default.clone()),
+        Some(Value::String(s)) => Currency::try_from(s.clone()).map_err(bad),
+        Some(_) => Err(bad(
+            "currency must be a three-letter ISO 4217 code as a string, like \"USD\"".into(),
+        )),
+    }
+}
+
+/// The `Idempotency-Key` header: 1 to 255 printable ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bytes = v.as_bytes();
+    if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Body of the top-up, refund and adjustment routes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditBody {
+    /// A positive decimal string, at most 9 places; anything else is refused with
+    /// `INVALID_AMOUNT`.
+    #[schema(value_type = String, example = "10.00")]
+    amount: Option<Value>,
+    /// A three-letter ISO 4217 code (default: the account limits' currency).
+    #[schema(value_type = Option<String>, example = "USD")]
+    currency: Option<Value>,
+    /// Why (at most 1,000 characters).
+    description: Option<String>,
+    /// Who took the payment.
+    payment_provider: Option<String>,
+    /// The payment's id there.
+    payment_id: Option<String>,
+    /// The account (none: the tenant's own).
+    user_id: Option<String>,
+    /// Free-form metadata.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Map<String, Value>>,
+    /// Refunds only: the usage event refunded.
+    log_id: Option<String>,
+    /// Adjustments only: `credit` (default) or `debit`.
+    direction: Option<String>,
+}
+
+/// Top up an account
+///
+/// Money paid in, credited to the account's balance.
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/topup",
+    tag = "billing",
+    operation_id = "billing_topup",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
+pub async fn topup(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Body(body): Body<CreditBody>,
+) -> Result<Response, ApiError> {
+    credit(&state, &auth, &headers, body, LedgerKind::Topup).await
+}
+
+/// Refund an account
+///
+/// Money given back, optionally for one usage event (`log_id`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/refund",
+    tag = "billing",
+    operation_id = "billing_refund",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+        (status = 404, description = "No such usage event (`log_id`)"),
+    )
+)]
+pub async fn refund(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Body(body): Body<CreditBody>,
+) -> Result<Response, ApiError> {
+    credit(&state, &auth, &headers, body, LedgerKind::Refund).await
+}
+
+/// Adjust an account
+///
+/// An operator's correction, either way (`direction`: `credit` or `debit`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/adjustment",
+    tag = "billing",
+    operation_id = "billing_adjustment",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
+    request_body = CreditBody,
+    responses(
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 409, description = "The `Idempotency-Key` was used with another body"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
+pub async fn adjustment(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Body(body): Body<CreditBody>,
+) -> Result<Response, ApiError> {
+    credit(&state, &auth, &headers, body, LedgerKind::Adjustment).await
+}
+
+/// Whether an adjustment takes money away; the field is refused on other kinds.
+fn debits(kind: LedgerKind, direction: Option<&str>) -> Result<bool, ApiError> {
+    match (kind, direction) {
+        (_, None) => Ok(false),
+        (LedgerKind::Adjustment, Some("credit")) => Ok(false),
+        (LedgerKind::Adjustment, Some("debit")) => Ok(true),
+        (LedgerKind::Adjustment, Some(other)) => Err(invalid_field(
+            "direction",
+            format!("direction must be \"credit\" or \"debit\", not '{other}'"),
+        )),
+        (_, Some(_)) => Err(invalid_field(
+            "direction",
+            "direction applies to adjustments only",
+        )),
+    }
+}
+
+async fn credit(
+    state: &AppState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    b: CreditBody,
+    kind: LedgerKind,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Operator)?;
+    let idempotency_key = idempotency_key(headers)?;
+    let user_id = body_user(b.user_id.as_deref())?;
+    let amount = amount("amount", b.amount.as_ref(), false)?;
+    let defaults = &state.billing().defaults;
+    let currency = currency(b.currency.as_ref(), &defaults.limit_currency)?;
+    let debit = debits(kind, b.direction.as_deref())?;
+    let log_id = match (kind, b.log_id.as_deref()) {
+        (_, None) => None,
+        (LedgerKind::Refund, Some(id)) => {
+            let uuid = Uuid::parse_str(id.trim()).map_err(|_| {
+                invalid_field("log_id", "log_id must be a usage event's id (a UUID)")
+            })?;
+            state
+                .store()
+                .find_log_entry(&auth.tenant_id, uuid)
+                .await?
+                .ok_or_else(|| ApiError::not_found("usage event"))?;
+            Some(uuid.to_string())
+        }
+        (_, Some(_)) => return Err(invalid_field("log_id", "log_id applies to refunds only")),
+    };
+    let description = optional_text("description", b.description.as_deref(), 1000)?;
+    let payment_provider = optional_text("payment_provider", b.payment_provider.as_deref(), 100)?;
+    let payment_id = optional_text("payment_id", b.payment_id.as_deref(), 255)?;
+    let metadata = b.metadata.unwrap_or_default();
+    // The request as understood, so "10" and "10.0" under one key are the same request.
+    let understood = json!({
+        "user_id": user_id, "amount": amount.to_string(), "currency": currency,
+        "debit": debit, "log_id": log_id, "description": description,
+        "payment_provider": payment_provider, "payment_id": payment_id, "metadata": metadata,
+    });
+    let canonical = tollgate_receipts::canonicalize(&understood)
+        .map_err(|e| invalid_field("metadata", format!("metadata: {e}")))?;
+    let mut hasher = Sha256::new();
+    hasher.update(format!("billing/{}\n", kind.as_str()).as_bytes());
+    hasher.update(&canonical);
+    let credit = NewCredit {
+        tenant_id: auth.tenant_id.clone(),
+        user_id,
+        kind,
+        amount,
+        delta: if debit { Nanos(-amount.0) } else { amount },
+        currency,
+        description,
+        payment_provider,
+        payment_id,
+        log_id,
+        metadata,
+        idempotency_key,
+        request_hash: hex::encode(hasher.finalize()),
+        balance_low: state.billing().balance_low,
+    };
+    let (entry, replayed) = state.store().post_credit(&credit, defaults).await?;
+    let balance = balance_view(state, &auth.tenant_id, &entry.user_id).await?;
+    let mut response =
+        Json(json!({"transaction": entry_json(&entry), "balance": balance})).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}

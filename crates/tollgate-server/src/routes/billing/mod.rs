@@ -1,0 +1,202 @@
+//! Billing routes: the tenant's plan and quota, an account's balance, ledger history and
+//! settings, the credits an operator posts (top-ups, refunds, adjustments), and usage and cost
+//! reports. Each is also served at the path the source documents use.
+//!
+//! Handlers validate and shape; the store decides and writes, one transaction per operation.
+//! Money goes over the wire as exact decimal strings and is read back only from strings.
+//!
+//! This module holds the plan and quota routes and the request helpers the others share;
+//! [`accounts`] holds an account's balance, history and settings, [`credits`] the top-ups,
+//! refunds and adjustments, and [`reports`] the usage and cost reports.
+
+pub(super) mod accounts;
+pub(super) mod credits;
+pub(super) mod reports;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+use tollgate_core::time::{month_of, month_string, next_month, now_us};
+use tollgate_core::validate::optional_text;
+use tollgate_core::Nanos;
+use tollgate_store::Scope;
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::state::AppState;
+
+/// For `Option<Option<T>>` fields: absent is None, `null` is `Some(None)`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message)
+        .with_details(json!({ "field": field }))
+}
+
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("INVALID_QUERY", message)
+}
+
+/// The account a query names: absent or empty is None.
+fn query_user(user_id: Option<&str>) -> Result<Option<String>, ApiError> {
+    optional_text("user_id", user_id, 255).map_err(|e| invalid_query(e.message))
+}
+
+/// The account a body names: absent or empty is the tenant's own (`""`).
+fn body_user(user_id: Option<&str>) -> Result<String, ApiError> {
+    Ok(optional_text("user_id", user_id, 255)?.unwrap_or_default())
+}
+
+/// Reads an amount sent as a JSON string holding a plain decimal with at most nine places.
+fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, ApiError> {
+    let bad = |why: String| {
+        ApiError::bad_request("INVALID_AMOUNT", format!("{field} {why}"))
+            .with_details(json!({ "field": field }))
+    };
+    let example = "a decimal string such as \"10\" or \"0.5\"";
+    let text = match value {
+        Some(Value::String(s)) => s.trim(),
+        None | Some(Value::Null) => return Err(bad(format!("is required: {example}"))),
+        Some(Value::Number(_)) => {
+            return Err(bad(format!(
+                "must be {example}, not a JSON number (numbers lose precision)"
+            )))
+        }
+        Some(_) => return Err(bad(format!("must be {example}"))),
+    };
+    if text.is_empty() {
+        return Err(bad(format!("must not be empty; send {example}")));
+    }
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let is_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !is_digits(whole) || !is_digits(fraction) {
+        return Err(bad(format!(
+            "'{text}' is not a decimal number; send {example}"
+        )));
+    }
+    if negative {
+        let sign = if zero_ok {
+            "must not be negative"
+        } else {
+            "must be positive"
+        };
+        return Err(bad(format!("{sign}, not '{text}'")));
+    }
+    if fraction.trim_end_matches('0').len() > 9 {
+        return Err(bad(format!(
+            "'{text}' has more than 9 decimal places; amounts are exact to 0.000000001"
+        )));
+    }
+    let n = Nanos::parse_exact(text).map_err(|_| {
+        bad(format!(
+            "'{text}' is too large (at most {})",
+            Nanos(i64::MAX)
+        ))
+    })?;
+    if n.0 == 0 && !zero_ok {
+        return Err(bad("must be greater than zero".into()));
+    }
+    Ok(n)
+}
+
+/// The tenant's plan and this month's quota use.
+async fn limits_view(state: &AppState, tenant_id: &str) -> Result<Value, ApiError> {
+    let tenant = state
+        .store()
+        .find_tenant(tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let (plan, limit) = state.billing().plans.of(tenant.plan.as_deref());
+    let month = month_of(now_us());
+    let (used, reserved) = state.store().quota_usage(tenant_id, month).await?;
+    Ok(json!({
+        "plan": plan,
+        "limit": limit,
+        "used": used,
+        "reserved": reserved,
+        "remaining": limit.map(|l| (l - used - reserved).max(0)),
+        "resets_at": format!("{}-01T00:00:00Z", month_string(next_month(month))),
+        "month": month_string(month),
+    }))
+}
+
+/// Body of `POST /api/v1/billing/plan`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    /// A configured plan's name, or null for the default plan; required.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    plan: Option<Option<String>>,
+}
+
+/// Move the tenant to a plan
+///
+/// For the key's tenant, or the one an operator names in `X-Tenant-Id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/billing/plan",
+    tag = "billing",
+    operation_id = "set_plan",
+    request_body = PlanBody,
+    responses(
+        (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = Value),
+        (status = 422, description = "`plan` is missing or not a configured plan (with `known`)"),
+    )
+)]
+pub async fn set_plan(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(body): Body<PlanBody>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Operator)?;
+    let Some(plan) = body.plan else {
+        return Err(invalid_field(
+            "plan",
+            "plan is required: a plan name, or null for the default plan",
+        ));
+    };
+    let plans = &state.billing().plans;
+    if let Some(name) = plan.as_deref() {
+        if !plans.quotas.contains_key(name) {
+            let known: Vec<&str> = plans.quotas.keys().map(String::as_str).collect();
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_FIELD",
+                format!("'{name}' is not a plan (known: {})", known.join(", ")),
+            )
+            .with_details(json!({"field": "plan", "known": known})));
+        }
+    }
+    state
+        .store()
+        .set_plan(&auth.tenant_id, plan.as_deref())
+        .await?;
+    Ok(Json(limits_view(&state, &auth.tenant_id).await?))
+}
+
+/// The plan and its quota
+///
+/// The tenant's plan, its monthly request quota and this month's use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/limits",
+    tag = "billing",
+    operation_id = "billing_limits",
+    responses(
+        (status = 200, description = "`plan`, `limit` (null: unlimited), `used`, `reserved`, `remaining`, `resets_at`, `month`", body = Value),
+    )
+)]
+pub async fn limits(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    Ok(Json(limits_view(&state, &auth.tenant_id).await?))
+}

@@ -1,0 +1,92 @@
+//! The public-key routes (`/receipts/public-key.pem`, `/receipts/public-key.jwk`,
+//! `/receipts/public-keys.json`): the Ed25519 keys that sign receipts.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use tollgate_core::time::format_us;
+use tollgate_receipts::keys::PublicKey;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+async fn current_public(state: &AppState) -> Result<(PublicKey, String), ApiError> {
+    let (key, key_id) = state.signer().current().await.map_err(ApiError::internal)?;
+    Ok((key.public_key(), key_id))
+}
+
+/// The current signing key, PEM
+///
+/// SubjectPublicKeyInfo PEM of the Ed25519 key that signs receipts now (`openssl pkey -pubin`
+/// reads it).
+#[utoipa::path(
+    get,
+    path = "/receipts/public-key.pem",
+    tag = "receipts",
+    operation_id = "public_key_pem",
+    security(()),
+    responses(
+        (status = 200, description = "The public key, PEM", body = String, content_type = "application/x-pem-file"),
+    )
+)]
+pub async fn public_key_pem(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (key, _) = current_public(&state).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        key.to_spki_pem(),
+    )
+        .into_response())
+}
+
+/// The current signing key, JWK
+///
+/// The Ed25519 key that signs receipts now, as a JSON Web Key (`kty: OKP`, `crv: Ed25519`).
+#[utoipa::path(
+    get,
+    path = "/receipts/public-key.jwk",
+    tag = "receipts",
+    operation_id = "public_key_jwk",
+    security(()),
+    responses((status = 200, description = "The public key as a JWK", body = Value)),
+)]
+pub async fn public_key_jwk(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (key, _) = current_public(&state).await?;
+    Ok(Json(key.to_jwk()))
+}
+
+/// Every signing key
+///
+/// Every key that ever signed receipts, with its validity window.
+#[utoipa::path(
+    get,
+    path = "/receipts/public-keys.json",
+    tag = "receipts",
+    operation_id = "public_keys",
+    security(()),
+    responses(
+        (status = 200, description = "`keys` (each `key_id`, base64url `public_key`, `algorithm`, `not_before`, `not_after`, `current`) and `current_key_id`", body = Value),
+    )
+)]
+pub async fn public_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (_, current) = current_public(&state).await?;
+    let keys: Vec<Value> = state
+        .store()
+        .signing_keys()
+        .await?
+        .iter()
+        .map(|k| {
+            json!({
+                "key_id": k.key_id,
+                "public_key": k.public_key,
+                "algorithm": "Ed25519",
+                "format": "base64url",
+                "not_before": format_us(k.created_us),
+                "not_after": k.retired_us.map(format_us),
+                "current": k.key_id == current,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"keys": keys, "current_key_id": current})))
+}

@@ -1,0 +1,217 @@
+//! Issuing receipts: the selection and labels a request names, and the routes that sign a
+//! receipt (`generate`) or show what it would certify (`preview`).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollgate_core::time::{format_us, parse_instant, DateEdge};
+use tollgate_core::validate::optional_text;
+use tollgate_store::{Scope, Selection};
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::receipts::{self, Chosen};
+use crate::state::AppState;
+
+/// Most log ids one request may name.
+const MAX_LOG_IDS: usize = 10_000;
+/// Most tags on one receipt, and the longest tag.
+const MAX_TAGS: usize = 32;
+const MAX_TAG_CHARS: usize = 64;
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`).
+/// The first selection that applies wins: conversation, date range (both ends), log ids,
+/// then uncertified.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ReceiptRequest {
+    /// Every log of one conversation (a UUID).
+    conversation_id: Option<String>,
+    /// With `end_date`: the logs of a range (a date or RFC 3339 instant).
+    start_date: Option<String>,
+    /// With `start_date`.
+    end_date: Option<String>,
+    /// These logs, by id (at most 10,000).
+    log_ids: Option<Vec<String>>,
+    /// Every log no receipt certifies yet.
+    #[serde(default)]
+    since_last_receipt: bool,
+    /// A description, signed with the receipt (at most 2,000 characters).
+    description: Option<String>,
+    /// Tags, signed with the receipt (at most 32, each 1 to 64 characters).
+    tags: Option<Vec<String>>,
+}
+
+fn uuid_of(field: &str, text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_FIELD",
+            format!("{field} must be a UUID, not '{text}'"),
+        )
+        .with_details(json!({ "field": field }))
+    })
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "INVALID_FIELD",
+        message,
+    )
+    .with_details(json!({ "field": field }))
+}
+
+/// The selection a request asks for; the first mode that applies wins, as in llmring:
+/// conversation, then date range (both ends), then a non-empty id list, then uncertified.
+fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|t| !t.trim().is_empty());
+    if let Some(c) = req
+        .conversation_id
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        let id = uuid_of("conversation_id", c)?;
+        return Ok(Chosen {
+            selection: Selection::Conversation(id),
+            described: json!({"mode": "conversation", "conversation_id": id}),
+        });
+    }
+    if present(&req.start_date) && present(&req.end_date) {
+        let parse = |field: &str, text: &str, edge| {
+            parse_instant(text, edge).map_err(|e| invalid(field, format!("{field}: {e}")))
+        };
+        let start_us = parse(
+            "start_date",
+            req.start_date.as_deref().unwrap_or_default(),
+            DateEdge::Start,
+        )?;
+        let end_us = parse(
+            "end_date",
+            req.end_date.as_deref().unwrap_or_default(),
+            DateEdge::End,
+        )?;
+        if start_us > end_us {
+            return Err(invalid(
+                "start_date",
+                "start_date must not be after end_date",
+            ));
+        }
+        return Ok(Chosen {
+            selection: Selection::TimeRange { start_us, end_us },
+            described: json!({
+                "mode": "date_range",
+                "start_date": format_us(start_us),
+                "end_date": format_us(end_us),
+            }),
+        });
+    }
+    if let Some(ids) = req.log_ids.as_ref().filter(|ids| !ids.is_empty()) {
+        if ids.len() > MAX_LOG_IDS {
+            return Err(invalid(
+                "log_ids",
+                format!("at most {MAX_LOG_IDS} log ids per receipt; split the list"),
+            ));
+        }
+        let ids = ids
+            .iter()
+            .enumerate()
+            .map(|(i, t)| uuid_of(&format!("log_ids[{i}]"), t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = ids.len();
+        return Ok(Chosen {
+            selection: Selection::LogIds(ids),
+            described: json!({"mode": "log_ids", "requested": n}),
+        });
+    }
+    if req.since_last_receipt {
+        return Ok(Chosen {
+            selection: Selection::Uncertified,
+            described: json!({"mode": "since_last_receipt"}),
+        });
+    }
+    Err(ApiError::bad_request(
+        "NO_SELECTION",
+        "Must specify one of: conversation_id, date range, log_ids, or since_last_receipt",
+    ))
+}
+
+fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let description = optional_text(
+        "description",
+        req.description.as_deref(),
+        MAX_DESCRIPTION_CHARS,
+    )?;
+    let tags = req.tags.clone().unwrap_or_default();
+    if tags.len() > MAX_TAGS {
+        return Err(invalid("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    let mut out = Vec::with_capacity(tags.len());
+    for (i, t) in tags.iter().enumerate() {
+        let field = format!("tags[{i}]");
+        match optional_text(&field, Some(t), MAX_TAG_CHARS)? {
+            Some(t) => out.push(t),
+            None => return Err(invalid(&field, format!("{field} must not be empty"))),
+        }
+    }
+    Ok((description, out))
+}
+
+/// Sign and store a receipt
+///
+/// Certifies the selected logs: totals, breakdowns, tags and the Merkle root of exactly those
+/// logs, signed with Ed25519.
+#[utoipa::path(
+    post,
+    path = "/api/v1/receipts/generate",
+    tag = "receipts",
+    operation_id = "generate_receipt",
+    request_body = ReceiptRequest,
+    responses(
+        (status = 200, description = "`receipt` (the signed document, as stored) and `certified_count`", body = Value),
+        (status = 400, description = "No selection (`NO_SELECTION`)"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
+pub async fn generate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(req): Body<ReceiptRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let chosen = chosen(&req)?;
+    let (description, tags) = labels(&req)?;
+    let (receipt, count) =
+        receipts::generate(&state, &auth.tenant_id, &chosen, description, tags).await?;
+    Ok(Json(json!({"receipt": receipt, "certified_count": count})))
+}
+
+/// Preview a receipt
+///
+/// The numbers the same selection would certify; nothing is signed or stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/receipts/preview",
+    tag = "receipts",
+    operation_id = "preview_receipt",
+    request_body = ReceiptRequest,
+    responses(
+        (status = 200, description = "The selection's totals and breakdowns, unsigned", body = Value),
+        (status = 400, description = "No selection (`NO_SELECTION`)"),
+        (status = 422, description = "A field is invalid, naming it"),
+    )
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(req): Body<ReceiptRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let chosen = chosen(&req)?;
+    Ok(Json(
+        receipts::preview(&state, &auth.tenant_id, &chosen).await?,
+    ))
+}

@@ -1,0 +1,226 @@
+//! The tenant-log transparency routes (`/api/v1/transparency/…`): the log's signed checkpoint,
+//! its entries, and consistency and inclusion proofs.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollgate_receipts::merkle::{consistency_spans, inclusion_spans};
+use tollgate_store::Scope;
+
+use super::conversations::bounded;
+use super::receipts::entry_text;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::receipts::{self, b64};
+use crate::state::AppState;
+
+/// Most canonical entries one `entries` call returns.
+const MAX_ENTRIES: i64 = 1000;
+
+/// `?size=` of a checkpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckpointQuery {
+    /// An earlier log size, such as the one a receipt references (default: the current size).
+    size: Option<i64>,
+}
+
+/// The tenant log's signed checkpoint
+///
+/// At the log's current size, or at `size`: a C2SP signed note.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/checkpoint",
+    tag = "transparency",
+    operation_id = "checkpoint",
+    params(CheckpointQuery),
+    responses(
+        (status = 200, description = "The signed note: origin, size and root hash lines, then the signature", body = String, content_type = "text/plain"),
+        (status = 400, description = "`size` is beyond the log"),
+    )
+)]
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<CheckpointQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Read)?;
+    let current = log_size(&state, &auth.tenant_id).await?;
+    let size = bounded("size", q.size, current, 0, current)?;
+    let cp = receipts::checkpoint_at(&state, &auth.tenant_id, size).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        cp.note,
+    )
+        .into_response())
+}
+
+async fn log_size(state: &AppState, tenant: &str) -> Result<i64, ApiError> {
+    Ok(state
+        .store()
+        .find_tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?
+        .log_size)
+}
+
+/// `?from&to` of a consistency proof.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The earlier size (default 0).
+    from: Option<i64>,
+    /// The later size (default: the current size).
+    to: Option<i64>,
+}
+
+/// Prove the log only grew
+///
+/// The consistency proof (RFC 6962) between two sizes of the tenant log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/consistency",
+    tag = "transparency",
+    operation_id = "consistency_proof",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "`from`, `to` and `proof` (base64 hashes)", body = Value),
+        (status = 400, description = "A size is beyond the log, or `from` is after `to`"),
+    )
+)]
+pub async fn consistency(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<ConsistencyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let size = log_size(&state, &auth.tenant_id).await?;
+    let to = bounded("to", q.to.or(Some(size)), size, 0, size)?;
+    let from = bounded("from", q.from, 0, 0, to)?;
+    let spans = consistency_spans(from as u64, to as u64).map_err(ApiError::internal)?;
+    let proof = receipts::log_proof(&state, &auth.tenant_id, to, &spans).await?;
+    Ok(Json(json!({
+        "from": from,
+        "to": to,
+        "proof": proof.iter().map(b64).collect::<Vec<_>>(),
+    })))
+}
+
+/// `?start&end` of an entries range.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntriesQuery {
+    /// The first entry (default 0).
+    start: Option<i64>,
+    /// One past the last entry (default: 1,000 on, or the log's size).
+    end: Option<i64>,
+}
+
+/// Read the tenant log's entries
+///
+/// Canonical entries `[start, end)`, at most 1,000 per call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/entries",
+    tag = "transparency",
+    operation_id = "log_entries",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "`start`, `end`, `size` and `entries` (each `seq`, canonical `entry`, base64 `leaf_hash`)", body = Value),
+        (status = 400, description = "The range is beyond the log or longer than 1,000"),
+    )
+)]
+pub async fn entries(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<EntriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let size = log_size(&state, &auth.tenant_id).await?;
+    let start = bounded("start", q.start, 0, 0, size)?;
+    let end = bounded("end", q.end, (start + MAX_ENTRIES).min(size), start, size)?;
+    if end - start > MAX_ENTRIES {
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            format!("at most {MAX_ENTRIES} entries per call; page with start and end"),
+        ));
+    }
+    let found = state
+        .store()
+        .log_entries(&auth.tenant_id, start, end - start)
+        .await?;
+    let entries: Vec<Value> = found
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "entry": entry_text(&e.entry),
+                "leaf_hash": b64(&e.leaf_hash),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"start": start, "end": end, "size": size, "entries": entries}),
+    ))
+}
+
+/// `?seq&size` of a log inclusion proof.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogProofQuery {
+    /// The entry; required.
+    seq: Option<i64>,
+    /// The log size (default: the current size).
+    size: Option<i64>,
+}
+
+/// Prove an entry is in the tenant log
+///
+/// The inclusion proof (RFC 6962) of entry `seq` in the log of size `size`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transparency/proof",
+    tag = "transparency",
+    operation_id = "log_inclusion_proof",
+    params(LogProofQuery),
+    responses(
+        (status = 200, description = "`seq`, `size`, `entry`, `leaf_hash` and `proof` (base64 hashes)", body = Value),
+        (status = 400, description = "`seq` is missing or beyond `size`, or the log is empty"),
+    )
+)]
+pub async fn log_proof(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(q): Params<LogProofQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let current = log_size(&state, &auth.tenant_id).await?;
+    if current == 0 {
+        return Err(ApiError::bad_request("INVALID_QUERY", "the log is empty"));
+    }
+    let size = bounded("size", q.size, current, 1, current)?;
+    let seq = q
+        .seq
+        .ok_or_else(|| ApiError::bad_request("INVALID_QUERY", "seq is required"))?;
+    let seq = bounded("seq", Some(seq), 0, 0, size - 1)?;
+    let spans = inclusion_spans(seq as u64, size as u64).map_err(ApiError::internal)?;
+    let proof = receipts::log_proof(&state, &auth.tenant_id, size, &spans).await?;
+    let entry = state
+        .store()
+        .log_entries(&auth.tenant_id, seq, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("entry"))?;
+    Ok(Json(json!({
+        "seq": seq,
+        "size": size,
+        "entry": entry_text(&entry.entry),
+        "leaf_hash": b64(&entry.leaf_hash),
+        "proof": proof.iter().map(b64).collect::<Vec<_>>(),
+    })))
+}
