@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tollgate_core::time::now_us;
-use tollgate_store::{RetentionOptions, RetentionPolicy, Store};
+use tollgate_store::{RetentionOptions, RetentionPolicy, Store, UNCERTIFIED_HINT};
 
 use crate::metrics::Metrics;
 
@@ -31,14 +31,28 @@ pub fn run_every(
                 Ok(report) => {
                     metrics.retention_run(&report);
                     for t in report.tenants.iter().filter(|t| {
-                        t.events_archived > 0 || t.archives_deleted > 0 || t.contents_dropped > 0
+                        t.events_archived > 0
+                            || t.archives_deleted > 0
+                            || t.contents_dropped > 0
+                            || t.months_skipped_uncertified > 0
                     }) {
                         tracing::info!(
                             tenant = %t.tenant_id,
                             events_archived = t.events_archived,
                             archives_deleted = t.archives_deleted,
                             contents_dropped = t.contents_dropped,
+                            months_skipped_uncertified = t.months_skipped_uncertified,
                             "retention"
+                        );
+                    }
+                    if report
+                        .tenants
+                        .iter()
+                        .any(|t| t.months_skipped_uncertified > 0)
+                    {
+                        tracing::warn!(
+                            "retention left old months live because receipts have not certified \
+                             all their events: {UNCERTIFIED_HINT}"
                         );
                     }
                 }

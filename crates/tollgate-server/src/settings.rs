@@ -59,8 +59,13 @@ pub struct RetentionSettings {
     pub delete_after_days: u32,
     /// Conversation messages older than this lose their content (hash and counts stay).
     pub message_content_days: u32,
-    /// Where archive files go; default `<data_dir>/archive`.
+    /// Where archive files go; default `<data_dir>/archive`. Instances sharing a database
+    /// must share it.
     pub archive_dir: Option<PathBuf>,
+    /// Archive a month even when some of its events no receipt certifies yet. Receipts read
+    /// live events only, so later receipts leave those archived events out; off (the
+    /// default), such a month stays live until a receipt certifies it.
+    pub archive_uncertified: bool,
     /// How often the server runs retention, in seconds (0: never; `tollgate retention run`
     /// runs it by hand).
     pub run_every_seconds: u64,
@@ -73,6 +78,7 @@ impl Default for RetentionSettings {
             delete_after_days: 365,
             message_content_days: 30,
             archive_dir: None,
+            archive_uncertified: false,
             run_every_seconds: 0,
         }
     }
@@ -334,6 +340,7 @@ impl Settings {
                 .archive_dir
                 .clone()
                 .unwrap_or_else(|| self.data_dir.join("archive")),
+            archive_uncertified: r.archive_uncertified,
         })
     }
 

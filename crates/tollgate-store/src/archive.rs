@@ -39,6 +39,10 @@ pub enum ArchiveError {
     /// The file is not what its record says.
     #[error("archive {0}")]
     Mismatch(String),
+    /// A file the database records is not in this archive directory, and its manifest does
+    /// not say it was deleted.
+    #[error("{0} is missing: instances that share a database must share retention.archive_dir")]
+    Missing(PathBuf),
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
@@ -218,12 +222,57 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8], writer: &str) -> Result<(
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
-/// Removes a file if it is there, and fsyncs its directory.
-pub(crate) fn remove_durably(path: &Path) -> Result<(), ArchiveError> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_at(path)(e)),
+/// Whether an archive's manifest says its data file was deleted (`live: false`); false when
+/// there is no manifest.
+fn marked_deleted(dir: &Path, record: &ArchiveRecord) -> Result<bool, ArchiveError> {
+    let (_, manifest) = relative_paths(&record.tenant_id, &record.id);
+    let path = dir.join(manifest);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_at(&path)(e)),
+    };
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ArchiveError::Mismatch(format!("{}: manifest: {e}", record.id)))?;
+    Ok(v["live"] == Value::Bool(false))
+}
+
+/// The first step of deleting an archive: its manifest is rewritten with `live: false` and
+/// `deleted_at`, unless it already says so. Refuses when the data file is not here: the
+/// archive then lives in another instance's directory, and nothing may say it is gone.
+pub(crate) fn mark_deleted(
+    dir: &Path,
+    record: &ArchiveRecord,
+    at_us: i64,
+    writer: &str,
+) -> Result<(), ArchiveError> {
+    if marked_deleted(dir, record)? {
+        return Ok(());
+    }
+    let data = dir.join(&record.file);
+    match fs::metadata(&data) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ArchiveError::Missing(data)),
+        Err(e) => return Err(io_at(&data)(e)),
+    }
+    let text = serde_json::to_vec_pretty(&manifest(record, Some(at_us)))
+        .map_err(|e| ArchiveError::Mismatch(format!("{}: manifest: {e}", record.id)))?;
+    let (_, manifest) = relative_paths(&record.tenant_id, &record.id);
+    write_durably(&dir.join(manifest), &text, writer)
+}
+
+/// The second step: removes the data file and fsyncs its directory. A file already gone is
+/// fine only when the manifest says so (a crash between the two steps); otherwise it was
+/// never here, and that is an error rather than a deletion.
+pub(crate) fn remove_data(dir: &Path, record: &ArchiveRecord) -> Result<(), ArchiveError> {
+    let path = dir.join(&record.file);
+    if let Err(e) = fs::remove_file(&path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            return Err(io_at(&path)(e));
+        }
+        if !marked_deleted(dir, record)? {
+            return Err(ArchiveError::Missing(path));
+        }
     }
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }

@@ -31,7 +31,7 @@ pub use migrate::MigrationReport;
 pub use model::*;
 pub use retention::{
     ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
-    TenantRetention,
+    TenantRetention, UNCERTIFIED_HINT,
 };
 pub use webhooks::*;
 

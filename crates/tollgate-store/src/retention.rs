@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use tollgate_receipts::Hash;
 
+/// What to do about months a run left live because receipts did not certify all their events.
+pub const UNCERTIFIED_HINT: &str =
+    "issue a receipt (since_last_receipt) first, or set retention.archive_uncertified";
+
 /// How long things are kept. An age of 0 turns that part of retention off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -18,6 +22,10 @@ pub struct RetentionPolicy {
     pub message_content_days: u32,
     /// Where archive files go: `<dir>/<tenant id>/<yyyy-mm>-<first seq>.jsonl.gz`.
     pub archive_dir: PathBuf,
+    /// Archive a month even when some of its events no receipt certifies. Receipts read live
+    /// events only, so a later receipt leaves those archived uncertified events out; off, such
+    /// a month is skipped (and reported) until a receipt certifies it.
+    pub archive_uncertified: bool,
 }
 
 /// A point in a run after which it can be told to stop, as a crash there would (tests).
@@ -33,10 +41,10 @@ pub enum RetentionStep {
     FirstBatchMoved,
     /// Every one of its events left (state `removed`).
     Removed,
-    /// An old archive's data file is deleted.
-    FileDeleted,
-    /// Its manifest says it is no longer live.
+    /// An old archive's manifest says it is no longer live.
     ManifestMarked,
+    /// Its data file is deleted.
+    FileDeleted,
 }
 
 impl RetentionStep {
@@ -47,8 +55,8 @@ impl RetentionStep {
         RetentionStep::Recorded,
         RetentionStep::FirstBatchMoved,
         RetentionStep::Removed,
-        RetentionStep::FileDeleted,
         RetentionStep::ManifestMarked,
+        RetentionStep::FileDeleted,
     ];
 }
 
@@ -59,6 +67,8 @@ pub struct RetentionOptions {
     pub dry_run: bool,
     /// Events moved out of the live table per transaction.
     pub batch_events: i64,
+    /// Messages whose content is dropped per transaction.
+    pub batch_messages: i64,
     /// Stop (as if crashed, but releasing the lease) right after this step: for tests of
     /// crash safety.
     pub stop_after: Option<RetentionStep>,
@@ -69,6 +79,7 @@ impl Default for RetentionOptions {
         RetentionOptions {
             dry_run: false,
             batch_events: 10_000,
+            batch_messages: 2_000,
             stop_after: None,
         }
     }
@@ -89,6 +100,9 @@ pub struct TenantRetention {
     pub archives_deleted: i64,
     /// Messages whose content was dropped.
     pub contents_dropped: i64,
+    /// Months old enough to archive that were left live because some of their events no
+    /// receipt certifies yet (see [`RetentionPolicy::archive_uncertified`]).
+    pub months_skipped_uncertified: i64,
     /// Another runner held the tenant's lease: nothing was done.
     pub busy: bool,
     /// Why the tenant's retention failed, if it did (the other tenants still ran).

@@ -1,6 +1,7 @@
 //! A retention run: for each tenant, under its lease, finish archives a crash left half done,
-//! archive every whole UTC month older than the archive age, delete archive files past the
-//! delete age and drop old message content.
+//! archive every whole UTC month older than the archive age whose events receipts certified
+//! (all of them, unless the policy archives uncertified months too), delete archive files past
+//! the delete age and drop old message content in batches.
 //!
 //! One archive goes through steps that each leave a state the next run can finish:
 //! 1. the data file is written under a temporary name, fsynced and renamed (a crash leaves
@@ -12,19 +13,22 @@
 //!    batch of a run the file is read back and checked against its record;
 //! 5. state `removed` once every event has moved.
 //!
-//! Deleting an old archive removes its data file, marks its manifest not live, then marks
-//! the record `deleted`. Rollups, receipts, ledger entries, checkpoints, log tiles and the
-//! kept leaf hashes are never touched.
+//! Deleting an old archive marks its manifest not live, removes its data file, then marks the
+//! record `deleted`; a data file that is missing while its manifest still says it is live is
+//! an error, not a deletion. Rollups, receipts, ledger entries, checkpoints, log tiles and
+//! the kept leaf hashes are never touched.
+//!
+//! File work (writing, fsyncing, reading back) runs on blocking threads; only the database
+//! is awaited on the runtime.
 
 use std::ops::ControlFlow;
 
-use sqlx::Row;
 use tollgate_core::time::{month_of, month_start_us, month_string, next_month, now_us};
 use uuid::Uuid;
 
 use super::retention_sql as sql;
-use super::transparency::{hash32, log_size};
-use crate::archive::{self, ArchiveError, ArchivedLine, DataWriter};
+use super::transparency::log_size;
+use crate::archive::{self, ArchiveError, DataWriter};
 use crate::db::Db;
 use crate::retention::{
     ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
@@ -35,6 +39,8 @@ use crate::StoreError;
 const DAY_US: i64 = 86_400 * 1_000_000;
 /// Events read per query while an archive file is written.
 const PAGE_EVENTS: i64 = 2_000;
+/// Pages written between two renewals of the lease, which lasts ten minutes.
+const RENEW_EVERY_PAGES: u32 = 10;
 
 type Flow = ControlFlow<()>;
 
@@ -42,8 +48,26 @@ impl From<ArchiveError> for StoreError {
     fn from(e: ArchiveError) -> Self {
         match e {
             ArchiveError::Io { .. } => StoreError::Unavailable(e.to_string()),
-            ArchiveError::Mismatch(_) => StoreError::Invariant(e.to_string()),
+            ArchiveError::Mismatch(_) | ArchiveError::Missing(_) => {
+                StoreError::Invariant(e.to_string())
+            }
         }
+    }
+}
+
+/// Runs file work on a blocking thread, so that compressing, fsyncing and reading back a
+/// large archive never stalls the runtime's other tasks.
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ArchiveError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => Ok(done?),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "archive file work stopped: {e}"
+        ))),
     }
 }
 
@@ -178,20 +202,61 @@ impl Runner<'_> {
         }
         if self.policy.message_content_days > 0 {
             let cutoff = self.now_us - i64::from(self.policy.message_content_days) * DAY_US;
-            self.out.contents_dropped +=
-                sql::drop_contents(self.db, &tenant, cutoff, self.opts.dry_run).await?;
+            self.drop_contents(cutoff).await?;
         }
         Ok(ControlFlow::Continue(()))
     }
 
-    /// Writes the archive of the tenant's live events of `month`, records it and moves them.
+    /// Drops the content of messages older than `cutoff`, a batch per statement, so that
+    /// ingest waits for one batch at most rather than the tenant's whole history.
+    async fn drop_contents(&mut self, cutoff: i64) -> Result<(), StoreError> {
+        let (db, tenant) = (self.db, self.tenant_id());
+        if self.opts.dry_run {
+            self.out.contents_dropped += sql::count_old_contents(db, &tenant, cutoff).await?;
+            return Ok(());
+        }
+        let batch = self.opts.batch_messages.max(1);
+        let mut after = None;
+        loop {
+            self.renew().await?;
+            let (dropped, next) =
+                sql::drop_contents_batch(db, &tenant, cutoff, after.as_ref(), batch).await?;
+            self.out.contents_dropped += dropped;
+            match next {
+                Some(key) => after = Some(key),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Writes the archive of the tenant's live events of `month` that no archive holds yet,
+    /// records it and moves them; skips the month while receipts have not certified all of
+    /// them (unless the policy says to archive them anyway).
     async fn archive_month(&mut self, month: i64) -> Result<Flow, StoreError> {
         let (db, tenant) = (self.db, self.tenant_id());
         let size = log_size(db, &tenant).await?;
-        let span = sql::live_span(db, &tenant, bounds(month), (0, size - 1)).await?;
+        // A crash can leave a `written` archive whose events are still live; they are its,
+        // counted (or moved) once, by `move_out`.
+        let lo = sql::archived_through(db, &tenant, month)
+            .await?
+            .map_or(0, |last| last + 1);
+        let span = sql::live_span(db, &tenant, bounds(month), (lo, size - 1)).await?;
         let Some((first, last, count)) = span else {
             return Ok(ControlFlow::Continue(()));
         };
+        if !self.policy.archive_uncertified {
+            let open = sql::first_uncertified(db, &tenant, bounds(month), (first, last)).await?;
+            if let Some(seq) = open {
+                tracing::info!(
+                    tenant = %tenant,
+                    month = %month_string(month),
+                    seq,
+                    "month left live: some of its events no receipt certifies"
+                );
+                self.out.months_skipped_uncertified += 1;
+                return Ok(ControlFlow::Continue(()));
+            }
+        }
         if self.opts.dry_run {
             self.out.archives_written += 1;
             self.out.events_archived += count;
@@ -200,23 +265,31 @@ impl Runner<'_> {
         self.renew().await?;
         let id = format!("{}-{first}", month_string(month));
         let (data, manifest) = archive::relative_paths(&tenant, &id);
-        let dir = &self.policy.archive_dir;
-        let mut writer = DataWriter::create(dir, &data, self.holder)?;
+        let dir = self.policy.archive_dir.clone();
+        let mut writer = {
+            let (dir, data, holder) = (dir.clone(), data.clone(), self.holder.to_string());
+            blocking(move || DataWriter::create(&dir, &data, &holder)).await?
+        };
         let mut after = first - 1;
+        let mut pages = 0u32;
         loop {
-            let rows = sql::page(db, &tenant, bounds(month), after, last, PAGE_EVENTS).await?;
-            let Some(row) = rows.last() else { break };
-            after = row.try_get(0)?;
-            for row in &rows {
-                writer.push(&ArchivedLine {
-                    seq: row.try_get(0)?,
-                    log_id: row.try_get(1)?,
-                    entry: row.try_get(2)?,
-                    leaf_hash: hash32(row.try_get(3)?)?,
-                })?;
+            let lines = sql::page(db, &tenant, bounds(month), after, last, PAGE_EVENTS).await?;
+            let Some(line) = lines.last() else { break };
+            after = line.seq;
+            // The writer goes to a blocking thread with its page and comes back with it.
+            writer = blocking(move || {
+                for line in &lines {
+                    writer.push(line)?;
+                }
+                Ok(writer)
+            })
+            .await?;
+            pages += 1;
+            if pages % RENEW_EVERY_PAGES == 0 {
+                self.renew().await?;
             }
         }
-        let written = writer.finish()?;
+        let written = blocking(move || writer.finish()).await?;
         if written.count != count || written.first_seq != first || written.last_seq != last {
             return Err(StoreError::Stale(format!(
                 "the events of {tenant} in {} changed while they were archived",
@@ -241,10 +314,16 @@ impl Runner<'_> {
         };
         let text = serde_json::to_vec_pretty(&archive::manifest(&record, None))
             .map_err(|e| StoreError::Invariant(e.to_string()))?;
-        archive::write_durably(&dir.join(&manifest), &text, self.holder)?;
+        {
+            let (path, holder) = (dir.join(&manifest), self.holder.to_string());
+            blocking(move || archive::write_durably(&path, &text, &holder)).await?;
+        }
         if self.stop(RetentionStep::ManifestWritten).is_break() {
             return Ok(ControlFlow::Break(()));
         }
+        // Writing a large file takes a while: recording it needs the lease still held, so
+        // that no other runner has started on the same month meanwhile.
+        self.renew().await?;
         sql::insert_record(db, &record, bounds(month)).await?;
         self.out.archives_written += 1;
         if self.stop(RetentionStep::Recorded).is_break() {
@@ -266,7 +345,10 @@ impl Runner<'_> {
         }
         self.renew().await?;
         // Nothing leaves the database unless the file holds it, checked line by line.
-        archive::check(&self.policy.archive_dir, r)?;
+        {
+            let (dir, record) = (self.policy.archive_dir.clone(), r.clone());
+            blocking(move || archive::check(&dir, &record)).await?;
+        }
         let batch = self.opts.batch_events.max(1);
         let mut lo = r.first_seq;
         let mut first_batch = true;
@@ -286,24 +368,32 @@ impl Runner<'_> {
         Ok(self.stop(RetentionStep::Removed))
     }
 
-    /// Deletes a removed archive's data file, marks its manifest, then its record.
+    /// Deletes a removed archive: marks its manifest not live, removes its data file, then
+    /// marks its record. A data file that is not in this archive directory stops it before
+    /// anything changes.
     async fn delete(&mut self, r: &ArchiveRecord) -> Result<Flow, StoreError> {
         self.out.archives_deleted += 1;
         if self.opts.dry_run {
             return Ok(ControlFlow::Continue(()));
         }
         self.renew().await?;
-        let dir = &self.policy.archive_dir;
-        archive::remove_durably(&dir.join(&r.file))?;
-        if self.stop(RetentionStep::FileDeleted).is_break() {
+        let at = now_us();
+        {
+            let (dir, record, holder) = (
+                self.policy.archive_dir.clone(),
+                r.clone(),
+                self.holder.to_string(),
+            );
+            blocking(move || archive::mark_deleted(&dir, &record, at, &holder)).await?;
+        }
+        if self.stop(RetentionStep::ManifestMarked).is_break() {
             return Ok(ControlFlow::Break(()));
         }
-        let at = now_us();
-        let (_, manifest) = archive::relative_paths(&r.tenant_id, &r.id);
-        let text = serde_json::to_vec_pretty(&archive::manifest(r, Some(at)))
-            .map_err(|e| StoreError::Invariant(e.to_string()))?;
-        archive::write_durably(&dir.join(manifest), &text, self.holder)?;
-        if self.stop(RetentionStep::ManifestMarked).is_break() {
+        {
+            let (dir, record) = (self.policy.archive_dir.clone(), r.clone());
+            blocking(move || archive::remove_data(&dir, &record)).await?;
+        }
+        if self.stop(RetentionStep::FileDeleted).is_break() {
             return Ok(ControlFlow::Break(()));
         }
         sql::mark_deleted(self.db, r, at).await?;

@@ -1,5 +1,5 @@
-//! The statements of a retention run: leases, archive records, moving archived events out of
-//! the live table, dropping message content. Each function is one statement or one
+//! The statements of a retention run: leases, archive records, which events may be archived,
+//! moving archived events out of the live table, dropping message content. Each function is one statement or one
 //! transaction; the order they run in is `retention`'s.
 
 use sqlx::any::AnyRow;
@@ -8,6 +8,7 @@ use tollgate_core::time::now_us;
 
 use super::begin_write;
 use super::transparency::hash32;
+use crate::archive::ArchivedLine;
 use crate::db::Db;
 use crate::retention::{ArchiveRecord, ArchiveState};
 use crate::StoreError;
@@ -128,7 +129,51 @@ pub(super) async fn live_span(
     Ok(first.zip(last).map(|(f, l)| (f, l, count)))
 }
 
-/// A page of live events for an archive: (seq, log id, entry, leaf hash), ascending.
+/// The highest `seq` any archive of the tenant's `month` (`yyyymm`) holds: its live events
+/// at or below it are in a recorded archive already (still live only while it is `written`).
+pub(super) async fn archived_through(
+    db: &Db,
+    tenant: &str,
+    month: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query(
+        "SELECT MAX(last_seq) FROM retention_archives WHERE tenant_id = $1 AND month = $2",
+    )
+    .bind(tenant)
+    .bind(month)
+    .fetch_one(&db.writer)
+    .await?
+    .try_get(0)?)
+}
+
+/// The lowest `seq` of the tenant's live events in `[start_us, end_us)` with `seq` in
+/// `[lo, hi]` that no receipt certifies, if any.
+pub(super) async fn first_uncertified(
+    db: &Db,
+    tenant: &str,
+    (start_us, end_us): (i64, i64),
+    (lo, hi): (i64, i64),
+) -> Result<Option<i64>, StoreError> {
+    // certified_ranges is disjoint: the one range that can hold a seq is the last one that
+    // starts at or before it, found through the primary key rather than by a scan.
+    let row = sqlx::query(
+        "SELECT MIN(e.seq) FROM usage_events e WHERE e.tenant_id = $1 \
+         AND e.ts_us >= $2 AND e.ts_us < $3 AND e.seq >= $4 AND e.seq <= $5 \
+         AND COALESCE((SELECT c.end_seq FROM certified_ranges c \
+                       WHERE c.tenant_id = e.tenant_id AND c.start_seq <= e.seq \
+                       ORDER BY c.start_seq DESC LIMIT 1), 0) <= e.seq",
+    )
+    .bind(tenant)
+    .bind(start_us)
+    .bind(end_us)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(&db.reader)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// A page of live events for an archive, ascending by `seq`.
 pub(super) async fn page(
     db: &Db,
     tenant: &str,
@@ -136,8 +181,8 @@ pub(super) async fn page(
     after: i64,
     last: i64,
     limit: i64,
-) -> Result<Vec<AnyRow>, StoreError> {
-    Ok(sqlx::query(
+) -> Result<Vec<ArchivedLine>, StoreError> {
+    let rows = sqlx::query(
         "SELECT seq, log_id, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 \
          AND seq > $2 AND seq <= $3 AND ts_us >= $4 AND ts_us < $5 ORDER BY seq LIMIT $6",
     )
@@ -148,7 +193,17 @@ pub(super) async fn page(
     .bind(end_us)
     .bind(limit)
     .fetch_all(&db.reader)
-    .await?)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ArchivedLine {
+                seq: row.try_get(0)?,
+                log_id: row.try_get(1)?,
+                entry: row.try_get(2)?,
+                leaf_hash: hash32(row.try_get(3)?)?,
+            })
+        })
+        .collect()
 }
 
 /// Records a written archive, after checking that the live events it covers are exactly the
@@ -304,29 +359,79 @@ pub(super) async fn mark_deleted(db: &Db, r: &ArchiveRecord, at_us: i64) -> Resu
 const OLD_CONTENT: &str = "FROM messages WHERE tenant_id = $1 AND ts_us < $2 \
      AND (content IS NOT NULL OR tool_calls IS NOT NULL OR tool_results IS NOT NULL)";
 
-/// Drops the content (and tool calls and results) of the tenant's messages older than
-/// `before_us`, keeping the rest of each row; or, `dry`, only counts them.
-pub(super) async fn drop_contents(
+/// How many of the tenant's messages older than `before_us` still have content.
+pub(super) async fn count_old_contents(
     db: &Db,
     tenant: &str,
     before_us: i64,
-    dry: bool,
 ) -> Result<i64, StoreError> {
-    if dry {
-        return Ok(sqlx::query(&format!("SELECT COUNT(*) {OLD_CONTENT}"))
-            .bind(tenant)
-            .bind(before_us)
-            .fetch_one(&db.reader)
-            .await?
-            .try_get(0)?);
-    }
-    let where_ = OLD_CONTENT.trim_start_matches("FROM messages ");
-    let done = sqlx::query(&format!(
-        "UPDATE messages SET content = NULL, tool_calls = NULL, tool_results = NULL {where_}"
+    Ok(sqlx::query(&format!("SELECT COUNT(*) {OLD_CONTENT}"))
+        .bind(tenant)
+        .bind(before_us)
+        .fetch_one(&db.reader)
+        .await?
+        .try_get(0)?)
+}
+
+/// A message's primary key within its tenant: (conversation id, position).
+pub(super) type MessageKey = (String, i64);
+
+/// Drops the content (and tool calls and results) of at most `limit` of the tenant's
+/// messages older than `before_us` whose key comes after `after` (`None`: from the first),
+/// keeping the rest of each row. One statement, so on SQLite the write lock is held for one
+/// batch only. Returns how many changed and the key to continue after (`None`: done).
+pub(super) async fn drop_contents_batch(
+    db: &Db,
+    tenant: &str,
+    before_us: i64,
+    after: Option<&MessageKey>,
+    limit: i64,
+) -> Result<(i64, Option<MessageKey>), StoreError> {
+    // The empty conversation id sorts before every real one.
+    let (after_id, after_pos) = after.map_or(("", -1), |(id, pos)| (id.as_str(), *pos));
+    const AFTER: &str = "AND (conversation_id, position) > ($3, $4)";
+    let last = sqlx::query(&format!(
+        "SELECT conversation_id, position {OLD_CONTENT} {AFTER} \
+         ORDER BY conversation_id, position LIMIT 1 OFFSET $5"
     ))
     .bind(tenant)
     .bind(before_us)
-    .execute(&db.writer)
-    .await?;
-    Ok(done.rows_affected() as i64)
+    .bind(after_id)
+    .bind(after_pos)
+    .bind(limit.max(1) - 1)
+    .fetch_optional(&db.reader)
+    .await?
+    .map(|row| -> Result<MessageKey, StoreError> { Ok((row.try_get(0)?, row.try_get(1)?)) })
+    .transpose()?;
+    let where_ = OLD_CONTENT.trim_start_matches("FROM messages ");
+    let update = format!(
+        "UPDATE messages SET content = NULL, tool_calls = NULL, tool_results = NULL \
+         {where_} {AFTER}"
+    );
+    let done = match &last {
+        Some((id, pos)) => {
+            sqlx::query(&format!(
+                "{update} AND (conversation_id, position) <= ($5, $6)"
+            ))
+            .bind(tenant)
+            .bind(before_us)
+            .bind(after_id)
+            .bind(after_pos)
+            .bind(id)
+            .bind(pos)
+            .execute(&db.writer)
+            .await?
+        }
+        // Fewer than `limit` are left: this batch takes them all.
+        None => {
+            sqlx::query(&update)
+                .bind(tenant)
+                .bind(before_us)
+                .bind(after_id)
+                .bind(after_pos)
+                .execute(&db.writer)
+                .await?
+        }
+    };
+    Ok((done.rows_affected() as i64, last))
 }

@@ -31,6 +31,7 @@ fn policy(dir: &Path) -> RetentionPolicy {
         delete_after_days: 365,
         message_content_days: 30,
         archive_dir: dir.to_path_buf(),
+        archive_uncertified: false,
     }
 }
 
@@ -38,6 +39,7 @@ fn opts(stop_after: Option<RetentionStep>) -> RetentionOptions {
     RetentionOptions {
         dry_run: false,
         batch_events: 100,
+        batch_messages: 2,
         stop_after,
     }
 }
@@ -73,6 +75,12 @@ async fn receipt_for_everything(s: &dyn Store, t: &Tenant) -> Hash {
     s.register_signing_key("key_contract", "AAAA")
         .await
         .expect("key");
+    certify(s, t, "rcpt_all").await.0
+}
+
+/// Stores receipt `id` for every uncertified live log, as `since_last_receipt` does; returns
+/// its root and how many logs it certifies.
+async fn certify(s: &dyn Store, t: &Tenant, id: &str) -> (Hash, i64) {
     let sel = s
         .select_logs(
             &t.id,
@@ -87,7 +95,7 @@ async fn receipt_for_everything(s: &dyn Store, t: &Tenant) -> Hash {
     let root = merkle::root(&sel.leaf_hashes);
     s.insert_receipt(&NewReceipt {
         tenant_id: t.id.clone(),
-        id: "rcpt_all".into(),
+        id: id.into(),
         issued_us: 1,
         receipt_type: "batch".into(),
         key_id: "key_contract".into(),
@@ -101,7 +109,7 @@ async fn receipt_for_everything(s: &dyn Store, t: &Tenant) -> Hash {
     })
     .await
     .expect("receipt");
-    root
+    (root, sel.count)
 }
 
 fn totals(r: &RetentionReport) -> (i64, i64, i64, i64) {
@@ -234,7 +242,7 @@ async fn a_crash_after_any_archive_step_loses_nothing_and_the_next_run_finishes_
 
 #[tokio::test]
 async fn old_archives_are_deleted_after_a_crash_at_any_step_and_the_log_stays_provable() {
-    for step in [RetentionStep::FileDeleted, RetentionStep::ManifestMarked] {
+    for step in [RetentionStep::ManifestMarked, RetentionStep::FileDeleted] {
         for db in TestDatabase::all().await {
             let s = &*db.store;
             let dir = tempfile::tempdir().expect("dir");
@@ -368,6 +376,7 @@ async fn a_dry_run_counts_what_a_run_would_do_and_changes_nothing() {
         let dir = tempfile::tempdir().expect("dir");
         let t = tenant(s, "a").await;
         seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
         let p = policy(dir.path());
         let now = at("2026-06-15T00:00:00Z");
         let dry = RetentionOptions {
@@ -390,6 +399,7 @@ async fn concurrent_runs_archive_each_event_exactly_once() {
         let dir = tempfile::tempdir().expect("dir");
         let t = tenant(s, "a").await;
         let logged = seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
         let p = policy(dir.path());
         let now = at("2026-06-15T00:00:00Z");
         let o = opts(None);
@@ -462,5 +472,300 @@ async fn old_message_content_is_dropped_and_its_hash_and_counts_kept() {
         assert_eq!(old.output_tokens, Some(8));
         let recent = s.list_messages(&t.id, ids[1], 10, 0).await.expect("new");
         assert_eq!(recent.expect("found")[0].content, Some(json!("the answer")));
+    }
+}
+
+/// A late February event (seq 620) that no receipt certifies.
+async fn log_late_february_event(s: &dyn Store, t: &Tenant) {
+    s.append_usage(&[item(event(t, "gpt-4o", 7, 7, 777, "2026-02-15T00:00:00Z"))])
+        .await
+        .expect("append");
+}
+
+fn skipped(r: &RetentionReport) -> i64 {
+    r.tenants.iter().map(|t| t.months_skipped_uncertified).sum()
+}
+
+#[tokio::test]
+async fn a_month_with_an_uncertified_event_stays_live_until_a_receipt_certifies_it() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let dir = tempfile::tempdir().expect("dir");
+        let t = tenant(s, "a").await;
+        seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
+        log_late_february_event(s, &t).await;
+        let p = policy(dir.path());
+        let now = at("2026-06-15T00:00:00Z");
+
+        let dry = RetentionOptions {
+            dry_run: true,
+            ..opts(None)
+        };
+        let counted = s.run_retention(&p, &dry, now).await.expect("dry");
+        assert_eq!(
+            (totals(&counted), skipped(&counted)),
+            ((300, 1, 0, 0), 1),
+            "{}",
+            db.engine
+        );
+        let done = s.run_retention(&p, &opts(None), now).await.expect("run");
+        assert_eq!(
+            (totals(&done), skipped(&done)),
+            ((300, 1, 0, 0), 1),
+            "{}: January only",
+            db.engine
+        );
+        let months: Vec<i64> = s
+            .archives(&t.id)
+            .await
+            .expect("archives")
+            .iter()
+            .map(|r| r.month)
+            .collect();
+        assert_eq!(months, vec![202601], "{}", db.engine);
+        let entries = s.log_entries(&t.id, 200, 1).await.expect("entries");
+        assert!(
+            entries[0].entry.is_some(),
+            "{}: February is live",
+            db.engine
+        );
+
+        // The receipt that certifies the late event sees it, live, and counts it.
+        let (_, count) = certify(s, &t, "rcpt_late").await;
+        assert_eq!(count, 1, "{}", db.engine);
+        let done = s.run_retention(&p, &opts(None), now).await.expect("run");
+        assert_eq!(
+            (totals(&done), skipped(&done)),
+            ((301, 1, 0, 0), 0),
+            "{}: February now",
+            db.engine
+        );
+    }
+}
+
+#[tokio::test]
+async fn archive_uncertified_archives_such_a_month_and_later_receipts_leave_its_events_out() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let dir = tempfile::tempdir().expect("dir");
+        let t = tenant(s, "a").await;
+        seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
+        log_late_february_event(s, &t).await;
+        let p = RetentionPolicy {
+            archive_uncertified: true,
+            ..policy(dir.path())
+        };
+        let done = s
+            .run_retention(&p, &opts(None), at("2026-06-15T00:00:00Z"))
+            .await
+            .expect("run");
+        assert_eq!(
+            (totals(&done), skipped(&done)),
+            ((601, 2, 0, 0), 0),
+            "{}",
+            db.engine
+        );
+        let sel = s
+            .select_logs(
+                &t.id,
+                &Selection::Uncertified,
+                SelectOptions {
+                    leaf_hashes: true,
+                    inline_ids: 10,
+                },
+            )
+            .await
+            .expect("select");
+        assert_eq!(
+            sel.count, 0,
+            "{}: receipts read live events only",
+            db.engine
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_after_a_crash_counts_each_event_once() {
+    for step in [RetentionStep::Recorded, RetentionStep::FirstBatchMoved] {
+        for db in TestDatabase::all().await {
+            let s = &*db.store;
+            let dir = tempfile::tempdir().expect("dir");
+            let t = tenant(s, "a").await;
+            seed(s, &t).await;
+            receipt_for_everything(s, &t).await;
+            let p = policy(dir.path());
+            let now = at("2026-06-15T00:00:00Z");
+            s.run_retention(&p, &opts(Some(step)), now)
+                .await
+                .expect("crash");
+            let dry = RetentionOptions {
+                dry_run: true,
+                ..opts(None)
+            };
+            let counted = s.run_retention(&p, &dry, now).await.expect("dry");
+            let done = s.run_retention(&p, &opts(None), now).await.expect("run");
+            assert!(done.tenants.iter().all(|t| t.error.is_none()), "{done:?}");
+            assert_eq!(
+                totals(&counted),
+                totals(&done),
+                "{} after {step:?}",
+                db.engine
+            );
+            let moved_before = if step == RetentionStep::Recorded {
+                0
+            } else {
+                100
+            };
+            assert_eq!(
+                totals(&done),
+                (600 - moved_before, 1, 0, 0),
+                "{} after {step:?}",
+                db.engine
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_archive_file_missing_from_this_archive_dir_is_an_error_not_a_deletion() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let dir = tempfile::tempdir().expect("dir");
+        let elsewhere = tempfile::tempdir().expect("dir");
+        let t = tenant(s, "a").await;
+        seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
+        s.run_retention(&policy(dir.path()), &opts(None), at("2026-06-15T00:00:00Z"))
+            .await
+            .expect("archive");
+        let later = at("2027-02-10T00:00:00Z");
+        let states = |records: Vec<tollgate_store::ArchiveRecord>| -> Vec<_> {
+            records.iter().map(|r| (r.month, r.state)).collect()
+        };
+
+        // Another instance, with its own archive directory, never had the file.
+        let other = RetentionPolicy {
+            archive_after_days: 0,
+            ..policy(elsewhere.path())
+        };
+        let failed = s
+            .run_retention(&other, &opts(None), later)
+            .await
+            .expect("run");
+        let error = failed.tenants[0].error.clone().expect("an error");
+        let jan = elsewhere.path().join(&t.id).join("2026-01-0.jsonl.gz");
+        assert!(
+            error.contains(&jan.display().to_string()) && error.contains("archive_dir"),
+            "{}: {error}",
+            db.engine
+        );
+        assert!(!elsewhere.path().join(&t.id).exists(), "nothing written");
+
+        // A data file gone while its manifest still says it is live is an error too.
+        let real = dir.path().join(&t.id).join("2026-01-0.jsonl.gz");
+        let kept = std::fs::read(&real).expect("read");
+        std::fs::remove_file(&real).expect("remove");
+        let failed = s
+            .run_retention(&policy(dir.path()), &opts(None), later)
+            .await
+            .expect("run");
+        assert!(failed.tenants[0].error.is_some(), "{}", db.engine);
+        assert_eq!(
+            states(s.archives(&t.id).await.expect("archives"))[..2],
+            [
+                (202601, ArchiveState::Removed),
+                (202602, ArchiveState::Removed)
+            ],
+            "{}",
+            db.engine
+        );
+
+        // Where the file is, it is deleted.
+        std::fs::write(&real, kept).expect("restore");
+        let done = s
+            .run_retention(&policy(dir.path()), &opts(None), later)
+            .await
+            .expect("run");
+        assert!(done.tenants.iter().all(|t| t.error.is_none()), "{done:?}");
+        assert_eq!(
+            states(s.archives(&t.id).await.expect("archives"))[0],
+            (202601, ArchiveState::Deleted),
+            "{}",
+            db.engine
+        );
+        assert!(!real.exists());
+    }
+}
+
+#[tokio::test]
+async fn message_content_is_dropped_batch_by_batch_across_conversations() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let dir = tempfile::tempdir().expect("dir");
+        let t = tenant(s, "a").await;
+        let mut ids = Vec::new();
+        for ts in [
+            "2026-04-01T00:00:00Z",
+            "2026-04-02T00:00:00Z",
+            "2026-06-10T00:00:00Z",
+        ] {
+            let id = Uuid::now_v7();
+            let mut e = event(&t, "gpt-4o", 10, 8, 1234, ts);
+            e.conversation_id = Some(id);
+            e.source = EventSource::Conversation;
+            let messages: Vec<NewMessage> = (0..5)
+                .map(|i| NewMessage {
+                    id: Uuid::now_v7(),
+                    role: if i % 2 == 0 { "user" } else { "assistant" }.into(),
+                    content: Some(json!(format!("message {i}"))),
+                    content_hash: Some(format!("hash {i}")),
+                    input_tokens: None,
+                    output_tokens: None,
+                    tool_calls: None,
+                    tool_results: None,
+                    metadata: Default::default(),
+                    ts_us: e.timestamp_us,
+                })
+                .collect();
+            s.append_usage(&[AppendItem {
+                event: e,
+                dedupe: Dedupe::None,
+                conversation: Some(NewConversation {
+                    id,
+                    title: None,
+                    system_prompt: None,
+                    model_alias: "openai:gpt-4o".into(),
+                    temperature: 0.7,
+                    max_tokens: None,
+                    response_message_id: messages[4].id,
+                    messages,
+                }),
+                charge: None,
+            }])
+            .await
+            .expect("append");
+            ids.push(id);
+        }
+        // Two messages per batch: ten old ones take five, one crossing conversations.
+        let report = s
+            .run_retention(&policy(dir.path()), &opts(None), at("2026-06-15T00:00:00Z"))
+            .await
+            .expect("run");
+        assert_eq!(totals(&report).3, 10, "{}", db.engine);
+        for (id, kept) in ids.iter().zip([false, false, true]) {
+            let messages = s
+                .list_messages(&t.id, *id, 10, 0)
+                .await
+                .expect("list")
+                .expect("found");
+            assert_eq!(messages.len(), 5);
+            assert!(
+                messages.iter().all(|m| m.content.is_some() == kept),
+                "{}",
+                db.engine
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tollgate_core::time::now_us;
-use tollgate_store::{RetentionOptions, RetentionReport};
+use tollgate_store::{RetentionOptions, RetentionReport, UNCERTIFIED_HINT};
 
 use super::output::{json, table};
 use super::Db;
@@ -70,15 +70,21 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                     "archives_written": t.archives_written,
                     "archives_deleted": t.archives_deleted,
                     "contents_dropped": t.contents_dropped,
+                    "months_skipped_uncertified": t.months_skipped_uncertified,
                     "busy": t.busy,
                     "error": t.error,
                 })
             })
             .collect();
+        let skipped = report
+            .tenants
+            .iter()
+            .any(|t| t.months_skipped_uncertified > 0);
         let doc = json!({
             "dry_run": report.dry_run,
             "archive_dir": archive_dir,
             "tenants": tenants,
+            "hint": skipped.then_some(UNCERTIFIED_HINT),
         });
         println!("{}", json(&doc));
         return;
@@ -98,6 +104,7 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                 t.archives_written.to_string(),
                 t.archives_deleted.to_string(),
                 t.contents_dropped.to_string(),
+                t.months_skipped_uncertified.to_string(),
                 status,
             ]
         })
@@ -114,10 +121,21 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                 "archives written",
                 "archives deleted",
                 "contents dropped",
+                "months skipped (uncertified)",
                 "status"
             ],
             rows
         )
     );
     println!("archive directory: {archive_dir}");
+    if report
+        .tenants
+        .iter()
+        .any(|t| t.months_skipped_uncertified > 0)
+    {
+        println!(
+            "some old months stayed live because receipts have not certified all their events: \
+             {UNCERTIFIED_HINT}"
+        );
+    }
 }

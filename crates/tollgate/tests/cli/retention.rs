@@ -123,3 +123,67 @@ fn retention_archives_old_logs_to_files_and_their_receipt_still_proves_them() {
         "off by default"
     );
 }
+
+#[test]
+fn retention_leaves_a_month_no_receipt_certified_live_and_says_what_to_do() {
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.path("tollgate.toml"),
+        "[retention]\ndelete_after_days = 36500\n",
+    )
+    .expect("config");
+    let server = sb.start();
+    sb.client(
+        &server,
+        &[
+            "usage",
+            "log",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o",
+            "--input-tokens",
+            "100",
+            "--output-tokens",
+            "10",
+            "--timestamp",
+            "2020-01-05T10:00:00Z",
+        ],
+    )
+    .expect(0);
+    drop(server);
+
+    let data = sb.data();
+    let skipped = sb
+        .run(&["retention", "run", "--json", "--data-dir", arg(&data)])
+        .expect(0)
+        .json();
+    assert_eq!(skipped["tenants"][0]["months_skipped_uncertified"], 1);
+    assert_eq!(skipped["tenants"][0]["events_archived"], 0);
+    let hint = skipped["hint"].as_str().expect("a hint");
+    assert!(
+        hint.contains("since_last_receipt") && hint.contains("retention.archive_uncertified"),
+        "{hint}"
+    );
+    let table = sb
+        .run(&["retention", "run", "--data-dir", arg(&data)])
+        .expect(0);
+    assert!(
+        table.stdout.contains("months skipped") && table.stdout.contains(hint),
+        "{}",
+        table.stdout
+    );
+
+    std::fs::write(
+        sb.path("tollgate.toml"),
+        "[retention]\ndelete_after_days = 36500\narchive_uncertified = true\n",
+    )
+    .expect("config");
+    let done = sb
+        .run(&["retention", "run", "--json", "--data-dir", arg(&data)])
+        .expect(0)
+        .json();
+    assert_eq!(done["tenants"][0]["months_skipped_uncertified"], 0);
+    assert_eq!(done["tenants"][0]["events_archived"], 1);
+    assert_eq!(done["hint"], serde_json::Value::Null);
+}
