@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use tollgate_core::time::{month_of, month_string};
 use tollgate_core::{Currency, Nanos, TokenCounts};
 use tollgate_receipts::merkle::{Needs, Nodes, TILE_LEAVES};
 use tollgate_receipts::Hash;
@@ -211,6 +212,62 @@ impl Tally {
     }
 }
 
+/// Refuses a period or a list of logs that reaches into what retention archived: a receipt
+/// certifies live logs only, and leaving the archived ones out would sign totals short of the
+/// period or the list asked for. (Everything not yet certified is never archived unless
+/// `retention.archive_uncertified` says so, and such logs are left out of later receipts.)
+async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result<(), StoreError> {
+    let archived = |what: String| {
+        StoreError::Conflict(format!(
+            "{what} archived by retention: a receipt certifies live logs only; the archive's \
+             manifest holds their count and Merkle root, and earlier receipts still prove them"
+        ))
+    };
+    match selection {
+        Selection::TimeRange { start_us, end_us } => {
+            let row = sqlx::query(
+                "SELECT MIN(month) FROM retention_archives WHERE tenant_id = $1 \
+                 AND month BETWEEN $2 AND $3 AND state <> 'written'",
+            )
+            .bind(tenant)
+            .bind(month_of(*start_us))
+            .bind(month_of(*end_us))
+            .fetch_one(&db.reader)
+            .await?;
+            match row.try_get::<Option<i64>, _>(0)? {
+                Some(month) => Err(archived(format!(
+                    "the logs of {} were",
+                    month_string(month)
+                ))),
+                None => Ok(()),
+            }
+        }
+        Selection::LogIds(ids) => {
+            let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+            for chunk in ids.chunks(IDS_PER_QUERY) {
+                let mut sql = Sql::new(
+                    db.dialect,
+                    "SELECT log_id FROM archived_leaves WHERE tenant_id = ",
+                );
+                sql.bind(tenant).push(" AND log_id IN (");
+                for (i, id) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(id.as_str());
+                }
+                sql.push(") LIMIT 1");
+                if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
+                    let id: String = row.try_get(0)?;
+                    return Err(archived(format!("log {id} was")));
+                }
+            }
+            Ok(())
+        }
+        Selection::Conversation(_) | Selection::Uncertified => Ok(()),
+    }
+}
+
 pub(super) async fn select_logs(
     db: &Db,
     reader: Option<&SqliteReader>,
@@ -221,6 +278,7 @@ pub(super) async fn select_logs(
     // The version first: a receipt stored after it bumps it, so a stale view of the certified
     // ranges read below can never be stored (see `insert_receipt`).
     let (version, _) = receipt_state(db, tenant).await?;
+    refuse_archived(db, tenant, selection).await?;
     let size = log_size(db, tenant).await?;
     let parts: Vec<Part> = match selection {
         Selection::Uncertified => gaps(&certified_ranges(db, tenant).await?, size)

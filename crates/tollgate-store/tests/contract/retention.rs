@@ -347,6 +347,63 @@ async fn a_receipts_logs_list_archived_logs_in_place_with_their_leaf_hash() {
 }
 
 #[tokio::test]
+async fn a_receipt_of_a_period_or_of_logs_that_retention_archived_is_refused() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let dir = tempfile::tempdir().expect("dir");
+        let t = tenant(s, "a").await;
+        seed(s, &t).await;
+        receipt_for_everything(s, &t).await;
+        s.run_retention(&policy(dir.path()), &opts(None), at("2026-06-15T00:00:00Z"))
+            .await
+            .expect("run");
+        let archived_id = match s
+            .receipt_logs(&t.id, "rcpt_all", 1, 0)
+            .await
+            .expect("logs")
+            .expect("found")
+            .remove(0)
+            .log
+        {
+            CertifiedLog::Archived { log_id, .. } => Uuid::parse_str(&log_id).expect("uuid"),
+            other => panic!("{}: {other:?}", db.engine),
+        };
+        let options = SelectOptions {
+            leaf_hashes: false,
+            inline_ids: 10,
+        };
+        let tenant_id = t.id.as_str();
+        let select = |selection: Selection| async move {
+            s.select_logs(tenant_id, &selection, options).await
+        };
+        let january = Selection::TimeRange {
+            start_us: at("2026-01-15T00:00:00Z"),
+            end_us: at("2026-06-30T00:00:00Z"),
+        };
+        match select(january).await {
+            Err(tollgate_store::StoreError::Conflict(m)) => {
+                assert!(m.contains("2026-01"), "{}: {m}", db.engine)
+            }
+            other => panic!("{}: {other:?}", db.engine),
+        }
+        let archived_log = Selection::LogIds(vec![archived_id]);
+        assert!(
+            matches!(
+                select(archived_log).await,
+                Err(tollgate_store::StoreError::Conflict(_))
+            ),
+            "{}",
+            db.engine
+        );
+        let june = Selection::TimeRange {
+            start_us: at("2026-06-01T00:00:00Z"),
+            end_us: at("2026-06-30T00:00:00Z"),
+        };
+        assert_eq!(select(june).await.expect("live").count, 20, "{}", db.engine);
+    }
+}
+
+#[tokio::test]
 async fn a_logged_event_cannot_be_deleted_unless_an_archive_records_it() {
     for db in TestDatabase::all().await {
         let s = &*db.store;
