@@ -191,12 +191,14 @@ async fn round(
     while let Some(done) = sends.join_next().await {
         let Ok((d, attempt)) = done else { continue };
         metrics.webhook_attempt(attempt.error.is_none(), attempt.retry_at_us.is_some());
-        if let Err(e) = store
-            .finish_delivery(&d.tenant_id, &d.id, &attempt, now_us())
-            .await
-        {
+        match store.finish_delivery(&d, &attempt, now_us()).await {
+            Ok(true) => {}
+            // The lease lapsed and another claim owns the delivery now: its outcome counts.
+            Ok(false) => tracing::debug!(delivery = %d.id, "a webhook attempt outlived its lease"),
             // The lease expires and the delivery is attempted again.
-            tracing::warn!(error = %e, delivery = %d.id, "could not record a webhook attempt");
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = %d.id, "could not record a webhook attempt")
+            }
         }
     }
     Ok(n)

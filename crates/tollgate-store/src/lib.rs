@@ -362,14 +362,14 @@ pub trait Store: Send + Sync + 'static {
         lease_until_us: i64,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt at a claimed delivery.
+    /// Records an attempt at a claimed delivery; false (nothing written) when the claim's
+    /// lease lapsed and the delivery was claimed again, or it is no longer pending.
     async fn finish_delivery(
         &self,
-        tenant_id: &str,
-        id: &str,
+        claim: &DueDelivery,
         attempt: &Attempt,
         now_us: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

@@ -499,11 +499,10 @@ impl Store for SqlStore {
 
     async fn finish_delivery(
         &self,
-        tenant_id: &str,
-        id: &str,
+        claim: &DueDelivery,
         attempt: &Attempt,
         now_us: i64,
-    ) -> Result<(), StoreError> {
-        webhooks::finish(&self.db, tenant_id, id, attempt, now_us).await
+    ) -> Result<bool, StoreError> {
+        webhooks::finish(&self.db, claim, attempt, now_us).await
     }
 }
