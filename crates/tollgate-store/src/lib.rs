@@ -340,14 +340,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_webhook(&self, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError>;
     /// Removes an endpoint and its deliveries; false when the tenant has none by that id.
     async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError>;
-    /// An endpoint's delivery log, newest first; None when the tenant has no such endpoint.
+    /// A page of an endpoint's delivery log, newest first, with the log's total length;
+    /// None when the tenant has no such endpoint.
     async fn webhook_deliveries(
         &self,
         tenant_id: &str,
         endpoint_id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Option<Vec<Delivery>>, StoreError>;
+    ) -> Result<Option<(Vec<Delivery>, i64)>, StoreError>;
     /// Raises alerts whose dedupe keys are new; returns how many were.
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError>;
     /// Raises `quota.threshold` for every subscribed tenant whose recorded requests this month

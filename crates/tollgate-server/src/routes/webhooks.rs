@@ -288,7 +288,7 @@ pub struct Page {
     operation_id = "webhook_deliveries",
     params(("id" = String, Path, description = "The endpoint's id"), Page),
     responses(
-        (status = 200, description = "`{\"deliveries\": [...], \"pagination\"}`", body = Value),
+        (status = 200, description = "`deliveries` and `pagination` (`limit`, `offset`, `count`, `total`, `has_more`)", body = Value),
         (status = 400, description = "A bad `limit` or `offset`"),
         (status = 404, description = "No such endpoint in this tenant"),
     )
@@ -308,12 +308,19 @@ pub async fn deliveries(
             "limit must be 1 to 1000 and offset at least 0",
         ));
     }
-    let list = state
+    let (list, total) = state
         .store()
         .webhook_deliveries(&auth.tenant_id, &id, limit, offset)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(
-        json!({"deliveries": list.iter().map(delivery_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({
+        "deliveries": list.iter().map(delivery_json).collect::<Vec<_>>(),
+        "pagination": {
+            "limit": limit,
+            "offset": offset,
+            "count": list.len(),
+            "total": total,
+            "has_more": offset.saturating_add(list.len() as i64) < total,
+        },
+    })))
 }

@@ -271,6 +271,10 @@ async fn a_failing_endpoint_is_retried_until_it_accepts_and_every_attempt_is_sig
         .await;
         let log = app.get(&path).await.body;
         assert_eq!(log["deliveries"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            log["pagination"],
+            json!({"limit": 100, "offset": 0, "count": 1, "total": 1, "has_more": false})
+        );
         let d = &log["deliveries"][0];
         assert_eq!(d["attempts"], 3, "{}: {log}", app.engine());
         assert_eq!(d["last_status_code"], 200);

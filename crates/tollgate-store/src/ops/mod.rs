@@ -469,7 +469,7 @@ impl Store for SqlStore {
         endpoint_id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Option<Vec<Delivery>>, StoreError> {
+    ) -> Result<Option<(Vec<Delivery>, i64)>, StoreError> {
         webhooks::deliveries(&self.db, tenant_id, endpoint_id, limit, offset).await
     }
 

@@ -128,17 +128,27 @@ pub(super) async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<bool, S
     Ok(gone > 0)
 }
 
-/// An endpoint's deliveries, newest first; None when the tenant has no such endpoint.
+/// A page of an endpoint's deliveries, newest first, and how many it has in all; None when
+/// the tenant has no such endpoint.
 pub(super) async fn deliveries(
     db: &Db,
     tenant_id: &str,
     endpoint_id: &str,
     limit: i64,
     offset: i64,
-) -> Result<Option<Vec<Delivery>>, StoreError> {
+) -> Result<Option<(Vec<Delivery>, i64)>, StoreError> {
     if get(db, tenant_id, endpoint_id).await?.is_none() {
         return Ok(None);
     }
+    let total: i64 = sqlx::query(&sql(
+        db.dialect,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
+    ))
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .fetch_one(&db.reader)
+    .await?
+    .try_get(0)?;
     let rows = sqlx::query(&sql(
         db.dialect,
         "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, d.attempts, \
@@ -171,7 +181,7 @@ pub(super) async fn deliveries(
             created_us: r.try_get(10)?,
         });
     }
-    Ok(Some(out))
+    Ok(Some((out, total)))
 }
 
 async fn insert_alert(

@@ -73,7 +73,7 @@ async fn an_attempt_finished_after_its_lease_lapsed_and_another_claim_took_it_ch
             "{}: the first claim no longer holds the lease",
             db.engine
         );
-        let log = s
+        let (log, _) = s
             .webhook_deliveries(&tenant, &endpoint, 10, 0)
             .await
             .expect("log")
@@ -90,7 +90,7 @@ async fn an_attempt_finished_after_its_lease_lapsed_and_another_claim_took_it_ch
             .finish_delivery(&second[0], &done, 160)
             .await
             .expect("finish"));
-        let log = s
+        let (log, _) = s
             .webhook_deliveries(&tenant, &endpoint, 10, 0)
             .await
             .expect("log")
@@ -103,5 +103,31 @@ async fn an_attempt_finished_after_its_lease_lapsed_and_another_claim_took_it_ch
                 .expect("finish"),
             "a delivered delivery stays delivered"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_delivery_log_pages_newest_first_and_counts_every_delivery() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let (tenant, endpoint) = pending(s, 3).await;
+        let (page, total) = s
+            .webhook_deliveries(&tenant, &endpoint, 2, 0)
+            .await
+            .expect("log")
+            .expect("endpoint");
+        assert_eq!((page.len(), total), (2, 3), "{}", db.engine);
+        let (rest, total) = s
+            .webhook_deliveries(&tenant, &endpoint, 2, 2)
+            .await
+            .expect("log")
+            .expect("endpoint");
+        assert_eq!((rest.len(), total), (1, 3), "{}", db.engine);
+        assert!(page.iter().all(|d| d.id > rest[0].id), "newest first");
+        assert!(s
+            .webhook_deliveries(&tenant, "whk_other", 2, 0)
+            .await
+            .expect("log")
+            .is_none());
     }
 }
