@@ -48,7 +48,8 @@ impl Client {
         Err(api_error(resp).await)
     }
 
-    /// `GET /api/v1/webhooks/{id}/deliveries`: `{"deliveries": [...]}`, newest first.
+    /// `GET /api/v1/webhooks/{id}/deliveries`: `{"deliveries": [...], "pagination": {...}}`,
+    /// newest first.
     pub async fn webhook_deliveries(
         &self,
         id: &str,

@@ -97,7 +97,8 @@ pub struct WebhookSettings {
     /// The longest wait between two attempts, in milliseconds.
     pub retry_max_ms: u64,
     /// How long after an alert its deliveries are retried before they are marked failed, in
-    /// seconds.
+    /// seconds. A delivery whose first attempt fails is always retried once, even past the
+    /// horizon (after downtime longer than it, say).
     pub retry_horizon_seconds: u64,
     /// How often tenants' monthly request counts are checked against their plans, in seconds
     /// (0: every round).
@@ -105,6 +106,11 @@ pub struct WebhookSettings {
     /// `balance.low` fires when a charge takes a balance below this decimal amount (in the
     /// balance's currency); absent or "": never.
     pub balance_low: Option<String>,
+    /// Whether endpoints may be on the server's own networks: loopback, private (10/8,
+    /// 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10), shared (100.64/10),
+    /// unique-local (fc00::/7) and unspecified addresses, and `localhost`. Off: such endpoints
+    /// are refused when created, and a delivery to a name resolving only to them fails.
+    pub allow_private_networks: bool,
 }
 
 impl Default for WebhookSettings {
@@ -117,6 +123,7 @@ impl Default for WebhookSettings {
             retry_horizon_seconds: 86_400,
             quota_scan_seconds: 60,
             balance_low: None,
+            allow_private_networks: false,
         }
     }
 }

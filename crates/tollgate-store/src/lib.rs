@@ -340,14 +340,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_webhook(&self, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError>;
     /// Removes an endpoint and its deliveries; false when the tenant has none by that id.
     async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError>;
-    /// An endpoint's delivery log, newest first; None when the tenant has no such endpoint.
+    /// A page of an endpoint's delivery log, newest first, with the log's total length;
+    /// None when the tenant has no such endpoint.
     async fn webhook_deliveries(
         &self,
         tenant_id: &str,
         endpoint_id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Option<Vec<Delivery>>, StoreError>;
+    ) -> Result<Option<(Vec<Delivery>, i64)>, StoreError>;
     /// Raises alerts whose dedupe keys are new; returns how many were.
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError>;
     /// Raises `quota.threshold` for every subscribed tenant whose recorded requests this month
@@ -362,14 +363,14 @@ pub trait Store: Send + Sync + 'static {
         lease_until_us: i64,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt at a claimed delivery.
+    /// Records an attempt at a claimed delivery; false (nothing written) when the claim's
+    /// lease lapsed and the delivery was claimed again, or it is no longer pending.
     async fn finish_delivery(
         &self,
-        tenant_id: &str,
-        id: &str,
+        claim: &DueDelivery,
         attempt: &Attempt,
         now_us: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 }
 
 /// Connects to `opts.url`, applies pending migrations and returns the store.

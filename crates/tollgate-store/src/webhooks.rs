@@ -165,6 +165,9 @@ pub struct DueDelivery {
     pub secret: String,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// The lease this claim set: the claim's token, so that an attempt finished after its
+    /// lease lapsed and another claim took the delivery records nothing.
+    pub lease_until_us: i64,
 }
 
 /// What one attempt came to.

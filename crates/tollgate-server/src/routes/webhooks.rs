@@ -19,7 +19,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::state::AppState;
-use crate::webhooks::{check_secret, new_secret};
+use crate::webhooks::{check_secret, new_secret, refused_host};
 
 /// The longest URL accepted.
 const MAX_URL: usize = 2048;
@@ -28,7 +28,8 @@ const MAX_URL: usize = 2048;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    /// The absolute `http` or `https` address deliveries are POSTed to.
+    /// The absolute `http` or `https` address deliveries are POSTed to; not a loopback, private
+    /// or link-local address, nor `localhost`, unless `webhooks.allow_private_networks` is set.
     url: Option<String>,
     /// The event types wanted (`quota.threshold`, `limit.threshold`, `balance.low`,
     /// `receipt.generated`); absent means all of them.
@@ -43,8 +44,10 @@ fn bad(code: &'static str, field: &str, message: impl Into<String>) -> ApiError 
     ApiError::bad_request(code, message).with_details(json!({ "field": field }))
 }
 
-/// Accepts absolute `http` and `https` URLs with a host and no credentials.
-fn check_url(url: Option<&str>) -> Result<String, ApiError> {
+/// Accepts absolute `http` and `https` URLs with a host and no credentials; unless
+/// `allow_private` (`webhooks.allow_private_networks`), not one whose host is an internal IP
+/// or `localhost` (names are checked again, as resolved, at every delivery).
+fn check_url(url: Option<&str>, allow_private: bool) -> Result<String, ApiError> {
     let bad = |m: String| bad("INVALID_URL", "url", m);
     let text = url.map(str::trim).unwrap_or_default();
     if text.is_empty() {
@@ -73,6 +76,11 @@ fn check_url(url: Option<&str>) -> Result<String, ApiError> {
         return Err(bad(
             "url must not carry credentials; deliveries are signed with the secret instead".into(),
         ));
+    }
+    if !allow_private {
+        if let Some(why) = refused_host(&parsed) {
+            return Err(bad(why));
+        }
     }
     Ok(parsed.to_string())
 }
@@ -153,7 +161,7 @@ fn delivery_json(d: &Delivery) -> Value {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The endpoint: `id`, `url`, `event_types`, `description`, `created_at`, and `secret` when generated", body = Value),
-        (status = 400, description = "A bad `url` (`INVALID_URL`), event type (`INVALID_EVENT_TYPE`) or secret (`INVALID_SECRET`)"),
+        (status = 400, description = "A bad `url` (`INVALID_URL`; also a loopback, private or link-local IP, or `localhost`, unless `webhooks.allow_private_networks` is set), event type (`INVALID_EVENT_TYPE`) or secret (`INVALID_SECRET`)"),
         (status = 403, description = "The key lacks the `admin` scope"),
     )
 )]
@@ -163,7 +171,10 @@ pub async fn create(
     Body(b): Body<CreateBody>,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let url = check_url(b.url.as_deref())?;
+    let url = check_url(
+        b.url.as_deref(),
+        state.settings().webhooks.allow_private_networks,
+    )?;
     let event_types = event_types(b.event_types)?;
     let description = optional_text("description", b.description.as_deref(), 500)?;
     let (secret, generated) = match b.secret.as_deref().map(str::trim) {
@@ -288,7 +299,7 @@ pub struct Page {
     operation_id = "webhook_deliveries",
     params(("id" = String, Path, description = "The endpoint's id"), Page),
     responses(
-        (status = 200, description = "`{\"deliveries\": [...], \"pagination\"}`", body = Value),
+        (status = 200, description = "`deliveries` and `pagination` (`limit`, `offset`, `count`, `total`, `has_more`)", body = Value),
         (status = 400, description = "A bad `limit` or `offset`"),
         (status = 404, description = "No such endpoint in this tenant"),
     )
@@ -308,12 +319,19 @@ pub async fn deliveries(
             "limit must be 1 to 1000 and offset at least 0",
         ));
     }
-    let list = state
+    let (list, total) = state
         .store()
         .webhook_deliveries(&auth.tenant_id, &id, limit, offset)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(
-        json!({"deliveries": list.iter().map(delivery_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({
+        "deliveries": list.iter().map(delivery_json).collect::<Vec<_>>(),
+        "pagination": {
+            "limit": limit,
+            "offset": offset,
+            "count": list.len(),
+            "total": total,
+            "has_more": offset.saturating_add(list.len() as i64) < total,
+        },
+    })))
 }

@@ -15,4 +15,5 @@ mod reads;
 mod receipts;
 mod support;
 mod webhook_alerts;
+mod webhook_egress;
 mod webhooks;

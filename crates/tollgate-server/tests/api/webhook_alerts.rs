@@ -103,6 +103,54 @@ async fn each_daily_limit_threshold_and_a_low_balance_fire_once_however_many_cal
     }
 }
 
+/// Sets `user`'s daily spending limit.
+async fn daily_limit(app: &TestApp, user: &str, limit: &str) {
+    let r = app
+        .http
+        .put(format!("{}/api/v1/billing/settings", app.base))
+        .header("X-API-Key", &app.key)
+        .json(&json!({"user_id": user, "daily_limit": limit}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "{}", app.engine());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_raised_after_its_100_percent_alert_fires_its_own_thresholds_the_same_day() {
+    for app in TestApp::all_with(fast).await {
+        let receiver = Receiver::start(0).await;
+        let (id, _) = subscribe(&app, &receiver.url, &["limit.threshold"]).await;
+        let r = app
+            .post(
+                "/api/v1/billing/topup",
+                &json!({"amount": "5", "user_id": "u3"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        daily_limit(&app, "u3", "1").await;
+        spend(&app, "u3", 1.05).await;
+        settled(&app, &id).await;
+        assert_eq!(of_type(&receiver, "limit.threshold").len(), 3);
+
+        // 1.55 is past 75% of 2 (1.5), short of 90%.
+        daily_limit(&app, "u3", "2").await;
+        spend(&app, "u3", 0.5).await;
+        eventually("the new limit's 75% alert", || async {
+            of_type(&receiver, "limit.threshold").len() == 4
+        })
+        .await;
+        settled(&app, &id).await;
+        let raised: Vec<Value> = of_type(&receiver, "limit.threshold")
+            .into_iter()
+            .filter(|b| b["data"]["limit_amount"] == "2.000000000")
+            .collect();
+        assert_eq!(raised.len(), 1, "{}: {raised:?}", app.engine());
+        assert_eq!(raised[0]["data"]["threshold_percent"], 75);
+        assert_eq!(raised[0]["data"]["spent"], "1.550000000");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_debit_adjustment_that_takes_the_balance_below_the_mark_raises_balance_low() {
     let settings = |s: &mut Settings| {

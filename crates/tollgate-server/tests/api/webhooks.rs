@@ -86,8 +86,10 @@ impl Receiver {
     }
 }
 
-/// Settings that make the worker poll and retry quickly.
+/// Settings that make the worker poll and retry quickly, and let it reach the receivers the
+/// tests run on 127.0.0.1.
 pub fn fast(s: &mut Settings) {
+    s.webhooks.allow_private_networks = true;
     s.webhooks.poll_ms = 20;
     s.webhooks.retry_base_ms = 100;
     s.webhooks.retry_max_ms = 400;
@@ -216,21 +218,21 @@ async fn bad_urls_event_types_and_secrets_are_refused_and_nothing_is_stored() {
         let r = app
             .post(
                 "/api/v1/webhooks",
-                &json!({"url": "http://127.0.0.1:1/h", "event_types": ["usage.spike"]}),
+                &json!({"url": "https://hooks.example.com/h", "event_types": ["usage.spike"]}),
             )
             .await;
         assert_error(&r, 400, "INVALID_EVENT_TYPE");
         let r = app
             .post(
                 "/api/v1/webhooks",
-                &json!({"url": "http://127.0.0.1:1/h", "secret": "whsec_tooshort"}),
+                &json!({"url": "https://hooks.example.com/h", "secret": "whsec_tooshort"}),
             )
             .await;
         assert_error(&r, 400, "INVALID_SECRET");
         let r = app
             .post(
                 "/api/v1/webhooks",
-                &json!({"url": "http://127.0.0.1:1/h", "colour": "red"}),
+                &json!({"url": "https://hooks.example.com/h", "colour": "red"}),
             )
             .await;
         assert_error(&r, 422, "INVALID_FIELD");
@@ -271,6 +273,10 @@ async fn a_failing_endpoint_is_retried_until_it_accepts_and_every_attempt_is_sig
         .await;
         let log = app.get(&path).await.body;
         assert_eq!(log["deliveries"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            log["pagination"],
+            json!({"limit": 100, "offset": 0, "count": 1, "total": 1, "has_more": false})
+        );
         let d = &log["deliveries"][0];
         assert_eq!(d["attempts"], 3, "{}: {log}", app.engine());
         assert_eq!(d["last_status_code"], 200);
@@ -309,6 +315,9 @@ async fn a_pending_delivery_survives_a_restart_and_is_delivered_by_the_next_serv
             app.get(&path).await.body["deliveries"][0]["attempts"] == 1
         })
         .await;
+        let first = &app.get(&path).await.body["deliveries"][0];
+        assert_eq!(first["last_error"], "HTTP 500", "{}: {first}", app.engine());
+        assert_eq!(first["last_status_code"], 500);
         app.restart(slow).await;
         receiver.failing.store(0, Ordering::SeqCst);
         eventually("the delivery after the restart", || async {
@@ -318,5 +327,73 @@ async fn a_pending_delivery_survives_a_restart_and_is_delivered_by_the_next_serv
         let ids: Vec<String> = receiver.received().into_iter().map(|r| r.id).collect();
         assert_eq!(ids.len(), 2, "{}", app.engine());
         assert_eq!(ids[0], ids[1]);
+    }
+}
+
+/// A receiver that counts the requests it gets and answers none of them until `open` is sent
+/// true.
+async fn gated_receiver() -> (String, Arc<AtomicUsize>, tokio::sync::watch::Sender<bool>) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let a = arrived.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (mut gate, a) = (gate.clone(), a.clone());
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                let _ = gate.wait_for(|open| *open).await;
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, arrived, open)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_does_not_answer_holds_up_no_delivery_to_the_others() {
+    let patient = |s: &mut Settings| {
+        fast(s);
+        // Longer than `eventually` waits: the slow endpoint's attempts end when the test says.
+        s.webhooks.timeout_ms = 60_000;
+    };
+    for app in TestApp::all_with(patient).await {
+        let (slow_url, arrived, open) = gated_receiver().await;
+        let other = Receiver::start(0).await;
+        let (slow, _) = subscribe(&app, &slow_url, &["receipt.generated"]).await;
+        subscribe(&app, &other.url, &["receipt.generated"]).await;
+        generate_receipt(&app).await;
+        eventually("the slow endpoint's first request", || async {
+            arrived.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        generate_receipt(&app).await;
+        eventually("both alerts at the other endpoint", || async {
+            other.received().len() == 2
+        })
+        .await;
+        let path = format!("/api/v1/webhooks/{slow}/deliveries");
+        let log = app.get(&path).await.body;
+        assert!(
+            log["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|d| d["status"] == "pending")),
+            "{}: {log}",
+            app.engine()
+        );
+
+        open.send(true).expect("the receiver runs");
+        eventually("the slow endpoint's deliveries", || async {
+            let log = app.get(&path).await.body;
+            log["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 2 && d.iter().all(|d| d["status"] == "delivered"))
+        })
+        .await;
     }
 }

@@ -15,10 +15,12 @@ CREATE TABLE webhook_endpoints (
     PRIMARY KEY (tenant_id, id)
 );
 
--- One alert. `dedupe_key` says which threshold of which period it is (for example
--- `limit.threshold:user-1:daily:20261123:90`): the UNIQUE constraint is what makes a threshold
--- fire once per period, also across instances sharing one database; writers insert with
--- ON CONFLICT DO NOTHING. `dispatched` turns 1 once the event was fanned out to the endpoints.
+-- One alert. `dedupe_key` says which threshold of which period and amount it is: for example
+-- `limit:daily:2026-11-23:1000000000:90:user-1` (90% of account user-1's daily limit of 1, in
+-- nanos, on that UTC day), `quota:2026-11:10000:80`, `balance:2026-11-23:USD:user-1` or
+-- `receipt:{receipt id}`. The UNIQUE constraint is what makes a threshold fire once per period
+-- (and limit or quota amount: a changed one fires again), also across instances sharing one
+-- database; writers insert with ON CONFLICT DO NOTHING. `dispatched` turns 1 once the event was fanned out to the endpoints.
 CREATE TABLE alert_events (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
     id          TEXT NOT NULL,

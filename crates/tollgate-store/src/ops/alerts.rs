@@ -1,10 +1,11 @@
 //! Threshold crossings, decided purely from before/after values the billing plans already
 //! hold, so that a transaction that crosses nothing pays a few comparisons and no I/O.
 //!
-//! An alert's dedupe key names the threshold and its period; the UNIQUE (tenant, dedupe_key)
-//! constraint of `alert_events` makes each fire once per period, whichever instance and
-//! transaction crosses it first. Keys end with the user id, the one free-form part, so no two
-//! thresholds can share a key.
+//! An alert's dedupe key names the threshold, its period and the amount it is a percent of;
+//! the UNIQUE (tenant, dedupe_key) constraint of `alert_events` makes each fire once per period
+//! and amount, whichever instance and transaction crosses it first. A limit or quota changed
+//! within a period has new keys, so its thresholds fire again against the new amount. Keys end
+//! with the user id, the one free-form part, so no two thresholds can share a key.
 
 use serde_json::json;
 use tollgate_core::time::{day_string, month_string};
@@ -73,7 +74,7 @@ pub(crate) fn limit_alerts(s: &LimitSpend<'_>, now: i64, out: &mut Vec<NewAlert>
         out.push(NewAlert {
             tenant_id: s.tenant_id.to_string(),
             event_type: EventType::LimitThreshold,
-            dedupe_key: format!("limit:{kind}:{period}:{percent}:{}", s.user_id),
+            dedupe_key: format!("limit:{kind}:{period}:{}:{percent}:{}", s.limit, s.user_id),
             data: json!({
                 "user_id": s.user_id,
                 "limit": kind,
@@ -131,7 +132,7 @@ pub(crate) fn quota_alerts(
         .map(|percent| NewAlert {
             tenant_id: tenant_id.to_string(),
             event_type: EventType::QuotaThreshold,
-            dedupe_key: format!("quota:{month}:{percent}"),
+            dedupe_key: format!("quota:{month}:{quota}:{percent}"),
             data: json!({
                 "plan": plan,
                 "month": month,
@@ -192,6 +193,31 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_key_names_the_period_the_amount_and_the_account() {
+        let spend = |limit| LimitSpend {
+            tenant_id: "t",
+            user_id: "u:1",
+            currency: "USD",
+            period: Period::Day(20_780),
+            limit,
+            before: 0,
+            after: 1_600_000_000,
+        };
+        let mut out = Vec::new();
+        limit_alerts(&spend(1_000_000_000), 0, &mut out);
+        assert_eq!(
+            out[0].dedupe_key,
+            "limit:daily:2026-11-23:1000000000:75:u:1"
+        );
+        limit_alerts(&spend(2_000_000_000), 0, &mut out);
+        assert_eq!(out.len(), 4, "75% of 2, besides 75, 90 and 100% of 1");
+        assert_eq!(
+            out[3].dedupe_key,
+            "limit:daily:2026-11-23:2000000000:75:u:1"
+        );
+    }
+
+    #[test]
     fn the_balance_falls_below_only_from_at_or_above() {
         assert!(fell_below(100, 99, 100));
         assert!(!fell_below(99, 50, 100));
@@ -204,7 +230,7 @@ mod tests {
             .into_iter()
             .map(|a| a.dedupe_key)
             .collect();
-        assert_eq!(keys, vec!["quota:2026-11:80", "quota:2026-11:100"]);
+        assert_eq!(keys, vec!["quota:2026-11:10:80", "quota:2026-11:10:100"]);
         assert!(quota_alerts("t", "starter", 202611, 10, 7, 0).is_empty());
     }
 

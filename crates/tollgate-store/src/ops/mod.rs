@@ -469,7 +469,7 @@ impl Store for SqlStore {
         endpoint_id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Option<Vec<Delivery>>, StoreError> {
+    ) -> Result<Option<(Vec<Delivery>, i64)>, StoreError> {
         webhooks::deliveries(&self.db, tenant_id, endpoint_id, limit, offset).await
     }
 
@@ -499,11 +499,10 @@ impl Store for SqlStore {
 
     async fn finish_delivery(
         &self,
-        tenant_id: &str,
-        id: &str,
+        claim: &DueDelivery,
         attempt: &Attempt,
         now_us: i64,
-    ) -> Result<(), StoreError> {
-        webhooks::finish(&self.db, tenant_id, id, attempt, now_us).await
+    ) -> Result<bool, StoreError> {
+        webhooks::finish(&self.db, claim, attempt, now_us).await
     }
 }

@@ -128,17 +128,27 @@ pub(super) async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<bool, S
     Ok(gone > 0)
 }
 
-/// An endpoint's deliveries, newest first; None when the tenant has no such endpoint.
+/// A page of an endpoint's deliveries, newest first, and how many it has in all; None when
+/// the tenant has no such endpoint.
 pub(super) async fn deliveries(
     db: &Db,
     tenant_id: &str,
     endpoint_id: &str,
     limit: i64,
     offset: i64,
-) -> Result<Option<Vec<Delivery>>, StoreError> {
+) -> Result<Option<(Vec<Delivery>, i64)>, StoreError> {
     if get(db, tenant_id, endpoint_id).await?.is_none() {
         return Ok(None);
     }
+    let total: i64 = sqlx::query(&sql(
+        db.dialect,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
+    ))
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .fetch_one(&db.reader)
+    .await?
+    .try_get(0)?;
     let rows = sqlx::query(&sql(
         db.dialect,
         "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, d.attempts, \
@@ -171,7 +181,7 @@ pub(super) async fn deliveries(
             created_us: r.try_get(10)?,
         });
     }
-    Ok(Some(out))
+    Ok(Some((out, total)))
 }
 
 async fn insert_alert(
@@ -412,39 +422,44 @@ pub(super) async fn claim(
             url: row.try_get(4)?,
             secret: row.try_get(5)?,
             attempts: row.try_get(6)?,
+            lease_until_us: lease_until,
         });
     }
     tx.commit().await?;
     Ok(out)
 }
 
-/// Records one attempt's outcome and releases the lease.
+/// Records one attempt's outcome and releases the lease, if the lease is still the claim's:
+/// false when it lapsed and the delivery was claimed again (or is no longer pending), in
+/// which case nothing is written.
 pub(super) async fn finish(
     db: &Db,
-    tenant_id: &str,
-    id: &str,
+    claim: &DueDelivery,
     attempt: &Attempt,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let status = match (&attempt.error, attempt.retry_at_us) {
         (None, _) => DeliveryStatus::Delivered,
         (Some(_), Some(_)) => DeliveryStatus::Pending,
         (Some(_), None) => DeliveryStatus::Failed,
     };
-    sqlx::query(&sql(
+    let updated = sqlx::query(&sql(
         db.dialect,
         "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_us = ?1, \
          last_status_code = ?2, last_error = ?3, status = ?4, next_attempt_us = ?5, \
-         lease_until_us = NULL WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending'",
+         lease_until_us = NULL WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending' \
+         AND lease_until_us = ?8",
     ))
     .bind(now)
     .bind(attempt.status_code)
     .bind(&attempt.error)
     .bind(status.as_str())
     .bind(attempt.retry_at_us)
-    .bind(tenant_id)
-    .bind(id)
+    .bind(&claim.tenant_id)
+    .bind(&claim.id)
+    .bind(claim.lease_until_us)
     .execute(&db.writer)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(updated > 0)
 }

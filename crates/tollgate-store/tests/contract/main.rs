@@ -10,3 +10,4 @@ mod receipts;
 mod retention;
 mod support;
 mod tenants;
+mod webhooks;

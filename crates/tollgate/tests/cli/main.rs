@@ -126,10 +126,16 @@ impl Sandbox {
     /// Starts `tollgate serve` on a free port over the sandbox's data directory and waits
     /// until it answers `/health`.
     pub(crate) fn start(&self) -> Server {
+        self.start_with_env(&[])
+    }
+
+    /// As [`Sandbox::start`], with extra environment variables (`TOLLGATE_*` settings).
+    pub(crate) fn start_with_env(&self, env: &[(&str, &str)]) -> Server {
         let data = self.data();
         let mut child = tollgate(self.dir.path())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
+            .envs(env.iter().copied())
             .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,6 +1,7 @@
 //! `tollgate webhooks …` against a real server and a real receiver: an endpoint is added (its
 //! generated secret shown once), listed without it, sent a signed `receipt.generated` alert,
-//! shows the delivery in its log, and is removed; a bad URL is refused and nothing is stored.
+//! shows the delivery in its log, and is removed; a bad or internal URL is refused and nothing
+//! is stored.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -53,7 +54,8 @@ fn receiver() -> (String, mpsc::Receiver<(String, String)>) {
 #[test]
 fn an_endpoint_receives_a_signed_receipt_alert_shows_it_delivered_and_can_be_removed() {
     let sb = Sandbox::new();
-    let server = sb.start();
+    // The receiver listens on 127.0.0.1, which webhooks may not reach by default.
+    let server = sb.start_with_env(&[("TOLLGATE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS", "true")]);
     let (url, received) = receiver();
 
     let added = webhooks(
@@ -114,12 +116,18 @@ fn an_endpoint_receives_a_signed_receipt_alert_shows_it_delivered_and_can_be_rem
 }
 
 #[test]
-fn a_url_that_is_not_http_is_refused_and_nothing_is_stored() {
+fn a_url_that_is_not_http_or_is_internal_is_refused_and_nothing_is_stored() {
     let sb = Sandbox::new();
     let server = sb.start();
     let refused = webhooks(&sb, &server, &["add", "ftp://example.com/x"], 1);
     assert!(
         refused.stderr.contains("http or https"),
+        "{}",
+        refused.stderr
+    );
+    let refused = webhooks(&sb, &server, &["add", "http://169.254.169.254/"], 1);
+    assert!(
+        refused.stderr.contains("webhooks.allow_private_networks"),
         "{}",
         refused.stderr
     );
