@@ -15,6 +15,7 @@ use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
 use tollgate_store::{Delivery, EventType, NewWebhook, Scope, Webhook};
 
+use super::conversations::{bounded, pagination};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
@@ -311,14 +312,8 @@ pub async fn deliveries(
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Admin)?;
-    let limit = p.limit.unwrap_or(100);
-    let offset = p.offset.unwrap_or(0);
-    if !(1..=1000).contains(&limit) || offset < 0 {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
-            "limit must be 1 to 1000 and offset at least 0",
-        ));
-    }
+    let limit = bounded("limit", p.limit, 100, 1, 1000)?;
+    let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
     let (list, total) = state
         .store()
         .webhook_deliveries(&auth.tenant_id, &id, limit, offset)
@@ -326,12 +321,6 @@ pub async fn deliveries(
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(json!({
         "deliveries": list.iter().map(delivery_json).collect::<Vec<_>>(),
-        "pagination": {
-            "limit": limit,
-            "offset": offset,
-            "count": list.len(),
-            "total": total,
-            "has_more": offset.saturating_add(list.len() as i64) < total,
-        },
+        "pagination": pagination(limit, offset, list.len(), total),
     })))
 }

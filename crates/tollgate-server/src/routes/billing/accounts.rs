@@ -16,7 +16,7 @@ use super::{amount, body_user, invalid_query, present, query_user};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
-use crate::routes::conversations::bounded;
+use crate::routes::conversations::{bounded, pagination};
 use crate::state::AppState;
 
 fn money(n: Option<Nanos>) -> Option<String> {
@@ -264,13 +264,7 @@ pub async fn history(
     Ok(Json(json!({
         "user_id": user,
         "transactions": entries.iter().map(entry_json).collect::<Vec<_>>(),
-        "pagination": {
-            "limit": limit,
-            "offset": offset,
-            "count": entries.len(),
-            "total": total,
-            "has_more": offset.saturating_add(entries.len() as i64) < total,
-        },
+        "pagination": pagination(limit, offset, entries.len(), total),
     })))
 }
 
