@@ -101,6 +101,8 @@ pub struct Metrics {
     pub retention_contents_dropped: AtomicU64,
     /// Retention runs, or tenants within one, that failed.
     pub retention_failures: AtomicU64,
+    /// Months left live because receipts have not certified all their events.
+    pub retention_months_skipped: AtomicU64,
     /// Webhook attempts by outcome: delivered, failed and retried, failed for good.
     webhook_outcomes: [AtomicU64; 3],
 }
@@ -124,6 +126,7 @@ impl Default for Metrics {
             retention_archives_deleted: AtomicU64::new(0),
             retention_contents_dropped: AtomicU64::new(0),
             retention_failures: AtomicU64::new(0),
+            retention_months_skipped: AtomicU64::new(0),
             webhook_outcomes: Default::default(),
         }
     }
@@ -164,6 +167,7 @@ impl Metrics {
             add(&self.retention_archives_deleted, t.archives_deleted);
             add(&self.retention_contents_dropped, t.contents_dropped);
             add(&self.retention_failures, i64::from(t.error.is_some()));
+            add(&self.retention_months_skipped, t.months_skipped_uncertified);
         }
     }
 
@@ -254,6 +258,11 @@ impl Metrics {
                 "tollgate_retention_failures_total",
                 "Retention runs, or tenants within one, that failed.",
                 &self.retention_failures,
+            ),
+            (
+                "tollgate_retention_months_skipped_total",
+                "Months retention left live because receipts have not certified all their events.",
+                &self.retention_months_skipped,
             ),
         ];
         for (name, help, value) in counters {
@@ -353,6 +362,7 @@ mod tests {
                     events_archived: 7,
                     archives_deleted: 1,
                     contents_dropped: 3,
+                    months_skipped_uncertified: 2,
                     ..Default::default()
                 },
                 tollgate_store::TenantRetention {
@@ -369,5 +379,6 @@ mod tests {
         assert!(text.contains("tollgate_retention_archives_deleted_total 1"));
         assert!(text.contains("tollgate_retention_contents_dropped_total 3"));
         assert!(text.contains("tollgate_retention_failures_total 1"));
+        assert!(text.contains("tollgate_retention_months_skipped_total 2"));
     }
 }
