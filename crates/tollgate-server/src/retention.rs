@@ -35,6 +35,7 @@ pub fn run_every(
                             || t.archives_deleted > 0
                             || t.contents_dropped > 0
                             || t.months_skipped_uncertified > 0
+                            || t.webhook_history_pruned > 0
                     }) {
                         tracing::info!(
                             tenant = %t.tenant_id,
@@ -42,6 +43,7 @@ pub fn run_every(
                             archives_deleted = t.archives_deleted,
                             contents_dropped = t.contents_dropped,
                             months_skipped_uncertified = t.months_skipped_uncertified,
+                            webhook_history_pruned = t.webhook_history_pruned,
                             "retention"
                         );
                     }

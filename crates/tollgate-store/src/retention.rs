@@ -103,6 +103,9 @@ pub struct TenantRetention {
     /// Months old enough to archive that were left live because some of their events no
     /// receipt certifies yet (see [`RetentionPolicy::archive_uncertified`]).
     pub months_skipped_uncertified: i64,
+    /// Finished webhook deliveries and alerts older than the delete age that were removed
+    /// (an alert only once no delivery of it is left).
+    pub webhook_history_pruned: i64,
     /// Another runner held the tenant's lease: nothing was done.
     pub busy: bool,
     /// Why the tenant's retention failed, if it did (the other tenants still ran).

@@ -204,6 +204,16 @@ impl Runner<'_> {
             let cutoff = self.now_us - i64::from(self.policy.message_content_days) * DAY_US;
             self.drop_contents(cutoff).await?;
         }
+        if self.policy.delete_after_days > 0 {
+            // Alerts are for days and months long past by then, so no threshold can fire
+            // again for want of its dedupe key.
+            let cutoff = self.now_us - i64::from(self.policy.delete_after_days) * DAY_US;
+            if !self.opts.dry_run {
+                self.renew().await?;
+            }
+            self.out.webhook_history_pruned +=
+                sql::prune_webhook_history(self.db, &tenant, cutoff, self.opts.dry_run).await?;
+        }
         Ok(ControlFlow::Continue(()))
     }
 

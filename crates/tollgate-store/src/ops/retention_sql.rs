@@ -435,3 +435,44 @@ pub(super) async fn drop_contents_batch(
     };
     Ok((done.rows_affected() as i64, last))
 }
+
+/// Removes (or, for a dry run, counts) the tenant's finished webhook deliveries created
+/// before `before_us`, then its dispatched alerts from before then that no delivery is left
+/// for. Pending deliveries and their alerts stay, whatever their age.
+pub(super) async fn prune_webhook_history(
+    db: &Db,
+    tenant: &str,
+    before_us: i64,
+    dry_run: bool,
+) -> Result<i64, StoreError> {
+    const OLD_DELIVERIES: &str = "FROM webhook_deliveries WHERE tenant_id = $1 \
+        AND status IN ('delivered', 'failed') AND created_us < $2";
+    const OLD_ALERTS: &str = "FROM alert_events WHERE tenant_id = $1 AND created_us < $2 \
+        AND dispatched <> 0 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+        WHERE d.tenant_id = alert_events.tenant_id AND d.event_id = alert_events.id \
+        AND (d.status = 'pending' OR d.created_us >= $2))";
+    if dry_run {
+        let mut n = 0;
+        for from in [OLD_DELIVERIES, OLD_ALERTS] {
+            let row = sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) {from}"))
+                .bind(tenant)
+                .bind(before_us)
+                .fetch_one(&db.reader)
+                .await?;
+            n += row.try_get::<i64, _>(0)?;
+        }
+        return Ok(n);
+    }
+    let mut tx = begin_write(db).await?;
+    let mut n = 0;
+    for from in [OLD_DELIVERIES, OLD_ALERTS] {
+        let done = sqlx::query(&format!("DELETE {from}"))
+            .bind(tenant)
+            .bind(before_us)
+            .execute(&mut *tx)
+            .await?;
+        n += i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+    }
+    tx.commit().await?;
+    Ok(n)
+}

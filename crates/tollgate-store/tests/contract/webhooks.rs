@@ -131,3 +131,76 @@ async fn the_delivery_log_pages_newest_first_and_counts_every_delivery() {
             .is_none());
     }
 }
+
+#[tokio::test]
+async fn retention_prunes_finished_deliveries_and_their_alerts_past_the_delete_age_only() {
+    const DAY_US: i64 = 86_400_000_000;
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let (tenant, endpoint) = pending(s, 3).await;
+        let claimed = s.claim_deliveries(10, 100, 10).await.expect("claim");
+        assert_eq!(claimed.len(), 3);
+        let delivered = Attempt {
+            status_code: Some(204),
+            error: None,
+            retry_at_us: None,
+        };
+        for (i, d) in claimed.iter().enumerate() {
+            let attempt = if i < 2 {
+                delivered.clone()
+            } else {
+                failed_attempt(1_000)
+            };
+            assert!(s.finish_delivery(d, &attempt, 20).await.expect("finish"));
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = tollgate_store::RetentionPolicy {
+            archive_after_days: 0,
+            delete_after_days: 365,
+            message_content_days: 0,
+            archive_dir: dir.path().to_path_buf(),
+            archive_uncertified: false,
+        };
+        let pruned = |r: &tollgate_store::RetentionReport| -> i64 {
+            r.tenants.iter().map(|t| t.webhook_history_pruned).sum()
+        };
+        let run = |dry_run: bool, now: i64| {
+            let policy = policy.clone();
+            async move {
+                let opts = tollgate_store::RetentionOptions {
+                    dry_run,
+                    ..Default::default()
+                };
+                s.run_retention(&policy, &opts, now).await.expect("run")
+            }
+        };
+        assert_eq!(
+            pruned(&run(false, 300 * DAY_US).await),
+            0,
+            "not old enough yet"
+        );
+        let counted = run(true, 400 * DAY_US).await;
+        assert_eq!(
+            pruned(&counted),
+            4,
+            "{}: two deliveries and their alerts: {counted:?}",
+            db.engine
+        );
+        let (_, total) = s
+            .webhook_deliveries(&tenant, &endpoint, 10, 0)
+            .await
+            .expect("log")
+            .expect("endpoint");
+        assert_eq!(total, 3, "a dry run removes nothing");
+
+        assert_eq!(pruned(&run(false, 400 * DAY_US).await), 4, "{}", db.engine);
+        let (log, total) = s
+            .webhook_deliveries(&tenant, &endpoint, 10, 0)
+            .await
+            .expect("log")
+            .expect("endpoint");
+        assert_eq!(total, 1, "{}: the pending delivery stays", db.engine);
+        assert_eq!(log[0].status, DeliveryStatus::Pending);
+        assert_eq!(pruned(&run(false, 400 * DAY_US).await), 0, "nothing new");
+    }
+}

@@ -71,6 +71,7 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                     "archives_deleted": t.archives_deleted,
                     "contents_dropped": t.contents_dropped,
                     "months_skipped_uncertified": t.months_skipped_uncertified,
+                    "webhook_history_pruned": t.webhook_history_pruned,
                     "busy": t.busy,
                     "error": t.error,
                 })
@@ -105,6 +106,7 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                 t.archives_deleted.to_string(),
                 t.contents_dropped.to_string(),
                 t.months_skipped_uncertified.to_string(),
+                t.webhook_history_pruned.to_string(),
                 status,
             ]
         })
@@ -122,6 +124,7 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
                 "archives deleted",
                 "contents dropped",
                 "months skipped (uncertified)",
+                "webhook history pruned",
                 "status"
             ],
             rows
