@@ -8,18 +8,15 @@
 //! bounds the server's. The peak is the kernel's high-water mark (`VmHWM`), reset before each
 //! download through `/proc/self/clear_refs`; Linux only.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
 use tollgate_client::Client;
-use tollgate_core::time::now_us;
-use tollgate_server::keys;
-use tollgate_store::{ConnectOptions, Scope, Store};
+use tollgate_store::Scope;
 
-use super::bench_receipts::{seed, serve};
+use super::bench_receipts::{seeded, serve, Seeded};
 use super::output::json as pretty;
 
 /// Streaming a large export.
@@ -62,28 +59,21 @@ fn reset_peak() -> anyhow::Result<()> {
 
 impl Export {
     pub async fn run(self) -> anyhow::Result<()> {
-        if self.logs == 0 {
-            bail!("--logs must be at least 1");
-        }
         let dir = tempfile::tempdir()?;
-        let url = self
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-        let store: Arc<dyn Store> = tollgate_store::open(&ConnectOptions {
-            sqlite_synchronous_full: false,
-            ..ConnectOptions::new(url)
-        })
-        .await
-        .context("opening the bench database")?;
-        let tenant = store
-            .create_tenant(&format!("bench-export-{}", now_us()))
-            .await?;
-        let key = keys::generate(&tenant.id, vec![Scope::Read], None);
-        store.create_key(key.record).await?;
-        let seed_seconds = seed(&*store, &tenant.id, self.logs).await?;
+        let Seeded {
+            store,
+            secret,
+            seed_seconds,
+        } = seeded(
+            self.database_url.clone(),
+            dir.path(),
+            "export",
+            vec![Scope::Read],
+            self.logs,
+        )
+        .await?;
         let (base, stop, task) = serve(store.clone(), dir.path()).await?;
-        let client = Client::new(&base, &key.secret)?;
+        let client = Client::new(&base, &secret)?;
 
         let mut runs = Vec::new();
         for format in ["csv", "jsonl"] {

@@ -90,6 +90,46 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
     }
 }
 
+/// A benchmark's own tenant, `logs` calls in it and a key with `scopes`.
+pub(super) struct Seeded {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) secret: String,
+    pub(super) seed_seconds: f64,
+}
+
+/// Opens `database_url` (default: a SQLite file in `dir`), adds a tenant named after `bench`
+/// with a key of `scopes`, and seeds it with `logs` calls.
+pub(super) async fn seeded(
+    database_url: Option<String>,
+    dir: &Path,
+    bench: &str,
+    scopes: Vec<Scope>,
+    logs: u64,
+) -> anyhow::Result<Seeded> {
+    if logs == 0 {
+        bail!("--logs must be at least 1");
+    }
+    let url =
+        database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let store: Arc<dyn Store> = tollgate_store::open(&ConnectOptions {
+        sqlite_synchronous_full: false,
+        ..ConnectOptions::new(url)
+    })
+    .await
+    .context("opening the bench database")?;
+    let tenant = store
+        .create_tenant(&format!("bench-{bench}-{}", now_us()))
+        .await?;
+    let key = keys::generate(&tenant.id, scopes, None);
+    store.create_key(key.record).await?;
+    let seed_seconds = seed(&*store, &tenant.id, logs).await?;
+    Ok(Seeded {
+        store,
+        secret: key.secret,
+        seed_seconds,
+    })
+}
+
 /// Seeds `tenant` with `logs` calls over the last 30 days, straight through the store in
 /// commits of [`SEED_BATCH`], with a progress bar; returns the seconds it took.
 pub(super) async fn seed(store: &dyn Store, tenant: &str, logs: u64) -> anyhow::Result<f64> {
@@ -171,30 +211,21 @@ async fn timed_get(
 
 impl Receipts {
     pub async fn run(self) -> anyhow::Result<()> {
-        if self.logs == 0 {
-            bail!("--logs must be at least 1");
-        }
         let dir = tempfile::tempdir()?;
-        let url = self
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-        let store: Arc<dyn Store> = tollgate_store::open(&ConnectOptions {
-            sqlite_synchronous_full: false,
-            ..ConnectOptions::new(url.clone())
-        })
-        .await
-        .context("opening the bench database")?;
-        let tenant = store
-            .create_tenant(&format!("bench-receipts-{}", now_us()))
-            .await?;
-        let key = keys::generate(&tenant.id, vec![Scope::Ingest, Scope::Read], None);
-        store.create_key(key.record).await?;
-
-        let seed_seconds = seed(&*store, &tenant.id, self.logs).await?;
+        let Seeded {
+            store,
+            secret,
+            seed_seconds,
+        } = seeded(
+            self.database_url.clone(),
+            dir.path(),
+            "receipts",
+            vec![Scope::Ingest, Scope::Read],
+            self.logs,
+        )
+        .await?;
         let (base, stop, task) = serve(store.clone(), dir.path()).await?;
         let http = reqwest::Client::new();
-        let secret = key.secret;
 
         let (uncertified_first_ms, first) = timed_get(
             &http,
