@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use tollgate_core::time::{
     day_of, day_string, format_us, month_start_us, month_string, next_month, DAY_US,
 };
-use tollgate_store::{Scope, UsageRow};
+use tollgate_store::Scope;
 
-use super::totals::{grouped, Totals};
+use super::totals::{breakdown, Totals};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Params;
@@ -27,23 +27,6 @@ use crate::state::AppState;
 /// A bad query parameter, named.
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::bad_request("INVALID_QUERY", message).with_details(json!({ "field": field }))
-}
-
-/// Totals, by provider and by model, of some rows.
-fn breakdown(rows: &[UsageRow]) -> Value {
-    let mut total = Totals::default();
-    let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
-    for r in rows {
-        total.add(r);
-        by_provider.entry(r.provider.clone()).or_default().add(r);
-        by_model.entry(r.model.clone()).or_default().add(r);
-    }
-    json!({
-        "totals": total.json(),
-        "by_provider": grouped(&by_provider),
-        "by_model": grouped(&by_model),
-    })
 }
 
 /// Query of `GET /api/v1/costs/daily`.

@@ -75,6 +75,23 @@ fn decimal(nanos: i128) -> String {
     }
 }
 
+/// `{"totals", "by_provider", "by_model"}` of some rows.
+pub(super) fn breakdown(rows: &[UsageRow]) -> Value {
+    let mut total = Totals::default();
+    let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
+    for r in rows {
+        total.add(r);
+        by_provider.entry(r.provider.clone()).or_default().add(r);
+        by_model.entry(r.model.clone()).or_default().add(r);
+    }
+    json!({
+        "totals": total.json(),
+        "by_provider": grouped(&by_provider),
+        "by_model": grouped(&by_model),
+    })
+}
+
 /// `{key: totals}` of groups.
 pub(super) fn grouped(groups: &BTreeMap<String, Totals>) -> Value {
     Value::Object(groups.iter().map(|(k, t)| (k.clone(), t.json())).collect())

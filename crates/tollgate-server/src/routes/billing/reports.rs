@@ -14,7 +14,7 @@ use super::{invalid_query, query_user};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Params;
-use crate::routes::totals::{end_of_today, grouped, Totals};
+use crate::routes::totals::{breakdown, end_of_today, grouped, Totals};
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/billing/usage`.
@@ -114,20 +114,9 @@ pub async fn cost_report(
         .store()
         .usage_rows(&auth.tenant_id, start_us, end_us)
         .await?;
-    let mut total = Totals::default();
-    let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
-    for r in &rows {
-        total.add(r);
-        by_provider.entry(r.provider.clone()).or_default().add(r);
-        by_model.entry(r.model.clone()).or_default().add(r);
-    }
-    Ok(Json(json!({
-        "range": range,
-        "start_date": format_us(start_us),
-        "end_date": format_us(end_us),
-        "totals": total.json(),
-        "by_provider": grouped(&by_provider),
-        "by_model": grouped(&by_model),
-    })))
+    let mut body = breakdown(&rows);
+    body["range"] = json!(range);
+    body["start_date"] = json!(format_us(start_us));
+    body["end_date"] = json!(format_us(end_us));
+    Ok(Json(body))
 }
