@@ -42,6 +42,21 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// Names the field (or parameter) the error is about, as `details.field`.
+    pub fn with_field(self, field: &str) -> ApiError {
+        self.with_details(json!({ "field": field }))
+    }
+
+    /// 422 `INVALID_FIELD`: a field of the body is wrong.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message).with_field(field)
+    }
+
+    /// 400 `INVALID_QUERY`: a query parameter is wrong.
+    pub fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::bad_request("INVALID_QUERY", message).with_field(field)
+    }
+
     /// 401: no usable credentials.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)

@@ -43,8 +43,7 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
             } else {
                 format!("{field}: {inner}")
             };
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message)
-                .with_details(serde_json::json!({"field": field}))
+            ApiError::invalid_field(&field, message)
         }
     })?;
     de.end().map_err(|e| {

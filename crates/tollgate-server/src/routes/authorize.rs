@@ -43,11 +43,6 @@ pub struct AuthorizeBody {
     hold_ttl_seconds: Option<i64>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message)
-        .with_details(json!({ "field": field }))
-}
-
 /// The estimate: the client's cost, else the price of the estimated tokens, else zero.
 fn estimate(
     state: &AppState,
@@ -55,7 +50,9 @@ fn estimate(
     b: &AuthorizeBody,
 ) -> Result<(Nanos, Currency), ApiError> {
     let currency = match b.currency.as_deref() {
-        Some(c) => Currency::try_from(c.to_string()).map_err(|e| invalid("currency", e))?,
+        Some(c) => {
+            Currency::try_from(c.to_string()).map_err(|e| ApiError::invalid_field("currency", e))?
+        }
         None => state.billing().defaults.limit_currency.clone(),
     };
     if let Some(cost) = &b.estimated_cost {
@@ -66,7 +63,7 @@ fn estimate(
         };
         return match parsed {
             Some(n) if n.0 >= 0 => Ok((n, currency)),
-            _ => Err(invalid(
+            _ => Err(ApiError::invalid_field(
                 "estimated_cost",
                 "estimated_cost must be a non-negative amount, such as \"0.05\"",
             )),
@@ -82,7 +79,7 @@ fn estimate(
         || tokens.input > 1_000_000_000
         || tokens.output > 1_000_000_000
     {
-        return Err(invalid(
+        return Err(ApiError::invalid_field(
             "estimated_input_tokens",
             "estimated token counts must be between 0 and 1000000000",
         ));
@@ -94,15 +91,14 @@ fn estimate(
     let provider = b.provider.as_deref().unwrap_or("");
     match book.find(tenant, provider, model, now_us()) {
         Some(m) => {
-            let cost = m
-                .entry
-                .rates
-                .cost(&tokens)
-                .map_err(|e| invalid("estimated_input_tokens", e.to_string()))?;
+            let cost =
+                m.entry.rates.cost(&tokens).map_err(|e| {
+                    ApiError::invalid_field("estimated_input_tokens", e.to_string())
+                })?;
             Ok((cost, m.entry.currency.clone()))
         }
         None if tokens.total() == 0 => Ok((Nanos::ZERO, currency)),
-        None => Err(invalid(
+        None => Err(ApiError::invalid_field(
             "model",
             format!("no price is known for model '{model}'; send estimated_cost instead"),
         )),
@@ -214,7 +210,7 @@ pub async fn authorize(
             None => billing.hold_ttl.as_secs() as i64,
             Some(t) if t >= 1 && t as u64 <= billing.max_hold_ttl.as_secs() => t,
             Some(_) => {
-                return Err(invalid(
+                return Err(ApiError::invalid_field(
                     "hold_ttl_seconds",
                     format!(
                         "hold_ttl_seconds must be between 1 and {}",

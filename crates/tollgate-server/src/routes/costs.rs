@@ -24,11 +24,6 @@ use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
 
-/// A bad query parameter, named.
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("INVALID_QUERY", message).with_details(json!({ "field": field }))
-}
-
 /// Query of `GET /api/v1/costs/daily`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -64,7 +59,7 @@ pub async fn daily(
         None => day_of(Utc::now().timestamp_micros()),
         Some(d) => {
             let date = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                invalid(
+                ApiError::invalid_query(
                     "date",
                     format!("date must be a calendar date like 2026-01-31, not '{d}'"),
                 )
@@ -103,7 +98,7 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
     };
     match t.parse::<i64>() {
         Ok(n) if (low..=high).contains(&n) => Ok(Some(n)),
-        _ => Err(invalid(
+        _ => Err(ApiError::invalid_query(
             field,
             format!("{field} must be a whole number from {low} to {high}, not '{t}'"),
         )),
@@ -137,7 +132,12 @@ pub async fn monthly(
     let today = Utc::now().date_naive();
     let key = match (year, month) {
         (None, None) => i64::from(today.year()) * 100 + i64::from(today.month()),
-        (Some(_), None) => return Err(invalid("month", "month is required with year")),
+        (Some(_), None) => {
+            return Err(ApiError::invalid_query(
+                "month",
+                "month is required with year",
+            ))
+        }
         (y, Some(m)) => y.unwrap_or_else(|| i64::from(today.year())) * 100 + m,
     };
     let start_us = month_start_us(key);

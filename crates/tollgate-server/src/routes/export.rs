@@ -80,16 +80,12 @@ enum Format {
     Jsonl,
 }
 
-pub(super) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("INVALID_QUERY", message).with_details(json!({ "field": field }))
-}
-
 fn bound(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>, ApiError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => parse_instant(t, edge)
             .map(Some)
-            .map_err(|e| invalid(field, format!("{field}: {e}"))),
+            .map_err(|e| ApiError::invalid_query(field, format!("{field}: {e}"))),
     }
 }
 
@@ -121,7 +117,7 @@ pub async fn usage(
         "csv" | "" => Format::Csv,
         "jsonl" => Format::Jsonl,
         other => {
-            return Err(invalid(
+            return Err(ApiError::invalid_query(
                 "format",
                 format!("format must be csv or jsonl, not '{other}'"),
             ))
@@ -130,7 +126,10 @@ pub async fn usage(
     let start_us = bound("start", q.start.as_deref(), DateEdge::Start)?.unwrap_or(i64::MIN);
     let end_us = bound("end", q.end.as_deref(), DateEdge::End)?.unwrap_or(i64::MAX);
     if start_us > end_us {
-        return Err(invalid("start", "start must not be after end"));
+        return Err(ApiError::invalid_query(
+            "start",
+            "start must not be after end",
+        ));
     }
     let span = state
         .store()

@@ -16,7 +16,8 @@ use serde_json::Value;
 use tollgate_core::Nanos;
 use tollgate_store::Scope;
 
-use super::export::{invalid, spreadsheet_text};
+use super::export::spreadsheet_text;
+use super::receipts::{owned, stored_document};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
@@ -80,18 +81,14 @@ pub async fn receipt(
     match q.format.as_deref().map(str::trim).unwrap_or("csv") {
         "csv" | "" => {}
         other => {
-            return Err(invalid(
+            return Err(ApiError::invalid_query(
                 "format",
                 format!("format must be csv, not '{other}'"),
             ))
         }
     }
-    let r = state
-        .store()
-        .get_receipt(&auth.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Receipt"))?;
-    let doc: Value = serde_json::from_str(&r.document).map_err(ApiError::internal)?;
+    let r = owned(&state, &auth.tenant_id, &id).await?;
+    let doc = stored_document(&r)?;
     let csv = render(&doc).map_err(ApiError::internal)?;
     let disposition = format!("attachment; filename=\"{}.csv\"", r.id);
     Ok((

@@ -41,15 +41,11 @@ pub struct CreateBody {
     description: Option<String>,
 }
 
-fn bad(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(code, message).with_details(json!({ "field": field }))
-}
-
 /// Accepts absolute `http` and `https` URLs with a host and no credentials; unless
 /// `allow_private` (`webhooks.allow_private_networks`), not one whose host is an internal IP
 /// or `localhost` (names are checked again, as resolved, at every delivery).
 fn check_url(url: Option<&str>, allow_private: bool) -> Result<String, ApiError> {
-    let bad = |m: String| bad("INVALID_URL", "url", m);
+    let bad = |m: String| ApiError::bad_request("INVALID_URL", m).with_field("url");
     let text = url.map(str::trim).unwrap_or_default();
     if text.is_empty() {
         return Err(bad(
@@ -99,23 +95,23 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
         return Ok(EventType::ALL.to_vec());
     };
     if names.is_empty() {
-        return Err(bad(
+        return Err(ApiError::bad_request(
             "INVALID_EVENT_TYPE",
-            "event_types",
             format!(
                 "event_types must name at least one of {}, or be left out for all",
                 known()
             ),
-        ));
+        )
+        .with_field("event_types"));
     }
     let mut out = Vec::new();
     for n in &names {
         let t = EventType::parse(n).ok_or_else(|| {
-            bad(
+            ApiError::bad_request(
                 "INVALID_EVENT_TYPE",
-                "event_types",
                 format!("unknown event type '{n}'; known: {}", known()),
             )
+            .with_field("event_types")
         })?;
         if !out.contains(&t) {
             out.push(t);
@@ -181,7 +177,8 @@ pub async fn create(
     let (secret, generated) = match b.secret.as_deref().map(str::trim) {
         None | Some("") => (new_secret(), true),
         Some(s) => {
-            check_secret(s).map_err(|why| bad("INVALID_SECRET", "secret", why))?;
+            check_secret(s)
+                .map_err(|why| ApiError::bad_request("INVALID_SECRET", why).with_field("secret"))?;
             (s.to_string(), false)
         }
     };

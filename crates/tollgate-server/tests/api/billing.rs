@@ -439,6 +439,10 @@ async fn history_pages_newest_first_and_filters_by_type_and_time() {
             let r = app.get(&format!("/api/v1/billing/history?{bad}")).await;
             assert_error(&r, 400, "INVALID_QUERY");
         }
+        for (bad, field) in [("type=gift", "type"), ("start=yesterday", "start")] {
+            let r = app.get(&format!("/api/v1/billing/history?{bad}")).await;
+            assert_eq!(r.body["error"]["field"], field, "{bad}: {}", r.body);
+        }
         let long = "u".repeat(256);
         let r = app
             .get(&format!("/api/v1/billing/balance?user_id={long}"))
@@ -713,5 +717,6 @@ async fn usage_and_the_cost_report_total_this_tenants_calls() {
         assert_eq!(all.body["totals"]["cost"], json!({"USD": "0.015000000"}));
         let r = app.get("/api/v1/billing/cost-report?range=year").await;
         assert_error(&r, 400, "INVALID_QUERY");
+        assert_eq!(r.body["error"]["field"], "range");
     }
 }

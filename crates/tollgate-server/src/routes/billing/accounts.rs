@@ -12,7 +12,7 @@ use tollgate_store::{
     Scope,
 };
 
-use super::{amount, body_user, invalid_query, present, query_user};
+use super::{amount, body_user, present, query_user};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
@@ -209,7 +209,7 @@ fn instant(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64
         None => Ok(None),
         Some(t) => parse_instant(t, edge)
             .map(Some)
-            .map_err(|e| invalid_query(format!("{field}: {e}"))),
+            .map_err(|e| ApiError::invalid_query(field, format!("{field}: {e}"))),
     }
 }
 
@@ -242,14 +242,17 @@ pub async fn history(
         None => None,
         Some(k) => Some(LedgerKind::parse(k).ok_or_else(|| {
             let names: Vec<&str> = LedgerKind::ALL.iter().map(|k| k.as_str()).collect();
-            invalid_query(format!("type must be one of {}", names.join(", ")))
+            ApiError::invalid_query("type", format!("type must be one of {}", names.join(", ")))
         })?),
     };
     let start_us = instant("start", q.start.as_deref(), DateEdge::Start)?;
     let end_us = instant("end", q.end.as_deref(), DateEdge::End)?;
     if let (Some(s), Some(e)) = (start_us, end_us) {
         if s > e {
-            return Err(invalid_query("start must not be after end"));
+            return Err(ApiError::invalid_query(
+                "start",
+                "start must not be after end",
+            ));
         }
     }
     let filter = LedgerFilter {

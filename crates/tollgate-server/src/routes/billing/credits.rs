@@ -14,7 +14,7 @@ use tollgate_store::{LedgerKind, NewCredit, Scope};
 use uuid::Uuid;
 
 use super::accounts::{balance_view, entry_json};
-use super::{amount, body_user, invalid_field};
+use super::{amount, body_user};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -166,11 +166,11 @@ fn debits(kind: LedgerKind, direction: Option<&str>) -> Result<bool, ApiError> {
         (_, None) => Ok(false),
         (LedgerKind::Adjustment, Some("credit")) => Ok(false),
         (LedgerKind::Adjustment, Some("debit")) => Ok(true),
-        (LedgerKind::Adjustment, Some(other)) => Err(invalid_field(
+        (LedgerKind::Adjustment, Some(other)) => Err(ApiError::invalid_field(
             "direction",
             format!("direction must be \"credit\" or \"debit\", not '{other}'"),
         )),
-        (_, Some(_)) => Err(invalid_field(
+        (_, Some(_)) => Err(ApiError::invalid_field(
             "direction",
             "direction applies to adjustments only",
         )),
@@ -195,7 +195,7 @@ async fn credit(
         (_, None) => None,
         (LedgerKind::Refund, Some(id)) => {
             let uuid = Uuid::parse_str(id.trim()).map_err(|_| {
-                invalid_field("log_id", "log_id must be a usage event's id (a UUID)")
+                ApiError::invalid_field("log_id", "log_id must be a usage event's id (a UUID)")
             })?;
             state
                 .store()
@@ -204,7 +204,12 @@ async fn credit(
                 .ok_or_else(|| ApiError::not_found("usage event"))?;
             Some(uuid.to_string())
         }
-        (_, Some(_)) => return Err(invalid_field("log_id", "log_id applies to refunds only")),
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "log_id",
+                "log_id applies to refunds only",
+            ))
+        }
     };
     let description = optional_text("description", b.description.as_deref(), 1000)?;
     let payment_provider = optional_text("payment_provider", b.payment_provider.as_deref(), 100)?;
@@ -217,7 +222,7 @@ async fn credit(
         "payment_provider": payment_provider, "payment_id": payment_id, "metadata": metadata,
     });
     let canonical = tollgate_receipts::canonicalize(&understood)
-        .map_err(|e| invalid_field("metadata", format!("metadata: {e}")))?;
+        .map_err(|e| ApiError::invalid_field("metadata", format!("metadata: {e}")))?;
     let mut hasher = Sha256::new();
     hasher.update(format!("billing/{}\n", kind.as_str()).as_bytes());
     hasher.update(&canonical);

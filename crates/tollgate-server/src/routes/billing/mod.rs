@@ -33,18 +33,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
-fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message)
-        .with_details(json!({ "field": field }))
-}
-
-fn invalid_query(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("INVALID_QUERY", message)
-}
-
 /// The account a query names: absent or empty is None.
 fn query_user(user_id: Option<&str>) -> Result<Option<String>, ApiError> {
-    optional_text("user_id", user_id, 255).map_err(|e| invalid_query(e.message))
+    optional_text("user_id", user_id, 255)
+        .map_err(|e| ApiError::invalid_query("user_id", e.message))
 }
 
 /// The account a body names: absent or empty is the tenant's own (`""`).
@@ -55,8 +47,7 @@ fn body_user(user_id: Option<&str>) -> Result<String, ApiError> {
 /// Reads an amount sent as a JSON string holding a plain decimal with at most nine places.
 fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, ApiError> {
     let bad = |why: String| {
-        ApiError::bad_request("INVALID_AMOUNT", format!("{field} {why}"))
-            .with_details(json!({ "field": field }))
+        ApiError::bad_request("INVALID_AMOUNT", format!("{field} {why}")).with_field(field)
     };
     let example = "a decimal string such as \"10\" or \"0.5\"";
     let text = match value {
@@ -160,7 +151,7 @@ pub async fn set_plan(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Operator)?;
     let Some(plan) = body.plan else {
-        return Err(invalid_field(
+        return Err(ApiError::invalid_field(
             "plan",
             "plan is required: a plan name, or null for the default plan",
         ));

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tollgate_core::time::{day_of, day_start_us, format_us, month_of, month_start_us, now_us};
 use tollgate_store::{Scope, UsageRow};
 
-use super::{invalid_query, query_user};
+use super::query_user;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Params;
@@ -53,7 +53,12 @@ pub async fn usage(
     let start_us = match period {
         "day" => day_start_us(day_of(now)),
         "month" => month_start_us(month_of(now)),
-        _ => return Err(invalid_query("period must be day or month")),
+        _ => {
+            return Err(ApiError::invalid_query(
+                "period",
+                "period must be day or month",
+            ))
+        }
     };
     let end_us = end_of_today();
     let rows = state
@@ -107,7 +112,12 @@ pub async fn cost_report(
     let start_us = match range {
         "month" => month_start_us(month_of(now_us())),
         "all" => 0,
-        _ => return Err(invalid_query("range must be month or all")),
+        _ => {
+            return Err(ApiError::invalid_query(
+                "range",
+                "range must be month or all",
+            ))
+        }
     };
     let end_us = end_of_today();
     let rows = state

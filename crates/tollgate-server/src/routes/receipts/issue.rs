@@ -47,22 +47,8 @@ pub struct ReceiptRequest {
 
 fn uuid_of(field: &str, text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text.trim()).map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_FIELD",
-            format!("{field} must be a UUID, not '{text}'"),
-        )
-        .with_details(json!({ "field": field }))
+        ApiError::invalid_field(field, format!("{field} must be a UUID, not '{text}'"))
     })
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "INVALID_FIELD",
-        message,
-    )
-    .with_details(json!({ "field": field }))
 }
 
 /// The selection a request asks for; the first mode that applies wins, as in llmring:
@@ -82,7 +68,8 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
     }
     if present(&req.start_date) && present(&req.end_date) {
         let parse = |field: &str, text: &str, edge| {
-            parse_instant(text, edge).map_err(|e| invalid(field, format!("{field}: {e}")))
+            parse_instant(text, edge)
+                .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}")))
         };
         let start_us = parse(
             "start_date",
@@ -95,7 +82,7 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
             DateEdge::End,
         )?;
         if start_us > end_us {
-            return Err(invalid(
+            return Err(ApiError::invalid_field(
                 "start_date",
                 "start_date must not be after end_date",
             ));
@@ -111,7 +98,7 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
     }
     if let Some(ids) = req.log_ids.as_ref().filter(|ids| !ids.is_empty()) {
         if ids.len() > MAX_LOG_IDS {
-            return Err(invalid(
+            return Err(ApiError::invalid_field(
                 "log_ids",
                 format!("at most {MAX_LOG_IDS} log ids per receipt; split the list"),
             ));
@@ -147,14 +134,22 @@ fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiErro
     )?;
     let tags = req.tags.clone().unwrap_or_default();
     if tags.len() > MAX_TAGS {
-        return Err(invalid("tags", format!("at most {MAX_TAGS} tags")));
+        return Err(ApiError::invalid_field(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
     }
     let mut out = Vec::with_capacity(tags.len());
     for (i, t) in tags.iter().enumerate() {
         let field = format!("tags[{i}]");
         match optional_text(&field, Some(t), MAX_TAG_CHARS)? {
             Some(t) => out.push(t),
-            None => return Err(invalid(&field, format!("{field} must not be empty"))),
+            None => {
+                return Err(ApiError::invalid_field(
+                    &field,
+                    format!("{field} must not be empty"),
+                ))
+            }
         }
     }
     Ok((description, out))

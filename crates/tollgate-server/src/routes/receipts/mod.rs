@@ -86,7 +86,7 @@ pub async fn uncertified(
     })))
 }
 
-fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
+pub(super) fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
     serde_json::from_str(&r.document).map_err(ApiError::internal)
 }
 
@@ -127,7 +127,11 @@ pub async fn list(
     })))
 }
 
-async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<StoredReceipt, ApiError> {
+pub(super) async fn owned(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<StoredReceipt, ApiError> {
     state
         .store()
         .get_receipt(tenant, id)
