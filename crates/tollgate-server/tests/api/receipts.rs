@@ -230,7 +230,10 @@ async fn since_last_certifies_only_what_no_receipt_certified() {
     }
 }
 
-#[tokio::test]
+// Multi-threaded, as the server runs in production: on a current-thread runtime a SQLite
+// append waits for the write lock inline on the one thread a concurrent receipt's open write
+// transaction needs in order to commit, and could wait out the busy timeout (503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_since_last_generations_never_certify_a_log_twice() {
     for app in TestApp::all().await {
         log_many(&app, 40, "gpt-4o").await;
