@@ -1,4 +1,10 @@
 //! The store's one error type. Handlers map it to a status once, in the server's `ApiError`.
+//!
+//! Driver errors are classified here, by SQLSTATE on PostgreSQL and by result code on
+//! SQLite, never by message text: a transaction the engine aborted to break a deadlock or a
+//! serialization conflict is [`StoreError::Contention`] (the store retries it whole); a lost
+//! connection, a timeout or a full disk is [`StoreError::Unavailable`]; a value the database
+//! refuses is [`StoreError::Rejected`]; anything else is a bug, [`StoreError::Invariant`].
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,33 +19,183 @@ pub enum StoreError {
     /// may succeed (a receipt "since the last receipt" that another receipt overtook).
     #[error("{0}")]
     Stale(String),
-    /// Stored data broke an invariant the code relies on.
+    /// The database aborted the transaction to resolve a deadlock or a serialization
+    /// conflict (or SQLite found the database locked). Nothing was written; the whole
+    /// transaction may be run again.
+    #[error("transaction aborted by a concurrent one: {0}")]
+    Contention(String),
+    /// The database refused a value (a data error, or a constraint other than uniqueness):
+    /// bad input that got past validation.
+    #[error("the database refused a value: {0}")]
+    Rejected(String),
+    /// Stored data broke an invariant the code relies on, or the code sent the database
+    /// something it does not understand.
     #[error("stored data is inconsistent: {0}")]
     Invariant(String),
-    /// The database could not be reached or failed.
+    /// The database could not be reached, timed out or ran out of resources.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether running the whole transaction again may succeed (nothing was committed).
+    pub fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Contention(_))
+    }
+}
+
+/// What a database error means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Contention,
+    Unavailable,
+    Duplicate,
+    Rejected,
+    Bug,
+}
+
+/// Classifies a PostgreSQL SQLSTATE (Appendix A of the PostgreSQL manual).
+fn postgres_class(code: &str) -> Class {
+    match code {
+        // serialization_failure, deadlock_detected
+        "40001" | "40P01" => Class::Contention,
+        // lock_not_available (lock_timeout), query_canceled (statement_timeout)
+        "55P03" | "57014" => Class::Unavailable,
+        // admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped
+        "57P01" | "57P02" | "57P03" | "57P04" => Class::Unavailable,
+        "23505" => Class::Duplicate,
+        _ => match code.get(..2) {
+            // connection_exception, insufficient_resources, program_limit_exceeded,
+            // system_error
+            Some("08" | "53" | "54" | "58") => Class::Unavailable,
+            // data_exception (a NUL byte, a bad encoding, a number out of range),
+            // integrity_constraint_violation
+            Some("22" | "23") => Class::Rejected,
+            _ => Class::Bug,
+        },
+    }
+}
+
+/// Classifies a SQLite extended result code (https://sqlite.org/rescode.html).
+fn sqlite_class(extended: i32) -> Class {
+    match extended {
+        // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+        2067 | 1555 => return Class::Duplicate,
+        _ => {}
+    }
+    match extended & 0xff {
+        // SQLITE_BUSY, SQLITE_LOCKED: another connection holds the lock past the timeout.
+        5 | 6 => Class::Contention,
+        // SQLITE_NOMEM, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY
+        7 | 10 | 13 | 14 | 8 => Class::Unavailable,
+        // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE
+        18 | 19 | 20 | 25 => Class::Rejected,
+        _ => Class::Bug,
+    }
+}
+
+impl Class {
+    fn error(self, message: String) -> StoreError {
+        match self {
+            Class::Contention => StoreError::Contention(message),
+            Class::Unavailable => StoreError::Unavailable(message),
+            Class::Duplicate => StoreError::Conflict(message),
+            Class::Rejected => StoreError::Rejected(message),
+            Class::Bug => StoreError::Invariant(message),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::Database(db) => match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => {
-                    StoreError::Conflict(db.message().to_string())
-                }
-                sqlx::error::ErrorKind::ForeignKeyViolation
-                | sqlx::error::ErrorKind::NotNullViolation
-                | sqlx::error::ErrorKind::CheckViolation => {
-                    StoreError::Invariant(db.message().to_string())
-                }
-                _ => StoreError::Unavailable(e.to_string()),
-            },
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                let class = if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    postgres_class(&code)
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    sqlite_class(code.parse().unwrap_or(1))
+                } else {
+                    // The `Any` driver passes the engine's own error through; anything else
+                    // is classified by kind.
+                    match db.kind() {
+                        sqlx::error::ErrorKind::UniqueViolation => Class::Duplicate,
+                        sqlx::error::ErrorKind::Other => Class::Bug,
+                        _ => Class::Rejected,
+                    }
+                };
+                class.error(db.message().to_string())
+            }
             sqlx::Error::RowNotFound => StoreError::NotFound("row".to_string()),
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::ColumnNotFound(_) => StoreError::Invariant(e.to_string()),
-            _ => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Configuration(_) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Invariant(e.to_string()),
         }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, message) => {
+                let message = message.clone().unwrap_or_else(|| e.to_string());
+                sqlite_class(f.extended_code).error(message)
+            }
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row".to_string()),
+            _ => StoreError::Invariant(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_deadlocks_and_serialization_failures_are_contention() {
+        assert_eq!(postgres_class("40P01"), Class::Contention);
+        assert_eq!(postgres_class("40001"), Class::Contention);
+    }
+
+    #[test]
+    fn postgres_bad_values_are_rejected_not_unavailable() {
+        // invalid_byte_sequence_for_encoding: a NUL byte in a text value
+        assert_eq!(postgres_class("22021"), Class::Rejected);
+        assert_eq!(postgres_class("22003"), Class::Rejected);
+        assert_eq!(postgres_class("23514"), Class::Rejected);
+        assert_eq!(postgres_class("23505"), Class::Duplicate);
+    }
+
+    #[test]
+    fn postgres_lost_connections_and_timeouts_are_unavailable() {
+        for code in ["08006", "08003", "57P01", "57014", "53300", "55P03"] {
+            assert_eq!(postgres_class(code), Class::Unavailable, "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_errors_of_the_code_itself_are_bugs() {
+        // syntax_error, undefined_column
+        assert_eq!(postgres_class("42601"), Class::Bug);
+        assert_eq!(postgres_class("42703"), Class::Bug);
+    }
+
+    #[test]
+    fn sqlite_codes_are_classified_by_their_primary_code() {
+        assert_eq!(sqlite_class(5), Class::Contention);
+        assert_eq!(sqlite_class(517), Class::Contention); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(sqlite_class(13), Class::Unavailable);
+        assert_eq!(sqlite_class(778), Class::Unavailable); // SQLITE_IOERR_WRITE
+        assert_eq!(sqlite_class(2067), Class::Duplicate);
+        assert_eq!(sqlite_class(275), Class::Rejected); // SQLITE_CONSTRAINT_CHECK
+        assert_eq!(sqlite_class(1), Class::Bug); // SQLITE_ERROR: bad SQL
     }
 }

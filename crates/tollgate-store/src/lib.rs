@@ -44,6 +44,10 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
 
+    /// Write transactions the database aborted for contention (a deadlock, a serialization
+    /// failure, SQLite busy) that this store ran again, since it opened.
+    fn contention_retries(&self) -> u64;
+
     /// Closes the connections after in-flight work finishes.
     async fn close(&self);
 
@@ -388,6 +392,8 @@ pub struct SqlStore {
     sqlite_writer: Option<Arc<ops::SqliteWriter>>,
     /// SQLite only: the connection for bulk reads (see `ops::sqlite_read`).
     sqlite_reader: Option<Arc<ops::SqliteReader>>,
+    /// Transactions run again after a contention abort (see `ops::retry`).
+    retries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SqlStore {
@@ -409,6 +415,7 @@ impl SqlStore {
             db,
             sqlite_writer,
             sqlite_reader,
+            retries: Arc::default(),
         })
     }
 

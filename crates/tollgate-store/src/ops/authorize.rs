@@ -4,8 +4,8 @@
 //! balance rows of its accounts are locked first, in a fixed order (tenants, then accounts,
 //! each sorted), so that instances sharing a PostgreSQL never deadlock; the requests are then
 //! decided one after another against the locked state, so no two of them can both take the
-//! last of a limit. Locks are always taken hold → quota → balance, here, when holds expire
-//! and when usage settles them.
+//! last of a limit. Locks follow the store's order (see `ops`): hold → quota → balance, here,
+//! when holds expire or are released and when usage settles them.
 //!
 //! The decisions are made here ([`decide_batch`]) from what each engine's executor read under
 //! lock: SQLite's runs on the rusqlite writer (`sqlite_append`), PostgreSQL's with one array
@@ -379,6 +379,48 @@ pub(crate) async fn close_hold(
     .await
 }
 
+/// Locks what closing `holds` (already locked) writes, in the store's lock order: every quota
+/// row, then every balance row, each sorted. Closing the holds one after another would
+/// otherwise alternate between the levels. (SQLite's transaction holds the whole database.)
+async fn lock_for_closing(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    holds: &[OpenHold],
+) -> Result<(), StoreError> {
+    if dialect == Dialect::Sqlite || holds.len() < 2 {
+        return Ok(());
+    }
+    let months: BTreeSet<(&str, i64)> = holds
+        .iter()
+        .map(|h| (h.tenant_id.as_str(), h.month))
+        .collect();
+    for (tenant, month) in months {
+        sqlx::query(
+            "SELECT reserved FROM quota_reservations WHERE tenant_id = $1 AND month = $2 \
+             FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(month)
+        .fetch_optional(&mut **tx)
+        .await?;
+    }
+    let balances: BTreeSet<(&str, &str, &str)> = holds
+        .iter()
+        .filter(|h| !h.user_id.is_empty())
+        .map(|h| {
+            (
+                h.tenant_id.as_str(),
+                h.user_id.as_str(),
+                h.currency.as_str(),
+            )
+        })
+        .collect();
+    for (tenant, user, currency) in balances {
+        lock_balance(tx, dialect, tenant, user, currency).await?;
+    }
+    Ok(())
+}
+
 /// Releases up to `limit` holds that expired by `now`; returns how many.
 pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize, StoreError> {
     let mut tx = begin_write(db).await?;
@@ -395,6 +437,7 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
     .fetch_all(&mut *tx)
     .await?;
     let holds = rows.iter().map(open_hold).collect::<Result<Vec<_>, _>>()?;
+    lock_for_closing(&mut tx, db.dialect, &holds).await?;
     for h in &holds {
         close_hold(&mut tx, db.dialect, h, "expired", now, None).await?;
     }

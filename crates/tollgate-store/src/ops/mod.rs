@@ -1,4 +1,30 @@
 //! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
+//!
+//! # Lock order
+//!
+//! Every write transaction takes its row locks in one order, the same on both engines. It
+//! matters on PostgreSQL, where the transactions of several instances lock rows of one
+//! database; SQLite's `BEGIN IMMEDIATE` takes the whole database at once. A transaction may
+//! skip a level but never goes back to an earlier one, and within a level it locks rows
+//! sorted by key:
+//!
+//! 1. **tenant log heads** (`tenants`, `FOR NO KEY UPDATE`), by tenant id: appends only.
+//!    Not `FOR UPDATE`, which would conflict with the `KEY SHARE` lock every foreign-key
+//!    check of a row referencing the tenant takes (a hold, a ledger entry), and so deadlock
+//!    an append against an authorization;
+//! 2. **what the head guards**: events, rollups, conversations and messages of that tenant;
+//! 3. **holds** being settled, released or expired, by (tenant, id);
+//! 4. **quota reservations**, by (tenant, month);
+//! 5. **accounts**: `billing_accounts` created if missing and `account_balances` locked, by
+//!    (tenant, user, currency); an account's own row is updated after its balances;
+//! 6. rows that are only inserted or are covered by a lock above, written last: ledger
+//!    entries, spend, new holds, alerts.
+//!
+//! Receipts (`receipt_state`), webhook deliveries (`SKIP LOCKED`), checkpoints, keys and
+//! plans take locks no billing transaction takes. A transaction PostgreSQL still aborts as a
+//! deadlock or serialization failure, or that finds SQLite locked past its busy timeout, is
+//! run again whole ([`retry`]): every write operation below goes through
+//! [`retry::retrying`].
 
 mod alerts;
 mod authorize;
@@ -12,6 +38,7 @@ mod read;
 mod receipts;
 mod retention;
 mod retention_sql;
+pub(crate) mod retry;
 mod rows;
 mod sql;
 mod sqlite_append;
@@ -36,6 +63,7 @@ use crate::model::*;
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
+use retry::retrying;
 
 /// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
 /// transaction that reads before it writes can never fail to upgrade its lock.
@@ -68,6 +96,10 @@ impl Store for SqlStore {
         self.db.dialect
     }
 
+    fn contention_retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.db.reader).await?;
         Ok(())
@@ -78,7 +110,10 @@ impl Store for SqlStore {
     }
 
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
-        tenants::create_tenant(&self.db, name).await
+        retrying(&self.retries, "create_tenant", || {
+            tenants::create_tenant(&self.db, name)
+        })
+        .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -90,7 +125,10 @@ impl Store for SqlStore {
     }
 
     async fn create_key(&self, key: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
-        tenants::create_key(&self.db, key).await
+        retrying(&self.retries, "create_key", || {
+            tenants::create_key(&self.db, key.clone())
+        })
+        .await
     }
 
     async fn list_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, StoreError> {
@@ -102,7 +140,10 @@ impl Store for SqlStore {
         key_id: &str,
         tenant_id: Option<&str>,
     ) -> Result<ApiKeyInfo, StoreError> {
-        tenants::revoke_key(&self.db, key_id, tenant_id).await
+        retrying(&self.retries, "revoke_key", || {
+            tenants::revoke_key(&self.db, key_id, tenant_id)
+        })
+        .await
     }
 
     async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError> {
@@ -114,11 +155,17 @@ impl Store for SqlStore {
         tenant_name: &str,
         key: NewApiKey,
     ) -> Result<Option<(Tenant, ApiKeyInfo)>, StoreError> {
-        tenants::bootstrap(&self.db, tenant_name, key).await
+        retrying(&self.retries, "bootstrap", || {
+            tenants::bootstrap(&self.db, tenant_name, key.clone())
+        })
+        .await
     }
 
     async fn import_prices(&self, entries: &[PriceEntry]) -> Result<usize, StoreError> {
-        prices::import_prices(&self.db, entries).await
+        retrying(&self.retries, "import_prices", || {
+            prices::import_prices(&self.db, entries)
+        })
+        .await
     }
 
     async fn load_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
@@ -126,13 +173,14 @@ impl Store for SqlStore {
     }
 
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        match &self.sqlite_writer {
-            Some(writer) => writer.append(items),
-            None => match &self.db.pg {
-                Some(pool) => pg_append::append_usage(pool, items).await,
-                None => Err(StoreError::Invariant("no writer for this engine".into())),
-            },
-        }
+        retrying(&self.retries, "append_usage", || async {
+            match (&self.sqlite_writer, &self.db.pg) {
+                (Some(writer), _) => writer.append(items),
+                (None, Some(pool)) => pg_append::append_usage(pool, items).await,
+                (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
+            }
+        })
+        .await
     }
 
     async fn usage_rows(
@@ -242,11 +290,17 @@ impl Store for SqlStore {
         known_start: i64,
         known: &[Hash],
     ) -> Result<(), StoreError> {
-        transparency::extend_tiles(&self.db, tenant_id, size, known_start, known).await
+        retrying(&self.retries, "extend_log_tiles", || {
+            transparency::extend_tiles(&self.db, tenant_id, size, known_start, known)
+        })
+        .await
     }
 
     async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError> {
-        transparency::save_checkpoint(&self.db, cp).await
+        retrying(&self.retries, "save_checkpoint", || {
+            transparency::save_checkpoint(&self.db, cp)
+        })
+        .await
     }
 
     async fn checkpoint(
@@ -262,11 +316,17 @@ impl Store for SqlStore {
         key_id: &str,
         public_key: &str,
     ) -> Result<SigningKeyRecord, StoreError> {
-        transparency::register_signing_key(&self.db, key_id, public_key).await
+        retrying(&self.retries, "register_signing_key", || {
+            transparency::register_signing_key(&self.db, key_id, public_key)
+        })
+        .await
     }
 
     async fn retire_signing_key(&self, key_id: &str) -> Result<(), StoreError> {
-        transparency::retire_signing_key(&self.db, key_id).await
+        retrying(&self.retries, "retire_signing_key", || {
+            transparency::retire_signing_key(&self.db, key_id)
+        })
+        .await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -290,7 +350,10 @@ impl Store for SqlStore {
     }
 
     async fn insert_receipt(&self, receipt: &NewReceipt) -> Result<(), StoreError> {
-        receipts::insert_receipt(&self.db, receipt).await
+        retrying(&self.retries, "insert_receipt", || {
+            receipts::insert_receipt(&self.db, receipt)
+        })
+        .await
     }
 
     async fn list_receipts(
@@ -357,7 +420,10 @@ impl Store for SqlStore {
     }
 
     async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError> {
-        billing::set_plan(&self.db, tenant_id, plan).await
+        retrying(&self.retries, "set_plan", || {
+            billing::set_plan(&self.db, tenant_id, plan)
+        })
+        .await
     }
 
     async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError> {
@@ -373,7 +439,10 @@ impl Store for SqlStore {
         credit: &NewCredit,
         defaults: &AccountDefaults,
     ) -> Result<(LedgerEntry, bool), StoreError> {
-        billing::post_credit(&self.db, credit, defaults).await
+        retrying(&self.retries, "post_credit", || {
+            billing::post_credit(&self.db, credit, defaults)
+        })
+        .await
     }
 
     async fn ledger(
@@ -394,7 +463,10 @@ impl Store for SqlStore {
         settings: &AccountSettings,
         defaults: &AccountDefaults,
     ) -> Result<Account, StoreError> {
-        billing::update_settings(&self.db, tenant_id, user_id, settings, defaults).await
+        retrying(&self.retries, "update_account", || {
+            billing::update_settings(&self.db, tenant_id, user_id, settings, defaults)
+        })
+        .await
     }
 
     async fn audit(&self) -> Result<AuditReport, StoreError> {
@@ -408,17 +480,23 @@ impl Store for SqlStore {
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
-        match (&self.sqlite_writer, &self.db.pg) {
-            (Some(writer), _) => writer.authorize(requests, plans, defaults, now_us),
-            (None, Some(pool)) => {
-                pg_append::authorize(pool, requests, plans, defaults, now_us).await
+        retrying(&self.retries, "authorize", || async {
+            match (&self.sqlite_writer, &self.db.pg) {
+                (Some(writer), _) => writer.authorize(requests, plans, defaults, now_us),
+                (None, Some(pool)) => {
+                    pg_append::authorize(pool, requests, plans, defaults, now_us).await
+                }
+                (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
-            (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
-        }
+        })
+        .await
     }
 
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {
-        authorize::expire_holds(&self.db, now_us, limit).await
+        retrying(&self.retries, "expire_holds", || {
+            authorize::expire_holds(&self.db, now_us, limit)
+        })
+        .await
     }
 
     async fn open_holds(&self) -> Result<i64, StoreError> {
@@ -431,7 +509,10 @@ impl Store for SqlStore {
         hold_id: &str,
         now_us: i64,
     ) -> Result<bool, StoreError> {
-        authorize::release_hold(&self.db, tenant_id, hold_id, now_us).await
+        retrying(&self.retries, "release_hold", || {
+            authorize::release_hold(&self.db, tenant_id, hold_id, now_us)
+        })
+        .await
     }
 
     async fn run_retention(
@@ -448,7 +529,10 @@ impl Store for SqlStore {
     }
 
     async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, StoreError> {
-        webhooks::create(&self.db, webhook).await
+        retrying(&self.retries, "create_webhook", || {
+            webhooks::create(&self.db, webhook)
+        })
+        .await
     }
 
     async fn list_webhooks(&self, tenant_id: &str) -> Result<Vec<Webhook>, StoreError> {
@@ -460,7 +544,10 @@ impl Store for SqlStore {
     }
 
     async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
-        webhooks::delete(&self.db, tenant_id, id).await
+        retrying(&self.retries, "delete_webhook", || {
+            webhooks::delete(&self.db, tenant_id, id)
+        })
+        .await
     }
 
     async fn webhook_deliveries(
@@ -474,18 +561,27 @@ impl Store for SqlStore {
     }
 
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError> {
-        let mut tx = begin_write(&self.db).await?;
-        let n = webhooks::raise_in(&mut tx, self.db.dialect, alerts).await?;
-        tx.commit().await?;
-        Ok(n)
+        retrying(&self.retries, "raise_alerts", || async {
+            let mut tx = begin_write(&self.db).await?;
+            let n = webhooks::raise_in(&mut tx, self.db.dialect, alerts).await?;
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await
     }
 
     async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError> {
-        webhooks::scan_quotas(&self.db, plans, now_us).await
+        retrying(&self.retries, "scan_quotas", || {
+            webhooks::scan_quotas(&self.db, plans, now_us)
+        })
+        .await
     }
 
     async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError> {
-        webhooks::dispatch(&self.db, limit, now_us).await
+        retrying(&self.retries, "dispatch_alerts", || {
+            webhooks::dispatch(&self.db, limit, now_us)
+        })
+        .await
     }
 
     async fn claim_deliveries(
@@ -494,7 +590,10 @@ impl Store for SqlStore {
         lease_until_us: i64,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        webhooks::claim(&self.db, now_us, lease_until_us, limit).await
+        retrying(&self.retries, "claim_deliveries", || {
+            webhooks::claim(&self.db, now_us, lease_until_us, limit)
+        })
+        .await
     }
 
     async fn finish_delivery(
@@ -503,6 +602,9 @@ impl Store for SqlStore {
         attempt: &Attempt,
         now_us: i64,
     ) -> Result<bool, StoreError> {
-        webhooks::finish(&self.db, claim, attempt, now_us).await
+        retrying(&self.retries, "finish_delivery", || {
+            webhooks::finish(&self.db, claim, attempt, now_us)
+        })
+        .await
     }
 }

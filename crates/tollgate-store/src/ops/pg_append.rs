@@ -36,28 +36,60 @@ pub(crate) async fn append_usage(
 ) -> Result<Vec<Recorded>, StoreError> {
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
     let mut tx = pool.begin().await?;
-    for (tenant, indexes) in by_tenant(items) {
-        append_for_tenant(&mut tx, tenant, items, &indexes, &mut outcomes).await?;
+    let groups = by_tenant(items);
+    // Lock order (see `ops`): every tenant's log head first, in id order; then each tenant's
+    // own rows; then the billing rows of the whole batch, level by level.
+    let mut heads = Vec::with_capacity(groups.len());
+    for (tenant, indexes) in groups {
+        heads.push((tenant, indexes, lock_head(&mut tx, tenant).await?));
     }
+    let recorded_us = now_us();
+    let mut billed = Vec::new();
+    for (tenant, indexes, size) in heads {
+        let fresh = append_for_tenant(
+            &mut tx,
+            tenant,
+            size,
+            items,
+            &indexes,
+            &mut outcomes,
+            recorded_us,
+        )
+        .await?;
+        billed.extend(fresh);
+    }
+    charge(&mut tx, items, &billed, recorded_us).await?;
     tx.commit().await?;
     finished(outcomes)
 }
 
-async fn append_for_tenant(
+/// Locks a tenant's log head and reads its size. `NO KEY UPDATE`, not `UPDATE`: rows that
+/// reference the tenant take `KEY SHARE` on it in their foreign-key checks (a hold being
+/// placed, a ledger entry), and must not wait for an append, nor an append for them.
+async fn lock_head(
     tx: &mut Transaction<'static, Postgres>,
     tenant: &str,
-    items: &[AppendItem],
-    indexes: &[usize],
-    outcomes: &mut [Option<Recorded>],
-) -> Result<(), StoreError> {
-    let head = sqlx::query("SELECT log_size FROM tenants WHERE id = $1 FOR UPDATE")
+) -> Result<i64, StoreError> {
+    let head = sqlx::query("SELECT log_size FROM tenants WHERE id = $1 FOR NO KEY UPDATE")
         .bind(tenant)
         .fetch_optional(&mut **tx)
         .await?;
-    let size: i64 = match head {
-        Some(row) => row.try_get(0)?,
-        None => return Err(StoreError::NotFound(format!("tenant {tenant}"))),
-    };
+    match head {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Err(StoreError::NotFound(format!("tenant {tenant}"))),
+    }
+}
+
+/// Writes one tenant's fresh calls under its locked log head; returns them as (item, seq).
+async fn append_for_tenant(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    size: i64,
+    items: &[AppendItem],
+    indexes: &[usize],
+    outcomes: &mut [Option<Recorded>],
+    recorded_us: i64,
+) -> Result<Vec<(usize, i64)>, StoreError> {
     let earlier = &mut earlier(tx, tenant, items, indexes).await?;
     let rows::Assigned {
         fresh,
@@ -74,9 +106,8 @@ async fn append_for_tenant(
         .await?;
     }
     if fresh.is_empty() {
-        return Ok(());
+        return Ok(fresh);
     }
-    let recorded_us = now_us();
     // Conversations and their messages first, each in a statement of its own (messages
     // reference their conversation, and sub-statements of one statement cannot see each
     // other's rows).
@@ -117,7 +148,7 @@ async fn append_for_tenant(
         )?;
     }
     all.execute(tx, Some((size, tenant))).await?;
-    charge(tx, items, &fresh, recorded_us).await
+    Ok(fresh)
 }
 
 /// `?N` placeholders as PostgreSQL's `$N`.
@@ -125,9 +156,10 @@ fn numbered(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// Bills the fresh calls of one tenant (see `charges`), in the append's transaction, taking
-/// locks in the order authorization does: holds, then quota rows, then balances. Accounts are
-/// read and written with one array statement per table, whatever their number.
+/// Bills the fresh calls of a batch (see `charges`), in the append's transaction, taking
+/// locks in the store's order: holds, then quota rows, then accounts, each level for the
+/// whole batch and sorted. Accounts are read and written with one array statement per
+/// table, whatever their number.
 async fn charge(
     tx: &mut Transaction<'static, Postgres>,
     items: &[AppendItem],

@@ -39,24 +39,6 @@ impl ToSql for Arg {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, message) => {
-                let message = message.clone().unwrap_or_else(|| e.to_string());
-                match f.extended_code {
-                    // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
-                    2067 | 1555 => StoreError::Conflict(message),
-                    // SQLITE_CONSTRAINT_FOREIGNKEY, _NOTNULL, _CHECK
-                    787 | 1299 | 275 => StoreError::Invariant(message),
-                    _ => StoreError::Unavailable(message),
-                }
-            }
-            _ => StoreError::Unavailable(e.to_string()),
-        }
-    }
-}
-
 /// The SQLite connection that appends usage.
 #[derive(Debug)]
 pub(crate) struct SqliteWriter {

@@ -3,6 +3,7 @@
 
 mod append;
 mod billing;
+mod concurrency;
 mod conversations;
 mod prices;
 mod reads;
