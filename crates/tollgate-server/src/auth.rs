@@ -4,6 +4,8 @@
 //! account, on the routes that ask [`Auth::require_account`]; [`Auth::require`] refuses them.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,6 +86,72 @@ impl Auth {
     }
 }
 
+/// What a route needs of its caller, checked by [`Can`] as the credentials are extracted.
+pub trait Need: Send + Sync + 'static {
+    /// Passes, or fails with 403.
+    fn check(auth: &Auth) -> Result<(), ApiError>;
+}
+
+/// The needs of Tollgate's routes.
+pub mod need {
+    use super::{Auth, Need};
+    use crate::error::ApiError;
+    use tollgate_store::Scope;
+
+    macro_rules! needs {
+        ($($(#[$doc:meta])* $name:ident => |$auth:ident| $check:expr;)*) => {$(
+            $(#[$doc])*
+            pub struct $name;
+            impl Need for $name {
+                fn check($auth: &Auth) -> Result<(), ApiError> {
+                    $check
+                }
+            }
+        )*};
+    }
+
+    needs! {
+        /// A key with the `ingest` scope.
+        Ingest => |a| a.require(Scope::Ingest);
+        /// A key with the `read` scope.
+        Read => |a| a.require(Scope::Read);
+        /// A key with the `admin` scope.
+        Admin => |a| a.require(Scope::Admin);
+        /// An operator key.
+        Operator => |a| a.require(Scope::Operator);
+        /// A key with the `ingest` scope, or an end user acting on their own account.
+        OwnIngest => |a| a.require_account(Scope::Ingest);
+        /// A key with the `read` scope, or an end user reading their own account.
+        OwnRead => |a| a.require_account(Scope::Read);
+    }
+}
+
+/// Credentials that passed `N`. A handler takes it before any path, query or body
+/// extractor, so a caller without the scope gets 403 whatever the rest of its request holds,
+/// and no body is read for it.
+pub struct Can<N>(pub Auth, PhantomData<N>);
+
+impl<N> Deref for Can<N> {
+    type Target = Auth;
+
+    fn deref(&self) -> &Auth {
+        &self.0
+    }
+}
+
+impl<N: Need> FromRequestParts<AppState> for Can<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        N::check(&auth)?;
+        Ok(Can(auth, PhantomData))
+    }
+}
+
 /// Remembers authenticated keys for a short time, so the hot path skips a database read.
 pub struct AuthCache {
     ttl: Duration,
@@ -139,7 +207,15 @@ fn presented<'a>(
             .to_str()
             .map_err(|_| ApiError::bad_request("INVALID_API_KEY", "X-API-Key must be ASCII"))?
             .to_string(),
-        None => match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        None => match headers
+            .get("authorization")
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    ApiError::bad_request("INVALID_API_KEY", "Authorization must be ASCII")
+                })
+            })
+            .transpose()?
+        {
             Some(v) if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") => {
                 let bearer = v[7..].trim();
                 if let Some(jwt) = jwt.filter(|_| JwtAuth::looks_like_jwt(bearer)) {

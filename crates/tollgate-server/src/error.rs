@@ -4,12 +4,15 @@
 //! Tollgate's stable shape; `detail` is the llmring (FastAPI) shape its client reads, so one
 //! body serves both. A 5xx never carries its cause: that is logged once, here.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use tollgate_core::Invalid;
 use tollgate_store::StoreError;
+
+/// What a 503 tells clients to wait, in seconds.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// A failed request.
 #[derive(Debug)]
@@ -86,6 +89,11 @@ impl ApiError {
         )
     }
 
+    /// 503: try again later; the answer says when (`Retry-After`).
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -133,12 +141,16 @@ impl From<StoreError> for ApiError {
                 "CONCURRENT_CHANGE",
                 format!("{message}; retry the request"),
             ),
-            StoreError::Unavailable(cause) => {
+            StoreError::Unavailable(cause) | StoreError::Contention(cause) => {
                 tracing::error!(%cause, "database unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the database is unavailable; retry later",
+                ApiError::unavailable("the database is unavailable; retry later")
+            }
+            StoreError::Rejected(cause) => {
+                // Input validation should have caught it: worth a look, not an alarm.
+                tracing::warn!(%cause, "the database refused a value of a request");
+                ApiError::bad_request(
+                    "INVALID_INPUT",
+                    "the request holds a value the database cannot store (a control character or an out-of-range number); correct it and retry",
                 )
             }
             StoreError::Invariant(cause) => ApiError::internal(cause),
@@ -149,6 +161,15 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.body(), "detail": self.message});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is temporary (a full queue, a database that went away): say when to
+            // come back, so clients back off instead of hammering.
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }

@@ -25,8 +25,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
-/// Parses JSON: malformed JSON is a 400, JSON of the wrong shape a 422 naming the field.
+/// Parses JSON: malformed JSON is a 400, JSON of the wrong shape a 422 naming the field, a
+/// string holding a NUL character a 400 naming it (see [`crate::input`]).
 pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
+    if crate::input::may_hold_nul(bytes) {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(field) = crate::input::nul_in_json(&value) {
+                let shown = if field.is_empty() { "the body" } else { &field };
+                return Err(ApiError::bad_request(
+                    "INVALID_CHARACTER",
+                    format!("{shown} holds a NUL character (\\u0000), which Tollgate does not store; remove it"),
+                )
+                .with_field(&field));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -11,6 +11,7 @@ pub mod billing;
 mod error;
 mod extract;
 mod ingest;
+mod input;
 mod jwt;
 pub mod keys;
 mod metrics;

@@ -181,8 +181,8 @@ impl Metrics {
         self.webhook_outcomes[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition.
-    pub fn render(&self) -> String {
+    /// The text exposition; `retries` is the store's count of contention retries.
+    pub fn render(&self, retries: u64) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str(
             "# HELP tollgate_http_requests_total HTTP requests answered, by route and status.\n",
@@ -274,6 +274,12 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP tollgate_store_contention_retries_total Write transactions the database aborted for contention (deadlock, serialization failure, SQLite busy) and the store ran again.\n\
+             # TYPE tollgate_store_contention_retries_total counter\ntollgate_store_contention_retries_total {}",
+            retries
+        );
+        let _ = writeln!(
+            out,
             "# HELP tollgate_holds_open Holds open (all instances), as of the last expiry run.\n\
              # TYPE tollgate_holds_open gauge\ntollgate_holds_open {}",
             self.holds_open.load(Ordering::Relaxed)
@@ -331,7 +337,7 @@ mod tests {
         m.request("/api/v1/log", "POST", 200);
         m.request("/api/v1/log", "POST", 200);
         m.commit_batch_events.observe(3.0);
-        let text = m.render();
+        let text = m.render(0);
         assert!(text.contains(
             "tollgate_http_requests_total{route=\"/api/v1/log\",method=\"POST\",status=\"200\"} 2"
         ));
@@ -347,7 +353,7 @@ mod tests {
         m.decision("allowed");
         m.decision("QUOTA_EXCEEDED");
         m.holds_open.store(7, Ordering::Relaxed);
-        let text = m.render();
+        let text = m.render(0);
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"allowed\"} 2"));
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"QUOTA_EXCEEDED\"} 1"));
         assert!(text.contains("# TYPE tollgate_holds_open gauge\ntollgate_holds_open 7"));
@@ -373,7 +379,7 @@ mod tests {
             ..Default::default()
         };
         m.retention_run(&report);
-        let text = m.render();
+        let text = m.render(0);
         assert!(text.contains("tollgate_retention_runs_total 1"));
         assert!(text.contains("tollgate_retention_events_archived_total 7"));
         assert!(text.contains("tollgate_retention_archives_deleted_total 1"));

@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos, TokenCounts};
-use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, Refusal, Scope};
+use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, Refusal};
 
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
@@ -198,10 +198,9 @@ fn decision_json(d: &Decision, estimate: Nanos, currency: &Currency) -> Value {
 )]
 pub async fn authorize(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::OwnIngest>,
     Body(body): Body<AuthorizeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require_account(Scope::Ingest)?;
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let (estimate, currency) = estimate(&state, &auth.tenant_id, &body)?;
     let billing = state.billing();
@@ -263,10 +262,9 @@ pub async fn authorize(
 )]
 pub async fn release(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Ingest>,
     PathParam(hold_id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Ingest)?;
     let released = state
         .store()
         .release_hold(&auth.tenant_id, &hold_id, now_us())

@@ -6,11 +6,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_core::time::format_us;
-use tollgate_store::{Conversation, Message, Scope};
+use tollgate_store::{Conversation, Message};
 use uuid::Uuid;
 
 use super::usage::context;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::ingest::{conversation_item, ConversationLogBody};
@@ -34,10 +34,9 @@ use crate::state::AppState;
 )]
 pub async fn log(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Ingest>,
     Body(body): Body<ConversationLogBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Ingest)?;
     let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = conversation_item(body, &context(&state, &auth, &book))?;
@@ -161,10 +160,9 @@ pub struct Page {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let limit = bounded("limit", p.limit, 20, 1, 100)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
     let found = state
@@ -203,11 +201,10 @@ pub struct GetQuery {
 )]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(q): Params<GetQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let id = conversation_id(&id)?;
     let limit = bounded("message_limit", q.message_limit, 100, 1, 1000)?;
     let c = state
@@ -246,11 +243,10 @@ pub async fn get(
 )]
 pub async fn messages(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let id = conversation_id(&id)?;
     let limit = bounded("limit", p.limit, 100, 1, 1000)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;

@@ -16,10 +16,9 @@ use serde_json::{json, Value};
 use tollgate_core::time::{
     day_of, day_string, format_us, month_start_us, month_string, next_month, DAY_US,
 };
-use tollgate_store::Scope;
 
 use super::totals::{breakdown, Totals};
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -51,10 +50,9 @@ pub struct DailyQuery {
 )]
 pub async fn daily(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<DailyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let day = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => day_of(Utc::now().timestamp_micros()),
         Some(d) => {
@@ -123,10 +121,9 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
 )]
 pub async fn monthly(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<MonthlyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let year = number("year", q.year.as_deref(), 1970, 9999)?;
     let month = number("month", q.month.as_deref(), 1, 12)?;
     let today = Utc::now().date_naive();

@@ -15,10 +15,10 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::json;
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
-use tollgate_store::{ExportPage, ExportedEvent, Scope, StoreError};
+use tollgate_store::{ExportPage, ExportedEvent, StoreError};
 
 use super::logs::event_json;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::receipts::b64;
@@ -109,10 +109,9 @@ fn bound(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>,
 )]
 pub async fn usage(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Read)?;
     let format = match q.format.as_deref().map(str::trim).unwrap_or("csv") {
         "csv" | "" => Format::Csv,
         "jsonl" => Format::Jsonl,

@@ -14,11 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_core::Nanos;
-use tollgate_store::Scope;
 
 use super::export::spreadsheet_text;
 use super::receipts::{owned, stored_document};
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
 use crate::state::AppState;
@@ -73,11 +72,10 @@ struct Line {
 )]
 pub async fn receipt(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(q): Params<ReceiptExportQuery>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Read)?;
     match q.format.as_deref().map(str::trim).unwrap_or("csv") {
         "csv" | "" => {}
         other => {

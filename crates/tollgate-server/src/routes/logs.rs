@@ -6,12 +6,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_core::time::format_us;
-use tollgate_store::{LogFilter, Scope, StoredEvent};
+use tollgate_store::{LogFilter, StoredEvent};
 use uuid::Uuid;
 
 use super::conversations::bounded;
 use super::stats::date_range;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -92,10 +92,9 @@ pub(crate) fn event_json(s: &StoredEvent) -> Value {
 )]
 pub async fn logs(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<LogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
     // Alias, model, provider and origin have no index of their own: filtering by them

@@ -223,6 +223,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            crate::input::check_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             count_requests,
         ))
         .with_state(state)
@@ -285,6 +289,7 @@ async fn health(State(state): State<AppState>) -> Response {
             tracing::error!(error = %e, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
                 Json(json!({"status": "unavailable", "database": "unreachable", "engine": engine})),
             )
                 .into_response()
@@ -309,7 +314,7 @@ async fn health(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(),
+        state.metrics().render(state.store().contention_retries()),
     )
         .into_response()
 }

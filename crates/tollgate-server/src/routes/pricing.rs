@@ -6,9 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_core::pricing::PriceEntry;
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
-use tollgate_store::Scope;
 
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -38,10 +37,9 @@ pub struct PricingQuery {
 )]
 pub async fn pricing(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<PricingQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let at = match q.at.as_deref() {
         Some(t) => parse_instant(t, DateEdge::Start)
             .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("at: {e}")))?,

@@ -11,9 +11,9 @@ use tollgate_core::time::{
     day_string, format_us, month_string, now_us, parse_instant, DateEdge, DAY_US,
 };
 use tollgate_core::{Nanos, TokenCounts};
-use tollgate_store::{Scope, UsageRow};
+use tollgate_store::UsageRow;
 
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -112,10 +112,9 @@ impl Agg {
 )]
 pub async fn stats(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<StatsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let group_by = q
         .group_by
         .as_deref()

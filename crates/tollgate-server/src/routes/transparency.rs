@@ -8,11 +8,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_receipts::merkle::{consistency_spans, inclusion_spans};
-use tollgate_store::Scope;
 
 use super::conversations::bounded;
 use super::receipts::entry_text;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::receipts::{self, b64};
@@ -45,10 +44,9 @@ pub struct CheckpointQuery {
 )]
 pub async fn checkpoint(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<CheckpointQuery>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Read)?;
     let current = log_size(&state, &auth.tenant_id).await?;
     let size = bounded("size", q.size, current, 0, current)?;
     let cp = receipts::checkpoint_at(&state, &auth.tenant_id, size).await?;
@@ -94,10 +92,9 @@ pub struct ConsistencyQuery {
 )]
 pub async fn consistency(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let size = log_size(&state, &auth.tenant_id).await?;
     let to = bounded("to", q.to.or(Some(size)), size, 0, size)?;
     let from = bounded("from", q.from, 0, 0, to)?;
@@ -136,10 +133,9 @@ pub struct EntriesQuery {
 )]
 pub async fn entries(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<EntriesQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let size = log_size(&state, &auth.tenant_id).await?;
     let start = bounded("start", q.start, 0, 0, size)?;
     let end = bounded("end", q.end, (start + MAX_ENTRIES).min(size), start, size)?;
@@ -194,10 +190,9 @@ pub struct LogProofQuery {
 )]
 pub async fn log_proof(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<LogProofQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let current = log_size(&state, &auth.tenant_id).await?;
     if current == 0 {
         return Err(ApiError::bad_request("INVALID_QUERY", "the log is empty"));

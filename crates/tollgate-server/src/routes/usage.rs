@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tollgate_core::time::{format_us, now_us};
-use tollgate_store::{Recorded, Scope};
+use tollgate_store::Recorded;
 
-use crate::auth::Auth;
+use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
 use crate::extract::{parse_json, Body};
 use crate::ingest::{usage_item, IngestContext, UsageLogBody};
@@ -66,10 +66,9 @@ pub(crate) fn recorded_json(r: &Recorded) -> Value {
 )]
 pub async fn log(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Ingest>,
     Body(body): Body<UsageLogBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Ingest)?;
     let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = usage_item(body, &context(&state, &auth, &book))?;
@@ -108,10 +107,9 @@ struct BatchBody<'a> {
 )]
 pub async fn log_batch(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Ingest>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Ingest)?;
     let batch: BatchBody<'_> = parse_json(&bytes)?;
     let max = state.settings().ingest.max_batch_events;
     if batch.events.is_empty() || batch.events.len() > max {

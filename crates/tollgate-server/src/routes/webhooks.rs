@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
-use tollgate_store::{Delivery, EventType, NewWebhook, Scope, Webhook};
+use tollgate_store::{Delivery, EventType, NewWebhook, Webhook};
 
 use super::conversations::{bounded, pagination};
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::state::AppState;
@@ -164,10 +164,9 @@ fn delivery_json(d: &Delivery) -> Value {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Admin>,
     Body(b): Body<CreateBody>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
     let url = check_url(
         b.url.as_deref(),
         state.settings().webhooks.allow_private_networks,
@@ -214,8 +213,10 @@ pub async fn create(
         (status = 403, description = "The key lacks the `admin` scope"),
     )
 )]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Admin)?;
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Can<need::Admin>,
+) -> Result<Json<Value>, ApiError> {
     let all = state.store().list_webhooks(&auth.tenant_id).await?;
     Ok(Json(
         json!({"webhooks": all.iter().map(webhook_json).collect::<Vec<_>>()}),
@@ -236,10 +237,9 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Valu
 )]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Admin>,
     PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Admin)?;
     let w = state
         .store()
         .get_webhook(&auth.tenant_id, &id)
@@ -264,10 +264,9 @@ pub async fn get(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Admin>,
     PathParam(id): PathParam,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Scope::Admin)?;
     if state.store().delete_webhook(&auth.tenant_id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -304,11 +303,10 @@ pub struct Page {
 )]
 pub async fn deliveries(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Admin>,
     PathParam(id): PathParam,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Admin)?;
     let limit = bounded("limit", p.limit, 100, 1, 1000)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
     let (list, total) = state

@@ -7,6 +7,7 @@ mod billing;
 mod conversations;
 mod costs;
 mod export;
+mod hardening;
 mod ingest;
 mod jwt;
 mod llmring;

@@ -9,11 +9,10 @@ use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::Nanos;
 use tollgate_store::{
     ledger_flags, Account, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind, PeriodSpend,
-    Scope,
 };
 
 use super::{amount, body_user, present, query_user};
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
 use crate::routes::conversations::{bounded, pagination};
@@ -173,10 +172,9 @@ pub struct UserQuery {
 )]
 pub async fn balance(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::OwnRead>,
     Params(q): Params<UserQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require_account(Scope::Read)?;
     let user = auth
         .account_user(query_user(q.user_id.as_deref())?)?
         .unwrap_or_default();
@@ -229,10 +227,9 @@ fn instant(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64
 )]
 pub async fn history(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::OwnRead>,
     Params(q): Params<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require_account(Scope::Read)?;
     let user = auth
         .account_user(query_user(q.user_id.as_deref())?)?
         .unwrap_or_default();
@@ -315,10 +312,9 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
 )]
 pub async fn settings(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Admin>,
     Body(b): Body<SettingsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Admin)?;
     let user = body_user(b.user_id.as_deref())?;
     let change = AccountSettings {
         daily_limit: limit_change("daily_limit", b.daily_limit)?,

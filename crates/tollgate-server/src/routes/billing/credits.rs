@@ -10,12 +10,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos};
-use tollgate_store::{LedgerKind, NewCredit, Scope};
+use tollgate_store::{LedgerKind, NewCredit};
 use uuid::Uuid;
 
 use super::accounts::{balance_view, entry_json};
 use super::{amount, body_user};
-use crate::auth::Auth;
+use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
@@ -100,7 +100,7 @@ pub struct CreditBody {
 )]
 pub async fn topup(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Operator>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {
@@ -127,7 +127,7 @@ pub async fn topup(
 )]
 pub async fn refund(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Operator>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {
@@ -153,7 +153,7 @@ pub async fn refund(
 )]
 pub async fn adjustment(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Operator>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {
@@ -184,7 +184,6 @@ async fn credit(
     b: CreditBody,
     kind: LedgerKind,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Operator)?;
     let idempotency_key = idempotency_key(headers)?;
     let user_id = body_user(b.user_id.as_deref())?;
     let amount = amount("amount", b.amount.as_ref(), false)?;

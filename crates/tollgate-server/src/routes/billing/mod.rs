@@ -21,9 +21,8 @@ use serde_json::{json, Value};
 use tollgate_core::time::{month_of, month_string, next_month, now_us};
 use tollgate_core::validate::optional_text;
 use tollgate_core::Nanos;
-use tollgate_store::Scope;
 
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
@@ -146,10 +145,9 @@ pub struct PlanBody {
 )]
 pub async fn set_plan(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Operator>,
     Body(body): Body<PlanBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Operator)?;
     let Some(plan) = body.plan else {
         return Err(ApiError::invalid_field(
             "plan",
@@ -187,7 +185,9 @@ pub async fn set_plan(
         (status = 200, description = "`plan`, `limit` (null: unlimited), `used`, `reserved`, `remaining`, `resets_at`, `month`", body = Value),
     )
 )]
-pub async fn limits(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
+pub async fn limits(
+    State(state): State<AppState>,
+    auth: Can<need::Read>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(limits_view(&state, &auth.tenant_id).await?))
 }

@@ -8,10 +8,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_core::time::{day_of, day_start_us, format_us, month_of, month_start_us, now_us};
-use tollgate_store::{Scope, UsageRow};
+use tollgate_store::UsageRow;
 
 use super::query_user;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::routes::totals::{breakdown, end_of_today, grouped, Totals};
@@ -43,10 +43,9 @@ pub struct UsageQuery {
 )]
 pub async fn usage(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::OwnRead>,
     Params(q): Params<UsageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require_account(Scope::Read)?;
     let user = auth.account_user(query_user(q.user_id.as_deref())?)?;
     let period = q.period.as_deref().unwrap_or("month").trim();
     let now = now_us();
@@ -104,10 +103,9 @@ pub struct ReportQuery {
 )]
 pub async fn cost_report(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(q): Params<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let range = q.range.as_deref().unwrap_or("month").trim();
     let start_us = match range {
         "month" => month_start_us(month_of(now_us())),

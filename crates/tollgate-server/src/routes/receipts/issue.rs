@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::validate::optional_text;
-use tollgate_store::{Scope, Selection};
+use tollgate_store::Selection;
 use uuid::Uuid;
 
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::receipts::{self, Chosen};
@@ -173,10 +173,9 @@ fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiErro
 )]
 pub async fn generate(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let chosen = chosen(&req)?;
     let (description, tags) = labels(&req)?;
     let (receipt, count) =
@@ -201,10 +200,9 @@ pub async fn generate(
 )]
 pub async fn preview(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let chosen = chosen(&req)?;
     Ok(Json(
         receipts::preview(&state, &auth.tenant_id, &chosen).await?,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::conversations::bounded;
 use super::logs::event_json;
-use crate::auth::{Auth, MaybeAuth};
+use crate::auth::{need, Can, MaybeAuth};
 use crate::error::ApiError;
 use crate::extract::{parse_json, Params, PathParam};
 use crate::receipts::{self, b64};
@@ -69,10 +69,9 @@ fn listed_log(s: &StoredEvent) -> Value {
 )]
 pub async fn uncertified(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let (limit, offset) = page(&p)?;
     let (logs, total) = state
         .store()
@@ -105,10 +104,9 @@ pub(super) fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let (limit, offset) = page(&p)?;
     let tag = p.tag.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let (found, total) = state
@@ -155,10 +153,9 @@ pub(super) async fn owned(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let r = owned(&state, &auth.tenant_id, &id).await?;
     Ok(Json(stored_document(&r)?))
 }
@@ -179,11 +176,10 @@ pub async fn get(
 )]
 pub async fn logs(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(p): Params<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let (limit, offset) = page(&p)?;
     let r = owned(&state, &auth.tenant_id, &id).await?;
     let logs = state
@@ -253,11 +249,10 @@ pub struct ProofQuery {
 )]
 pub async fn proof(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(q): Params<ProofQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Read)?;
     let log_id = q
         .log_id
         .as_deref()
