@@ -25,6 +25,9 @@ pub enum Bench {
     Export(super::bench_export::Export),
     /// Ask for authorizations with holds as fast as the server decides them.
     Authorize(super::bench_authorize::Authorize),
+    /// Authorize with holds, settle, release, log and top up at once over shared users, on
+    /// one or more instances; report decisions/s and check the books.
+    Mixed(super::bench_mixed::Mixed),
 }
 
 /// Ingestion load.
@@ -88,6 +91,7 @@ impl Bench {
             Bench::Receipts(r) => r.run().await,
             Bench::Export(e) => e.run().await,
             Bench::Authorize(a) => a.run().await,
+            Bench::Mixed(m) => m.run().await,
         }
     }
 }
@@ -286,10 +290,11 @@ pub(super) async fn load(
     })
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+pub(super) type Sender =
+    hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
 
 /// Opens one HTTP/1.1 connection to `authority` (`host:port`).
-async fn connect(authority: &str) -> anyhow::Result<Sender> {
+pub(super) async fn connect(authority: &str) -> anyhow::Result<Sender> {
     let stream = tokio::net::TcpStream::connect(authority)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to {authority}: {e}"))?;

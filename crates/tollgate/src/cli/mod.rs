@@ -6,6 +6,7 @@ mod authorize;
 mod bench;
 mod bench_authorize;
 mod bench_export;
+mod bench_mixed;
 mod bench_receipts;
 mod billing;
 mod billing_tables;

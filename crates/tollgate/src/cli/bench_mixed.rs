@@ -1,0 +1,563 @@
+//! `tollgate bench mixed`: the workload Tollgate exists for, from many clients at once, over
+//! one or several instances of a deployment: authorize a call with a hold, then settle the
+//! hold by logging the call (on another instance when there are several), release it, or let
+//! it expire; plain logging; top-ups. Users are few and shared, and their balances small, so
+//! that decisions contend for the same rows and many are refusals.
+//!
+//! It reports the decisions per second, then checks the books through the API: every hold it
+//! was granted closed exactly once, the way it chose; no ledger entry took a balance below
+//! zero or a spend past a limit; no answer was a 5xx. It needs a key with the operator role
+//! (it puts the tenant on the unlimited plan and tops users up).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::bench::{authority, connect, percentile, Sender};
+use super::output::json as pretty;
+use super::usage::ClientArgs;
+
+/// The mixed load.
+#[derive(Debug, Args)]
+pub struct Mixed {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Another instance of the same deployment (repeatable); clients spread over all.
+    #[arg(long = "also", value_name = "URL")]
+    also: Vec<String>,
+    /// Clients at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// How long the load runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Users the clients share.
+    #[arg(long, default_value_t = 8)]
+    users: u64,
+    /// Each user's balance at the start, in USD: small, so that some decisions are refusals.
+    #[arg(long, default_value = "2")]
+    balance: String,
+    /// How long to wait for the holds left to expire before checking the books.
+    #[arg(long, default_value_t = 60)]
+    expiry_wait_seconds: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a client does with a hold it was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Settle,
+    Release,
+    Expire,
+}
+
+impl Fate {
+    /// The description of the release entry that closes such a hold.
+    fn release_description(self) -> &'static str {
+        match self {
+            Fate::Settle => "hold settled",
+            Fate::Release => "hold released",
+            Fate::Expire => "hold expired",
+        }
+    }
+}
+
+/// What the clients saw.
+#[derive(Default)]
+struct Tally {
+    granted: u64,
+    refused: u64,
+    settled: u64,
+    released: u64,
+    logged: u64,
+    topups: u64,
+    server_errors: u64,
+    unexpected: u64,
+    samples: Vec<String>,
+    authorize_us: Vec<u64>,
+    holds: Vec<(String, String, Fate)>,
+}
+
+impl Tally {
+    fn merge(&mut self, o: Tally) {
+        self.granted += o.granted;
+        self.refused += o.refused;
+        self.settled += o.settled;
+        self.released += o.released;
+        self.logged += o.logged;
+        self.topups += o.topups;
+        self.server_errors += o.server_errors;
+        self.unexpected += o.unexpected;
+        self.samples.extend(o.samples);
+        self.authorize_us.extend(o.authorize_us);
+        self.holds.extend(o.holds);
+    }
+
+    /// Counts an answer that is neither what the step expects nor a refusal it allows.
+    fn odd(&mut self, what: &str, status: u16, body: &Value) {
+        if status >= 500 {
+            self.server_errors += 1;
+        } else {
+            self.unexpected += 1;
+        }
+        if self.samples.len() < 5 {
+            self.samples.push(format!("{what}: {status} {body}"));
+        }
+    }
+}
+
+impl Mixed {
+    pub async fn run(self) -> anyhow::Result<()> {
+        if self.concurrency == 0 || self.seconds == 0 || self.users == 0 {
+            bail!("--concurrency, --seconds and --users must be at least 1");
+        }
+        let mut servers = vec![authority(&self.client.server)?];
+        for url in &self.also {
+            servers.push(authority(url)?);
+        }
+        let key = self.client.api_key.clone();
+        let run_id: u32 = rand::thread_rng().gen();
+        let users: Arc<Vec<String>> = Arc::new(
+            (0..self.users)
+                .map(|u| format!("mixed-{run_id:08x}-{u}"))
+                .collect(),
+        );
+        let mut setup = Conn::open(&servers[0], &key).await?;
+        let (status, body) = setup
+            .send("POST", "/api/v1/billing/plan", Some(json!({"plan": "pro"})))
+            .await?;
+        if status != 200 {
+            bail!(
+                "putting the tenant on the unlimited plan needs an operator key: {status} {body}"
+            );
+        }
+        for u in users.iter() {
+            let (status, body) = setup
+                .send(
+                    "POST",
+                    "/api/v1/billing/topup",
+                    Some(json!({"amount": self.balance, "user_id": u})),
+                )
+                .await?;
+            if status != 200 {
+                bail!("topping {u} up failed: {status} {body}");
+            }
+        }
+
+        let deadline = Instant::now() + Duration::from_secs(self.seconds);
+        let started = Instant::now();
+        let next_topup = Arc::new(AtomicU64::new(0));
+        let mut clients = Vec::with_capacity(self.concurrency);
+        for n in 0..self.concurrency {
+            let (servers, key, users, next_topup) = (
+                servers.clone(),
+                key.clone(),
+                users.clone(),
+                next_topup.clone(),
+            );
+            clients.push(tokio::spawn(async move {
+                client(n, &servers, &key, &users, &next_topup, run_id, deadline).await
+            }));
+        }
+        let mut tally = Tally::default();
+        for c in clients {
+            tally.merge(c.await??);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        tally.authorize_us.sort_unstable();
+
+        let books = check_books(
+            &mut setup,
+            &users,
+            &tally.holds,
+            Duration::from_secs(self.expiry_wait_seconds),
+        )
+        .await?;
+        let decisions = tally.granted + tally.refused;
+        let pct = |p: f64| percentile(&tally.authorize_us, p);
+        let report = json!({
+            "instances": servers.len(),
+            "clients": self.concurrency,
+            "users": self.users,
+            "seconds": seconds,
+            "decisions": decisions,
+            "decisions_per_second": decisions as f64 / seconds,
+            "granted": tally.granted,
+            "refused": tally.refused,
+            "settled": tally.settled,
+            "released": tally.released,
+            "left_to_expire": tally.holds.iter().filter(|h| h.2 == Fate::Expire).count(),
+            "plain_logs": tally.logged,
+            "topups": tally.topups,
+            "server_errors": tally.server_errors,
+            "unexpected_answers": tally.unexpected,
+            "samples": tally.samples,
+            "authorize_latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
+            "books": books.json(),
+        });
+        if self.json {
+            println!("{}", pretty(&report));
+        } else {
+            println!(
+                "{decisions} decisions ({} granted, {} refused) in {seconds:.1} s over {} instance(s), {} clients, {} users\n  {:.0} decisions/s; authorize p50 {:.2} ms, p99 {:.2} ms\n  holds: {} settled, {} released, {} left to expire; {} plain logs, {} top-ups\n  5xx answers: {}; other unexpected answers: {}\n  books: {}",
+                tally.granted,
+                tally.refused,
+                servers.len(),
+                self.concurrency,
+                self.users,
+                decisions as f64 / seconds,
+                pct(0.5),
+                pct(0.99),
+                tally.settled,
+                tally.released,
+                tally.holds.iter().filter(|h| h.2 == Fate::Expire).count(),
+                tally.logged,
+                tally.topups,
+                tally.server_errors,
+                tally.unexpected,
+                books.summary(),
+            );
+            for s in &tally.samples {
+                println!("  e.g. {s}");
+            }
+        }
+        if tally.server_errors > 0 || tally.unexpected > 0 || !books.clean() {
+            bail!("the mixed load found errors (see above)");
+        }
+        Ok(())
+    }
+}
+
+/// One client's loop until `deadline`.
+async fn client(
+    n: usize,
+    servers: &[String],
+    key: &str,
+    users: &[String],
+    next_topup: &AtomicU64,
+    run_id: u32,
+    deadline: Instant,
+) -> anyhow::Result<Tally> {
+    let mut conns = Vec::with_capacity(servers.len());
+    for s in servers {
+        conns.push(Conn::open(s, key).await?);
+    }
+    let mut t = Tally::default();
+    let mut i = n;
+    while Instant::now() < deadline {
+        i += 1;
+        let (here, there) = (i % conns.len(), (i + 1) % conns.len());
+        let (roll, user, fate_roll): (f64, usize, f64) = {
+            let mut rng = rand::thread_rng();
+            (rng.gen(), rng.gen_range(0..users.len()), rng.gen())
+        };
+        let user = &users[user];
+        if roll < 0.7 {
+            let fate = match fate_roll {
+                r if r < 0.65 => Fate::Settle,
+                r if r < 0.9 => Fate::Release,
+                _ => Fate::Expire,
+            };
+            let ttl = if fate == Fate::Expire { 1 } else { 120 };
+            let asked = Instant::now();
+            let (status, body) = conns[here]
+                .send(
+                    "POST",
+                    "/api/v1/authorize",
+                    Some(json!({"user_id": user, "estimated_cost": "0.01", "hold": true, "hold_ttl_seconds": ttl})),
+                )
+                .await?;
+            t.authorize_us.push(asked.elapsed().as_micros() as u64);
+            match status {
+                402 => {
+                    t.refused += 1;
+                    continue;
+                }
+                200 => t.granted += 1,
+                _ => {
+                    t.odd("authorize", status, &body);
+                    continue;
+                }
+            }
+            let Some(hold) = body["hold_id"].as_str().map(str::to_string) else {
+                t.odd("authorize without a hold id", status, &body);
+                continue;
+            };
+            match fate {
+                Fate::Settle => {
+                    let (status, body) = conns[there]
+                        .send("POST", "/api/v1/log", Some(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 200, "user_id": user, "hold_id": hold})))
+                        .await?;
+                    if status == 200 {
+                        t.settled += 1;
+                    } else {
+                        t.odd("settle", status, &body);
+                    }
+                }
+                Fate::Release => {
+                    let path = format!("/api/v1/authorize/{hold}/release");
+                    let (status, body) = conns[there].send("POST", &path, None).await?;
+                    if status == 200 {
+                        t.released += 1;
+                    } else {
+                        t.odd("release", status, &body);
+                    }
+                }
+                Fate::Expire => {}
+            }
+            t.holds.push((user.clone(), hold, fate));
+        } else if roll < 0.9 {
+            let (status, body) = conns[here]
+                .send("POST", "/api/v1/log", Some(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 20, "output_tokens": 5})))
+                .await?;
+            if status == 200 {
+                t.logged += 1;
+            } else {
+                t.odd("log", status, &body);
+            }
+        } else {
+            let k = next_topup.fetch_add(1, Ordering::Relaxed);
+            let (status, body) = conns[here]
+                .send_with(
+                    "POST",
+                    "/api/v1/billing/topup",
+                    Some(json!({"amount": "0.05", "user_id": user})),
+                    Some(&format!("mixed-{run_id:08x}-topup-{k}")),
+                )
+                .await?;
+            if status == 200 {
+                t.topups += 1;
+            } else {
+                t.odd("top-up", status, &body);
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// What the ledgers say about the holds granted.
+#[derive(Default)]
+struct Books {
+    checked: usize,
+    /// Holds not closed exactly once, or closed another way than the client chose.
+    wrong: Vec<String>,
+    /// Holds in the ledgers no client was told of.
+    unknown: usize,
+    /// Entries that took a balance below zero or a spend past a limit.
+    overshoot: usize,
+    /// Money still held once every hold closed.
+    still_held: Vec<String>,
+}
+
+impl Books {
+    fn clean(&self) -> bool {
+        self.wrong.is_empty()
+            && self.unknown == 0
+            && self.overshoot == 0
+            && self.still_held.is_empty()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "holds_checked": self.checked,
+            "holds_not_closed_exactly_once": self.wrong.len(),
+            "examples": self.wrong.iter().take(5).collect::<Vec<_>>(),
+            "unknown_holds": self.unknown,
+            "overshooting_entries": self.overshoot,
+            "accounts_still_holding": self.still_held,
+            "clean": self.clean(),
+        })
+    }
+
+    fn summary(&self) -> String {
+        if self.clean() {
+            format!("clean ({} holds each closed exactly once as chosen; no balance below zero, no limit passed)", self.checked)
+        } else {
+            format!(
+                "NOT clean: {} holds not closed exactly once (e.g. {:?}), {} unknown holds, {} overshooting entries, still held on {:?}",
+                self.wrong.len(),
+                self.wrong.first(),
+                self.unknown,
+                self.overshoot,
+                self.still_held
+            )
+        }
+    }
+}
+
+/// Reads every user's ledger until the holds left to expire have closed (or `wait` passed),
+/// then judges the books.
+async fn check_books(
+    conn: &mut Conn,
+    users: &[String],
+    holds: &[(String, String, Fate)],
+    wait: Duration,
+) -> anyhow::Result<Books> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut entries = Vec::new();
+        for u in users {
+            entries.extend(ledger(conn, u).await?);
+        }
+        let books = judge(&entries, users, holds, conn).await?;
+        if books.clean() || Instant::now() >= deadline {
+            return Ok(books);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every entry of one user's ledger.
+async fn ledger(conn: &mut Conn, user: &str) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    loop {
+        let path = format!(
+            "/api/v1/billing/history?user_id={user}&limit=500&offset={}",
+            out.len()
+        );
+        let (status, body) = conn.send("GET", &path, None).await?;
+        if status != 200 {
+            bail!("reading {user}'s ledger: {status} {body}");
+        }
+        let page = body["transactions"].as_array().cloned().unwrap_or_default();
+        let more = body["pagination"]["has_more"].as_bool().unwrap_or(false);
+        out.extend(page);
+        if !more {
+            return Ok(out);
+        }
+    }
+}
+
+async fn judge(
+    entries: &[Value],
+    users: &[String],
+    holds: &[(String, String, Fate)],
+    conn: &mut Conn,
+) -> anyhow::Result<Books> {
+    // Per hold id: how many hold entries, the release descriptions, the charges.
+    let mut seen: BTreeMap<&str, (usize, Vec<&str>, usize)> = BTreeMap::new();
+    let mut books = Books::default();
+    for e in entries {
+        let flags = e["flags"].as_array().map_or(0, Vec::len);
+        let negative = e["balance_after"]
+            .as_str()
+            .is_some_and(|b| b.starts_with('-'));
+        if flags > 0 || negative {
+            books.overshoot += 1;
+        }
+        let Some(hold) = e["hold_id"].as_str() else {
+            continue;
+        };
+        let slot = seen.entry(hold).or_default();
+        match e["type"].as_str() {
+            Some("hold") => slot.0 += 1,
+            Some("release") => slot.1.push(e["description"].as_str().unwrap_or("")),
+            Some("charge") => slot.2 += 1,
+            _ => {}
+        }
+    }
+    let granted: BTreeMap<&str, Fate> = holds.iter().map(|(_, h, f)| (h.as_str(), *f)).collect();
+    books.unknown = seen.keys().filter(|h| !granted.contains_key(*h)).count();
+    for (hold, fate) in &granted {
+        books.checked += 1;
+        let (placed, releases, charges) = seen.get(hold).cloned().unwrap_or_default();
+        let settled_charges = usize::from(*fate == Fate::Settle);
+        if placed != 1 || releases != [fate.release_description()] || charges != settled_charges {
+            books.wrong.push(format!(
+                "{hold} ({fate:?}): {placed} hold entries, releases {releases:?}, {charges} charges"
+            ));
+        }
+    }
+    for u in users {
+        let (status, body) = conn
+            .send("GET", &format!("/api/v1/billing/balance?user_id={u}"), None)
+            .await?;
+        if status != 200 {
+            bail!("reading {u}'s balance: {status} {body}");
+        }
+        let held = body["balances"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|b| b["held"].as_str())
+            .any(|h| !h.trim_start_matches(['0', '.']).is_empty());
+        if held {
+            books.still_held.push(u.clone());
+        }
+    }
+    Ok(books)
+}
+
+/// One keep-alive HTTP/1.1 connection to an instance.
+struct Conn {
+    authority: String,
+    key: String,
+    sender: Sender,
+}
+
+impl Conn {
+    async fn open(authority: &str, key: &str) -> anyhow::Result<Conn> {
+        Ok(Conn {
+            authority: authority.to_string(),
+            key: key.to_string(),
+            sender: connect(authority).await?,
+        })
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.send_with(method, path, body, None).await
+    }
+
+    /// Sends a request (reconnecting once if the connection was lost) and reads the answer.
+    async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let bytes = bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default());
+        for attempt in 0..2 {
+            let mut request = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", &self.authority)
+                .header("x-api-key", &self.key)
+                .header("content-type", "application/json");
+            if let Some(k) = idempotency_key {
+                request = request.header("idempotency-key", k);
+            }
+            let request = request.body(http_body_util::Full::new(bytes.clone()))?;
+            match self.sender.send_request(request).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = http_body_util::BodyExt::collect(resp.into_body())
+                        .await
+                        .context("reading an answer")?
+                        .to_bytes();
+                    return Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                }
+                // A request that was sent and lost is not repeated (it may have been done),
+                // except an idempotent one.
+                Err(e) if attempt == 0 && (e.is_canceled() || idempotency_key.is_some()) => {
+                    self.sender = connect(&self.authority).await?;
+                }
+                Err(e) => return Err(e).context(format!("{method} {path}")),
+            }
+        }
+        bail!("{method} {path}: the connection was lost twice")
+    }
+}
