@@ -65,19 +65,26 @@ fn expected_names<'m>(message: &'m str, key: &str) -> Option<Vec<&'m str>> {
     (!names.is_empty()).then_some(names)
 }
 
-/// The known name nearest to `key` by edit distance (case-insensitive, a transposition
-/// counting as one edit), if near enough to be a likely typo: at most a third of the name's
-/// length, and at least one edit allowed. The first of equally near names wins.
+/// The known name nearest to `key`, if near enough to be a likely slip: within a third of
+/// the name's length in edits (at least one; case-insensitive, a transposition counting as
+/// one), or else, for keys of four or more characters, a name the key starts or is the start
+/// of (`hold_ttl` for `hold_ttl_seconds`). Among slips of the first kind the fewest edits
+/// win, among the second the longest shared start; then the first name.
 fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let key = key.to_lowercase();
     known
         .iter()
-        .map(|name| {
-            let d = strsim::damerau_levenshtein(&key, &name.to_lowercase());
-            (d, *name)
+        .filter_map(|name| {
+            let lower = name.to_lowercase();
+            let d = strsim::damerau_levenshtein(&key, &lower);
+            if d <= (lower.chars().count() / 3).max(1) {
+                return Some(((0, d), *name));
+            }
+            let cut = lower.starts_with(&key) || key.starts_with(&lower);
+            let shared = key.chars().count().min(lower.chars().count());
+            (cut && key.chars().count() >= 4).then_some(((1, usize::MAX - shared), *name))
         })
-        .filter(|(d, name)| *d <= (name.chars().count() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
+        .min_by_key(|(rank, _)| *rank)
         .map(|(_, name)| name)
 }
 
@@ -242,5 +249,15 @@ mod tests {
             Some("estimated_input_tokens")
         );
         assert_eq!(closest("currency", &[]), None);
+        assert_eq!(
+            closest("hold_ttl", &["hold", "hold_ttl_seconds"]),
+            Some("hold_ttl_seconds")
+        );
+        assert_eq!(closest("plan_name", &["plan"]), Some("plan"));
+        assert_eq!(
+            closest("use", &["user_id"]),
+            None,
+            "too short to be a cut name"
+        );
     }
 }
