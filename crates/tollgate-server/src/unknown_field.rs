@@ -15,7 +15,7 @@ use crate::error::ApiError;
 
 /// The 422 for an unknown member, or `None` when `e` is another kind of error.
 pub fn from_serde(e: &serde_path_to_error::Error<serde_json::Error>) -> Option<ApiError> {
-    let Some(Segment::Map { key }) = e.path().iter().last() else {
+    let Some(Segment::Map { key }) = e.path().iter().next_back() else {
         return None;
     };
     let message = serde_message(e.inner());
