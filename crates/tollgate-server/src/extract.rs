@@ -25,8 +25,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
-/// Parses JSON: malformed JSON is a 400, JSON of the wrong shape a 422 naming the field, a
-/// string holding a NUL character a 400 naming it (see [`crate::input`]).
+/// Parses JSON: malformed JSON is a 400, a string holding a NUL character a 400 naming it
+/// (see [`crate::input`]), JSON of the wrong shape a 422 naming the field (an unknown one
+/// with the known field it most resembles; see [`crate::unknown_field`]).
 pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
     if crate::input::may_hold_nul(bytes) {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -42,6 +43,9 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        if let Some(unknown) = crate::unknown_field::from_serde(&e) {
+            return unknown;
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {

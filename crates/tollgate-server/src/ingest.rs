@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -41,8 +42,10 @@ pub struct IngestContext<'a> {
     pub balance_low: Option<Nanos>,
 }
 
-/// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields.
+/// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields. Any other
+/// member is refused (422 naming it), so a misspelled one (`userid`) is never dropped.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UsageLogBody {
     /// Model name.
     pub model: String,
@@ -70,7 +73,8 @@ pub struct UsageLogBody {
     pub cost: Option<f64>,
     /// Latency.
     pub latency_ms: Option<i64>,
-    /// Free-form metadata object.
+    /// Free-form metadata object (any members: llmring sends `model_alias`, `finish_reason`
+    /// and `conversation_id`).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// Idempotency key.
@@ -358,8 +362,10 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
     })
 }
 
-/// `POST /api/v1/conversations/log` (llmring's `ConversationLogRequest`).
+/// `POST /api/v1/conversations/log` (llmring's `ConversationLogRequest`). Here and in the
+/// nested objects any member not listed is refused (422 naming its path).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConversationLogBody {
     /// The input messages.
     #[serde(default)]
@@ -380,6 +386,7 @@ pub struct ConversationLogBody {
 
 /// One input message; any role is stored as sent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = ConversationMessage)]
 pub struct MessageBody {
     /// Role; `user` when absent.
@@ -390,13 +397,38 @@ pub struct MessageBody {
     pub tool_calls: Option<Value>,
     /// Tool results.
     pub tool_results: Option<Value>,
-    /// Metadata.
+    /// Free-form metadata object.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
+    /// Accepted and ignored: llmring's `Message` carries it (the tool call a `tool` message
+    /// answers); no column keeps it.
+    #[schema(value_type = Option<String>)]
+    #[expect(
+        dead_code,
+        reason = "accepted so that llmring's messages are not refused"
+    )]
+    pub tool_call_id: Option<IgnoredAny>,
+    /// Accepted and ignored: llmring's `Message` carries it, always null on the wire (the
+    /// client cannot encode a set one); messages take the call's time.
+    #[schema(value_type = Option<String>)]
+    #[expect(
+        dead_code,
+        reason = "accepted so that llmring's messages are not refused"
+    )]
+    pub timestamp: Option<IgnoredAny>,
+    /// Accepted and ignored: an OpenAI chat message's participant name, which llmring 1.4.0's
+    /// logging decorators forward with the caller's messages.
+    #[schema(value_type = Option<String>)]
+    #[expect(
+        dead_code,
+        reason = "accepted so that llmring's messages are not refused"
+    )]
+    pub name: Option<IgnoredAny>,
 }
 
 /// The model's answer.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = ConversationResponse)]
 pub struct ResponseBody {
     /// Content.
@@ -411,8 +443,9 @@ pub struct ResponseBody {
     pub tool_calls: Option<Value>,
 }
 
-/// llmring's `ConversationMetadata`.
+/// llmring's `ConversationMetadata`: named fields, not a free-form object.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConversationMetadata {
     /// Provider.
     pub provider: String,

@@ -23,6 +23,7 @@ mod routes;
 pub mod settings;
 pub mod signer;
 mod state;
+mod unknown_field;
 pub mod webhooks;
 
 use std::future::Future;

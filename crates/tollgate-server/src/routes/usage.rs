@@ -81,6 +81,7 @@ pub async fn log(
 
 /// Body of `POST /api/v1/log/batch`.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = LogBatchBody)]
 struct BatchBody<'a> {
     /// The calls, each as `POST /api/v1/log` takes it.
@@ -89,10 +90,25 @@ struct BatchBody<'a> {
     events: Vec<&'a RawValue>,
 }
 
+/// An event's error as its result shows it: `field` is the path in the whole body
+/// (`events[3].userid`), as for any other body.
+fn item_error(index: usize, e: &ApiError) -> Value {
+    let mut body = e.body();
+    if let Some(field) = body.get("field").and_then(Value::as_str) {
+        let path = match field {
+            "" => format!("events[{index}]"),
+            f if f.starts_with('[') => format!("events[{index}]{f}"),
+            f => format!("events[{index}].{f}"),
+        };
+        body["field"] = json!(path);
+    }
+    body
+}
+
 /// Log many calls at once
 ///
 /// Up to `ingest.max_batch_events` (1,000 by default) calls. An invalid one is reported by its
-/// index and rejects nothing else.
+/// index, with `field` its path in the body (`events[3].userid`), and rejects nothing else.
 #[utoipa::path(
     post,
     path = "/api/v1/log/batch",
@@ -100,7 +116,7 @@ struct BatchBody<'a> {
     operation_id = "log_usage_batch",
     request_body = BatchBody,
     responses(
-        (status = 200, description = "`results` by index, each `status` `recorded`, `duplicate` (with the fields of `POST /api/v1/log`) or `rejected` (with its `error`), and the counts `recorded`, `duplicates`, `rejected`", body = Value),
+        (status = 200, description = "`results` by index, each `status` `recorded`, `duplicate` (with the fields of `POST /api/v1/log`) or `rejected` (with its `error`, whose `field` is the path in this body, `events[INDEX].…`), and the counts `recorded`, `duplicates`, `rejected`", body = Value),
         (status = 422, description = "`events` is empty or holds too many"),
         (status = 503, description = "Too many requests are waiting for a commit; retry"),
     )
@@ -138,9 +154,9 @@ pub async fn log_batch(
                 items.push(item);
                 results.push(Value::Null);
             }
-            Err(e) => {
-                results.push(json!({"index": index, "status": "rejected", "error": e.body()}))
-            }
+            Err(e) => results.push(
+                json!({"index": index, "status": "rejected", "error": item_error(index, &e)}),
+            ),
         }
     }
     // The events are parsed: the request body is no longer needed while the commit waits.

@@ -23,10 +23,11 @@ const MAX_TAGS: usize = 32;
 const MAX_TAG_CHARS: usize = 64;
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
-/// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`).
-/// The first selection that applies wins: conversation, date range (both ends), log ids,
+/// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`); any other member
+/// is refused (422 naming it). The first selection that applies wins: conversation, date range (both ends), log ids,
 /// then uncertified.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReceiptRequest {
     /// Every log of one conversation (a UUID).
     conversation_id: Option<String>,

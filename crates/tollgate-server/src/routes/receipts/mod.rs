@@ -310,10 +310,23 @@ pub(super) fn entry_text(entry: &Option<Vec<u8>>) -> Value {
         .map_or(Value::Null, |e| json!(String::from_utf8_lossy(e)))
 }
 
+/// A wrapper (`{"receipt": …}`, `{"receipt_id": …}`) takes its one member: any other would
+/// be ignored, so it is refused as an unknown field. A bare receipt has no such check: every
+/// member of it is signed, so an added one fails the signature instead.
+fn only_member(body: &Value, member: &str) -> Result<(), ApiError> {
+    match body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != member))
+    {
+        Some(other) => Err(crate::unknown_field::unknown_field(other, other, &[member])),
+        None => Ok(()),
+    }
+}
+
 /// Verify a receipt
 ///
 /// A receipt (bare, as llmring posts it, or under `"receipt"`), or `{"receipt_id"}` of a
-/// stored one (with the owner's key). Anyone may check a signature; with the owner's key the
+/// stored one (with the owner's key); a wrapper with any other member is 422 naming it. Anyone may check a signature; with the owner's key the
 /// set commitment is checked against the stored logs too.
 #[utoipa::path(
     post,
@@ -326,6 +339,7 @@ pub(super) fn entry_text(entry: &Option<Vec<u8>>) -> Value {
         (status = 200, description = "`receipt_id`, `valid`, `algorithm: \"Ed25519\"`, `key_id`, `signature_valid`, `commitment_valid` (null without the owner's key), `reason` when not valid", body = Value),
         (status = 400, description = "Not a receipt (`INVALID_RECEIPT`), or malformed JSON"),
         (status = 401, description = "A `receipt_id` without the owner's key"),
+        (status = 422, description = "`{\"receipt\"}` or `{\"receipt_id\"}` with another member (`INVALID_FIELD`, naming it)"),
     )
 )]
 pub async fn verify(
@@ -354,8 +368,12 @@ pub async fn verify(
         body.get("receipt_id"),
         body.get("signature"),
     ) {
-        (Some(r), _, _) if r.is_object() => (*r).clone(),
+        (Some(r), _, _) if r.is_object() => {
+            only_member(&body, "receipt")?;
+            (*r).clone()
+        }
         (_, Some(Value::String(id)), None) => {
+            only_member(&body, "receipt_id")?;
             let Some(tenant) = tenant else {
                 return Err(ApiError::unauthorized(
                     "checking a stored receipt by id needs the owner's API key; or post the receipt itself",
