@@ -19,6 +19,7 @@ mod prices;
 mod receipts;
 mod retention;
 mod routes;
+mod serve;
 pub mod settings;
 pub mod signer;
 mod state;
@@ -35,6 +36,7 @@ use tollgate_store::{Scope, Store, StoreError};
 
 pub use error::ApiError;
 pub use prices::{Prices, PricesError};
+pub use serve::limits::{default_max_connections, descriptor_limit, raise_descriptor_limit};
 pub use settings::Settings;
 
 use crate::batcher::Batcher;
@@ -61,6 +63,7 @@ pub enum StartError {
 pub struct Server {
     state: AppState,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     writer: JoinHandle<()>,
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
@@ -133,7 +136,7 @@ impl Server {
             settings,
             prices,
             batcher,
-            metrics,
+            metrics.clone(),
             signer,
             (billing, authorizer),
             jwt,
@@ -142,6 +145,7 @@ impl Server {
         Ok(Server {
             state,
             store,
+            metrics,
             writer,
             refresher,
             checkpointer,
@@ -157,7 +161,9 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests
-    /// in flight finish, waits for their writes to commit and closes the database.
+    /// in flight finish, waits for their writes to commit and closes the database. The
+    /// `http` settings bound each connection's head, silence and body, and how many are
+    /// open at once.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -166,6 +172,7 @@ impl Server {
         let Server {
             state,
             store,
+            metrics,
             writer,
             refresher,
             checkpointer,
@@ -173,14 +180,12 @@ impl Server {
             retainer,
             deliverer,
         } = self;
+        let limits = serve::Limits::new(
+            &state.settings().http,
+            state.settings().database_max_connections,
+        );
         let router = routes::router(state);
-        // Answers are small and must not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        serve::serve(listener, router, limits, metrics, shutdown).await;
         refresher.abort();
         expirer.abort();
         // An attempt cut off here is retried when its lease ends.
@@ -196,7 +201,7 @@ impl Server {
             tracing::error!(error = %e, "the writer task failed");
         }
         store.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -1,6 +1,5 @@
 //! `POST /api/v1/log` and `POST /api/v1/log/batch`: the ingestion hot path.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use tollgate_store::{Recorded, Scope};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{parse_json, Body};
+use crate::extract::{parse_json, Body, RawBody};
 use crate::ingest::{usage_item, IngestContext, UsageLogBody};
 use crate::state::AppState;
 
@@ -109,7 +108,7 @@ struct BatchBody<'a> {
 pub async fn log_batch(
     State(state): State<AppState>,
     auth: Auth,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::Ingest)?;
     let batch: BatchBody<'_> = parse_json(&bytes)?;

@@ -4,6 +4,7 @@
 mod auth;
 mod authorize;
 mod billing;
+mod connections;
 mod conversations;
 mod costs;
 mod export;
@@ -11,6 +12,7 @@ mod ingest;
 mod jwt;
 mod llmring;
 mod openapi;
+mod raw;
 mod reads;
 mod receipts;
 mod support;
