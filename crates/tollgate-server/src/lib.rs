@@ -161,7 +161,8 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests
-    /// in flight finish, waits for their writes to commit and closes the database. The
+    /// in flight finish (a request head still arriving gets one second), waits for their
+    /// writes to commit and closes the database. The
     /// `http` settings bound each connection's head, silence and body, and how many are
     /// open at once.
     pub async fn run(

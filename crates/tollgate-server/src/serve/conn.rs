@@ -19,12 +19,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tower::ServiceExt;
 
 use super::body::Deadline;
 use super::counters::Timeout;
 use super::registry::Conn;
 use super::Shared;
+
+/// How long, once shutdown begins, a connection with no request in flight (one still sending
+/// its head) may stay before it is closed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `tcp` until the client leaves, a timeout closes it, the registry sheds it, or the
 /// server shuts down (then requests in flight finish first).
@@ -48,7 +53,7 @@ pub(super) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_read);
     let mut served = pin!(builder.serve_connection(io, service));
-    let mut draining = false;
+    let mut stop = Stop::Serving;
     loop {
         let silence = silence(&conn, shared.limits.idle);
         tokio::select! {
@@ -61,10 +66,18 @@ pub(super) async fn serve(
                 }
                 break;
             }
-            _ = shutdown.wait_for(|stop| *stop), if !draining => {
+            _ = shutdown.wait_for(|stop| *stop), if matches!(stop, Stop::Serving) => {
                 // hyper closes an idle connection at once and any other after its response.
                 served.as_mut().graceful_shutdown();
-                draining = true;
+                stop = Stop::Draining(Instant::now() + SHUTDOWN_GRACE);
+            }
+            () = stop.grace_ends() => {
+                // A head still arriving is no request in flight: it must not hold shutdown
+                // up for the whole header timeout. One in flight closes after its response.
+                if conn.is_idle() {
+                    break;
+                }
+                stop = Stop::AfterResponse;
             }
             () = conn.shed.notified() => {
                 if conn.is_idle() {
@@ -109,6 +122,26 @@ impl Drop for Open {
             .connections
             .open
             .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a connection is in the server's shutdown.
+enum Stop {
+    /// No shutdown yet.
+    Serving,
+    /// Shutdown began: without a request in flight by then, the connection closes.
+    Draining(Instant),
+    /// A request was in flight: the connection closes after its response.
+    AfterResponse,
+}
+
+impl Stop {
+    /// Resolves when the grace for heads still arriving ends; never outside it.
+    async fn grace_ends(&self) {
+        match self {
+            Stop::Draining(at) => tokio::time::sleep_until(*at).await,
+            Stop::Serving | Stop::AfterResponse => std::future::pending().await,
+        }
     }
 }
 

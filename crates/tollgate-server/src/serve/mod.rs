@@ -19,7 +19,7 @@ use std::io;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
@@ -95,8 +95,8 @@ struct Shared {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets
-/// requests in flight finish and returns once every connection has closed (and so dropped
-/// its handle on the router).
+/// requests in flight finish (a head still arriving gets a second) and returns once every
+/// connection has closed (and so dropped its handle on the router).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
@@ -165,12 +165,17 @@ pub(crate) async fn serve(
     all_closed.closed().await;
 }
 
-/// Failed accepts in a row: logged once per burst, each followed by a growing pause, so a
-/// process out of descriptors does not spin.
+/// Failed accepts: each followed by a pause that grows while they come in a row, so a
+/// process out of descriptors does not spin; logged once per burst (failures less than
+/// [`QUIET`] apart), since shedding lets every other accept succeed.
 #[derive(Default)]
 struct AcceptErrors {
-    in_a_row: u64,
+    in_a_row: u32,
+    last: Option<Instant>,
 }
+
+/// A failed accept this long after the last one starts a new burst, and is logged.
+const QUIET: Duration = Duration::from_secs(10);
 
 impl AcceptErrors {
     /// Counts `e` and returns the pause before the next accept.
@@ -183,21 +188,23 @@ impl AcceptErrors {
         ) {
             return Duration::ZERO;
         }
-        shared
-            .metrics
-            .connections
-            .accept_errors
-            .fetch_add(1, Ordering::Relaxed);
-        if self.in_a_row == 0 {
-            tracing::error!(error = %e, "accepting connections failed; backing off");
+        let counters = &shared.metrics.connections;
+        counters.accept_errors.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) > QUIET)
+        {
+            tracing::error!(
+                error = %e,
+                "accepting connections failed; backing off (tollgate_http_accept_errors_total \
+                 counts the failures that follow)"
+            );
         }
+        self.last = Some(now);
         if out_of_descriptors(e) && shared.registry.shed_one() {
             // The connection idle longest gives its descriptor to the next accept.
-            shared
-                .metrics
-                .connections
-                .shed
-                .fetch_add(1, Ordering::Relaxed);
+            counters.shed.fetch_add(1, Ordering::Relaxed);
         }
         let pause = BACKOFF
             .0
@@ -207,16 +214,9 @@ impl AcceptErrors {
         pause
     }
 
-    /// An accept succeeded.
+    /// An accept succeeded: the next failure pauses briefly again.
     fn recovered(&mut self) {
-        if self.in_a_row > 0 {
-            tracing::warn!(
-                failed = self.in_a_row,
-                "accepting connections again after {} failed accepts",
-                self.in_a_row
-            );
-            self.in_a_row = 0;
-        }
+        self.in_a_row = 0;
     }
 }
 

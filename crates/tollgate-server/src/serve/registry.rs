@@ -133,7 +133,8 @@ impl Registry {
         let victim = conns
             .values()
             .filter(|c| c.is_idle())
-            .min_by_key(|c| c.idle_since.load(Ordering::Acquire))?
+            // Ids break ties: the older connection goes first.
+            .min_by_key(|c| (c.idle_since.load(Ordering::Acquire), c.id))?
             .id;
         let conn = conns.remove(&victim)?;
         conn.shed.notify_one();

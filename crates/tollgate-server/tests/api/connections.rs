@@ -200,3 +200,20 @@ async fn a_request_in_flight_when_shutdown_begins_still_gets_its_answer() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn a_head_still_arriving_when_shutdown_begins_does_not_hold_the_server_up() {
+    let mut app = TestApp::sqlite_with(quiet).await;
+    let mut half = connect(&app).await;
+    send(&mut half, b"GET /health HTTP/1.1\r\nHost: tollgate\r\n").await;
+    // Connections are accepted in order: once a later one is answered, the first is served.
+    let mut later = connect(&app).await;
+    send(&mut later, &get("/health")).await;
+    assert_eq!(read_response(&mut later).await.status, 200);
+    app.signal_stop();
+    // The header timeout is ten minutes: only the shutdown's short grace ends this in time.
+    tokio::time::timeout(crate::raw::PATIENCE, app.stop())
+        .await
+        .expect("the server stops");
+    assert!(closed_by_server(&mut half).await);
+}
