@@ -36,7 +36,7 @@ use tollgate_store::{Scope, Store, StoreError};
 
 pub use error::ApiError;
 pub use prices::{Prices, PricesError};
-pub use serve::limits::{default_max_connections, descriptor_limit, raise_descriptor_limit};
+pub use serve::limits::raise_descriptor_limit;
 pub use settings::Settings;
 
 use crate::batcher::Batcher;
