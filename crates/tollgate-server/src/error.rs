@@ -158,6 +158,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::serve::BodyTimedOut> for ApiError {
+    /// The body did not arrive in time (`http.body_timeout_ms`): 408. The server closes the
+    /// connection after this answer.
+    fn from(e: crate::serve::BodyTimedOut) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            e.to_string(),
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.body(), "detail": self.message});

@@ -25,6 +25,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// The body as bytes, with [`Body`]'s errors (too large: 413, too slow: 408) rather than
+/// axum's plain-text ones.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(body_rejection)
+    }
+}
+
 /// Parses JSON: malformed JSON is a 400, a string holding a NUL character a 400 naming it
 /// (see [`crate::input`]), JSON of the wrong shape a 422 naming the field (an unknown one
 /// with the known field it most resembles; see [`crate::unknown_field`]).
@@ -70,6 +85,9 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
 }
 
 fn body_rejection(e: BytesRejection) -> ApiError {
+    if let Some(late) = crate::serve::body_timed_out(&e) {
+        return late.into();
+    }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

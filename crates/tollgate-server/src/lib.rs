@@ -20,6 +20,7 @@ mod prices;
 mod receipts;
 mod retention;
 mod routes;
+mod serve;
 pub mod settings;
 pub mod signer;
 mod state;
@@ -37,6 +38,7 @@ use tollgate_store::{Scope, Store, StoreError};
 
 pub use error::ApiError;
 pub use prices::{Prices, PricesError};
+pub use serve::limits::raise_descriptor_limit;
 pub use settings::Settings;
 
 use crate::batcher::Batcher;
@@ -63,6 +65,7 @@ pub enum StartError {
 pub struct Server {
     state: AppState,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     writer: JoinHandle<()>,
     refresher: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
@@ -135,7 +138,7 @@ impl Server {
             settings,
             prices,
             batcher,
-            metrics,
+            metrics.clone(),
             signer,
             (billing, authorizer),
             jwt,
@@ -144,6 +147,7 @@ impl Server {
         Ok(Server {
             state,
             store,
+            metrics,
             writer,
             refresher,
             checkpointer,
@@ -159,7 +163,10 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests
-    /// in flight finish, waits for their writes to commit and closes the database.
+    /// in flight finish (a request head still arriving gets one second), waits for their
+    /// writes to commit and closes the database. The
+    /// `http` settings bound each connection's head, silence and body, and how many are
+    /// open at once.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -168,6 +175,7 @@ impl Server {
         let Server {
             state,
             store,
+            metrics,
             writer,
             refresher,
             checkpointer,
@@ -175,14 +183,12 @@ impl Server {
             retainer,
             deliverer,
         } = self;
+        let limits = serve::Limits::new(
+            &state.settings().http,
+            state.settings().database_max_connections,
+        );
         let router = routes::router(state);
-        // Answers are small and must not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        serve::serve(listener, router, limits, metrics, shutdown).await;
         refresher.abort();
         expirer.abort();
         // An attempt cut off here is retried when its lease ends.
@@ -198,7 +204,7 @@ impl Server {
             tracing::error!(error = %e, "the writer task failed");
         }
         store.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -105,6 +105,8 @@ pub struct Metrics {
     pub retention_months_skipped: AtomicU64,
     /// Webhook attempts by outcome: delivered, failed and retried, failed for good.
     webhook_outcomes: [AtomicU64; 3],
+    /// HTTP connections: open, shed, refused, timeouts.
+    pub connections: crate::serve::ConnMetrics,
 }
 
 impl Default for Metrics {
@@ -128,6 +130,7 @@ impl Default for Metrics {
             retention_failures: AtomicU64::new(0),
             retention_months_skipped: AtomicU64::new(0),
             webhook_outcomes: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -323,6 +326,7 @@ impl Metrics {
             "tollgate_commit_seconds",
             "Ingestion commit latency.",
         );
+        self.connections.render(&mut out);
         out
     }
 }

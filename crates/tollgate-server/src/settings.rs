@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod http;
+
+pub use http::HttpSettings;
+
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -47,6 +51,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// Alert webhooks: delivery and thresholds.
     pub webhooks: WebhookSettings,
+    /// Connections: timeouts and the connection cap.
+    pub http: HttpSettings,
 }
 
 /// Retention settings. An age of 0 turns that part off.
@@ -422,6 +428,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             retention: RetentionSettings::default(),
             webhooks: WebhookSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -487,6 +494,7 @@ impl fmt::Debug for Settings {
             .field("auth", &self.auth)
             .field("retention", &self.retention)
             .field("webhooks", &self.webhooks)
+            .field("http", &self.http)
             .finish()
     }
 }

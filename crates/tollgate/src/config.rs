@@ -43,6 +43,7 @@ const KNOWN: &[&str] = &[
     "auth",
     "retention",
     "webhooks",
+    "http",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

@@ -162,8 +162,11 @@ fn add_errors(doc: &mut OpenApi) {
         ResponseBuilder::new()
             .description(
                 "An error, in the `Error` shape: 400 malformed query or JSON, 401 no usable \
-                 credentials, 403 a missing scope, 404 not found (or another tenant's), 413 \
-                 body too large, 422 an invalid field, 503 the database is unavailable",
+                 credentials, 403 a missing scope, 404 not found (or another tenant's), 408 \
+                 the body did not arrive within `http.body_timeout_ms` (the connection is then \
+                 closed), 413 body too large, 422 an invalid field, 503 the database is \
+                 unavailable or every connection the server serves at once is busy (with \
+                 `Retry-After`)",
             )
             .content("application/json", body())
             .build()

@@ -300,7 +300,8 @@ async fn health(State(state): State<AppState>) -> Response {
 /// Prometheus metrics
 ///
 /// Requests by route and status, ingested events, commit batch sizes and latency, receipts
-/// issued, authorize decisions by outcome, holds open and expired.
+/// issued, authorize decisions by outcome, holds open and expired, HTTP connections (open,
+/// the cap, shed, refused) and timeouts by kind.
 #[utoipa::path(
     get,
     path = "/metrics",

@@ -1,6 +1,5 @@
 //! `POST /api/v1/log` and `POST /api/v1/log/batch`: the ingestion hot path.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use tollgate_store::Recorded;
 
 use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
-use crate::extract::{parse_json, Body};
+use crate::extract::{parse_json, Body, RawBody};
 use crate::ingest::{usage_item, IngestContext, UsageLogBody};
 use crate::state::AppState;
 
@@ -124,7 +123,7 @@ fn item_error(index: usize, e: &ApiError) -> Value {
 pub async fn log_batch(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let batch: BatchBody<'_> = parse_json(&bytes)?;
     let max = state.settings().ingest.max_batch_events;

@@ -4,6 +4,7 @@
 mod auth;
 mod authorize;
 mod billing;
+mod connections;
 mod conversations;
 mod costs;
 mod export;
@@ -13,6 +14,7 @@ mod jwt;
 mod llmring;
 mod llmring_fields;
 mod openapi;
+mod raw;
 mod reads;
 mod receipts;
 mod strict_fields;

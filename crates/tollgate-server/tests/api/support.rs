@@ -41,6 +41,12 @@ impl TestApp {
         apps
     }
 
+    /// One server on SQLite, with settings adjusted by `tweak`: for behaviour that does not
+    /// depend on the engine, such as how connections are handled.
+    pub async fn sqlite_with(tweak: impl Fn(&mut Settings)) -> TestApp {
+        TestApp::start(TestDatabase::sqlite().await, &tweak).await
+    }
+
     async fn start(db: TestDatabase, tweak: &impl Fn(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut settings = Settings {
@@ -170,6 +176,14 @@ impl TestApp {
             let _ = stopped.await;
         })));
         self.stop = Some(stop);
+    }
+
+    /// Tells the server to shut down gracefully, without waiting for it ([`TestApp::stop`]
+    /// waits).
+    pub fn signal_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 
     /// Stops the server gracefully and waits for it; the database stays.

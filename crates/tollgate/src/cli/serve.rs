@@ -35,6 +35,11 @@ impl Serve {
         let settings = config::load(&self.db, &extra)?;
         init_logging(settings.log_format);
         tracing::info!(?settings, "starting");
+        // Every connection holds a descriptor; the soft limit's default is often too low.
+        match tollgate_server::raise_descriptor_limit() {
+            Ok(limit) => tracing::debug!(?limit, "file descriptor limit"),
+            Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
+        }
 
         let store = config::open_store(&settings).await?;
         let boot = tollgate_server::bootstrap(&*store, &settings).await?;

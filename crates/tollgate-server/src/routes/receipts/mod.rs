@@ -17,7 +17,7 @@ use super::conversations::bounded;
 use super::logs::event_json;
 use crate::auth::{need, Can, MaybeAuth};
 use crate::error::ApiError;
-use crate::extract::{parse_json, Params, PathParam};
+use crate::extract::{parse_json, Params, PathParam, RawBody};
 use crate::receipts::{self, b64};
 use crate::state::AppState;
 
@@ -345,7 +345,7 @@ fn only_member(body: &Value, member: &str) -> Result<(), ApiError> {
 pub async fn verify(
     State(state): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     // Malformed JSON is answered as everywhere; then the receipt is read strictly: a member
     // repeated in one object could show a reader numbers the signature does not cover.
