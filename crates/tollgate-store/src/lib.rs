@@ -24,7 +24,7 @@ use tollgate_receipts::merkle::{Needs, Nodes};
 use tollgate_receipts::Hash;
 use uuid::Uuid;
 
-pub use db::{redact, ConnectOptions, Db, Dialect};
+pub use db::{redact, sqlite_path, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
 pub use exports::{ExportPage, ExportSpan, ExportedEvent};
 pub use migrate::MigrationReport;
@@ -398,6 +398,7 @@ impl SqlStore {
             Dialect::Sqlite => Some(Arc::new(ops::SqliteWriter::open(
                 &opts.url,
                 opts.sqlite_synchronous_full,
+                opts.create_if_missing,
             )?)),
             Dialect::Postgres => None,
         };

@@ -64,13 +64,23 @@ pub(crate) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the database file of a `sqlite://PATH[?…]` URL.
-    pub(crate) fn open(url: &str, synchronous_full: bool) -> Result<SqliteWriter, StoreError> {
+    /// Opens the database file of a `sqlite://PATH[?…]` URL (creating it only if `create`).
+    pub(crate) fn open(
+        url: &str,
+        synchronous_full: bool,
+        create: bool,
+    ) -> Result<SqliteWriter, StoreError> {
         let path = url
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:");
         let path = path.split('?').next().unwrap_or(path);
-        let conn = rusqlite::Connection::open(path)?;
+        let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",

@@ -26,7 +26,10 @@ impl Migrate {
         let settings = config::load(&self.db, &[])?;
         config::prepare_data_dir(&settings)?;
         let url = settings.database_url();
-        let store = SqlStore::connect(&config::connect_options(&settings))
+        let mut opts = config::connect_options(&settings);
+        // Making the database is this command's job (and `serve`'s).
+        opts.create_if_missing = true;
+        let store = SqlStore::connect(&opts)
             .await
             .with_context(|| format!("cannot open database {}", tollgate_store::redact(&url)))?;
         let report = store.migrate().await?;

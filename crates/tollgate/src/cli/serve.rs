@@ -36,7 +36,7 @@ impl Serve {
         init_logging(settings.log_format);
         tracing::info!(?settings, "starting");
 
-        let store = config::open_store(&settings).await?;
+        let store = config::create_store(&settings).await?;
         let boot = tollgate_server::bootstrap(&*store, &settings).await?;
         if boot.is_none() && settings.bootstrap_api_key.is_some() {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tollgate` binary: each test runs `tollgate serve` as a child
 //! process on a fresh SQLite data directory and drives it with the CLI's own commands.
 
+mod admin;
 mod billing;
 mod export;
 mod openapi;
