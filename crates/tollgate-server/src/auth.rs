@@ -61,6 +61,17 @@ impl Auth {
         }
     }
 
+    /// Fails with 403 unless the key is an operator key: the deployment-wide role that
+    /// manages plans and tenants and may act on any tenant.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match &self.principal {
+            Principal::Key(key) if key.scopes.contains(&Scope::Operator) => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "this route needs an operator key (created with `tollgate keys create --operator`)",
+            )),
+        }
+    }
+
     /// For the routes an end user may call on their own account (balance, history, usage,
     /// authorize): a key needs `scope`, an end user passes. Pair with [`Auth::account_user`].
     pub fn require_account(&self, scope: Scope) -> Result<(), ApiError> {

@@ -81,6 +81,9 @@ impl Server {
             webhooks::Policy::from_settings(&settings.webhooks).map_err(StartError::Config)?;
         let mut billing = Billing::from_settings(&settings.billing).map_err(StartError::Config)?;
         billing.balance_low = delivery.balance_low;
+        billing::seed_plans(&*store, &billing)
+            .await
+            .map_err(StartError::Config)?;
         let billing = Arc::new(billing);
         let retention = settings.retention_policy().map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
@@ -124,7 +127,7 @@ impl Server {
         let deliverer = webhooks::start(
             store.clone(),
             delivery,
-            billing.plans.clone(),
+            billing.default_plan.clone(),
             metrics.clone(),
         )
         .map_err(StartError::Config)?;

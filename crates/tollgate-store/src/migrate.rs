@@ -43,6 +43,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261122000002, "billing"),
     migration!(20261123000001, "webhooks"),
     migration!(20261123000002, "retention"),
+    migration!(20261205000001, "plans"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -850,28 +850,6 @@ pub struct AuditReport {
     pub findings: Vec<AuditFinding>,
 }
 
-/// Monthly request quotas by plan name (None: unlimited), and the plan of tenants with none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanQuotas {
-    /// The plan of a tenant that has none set.
-    pub default_plan: String,
-    /// Plan name → monthly request quota.
-    pub quotas: std::collections::BTreeMap<String, Option<i64>>,
-}
-
-impl PlanQuotas {
-    /// The plan a tenant is on, and its quota. A plan no longer configured counts as the
-    /// default plan, never as unlimited.
-    pub fn of(&self, plan: Option<&str>) -> (String, Option<i64>) {
-        let name = plan
-            .filter(|p| self.quotas.contains_key(*p))
-            .unwrap_or(&self.default_plan)
-            .to_string();
-        let quota = self.quotas.get(&name).copied().flatten();
-        (name, quota)
-    }
-}
-
 /// One request to `authorize`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
@@ -957,24 +935,4 @@ pub struct Decision {
     pub quota: QuotaState,
     /// The account, when a user was named.
     pub account: Option<AccountState>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plan_that_is_no_longer_configured_counts_as_the_default_plan() {
-        let plans = PlanQuotas {
-            default_plan: "starter".into(),
-            quotas: [
-                ("starter".to_string(), Some(500)),
-                ("pro".to_string(), None),
-            ]
-            .into(),
-        };
-        assert_eq!(plans.of(Some("pro")), ("pro".to_string(), None));
-        assert_eq!(plans.of(None), ("starter".to_string(), Some(500)));
-        assert_eq!(plans.of(Some("gone")), ("starter".to_string(), Some(500)));
-    }
 }

@@ -11,6 +11,7 @@ mod ingest;
 mod jwt;
 mod llmring;
 mod openapi;
+mod plans;
 mod reads;
 mod receipts;
 mod support;

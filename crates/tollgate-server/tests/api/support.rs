@@ -117,6 +117,24 @@ impl TestApp {
         reply(resp).await
     }
 
+    /// Any method, with `key` and an optional JSON body.
+    pub async fn request_as(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-API-Key", key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        reply(req.send().await.expect("send")).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.get_as(&self.key.clone(), path).await
     }

@@ -7,6 +7,7 @@ mod charges;
 mod conversations;
 mod export;
 mod pg_append;
+mod plans;
 mod prices;
 mod read;
 mod receipts;
@@ -33,6 +34,7 @@ use uuid::Uuid;
 use crate::db::{Db, Dialect};
 use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
+use crate::plans::{Plan, PlanChange, PlanSeed};
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
@@ -44,6 +46,15 @@ pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, St
         Dialect::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
         Dialect::Postgres => db.writer.begin().await?,
     })
+}
+
+/// SQL written with `?N` placeholders, as the engine takes them (sqlx's `Any` driver passes
+/// SQL through): PostgreSQL's `$N`.
+pub(crate) fn numbered(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Postgres => text.replace('?', "$"),
+        Dialect::Sqlite => text.to_string(),
+    }
 }
 
 /// Parses a UUID read from a TEXT column.
@@ -356,12 +367,43 @@ impl Store for SqlStore {
         receipts::uncertified(&self.db, tenant_id, limit, offset).await
     }
 
-    async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError> {
-        billing::set_plan(&self.db, tenant_id, plan).await
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
+        plans::list(&self.db).await
     }
 
-    async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError> {
-        billing::quota_usage_in(&self.db.reader, tenant_id, month).await
+    async fn put_plan(
+        &self,
+        name: &str,
+        monthly_requests: Option<i64>,
+    ) -> Result<(Plan, bool), StoreError> {
+        plans::put(&self.db, name, monthly_requests).await
+    }
+
+    async fn seed_plans(&self, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError> {
+        plans::seed(&self.db, seeds).await
+    }
+
+    async fn delete_plan(&self, name: &str, default_plan: &str) -> Result<bool, StoreError> {
+        plans::delete(&self.db, name, default_plan).await
+    }
+
+    async fn set_plan(
+        &self,
+        tenant_id: &str,
+        plan: Option<&str>,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<PlanChange, StoreError> {
+        plans::set_tenant_plan(&self.db, tenant_id, plan, default_plan, month).await
+    }
+
+    async fn quota(
+        &self,
+        tenant_id: &str,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<Option<QuotaState>, StoreError> {
+        plans::quota(&self.db, tenant_id, default_plan, month).await
     }
 
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
@@ -404,14 +446,14 @@ impl Store for SqlStore {
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        plans: &PlanQuotas,
+        default_plan: &str,
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
         match (&self.sqlite_writer, &self.db.pg) {
-            (Some(writer), _) => writer.authorize(requests, plans, defaults, now_us),
+            (Some(writer), _) => writer.authorize(requests, default_plan, defaults, now_us),
             (None, Some(pool)) => {
-                pg_append::authorize(pool, requests, plans, defaults, now_us).await
+                pg_append::authorize(pool, requests, default_plan, defaults, now_us).await
             }
             (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
         }
@@ -480,8 +522,8 @@ impl Store for SqlStore {
         Ok(n)
     }
 
-    async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError> {
-        webhooks::scan_quotas(&self.db, plans, now_us).await
+    async fn scan_quotas(&self, default_plan: &str, now_us: i64) -> Result<usize, StoreError> {
+        webhooks::scan_quotas(&self.db, default_plan, now_us).await
     }
 
     async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError> {

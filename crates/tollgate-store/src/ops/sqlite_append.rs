@@ -15,14 +15,14 @@ use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::authorize::{self, OpenHold};
 use super::charges;
+use super::plans;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use super::sql::Arg;
 use crate::model::{
-    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, PlanQuotas, QuotaState,
-    Recorded,
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };
 use crate::StoreError;
 use tollgate_core::{Currency, Nanos};
@@ -174,7 +174,7 @@ impl SqliteWriter {
     pub(crate) fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        plans: &PlanQuotas,
+        default_plan: &str,
         defaults: &AccountDefaults,
         now: i64,
     ) -> Result<Vec<Decision>, StoreError> {
@@ -189,9 +189,15 @@ impl SqliteWriter {
                      ON CONFLICT (tenant_id, month) DO NOTHING",
                 )?
                 .execute(rusqlite::params![tenant, month])?;
-                let plan: Option<String> = tx
-                    .prepare_cached("SELECT plan FROM tenants WHERE id = ?1")?
-                    .query_row([&tenant], |r| r.get(0))
+                let (plan, limit): (Option<String>, Option<i64>) = tx
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM tenants t {} WHERE t.id = ?1",
+                        plans::PLAN_COLUMNS,
+                        plans::plan_joins("?2")
+                    ))?
+                    .query_row(rusqlite::params![tenant, default_plan], |r| {
+                        Ok((r.get("plan_name")?, r.get("plan_requests")?))
+                    })
                     .optional()?
                     .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
                 let (used, reserved): (i64, i64) = tx
@@ -199,11 +205,10 @@ impl SqliteWriter {
                     .query_row(rusqlite::params![tenant, month], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
-                let (plan, limit) = plans.of(plan.as_deref());
                 quotas.insert(
                     tenant,
                     QuotaState {
-                        plan,
+                        plan: plans::found(plan, default_plan)?,
                         limit,
                         used,
                         reserved,

@@ -4,6 +4,7 @@
 mod append;
 mod billing;
 mod conversations;
+mod plans;
 mod prices;
 mod reads;
 mod receipts;

@@ -5,10 +5,10 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tollgate_core::time::format_us;
-use tollgate_server::billing::Billing;
+use tollgate_core::time::{format_us, month_of, now_us};
+use tollgate_server::billing::{quota_text, Billing};
 use tollgate_server::keys;
-use tollgate_store::{Scope, SqlStore};
+use tollgate_store::{PlanChange, Scope, SqlStore};
 
 use super::output::{json, table};
 use super::Db;
@@ -66,11 +66,11 @@ pub enum Tenants {
         #[arg(long)]
         json: bool,
     },
-    /// Move a tenant to a plan (`default`: back to the configured default plan).
+    /// Move a tenant to a plan (`default`: back to the default plan).
     SetPlan {
         /// Tenant name or id.
         tenant: String,
-        /// A configured plan's name, or `default`.
+        /// A plan's name (see `tollgate plans list`), or `default`.
         plan: String,
         #[command(flatten)]
         db: Db,
@@ -142,37 +142,47 @@ impl Tenants {
     }
 }
 
-/// Sets a tenant's plan after checking it against the configured plans.
+/// Moves a tenant to a plan of the database (checked in the transaction that moves it).
 async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::Result<()> {
     let settings = config::load(db, &[])?;
-    let plans = Billing::from_settings(&settings.billing)
-        .map_err(|e| anyhow::anyhow!("invalid billing settings: {e}"))?
-        .plans;
+    let billing = Billing::from_settings(&settings.billing)
+        .map_err(|e| anyhow::anyhow!("invalid billing settings: {e}"))?;
     let chosen = match plan.trim() {
         "default" => None,
-        name if plans.quotas.contains_key(name) => Some(name),
-        name => {
-            let known: Vec<&str> = plans.quotas.keys().map(String::as_str).collect();
-            bail!(
-                "'{name}' is not a plan (known: {}; or `default` for the configured default, {})",
-                known.join(", "),
-                plans.default_plan
-            );
-        }
+        name => Some(name),
     };
     let store = config::open_store(&settings).await?;
     let Some(t) = store.find_tenant(tenant).await? else {
         bail!("no tenant named '{tenant}' (see `tollgate tenants list`)");
     };
-    store.set_plan(&t.id, chosen).await?;
-    let (name, quota) = plans.of(chosen);
-    let quota_text = quota.map_or("unlimited".to_string(), |q| q.to_string());
+    let change = store
+        .set_plan(&t.id, chosen, &billing.default_plan, month_of(now_us()))
+        .await?;
+    let q = match change {
+        PlanChange::Moved(q) => q,
+        PlanChange::UnknownPlan { known } => {
+            let name = chosen.unwrap_or_default();
+            let hint = if billing.seeds.iter().any(|s| s.name == name) {
+                format!(
+                    ". The settings define billing.plans.{name}: the server adds it at its next \
+                     start, or add it now with `tollgate plans set {name}`"
+                )
+            } else {
+                format!(". Add it with `tollgate plans set {name} --monthly-requests N`")
+            };
+            bail!(
+                "'{name}' is not a plan (known: {}; or `default` for the default plan, {}){hint}",
+                known.join(", "),
+                billing.default_plan
+            );
+        }
+    };
     if as_json {
         println!(
             "{}",
             json(&json!({
-                "tenant": t.name, "tenant_id": t.id, "plan": name,
-                "default": chosen.is_none(), "monthly_requests": quota,
+                "tenant": t.name, "tenant_id": t.id, "plan": q.plan,
+                "default": chosen.is_none(), "monthly_requests": q.limit,
             }))
         );
     } else {
@@ -182,8 +192,10 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
             "plan "
         };
         println!(
-            "tenant {} is now on {how}{name} ({quota_text} requests a month)",
-            t.name
+            "tenant {} is now on {how}{} ({} a month)",
+            t.name,
+            q.plan,
+            quota_text(q.limit)
         );
     }
     Ok(())

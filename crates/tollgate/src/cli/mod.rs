@@ -13,6 +13,7 @@ mod checks;
 mod export;
 mod openapi;
 mod output;
+mod plans;
 mod pricing;
 mod prove;
 mod receipt_tables;
@@ -52,6 +53,10 @@ enum Command {
     /// Manage API keys (acts on the database directly).
     #[command(subcommand)]
     Keys(admin::Keys),
+    /// Manage the deployment's plans (acts on the database directly; running servers apply a
+    /// change from their next request).
+    #[command(subcommand)]
+    Plans(plans::Plans),
     /// Inspect and import prices.
     #[command(subcommand)]
     Pricing(pricing::Pricing),
@@ -101,6 +106,7 @@ impl Cli {
             Command::Migrate(c) => c.run().await?,
             Command::Tenants(c) => c.run().await?,
             Command::Keys(c) => c.run().await?,
+            Command::Plans(c) => c.run().await?,
             Command::Pricing(c) => c.run().await?,
             Command::Usage(c) => c.run().await?,
             Command::Billing(c) => return c.run().await,

@@ -1,6 +1,8 @@
 //! The commands that act on the database directly: `keys`, `tenants`, `plans`.
 
-use super::{arg, Sandbox};
+use serde_json::{json, Value};
+
+use super::{api_get, arg, Sandbox};
 
 #[test]
 fn an_admin_command_where_there_is_no_database_refuses_and_creates_nothing() {
@@ -47,4 +49,186 @@ fn migrate_creates_the_database_that_admin_commands_then_open() {
         .expect(0)
         .json();
     assert_eq!(listed[0]["name"], "acme");
+}
+
+#[test]
+fn a_plan_set_through_the_cli_applies_to_the_running_server_at_once() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    let data = sb.data();
+    let db = ["--data-dir", arg(&data)];
+    let plans = |args: &[&str]| {
+        let mut all = vec!["plans"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&db);
+        sb.run(&all)
+    };
+    let out = plans(&["set", "tiny", "--monthly-requests", "16"]).expect(0);
+    assert!(
+        out.stdout.contains("added plan tiny: 16 requests a month"),
+        "{}",
+        out.stdout
+    );
+    let out = sb
+        .run(&[
+            "tenants",
+            "set-plan",
+            "default",
+            "tiny",
+            "--data-dir",
+            arg(&data),
+        ])
+        .expect(0);
+    assert!(
+        out.stdout
+            .contains("now on plan tiny (16 requests a month)"),
+        "{}",
+        out.stdout
+    );
+    let (status, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(status, 200, "{limits}");
+    assert_eq!(
+        (&limits["plan"], &limits["limit"]),
+        (&json!("tiny"), &json!(16))
+    );
+
+    plans(&["set", "tiny", "--monthly-requests", "3"]).expect(0);
+    let (_, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(
+        limits["limit"], 3,
+        "the server reads the change at its next request"
+    );
+    plans(&["set", "tiny", "--unlimited"]).expect(0);
+    let (_, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(limits["limit"], Value::Null);
+
+    let listed = plans(&["list", "--json"]).expect(0).json();
+    let tiny = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|p| p["name"] == "tiny")
+        .expect("tiny is listed")
+        .clone();
+    assert_eq!(
+        (&tiny["monthly_requests"], &tiny["tenants"]),
+        (&Value::Null, &json!(1))
+    );
+    let table = plans(&["list"]).expect(0).stdout;
+    assert!(
+        table.contains("tiny") && table.contains("unlimited"),
+        "{table}"
+    );
+
+    let refused = plans(&["delete", "tiny"]).expect(1);
+    assert!(
+        refused.stderr.contains("1 tenant is on it"),
+        "{}",
+        refused.stderr
+    );
+    let refused = plans(&["delete", "starter"]).expect(1);
+    assert!(
+        refused.stderr.contains("default plan"),
+        "{}",
+        refused.stderr
+    );
+    sb.run(&[
+        "tenants",
+        "set-plan",
+        "default",
+        "default",
+        "--data-dir",
+        arg(&data),
+    ])
+    .expect(0);
+    plans(&["delete", "tiny"]).expect(0);
+    let (_, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(
+        (&limits["plan"], &limits["limit"]),
+        (&json!("starter"), &json!(500))
+    );
+}
+
+#[test]
+fn a_plan_only_in_the_settings_file_is_refused_until_a_server_start_adds_it() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    let data = sb.data();
+    // The operator defines a plan after the server started: the server has not added it, so
+    // the command must not claim the tenant is on it.
+    std::fs::write(
+        sb.path("tollgate.toml"),
+        "[billing.plans.tiny]\nmonthly_requests = 16\n",
+    )
+    .expect("settings");
+    let set_plan = [
+        "tenants",
+        "set-plan",
+        "default",
+        "tiny",
+        "--data-dir",
+        arg(&data),
+    ];
+    let refused = sb.run(&set_plan).expect(1);
+    assert!(
+        refused.stderr.contains("'tiny' is not a plan")
+            && refused
+                .stderr
+                .contains("the server adds it at its next start"),
+        "{}",
+        refused.stderr
+    );
+    let (_, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(
+        (&limits["plan"], &limits["limit"]),
+        (&json!("starter"), &json!(500))
+    );
+
+    drop(server);
+    let server = sb.start();
+    let out = sb.run(&set_plan).expect(0);
+    assert!(
+        out.stdout
+            .contains("now on plan tiny (16 requests a month)"),
+        "{}",
+        out.stdout
+    );
+    let (_, limits) = api_get(&server, "/api/v1/billing/limits");
+    assert_eq!(
+        (&limits["plan"], &limits["limit"]),
+        (&json!("tiny"), &json!(16))
+    );
+}
+
+#[test]
+fn a_settings_plan_that_differs_from_the_database_is_warned_about_and_the_database_applies() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    sb.run(&["migrate", "--data-dir", arg(&data)]).expect(0);
+    std::fs::write(
+        sb.path("tollgate.toml"),
+        "[billing.plans.starter]\nmonthly_requests = 1000\n",
+    )
+    .expect("settings");
+    let log = sb.serve_log();
+    for needed in [
+        "billing.plans.starter in the settings says 1000 requests a month",
+        "the database says 500 requests a month",
+        "the database's plan applies",
+        "tollgate plans set starter --monthly-requests N",
+    ] {
+        assert!(log.contains(needed), "{needed}:\n{log}");
+    }
+    let listed = sb
+        .run(&["plans", "list", "--json", "--data-dir", arg(&data)])
+        .expect(0)
+        .json();
+    let starter = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|p| p["name"] == "starter")
+        .expect("starter")
+        .clone();
+    assert_eq!(starter["monthly_requests"], 500);
 }
