@@ -31,7 +31,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tollgate_store::{Scope, Store, StoreError};
+use tollgate_store::{KeyRole, Scope, Store, StoreError};
 
 pub use error::ApiError;
 pub use prices::{Prices, PricesError};
@@ -213,13 +213,14 @@ pub struct Bootstrapped {
     pub secret: Option<String>,
 }
 
-/// On an empty database, creates the tenant `default` and one key with every scope: the
-/// configured `bootstrap_api_key`, or a random one returned so it can be shown once.
+/// On an empty database, creates the tenant `default` and one operator key (deployment-wide,
+/// every scope): the configured `bootstrap_api_key`, or a random one returned so it can be
+/// shown once.
 pub async fn bootstrap(
     store: &dyn Store,
     settings: &Settings,
 ) -> Result<Option<Bootstrapped>, StoreError> {
-    let (record, secret) = match &settings.bootstrap_api_key {
+    let (mut record, secret) = match &settings.bootstrap_api_key {
         Some(chosen) => {
             let chosen = chosen.expose_secret();
             keys::check_shape(chosen).map_err(|why| {
@@ -235,6 +236,7 @@ pub async fn bootstrap(
             (g.record, Some(g.secret))
         }
     };
+    record.role = KeyRole::Operator;
     let key_id = record.id.clone();
     Ok(store
         .bootstrap("default", record)

@@ -67,6 +67,8 @@ pub trait Store: Send + Sync + 'static {
         key_id: &str,
         tenant_id: Option<&str>,
     ) -> Result<ApiKeyInfo, StoreError>;
+    /// Makes a key an operator key: deployment-wide, every scope in every tenant.
+    async fn grant_operator(&self, key_id: &str) -> Result<ApiKeyInfo, StoreError>;
     /// The active key with this hash, if any.
     async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError>;
     /// On a database with no tenant at all, creates `tenant_name` and `key` atomically and
@@ -449,6 +451,11 @@ impl SqlStore {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         migrate::run(&self.db).await
+    }
+
+    /// Applies pending migrations up to and including `version`.
+    pub async fn migrate_up_to(&self, version: i64) -> Result<MigrationReport, StoreError> {
+        migrate::run_up_to(&self.db, version).await
     }
 }
 

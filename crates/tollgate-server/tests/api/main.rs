@@ -14,6 +14,7 @@ mod openapi;
 mod plans;
 mod reads;
 mod receipts;
+mod scopes;
 mod support;
 mod webhook_alerts;
 mod webhook_egress;

@@ -116,6 +116,10 @@ impl Store for SqlStore {
         tenants::revoke_key(&self.db, key_id, tenant_id).await
     }
 
+    async fn grant_operator(&self, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
+        tenants::grant_operator(&self.db, key_id).await
+    }
+
     async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError> {
         tenants::authenticate(&self.db, key_hash).await
     }

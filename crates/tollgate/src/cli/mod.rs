@@ -11,6 +11,7 @@ mod billing;
 mod billing_tables;
 mod checks;
 mod export;
+mod keys;
 mod openapi;
 mod output;
 mod plans;
@@ -52,7 +53,7 @@ enum Command {
     Tenants(admin::Tenants),
     /// Manage API keys (acts on the database directly).
     #[command(subcommand)]
-    Keys(admin::Keys),
+    Keys(keys::Keys),
     /// Manage the deployment's plans (acts on the database directly; running servers apply a
     /// change from their next request).
     #[command(subcommand)]

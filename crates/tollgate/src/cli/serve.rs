@@ -46,7 +46,7 @@ impl Serve {
         if let Some(boot) = boot {
             match &boot.secret {
                 Some(secret) => println!(
-                    "Created tenant '{}' ({}) and an API key with every scope. It is shown only once:\n\n    {secret}\n",
+                    "Created tenant '{}' ({}) and an operator key (deployment-wide, every scope). It is shown only once:\n\n    {secret}\n",
                     boot.tenant.name, boot.tenant.id
                 ),
                 None => println!(

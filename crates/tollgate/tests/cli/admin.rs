@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{api_get, arg, Sandbox};
+use super::{api_get, arg, get_with_headers, Sandbox};
 
 #[test]
 fn an_admin_command_where_there_is_no_database_refuses_and_creates_nothing() {
@@ -231,4 +231,76 @@ fn a_settings_plan_that_differs_from_the_database_is_warned_about_and_the_databa
         .expect("starter")
         .clone();
     assert_eq!(starter["monthly_requests"], 500);
+}
+
+#[test]
+fn keys_are_tenant_or_operator_keys_and_only_the_command_for_it_makes_an_operator_key() {
+    let sb = Sandbox::new();
+    let server = sb.start_with_env(&[("TOLLGATE_AUTH_CACHE_TTL_MS", "0")]);
+    let data = sb.data();
+    let db = ["--data-dir", arg(&data)];
+    let keys = |args: &[&str]| {
+        let mut all = vec!["keys"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&db);
+        sb.run(&all)
+    };
+    sb.run(&["tenants", "create", "acme", "--data-dir", arg(&data)])
+        .expect(0);
+    let refused = keys(&["create", "--tenant", "acme", "--scopes", "ingest,operator"]).expect(1);
+    assert!(
+        refused.stderr.contains("operator is not a scope") && refused.stderr.contains("--operator"),
+        "{}",
+        refused.stderr
+    );
+    let billing = keys(&[
+        "create", "--tenant", "acme", "--scopes", "billing", "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(
+        (&billing["role"], &billing["scopes"]),
+        (&json!("tenant"), &json!(["billing"]))
+    );
+    let operator = keys(&["create", "--tenant", "acme", "--operator", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(operator["role"], "operator");
+
+    let as_key = |key: &Value, tenant: &str, path: &str| {
+        let headers = format!(
+            "X-API-Key: {}\r\nX-Tenant-Id: {tenant}\r\n",
+            key["key"].as_str().expect("secret")
+        );
+        get_with_headers(&server.url, path, &headers).0
+    };
+    assert_eq!(as_key(&operator, "default", "/api/v1/stats"), 200);
+    assert_eq!(as_key(&operator, "acme", "/api/v1/plans"), 200);
+    assert_eq!(as_key(&billing, "default", "/api/v1/stats"), 403);
+    assert_eq!(as_key(&billing, "acme", "/api/v1/plans"), 403);
+
+    let listed = keys(&["list", "--json", "--tenant", "acme"])
+        .expect(0)
+        .json();
+    let roles: Vec<&Value> = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|k| &k["role"])
+        .collect();
+    assert_eq!(roles, [&json!("tenant"), &json!("operator")]);
+    let table = keys(&["list"]).expect(0).stdout;
+    assert!(
+        table.contains("role") && table.contains("operator"),
+        "{table}"
+    );
+
+    let id = billing["id"].as_str().expect("id");
+    let granted = keys(&["grant-operator", id]).expect(0);
+    assert!(
+        granted.stdout.contains("is now an operator key"),
+        "{}",
+        granted.stdout
+    );
+    assert_eq!(as_key(&billing, "default", "/api/v1/stats"), 200);
 }

@@ -301,7 +301,8 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
 
 /// Change an account's settings
 ///
-/// Its limits and status; an absent field is left as it is.
+/// Its limits and status; an absent field is left as it is. Needs the `billing` or the
+/// `admin` scope.
 #[utoipa::path(
     put,
     path = "/api/v1/billing/settings",
@@ -311,6 +312,7 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
     responses(
         (status = 200, description = "The account, as `GET /api/v1/billing/balance` shows it", body = Value),
         (status = 400, description = "A bad limit (`INVALID_AMOUNT`)"),
+        (status = 403, description = "The key has neither the `billing` nor the `admin` scope"),
     )
 )]
 pub async fn settings(
@@ -318,7 +320,8 @@ pub async fn settings(
     auth: Auth,
     Body(b): Body<SettingsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Scope::Admin)?;
+    // Limits move money: the billing scope sets them; admin keys keep the right they had.
+    auth.require_one_of(&[Scope::Billing, Scope::Admin])?;
     let user = body_user(b.user_id.as_deref())?;
     let change = AccountSettings {
         daily_limit: limit_change("daily_limit", b.daily_limit)?,

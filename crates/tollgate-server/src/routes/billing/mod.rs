@@ -1,5 +1,5 @@
 //! Billing routes: the tenant's plan and quota, an account's balance, ledger history and
-//! settings, the credits an operator posts (top-ups, refunds, adjustments), and usage and cost
+//! settings, the credits a `billing` key posts (top-ups, refunds, adjustments), and usage and cost
 //! reports. Each is also served at the path the source documents use.
 //!
 //! Handlers validate and shape; the store decides and writes, one transaction per operation.
@@ -126,7 +126,8 @@ pub struct PlanBody {
 
 /// Move the tenant to a plan
 ///
-/// For the key's tenant, or the one an operator names in `X-Tenant-Id`.
+/// For the key's tenant, or the one an operator key names in `X-Tenant-Id`. Operator keys
+/// only: plans are the deployment's.
 #[utoipa::path(
     post,
     path = "/api/v1/billing/plan",
@@ -135,6 +136,7 @@ pub struct PlanBody {
     request_body = PlanBody,
     responses(
         (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = Value),
+        (status = 403, description = "The key is not an operator key"),
         (status = 422, description = "`plan` is missing or not a plan (with `known`, the plans there are)"),
     )
 )]
