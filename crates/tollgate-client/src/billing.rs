@@ -1,4 +1,4 @@
-//! The billing routes: plans and quota, balances, the ledger, credits an operator posts,
+//! The billing routes: plans and quota, balances, the ledger, credits a billing key posts,
 //! account settings, and authorization before a call. Money travels as decimal strings.
 
 use serde::{Deserialize, Serialize};
@@ -170,7 +170,7 @@ impl Client {
         self.get("/api/v1/billing/history", query).await
     }
 
-    /// Posts a top-up, refund or adjustment (operator). With an `idempotency_key`, a repeat
+    /// Posts a top-up, refund or adjustment (billing scope). With an `idempotency_key`, a repeat
     /// returns the first answer and posts nothing.
     pub async fn credit(
         &self,

@@ -91,6 +91,33 @@ pub fn tokens(field: &str, value: i64) -> Result<i64, Invalid> {
     }
 }
 
+/// The longest plan name.
+pub const MAX_PLAN_NAME: usize = 64;
+
+/// A plan's name: as [`required_text`], at most [`MAX_PLAN_NAME`] characters, and not
+/// `default`, which stands for "the default plan" wherever a tenant's plan is chosen.
+pub fn plan_name(field: &str, value: &str) -> Result<String, Invalid> {
+    let name = required_text(field, value, MAX_PLAN_NAME)?;
+    if name == "default" {
+        return Err(Invalid::field(
+            field,
+            format!("{field} 'default' is reserved: it names the default plan wherever a plan is chosen"),
+        ));
+    }
+    Ok(name)
+}
+
+/// A plan's monthly request quota: None (unlimited), or zero or more.
+pub fn monthly_requests(field: &str, value: Option<i64>) -> Result<Option<i64>, Invalid> {
+    match value {
+        Some(n) if n < 0 => Err(Invalid::field(
+            field,
+            format!("{field} must be zero or more (or null for unlimited), got {n}"),
+        )),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +139,15 @@ mod tests {
         assert!(tokens("input_tokens", -1).is_err());
         assert!(tokens("input_tokens", MAX_TOKENS + 1).is_err());
         assert_eq!(tokens("input_tokens", 0), Ok(0));
+    }
+
+    #[test]
+    fn plan_names_are_bounded_text_other_than_default() {
+        assert_eq!(plan_name("name", " team "), Ok("team".to_string()));
+        assert!(plan_name("name", "default").is_err());
+        assert!(plan_name("name", &"p".repeat(65)).is_err());
+        assert!(monthly_requests("monthly_requests", Some(-1)).is_err());
+        assert_eq!(monthly_requests("monthly_requests", None), Ok(None));
     }
 
     #[test]

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use tollgate_store::{ApiKeyInfo, Scope};
+use tollgate_store::{ApiKeyInfo, KeyRole, Scope};
 
 use crate::error::ApiError;
 use crate::jwt::JwtAuth;
 use crate::keys;
 use crate::state::AppState;
 
-/// The header an operator uses to act on another tenant.
+/// The header an operator key uses to act on another tenant; any other key naming a tenant
+/// but its own is refused (403).
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
 /// An authenticated request.
@@ -42,9 +43,14 @@ pub enum Principal {
 }
 
 impl Auth {
-    /// Fails with 403 unless the key has `scope` (the operator scope has them all). End
+    /// Fails with 403 unless the key has `scope` (an operator key has every scope). End
     /// users have no scopes: this refuses them on every route.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        self.require_one_of(&[scope])
+    }
+
+    /// As [`Auth::require`], for routes that any of `scopes` opens.
+    pub fn require_one_of(&self, scopes: &[Scope]) -> Result<(), ApiError> {
         let key = match &self.principal {
             Principal::Key(key) => key,
             Principal::User(_) => {
@@ -53,13 +59,24 @@ impl Auth {
                 ))
             }
         };
-        if key.scopes.contains(&scope) || key.scopes.contains(&Scope::Operator) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this API key lacks the '{}' scope",
-                scope.as_str()
-            )))
+        if key.role == KeyRole::Operator || scopes.iter().any(|s| key.scopes.contains(s)) {
+            return Ok(());
+        }
+        let names: Vec<String> = scopes.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        Err(ApiError::forbidden(format!(
+            "this API key lacks the {} scope",
+            names.join(" or ")
+        )))
+    }
+
+    /// Fails with 403 unless the key is an operator key: the deployment-wide role that
+    /// manages plans and tenants and may act on any tenant.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match &self.principal {
+            Principal::Key(key) if key.role == KeyRole::Operator => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "this route needs an operator key (created with `tollgate keys create --operator`)",
+            )),
         }
     }
 
@@ -117,8 +134,12 @@ pub mod need {
         Read => |a| a.require(Scope::Read);
         /// A key with the `admin` scope.
         Admin => |a| a.require(Scope::Admin);
-        /// An operator key.
-        Operator => |a| a.require(Scope::Operator);
+        /// A key with the `billing` scope: its tenant's money.
+        Billing => |a| a.require(Scope::Billing);
+        /// A key with the `billing` or the `admin` scope (spending limits).
+        BillingOrAdmin => |a| a.require_one_of(&[Scope::Billing, Scope::Admin]);
+        /// An operator key: the deployment-wide role.
+        Operator => |a| a.require_operator();
         /// A key with the `ingest` scope, or an end user acting on their own account.
         OwnIngest => |a| a.require_account(Scope::Ingest);
         /// A key with the `read` scope, or an end user reading their own account.
@@ -307,7 +328,7 @@ impl FromRequestParts<AppState> for Auth {
             None => key.tenant_id.clone(),
             Some(t) if t == key.tenant_id || t == key.tenant_name => key.tenant_id.clone(),
             Some(t) => {
-                if !key.scopes.contains(&Scope::Operator) {
+                if key.role != KeyRole::Operator {
                     return Err(ApiError::forbidden(
                         "only an operator key may act on another tenant (X-Tenant-Id)",
                     ));

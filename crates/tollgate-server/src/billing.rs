@@ -1,11 +1,13 @@
 //! Plans, account defaults and the authorization queue.
 //!
+//! Plans live in the database; the settings only add missing ones at start ([`seed_plans`])
+//! and name the default plan, which every instance sharing a database must name alike.
+//!
 //! Authorizations are decided in batches: requests hand themselves to one task, which decides
 //! whatever has arrived while the previous batch ran in one transaction (see the store's
 //! `authorize`), so the cost of a commit is shared and decisions on one account are taken one
 //! after another against its locked state.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,25 +15,23 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tollgate_core::time::now_us;
+use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_core::{Currency, Nanos};
-use tollgate_store::{AccountDefaults, AuthorizeRequest, Decision, PlanQuotas, Store, StoreError};
+use tollgate_store::{AccountDefaults, AuthorizeRequest, Decision, PlanSeed, Store, StoreError};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::settings::BillingSettings;
 
-/// The built-in plans: name and monthly request quota.
-const BUILTIN_PLANS: [(&str, Option<i64>); 3] = [
-    ("starter", Some(500)),
-    ("growth", Some(5000)),
-    ("pro", None),
-];
-
 /// Billing configuration, checked at start.
 #[derive(Debug, Clone)]
 pub struct Billing {
-    /// Plans and the default plan.
-    pub plans: PlanQuotas,
+    /// The plan of tenants with none set (`billing.default_plan`). Plans themselves are read
+    /// from the database by every decision; this name is the one thing each instance holds.
+    pub default_plan: String,
+    /// The plans of the settings (`billing.plans`), added at start where the database lacks
+    /// them.
+    pub seeds: Vec<PlanSeed>,
     /// What new accounts start with.
     pub defaults: Arc<AccountDefaults>,
     /// Hold lifetime when a request does not ask for one.
@@ -57,28 +57,19 @@ fn limit(field: &str, text: Option<&str>) -> Result<Option<Nanos>, String> {
 impl Billing {
     /// Checks and resolves the settings.
     pub fn from_settings(s: &BillingSettings) -> Result<Billing, String> {
-        let mut quotas: BTreeMap<String, Option<i64>> = BUILTIN_PLANS
-            .iter()
-            .map(|(n, q)| (n.to_string(), *q))
-            .collect();
+        let mut seeds = Vec::with_capacity(s.plans.len());
         for (name, plan) in &s.plans {
-            if name.trim().is_empty() || name.len() > 64 {
-                return Err("billing.plans: a plan name must be 1 to 64 characters".into());
-            }
-            if plan.monthly_requests.is_some_and(|n| n < 0) {
-                return Err(format!(
-                    "billing.plans.{name}.monthly_requests must not be negative"
-                ));
-            }
-            quotas.insert(name.clone(), plan.monthly_requests);
+            let checked = plan_name("name", name)
+                .map_err(|e| format!("billing.plans: plan '{name}': {}", e.message))?;
+            let quota = monthly_requests("monthly_requests", plan.monthly_requests)
+                .map_err(|e| format!("billing.plans.{name}.{}", e.message))?;
+            seeds.push(PlanSeed {
+                name: checked,
+                monthly_requests: quota,
+            });
         }
-        if !quotas.contains_key(&s.default_plan) {
-            return Err(format!(
-                "billing.default_plan '{}' is not a plan (known: {})",
-                s.default_plan,
-                quotas.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
+        let default_plan = plan_name("default_plan", &s.default_plan)
+            .map_err(|e| format!("billing.{}", e.message))?;
         let currency = Currency::try_from(s.account.currency.clone())
             .map_err(|e| format!("billing.account.currency: {e}"))?;
         if s.hold_ttl_seconds == 0 || s.hold_ttl_seconds > s.max_hold_ttl_seconds {
@@ -88,10 +79,8 @@ impl Billing {
             );
         }
         Ok(Billing {
-            plans: PlanQuotas {
-                default_plan: s.default_plan.clone(),
-                quotas,
-            },
+            default_plan,
+            seeds,
             defaults: Arc::new(AccountDefaults {
                 is_active: s.account.is_active,
                 billing_enabled: s.account.billing_enabled,
@@ -104,6 +93,52 @@ impl Billing {
             balance_low: None,
         })
     }
+}
+
+/// "500 requests" or "unlimited requests", for sentences about a monthly quota.
+pub fn quota_text(monthly_requests: Option<i64>) -> String {
+    monthly_requests.map_or("unlimited requests".to_string(), |n| {
+        format!("{n} requests")
+    })
+}
+
+/// At start: adds the settings' plans the database lacks, warns where the settings and the
+/// database disagree (the database applies: it is what every instance reads), and checks that
+/// the default plan exists.
+pub async fn seed_plans(store: &dyn Store, billing: &Billing) -> Result<(), String> {
+    let stored = store
+        .seed_plans(&billing.seeds)
+        .await
+        .map_err(|e| format!("cannot add the plans of the settings: {e}"))?;
+    for (seed, plan) in billing.seeds.iter().zip(&stored) {
+        if seed.monthly_requests != plan.monthly_requests {
+            tracing::warn!(
+                plan = %plan.name,
+                "billing.plans.{name} in the settings says {wanted} a month, but the database \
+                 says {stored} a month: the database's plan applies, on every instance. To \
+                 change it: `tollgate plans set {name} --monthly-requests N` (or `--unlimited`), \
+                 or PUT /api/v1/plans/{name}",
+                name = plan.name,
+                wanted = quota_text(seed.monthly_requests),
+                stored = quota_text(plan.monthly_requests),
+            );
+        }
+    }
+    let plans = store
+        .list_plans()
+        .await
+        .map_err(|e| format!("cannot read the plans: {e}"))?;
+    if !plans.iter().any(|p| p.name == billing.default_plan) {
+        let known: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        return Err(format!(
+            "billing.default_plan '{name}' is not a plan in the database (plans: {}). Choose one \
+             of those, or add it: `tollgate plans set {name} --monthly-requests N`, or \
+             [billing.plans.{name}] in tollgate.toml",
+            known.join(", "),
+            name = billing.default_plan,
+        ));
+    }
+    Ok(())
 }
 
 type Reply = oneshot::Sender<Result<Decision, StoreError>>;
@@ -164,7 +199,12 @@ async fn run(
         }
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let result = store
-            .authorize(&requests, &billing.plans, &billing.defaults, now_us())
+            .authorize(
+                &requests,
+                &billing.default_plan,
+                &billing.defaults,
+                now_us(),
+            )
             .await;
         match result {
             Ok(decisions) => {
@@ -190,7 +230,7 @@ async fn run(
                     let one = store
                         .authorize(
                             std::slice::from_ref(&request),
-                            &billing.plans,
+                            &billing.default_plan,
                             &billing.defaults,
                             now_us(),
                         )

@@ -3,7 +3,7 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tollgate_core::ids::{new_id, IdKind};
-use tollgate_store::{NewApiKey, Scope};
+use tollgate_store::{KeyRole, NewApiKey, Scope};
 
 /// Longest key accepted (llmring's limit).
 pub const MAX_KEY_LEN: usize = 255;
@@ -16,7 +16,8 @@ pub struct GeneratedKey {
     pub record: NewApiKey,
 }
 
-/// A random key: `tg_` and 64 hex digits (256 bits).
+/// A random tenant key: `tg_` and 64 hex digits (256 bits). An operator key is one whose
+/// record's `role` the caller sets to [`KeyRole::Operator`].
 pub fn generate(tenant_id: &str, scopes: Vec<Scope>, name: Option<String>) -> GeneratedKey {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -39,6 +40,7 @@ pub fn record_for(
         prefix: secret.chars().take(10).collect(),
         name,
         scopes,
+        role: KeyRole::Tenant,
     }
 }
 

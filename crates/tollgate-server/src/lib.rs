@@ -34,7 +34,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tollgate_store::{Scope, Store, StoreError};
+use tollgate_store::{KeyRole, Scope, Store, StoreError};
 
 pub use error::ApiError;
 pub use prices::{Prices, PricesError};
@@ -86,6 +86,9 @@ impl Server {
             webhooks::Policy::from_settings(&settings.webhooks).map_err(StartError::Config)?;
         let mut billing = Billing::from_settings(&settings.billing).map_err(StartError::Config)?;
         billing.balance_low = delivery.balance_low;
+        billing::seed_plans(&*store, &billing)
+            .await
+            .map_err(StartError::Config)?;
         let billing = Arc::new(billing);
         let retention = settings.retention_policy().map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
@@ -129,7 +132,7 @@ impl Server {
         let deliverer = webhooks::start(
             store.clone(),
             delivery,
-            billing.plans.clone(),
+            billing.default_plan.clone(),
             metrics.clone(),
         )
         .map_err(StartError::Config)?;
@@ -218,13 +221,14 @@ pub struct Bootstrapped {
     pub secret: Option<String>,
 }
 
-/// On an empty database, creates the tenant `default` and one key with every scope: the
-/// configured `bootstrap_api_key`, or a random one returned so it can be shown once.
+/// On an empty database, creates the tenant `default` and one operator key (deployment-wide,
+/// every scope): the configured `bootstrap_api_key`, or a random one returned so it can be
+/// shown once.
 pub async fn bootstrap(
     store: &dyn Store,
     settings: &Settings,
 ) -> Result<Option<Bootstrapped>, StoreError> {
-    let (record, secret) = match &settings.bootstrap_api_key {
+    let (mut record, secret) = match &settings.bootstrap_api_key {
         Some(chosen) => {
             let chosen = chosen.expose_secret();
             keys::check_shape(chosen).map_err(|why| {
@@ -240,6 +244,7 @@ pub async fn bootstrap(
             (g.record, Some(g.secret))
         }
     };
+    record.role = KeyRole::Operator;
     let key_id = record.id.clone();
     Ok(store
         .bootstrap("default", record)

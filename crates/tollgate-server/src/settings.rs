@@ -238,9 +238,12 @@ pub struct PricingSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BillingSettings {
-    /// The plan of tenants that have none set.
+    /// The plan of tenants that have none set. It must be a plan in the database, and every
+    /// instance sharing a database must name the same one.
     pub default_plan: String,
-    /// Plans besides (or overriding) the built-in `starter` (500 requests a month), `growth`
+    /// Plans added to the database at start when it has none by that name. A plan the
+    /// database has is never changed from here (the database's plan applies, with a warning
+    /// where they differ); the database comes with `starter` (500 requests a month), `growth`
     /// (5,000) and `pro` (unlimited).
     pub plans: std::collections::BTreeMap<String, PlanSettings>,
     /// What a new billing account starts with.

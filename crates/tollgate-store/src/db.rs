@@ -59,6 +59,10 @@ pub struct ConnectOptions {
     /// SQLite only: fsync every commit (`FULL`, durable against power loss) or only at
     /// checkpoints (`NORMAL`, durable against a process crash).
     pub sqlite_synchronous_full: bool,
+    /// SQLite only: create the file when it does not exist. Only what deliberately makes a
+    /// database (`serve`, `migrate`, tests, benchmarks) sets it; anything else opening a
+    /// path where no database is would silently answer from a new, empty one.
+    pub create_if_missing: bool,
 }
 
 impl ConnectOptions {
@@ -68,6 +72,7 @@ impl ConnectOptions {
             url: url.into(),
             max_connections: 16,
             sqlite_synchronous_full: true,
+            create_if_missing: true,
         }
     }
 }
@@ -86,7 +91,7 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects, creating a SQLite file if it does not exist.
+    /// Connects; a missing SQLite file is created only with `opts.create_if_missing`.
     pub async fn connect(opts: &ConnectOptions) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(&opts.url)?;
@@ -94,7 +99,7 @@ impl Db {
             |e: sqlx::Error| StoreError::Unavailable(format!("{} ({e})", redact(&opts.url)));
         match dialect {
             Dialect::Sqlite => {
-                let url = sqlite_url(&opts.url);
+                let url = sqlite_url(&opts.url, opts.create_if_missing);
                 let connect = AnyConnectOptions::from_str(&url).map_err(unavailable)?;
                 let sync = if opts.sqlite_synchronous_full {
                     "FULL"
@@ -174,13 +179,28 @@ fn pool_with_pragmas(max: u32, pragmas: String) -> AnyPoolOptions {
         })
 }
 
-/// Adds `mode=rwc` so that a new SQLite file is created.
-fn sqlite_url(url: &str) -> String {
-    if url.contains('?') {
-        url.to_string()
-    } else {
-        format!("{url}?mode=rwc")
+/// Adds the open mode, unless the URL chooses one: `rwc` creates a missing file, `rw` refuses
+/// to.
+fn sqlite_url(url: &str, create: bool) -> String {
+    let mode = if create { "rwc" } else { "rw" };
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|p| p.starts_with("mode=")) => url.to_string(),
+        Some(_) => format!("{url}&mode={mode}"),
+        None => format!("{url}?mode={mode}"),
     }
+}
+
+/// The file a `sqlite://PATH[?…]` (or `sqlite:PATH`) URL names; None for other engines and
+/// for an in-memory database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// A URL with its password replaced, for messages and logs.
@@ -209,6 +229,32 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn a_sqlite_file_is_created_only_when_asked() {
+        assert_eq!(
+            sqlite_url("sqlite:///d/t.db", true),
+            "sqlite:///d/t.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url("sqlite:///d/t.db", false),
+            "sqlite:///d/t.db?mode=rw"
+        );
+        assert_eq!(
+            sqlite_url("sqlite:///d/t.db?cache=shared", false),
+            "sqlite:///d/t.db?cache=shared&mode=rw"
+        );
+        assert_eq!(
+            sqlite_url("sqlite://t.db?mode=ro", true),
+            "sqlite://t.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_path("sqlite://./data/t.db?mode=rw"),
+            Some(std::path::PathBuf::from("./data/t.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
     }
 
     #[test]

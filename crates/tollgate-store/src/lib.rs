@@ -13,6 +13,7 @@ mod exports;
 pub mod migrate;
 mod model;
 mod ops;
+mod plans;
 pub mod retention;
 mod webhooks;
 
@@ -24,11 +25,12 @@ use tollgate_receipts::merkle::{Needs, Nodes};
 use tollgate_receipts::Hash;
 use uuid::Uuid;
 
-pub use db::{redact, ConnectOptions, Db, Dialect};
+pub use db::{redact, sqlite_path, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
 pub use exports::{ExportPage, ExportSpan, ExportedEvent};
 pub use migrate::MigrationReport;
 pub use model::*;
+pub use plans::{Plan, PlanChange, PlanSeed};
 pub use retention::{
     ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
     TenantRetention, UNCERTIFIED_HINT,
@@ -69,6 +71,8 @@ pub trait Store: Send + Sync + 'static {
         key_id: &str,
         tenant_id: Option<&str>,
     ) -> Result<ApiKeyInfo, StoreError>;
+    /// Makes a key an operator key: deployment-wide, every scope in every tenant.
+    async fn grant_operator(&self, key_id: &str) -> Result<ApiKeyInfo, StoreError>;
     /// The active key with this hash, if any.
     async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError>;
     /// On a database with no tenant at all, creates `tenant_name` and `key` atomically and
@@ -265,12 +269,42 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
 
-    // Plans, billing accounts and the ledger.
+    // Plans. A tenant with no plan set, or whose plan is missing, is on `default_plan` (the
+    // `billing.default_plan` setting, the same on every instance), never unlimited.
 
-    /// Sets a tenant's plan (None: the configured default).
-    async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError>;
-    /// Requests recorded in `month` (yyyymm) and requests open holds reserve in it.
-    async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError>;
+    /// Every plan, by name.
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError>;
+    /// Adds a plan or changes its quota; returns it and whether it is new.
+    async fn put_plan(
+        &self,
+        name: &str,
+        monthly_requests: Option<i64>,
+    ) -> Result<(Plan, bool), StoreError>;
+    /// Adds the plans the database does not have, never changing one it has; returns the
+    /// database's plans of those names as they are now (to tell where the seeds disagree).
+    async fn seed_plans(&self, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError>;
+    /// Deletes a plan; false when there is none by that name. Deleting `default_plan` or a
+    /// plan a tenant is on is a conflict.
+    async fn delete_plan(&self, name: &str, default_plan: &str) -> Result<bool, StoreError>;
+    /// Moves a tenant to a plan (None: back to the default plan), checking in the same
+    /// transaction that the plan exists, and reads the tenant's quota in `month` (yyyymm).
+    async fn set_plan(
+        &self,
+        tenant_id: &str,
+        plan: Option<&str>,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<PlanChange, StoreError>;
+    /// The tenant's plan and quota, the requests recorded in `month` (yyyymm) and those open
+    /// holds reserve, read together; None when there is no such tenant.
+    async fn quota(
+        &self,
+        tenant_id: &str,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<Option<QuotaState>, StoreError>;
+
+    // Billing accounts and the ledger.
     /// An account, or None if it was never used.
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError>;
     /// Posts a top-up, refund or adjustment with its ledger entry, creating the account with
@@ -300,11 +334,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Account, StoreError>;
     /// Checks every balance against the sum of its ledger and its open holds.
     async fn audit(&self) -> Result<AuditReport, StoreError>;
-    /// Decides a batch of authorizations in one transaction, placing the holds asked for.
+    /// Decides a batch of authorizations in one transaction, placing the holds asked for;
+    /// each tenant's plan quota is read in that transaction.
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        plans: &PlanQuotas,
+        default_plan: &str,
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError>;
@@ -357,7 +392,7 @@ pub trait Store: Send + Sync + 'static {
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError>;
     /// Raises `quota.threshold` for every subscribed tenant whose recorded requests this month
     /// reached a threshold of its plan; returns how many alerts were new.
-    async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError>;
+    async fn scan_quotas(&self, default_plan: &str, now_us: i64) -> Result<usize, StoreError>;
     /// Turns up to `limit` new alerts into pending deliveries; returns the alerts handled.
     async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError>;
     /// Claims up to `limit` due deliveries until `lease_until_us`.
@@ -404,6 +439,7 @@ impl SqlStore {
             Dialect::Sqlite => Some(Arc::new(ops::SqliteWriter::open(
                 &opts.url,
                 opts.sqlite_synchronous_full,
+                opts.create_if_missing,
             )?)),
             Dialect::Postgres => None,
         };
@@ -422,6 +458,11 @@ impl SqlStore {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         migrate::run(&self.db).await
+    }
+
+    /// Applies pending migrations up to and including `version`.
+    pub async fn migrate_up_to(&self, version: i64) -> Result<MigrationReport, StoreError> {
+        migrate::run_up_to(&self.db, version).await
     }
 }
 

@@ -43,6 +43,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261122000002, "billing"),
     migration!(20261123000001, "webhooks"),
     migration!(20261123000002, "retention"),
+    migration!(20261205000001, "plans"),
+    migration!(20261205000002, "key_roles"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.
@@ -60,12 +62,18 @@ pub struct MigrationReport {
 /// Applies pending migrations. Safe to run from several instances at once: PostgreSQL runs
 /// them under an advisory lock, SQLite inside an immediate (write-locked) transaction.
 pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
+    run_up_to(db, i64::MAX).await
+}
+
+/// Applies pending migrations up to and including `version` (to build a database as an
+/// older Tollgate left it, and test the upgrade from there).
+pub async fn run_up_to(db: &Db, version: i64) -> Result<MigrationReport, StoreError> {
     let mut conn = db.writer.acquire().await?;
     if db.dialect == Dialect::Postgres {
         conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY))
             .await?;
     }
-    let result = apply_all(&mut conn, db.dialect).await;
+    let result = apply_all(&mut conn, db.dialect, version).await;
     if db.dialect == Dialect::Postgres {
         conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY))
             .await?;
@@ -76,6 +84,7 @@ pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
 async fn apply_all(
     conn: &mut sqlx::AnyConnection,
     dialect: Dialect,
+    up_to: i64,
 ) -> Result<MigrationReport, StoreError> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS tollgate_migrations (
@@ -87,7 +96,7 @@ async fn apply_all(
     )
     .await?;
     let mut report = MigrationReport::default();
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= up_to) {
         let sql = match dialect {
             Dialect::Sqlite => m.sqlite,
             Dialect::Postgres => m.postgres,

@@ -19,22 +19,22 @@ pub struct Tenant {
     pub plan: Option<String>,
 }
 
-/// What an API key may do.
+/// What a tenant API key may do within its own tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     /// Log usage and authorize calls.
     Ingest,
     /// Read stats, logs, receipts and balances.
     Read,
-    /// Change the tenant's own settings.
+    /// Change the tenant's own settings: account limits, webhooks.
     Admin,
-    /// Administer the deployment: tenants, plans, keys, balances; may act on other tenants.
-    Operator,
+    /// Move the tenant's money: top-ups, refunds, adjustments, account limits.
+    Billing,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Operator];
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Billing];
 
     /// The scope's name.
     pub fn as_str(self) -> &'static str {
@@ -42,7 +42,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
-            Scope::Operator => "operator",
+            Scope::Billing => "billing",
         }
     }
 
@@ -56,7 +56,13 @@ impl Scope {
         let mut scopes = Vec::new();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let scope = Scope::parse(name).ok_or_else(|| {
-                format!("unknown scope '{name}' (known: ingest, read, admin, operator)")
+                if name == "operator" {
+                    "operator is not a scope but a role held by keys created as operator keys \
+                     (`tollgate keys create --operator`)"
+                        .to_string()
+                } else {
+                    format!("unknown scope '{name}' (known: ingest, read, admin, billing)")
+                }
             })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
@@ -79,6 +85,36 @@ impl Scope {
     }
 }
 
+/// Who a key acts for. Stored in a column of its own, apart from the scopes, so that no list
+/// of scopes (which tenant admins choose and read) can carry the deployment-wide role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    /// A tenant key: its scopes, within its own tenant.
+    Tenant,
+    /// An operator key: everything, in any tenant (`X-Tenant-Id`), plus plans and tenants.
+    /// Only a key created as one, or granted the role explicitly, holds it.
+    Operator,
+}
+
+impl KeyRole {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Tenant => "tenant",
+            KeyRole::Operator => "operator",
+        }
+    }
+
+    /// Reads a stored role.
+    pub fn parse(name: &str) -> Option<KeyRole> {
+        match name {
+            "tenant" => Some(KeyRole::Tenant),
+            "operator" => Some(KeyRole::Operator),
+            _ => None,
+        }
+    }
+}
+
 /// A key to create. The caller generates the secret and passes only its hash.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -94,6 +130,8 @@ pub struct NewApiKey {
     pub name: Option<String>,
     /// Scopes.
     pub scopes: Vec<Scope>,
+    /// Tenant or operator key.
+    pub role: KeyRole,
 }
 
 /// A key as listed (never the secret).
@@ -111,6 +149,8 @@ pub struct ApiKeyInfo {
     pub name: Option<String>,
     /// Scopes.
     pub scopes: Vec<Scope>,
+    /// Tenant or operator key.
+    pub role: KeyRole,
     /// Creation time.
     pub created_us: i64,
     /// Revocation time, if revoked.
@@ -850,28 +890,6 @@ pub struct AuditReport {
     pub findings: Vec<AuditFinding>,
 }
 
-/// Monthly request quotas by plan name (None: unlimited), and the plan of tenants with none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanQuotas {
-    /// The plan of a tenant that has none set.
-    pub default_plan: String,
-    /// Plan name → monthly request quota.
-    pub quotas: std::collections::BTreeMap<String, Option<i64>>,
-}
-
-impl PlanQuotas {
-    /// The plan a tenant is on, and its quota. A plan no longer configured counts as the
-    /// default plan, never as unlimited.
-    pub fn of(&self, plan: Option<&str>) -> (String, Option<i64>) {
-        let name = plan
-            .filter(|p| self.quotas.contains_key(*p))
-            .unwrap_or(&self.default_plan)
-            .to_string();
-        let quota = self.quotas.get(&name).copied().flatten();
-        (name, quota)
-    }
-}
-
 /// One request to `authorize`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
@@ -957,24 +975,4 @@ pub struct Decision {
     pub quota: QuotaState,
     /// The account, when a user was named.
     pub account: Option<AccountState>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plan_that_is_no_longer_configured_counts_as_the_default_plan() {
-        let plans = PlanQuotas {
-            default_plan: "starter".into(),
-            quotas: [
-                ("starter".to_string(), Some(500)),
-                ("pro".to_string(), None),
-            ]
-            .into(),
-        };
-        assert_eq!(plans.of(Some("pro")), ("pro".to_string(), None));
-        assert_eq!(plans.of(None), ("starter".to_string(), Some(500)));
-        assert_eq!(plans.of(Some("gone")), ("starter".to_string(), Some(500)));
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use crate::{open, ConnectOptions, Store};
+use crate::{open, ConnectOptions, SqlStore, Store};
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const TEST_DATABASE_URL: &str = "TOLLGATE_TEST_DATABASE_URL";
@@ -29,48 +29,14 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A fresh SQLite database in a temporary directory.
     pub async fn sqlite() -> TestDatabase {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
-        let store = open(&ConnectOptions::new(&url)).await.expect("open sqlite");
-        TestDatabase {
-            store,
-            url,
-            engine: "sqlite",
-            _dir: Some(dir),
-            drop_pg: None,
-        }
+        let (dir, url) = sqlite_location();
+        TestDatabase::opened(url, "sqlite", Some(dir), None).await
     }
 
     /// A fresh PostgreSQL database, when the test server is configured.
     pub async fn postgres() -> Option<TestDatabase> {
-        let admin = match std::env::var(TEST_DATABASE_URL) {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("{TEST_DATABASE_URL} must name a PostgreSQL server when CI=true");
-                }
-                return None;
-            }
-        };
-        let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("cannot reach PostgreSQL at {}: {e}", crate::redact(&admin))
-        });
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create test database");
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
-        let store = open(&ConnectOptions::new(&url))
-            .await
-            .expect("open postgres");
-        Some(TestDatabase {
-            store,
-            url,
-            engine: "postgres",
-            _dir: None,
-            drop_pg: Some((admin, name)),
-        })
+        let (admin, name, url) = postgres_location().await?;
+        Some(TestDatabase::opened(url, "postgres", None, Some((admin, name))).await)
     }
 
     /// SQLite, and PostgreSQL when configured: the engines a contract test runs on.
@@ -79,6 +45,84 @@ impl TestDatabase {
         dbs.extend(TestDatabase::postgres().await);
         dbs
     }
+
+    /// As [`TestDatabase::all`], but each database as an older Tollgate left it: migrated up to
+    /// `version`, with `sql` (rows in that schema; SQL both engines accept) run on it, then
+    /// opened as this version opens a database, applying the migrations after `version`.
+    pub async fn all_upgraded(version: i64, sql: &str) -> Vec<TestDatabase> {
+        let (dir, url) = sqlite_location();
+        older(&url, version, sql).await;
+        let mut dbs = vec![TestDatabase::opened(url, "sqlite", Some(dir), None).await];
+        if let Some((admin, name, url)) = postgres_location().await {
+            older(&url, version, sql).await;
+            dbs.push(TestDatabase::opened(url, "postgres", None, Some((admin, name))).await);
+        }
+        dbs
+    }
+
+    async fn opened(
+        url: String,
+        engine: &'static str,
+        dir: Option<tempfile::TempDir>,
+        drop_pg: Option<(String, String)>,
+    ) -> TestDatabase {
+        let store = open(&ConnectOptions::new(&url))
+            .await
+            .unwrap_or_else(|e| panic!("open {engine}: {e}"));
+        TestDatabase {
+            store,
+            url,
+            engine,
+            _dir: dir,
+            drop_pg,
+        }
+    }
+}
+
+/// A temporary directory and the URL of a SQLite file in it.
+fn sqlite_location() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    (dir, url)
+}
+
+/// Creates an empty PostgreSQL database on the test server: (server URL, name, its URL).
+async fn postgres_location() -> Option<(String, String, String)> {
+    let admin = match std::env::var(TEST_DATABASE_URL) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{TEST_DATABASE_URL} must name a PostgreSQL server when CI=true");
+            }
+            return None;
+        }
+    };
+    let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e}", crate::redact(&admin)));
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let url = with_database(&admin, &name);
+    Some((admin, name, url))
+}
+
+/// Migrates the database at `url` up to `version` and runs `sql` on it.
+async fn older(url: &str, version: i64, sql: &str) {
+    let store = SqlStore::connect(&ConnectOptions::new(url))
+        .await
+        .expect("connect");
+    store
+        .migrate_up_to(version)
+        .await
+        .expect("older migrations");
+    sqlx::raw_sql(sql)
+        .execute(&store.db.writer)
+        .await
+        .expect("rows of the older schema");
+    store.db.close().await;
 }
 
 impl Drop for TestDatabase {

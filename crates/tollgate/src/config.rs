@@ -105,24 +105,59 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database, which must exist: every command but `serve`
+/// and `migrate` acts on a server's data, and a SQLite path with no database there is a
+/// mistake to report, never a new empty database to answer from.
 pub async fn open_store(
     settings: &Settings,
 ) -> anyhow::Result<std::sync::Arc<dyn tollgate_store::Store>> {
-    prepare_data_dir(settings)?;
     let url = settings.database_url();
-    let opts = connect_options(settings);
-    tollgate_store::open(&opts)
-        .await
-        .with_context(|| format!("cannot open database {}", tollgate_store::redact(&url)))
+    if let Some(path) = tollgate_store::sqlite_path(&url) {
+        if !path.exists() {
+            bail!("{}", missing_database(&path));
+        }
+    }
+    open(connect_options(settings), &url).await
 }
 
-/// The connection options the settings describe.
+/// Opens (and migrates) the configured database, creating it (and the data directory) when it
+/// does not exist: for `serve`.
+pub async fn create_store(
+    settings: &Settings,
+) -> anyhow::Result<std::sync::Arc<dyn tollgate_store::Store>> {
+    prepare_data_dir(settings)?;
+    let mut opts = connect_options(settings);
+    opts.create_if_missing = true;
+    open(opts, &settings.database_url()).await
+}
+
+async fn open(
+    opts: tollgate_store::ConnectOptions,
+    url: &str,
+) -> anyhow::Result<std::sync::Arc<dyn tollgate_store::Store>> {
+    tollgate_store::open(&opts)
+        .await
+        .with_context(|| format!("cannot open database {}", tollgate_store::redact(url)))
+}
+
+/// What to do when the SQLite file a command looked for is not there.
+fn missing_database(path: &Path) -> String {
+    format!(
+        "no Tollgate database at {}. Point this command at the server's data with --data-dir DIR \
+         or --database-url URL (or TOLLGATE_DATA_DIR, TOLLGATE_DATABASE_URL, or tollgate.toml). \
+         `tollgate serve` or `tollgate migrate` creates a new database.",
+        path.display()
+    )
+}
+
+/// The connection options the settings describe. A missing SQLite file is not created unless
+/// the caller sets `create_if_missing` (see [`create_store`]).
 pub fn connect_options(settings: &Settings) -> tollgate_store::ConnectOptions {
     let mut opts = tollgate_store::ConnectOptions::new(settings.database_url());
     opts.max_connections = settings.database_max_connections;
     opts.sqlite_synchronous_full =
         settings.sqlite_synchronous == tollgate_server::settings::SqliteSync::Full;
+    opts.create_if_missing = false;
     opts
 }
 

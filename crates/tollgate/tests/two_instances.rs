@@ -1,5 +1,6 @@
 //! Two Tollgate processes on one PostgreSQL: however concurrent authorizations interleave
-//! across them, the holds admitted never exceed the account's balance.
+//! across them, the holds admitted never exceed the account's balance; and a plan changed
+//! through one decides the next request on the other.
 //!
 //! Runs when `TOLLGATE_TEST_DATABASE_URL` names a PostgreSQL server (CI sets it, and fails
 //! without it); each run gets a database of its own.
@@ -175,6 +176,117 @@ async fn holds_admitted_by_two_instances_never_exceed_the_balance() {
     assert_eq!((holds.0.len(), holds.1), (33, 33));
     let audit = db.store.audit().await.expect("audit");
     assert!(audit.findings.is_empty(), "{:?}", audit.findings);
+}
+
+/// One request with the test key; the status and the JSON body (Null when there is none).
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http
+        .request(method, format!("{url}{path}"))
+        .header("X-API-Key", KEY);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_changed_through_one_instance_decides_the_next_request_on_the_other() {
+    use reqwest::Method;
+    let Some(db) = TestDatabase::postgres().await else {
+        eprintln!("skipped: TOLLGATE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let http = reqwest::Client::new();
+    let a = start(&db.url);
+    wait_healthy(&http, &a.url).await;
+    let b = start(&db.url);
+    wait_healthy(&http, &b.url).await;
+
+    let tiny = |n: i64| Some(json!({ "monthly_requests": n }));
+    let (status, body) = call(&http, Method::PUT, &a.url, "/api/v1/plans/tiny", tiny(2)).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, listed) = call(&http, Method::GET, &b.url, "/api/v1/plans", None).await;
+    let seen: Vec<&Value> = listed["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .filter(|p| p["name"] == "tiny")
+        .collect();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the other instance lists the new plan: {listed}"
+    );
+    assert_eq!(seen[0]["monthly_requests"], 2);
+
+    let (status, body) = call(
+        &http,
+        Method::POST,
+        &b.url,
+        "/api/v1/billing/plan",
+        Some(json!({"plan": "tiny"})),
+    )
+    .await;
+    assert_eq!((status, &body["limit"]), (200, &json!(2)), "{body}");
+    let (_, limits) = call(&http, Method::GET, &a.url, "/api/v1/billing/limits", None).await;
+    assert_eq!(
+        (&limits["plan"], &limits["limit"]),
+        (&json!("tiny"), &json!(2))
+    );
+
+    for _ in 0..2 {
+        let usage = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 1});
+        let (status, body) = call(&http, Method::POST, &a.url, "/api/v1/log", Some(usage)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call(
+        &http,
+        Method::POST,
+        &b.url,
+        "/api/v1/authorize",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (402, &json!("QUOTA_EXCEEDED")),
+        "{body}"
+    );
+
+    let (status, body) = call(&http, Method::PUT, &a.url, "/api/v1/plans/tiny", tiny(3)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        &http,
+        Method::POST,
+        &b.url,
+        "/api/v1/authorize",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "the other instance decides with the new quota at once: {body}"
+    );
+    assert_eq!(body["quota"]["limit"], 3, "{body}");
+
+    let (status, body) = call(&http, Method::DELETE, &b.url, "/api/v1/plans/tiny", None).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("CONFLICT")),
+        "{body}"
+    );
 }
 
 async fn db_tenant(db: &TestDatabase) -> String {

@@ -51,8 +51,10 @@ pub(crate) fn served() -> &'static str {
 makes, prices it exactly and reports usage, and signs receipts a third party can verify. \
 It is a drop-in server for the llmring client: same routes, same JSON shapes.\n\n\
 Requests authenticate with a tenant API key in `X-API-Key` or `Authorization: Bearer`; the \
-tenant always comes from the key. Scopes: `ingest`, `read`, `admin`, `operator` (everything, \
-and may act on another tenant named by `X-Tenant-Id`). End users may call the account routes \
+tenant always comes from the key. A tenant key has scopes within its own tenant: `ingest`, \
+`read`, `admin` (account limits, webhooks) and `billing` (top-ups, refunds, adjustments, account \
+limits). An operator key (a deployment-wide role, not a scope) may do everything, manages plans, \
+and may act on another tenant named by `X-Tenant-Id`. End users may call the account routes \
 (balance, history, usage, authorize) with a JWT from the tenant's identity provider. Money is \
 an exact decimal string. Every error has the body `Error`."
     ),

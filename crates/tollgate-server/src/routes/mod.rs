@@ -23,6 +23,7 @@ mod export;
 mod export_receipt;
 mod keys;
 mod logs;
+mod plans;
 mod pricing;
 mod receipts;
 mod stats;
@@ -143,6 +144,8 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(transparency::log_proof))
     .routes(routes!(authorize::authorize))
     .routes(routes!(authorize::release))
+    .routes(routes!(plans::list))
+    .routes(routes!(plans::put, plans::delete))
     .routes(routes!(billing::set_plan))
     .alias(
         Post,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::task::{JoinHandle, JoinSet};
 use tollgate_core::time::now_us;
 use tollgate_core::Nanos;
-use tollgate_store::{DueDelivery, PlanQuotas, Store, StoreError};
+use tollgate_store::{DueDelivery, Store, StoreError};
 
 use crate::metrics::Metrics;
 use crate::settings::WebhookSettings;
@@ -120,7 +120,7 @@ fn client(policy: &Policy) -> Result<reqwest::Client, String> {
 pub fn start(
     store: Arc<dyn Store>,
     policy: Policy,
-    plans: PlanQuotas,
+    default_plan: String,
     metrics: Arc<Metrics>,
 ) -> Result<JoinHandle<()>, String> {
     let http = client(&policy)?;
@@ -131,7 +131,7 @@ pub fn start(
         loop {
             if last_scan.is_none_or(|t| t.elapsed() >= policy.quota_scan) {
                 last_scan = Some(tokio::time::Instant::now());
-                if let Err(e) = store.scan_quotas(&plans, now_us()).await {
+                if let Err(e) = store.scan_quotas(&default_plan, now_us()).await {
                     tracing::warn!(error = %e, "quota alert scan failed");
                 }
             }

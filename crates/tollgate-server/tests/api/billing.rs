@@ -112,7 +112,7 @@ async fn every_billing_route_answers_at_its_canonical_and_its_seed_path() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changing_the_plan_needs_the_operator_scope_and_a_known_plan() {
+async fn changing_the_plan_needs_an_operator_key_and_a_known_plan() {
     for app in TestApp::all().await {
         let (_, admin) = app
             .tenant_key("acme", &[Scope::Ingest, Scope::Read, Scope::Admin])

@@ -5,9 +5,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tollgate_server::{keys, Server, Settings};
 use tollgate_store::testing::TestDatabase;
-use tollgate_store::Scope;
+use tollgate_store::{KeyRole, Scope};
 
-/// A running server with its own database and a key with every scope.
+/// A running server with its own database and its bootstrap key (an operator key).
 pub struct TestApp {
     pub base: String,
     pub key: String,
@@ -18,6 +18,16 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The settings of a test server: an ephemeral port, no key cache, its own data directory.
+fn test_settings(data_dir: &tempfile::TempDir) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        auth_cache_ttl_ms: 0,
+        data_dir: data_dir.path().to_path_buf(),
+        ..Settings::default()
+    }
 }
 
 /// A reply: status and JSON body (Null when the body is not JSON).
@@ -47,19 +57,37 @@ impl TestApp {
         TestApp::start(TestDatabase::sqlite().await, &tweak).await
     }
 
+    /// A server per engine on a database an older Tollgate left (see
+    /// [`TestDatabase::all_upgraded`]), acting with `key` (a key those rows hold) in `tenant_id`.
+    pub async fn all_upgraded(version: i64, sql: &str, key: &str, tenant_id: &str) -> Vec<TestApp> {
+        let mut apps = Vec::new();
+        for db in TestDatabase::all_upgraded(version, sql).await {
+            let data_dir = tempfile::tempdir().expect("data dir");
+            let settings = test_settings(&data_dir);
+            apps.push(TestApp::launch(db, settings, data_dir, key.into(), tenant_id.into()).await);
+        }
+        apps
+    }
+
     async fn start(db: TestDatabase, tweak: &impl Fn(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
-        let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            auth_cache_ttl_ms: 0,
-            data_dir: data_dir.path().to_path_buf(),
-            ..Settings::default()
-        };
+        let mut settings = test_settings(&data_dir);
         tweak(&mut settings);
         let boot = tollgate_server::bootstrap(&*db.store, &settings)
             .await
             .expect("bootstrap")
             .expect("empty database");
+        let key = boot.secret.expect("generated key");
+        TestApp::launch(db, settings, data_dir, key, boot.tenant.id).await
+    }
+
+    async fn launch(
+        db: TestDatabase,
+        settings: Settings,
+        data_dir: tempfile::TempDir,
+        key: String,
+        tenant_id: String,
+    ) -> TestApp {
         let listener = tollgate_server::bind(&settings).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = Server::new(settings, db.store.clone())
@@ -71,8 +99,8 @@ impl TestApp {
         }));
         TestApp {
             base,
-            key: boot.secret.expect("generated key"),
-            tenant_id: boot.tenant.id,
+            key,
+            tenant_id,
             db,
             http: reqwest::Client::new(),
             data_dir,
@@ -90,6 +118,15 @@ impl TestApp {
     pub async fn tenant_key(&self, name: &str, scopes: &[Scope]) -> (String, String) {
         let t = self.db.store.create_tenant(name).await.expect("tenant");
         let k = keys::generate(&t.id, scopes.to_vec(), None);
+        self.db.store.create_key(k.record).await.expect("key");
+        (t.id, k.secret)
+    }
+
+    /// A new tenant and an operator key of it, as `tollgate keys create --operator` makes one.
+    pub async fn operator_key(&self, name: &str) -> (String, String) {
+        let t = self.db.store.create_tenant(name).await.expect("tenant");
+        let mut k = keys::generate(&t.id, Scope::ALL.to_vec(), None);
+        k.record.role = KeyRole::Operator;
         self.db.store.create_key(k.record).await.expect("key");
         (t.id, k.secret)
     }
@@ -121,6 +158,24 @@ impl TestApp {
             .await
             .expect("send");
         reply(resp).await
+    }
+
+    /// Any method, with `key` and an optional JSON body.
+    pub async fn request_as(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-API-Key", key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        reply(req.send().await.expect("send")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -159,12 +214,7 @@ impl TestApp {
         self.db.store = tollgate_store::open(&opts)
             .await
             .expect("reopen the database");
-        let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            auth_cache_ttl_ms: 0,
-            data_dir: self.data_dir.path().to_path_buf(),
-            ..Settings::default()
-        };
+        let mut settings = test_settings(&self.data_dir);
         tweak(&mut settings);
         let listener = tollgate_server::bind(&settings).await.expect("bind");
         self.base = format!("http://{}", listener.local_addr().expect("addr"));

@@ -1,5 +1,5 @@
-//! Billing accounts, their balances and the ledger: credits an operator posts, settings,
-//! plans, quota usage and the audit that checks every balance against its ledger.
+//! Billing accounts, their balances and the ledger: the credits posted to them, their
+//! settings, and the audit that checks every balance against its ledger.
 //!
 //! Every change to a balance is one ledger entry written in the same transaction, under the
 //! balance row's lock (`FOR UPDATE` on PostgreSQL; SQLite's write lock), so the balance is
@@ -433,41 +433,6 @@ pub(super) async fn update_settings(
     account(db, tenant, user)
         .await?
         .ok_or_else(|| StoreError::Invariant("an updated account is missing".into()))
-}
-
-/// Sets a tenant's plan (None: back to the default plan).
-pub(super) async fn set_plan(db: &Db, tenant: &str, plan: Option<&str>) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
-        .bind(plan)
-        .bind(tenant)
-        .execute(&db.writer)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("tenant".into()));
-    }
-    Ok(())
-}
-
-/// Requests recorded in a month (from the monthly rollup) and requests open holds reserve.
-pub(crate) async fn quota_usage_in<'e, E>(
-    exec: E,
-    tenant: &str,
-    month: i64,
-) -> Result<(i64, i64), StoreError>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let row = sqlx::query(
-        "SELECT (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-                 WHERE tenant_id = $1 AND month = $2), \
-                (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
-                 WHERE tenant_id = $1 AND month = $2)",
-    )
-    .bind(tenant)
-    .bind(month)
-    .fetch_one(exec)
-    .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// Every account and currency whose stored balance differs from the sum of its ledger, or

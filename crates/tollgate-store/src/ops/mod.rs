@@ -33,6 +33,7 @@ mod charges;
 mod conversations;
 mod export;
 mod pg_append;
+mod plans;
 mod prices;
 mod read;
 mod receipts;
@@ -60,6 +61,7 @@ use uuid::Uuid;
 use crate::db::{Db, Dialect};
 use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
+use crate::plans::{Plan, PlanChange, PlanSeed};
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
@@ -72,6 +74,15 @@ pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, St
         Dialect::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
         Dialect::Postgres => db.writer.begin().await?,
     })
+}
+
+/// SQL written with `?N` placeholders, as the engine takes them (sqlx's `Any` driver passes
+/// SQL through): PostgreSQL's `$N`.
+pub(crate) fn numbered(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Postgres => text.replace('?', "$"),
+        Dialect::Sqlite => text.to_string(),
+    }
 }
 
 /// Parses a UUID read from a TEXT column.
@@ -142,6 +153,13 @@ impl Store for SqlStore {
     ) -> Result<ApiKeyInfo, StoreError> {
         retrying(&self.retries, "revoke_key", || {
             tenants::revoke_key(&self.db, key_id, tenant_id)
+        })
+        .await
+    }
+
+    async fn grant_operator(&self, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
+        retrying(&self.retries, "grant_operator", || {
+            tenants::grant_operator(&self.db, key_id)
         })
         .await
     }
@@ -419,15 +437,52 @@ impl Store for SqlStore {
         receipts::uncertified(&self.db, tenant_id, limit, offset).await
     }
 
-    async fn set_plan(&self, tenant_id: &str, plan: Option<&str>) -> Result<(), StoreError> {
-        retrying(&self.retries, "set_plan", || {
-            billing::set_plan(&self.db, tenant_id, plan)
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
+        plans::list(&self.db).await
+    }
+
+    async fn put_plan(
+        &self,
+        name: &str,
+        monthly_requests: Option<i64>,
+    ) -> Result<(Plan, bool), StoreError> {
+        retrying(&self.retries, "put_plan", || {
+            plans::put(&self.db, name, monthly_requests)
         })
         .await
     }
 
-    async fn quota_usage(&self, tenant_id: &str, month: i64) -> Result<(i64, i64), StoreError> {
-        billing::quota_usage_in(&self.db.reader, tenant_id, month).await
+    async fn seed_plans(&self, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError> {
+        retrying(&self.retries, "seed_plans", || plans::seed(&self.db, seeds)).await
+    }
+
+    async fn delete_plan(&self, name: &str, default_plan: &str) -> Result<bool, StoreError> {
+        retrying(&self.retries, "delete_plan", || {
+            plans::delete(&self.db, name, default_plan)
+        })
+        .await
+    }
+
+    async fn set_plan(
+        &self,
+        tenant_id: &str,
+        plan: Option<&str>,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<PlanChange, StoreError> {
+        retrying(&self.retries, "set_plan", || {
+            plans::set_tenant_plan(&self.db, tenant_id, plan, default_plan, month)
+        })
+        .await
+    }
+
+    async fn quota(
+        &self,
+        tenant_id: &str,
+        default_plan: &str,
+        month: i64,
+    ) -> Result<Option<QuotaState>, StoreError> {
+        plans::quota(&self.db, tenant_id, default_plan, month).await
     }
 
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
@@ -476,15 +531,15 @@ impl Store for SqlStore {
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        plans: &PlanQuotas,
+        default_plan: &str,
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
         retrying(&self.retries, "authorize", || async {
             match (&self.sqlite_writer, &self.db.pg) {
-                (Some(writer), _) => writer.authorize(requests, plans, defaults, now_us),
+                (Some(writer), _) => writer.authorize(requests, default_plan, defaults, now_us),
                 (None, Some(pool)) => {
-                    pg_append::authorize(pool, requests, plans, defaults, now_us).await
+                    pg_append::authorize(pool, requests, default_plan, defaults, now_us).await
                 }
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
@@ -570,9 +625,9 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn scan_quotas(&self, plans: &PlanQuotas, now_us: i64) -> Result<usize, StoreError> {
+    async fn scan_quotas(&self, default_plan: &str, now_us: i64) -> Result<usize, StoreError> {
         retrying(&self.retries, "scan_quotas", || {
-            webhooks::scan_quotas(&self.db, plans, now_us)
+            webhooks::scan_quotas(&self.db, default_plan, now_us)
         })
         .await
     }

@@ -18,14 +18,14 @@ use tollgate_core::time::{day_of, month_of, now_us};
 use super::alerts;
 use super::authorize::{self, OpenHold};
 use super::charges;
+use super::plans;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use super::sql::Arg;
 use crate::model::{
-    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, PlanQuotas, QuotaState,
-    Recorded,
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };
 use crate::StoreError;
 use tollgate_core::{Currency, Nanos};
@@ -372,7 +372,7 @@ async fn periods_used(
 pub(crate) async fn authorize(
     pool: &PgPool,
     requests: &[AuthorizeRequest],
-    plans: &PlanQuotas,
+    default_plan: &str,
     defaults: &AccountDefaults,
     now: i64,
 ) -> Result<Vec<Decision>, StoreError> {
@@ -389,25 +389,26 @@ pub(crate) async fn authorize(
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT t.plan, q.reserved, ({}) FROM tenants t JOIN quota_reservations q \
-             ON q.tenant_id = t.id AND q.month = $2 WHERE t.id = $1 FOR UPDATE OF q",
+            "SELECT {}, q.reserved, ({}) AS used FROM tenants t JOIN quota_reservations q \
+             ON q.tenant_id = t.id AND q.month = $2 {} WHERE t.id = $1 FOR UPDATE OF q",
+            plans::PLAN_COLUMNS,
             "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-             WHERE tenant_id = $1 AND month = $2"
+             WHERE tenant_id = $1 AND month = $2",
+            plans::plan_joins("$3")
         ))
         .bind(&tenant)
         .bind(month)
+        .bind(default_plan)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-        let plan: Option<String> = row.try_get(0)?;
-        let (plan, limit) = plans.of(plan.as_deref());
         quotas.insert(
             tenant,
             QuotaState {
-                plan,
-                limit,
-                used: row.try_get(2)?,
-                reserved: row.try_get(1)?,
+                plan: plans::found(row.try_get("plan_name")?, default_plan)?,
+                limit: row.try_get("plan_requests")?,
+                used: row.try_get("used")?,
+                reserved: row.try_get("reserved")?,
                 month,
             },
         );

@@ -15,14 +15,14 @@ use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::authorize::{self, OpenHold};
 use super::charges;
+use super::plans;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use super::sql::Arg;
 use crate::model::{
-    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, PlanQuotas, QuotaState,
-    Recorded,
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };
 use crate::StoreError;
 use tollgate_core::{Currency, Nanos};
@@ -46,13 +46,23 @@ pub(crate) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the database file of a `sqlite://PATH[?…]` URL.
-    pub(crate) fn open(url: &str, synchronous_full: bool) -> Result<SqliteWriter, StoreError> {
+    /// Opens the database file of a `sqlite://PATH[?…]` URL (creating it only if `create`).
+    pub(crate) fn open(
+        url: &str,
+        synchronous_full: bool,
+        create: bool,
+    ) -> Result<SqliteWriter, StoreError> {
         let path = url
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:");
         let path = path.split('?').next().unwrap_or(path);
-        let conn = rusqlite::Connection::open(path)?;
+        let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
@@ -146,7 +156,7 @@ impl SqliteWriter {
     pub(crate) fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        plans: &PlanQuotas,
+        default_plan: &str,
         defaults: &AccountDefaults,
         now: i64,
     ) -> Result<Vec<Decision>, StoreError> {
@@ -161,9 +171,15 @@ impl SqliteWriter {
                      ON CONFLICT (tenant_id, month) DO NOTHING",
                 )?
                 .execute(rusqlite::params![tenant, month])?;
-                let plan: Option<String> = tx
-                    .prepare_cached("SELECT plan FROM tenants WHERE id = ?1")?
-                    .query_row([&tenant], |r| r.get(0))
+                let (plan, limit): (Option<String>, Option<i64>) = tx
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM tenants t {} WHERE t.id = ?1",
+                        plans::PLAN_COLUMNS,
+                        plans::plan_joins("?2")
+                    ))?
+                    .query_row(rusqlite::params![tenant, default_plan], |r| {
+                        Ok((r.get("plan_name")?, r.get("plan_requests")?))
+                    })
                     .optional()?
                     .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
                 let (used, reserved): (i64, i64) = tx
@@ -171,11 +187,10 @@ impl SqliteWriter {
                     .query_row(rusqlite::params![tenant, month], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
-                let (plan, limit) = plans.of(plan.as_deref());
                 quotas.insert(
                     tenant,
                     QuotaState {
-                        plan,
+                        plan: plans::found(plan, default_plan)?,
                         limit,
                         used,
                         reserved,

@@ -7,12 +7,12 @@ use tollgate_core::time::now_us;
 
 use super::begin_write;
 use crate::db::Db;
-use crate::model::{ApiKeyInfo, NewApiKey, Scope, Tenant};
+use crate::model::{ApiKeyInfo, KeyRole, NewApiKey, Scope, Tenant};
 use crate::StoreError;
 
 const TENANT_COLUMNS: &str = "id, name, created_us, log_size, plan";
 const KEY_COLUMNS: &str =
-    "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us";
+    "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us, k.role";
 
 fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
     Ok(Tenant {
@@ -26,6 +26,7 @@ fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
 
 fn key(row: &AnyRow) -> Result<ApiKeyInfo, StoreError> {
     let scopes: String = row.try_get(5)?;
+    let role: String = row.try_get(8)?;
     Ok(ApiKeyInfo {
         id: row.try_get(0)?,
         tenant_id: row.try_get(1)?,
@@ -35,6 +36,8 @@ fn key(row: &AnyRow) -> Result<ApiKeyInfo, StoreError> {
         scopes: Scope::parse_list(&scopes).map_err(StoreError::Invariant)?,
         created_us: row.try_get(6)?,
         revoked_us: row.try_get(7)?,
+        role: KeyRole::parse(&role)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown key role '{role}'")))?,
     })
 }
 
@@ -86,8 +89,8 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     sqlx::query(
-        "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, name, scopes, created_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, name, scopes, created_us, role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&k.id)
     .bind(&k.tenant_id)
@@ -96,6 +99,7 @@ where
     .bind(&k.name)
     .bind(Scope::join(&k.scopes))
     .bind(created_us)
+    .bind(k.role.as_str())
     .execute(executor)
     .await?;
     Ok(())
@@ -160,6 +164,25 @@ pub(super) async fn revoke_key(
     .bind(tenant_id)
     .execute(&mut *tx)
     .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("key {key_id}")));
+    }
+    let info = key_by_id(&mut *tx, key_id)
+        .await?
+        .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
+    tx.commit().await?;
+    Ok(info)
+}
+
+/// Makes a key an operator key (with every scope, so listings show what it may do).
+pub(super) async fn grant_operator(db: &Db, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
+    let mut tx = begin_write(db).await?;
+    let done = sqlx::query("UPDATE api_keys SET role = $1, scopes = $2 WHERE id = $3")
+        .bind(KeyRole::Operator.as_str())
+        .bind(Scope::join(&Scope::ALL))
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("key {key_id}")));
     }

@@ -14,10 +14,10 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::month_of;
 
 use super::alerts::{self, ALERT_INSERT};
-use super::authorize::QUOTA_USAGE;
 use super::begin_write;
+use super::numbered as sql;
+use super::plans::{found, plan_joins, PLAN_COLUMNS};
 use crate::db::{Db, Dialect};
-use crate::model::PlanQuotas;
 use crate::webhooks::{
     Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
 };
@@ -27,14 +27,6 @@ fn skip_locked(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
-    }
-}
-
-/// `?N` as the engine writes it (sqlx's `Any` driver passes SQL through).
-fn sql(dialect: Dialect, text: &str) -> String {
-    match dialect {
-        Dialect::Postgres => text.replace('?', "$"),
-        Dialect::Sqlite => text.to_string(),
     }
 }
 
@@ -233,31 +225,37 @@ pub(super) async fn raise_in(
 }
 
 /// Raises `quota.threshold` for tenants with an endpoint that wants it and whose recorded
-/// requests this month reached a threshold of their plan's quota. Returns alerts new.
+/// requests this month reached a threshold of their plan's quota. Returns alerts new. Each
+/// tenant's plan, quota and count are read together, by one statement.
 pub(super) async fn scan_quotas(
     db: &Db,
-    plans: &PlanQuotas,
+    default_plan: &str,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let tenants = sqlx::query(
-        "SELECT DISTINCT t.id, t.plan FROM tenants t JOIN webhook_endpoints w \
-         ON w.tenant_id = t.id WHERE w.event_types LIKE '%\"quota.threshold\"%'",
-    )
+    let month = month_of(now);
+    let tenants = sqlx::query(&sql(
+        db.dialect,
+        &format!(
+            "SELECT t.id, {PLAN_COLUMNS}, \
+             (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
+              WHERE tenant_id = t.id AND month = ?2) AS used_requests \
+             FROM tenants t {} WHERE t.id IN (SELECT tenant_id FROM webhook_endpoints \
+              WHERE event_types LIKE '%\"quota.threshold\"%')",
+            plan_joins("?1")
+        ),
+    ))
+    .bind(default_plan)
+    .bind(month)
     .fetch_all(&db.reader)
     .await?;
-    let month = month_of(now);
     let mut raised = Vec::new();
     for r in &tenants {
-        let tenant: String = r.try_get(0)?;
-        let plan: Option<String> = r.try_get(1)?;
-        let (plan, quota) = plans.of(plan.as_deref());
-        let Some(quota) = quota else { continue };
-        let row = sqlx::query(&sql(db.dialect, QUOTA_USAGE))
-            .bind(&tenant)
-            .bind(month)
-            .fetch_one(&db.reader)
-            .await?;
-        let used: i64 = row.try_get(0)?;
+        let tenant: String = r.try_get("id")?;
+        let plan = found(r.try_get("plan_name")?, default_plan)?;
+        let Some(quota) = r.try_get::<Option<i64>, _>("plan_requests")? else {
+            continue;
+        };
+        let used: i64 = r.try_get("used_requests")?;
         for a in alerts::quota_alerts(&tenant, &plan, month, quota, used, now) {
             // Once raised, a threshold stays raised all month: check with a read, so that an
             // idle scan never takes the write lock.

@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Map;
@@ -7,7 +6,7 @@ use tollgate_core::{Currency, Nanos};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{
     AccountDefaults, AccountSettings, AppendItem, AuthorizeRequest, Charge, LedgerFilter,
-    LedgerKind, NewCredit, PlanQuotas, Refusal, Store, StoreError, Tenant,
+    LedgerKind, NewCredit, PlanChange, Refusal, Store, StoreError, Tenant,
 };
 
 use crate::support::{event, item, tenant};
@@ -19,13 +18,6 @@ fn defaults() -> AccountDefaults {
         limit_currency: Currency::usd(),
         daily_limit: Some(Nanos(10_000_000_000)),
         monthly_limit: Some(Nanos(100_000_000_000)),
-    }
-}
-
-fn plans(quota: Option<i64>) -> PlanQuotas {
-    PlanQuotas {
-        default_plan: "test".into(),
-        quotas: BTreeMap::from([("test".to_string(), quota), ("pro".to_string(), None)]),
     }
 }
 
@@ -74,7 +66,9 @@ async fn decide(
     quota: Option<i64>,
     at: i64,
 ) -> tollgate_store::Decision {
-    s.authorize(&[r], &plans(quota), &defaults(), at)
+    // The quota under test is the default plan's, as the database says at decision time.
+    s.put_plan("test", quota).await.expect("plan");
+    s.authorize(&[r], "test", &defaults(), at)
         .await
         .expect("authorize")
         .remove(0)
@@ -214,7 +208,16 @@ async fn the_quota_admits_the_last_request_of_the_month_and_refuses_the_next() {
         let d = decide(s, ask(&t, None, "0", None), Some(5), next).await;
         assert_eq!(d.refusal, None);
         assert_eq!(d.quota.used, 0);
-        s.set_plan(&t.id, Some("pro")).await.expect("plan");
+        let moved = s
+            .set_plan(
+                &t.id,
+                Some("pro"),
+                "test",
+                tollgate_core::time::month_of(now),
+            )
+            .await
+            .expect("plan");
+        assert!(matches!(moved, PlanChange::Moved(q) if q.plan == "pro" && q.limit.is_none()));
         let d = decide(s, ask(&t, None, "0", None), Some(5), now).await;
         assert_eq!((d.refusal, d.quota.limit), (None, None), "pro is unlimited");
     }
@@ -350,11 +353,12 @@ async fn a_hold_is_settled_once_by_the_call_that_carries_it() {
                 LedgerKind::Charge
             ]
         );
-        let (used, reserved) = s
-            .quota_usage(&t.id, tollgate_core::time::month_of(now_us()))
+        let q = s
+            .quota(&t.id, "starter", tollgate_core::time::month_of(now_us()))
             .await
-            .expect("quota");
-        assert_eq!((used, reserved), (2, 0));
+            .expect("quota")
+            .expect("the tenant");
+        assert_eq!((q.used, q.reserved), (2, 0));
         let report = s.audit().await.expect("audit");
         assert!(report.findings.is_empty(), "{:?}", report.findings);
     }

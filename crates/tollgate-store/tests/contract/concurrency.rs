@@ -10,8 +10,7 @@ use tollgate_core::time::{format_us, now_us};
 use tollgate_core::{Currency, Nanos};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{
-    AccountDefaults, AuthorizeRequest, Charge, LedgerKind, NewCredit, PlanQuotas, Store,
-    StoreError, Tenant,
+    AccountDefaults, AuthorizeRequest, Charge, LedgerKind, NewCredit, Store, StoreError, Tenant,
 };
 
 use crate::support::{event, item, tenant};
@@ -23,13 +22,6 @@ fn defaults() -> AccountDefaults {
         limit_currency: Currency::usd(),
         daily_limit: None,
         monthly_limit: None,
-    }
-}
-
-fn plans() -> PlanQuotas {
-    PlanQuotas {
-        default_plan: "pro".into(),
-        quotas: [("pro".to_string(), None)].into_iter().collect(),
     }
 }
 
@@ -65,7 +57,7 @@ async fn client(s: Arc<dyn Store>, tenants: Vec<Tenant>, n: usize, rounds: usize
             hold_until_us: Some(now_us() + if round % 5 == 0 { 0 } else { 60_000_000 }),
         };
         let d = s
-            .authorize(&[ask], &plans(), &defaults(), now_us())
+            .authorize(&[ask], "pro", &defaults(), now_us())
             .await
             .expect("authorize")
             .remove(0);

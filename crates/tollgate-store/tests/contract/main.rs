@@ -5,6 +5,7 @@ mod append;
 mod billing;
 mod concurrency;
 mod conversations;
+mod plans;
 mod prices;
 mod reads;
 mod receipts;

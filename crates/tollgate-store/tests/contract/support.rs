@@ -3,7 +3,7 @@
 use serde_json::Map;
 use tollgate_core::time::{parse_instant, DateEdge};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
-use tollgate_store::{AppendItem, Dedupe, NewApiKey, Scope, Store, Tenant};
+use tollgate_store::{AppendItem, Dedupe, KeyRole, NewApiKey, Scope, Store, Tenant};
 use uuid::Uuid;
 
 pub fn at(text: &str) -> i64 {
@@ -73,6 +73,7 @@ pub fn new_key(tenant: &Tenant, hash: &str, scopes: &[Scope]) -> NewApiKey {
         prefix: hash.chars().take(8).collect(),
         name: None,
         scopes: scopes.to_vec(),
+        role: KeyRole::Tenant,
     }
 }
 

@@ -1,5 +1,5 @@
 use tollgate_store::testing::TestDatabase;
-use tollgate_store::{Scope, StoreError};
+use tollgate_store::{KeyRole, Scope, StoreError};
 
 use crate::support::{new_key, tenant};
 
@@ -136,5 +136,42 @@ async fn bootstrap_creates_the_first_tenant_and_key_only_on_an_empty_database() 
             .expect("boot");
         assert!(again.is_none(), "{}", db.engine);
         assert!(s.authenticate("boot2").await.expect("auth").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_key_is_an_operator_key_only_when_created_or_granted_as_one() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let k = s
+            .create_key(new_key(&t, "hash-billing", &[Scope::Billing]))
+            .await
+            .expect("key");
+        assert_eq!(
+            (k.role, k.scopes.clone()),
+            (KeyRole::Tenant, vec![Scope::Billing])
+        );
+        let mut op = new_key(&t, "hash-op", &Scope::ALL);
+        op.role = KeyRole::Operator;
+        s.create_key(op).await.expect("operator key");
+        let found = s.authenticate("hash-op").await.expect("auth").expect("key");
+        assert_eq!(found.role, KeyRole::Operator, "{}", db.engine);
+
+        let granted = s.grant_operator(&k.id).await.expect("grant");
+        assert_eq!(
+            (granted.role, granted.scopes),
+            (KeyRole::Operator, Scope::ALL.to_vec())
+        );
+        let found = s
+            .authenticate("hash-billing")
+            .await
+            .expect("auth")
+            .expect("key");
+        assert_eq!(found.role, KeyRole::Operator);
+        assert!(matches!(
+            s.grant_operator("key_nobody").await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }

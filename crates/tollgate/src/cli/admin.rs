@@ -1,14 +1,12 @@
-//! `tollgate migrate`, `tollgate tenants …` (and `tenants set-plan`), `tollgate keys …`: they
-//! act on the configured database directly, so a fresh install can be set up before the server
-//! starts.
+//! `tollgate migrate` and `tollgate tenants …` (and `tenants set-plan`): they act on the
+//! configured database directly, so a fresh install can be set up before the server starts.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tollgate_core::time::format_us;
-use tollgate_server::billing::Billing;
-use tollgate_server::keys;
-use tollgate_store::{Scope, SqlStore};
+use tollgate_core::time::{format_us, month_of, now_us};
+use tollgate_server::billing::{quota_text, Billing};
+use tollgate_store::{PlanChange, SqlStore};
 
 use super::output::{json, table};
 use super::Db;
@@ -26,7 +24,10 @@ impl Migrate {
         let settings = config::load(&self.db, &[])?;
         config::prepare_data_dir(&settings)?;
         let url = settings.database_url();
-        let store = SqlStore::connect(&config::connect_options(&settings))
+        let mut opts = config::connect_options(&settings);
+        // Making the database is this command's job (and `serve`'s).
+        opts.create_if_missing = true;
+        let store = SqlStore::connect(&opts)
             .await
             .with_context(|| format!("cannot open database {}", tollgate_store::redact(&url)))?;
         let report = store.migrate().await?;
@@ -63,11 +64,11 @@ pub enum Tenants {
         #[arg(long)]
         json: bool,
     },
-    /// Move a tenant to a plan (`default`: back to the configured default plan).
+    /// Move a tenant to a plan (`default`: back to the default plan).
     SetPlan {
         /// Tenant name or id.
         tenant: String,
-        /// A configured plan's name, or `default`.
+        /// A plan's name (see `tollgate plans list`), or `default`.
         plan: String,
         #[command(flatten)]
         db: Db,
@@ -139,37 +140,47 @@ impl Tenants {
     }
 }
 
-/// Sets a tenant's plan after checking it against the configured plans.
+/// Moves a tenant to a plan of the database (checked in the transaction that moves it).
 async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::Result<()> {
     let settings = config::load(db, &[])?;
-    let plans = Billing::from_settings(&settings.billing)
-        .map_err(|e| anyhow::anyhow!("invalid billing settings: {e}"))?
-        .plans;
+    let billing = Billing::from_settings(&settings.billing)
+        .map_err(|e| anyhow::anyhow!("invalid billing settings: {e}"))?;
     let chosen = match plan.trim() {
         "default" => None,
-        name if plans.quotas.contains_key(name) => Some(name),
-        name => {
-            let known: Vec<&str> = plans.quotas.keys().map(String::as_str).collect();
-            bail!(
-                "'{name}' is not a plan (known: {}; or `default` for the configured default, {})",
-                known.join(", "),
-                plans.default_plan
-            );
-        }
+        name => Some(name),
     };
     let store = config::open_store(&settings).await?;
     let Some(t) = store.find_tenant(tenant).await? else {
         bail!("no tenant named '{tenant}' (see `tollgate tenants list`)");
     };
-    store.set_plan(&t.id, chosen).await?;
-    let (name, quota) = plans.of(chosen);
-    let quota_text = quota.map_or("unlimited".to_string(), |q| q.to_string());
+    let change = store
+        .set_plan(&t.id, chosen, &billing.default_plan, month_of(now_us()))
+        .await?;
+    let q = match change {
+        PlanChange::Moved(q) => q,
+        PlanChange::UnknownPlan { known } => {
+            let name = chosen.unwrap_or_default();
+            let hint = if billing.seeds.iter().any(|s| s.name == name) {
+                format!(
+                    ". The settings define billing.plans.{name}: the server adds it at its next \
+                     start, or add it now with `tollgate plans set {name}`"
+                )
+            } else {
+                format!(". Add it with `tollgate plans set {name} --monthly-requests N`")
+            };
+            bail!(
+                "'{name}' is not a plan (known: {}; or `default` for the default plan, {}){hint}",
+                known.join(", "),
+                billing.default_plan
+            );
+        }
+    };
     if as_json {
         println!(
             "{}",
             json(&json!({
-                "tenant": t.name, "tenant_id": t.id, "plan": name,
-                "default": chosen.is_none(), "monthly_requests": quota,
+                "tenant": t.name, "tenant_id": t.id, "plan": q.plan,
+                "default": chosen.is_none(), "monthly_requests": q.limit,
             }))
         );
     } else {
@@ -179,145 +190,11 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
             "plan "
         };
         println!(
-            "tenant {} is now on {how}{name} ({quota_text} requests a month)",
-            t.name
+            "tenant {} is now on {how}{} ({} a month)",
+            t.name,
+            q.plan,
+            quota_text(q.limit)
         );
     }
     Ok(())
-}
-
-/// API keys.
-#[derive(Debug, Subcommand)]
-pub enum Keys {
-    /// Create a key; the secret is printed once.
-    Create {
-        /// Tenant name or id.
-        #[arg(long)]
-        tenant: String,
-        /// Comma-separated scopes: ingest, read, admin, operator.
-        #[arg(long, default_value = "ingest,read")]
-        scopes: String,
-        /// A label for listings.
-        #[arg(long)]
-        name: Option<String>,
-        #[command(flatten)]
-        db: Db,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List keys (never their secrets).
-    List {
-        /// Only this tenant's (name or id).
-        #[arg(long)]
-        tenant: Option<String>,
-        #[command(flatten)]
-        db: Db,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Revoke a key.
-    Revoke {
-        /// Key id (`key_…`).
-        id: String,
-        #[command(flatten)]
-        db: Db,
-    },
-}
-
-impl Keys {
-    pub async fn run(self) -> anyhow::Result<()> {
-        match self {
-            Keys::Create {
-                tenant,
-                scopes,
-                name,
-                db,
-                json: as_json,
-            } => {
-                let scopes = Scope::parse_list(&scopes).map_err(anyhow::Error::msg)?;
-                let store = config::open_store(&config::load(&db, &[])?).await?;
-                let Some(t) = store.find_tenant(&tenant).await? else {
-                    bail!("no tenant named '{tenant}' (see `tollgate tenants list`)");
-                };
-                let generated = keys::generate(&t.id, scopes, name);
-                let info = store.create_key(generated.record).await?;
-                let scope_names: Vec<&str> = info.scopes.iter().map(|s| s.as_str()).collect();
-                if as_json {
-                    println!(
-                        "{}",
-                        json(
-                            &json!({"key": generated.secret, "id": info.id, "tenant": t.name, "tenant_id": t.id, "scopes": scope_names})
-                        )
-                    );
-                } else {
-                    println!(
-                        "created key {} for tenant {} with scopes {}",
-                        info.id,
-                        t.name,
-                        scope_names.join(",")
-                    );
-                    println!("the key is shown only once:\n\n    {}\n", generated.secret);
-                }
-            }
-            Keys::List {
-                tenant,
-                db,
-                json: as_json,
-            } => {
-                let store = config::open_store(&config::load(&db, &[])?).await?;
-                let tenant_id = match tenant {
-                    Some(t) => Some(
-                        store
-                            .find_tenant(&t)
-                            .await?
-                            .with_context(|| format!("no tenant named '{t}'"))?
-                            .id,
-                    ),
-                    None => None,
-                };
-                let all = store.list_keys(tenant_id.as_deref()).await?;
-                if as_json {
-                    let rows: Vec<_> = all
-                        .iter()
-                        .map(|k| {
-                            json!({
-                                "id": k.id, "tenant": k.tenant_name, "tenant_id": k.tenant_id, "prefix": k.prefix,
-                                "name": k.name, "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                                "created_at": format_us(k.created_us), "revoked_at": k.revoked_us.map(format_us),
-                            })
-                        })
-                        .collect();
-                    println!("{}", json(&json!(rows)));
-                } else {
-                    let rows = all
-                        .iter()
-                        .map(|k| {
-                            vec![
-                                k.id.clone(),
-                                k.tenant_name.clone(),
-                                format!("{}…", k.prefix),
-                                Scope::join(&k.scopes),
-                                k.name.clone().unwrap_or_default(),
-                                k.revoked_us
-                                    .map(format_us)
-                                    .unwrap_or_else(|| "active".into()),
-                            ]
-                        })
-                        .collect();
-                    println!(
-                        "{}",
-                        table(&["id", "tenant", "key", "scopes", "name", "status"], rows)
-                    );
-                }
-            }
-            Keys::Revoke { id, db } => {
-                let store = config::open_store(&config::load(&db, &[])?).await?;
-                let k = store.revoke_key(&id, None).await?;
-                println!("revoked {} (tenant {})", k.id, k.tenant_name);
-            }
-        }
-        Ok(())
-    }
 }

@@ -68,7 +68,7 @@ impl Authorize {
         .await?;
         if setup.errors > 0 {
             bail!(
-                "{} top-ups failed (an operator key is needed)",
+                "{} top-ups failed (an operator key is needed for the set-up)",
                 setup.errors
             );
         }

@@ -59,9 +59,9 @@ pub enum Billing {
         #[arg(long)]
         json: bool,
     },
-    /// Credit money paid in (operator key).
+    /// Credit money paid in (a key with the billing scope).
     Topup(CreditArgs),
-    /// Give money back, optionally for one usage event (operator key).
+    /// Give money back, optionally for one usage event (billing scope).
     Refund {
         #[command(flatten)]
         credit: CreditArgs,
@@ -69,7 +69,7 @@ pub enum Billing {
         #[arg(long, value_name = "ID")]
         log_id: Option<String>,
     },
-    /// Correct a balance, upwards or with --debit downwards (operator key).
+    /// Correct a balance, upwards or with --debit downwards (billing scope).
     Adjust {
         #[command(flatten)]
         credit: CreditArgs,

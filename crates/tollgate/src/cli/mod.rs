@@ -12,8 +12,10 @@ mod billing;
 mod billing_tables;
 mod checks;
 mod export;
+mod keys;
 mod openapi;
 mod output;
+mod plans;
 mod pricing;
 mod prove;
 mod receipt_tables;
@@ -52,7 +54,11 @@ enum Command {
     Tenants(admin::Tenants),
     /// Manage API keys (acts on the database directly).
     #[command(subcommand)]
-    Keys(admin::Keys),
+    Keys(keys::Keys),
+    /// Manage the deployment's plans (acts on the database directly; running servers apply a
+    /// change from their next request).
+    #[command(subcommand)]
+    Plans(plans::Plans),
     /// Inspect and import prices.
     #[command(subcommand)]
     Pricing(pricing::Pricing),
@@ -102,6 +108,7 @@ impl Cli {
             Command::Migrate(c) => c.run().await?,
             Command::Tenants(c) => c.run().await?,
             Command::Keys(c) => c.run().await?,
+            Command::Plans(c) => c.run().await?,
             Command::Pricing(c) => c.run().await?,
             Command::Usage(c) => c.run().await?,
             Command::Billing(c) => return c.run().await,

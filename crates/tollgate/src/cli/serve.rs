@@ -41,7 +41,7 @@ impl Serve {
             Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
         }
 
-        let store = config::open_store(&settings).await?;
+        let store = config::create_store(&settings).await?;
         let boot = tollgate_server::bootstrap(&*store, &settings).await?;
         if boot.is_none() && settings.bootstrap_api_key.is_some() {
             tracing::warn!(
@@ -51,7 +51,7 @@ impl Serve {
         if let Some(boot) = boot {
             match &boot.secret {
                 Some(secret) => println!(
-                    "Created tenant '{}' ({}) and an API key with every scope. It is shown only once:\n\n    {secret}\n",
+                    "Created tenant '{}' ({}) and an operator key (deployment-wide, every scope). It is shown only once:\n\n    {secret}\n",
                     boot.tenant.name, boot.tenant.id
                 ),
                 None => println!(

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tollgate` binary: each test runs `tollgate serve` as a child
 //! process on a fresh SQLite data directory and drives it with the CLI's own commands.
 
+mod admin;
 mod billing;
 mod export;
 mod openapi;
@@ -162,6 +163,33 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(20));
         }
         server
+    }
+
+    /// Starts `tollgate serve` over the sandbox's data, waits until it listens, stops it and
+    /// returns what it logged.
+    pub(crate) fn serve_log(&self) -> String {
+        let mut child = tollgate(self.dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.data())
+            .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts the server");
+        let stdout = child.stdout.take().expect("piped");
+        let listening = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.starts_with("Tollgate listening on "));
+        let _ = child.kill();
+        let mut log = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut log);
+        }
+        let _ = child.wait();
+        assert!(listening, "the server did not start:\n{log}");
+        log
     }
 
     /// Logs `n` calls; returns their log ids.

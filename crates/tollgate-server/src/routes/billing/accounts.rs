@@ -298,7 +298,8 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
 
 /// Change an account's settings
 ///
-/// Its limits and status; an absent field is left as it is.
+/// Its limits and status; an absent field is left as it is. Needs the `billing` or the
+/// `admin` scope.
 #[utoipa::path(
     put,
     path = "/api/v1/billing/settings",
@@ -308,11 +309,13 @@ fn limit_change(field: &str, v: Option<Option<Value>>) -> Result<Option<Option<N
     responses(
         (status = 200, description = "The account, as `GET /api/v1/billing/balance` shows it", body = Value),
         (status = 400, description = "A bad limit (`INVALID_AMOUNT`)"),
+        (status = 403, description = "The key has neither the `billing` nor the `admin` scope"),
     )
 )]
 pub async fn settings(
     State(state): State<AppState>,
-    auth: Can<need::Admin>,
+    // Limits move money: the billing scope sets them; admin keys keep the right they had.
+    auth: Can<need::BillingOrAdmin>,
     Body(b): Body<SettingsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let user = body_user(b.user_id.as_deref())?;

@@ -1,5 +1,6 @@
-//! The credits an operator posts to an account: top-ups, refunds and adjustments, with the
-//! reading of their currency and `Idempotency-Key`.
+//! The credits a `billing` key posts to an account of its own tenant (an operator key, to any
+//! tenant's): top-ups, refunds and adjustments, with the reading of their currency and
+//! `Idempotency-Key`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
@@ -83,7 +84,7 @@ pub struct CreditBody {
 
 /// Top up an account
 ///
-/// Money paid in, credited to the account's balance.
+/// Money paid in, credited to the account's balance. Needs the `billing` scope.
 #[utoipa::path(
     post,
     path = "/api/v1/billing/topup",
@@ -94,13 +95,14 @@ pub struct CreditBody {
     responses(
         (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
         (status = 422, description = "A field is invalid, naming it"),
     )
 )]
 pub async fn topup(
     State(state): State<AppState>,
-    auth: Can<need::Operator>,
+    auth: Can<need::Billing>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {
@@ -109,7 +111,7 @@ pub async fn topup(
 
 /// Refund an account
 ///
-/// Money given back, optionally for one usage event (`log_id`).
+/// Money given back, optionally for one usage event (`log_id`). Needs the `billing` scope.
 #[utoipa::path(
     post,
     path = "/api/v1/billing/refund",
@@ -120,6 +122,7 @@ pub async fn topup(
     responses(
         (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
         (status = 422, description = "A field is invalid, naming it"),
         (status = 404, description = "No such usage event (`log_id`)"),
@@ -127,7 +130,7 @@ pub async fn topup(
 )]
 pub async fn refund(
     State(state): State<AppState>,
-    auth: Can<need::Operator>,
+    auth: Can<need::Billing>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {
@@ -136,7 +139,7 @@ pub async fn refund(
 
 /// Adjust an account
 ///
-/// An operator's correction, either way (`direction`: `credit` or `debit`).
+/// A correction, either way (`direction`: `credit` or `debit`). Needs the `billing` scope.
 #[utoipa::path(
     post,
     path = "/api/v1/billing/adjustment",
@@ -147,13 +150,14 @@ pub async fn refund(
     responses(
         (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
+        (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
         (status = 422, description = "A field is invalid, naming it"),
     )
 )]
 pub async fn adjustment(
     State(state): State<AppState>,
-    auth: Can<need::Operator>,
+    auth: Can<need::Billing>,
     headers: HeaderMap,
     Body(body): Body<CreditBody>,
 ) -> Result<Response, ApiError> {

@@ -1,5 +1,5 @@
 //! Billing routes: the tenant's plan and quota, an account's balance, ledger history and
-//! settings, the credits an operator posts (top-ups, refunds, adjustments), and usage and cost
+//! settings, the credits a `billing` key posts (top-ups, refunds, adjustments), and usage and cost
 //! reports. Each is also served at the path the source documents use.
 //!
 //! Handlers validate and shape; the store decides and writes, one transaction per operation.
@@ -19,8 +19,9 @@ use axum::Json;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use tollgate_core::time::{month_of, month_string, next_month, now_us};
-use tollgate_core::validate::optional_text;
+use tollgate_core::validate::{optional_text, plan_name};
 use tollgate_core::Nanos;
+use tollgate_store::{PlanChange, QuotaState};
 
 use crate::auth::{need, Can};
 use crate::error::ApiError;
@@ -28,7 +29,9 @@ use crate::extract::Body;
 use crate::state::AppState;
 
 /// For `Option<Option<T>>` fields: absent is None, `null` is `Some(None)`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -98,32 +101,24 @@ fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, Ap
     Ok(n)
 }
 
-/// The tenant's plan and this month's quota use.
-async fn limits_view(state: &AppState, tenant_id: &str) -> Result<Value, ApiError> {
-    let tenant = state
-        .store()
-        .find_tenant(tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let (plan, limit) = state.billing().plans.of(tenant.plan.as_deref());
-    let month = month_of(now_us());
-    let (used, reserved) = state.store().quota_usage(tenant_id, month).await?;
-    Ok(json!({
-        "plan": plan,
-        "limit": limit,
-        "used": used,
-        "reserved": reserved,
-        "remaining": limit.map(|l| (l - used - reserved).max(0)),
-        "resets_at": format!("{}-01T00:00:00Z", month_string(next_month(month))),
-        "month": month_string(month),
-    }))
+/// The tenant's plan and quota and this month's use, as one statement read them.
+fn limits_json(q: &QuotaState) -> Value {
+    json!({
+        "plan": q.plan,
+        "limit": q.limit,
+        "used": q.used,
+        "reserved": q.reserved,
+        "remaining": q.limit.map(|l| (l - q.used - q.reserved).max(0)),
+        "resets_at": format!("{}-01T00:00:00Z", month_string(next_month(q.month))),
+        "month": month_string(q.month),
+    })
 }
 
 /// Body of `POST /api/v1/billing/plan`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
-    /// A configured plan's name, or null for the default plan; required.
+    /// A plan's name (see `GET /api/v1/plans`), or null for the default plan; required.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     plan: Option<Option<String>>,
@@ -131,7 +126,8 @@ pub struct PlanBody {
 
 /// Move the tenant to a plan
 ///
-/// For the key's tenant, or the one an operator names in `X-Tenant-Id`.
+/// For the key's tenant, or the one an operator key names in `X-Tenant-Id`. Operator keys
+/// only: plans are the deployment's.
 #[utoipa::path(
     post,
     path = "/api/v1/billing/plan",
@@ -140,7 +136,8 @@ pub struct PlanBody {
     request_body = PlanBody,
     responses(
         (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = Value),
-        (status = 422, description = "`plan` is missing or not a configured plan (with `known`)"),
+        (status = 403, description = "The key is not an operator key"),
+        (status = 422, description = "`plan` is missing or not a plan (with `known`, the plans there are)"),
     )
 )]
 pub async fn set_plan(
@@ -154,23 +151,32 @@ pub async fn set_plan(
             "plan is required: a plan name, or null for the default plan",
         ));
     };
-    let plans = &state.billing().plans;
-    if let Some(name) = plan.as_deref() {
-        if !plans.quotas.contains_key(name) {
-            let known: Vec<&str> = plans.quotas.keys().map(String::as_str).collect();
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "INVALID_FIELD",
-                format!("'{name}' is not a plan (known: {})", known.join(", ")),
-            )
-            .with_details(json!({"field": "plan", "known": known})));
-        }
-    }
-    state
+    let plan = match plan {
+        Some(name) => Some(plan_name("plan", &name)?),
+        None => None,
+    };
+    let change = state
         .store()
-        .set_plan(&auth.tenant_id, plan.as_deref())
+        .set_plan(
+            &auth.tenant_id,
+            plan.as_deref(),
+            &state.billing().default_plan,
+            month_of(now_us()),
+        )
         .await?;
-    Ok(Json(limits_view(&state, &auth.tenant_id).await?))
+    match change {
+        PlanChange::Moved(q) => Ok(Json(limits_json(&q))),
+        PlanChange::UnknownPlan { known } => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_FIELD",
+            format!(
+                "'{}' is not a plan (known: {}); operators add plans with PUT /api/v1/plans/NAME",
+                plan.unwrap_or_default(),
+                known.join(", ")
+            ),
+        )
+        .with_details(json!({"field": "plan", "known": known}))),
+    }
 }
 
 /// The plan and its quota
@@ -189,5 +195,14 @@ pub async fn limits(
     State(state): State<AppState>,
     auth: Can<need::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(limits_view(&state, &auth.tenant_id).await?))
+    let q = state
+        .store()
+        .quota(
+            &auth.tenant_id,
+            &state.billing().default_plan,
+            month_of(now_us()),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(limits_json(&q)))
 }
