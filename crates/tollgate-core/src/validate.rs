@@ -46,7 +46,11 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// A required string: trimmed, non-empty, at most `max` characters, no control characters.
+/// A required string: trimmed, non-empty, at most `max` bytes of UTF-8, no control characters.
+///
+/// Bytes, not characters: these strings are stored and some are index keys (the rollups key
+/// on provider, model, alias, origin and user), whose size the database limits in bytes; a
+/// limit in characters would let four-byte characters past it.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let v = value.trim();
     if v.is_empty() {
@@ -64,10 +68,13 @@ pub fn optional_text(
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if v.chars().count() > max {
+    if v.len() > max {
         return Err(Invalid::field(
             field,
-            format!("{field} must be at most {max} characters"),
+            format!(
+                "{field} must be at most {max} bytes of UTF-8 (a character takes 1 to 4), got {}",
+                v.len()
+            ),
         ));
     }
     if v.chars().any(char::is_control) {
@@ -94,7 +101,7 @@ pub fn tokens(field: &str, value: i64) -> Result<i64, Invalid> {
 /// The longest plan name.
 pub const MAX_PLAN_NAME: usize = 64;
 
-/// A plan's name: as [`required_text`], at most [`MAX_PLAN_NAME`] characters, and not
+/// A plan's name: as [`required_text`], at most [`MAX_PLAN_NAME`] bytes, and not
 /// `default`, which stands for "the default plan" wherever a tenant's plan is chosen.
 pub fn plan_name(field: &str, value: &str) -> Result<String, Invalid> {
     let name = required_text(field, value, MAX_PLAN_NAME)?;
@@ -121,6 +128,15 @@ pub fn monthly_requests(field: &str, value: Option<i64>) -> Result<Option<i64>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_length_limit_counts_bytes_so_four_byte_characters_cannot_pass_it() {
+        assert!(optional_text("model", Some(&"a".repeat(8)), 8).is_ok());
+        let emoji = "\u{1F600}".repeat(3); // 3 characters, 12 bytes
+        let e = optional_text("model", Some(&emoji), 8).expect_err("too long");
+        assert_eq!(e.field, "model");
+        assert!(e.message.contains("bytes"), "{}", e.message);
+    }
 
     #[test]
     fn text_is_trimmed_bounded_and_free_of_control_characters() {

@@ -20,7 +20,7 @@ pub enum StoreError {
     #[error("{0}")]
     Stale(String),
     /// The database aborted the transaction to resolve a deadlock or a serialization
-    /// conflict (or SQLite found the database locked). Nothing was written; the whole
+    /// conflict (or a SQLite snapshot went stale). Nothing was written; the whole
     /// transaction may be run again.
     #[error("transaction aborted by a concurrent one: {0}")]
     Contention(String),
@@ -49,7 +49,7 @@ impl StoreError {
 enum Class {
     Contention,
     Unavailable,
-    Duplicate,
+    Conflict,
     Rejected,
     Bug,
 }
@@ -61,16 +61,22 @@ fn postgres_class(code: &str) -> Class {
         "40001" | "40P01" => Class::Contention,
         // lock_not_available (lock_timeout), query_canceled (statement_timeout)
         "55P03" | "57014" => Class::Unavailable,
-        // admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped
-        "57P01" | "57P02" | "57P03" | "57P04" => Class::Unavailable,
-        "23505" => Class::Duplicate,
+        // admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped,
+        // idle_session_timeout
+        "57P01" | "57P02" | "57P03" | "57P04" | "57P05" => Class::Unavailable,
+        // read_only_sql_transaction (a primary that became a standby after a failover),
+        // idle_in_transaction_session_timeout
+        "25006" | "25P03" => Class::Unavailable,
+        // unique_violation; foreign_key_violation (the row referred to went away
+        // concurrently): both a conflict with what is stored
+        "23505" | "23503" => Class::Conflict,
         _ => match code.get(..2) {
-            // connection_exception, insufficient_resources, program_limit_exceeded,
-            // system_error
-            Some("08" | "53" | "54" | "58") => Class::Unavailable,
+            // connection_exception, insufficient_resources, system_error
+            Some("08" | "53" | "58") => Class::Unavailable,
             // data_exception (a NUL byte, a bad encoding, a number out of range),
-            // integrity_constraint_violation
-            Some("22" | "23") => Class::Rejected,
+            // integrity_constraint_violation, program_limit_exceeded (a value too large for
+            // an index): bad input that got past validation, never worth a retry
+            Some("22" | "23" | "54") => Class::Rejected,
             _ => Class::Bug,
         },
     }
@@ -80,12 +86,19 @@ fn postgres_class(code: &str) -> Class {
 fn sqlite_class(extended: i32) -> Class {
     match extended {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
-        2067 | 1555 => return Class::Duplicate,
+        2067 | 1555 => return Class::Conflict,
+        _ => {}
+    }
+    match extended {
+        // SQLITE_BUSY_SNAPSHOT: a read transaction's snapshot went stale before it could
+        // write; running it again reads afresh.
+        517 => return Class::Contention,
         _ => {}
     }
     match extended & 0xff {
-        // SQLITE_BUSY, SQLITE_LOCKED: another connection holds the lock past the timeout.
-        5 | 6 => Class::Contention,
+        // SQLITE_BUSY, SQLITE_LOCKED: another connection held the lock past the busy
+        // timeout, which already waited; waiting again would stall the only writer.
+        5 | 6 => Class::Unavailable,
         // SQLITE_NOMEM, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY
         7 | 10 | 13 | 14 | 8 => Class::Unavailable,
         // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE
@@ -99,7 +112,7 @@ impl Class {
         match self {
             Class::Contention => StoreError::Contention(message),
             Class::Unavailable => StoreError::Unavailable(message),
-            Class::Duplicate => StoreError::Conflict(message),
+            Class::Conflict => StoreError::Conflict(message),
             Class::Rejected => StoreError::Rejected(message),
             Class::Bug => StoreError::Invariant(message),
         }
@@ -122,7 +135,7 @@ impl From<sqlx::Error> for StoreError {
                     // The `Any` driver passes the engine's own error through; anything else
                     // is classified by kind.
                     match db.kind() {
-                        sqlx::error::ErrorKind::UniqueViolation => Class::Duplicate,
+                        sqlx::error::ErrorKind::UniqueViolation => Class::Conflict,
                         sqlx::error::ErrorKind::Other => Class::Bug,
                         _ => Class::Rejected,
                     }
@@ -135,8 +148,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Configuration(_) => StoreError::Unavailable(e.to_string()),
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Invariant(e.to_string()),
         }
     }
@@ -171,12 +183,17 @@ mod tests {
         assert_eq!(postgres_class("22021"), Class::Rejected);
         assert_eq!(postgres_class("22003"), Class::Rejected);
         assert_eq!(postgres_class("23514"), Class::Rejected);
-        assert_eq!(postgres_class("23505"), Class::Duplicate);
+        assert_eq!(postgres_class("23505"), Class::Conflict);
+        assert_eq!(postgres_class("23503"), Class::Conflict);
+        // index row size exceeds the btree maximum: input too large, not an outage
+        assert_eq!(postgres_class("54000"), Class::Rejected);
     }
 
     #[test]
     fn postgres_lost_connections_and_timeouts_are_unavailable() {
-        for code in ["08006", "08003", "57P01", "57014", "53300", "55P03"] {
+        for code in [
+            "08006", "08003", "57P01", "57014", "53300", "55P03", "25006",
+        ] {
             assert_eq!(postgres_class(code), Class::Unavailable, "{code}");
         }
     }
@@ -190,11 +207,11 @@ mod tests {
 
     #[test]
     fn sqlite_codes_are_classified_by_their_primary_code() {
-        assert_eq!(sqlite_class(5), Class::Contention);
+        assert_eq!(sqlite_class(5), Class::Unavailable);
         assert_eq!(sqlite_class(517), Class::Contention); // SQLITE_BUSY_SNAPSHOT
         assert_eq!(sqlite_class(13), Class::Unavailable);
         assert_eq!(sqlite_class(778), Class::Unavailable); // SQLITE_IOERR_WRITE
-        assert_eq!(sqlite_class(2067), Class::Duplicate);
+        assert_eq!(sqlite_class(2067), Class::Conflict);
         assert_eq!(sqlite_class(275), Class::Rejected); // SQLITE_CONSTRAINT_CHECK
         assert_eq!(sqlite_class(1), Class::Bug); // SQLITE_ERROR: bad SQL
     }

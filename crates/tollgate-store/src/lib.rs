@@ -412,6 +412,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
+/// Connects to `opts.url` without migrating; fails with [`StoreError::Stale`] naming the
+/// migrations this build has that the database lacks. For commands that act on a running
+/// deployment's data: changing its schema under servers of the previous version is for
+/// `tollgate migrate` (or `serve`) to do, when the operator chooses.
+pub async fn open_current(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let store = SqlStore::connect(opts).await?;
+    let pending = store.pending_migrations().await?;
+    if !pending.is_empty() {
+        store.close().await;
+        return Err(StoreError::Stale(format!(
+            "the database needs {} migration(s) this version of Tollgate brings ({}): stop the \
+             servers of the previous version and run `tollgate migrate`, or start `tollgate \
+             serve`, then run this command again",
+            pending.len(),
+            pending.join(", ")
+        )));
+    }
+    Ok(Arc::new(store))
+}
+
 /// Connects to `opts.url`, applies pending migrations and returns the store.
 pub async fn open(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
     let store = SqlStore::connect(opts).await?;
@@ -458,6 +478,11 @@ impl SqlStore {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         migrate::run(&self.db).await
+    }
+
+    /// The migrations this build would apply, as `version_name` (none: up to date).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        migrate::pending(&self.db).await
     }
 
     /// Applies pending migrations up to and including `version`.

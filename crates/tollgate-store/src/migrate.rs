@@ -65,6 +65,35 @@ pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
     run_up_to(db, i64::MAX).await
 }
 
+/// The migrations this build has that the database has not applied, as `version_name`.
+pub async fn pending(db: &Db) -> Result<Vec<String>, StoreError> {
+    let table = match db.dialect {
+        Dialect::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tollgate_migrations'"
+        }
+        Dialect::Postgres => {
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename = 'tollgate_migrations'"
+        }
+    };
+    let exists: i64 = sqlx::query(table).fetch_one(&db.reader).await?.try_get(0)?;
+    let applied: Vec<i64> = if exists == 0 {
+        Vec::new()
+    } else {
+        sqlx::query("SELECT version FROM tollgate_migrations")
+            .fetch_all(&db.reader)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| format!("{}_{}", m.version, m.name))
+        .collect())
+}
+
 /// Applies pending migrations up to and including `version` (to build a database as an
 /// older Tollgate left it, and test the upgrade from there).
 pub async fn run_up_to(db: &Db, version: i64) -> Result<MigrationReport, StoreError> {

@@ -105,9 +105,10 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
-/// Opens (and migrates) the configured database, which must exist: every command but `serve`
-/// and `migrate` acts on a server's data, and a SQLite path with no database there is a
-/// mistake to report, never a new empty database to answer from.
+/// Opens the configured database, which must exist and be up to date: every command but
+/// `serve` and `migrate` acts on a server's data, and a SQLite path with no database there is
+/// a mistake to report, never a new empty database to answer from; nor does such a command
+/// change the schema under running servers.
 pub async fn open_store(
     settings: &Settings,
 ) -> anyhow::Result<std::sync::Arc<dyn tollgate_store::Store>> {
@@ -117,7 +118,9 @@ pub async fn open_store(
             bail!("{}", missing_database(&path));
         }
     }
-    open(connect_options(settings), &url).await
+    tollgate_store::open_current(&connect_options(settings))
+        .await
+        .with_context(|| format!("cannot use database {}", tollgate_store::redact(&url)))
 }
 
 /// Opens (and migrates) the configured database, creating it (and the data directory) when it

@@ -199,3 +199,28 @@ async fn a_declared_body_over_the_limit_gets_413_before_the_body_is_sent() {
         assert!(answer.contains("BODY_TOO_LARGE"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn length_limits_count_bytes_so_the_longest_dimensions_allowed_are_stored_everywhere() {
+    // Four-byte characters: 64 of them are 256 bytes, past every dimension's limit.
+    let wide = |n: usize| "\u{1F600}".repeat(n);
+    for app in TestApp::all().await {
+        let mut too_long = usage("gpt-4o", 1, 1);
+        too_long["alias"] = json!(wide(64));
+        let r = app.post("/api/v1/log", &too_long).await;
+        assert_error(&r, 422, "INVALID_FIELD");
+        assert_eq!(r.body["error"]["field"], "alias", "{}", r.body);
+
+        // Every rollup key dimension at its limit, in four-byte characters: PostgreSQL's
+        // index rows must hold them (a limit in characters let them past 2,704 bytes).
+        let longest = json!({
+            "provider": wide(16), "model": format!("{}abc", wide(63)),
+            "alias": wide(32), "origin": format!("{}abc", wide(63)),
+            "user_id": format!("{}abc", wide(63)), "input_tokens": 1, "output_tokens": 1,
+        });
+        let r = app.post("/api/v1/log", &longest).await;
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        let stats = app.get("/api/v1/stats").await;
+        assert_eq!(stats.body["summary"]["total_requests"], 1, "{}", stats.body);
+    }
+}

@@ -20,11 +20,19 @@
 //! 6. rows that are only inserted or are covered by a lock above, written last: ledger
 //!    entries, spend, new holds, alerts.
 //!
-//! Receipts (`receipt_state`), webhook deliveries (`SKIP LOCKED`), checkpoints, keys and
-//! plans take locks no billing transaction takes. A transaction PostgreSQL still aborts as a
-//! deadlock or serialization failure, or that finds SQLite locked past its busy timeout, is
-//! run again whole ([`retry`]): every write operation below goes through
-//! [`retry::retrying`].
+//! Receipts (`receipt_state`), webhook deliveries (`SKIP LOCKED`), checkpoints and keys take
+//! locks no billing transaction takes. Plans: moving a tenant holds its plan's row
+//! (`FOR SHARE`) before the tenant row, deleting a plan holds the plan row (`FOR UPDATE`) and
+//! reads tenants; nothing locks a tenant row and then a plan row. An account's
+//! `billing_accounts` row is updated by an append (after its balances, under the tenant's
+//! head) and by a settings change (alone): no cycle.
+//!
+//! A transaction PostgreSQL still aborts as a deadlock or serialization failure wrote
+//! nothing and is run again whole ([`retry`]): every write operation below that is one
+//! transaction goes through [`retry::retrying`]. Retention (a sequence of steps, each
+//! leaving a state the next run finishes) and the webhook leases are not retried; a failed
+//! step is picked up by the next run or lease. SQLite's busy timeout already waits for the
+//! write lock, so a database still locked after it is unavailable, not retried.
 
 mod alerts;
 mod authorize;

@@ -2,7 +2,7 @@
 //!
 //! For each tenant in the batch (in id order, so that concurrent batches from several
 //! instances lock tenants in the same order), in one transaction: lock the tenant's log head
-//! row (`FOR UPDATE`: this serialises appends per tenant across instances), find repeats
+//! row (`FOR NO KEY UPDATE`: this serialises appends per tenant across instances), find repeats
 //! (request ids already recorded, the llmring client's second post of a conversation call),
 //! assign gap-free sequence numbers, then write events, conversations, messages and rollups
 //! with one `INSERT … SELECT FROM UNNEST(arrays)` per table. A fixed statement text per table,

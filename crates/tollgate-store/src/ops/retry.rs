@@ -2,8 +2,8 @@
 //!
 //! The lock order (see the `ops` module) rules out deadlocks between Tollgate's own
 //! transactions, but PostgreSQL may still abort one (a lock taken by a foreign key check, a
-//! serialization failure), and SQLite may report its database locked when another process
-//! holds it past the busy timeout. Such a transaction wrote nothing, and every operation is
+//! serialization failure), and a SQLite snapshot may go stale. Such a transaction wrote
+//! nothing, and every operation is
 //! idempotent by construction (it reads its state under lock, and repeats are recognised by
 //! request id or idempotency key), so it is run again whole, a bounded number of times,
 //! after a short randomised pause. Only then does the caller see

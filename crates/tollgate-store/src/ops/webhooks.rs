@@ -240,7 +240,7 @@ pub(super) async fn scan_quotas(
              (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
               WHERE tenant_id = t.id AND month = ?2) AS used_requests \
              FROM tenants t {} WHERE t.id IN (SELECT tenant_id FROM webhook_endpoints \
-              WHERE event_types LIKE '%\"quota.threshold\"%')",
+              WHERE event_types LIKE '%\"quota.threshold\"%') ORDER BY t.id",
             plan_joins("?1")
         ),
     ))

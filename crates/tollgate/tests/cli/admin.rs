@@ -52,6 +52,41 @@ fn migrate_creates_the_database_that_admin_commands_then_open() {
 }
 
 #[test]
+fn an_admin_command_on_a_database_an_older_version_left_refuses_to_migrate_it() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    std::fs::create_dir_all(&data).expect("data dir");
+    let url = format!("sqlite://{}", data.join("tollgate.db").display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut opts = tollgate_store::ConnectOptions::new(&url);
+        opts.create_if_missing = true;
+        let db = tollgate_store::Db::connect(&opts).await.expect("connect");
+        // The schema before plans became data.
+        tollgate_store::migrate::run_up_to(&db, 20261123000002)
+            .await
+            .expect("older schema");
+        db.close().await;
+    });
+    let out = sb
+        .run(&["keys", "list", "--data-dir", arg(&data)])
+        .expect(1);
+    for needed in ["20261205000001_plans", "tollgate migrate"] {
+        assert!(out.stderr.contains(needed), "{}", out.stderr);
+    }
+    let pending = runtime.block_on(async {
+        let store = tollgate_store::SqlStore::connect(&tollgate_store::ConnectOptions::new(&url))
+            .await
+            .expect("connect");
+        store.pending_migrations().await.expect("pending")
+    });
+    assert!(!pending.is_empty(), "the command changed the schema");
+    sb.run(&["migrate", "--data-dir", arg(&data)]).expect(0);
+    sb.run(&["keys", "list", "--data-dir", arg(&data)])
+        .expect(0);
+}
+
+#[test]
 fn a_plan_set_through_the_cli_applies_to_the_running_server_at_once() {
     let sb = Sandbox::new();
     let server = sb.start();
