@@ -87,9 +87,6 @@ fn sqlite_class(extended: i32) -> Class {
     match extended {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
         2067 | 1555 => return Class::Conflict,
-        _ => {}
-    }
-    match extended {
         // SQLITE_BUSY_SNAPSHOT: a read transaction's snapshot went stale before it could
         // write; running it again reads afresh.
         517 => return Class::Contention,
