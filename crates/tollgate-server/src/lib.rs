@@ -166,10 +166,10 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests
-    /// in flight finish (a request head still arriving gets one second), waits for their
-    /// writes to commit and closes the database. The
-    /// `http` settings bound each connection's head, silence and body, and how many are
-    /// open at once.
+    /// in flight finish (a request head still arriving gets one second to become one; every
+    /// connection is closed by `http.drain_timeout_ms`), waits for their writes to commit
+    /// and closes the database. The `http` settings bound each connection's head, silence,
+    /// body and stalled writes, and how many are open at once.
     pub async fn run(
         self,
         listener: TcpListener,

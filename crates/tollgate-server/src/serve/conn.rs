@@ -1,9 +1,9 @@
-//! One connection: hyper's HTTP/1 with the header timeout, the idle timeout, the request
-//! body deadline, and what the registry needs to know (a request in flight, silence).
+//! One connection: hyper's HTTP/1 with the header, idle, body and write timeouts; how it
+//! ends when it is shed or the server shuts down; and what the registry needs to know of it
+//! ([`Conn`]: a request in flight, output not yet written, a next request arriving).
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,34 +16,32 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use super::activity::{Activity, Conn, Shed};
 use super::body::Deadline;
 use super::counters::Timeout;
-use super::registry::Conn;
-use super::Shared;
+use super::socket::Watched;
+use super::{Limits, Phase, Shared};
 
-/// How long, once shutdown begins, a connection with no request in flight (one still sending
-/// its head) may stay before it is closed.
+/// How long, once shutdown begins, a request head still arriving may take to become a request
+/// (which is then answered) before its connection is closed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `tcp` until the client leaves, a timeout closes it, the registry sheds it, or the
-/// server shuts down (then requests in flight finish first).
+/// server shuts down: then a request in flight is answered first, unless the drain deadline
+/// comes before.
 pub(super) async fn serve(
     tcp: TcpStream,
     conn: Arc<Conn>,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    mut phases: watch::Receiver<Phase>,
 ) {
     let _open = Open::new(shared.clone(), conn.clone());
-    let io = TokioIo::new(Watched {
-        tcp,
-        conn: conn.clone(),
-    });
+    let io = TokioIo::new(Watched::new(tcp, conn.clone()));
     let service = Service {
         shared: shared.clone(),
         conn: conn.clone(),
@@ -53,9 +51,11 @@ pub(super) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_read);
     let mut served = pin!(builder.serve_connection(io, service));
-    let mut stop = Stop::Serving;
+    let mut phase = Phase::Serving;
+    // When shutdown began with a head arriving: by when it must have become a request.
+    let mut head_due: Option<Instant> = None;
     loop {
-        let silence = silence(&conn, shared.limits.idle);
+        let watchdog = watchdog(&conn, &shared.limits);
         tokio::select! {
             result = served.as_mut() => {
                 if let Err(e) = result {
@@ -66,29 +66,42 @@ pub(super) async fn serve(
                 }
                 break;
             }
-            _ = shutdown.wait_for(|stop| *stop), if matches!(stop, Stop::Serving) => {
-                // hyper closes an idle connection at once and any other after its response.
-                served.as_mut().graceful_shutdown();
-                stop = Stop::Draining(Instant::now() + SHUTDOWN_GRACE);
+            next = next_phase(&mut phases, phase) => {
+                phase = next;
+                match phase {
+                    Phase::Serving => {}
+                    Phase::Draining => match wind_down(&conn, served.as_mut()) {
+                        Winding::Closed => break,
+                        Winding::AfterHead => head_due = Some(Instant::now() + SHUTDOWN_GRACE),
+                        Winding::AfterResponse => {}
+                    },
+                    Phase::Closing => {
+                        tracing::debug!("connection closed at the drain deadline");
+                        break;
+                    }
+                }
             }
-            () = stop.grace_ends() => {
+            () = until(head_due) => {
+                head_due = None;
                 // A head still arriving is no request in flight: it must not hold shutdown
-                // up for the whole header timeout. One in flight closes after its response.
-                if conn.is_idle() {
+                // up for the whole header timeout. One that became a request is answered.
+                if conn.activity() != Activity::Busy {
                     break;
                 }
-                stop = Stop::AfterResponse;
             }
             () = conn.shed.notified() => {
-                if conn.is_idle() {
+                if conn.shed_as() == Some(Shed::SlowHead) {
                     break;
                 }
-                // A request began since the acceptor chose it: answer it, then close.
-                served.as_mut().graceful_shutdown();
+                // Chosen silent; a request may have begun since.
+                if let Winding::Closed = wind_down(&conn, served.as_mut()) {
+                    break;
+                }
             }
-            closing = silence => {
-                if closing {
-                    shared.metrics.connections.timeout(Timeout::Idle);
+            fired = watchdog => {
+                if let Some(kind) = fired {
+                    shared.metrics.connections.timeout(kind);
+                    tracing::debug!(?kind, "connection timed out");
                     break;
                 }
             }
@@ -96,8 +109,79 @@ pub(super) async fn serve(
     }
 }
 
+/// How a connection asked to close goes on.
+enum Winding {
+    /// It is silent: close it now.
+    Closed,
+    /// A head is arriving: the request it becomes is answered with `Connection: close`.
+    AfterHead,
+    /// A request is in flight or its response is being written: hyper closes the
+    /// connection once it is sent.
+    AfterResponse,
+}
+
+/// Makes `conn` close after its current request, and says whether it may close at once.
+fn wind_down(
+    conn: &Conn,
+    served: Pin<&mut http1::Connection<TokioIo<Watched>, Service>>,
+) -> Winding {
+    conn.close_after_request();
+    match conn.activity() {
+        Activity::Silent { .. } => Winding::Closed,
+        // Not hyper's graceful shutdown here: it counts a connection with half a head as
+        // idle and would close it, unread bytes and all (a reset for the client).
+        Activity::Head { .. } => Winding::AfterHead,
+        Activity::Busy => {
+            served.graceful_shutdown();
+            Winding::AfterResponse
+        }
+    }
+}
+
+/// The next phase of the server's life after `now`; Closing if the acceptor is gone.
+async fn next_phase(phases: &mut watch::Receiver<Phase>, now: Phase) -> Phase {
+    match phases.wait_for(|p| *p > now).await {
+        Ok(p) => *p,
+        Err(_) => Phase::Closing,
+    }
+}
+
+/// Resolves at `at`; never without one.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves with the timeout that closes `conn` once one has passed (output stalled, or
+/// quiet with nothing in flight), or None when it is time to look again.
+async fn watchdog(conn: &Conn, limits: &Limits) -> Option<Timeout> {
+    let checks = [
+        (Timeout::Write, limits.write, conn.stalled_for()),
+        (Timeout::Idle, limits.idle, conn.quiet_for()),
+    ];
+    let mut look_again: Option<Duration> = None;
+    for (kind, limit, elapsed) in checks {
+        let Some(limit) = limit else { continue };
+        let wait = match elapsed {
+            Some(e) if e >= limit => return Some(kind),
+            Some(e) => limit - e,
+            // Not counting now; it cannot pass sooner than this once it starts.
+            None => limit,
+        };
+        look_again = Some(look_again.map_or(wait, |w| w.min(wait)));
+    }
+    match look_again {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
+    }
+    None
+}
+
 /// Counts a connection open until its task ends, however it ends (a handler's panic too),
-/// and then takes it off the registry.
+/// and then takes it off the registry. Made before the socket's owner, it is dropped after
+/// it: the connection counts until its socket is closed.
 struct Open {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
@@ -125,47 +209,9 @@ impl Drop for Open {
     }
 }
 
-/// Where a connection is in the server's shutdown.
-enum Stop {
-    /// No shutdown yet.
-    Serving,
-    /// Shutdown began: without a request in flight by then, the connection closes.
-    Draining(Instant),
-    /// A request was in flight: the connection closes after its response.
-    AfterResponse,
-}
-
-impl Stop {
-    /// Resolves when the grace for heads still arriving ends; never outside it.
-    async fn grace_ends(&self) {
-        match self {
-            Stop::Draining(at) => tokio::time::sleep_until(*at).await,
-            Stop::Serving | Stop::AfterResponse => std::future::pending().await,
-        }
-    }
-}
-
-/// Resolves true once `conn` has been silent for `idle`, or false when it is time to look
-/// again (a request came and went meanwhile).
-async fn silence(conn: &Conn, idle: Option<Duration>) -> bool {
-    let Some(idle) = idle else {
-        return std::future::pending().await;
-    };
-    match conn.silent_for() {
-        Some(silent) if silent >= idle => true,
-        Some(silent) => {
-            tokio::time::sleep(idle - silent).await;
-            false
-        }
-        None => {
-            tokio::time::sleep(idle).await;
-            false
-        }
-    }
-}
-
-/// The router behind one connection: each request's body gets its deadline, and the
-/// connection counts as busy until the response is sent.
+/// The router behind one connection: each request's body gets its deadline, the connection
+/// counts as busy until the response is sent, and a connection asked to close says so in
+/// its response.
 struct Service {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
@@ -186,14 +232,19 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             None => req.map(Body::new),
         };
         let router = shared.router.clone();
+        let conn = self.conn.clone();
         Box::pin(async move {
             let Ok(mut response) = router.oneshot(req).await;
-            if tripped.load(Ordering::Relaxed) {
-                // The rest of the body may still be on its way: do not read it as a request.
+            let late = tripped.load(Ordering::Relaxed);
+            if late {
+                shared.metrics.connections.timeout(Timeout::Body);
+            }
+            // Late: the rest of the body may still be on its way, not to be read as a
+            // request. Closing: shed, or the server is shutting down.
+            if late || conn.is_closing() {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                shared.metrics.connections.timeout(Timeout::Body);
             }
             Ok(response.map(|body| Tracked {
                 body,
@@ -203,8 +254,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     }
 }
 
-/// Marks a request in flight until dropped: with its response body, once hyper has sent it,
-/// or with the request, if the connection closed first.
+/// Marks a request in flight until dropped: with its response body, once hyper has taken all
+/// of it (writing it may take longer: [`Conn::end`]), or with the request, if the connection
+/// closed first.
 struct InFlight(Arc<Conn>);
 
 impl Drop for InFlight {
@@ -236,58 +288,5 @@ impl http_body::Body for Tracked {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
-    }
-}
-
-/// The socket, noting when bytes arrive on an idle connection (a next request begins, so
-/// the idle timeout stops and the header timeout alone applies).
-struct Watched {
-    tcp: TcpStream,
-    conn: Arc<Conn>,
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.conn.read_some();
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
 }

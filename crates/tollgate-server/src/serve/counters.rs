@@ -13,9 +13,11 @@ pub(crate) enum Timeout {
     Idle = 1,
     /// The request body did not arrive in time (`http.body_timeout_ms`).
     Body = 2,
+    /// The client took none of a response for too long (`http.write_timeout_ms`).
+    Write = 3,
 }
 
-const TIMEOUT_NAMES: [&str; 3] = ["header", "idle", "body"];
+const TIMEOUT_NAMES: [&str; 4] = ["header", "idle", "body", "write"];
 
 /// What the accept loop and the connections count.
 #[derive(Default)]
@@ -26,7 +28,7 @@ pub struct ConnMetrics {
     pub(crate) shed: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
-    timeouts: [AtomicU64; 3],
+    timeouts: [AtomicU64; 4],
 }
 
 impl ConnMetrics {
@@ -64,7 +66,7 @@ impl ConnMetrics {
             ),
             (
                 "tollgate_http_connections_shed_total",
-                "Idle HTTP connections closed to make room for a new one at the cap.",
+                "Silent HTTP connections (or, when none is, slow request heads) closed to make room for a new one at the cap.",
                 &self.shed,
             ),
             (
@@ -109,6 +111,7 @@ mod tests {
         m.open.store(3, Ordering::Relaxed);
         m.timeout(Timeout::Body);
         m.timeout(Timeout::Body);
+        m.timeout(Timeout::Write);
         let mut text = String::new();
         m.render(&mut text);
         assert!(text.contains(
@@ -116,5 +119,6 @@ mod tests {
         ));
         assert!(text.contains("tollgate_http_timeouts_total{kind=\"body\"} 2"));
         assert!(text.contains("tollgate_http_timeouts_total{kind=\"header\"} 0"));
+        assert!(text.contains("tollgate_http_timeouts_total{kind=\"write\"} 1"));
     }
 }

@@ -2,16 +2,18 @@
 //! idle connection, a request head that never ends and a body that trickles in would each
 //! hold a file descriptor forever, until the process could open no file and accept no one.
 //!
-//! It owns the connections' lives: how long a head, a silence and a body may take
-//! (`http.*` settings, [`conn`]), how many connections are open at once and which one
+//! It owns the connections' lives: how long a head, a silence, a body and a stalled write may
+//! take (`http.*` settings, [`conn`]), how many connections are open at once and which one
 //! makes room for a newcomer ([`registry`]), how a failed accept backs off, and graceful
-//! shutdown. It knows nothing of routes: it serves the router it is given.
+//! shutdown with a deadline. It knows nothing of routes: it serves the router it is given.
 
+mod activity;
 mod body;
 mod conn;
 mod counters;
 pub mod limits;
 mod registry;
+mod socket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,6 +55,8 @@ pub(crate) struct Limits {
     header_read: Option<Duration>,
     idle: Option<Duration>,
     body: Option<Duration>,
+    write: Option<Duration>,
+    drain: Duration,
     max_connections: usize,
 }
 
@@ -81,9 +85,23 @@ impl Limits {
             header_read: ms(http.header_read_timeout_ms),
             idle: ms(http.idle_timeout_ms),
             body: ms(http.body_timeout_ms),
+            write: ms(http.write_timeout_ms),
+            drain: Duration::from_millis(http.drain_timeout_ms),
             max_connections,
         }
     }
+}
+
+/// Where the server is in its life, as every connection's task follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Accepting and serving.
+    Serving,
+    /// Shutdown began: no more accepts; requests in flight are answered, then connections
+    /// close.
+    Draining,
+    /// The drain deadline passed: every connection still open closes now.
+    Closing,
 }
 
 /// What every connection's task shares.
@@ -95,8 +113,9 @@ struct Shared {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets
-/// requests in flight finish (a head still arriving gets a second) and returns once every
-/// connection has closed (and so dropped its handle on the router).
+/// requests in flight finish (a head still arriving gets a second to become one) and returns
+/// once every connection has closed (and so dropped its handle on the router), closing those
+/// still open at the drain deadline (`http.drain_timeout_ms`).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
@@ -115,7 +134,7 @@ pub(crate) async fn serve(
         metrics,
         registry,
     });
-    let (stop, stopping) = watch::channel(false);
+    let (phase, phases) = watch::channel(Phase::Serving);
     // Every connection's task holds a receiver: the channel closes when the last one ends.
     let (all_closed, open) = watch::channel(());
     let refusing = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
@@ -153,16 +172,32 @@ pub(crate) async fn serve(
             }
         };
         counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let (shared, stopping, open) = (shared.clone(), stopping.clone(), open.clone());
+        let (shared, phases, open) = (shared.clone(), phases.clone(), open.clone());
         tokio::spawn(async move {
-            conn::serve(tcp, conn, shared, stopping).await;
+            conn::serve(tcp, conn, shared, phases).await;
             drop(open);
         });
     }
     drop(listener);
-    stop.send_replace(true);
+    phase.send_replace(Phase::Draining);
     drop(open);
-    all_closed.closed().await;
+    let drain = shared.limits.drain;
+    if tokio::time::timeout(drain, all_closed.closed())
+        .await
+        .is_err()
+    {
+        // A client that reads nothing, or a handler that never ends, must not keep the
+        // process from stopping.
+        let open = shared.metrics.connections.open.load(Ordering::Relaxed);
+        tracing::warn!(
+            open,
+            "closing {open} connections still open at the drain deadline \
+             (http.drain_timeout_ms = {} ms)",
+            drain.as_millis()
+        );
+        phase.send_replace(Phase::Closing);
+        all_closed.closed().await;
+    }
 }
 
 /// Failed accepts: each followed by a pause that grows while they come in a row, so a
@@ -203,7 +238,7 @@ impl AcceptErrors {
         }
         self.last = Some(now);
         if out_of_descriptors(e) && shared.registry.shed_one() {
-            // The connection idle longest gives its descriptor to the next accept.
+            // A silent connection gives its descriptor to the next accept.
             counters.shed.fetch_add(1, Ordering::Relaxed);
         }
         let pause = BACKOFF

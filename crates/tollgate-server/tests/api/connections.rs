@@ -217,3 +217,83 @@ async fn a_head_still_arriving_when_shutdown_begins_does_not_hold_the_server_up(
         .expect("the server stops");
     assert!(closed_by_server(&mut half).await);
 }
+
+#[tokio::test]
+async fn a_head_that_completes_soon_after_shutdown_begins_is_answered_and_then_closed() {
+    let mut app = TestApp::sqlite_with(quiet).await;
+    // Kept alive: hyper counts a connection between requests as idle, half a head or not.
+    let mut half = connect(&app).await;
+    send(&mut half, &get("/health")).await;
+    assert_eq!(read_response(&mut half).await.status, 200);
+    let head = get("/health");
+    let (first, rest) = head.split_at(10);
+    send(&mut half, first).await;
+    // Once a later connection is answered, the server has read what came before.
+    let mut later = connect(&app).await;
+    send(&mut later, &get("/health")).await;
+    assert_eq!(read_response(&mut later).await.status, 200);
+    app.signal_stop();
+    send(&mut half, rest).await;
+    let answer = read_response(&mut half).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut half).await, "closed after its answer");
+    tokio::time::timeout(crate::raw::PATIENCE, app.stop())
+        .await
+        .expect("the server stops");
+}
+
+#[tokio::test]
+async fn at_the_cap_a_connection_that_began_a_request_is_kept_and_a_silent_one_is_shed() {
+    let app = TestApp::sqlite_with(|s| {
+        quiet(s);
+        s.http.max_connections = 2;
+    })
+    .await;
+    // `begun` has been idle longest, since its first answer; `silent` opened after it.
+    let mut begun = connect(&app).await;
+    send(&mut begun, &get("/health")).await;
+    assert_eq!(read_response(&mut begun).await.status, 200);
+    let mut silent = connect(&app).await;
+    let head = get("/health");
+    let (first, rest) = head.split_at(10);
+    send(&mut begun, first).await;
+    // Lets the server read those bytes (the test and the server share one thread).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let health = app.get("/health").await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert!(
+        closed_by_server(&mut silent).await,
+        "the silent one is shed"
+    );
+    send(&mut begun, rest).await;
+    let answer = read_response(&mut begun).await;
+    assert_eq!(answer.status, 200, "the request begun is answered");
+    let text = app.get_text("/metrics").await;
+    assert!(
+        text.contains("tollgate_http_connections_shed_total 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_header_timeout_a_head_that_stops_arriving_is_closed_after_the_idle_timeout() {
+    let app = TestApp::sqlite_with(|s| {
+        quiet(s);
+        s.http.header_read_timeout_ms = 0;
+        s.http.idle_timeout_ms = 300;
+    })
+    .await;
+    let mut one_byte = connect(&app).await;
+    send(&mut one_byte, b"G").await;
+    assert!(
+        closed_by_server(&mut one_byte).await,
+        "the stalled head is closed"
+    );
+    let text = metrics(&app).await;
+    assert!(
+        text.contains("tollgate_http_timeouts_total{kind=\"idle\"} 1"),
+        "{text}"
+    );
+}

@@ -19,6 +19,7 @@ mod raw;
 mod reads;
 mod receipts;
 mod scopes;
+mod slow_readers;
 mod strict_fields;
 mod support;
 mod webhook_alerts;

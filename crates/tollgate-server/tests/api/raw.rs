@@ -42,6 +42,19 @@ pub async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(addr).await.expect("connect")
 }
 
+/// A new connection whose receive buffer is as small as the kernel allows near `bytes`: a
+/// client that stops reading fills it, and then the server's send buffer, sooner.
+pub async fn connect_with_small_buffer(app: &TestApp, bytes: u32) -> TcpStream {
+    let addr = app
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(bytes).expect("receive buffer");
+    socket.connect(addr).await.expect("connect")
+}
+
 /// Sends `bytes`.
 pub async fn send(stream: &mut TcpStream, bytes: &[u8]) {
     stream.write_all(bytes).await.expect("write");
@@ -94,6 +107,27 @@ pub async fn read_response(stream: &mut (impl AsyncRead + Unpin)) -> RawResponse
     .expect("a response within the bounded wait")
 }
 
+/// Reads up to the end of a response head and returns its status, leaving the body unread
+/// (but for the little read with the head).
+pub async fn read_status(stream: &mut (impl AsyncRead + Unpin)) -> u16 {
+    tokio::time::timeout(PATIENCE, async {
+        let mut buf = Vec::new();
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut chunk = [0u8; 256];
+            let n = stream.read(&mut chunk).await.expect("read the head");
+            assert!(n > 0, "the connection closed before a response: {buf:?}");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let head = String::from_utf8_lossy(&buf).to_string();
+        head.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line")
+    })
+    .await
+    .expect("a response head within the bounded wait")
+}
+
 /// Whether the server closes the connection (end of stream or reset) within [`PATIENCE`];
 /// whatever it sends before closing is discarded.
 pub async fn closed_by_server(stream: &mut (impl AsyncRead + Unpin)) -> bool {
@@ -115,6 +149,11 @@ pub fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: tollgate\r\n\r\n").into_bytes()
 }
 
+/// A `GET path` head authenticated with `key`.
+pub fn get_as(path: &str, key: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: tollgate\r\nX-API-Key: {key}\r\n\r\n").into_bytes()
+}
+
 /// The head of a JSON `POST path` of `length` bytes, authenticated with `key`, asking for
 /// `100 Continue` before the body (which also tells the test the handler has started).
 pub fn post_head(path: &str, key: &str, length: usize) -> Vec<u8> {
@@ -134,6 +173,17 @@ pub fn padded_usage(length: usize) -> Vec<u8> {
     assert!(body.len() <= length, "the padding is longer than the body");
     body.resize(length, b' ');
     body
+}
+
+/// Whether the server's metrics come to hold `line` within [`PATIENCE`].
+pub async fn metrics_come_to_hold(app: &TestApp, line: &str) -> bool {
+    tokio::time::timeout(PATIENCE, async {
+        while !metrics(app).await.contains(line) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .is_ok()
 }
 
 /// The server's metrics, over a connection of their own.
