@@ -1,7 +1,7 @@
 //! Plans, account defaults and the authorization queue.
 //!
-//! Plans live in the database; the settings only add missing ones at start ([`seed_plans`])
-//! and name the default plan, which every instance sharing a database must name alike.
+//! Plans and the default plan live in the database; at start the settings add plans and set
+//! what no operator has set ([`seed_plans`]), and warn where they disagree with an operator.
 //!
 //! Authorizations are decided in batches: requests hand themselves to one task, which decides
 //! whatever has arrived while the previous batch ran in one transaction (see the store's
@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 use tollgate_core::time::now_us;
 use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_core::{Currency, Nanos};
-use tollgate_store::{AccountDefaults, AuthorizeRequest, Decision, PlanSeed, Store, StoreError};
+use tollgate_store::{
+    AccountDefaults, AuthorizeRequest, Decision, PlanSeed, Seeded, Seeding, Store, StoreError,
+};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -26,11 +28,10 @@ use crate::settings::BillingSettings;
 /// Billing configuration, checked at start.
 #[derive(Debug, Clone)]
 pub struct Billing {
-    /// The plan of tenants with none set (`billing.default_plan`). Plans themselves are read
-    /// from the database by every decision; this name is the one thing each instance holds.
-    pub default_plan: String,
-    /// The plans of the settings (`billing.plans`), added at start where the database lacks
-    /// them.
+    /// The default plan the settings choose at start (`billing.default_plan`), like `seeds`;
+    /// decisions read the database's choice, never this.
+    pub default_plan: Option<String>,
+    /// The plans of the settings (`billing.plans`), applied at start (see [`seed_plans`]).
     pub seeds: Vec<PlanSeed>,
     /// What new accounts start with.
     pub defaults: Arc<AccountDefaults>,
@@ -68,8 +69,12 @@ impl Billing {
                 monthly_requests: quota,
             });
         }
-        let default_plan = plan_name("default_plan", &s.default_plan)
-            .map_err(|e| format!("billing.{}", e.message))?;
+        let default_plan = match &s.default_plan {
+            Some(name) => Some(
+                plan_name("default_plan", name).map_err(|e| format!("billing.{}", e.message))?,
+            ),
+            None => None,
+        };
         let currency = Currency::try_from(s.account.currency.clone())
             .map_err(|e| format!("billing.account.currency: {e}"))?;
         if s.hold_ttl_seconds == 0 || s.hold_ttl_seconds > s.max_hold_ttl_seconds {
@@ -102,41 +107,64 @@ pub fn quota_text(monthly_requests: Option<i64>) -> String {
     })
 }
 
-/// At start: adds the settings' plans the database lacks, warns where the settings and the
-/// database disagree (the database applies: it is what every instance reads), and checks that
-/// the default plan exists.
+/// At start: applies the settings' plans and default plan to the database by the store's
+/// rule (what an operator set stays; the rest follows the settings), logs what changed, warns
+/// where an operator's value differs from the settings, and stops when the settings' default
+/// plan is not a plan.
 pub async fn seed_plans(store: &dyn Store, billing: &Billing) -> Result<(), String> {
-    let stored = store
-        .seed_plans(&billing.seeds)
+    let seeding = store
+        .seed_plans(&billing.seeds, billing.default_plan.as_deref())
         .await
-        .map_err(|e| format!("cannot add the plans of the settings: {e}"))?;
-    for (seed, plan) in billing.seeds.iter().zip(&stored) {
-        if seed.monthly_requests != plan.monthly_requests {
-            tracing::warn!(
-                plan = %plan.name,
-                "billing.plans.{name} in the settings says {wanted} a month, but the database \
-                 says {stored} a month: the database's plan applies, on every instance. To \
-                 change it: `tollgate plans set {name} --monthly-requests N` (or `--unlimited`), \
-                 or PUT /api/v1/plans/{name}",
-                name = plan.name,
-                wanted = quota_text(seed.monthly_requests),
-                stored = quota_text(plan.monthly_requests),
-            );
+        .map_err(|e| format!("cannot apply the plans of the settings: {e}"))?;
+    let (plans, default) = match seeding {
+        Seeding::Done { plans, default } => (plans, default),
+        Seeding::UnknownDefault { known } => {
+            return Err(format!(
+                "billing.default_plan '{name}' is not a plan in the database (plans: {}). \
+                 Choose one of those, or add it: `tollgate plans set {name} --monthly-requests \
+                 N`, or [billing.plans.{name}] in tollgate.toml",
+                known.join(", "),
+                name = billing.default_plan.as_deref().unwrap_or_default(),
+            ));
+        }
+    };
+    for (seed, outcome) in billing.seeds.iter().zip(plans) {
+        let name = &seed.name;
+        let wanted = quota_text(seed.monthly_requests);
+        match outcome {
+            Seeded::Added => {
+                tracing::info!(plan = %name, "added plan {name} of the settings: {wanted} a month")
+            }
+            Seeded::Applied { was } => tracing::info!(
+                plan = %name,
+                "plan {name} follows the settings (no operator has set it): {wanted} a month, \
+                 was {}",
+                quota_text(was)
+            ),
+            Seeded::Unchanged => {}
+            Seeded::Kept { stored } => tracing::warn!(
+                plan = %name,
+                "billing.plans.{name} in the settings says {wanted} a month, but an operator \
+                 set it to {} a month: the database's plan applies, on every instance, and the \
+                 settings never change it. To change it: `tollgate plans set {name} \
+                 --monthly-requests N` (or `--unlimited`), or PUT /api/v1/plans/{name}",
+                quota_text(stored)
+            ),
         }
     }
-    let plans = store
-        .list_plans()
-        .await
-        .map_err(|e| format!("cannot read the plans: {e}"))?;
-    if !plans.iter().any(|p| p.name == billing.default_plan) {
-        let known: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-        return Err(format!(
-            "billing.default_plan '{name}' is not a plan in the database (plans: {}). Choose one \
-             of those, or add it: `tollgate plans set {name} --monthly-requests N`, or \
-             [billing.plans.{name}] in tollgate.toml",
-            known.join(", "),
-            name = billing.default_plan,
-        ));
+    let wanted = billing.default_plan.as_deref().unwrap_or_default();
+    match default {
+        None | Some(Seeded::Unchanged) | Some(Seeded::Added) => {}
+        Some(Seeded::Applied { was }) => tracing::info!(
+            "the default plan follows the settings (no operator has chosen it): '{wanted}', \
+             was '{was}'"
+        ),
+        Some(Seeded::Kept { stored }) => tracing::warn!(
+            "billing.default_plan in the settings says '{wanted}', but an operator chose \
+             '{stored}': the database's default plan applies, on every instance, and the \
+             settings never change it. To change it: `tollgate plans default NAME`, or PUT \
+             /api/v1/plans/NAME with {{\"default\": true}}"
+        ),
     }
     Ok(())
 }
@@ -199,12 +227,7 @@ async fn run(
         }
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let result = store
-            .authorize(
-                &requests,
-                &billing.default_plan,
-                &billing.defaults,
-                now_us(),
-            )
+            .authorize(&requests, &billing.defaults, now_us())
             .await;
         match result {
             Ok(decisions) => {
@@ -228,12 +251,7 @@ async fn run(
                 tracing::warn!(error = %e, "an authorization batch failed; deciding one by one");
                 for (request, reply) in requests.into_iter().zip(replies) {
                     let one = store
-                        .authorize(
-                            std::slice::from_ref(&request),
-                            &billing.default_plan,
-                            &billing.defaults,
-                            now_us(),
-                        )
+                        .authorize(std::slice::from_ref(&request), &billing.defaults, now_us())
                         .await
                         .map(|mut d| d.remove(0));
                     let _ = reply.send(one);

@@ -129,13 +129,8 @@ impl Server {
             metrics.clone(),
             Duration::from_secs(settings.billing.expire_holds_seconds),
         );
-        let deliverer = webhooks::start(
-            store.clone(),
-            delivery,
-            billing.default_plan.clone(),
-            metrics.clone(),
-        )
-        .map_err(StartError::Config)?;
+        let deliverer = webhooks::start(store.clone(), delivery, metrics.clone())
+            .map_err(StartError::Config)?;
         let state = AppState::new(
             store.clone(),
             settings,

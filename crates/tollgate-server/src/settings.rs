@@ -238,13 +238,17 @@ pub struct PricingSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BillingSettings {
-    /// The plan of tenants that have none set. It must be a plan in the database, and every
-    /// instance sharing a database must name the same one.
-    pub default_plan: String,
-    /// Plans added to the database at start when it has none by that name. A plan the
-    /// database has is never changed from here (the database's plan applies, with a warning
-    /// where they differ); the database comes with `starter` (500 requests a month), `growth`
-    /// (5,000) and `pro` (unlimited).
+    /// The default plan (of tenants that have none set) to choose at start, a plan in the
+    /// database (start-up stops otherwise). The choice is the database's, one for every
+    /// instance: this sets it while no operator has chosen one (`tollgate plans default`), and
+    /// is otherwise only compared, with a warning where it differs. None: leave the
+    /// database's (`starter` in a new database).
+    pub default_plan: Option<String>,
+    /// Plans to add or set at start. A plan the database lacks is added; one an operator set
+    /// (`tollgate plans`, the API) is never changed from here (a warning where it differs);
+    /// any other (built in, or set by the settings before) takes the quota given here. The
+    /// database comes with `starter` (500 requests a month), `growth` (5,000) and `pro`
+    /// (unlimited).
     pub plans: std::collections::BTreeMap<String, PlanSettings>,
     /// What a new billing account starts with.
     pub account: AccountSettings,
@@ -285,7 +289,7 @@ pub struct AccountSettings {
 impl Default for BillingSettings {
     fn default() -> Self {
         BillingSettings {
-            default_plan: "starter".into(),
+            default_plan: None,
             plans: std::collections::BTreeMap::new(),
             account: AccountSettings::default(),
             hold_ttl_seconds: 300,

@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use exports::{ExportPage, ExportSpan, ExportedEvent};
 pub use migrate::MigrationReport;
 pub use model::*;
-pub use plans::{Plan, PlanChange, PlanSeed};
+pub use plans::{Plan, PlanChange, PlanPut, PlanSeed, PlanSource, PlanUpdate, Seeded, Seeding};
 pub use retention::{
     ArchiveRecord, ArchiveState, RetentionOptions, RetentionPolicy, RetentionReport, RetentionStep,
     TenantRetention, UNCERTIFIED_HINT,
@@ -269,40 +269,36 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<(Vec<StoredEvent>, i64), StoreError>;
 
-    // Plans. A tenant with no plan set, or whose plan is missing, is on `default_plan` (the
-    // `billing.default_plan` setting, the same on every instance), never unlimited.
+    // Plans. A tenant with no plan set, or whose plan is missing, is on the default plan, which
+    // the database chooses (one answer for every instance), never unlimited.
 
-    /// Every plan, by name.
+    /// Every plan, by name, the default plan marked.
     async fn list_plans(&self) -> Result<Vec<Plan>, StoreError>;
-    /// Adds a plan or changes its quota; returns it and whether it is new.
-    async fn put_plan(
+    /// Adds a plan or changes it (its quota, whether it is the default), as an operator:
+    /// what it sets, a server's settings never change.
+    async fn put_plan(&self, name: &str, update: &PlanUpdate) -> Result<PlanPut, StoreError>;
+    /// At a server's start: applies the settings' plans and default plan (`default`: the plan
+    /// the settings name, if any) to what no operator has set, adding plans the database
+    /// lacks, and says what it did to each; nothing is written when `default` is not a plan.
+    async fn seed_plans(
         &self,
-        name: &str,
-        monthly_requests: Option<i64>,
-    ) -> Result<(Plan, bool), StoreError>;
-    /// Adds the plans the database does not have, never changing one it has; returns the
-    /// database's plans of those names as they are now (to tell where the seeds disagree).
-    async fn seed_plans(&self, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError>;
-    /// Deletes a plan; false when there is none by that name. Deleting `default_plan` or a
+        seeds: &[PlanSeed],
+        default: Option<&str>,
+    ) -> Result<Seeding, StoreError>;
+    /// Deletes a plan; false when there is none by that name. Deleting the default plan or a
     /// plan a tenant is on is a conflict.
-    async fn delete_plan(&self, name: &str, default_plan: &str) -> Result<bool, StoreError>;
+    async fn delete_plan(&self, name: &str) -> Result<bool, StoreError>;
     /// Moves a tenant to a plan (None: back to the default plan), checking in the same
     /// transaction that the plan exists, and reads the tenant's quota in `month` (yyyymm).
     async fn set_plan(
         &self,
         tenant_id: &str,
         plan: Option<&str>,
-        default_plan: &str,
         month: i64,
     ) -> Result<PlanChange, StoreError>;
     /// The tenant's plan and quota, the requests recorded in `month` (yyyymm) and those open
     /// holds reserve, read together; None when there is no such tenant.
-    async fn quota(
-        &self,
-        tenant_id: &str,
-        default_plan: &str,
-        month: i64,
-    ) -> Result<Option<QuotaState>, StoreError>;
+    async fn quota(&self, tenant_id: &str, month: i64) -> Result<Option<QuotaState>, StoreError>;
 
     // Billing accounts and the ledger.
     /// An account, or None if it was never used.
@@ -339,7 +335,6 @@ pub trait Store: Send + Sync + 'static {
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        default_plan: &str,
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError>;
@@ -392,7 +387,7 @@ pub trait Store: Send + Sync + 'static {
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError>;
     /// Raises `quota.threshold` for every subscribed tenant whose recorded requests this month
     /// reached a threshold of its plan; returns how many alerts were new.
-    async fn scan_quotas(&self, default_plan: &str, now_us: i64) -> Result<usize, StoreError>;
+    async fn scan_quotas(&self, now_us: i64) -> Result<usize, StoreError>;
     /// Turns up to `limit` new alerts into pending deliveries; returns the alerts handled.
     async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError>;
     /// Claims up to `limit` due deliveries until `lease_until_us`.

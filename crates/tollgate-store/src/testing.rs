@@ -60,6 +60,12 @@ impl TestDatabase {
         dbs
     }
 
+    /// Another store on this database, as a second process sharing it opens it. Dropping it
+    /// leaves the database alone; it must not outlive `self`, which owns it.
+    pub async fn another(&self) -> TestDatabase {
+        TestDatabase::opened(self.url.clone(), self.engine, None, None).await
+    }
+
     async fn opened(
         url: String,
         engine: &'static str,

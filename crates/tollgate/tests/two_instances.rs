@@ -1,6 +1,7 @@
 //! Two Tollgate processes on one PostgreSQL: however concurrent authorizations interleave
-//! across them, the holds admitted never exceed the account's balance; and a plan changed
-//! through one decides the next request on the other.
+//! across them, the holds admitted never exceed the account's balance; a plan changed through
+//! one decides the next request on the other; and two started with different default plans
+//! give the database's answer, the same on both.
 //!
 //! Runs when `TOLLGATE_TEST_DATABASE_URL` names a PostgreSQL server (CI sets it, and fails
 //! without it); each run gets a database of its own.
@@ -32,6 +33,11 @@ impl Drop for Instance {
 }
 
 fn start(database_url: &str) -> Instance {
+    start_with(database_url, &[])
+}
+
+/// As [`start`], with extra environment variables (`TOLLGATE_*` settings).
+fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
     let data = tempfile::tempdir().expect("data dir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     for (name, _) in std::env::vars() {
@@ -44,6 +50,7 @@ fn start(database_url: &str) -> Instance {
         .arg(data.path())
         .env("TOLLGATE_DATABASE_URL", database_url)
         .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -287,6 +294,34 @@ async fn a_plan_changed_through_one_instance_decides_the_next_request_on_the_oth
         (409, &json!("CONFLICT")),
         "{body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_configured_with_different_default_plans_answer_alike() {
+    use reqwest::Method;
+    let Some(db) = TestDatabase::postgres().await else {
+        eprintln!("skipped: TOLLGATE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let http = reqwest::Client::new();
+    let a = start_with(&db.url, &[("TOLLGATE_BILLING__DEFAULT_PLAN", "growth")]);
+    wait_healthy(&http, &a.url).await;
+    let b = start_with(&db.url, &[("TOLLGATE_BILLING__DEFAULT_PLAN", "pro")]);
+    wait_healthy(&http, &b.url).await;
+    let (_, on_a) = call(&http, Method::GET, &a.url, "/api/v1/billing/limits", None).await;
+    let (_, on_b) = call(&http, Method::GET, &b.url, "/api/v1/billing/limits", None).await;
+    assert_eq!(on_a["plan"], on_b["plan"], "{on_a} {on_b}");
+
+    // An operator's choice through one is the next answer of both, and neither deletes it.
+    let choose = Some(json!({"default": true}));
+    let (status, body) = call(&http, Method::PUT, &b.url, "/api/v1/plans/starter", choose).await;
+    assert_eq!(status, 200, "{body}");
+    for url in [&a.url, &b.url] {
+        let (_, limits) = call(&http, Method::GET, url, "/api/v1/billing/limits", None).await;
+        assert_eq!(limits["plan"], "starter", "{limits}");
+        let (status, body) = call(&http, Method::DELETE, url, "/api/v1/plans/starter", None).await;
+        assert_eq!((status, &body["error"]["code"]), (409, &json!("CONFLICT")));
+    }
 }
 
 async fn db_tenant(db: &TestDatabase) -> String {

@@ -1,8 +1,8 @@
-//! The plans of the deployment (`/api/v1/plans`): list, add or change, delete. Operator keys
-//! only: a plan applies to every tenant on it.
+//! The plans of the deployment (`/api/v1/plans`): list, add or change (the default plan
+//! too), delete. Operator keys only: a plan applies to every tenant on it.
 //!
-//! Plans are rows of the database, read by every decision as it is made, so a change here
-//! applies on every instance from the next request.
+//! Plans and the choice of the default plan are rows of the database, read by every decision
+//! as it is made, so a change here applies on every instance from the next request.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::time::format_us;
 use tollgate_core::validate::{monthly_requests, plan_name};
-use tollgate_store::Plan;
+use tollgate_store::{Plan, PlanPut, PlanSource, PlanUpdate, StoreError};
 
 use super::billing::present;
 use crate::auth::Auth;
@@ -26,9 +26,10 @@ pub struct PlanView {
     name: String,
     /// Requests a tenant on it may make each UTC calendar month; null: unlimited.
     monthly_requests: Option<i64>,
-    /// Whether it is the default plan (`billing.default_plan`): the plan of every tenant with
-    /// none set.
+    /// Whether it is the default plan: the plan of every tenant with none set.
     default: bool,
+    /// Who set its quota last.
+    source: Source,
     /// Tenants moved to it explicitly (those on the default plan by not having one set are not
     /// counted).
     tenants: i64,
@@ -38,20 +39,44 @@ pub struct PlanView {
     updated_at: String,
 }
 
+/// Who set a plan's quota last.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = PlanSource)]
+pub enum Source {
+    /// It came with the database, and nobody has changed it.
+    Builtin,
+    /// `billing.plans` at a server's start: the settings keep setting it.
+    Settings,
+    /// An operator (this API or `tollgate plans`): the settings never change it again.
+    Operator,
+}
+
+impl From<PlanSource> for Source {
+    fn from(s: PlanSource) -> Source {
+        match s {
+            PlanSource::Builtin => Source::Builtin,
+            PlanSource::Settings => Source::Settings,
+            PlanSource::Operator => Source::Operator,
+        }
+    }
+}
+
 /// Every plan.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlanList {
     /// The plans, by name.
     plans: Vec<PlanView>,
-    /// The plan of tenants with none set.
+    /// The default plan, the plan of tenants with none set, as the database says.
     default_plan: String,
 }
 
-fn view(p: &Plan, default_plan: &str) -> PlanView {
+fn view(p: &Plan) -> PlanView {
     PlanView {
         name: p.name.clone(),
         monthly_requests: p.monthly_requests,
-        default: p.name == default_plan,
+        default: p.default,
+        source: p.source.into(),
         tenants: p.tenants,
         created_at: format_us(p.created_us),
         updated_at: format_us(p.updated_us),
@@ -62,10 +87,16 @@ fn view(p: &Plan, default_plan: &str) -> PlanView {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutPlanBody {
-    /// Requests a month (zero or more), or null for unlimited; required.
+    /// Requests a month (zero or more), or null for unlimited. Required to add a plan, and
+    /// unless `default` is given.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     monthly_requests: Option<Option<i64>>,
+    /// `true`: make it the default plan, the plan of every tenant with none set. `false` on
+    /// the default plan is a conflict: choose another default instead. Absent: the default
+    /// stays as it is.
+    #[serde(default)]
+    default: Option<bool>,
 }
 
 /// List the plans
@@ -83,18 +114,24 @@ pub struct PutPlanBody {
 )]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<PlanList>, ApiError> {
     auth.require_operator()?;
-    let default_plan = &state.billing().default_plan;
     let plans = state.store().list_plans().await?;
+    let default_plan = plans
+        .iter()
+        .find(|p| p.default)
+        .map(|p| p.name.clone())
+        .ok_or_else(|| StoreError::Invariant("the database has no default plan".into()))?;
     Ok(Json(PlanList {
-        plans: plans.iter().map(|p| view(p, default_plan)).collect(),
-        default_plan: default_plan.clone(),
+        plans: plans.iter().map(view).collect(),
+        default_plan,
     }))
 }
 
-/// Add a plan or change its quota
+/// Add a plan or change it
 ///
-/// The change applies on every instance from the next request: every decision reads the plan
-/// from the database as it is made.
+/// Sets its quota, or makes it the default plan, or both, in one transaction. What this sets
+/// is the operator's: a server's settings never change it again. The change applies on every
+/// instance from the next request: every decision reads the plan from the database as it is
+/// made.
 #[utoipa::path(
     put,
     path = "/api/v1/plans/{name}",
@@ -106,7 +143,8 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Plan
         (status = 200, description = "The plan, changed", body = PlanView),
         (status = 201, description = "The plan, added", body = PlanView),
         (status = 403, description = "The key is not an operator key"),
-        (status = 422, description = "A bad name, or `monthly_requests` missing or negative"),
+        (status = 409, description = "`default: false` for the default plan (`CONFLICT`)"),
+        (status = 422, description = "A bad name; `monthly_requests` negative, or missing where it is required"),
     )
 )]
 pub async fn put(
@@ -117,25 +155,44 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     auth.require_operator()?;
     let name = plan_name("name", &name)?;
-    let Some(quota) = body.monthly_requests else {
-        return Err(ApiError::invalid_field(
+    let quota = match body.monthly_requests {
+        Some(quota) => Some(monthly_requests("monthly_requests", quota)?),
+        None if body.default.is_none() => {
+            return Err(ApiError::invalid_field(
+                "monthly_requests",
+                "monthly_requests is required: a number of requests a month, or null for \
+                 unlimited (or send only `default` to choose the default plan)",
+            ))
+        }
+        None => None,
+    };
+    let update = PlanUpdate {
+        monthly_requests: quota,
+        default: body.default,
+    };
+    match state.store().put_plan(&name, &update).await? {
+        PlanPut::Saved { plan, added } => {
+            let status = if added {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(view(&plan))).into_response())
+        }
+        PlanPut::Missing => Err(ApiError::invalid_field(
             "monthly_requests",
-            "monthly_requests is required: a number of requests a month, or null for unlimited",
-        ));
-    };
-    let quota = monthly_requests("monthly_requests", quota)?;
-    let (plan, added) = state.store().put_plan(&name, quota).await?;
-    let status = if added {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view(&plan, &state.billing().default_plan))).into_response())
+            format!(
+                "there is no plan '{name}': monthly_requests is required to add it (a number of \
+                 requests a month, or null for unlimited)"
+            ),
+        )),
+    }
 }
 
 /// Delete a plan
 ///
-/// Refused while a tenant is on it, or while it is the default plan.
+/// Refused while a tenant is on it, or while it is the default plan (choose another default
+/// first).
 #[utoipa::path(
     delete,
     path = "/api/v1/plans/{name}",
@@ -155,11 +212,7 @@ pub async fn delete(
     PathParam(name): PathParam,
 ) -> Result<StatusCode, ApiError> {
     auth.require_operator()?;
-    if state
-        .store()
-        .delete_plan(&name, &state.billing().default_plan)
-        .await?
-    {
+    if state.store().delete_plan(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(&format!("plan '{name}'")))

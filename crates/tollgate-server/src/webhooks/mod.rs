@@ -120,7 +120,6 @@ fn client(policy: &Policy) -> Result<reqwest::Client, String> {
 pub fn start(
     store: Arc<dyn Store>,
     policy: Policy,
-    default_plan: String,
     metrics: Arc<Metrics>,
 ) -> Result<JoinHandle<()>, String> {
     let http = client(&policy)?;
@@ -131,7 +130,7 @@ pub fn start(
         loop {
             if last_scan.is_none_or(|t| t.elapsed() >= policy.quota_scan) {
                 last_scan = Some(tokio::time::Instant::now());
-                if let Err(e) = store.scan_quotas(&default_plan, now_us()).await {
+                if let Err(e) = store.scan_quotas(now_us()).await {
                     tracing::warn!(error = %e, "quota alert scan failed");
                 }
             }

@@ -7,6 +7,7 @@ mod billing;
 mod connections;
 mod conversations;
 mod costs;
+mod default_plan;
 mod export;
 mod hardening;
 mod ingest;

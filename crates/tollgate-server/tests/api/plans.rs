@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 use tollgate_server::settings::PlanSettings;
-use tollgate_server::{Server, Settings};
+use tollgate_server::{keys, Server, Settings};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::Scope;
 
@@ -177,21 +177,108 @@ fn with_tiny(quota: i64) -> impl Fn(&mut Settings) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_settings_add_a_missing_plan_at_start_but_never_change_the_databases() {
+async fn the_settings_change_a_plan_at_start_until_an_operator_sets_it() {
     for mut app in TestApp::all_with(with_tiny(5)).await {
+        let engine = app.engine();
+        let listed = app.get("/api/v1/plans").await.body;
+        let tiny = plan(&listed, "tiny").expect("seeded");
+        assert_eq!(
+            (&tiny["monthly_requests"], &tiny["source"]),
+            (&json!(5), &json!("settings"))
+        );
+        app.restart(with_tiny(6)).await;
         let listed = app.get("/api/v1/plans").await.body;
         assert_eq!(
-            plan(&listed, "tiny").expect("seeded")["monthly_requests"],
-            5
+            plan(&listed, "tiny").expect("kept")["monthly_requests"],
+            6,
+            "{engine}: no operator set it, so it follows the settings"
         );
-        put_plan(&app, "tiny", json!({"monthly_requests": 7})).await;
-        app.restart(with_tiny(5)).await;
+
+        let r = put_plan(&app, "tiny", json!({"monthly_requests": 7})).await;
+        assert_eq!(r.body["source"], "operator", "{}", r.body);
+        app.restart(with_tiny(9)).await;
         let listed = app.get("/api/v1/plans").await.body;
         assert_eq!(
             plan(&listed, "tiny").expect("kept")["monthly_requests"],
             7,
-            "{}: the database's plan applies",
-            app.engine()
+            "{engine}: an operator set it, so the settings never change it"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_choose_the_default_plan_at_start_until_an_operator_chooses_it() {
+    let growth = |s: &mut Settings| s.billing.default_plan = Some("growth".into());
+    for mut app in TestApp::all_with(growth).await {
+        let engine = app.engine();
+        assert_eq!(
+            app.get("/api/v1/plans").await.body["default_plan"],
+            "growth"
+        );
+        app.restart(|s| s.billing.default_plan = Some("pro".into()))
+            .await;
+        assert_eq!(
+            app.get("/api/v1/plans").await.body["default_plan"],
+            "pro",
+            "{engine}: no operator chose it, so it follows the settings"
+        );
+        app.restart(|_| {}).await;
+        assert_eq!(
+            app.get("/api/v1/plans").await.body["default_plan"],
+            "pro",
+            "{engine}: settings without a default leave the database's"
+        );
+        put_plan(&app, "starter", json!({"default": true})).await;
+        app.restart(growth).await;
+        assert_eq!(
+            app.get("/api/v1/plans").await.body["default_plan"],
+            "starter",
+            "{engine}: an operator chose it, so the settings never change it"
+        );
+        let limits = app.get("/api/v1/billing/limits").await.body;
+        assert_eq!(limits["plan"], "starter", "{limits}");
+    }
+}
+
+/// Migration 20261123000002 is the last before plans were in the database.
+const BEFORE_PLANS: i64 = 20261123000002;
+const OLD_KEY: &str = "tg_old_bootstrap_key_before_plans_01";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_upgrade_a_built_in_plan_the_settings_override_has_the_settings_quota() {
+    // A tenant on the default plan (no plan set) and its bootstrap key, as the previous
+    // version stored them; its tollgate.toml raised the built-in starter plan.
+    let sql = format!(
+        "INSERT INTO tenants (id, name, created_us, log_size) \
+         VALUES ('tnt_old', 'default', 1000000, 0);\n\
+         INSERT INTO api_keys (id, tenant_id, key_hash, prefix, name, scopes, created_us) \
+         VALUES ('key_old', 'tnt_old', '{}', 'tg_old', 'bootstrap', \
+         'ingest,read,admin,operator', 1000000);\n",
+        keys::hash(OLD_KEY)
+    );
+    let starter = |s: &mut Settings| {
+        s.billing.plans.insert(
+            "starter".into(),
+            PlanSettings {
+                monthly_requests: Some(10_000),
+            },
+        );
+    };
+    for app in TestApp::all_upgraded_with(BEFORE_PLANS, &sql, OLD_KEY, "tnt_old", starter).await {
+        let engine = app.engine();
+        let limits = app.get("/api/v1/billing/limits").await;
+        assert_eq!(limits.status, 200, "{engine}: {}", limits.body);
+        assert_eq!(
+            (&limits.body["plan"], &limits.body["limit"]),
+            (&json!("starter"), &json!(10_000)),
+            "{engine}: the quota the deployment had before the upgrade"
+        );
+        let listed = app.get("/api/v1/plans").await.body;
+        let starter = plan(&listed, "starter").expect("starter");
+        assert_eq!(starter["source"], "settings", "{listed}");
+        assert_eq!(
+            plan(&listed, "growth").expect("growth")["source"],
+            "builtin"
         );
     }
 }
@@ -204,7 +291,7 @@ async fn a_default_plan_that_is_not_in_the_database_stops_start_up() {
             data_dir: data.path().to_path_buf(),
             ..Settings::default()
         };
-        settings.billing.default_plan = "enterprise".into();
+        settings.billing.default_plan = Some("enterprise".into());
         match Server::new(settings, db.store.clone()).await {
             Ok(_) => panic!("{}: started without its default plan", db.engine),
             Err(e) => {

@@ -60,13 +60,44 @@ impl TestApp {
     /// A server per engine on a database an older Tollgate left (see
     /// [`TestDatabase::all_upgraded`]), acting with `key` (a key those rows hold) in `tenant_id`.
     pub async fn all_upgraded(version: i64, sql: &str, key: &str, tenant_id: &str) -> Vec<TestApp> {
+        Self::all_upgraded_with(version, sql, key, tenant_id, |_| {}).await
+    }
+
+    /// As [`TestApp::all_upgraded`], the first start after the upgrade with settings adjusted
+    /// by `tweak`.
+    pub async fn all_upgraded_with(
+        version: i64,
+        sql: &str,
+        key: &str,
+        tenant_id: &str,
+        tweak: impl Fn(&mut Settings),
+    ) -> Vec<TestApp> {
         let mut apps = Vec::new();
         for db in TestDatabase::all_upgraded(version, sql).await {
             let data_dir = tempfile::tempdir().expect("data dir");
-            let settings = test_settings(&data_dir);
+            let mut settings = test_settings(&data_dir);
+            tweak(&mut settings);
             apps.push(TestApp::launch(db, settings, data_dir, key.into(), tenant_id.into()).await);
         }
         apps
+    }
+
+    /// A second server on this one's database, with settings of its own (adjusted by
+    /// `tweak`), a store and data directory of its own, and the same key: another instance of
+    /// the deployment. It must not outlive `self`, which owns the database.
+    pub async fn beside(&self, tweak: impl Fn(&mut Settings)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let mut settings = test_settings(&data_dir);
+        tweak(&mut settings);
+        let db = self.db.another().await;
+        TestApp::launch(
+            db,
+            settings,
+            data_dir,
+            self.key.clone(),
+            self.tenant_id.clone(),
+        )
+        .await
     }
 
     async fn start(db: TestDatabase, tweak: &impl Fn(&mut Settings)) -> TestApp {

@@ -193,7 +193,7 @@ async fn the_quota_fires_at_80_and_100_percent_once_each() {
                 monthly_requests: Some(5),
             },
         );
-        s.billing.default_plan = "tiny".into();
+        s.billing.default_plan = Some("tiny".into());
     };
     for app in TestApp::all_with(settings).await {
         let receiver = Receiver::start(0).await;

@@ -21,9 +21,9 @@
 //!    entries, spend, new holds, alerts.
 //!
 //! Receipts (`receipt_state`), webhook deliveries (`SKIP LOCKED`), checkpoints and keys take
-//! locks no billing transaction takes. Plans: moving a tenant holds its plan's row
-//! (`FOR SHARE`) before the tenant row, deleting a plan holds the plan row (`FOR UPDATE`) and
-//! reads tenants; nothing locks a tenant row and then a plan row. An account's
+//! locks no billing transaction takes. Plans (see `plans`): plan rows by name, then the one
+//! `deployment_settings` row; moving a tenant holds its plan's row (`FOR SHARE`) before the
+//! tenant row, and nothing locks a tenant row and then a plan row. An account's
 //! `billing_accounts` row is updated by an append (after its balances, under the tenant's
 //! head) and by a settings change (alone): no cycle.
 //!
@@ -41,6 +41,7 @@ mod charges;
 mod conversations;
 mod export;
 mod pg_append;
+mod plan_seed;
 mod plans;
 mod prices;
 mod read;
@@ -69,7 +70,7 @@ use uuid::Uuid;
 use crate::db::{Db, Dialect};
 use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
-use crate::plans::{Plan, PlanChange, PlanSeed};
+use crate::plans::{Plan, PlanChange, PlanPut, PlanSeed, PlanUpdate, Seeding};
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
@@ -449,24 +450,27 @@ impl Store for SqlStore {
         plans::list(&self.db).await
     }
 
-    async fn put_plan(
-        &self,
-        name: &str,
-        monthly_requests: Option<i64>,
-    ) -> Result<(Plan, bool), StoreError> {
+    async fn put_plan(&self, name: &str, update: &PlanUpdate) -> Result<PlanPut, StoreError> {
         retrying(&self.retries, "put_plan", || {
-            plans::put(&self.db, name, monthly_requests)
+            plans::put(&self.db, name, update)
         })
         .await
     }
 
-    async fn seed_plans(&self, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError> {
-        retrying(&self.retries, "seed_plans", || plans::seed(&self.db, seeds)).await
+    async fn seed_plans(
+        &self,
+        seeds: &[PlanSeed],
+        default: Option<&str>,
+    ) -> Result<Seeding, StoreError> {
+        retrying(&self.retries, "seed_plans", || {
+            plan_seed::seed(&self.db, seeds, default)
+        })
+        .await
     }
 
-    async fn delete_plan(&self, name: &str, default_plan: &str) -> Result<bool, StoreError> {
+    async fn delete_plan(&self, name: &str) -> Result<bool, StoreError> {
         retrying(&self.retries, "delete_plan", || {
-            plans::delete(&self.db, name, default_plan)
+            plans::delete(&self.db, name)
         })
         .await
     }
@@ -475,22 +479,16 @@ impl Store for SqlStore {
         &self,
         tenant_id: &str,
         plan: Option<&str>,
-        default_plan: &str,
         month: i64,
     ) -> Result<PlanChange, StoreError> {
         retrying(&self.retries, "set_plan", || {
-            plans::set_tenant_plan(&self.db, tenant_id, plan, default_plan, month)
+            plans::set_tenant_plan(&self.db, tenant_id, plan, month)
         })
         .await
     }
 
-    async fn quota(
-        &self,
-        tenant_id: &str,
-        default_plan: &str,
-        month: i64,
-    ) -> Result<Option<QuotaState>, StoreError> {
-        plans::quota(&self.db, tenant_id, default_plan, month).await
+    async fn quota(&self, tenant_id: &str, month: i64) -> Result<Option<QuotaState>, StoreError> {
+        plans::quota(&self.db, tenant_id, month).await
     }
 
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
@@ -539,16 +537,13 @@ impl Store for SqlStore {
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        default_plan: &str,
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
         retrying(&self.retries, "authorize", || async {
             match (&self.sqlite_writer, &self.db.pg) {
-                (Some(writer), _) => writer.authorize(requests, default_plan, defaults, now_us),
-                (None, Some(pool)) => {
-                    pg_append::authorize(pool, requests, default_plan, defaults, now_us).await
-                }
+                (Some(writer), _) => writer.authorize(requests, defaults, now_us),
+                (None, Some(pool)) => pg_append::authorize(pool, requests, defaults, now_us).await,
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
         })
@@ -633,9 +628,9 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn scan_quotas(&self, default_plan: &str, now_us: i64) -> Result<usize, StoreError> {
+    async fn scan_quotas(&self, now_us: i64) -> Result<usize, StoreError> {
         retrying(&self.retries, "scan_quotas", || {
-            webhooks::scan_quotas(&self.db, default_plan, now_us)
+            webhooks::scan_quotas(&self.db, now_us)
         })
         .await
     }

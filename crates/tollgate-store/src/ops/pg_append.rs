@@ -372,7 +372,6 @@ async fn periods_used(
 pub(crate) async fn authorize(
     pool: &PgPool,
     requests: &[AuthorizeRequest],
-    default_plan: &str,
     defaults: &AccountDefaults,
     now: i64,
 ) -> Result<Vec<Decision>, StoreError> {
@@ -394,18 +393,17 @@ pub(crate) async fn authorize(
             plans::PLAN_COLUMNS,
             "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
              WHERE tenant_id = $1 AND month = $2",
-            plans::plan_joins("$3")
+            plans::PLAN_JOINS
         ))
         .bind(&tenant)
         .bind(month)
-        .bind(default_plan)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
         quotas.insert(
             tenant,
             QuotaState {
-                plan: plans::found(row.try_get("plan_name")?, default_plan)?,
+                plan: plans::found(row.try_get("plan_name")?)?,
                 limit: row.try_get("plan_requests")?,
                 used: row.try_get("used")?,
                 reserved: row.try_get("reserved")?,

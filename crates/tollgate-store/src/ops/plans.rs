@@ -1,14 +1,18 @@
-//! Plans: the `plans` table operators manage, and the join that gives a tenant's plan and
-//! quota wherever a decision reads a tenant row.
+//! Plans: the `plans` table operators manage, the default plan (`deployment_settings`), and
+//! the join that gives a tenant's plan and quota wherever a decision reads a tenant row.
 //!
-//! No process keeps a copy of a plan. Authorization (on both engines: `sqlite_append`,
-//! `pg_append`), the limits view, quota alerts and moving a tenant all read the plan through
-//! [`PLAN_COLUMNS`] and [`plan_joins`] in the statement that uses it, so a change applies on
-//! every instance at the next request.
+//! No process keeps a copy of a plan or of the default plan's name. Authorization (on both
+//! engines: `sqlite_append`, `pg_append`), the limits view, quota alerts and moving a tenant
+//! all read the plan through [`PLAN_COLUMNS`] and [`PLAN_JOINS`] in the statement that uses
+//! it, so a change applies on every instance at the next request.
 //!
-//! Moving a tenant holds the plan's row (`FOR SHARE` on PostgreSQL) while it writes the
-//! tenant, and deleting a plan holds it (`FOR UPDATE`) while it looks for tenants on it, so
-//! the two cannot cross and leave a tenant on a deleted plan. (SQLite has one writer.)
+//! Locks (PostgreSQL; SQLite has one writer): plan rows first, by name, then the one
+//! `deployment_settings` row. Moving a tenant holds the plan's row (`FOR SHARE`) while it
+//! writes the tenant; deleting a plan holds it (`FOR UPDATE`) while it looks for tenants on
+//! it and checks it is not the default; choosing a default holds the plan's row before it
+//! writes the choice. So none of them can cross and leave a tenant, or the default, on a
+//! deleted plan (the default's foreign key would refuse it too). Seeding at start
+//! (`plan_seed`) takes the same order.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -17,40 +21,40 @@ use tollgate_core::time::now_us;
 use super::{begin_write, numbered};
 use crate::db::{Db, Dialect};
 use crate::model::QuotaState;
-use crate::plans::{Plan, PlanChange, PlanSeed};
+use crate::plans::{Plan, PlanChange, PlanPut, PlanSource, PlanUpdate};
 use crate::StoreError;
 
 /// The plan a tenant row `t` is on and its quota, as `plan_name` and `plan_requests` (NULL:
-/// unlimited), from the joins of [`plan_joins`]. A tenant with no plan set, or whose plan is
-/// missing, is on the default plan: never unlimited by accident.
+/// unlimited), from [`PLAN_JOINS`]. A tenant with no plan set, or whose plan is missing, is on
+/// the default plan: never unlimited by accident.
 pub(crate) const PLAN_COLUMNS: &str = "COALESCE(p.name, d.name) AS plan_name, \
      CASE WHEN p.name IS NULL THEN d.monthly_requests ELSE p.monthly_requests END \
      AS plan_requests";
 
-/// The joins [`PLAN_COLUMNS`] reads; `default` is the placeholder bound to the default
-/// plan's name.
-pub(crate) fn plan_joins(default: &str) -> String {
-    format!("LEFT JOIN plans p ON p.name = t.plan LEFT JOIN plans d ON d.name = {default}")
-}
+/// The joins [`PLAN_COLUMNS`] reads: the tenant's own plan `p`, and the default plan `d` as
+/// the database chose it.
+pub(crate) const PLAN_JOINS: &str = "LEFT JOIN plans p ON p.name = t.plan \
+     LEFT JOIN deployment_settings ds ON ds.id = 1 \
+     LEFT JOIN plans d ON d.name = ds.default_plan";
 
-/// The plan name [`PLAN_COLUMNS`] gave. None means the default plan itself is missing, which
-/// start-up and [`delete`] prevent unless instances are configured with different defaults.
-pub(crate) fn found(name: Option<String>, default_plan: &str) -> Result<String, StoreError> {
+/// The plan name [`PLAN_COLUMNS`] gave. None means the database has no default plan, which
+/// the migration and the default's foreign key prevent.
+pub(crate) fn found(name: Option<String>) -> Result<String, StoreError> {
     name.ok_or_else(|| {
-        StoreError::Invariant(format!(
-            "the default plan '{default_plan}' is not in the database: add it with \
-             `tollgate plans set {default_plan}`, or set billing.default_plan (the same on \
-             every instance) to a plan there is"
-        ))
+        StoreError::Invariant(
+            "the database has no default plan (deployment_settings); choose one with \
+             `tollgate plans default NAME`"
+                .into(),
+        )
     })
 }
 
-/// A tenant's plan, quota and use in a month: (tenant ?1, default plan ?2, month ?3).
+/// A tenant's plan, quota and use in a month: (tenant ?1, month ?2).
 const QUOTA: &str = "SELECT {PLAN}, \
      (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-      WHERE tenant_id = t.id AND month = ?3) AS used_requests, \
+      WHERE tenant_id = t.id AND month = ?2) AS used_requests, \
      (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
-      WHERE tenant_id = t.id AND month = ?3) AS reserved_requests \
+      WHERE tenant_id = t.id AND month = ?2) AS reserved_requests \
      FROM tenants t {JOINS} WHERE t.id = ?1";
 
 fn quota_sql(dialect: Dialect) -> String {
@@ -58,13 +62,13 @@ fn quota_sql(dialect: Dialect) -> String {
         dialect,
         &QUOTA
             .replace("{PLAN}", PLAN_COLUMNS)
-            .replace("{JOINS}", &plan_joins("?2")),
+            .replace("{JOINS}", PLAN_JOINS),
     )
 }
 
-fn quota_state(r: &AnyRow, default_plan: &str, month: i64) -> Result<QuotaState, StoreError> {
+fn quota_state(r: &AnyRow, month: i64) -> Result<QuotaState, StoreError> {
     Ok(QuotaState {
-        plan: found(r.try_get("plan_name")?, default_plan)?,
+        plan: found(r.try_get("plan_name")?)?,
         limit: r.try_get("plan_requests")?,
         used: r.try_get("used_requests")?,
         reserved: r.try_get("reserved_requests")?,
@@ -76,28 +80,33 @@ fn quota_state(r: &AnyRow, default_plan: &str, month: i64) -> Result<QuotaState,
 pub(super) async fn quota(
     db: &Db,
     tenant: &str,
-    default_plan: &str,
     month: i64,
 ) -> Result<Option<QuotaState>, StoreError> {
     let row = sqlx::query(&quota_sql(db.dialect))
         .bind(tenant)
-        .bind(default_plan)
         .bind(month)
         .fetch_optional(&db.reader)
         .await?;
-    row.as_ref()
-        .map(|r| quota_state(r, default_plan, month))
-        .transpose()
+    row.as_ref().map(|r| quota_state(r, month)).transpose()
 }
 
-const PLAN_SELECT: &str = "SELECT p.name, p.monthly_requests, p.created_us, p.updated_us, \
-     (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants t WHERE t.plan = p.name) AS tenants \
-     FROM plans p";
+const PLAN_SELECT: &str = "SELECT p.name, p.monthly_requests, p.source, p.created_us, \
+     p.updated_us, \
+     (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants t WHERE t.plan = p.name) AS tenants, \
+     CAST(CASE WHEN ds.id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS is_default \
+     FROM plans p LEFT JOIN deployment_settings ds ON ds.id = 1 AND ds.default_plan = p.name";
+
+pub(super) fn source(text: &str) -> Result<PlanSource, StoreError> {
+    PlanSource::parse(text)
+        .ok_or_else(|| StoreError::Invariant(format!("'{text}' is not a plan source")))
+}
 
 fn plan(r: &AnyRow) -> Result<Plan, StoreError> {
     Ok(Plan {
         name: r.try_get("name")?,
         monthly_requests: r.try_get("monthly_requests")?,
+        default: r.try_get::<i64, _>("is_default")? != 0,
+        source: source(r.try_get("source")?)?,
         tenants: r.try_get("tenants")?,
         created_us: r.try_get("created_us")?,
         updated_us: r.try_get("updated_us")?,
@@ -120,17 +129,22 @@ async fn one(tx: &mut Transaction<'static, Any>, name: &str) -> Result<Plan, Sto
     plan(&row)
 }
 
+/// The engine's form of a PostgreSQL row-lock clause (SQLite has one writer and none).
+pub(super) fn locking(dialect: Dialect, clause: &'static str) -> &'static str {
+    match dialect {
+        Dialect::Postgres => clause,
+        Dialect::Sqlite => "",
+    }
+}
+
 /// Locks a plan's row (`lock`: the PostgreSQL lock clause) and says whether it exists.
-async fn lock(
+pub(super) async fn lock(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
     name: &str,
-    lock: &str,
+    lock: &'static str,
 ) -> Result<bool, StoreError> {
-    let clause = match dialect {
-        Dialect::Postgres => lock,
-        Dialect::Sqlite => "",
-    };
+    let clause = locking(dialect, lock);
     let row = sqlx::query(&format!("SELECT name FROM plans WHERE name = $1{clause}"))
         .bind(name)
         .fetch_optional(&mut **tx)
@@ -138,61 +152,113 @@ async fn lock(
     Ok(row.is_some())
 }
 
-/// Adds a plan or changes its quota.
-pub(super) async fn put(
-    db: &Db,
-    name: &str,
-    monthly_requests: Option<i64>,
-) -> Result<(Plan, bool), StoreError> {
-    let mut tx = begin_write(db).await?;
-    let existed = lock(&mut tx, db.dialect, name, " FOR UPDATE").await?;
-    sqlx::query(
-        "INSERT INTO plans (name, monthly_requests, created_us, updated_us) \
-         VALUES ($1, $2, $3, $3) ON CONFLICT (name) DO UPDATE \
-         SET monthly_requests = excluded.monthly_requests, updated_us = excluded.updated_us",
-    )
-    .bind(name)
-    .bind(monthly_requests)
-    .bind(now_us())
-    .execute(&mut *tx)
-    .await?;
-    let saved = one(&mut tx, name).await?;
-    tx.commit().await?;
-    Ok((saved, !existed))
+/// Every plan's name, sorted.
+pub(super) async fn names(tx: &mut Transaction<'static, Any>) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT name FROM plans ORDER BY name")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get("name").map_err(StoreError::from))
+        .collect()
 }
 
-/// Adds the plans not there yet; returns the database's plans of those names.
-pub(super) async fn seed(db: &Db, seeds: &[PlanSeed]) -> Result<Vec<Plan>, StoreError> {
+/// The default plan's name and who chose it (locked `FOR UPDATE` on PostgreSQL when `lock`).
+pub(super) async fn default_choice(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    lock: bool,
+) -> Result<(String, PlanSource), StoreError> {
+    let clause = if lock {
+        locking(dialect, " FOR UPDATE")
+    } else {
+        ""
+    };
+    let row = sqlx::query(&format!(
+        "SELECT default_plan, default_plan_source FROM deployment_settings WHERE id = 1{clause}"
+    ))
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::Invariant("deployment_settings has no row".into()))?;
+    Ok((
+        row.try_get("default_plan")?,
+        source(row.try_get("default_plan_source")?)?,
+    ))
+}
+
+/// Makes `name` (a plan whose row the caller holds) the default plan, chosen by `by`.
+pub(super) async fn choose_default(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+    by: PlanSource,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deployment_settings SET default_plan = $1, default_plan_source = $2, \
+         updated_us = $3 WHERE id = 1",
+    )
+    .bind(name)
+    .bind(by.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn is_the_default(name: &str, what: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "plan '{name}' is the default plan, the plan of every tenant with none set; {what}: \
+         choose another default plan first (`tollgate plans default NAME`, or PUT \
+         /api/v1/plans/NAME with {{\"default\": true}})"
+    ))
+}
+
+/// Adds a plan or changes it, as an operator: what `update` sets is the operator's from now
+/// on, never changed by a server's settings.
+pub(super) async fn put(db: &Db, name: &str, update: &PlanUpdate) -> Result<PlanPut, StoreError> {
     let mut tx = begin_write(db).await?;
+    let existed = lock(&mut tx, db.dialect, name, " FOR UPDATE").await?;
     let now = now_us();
-    let mut out = Vec::with_capacity(seeds.len());
-    for s in seeds {
-        sqlx::query(
-            "INSERT INTO plans (name, monthly_requests, created_us, updated_us) \
-             VALUES ($1, $2, $3, $3) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&s.name)
-        .bind(s.monthly_requests)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        out.push(one(&mut tx, &s.name).await?);
+    match update.monthly_requests {
+        Some(quota) => {
+            sqlx::query(
+                "INSERT INTO plans (name, monthly_requests, source, created_us, updated_us) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO UPDATE \
+                 SET monthly_requests = excluded.monthly_requests, source = excluded.source, \
+                 updated_us = excluded.updated_us",
+            )
+            .bind(name)
+            .bind(quota)
+            .bind(PlanSource::Operator.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None if !existed => return Ok(PlanPut::Missing),
+        None => {}
     }
+    if update.default == Some(false) && default_choice(&mut tx, db.dialect, false).await?.0 == name
+    {
+        return Err(is_the_default(name, "it stays the default"));
+    }
+    if update.default == Some(true) {
+        choose_default(&mut tx, name, PlanSource::Operator, now).await?;
+    }
+    let plan = one(&mut tx, name).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(PlanPut::Saved {
+        plan,
+        added: !existed,
+    })
 }
 
 /// Deletes a plan no tenant is on and that is not the default.
-pub(super) async fn delete(db: &Db, name: &str, default_plan: &str) -> Result<bool, StoreError> {
-    if name == default_plan {
-        return Err(StoreError::Conflict(format!(
-            "plan '{name}' is the default plan (billing.default_plan), the plan of every tenant \
-             with none set; it cannot be deleted"
-        )));
-    }
+pub(super) async fn delete(db: &Db, name: &str) -> Result<bool, StoreError> {
     let mut tx = begin_write(db).await?;
     if !lock(&mut tx, db.dialect, name, " FOR UPDATE").await? {
         return Ok(false);
+    }
+    if default_choice(&mut tx, db.dialect, false).await?.0 == name {
+        return Err(is_the_default(name, "it cannot be deleted"));
     }
     let on = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM tenants WHERE plan = $1")
         .bind(name)
@@ -218,19 +284,12 @@ pub(super) async fn set_tenant_plan(
     db: &Db,
     tenant: &str,
     plan: Option<&str>,
-    default_plan: &str,
     month: i64,
 ) -> Result<PlanChange, StoreError> {
     let mut tx = begin_write(db).await?;
     if let Some(name) = plan {
         if !lock(&mut tx, db.dialect, name, " FOR SHARE").await? {
-            let rows = sqlx::query("SELECT name FROM plans ORDER BY name")
-                .fetch_all(&mut *tx)
-                .await?;
-            let known = rows
-                .iter()
-                .map(|r| r.try_get("name"))
-                .collect::<Result<Vec<String>, _>>()?;
+            let known = names(&mut tx).await?;
             return Ok(PlanChange::UnknownPlan { known });
         }
     }
@@ -244,11 +303,10 @@ pub(super) async fn set_tenant_plan(
     }
     let row = sqlx::query(&quota_sql(db.dialect))
         .bind(tenant)
-        .bind(default_plan)
         .bind(month)
         .fetch_one(&mut *tx)
         .await?;
-    let quota = quota_state(&row, default_plan, month)?;
+    let quota = quota_state(&row, month)?;
     tx.commit().await?;
     Ok(PlanChange::Moved(quota))
 }

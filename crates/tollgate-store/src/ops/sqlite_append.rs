@@ -156,7 +156,6 @@ impl SqliteWriter {
     pub(crate) fn authorize(
         &self,
         requests: &[AuthorizeRequest],
-        default_plan: &str,
         defaults: &AccountDefaults,
         now: i64,
     ) -> Result<Vec<Decision>, StoreError> {
@@ -175,9 +174,9 @@ impl SqliteWriter {
                     .prepare_cached(&format!(
                         "SELECT {} FROM tenants t {} WHERE t.id = ?1",
                         plans::PLAN_COLUMNS,
-                        plans::plan_joins("?2")
+                        plans::PLAN_JOINS
                     ))?
-                    .query_row(rusqlite::params![tenant, default_plan], |r| {
+                    .query_row(rusqlite::params![tenant], |r| {
                         Ok((r.get("plan_name")?, r.get("plan_requests")?))
                     })
                     .optional()?
@@ -190,7 +189,7 @@ impl SqliteWriter {
                 quotas.insert(
                     tenant,
                     QuotaState {
-                        plan: plans::found(plan, default_plan)?,
+                        plan: plans::found(plan)?,
                         limit,
                         used,
                         reserved,

@@ -16,7 +16,7 @@ use tollgate_core::time::month_of;
 use super::alerts::{self, ALERT_INSERT};
 use super::begin_write;
 use super::numbered as sql;
-use super::plans::{found, plan_joins, PLAN_COLUMNS};
+use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
 use crate::db::{Db, Dialect};
 use crate::webhooks::{
     Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
@@ -227,31 +227,25 @@ pub(super) async fn raise_in(
 /// Raises `quota.threshold` for tenants with an endpoint that wants it and whose recorded
 /// requests this month reached a threshold of their plan's quota. Returns alerts new. Each
 /// tenant's plan, quota and count are read together, by one statement.
-pub(super) async fn scan_quotas(
-    db: &Db,
-    default_plan: &str,
-    now: i64,
-) -> Result<usize, StoreError> {
+pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> {
     let month = month_of(now);
     let tenants = sqlx::query(&sql(
         db.dialect,
         &format!(
             "SELECT t.id, {PLAN_COLUMNS}, \
              (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-              WHERE tenant_id = t.id AND month = ?2) AS used_requests \
-             FROM tenants t {} WHERE t.id IN (SELECT tenant_id FROM webhook_endpoints \
-              WHERE event_types LIKE '%\"quota.threshold\"%') ORDER BY t.id",
-            plan_joins("?1")
+              WHERE tenant_id = t.id AND month = ?1) AS used_requests \
+             FROM tenants t {PLAN_JOINS} WHERE t.id IN (SELECT tenant_id FROM webhook_endpoints \
+              WHERE event_types LIKE '%\"quota.threshold\"%') ORDER BY t.id"
         ),
     ))
-    .bind(default_plan)
     .bind(month)
     .fetch_all(&db.reader)
     .await?;
     let mut raised = Vec::new();
     for r in &tenants {
         let tenant: String = r.try_get("id")?;
-        let plan = found(r.try_get("plan_name")?, default_plan)?;
+        let plan = found(r.try_get("plan_name")?)?;
         let Some(quota) = r.try_get::<Option<i64>, _>("plan_requests")? else {
             continue;
         };

@@ -6,7 +6,7 @@ use tollgate_core::{Currency, Nanos};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{
     AccountDefaults, AccountSettings, AppendItem, AuthorizeRequest, Charge, LedgerFilter,
-    LedgerKind, NewCredit, PlanChange, Refusal, Store, StoreError, Tenant,
+    LedgerKind, NewCredit, PlanChange, PlanUpdate, Refusal, Store, StoreError, Tenant,
 };
 
 use crate::support::{event, item, tenant};
@@ -67,8 +67,12 @@ async fn decide(
     at: i64,
 ) -> tollgate_store::Decision {
     // The quota under test is the default plan's, as the database says at decision time.
-    s.put_plan("test", quota).await.expect("plan");
-    s.authorize(&[r], "test", &defaults(), at)
+    let update = PlanUpdate {
+        monthly_requests: Some(quota),
+        default: Some(true),
+    };
+    s.put_plan("test", &update).await.expect("plan");
+    s.authorize(&[r], &defaults(), at)
         .await
         .expect("authorize")
         .remove(0)
@@ -209,12 +213,7 @@ async fn the_quota_admits_the_last_request_of_the_month_and_refuses_the_next() {
         assert_eq!(d.refusal, None);
         assert_eq!(d.quota.used, 0);
         let moved = s
-            .set_plan(
-                &t.id,
-                Some("pro"),
-                "test",
-                tollgate_core::time::month_of(now),
-            )
+            .set_plan(&t.id, Some("pro"), tollgate_core::time::month_of(now))
             .await
             .expect("plan");
         assert!(matches!(moved, PlanChange::Moved(q) if q.plan == "pro" && q.limit.is_none()));
@@ -354,7 +353,7 @@ async fn a_hold_is_settled_once_by_the_call_that_carries_it() {
             ]
         );
         let q = s
-            .quota(&t.id, "starter", tollgate_core::time::month_of(now_us()))
+            .quota(&t.id, tollgate_core::time::month_of(now_us()))
             .await
             .expect("quota")
             .expect("the tenant");

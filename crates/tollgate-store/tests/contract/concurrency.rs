@@ -2,6 +2,7 @@
 //! calls settle others, releases, expiry and top-ups, across users and tenants. On PostgreSQL
 //! they lock rows of one database from many connections; the store's lock order must keep
 //! them from ever deadlocking (a deadlock would show as a retry), and the ledger must add up.
+//! And instances starting at once, each applying its settings' plans beside an operator.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use tollgate_core::time::{format_us, now_us};
 use tollgate_core::{Currency, Nanos};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{
-    AccountDefaults, AuthorizeRequest, Charge, LedgerKind, NewCredit, Store, StoreError, Tenant,
+    AccountDefaults, AuthorizeRequest, Charge, LedgerKind, NewCredit, PlanPut, PlanSeed,
+    PlanSource, PlanUpdate, Seeded, Seeding, Store, StoreError, Tenant,
 };
 
 use crate::support::{event, item, tenant};
@@ -57,7 +59,7 @@ async fn client(s: Arc<dyn Store>, tenants: Vec<Tenant>, n: usize, rounds: usize
             hold_until_us: Some(now_us() + if round % 5 == 0 { 0 } else { 60_000_000 }),
         };
         let d = s
-            .authorize(&[ask], "pro", &defaults(), now_us())
+            .authorize(&[ask], &defaults(), now_us())
             .await
             .expect("authorize")
             .remove(0);
@@ -96,6 +98,11 @@ async fn holds_placed_while_others_settle_never_deadlock_and_the_ledger_adds_up(
     for db in TestDatabase::all().await {
         let s = db.store.clone();
         let tenants = vec![tenant(&*s, "a").await, tenant(&*s, "b").await];
+        let unlimited = PlanUpdate {
+            monthly_requests: None,
+            default: Some(true),
+        };
+        s.put_plan("pro", &unlimited).await.expect("default plan");
         for t in &tenants {
             for u in 0..3 {
                 s.post_credit(&top_up(t, &format!("u{u}"), 1_000), &defaults())
@@ -138,4 +145,69 @@ async fn a_value_postgresql_cannot_store_is_rejected_not_unavailable() {
     };
     let found = db.store.find_tenant("ac\0me").await;
     assert!(matches!(found, Err(StoreError::Rejected(_))), "{found:?}");
+}
+
+/// One instance's start: its settings' plans and default plan.
+async fn start_up(s: Arc<dyn Store>, n: i64) -> Seeding {
+    let seeds = [
+        PlanSeed {
+            name: "new".into(),
+            monthly_requests: Some(n),
+        },
+        PlanSeed {
+            name: "starter".into(),
+            monthly_requests: Some(1_000 + n),
+        },
+    ];
+    let default = if n % 2 == 0 { "growth" } else { "new" };
+    s.seed_plans(&seeds, Some(default)).await.expect("seed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_at_once_each_apply_their_settings_and_never_undo_an_operator() {
+    for db in TestDatabase::all().await {
+        // Every instance with a pool of its own, as separate processes have.
+        let mut others = Vec::new();
+        for _ in 0..7 {
+            others.push(db.another().await);
+        }
+        let operator = others[6].store.clone();
+        let mut starts: Vec<_> = others[..6]
+            .iter()
+            .zip(0..)
+            .map(|(o, n)| tokio::spawn(start_up(o.store.clone(), n)))
+            .collect();
+        let chooses = tokio::spawn(async move {
+            let update = PlanUpdate {
+                monthly_requests: Some(Some(7)),
+                default: Some(true),
+            };
+            operator.put_plan("starter", &update).await
+        });
+        let mut added = 0;
+        for start in starts.drain(..) {
+            match start.await.expect("start") {
+                Seeding::Done { plans, .. } => {
+                    added += usize::from(plans[0] == Seeded::Added);
+                }
+                other => panic!("{}: {other:?}", db.engine),
+            }
+        }
+        assert!(matches!(
+            chooses.await.expect("operator"),
+            Ok(PlanPut::Saved { .. })
+        ));
+        assert_eq!(added, 1, "{}: one start added the plan", db.engine);
+        let plans = db.store.list_plans().await.expect("plans");
+        let starter = plans.iter().find(|p| p.name == "starter").expect("starter");
+        assert_eq!(
+            (starter.monthly_requests, starter.source, starter.default),
+            (Some(7), PlanSource::Operator, true),
+            "{}: the operator's change stands, whichever start ran last",
+            db.engine
+        );
+        let new = plans.iter().find(|p| p.name == "new").expect("new");
+        assert_eq!(new.source, PlanSource::Settings);
+        assert!((0..6).any(|n| new.monthly_requests == Some(n)), "{new:?}");
+    }
 }

@@ -153,9 +153,7 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
     let Some(t) = store.find_tenant(tenant).await? else {
         bail!("no tenant named '{tenant}' (see `tollgate tenants list`)");
     };
-    let change = store
-        .set_plan(&t.id, chosen, &billing.default_plan, month_of(now_us()))
-        .await?;
+    let change = store.set_plan(&t.id, chosen, month_of(now_us())).await?;
     let q = match change {
         PlanChange::Moved(q) => q,
         PlanChange::UnknownPlan { known } => {
@@ -168,10 +166,15 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
             } else {
                 format!(". Add it with `tollgate plans set {name} --monthly-requests N`")
             };
+            let default = store
+                .list_plans()
+                .await?
+                .into_iter()
+                .find(|p| p.default)
+                .map_or_else(String::new, |p| format!(", {}", p.name));
             bail!(
-                "'{name}' is not a plan (known: {}; or `default` for the default plan, {}){hint}",
+                "'{name}' is not a plan (known: {}; or `default` for the default plan{default}){hint}",
                 known.join(", "),
-                billing.default_plan
             );
         }
     };

@@ -1,6 +1,8 @@
-//! `tollgate plans list | set | delete`: the deployment's plans, in the database. Like
-//! `tenants` and `keys`, they act on the configured database directly, so plans can be set up
-//! before a server starts; running servers read the change at their next request.
+//! `tollgate plans list | set | default | delete`: the deployment's plans and its default
+//! plan, in the database. Like `tenants` and `keys`, they act on the configured database
+//! directly, so plans can be set up before a server starts; running servers read the change
+//! at their next request. What these commands set is the operator's: a server's settings
+//! never change it again.
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -8,7 +10,7 @@ use serde_json::json;
 use tollgate_core::time::format_us;
 use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_server::billing::{quota_text, Billing};
-use tollgate_store::{Plan, StoreError};
+use tollgate_store::{Plan, PlanPut, PlanUpdate, Store, StoreError};
 
 use super::output::{json, table};
 use super::Db;
@@ -17,7 +19,7 @@ use crate::config;
 /// Plans.
 #[derive(Debug, Subcommand)]
 pub enum Plans {
-    /// List the plans.
+    /// List the plans, the default plan marked.
     List {
         #[command(flatten)]
         db: Db,
@@ -31,6 +33,19 @@ pub enum Plans {
         name: String,
         #[command(flatten)]
         quota: Quota,
+        /// Make it the default plan too.
+        #[arg(long)]
+        default: bool,
+        #[command(flatten)]
+        db: Db,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a plan the default plan: the plan of every tenant with none set.
+    Default {
+        /// The plan's name.
+        name: String,
         #[command(flatten)]
         db: Db,
         /// Print JSON.
@@ -58,10 +73,10 @@ pub struct Quota {
     unlimited: bool,
 }
 
-fn plan_json(p: &Plan, default_plan: &str) -> serde_json::Value {
+fn plan_json(p: &Plan) -> serde_json::Value {
     json!({
         "name": p.name, "monthly_requests": p.monthly_requests,
-        "default": p.name == default_plan, "tenants": p.tenants,
+        "default": p.default, "source": p.source.as_str(), "tenants": p.tenants,
         "created_at": format_us(p.created_us), "updated_at": format_us(p.updated_us),
     })
 }
@@ -73,50 +88,62 @@ fn load(db: &Db) -> anyhow::Result<(tollgate_server::Settings, Billing)> {
     Ok((settings, billing))
 }
 
+fn print_list(all: &[Plan], as_json: bool) {
+    if as_json {
+        let rows: Vec<_> = all.iter().map(plan_json).collect();
+        println!("{}", json(&json!(rows)));
+        return;
+    }
+    let rows = all
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.monthly_requests
+                    .map_or("unlimited".into(), |n| n.to_string()),
+                if p.default { "yes" } else { "" }.to_string(),
+                p.source.as_str().to_string(),
+                p.tenants.to_string(),
+                format_us(p.updated_us),
+            ]
+        })
+        .collect();
+    let head = [
+        "name",
+        "monthly requests",
+        "default",
+        "set by",
+        "tenants",
+        "updated",
+    ];
+    println!("{}", table(&head, rows));
+}
+
+/// Sets what `update` says on plan `name`; the plan as it is now and whether it is new.
+async fn put(store: &dyn Store, name: &str, update: &PlanUpdate) -> anyhow::Result<(Plan, bool)> {
+    match store.put_plan(name, update).await {
+        Ok(PlanPut::Saved { plan, added }) => Ok((plan, added)),
+        Ok(PlanPut::Missing) => bail!(
+            "no plan named '{name}' (see `tollgate plans list`; add it with `tollgate plans set \
+             {name} --monthly-requests N`)"
+        ),
+        Err(StoreError::Conflict(why)) => bail!("{why}"),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Plans {
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
             Plans::List { db, json: as_json } => {
-                let (settings, billing) = load(&db)?;
+                let (settings, _) = load(&db)?;
                 let store = config::open_store(&settings).await?;
-                let all = store.list_plans().await?;
-                if as_json {
-                    let rows: Vec<_> = all
-                        .iter()
-                        .map(|p| plan_json(p, &billing.default_plan))
-                        .collect();
-                    println!("{}", json(&json!(rows)));
-                } else {
-                    let rows = all
-                        .iter()
-                        .map(|p| {
-                            let default = if p.name == billing.default_plan {
-                                "yes"
-                            } else {
-                                ""
-                            };
-                            vec![
-                                p.name.clone(),
-                                p.monthly_requests
-                                    .map_or("unlimited".into(), |n| n.to_string()),
-                                default.to_string(),
-                                p.tenants.to_string(),
-                                format_us(p.updated_us),
-                            ]
-                        })
-                        .collect();
-                    println!(
-                        "{}",
-                        table(
-                            &["name", "monthly requests", "default", "tenants", "updated"],
-                            rows
-                        )
-                    );
-                }
+                print_list(&store.list_plans().await?, as_json);
             }
             Plans::Set {
                 name,
                 quota,
+                default,
                 db,
                 json: as_json,
             } => {
@@ -127,24 +154,59 @@ impl Plans {
                     monthly_requests("--monthly-requests", quota.monthly_requests)
                         .map_err(|e| anyhow::anyhow!(e.message))?
                 };
-                let (settings, billing) = load(&db)?;
+                let (settings, _) = load(&db)?;
                 let store = config::open_store(&settings).await?;
-                let (plan, added) = store.put_plan(&name, requests).await?;
+                let update = PlanUpdate {
+                    monthly_requests: Some(requests),
+                    default: default.then_some(true),
+                };
+                let (plan, added) = put(&*store, &name, &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_json(&plan, &billing.default_plan)));
+                    println!("{}", json(&plan_json(&plan)));
                 } else {
                     let what = if added { "added" } else { "changed" };
+                    let default = if default { " (the default plan)" } else { "" };
                     println!(
-                        "{what} plan {}: {} a month; running servers apply it from their next request",
+                        "{what} plan {}{default}: {} a month; running servers apply it from their \
+                         next request",
                         plan.name,
                         quota_text(plan.monthly_requests)
+                    );
+                }
+            }
+            Plans::Default {
+                name,
+                db,
+                json: as_json,
+            } => {
+                let (settings, billing) = load(&db)?;
+                let store = config::open_store(&settings).await?;
+                let update = PlanUpdate {
+                    monthly_requests: None,
+                    default: Some(true),
+                };
+                let (plan, _) = put(&*store, name.trim(), &update).await?;
+                if as_json {
+                    println!("{}", json(&plan_json(&plan)));
+                } else {
+                    println!(
+                        "{} is now the default plan ({} a month): tenants with no plan set are \
+                         on it; running servers apply it from their next request",
+                        plan.name,
+                        quota_text(plan.monthly_requests)
+                    );
+                }
+                if let Some(other) = billing.default_plan.filter(|d| *d != plan.name) {
+                    println!(
+                        "note: the settings name billing.default_plan '{other}'; servers \
+                         starting with them keep this choice and warn"
                     );
                 }
             }
             Plans::Delete { name, db } => {
                 let (settings, billing) = load(&db)?;
                 let store = config::open_store(&settings).await?;
-                match store.delete_plan(&name, &billing.default_plan).await {
+                match store.delete_plan(&name).await {
                     Ok(true) => {}
                     Ok(false) => bail!("no plan named '{name}' (see `tollgate plans list`)"),
                     Err(StoreError::Conflict(why)) => bail!("{why}"),
@@ -155,6 +217,11 @@ impl Plans {
                     println!(
                         "note: the settings still define billing.plans.{name}; a server starting \
                          with them adds it again"
+                    );
+                } else if billing.default_plan.as_deref() == Some(name.as_str()) {
+                    println!(
+                        "note: the settings name it as billing.default_plan; a server starting \
+                         with them stops until that setting names a plan there is"
                     );
                 }
             }

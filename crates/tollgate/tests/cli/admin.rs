@@ -1,4 +1,5 @@
-//! The commands that act on the database directly: `keys`, `tenants`, `plans`.
+//! The commands that act on the database directly: `keys`, `tenants`, `plans` (the default
+//! plan and the settings' plans: `plans.rs`).
 
 use serde_json::{json, Value};
 
@@ -233,39 +234,6 @@ fn a_plan_only_in_the_settings_file_is_refused_until_a_server_start_adds_it() {
         (&limits["plan"], &limits["limit"]),
         (&json!("tiny"), &json!(16))
     );
-}
-
-#[test]
-fn a_settings_plan_that_differs_from_the_database_is_warned_about_and_the_database_applies() {
-    let sb = Sandbox::new();
-    let data = sb.data();
-    sb.run(&["migrate", "--data-dir", arg(&data)]).expect(0);
-    std::fs::write(
-        sb.path("tollgate.toml"),
-        "[billing.plans.starter]\nmonthly_requests = 1000\n",
-    )
-    .expect("settings");
-    let log = sb.serve_log();
-    for needed in [
-        "billing.plans.starter in the settings says 1000 requests a month",
-        "the database says 500 requests a month",
-        "the database's plan applies",
-        "tollgate plans set starter --monthly-requests N",
-    ] {
-        assert!(log.contains(needed), "{needed}:\n{log}");
-    }
-    let listed = sb
-        .run(&["plans", "list", "--json", "--data-dir", arg(&data)])
-        .expect(0)
-        .json();
-    let starter = listed
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|p| p["name"] == "starter")
-        .expect("starter")
-        .clone();
-    assert_eq!(starter["monthly_requests"], 500);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod admin;
 mod billing;
 mod export;
 mod openapi;
+mod plans;
 mod receipts;
 mod retention;
 mod signing_key;

@@ -157,12 +157,7 @@ pub async fn set_plan(
     };
     let change = state
         .store()
-        .set_plan(
-            &auth.tenant_id,
-            plan.as_deref(),
-            &state.billing().default_plan,
-            month_of(now_us()),
-        )
+        .set_plan(&auth.tenant_id, plan.as_deref(), month_of(now_us()))
         .await?;
     match change {
         PlanChange::Moved(q) => Ok(Json(limits_json(&q))),
@@ -197,11 +192,7 @@ pub async fn limits(
 ) -> Result<Json<Value>, ApiError> {
     let q = state
         .store()
-        .quota(
-            &auth.tenant_id,
-            &state.billing().default_plan,
-            month_of(now_us()),
-        )
+        .quota(&auth.tenant_id, month_of(now_us()))
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(limits_json(&q)))
