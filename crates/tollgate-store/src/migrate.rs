@@ -45,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261123000002, "retention"),
     migration!(20261205000001, "plans"),
     migration!(20261205000002, "key_roles"),
+    migration!(20261205000003, "count_open_holds"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

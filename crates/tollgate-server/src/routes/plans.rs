@@ -14,7 +14,7 @@ use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_store::{Plan, PlanPut, PlanSource, PlanUpdate, StoreError};
 
 use super::billing::present;
-use crate::auth::Auth;
+use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
@@ -112,8 +112,10 @@ pub struct PutPlanBody {
         (status = 403, description = "The key is not an operator key"),
     )
 )]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<PlanList>, ApiError> {
-    auth.require_operator()?;
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Can<need::Operator>,
+) -> Result<Json<PlanList>, ApiError> {
     let plans = state.store().list_plans().await?;
     let default_plan = plans
         .iter()
@@ -149,11 +151,10 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Plan
 )]
 pub async fn put(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Can<need::Operator>,
     PathParam(name): PathParam,
     Body(body): Body<PutPlanBody>,
 ) -> Result<Response, ApiError> {
-    auth.require_operator()?;
     let name = plan_name("name", &name)?;
     let quota = match body.monthly_requests {
         Some(quota) => Some(monthly_requests("monthly_requests", quota)?),
@@ -208,10 +209,9 @@ pub async fn put(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Can<need::Operator>,
     PathParam(name): PathParam,
 ) -> Result<StatusCode, ApiError> {
-    auth.require_operator()?;
     if state.store().delete_plan(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

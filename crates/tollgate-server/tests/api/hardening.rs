@@ -134,6 +134,16 @@ async fn a_key_without_the_scope_gets_403_whatever_its_request_holds() {
                 .expect("send");
             assert_eq!(r.status(), 403);
         }
+        // Nor for an operator's route: a tenant key is refused before the name or body.
+        let r = app
+            .http
+            .put(format!("{}/api/v1/plans/%20bad%20name", app.base))
+            .header("X-API-Key", &reader)
+            .body("{not json")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 403, "{}", app.engine());
         // Query and path parameters are not read either.
         assert_error(
             &app.get_as(&writer, "/api/v1/logs?limit=many").await,

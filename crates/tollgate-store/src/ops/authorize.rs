@@ -4,8 +4,9 @@
 //! balance rows of its accounts are locked first, in a fixed order (tenants, then accounts,
 //! each sorted), so that instances sharing a PostgreSQL never deadlock; the requests are then
 //! decided one after another against the locked state, so no two of them can both take the
-//! last of a limit. Locks follow the store's order (see `ops`): hold → quota → balance, here,
-//! when holds expire or are released and when usage settles them.
+//! last of a limit. A tenant's reserved requests are its open holds, counted after its quota
+//! row is locked: only authorizations lock that row, so settling, releasing and expiring a
+//! hold (which lock hold → balance, the store's order, see `ops`) never wait for it.
 //!
 //! The decisions are made here ([`decide_batch`]) from what each engine's executor read under
 //! lock: SQLite's runs on the rusqlite writer (`sqlite_append`), PostgreSQL's with one array
@@ -43,12 +44,18 @@ pub(crate) const ACCOUNT_STATE: &str = "SELECT a.is_active, a.billing_enabled, a
      ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
      WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
 
-/// Requests recorded in a month and requests reserved in it: (tenant, month).
+/// Requests recorded in a month and requests its open holds reserve: (tenant, month). One
+/// statement, so both come from one snapshot: a hold settled concurrently is counted either
+/// as reserved or as recorded, never neither.
 pub(crate) const QUOTA_USAGE: &str = "SELECT \
      (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
       WHERE tenant_id = ?1 AND month = ?2), \
-     (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
-      WHERE tenant_id = ?1 AND month = ?2)";
+     (SELECT CAST(COUNT(*) AS BIGINT) FROM holds \
+      WHERE tenant_id = ?1 AND month = ?2 AND status = 'open')";
+
+/// Creates the row of a tenant's month that authorizations lock: (tenant, month).
+pub(crate) const QUOTA_ROW: &str = "INSERT INTO quota_reservations (tenant_id, month) \
+     VALUES (?1, ?2) ON CONFLICT (tenant_id, month) DO NOTHING";
 
 /// Whether `used + more` passes `limit`.
 fn over(limit: Option<Nanos>, used: Nanos, more: Nanos) -> bool {
@@ -116,8 +123,6 @@ pub(crate) struct HoldWrites {
     pub(crate) entries: Vec<LedgerEntry>,
     /// Final held amount of each account that placed a hold.
     pub(crate) balances: Vec<(AccountKey, i64)>,
-    /// Final reservations of each tenant's month.
-    pub(crate) quotas: Vec<(String, i64, i64)>,
 }
 
 impl HoldWrites {
@@ -148,13 +153,6 @@ impl HoldWrites {
                 ],
             });
         }
-        for (tenant, month, reserved) in &self.quotas {
-            out.push(Stmt {
-                sql: "UPDATE quota_reservations SET reserved = ?1 \
-                      WHERE tenant_id = ?2 AND month = ?3",
-                args: vec![(*reserved).into(), tenant.clone().into(), (*month).into()],
-            });
-        }
         out
     }
 }
@@ -180,7 +178,6 @@ pub(crate) fn decide_batch(
     let mut decisions = Vec::with_capacity(requests.len());
     let mut w = HoldWrites::default();
     let mut touched: BTreeSet<AccountKey> = BTreeSet::new();
-    let mut reserving: BTreeSet<String> = BTreeSet::new();
     for r in requests {
         let key = r.user_id.as_ref().map(|u| {
             (
@@ -204,8 +201,8 @@ pub(crate) fn decide_batch(
         let mut hold_id = None;
         if let (None, Some(until)) = (refusal, r.hold_until_us) {
             let id = new_id(IdKind::Hold);
+            // The hold itself is the reservation; later requests of the batch count it.
             quota.reserved += 1;
-            reserving.insert(r.tenant_id.clone());
             let user = r.user_id.clone().unwrap_or_default();
             w.holds.push(vec![
                 r.tenant_id.clone().into(),
@@ -260,10 +257,6 @@ pub(crate) fn decide_batch(
         let held = accounts[&key].held.0;
         w.balances.push((key, held));
     }
-    for tenant in reserving {
-        let q = &quotas[&tenant];
-        w.quotas.push((tenant, q.month, q.reserved));
-    }
     Ok((decisions, w))
 }
 
@@ -274,10 +267,9 @@ pub(crate) struct OpenHold {
     pub(crate) user_id: String,
     pub(crate) currency: String,
     pub(crate) amount: i64,
-    pub(crate) month: i64,
 }
 
-const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos, month";
+const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos";
 
 fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
     Ok(OpenHold {
@@ -286,7 +278,6 @@ fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
         user_id: row.try_get(2)?,
         currency: row.try_get(3)?,
         amount: row.try_get(4)?,
-        month: row.try_get(5)?,
     })
 }
 
@@ -308,8 +299,8 @@ pub(crate) async fn lock_open_hold(
     row.as_ref().map(open_hold).transpose()
 }
 
-/// Closes a locked open hold: gives back its quota reservation and held money (with a
-/// release entry). `status` is settled, expired or released.
+/// Closes a locked open hold: gives back its held money (with a release entry); closed, it
+/// no longer counts against the quota. `status` is settled, expired or released.
 pub(crate) async fn close_hold(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
@@ -327,14 +318,6 @@ pub(crate) async fn close_hold(
     .bind(log_id)
     .bind(&hold.tenant_id)
     .bind(&hold.id)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE quota_reservations SET reserved = reserved - 1 \
-         WHERE tenant_id = $1 AND month = $2 AND reserved > 0",
-    )
-    .bind(&hold.tenant_id)
-    .bind(hold.month)
     .execute(&mut **tx)
     .await?;
     if hold.user_id.is_empty() {
@@ -379,9 +362,9 @@ pub(crate) async fn close_hold(
     .await
 }
 
-/// Locks what closing `holds` (already locked) writes, in the store's lock order: every quota
-/// row, then every balance row, each sorted. Closing the holds one after another would
-/// otherwise alternate between the levels. (SQLite's transaction holds the whole database.)
+/// Locks what closing `holds` (already locked) writes, in the store's lock order: every
+/// balance row, sorted, before any is written. (SQLite's transaction holds the whole
+/// database.)
 async fn lock_for_closing(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
@@ -389,20 +372,6 @@ async fn lock_for_closing(
 ) -> Result<(), StoreError> {
     if dialect == Dialect::Sqlite || holds.len() < 2 {
         return Ok(());
-    }
-    let months: BTreeSet<(&str, i64)> = holds
-        .iter()
-        .map(|h| (h.tenant_id.as_str(), h.month))
-        .collect();
-    for (tenant, month) in months {
-        sqlx::query(
-            "SELECT reserved FROM quota_reservations WHERE tenant_id = $1 AND month = $2 \
-             FOR UPDATE",
-        )
-        .bind(tenant)
-        .bind(month)
-        .fetch_optional(&mut **tx)
-        .await?;
     }
     let balances: BTreeSet<(&str, &str, &str)> = holds
         .iter()

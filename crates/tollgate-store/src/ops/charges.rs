@@ -5,8 +5,8 @@
 //! this module plans. A charge is never refused: the call already happened. When it takes the
 //! balance below zero or spend past a limit, the entry is flagged instead.
 //!
-//! Locks are taken tenant log head → holds → quota rows → balances, the order authorization
-//! and hold expiry also follow.
+//! Locks are taken tenant log head → holds → balances, the store's order (see `ops`). A
+//! settled hold stops counting against the quota by being closed: no quota row is touched.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -402,11 +402,6 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
                 h.id.clone().into(),
             ],
         });
-        out.push(Stmt {
-            sql: "UPDATE quota_reservations SET reserved = reserved - 1 \
-                  WHERE tenant_id = ?1 AND month = ?2 AND reserved > 0",
-            args: vec![h.tenant_id.clone().into(), h.month.into()],
-        });
     }
     for e in &w.entries {
         out.push(Stmt {
@@ -516,5 +511,5 @@ pub(crate) const PERIODS_USED: &str = "SELECT kind, spent_nanos FROM account_spe
      AND ((kind = 'day' AND period = ?4) OR (kind = 'month' AND period = ?5))";
 
 /// An open hold by (tenant, id).
-pub(crate) const OPEN_HOLD: &str = "SELECT tenant_id, id, user_id, currency, amount_nanos, month \
+pub(crate) const OPEN_HOLD: &str = "SELECT tenant_id, id, user_id, currency, amount_nanos \
      FROM holds WHERE tenant_id = ?1 AND id = ?2 AND status = 'open'";

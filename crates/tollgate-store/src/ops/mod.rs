@@ -14,7 +14,8 @@
 //!    an append against an authorization;
 //! 2. **what the head guards**: events, rollups, conversations and messages of that tenant;
 //! 3. **holds** being settled, released or expired, by (tenant, id);
-//! 4. **quota reservations**, by (tenant, month);
+//! 4. **quota rows** (`quota_reservations`), by (tenant, month): authorizations only, which
+//!    then count the tenant's open holds; closing a hold never touches them;
 //! 5. **accounts**: `billing_accounts` created if missing and `account_balances` locked, by
 //!    (tenant, user, currency); an account's own row is updated after its balances;
 //! 6. rows that are only inserted or are covered by a lock above, written last: ledger

@@ -157,8 +157,8 @@ fn numbered(sql: &str) -> String {
 }
 
 /// Bills the fresh calls of a batch (see `charges`), in the append's transaction, taking
-/// locks in the store's order: holds, then quota rows, then accounts, each level for the
-/// whole batch and sorted. Accounts are read and written with one array statement per
+/// locks in the store's order: the holds it settles, then accounts, each level for the whole
+/// batch and sorted. Accounts are read and written with one array statement per
 /// table, whatever their number.
 async fn charge(
     tx: &mut Transaction<'static, Postgres>,
@@ -185,24 +185,9 @@ async fn charge(
                 user_id: r.try_get(2)?,
                 currency: r.try_get(3)?,
                 amount: r.try_get(4)?,
-                month: r.try_get(5)?,
             });
         }
     }
-    let months: std::collections::BTreeSet<(String, i64)> = holds
-        .iter()
-        .map(|h| (h.tenant_id.clone(), h.month))
-        .collect();
-    for (tenant, month) in months {
-        sqlx::query(
-            "SELECT reserved FROM quota_reservations WHERE tenant_id = $1 AND month = $2 FOR UPDATE",
-        )
-        .bind(&tenant)
-        .bind(month)
-        .fetch_optional(&mut **tx)
-        .await?;
-    }
-
     // Create the accounts and balance rows that are missing, then lock and read them all.
     let accounts = charges::accounts(&lines, &holds);
     ensure_accounts(tx, accounts.iter().map(|(k, d)| (k, *d)), now).await?;
@@ -379,21 +364,27 @@ pub(crate) async fn authorize(
     let mut tx = pool.begin().await?;
     let mut quotas = std::collections::BTreeMap::new();
     for tenant in authorize::batch_tenants(requests) {
+        // Lock the tenant's month first, then read what it decides on in a statement of its
+        // own: one that waited for the lock must see what the previous holder committed
+        // (under READ COMMITTED a statement's snapshot is taken when it starts).
+        sqlx::query(&numbered(authorize::QUOTA_ROW))
+            .bind(&tenant)
+            .bind(month)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO quota_reservations (tenant_id, month, reserved) VALUES ($1, $2, 0) \
-             ON CONFLICT (tenant_id, month) DO NOTHING",
+            "SELECT month FROM quota_reservations WHERE tenant_id = $1 AND month = $2 \
+             FOR UPDATE",
         )
         .bind(&tenant)
         .bind(month)
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT {}, q.reserved, ({}) AS used FROM tenants t JOIN quota_reservations q \
-             ON q.tenant_id = t.id AND q.month = $2 {} WHERE t.id = $1 FOR UPDATE OF q",
+            "SELECT {}, u.* FROM tenants t {} CROSS JOIN ({}) AS u(used, reserved) WHERE t.id = $1",
             plans::PLAN_COLUMNS,
-            "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-             WHERE tenant_id = $1 AND month = $2",
-            plans::PLAN_JOINS
+            plans::PLAN_JOINS,
+            numbered(authorize::QUOTA_USAGE),
         ))
         .bind(&tenant)
         .bind(month)
@@ -509,16 +500,6 @@ pub(crate) async fn authorize(
         columns,
     )
     .await?;
-    for (tenant, month, reserved) in &w.quotas {
-        sqlx::query(
-            "UPDATE quota_reservations SET reserved = $1 WHERE tenant_id = $2 AND month = $3",
-        )
-        .bind(reserved)
-        .bind(tenant)
-        .bind(month)
-        .execute(&mut *tx)
-        .await?;
-    }
     tx.commit().await?;
     Ok(decisions)
 }
@@ -538,14 +519,6 @@ async fn write_charges(
         .bind(log_id)
         .bind(&h.tenant_id)
         .bind(&h.id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE quota_reservations SET reserved = reserved - 1 \
-             WHERE tenant_id = $1 AND month = $2 AND reserved > 0",
-        )
-        .bind(&h.tenant_id)
-        .bind(h.month)
         .execute(&mut **tx)
         .await?;
     }

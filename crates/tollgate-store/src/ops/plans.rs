@@ -53,8 +53,8 @@ pub(crate) fn found(name: Option<String>) -> Result<String, StoreError> {
 const QUOTA: &str = "SELECT {PLAN}, \
      (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
       WHERE tenant_id = t.id AND month = ?2) AS used_requests, \
-     (SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM quota_reservations \
-      WHERE tenant_id = t.id AND month = ?2) AS reserved_requests \
+     (SELECT CAST(COUNT(*) AS BIGINT) FROM holds \
+      WHERE tenant_id = t.id AND month = ?2 AND status = 'open') AS reserved_requests \
      FROM tenants t {JOINS} WHERE t.id = ?1";
 
 fn quota_sql(dialect: Dialect) -> String {

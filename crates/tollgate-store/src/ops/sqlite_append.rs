@@ -165,11 +165,8 @@ impl SqliteWriter {
             let month = month_of(now);
             let mut quotas = std::collections::BTreeMap::new();
             for tenant in authorize::batch_tenants(requests) {
-                tx.prepare_cached(
-                    "INSERT INTO quota_reservations (tenant_id, month, reserved) VALUES (?1, ?2, 0) \
-                     ON CONFLICT (tenant_id, month) DO NOTHING",
-                )?
-                .execute(rusqlite::params![tenant, month])?;
+                tx.prepare_cached(authorize::QUOTA_ROW)?
+                    .execute(rusqlite::params![tenant, month])?;
                 let (plan, limit): (Option<String>, Option<i64>) = tx
                     .prepare_cached(&format!(
                         "SELECT {} FROM tenants t {} WHERE t.id = ?1",
@@ -306,7 +303,6 @@ fn charge(
                     user_id: r.get(2)?,
                     currency: r.get(3)?,
                     amount: r.get(4)?,
-                    month: r.get(5)?,
                 })
             })
             .optional()?;

@@ -211,3 +211,82 @@ async fn instances_starting_at_once_each_apply_their_settings_and_never_undo_an_
         assert!((0..6).any(|n| new.monthly_requests == Some(n)), "{new:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quota_is_never_overshot_while_holds_are_placed_settled_and_released_at_once() {
+    const QUOTA: i64 = 40;
+    for db in TestDatabase::all().await {
+        let s = db.store.clone();
+        let t = tenant(&*s, "q").await;
+        s.put_plan(
+            "forty",
+            &PlanUpdate {
+                monthly_requests: Some(Some(QUOTA)),
+                default: None,
+            },
+        )
+        .await
+        .expect("plan");
+        let month = tollgate_core::time::month_of(now_us());
+        s.set_plan(&t.id, Some("forty"), month).await.expect("set");
+        let clients: Vec<_> = (0..12)
+            .map(|n| {
+                let (s, t) = (s.clone(), t.clone());
+                tokio::spawn(async move {
+                    let (mut granted, mut refused) = (0, 0);
+                    for round in 0..12 {
+                        let ask = AuthorizeRequest {
+                            tenant_id: t.id.clone(),
+                            user_id: None,
+                            estimate: Nanos::ZERO,
+                            currency: Currency::usd(),
+                            hold_until_us: Some(now_us() + 60_000_000),
+                        };
+                        let d = s
+                            .authorize(&[ask], &defaults(), now_us())
+                            .await
+                            .expect("authorize")
+                            .remove(0);
+                        let Some(hold) = d.hold_id else {
+                            refused += 1;
+                            continue;
+                        };
+                        granted += 1;
+                        if (n + round) % 3 == 0 {
+                            s.release_hold(&t.id, &hold, now_us())
+                                .await
+                                .expect("release");
+                            granted -= 1;
+                        } else {
+                            let e = event(&t, "gpt-4o", 1, 1, 0, &format_us(now_us()));
+                            let mut i = item(e);
+                            i.charge = Some(Charge {
+                                hold_id: Some(hold),
+                                defaults: Arc::new(defaults()),
+                                balance_low: None,
+                            });
+                            s.append_usage(&[i]).await.expect("settle");
+                        }
+                    }
+                    (granted, refused)
+                })
+            })
+            .collect();
+        let (mut calls, mut refused) = (0, 0);
+        for c in clients {
+            let (g, r) = c.await.expect("client");
+            calls += g;
+            refused += r;
+        }
+        let q = s.quota(&t.id, month).await.expect("quota").expect("tenant");
+        assert_eq!(q.reserved, 0, "{}: every hold was closed", db.engine);
+        assert_eq!(q.used, calls, "{}", db.engine);
+        assert!(
+            q.used <= QUOTA,
+            "{}: {} calls on a quota of {QUOTA}",
+            db.engine,
+            q.used
+        );
+        assert!(refused > 0, "{}: the quota never ran out", db.engine);
+    }
+}
