@@ -8,82 +8,27 @@
 //! On SQLite (always) and PostgreSQL (when `TOLLGATE_TEST_DATABASE_URL` is set; CI sets it,
 //! and fails without it). Each run gets a database of its own.
 
-use std::io::{BufRead, BufReader};
+mod instances;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use serde_json::Value;
 use tollgate_store::testing::TestDatabase;
 
+use instances::{tollgate, Instance};
+
 const KEY: &str = "tg_mixed_load_test_key_0123456789";
-
-/// A `tollgate serve` child; killed when dropped.
-struct Instance {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The binary, with none of the test environment's `TOLLGATE_*` variables.
-fn tollgate() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TOLLGATE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("RUST_LOG", "warn");
-    cmd
-}
 
 /// Starts an instance on `database_url`, sharing `data_dir` (the signing key, and on SQLite
 /// the database itself) with the other one.
 fn start(database_url: &str, data_dir: &Path) -> Instance {
-    let mut child = tollgate()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("TOLLGATE_DATABASE_URL", database_url)
-        .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
-        .env("TOLLGATE_BILLING__EXPIRE_HOLDS_SECONDS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts tollgate serve");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("Tollgate listening on ") {
-                let _ = tx.send(url.trim().to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server prints its address");
-    wait_healthy(&url);
-    Instance { child, url }
-}
-
-fn wait_healthy(url: &str) {
-    let addr = url.trim_start_matches("http://");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{url} never accepted connections"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    instances::start(
+        database_url,
+        KEY,
+        Some(data_dir),
+        &[("TOLLGATE_BILLING__EXPIRE_HOLDS_SECONDS", "1")],
+    )
 }
 
 fn text(out: &Output) -> String {

@@ -6,31 +6,16 @@
 //! Runs when `TOLLGATE_TEST_DATABASE_URL` names a PostgreSQL server (CI sets it, and fails
 //! without it); each run gets a database of its own.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod instances;
 
 use serde_json::{json, Value};
 use tollgate_core::{Currency, Nanos};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{LedgerFilter, LedgerKind};
 
+use instances::Instance;
+
 const KEY: &str = "tg_two_instances_test_key_0123456789";
-
-/// A `tollgate serve` child on the shared database; killed when dropped.
-struct Instance {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start(database_url: &str) -> Instance {
     start_with(database_url, &[])
@@ -38,55 +23,7 @@ fn start(database_url: &str) -> Instance {
 
 /// As [`start`], with extra environment variables (`TOLLGATE_*` settings).
 fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
-    let data = tempfile::tempdir().expect("data dir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TOLLGATE_") {
-            cmd.env_remove(name);
-        }
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("TOLLGATE_DATABASE_URL", database_url)
-        .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts tollgate serve");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("Tollgate listening on ") {
-                let _ = tx.send(url.trim().to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server prints its address");
-    Instance {
-        child,
-        url,
-        _data: data,
-    }
-}
-
-async fn wait_healthy(http: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(r) = http.get(format!("{url}/health")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{url} never became healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    instances::start(database_url, KEY, None, env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,9 +34,7 @@ async fn holds_admitted_by_two_instances_never_exceed_the_balance() {
     };
     let http = reqwest::Client::new();
     let a = start(&db.url);
-    wait_healthy(&http, &a.url).await;
     let b = start(&db.url);
-    wait_healthy(&http, &b.url).await;
 
     let topup = http
         .post(format!("{}/api/v1/billing/topup", a.url))
@@ -217,9 +152,7 @@ async fn a_plan_changed_through_one_instance_decides_the_next_request_on_the_oth
     };
     let http = reqwest::Client::new();
     let a = start(&db.url);
-    wait_healthy(&http, &a.url).await;
     let b = start(&db.url);
-    wait_healthy(&http, &b.url).await;
 
     let tiny = |n: i64| Some(json!({ "monthly_requests": n }));
     let (status, body) = call(&http, Method::PUT, &a.url, "/api/v1/plans/tiny", tiny(2)).await;
@@ -305,9 +238,7 @@ async fn two_instances_configured_with_different_default_plans_answer_alike() {
     };
     let http = reqwest::Client::new();
     let a = start_with(&db.url, &[("TOLLGATE_BILLING__DEFAULT_PLAN", "growth")]);
-    wait_healthy(&http, &a.url).await;
     let b = start_with(&db.url, &[("TOLLGATE_BILLING__DEFAULT_PLAN", "pro")]);
-    wait_healthy(&http, &b.url).await;
     let (_, on_a) = call(&http, Method::GET, &a.url, "/api/v1/billing/limits", None).await;
     let (_, on_b) = call(&http, Method::GET, &b.url, "/api/v1/billing/limits", None).await;
     assert_eq!(on_a["plan"], on_b["plan"], "{on_a} {on_b}");

@@ -1,7 +1,7 @@
 //! Tenants and API keys.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::now_us;
 
@@ -164,7 +164,16 @@ pub(super) async fn revoke_key(
     .bind(tenant_id)
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
+    changed_key(tx, done.rows_affected(), key_id).await
+}
+
+/// Reads back the key an update changed (none: it does not exist) and commits.
+async fn changed_key(
+    mut tx: Transaction<'static, Any>,
+    changed: u64,
+    key_id: &str,
+) -> Result<ApiKeyInfo, StoreError> {
+    if changed == 0 {
         return Err(StoreError::NotFound(format!("key {key_id}")));
     }
     let info = key_by_id(&mut *tx, key_id)
@@ -183,14 +192,7 @@ pub(super) async fn grant_operator(db: &Db, key_id: &str) -> Result<ApiKeyInfo, 
         .bind(key_id)
         .execute(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("key {key_id}")));
-    }
-    let info = key_by_id(&mut *tx, key_id)
-        .await?
-        .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
-    tx.commit().await?;
-    Ok(info)
+    changed_key(tx, done.rows_affected(), key_id).await
 }
 
 pub(super) async fn authenticate(

@@ -1,0 +1,89 @@
+//! `tollgate serve` child processes for the tests that run several instances of one
+//! deployment.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A `tollgate serve` child; killed when dropped.
+pub struct Instance {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary, with none of the test environment's `TOLLGATE_*` variables.
+pub fn tollgate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TOLLGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Starts an instance on `database_url`, bootstrapped with `key`, with extra environment
+/// (`TOLLGATE_*` settings), in `data_dir` (shared with other instances: the signing key, and
+/// on SQLite the database itself) or a data directory of its own; returns once it accepts
+/// connections.
+pub fn start(
+    database_url: &str,
+    key: &str,
+    data_dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Instance {
+    let own = match data_dir {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().expect("data dir")),
+    };
+    let dir = data_dir.unwrap_or_else(|| own.as_ref().expect("made above").path());
+    let mut child = tollgate()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("TOLLGATE_DATABASE_URL", database_url)
+        .env("TOLLGATE_BOOTSTRAP_API_KEY", key)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts tollgate serve");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Tollgate listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server prints its address");
+    let addr = url.trim_start_matches("http://").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{url} never accepted connections"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Instance {
+        child,
+        url,
+        _data: own,
+    }
+}
