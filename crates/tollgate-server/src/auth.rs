@@ -226,13 +226,17 @@ fn presented<'a>(
     let raw = match headers.get("x-api-key") {
         Some(v) => v
             .to_str()
-            .map_err(|_| ApiError::bad_request("INVALID_API_KEY", "X-API-Key must be ASCII"))?
+            .map_err(|_| {
+                ApiError::bad_request("INVALID_API_KEY", "X-API-Key must be ASCII")
+                    .with_field("X-API-Key")
+            })?
             .to_string(),
         None => match headers
             .get("authorization")
             .map(|v| {
                 v.to_str().map_err(|_| {
                     ApiError::bad_request("INVALID_API_KEY", "Authorization must be ASCII")
+                        .with_field("Authorization")
                 })
             })
             .transpose()?
@@ -275,7 +279,10 @@ fn named_tenant(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         None => Ok(None),
         Some(v) => Ok(Some(
             v.to_str()
-                .map_err(|_| ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII"))?
+                .map_err(|_| {
+                    ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII")
+                        .with_field("X-Tenant-Id")
+                })?
                 .trim(),
         )
         .filter(|t| !t.is_empty())),

@@ -234,3 +234,37 @@ async fn length_limits_count_bytes_so_the_longest_dimensions_allowed_are_stored_
         assert_eq!(stats.body["summary"]["total_requests"], 1, "{}", stats.body);
     }
 }
+
+#[tokio::test]
+async fn a_header_value_that_is_not_ascii_is_a_400_naming_the_header() {
+    for app in TestApp::all().await {
+        let send = |name: &'static str, value: &'static [u8]| {
+            app.http
+                .post(format!("{}/api/v1/billing/topup", app.base))
+                .header("X-API-Key", &app.key)
+                .header(
+                    name,
+                    reqwest::header::HeaderValue::from_bytes(value).expect("obs-text"),
+                )
+                .json(&json!({"amount": "1", "user_id": "u"}))
+                .send()
+        };
+        for (name, code) in [
+            ("X-Tenant-Id", "INVALID_TENANT"),
+            ("Idempotency-Key", "INVALID_IDEMPOTENCY_KEY"),
+        ] {
+            let r = send(name, b"caf\xe9").await.expect("send");
+            assert_eq!(r.status(), 400, "{name} on {}", app.engine());
+            let body: serde_json::Value = r.json().await.expect("json");
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert_eq!(body["error"]["field"], name, "{body}");
+        }
+        let b = app
+            .db
+            .store
+            .account(&app.tenant_id, "u")
+            .await
+            .expect("read");
+        assert!(b.is_none(), "nothing was credited");
+    }
+}

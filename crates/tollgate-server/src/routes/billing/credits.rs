@@ -49,7 +49,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         return Err(ApiError::bad_request(
             "INVALID_IDEMPOTENCY_KEY",
             "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        ));
+        )
+        .with_field("Idempotency-Key"));
     }
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
