@@ -53,7 +53,16 @@ fn two_instances_under_mixed_load(engine: &str, database_url: &str) {
             "6",
             "--concurrency",
         ])
-        .args(["24", "--users", "6", "--balance", "0.02", "--server"])
+        .args([
+            "24",
+            "--users",
+            "6",
+            "--balance",
+            "0.02",
+            "--top-up",
+            "0.001",
+        ])
+        .arg("--server")
         .arg(&a.url)
         .arg("--also")
         .arg(&b.url)
@@ -68,8 +77,8 @@ fn two_instances_under_mixed_load(engine: &str, database_url: &str) {
     assert!(report["granted"].as_u64() > Some(0), "{show}");
     assert!(report["settled"].as_u64() > Some(0), "{show}");
     assert!(report["released"].as_u64() > Some(0), "{show}");
-    // Balances of two cents against holds of one cent, four clients a user: some
-    // authorizations must be refused, and none may overshoot.
+    // Balances of two cents against holds of one cent, four clients a user, top-ups of a
+    // tenth of a cent: some authorizations must be refused, and none may overshoot.
     assert!(report["refused"].as_u64() > Some(0), "{show}");
     assert_eq!(report["books"]["clean"], true, "{show}");
     assert!(out.status.success(), "{show}\n{}", text(&out));

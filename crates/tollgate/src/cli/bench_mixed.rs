@@ -43,6 +43,9 @@ pub struct Mixed {
     /// Each user's balance at the start, in USD: small, so that some decisions are refusals.
     #[arg(long, default_value = "2")]
     balance: String,
+    /// What each top-up adds, in USD: small, so that balances stay contended.
+    #[arg(long, default_value = "0.05")]
+    top_up: String,
     /// How long to wait for the holds left to expire before checking the books.
     #[arg(long, default_value_t = 60)]
     expiry_wait_seconds: u64,
@@ -157,14 +160,20 @@ impl Mixed {
         let next_topup = Arc::new(AtomicU64::new(0));
         let mut clients = Vec::with_capacity(self.concurrency);
         for n in 0..self.concurrency {
-            let (servers, key, users, next_topup) = (
+            let (servers, key, users, next_topup, top_up) = (
                 servers.clone(),
                 key.clone(),
                 users.clone(),
                 next_topup.clone(),
+                self.top_up.clone(),
             );
             clients.push(tokio::spawn(async move {
-                client(n, &servers, &key, &users, &next_topup, run_id, deadline).await
+                let topups = TopUps {
+                    next: &next_topup,
+                    amount: &top_up,
+                    run_id,
+                };
+                client(n, &servers, &key, &users, &topups, deadline).await
             }));
         }
         let mut tally = Tally::default();
@@ -236,14 +245,20 @@ impl Mixed {
     }
 }
 
+/// How clients top users up: each with its own idempotency key.
+struct TopUps<'a> {
+    next: &'a AtomicU64,
+    amount: &'a str,
+    run_id: u32,
+}
+
 /// One client's loop until `deadline`.
 async fn client(
     n: usize,
     servers: &[String],
     key: &str,
     users: &[String],
-    next_topup: &AtomicU64,
-    run_id: u32,
+    topups: &TopUps<'_>,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
     let mut conns = Vec::with_capacity(servers.len());
@@ -324,13 +339,13 @@ async fn client(
                 t.odd("log", status, &body);
             }
         } else {
-            let k = next_topup.fetch_add(1, Ordering::Relaxed);
+            let k = topups.next.fetch_add(1, Ordering::Relaxed);
             let (status, body) = conns[here]
                 .send_with(
                     "POST",
                     "/api/v1/billing/topup",
-                    Some(json!({"amount": "0.05", "user_id": user})),
-                    Some(&format!("mixed-{run_id:08x}-topup-{k}")),
+                    Some(json!({"amount": topups.amount, "user_id": user})),
+                    Some(&format!("mixed-{:08x}-topup-{k}", topups.run_id)),
                 )
                 .await?;
             if status == 200 {
