@@ -42,9 +42,15 @@ pub(crate) async fn check_request(
     next.run(req).await
 }
 
-/// What is wrong with a decoded string, if anything.
-fn flaw(bytes: &[u8]) -> Option<&'static str> {
-    match std::str::from_utf8(bytes) {
+/// What is wrong with a percent-encoded part of a URI, decoded, if anything. A URI holds
+/// visible ASCII only, so without an escape there is nothing to decode or find: the common
+/// case allocates nothing.
+fn flaw(raw: &str) -> Option<&'static str> {
+    if !raw.contains('%') {
+        return None;
+    }
+    let decoded: Vec<u8> = percent_decode(raw.as_bytes()).collect();
+    match std::str::from_utf8(&decoded) {
         Err(_) => Some("is not valid UTF-8"),
         Ok(s) if s.contains('\0') => Some("contains a NUL byte (%00)"),
         Ok(_) => None,
@@ -54,12 +60,10 @@ fn flaw(bytes: &[u8]) -> Option<&'static str> {
 /// Each path segment, percent-decoded, must be UTF-8 without NUL. The error names the
 /// route's parameter the segment fills (`id` of `/api/v1/receipts/{id}`) when there is one.
 fn check_path(path: &str, route: Option<&str>) -> Result<(), ApiError> {
-    let template: Vec<&str> = route.map(|r| r.split('/').collect()).unwrap_or_default();
     for (i, segment) in path.split('/').enumerate() {
-        let decoded: Vec<u8> = percent_decode(segment.as_bytes()).collect();
-        if let Some(why) = flaw(&decoded) {
-            let field = template
-                .get(i)
+        if let Some(why) = flaw(segment) {
+            let field = route
+                .and_then(|r| r.split('/').nth(i))
                 .and_then(|t| t.strip_prefix('{'))
                 .and_then(|t| t.strip_suffix('}'))
                 .map(|t| t.trim_start_matches('*'))
@@ -79,17 +83,18 @@ fn check_path(path: &str, route: Option<&str>) -> Result<(), ApiError> {
 fn check_query(query: &str) -> Result<(), ApiError> {
     for pair in query.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name: Vec<u8> = percent_decode(name.as_bytes()).collect();
-        let value: Vec<u8> = percent_decode(value.as_bytes()).collect();
-        let field = match std::str::from_utf8(&name) {
-            Ok(n) if !n.contains('\0') => n,
-            _ => "query",
-        };
-        let problem = flaw(&name)
-            .map(|why| format!("a query parameter name {why}"))
-            .or_else(|| flaw(&value).map(|why| format!("query parameter '{field}' {why}")));
-        if let Some(message) = problem {
-            return Err(ApiError::invalid_query(field, message));
+        if let Some(why) = flaw(name) {
+            return Err(ApiError::invalid_query(
+                "query",
+                format!("a query parameter name {why}"),
+            ));
+        }
+        if let Some(why) = flaw(value) {
+            let field = percent_decode(name.as_bytes()).decode_utf8_lossy();
+            return Err(ApiError::invalid_query(
+                &field,
+                format!("query parameter '{field}' {why}"),
+            ));
         }
     }
     Ok(())

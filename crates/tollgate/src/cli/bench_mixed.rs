@@ -4,12 +4,11 @@
 //! it expire; plain logging; top-ups. Users are few and shared, and their balances small, so
 //! that decisions contend for the same rows and many are refusals.
 //!
-//! It reports the decisions per second, then checks the books through the API: every hold it
+//! It reports the decisions per second, then checks the books (`bench_mixed_books`): every hold it
 //! was granted closed exactly once, the way it chose; no ledger entry took a balance below
 //! zero or a spend past a limit; no answer was a 5xx. It needs a key with the operator role
 //! (it puts the tenant on the unlimited plan and tops users up).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::bench::{authority, connect, percentile, Sender};
+use super::bench_mixed_books::{check_books, Fate};
 use super::output::json as pretty;
 use super::usage::ClientArgs;
 
@@ -52,25 +52,6 @@ pub struct Mixed {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// What a client does with a hold it was granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    Settle,
-    Release,
-    Expire,
-}
-
-impl Fate {
-    /// The description of the release entry that closes such a hold.
-    fn release_description(self) -> &'static str {
-        match self {
-            Fate::Settle => "hold settled",
-            Fate::Release => "hold released",
-            Fate::Expire => "hold expired",
-        }
-    }
 }
 
 /// What the clients saw.
@@ -358,161 +339,8 @@ async fn client(
     Ok(t)
 }
 
-/// What the ledgers say about the holds granted.
-#[derive(Default)]
-struct Books {
-    checked: usize,
-    /// Holds not closed exactly once, or closed another way than the client chose.
-    wrong: Vec<String>,
-    /// Holds in the ledgers no client was told of.
-    unknown: usize,
-    /// Entries that took a balance below zero or a spend past a limit.
-    overshoot: usize,
-    /// Money still held once every hold closed.
-    still_held: Vec<String>,
-}
-
-impl Books {
-    fn clean(&self) -> bool {
-        self.wrong.is_empty()
-            && self.unknown == 0
-            && self.overshoot == 0
-            && self.still_held.is_empty()
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "holds_checked": self.checked,
-            "holds_not_closed_exactly_once": self.wrong.len(),
-            "examples": self.wrong.iter().take(5).collect::<Vec<_>>(),
-            "unknown_holds": self.unknown,
-            "overshooting_entries": self.overshoot,
-            "accounts_still_holding": self.still_held,
-            "clean": self.clean(),
-        })
-    }
-
-    fn summary(&self) -> String {
-        if self.clean() {
-            format!("clean ({} holds each closed exactly once as chosen; no balance below zero, no limit passed)", self.checked)
-        } else {
-            format!(
-                "NOT clean: {} holds not closed exactly once (e.g. {:?}), {} unknown holds, {} overshooting entries, still held on {:?}",
-                self.wrong.len(),
-                self.wrong.first(),
-                self.unknown,
-                self.overshoot,
-                self.still_held
-            )
-        }
-    }
-}
-
-/// Reads every user's ledger until the holds left to expire have closed (or `wait` passed),
-/// then judges the books.
-async fn check_books(
-    conn: &mut Conn,
-    users: &[String],
-    holds: &[(String, String, Fate)],
-    wait: Duration,
-) -> anyhow::Result<Books> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let mut entries = Vec::new();
-        for u in users {
-            entries.extend(ledger(conn, u).await?);
-        }
-        let books = judge(&entries, users, holds, conn).await?;
-        if books.clean() || Instant::now() >= deadline {
-            return Ok(books);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// Every entry of one user's ledger.
-async fn ledger(conn: &mut Conn, user: &str) -> anyhow::Result<Vec<Value>> {
-    let mut out = Vec::new();
-    loop {
-        let path = format!(
-            "/api/v1/billing/history?user_id={user}&limit=500&offset={}",
-            out.len()
-        );
-        let (status, body) = conn.send("GET", &path, None).await?;
-        if status != 200 {
-            bail!("reading {user}'s ledger: {status} {body}");
-        }
-        let page = body["transactions"].as_array().cloned().unwrap_or_default();
-        let more = body["pagination"]["has_more"].as_bool().unwrap_or(false);
-        out.extend(page);
-        if !more {
-            return Ok(out);
-        }
-    }
-}
-
-async fn judge(
-    entries: &[Value],
-    users: &[String],
-    holds: &[(String, String, Fate)],
-    conn: &mut Conn,
-) -> anyhow::Result<Books> {
-    // Per hold id: how many hold entries, the release descriptions, the charges.
-    let mut seen: BTreeMap<&str, (usize, Vec<&str>, usize)> = BTreeMap::new();
-    let mut books = Books::default();
-    for e in entries {
-        let flags = e["flags"].as_array().map_or(0, Vec::len);
-        let negative = e["balance_after"]
-            .as_str()
-            .is_some_and(|b| b.starts_with('-'));
-        if flags > 0 || negative {
-            books.overshoot += 1;
-        }
-        let Some(hold) = e["hold_id"].as_str() else {
-            continue;
-        };
-        let slot = seen.entry(hold).or_default();
-        match e["type"].as_str() {
-            Some("hold") => slot.0 += 1,
-            Some("release") => slot.1.push(e["description"].as_str().unwrap_or("")),
-            Some("charge") => slot.2 += 1,
-            _ => {}
-        }
-    }
-    let granted: BTreeMap<&str, Fate> = holds.iter().map(|(_, h, f)| (h.as_str(), *f)).collect();
-    books.unknown = seen.keys().filter(|h| !granted.contains_key(*h)).count();
-    for (hold, fate) in &granted {
-        books.checked += 1;
-        let (placed, releases, charges) = seen.get(hold).cloned().unwrap_or_default();
-        let settled_charges = usize::from(*fate == Fate::Settle);
-        if placed != 1 || releases != [fate.release_description()] || charges != settled_charges {
-            books.wrong.push(format!(
-                "{hold} ({fate:?}): {placed} hold entries, releases {releases:?}, {charges} charges"
-            ));
-        }
-    }
-    for u in users {
-        let (status, body) = conn
-            .send("GET", &format!("/api/v1/billing/balance?user_id={u}"), None)
-            .await?;
-        if status != 200 {
-            bail!("reading {u}'s balance: {status} {body}");
-        }
-        let held = body["balances"]
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.values())
-            .filter_map(|b| b["held"].as_str())
-            .any(|h| !h.trim_start_matches(['0', '.']).is_empty());
-        if held {
-            books.still_held.push(u.clone());
-        }
-    }
-    Ok(books)
-}
-
 /// One keep-alive HTTP/1.1 connection to an instance.
-struct Conn {
+pub(super) struct Conn {
     authority: String,
     key: String,
     sender: Sender,
@@ -527,7 +355,7 @@ impl Conn {
         })
     }
 
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         method: &str,
         path: &str,

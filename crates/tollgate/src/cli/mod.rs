@@ -7,6 +7,7 @@ mod bench;
 mod bench_authorize;
 mod bench_export;
 mod bench_mixed;
+mod bench_mixed_books;
 mod bench_receipts;
 mod billing;
 mod billing_tables;
