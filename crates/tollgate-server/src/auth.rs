@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use tollgate_store::{ApiKeyInfo, KeyRole, Scope};
 
 use crate::error::ApiError;
 use crate::jwt::JwtAuth;
 use crate::keys;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// The header an operator key uses to act on another tenant; any other key naming a tenant
 /// but its own is refused (403).
@@ -227,7 +228,7 @@ fn presented<'a>(
         Some(v) => v
             .to_str()
             .map_err(|_| {
-                ApiError::bad_request("INVALID_API_KEY", "X-API-Key must be ASCII")
+                ApiError::new(ErrorCode::InvalidApiKey, "X-API-Key must be ASCII")
                     .with_field("X-API-Key")
             })?
             .to_string(),
@@ -235,7 +236,7 @@ fn presented<'a>(
             .get("authorization")
             .map(|v| {
                 v.to_str().map_err(|_| {
-                    ApiError::bad_request("INVALID_API_KEY", "Authorization must be ASCII")
+                    ApiError::new(ErrorCode::InvalidApiKey, "Authorization must be ASCII")
                         .with_field("Authorization")
                 })
             })
@@ -256,18 +257,14 @@ fn presented<'a>(
         Ok(()) => Ok(Credential::Key(key)),
         Err("empty") => Err(ApiError::unauthorized("X-API-Key header cannot be empty")),
         Err("too long") if !headers.contains_key("x-api-key") && JwtAuth::looks_like_jwt(&key) => {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_TOKEN",
+            Err(ApiError::new(ErrorCode::InvalidToken,
                 "end-user tokens (JWT) are not enabled on this server; authenticate with an API key",
             ))
         }
-        Err("too long") => Err(ApiError::bad_request(
-            "INVALID_API_KEY",
+        Err("too long") => Err(ApiError::new(ErrorCode::InvalidApiKey,
             "X-API-Key too long",
         )),
-        Err(_) => Err(ApiError::bad_request(
-            "INVALID_API_KEY",
+        Err(_) => Err(ApiError::new(ErrorCode::InvalidApiKey,
             "X-API-Key must not contain whitespace",
         )),
     }
@@ -280,7 +277,7 @@ fn named_tenant(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         Some(v) => Ok(Some(
             v.to_str()
                 .map_err(|_| {
-                    ApiError::bad_request("INVALID_TENANT", "X-Tenant-Id must be ASCII")
+                    ApiError::new(ErrorCode::InvalidTenant, "X-Tenant-Id must be ASCII")
                         .with_field("X-Tenant-Id")
                 })?
                 .trim(),

@@ -13,6 +13,7 @@ use tollgate_store::{AppendItem, Recorded, Store, StoreError};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use tollgate_api::ErrorCode;
 
 type Reply = oneshot::Sender<Result<Vec<Recorded>, StoreError>>;
 
@@ -63,11 +64,7 @@ impl Batcher {
 }
 
 fn overloaded(message: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "UNAVAILABLE",
-        message,
-    )
+    ApiError::new(ErrorCode::Unavailable, message)
 }
 
 async fn run(

@@ -24,6 +24,7 @@ use tollgate_store::{
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::settings::BillingSettings;
+use tollgate_api::ErrorCode;
 
 /// Billing configuration, checked at start.
 #[derive(Debug, Clone)]
@@ -204,11 +205,7 @@ impl Authorizer {
 }
 
 fn unavailable(message: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "UNAVAILABLE",
-        message,
-    )
+    ApiError::new(ErrorCode::Unavailable, message)
 }
 
 async fn run(

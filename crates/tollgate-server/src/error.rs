@@ -1,4 +1,4 @@
-//! `ApiError`: the only place that chooses status codes.
+//! `ApiError`: the server's error, whose code (`tollgate_api::ErrorCode`) decides its status.
 //!
 //! Every error body is `{"error": {"code", "message", ...}, "detail": message}`. `error` is
 //! Tollgate's stable shape; `detail` is the llmring (FastAPI) shape its client reads, so one
@@ -7,100 +7,96 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
+use tollgate_api::{ErrorBody, ErrorCode, ErrorDetail};
 use tollgate_core::Invalid;
 use tollgate_store::StoreError;
 
 /// What a 503 tells clients to wait, in seconds.
 const RETRY_AFTER_SECONDS: &str = "1";
 
-/// A failed request.
+/// A failed request: a code (which decides the status), a message a person can act on, and
+/// details beside them.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
-    details: Option<Value>,
+    details: Map<String, Value>,
 }
 
 impl ApiError {
-    /// An error with a status, a stable code and a message a person can act on.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with a stable code and a message a person can act on. The code decides the
+    /// status ([`ErrorCode::status`]).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
-            details: None,
+            details: Map::new(),
         }
     }
 
-    /// Adds machine-readable details beside the message.
+    /// Adds machine-readable details beside the message (the members of `details`, which must
+    /// be an object).
     pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = Some(details);
+        if let Value::Object(members) = details {
+            self.details.extend(members);
+        }
         self
     }
 
-    /// 400: a query parameter or header is wrong.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    /// Names the field (or parameter) the error is about, as `details.field`.
-    pub fn with_field(self, field: &str) -> ApiError {
-        self.with_details(json!({ "field": field }))
+    /// Names the field (or parameter) the error is about, as `field`.
+    pub fn with_field(mut self, field: &str) -> ApiError {
+        self.details
+            .insert("field".into(), Value::String(field.into()));
+        self
     }
 
     /// 422 `INVALID_FIELD`: a field of the body is wrong.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_FIELD", message).with_field(field)
+        ApiError::new(ErrorCode::InvalidField, message).with_field(field)
     }
 
     /// 400 `INVALID_QUERY`: a query parameter is wrong.
     pub fn invalid_query(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::bad_request("INVALID_QUERY", message).with_field(field)
+        ApiError::new(ErrorCode::InvalidQuery, message).with_field(field)
     }
 
     /// 401: no usable credentials.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        ApiError::new(ErrorCode::Unauthorized, message)
     }
 
     /// 403: the key lacks a scope.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+        ApiError::new(ErrorCode::Forbidden, message)
     }
 
     /// 404: missing, or another tenant's.
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("{what} not found"),
-        )
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     /// 500 with the cause logged and hidden.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "request failed");
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
+            ErrorCode::Internal,
             "internal error; the server log has the cause",
         )
     }
 
     /// 503: try again later; the answer says when (`Retry-After`).
     pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+        ApiError::new(ErrorCode::Unavailable, message)
     }
 
-    /// The status.
+    /// The status, decided by the code.
     pub fn status(&self) -> StatusCode {
-        self.status
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -110,22 +106,26 @@ impl ApiError {
     }
 
     /// The `{"code", "message", ...}` object, also used per item in batch results.
-    pub fn body(&self) -> Value {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(obj), Some(Value::Object(details))) = (error.as_object_mut(), &self.details) {
-            for (k, v) in details {
-                obj.insert(k.clone(), v.clone());
-            }
+    pub fn detail(&self) -> ErrorDetail {
+        let mut details = self.details.clone();
+        let field = match details.remove("field") {
+            Some(Value::String(f)) => Some(f),
+            _ => None,
+        };
+        ErrorDetail {
+            code: self.code,
+            message: self.message.clone(),
+            field,
+            details,
         }
-        error
     }
 }
 
 impl From<Invalid> for ApiError {
     /// A body field failed validation: 422, as llmring's server answers.
     fn from(e: Invalid) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message)
-            .with_details(json!({"field": e.field}))
+        let code = ErrorCode::parse(e.code).unwrap_or(ErrorCode::InvalidField);
+        ApiError::new(code, e.message).with_field(&e.field)
     }
 }
 
@@ -133,12 +133,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(&what),
-            StoreError::Conflict(message) => {
-                ApiError::new(StatusCode::CONFLICT, "CONFLICT", message)
-            }
+            StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             StoreError::Stale(message) => ApiError::new(
-                StatusCode::CONFLICT,
-                "CONCURRENT_CHANGE",
+                ErrorCode::ConcurrentChange,
                 format!("{message}; retry the request"),
             ),
             StoreError::Unavailable(cause) | StoreError::Contention(cause) => {
@@ -148,8 +145,8 @@ impl From<StoreError> for ApiError {
             StoreError::Rejected(cause) => {
                 // Input validation should have caught it: worth a look, not an alarm.
                 tracing::warn!(%cause, "the database refused a value of a request");
-                ApiError::bad_request(
-                    "INVALID_INPUT",
+                ApiError::new(
+                    ErrorCode::InvalidInput,
                     "the request holds a value the database cannot store (a control character or an out-of-range number); correct it and retry",
                 )
             }
@@ -162,19 +159,19 @@ impl From<crate::serve::BodyTimedOut> for ApiError {
     /// The body did not arrive in time (`http.body_timeout_ms`): 408. The server closes the
     /// connection after this answer.
     fn from(e: crate::serve::BodyTimedOut) -> ApiError {
-        ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
-            e.to_string(),
-        )
+        ApiError::new(ErrorCode::RequestTimeout, e.to_string())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.body(), "detail": self.message});
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.detail(),
+            detail: self.message,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             // Every 503 is temporary (a full queue, a database that went away): say when to
             // come back, so clients back off instead of hammering.
             response.headers_mut().insert(

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use tollgate_api::ErrorCode;
 
 /// A JSON body, parsed with the path of the first bad field in the error.
 pub struct Body<T>(pub T);
@@ -48,8 +49,7 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
             if let Some(field) = crate::input::nul_in_json(&value) {
                 let shown = if field.is_empty() { "the body" } else { &field };
-                return Err(ApiError::bad_request(
-                    "INVALID_CHARACTER",
+                return Err(ApiError::new(ErrorCode::InvalidCharacter,
                     format!("{shown} holds a NUL character (\\u0000), which Tollgate does not store; remove it"),
                 )
                 .with_field(&field));
@@ -64,8 +64,8 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request(
-                "INVALID_JSON",
+            ApiError::new(
+                ErrorCode::InvalidJson,
                 format!("the body is not valid JSON: {inner}"),
             )
         } else {
@@ -79,7 +79,10 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
         }
     })?;
     de.end().map_err(|e| {
-        ApiError::bad_request("INVALID_JSON", format!("the body is not valid JSON: {e}"))
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     Ok(value)
 }
@@ -90,12 +93,11 @@ fn body_rejection(e: BytesRejection) -> ApiError {
     }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BODY_TOO_LARGE",
+            ErrorCode::BodyTooLarge,
             "the body is larger than the server accepts (max_body_bytes)",
         )
     } else {
-        ApiError::bad_request("INVALID_BODY", e.body_text())
+        ApiError::new(ErrorCode::InvalidBody, e.body_text())
     }
 }
 
@@ -109,7 +111,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Params(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request("INVALID_QUERY", e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))
     }
 }
 
@@ -123,6 +125,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map(|p| PathParam(p.0))
-            .map_err(|e| ApiError::bad_request("INVALID_PATH", e.body_text()))
+            .map_err(|e| ApiError::new(ErrorCode::InvalidPath, e.body_text()))
     }
 }

@@ -11,7 +11,7 @@
 //! byte of the body is read.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode;
@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Answers bad bytes in the path or query, and a declared body over the limit, before the
 /// route runs.
@@ -73,7 +74,7 @@ fn check_path(path: &str, route: Option<&str>) -> Result<(), ApiError> {
             } else {
                 format!("path parameter '{field}' {why}")
             };
-            return Err(ApiError::bad_request("INVALID_PATH", message).with_field(field));
+            return Err(ApiError::new(ErrorCode::InvalidPath, message).with_field(field));
         }
     }
     Ok(())
@@ -111,8 +112,7 @@ fn check_length(req: &Request, max: usize) -> Result<(), ApiError> {
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
         Some(n) if n > max as u64 => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BODY_TOO_LARGE",
+            ErrorCode::BodyTooLarge,
             format!("the body is {n} bytes; this server accepts at most {max} (max_body_bytes)"),
         )),
         _ => Ok(()),
@@ -162,24 +162,24 @@ mod tests {
     fn a_nul_in_a_path_parameter_names_the_parameter() {
         let e = check_path("/api/v1/receipts/rcpt_%00x", Some("/api/v1/receipts/{id}"))
             .expect_err("refused");
-        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(e.body()["field"], "id");
+        assert_eq!(e.status().as_u16(), 400);
+        assert_eq!(e.detail().field.as_deref(), Some("id"));
     }
 
     #[test]
     fn invalid_utf8_in_a_path_is_refused() {
         let e = check_path("/api/v1/receipts/%FF", None).expect_err("refused");
-        assert_eq!(e.code(), "INVALID_PATH");
-        assert_eq!(e.body()["field"], "path");
+        assert_eq!(e.code(), ErrorCode::InvalidPath);
+        assert_eq!(e.detail().field.as_deref(), Some("path"));
         assert!(check_path("/api/v1/receipts/caf%C3%A9", None).is_ok());
     }
 
     #[test]
     fn a_nul_or_invalid_utf8_in_a_query_value_names_the_parameter() {
         let e = check_query("limit=5&model=gpt%00").expect_err("refused");
-        assert_eq!(e.body()["field"], "model");
+        assert_eq!(e.detail().field.as_deref(), Some("model"));
         let e = check_query("alias=%C3%28").expect_err("refused");
-        assert_eq!(e.body()["field"], "alias");
+        assert_eq!(e.detail().field.as_deref(), Some("alias"));
         assert!(check_query("model=gpt-4o&tag=a+b%20c").is_ok());
     }
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -20,6 +19,7 @@ use tollgate_store::Store;
 
 use crate::error::ApiError;
 use crate::settings::{JwtAlgorithm, JwtSettings};
+use tollgate_api::ErrorCode;
 
 /// Shortest accepted HS256 secret: RFC 7518 §3.2 asks for at least the hash's size.
 const MIN_SECRET_BYTES: usize = 32;
@@ -168,7 +168,7 @@ impl JwtAuth {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message)
+    ApiError::new(ErrorCode::InvalidToken, message)
 }
 
 fn name(a: JwtAlgorithm) -> &'static str {

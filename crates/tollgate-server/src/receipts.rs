@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// The receipt format this server issues.
 pub const FORMAT: &str = "tollgate.receipt/v1";
@@ -57,7 +58,7 @@ pub struct Chosen {
 
 /// The error for a selection that matched nothing (llmring's message).
 pub fn no_logs() -> ApiError {
-    ApiError::bad_request("NO_LOGS", "No logs found matching the criteria")
+    ApiError::new(ErrorCode::NoLogs, "No logs found matching the criteria")
 }
 
 /// Totals of a selection, in the shapes both the receipt and the preview use.

@@ -3,7 +3,6 @@
 //! with `hold`, reserves the estimate until the usage event that carries the hold id settles it.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,6 +15,7 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Body of `POST /api/v1/authorize`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -142,26 +142,26 @@ fn account_json(a: &AccountState) -> Value {
     })
 }
 
-fn refusal(r: Refusal) -> (&'static str, &'static str) {
+fn refusal(r: Refusal) -> (ErrorCode, &'static str) {
     match r {
         Refusal::QuotaExceeded => (
-            "QUOTA_EXCEEDED",
+            ErrorCode::QuotaExceeded,
             "the tenant's plan quota for this month is used up; upgrade the plan or wait for the next month",
         ),
         Refusal::AccountDisabled => (
-            "ACCOUNT_DISABLED",
+            ErrorCode::AccountDisabled,
             "this account is disabled; an administrator can re-activate it in the billing settings",
         ),
         Refusal::DailyLimitExceeded => (
-            "DAILY_LIMIT_EXCEEDED",
+            ErrorCode::DailyLimitExceeded,
             "this call would pass the account's daily spending limit; raise the limit or wait until tomorrow (UTC)",
         ),
         Refusal::MonthlyLimitExceeded => (
-            "MONTHLY_LIMIT_EXCEEDED",
+            ErrorCode::MonthlyLimitExceeded,
             "this call would pass the account's monthly spending limit; raise the limit or wait for the next month",
         ),
         Refusal::InsufficientBalance => (
-            "INSUFFICIENT_BALANCE",
+            ErrorCode::InsufficientBalance,
             "the account's balance, less open holds, does not cover this call; top up the balance",
         ),
     }
@@ -240,8 +240,8 @@ pub async fn authorize(
         }
         Some(r) => {
             let (code, message) = refusal(r);
-            state.metrics().decision(code);
-            Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, code, message).with_details(body))
+            state.metrics().decision(code.as_str());
+            Err(ApiError::new(code, message).with_details(body))
         }
     }
 }

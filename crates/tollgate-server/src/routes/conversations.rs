@@ -1,7 +1,6 @@
 //! Conversations (llmring-wire §5): `POST /api/v1/conversations/log` and the reads.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,6 +14,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::ingest::{conversation_item, ConversationLogBody};
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Log a call with its conversation
 ///
@@ -96,12 +96,8 @@ fn message_json(m: &Message) -> Value {
 
 fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_FIELD",
-            "conversation_id must be a UUID",
-        )
-        .with_details(json!({"field": "conversation_id"}))
+        ApiError::new(ErrorCode::InvalidField, "conversation_id must be a UUID")
+            .with_details(json!({"field": "conversation_id"}))
     })
 }
 
@@ -117,8 +113,8 @@ pub(crate) fn bounded(
     if (min..=max).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("{field} must be between {min} and {max}"),
         ))
     }

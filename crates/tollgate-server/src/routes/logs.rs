@@ -15,6 +15,7 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Query of `GET /api/v1/logs`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -113,7 +114,7 @@ pub async fn logs(
         .as_deref()
         .map(|c| {
             Uuid::parse_str(c).map_err(|_| {
-                ApiError::bad_request("INVALID_QUERY", "conversation_id must be a UUID")
+                ApiError::new(ErrorCode::InvalidQuery, "conversation_id must be a UUID")
             })
         })
         .transpose()?;

@@ -45,6 +45,7 @@ use utoipa_axum::{routes, PathItemExt};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// A second path serving a documented operation.
 pub(crate) struct Alias {
@@ -258,13 +259,12 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        ErrorCode::MethodNotAllowed,
         "this route does not accept that method",
     )
 }

@@ -11,6 +11,7 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Query of `GET /api/v1/pricing`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -42,7 +43,7 @@ pub async fn pricing(
 ) -> Result<Json<Value>, ApiError> {
     let at = match q.at.as_deref() {
         Some(t) => parse_instant(t, DateEdge::Start)
-            .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("at: {e}")))?,
+            .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("at: {e}")))?,
         None => now_us(),
     };
     let book = state.prices().current();

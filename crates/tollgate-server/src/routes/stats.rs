@@ -17,6 +17,7 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Query of `GET /api/v1/stats`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -43,7 +44,7 @@ pub(crate) fn date_range(
 ) -> Result<(i64, i64), ApiError> {
     let parse = |field: &str, text: &str, edge| {
         parse_instant(text, edge)
-            .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("{field}: {e}")))
+            .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("{field}: {e}")))
     };
     // Without dates the range is whole UTC days (today and the days before it), so it is
     // answered from the daily rollups alone.
@@ -56,8 +57,8 @@ pub(crate) fn date_range(
         _ => (end_us.div_euclid(DAY_US) - (default_days - 1)) * DAY_US,
     };
     if start_us > end_us {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "start_date must not be after end_date",
         ));
     }
@@ -122,8 +123,8 @@ pub async fn stats(
         .trim()
         .to_ascii_lowercase();
     if !GROUPS.contains(&group_by.as_str()) {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("group_by must be one of {}", GROUPS.join(", ")),
         ));
     }

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::extract::Params;
 use crate::receipts::{self, b64};
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Most canonical entries one `entries` call returns.
 const MAX_ENTRIES: i64 = 1000;
@@ -140,8 +141,8 @@ pub async fn entries(
     let start = bounded("start", q.start, 0, 0, size)?;
     let end = bounded("end", q.end, (start + MAX_ENTRIES).min(size), start, size)?;
     if end - start > MAX_ENTRIES {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("at most {MAX_ENTRIES} entries per call; page with start and end"),
         ));
     }
@@ -195,12 +196,12 @@ pub async fn log_proof(
 ) -> Result<Json<Value>, ApiError> {
     let current = log_size(&state, &auth.tenant_id).await?;
     if current == 0 {
-        return Err(ApiError::bad_request("INVALID_QUERY", "the log is empty"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "the log is empty"));
     }
     let size = bounded("size", q.size, current, 1, current)?;
     let seq = q
         .seq
-        .ok_or_else(|| ApiError::bad_request("INVALID_QUERY", "seq is required"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "seq is required"))?;
     let seq = bounded("seq", Some(seq), 0, 0, size - 1)?;
     let spans = inclusion_spans(seq as u64, size as u64).map_err(ApiError::internal)?;
     let proof = receipts::log_proof(&state, &auth.tenant_id, size, &spans).await?;

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{parse_json, Body, RawBody};
 use crate::ingest::{usage_item, IngestContext, UsageLogBody};
 use crate::state::AppState;
+use tollgate_api::{ErrorCode, ErrorDetail};
 
 pub(crate) fn context<'a>(
     state: &'a AppState,
@@ -91,17 +92,16 @@ struct BatchBody<'a> {
 
 /// An event's error as its result shows it: `field` is the path in the whole body
 /// (`events[3].userid`), as for any other body.
-fn item_error(index: usize, e: &ApiError) -> Value {
-    let mut body = e.body();
-    if let Some(field) = body.get("field").and_then(Value::as_str) {
-        let path = match field {
+fn item_error(index: usize, e: &ApiError) -> ErrorDetail {
+    let mut detail = e.detail();
+    if let Some(field) = detail.field.take() {
+        detail.field = Some(match field.as_str() {
             "" => format!("events[{index}]"),
             f if f.starts_with('[') => format!("events[{index}]{f}"),
             f => format!("events[{index}].{f}"),
-        };
-        body["field"] = json!(path);
+        });
     }
-    body
+    detail
 }
 
 /// Log many calls at once
@@ -129,8 +129,7 @@ pub async fn log_batch(
     let max = state.settings().ingest.max_batch_events;
     if batch.events.is_empty() || batch.events.len() > max {
         return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_FIELD",
+            ErrorCode::InvalidField,
             format!(
                 "events must hold 1 to {max} events, got {}",
                 batch.events.len()

@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::state::AppState;
 use crate::webhooks::{check_secret, new_secret, refused_host};
+use tollgate_api::ErrorCode;
 
 /// The longest URL accepted.
 const MAX_URL: usize = 2048;
@@ -45,7 +46,7 @@ pub struct CreateBody {
 /// `allow_private` (`webhooks.allow_private_networks`), not one whose host is an internal IP
 /// or `localhost` (names are checked again, as resolved, at every delivery).
 fn check_url(url: Option<&str>, allow_private: bool) -> Result<String, ApiError> {
-    let bad = |m: String| ApiError::bad_request("INVALID_URL", m).with_field("url");
+    let bad = |m: String| ApiError::new(ErrorCode::InvalidUrl, m).with_field("url");
     let text = url.map(str::trim).unwrap_or_default();
     if text.is_empty() {
         return Err(bad(
@@ -95,8 +96,8 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
         return Ok(EventType::ALL.to_vec());
     };
     if names.is_empty() {
-        return Err(ApiError::bad_request(
-            "INVALID_EVENT_TYPE",
+        return Err(ApiError::new(
+            ErrorCode::InvalidEventType,
             format!(
                 "event_types must name at least one of {}, or be left out for all",
                 known()
@@ -107,8 +108,8 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
     let mut out = Vec::new();
     for n in &names {
         let t = EventType::parse(n).ok_or_else(|| {
-            ApiError::bad_request(
-                "INVALID_EVENT_TYPE",
+            ApiError::new(
+                ErrorCode::InvalidEventType,
                 format!("unknown event type '{n}'; known: {}", known()),
             )
             .with_field("event_types")
@@ -177,7 +178,7 @@ pub async fn create(
         None | Some("") => (new_secret(), true),
         Some(s) => {
             check_secret(s)
-                .map_err(|why| ApiError::bad_request("INVALID_SECRET", why).with_field("secret"))?;
+                .map_err(|why| ApiError::new(ErrorCode::InvalidSecret, why).with_field("secret"))?;
             (s.to_string(), false)
         }
     };

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use axum::http::{header, HeaderValue, Request, Response};
 use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
@@ -41,6 +41,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::settings::HttpSettings;
 use registry::{Admission, Registry};
+use tollgate_api::ErrorCode;
 
 /// Connections being refused at once; beyond it a refused connection is closed unanswered,
 /// so refusing cannot itself run the process out of descriptors.
@@ -292,8 +293,7 @@ fn refuse(tcp: TcpStream, refusing: &Arc<Semaphore>) {
 
 fn busy() -> Response<Body> {
     let mut response = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "UNAVAILABLE",
+        ErrorCode::Unavailable,
         "every connection the server serves at once is busy (http.max_connections); retry shortly",
     )
     .into_response();

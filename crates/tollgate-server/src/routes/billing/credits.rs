@@ -20,6 +20,7 @@ use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// The header that marks an answer repeated from the first request with its Idempotency-Key.
 const REPLAYED: &str = "idempotent-replayed";
@@ -27,7 +28,7 @@ const REPLAYED: &str = "idempotent-replayed";
 /// A currency code, or `default` when absent.
 fn currency(value: Option<&Value>, default: &Currency) -> Result<Currency, ApiError> {
     let bad = |message: String| {
-        ApiError::bad_request("INVALID_CURRENCY", message)
+        ApiError::new(ErrorCode::InvalidCurrency, message)
             .with_details(json!({ "field": "currency" }))
     };
     match value {
@@ -46,8 +47,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     };
     let bytes = v.as_bytes();
     if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
-        return Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
+        return Err(ApiError::new(
+            ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1 to 255 printable ASCII characters",
         )
         .with_field("Idempotency-Key"));

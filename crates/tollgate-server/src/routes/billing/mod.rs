@@ -14,7 +14,6 @@ pub(super) mod credits;
 pub(super) mod reports;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -27,6 +26,7 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// For `Option<Option<T>>` fields: absent is None, `null` is `Some(None)`.
 pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -49,7 +49,7 @@ fn body_user(user_id: Option<&str>) -> Result<String, ApiError> {
 /// Reads an amount sent as a JSON string holding a plain decimal with at most nine places.
 fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, ApiError> {
     let bad = |why: String| {
-        ApiError::bad_request("INVALID_AMOUNT", format!("{field} {why}")).with_field(field)
+        ApiError::new(ErrorCode::InvalidAmount, format!("{field} {why}")).with_field(field)
     };
     let example = "a decimal string such as \"10\" or \"0.5\"";
     let text = match value {
@@ -162,8 +162,7 @@ pub async fn set_plan(
     match change {
         PlanChange::Moved(q) => Ok(Json(limits_json(&q))),
         PlanChange::UnknownPlan { known } => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_FIELD",
+            ErrorCode::InvalidField,
             format!(
                 "'{}' is not a plan (known: {}); operators add plans with PUT /api/v1/plans/NAME",
                 plan.unwrap_or_default(),

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use crate::receipts::{self, Chosen};
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Most log ids one request may name.
 const MAX_LOG_IDS: usize = 10_000;
@@ -121,8 +122,8 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
             described: json!({"mode": "since_last_receipt"}),
         });
     }
-    Err(ApiError::bad_request(
-        "NO_SELECTION",
+    Err(ApiError::new(
+        ErrorCode::NoSelection,
         "Must specify one of: conversation_id, date range, log_ids, or since_last_receipt",
     ))
 }

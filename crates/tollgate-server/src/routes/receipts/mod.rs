@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::extract::{parse_json, Params, PathParam, RawBody};
 use crate::receipts::{self, b64};
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// `?limit&offset`, as llmring bounds them.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -256,9 +257,9 @@ pub async fn proof(
     let log_id = q
         .log_id
         .as_deref()
-        .ok_or_else(|| ApiError::bad_request("INVALID_QUERY", "log_id is required"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "log_id is required"))?;
     let log_id = Uuid::parse_str(log_id.trim())
-        .map_err(|_| ApiError::bad_request("INVALID_QUERY", "log_id must be a UUID"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "log_id must be a UUID"))?;
     let r = owned(&state, &auth.tenant_id, &id).await?;
     let entry = state
         .store()
@@ -271,8 +272,7 @@ pub async fn proof(
         .await?
         .ok_or_else(|| {
             ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "NOT_CERTIFIED",
+                ErrorCode::NotCertified,
                 "this receipt does not certify that log",
             )
         })?;
@@ -351,8 +351,8 @@ pub async fn verify(
     // repeated in one object could show a reader numbers the signature does not cover.
     let _: Value = parse_json(&body)?;
     let body = tollgate_receipts::parse_strict(&body).map_err(|e| {
-        ApiError::bad_request(
-            "INVALID_RECEIPT",
+        ApiError::new(
+            ErrorCode::InvalidReceipt,
             format!("the receipt is not well-formed: {e}"),
         )
     })?;
@@ -383,8 +383,8 @@ pub async fn verify(
         }
         _ if body.is_object() => body.clone(),
         _ => {
-            return Err(ApiError::bad_request(
-                "INVALID_RECEIPT",
+            return Err(ApiError::new(
+                ErrorCode::InvalidReceipt,
                 "post a receipt object, {\"receipt\": {...}} or {\"receipt_id\": \"...\"}",
             ))
         }
