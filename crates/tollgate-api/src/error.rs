@@ -234,6 +234,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// The body field or parameter at fault, when there is one (`events[3].userid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
     /// Further members: details of the refusal (authorize's limits and balance).
     #[serde(flatten)]

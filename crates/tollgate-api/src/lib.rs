@@ -15,6 +15,7 @@
 //! - Types are grouped by domain, one module each; the error body is in [`error`].
 #![forbid(unsafe_code)]
 
+pub mod document;
 pub mod error;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -9,12 +9,12 @@ mod drift;
 
 use std::sync::OnceLock;
 
+use tollgate_api::ErrorBody;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, HttpMethod, OpenApi, Ref, RefOr};
-use utoipa::Modify;
+use utoipa::{Modify, PartialSchema, ToSchema};
 
 pub use drift::differences;
 
@@ -114,51 +114,14 @@ pub(crate) fn finish(doc: &mut OpenApi, aliases: &[Alias]) {
     }
 }
 
-fn error_schema() -> Schema {
-    let text = |description: &str| {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(description))
-    };
-    let error = ObjectBuilder::new()
-        .description(Some(
-            "Tollgate's error. Further members carry details, such as authorize's numbers \
-             on a 402.",
-        ))
-        .property(
-            "code",
-            text("A stable code, such as `INVALID_FIELD` or `QUOTA_EXCEEDED`"),
-        )
-        .required("code")
-        .property("message", text("What went wrong, for a person"))
-        .required("message")
-        .property(
-            "field",
-            text("The body field or parameter at fault, when there is one"),
-        )
-        .additional_properties(Some(AdditionalProperties::FreeForm(true)));
-    ObjectBuilder::new()
-        .description(Some(
-            "The body of every error: Tollgate's `error`, and llmring's `detail`.",
-        ))
-        .property("error", error)
-        .required("error")
-        .property(
-            "detail",
-            text("The message again, where llmring's client reads it"),
-        )
-        .required("detail")
-        .into()
-}
-
 /// Adds the `Error` schema and response, makes the response every operation's `default`,
 /// and gives each error status declared without a body the `Error` body.
 fn add_errors(doc: &mut OpenApi) {
     let body = || Content::new(Some(Ref::from_schema_name(ERROR)));
     let components = doc.components.get_or_insert_with(Default::default);
-    components
-        .schemas
-        .insert(ERROR.into(), error_schema().into());
+    let mut schemas = vec![(ErrorBody::name().into_owned(), ErrorBody::schema())];
+    ErrorBody::schemas(&mut schemas);
+    components.schemas.extend(schemas);
     components.responses.insert(
         ERROR.into(),
         ResponseBuilder::new()

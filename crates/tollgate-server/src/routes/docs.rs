@@ -16,7 +16,7 @@ const PAGE: &str = include_str!("../docs.html");
     tag = "operate",
     operation_id = "openapi",
     security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document", body = Value)),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = tollgate_api::document::OpenApiDocument)),
 )]
 pub async fn openapi_json() -> Response {
     (
