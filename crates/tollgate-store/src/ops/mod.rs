@@ -1,4 +1,6 @@
-//! The operations of [`SqlStore`], one module per family; this file wires them to the trait.
+//! The operations of [`SqlStore`], one module per family; this file wires them to the trait,
+//! retrying the transactions contention aborted and opening a tracing span per operation
+//! (`store.NAME`, with the tenant and the ids it concerns, never a secret).
 //!
 //! # Lock order
 //!
@@ -121,6 +123,7 @@ impl Store for SqlStore {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    #[tracing::instrument(name = "store.health", skip_all)]
     async fn health(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.db.reader).await?;
         Ok(())
@@ -130,6 +133,7 @@ impl Store for SqlStore {
         self.db.close().await;
     }
 
+    #[tracing::instrument(name = "store.create_tenant", skip_all, fields(name = %name))]
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         retrying(&self.retries, "create_tenant", || {
             tenants::create_tenant(&self.db, name)
@@ -137,14 +141,17 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_tenants", skip_all)]
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         tenants::list_tenants(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.find_tenant", skip_all, fields(tenant = %id_or_name))]
     async fn find_tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
         tenants::find_tenant(&self.db, id_or_name).await
     }
 
+    #[tracing::instrument(name = "store.create_key", skip_all, fields(tenant = %key.tenant_id))]
     async fn create_key(&self, key: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
         retrying(&self.retries, "create_key", || {
             tenants::create_key(&self.db, key.clone())
@@ -152,10 +159,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_keys", skip_all, fields(tenant = ?tenant_id))]
     async fn list_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, StoreError> {
         tenants::list_keys(&self.db, tenant_id).await
     }
 
+    #[tracing::instrument(name = "store.revoke_key", skip_all, fields(key_id = %key_id, tenant = ?tenant_id))]
     async fn revoke_key(
         &self,
         key_id: &str,
@@ -167,6 +176,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.grant_operator", skip_all, fields(key_id = %key_id))]
     async fn grant_operator(&self, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
         retrying(&self.retries, "grant_operator", || {
             tenants::grant_operator(&self.db, key_id)
@@ -174,10 +184,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.authenticate", skip_all)]
     async fn authenticate(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, StoreError> {
         tenants::authenticate(&self.db, key_hash).await
     }
 
+    #[tracing::instrument(name = "store.bootstrap", skip_all)]
     async fn bootstrap(
         &self,
         tenant_name: &str,
@@ -189,6 +201,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.import_prices", skip_all, fields(entries = entries.len()))]
     async fn import_prices(&self, entries: &[PriceEntry]) -> Result<usize, StoreError> {
         retrying(&self.retries, "import_prices", || {
             prices::import_prices(&self.db, entries)
@@ -196,10 +209,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.load_prices", skip_all)]
     async fn load_prices(&self) -> Result<Vec<PriceEntry>, StoreError> {
         prices::load_prices(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
         retrying(&self.retries, "append_usage", || async {
             match (&self.sqlite_writer, &self.db.pg) {
@@ -211,6 +226,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.usage_rows", skip_all, fields(tenant = %tenant_id))]
     async fn usage_rows(
         &self,
         tenant_id: &str,
@@ -227,10 +243,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.monthly_rows", skip_all, fields(tenant = %tenant_id))]
     async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError> {
         export::monthly_rows(&self.db, self.sqlite_reader.as_deref(), tenant_id, month).await
     }
 
+    #[tracing::instrument(name = "store.export_span", skip_all, fields(tenant = %tenant_id))]
     async fn export_span(
         &self,
         tenant_id: &str,
@@ -240,6 +258,7 @@ impl Store for SqlStore {
         export::export_span(&self.db, tenant_id, start_us, end_us).await
     }
 
+    #[tracing::instrument(name = "store.export_page", skip_all, fields(tenant = %tenant_id))]
     async fn export_page(
         &self,
         tenant_id: &str,
@@ -248,6 +267,7 @@ impl Store for SqlStore {
         export::export_page(&self.db, tenant_id, page).await
     }
 
+    #[tracing::instrument(name = "store.log_entries", skip_all, fields(tenant = %tenant_id))]
     async fn log_entries(
         &self,
         tenant_id: &str,
@@ -257,6 +277,7 @@ impl Store for SqlStore {
         read::log_entries(&self.db, tenant_id, start_seq, limit).await
     }
 
+    #[tracing::instrument(name = "store.list_events", skip_all, fields(tenant = %tenant_id))]
     async fn list_events(
         &self,
         tenant_id: &str,
@@ -267,6 +288,7 @@ impl Store for SqlStore {
         read::list_events(&self.db, tenant_id, filter, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.list_conversations", skip_all, fields(tenant = %tenant_id))]
     async fn list_conversations(
         &self,
         tenant_id: &str,
@@ -276,6 +298,7 @@ impl Store for SqlStore {
         conversations::list_conversations(&self.db, tenant_id, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.get_conversation", skip_all, fields(tenant = %tenant_id))]
     async fn get_conversation(
         &self,
         tenant_id: &str,
@@ -284,6 +307,7 @@ impl Store for SqlStore {
         conversations::get_conversation(&self.db, tenant_id, id).await
     }
 
+    #[tracing::instrument(name = "store.list_messages", skip_all, fields(tenant = %tenant_id))]
     async fn list_messages(
         &self,
         tenant_id: &str,
@@ -294,6 +318,7 @@ impl Store for SqlStore {
         conversations::list_messages(&self.db, tenant_id, id, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.find_log_entry", skip_all, fields(tenant = %tenant_id))]
     async fn find_log_entry(
         &self,
         tenant_id: &str,
@@ -302,6 +327,7 @@ impl Store for SqlStore {
         transparency::find_log_entry(&self.db, tenant_id, &log_id.to_string()).await
     }
 
+    #[tracing::instrument(name = "store.log_nodes", skip_all, fields(tenant = %tenant_id))]
     async fn log_nodes(
         &self,
         tenant_id: &str,
@@ -311,6 +337,7 @@ impl Store for SqlStore {
         transparency::log_nodes(&self.db, tenant_id, size, needs).await
     }
 
+    #[tracing::instrument(name = "store.extend_log_tiles", skip_all, fields(tenant = %tenant_id, known = known.len()))]
     async fn extend_log_tiles(
         &self,
         tenant_id: &str,
@@ -324,6 +351,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.save_checkpoint", skip_all, fields(tenant = %cp.tenant_id, size = cp.size))]
     async fn save_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint, StoreError> {
         retrying(&self.retries, "save_checkpoint", || {
             transparency::save_checkpoint(&self.db, cp)
@@ -331,6 +359,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.checkpoint", skip_all, fields(tenant = %tenant_id))]
     async fn checkpoint(
         &self,
         tenant_id: &str,
@@ -339,6 +368,7 @@ impl Store for SqlStore {
         transparency::checkpoint_at(&self.db, tenant_id, size).await
     }
 
+    #[tracing::instrument(name = "store.register_signing_key", skip_all, fields(key_id = %key_id))]
     async fn register_signing_key(
         &self,
         key_id: &str,
@@ -350,6 +380,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.retire_signing_key", skip_all, fields(key_id = %key_id))]
     async fn retire_signing_key(&self, key_id: &str) -> Result<(), StoreError> {
         retrying(&self.retries, "retire_signing_key", || {
             transparency::retire_signing_key(&self.db, key_id)
@@ -357,10 +388,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.signing_keys", skip_all)]
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         transparency::signing_keys(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.select_logs", skip_all, fields(tenant = %tenant_id))]
     async fn select_logs(
         &self,
         tenant_id: &str,
@@ -377,6 +410,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.insert_receipt", skip_all, fields(tenant = %receipt.tenant_id, receipt = %receipt.id))]
     async fn insert_receipt(&self, receipt: &NewReceipt) -> Result<(), StoreError> {
         retrying(&self.retries, "insert_receipt", || {
             receipts::insert_receipt(&self.db, receipt)
@@ -384,6 +418,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_receipts", skip_all, fields(tenant = %tenant_id))]
     async fn list_receipts(
         &self,
         tenant_id: &str,
@@ -394,6 +429,7 @@ impl Store for SqlStore {
         receipts::list_receipts(&self.db, tenant_id, tag, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.get_receipt", skip_all, fields(tenant = %tenant_id, receipt = %receipt_id))]
     async fn get_receipt(
         &self,
         tenant_id: &str,
@@ -402,6 +438,7 @@ impl Store for SqlStore {
         receipts::get_receipt(&self.db, tenant_id, receipt_id).await
     }
 
+    #[tracing::instrument(name = "store.receipt_logs", skip_all, fields(tenant = %tenant_id, receipt = %receipt_id))]
     async fn receipt_logs(
         &self,
         tenant_id: &str,
@@ -412,6 +449,7 @@ impl Store for SqlStore {
         receipts::receipt_logs(&self.db, tenant_id, receipt_id, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.receipt_index", skip_all, fields(tenant = %tenant_id, receipt = %receipt_id))]
     async fn receipt_index(
         &self,
         tenant_id: &str,
@@ -421,6 +459,7 @@ impl Store for SqlStore {
         receipts::receipt_index(&self.db, tenant_id, receipt_id, seq).await
     }
 
+    #[tracing::instrument(name = "store.receipt_nodes", skip_all, fields(tenant = %tenant_id, receipt = %receipt_id))]
     async fn receipt_nodes(
         &self,
         tenant_id: &str,
@@ -430,6 +469,7 @@ impl Store for SqlStore {
         receipts::receipt_nodes(&self.db, tenant_id, receipt_id, needs).await
     }
 
+    #[tracing::instrument(name = "store.receipt_leaves", skip_all, fields(tenant = %tenant_id, receipt = %receipt_id))]
     async fn receipt_leaves(
         &self,
         tenant_id: &str,
@@ -438,6 +478,7 @@ impl Store for SqlStore {
         receipts::receipt_leaves(&self.db, tenant_id, receipt_id).await
     }
 
+    #[tracing::instrument(name = "store.uncertified", skip_all, fields(tenant = %tenant_id))]
     async fn uncertified(
         &self,
         tenant_id: &str,
@@ -447,10 +488,12 @@ impl Store for SqlStore {
         receipts::uncertified(&self.db, tenant_id, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.list_plans", skip_all)]
     async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
         plans::list(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.put_plan", skip_all, fields(name = %name))]
     async fn put_plan(&self, name: &str, update: &PlanUpdate) -> Result<PlanPut, StoreError> {
         retrying(&self.retries, "put_plan", || {
             plans::put(&self.db, name, update)
@@ -458,6 +501,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.seed_plans", skip_all, fields(seeds = seeds.len()))]
     async fn seed_plans(
         &self,
         seeds: &[PlanSeed],
@@ -469,6 +513,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.delete_plan", skip_all, fields(name = %name))]
     async fn delete_plan(&self, name: &str) -> Result<bool, StoreError> {
         retrying(&self.retries, "delete_plan", || {
             plans::delete(&self.db, name)
@@ -476,6 +521,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.set_plan", skip_all, fields(tenant = %tenant_id))]
     async fn set_plan(
         &self,
         tenant_id: &str,
@@ -488,14 +534,17 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.quota", skip_all, fields(tenant = %tenant_id))]
     async fn quota(&self, tenant_id: &str, month: i64) -> Result<Option<QuotaState>, StoreError> {
         plans::quota(&self.db, tenant_id, month).await
     }
 
+    #[tracing::instrument(name = "store.account", skip_all, fields(tenant = %tenant_id, user = %user_id))]
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
         billing::account(&self.db, tenant_id, user_id).await
     }
 
+    #[tracing::instrument(name = "store.post_credit", skip_all, fields(tenant = %credit.tenant_id, user = %credit.user_id))]
     async fn post_credit(
         &self,
         credit: &NewCredit,
@@ -507,6 +556,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.ledger", skip_all, fields(tenant = %tenant_id, user = %user_id))]
     async fn ledger(
         &self,
         tenant_id: &str,
@@ -518,6 +568,7 @@ impl Store for SqlStore {
         billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.update_account", skip_all, fields(tenant = %tenant_id, user = %user_id))]
     async fn update_account(
         &self,
         tenant_id: &str,
@@ -531,10 +582,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.audit", skip_all)]
     async fn audit(&self) -> Result<AuditReport, StoreError> {
         billing::audit(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.authorize", skip_all, fields(requests = requests.len()))]
     async fn authorize(
         &self,
         requests: &[AuthorizeRequest],
@@ -551,6 +604,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.expire_holds", skip_all)]
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {
         retrying(&self.retries, "expire_holds", || {
             authorize::expire_holds(&self.db, now_us, limit)
@@ -558,10 +612,12 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.open_holds", skip_all)]
     async fn open_holds(&self) -> Result<i64, StoreError> {
         authorize::open_holds(&self.db).await
     }
 
+    #[tracing::instrument(name = "store.release_hold", skip_all, fields(tenant = %tenant_id, hold = %hold_id))]
     async fn release_hold(
         &self,
         tenant_id: &str,
@@ -574,6 +630,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.run_retention", skip_all)]
     async fn run_retention(
         &self,
         policy: &RetentionPolicy,
@@ -583,10 +640,12 @@ impl Store for SqlStore {
         retention::run(&self.db, policy, opts, now_us).await
     }
 
+    #[tracing::instrument(name = "store.archives", skip_all, fields(tenant = %tenant_id))]
     async fn archives(&self, tenant_id: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
         retention::archives(&self.db, tenant_id).await
     }
 
+    #[tracing::instrument(name = "store.create_webhook", skip_all, fields(tenant = %webhook.tenant_id))]
     async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, StoreError> {
         retrying(&self.retries, "create_webhook", || {
             webhooks::create(&self.db, webhook)
@@ -594,14 +653,17 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_webhooks", skip_all, fields(tenant = %tenant_id))]
     async fn list_webhooks(&self, tenant_id: &str) -> Result<Vec<Webhook>, StoreError> {
         webhooks::list(&self.db, tenant_id).await
     }
 
+    #[tracing::instrument(name = "store.get_webhook", skip_all, fields(tenant = %tenant_id, id = %id))]
     async fn get_webhook(&self, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError> {
         webhooks::get(&self.db, tenant_id, id).await
     }
 
+    #[tracing::instrument(name = "store.delete_webhook", skip_all, fields(tenant = %tenant_id, id = %id))]
     async fn delete_webhook(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
         retrying(&self.retries, "delete_webhook", || {
             webhooks::delete(&self.db, tenant_id, id)
@@ -609,6 +671,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.webhook_deliveries", skip_all, fields(tenant = %tenant_id))]
     async fn webhook_deliveries(
         &self,
         tenant_id: &str,
@@ -619,6 +682,7 @@ impl Store for SqlStore {
         webhooks::deliveries(&self.db, tenant_id, endpoint_id, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.raise_alerts", skip_all, fields(alerts = alerts.len()))]
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError> {
         retrying(&self.retries, "raise_alerts", || async {
             let mut tx = begin_write(&self.db).await?;
@@ -629,6 +693,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.scan_quotas", skip_all)]
     async fn scan_quotas(&self, now_us: i64) -> Result<usize, StoreError> {
         retrying(&self.retries, "scan_quotas", || {
             webhooks::scan_quotas(&self.db, now_us)
@@ -636,6 +701,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.dispatch_alerts", skip_all)]
     async fn dispatch_alerts(&self, limit: i64, now_us: i64) -> Result<usize, StoreError> {
         retrying(&self.retries, "dispatch_alerts", || {
             webhooks::dispatch(&self.db, limit, now_us)
@@ -643,6 +709,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.claim_deliveries", skip_all)]
     async fn claim_deliveries(
         &self,
         now_us: i64,
@@ -655,6 +722,7 @@ impl Store for SqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.finish_delivery", skip_all)]
     async fn finish_delivery(
         &self,
         claim: &DueDelivery,
