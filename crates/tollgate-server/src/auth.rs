@@ -307,6 +307,7 @@ impl FromRequestParts<AppState> for Auth {
                         }
                     }
                 }
+                tracing::Span::current().record("tenant", user.tenant_id.as_str());
                 return Ok(Auth {
                     principal: Principal::User(user.user_id),
                     tenant_id: user.tenant_id,
@@ -345,6 +346,7 @@ impl FromRequestParts<AppState> for Auth {
                     .id
             }
         };
+        tracing::Span::current().record("tenant", tenant_id.as_str());
         Ok(Auth {
             principal: Principal::Key(key),
             tenant_id,

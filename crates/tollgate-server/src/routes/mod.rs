@@ -39,6 +39,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 use utoipa::openapi::{HttpMethod, OpenApi};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::{routes, PathItemExt};
@@ -229,18 +231,19 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::input::check_request,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Runs the request in a `request` span (method, route, path, and the tenant once the
+/// credentials name it), counts it in the metrics, and logs it: at `debug` always, at `warn`
+/// when it took `http.slow_request_ms` or more.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string());
+    let route = route.as_deref().unwrap_or("unmatched");
     let method = match *req.method() {
         axum::http::Method::GET => "GET",
         axum::http::Method::POST => "POST",
@@ -249,12 +252,28 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         axum::http::Method::PATCH => "PATCH",
         _ => "OTHER",
     };
-    let response = next.run(req).await;
-    state.metrics().request(
-        route.as_deref().unwrap_or("unmatched"),
+    // At `error` level, so that whatever the filter lets through (errors, warnings) carries it.
+    let span = tracing::error_span!(
+        "request",
         method,
-        response.status().as_u16(),
+        route,
+        path = %req.uri().path(),
+        tenant = tracing::field::Empty,
     );
+    let started = Instant::now();
+    let response = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics().request(route, method, status);
+    let slow = state.settings().http.slow_request_ms;
+    let ms = elapsed.as_secs_f64() * 1e3;
+    span.in_scope(|| {
+        if slow > 0 && elapsed >= Duration::from_millis(slow) {
+            tracing::warn!(status, ms, "slow request");
+        } else {
+            tracing::debug!(status, ms, "request");
+        }
+    });
     response
 }
 

@@ -43,6 +43,10 @@ pub struct HttpSettings {
     /// room counts until its socket is closed. 0: derived from the process's descriptor
     /// limit, less room for the database pool and files, at most 10,000.
     pub max_connections: usize,
+    /// A request answered after this many milliseconds is logged at `warn` as a slow
+    /// request, with its route, status, duration and the tenant (every request is logged at
+    /// `debug`). 0: never.
+    pub slow_request_ms: u64,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +58,7 @@ impl Default for HttpSettings {
             write_timeout_ms: 30_000,
             drain_timeout_ms: 30_000,
             max_connections: 0,
+            slow_request_ms: 1_000,
         }
     }
 }

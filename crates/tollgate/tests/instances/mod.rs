@@ -13,6 +13,9 @@ pub struct Instance {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     _data: Option<tempfile::TempDir>,
+    /// Its log lines (stderr), when started with [`start_logged`].
+    #[allow(dead_code)] // Read only by the tests that start an instance with its logs.
+    pub logs: Option<mpsc::Receiver<String>>,
 }
 
 impl Drop for Instance {
@@ -44,22 +47,54 @@ pub fn start(
     data_dir: Option<&Path>,
     env: &[(&str, &str)],
 ) -> Instance {
+    launch(database_url, key, data_dir, env, false)
+}
+
+/// As [`start`], keeping the instance's log lines (JSON, with `RUST_LOG` from `env` or
+/// `warn`) in [`Instance::logs`].
+#[allow(dead_code)] // Not every test binary that includes this module reads logs.
+pub fn start_logged(database_url: &str, key: &str, env: &[(&str, &str)]) -> Instance {
+    launch(database_url, key, None, env, true)
+}
+
+fn launch(
+    database_url: &str,
+    key: &str,
+    data_dir: Option<&Path>,
+    env: &[(&str, &str)],
+    logged: bool,
+) -> Instance {
     let own = match data_dir {
         Some(_) => None,
         None => Some(tempfile::tempdir().expect("data dir")),
     };
     let dir = data_dir.unwrap_or_else(|| own.as_ref().expect("made above").path());
-    let mut child = tollgate()
+    let mut command = tollgate();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("TOLLGATE_DATABASE_URL", database_url)
         .env("TOLLGATE_BOOTSTRAP_API_KEY", key)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts tollgate serve");
+        .stdout(Stdio::piped());
+    if logged {
+        command
+            .args(["--log-format", "json"])
+            .stderr(Stdio::piped());
+    } else {
+        command.stderr(Stdio::null());
+    }
+    let mut child = command.spawn().expect("starts tollgate serve");
+    let logs = child.stderr.take().map(|stderr| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    });
     let stdout = child.stdout.take().expect("piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -85,5 +120,6 @@ pub fn start(
         child,
         url,
         _data: own,
+        logs,
     }
 }
