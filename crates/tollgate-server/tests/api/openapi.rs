@@ -131,6 +131,100 @@ fn every_operation_has_a_summary_a_tag_a_unique_id_and_its_path_parameters() {
     }
 }
 
+/// The schema `schema` stands for, following a `$ref` into the components.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("a schema reference outside the components: {r}"));
+            resolve(doc, &doc["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// Why a JSON success body's schema promises nothing, if it does not.
+fn vague(doc: &Value, schema: &Value) -> Option<String> {
+    let schema = resolve(doc, schema);
+    for combined in ["oneOf", "anyOf", "allOf"] {
+        if let Some(parts) = schema[combined].as_array() {
+            return parts.iter().find_map(|p| vague(doc, p));
+        }
+    }
+    let kind = match &schema["type"] {
+        Value::String(t) => t.as_str(),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null")?,
+        _ => return Some(format!("no type: {schema}")),
+    };
+    match kind {
+        "object" => {
+            let properties = schema["properties"].as_object();
+            if properties.is_none_or(|p| p.is_empty()) {
+                return Some("an object without properties".into());
+            }
+            if schema["required"].as_array().is_none_or(|r| r.is_empty()) {
+                return Some("an object without required properties".into());
+            }
+            None
+        }
+        "array" => vague(doc, &schema["items"]).map(|why| format!("items: {why}")),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_success_response_has_a_schema_and_every_error_the_error_body() {
+    let doc = generated();
+    let mut faults = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        let name = format!("{method} {path}");
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            let content = response["content"].as_object();
+            if status == "204" {
+                assert!(content.is_none(), "{name}: a 204 with a body");
+                continue;
+            }
+            if status.starts_with('2') {
+                let Some(content) = content.filter(|c| !c.is_empty()) else {
+                    faults.push(format!("{name} {status}: no content"));
+                    continue;
+                };
+                for (media, body) in content {
+                    let schema = &body["schema"];
+                    let why = if media == "application/json" {
+                        vague(&doc, schema)
+                    } else if resolve(&doc, schema)["type"].is_null() {
+                        Some("no type".into())
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        faults.push(format!("{name} {status} {media}: {why}"));
+                    }
+                }
+            } else if (name.as_str(), status.as_str()) == ("GET /health", "503") {
+                // Health answers for monitors, with its own body, whatever the failure.
+                let schema = &response["content"]["application/json"]["schema"];
+                if let Some(why) = vague(&doc, schema) {
+                    faults.push(format!("{name} {status}: {why}"));
+                }
+            } else if status != "default" {
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                if schema != "#/components/schemas/Error" {
+                    faults.push(format!("{name} {status}: not the Error body"));
+                }
+            }
+        }
+    }
+    assert!(
+        faults.is_empty(),
+        "{} responses promise nothing:\n  {}",
+        faults.len(),
+        faults.join("\n  ")
+    );
+}
+
 #[test]
 fn public_routes_need_no_credentials_and_the_rest_need_a_key_or_a_token() {
     let doc = generated();

@@ -1,5 +1,7 @@
 //! `tollgate serve` child processes for the tests that run several instances of one
 //! deployment.
+// Each test binary that includes this module uses part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -14,7 +16,6 @@ pub struct Instance {
     pub url: String,
     _data: Option<tempfile::TempDir>,
     /// Its log lines (stderr), when started with [`start_logged`].
-    #[allow(dead_code)] // Read only by the tests that start an instance with its logs.
     pub logs: Option<mpsc::Receiver<String>>,
 }
 
@@ -52,7 +53,6 @@ pub fn start(
 
 /// As [`start`], keeping the instance's log lines (JSON, with `RUST_LOG` from `env` or
 /// `warn`) in [`Instance::logs`].
-#[allow(dead_code)] // Not every test binary that includes this module reads logs.
 pub fn start_logged(database_url: &str, key: &str, env: &[(&str, &str)]) -> Instance {
     launch(database_url, key, None, env, true)
 }
