@@ -15,7 +15,11 @@
 //! - Types are grouped by domain, one module each; the error body is in [`error`].
 #![forbid(unsafe_code)]
 
+pub mod authorize;
+pub mod billing;
 pub mod document;
 pub mod error;
+pub mod plans;
+pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -1,8 +1,15 @@
 //! The billing routes: plans and quota, balances, the ledger, credits a billing key posts,
-//! account settings, and authorization before a call. Money travels as decimal strings.
+//! account settings, and authorization before a call. Requests and answers are
+//! `tollgate_api` types; money travels as decimal strings.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use tollgate_api::authorize::{AuthorizeBody, AuthorizeRefusal, Decision, HoldReleased, Refusal};
+use tollgate_api::billing::{
+    Account, CreditBody, Credited, History, HistoryQuery, PlanBody, SettingsBody, TenantLimits,
+    UserQuery,
+};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::{decode, segment, Client, ClientError};
 
@@ -27,147 +34,65 @@ impl CreditKind {
     }
 }
 
-/// A top-up, refund or adjustment. Fields left `None` are not sent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Credit {
-    /// A positive decimal string (`"10"`, `"0.5"`).
-    pub amount: String,
-    /// ISO 4217 code (default: the server's account currency).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// The account's user (absent: the tenant's own account).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// A note kept on the ledger entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Who took the payment (`stripe`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_provider: Option<String>,
-    /// The payment's id at that provider.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_id: Option<String>,
-    /// Refunds only: the usage event refunded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_id: Option<String>,
-    /// Adjustments only: `credit` (default) or `debit`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<String>,
-    /// Free-form metadata kept on the ledger entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Map<String, Value>>,
-}
-
-/// The answer to a credit.
+/// The answer to a credit, and whether it was a repeat.
 #[derive(Debug, Clone)]
-pub struct Credited {
-    /// The ledger entry.
-    pub transaction: Value,
-    /// The account's balance view after it.
-    pub balance: Value,
+pub struct CreditOutcome {
+    /// The ledger entry and the account's balance view after it.
+    pub credited: Credited,
     /// True when the server repeated the answer to an earlier request with the same
-    /// Idempotency-Key instead of posting again.
+    /// Idempotency-Key (header `idempotent-replayed: true`) instead of posting again.
     pub replayed: bool,
-}
-
-/// A change of account settings (`PUT /api/v1/billing/settings`); `None` leaves a field as
-/// it is, and `Some(None)` removes a limit.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SettingsChange {
-    /// The account's user (absent: the tenant's own account).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Daily spending limit as a decimal string, or null for none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub daily_limit: Option<Option<String>>,
-    /// Monthly spending limit as a decimal string, or null for none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub monthly_limit: Option<Option<String>>,
-    /// Whether the account may be used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_active: Option<bool>,
-    /// Whether usage is charged to the account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub billing_enabled: Option<bool>,
-}
-
-/// A question for `POST /api/v1/authorize`: give either a cost or a model and token counts.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AuthorizeRequest {
-    /// The account that pays (absent: only the tenant's quota is checked).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Provider of the model to price.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    /// Model to price.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Expected prompt tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimated_input_tokens: Option<i64>,
-    /// Expected generated tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimated_output_tokens: Option<i64>,
-    /// The estimate itself, a decimal string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimated_cost: Option<String>,
-    /// Currency of `estimated_cost`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// Reserve the estimate until a usage event settles it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub hold: bool,
-    /// How long the hold lasts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hold_ttl_seconds: Option<i64>,
 }
 
 /// What `POST /api/v1/authorize` decided.
 #[derive(Debug, Clone)]
 pub enum Authorization {
-    /// 200: the call may happen. The body has `hold_id`, `quota`, `balance`, `limits`.
-    Allowed(Value),
-    /// 402: it may not.
-    Refused {
-        /// `QUOTA_EXCEEDED`, `DAILY_LIMIT_EXCEEDED`, `MONTHLY_LIMIT_EXCEEDED`,
-        /// `INSUFFICIENT_BALANCE` or `ACCOUNT_DISABLED`.
-        code: String,
-        /// What a person can do about it.
-        message: String,
-        /// The whole error object: code, message and the numbers behind the refusal.
-        details: Value,
-    },
-}
-
-fn user_query(user: Option<&str>) -> Vec<(&'static str, String)> {
-    user.map(|u| ("user_id", u.to_string()))
-        .into_iter()
-        .collect()
+    /// 200: the call may happen; with `hold`, the hold reserving its estimate.
+    Allowed(Decision),
+    /// 402: it may not; the code, what a person can do, and the numbers behind it.
+    Refused(Refusal),
 }
 
 impl Client {
+    /// A GET whose query parameters are the members of `query` (`None` ones left out).
+    pub(crate) async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .query(query)
+            .send()
+            .await?;
+        decode(resp).await
+    }
+
     /// `GET /api/v1/billing/limits`: the tenant's plan and this month's quota use.
-    pub async fn limits(&self) -> Result<Value, ClientError> {
+    pub async fn limits(&self) -> Result<TenantLimits, ClientError> {
         self.get("/api/v1/billing/limits", &[]).await
     }
 
     /// `POST /api/v1/billing/plan` (operator): moves the tenant to a plan (None: the
     /// default plan); answers like [`Client::limits`].
-    pub async fn set_plan(&self, plan: Option<&str>) -> Result<Value, ClientError> {
-        self.post("/api/v1/billing/plan", &serde_json::json!({ "plan": plan }))
-            .await
+    pub async fn set_plan(&self, plan: Option<&str>) -> Result<TenantLimits, ClientError> {
+        let body = PlanBody {
+            plan: Some(plan.map(str::to_string)),
+        };
+        self.post("/api/v1/billing/plan", &body).await
     }
 
     /// `GET /api/v1/billing/balance`: an account's balances, limits and spend.
-    pub async fn balance(&self, user: Option<&str>) -> Result<Value, ClientError> {
-        self.get("/api/v1/billing/balance", &user_query(user)).await
+    pub async fn balance(&self, user: Option<&str>) -> Result<Account, ClientError> {
+        let query = UserQuery {
+            user_id: user.map(str::to_string),
+        };
+        self.get_query("/api/v1/billing/balance", &query).await
     }
 
-    /// `GET /api/v1/billing/history` (`user_id`, `type`, `start`, `end`, `limit`, `offset`):
-    /// ledger entries, newest first.
-    pub async fn history(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.get("/api/v1/billing/history", query).await
+    /// `GET /api/v1/billing/history`: ledger entries, newest first.
+    pub async fn history(&self, query: &HistoryQuery) -> Result<History, ClientError> {
+        self.get_query("/api/v1/billing/history", query).await
     }
 
     /// Posts a top-up, refund or adjustment (billing scope). With an `idempotency_key`, a repeat
@@ -175,9 +100,9 @@ impl Client {
     pub async fn credit(
         &self,
         kind: CreditKind,
-        credit: &Credit,
+        credit: &CreditBody,
         idempotency_key: Option<&str>,
-    ) -> Result<Credited, ClientError> {
+    ) -> Result<CreditOutcome, ClientError> {
         let mut req = self
             .request(reqwest::Method::POST, kind.path())
             .json(credit);
@@ -189,16 +114,15 @@ impl Client {
             .headers()
             .get("idempotent-replayed")
             .is_some_and(|v| v.as_bytes() == b"true");
-        let body: Value = decode(resp).await?;
-        Ok(Credited {
-            transaction: body["transaction"].clone(),
-            balance: body["balance"].clone(),
+        Ok(CreditOutcome {
+            credited: decode(resp).await?,
             replayed,
         })
     }
 
-    /// `PUT /api/v1/billing/settings` (admin): answers with the account's balance view.
-    pub async fn update_settings(&self, change: &SettingsChange) -> Result<Value, ClientError> {
+    /// `PUT /api/v1/billing/settings` (billing or admin): answers with the account's balance
+    /// view.
+    pub async fn update_settings(&self, change: &SettingsBody) -> Result<Account, ClientError> {
         let resp = self
             .request(reqwest::Method::PUT, "/api/v1/billing/settings")
             .json(change)
@@ -208,7 +132,7 @@ impl Client {
     }
 
     /// `POST /api/v1/authorize`: a refusal (402) is an answer, not an error.
-    pub async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, ClientError> {
+    pub async fn authorize(&self, req: &AuthorizeBody) -> Result<Authorization, ClientError> {
         let resp = self
             .request(reqwest::Method::POST, "/api/v1/authorize")
             .json(req)
@@ -219,56 +143,20 @@ impl Client {
         }
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await?;
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let details = &body["error"];
-        match (details["code"].as_str(), details["message"].as_str()) {
-            (Some(code), Some(message)) => Ok(Authorization::Refused {
-                code: code.to_string(),
-                message: message.to_string(),
-                details: details.clone(),
-            }),
-            _ => Err(ClientError::Api {
+        match serde_json::from_slice::<AuthorizeRefusal>(&bytes) {
+            Ok(body) => Ok(Authorization::Refused(body.error)),
+            Err(e) => Err(ClientError::Api {
                 status,
                 code: "UNKNOWN".into(),
-                message: "the server refused without saying why".into(),
+                message: format!("the server refused, in a body this client cannot read: {e}"),
             }),
         }
     }
 
     /// `POST /api/v1/authorize/{hold_id}/release`: the call will not happen.
-    pub async fn release_hold(&self, hold_id: &str) -> Result<Value, ClientError> {
+    pub async fn release_hold(&self, hold_id: &str) -> Result<HoldReleased, ClientError> {
         let path = format!("/api/v1/authorize/{}/release", segment(hold_id));
         let resp = self.request(reqwest::Method::POST, &path).send().await?;
         decode(resp).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_settings_change_sends_only_what_changes_and_null_removes_a_limit() {
-        let change = SettingsChange {
-            daily_limit: Some(None),
-            monthly_limit: Some(Some("50".into())),
-            ..Default::default()
-        };
-        assert_eq!(
-            serde_json::to_value(change).expect("serializes"),
-            serde_json::json!({"daily_limit": null, "monthly_limit": "50"})
-        );
-    }
-
-    #[test]
-    fn an_authorization_without_a_hold_does_not_send_the_hold_field() {
-        let req = AuthorizeRequest {
-            estimated_cost: Some("0.05".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            serde_json::to_value(req).expect("serializes"),
-            serde_json::json!({"estimated_cost": "0.05"})
-        );
     }
 }

@@ -15,9 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use billing::{Authorization, AuthorizeRequest, Credit, CreditKind, Credited, SettingsChange};
+pub use billing::{Authorization, CreditKind, CreditOutcome};
 pub use export::Download;
-pub use webhooks::NewWebhook;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]

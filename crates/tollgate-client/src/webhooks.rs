@@ -1,39 +1,28 @@
 //! The webhook routes: alert endpoints of the tenant and their delivery logs (admin keys).
+//! Requests and answers are `tollgate_api` types.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use tollgate_api::webhooks::{
+    CreateWebhookBody, DeliveriesQuery, DeliveryLog, Webhook, WebhookList,
+};
 
 use super::{api_error, segment, Client, ClientError};
 
-/// An endpoint to register. Fields left `None` are not sent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NewWebhook {
-    /// Where alerts are POSTed (http or https).
-    pub url: String,
-    /// The event types wanted (absent: all).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_types: Option<Vec<String>>,
-    /// A `whsec_` secret of the caller's (absent: the server generates one and shows it once).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    /// A label.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
 impl Client {
     /// `POST /api/v1/webhooks`: the endpoint, with `secret` when the server generated it.
-    pub async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Value, ClientError> {
+    pub async fn create_webhook(
+        &self,
+        webhook: &CreateWebhookBody,
+    ) -> Result<Webhook, ClientError> {
         self.post("/api/v1/webhooks", webhook).await
     }
 
-    /// `GET /api/v1/webhooks`: `{"webhooks": [...]}`.
-    pub async fn webhooks(&self) -> Result<Value, ClientError> {
+    /// `GET /api/v1/webhooks`: the tenant's endpoints, oldest first.
+    pub async fn webhooks(&self) -> Result<WebhookList, ClientError> {
         self.get("/api/v1/webhooks", &[]).await
     }
 
     /// `GET /api/v1/webhooks/{id}`.
-    pub async fn webhook(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn webhook(&self, id: &str) -> Result<Webhook, ClientError> {
         self.get(&format!("/api/v1/webhooks/{}", segment(id)), &[])
             .await
     }
@@ -48,17 +37,15 @@ impl Client {
         Err(api_error(resp).await)
     }
 
-    /// `GET /api/v1/webhooks/{id}/deliveries`: `{"deliveries": [...], "pagination": {...}}`,
-    /// newest first.
+    /// `GET /api/v1/webhooks/{id}/deliveries`: a page of the delivery log, newest first.
     pub async fn webhook_deliveries(
         &self,
         id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Value, ClientError> {
-        self.get(
+        page: &DeliveriesQuery,
+    ) -> Result<DeliveryLog, ClientError> {
+        self.get_query(
             &format!("/api/v1/webhooks/{}/deliveries", segment(id)),
-            &[("limit", limit.to_string()), ("offset", offset.to_string())],
+            page,
         )
         .await
     }

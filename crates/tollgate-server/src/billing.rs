@@ -2,6 +2,7 @@
 //!
 //! Plans and the default plan live in the database; at start the settings add plans and set
 //! what no operator has set ([`seed_plans`]), and warn where they disagree with an operator.
+//! A stored plan becomes its wire shape in one place ([`plan_view`]), for the API and the CLI.
 //!
 //! Authorizations are decided in batches: requests hand themselves to one task, which decides
 //! whatever has arrived while the previous batch ran in one transaction (see the store's
@@ -14,11 +15,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tollgate_core::time::now_us;
+use tollgate_api::plans::{Plan as PlanView, PlanSource as Source};
+use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_core::{Currency, Nanos};
 use tollgate_store::{
-    AccountDefaults, AuthorizeRequest, Decision, PlanSeed, Seeded, Seeding, Store, StoreError,
+    AccountDefaults, AuthorizeRequest, Decision, Plan, PlanSeed, PlanSource, Seeded, Seeding,
+    Store, StoreError,
 };
 
 use crate::error::ApiError;
@@ -98,6 +101,23 @@ impl Billing {
             max_hold_ttl: Duration::from_secs(s.max_hold_ttl_seconds),
             balance_low: None,
         })
+    }
+}
+
+/// A stored plan as the API and `tollgate plans --json` show it.
+pub fn plan_view(p: &Plan) -> PlanView {
+    PlanView {
+        name: p.name.clone(),
+        monthly_requests: p.monthly_requests,
+        default: p.default,
+        source: match p.source {
+            PlanSource::Builtin => Source::Builtin,
+            PlanSource::Settings => Source::Settings,
+            PlanSource::Operator => Source::Operator,
+        },
+        tenants: p.tenants,
+        created_at: format_us(p.created_us),
+        updated_at: format_us(p.updated_us),
     }
 }
 

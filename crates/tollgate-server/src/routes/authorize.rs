@@ -4,8 +4,11 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::authorize::{
+    AuthorizeBody, AuthorizeRefusal, Decision as DecisionView, DecisionAccount, DecisionLimits,
+    Estimate, HoldReleased, Quota, RefusalCode,
+};
+use tollgate_api::billing::Loose;
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos, TokenCounts};
@@ -15,33 +18,6 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
-use tollgate_api::ErrorCode;
-
-/// Body of `POST /api/v1/authorize`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizeBody {
-    /// The end user whose account pays (none: the tenant's own; an end user: their own).
-    user_id: Option<String>,
-    /// The provider, to price the estimated tokens.
-    provider: Option<String>,
-    /// The model, to price the estimated tokens.
-    model: Option<String>,
-    /// Estimated prompt tokens.
-    estimated_input_tokens: Option<i64>,
-    /// Estimated generated tokens.
-    estimated_output_tokens: Option<i64>,
-    /// A decimal string ("0.05") or a number; wins over the token estimate.
-    #[schema(value_type = Option<String>, example = "0.05")]
-    estimated_cost: Option<Value>,
-    /// The currency of `estimated_cost` (default: the account limits' currency).
-    currency: Option<String>,
-    /// Reserve the estimate until the usage event carrying the hold id settles it.
-    #[serde(default)]
-    hold: bool,
-    /// How long the hold lasts (default `billing.hold_ttl_seconds`).
-    hold_ttl_seconds: Option<i64>,
-}
 
 /// The estimate: the client's cost, else the price of the estimated tokens, else zero.
 fn estimate(
@@ -56,16 +32,16 @@ fn estimate(
         None => state.billing().defaults.limit_currency.clone(),
     };
     if let Some(cost) = &b.estimated_cost {
+        // A number is read from its decimal text, as a string is: never through a float.
         let parsed = match cost {
-            Value::String(s) => Nanos::parse_exact(s.trim()).ok(),
-            Value::Number(n) => n.as_f64().and_then(|f| Nanos::from_f64(f).ok()),
-            _ => None,
+            Loose::Text(text) | Loose::Number(text) => Nanos::parse_exact(text.trim()).ok(),
+            Loose::Other(_) => None,
         };
         return match parsed {
             Some(n) if n.0 >= 0 => Ok((n, currency)),
             _ => Err(ApiError::invalid_field(
                 "estimated_cost",
-                "estimated_cost must be a non-negative amount, such as \"0.05\"",
+                "estimated_cost must be a non-negative amount with at most 9 decimal places, such as \"0.05\"",
             )),
         };
     }
@@ -105,78 +81,85 @@ fn estimate(
     }
 }
 
-fn quota_json(q: &QuotaState) -> Value {
+fn quota(q: &QuotaState) -> Quota {
     let (year, month) = (q.month / 100, q.month % 100);
     let (ny, nm) = if month == 12 {
         (year + 1, 1)
     } else {
         (year, month + 1)
     };
-    json!({
-        "plan": q.plan,
-        "limit": q.limit,
-        "used": q.used,
-        "reserved": q.reserved,
-        "remaining": q.limit.map(|l| (l - q.used - q.reserved).max(0)),
-        "resets_at": format!("{ny:04}-{nm:02}-01T00:00:00Z"),
-    })
+    Quota {
+        limit: q.limit,
+        plan: q.plan.clone(),
+        remaining: q.limit.map(|l| (l - q.used - q.reserved).max(0)),
+        reserved: q.reserved,
+        resets_at: format!("{ny:04}-{nm:02}-01T00:00:00Z"),
+        used: q.used,
+    }
 }
 
-fn account_json(a: &AccountState) -> Value {
+fn limits(a: &AccountState) -> DecisionLimits {
+    DecisionLimits {
+        currency: a.limit_currency.to_string(),
+        daily: a.daily_limit.map(|n| n.to_string()),
+        daily_used: a.daily_used.to_string(),
+        monthly: a.monthly_limit.map(|n| n.to_string()),
+        monthly_used: a.monthly_used.to_string(),
+    }
+}
+
+fn account(a: &AccountState) -> DecisionAccount {
     let available = Nanos(a.balance.0.saturating_sub(a.held.0));
-    json!({
-        "user_id": a.user_id,
-        "is_active": a.is_active,
-        "billing_enabled": a.billing_enabled,
-        "currency": a.currency,
-        "balance": a.balance.to_string(),
-        "held": a.held.to_string(),
-        "available": available.to_string(),
-        "limits": {
-            "currency": a.limit_currency,
-            "daily": a.daily_limit.map(|n| n.to_string()),
-            "daily_used": a.daily_used.to_string(),
-            "monthly": a.monthly_limit.map(|n| n.to_string()),
-            "monthly_used": a.monthly_used.to_string(),
-        },
-    })
+    DecisionAccount {
+        available: available.to_string(),
+        balance: a.balance.to_string(),
+        billing_enabled: a.billing_enabled,
+        currency: a.currency.to_string(),
+        held: a.held.to_string(),
+        is_active: a.is_active,
+        limits: limits(a),
+        user_id: a.user_id.clone(),
+    }
 }
 
-fn refusal(r: Refusal) -> (ErrorCode, &'static str) {
+fn refusal(r: Refusal) -> (RefusalCode, &'static str) {
     match r {
         Refusal::QuotaExceeded => (
-            ErrorCode::QuotaExceeded,
+            RefusalCode::QuotaExceeded,
             "the tenant's plan quota for this month is used up; upgrade the plan or wait for the next month",
         ),
         Refusal::AccountDisabled => (
-            ErrorCode::AccountDisabled,
+            RefusalCode::AccountDisabled,
             "this account is disabled; an administrator can re-activate it in the billing settings",
         ),
         Refusal::DailyLimitExceeded => (
-            ErrorCode::DailyLimitExceeded,
+            RefusalCode::DailyLimitExceeded,
             "this call would pass the account's daily spending limit; raise the limit or wait until tomorrow (UTC)",
         ),
         Refusal::MonthlyLimitExceeded => (
-            ErrorCode::MonthlyLimitExceeded,
+            RefusalCode::MonthlyLimitExceeded,
             "this call would pass the account's monthly spending limit; raise the limit or wait for the next month",
         ),
         Refusal::InsufficientBalance => (
-            ErrorCode::InsufficientBalance,
+            RefusalCode::InsufficientBalance,
             "the account's balance, less open holds, does not cover this call; top up the balance",
         ),
     }
 }
 
-fn decision_json(d: &Decision, estimate: Nanos, currency: &Currency) -> Value {
-    json!({
-        "allowed": d.refusal.is_none(),
-        "hold_id": d.hold_id,
-        "hold_expires_at": d.hold_expires_us.map(format_us),
-        "estimate": {"amount": estimate.to_string(), "currency": currency},
-        "quota": quota_json(&d.quota),
-        "balance": d.account.as_ref().map(account_json),
-        "limits": d.account.as_ref().map(|a| account_json(a)["limits"].clone()),
-    })
+fn decision_view(d: &Decision, estimate: Nanos, currency: &Currency) -> DecisionView {
+    DecisionView {
+        allowed: d.refusal.is_none(),
+        balance: d.account.as_ref().map(account),
+        estimate: Estimate {
+            amount: estimate.to_string(),
+            currency: currency.to_string(),
+        },
+        hold_expires_at: d.hold_expires_us.map(format_us),
+        hold_id: d.hold_id.clone(),
+        limits: d.account.as_ref().map(limits),
+        quota: quota(&d.quota),
+    }
 }
 
 /// May this call happen?
@@ -190,8 +173,8 @@ fn decision_json(d: &Decision, estimate: Nanos, currency: &Currency) -> Value {
     operation_id = "authorize",
     request_body = AuthorizeBody,
     responses(
-        (status = 200, description = "Allowed: `allowed: true`, `hold_id` and `hold_expires_at` (with `hold`), `estimate`, `quota`, `balance`, `limits`", body = Value),
-        (status = 402, description = "Refused: `QUOTA_EXCEEDED`, `ACCOUNT_DISABLED`, `DAILY_LIMIT_EXCEEDED`, `MONTHLY_LIMIT_EXCEEDED` or `INSUFFICIENT_BALANCE`, with the same numbers in `error`"),
+        (status = 200, description = "Allowed: `allowed: true`, `hold_id` and `hold_expires_at` (with `hold`), `estimate`, `quota`, `balance`, `limits`", body = DecisionView),
+        (status = 402, description = "Refused: `QUOTA_EXCEEDED`, `ACCOUNT_DISABLED`, `DAILY_LIMIT_EXCEEDED`, `MONTHLY_LIMIT_EXCEEDED` or `INSUFFICIENT_BALANCE`, with the same numbers in `error`", body = AuthorizeRefusal),
         (status = 404, description = "An end user named another account"),
         (status = 422, description = "A field is invalid, or the model has no price and no `estimated_cost` was sent"),
     )
@@ -200,7 +183,7 @@ pub async fn authorize(
     State(state): State<AppState>,
     auth: Can<need::OwnIngest>,
     Body(body): Body<AuthorizeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let (estimate, currency) = estimate(&state, &auth.tenant_id, &body)?;
     let billing = state.billing();
@@ -232,16 +215,20 @@ pub async fn authorize(
             hold_until_us,
         })
         .await?;
-    let body = decision_json(&decision, estimate, &currency);
+    let view = decision_view(&decision, estimate, &currency);
     match decision.refusal {
         None => {
             state.metrics().decision("allowed");
-            Ok(Json(body))
+            Ok(Json(view))
         }
         Some(r) => {
             let (code, message) = refusal(r);
+            let code = code.error_code();
             state.metrics().decision(code.as_str());
-            Err(ApiError::new(code, message).with_details(body))
+            // The refusal's error carries the decision's members beside code and message.
+            let details = serde_json::to_value(&view)
+                .map_err(|e| ApiError::internal(format!("a decision serializes: {e}")))?;
+            Err(ApiError::new(code, message).with_details(details))
         }
     }
 }
@@ -256,7 +243,7 @@ pub async fn authorize(
     operation_id = "release_hold",
     params(("hold_id" = String, Path, description = "The hold's id, from `POST /api/v1/authorize`")),
     responses(
-        (status = 200, description = "`{\"hold_id\", \"released\": true}`", body = Value),
+        (status = 200, description = "The hold, released", body = HoldReleased),
         (status = 404, description = "No such open hold (unknown, settled, expired or released)"),
     )
 )]
@@ -264,7 +251,7 @@ pub async fn release(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
     PathParam(hold_id): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HoldReleased>, ApiError> {
     let released = state
         .store()
         .release_hold(&auth.tenant_id, &hold_id, now_us())
@@ -272,5 +259,8 @@ pub async fn release(
     if !released {
         return Err(ApiError::not_found("Open hold"));
     }
-    Ok(Json(json!({"hold_id": hold_id, "released": true})))
+    Ok(Json(HoldReleased {
+        hold_id,
+        released: true,
+    }))
 }

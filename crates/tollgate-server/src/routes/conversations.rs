@@ -120,17 +120,6 @@ pub(crate) fn bounded(
     }
 }
 
-/// The `pagination` object of a page of `count` items out of `total`.
-pub(crate) fn pagination(limit: i64, offset: i64, count: usize, total: i64) -> Value {
-    json!({
-        "limit": limit,
-        "offset": offset,
-        "count": count,
-        "total": total,
-        "has_more": offset.saturating_add(count as i64) < total,
-    })
-}
-
 /// `limit` and `offset`.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -8,96 +8,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use tollgate_core::time::format_us;
+use tollgate_api::plans::{Plan, PlanList, PutPlanBody};
 use tollgate_core::validate::{monthly_requests, plan_name};
-use tollgate_store::{Plan, PlanPut, PlanSource, PlanUpdate, StoreError};
+use tollgate_store::{PlanPut, PlanUpdate, StoreError};
 
-use super::billing::present;
 use crate::auth::{need, Can};
+use crate::billing::plan_view;
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
-
-/// A plan.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PlanView {
-    /// Its name.
-    name: String,
-    /// Requests a tenant on it may make each UTC calendar month; null: unlimited.
-    monthly_requests: Option<i64>,
-    /// Whether it is the default plan: the plan of every tenant with none set.
-    default: bool,
-    /// Who set its quota last.
-    source: Source,
-    /// Tenants moved to it explicitly (those on the default plan by not having one set are not
-    /// counted).
-    tenants: i64,
-    /// When it was added (RFC 3339).
-    created_at: String,
-    /// When its quota last changed (RFC 3339).
-    updated_at: String,
-}
-
-/// Who set a plan's quota last.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = PlanSource)]
-pub enum Source {
-    /// It came with the database, and nobody has changed it.
-    Builtin,
-    /// `billing.plans` at a server's start: the settings keep setting it.
-    Settings,
-    /// An operator (this API or `tollgate plans`): the settings never change it again.
-    Operator,
-}
-
-impl From<PlanSource> for Source {
-    fn from(s: PlanSource) -> Source {
-        match s {
-            PlanSource::Builtin => Source::Builtin,
-            PlanSource::Settings => Source::Settings,
-            PlanSource::Operator => Source::Operator,
-        }
-    }
-}
-
-/// Every plan.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PlanList {
-    /// The plans, by name.
-    plans: Vec<PlanView>,
-    /// The default plan, the plan of tenants with none set, as the database says.
-    default_plan: String,
-}
-
-fn view(p: &Plan) -> PlanView {
-    PlanView {
-        name: p.name.clone(),
-        monthly_requests: p.monthly_requests,
-        default: p.default,
-        source: p.source.into(),
-        tenants: p.tenants,
-        created_at: format_us(p.created_us),
-        updated_at: format_us(p.updated_us),
-    }
-}
-
-/// Body of `PUT /api/v1/plans/{name}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutPlanBody {
-    /// Requests a month (zero or more), or null for unlimited. Required to add a plan, and
-    /// unless `default` is given.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
-    monthly_requests: Option<Option<i64>>,
-    /// `true`: make it the default plan, the plan of every tenant with none set. `false` on
-    /// the default plan is a conflict: choose another default instead. Absent: the default
-    /// stays as it is.
-    #[serde(default)]
-    default: Option<bool>,
-}
 
 /// List the plans
 ///
@@ -123,7 +42,7 @@ pub async fn list(
         .map(|p| p.name.clone())
         .ok_or_else(|| StoreError::Invariant("the database has no default plan".into()))?;
     Ok(Json(PlanList {
-        plans: plans.iter().map(view).collect(),
+        plans: plans.iter().map(plan_view).collect(),
         default_plan,
     }))
 }
@@ -142,8 +61,8 @@ pub async fn list(
     params(("name" = String, Path, description = "The plan's name (1 to 64 characters; not `default`)")),
     request_body = PutPlanBody,
     responses(
-        (status = 200, description = "The plan, changed", body = PlanView),
-        (status = 201, description = "The plan, added", body = PlanView),
+        (status = 200, description = "The plan, changed", body = Plan),
+        (status = 201, description = "The plan, added", body = Plan),
         (status = 403, description = "The key is not an operator key"),
         (status = 409, description = "`default: false` for the default plan (`CONFLICT`)"),
         (status = 422, description = "A bad name; `monthly_requests` negative, or missing where it is required"),
@@ -178,7 +97,7 @@ pub async fn put(
             } else {
                 StatusCode::OK
             };
-            Ok((status, Json(view(&plan))).into_response())
+            Ok((status, Json(plan_view(&plan))).into_response())
         }
         PlanPut::Missing => Err(ApiError::invalid_field(
             "monthly_requests",

@@ -64,7 +64,7 @@ impl Totals {
 }
 
 /// Nanos as the exact decimal string `Nanos` writes, for sums beyond its 64 bits too.
-fn decimal(nanos: i128) -> String {
+pub(super) fn decimal(nanos: i128) -> String {
     match i64::try_from(nanos) {
         Ok(n) => Nanos(n).to_string(),
         Err(_) => {

@@ -8,39 +8,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::billing::Pagination;
+use tollgate_api::webhooks::{
+    CreateWebhookBody, DeliveriesQuery, Delivery as DeliveryView, DeliveryLog,
+    DeliveryStatus as StatusView, Webhook as WebhookView, WebhookEventType, WebhookList,
+};
+use tollgate_api::ErrorCode;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
-use tollgate_store::{Delivery, EventType, NewWebhook, Webhook};
+use tollgate_store::{Delivery, DeliveryStatus, EventType, NewWebhook, Webhook};
 
-use super::conversations::{bounded, pagination};
+use super::conversations::bounded;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::state::AppState;
 use crate::webhooks::{check_secret, new_secret, refused_host};
-use tollgate_api::ErrorCode;
 
 /// The longest URL accepted.
 const MAX_URL: usize = 2048;
-
-/// `POST /api/v1/webhooks`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    /// The absolute `http` or `https` address deliveries are POSTed to; not a loopback, private
-    /// or link-local address, nor `localhost`, unless `webhooks.allow_private_networks` is set.
-    url: Option<String>,
-    /// The event types wanted (`quota.threshold`, `limit.threshold`, `balance.low`,
-    /// `receipt.generated`); absent means all of them.
-    event_types: Option<Vec<String>>,
-    /// A Standard Webhooks secret (`whsec_` + base64); absent: one is generated and shown once.
-    secret: Option<String>,
-    /// A note for people.
-    description: Option<String>,
-}
 
 /// Accepts absolute `http` and `https` URLs with a host and no credentials; unless
 /// `allow_private` (`webhooks.allow_private_networks`), not one whose host is an internal IP
@@ -122,29 +109,51 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
     Ok(out)
 }
 
-fn webhook_json(w: &Webhook) -> Value {
-    json!({
-        "id": w.id,
-        "url": w.url,
-        "event_types": w.event_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        "description": w.description,
-        "created_at": format_us(w.created_us),
-    })
+fn event_type(t: EventType) -> WebhookEventType {
+    match t {
+        EventType::QuotaThreshold => WebhookEventType::QuotaThreshold,
+        EventType::LimitThreshold => WebhookEventType::LimitThreshold,
+        EventType::BalanceLow => WebhookEventType::BalanceLow,
+        EventType::ReceiptGenerated => WebhookEventType::ReceiptGenerated,
+    }
 }
 
-fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "id": d.id,
-        "webhook_id": d.endpoint_id,
-        "event_id": d.event_id,
-        "event_type": d.event_type,
-        "status": d.status.as_str(),
-        "attempts": d.attempts,
-        "next_attempt_at": d.next_attempt_us.map(format_us),
-        "last_attempt_at": d.last_attempt_us.map(format_us),
-        "last_status_code": d.last_status_code,
-        "last_error": d.last_error,
-        "created_at": format_us(d.created_us),
+/// An endpoint as listed: never with its secret.
+fn webhook_view(w: &Webhook) -> WebhookView {
+    WebhookView {
+        created_at: format_us(w.created_us),
+        description: w.description.clone(),
+        event_types: w.event_types.iter().copied().map(event_type).collect(),
+        id: w.id.clone(),
+        secret: None,
+        url: w.url.clone(),
+    }
+}
+
+fn delivery_view(d: &Delivery) -> Result<DeliveryView, ApiError> {
+    // The store records only the names `EventType` writes; another one is a fault of ours.
+    let kind = EventType::parse(&d.event_type).ok_or_else(|| {
+        ApiError::internal(format!(
+            "delivery {} has the unknown event type '{}'",
+            d.id, d.event_type
+        ))
+    })?;
+    Ok(DeliveryView {
+        attempts: d.attempts,
+        created_at: format_us(d.created_us),
+        event_id: d.event_id.clone(),
+        event_type: event_type(kind),
+        id: d.id.clone(),
+        last_attempt_at: d.last_attempt_us.map(format_us),
+        last_error: d.last_error.clone(),
+        last_status_code: d.last_status_code,
+        next_attempt_at: d.next_attempt_us.map(format_us),
+        status: match d.status {
+            DeliveryStatus::Pending => StatusView::Pending,
+            DeliveryStatus::Delivered => StatusView::Delivered,
+            DeliveryStatus::Failed => StatusView::Failed,
+        },
+        webhook_id: d.endpoint_id.clone(),
     })
 }
 
@@ -156,9 +165,9 @@ fn delivery_json(d: &Delivery) -> Value {
     path = "/api/v1/webhooks",
     tag = "webhooks",
     operation_id = "create_webhook",
-    request_body = CreateBody,
+    request_body = CreateWebhookBody,
     responses(
-        (status = 201, description = "The endpoint: `id`, `url`, `event_types`, `description`, `created_at`, and `secret` when generated", body = Value),
+        (status = 201, description = "The endpoint, with `secret` when Tollgate generated it", body = WebhookView),
         (status = 400, description = "A bad `url` (`INVALID_URL`; also a loopback, private or link-local IP, or `localhost`, unless `webhooks.allow_private_networks` is set), event type (`INVALID_EVENT_TYPE`) or secret (`INVALID_SECRET`)"),
         (status = 403, description = "The key lacks the `admin` scope"),
     )
@@ -166,7 +175,7 @@ fn delivery_json(d: &Delivery) -> Value {
 pub async fn create(
     State(state): State<AppState>,
     auth: Can<need::Admin>,
-    Body(b): Body<CreateBody>,
+    Body(b): Body<CreateWebhookBody>,
 ) -> Result<Response, ApiError> {
     let url = check_url(
         b.url.as_deref(),
@@ -194,9 +203,9 @@ pub async fn create(
             created_us: now_us(),
         })
         .await?;
-    let mut out = webhook_json(&webhook);
+    let mut out = webhook_view(&webhook);
     if generated {
-        out["secret"] = Value::String(webhook.secret.clone());
+        out.secret = Some(webhook.secret.clone());
     }
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
@@ -210,18 +219,18 @@ pub async fn create(
     tag = "webhooks",
     operation_id = "list_webhooks",
     responses(
-        (status = 200, description = "`{\"webhooks\": [...]}`", body = Value),
+        (status = 200, description = "The endpoints, oldest first", body = WebhookList),
         (status = 403, description = "The key lacks the `admin` scope"),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     auth: Can<need::Admin>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookList>, ApiError> {
     let all = state.store().list_webhooks(&auth.tenant_id).await?;
-    Ok(Json(
-        json!({"webhooks": all.iter().map(webhook_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(WebhookList {
+        webhooks: all.iter().map(webhook_view).collect(),
+    }))
 }
 
 /// Get a webhook endpoint
@@ -232,7 +241,7 @@ pub async fn list(
     operation_id = "get_webhook",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
-        (status = 200, description = "The endpoint (without its secret)", body = Value),
+        (status = 200, description = "The endpoint (without its secret)", body = WebhookView),
         (status = 404, description = "No such endpoint in this tenant"),
     )
 )]
@@ -240,13 +249,13 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Can<need::Admin>,
     PathParam(id): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let w = state
         .store()
         .get_webhook(&auth.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(webhook_json(&w)))
+    Ok(Json(webhook_view(&w)))
 }
 
 /// Remove a webhook endpoint
@@ -275,17 +284,6 @@ pub async fn delete(
     }
 }
 
-/// Paging of the delivery log.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    /// How many, 1 to 1000 (default 100).
-    limit: Option<i64>,
-    /// How many to skip (default 0).
-    offset: Option<i64>,
-}
-
 /// A webhook endpoint's delivery log
 ///
 /// Newest first: each delivery's event, status (`pending`, `delivered`, `failed`), attempts,
@@ -295,9 +293,9 @@ pub struct Page {
     path = "/api/v1/webhooks/{id}/deliveries",
     tag = "webhooks",
     operation_id = "webhook_deliveries",
-    params(("id" = String, Path, description = "The endpoint's id"), Page),
+    params(("id" = String, Path, description = "The endpoint's id"), DeliveriesQuery),
     responses(
-        (status = 200, description = "`deliveries` and `pagination` (`limit`, `offset`, `count`, `total`, `has_more`)", body = Value),
+        (status = 200, description = "A page of the delivery log, newest first", body = DeliveryLog),
         (status = 400, description = "A bad `limit` or `offset`"),
         (status = 404, description = "No such endpoint in this tenant"),
     )
@@ -306,8 +304,8 @@ pub async fn deliveries(
     State(state): State<AppState>,
     auth: Can<need::Admin>,
     PathParam(id): PathParam,
-    Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+    Params(p): Params<DeliveriesQuery>,
+) -> Result<Json<DeliveryLog>, ApiError> {
     let limit = bounded("limit", p.limit, 100, 1, 1000)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
     let (list, total) = state
@@ -315,8 +313,8 @@ pub async fn deliveries(
         .webhook_deliveries(&auth.tenant_id, &id, limit, offset)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(json!({
-        "deliveries": list.iter().map(delivery_json).collect::<Vec<_>>(),
-        "pagination": pagination(limit, offset, list.len(), total),
-    })))
+    Ok(Json(DeliveryLog {
+        deliveries: list.iter().map(delivery_view).collect::<Result<_, _>>()?,
+        pagination: Pagination::new(limit, offset, list.len(), total),
+    }))
 }

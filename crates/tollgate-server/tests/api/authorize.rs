@@ -232,6 +232,51 @@ async fn bad_authorize_input_is_refused_with_the_field_named() {
     assert_error(&r, 422, "INVALID_FIELD");
 }
 
+/// Posts `body` as it is written, so a JSON number keeps its digits.
+async fn post_text(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
+    let resp = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .header("X-API-Key", &app.key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_estimated_cost_sent_as_a_number_is_read_from_its_digits_not_through_a_float() {
+    let app = TestApp::all().await.remove(0);
+    // Floats this large are 2^-29 apart: through one, this would be 12345678.000000002.
+    let (status, body) = post_text(
+        &app,
+        "/api/v1/authorize",
+        r#"{"estimated_cost": 12345678.000000001}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["estimate"]["amount"], "12345678.000000001");
+    let (status, body) = post_text(&app, "/api/v1/authorize", r#"{"estimated_cost": 25e-3}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["estimate"]["amount"], "0.025000000");
+    for refused in ["0.0000000001", "-1", "true"] {
+        let (status, body) = post_text(
+            &app,
+            "/api/v1/authorize",
+            &format!(r#"{{"estimated_cost": {refused}}}"#),
+        )
+        .await;
+        assert_eq!(status, 422, "{refused}: {body}");
+        assert_eq!(
+            body["error"]["field"], "estimated_cost",
+            "{refused}: {body}"
+        );
+    }
+}
+
 async fn metrics_text(app: &TestApp) -> String {
     app.http
         .get(format!("{}/metrics", app.base))

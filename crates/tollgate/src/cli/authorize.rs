@@ -5,12 +5,13 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use serde_json::{json, Value};
-use tollgate_client::{Authorization, AuthorizeRequest};
+use serde_json::json;
+use tollgate_api::authorize::{AuthorizeBody, Decision};
+use tollgate_client::Authorization;
 
 use super::billing_tables::human;
 use super::checks::{INVALID, UNUSABLE, VALID};
-use super::output::{cell, json};
+use super::output::json;
 use super::usage::ClientArgs;
 
 /// Arguments of `authorize`: an estimate as a cost, or as a model and token counts.
@@ -55,24 +56,20 @@ impl Authorize {
     pub async fn run(self) -> ExitCode {
         let as_json = self.json;
         match self.ask().await {
-            Ok(Authorization::Allowed(body)) => {
+            Ok(Authorization::Allowed(decision)) => {
                 if as_json {
-                    println!("{}", json(&body));
+                    println!("{}", json(&decision));
                 } else {
-                    print_allowed(&body);
+                    print_allowed(&decision);
                 }
                 ExitCode::from(VALID)
             }
-            Ok(Authorization::Refused {
-                code,
-                message,
-                details,
-            }) => {
+            Ok(Authorization::Refused(refusal)) => {
                 if as_json {
-                    println!("{}", json(&details));
+                    println!("{}", json(&refusal));
                 } else {
-                    println!("refused: {code}: {message}");
-                    print_numbers(&details);
+                    println!("refused: {}: {}", refusal.code, refusal.message);
+                    print_numbers(&refusal.decision);
                 }
                 ExitCode::from(INVALID)
             }
@@ -90,13 +87,13 @@ impl Authorize {
     }
 
     async fn ask(self) -> anyhow::Result<Authorization> {
-        let request = AuthorizeRequest {
+        let request = AuthorizeBody {
             user_id: self.user,
             provider: self.provider,
             model: self.model,
             estimated_input_tokens: self.input_tokens,
             estimated_output_tokens: self.output_tokens,
-            estimated_cost: self.cost,
+            estimated_cost: self.cost.map(Into::into),
             currency: self.currency,
             hold: self.hold,
             hold_ttl_seconds: self.ttl,
@@ -105,59 +102,47 @@ impl Authorize {
     }
 }
 
-fn print_allowed(body: &Value) {
-    let estimate = format!(
-        "{} {}",
-        human(&body["estimate"]["amount"]),
-        cell(&body["estimate"]["currency"])
-    );
-    match body["hold_id"].as_str() {
+fn print_allowed(d: &Decision) {
+    let estimate = format!("{} {}", human(&d.estimate.amount), d.estimate.currency);
+    match &d.hold_id {
         Some(id) => println!(
             "allowed: hold {id} reserves {estimate} until {}",
-            cell(&body["hold_expires_at"])
+            d.hold_expires_at.as_deref().unwrap_or_default()
         ),
         None => println!("allowed: estimate {estimate}"),
     }
-    print_numbers(body);
+    print_numbers(d);
 }
 
 /// The quota and the account behind a decision.
-fn print_numbers(body: &Value) {
-    let q = &body["quota"];
-    if q.is_object() {
-        let limit = match cell(&q["limit"]) {
-            l if l.is_empty() => "unlimited".to_string(),
-            l => l,
-        };
-        println!(
-            "quota: plan {}, {} used and {} reserved of {limit} this month",
-            cell(&q["plan"]),
-            cell(&q["used"]),
-            cell(&q["reserved"]),
-        );
-    }
-    let b = &body["balance"];
-    if b.is_object() {
-        let currency = cell(&b["currency"]);
+fn print_numbers(d: &Decision) {
+    let q = &d.quota;
+    let limit = q.limit.map_or("unlimited".to_string(), |l| l.to_string());
+    println!(
+        "quota: plan {}, {} used and {} reserved of {limit} this month",
+        q.plan, q.used, q.reserved,
+    );
+    if let Some(b) = &d.balance {
+        let currency = &b.currency;
         println!(
             "account {}: balance {} {currency}, {} held, {} available",
-            cell(&b["user_id"]),
-            human(&b["balance"]),
-            human(&b["held"]),
-            human(&b["available"]),
+            b.user_id,
+            human(&b.balance),
+            human(&b.held),
+            human(&b.available),
         );
-        let l = &b["limits"];
-        let of = |limit: &Value| match human(limit) {
-            s if s.is_empty() => "no limit".to_string(),
-            s => format!("limit {s}"),
+        let l = &b.limits;
+        let of = |limit: Option<&str>| match limit {
+            None => "no limit".to_string(),
+            Some(s) => format!("limit {}", human(s)),
         };
         println!(
             "used {} today ({}), {} this month ({}) in {}, holds included",
-            human(&l["daily_used"]),
-            of(&l["daily"]),
-            human(&l["monthly_used"]),
-            of(&l["monthly"]),
-            cell(&l["currency"]),
+            human(&l.daily_used),
+            of(l.daily.as_deref()),
+            human(&l.monthly_used),
+            of(l.monthly.as_deref()),
+            l.currency,
         );
     }
 }

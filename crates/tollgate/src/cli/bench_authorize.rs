@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use clap::Args;
+use serde::Serialize;
 use serde_json::json;
+use tollgate_api::authorize::AuthorizeBody;
+use tollgate_api::billing::CreditBody;
 
 use super::bench::{authority, load, percentile};
 use super::output::json as pretty;
@@ -45,15 +48,16 @@ impl Authorize {
         let key = &self.client.api_key;
         // Set-up: unlimited plan, and enough balance on every user's account.
         let http = self.client.client()?;
-        let _: serde_json::Value = http
-            .post("/api/v1/billing/plan", &json!({"plan": "pro"}))
+        http.set_plan(Some("pro"))
             .await
             .map_err(|e| anyhow::anyhow!("setting the plan needs an operator key: {e}"))?;
         let topups: Vec<bytes::Bytes> = (0..self.users)
             .map(|u| {
-                bytes::Bytes::from(
-                    json!({"amount": "1000", "user_id": format!("bench-user-{u}")}).to_string(),
-                )
+                body(&CreditBody {
+                    amount: Some("1000".into()),
+                    user_id: Some(format!("bench-user-{u}")),
+                    ..Default::default()
+                })
             })
             .collect();
         let setup = load(
@@ -75,10 +79,12 @@ impl Authorize {
 
         let bodies: Vec<bytes::Bytes> = (0..self.users)
             .map(|u| {
-                bytes::Bytes::from(
-                    json!({"user_id": format!("bench-user-{u}"), "estimated_cost": self.estimate, "hold": true})
-                        .to_string(),
-                )
+                body(&AuthorizeBody {
+                    user_id: Some(format!("bench-user-{u}")),
+                    estimated_cost: Some(self.estimate.as_str().into()),
+                    hold: true,
+                    ..Default::default()
+                })
             })
             .collect();
         // A 402 is a decision too; anything else is an error.
@@ -127,4 +133,11 @@ impl Authorize {
         }
         Ok(())
     }
+}
+
+/// A request body, encoded once before the load starts.
+fn body<T: Serialize>(value: &T) -> bytes::Bytes {
+    bytes::Bytes::from(
+        serde_json::to_vec(value).expect("request bodies have string keys, so they serialize"),
+    )
 }

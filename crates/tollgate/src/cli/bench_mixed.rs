@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use rand::Rng;
+use serde::Serialize;
 use serde_json::{json, Value};
+use tollgate_api::authorize::{AuthorizeBody, Decision};
+use tollgate_api::billing::{CreditBody, PlanBody};
 
 use super::bench::{authority, connect, percentile, Sender};
 use super::bench_mixed_books::{check_books, Fate};
@@ -115,8 +118,11 @@ impl Mixed {
                 .collect(),
         );
         let mut setup = Conn::open(&servers[0], &key).await?;
+        let pro = PlanBody {
+            plan: Some(Some("pro".into())),
+        };
         let (status, body) = setup
-            .send("POST", "/api/v1/billing/plan", Some(json!({"plan": "pro"})))
+            .send("POST", "/api/v1/billing/plan", Some(encode(&pro)))
             .await?;
         if status != 200 {
             bail!(
@@ -128,7 +134,7 @@ impl Mixed {
                 .send(
                     "POST",
                     "/api/v1/billing/topup",
-                    Some(json!({"amount": self.balance, "user_id": u})),
+                    Some(encode(&top_up(&self.balance, u))),
                 )
                 .await?;
             if status != 200 {
@@ -264,12 +270,15 @@ async fn client(
             };
             let ttl = if fate == Fate::Expire { 1 } else { 120 };
             let asked = Instant::now();
+            let ask = AuthorizeBody {
+                user_id: Some(user.clone()),
+                estimated_cost: Some("0.01".into()),
+                hold: true,
+                hold_ttl_seconds: Some(ttl),
+                ..Default::default()
+            };
             let (status, body) = conns[here]
-                .send(
-                    "POST",
-                    "/api/v1/authorize",
-                    Some(json!({"user_id": user, "estimated_cost": "0.01", "hold": true, "hold_ttl_seconds": ttl})),
-                )
+                .send("POST", "/api/v1/authorize", Some(encode(&ask)))
                 .await?;
             t.authorize_us.push(asked.elapsed().as_micros() as u64);
             match status {
@@ -283,14 +292,15 @@ async fn client(
                     continue;
                 }
             }
-            let Some(hold) = body["hold_id"].as_str().map(str::to_string) else {
+            let decision = serde_json::from_value::<Decision>(body.clone());
+            let Some(hold) = decision.ok().and_then(|d| d.hold_id) else {
                 t.odd("authorize without a hold id", status, &body);
                 continue;
             };
             match fate {
                 Fate::Settle => {
                     let (status, body) = conns[there]
-                        .send("POST", "/api/v1/log", Some(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 200, "user_id": user, "hold_id": hold})))
+                        .send("POST", "/api/v1/log", Some(encode(&json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 200, "user_id": user, "hold_id": hold}))))
                         .await?;
                     if status == 200 {
                         t.settled += 1;
@@ -312,7 +322,7 @@ async fn client(
             t.holds.push((user.clone(), hold, fate));
         } else if roll < 0.9 {
             let (status, body) = conns[here]
-                .send("POST", "/api/v1/log", Some(json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 20, "output_tokens": 5})))
+                .send("POST", "/api/v1/log", Some(encode(&json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 20, "output_tokens": 5}))))
                 .await?;
             if status == 200 {
                 t.logged += 1;
@@ -325,7 +335,7 @@ async fn client(
                 .send_with(
                     "POST",
                     "/api/v1/billing/topup",
-                    Some(json!({"amount": topups.amount, "user_id": user})),
+                    Some(encode(&top_up(topups.amount, user))),
                     Some(&format!("mixed-{:08x}-topup-{k}", topups.run_id)),
                 )
                 .await?;
@@ -337,6 +347,22 @@ async fn client(
         }
     }
     Ok(t)
+}
+
+/// A top-up of `amount` for `user`.
+fn top_up(amount: &str, user: &str) -> CreditBody {
+    CreditBody {
+        amount: Some(amount.into()),
+        user_id: Some(user.to_string()),
+        ..Default::default()
+    }
+}
+
+/// A request body as JSON bytes.
+fn encode<T: Serialize>(body: &T) -> bytes::Bytes {
+    bytes::Bytes::from(
+        serde_json::to_vec(body).expect("request bodies have string keys, so they serialize"),
+    )
 }
 
 /// One keep-alive HTTP/1.1 connection to an instance.
@@ -359,7 +385,7 @@ impl Conn {
         &mut self,
         method: &str,
         path: &str,
-        body: Option<Value>,
+        body: Option<bytes::Bytes>,
     ) -> anyhow::Result<(u16, Value)> {
         self.send_with(method, path, body, None).await
     }
@@ -369,10 +395,10 @@ impl Conn {
         &mut self,
         method: &str,
         path: &str,
-        body: Option<Value>,
+        body: Option<bytes::Bytes>,
         idempotency_key: Option<&str>,
     ) -> anyhow::Result<(u16, Value)> {
-        let bytes = bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default());
+        let bytes = body.unwrap_or_default();
         for attempt in 0..2 {
             let mut request = hyper::Request::builder()
                 .method(method)

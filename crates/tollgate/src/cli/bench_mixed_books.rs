@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use serde_json::{json, Value};
+use tollgate_api::billing::{Account, History, LedgerEntry, LedgerEntryType};
 
 use super::bench_mixed::Conn;
 
@@ -102,7 +103,7 @@ pub(super) async fn check_books(
 }
 
 /// Every entry of one user's ledger.
-async fn ledger(conn: &mut Conn, user: &str) -> anyhow::Result<Vec<Value>> {
+async fn ledger(conn: &mut Conn, user: &str) -> anyhow::Result<Vec<LedgerEntry>> {
     let mut out = Vec::new();
     loop {
         let path = format!(
@@ -113,17 +114,17 @@ async fn ledger(conn: &mut Conn, user: &str) -> anyhow::Result<Vec<Value>> {
         if status != 200 {
             bail!("reading {user}'s ledger: {status} {body}");
         }
-        let page = body["transactions"].as_array().cloned().unwrap_or_default();
-        let more = body["pagination"]["has_more"].as_bool().unwrap_or(false);
-        out.extend(page);
-        if !more {
+        let page: History = serde_json::from_value(body)
+            .with_context(|| format!("reading {user}'s ledger: an unexpected answer"))?;
+        out.extend(page.transactions);
+        if !page.pagination.has_more {
             return Ok(out);
         }
     }
 }
 
 async fn judge(
-    entries: &[Value],
+    entries: &[LedgerEntry],
     users: &[String],
     holds: &[(String, String, Fate)],
     conn: &mut Conn,
@@ -132,21 +133,17 @@ async fn judge(
     let mut seen: BTreeMap<&str, (usize, Vec<&str>, usize)> = BTreeMap::new();
     let mut books = Books::default();
     for e in entries {
-        let flags = e["flags"].as_array().map_or(0, Vec::len);
-        let negative = e["balance_after"]
-            .as_str()
-            .is_some_and(|b| b.starts_with('-'));
-        if flags > 0 || negative {
+        if !e.flags.is_empty() || e.balance_after.starts_with('-') {
             books.overshoot += 1;
         }
-        let Some(hold) = e["hold_id"].as_str() else {
+        let Some(hold) = e.hold_id.as_deref() else {
             continue;
         };
         let slot = seen.entry(hold).or_default();
-        match e["type"].as_str() {
-            Some("hold") => slot.0 += 1,
-            Some("release") => slot.1.push(e["description"].as_str().unwrap_or("")),
-            Some("charge") => slot.2 += 1,
+        match e.kind {
+            LedgerEntryType::Hold => slot.0 += 1,
+            LedgerEntryType::Release => slot.1.push(e.description.as_deref().unwrap_or("")),
+            LedgerEntryType::Charge => slot.2 += 1,
             _ => {}
         }
     }
@@ -169,12 +166,12 @@ async fn judge(
         if status != 200 {
             bail!("reading {u}'s balance: {status} {body}");
         }
-        let held = body["balances"]
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.values())
-            .filter_map(|b| b["held"].as_str())
-            .any(|h| !h.trim_start_matches(['0', '.']).is_empty());
+        let account: Account = serde_json::from_value(body)
+            .with_context(|| format!("reading {u}'s balance: an unexpected answer"))?;
+        let held = account
+            .balances
+            .values()
+            .any(|b| !b.held.trim_start_matches(['0', '.']).is_empty());
         if held {
             books.still_held.push(u.clone());
         }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
-use serde_json::json;
-use tollgate_client::{Client, ClientError, Credit, CreditKind, Credited, SettingsChange};
-use tollgate_store::LedgerKind;
+use serde::Serialize;
+use tollgate_api::billing::{CreditBody, Credited, HistoryQuery, LedgerEntryType, SettingsBody};
+use tollgate_client::{Client, ClientError, CreditKind, CreditOutcome};
 
 use super::audit::Audit;
 use super::billing_tables::{print_account, print_credit, print_history};
@@ -141,6 +141,16 @@ pub struct SettingsArgs {
     json: bool,
 }
 
+/// What `billing topup|refund|adjust --json` prints: the server's answer, whether it was a
+/// repeat, and the idempotency key used (to repeat it safely).
+#[derive(Serialize)]
+struct CreditOutput<'a> {
+    #[serde(flatten)]
+    credited: &'a Credited,
+    replayed: bool,
+    idempotency_key: &'a str,
+}
+
 /// A spending limit as given: an amount, or none at all.
 #[derive(Debug, Clone)]
 pub struct Limit(Option<String>);
@@ -154,7 +164,7 @@ fn limit(text: &str) -> Result<Limit, String> {
 }
 
 fn ledger_kinds() -> PossibleValuesParser {
-    PossibleValuesParser::new(LedgerKind::ALL.map(|k| k.as_str()))
+    PossibleValuesParser::new(LedgerEntryType::ALL.map(|k| k.as_str()))
 }
 
 impl Billing {
@@ -184,12 +194,15 @@ impl Billing {
                 offset,
                 json: as_json,
             } => {
-                let mut q = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
-                q.extend(user.map(|u| ("user_id", u)));
-                q.extend(kind.map(|k| ("type", k)));
-                q.extend(start.map(|s| ("start", s)));
-                q.extend(end.map(|e| ("end", e)));
-                let page = client.client()?.history(&q).await?;
+                let query = HistoryQuery {
+                    user_id: user,
+                    limit: Some(limit),
+                    offset: Some(offset),
+                    kind,
+                    start,
+                    end,
+                };
+                let page = client.client()?.history(&query).await?;
                 if as_json {
                     println!("{}", json(&page));
                 } else {
@@ -221,9 +234,9 @@ impl CreditArgs {
         let key = self
             .idempotency_key
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let credit = Credit {
-            amount: self.amount,
-            currency: self.currency,
+        let credit = CreditBody {
+            amount: Some(self.amount.into()),
+            currency: self.currency.map(Into::into),
             user_id: self.user,
             description: self.description,
             payment_provider: self.payment_provider,
@@ -234,15 +247,12 @@ impl CreditArgs {
         };
         let done = post_with_retries(&client, kind, &credit, &key).await?;
         if self.json {
-            println!(
-                "{}",
-                json(&json!({
-                    "transaction": done.transaction,
-                    "balance": done.balance,
-                    "replayed": done.replayed,
-                    "idempotency_key": key,
-                }))
-            );
+            let out = CreditOutput {
+                credited: &done.credited,
+                replayed: done.replayed,
+                idempotency_key: &key,
+            };
+            println!("{}", json(&out));
         } else {
             print_credit(&done);
         }
@@ -255,9 +265,9 @@ impl CreditArgs {
 async fn post_with_retries(
     client: &Client,
     kind: CreditKind,
-    credit: &Credit,
+    credit: &CreditBody,
     key: &str,
-) -> Result<Credited, ClientError> {
+) -> Result<CreditOutcome, ClientError> {
     let mut wait = Duration::from_millis(250);
     let mut attempt = 1;
     loop {
@@ -283,10 +293,10 @@ fn worth_retrying(e: &ClientError) -> bool {
 impl SettingsArgs {
     async fn run(self) -> anyhow::Result<()> {
         let client = self.client.client()?;
-        let change = SettingsChange {
+        let change = SettingsBody {
             user_id: self.user.clone(),
-            daily_limit: self.daily_limit.map(|l| l.0),
-            monthly_limit: self.monthly_limit.map(|l| l.0),
+            daily_limit: self.daily_limit.map(|l| l.0.map(Into::into)),
+            monthly_limit: self.monthly_limit.map(|l| l.0.map(Into::into)),
             is_active: self.active,
             billing_enabled: self.billing_enabled,
         };

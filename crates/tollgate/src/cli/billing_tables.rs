@@ -2,104 +2,87 @@
 //! are printed without the trailing zeros of the wire's nine decimal places; `--json` keeps
 //! them exact.
 
-use serde_json::Value;
-use tollgate_client::Credited;
+use tollgate_api::billing::{Account, History, LedgerEntry};
+use tollgate_client::CreditOutcome;
 
-use super::output::{cell, fields, table};
+use super::output::{fields, table};
 
 /// A wire amount (`"10.500000000"`) for people (`"10.50"`): trailing zeros trimmed, at
 /// least two decimals kept. Anything else is shown as it is.
-pub fn human(v: &Value) -> String {
-    let text = cell(v);
+pub fn human(text: &str) -> String {
     let Some((whole, fraction)) = text.split_once('.') else {
-        return text;
+        return text.to_string();
     };
     if !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return text;
+        return text.to_string();
     }
     let trimmed = fraction.trim_end_matches('0');
     format!("{whole}.{trimmed:0<2}")
 }
 
-fn account_name(user: &Value) -> String {
-    match user.as_str() {
-        None | Some("") => "(the tenant's own account)".into(),
-        Some(u) => u.to_string(),
+/// An account's user for people: `""` is the tenant's own account.
+fn account_name(user: &str) -> String {
+    match user {
+        "" => "(the tenant's own account)".into(),
+        u => u.to_string(),
     }
 }
 
-fn limit_line(limit: &Value, currency: &str, spent: &Value, period: &str) -> String {
+fn limit_line(limit: Option<&str>, currency: &str, spent: &str, period: &str) -> String {
     let spent = format!("{} spent {period}", human(spent));
-    if limit.is_null() {
-        format!("none ({spent})")
-    } else {
-        format!("{} {currency} ({spent})", human(limit))
+    match limit {
+        None => format!("none ({spent})"),
+        Some(limit) => format!("{} {currency} ({spent})", human(limit)),
     }
 }
 
 /// An account's balance view (`GET /billing/balance`, `PUT /billing/settings`).
-pub fn print_account(a: &Value) {
-    let currency = cell(&a["limits"]["currency"]);
+pub fn print_account(a: &Account) {
+    let currency = &a.limits.currency;
     let status = format!(
         "{}, billing {}",
-        if a["is_active"] == Value::Bool(false) {
-            "disabled"
-        } else {
-            "active"
-        },
-        if a["billing_enabled"] == Value::Bool(false) {
-            "off"
-        } else {
-            "on"
-        },
+        if a.is_active { "active" } else { "disabled" },
+        if a.billing_enabled { "on" } else { "off" },
     );
-    let last = match cell(&a["last_request_at"]) {
-        t if t.is_empty() => "never".to_string(),
-        t => t,
-    };
+    let last = a
+        .last_request_at
+        .clone()
+        .unwrap_or_else(|| "never".to_string());
     println!(
         "{}",
         fields(vec![
-            ("account", account_name(&a["user_id"])),
+            ("account", account_name(&a.user_id)),
             ("status", status),
             (
                 "daily limit",
-                limit_line(
-                    &a["limits"]["daily"],
-                    &currency,
-                    &a["usage"]["today"],
-                    "today"
-                )
+                limit_line(a.limits.daily.as_deref(), currency, &a.usage.today, "today")
             ),
             (
                 "monthly limit",
                 limit_line(
-                    &a["limits"]["monthly"],
-                    &currency,
-                    &a["usage"]["month"],
+                    a.limits.monthly.as_deref(),
+                    currency,
+                    &a.usage.month,
                     "this month"
                 )
             ),
-            ("requests", cell(&a["total_requests"])),
+            ("requests", a.total_requests.to_string()),
             ("last request", last),
         ])
     );
-    let rows: Vec<Vec<String>> = a["balances"]
-        .as_object()
-        .map(|all| {
-            all.iter()
-                .map(|(cur, b)| {
-                    let mut row = vec![cur.clone()];
-                    row.extend(
-                        ["balance", "held", "available", "spent"]
-                            .iter()
-                            .map(|k| human(&b[*k])),
-                    );
-                    row
-                })
-                .collect()
+    let rows: Vec<Vec<String>> = a
+        .balances
+        .iter()
+        .map(|(cur, b)| {
+            vec![
+                cur.clone(),
+                human(&b.balance),
+                human(&b.held),
+                human(&b.available),
+                human(&b.spent),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     if rows.is_empty() {
         println!("no balance yet: nothing has been credited or charged");
     } else {
@@ -111,26 +94,26 @@ pub fn print_account(a: &Value) {
 }
 
 /// What a ledger entry refers to: a usage event, a hold, a payment or a request.
-fn reference(e: &Value) -> String {
-    if !e["log_id"].is_null() {
-        return format!("log {}", cell(&e["log_id"]));
+fn reference(e: &LedgerEntry) -> String {
+    if let Some(log) = &e.log_id {
+        return format!("log {log}");
     }
-    if !e["hold_id"].is_null() {
-        return format!("hold {}", cell(&e["hold_id"]));
+    if let Some(hold) = &e.hold_id {
+        return format!("hold {hold}");
     }
-    if !e["payment_id"].is_null() || !e["payment_provider"].is_null() {
+    if e.payment_id.is_some() || e.payment_provider.is_some() {
         return format!(
             "{} {}",
-            cell(&e["payment_provider"]),
-            cell(&e["payment_id"])
+            e.payment_provider.as_deref().unwrap_or_default(),
+            e.payment_id.as_deref().unwrap_or_default()
         )
         .trim()
         .to_string();
     }
-    cell(&e["request_id"])
+    e.request_id.clone().unwrap_or_default()
 }
 
-fn signed(delta: &Value) -> String {
+fn signed(delta: &str) -> String {
     let text = human(delta);
     if text.starts_with('-') {
         text
@@ -140,27 +123,28 @@ fn signed(delta: &Value) -> String {
 }
 
 /// A page of `GET /billing/history`.
-pub fn print_history(page: &Value) {
-    let entries = page["transactions"].as_array().cloned().unwrap_or_default();
-    let rows = entries
+pub fn print_history(page: &History) {
+    let rows = page
+        .transactions
         .iter()
         .map(|e| {
             vec![
-                cell(&e["created_at"]),
-                cell(&e["type"]),
-                signed(&e["delta"]),
-                cell(&e["currency"]),
-                human(&e["balance_after"]),
+                e.created_at.clone(),
+                e.kind.as_str().to_string(),
+                signed(&e.delta),
+                e.currency.clone(),
+                human(&e.balance_after),
                 reference(e),
-                cell(&e["description"]),
-                e["flags"]
-                    .as_array()
-                    .map(|f| f.iter().map(cell).collect::<Vec<_>>().join(","))
-                    .unwrap_or_default(),
+                e.description.clone().unwrap_or_default(),
+                e.flags
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ]
         })
         .collect();
-    println!("account: {}", account_name(&page["user_id"]));
+    println!("account: {}", account_name(&page.user_id));
     println!(
         "{}",
         table(
@@ -177,39 +161,35 @@ pub fn print_history(page: &Value) {
             rows
         )
     );
-    let p = &page["pagination"];
+    let p = &page.pagination;
     println!(
         "{} of {} entries from offset {} (limit {})",
-        cell(&p["count"]),
-        cell(&p["total"]),
-        cell(&p["offset"]),
-        cell(&p["limit"])
+        p.count, p.total, p.offset, p.limit
     );
 }
 
 /// The answer to a top-up, refund or adjustment.
-pub fn print_credit(done: &Credited) {
-    let t = &done.transaction;
-    let currency = cell(&t["currency"]);
+pub fn print_credit(done: &CreditOutcome) {
+    let t = &done.credited.transaction;
+    let currency = &t.currency;
     println!(
         "{} {} {currency} on {}: balance {} → {} {currency} (entry {})",
-        cell(&t["type"]),
-        signed(&t["delta"]),
-        account_name(&t["user_id"]),
-        human(&t["balance_before"]),
-        human(&t["balance_after"]),
-        cell(&t["id"]),
+        t.kind.as_str(),
+        signed(&t.delta),
+        account_name(&t.user_id),
+        human(&t.balance_before),
+        human(&t.balance_after),
+        t.id,
     );
     if done.replayed {
         println!("already posted with this idempotency key: nothing new was recorded");
     }
-    let now = &done.balance["balances"][currency.as_str()];
-    if !now.is_null() {
+    if let Some(now) = done.credited.balance.balances.get(currency) {
         println!(
             "balance now {} {currency}, {} available ({} held)",
-            human(&now["balance"]),
-            human(&now["available"]),
-            human(&now["held"]),
+            human(&now.balance),
+            human(&now.available),
+            human(&now.held),
         );
     }
 }
@@ -220,10 +200,10 @@ mod tests {
 
     #[test]
     fn amounts_for_people_drop_trailing_zeros_but_keep_two_decimals() {
-        assert_eq!(human(&Value::from("10.000000000")), "10.00");
-        assert_eq!(human(&Value::from("0.000022500")), "0.0000225");
-        assert_eq!(human(&Value::from("-1.500000000")), "-1.50");
-        assert_eq!(human(&Value::from("7")), "7");
-        assert_eq!(human(&Value::Null), "");
+        assert_eq!(human("10.000000000"), "10.00");
+        assert_eq!(human("0.000022500"), "0.0000225");
+        assert_eq!(human("-1.500000000"), "-1.50");
+        assert_eq!(human("7"), "7");
+        assert_eq!(human(""), "");
     }
 }

@@ -2,6 +2,7 @@
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
+use serde::Serialize;
 use serde_json::Value;
 
 /// A table with a header row.
@@ -15,9 +16,10 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
-/// Pretty JSON.
-pub fn json(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+/// Pretty JSON of any value (a wire type, or a `Value`).
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .expect("wire types and JSON values have string keys, so they always serialize")
 }
 
 /// A JSON value as a cell: strings bare, null empty.

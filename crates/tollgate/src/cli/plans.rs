@@ -6,10 +6,9 @@
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use serde_json::json;
 use tollgate_core::time::format_us;
 use tollgate_core::validate::{monthly_requests, plan_name};
-use tollgate_server::billing::{quota_text, Billing};
+use tollgate_server::billing::{plan_view, quota_text, Billing};
 use tollgate_store::{Plan, PlanPut, PlanUpdate, Store, StoreError};
 
 use super::output::{json, table};
@@ -73,14 +72,6 @@ pub struct Quota {
     unlimited: bool,
 }
 
-fn plan_json(p: &Plan) -> serde_json::Value {
-    json!({
-        "name": p.name, "monthly_requests": p.monthly_requests,
-        "default": p.default, "source": p.source.as_str(), "tenants": p.tenants,
-        "created_at": format_us(p.created_us), "updated_at": format_us(p.updated_us),
-    })
-}
-
 fn load(db: &Db) -> anyhow::Result<(tollgate_server::Settings, Billing)> {
     let settings = config::load(db, &[])?;
     let billing = Billing::from_settings(&settings.billing)
@@ -90,8 +81,8 @@ fn load(db: &Db) -> anyhow::Result<(tollgate_server::Settings, Billing)> {
 
 fn print_list(all: &[Plan], as_json: bool) {
     if as_json {
-        let rows: Vec<_> = all.iter().map(plan_json).collect();
-        println!("{}", json(&json!(rows)));
+        let rows: Vec<_> = all.iter().map(plan_view).collect();
+        println!("{}", json(&rows));
         return;
     }
     let rows = all
@@ -162,7 +153,7 @@ impl Plans {
                 };
                 let (plan, added) = put(&*store, &name, &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_json(&plan)));
+                    println!("{}", json(&plan_view(&plan)));
                 } else {
                     let what = if added { "added" } else { "changed" };
                     let default = if default { " (the default plan)" } else { "" };
@@ -187,7 +178,7 @@ impl Plans {
                 };
                 let (plan, _) = put(&*store, name.trim(), &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_json(&plan)));
+                    println!("{}", json(&plan_view(&plan)));
                 } else {
                     println!(
                         "{} is now the default plan ({} a month): tenants with no plan set are \

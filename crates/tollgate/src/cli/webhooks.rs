@@ -2,10 +2,9 @@
 //! running server (an `admin` key).
 
 use clap::Subcommand;
-use serde_json::Value;
-use tollgate_client::NewWebhook;
+use tollgate_api::webhooks::{CreateWebhookBody, DeliveriesQuery, Webhook, WebhookEventType};
 
-use super::output::{cell, fields, json, table};
+use super::output::{fields, json, table};
 use super::usage::ClientArgs;
 
 /// Webhook endpoints.
@@ -74,20 +73,24 @@ pub enum Webhooks {
     },
 }
 
-fn endpoint_fields(w: &Value) -> String {
-    let types: Vec<String> = w["event_types"]
-        .as_array()
-        .map(|a| a.iter().map(cell).collect())
-        .unwrap_or_default();
+fn event_names(types: &[WebhookEventType]) -> String {
+    types
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn endpoint_fields(w: &Webhook) -> String {
     let mut rows = vec![
-        ("id", cell(&w["id"])),
-        ("url", cell(&w["url"])),
-        ("events", types.join(", ")),
-        ("description", cell(&w["description"])),
-        ("created", cell(&w["created_at"])),
+        ("id", w.id.clone()),
+        ("url", w.url.clone()),
+        ("events", event_names(&w.event_types)),
+        ("description", w.description.clone().unwrap_or_default()),
+        ("created", w.created_at.clone()),
     ];
-    if let Some(secret) = w["secret"].as_str() {
-        rows.push(("secret (shown once)", secret.to_string()));
+    if let Some(secret) = &w.secret {
+        rows.push(("secret (shown once)", secret.clone()));
     }
     fields(rows)
 }
@@ -105,8 +108,8 @@ impl Webhooks {
             } => {
                 let w = client
                     .client()?
-                    .create_webhook(&NewWebhook {
-                        url,
+                    .create_webhook(&CreateWebhookBody {
+                        url: Some(url),
                         event_types: (!events.is_empty()).then_some(events),
                         secret,
                         description,
@@ -129,19 +132,15 @@ impl Webhooks {
                 if as_json {
                     println!("{}", json(&all));
                 } else {
-                    let rows = all["webhooks"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let rows = all
+                        .webhooks
+                        .iter()
                         .map(|w| {
                             vec![
-                                cell(&w["id"]),
-                                cell(&w["url"]),
-                                w["event_types"]
-                                    .as_array()
-                                    .map(|a| a.iter().map(cell).collect::<Vec<_>>().join(", "))
-                                    .unwrap_or_default(),
-                                cell(&w["description"]),
+                                w.id.clone(),
+                                w.url.clone(),
+                                event_names(&w.event_types),
+                                w.description.clone().unwrap_or_default(),
                             ]
                         })
                         .collect();
@@ -174,30 +173,29 @@ impl Webhooks {
                 offset,
                 json: as_json,
             } => {
-                let log = client
-                    .client()?
-                    .webhook_deliveries(&id, limit, offset)
-                    .await?;
+                let page = DeliveriesQuery {
+                    limit: Some(limit),
+                    offset: Some(offset),
+                };
+                let log = client.client()?.webhook_deliveries(&id, &page).await?;
                 if as_json {
                     println!("{}", json(&log));
                 } else {
-                    let rows = log["deliveries"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let rows = log
+                        .deliveries
+                        .iter()
                         .map(|d| {
-                            [
-                                "event_id",
-                                "event_type",
-                                "status",
-                                "attempts",
-                                "last_status_code",
-                                "next_attempt_at",
-                                "last_error",
+                            vec![
+                                d.event_id.clone(),
+                                d.event_type.as_str().to_string(),
+                                d.status.as_str().to_string(),
+                                d.attempts.to_string(),
+                                d.last_status_code
+                                    .map(|c| c.to_string())
+                                    .unwrap_or_default(),
+                                d.next_attempt_at.clone().unwrap_or_default(),
+                                d.last_error.clone().unwrap_or_default(),
                             ]
-                            .iter()
-                            .map(|k| cell(&d[*k]))
-                            .collect()
                         })
                         .collect();
                     let header = [

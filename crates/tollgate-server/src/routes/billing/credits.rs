@@ -6,35 +6,33 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
+use tollgate_api::billing::{CreditBody, Credited, Loose};
+use tollgate_api::ErrorCode;
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos};
 use tollgate_store::{LedgerKind, NewCredit};
 use uuid::Uuid;
 
-use super::accounts::{balance_view, entry_json};
+use super::accounts::{balance_view, entry_view};
 use super::{amount, body_user};
 use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
-use tollgate_api::ErrorCode;
 
 /// The header that marks an answer repeated from the first request with its Idempotency-Key.
 const REPLAYED: &str = "idempotent-replayed";
 
 /// A currency code, or `default` when absent.
-fn currency(value: Option<&Value>, default: &Currency) -> Result<Currency, ApiError> {
-    let bad = |message: String| {
-        ApiError::new(ErrorCode::InvalidCurrency, message)
-            .with_details(json!({ "field": "currency" }))
-    };
+fn currency(value: Option<&Loose>, default: &Currency) -> Result<Currency, ApiError> {
+    let bad =
+        |message: String| ApiError::new(ErrorCode::InvalidCurrency, message).with_field("currency");
     match value {
-        None | Some(Value::Null) => Ok(default.clone()),
-        Some(Value::String(s)) => Currency::try_from(s.clone()).map_err(bad),
-        Some(_) => Err(bad(
+        None => Ok(default.clone()),
+        Some(Loose::Text(s)) => Currency::try_from(s.clone()).map_err(bad),
+        Some(Loose::Number(_) | Loose::Other(_)) => Err(bad(
             "currency must be a three-letter ISO 4217 code as a string, like \"USD\"".into(),
         )),
     }
@@ -56,34 +54,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// Body of the top-up, refund and adjustment routes.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreditBody {
-    /// A positive decimal string, at most 9 places; anything else is refused with
-    /// `INVALID_AMOUNT`.
-    #[schema(value_type = String, example = "10.00")]
-    amount: Option<Value>,
-    /// A three-letter ISO 4217 code (default: the account limits' currency).
-    #[schema(value_type = Option<String>, example = "USD")]
-    currency: Option<Value>,
-    /// Why (at most 1,000 characters).
-    description: Option<String>,
-    /// Who took the payment.
-    payment_provider: Option<String>,
-    /// The payment's id there.
-    payment_id: Option<String>,
-    /// The account (none: the tenant's own).
-    user_id: Option<String>,
-    /// Free-form metadata.
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<Map<String, Value>>,
-    /// Refunds only: the usage event refunded.
-    log_id: Option<String>,
-    /// Adjustments only: `credit` (default) or `debit`.
-    direction: Option<String>,
-}
-
 /// Top up an account
 ///
 /// Money paid in, credited to the account's balance. Needs the `billing` scope.
@@ -95,7 +65,7 @@ pub struct CreditBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
     request_body = CreditBody,
     responses(
-        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Credited),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
         (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
@@ -122,7 +92,7 @@ pub async fn topup(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
     request_body = CreditBody,
     responses(
-        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Credited),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
         (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
@@ -150,7 +120,7 @@ pub async fn refund(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: a repeat with the same body returns the first result (header `idempotent-replayed: true`); with another body, 409")),
     request_body = CreditBody,
     responses(
-        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Value),
+        (status = 200, description = "`transaction` (the ledger entry, with `balance_after`) and the account's `balance`", body = Credited),
         (status = 400, description = "A bad amount (`INVALID_AMOUNT`), currency (`INVALID_CURRENCY`) or `Idempotency-Key`"),
         (status = 403, description = "The key lacks the `billing` scope"),
         (status = 409, description = "The `Idempotency-Key` was used with another body"),
@@ -249,8 +219,11 @@ async fn credit(
     };
     let (entry, replayed) = state.store().post_credit(&credit, defaults).await?;
     let balance = balance_view(state, &auth.tenant_id, &entry.user_id).await?;
-    let mut response =
-        Json(json!({"transaction": entry_json(&entry), "balance": balance})).into_response();
+    let mut response = Json(Credited {
+        balance,
+        transaction: entry_view(&entry),
+    })
+    .into_response();
     if replayed {
         response
             .headers_mut()

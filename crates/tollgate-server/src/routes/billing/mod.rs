@@ -15,8 +15,8 @@ pub(super) mod reports;
 
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use tollgate_api::billing::{Loose, PlanBody, TenantLimits};
+use tollgate_api::ErrorCode;
 use tollgate_core::time::{month_of, month_string, next_month, now_us};
 use tollgate_core::validate::{optional_text, plan_name};
 use tollgate_core::Nanos;
@@ -26,14 +26,6 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
-use tollgate_api::ErrorCode;
-
-/// For `Option<Option<T>>` fields: absent is None, `null` is `Some(None)`.
-pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
 
 /// The account a query names: absent or empty is None.
 fn query_user(user_id: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -47,20 +39,20 @@ fn body_user(user_id: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// Reads an amount sent as a JSON string holding a plain decimal with at most nine places.
-fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, ApiError> {
+fn amount(field: &str, value: Option<&Loose>, zero_ok: bool) -> Result<Nanos, ApiError> {
     let bad = |why: String| {
         ApiError::new(ErrorCode::InvalidAmount, format!("{field} {why}")).with_field(field)
     };
     let example = "a decimal string such as \"10\" or \"0.5\"";
     let text = match value {
-        Some(Value::String(s)) => s.trim(),
-        None | Some(Value::Null) => return Err(bad(format!("is required: {example}"))),
-        Some(Value::Number(_)) => {
+        Some(Loose::Text(s)) => s.trim(),
+        None => return Err(bad(format!("is required: {example}"))),
+        Some(Loose::Number(_)) => {
             return Err(bad(format!(
                 "must be {example}, not a JSON number (numbers lose precision)"
             )))
         }
-        Some(_) => return Err(bad(format!("must be {example}"))),
+        Some(Loose::Other(_)) => return Err(bad(format!("must be {example}"))),
     };
     if text.is_empty() {
         return Err(bad(format!("must not be empty; send {example}")));
@@ -102,26 +94,22 @@ fn amount(field: &str, value: Option<&Value>, zero_ok: bool) -> Result<Nanos, Ap
 }
 
 /// The tenant's plan and quota and this month's use, as one statement read them.
-fn limits_json(q: &QuotaState) -> Value {
-    json!({
-        "plan": q.plan,
-        "limit": q.limit,
-        "used": q.used,
-        "reserved": q.reserved,
-        "remaining": q.limit.map(|l| (l - q.used - q.reserved).max(0)),
-        "resets_at": format!("{}-01T00:00:00Z", month_string(next_month(q.month))),
-        "month": month_string(q.month),
-    })
+fn tenant_limits(q: &QuotaState) -> TenantLimits {
+    TenantLimits {
+        limit: q.limit,
+        month: month_string(q.month),
+        plan: q.plan.clone(),
+        remaining: q.limit.map(|l| (l - q.used - q.reserved).max(0)),
+        reserved: q.reserved,
+        resets_at: format!("{}-01T00:00:00Z", month_string(next_month(q.month))),
+        used: q.used,
+    }
 }
 
-/// Body of `POST /api/v1/billing/plan`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanBody {
-    /// A plan's name (see `GET /api/v1/plans`), or null for the default plan; required.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    plan: Option<Option<String>>,
+/// The details of a refused plan name: the plans there are.
+#[derive(serde::Serialize)]
+struct UnknownPlan<'a> {
+    known: &'a [String],
 }
 
 /// Move the tenant to a plan
@@ -135,7 +123,7 @@ pub struct PlanBody {
     operation_id = "set_plan",
     request_body = PlanBody,
     responses(
-        (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = Value),
+        (status = 200, description = "The tenant's limits, as `GET /api/v1/billing/limits` shows them", body = TenantLimits),
         (status = 403, description = "The key is not an operator key"),
         (status = 422, description = "`plan` is missing or not a plan (with `known`, the plans there are)"),
     )
@@ -144,7 +132,7 @@ pub async fn set_plan(
     State(state): State<AppState>,
     auth: Can<need::Operator>,
     Body(body): Body<PlanBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantLimits>, ApiError> {
     let Some(plan) = body.plan else {
         return Err(ApiError::invalid_field(
             "plan",
@@ -160,16 +148,17 @@ pub async fn set_plan(
         .set_plan(&auth.tenant_id, plan.as_deref(), month_of(now_us()))
         .await?;
     match change {
-        PlanChange::Moved(q) => Ok(Json(limits_json(&q))),
-        PlanChange::UnknownPlan { known } => Err(ApiError::new(
-            ErrorCode::InvalidField,
-            format!(
+        PlanChange::Moved(q) => Ok(Json(tenant_limits(&q))),
+        PlanChange::UnknownPlan { known } => {
+            let message = format!(
                 "'{}' is not a plan (known: {}); operators add plans with PUT /api/v1/plans/NAME",
                 plan.unwrap_or_default(),
                 known.join(", ")
-            ),
-        )
-        .with_details(json!({"field": "plan", "known": known}))),
+            );
+            let details = serde_json::to_value(UnknownPlan { known: &known })
+                .map_err(|e| ApiError::internal(format!("plan names serialize: {e}")))?;
+            Err(ApiError::invalid_field("plan", message).with_details(details))
+        }
     }
 }
 
@@ -182,17 +171,17 @@ pub async fn set_plan(
     tag = "billing",
     operation_id = "billing_limits",
     responses(
-        (status = 200, description = "`plan`, `limit` (null: unlimited), `used`, `reserved`, `remaining`, `resets_at`, `month`", body = Value),
+        (status = 200, description = "The plan, its quota (`limit`, null: unlimited) and this month's use", body = TenantLimits),
     )
 )]
 pub async fn limits(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantLimits>, ApiError> {
     let q = state
         .store()
         .quota(&auth.tenant_id, month_of(now_us()))
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(Json(limits_json(&q)))
+    Ok(Json(tenant_limits(&q)))
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::billing::{
+    CostReport, ReportQuery, ReportRange, TokenTotals, UsagePeriod, UsageQuery, UsageReport,
+    UsageTotals,
+};
 use tollgate_core::time::{day_of, day_start_us, format_us, month_of, month_start_us, now_us};
 use tollgate_store::UsageRow;
 
@@ -14,17 +16,34 @@ use super::query_user;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
-use crate::routes::totals::{breakdown, end_of_today, grouped, Totals};
+use crate::routes::totals::{decimal, end_of_today, Totals};
 use crate::state::AppState;
 
-/// Query of `GET /api/v1/billing/usage`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsageQuery {
-    /// `day` (today, UTC) or `month` (default).
-    period: Option<String>,
-    /// One account's usage (none: the whole tenant's; an end user: their own).
-    user_id: Option<String>,
+/// Sums as the wire shows them.
+fn totals(t: &Totals) -> UsageTotals {
+    UsageTotals {
+        cached_responses: t.cached_responses,
+        cost: t
+            .cost
+            .iter()
+            .map(|(c, n)| (c.clone(), decimal(*n)))
+            .collect(),
+        requests: t.requests,
+        tokens: TokenTotals {
+            cache_write: t.tokens.cache_write,
+            cached_input: t.tokens.cached_input,
+            input: t.tokens.input,
+            output: t.tokens.output,
+            reasoning: t.tokens.reasoning,
+            total: t.tokens.total(),
+        },
+        unpriced_requests: t.unpriced,
+    }
+}
+
+/// Sums per group.
+fn grouped(groups: &BTreeMap<String, Totals>) -> BTreeMap<String, UsageTotals> {
+    groups.iter().map(|(k, t)| (k.clone(), totals(t))).collect()
 }
 
 /// Usage today or this month
@@ -37,7 +56,7 @@ pub struct UsageQuery {
     operation_id = "billing_usage",
     params(UsageQuery),
     responses(
-        (status = 200, description = "`requests`, `tokens`, `cost` by currency, `period`, `user_id`, `start_date`, `end_date`, `by_provider`", body = Value),
+        (status = 200, description = "Requests, tokens and cost by currency, in total and by provider", body = UsageReport),
         (status = 404, description = "An end user named another account"),
     )
 )]
@@ -45,13 +64,12 @@ pub async fn usage(
     State(state): State<AppState>,
     auth: Can<need::OwnRead>,
     Params(q): Params<UsageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsageReport>, ApiError> {
     let user = auth.account_user(query_user(q.user_id.as_deref())?)?;
-    let period = q.period.as_deref().unwrap_or("month").trim();
     let now = now_us();
-    let start_us = match period {
-        "day" => day_start_us(day_of(now)),
-        "month" => month_start_us(month_of(now)),
+    let (period, start_us) = match q.period.as_deref().unwrap_or("month").trim() {
+        "day" => (UsagePeriod::Day, day_start_us(day_of(now))),
+        "month" => (UsagePeriod::Month, month_start_us(month_of(now))),
         _ => {
             return Err(ApiError::invalid_query(
                 "period",
@@ -71,21 +89,19 @@ pub async fn usage(
         total.add(r);
         by_provider.entry(r.provider.clone()).or_default().add(r);
     }
-    let mut body = total.json();
-    body["period"] = json!(period);
-    body["user_id"] = json!(user);
-    body["start_date"] = json!(format_us(start_us));
-    body["end_date"] = json!(format_us(end_us));
-    body["by_provider"] = grouped(&by_provider);
-    Ok(Json(body))
-}
-
-/// Query of `GET /api/v1/billing/cost-report`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReportQuery {
-    /// `month` (default) or `all`.
-    range: Option<String>,
+    let sums = totals(&total);
+    Ok(Json(UsageReport {
+        by_provider: grouped(&by_provider),
+        cached_responses: sums.cached_responses,
+        cost: sums.cost,
+        end_date: format_us(end_us),
+        period,
+        requests: sums.requests,
+        start_date: format_us(start_us),
+        tokens: sums.tokens,
+        unpriced_requests: sums.unpriced_requests,
+        user_id: user,
+    }))
 }
 
 /// Cost report
@@ -98,18 +114,17 @@ pub struct ReportQuery {
     operation_id = "cost_report",
     params(ReportQuery),
     responses(
-        (status = 200, description = "`range`, `start_date`, `end_date`, `totals`, `by_provider`, `by_model`", body = Value),
+        (status = 200, description = "Requests, tokens and cost by currency, in total, by provider and by model", body = CostReport),
     )
 )]
 pub async fn cost_report(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<ReportQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let range = q.range.as_deref().unwrap_or("month").trim();
-    let start_us = match range {
-        "month" => month_start_us(month_of(now_us())),
-        "all" => 0,
+) -> Result<Json<CostReport>, ApiError> {
+    let (range, start_us) = match q.range.as_deref().unwrap_or("month").trim() {
+        "month" => (ReportRange::Month, month_start_us(month_of(now_us()))),
+        "all" => (ReportRange::All, 0),
         _ => {
             return Err(ApiError::invalid_query(
                 "range",
@@ -122,9 +137,20 @@ pub async fn cost_report(
         .store()
         .usage_rows(&auth.tenant_id, start_us, end_us)
         .await?;
-    let mut body = breakdown(&rows);
-    body["range"] = json!(range);
-    body["start_date"] = json!(format_us(start_us));
-    body["end_date"] = json!(format_us(end_us));
-    Ok(Json(body))
+    let mut total = Totals::default();
+    let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
+    for r in &rows {
+        total.add(r);
+        by_provider.entry(r.provider.clone()).or_default().add(r);
+        by_model.entry(r.model.clone()).or_default().add(r);
+    }
+    Ok(Json(CostReport {
+        by_model: grouped(&by_model),
+        by_provider: grouped(&by_provider),
+        end_date: format_us(end_us),
+        range,
+        start_date: format_us(start_us),
+        totals: totals(&total),
+    }))
 }
