@@ -15,6 +15,9 @@
 //! - Types are grouped by domain, one module each; the error body is in [`error`].
 #![forbid(unsafe_code)]
 
+pub mod conversations;
 pub mod error;
+pub mod operate;
+pub mod usage;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
