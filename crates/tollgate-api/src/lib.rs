@@ -17,9 +17,12 @@
 
 pub mod authorize;
 pub mod billing;
+pub mod conversations;
 pub mod document;
 pub mod error;
+pub mod operate;
 pub mod plans;
+pub mod usage;
 pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+use tollgate_api::usage::UsageExportQuery;
+
 use crate::{api_error, segment, Client, ClientError};
 
 /// An export longer than the client's usual timeout still has to finish.
@@ -24,8 +27,9 @@ impl Download {
 }
 
 impl Client {
-    /// `GET /api/v1/export/usage` with `start`, `end` and `format` (`csv` or `jsonl`).
-    pub async fn export_usage(&self, query: &[(&str, String)]) -> Result<Download, ClientError> {
+    /// `GET /api/v1/export/usage`: CSV, or JSON lines (each a
+    /// [`tollgate_api::usage::UsageExportLine`]) with `format` `jsonl`.
+    pub async fn export_usage(&self, query: &UsageExportQuery) -> Result<Download, ClientError> {
         self.download("/api/v1/export/usage", query).await
     }
 
@@ -35,10 +39,10 @@ impl Client {
         self.download(&path, &[("format", "csv".to_string())]).await
     }
 
-    async fn download(
+    async fn download<Q: Serialize + ?Sized>(
         &self,
         path: &str,
-        query: &[(&str, String)],
+        query: &Q,
     ) -> Result<Download, ClientError> {
         let response = self
             .request(reqwest::Method::GET, path)

@@ -3,6 +3,9 @@
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
 //! `billing.rs`, the webhook routes in `webhooks.rs`, the export downloads in `export.rs`.
+//!
+//! Where `tollgate-api` has a route's types (usage, health), the client takes and returns
+//! them, the very ones the server sends, rather than wire structs of its own.
 #![forbid(unsafe_code)]
 
 mod billing;
@@ -17,6 +20,14 @@ use serde_json::Value;
 
 pub use billing::{Authorization, CreditKind, CreditOutcome};
 pub use export::Download;
+pub use tollgate_api::usage::Logged;
+/// One call to log (`POST /api/v1/log`): `tollgate-api`'s body, under the client's old name.
+pub use tollgate_api::usage::UsageLogBody as UsageLog;
+
+use tollgate_api::operate::Health;
+use tollgate_api::usage::{
+    LogBatchBody, LogBatchResponse, LogsPage, LogsQuery, StatsQuery, UsageStats,
+};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,74 +84,6 @@ pub struct ReceiptRequest {
     pub tags: Option<Vec<String>>,
 }
 
-/// One call to log (`POST /api/v1/log`). Fields left `None` are not sent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct UsageLog {
-    /// Provider (`openai`).
-    pub provider: String,
-    /// Model (`gpt-4o`).
-    pub model: String,
-    /// Prompt tokens, cached included.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<i64>,
-    /// Generated tokens, reasoning included.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<i64>,
-    /// Cached prompt tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cached_input_tokens: Option<i64>,
-    /// Cache-write tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_write_tokens: Option<i64>,
-    /// Reasoning tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning_tokens: Option<i64>,
-    /// Alias.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
-    /// Origin.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-    /// End user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Idempotency key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Event time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-    /// Client cost (used only for models the server cannot price).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-    /// Served from a response cache.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cached_response: Option<bool>,
-}
-
-/// The answer to a logged call.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Logged {
-    /// Log id.
-    pub log_id: String,
-    /// Cost as a float (llmring).
-    pub cost: f64,
-    /// Exact cost.
-    pub cost_exact: String,
-    /// Currency.
-    pub currency: String,
-    /// Event time.
-    pub timestamp: String,
-    /// Position in the tenant's log.
-    pub seq: i64,
-    /// The price it was charged at.
-    pub price_version: Option<String>,
-    /// Flags (`unpriced`, `cached_response`, ...).
-    pub flags: Vec<String>,
-    /// True when the call had been recorded before.
-    pub duplicate: bool,
-}
-
 impl Client {
     /// A client for `base` (`http://127.0.0.1:8000`) using `key`.
     pub fn new(base: &str, key: &str) -> Result<Client, ClientError> {
@@ -174,27 +117,23 @@ impl Client {
         self.post("/api/v1/log", log).await
     }
 
-    /// Logs a batch of calls (`{"events": [...]}`); the answer has one result per event.
-    pub async fn log_batch<T: Serialize>(&self, events: &[T]) -> Result<Value, ClientError> {
-        self.post(
-            "/api/v1/log/batch",
-            &serde_json::json!({ "events": events }),
-        )
-        .await
+    /// Logs a batch of calls; the answer has one result per event, by index.
+    pub async fn log_batch(&self, batch: &LogBatchBody) -> Result<LogBatchResponse, ClientError> {
+        self.post("/api/v1/log/batch", batch).await
     }
 
-    /// `GET /api/v1/stats` with query parameters.
-    pub async fn stats(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.get("/api/v1/stats", query).await
+    /// `GET /api/v1/stats`.
+    pub async fn stats(&self, query: &StatsQuery) -> Result<UsageStats, ClientError> {
+        self.get_typed("/api/v1/stats", query).await
     }
 
-    /// `GET /api/v1/logs` with query parameters.
-    pub async fn logs(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.get("/api/v1/logs", query).await
+    /// `GET /api/v1/logs`: a page of logged calls, newest first.
+    pub async fn logs(&self, query: &LogsQuery) -> Result<LogsPage, ClientError> {
+        self.get_typed("/api/v1/logs", query).await
     }
 
-    /// `GET /health`.
-    pub async fn health(&self) -> Result<Value, ClientError> {
+    /// `GET /health`. A server whose database does not answer is an error (503).
+    pub async fn health(&self) -> Result<Health, ClientError> {
         self.get("/health", &[]).await
     }
 
@@ -275,6 +214,20 @@ impl Client {
         &self,
         path: &str,
         query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .query(query)
+            .send()
+            .await?;
+        decode(resp).await
+    }
+
+    /// A GET with a typed query (its `None` fields left out), returning JSON.
+    async fn get_typed<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
     ) -> Result<T, ClientError> {
         let resp = self
             .request(reqwest::Method::GET, path)

@@ -1,12 +1,14 @@
 //! From wire bodies to priced events: validation, provider-usage normalisation and pricing,
-//! all before the store is touched. Nothing here does I/O.
+//! all before the store is touched. Nothing here does I/O. The bodies themselves are
+//! `tollgate-api`'s ([`UsageLogBody`], [`ConversationLogBody`]); what they mean is decided
+//! here.
 
 use std::sync::Arc;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tollgate_api::conversations::ConversationLogBody;
+use tollgate_api::usage::UsageLogBody;
 use tollgate_core::pricing::PriceBook;
 use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
 use tollgate_core::usage::{estimate_tokens, normalize_usage};
@@ -40,57 +42,6 @@ pub struct IngestContext<'a> {
     pub billing: Option<Arc<AccountDefaults>>,
     /// Raise `balance.low` when a charge takes a balance below this.
     pub balance_low: Option<Nanos>,
-}
-
-/// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields. Any other
-/// member is refused (422 naming it), so a misspelled one (`userid`) is never dropped.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UsageLogBody {
-    /// Model name.
-    pub model: String,
-    /// Provider name.
-    pub provider: String,
-    /// Prompt tokens (every one, cached included).
-    pub input_tokens: Option<i64>,
-    /// Generated tokens (every one, reasoning included).
-    pub output_tokens: Option<i64>,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: Option<i64>,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: Option<i64>,
-    /// Reasoning tokens.
-    pub reasoning_tokens: Option<i64>,
-    /// llmring alias.
-    pub alias: Option<String>,
-    /// llmring profile.
-    pub profile: Option<String>,
-    /// Calling application.
-    pub origin: Option<String>,
-    /// The caller's id for the call.
-    pub id_at_origin: Option<String>,
-    /// The client's cost (used per the client-cost policy).
-    pub cost: Option<f64>,
-    /// Latency.
-    pub latency_ms: Option<i64>,
-    /// Free-form metadata object (any members: llmring sends `model_alias`, `finish_reason`
-    /// and `conversation_id`).
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Map<String, Value>>,
-    /// Idempotency key.
-    pub request_id: Option<String>,
-    /// End user.
-    pub user_id: Option<String>,
-    /// The hold `POST /api/v1/authorize` placed for this call, settled by it.
-    pub hold_id: Option<String>,
-    /// Conversation.
-    pub conversation_id: Option<String>,
-    /// Event time (RFC 3339; without offset, UTC).
-    pub timestamp: Option<String>,
-    /// Served from a response cache: recorded with zero tokens and cost.
-    pub cached_response: Option<bool>,
-    /// A provider usage object (OpenAI, Anthropic or Gemini), normalised.
-    pub usage: Option<Value>,
 }
 
 /// Fields common to both routes, validated.
@@ -360,115 +311,6 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         conversation: None,
         charge,
     })
-}
-
-/// `POST /api/v1/conversations/log` (llmring's `ConversationLogRequest`). Here and in the
-/// nested objects any member not listed is refused (422 naming its path).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConversationLogBody {
-    /// The input messages.
-    #[serde(default)]
-    pub messages: Vec<MessageBody>,
-    /// The model's answer.
-    pub response: ResponseBody,
-    /// The call's metadata.
-    pub metadata: ConversationMetadata,
-    /// Idempotency key (Tollgate).
-    pub request_id: Option<String>,
-    /// End user (Tollgate).
-    pub user_id: Option<String>,
-    /// The hold this call settles (Tollgate).
-    pub hold_id: Option<String>,
-    /// Event time (Tollgate).
-    pub timestamp: Option<String>,
-}
-
-/// One input message; any role is stored as sent.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ConversationMessage)]
-pub struct MessageBody {
-    /// Role; `user` when absent.
-    pub role: Option<String>,
-    /// A string, a list of parts, or null.
-    pub content: Option<Value>,
-    /// Tool calls.
-    pub tool_calls: Option<Value>,
-    /// Tool results.
-    pub tool_results: Option<Value>,
-    /// Free-form metadata object.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Map<String, Value>>,
-    /// Accepted and ignored: llmring's `Message` carries it (the tool call a `tool` message
-    /// answers); no column keeps it.
-    #[schema(value_type = Option<String>)]
-    #[expect(
-        dead_code,
-        reason = "accepted so that llmring's messages are not refused"
-    )]
-    pub tool_call_id: Option<IgnoredAny>,
-    /// Accepted and ignored: llmring's `Message` carries it, always null on the wire (the
-    /// client cannot encode a set one); messages take the call's time.
-    #[schema(value_type = Option<String>)]
-    #[expect(
-        dead_code,
-        reason = "accepted so that llmring's messages are not refused"
-    )]
-    pub timestamp: Option<IgnoredAny>,
-    /// Accepted and ignored: an OpenAI chat message's participant name, which llmring 1.4.0's
-    /// logging decorators forward with the caller's messages.
-    #[schema(value_type = Option<String>)]
-    #[expect(
-        dead_code,
-        reason = "accepted so that llmring's messages are not refused"
-    )]
-    pub name: Option<IgnoredAny>,
-}
-
-/// The model's answer.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ConversationResponse)]
-pub struct ResponseBody {
-    /// Content.
-    pub content: Option<Value>,
-    /// Model as the client names it (`openai:gpt-4o-mini`).
-    pub model: Option<String>,
-    /// Finish reason.
-    pub finish_reason: Option<String>,
-    /// Usage object, the client's or the provider's.
-    pub usage: Option<Value>,
-    /// Tool calls.
-    pub tool_calls: Option<Value>,
-}
-
-/// llmring's `ConversationMetadata`: named fields, not a free-form object.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConversationMetadata {
-    /// Provider.
-    pub provider: String,
-    /// Model.
-    pub model: String,
-    /// Alias.
-    pub alias: Option<String>,
-    /// Profile.
-    pub profile: Option<String>,
-    /// Origin.
-    pub origin: Option<String>,
-    /// The client's total cost.
-    pub cost: Option<f64>,
-    /// The client's input cost.
-    pub input_cost: Option<f64>,
-    /// The client's output cost.
-    pub output_cost: Option<f64>,
-    /// Input tokens.
-    pub input_tokens: Option<i64>,
-    /// Output tokens.
-    pub output_tokens: Option<i64>,
-    /// Cached input tokens.
-    pub cached_tokens: Option<i64>,
 }
 
 const MAX_MESSAGES: usize = 1000;

@@ -3,16 +3,18 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+
+use tollgate_api::conversations::{
+    Conversation, ConversationDetail, ConversationLogBody, ConversationLogged, Message,
+};
 use tollgate_core::time::format_us;
-use tollgate_store::{Conversation, Message};
 use uuid::Uuid;
 
 use super::usage::context;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
-use crate::ingest::{conversation_item, ConversationLogBody};
+use crate::ingest::conversation_item;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
@@ -27,7 +29,7 @@ use tollgate_api::ErrorCode;
     operation_id = "log_conversation",
     request_body = ConversationLogBody,
     responses(
-        (status = 200, description = "`conversation_id`, `message_id`, `receipt: null`, `log_id`, `cost`, `cost_exact`, `currency`, `duplicate`", body = Value),
+        (status = 200, description = "The conversation and answer message created, `receipt: null`, and the call's log id and cost", body = ConversationLogged),
         (status = 422, description = "A field is invalid (`INVALID_FIELD`, naming it)"),
         (status = 503, description = "Too many requests are waiting for a commit; retry"),
     )
@@ -36,7 +38,7 @@ pub async fn log(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
     Body(body): Body<ConversationLogBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationLogged>, ApiError> {
     let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = conversation_item(body, &context(&state, &auth, &book))?;
@@ -44,60 +46,60 @@ pub async fn log(
     let r = recorded
         .first()
         .ok_or_else(|| ApiError::internal("append returned no outcome"))?;
-    Ok(Json(json!({
-        "conversation_id": r.conversation_id,
-        "message_id": r.message_id,
-        "receipt": null,
-        "log_id": r.log_id,
-        "cost": r.cost.to_f64(),
-        "cost_exact": r.cost.to_string(),
-        "currency": r.currency,
-        "duplicate": r.duplicate,
-    })))
+    Ok(Json(ConversationLogged {
+        conversation_id: r.conversation_id.map(|c| c.to_string()),
+        message_id: r.message_id.map(|m| m.to_string()),
+        receipt: (),
+        log_id: r.log_id.to_string(),
+        cost: r.cost.to_f64(),
+        cost_exact: r.cost.to_string(),
+        currency: r.currency.to_string(),
+        duplicate: r.duplicate,
+    }))
 }
 
-fn conversation_json(c: &Conversation) -> Value {
-    json!({
-        "id": c.id,
-        "api_key_id": c.tenant_id,
-        "title": c.title,
-        "system_prompt": c.system_prompt,
-        "model_alias": c.model_alias,
-        "temperature": c.temperature,
-        "max_tokens": c.max_tokens,
-        "message_count": c.message_count,
-        "total_input_tokens": c.total_input_tokens,
-        "total_output_tokens": c.total_output_tokens,
-        "total_cost": c.total_cost.to_f64(),
-        "total_cost_exact": c.total_cost.to_string(),
-        "currency": c.currency,
-        "created_at": format_us(c.created_us),
-        "updated_at": format_us(c.updated_us),
-        "last_message_at": c.last_message_us.map(format_us),
-    })
+fn conversation(c: tollgate_store::Conversation) -> Conversation {
+    Conversation {
+        id: c.id.to_string(),
+        api_key_id: c.tenant_id,
+        title: c.title,
+        system_prompt: c.system_prompt,
+        model_alias: c.model_alias,
+        temperature: c.temperature,
+        max_tokens: c.max_tokens,
+        message_count: c.message_count,
+        total_input_tokens: c.total_input_tokens,
+        total_output_tokens: c.total_output_tokens,
+        total_cost: c.total_cost.to_f64(),
+        total_cost_exact: c.total_cost.to_string(),
+        currency: c.currency,
+        created_at: format_us(c.created_us),
+        updated_at: format_us(c.updated_us),
+        last_message_at: c.last_message_us.map(format_us),
+    }
 }
 
-fn message_json(m: &Message) -> Value {
-    json!({
-        "id": m.id,
-        "conversation_id": m.conversation_id,
-        "receipt_id": null,
-        "role": m.role,
-        "content": m.content,
-        "content_hash": m.content_hash,
-        "input_tokens": m.input_tokens,
-        "output_tokens": m.output_tokens,
-        "tool_calls": m.tool_calls,
-        "tool_results": m.tool_results,
-        "metadata": m.metadata,
-        "timestamp": format_us(m.ts_us),
-    })
+fn message(m: tollgate_store::Message) -> Message {
+    Message {
+        id: m.id.to_string(),
+        conversation_id: m.conversation_id.to_string(),
+        receipt_id: (),
+        role: m.role,
+        content: m.content,
+        content_hash: m.content_hash,
+        input_tokens: m.input_tokens,
+        output_tokens: m.output_tokens,
+        tool_calls: m.tool_calls,
+        tool_results: m.tool_results,
+        metadata: m.metadata,
+        timestamp: format_us(m.ts_us),
+    }
 }
 
 fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| {
         ApiError::new(ErrorCode::InvalidField, "conversation_id must be a UUID")
-            .with_details(json!({"field": "conversation_id"}))
+            .with_field("conversation_id")
     })
 }
 
@@ -140,23 +142,21 @@ pub struct Page {
     operation_id = "list_conversations",
     params(Page),
     responses(
-        (status = 200, description = "An array of conversations: `id`, `title`, `system_prompt`, `model_alias`, `message_count`, token totals, `total_cost`, `total_cost_exact`, `currency`, `created_at`, `updated_at`, `last_message_at`", body = Value),
+        (status = 200, description = "The conversations, most recently updated first", body = Vec<Conversation>),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Conversation>>, ApiError> {
     let limit = bounded("limit", p.limit, 20, 1, 100)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
     let found = state
         .store()
         .list_conversations(&auth.tenant_id, limit, offset)
         .await?;
-    Ok(Json(Value::Array(
-        found.iter().map(conversation_json).collect(),
-    )))
+    Ok(Json(found.into_iter().map(conversation).collect()))
 }
 
 /// Query of `GET /api/v1/conversations/{id}`.
@@ -179,7 +179,7 @@ pub struct GetQuery {
     operation_id = "get_conversation",
     params(("id" = String, Path, description = "The conversation's id (a UUID)"), GetQuery),
     responses(
-        (status = 200, description = "The conversation, as listed, with `messages`", body = Value),
+        (status = 200, description = "The conversation, as listed, with `messages`", body = ConversationDetail),
         (status = 404, description = "No such conversation, or another tenant's"),
         (status = 422, description = "The id is not a UUID"),
     )
@@ -189,7 +189,7 @@ pub async fn get(
     auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(q): Params<GetQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationDetail>, ApiError> {
     let id = conversation_id(&id)?;
     let limit = bounded("message_limit", q.message_limit, 100, 1, 1000)?;
     let c = state
@@ -206,9 +206,10 @@ pub async fn get(
     } else {
         Vec::new()
     };
-    let mut body = conversation_json(&c);
-    body["messages"] = Value::Array(messages.iter().map(message_json).collect());
-    Ok(Json(body))
+    Ok(Json(ConversationDetail {
+        conversation: conversation(c),
+        messages: messages.into_iter().map(message).collect(),
+    }))
 }
 
 /// List a conversation's messages
@@ -221,7 +222,7 @@ pub async fn get(
     operation_id = "list_messages",
     params(("id" = String, Path, description = "The conversation's id (a UUID)"), Page),
     responses(
-        (status = 200, description = "An array of messages: `id`, `role`, `content` (or only `content_hash`, per the logging level), tokens, `tool_calls`, `tool_results`, `metadata`, `timestamp`", body = Value),
+        (status = 200, description = "The messages, oldest first: `content`, or only `content_hash`, per the logging level", body = Vec<Message>),
         (status = 404, description = "No such conversation, or another tenant's"),
         (status = 422, description = "The id is not a UUID"),
     )
@@ -231,7 +232,7 @@ pub async fn messages(
     auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Message>>, ApiError> {
     let id = conversation_id(&id)?;
     let limit = bounded("limit", p.limit, 100, 1, 1000)?;
     let offset = bounded("offset", p.offset, 0, 0, i64::MAX)?;
@@ -240,5 +241,5 @@ pub async fn messages(
         .list_messages(&auth.tenant_id, id, limit, offset)
         .await?
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
-    Ok(Json(Value::Array(found.iter().map(message_json).collect())))
+    Ok(Json(found.into_iter().map(message).collect()))
 }

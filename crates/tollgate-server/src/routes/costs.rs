@@ -12,12 +12,12 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{Datelike, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::usage::{CostPeriod, DailyCosts, DayCosts, MonthlyCosts};
 use tollgate_core::time::{
     day_of, day_string, format_us, month_start_us, month_string, next_month, DAY_US,
 };
 
-use super::totals::{breakdown, Totals};
+use super::totals::{breakdown_of, Totals};
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
@@ -44,7 +44,7 @@ pub struct DailyQuery {
     operation_id = "costs_daily",
     params(DailyQuery),
     responses(
-        (status = 200, description = "`date`, `totals`, `by_provider`, `by_model`", body = Value),
+        (status = 200, description = "The day's totals, by provider and by model", body = DailyCosts),
         (status = 400, description = "A bad `date` (`INVALID_QUERY`, field named)"),
     )
 )]
@@ -52,7 +52,7 @@ pub async fn daily(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<DailyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DailyCosts>, ApiError> {
     let day = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => day_of(Utc::now().timestamp_micros()),
         Some(d) => {
@@ -71,12 +71,16 @@ pub async fn daily(
         .store()
         .usage_rows(&auth.tenant_id, start_us, end_us)
         .await?;
-    let mut body = breakdown(&rows);
-    body["period"] = json!("day");
-    body["date"] = json!(day_string(day));
-    body["start_date"] = json!(format_us(start_us));
-    body["end_date"] = json!(format_us(end_us));
-    Ok(Json(body))
+    let b = breakdown_of(&rows);
+    Ok(Json(DailyCosts {
+        totals: b.totals,
+        by_provider: b.by_provider,
+        by_model: b.by_model,
+        period: CostPeriod::Day,
+        date: day_string(day),
+        start_date: format_us(start_us),
+        end_date: format_us(end_us),
+    }))
 }
 
 /// Query of `GET /api/v1/costs/monthly`.
@@ -115,7 +119,7 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
     operation_id = "costs_monthly",
     params(MonthlyQuery),
     responses(
-        (status = 200, description = "`year`, `month`, `totals`, `by_day`, `by_provider`, `by_model`", body = Value),
+        (status = 200, description = "The month's totals, by day, by provider and by model", body = MonthlyCosts),
         (status = 400, description = "A bad `year` or `month` (`INVALID_QUERY`, field named)"),
     )
 )]
@@ -123,7 +127,7 @@ pub async fn monthly(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<MonthlyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MonthlyCosts>, ApiError> {
     let year = number("year", q.year.as_deref(), 1970, 9999)?;
     let month = number("month", q.month.as_deref(), 1, 12)?;
     let today = Utc::now().date_naive();
@@ -147,19 +151,22 @@ pub async fn monthly(
     for r in &day_rows {
         days.entry(r.day).or_default().add(r);
     }
-    let by_day: Vec<Value> = days
+    let by_day: Vec<DayCosts> = days
         .iter()
-        .map(|(day, t)| {
-            let mut v = t.json();
-            v["date"] = json!(day_string(*day));
-            v
+        .map(|(day, t)| DayCosts {
+            date: day_string(*day),
+            totals: t.totals(),
         })
         .collect();
-    let mut body = breakdown(&month_rows);
-    body["period"] = json!("month");
-    body["month"] = json!(month_string(key));
-    body["start_date"] = json!(format_us(start_us));
-    body["end_date"] = json!(format_us(end_us));
-    body["by_day"] = json!(by_day);
-    Ok(Json(body))
+    let b = breakdown_of(&month_rows);
+    Ok(Json(MonthlyCosts {
+        totals: b.totals,
+        by_provider: b.by_provider,
+        by_model: b.by_model,
+        period: CostPeriod::Month,
+        month: month_string(key),
+        start_date: format_us(start_us),
+        end_date: format_us(end_us),
+        by_day,
+    }))
 }

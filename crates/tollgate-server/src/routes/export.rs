@@ -1,6 +1,11 @@
 //! `GET /api/v1/export/usage`: every usage event of the tenant in a time range, in log
 //! (`seq`) order, as CSV or JSON lines, streamed a page at a time.
 //!
+//! The body is not one JSON document, so the handler answers a stream, not a `Json` of an
+//! API type: `text/csv` (a header row, then a row per event) or, with `format=jsonl`,
+//! `application/x-ndjson` (one [`UsageExportLine`] per line). Its query is
+//! [`UsageExportQuery`].
+//!
 //! The range's size and last position are fixed before the first byte is sent (and the count
 //! goes out in `X-Export-Count`), so events appended during a long export do not change it.
 //! The body is read from the store by keyset on `seq`, one page per chunk, so the server
@@ -12,12 +17,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use serde::Deserialize;
-use serde_json::json;
+use tollgate_api::usage::{UsageExportLine, UsageExportQuery};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_store::{ExportPage, ExportedEvent, StoreError};
 
-use super::logs::event_json;
+use super::logs::log_entry;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
@@ -61,19 +65,6 @@ const COLUMNS: [&str; 27] = [
     "source",
 ];
 
-/// Query of `GET /api/v1/export/usage`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// First day or instant (RFC 3339; a date starts at midnight UTC); absent: the beginning.
-    start: Option<String>,
-    /// Last day or instant (a date ends at the end of that day); absent: now.
-    end: Option<String>,
-    /// `csv` (default) or `jsonl`.
-    format: Option<String>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Csv,
@@ -101,16 +92,21 @@ fn bound(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>,
     path = "/api/v1/export/usage",
     tag = "usage",
     operation_id = "export_usage",
-    params(ExportQuery),
+    params(UsageExportQuery),
     responses(
-        (status = 200, description = "The events: `text/csv`, or `application/x-ndjson` with `format=jsonl`", content_type = "text/csv"),
+        (status = 200, description = "The events, streamed: `text/csv` (a header row, then a row per event), or with `format=jsonl` `application/x-ndjson`, one `UsageExportLine` object per line",
+            headers(("X-Export-Count" = u64, description = "How many events the export holds")),
+            content(
+                (String = "text/csv"),
+                (UsageExportLine = "application/x-ndjson"),
+            )),
         (status = 400, description = "A bad `start`, `end` or `format` (`INVALID_QUERY`, field named)"),
     )
 )]
 pub async fn usage(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-    Params(q): Params<ExportQuery>,
+    Params(q): Params<UsageExportQuery>,
 ) -> Result<Response, ApiError> {
     let format = match q.format.as_deref().map(str::trim).unwrap_or("csv") {
         "csv" | "" => Format::Csv,
@@ -275,11 +271,13 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
 fn json_line(out: &mut Vec<u8>, x: &ExportedEvent) -> Result<(), StoreError> {
     let entry = std::str::from_utf8(&x.entry)
         .map_err(|_| StoreError::Invariant(format!("the entry at {} is not UTF-8", x.event.seq)))?;
-    let mut v = event_json(&x.event);
-    v["index"] = json!(x.event.seq);
-    v["entry"] = json!(entry);
-    v["leaf_hash"] = json!(b64(&x.leaf_hash));
-    serde_json::to_writer(&mut *out, &v)
+    let line = UsageExportLine {
+        log: log_entry(&x.event),
+        index: x.event.seq,
+        entry: entry.to_string(),
+        leaf_hash: b64(&x.leaf_hash),
+    };
+    serde_json::to_writer(&mut *out, &line)
         .map_err(|e| StoreError::Invariant(format!("writing JSON: {e}")))?;
     out.push(b'\n');
     Ok(())

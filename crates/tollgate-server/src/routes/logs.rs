@@ -3,78 +3,61 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use tollgate_api::usage::{LogEntry, LogSource, LogsPage, LogsQuery};
 use tollgate_core::time::format_us;
+use tollgate_core::EventSource;
 use tollgate_store::{LogFilter, StoredEvent};
 use uuid::Uuid;
 
 use super::conversations::bounded;
 use super::stats::date_range;
+use super::usage::flags;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
-/// Query of `GET /api/v1/logs`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LogsQuery {
-    /// How many, 1 to 500 (default 50).
-    limit: Option<i64>,
-    /// How many to skip (default 0).
-    offset: Option<i64>,
-    /// First day or instant (RFC 3339; a date alone starts at midnight UTC).
-    start_date: Option<String>,
-    /// Last day or instant (a date alone ends at the end of that day).
-    end_date: Option<String>,
-    /// Only this llmring alias.
-    alias: Option<String>,
-    /// Only this model.
-    model: Option<String>,
-    /// Only this provider.
-    provider: Option<String>,
-    /// Only this origin.
-    origin: Option<String>,
-    /// Only this end user's calls.
-    user_id: Option<String>,
-    /// Only this conversation's calls (a UUID).
-    conversation_id: Option<String>,
-    /// `true`: only calls no price was known for.
-    unpriced: Option<bool>,
+/// A stored event as `GET /api/v1/logs` lists it.
+pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
+    let e = &s.event;
+    LogEntry {
+        id: e.log_id.to_string(),
+        logged_at: format_us(e.timestamp_us),
+        recorded_at: format_us(s.recorded_us),
+        seq: s.seq,
+        provider: e.provider.clone(),
+        model: e.model.clone(),
+        alias: e.alias.clone(),
+        profile: e.profile.clone(),
+        origin: e.origin.clone(),
+        id_at_origin: e.id_at_origin.clone(),
+        user_id: e.user_id.clone(),
+        conversation_id: e.conversation_id.map(|c| c.to_string()),
+        request_id: e.request_id.clone(),
+        input_tokens: e.tokens.input,
+        output_tokens: e.tokens.output,
+        cached_input_tokens: e.tokens.cached_input,
+        cache_write_tokens: e.tokens.cache_write,
+        reasoning_tokens: e.tokens.reasoning,
+        latency_ms: e.latency_ms,
+        cost: e.cost.to_f64(),
+        cost_exact: e.cost.to_string(),
+        currency: e.currency.to_string(),
+        price_version: e.price_version.clone(),
+        flags: flags(e.flags),
+        source: match e.source {
+            EventSource::Usage => LogSource::Usage,
+            EventSource::Conversation => LogSource::Conversation,
+        },
+        metadata: e.metadata.clone(),
+    }
 }
 
+/// [`log_entry`] as a JSON object, for the receipt listings, which add members of their own.
 pub(crate) fn event_json(s: &StoredEvent) -> Value {
-    let e = &s.event;
-    json!({
-        "id": e.log_id,
-        "logged_at": format_us(e.timestamp_us),
-        "recorded_at": format_us(s.recorded_us),
-        "seq": s.seq,
-        "provider": e.provider,
-        "model": e.model,
-        "alias": e.alias,
-        "profile": e.profile,
-        "origin": e.origin,
-        "id_at_origin": e.id_at_origin,
-        "user_id": e.user_id,
-        "conversation_id": e.conversation_id,
-        "request_id": e.request_id,
-        "input_tokens": e.tokens.input,
-        "output_tokens": e.tokens.output,
-        "cached_input_tokens": e.tokens.cached_input,
-        "cache_write_tokens": e.tokens.cache_write,
-        "reasoning_tokens": e.tokens.reasoning,
-        "latency_ms": e.latency_ms,
-        "cost": e.cost.to_f64(),
-        "cost_exact": e.cost.to_string(),
-        "currency": e.currency,
-        "price_version": e.price_version,
-        "flags": e.flags.names(),
-        "source": e.source.as_str(),
-        "metadata": e.metadata,
-    })
+    serde_json::to_value(log_entry(s)).expect("a log entry is JSON: its map keys are strings")
 }
 
 /// List logged calls
@@ -88,14 +71,14 @@ pub(crate) fn event_json(s: &StoredEvent) -> Value {
     operation_id = "list_logs",
     params(LogsQuery),
     responses(
-        (status = 200, description = "`logs` (each with its tokens, `cost`, `cost_exact`, `currency`, `price_version`, `flags`, `seq`), `limit`, `offset`, `count`, and the `start_date` and `end_date` searched", body = Value),
+        (status = 200, description = "A page of calls, newest first, with the range searched", body = LogsPage),
     )
 )]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<LogsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogsPage>, ApiError> {
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
     // Alias, model, provider and origin have no index of their own: filtering by them
@@ -133,12 +116,12 @@ pub async fn logs(
         .store()
         .list_events(&auth.tenant_id, &filter, limit, offset)
         .await?;
-    Ok(Json(json!({
-        "logs": found.iter().map(event_json).collect::<Vec<_>>(),
-        "limit": limit,
-        "offset": offset,
-        "count": found.len(),
-        "start_date": start_us.map(format_us),
-        "end_date": end_us.map(format_us),
-    })))
+    Ok(Json(LogsPage {
+        logs: found.iter().map(log_entry).collect(),
+        limit,
+        offset,
+        count: found.len() as u64,
+        start_date: start_us.map(format_us),
+        end_date: end_us.map(format_us),
+    }))
 }

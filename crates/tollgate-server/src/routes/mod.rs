@@ -38,8 +38,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde_json::json;
 use std::time::{Duration, Instant};
+use tollgate_api::operate::{DatabaseStatus, Engine, Health, HealthStatus};
+use tollgate_store::Dialect;
 use tracing::Instrument;
 use utoipa::openapi::{HttpMethod, OpenApi};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -290,7 +291,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// Whether the server and its database answer
 ///
-/// 200 `{"status": "ok", "database": "ok", "engine", "version"}` when the database answers.
+/// 200 when the database answers; 503 with `Retry-After` when it does not.
 #[utoipa::path(
     get,
     path = "/health",
@@ -298,21 +299,34 @@ async fn method_not_allowed() -> ApiError {
     operation_id = "health",
     security(()),
     responses(
-        (status = 200, description = "The server and its database answer", body = Value),
-        (status = 503, description = "The database does not answer: `{\"status\": \"unavailable\", \"database\": \"unreachable\", \"engine\"}`", body = Value),
+        (status = 200, description = "The server and its database answer", body = Health),
+        (status = 503, description = "The database does not answer: `status` `unavailable`, `database` `unreachable`, no `version`", body = Health),
     )
 )]
 async fn health(State(state): State<AppState>) -> Response {
-    let engine = state.store().dialect().as_str();
+    let engine = match state.store().dialect() {
+        Dialect::Sqlite => Engine::Sqlite,
+        Dialect::Postgres => Engine::Postgres,
+    };
     match state.store().health().await {
-        Ok(()) => Json(json!({"status": "ok", "database": "ok", "engine": engine, "version": env!("CARGO_PKG_VERSION")}))
-            .into_response(),
+        Ok(()) => Json(Health {
+            status: HealthStatus::Ok,
+            database: DatabaseStatus::Ok,
+            engine,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        })
+        .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::RETRY_AFTER, "1")],
-                Json(json!({"status": "unavailable", "database": "unreachable", "engine": engine})),
+                Json(Health {
+                    status: HealthStatus::Unavailable,
+                    database: DatabaseStatus::Unreachable,
+                    engine,
+                    version: None,
+                }),
             )
                 .into_response()
         }

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use tollgate_core::pricing::PriceEntry;
+use tollgate_api::usage::{Price, PriceList, PriceSource, PriceUnit};
+use tollgate_core::pricing::{effective_label, PriceEntry};
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
 
 use crate::auth::{need, Can};
@@ -33,14 +33,14 @@ pub struct PricingQuery {
     operation_id = "list_prices",
     params(PricingQuery),
     responses(
-        (status = 200, description = "`at`, `unit` and `prices`: each entry's provider, model, rates, currency, `effective_from` and source", body = Value),
+        (status = 200, description = "The prices in force at `at` (or every version, with `all`)", body = PriceList),
     )
 )]
 pub async fn pricing(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<PricingQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PriceList>, ApiError> {
     let at = match q.at.as_deref() {
         Some(t) => parse_instant(t, DateEdge::Start)
             .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("at: {e}")))?,
@@ -52,9 +52,31 @@ pub async fn pricing(
     } else {
         book.in_force(&auth.tenant_id, at)
     };
-    Ok(Json(json!({
-        "at": format_us(at),
-        "unit": "per million tokens",
-        "prices": entries.into_iter().map(PriceEntry::to_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PriceList {
+        at: format_us(at),
+        unit: PriceUnit::PerMillionTokens,
+        prices: entries.into_iter().map(price).collect(),
+    }))
+}
+
+fn price(e: &PriceEntry) -> Price {
+    let rate = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    Price {
+        provider: e.provider.clone(),
+        model: e.model.clone(),
+        effective_from: effective_label(e.effective_from_us),
+        currency: e.currency.to_string(),
+        input: e.rates.input.to_string(),
+        output: e.rates.output.to_string(),
+        cached_input: rate(e.rates.cached_input),
+        cache_write: rate(e.rates.cache_write),
+        reasoning: rate(e.rates.reasoning),
+        source: match e.source {
+            tollgate_core::pricing::PriceSource::Builtin => PriceSource::Builtin,
+            tollgate_core::pricing::PriceSource::File => PriceSource::File,
+            tollgate_core::pricing::PriceSource::Database => PriceSource::Database,
+            tollgate_core::pricing::PriceSource::Tenant => PriceSource::Tenant,
+        },
+        version: e.version(),
+    }
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use tollgate_api::usage::{
+    DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
+    UsageStats,
+};
 use tollgate_core::time::{
     day_string, format_us, month_string, now_us, parse_instant, DateEdge, DAY_US,
 };
@@ -18,22 +20,6 @@ use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
-
-/// Query of `GET /api/v1/stats`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatsQuery {
-    /// First day or instant (default: 30 days before the end).
-    start_date: Option<String>,
-    /// Last day or instant (default: today).
-    end_date: Option<String>,
-    /// `day` (default), `month`, `model`, `provider`, `alias`, `origin` or `user`.
-    group_by: Option<String>,
-}
-
-const GROUPS: [&str; 7] = [
-    "day", "month", "model", "provider", "alias", "origin", "user",
-];
 
 /// Reads a `[start, end]` range of query dates: end defaults to now, start to 30 days before
 /// end; a date alone ends at the end of that day; start after end is an error.
@@ -85,16 +71,16 @@ impl Agg {
         }
     }
 
-    fn json(&self) -> Value {
-        json!({
-            "requests": self.requests,
-            "cost": Nanos(self.cost).to_string(),
-            "input_tokens": self.tokens.input,
-            "output_tokens": self.tokens.output,
-            "cached_input_tokens": self.tokens.cached_input,
-            "cache_write_tokens": self.tokens.cache_write,
-            "reasoning_tokens": self.tokens.reasoning,
-        })
+    fn stats(&self) -> GroupStats {
+        GroupStats {
+            requests: self.requests,
+            cost: Nanos(self.cost).to_string(),
+            input_tokens: self.tokens.input,
+            output_tokens: self.tokens.output,
+            cached_input_tokens: self.tokens.cached_input,
+            cache_write_tokens: self.tokens.cache_write,
+            reasoning_tokens: self.tokens.reasoning,
+        }
     }
 }
 
@@ -108,35 +94,36 @@ impl Agg {
     operation_id = "usage_stats",
     params(StatsQuery),
     responses(
-        (status = 200, description = "`summary` (requests, tokens, `total_cost`, `currency`, `costs_by_currency`), `by_day`, `by_model`, `by_origin`, `by_alias`, `by_provider`, `by_user`, `groups` by `group_by`, `start_date`, `end_date`", body = Value),
+        (status = 200, description = "Totals of the range and its breakdowns", body = UsageStats),
     )
 )]
 pub async fn stats(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<StatsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let group_by = q
+) -> Result<Json<UsageStats>, ApiError> {
+    let name = q
         .group_by
         .as_deref()
         .unwrap_or("day")
         .trim()
         .to_ascii_lowercase();
-    if !GROUPS.contains(&group_by.as_str()) {
-        return Err(ApiError::new(
+    let group_by = StatsGroupBy::parse(&name).ok_or_else(|| {
+        let names: Vec<&str> = StatsGroupBy::ALL.iter().map(|g| g.as_str()).collect();
+        ApiError::new(
             ErrorCode::InvalidQuery,
-            format!("group_by must be one of {}", GROUPS.join(", ")),
-        ));
-    }
+            format!("group_by must be one of {}", names.join(", ")),
+        )
+    })?;
     let (start_us, end_us) = date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
     let rows = state
         .store()
         .usage_rows(&auth.tenant_id, start_us, end_us)
         .await?;
-    Ok(Json(summarise(&rows, &group_by, start_us, end_us)))
+    Ok(Json(summarise(&rows, group_by, start_us, end_us)))
 }
 
-fn summarise(rows: &[UsageRow], group_by: &str, start_us: i64, end_us: i64) -> Value {
+fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i64) -> UsageStats {
     // Costs in different currencies never add up: the llmring fields carry the primary
     // currency (USD when present, else the largest), and by_currency lists every one.
     let mut by_currency: BTreeMap<&str, i64> = BTreeMap::new();
@@ -189,17 +176,17 @@ fn summarise(rows: &[UsageRow], group_by: &str, start_us: i64, end_us: i64) -> V
             add(&mut users, &r.user_id, r, c);
         }
         let key = match group_by {
-            "day" => day_string(r.day),
-            "month" => month_string(tollgate_core::time::month_of(r.day * DAY_US)),
-            "model" => r.model.clone(),
-            "provider" => r.provider.clone(),
-            "alias" => r.alias.clone(),
-            "origin" => r.origin.clone(),
-            _ => r.user_id.clone(),
+            StatsGroupBy::Day => day_string(r.day),
+            StatsGroupBy::Month => month_string(tollgate_core::time::month_of(r.day * DAY_US)),
+            StatsGroupBy::Model => r.model.clone(),
+            StatsGroupBy::Provider => r.provider.clone(),
+            StatsGroupBy::Alias => r.alias.clone(),
+            StatsGroupBy::Origin => r.origin.clone(),
+            StatsGroupBy::User => r.user_id.clone(),
         };
         add(&mut groups, &key, r, c);
     }
-    let by_day: Vec<Value> = days
+    let by_day: Vec<DayStats> = days
         .iter()
         .rev()
         .map(|(date, a)| {
@@ -211,30 +198,35 @@ fn summarise(rows: &[UsageRow], group_by: &str, start_us: i64, end_us: i64) -> V
                     .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))
                     .map(|(k, _)| k.to_string())
             });
-            let mut v = a.json();
-            v["date"] = json!(date);
-            v["top_model"] = json!(top);
-            v
+            DayStats {
+                date: date.clone(),
+                stats: a.stats(),
+                top_model: top,
+            }
         })
         .collect();
-    let map_of = |m: &BTreeMap<String, Agg>| -> Value {
-        Value::Object(
-            m.iter()
-                .map(|(k, a)| (k.clone(), a.json()))
-                .collect::<Map<String, Value>>(),
-        )
+    let map_of = |m: &BTreeMap<String, Agg>| -> BTreeMap<String, GroupStats> {
+        m.iter().map(|(k, a)| (k.clone(), a.stats())).collect()
     };
-    let by_origin: Map<String, Value> = origins
+    let by_origin: BTreeMap<String, OriginStats> = origins
         .iter()
         .map(|(k, a)| {
-            let mut v = a.json();
-            v["cost_exact"] = v["cost"].clone();
-            v["cost"] = json!(Nanos(a.cost).to_f64());
-            (k.clone(), v)
+            let s = a.stats();
+            let origin = OriginStats {
+                requests: s.requests,
+                cost: Nanos(a.cost).to_f64(),
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cached_input_tokens: s.cached_input_tokens,
+                cache_write_tokens: s.cache_write_tokens,
+                reasoning_tokens: s.reasoning_tokens,
+                cost_exact: s.cost,
+            };
+            (k.clone(), origin)
         })
         .collect();
     let mut group_rows: Vec<(String, Agg)> = groups.into_iter().collect();
-    if group_by == "day" || group_by == "month" {
+    if matches!(group_by, StatsGroupBy::Day | StatsGroupBy::Month) {
         group_rows.reverse();
     } else {
         group_rows.sort_by(|a, b| {
@@ -244,32 +236,41 @@ fn summarise(rows: &[UsageRow], group_by: &str, start_us: i64, end_us: i64) -> V
                 .then(a.0.cmp(&b.0))
         });
     }
-    json!({
-        "summary": {
-            "total_requests": total.requests,
-            "total_cost": Nanos(total.cost).to_string(),
-            "total_tokens": total.tokens.total(),
-            "unique_models": models.len(),
-            "unique_origins": origins.len(),
-            "total_input_tokens": total.tokens.input,
-            "total_output_tokens": total.tokens.output,
-            "cached_input_tokens": total.tokens.cached_input,
-            "cache_write_tokens": total.tokens.cache_write,
-            "reasoning_tokens": total.tokens.reasoning,
-            "cached_responses": cached_responses,
-            "unpriced_requests": unpriced,
-            "currency": primary,
-            "costs_by_currency": by_currency.iter().map(|(k, v)| (k.to_string(), json!(Nanos(*v).to_string()))).collect::<Map<String, Value>>(),
+    UsageStats {
+        summary: StatsSummary {
+            total_requests: total.requests,
+            total_cost: Nanos(total.cost).to_string(),
+            total_tokens: total.tokens.total(),
+            unique_models: models.len() as u64,
+            unique_origins: origins.len() as u64,
+            total_input_tokens: total.tokens.input,
+            total_output_tokens: total.tokens.output,
+            cached_input_tokens: total.tokens.cached_input,
+            cache_write_tokens: total.tokens.cache_write,
+            reasoning_tokens: total.tokens.reasoning,
+            cached_responses,
+            unpriced_requests: unpriced,
+            currency: primary,
+            costs_by_currency: by_currency
+                .iter()
+                .map(|(k, v)| (k.to_string(), Nanos(*v).to_string()))
+                .collect(),
         },
-        "by_day": by_day,
-        "by_model": map_of(&models),
-        "by_origin": by_origin,
-        "by_alias": map_of(&aliases),
-        "by_provider": map_of(&providers),
-        "by_user": map_of(&users),
-        "group_by": group_by,
-        "groups": group_rows.iter().map(|(k, a)| { let mut v = a.json(); v["key"] = json!(k); v }).collect::<Vec<_>>(),
-        "start_date": format_us(start_us),
-        "end_date": format_us(end_us),
-    })
+        by_day,
+        by_model: map_of(&models),
+        by_origin,
+        by_alias: map_of(&aliases),
+        by_provider: map_of(&providers),
+        by_user: map_of(&users),
+        group_by,
+        groups: group_rows
+            .into_iter()
+            .map(|(key, a)| KeyedStats {
+                stats: a.stats(),
+                key,
+            })
+            .collect(),
+        start_date: format_us(start_us),
+        end_date: format_us(end_us),
+    }
 }

@@ -1,10 +1,13 @@
-//! Sums of usage rows as the report routes show them: requests, tokens, cached responses,
-//! unpriced calls and exact cost per currency. Costs in different currencies are never
-//! added together; each currency keeps its own decimal string.
+//! Sums of usage rows as the report routes show them ([`CostTotals`]): requests, tokens,
+//! cached responses, unpriced calls and exact cost per currency. Costs in different
+//! currencies are never added together; each currency keeps its own decimal string.
+//!
+//! The cost routes and the billing reports take them typed ([`Totals::totals`],
+//! [`breakdown_of`], [`by_group`]).
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use tollgate_api::usage::{CostTotals, TokenTotals};
 use tollgate_core::time::{day_of, now_us, DAY_US};
 use tollgate_core::{Nanos, TokenCounts};
 use tollgate_store::UsageRow;
@@ -34,32 +37,26 @@ impl Totals {
         *self.cost.entry(r.currency.clone()).or_default() += i128::from(r.cost.0);
     }
 
-    /// `{currency: "decimal"}`.
-    pub(super) fn cost_json(&self) -> Value {
-        let cost: Map<String, Value> = self
-            .cost
-            .iter()
-            .map(|(c, n)| (c.clone(), json!(decimal(*n))))
-            .collect();
-        Value::Object(cost)
-    }
-
     /// The sums, with `cost` per currency.
-    pub(super) fn json(&self) -> Value {
-        json!({
-            "requests": self.requests,
-            "tokens": {
-                "input": self.tokens.input,
-                "output": self.tokens.output,
-                "total": self.tokens.total(),
-                "cached_input": self.tokens.cached_input,
-                "cache_write": self.tokens.cache_write,
-                "reasoning": self.tokens.reasoning,
+    pub(super) fn totals(&self) -> CostTotals {
+        CostTotals {
+            requests: self.requests,
+            tokens: TokenTotals {
+                input: self.tokens.input,
+                output: self.tokens.output,
+                total: self.tokens.total(),
+                cached_input: self.tokens.cached_input,
+                cache_write: self.tokens.cache_write,
+                reasoning: self.tokens.reasoning,
             },
-            "cached_responses": self.cached_responses,
-            "unpriced_requests": self.unpriced,
-            "cost": self.cost_json(),
-        })
+            cached_responses: self.cached_responses,
+            unpriced_requests: self.unpriced,
+            cost: self
+                .cost
+                .iter()
+                .map(|(c, n)| (c.clone(), decimal(*n)))
+                .collect(),
+        }
     }
 }
 
@@ -75,8 +72,18 @@ pub(super) fn decimal(nanos: i128) -> String {
     }
 }
 
-/// `{"totals", "by_provider", "by_model"}` of some rows.
-pub(super) fn breakdown(rows: &[UsageRow]) -> Value {
+/// The sums of some rows, in total, by provider and by model.
+pub(super) struct Breakdown {
+    /// Every row.
+    pub(super) totals: CostTotals,
+    /// By provider.
+    pub(super) by_provider: BTreeMap<String, CostTotals>,
+    /// By model.
+    pub(super) by_model: BTreeMap<String, CostTotals>,
+}
+
+/// The sums of `rows`, in total, by provider and by model.
+pub(super) fn breakdown_of(rows: &[UsageRow]) -> Breakdown {
     let mut total = Totals::default();
     let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
@@ -85,16 +92,19 @@ pub(super) fn breakdown(rows: &[UsageRow]) -> Value {
         by_provider.entry(r.provider.clone()).or_default().add(r);
         by_model.entry(r.model.clone()).or_default().add(r);
     }
-    json!({
-        "totals": total.json(),
-        "by_provider": grouped(&by_provider),
-        "by_model": grouped(&by_model),
-    })
+    Breakdown {
+        totals: total.totals(),
+        by_provider: by_group(&by_provider),
+        by_model: by_group(&by_model),
+    }
 }
 
 /// `{key: totals}` of groups.
-pub(super) fn grouped(groups: &BTreeMap<String, Totals>) -> Value {
-    Value::Object(groups.iter().map(|(k, t)| (k.clone(), t.json())).collect())
+pub(super) fn by_group(groups: &BTreeMap<String, Totals>) -> BTreeMap<String, CostTotals> {
+    groups
+        .iter()
+        .map(|(k, t)| (k.clone(), t.totals()))
+        .collect()
 }
 
 /// The end of today (UTC): whole days come from the rollups alone.

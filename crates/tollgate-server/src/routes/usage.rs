@@ -4,14 +4,18 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use tollgate_api::usage::{
+    EventFlag, LogBatchBody, LogBatchResponse, LogBatchResult, Logged, LoggedEvent, RejectedEvent,
+    UsageLogBody,
+};
 use tollgate_core::time::{format_us, now_us};
+use tollgate_core::EventFlags;
 use tollgate_store::Recorded;
 
 use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
 use crate::extract::{parse_json, Body, RawBody};
-use crate::ingest::{usage_item, IngestContext, UsageLogBody};
+use crate::ingest::{usage_item, IngestContext};
 use crate::state::AppState;
 use tollgate_api::{ErrorCode, ErrorDetail};
 
@@ -31,20 +35,33 @@ pub(crate) fn context<'a>(
     }
 }
 
-/// The llmring response (`log_id`, `cost` as a float, `timestamp`) plus Tollgate's exact
+/// The flags that are set, in the fixed order of [`EventFlags::names`].
+pub(crate) fn flags(f: EventFlags) -> Vec<EventFlag> {
+    [
+        (f.cached_response, EventFlag::CachedResponse),
+        (f.client_cost, EventFlag::ClientCost),
+        (f.estimated, EventFlag::Estimated),
+        (f.unpriced, EventFlag::Unpriced),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect()
+}
+
+/// The llmring answer (`log_id`, `cost` as a float, `timestamp`) plus Tollgate's exact
 /// fields.
-pub(crate) fn recorded_json(r: &Recorded) -> Value {
-    json!({
-        "log_id": r.log_id,
-        "cost": r.cost.to_f64(),
-        "timestamp": format_us(r.timestamp_us),
-        "cost_exact": r.cost.to_string(),
-        "currency": r.currency,
-        "seq": r.seq,
-        "price_version": r.price_version,
-        "flags": r.flags.names(),
-        "duplicate": r.duplicate,
-    })
+pub(crate) fn logged(r: &Recorded) -> Logged {
+    Logged {
+        log_id: r.log_id.to_string(),
+        cost: r.cost.to_f64(),
+        timestamp: format_us(r.timestamp_us),
+        cost_exact: r.cost.to_string(),
+        currency: r.currency.to_string(),
+        seq: r.seq,
+        price_version: r.price_version.clone(),
+        flags: flags(r.flags),
+        duplicate: r.duplicate,
+    }
 }
 
 /// Log one call
@@ -59,7 +76,7 @@ pub(crate) fn recorded_json(r: &Recorded) -> Value {
     operation_id = "log_usage",
     request_body = UsageLogBody,
     responses(
-        (status = 200, description = "Recorded, or recognised as a repeat (`duplicate: true`): `log_id`, `cost` (a float, as llmring reads it), `cost_exact`, `currency`, `seq`, `price_version`, `flags`, `timestamp`", body = Value),
+        (status = 200, description = "Recorded, or recognised as a repeat (`duplicate: true`)", body = Logged),
         (status = 422, description = "A field is invalid (`INVALID_FIELD`, naming it)"),
         (status = 503, description = "Too many requests are waiting for a commit; retry"),
     )
@@ -68,7 +85,7 @@ pub async fn log(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
     Body(body): Body<UsageLogBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Logged>, ApiError> {
     let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = usage_item(body, &context(&state, &auth, &book))?;
@@ -76,17 +93,15 @@ pub async fn log(
     let first = recorded
         .first()
         .ok_or_else(|| ApiError::internal("append returned no outcome"))?;
-    Ok(Json(recorded_json(first)))
+    Ok(Json(logged(first)))
 }
 
-/// Body of `POST /api/v1/log/batch`.
-#[derive(Deserialize, utoipa::ToSchema)]
+/// Body of `POST /api/v1/log/batch` as read here: each event is kept as raw JSON and parsed
+/// on its own, so an invalid one rejects only itself. Documented as [`LogBatchBody`].
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = LogBatchBody)]
 struct BatchBody<'a> {
-    /// The calls, each as `POST /api/v1/log` takes it.
     #[serde(borrow)]
-    #[schema(value_type = Vec<UsageLogBody>)]
     events: Vec<&'a RawValue>,
 }
 
@@ -113,9 +128,9 @@ fn item_error(index: usize, e: &ApiError) -> ErrorDetail {
     path = "/api/v1/log/batch",
     tag = "usage",
     operation_id = "log_usage_batch",
-    request_body = BatchBody,
+    request_body = LogBatchBody,
     responses(
-        (status = 200, description = "`results` by index, each `status` `recorded`, `duplicate` (with the fields of `POST /api/v1/log`) or `rejected` (with its `error`, whose `field` is the path in this body, `events[INDEX].…`), and the counts `recorded`, `duplicates`, `rejected`", body = Value),
+        (status = 200, description = "`results` by index, each `recorded`, `duplicate` (with the fields of `POST /api/v1/log`) or `rejected` (with its `error`, whose `field` is the path in this body, `events[INDEX].…`), and the counts", body = LogBatchResponse),
         (status = 422, description = "`events` is empty or holds too many"),
         (status = 503, description = "Too many requests are waiting for a commit; retry"),
     )
@@ -124,7 +139,7 @@ pub async fn log_batch(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
     RawBody(bytes): RawBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogBatchResponse>, ApiError> {
     let batch: BatchBody<'_> = parse_json(&bytes)?;
     let max = state.settings().ingest.max_batch_events;
     if batch.events.is_empty() || batch.events.len() > max {
@@ -135,12 +150,12 @@ pub async fn log_batch(
                 batch.events.len()
             ),
         )
-        .with_details(json!({"field": "events"})));
+        .with_field("events"));
     }
     let _permit = state.pending(batch.events.len()).await?;
     let book = state.prices().current();
     let ctx = context(&state, &auth, &book);
-    let mut results: Vec<Value> = Vec::with_capacity(batch.events.len());
+    let mut results: Vec<Option<LogBatchResult>> = Vec::with_capacity(batch.events.len());
     let mut items = Vec::with_capacity(batch.events.len());
     let mut slots = Vec::with_capacity(batch.events.len());
     for (index, raw) in batch.events.iter().enumerate() {
@@ -150,11 +165,12 @@ pub async fn log_batch(
             Ok(item) => {
                 slots.push(index);
                 items.push(item);
-                results.push(Value::Null);
+                results.push(None);
             }
-            Err(e) => results.push(
-                json!({"index": index, "status": "rejected", "error": item_error(index, &e)}),
-            ),
+            Err(e) => results.push(Some(LogBatchResult::Rejected(RejectedEvent {
+                index: index as u64,
+                error: item_error(index, &e),
+            }))),
         }
     }
     // The events are parsed: the request body is no longer needed while the commit waits.
@@ -164,28 +180,25 @@ pub async fn log_batch(
     if !items.is_empty() {
         let outcomes = state.batcher().append(items).await?;
         for (index, outcome) in slots.into_iter().zip(outcomes) {
-            let mut v = recorded_json(&outcome);
-            if outcome.duplicate {
+            let event = LoggedEvent {
+                index: index as u64,
+                logged: logged(&outcome),
+            };
+            results[index] = Some(if outcome.duplicate {
                 duplicates += 1;
+                LogBatchResult::Duplicate(event)
             } else {
                 recorded += 1;
-            }
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("index".into(), json!(index));
-                obj.insert(
-                    "status".into(),
-                    json!(if outcome.duplicate {
-                        "duplicate"
-                    } else {
-                        "recorded"
-                    }),
-                );
-            }
-            results[index] = v;
+                LogBatchResult::Recorded(event)
+            });
         }
     }
-    let rejected = results.len() - recorded - duplicates;
-    Ok(Json(
-        json!({"results": results, "recorded": recorded, "duplicates": duplicates, "rejected": rejected}),
-    ))
+    let results: Vec<LogBatchResult> = results.into_iter().flatten().collect();
+    let rejected = results.len() as u64 - recorded - duplicates;
+    Ok(Json(LogBatchResponse {
+        results,
+        recorded,
+        duplicates,
+        rejected,
+    }))
 }

@@ -26,3 +26,4 @@ mod support;
 mod webhook_alerts;
 mod webhook_egress;
 mod webhooks;
+mod wire;

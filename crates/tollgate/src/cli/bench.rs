@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde_json::{json, Map, Value};
+use tollgate_api::usage::{LogBatchBody, UsageLogBody};
 
 use super::output::json as pretty;
 use super::usage::ClientArgs;
@@ -63,25 +64,30 @@ const MODELS: [(&str, &str); 4] = [
 const ALIASES: [&str; 3] = ["chat", "summarise", "extract"];
 
 /// A realistic event: varied model, tokens, alias, origin and user.
-fn event(n: u64, request_ids: bool) -> serde_json::Value {
+fn event(n: u64, request_ids: bool) -> UsageLogBody {
     let (provider, model) = MODELS[(n % 4) as usize];
-    let mut e = json!({
-        "provider": provider,
-        "model": model,
-        "input_tokens": 200 + (n * 7919) % 3000,
-        "output_tokens": 50 + (n * 104729) % 800,
-        "cached_input_tokens": if n % 3 == 0 { 128 } else { 0 },
-        "alias": ALIASES[(n % 3) as usize],
-        "origin": "bench",
-        "profile": "default",
-        "metadata": {"model_alias": format!("{provider}:{model}"), "finish_reason": "stop"},
-        "user_id": format!("user-{}", n % 100),
-        "latency_ms": 300 + n % 900,
-    });
-    if request_ids {
-        e["request_id"] = json!(format!("bench-{}-{n}", std::process::id()));
+    let n = n as i64;
+    let mut metadata = Map::new();
+    metadata.insert(
+        "model_alias".into(),
+        Value::String(format!("{provider}:{model}")),
+    );
+    metadata.insert("finish_reason".into(), Value::String("stop".into()));
+    UsageLogBody {
+        provider: provider.into(),
+        model: model.into(),
+        input_tokens: Some(200 + (n * 7919) % 3000),
+        output_tokens: Some(50 + (n * 104729) % 800),
+        cached_input_tokens: Some(if n % 3 == 0 { 128 } else { 0 }),
+        alias: Some(ALIASES[(n % 3) as usize].into()),
+        origin: Some("bench".into()),
+        profile: Some("default".into()),
+        metadata: Some(metadata),
+        user_id: Some(format!("user-{}", n % 100)),
+        latency_ms: Some(300 + n % 900),
+        request_id: request_ids.then(|| format!("bench-{}-{n}", std::process::id())),
+        ..Default::default()
     }
-    e
 }
 
 impl Bench {
@@ -119,13 +125,16 @@ impl Ingest {
             (0..distinct)
                 .map(|i| {
                     let body = if self.batch.is_some() {
-                        json!({"events": (0..per_request as u64).map(|j| event(i * per_request as u64 + j, self.request_ids)).collect::<Vec<_>>()})
+                        let events = (0..per_request as u64)
+                            .map(|j| event(i * per_request as u64 + j, self.request_ids))
+                            .collect();
+                        serde_json::to_vec(&LogBatchBody { events })
                     } else {
-                        event(i, self.request_ids)
+                        serde_json::to_vec(&event(i, self.request_ids))
                     };
-                    bytes::Bytes::from(body.to_string())
+                    body.map(bytes::Bytes::from)
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
         );
         let run = load(
             &authority,

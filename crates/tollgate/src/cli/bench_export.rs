@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
+use tollgate_api::usage::UsageExportQuery;
 use tollgate_client::Client;
 use tollgate_store::Scope;
 
@@ -80,9 +81,11 @@ impl Export {
             let before = status_bytes("VmRSS:")?;
             reset_peak()?;
             let started = Instant::now();
-            let mut download = client
-                .export_usage(&[("format", format.to_string())])
-                .await?;
+            let query = UsageExportQuery {
+                format: Some(format.to_string()),
+                ..Default::default()
+            };
+            let mut download = client.export_usage(&query).await?;
             let (mut bytes, mut lines) = (0u64, 0u64);
             while let Some(chunk) = download.chunk().await? {
                 bytes += chunk.len() as u64;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tollgate_api::usage::{ExportFormat, UsageExportQuery};
 use tollgate_client::Download;
 
 use super::usage::ClientArgs;
@@ -66,16 +67,15 @@ impl Export {
                 format,
                 output,
             } => {
-                let mut query = vec![(
-                    "format",
-                    match format {
-                        Format::Csv => "csv",
-                        Format::Jsonl => "jsonl",
-                    }
-                    .to_string(),
-                )];
-                query.extend(start.map(|s| ("start", s)));
-                query.extend(end.map(|e| ("end", e)));
+                let wire = match format {
+                    Format::Csv => ExportFormat::Csv,
+                    Format::Jsonl => ExportFormat::Jsonl,
+                };
+                let query = UsageExportQuery {
+                    start,
+                    end,
+                    format: Some(wire.as_str().to_string()),
+                };
                 let download = client.client()?.export_usage(&query).await?;
                 let header_lines = u64::from(format == Format::Csv);
                 let lines = save(download, &output, header_lines).await?;

@@ -1,10 +1,11 @@
 //! `tollgate usage …`: log and read usage through a running server.
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
-use tollgate_client::{Client, UsageLog};
+use serde::Serialize;
+use tollgate_api::usage::{LogEntry, LogsQuery, StatsQuery, UsageLogBody, UsageStats};
+use tollgate_client::Client;
 
-use super::output::{cell, json, table};
+use super::output::{json, table};
 
 /// How to reach the server.
 #[derive(Debug, Clone, Args)]
@@ -135,7 +136,7 @@ impl Usage {
             } => {
                 let logged = client
                     .client()?
-                    .log_usage(&UsageLog {
+                    .log_usage(&UsageLogBody {
                         provider: log.provider,
                         model: log.model,
                         input_tokens: Some(log.input_tokens),
@@ -151,7 +152,7 @@ impl Usage {
                     })
                     .await?;
                 if as_json {
-                    println!("{}", json(&serde_json::to_value(&logged)?));
+                    print_json(&logged)?;
                 } else {
                     let dup = if logged.duplicate {
                         " (already recorded)"
@@ -171,12 +172,14 @@ impl Usage {
                 group_by,
                 json: as_json,
             } => {
-                let mut q = vec![("group_by", group_by)];
-                q.extend(start.map(|s| ("start_date", s)));
-                q.extend(end.map(|e| ("end_date", e)));
+                let q = StatsQuery {
+                    start_date: start,
+                    end_date: end,
+                    group_by: Some(group_by),
+                };
                 let stats = client.client()?.stats(&q).await?;
                 if as_json {
-                    println!("{}", json(&stats));
+                    print_json(&stats)?;
                 } else {
                     print_stats(&stats);
                 }
@@ -193,49 +196,22 @@ impl Usage {
                 unpriced,
                 json: as_json,
             } => {
-                let mut q = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
-                q.extend(start.map(|s| ("start_date", s)));
-                q.extend(end.map(|e| ("end_date", e)));
-                q.extend(model.map(|m| ("model", m)));
-                q.extend(alias.map(|a| ("alias", a)));
-                q.extend(user.map(|u| ("user_id", u)));
-                if unpriced {
-                    q.push(("unpriced", "true".into()));
-                }
+                let q = LogsQuery {
+                    limit: Some(limit),
+                    offset: Some(offset),
+                    start_date: start,
+                    end_date: end,
+                    model,
+                    alias,
+                    user_id: user,
+                    unpriced: unpriced.then_some(true),
+                    ..Default::default()
+                };
                 let logs = client.client()?.logs(&q).await?;
                 if as_json {
-                    println!("{}", json(&logs));
+                    print_json(&logs)?;
                 } else {
-                    let rows = logs["logs"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|l| {
-                                    [
-                                        "logged_at",
-                                        "provider",
-                                        "model",
-                                        "alias",
-                                        "user_id",
-                                        "input_tokens",
-                                        "output_tokens",
-                                        "cost_exact",
-                                    ]
-                                    .iter()
-                                    .map(|k| cell(&l[*k]))
-                                    .chain(std::iter::once(cell(&Value::String(
-                                        l["flags"]
-                                            .as_array()
-                                            .map(|f| {
-                                                f.iter().map(cell).collect::<Vec<_>>().join(",")
-                                            })
-                                            .unwrap_or_default(),
-                                    ))))
-                                    .collect()
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let rows = logs.logs.iter().map(log_row).collect();
                     println!(
                         "{}",
                         table(
@@ -253,36 +229,57 @@ impl Usage {
     }
 }
 
-fn print_stats(stats: &Value) {
-    let s = &stats["summary"];
+/// Pretty JSON of an answer, for `--json`.
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", json(&serde_json::to_value(value)?));
+    Ok(())
+}
+
+/// A logged call as a table row.
+fn log_row(l: &LogEntry) -> Vec<String> {
+    let flags: Vec<&str> = l.flags.iter().map(|f| f.as_str()).collect();
+    vec![
+        l.logged_at.clone(),
+        l.provider.clone(),
+        l.model.clone(),
+        l.alias.clone().unwrap_or_default(),
+        l.user_id.clone().unwrap_or_default(),
+        l.input_tokens.to_string(),
+        l.output_tokens.to_string(),
+        l.cost_exact.clone(),
+        flags.join(","),
+    ]
+}
+
+fn print_stats(stats: &UsageStats) {
+    let s = &stats.summary;
     println!(
         "{} requests, {} tokens, {} {} ({} to {})",
-        cell(&s["total_requests"]),
-        cell(&s["total_tokens"]),
-        cell(&s["total_cost"]),
-        cell(&s["currency"]),
-        cell(&stats["start_date"]),
-        cell(&stats["end_date"]),
+        s.total_requests,
+        s.total_tokens,
+        s.total_cost,
+        s.currency,
+        stats.start_date,
+        stats.end_date,
     );
-    let rows = stats["groups"]
-        .as_array()
+    let rows = stats
+        .groups
+        .iter()
         .map(|g| {
-            g.iter()
-                .map(|r| {
-                    ["key", "requests", "input_tokens", "output_tokens", "cost"]
-                        .iter()
-                        .map(|k| cell(&r[*k]))
-                        .collect()
-                })
-                .collect()
+            vec![
+                g.key.clone(),
+                g.stats.requests.to_string(),
+                g.stats.input_tokens.to_string(),
+                g.stats.output_tokens.to_string(),
+                g.stats.cost.clone(),
+            ]
         })
-        .unwrap_or_default();
-    let by = cell(&stats["group_by"]);
+        .collect();
     println!(
         "{}",
         table(
             &[
-                by.as_str(),
+                stats.group_by.as_str(),
                 "requests",
                 "input tokens",
                 "output tokens",

@@ -10,6 +10,7 @@ mod receipts;
 mod retention;
 mod signing_key;
 mod transparency;
+mod usage;
 mod webhooks;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use tollgate_api::billing::{
-    CostReport, ReportQuery, ReportRange, TokenTotals, UsagePeriod, UsageQuery, UsageReport,
-    UsageTotals,
+    CostReport, ReportQuery, ReportRange, UsagePeriod, UsageQuery, UsageReport,
 };
 use tollgate_core::time::{day_of, day_start_us, format_us, month_of, month_start_us, now_us};
 use tollgate_store::UsageRow;
@@ -16,35 +15,8 @@ use super::query_user;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
-use crate::routes::totals::{decimal, end_of_today, Totals};
+use crate::routes::totals::{by_group, end_of_today, Totals};
 use crate::state::AppState;
-
-/// Sums as the wire shows them.
-fn totals(t: &Totals) -> UsageTotals {
-    UsageTotals {
-        cached_responses: t.cached_responses,
-        cost: t
-            .cost
-            .iter()
-            .map(|(c, n)| (c.clone(), decimal(*n)))
-            .collect(),
-        requests: t.requests,
-        tokens: TokenTotals {
-            cache_write: t.tokens.cache_write,
-            cached_input: t.tokens.cached_input,
-            input: t.tokens.input,
-            output: t.tokens.output,
-            reasoning: t.tokens.reasoning,
-            total: t.tokens.total(),
-        },
-        unpriced_requests: t.unpriced,
-    }
-}
-
-/// Sums per group.
-fn grouped(groups: &BTreeMap<String, Totals>) -> BTreeMap<String, UsageTotals> {
-    groups.iter().map(|(k, t)| (k.clone(), totals(t))).collect()
-}
 
 /// Usage today or this month
 ///
@@ -89,9 +61,9 @@ pub async fn usage(
         total.add(r);
         by_provider.entry(r.provider.clone()).or_default().add(r);
     }
-    let sums = totals(&total);
+    let sums = Totals::totals(&total);
     Ok(Json(UsageReport {
-        by_provider: grouped(&by_provider),
+        by_provider: by_group(&by_provider),
         cached_responses: sums.cached_responses,
         cost: sums.cost,
         end_date: format_us(end_us),
@@ -146,11 +118,11 @@ pub async fn cost_report(
         by_model.entry(r.model.clone()).or_default().add(r);
     }
     Ok(Json(CostReport {
-        by_model: grouped(&by_model),
-        by_provider: grouped(&by_provider),
+        by_model: by_group(&by_model),
+        by_provider: by_group(&by_provider),
         end_date: format_us(end_us),
         range,
         start_date: format_us(start_us),
-        totals: totals(&total),
+        totals: Totals::totals(&total),
     }))
 }

@@ -1,0 +1,435 @@
+//! Usage: logging calls (`POST /api/v1/log`, `/api/v1/log/batch`) and reading them back
+//! (`GET /api/v1/logs`), with the statistics ([`stats`]), prices ([`pricing`]), cost reports
+//! ([`costs`]) and the usage export ([`export`]).
+//!
+//! llmring fixes `UsageLogBody`'s llmring members, the `log_id`, `cost` (a float) and
+//! `timestamp` of [`Logged`], and the members of [`LogEntry`] that llmring 1.4.0's
+//! `server logs` reads; every other member is Tollgate's.
+
+pub mod costs;
+pub mod export;
+pub mod pricing;
+pub mod stats;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ErrorDetail;
+
+pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
+pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
+pub use pricing::{Price, PriceList, PriceSource, PriceUnit};
+pub use stats::{
+    DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
+    UsageStats,
+};
+
+/// `POST /api/v1/log`: llmring's `UsageLogRequest` plus Tollgate's optional fields. Any other
+/// member is refused (422 naming it), so a misspelled one (`userid`) is never dropped.
+// Fields left `None` are not sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageLogBody {
+    /// Model name.
+    pub model: String,
+    /// Provider name.
+    pub provider: String,
+    /// Prompt tokens (every one, cached included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<i64>,
+    /// Generated tokens (every one, reasoning included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    /// Prompt tokens read from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<i64>,
+    /// Prompt tokens written to the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<i64>,
+    /// Reasoning tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<i64>,
+    /// llmring alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// llmring profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Calling application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The caller's id for the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_at_origin: Option<String>,
+    /// The client's cost (used per the client-cost policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// Latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<i64>,
+    /// Free-form metadata object (any members: llmring sends `model_alias`, `finish_reason`
+    /// and `conversation_id`). It is the caller's own, so it has no fixed shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// End user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The hold `POST /api/v1/authorize` placed for this call, settled by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<String>,
+    /// Conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Event time (RFC 3339; without offset, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Served from a response cache: recorded with zero tokens and cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_response: Option<bool>,
+    /// A provider usage object (OpenAI, Anthropic or Gemini), normalised. Its shape is the
+    /// provider's, so it stays free-form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Value>,
+}
+
+/// Body of `POST /api/v1/log/batch`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogBatchBody {
+    /// The calls, each as `POST /api/v1/log` takes it.
+    pub events: Vec<UsageLogBody>,
+}
+
+/// Something special about an event's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventFlag {
+    /// Served from a response cache: zero tokens and zero cost recorded.
+    CachedResponse,
+    /// Priced at the cost the client sent (no price was known).
+    ClientCost,
+    /// Tokens estimated from the content (the client sent no counts).
+    Estimated,
+    /// No price was known and the client's cost did not count: recorded at zero.
+    Unpriced,
+}
+
+impl EventFlag {
+    /// The name on the wire (`cached_response`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventFlag::CachedResponse => "cached_response",
+            EventFlag::ClientCost => "client_cost",
+            EventFlag::Estimated => "estimated",
+            EventFlag::Unpriced => "unpriced",
+        }
+    }
+}
+
+/// The answer to `POST /api/v1/log`: llmring's `log_id`, `cost` and `timestamp`, then
+/// Tollgate's exact cost and the event's place in the tenant log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Logged {
+    /// The call's log id (the first one's, for a repeat).
+    #[schema(format = "uuid")]
+    pub log_id: String,
+    /// The cost as a float, as llmring reads it (derived from `cost_exact`).
+    pub cost: f64,
+    /// The event time.
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// The exact cost.
+    #[schema(format = "decimal", example = "0.000022500")]
+    pub cost_exact: String,
+    /// The cost's currency (ISO 4217).
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The call's position in the tenant's log.
+    pub seq: i64,
+    /// The price it was charged at; null when no price was known.
+    #[schema(required = true, example = "builtin:openai/gpt-4o@2024-08-06")]
+    pub price_version: Option<String>,
+    /// What is special about its numbers, in a fixed order.
+    pub flags: Vec<EventFlag>,
+    /// True when the call had been recorded before and nothing new was written.
+    pub duplicate: bool,
+}
+
+/// What became of one event of a batch, by `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LogBatchResult {
+    /// Recorded now.
+    Recorded(LoggedEvent),
+    /// Recorded before (the same `request_id`): counted once.
+    Duplicate(LoggedEvent),
+    /// Invalid: nothing recorded.
+    Rejected(RejectedEvent),
+}
+
+impl LogBatchResult {
+    /// The event's index in `events`.
+    pub fn index(&self) -> u64 {
+        match self {
+            LogBatchResult::Recorded(e) | LogBatchResult::Duplicate(e) => e.index,
+            LogBatchResult::Rejected(e) => e.index,
+        }
+    }
+}
+
+/// An event of a batch that was recorded (now or before).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoggedEvent {
+    /// The event's index in `events`.
+    pub index: u64,
+    /// The answer `POST /api/v1/log` would give.
+    #[serde(flatten)]
+    pub logged: Logged,
+}
+
+/// An event of a batch that was invalid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedEvent {
+    /// The event's index in `events`.
+    pub index: u64,
+    /// Why; its `field` is the path in the whole body (`events[3].userid`).
+    pub error: ErrorDetail,
+}
+
+/// The answer to `POST /api/v1/log/batch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogBatchResponse {
+    /// One result per event, by index.
+    pub results: Vec<LogBatchResult>,
+    /// How many were recorded now.
+    pub recorded: u64,
+    /// How many had been recorded before.
+    pub duplicates: u64,
+    /// How many were invalid.
+    pub rejected: u64,
+}
+
+/// Query of `GET /api/v1/logs`. Fields left `None` are not sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// How many, 1 to 500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// How many to skip (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// First day or instant (RFC 3339; a date alone starts at midnight UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Last day or instant (a date alone ends at the end of that day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// Only this llmring alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Only this model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Only this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Only this origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Only this end user's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Only this conversation's calls (a UUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// `true`: only calls no price was known for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced: Option<bool>,
+}
+
+/// Where a logged call came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// `POST /api/v1/log` (or its batch form, or the CLI).
+    Usage,
+    /// The call of a `POST /api/v1/conversations/log`.
+    Conversation,
+}
+
+/// A logged call as `GET /api/v1/logs` lists it (llmring 1.4.0's log item, with Tollgate's
+/// fields). Optional members are null, never absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogEntry {
+    /// Log id.
+    #[schema(format = "uuid")]
+    pub id: String,
+    /// The event time.
+    #[schema(format = DateTime)]
+    pub logged_at: String,
+    /// When it was written.
+    #[schema(format = DateTime)]
+    pub recorded_at: String,
+    /// Position in the tenant's log.
+    pub seq: i64,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// llmring alias.
+    #[schema(required = true)]
+    pub alias: Option<String>,
+    /// llmring profile (`default` when none was sent).
+    pub profile: String,
+    /// Calling application.
+    #[schema(required = true)]
+    pub origin: Option<String>,
+    /// The caller's id for the call.
+    #[schema(required = true)]
+    pub id_at_origin: Option<String>,
+    /// End user.
+    #[schema(required = true)]
+    pub user_id: Option<String>,
+    /// Conversation.
+    #[schema(required = true, format = "uuid")]
+    pub conversation_id: Option<String>,
+    /// Idempotency key.
+    #[schema(required = true)]
+    pub request_id: Option<String>,
+    /// Prompt tokens, cached included.
+    pub input_tokens: i64,
+    /// Generated tokens, reasoning included.
+    pub output_tokens: i64,
+    /// Prompt tokens read from the cache.
+    pub cached_input_tokens: i64,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: i64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// Latency.
+    #[schema(required = true)]
+    pub latency_ms: Option<i64>,
+    /// The cost as a float, as llmring reads it (derived from `cost_exact`).
+    pub cost: f64,
+    /// The exact cost.
+    #[schema(format = "decimal", example = "0.000022500")]
+    pub cost_exact: String,
+    /// The cost's currency (ISO 4217).
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The price it was charged at; null when no price was known.
+    #[schema(required = true)]
+    pub price_version: Option<String>,
+    /// What is special about its numbers.
+    pub flags: Vec<EventFlag>,
+    /// Which route logged it.
+    pub source: LogSource,
+    /// The caller's metadata object, as sent (free-form: it is the caller's own).
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+/// The answer to `GET /api/v1/logs`: a page of calls, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogsPage {
+    /// The calls.
+    pub logs: Vec<LogEntry>,
+    /// The page size asked for.
+    pub limit: i64,
+    /// How many were skipped.
+    pub offset: i64,
+    /// How many are on this page.
+    pub count: u64,
+    /// The start of the range searched; null when no range applied.
+    #[schema(required = true, format = DateTime)]
+    pub start_date: Option<String>,
+    /// The end of the range searched; null when no range applied.
+    #[schema(required = true, format = DateTime)]
+    pub end_date: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usage_log_sends_only_the_fields_it_sets() {
+        let body = UsageLogBody {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_tokens: Some(10),
+            output_tokens: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&body).expect("serializes"),
+            r#"{"model":"gpt-4o","provider":"openai","input_tokens":10,"output_tokens":5}"#
+        );
+    }
+
+    #[test]
+    fn every_flag_is_sent_by_its_wire_name() {
+        for flag in [
+            EventFlag::CachedResponse,
+            EventFlag::ClientCost,
+            EventFlag::Estimated,
+            EventFlag::Unpriced,
+        ] {
+            let json = serde_json::to_string(&flag).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", flag.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_misspelt_usage_log_member_is_refused() {
+        let e =
+            serde_json::from_str::<UsageLogBody>(r#"{"model":"m","provider":"p","userid":"u"}"#)
+                .expect_err("refused");
+        assert!(e.to_string().contains("userid"), "{e}");
+    }
+
+    #[test]
+    fn a_rejected_batch_event_carries_its_error_and_no_logged_fields() {
+        let text = r#"{"status":"rejected","index":2,"error":{"code":"INVALID_FIELD","message":"no","field":"events[2].model"}}"#;
+        let r: LogBatchResult = serde_json::from_str(text).expect("a result");
+        assert!(
+            matches!(&r, LogBatchResult::Rejected(e) if e.error.field.as_deref() == Some("events[2].model"))
+        );
+        assert_eq!(r.index(), 2);
+        assert_eq!(serde_json::to_string(&r).expect("serializes"), text);
+    }
+
+    #[test]
+    fn a_recorded_batch_event_carries_the_fields_of_a_single_log() {
+        let logged = Logged {
+            log_id: "0190b6a0-0000-7000-8000-000000000000".into(),
+            cost: 0.0000225,
+            timestamp: "2026-03-01T00:00:00Z".into(),
+            cost_exact: "0.000022500".into(),
+            currency: "USD".into(),
+            seq: 7,
+            price_version: None,
+            flags: vec![EventFlag::ClientCost],
+            duplicate: true,
+        };
+        let r = LogBatchResult::Duplicate(LoggedEvent {
+            index: 0,
+            logged: logged.clone(),
+        });
+        let v = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(v["status"], "duplicate");
+        assert_eq!(v["log_id"], logged.log_id.as_str());
+        assert_eq!(v["price_version"], Value::Null, "null, not absent");
+        assert_eq!(v["flags"], serde_json::json!(["client_cost"]));
+        assert!(v.get("error").is_none());
+        let back: LogBatchResult = serde_json::from_value(v).expect("reads back");
+        assert_eq!(back, r);
+    }
+}
