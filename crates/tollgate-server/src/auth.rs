@@ -3,11 +3,9 @@
 //! tenant always comes from here, never from a body. An end user reaches only their own
 //! account, on the routes that ask [`Auth::require_account`]; [`Auth::require`] refuses them.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -171,43 +169,6 @@ impl<N: Need> FromRequestParts<AppState> for Can<N> {
         let auth = Auth::from_request_parts(parts, state).await?;
         N::check(&auth)?;
         Ok(Can(auth, PhantomData))
-    }
-}
-
-/// Remembers authenticated keys for a short time, so the hot path skips a database read.
-pub struct AuthCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, (Arc<ApiKeyInfo>, Instant)>>,
-}
-
-impl AuthCache {
-    /// A cache whose entries live `ttl`.
-    pub fn new(ttl: Duration) -> AuthCache {
-        AuthCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, hash: &str) -> Option<Arc<ApiKeyInfo>> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(k, _)| k.clone())
-    }
-
-    fn put(&self, hash: String, key: Arc<ApiKeyInfo>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 10_000 {
-            map.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        map.insert(hash, (key, Instant::now()));
     }
 }
 

@@ -1,9 +1,14 @@
-//! API key secrets: generation, hashing and the shape checks llmring's server makes.
+//! API key secrets: generation, hashing and the shape checks llmring's server makes, and
+//! the short-lived cache of authenticated keys.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tollgate_core::ids::{new_id, IdKind};
-use tollgate_store::{KeyRole, NewApiKey, Scope};
+use tollgate_store::{ApiKeyInfo, KeyRole, NewApiKey, Scope};
 
 /// Longest key accepted (llmring's limit).
 pub const MAX_KEY_LEN: usize = 255;
@@ -59,6 +64,43 @@ pub fn check_shape(secret: &str) -> Result<(), &'static str> {
         Err("whitespace")
     } else {
         Ok(())
+    }
+}
+
+/// Remembers authenticated keys for a short time, so the hot path skips a database read.
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Arc<ApiKeyInfo>, Instant)>>,
+}
+
+impl AuthCache {
+    /// A cache whose entries live `ttl`.
+    pub fn new(ttl: Duration) -> AuthCache {
+        AuthCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn get(&self, hash: &str) -> Option<Arc<ApiKeyInfo>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(k, _)| k.clone())
+    }
+
+    pub(crate) fn put(&self, hash: String, key: Arc<ApiKeyInfo>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        }
+        map.insert(hash, (key, Instant::now()));
     }
 }
 

@@ -41,6 +41,12 @@ pub use prices::{Prices, PricesError};
 pub use serve::limits::raise_descriptor_limit;
 pub use settings::Settings;
 
+/// The OpenAPI document of the HTTP API, generated from the registration that serves the
+/// routes (see [`openapi`]).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes::document()
+}
+
 use crate::batcher::Batcher;
 use crate::billing::{Authorizer, Billing};
 use crate::metrics::Metrics;

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use tollgate_store::Store;
 
-use crate::auth::AuthCache;
 use crate::batcher::Batcher;
 use crate::billing::{Authorizer, Billing};
 use crate::jwt::JwtAuth;
+use crate::keys::AuthCache;
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::settings::Settings;

@@ -2,12 +2,11 @@
 //! finishing pass over what the handlers' annotations give (alias paths, the error body), its
 //! JSON, and the comparison with a committed copy.
 //!
-//! The operations come from the router's registration (`routes::api`), never from a list kept
-//! here, so the document and the served routes cannot disagree. No server or database needed.
+//! The operations come from the router's registration (`routes::api`, which calls [`base`]
+//! and [`finish`]; [`crate::openapi_document`] gives the result), never from a list kept here,
+//! so the document and the served routes cannot disagree. No server or database needed.
 
 mod drift;
-
-use std::sync::OnceLock;
 
 use tollgate_api::ErrorBody;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -18,15 +17,8 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 
 pub use drift::differences;
 
-use crate::routes::Alias;
-
 /// The name of the error body schema and of the shared error response.
 const ERROR: &str = "Error";
-
-/// The API document, generated from the code.
-pub fn document() -> OpenApi {
-    crate::routes::api().1
-}
 
 /// `doc` as pretty JSON ending in a newline: the same document always gives the same text.
 pub fn to_json(doc: &OpenApi) -> String {
@@ -37,10 +29,14 @@ pub fn to_json(doc: &OpenApi) -> String {
     text
 }
 
-/// The document served at `/openapi.json`, rendered once.
-pub(crate) fn served() -> &'static str {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| to_json(&document()))
+/// A second path serving a documented operation.
+pub(crate) struct Alias {
+    /// The second path.
+    pub path: &'static str,
+    /// The documented path whose operation it serves.
+    pub of: &'static str,
+    /// The method of both.
+    pub method: HttpMethod,
 }
 
 #[derive(utoipa::OpenApi)]

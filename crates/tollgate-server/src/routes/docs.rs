@@ -21,7 +21,7 @@ const PAGE: &str = include_str!("../docs.html");
 pub async fn openapi_json() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::served(),
+        super::served(),
     )
         .into_response()
 }

@@ -38,6 +38,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tollgate_api::operate::{DatabaseStatus, Engine, Health, HealthStatus};
 use tollgate_store::Dialect;
@@ -47,18 +48,9 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::{routes, PathItemExt};
 
 use crate::error::ApiError;
+use crate::openapi::Alias;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
-
-/// A second path serving a documented operation.
-pub(crate) struct Alias {
-    /// The second path.
-    pub path: &'static str,
-    /// The documented path whose operation it serves.
-    pub of: &'static str,
-    /// The method of both.
-    pub method: HttpMethod,
-}
 
 /// Routes being registered, with their documentation.
 pub(crate) struct Api {
@@ -218,6 +210,17 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     let (router, mut document) = api.router.split_for_parts();
     crate::openapi::finish(&mut document, &api.aliases);
     (router, document)
+}
+
+/// The API document, generated from the registration.
+pub(crate) fn document() -> OpenApi {
+    api().1
+}
+
+/// The document served at `/openapi.json`, rendered once.
+pub(crate) fn served() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| crate::openapi::to_json(&document()))
 }
 
 /// Builds the router over `state`.

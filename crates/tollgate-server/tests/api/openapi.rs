@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use tollgate_server::openapi::{differences, document, to_json};
+use tollgate_server::openapi::{differences, to_json};
+use tollgate_server::openapi_document as document;
 
 use crate::support::TestApp;
 

@@ -17,7 +17,7 @@ pub struct OpenApi {
 impl OpenApi {
     /// Renders the document as pretty JSON, to the file or standard output.
     pub fn run(self) -> anyhow::Result<()> {
-        let json = tollgate_server::openapi::to_json(&tollgate_server::openapi::document());
+        let json = tollgate_server::openapi::to_json(&tollgate_server::openapi_document());
         match &self.output {
             Some(path) => {
                 std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?
