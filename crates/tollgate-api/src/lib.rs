@@ -16,5 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod keys;
+pub mod receipts;
+pub mod transparency;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -122,6 +122,14 @@ pub enum ReceiptType {
 }
 
 impl ReceiptType {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptType::Single => "single",
+            ReceiptType::Batch => "batch",
+        }
+    }
+
     /// The type of a receipt certifying `count` calls.
     pub fn of(count: i64) -> ReceiptType {
         if count == 1 {
