@@ -3,7 +3,8 @@
 //! and a log's inclusion proof, and verifying a receipt.
 //!
 //! The receipt itself is [`tollgate_receipts::Receipt`], re-exported here: it is built and
-//! signed in that crate, and the wire carries it as it was signed. Like the receipt, every
+//! signed in that crate. The wire carries it as a [`ReceiptDocument`]: the JSON as it was
+//! signed (which is what a verifier checks) with its typed reading; its schema is `Receipt`. Like the receipt, every
 //! type here declares its members in sorted order, the order the server has always sent them.
 
 use serde::{Deserialize, Serialize};
@@ -11,8 +12,8 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 pub use tollgate_receipts::receipt::{
-    Amounts, BatchSummary, Breakdown, CertifiedSet, CheckpointRef, Receipt, ReceiptType, Recorded,
-    SelectionMode, SelectionRecord,
+    BatchSummary, CertifiedSet, CheckpointRef, Receipt, ReceiptAmounts, ReceiptBreakdown,
+    ReceiptDocument, ReceiptType, Recorded, SelectionMode, SelectionRecord,
 };
 
 /// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`); any other member
@@ -50,19 +51,19 @@ pub struct ReceiptRequest {
 /// `POST /api/v1/receipts/generate`: the signed receipt, as stored, and how many logs it
 /// certifies.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Generated {
+pub struct GeneratedReceipt {
     /// How many logs the receipt certifies.
     pub certified_count: i64,
     /// The signed receipt.
-    pub receipt: Receipt,
+    pub receipt: ReceiptDocument,
 }
 
 /// `POST /api/v1/receipts/preview`: what a receipt of the selection would certify.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum Preview {
+pub enum PreviewAnswer {
     /// The selection holds logs.
-    Found(ReceiptPreview),
+    Found(Box<ReceiptPreview>),
     /// The selection holds none.
     Empty(EmptyPreview),
 }
@@ -71,11 +72,11 @@ pub enum Preview {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptPreview {
     /// Exact totals per currency.
-    pub amounts: std::collections::BTreeMap<String, Amounts>,
+    pub amounts: std::collections::BTreeMap<String, ReceiptAmounts>,
     /// Per alias (`default` for calls without one).
-    pub by_alias: std::collections::BTreeMap<String, Breakdown>,
+    pub by_alias: std::collections::BTreeMap<String, ReceiptBreakdown>,
     /// Per model.
-    pub by_model: std::collections::BTreeMap<String, Breakdown>,
+    pub by_model: std::collections::BTreeMap<String, ReceiptBreakdown>,
     /// The currency of the floats.
     #[schema(example = "USD")]
     pub currency: String,
@@ -136,8 +137,8 @@ pub struct ReceiptList {
     pub limit: i64,
     /// The offset used.
     pub offset: i64,
-    /// The page.
-    pub receipts: Vec<Receipt>,
+    /// The page, each receipt as it was signed.
+    pub receipts: Vec<ReceiptDocument>,
     /// Receipts in all (with the tag, when one was given).
     pub total: i64,
 }
@@ -145,7 +146,7 @@ pub struct ReceiptList {
 /// Where a listed log came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum LogSource {
+pub enum ListedLogSource {
     /// `POST /api/v1/log` (or its batch form).
     Usage,
     /// The call of a `POST /api/v1/conversations/log`.
@@ -218,13 +219,13 @@ pub struct ListedLog {
     /// Position in the tenant's log.
     pub seq: i64,
     /// Which route recorded it.
-    pub source: LogSource,
+    pub source: ListedLogSource,
     /// When the call happened (llmring's name).
     #[schema(format = DateTime)]
     pub timestamp: String,
     /// llmring's `conversation` or `usage`.
     #[serde(rename = "type")]
-    pub log_type: LogSource,
+    pub log_type: ListedLogSource,
     /// The end user it is billed to.
     pub user_id: Option<String>,
 }
@@ -326,7 +327,7 @@ pub struct ReceiptProof {
 /// member kept), since the signature covers members a reader might not know.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum VerifyRequest {
+pub enum VerifyReceiptRequest {
     /// A stored receipt of the caller's tenant, by id (needs the owner's key).
     Stored {
         /// The receipt's id.
@@ -343,7 +344,7 @@ pub enum VerifyRequest {
 
 /// `POST /api/v1/receipts/verify`: llmring's answer plus what was checked.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Verification {
+pub struct ReceiptVerification {
     /// `Ed25519`.
     #[schema(example = "Ed25519")]
     pub algorithm: String,
@@ -360,4 +361,29 @@ pub struct Verification {
     pub signature_valid: bool,
     /// The signature holds and, when checked, so does the commitment.
     pub valid: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_receipt_request_sends_no_selection() {
+        let body = serde_json::to_value(ReceiptRequest::default()).expect("serializes");
+        assert_eq!(body, serde_json::json!({}));
+        let since = ReceiptRequest {
+            since_last_receipt: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(since).expect("serializes"),
+            serde_json::json!({"since_last_receipt": true})
+        );
+    }
+
+    #[test]
+    fn a_receipt_request_with_an_unknown_member_is_refused() {
+        let refused = serde_json::from_value::<ReceiptRequest>(serde_json::json!({"tag": ["x"]}));
+        assert!(refused.is_err());
+    }
 }

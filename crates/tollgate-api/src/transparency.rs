@@ -53,7 +53,7 @@ pub struct EntriesQuery {
 
 /// One entry of the tenant log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LogEntry {
+pub struct TenantLogEntry {
     /// The canonical entry (RFC 8785 JSON); null once retention archived it.
     pub entry: Option<String>,
     /// Base64 SHA-256(0x00 || entry).
@@ -65,11 +65,11 @@ pub struct LogEntry {
 
 /// `GET /api/v1/transparency/entries`: entries `[start, end)` of the tenant log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LogEntries {
+pub struct TenantLogEntries {
     /// One past the last entry.
     pub end: i64,
     /// The entries, in order.
-    pub entries: Vec<LogEntry>,
+    pub entries: Vec<TenantLogEntry>,
     /// The log's size now.
     pub size: i64,
     /// The first entry.

@@ -11,8 +11,8 @@ use base64::Engine;
 use serde_json::Value;
 use tollgate_receipts::keys::PublicKey;
 use tollgate_receipts::receipt::{
-    build, CertifiedEntries, EntryGroup, Issue, Newest, Receipt, Recorded, SelectionRecord, FORMAT,
-    FORMAT_V1,
+    build, CertifiedEntries, EntryGroup, Issue, Newest, Receipt, ReceiptDocument, Recorded,
+    SelectionRecord, FORMAT, FORMAT_V1,
 };
 use tollgate_receipts::signature::{signing_bytes, verify_document};
 use tollgate_receipts::Hash;
@@ -38,7 +38,9 @@ fn receipts_signed_before_receipts_were_typed_still_verify() {
 fn an_old_receipt_reads_into_the_receipt_type_and_writes_back_byte_for_byte() {
     for text in [BATCH, SINGLE] {
         let doc: Value = tollgate_receipts::parse_strict(text.as_bytes()).expect("a receipt");
-        let receipt = Receipt::open(&doc, &key()).expect("verifies as received");
+        let received = ReceiptDocument::new(doc.clone()).expect("reads");
+        received.verify(&key()).expect("verifies as received");
+        let receipt = received.receipt;
         assert_eq!(receipt.format, FORMAT_V1);
         assert_eq!(receipt.profile, Recorded::One("default".into()));
         assert_eq!(receipt.lock_digest, Recorded::One(String::new()));

@@ -11,16 +11,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 use tokio::task::JoinHandle;
-use tollgate_api::receipts::{EmptyPreview, Preview, ReceiptPreview};
+use tollgate_api::receipts::{EmptyPreview, PreviewAnswer, ReceiptPreview};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_receipts::merkle::{self, needs, Span};
 use tollgate_receipts::note::Checkpoint;
 use tollgate_receipts::receipt::{
     self, CertifiedEntries, CertifiedSet, CheckpointRef, EntryGroup, Issue, Newest, Receipt,
-    ReceiptType, SelectionRecord, Totals,
+    ReceiptDocument, ReceiptType, SelectionRecord, Totals,
 };
-use tollgate_receipts::signature::verify_document;
 use tollgate_receipts::Hash;
 use tollgate_store::{
     NewReceipt, SelectOptions, SelectedLogs, Selection, StoreError, StoredCheckpoint,
@@ -102,10 +101,14 @@ async fn select(
 
 /// `POST /api/v1/receipts/preview`: the numbers a receipt would carry; nothing is signed or
 /// stored.
-pub async fn preview(state: &AppState, tenant: &str, chosen: &Chosen) -> Result<Preview, ApiError> {
+pub async fn preview(
+    state: &AppState,
+    tenant: &str,
+    chosen: &Chosen,
+) -> Result<PreviewAnswer, ApiError> {
     let sel = select(state, tenant, chosen, false).await?;
     if sel.count == 0 {
-        return Ok(Preview::Empty(EmptyPreview {
+        return Ok(PreviewAnswer::Empty(EmptyPreview {
             message: NO_LOGS.into(),
             total_cost: 0.0,
             total_logs: 0,
@@ -113,7 +116,7 @@ pub async fn preview(state: &AppState, tenant: &str, chosen: &Chosen) -> Result<
         }));
     }
     let t = Totals::of(&groups(&sel)).map_err(built)?;
-    Ok(Preview::Found(ReceiptPreview {
+    Ok(PreviewAnswer::Found(Box::new(ReceiptPreview {
         total_cost: t.total_cost(),
         total_tokens: t.total_tokens().map_err(built)?,
         amounts: t.amounts,
@@ -127,7 +130,7 @@ pub async fn preview(state: &AppState, tenant: &str, chosen: &Chosen) -> Result<
         start_date: sel.first_us.map(format_us),
         total_conversations: sel.conversation_ids.len() as i64,
         total_logs: sel.count,
-    }))
+    })))
 }
 
 /// What the selection read of the logs a receipt certifies, for the receipt builder.
@@ -359,21 +362,27 @@ pub async fn verify(
     doc: &Value,
     tenant: Option<&str>,
 ) -> Result<Verdict, ApiError> {
-    let read = Receipt::read(doc);
-    let signature = match &read {
+    let received = ReceiptDocument::new(doc.clone());
+    let signature = match &received {
         Err(e) => Err(format!(
             "not a receipt Tollgate issued ({e}), so no key of this server can have signed it"
         )),
-        Ok(r) => match state.signer().public_key(&r.key_id).await? {
-            None => Err(format!("no key with id {} has signed here", r.key_id)),
-            Some(key) => verify_document(doc, &key).map_err(|e| e.to_string()),
+        Ok(r) => match state.signer().public_key(&r.receipt.key_id).await? {
+            None => Err(format!(
+                "no key with id {} has signed here",
+                r.receipt.key_id
+            )),
+            Some(key) => r.verify(&key).map_err(|e| e.to_string()),
         },
     };
-    let commitment = match (tenant, &read) {
-        (Some(tenant), Ok(r)) => match state.store().get_receipt(tenant, &r.receipt_id).await? {
-            None => None,
-            Some(stored) => Some(check_commitment(state, tenant, &stored, &r.certified).await?),
-        },
+    let commitment = match (tenant, &received) {
+        (Some(tenant), Ok(r)) => {
+            let r = &r.receipt;
+            match state.store().get_receipt(tenant, &r.receipt_id).await? {
+                None => None,
+                Some(stored) => Some(check_commitment(state, tenant, &stored, &r.certified).await?),
+            }
+        }
         _ => None,
     };
     Ok(Verdict {

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::{
-    Amounts, BatchSummary, Breakdown, CertifiedSet, CheckpointRef, Receipt, ReceiptType, Recorded,
-    SelectionRecord, FORMAT, TREE,
+    BatchSummary, CertifiedSet, CheckpointRef, Receipt, ReceiptAmounts, ReceiptBreakdown,
+    ReceiptType, Recorded, SelectionRecord, FORMAT, TREE,
 };
 use crate::Hash;
 
@@ -194,11 +194,11 @@ pub struct Totals {
     /// none), else the first in code order.
     pub currency: String,
     /// Exact amounts per currency.
-    pub amounts: BTreeMap<String, Amounts>,
+    pub amounts: BTreeMap<String, ReceiptAmounts>,
     /// Per model.
-    pub by_model: BTreeMap<String, Breakdown>,
+    pub by_model: BTreeMap<String, ReceiptBreakdown>,
     /// Per alias (`default` for entries without one).
-    pub by_alias: BTreeMap<String, Breakdown>,
+    pub by_alias: BTreeMap<String, ReceiptBreakdown>,
     /// (input, total) nanos in `currency`.
     primary: (i64, i64),
 }
@@ -233,7 +233,7 @@ impl Totals {
                 .ok_or(ReceiptError::Overflow("output cost"))?;
             amounts.insert(
                 c.clone(),
-                Amounts {
+                ReceiptAmounts {
                     input_cost: decimal(*input),
                     output_cost: decimal(output),
                     total_cost: decimal(*total),
@@ -281,7 +281,7 @@ fn breakdown(
     groups: &[EntryGroup],
     currency: &str,
     key: impl Fn(&EntryGroup) -> String,
-) -> Result<BTreeMap<String, Breakdown>, ReceiptError> {
+) -> Result<BTreeMap<String, ReceiptBreakdown>, ReceiptError> {
     #[derive(Default)]
     struct Acc {
         calls: i64,
@@ -302,7 +302,7 @@ fn breakdown(
         .map(|(k, a)| {
             Ok((
                 k,
-                Breakdown {
+                ReceiptBreakdown {
                     cost: float(a.nanos.get(currency).copied().unwrap_or(0)),
                     amounts: a
                         .nanos

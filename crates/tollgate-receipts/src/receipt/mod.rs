@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 pub use build::{
     build, decimal, float, CertifiedEntries, EntryGroup, Issue, Newest, ReceiptError, Totals,
 };
-pub use sign::OpenError;
+pub use sign::ReceiptDocument;
 
 /// The receipt format this crate issues.
 pub const FORMAT: &str = "tollgate.receipt/v2";
@@ -45,7 +45,7 @@ pub struct Receipt {
     /// The alias of the newest certified call (`default` when it had none).
     pub alias: String,
     /// Exact totals per currency.
-    pub amounts: BTreeMap<String, Amounts>,
+    pub amounts: BTreeMap<String, ReceiptAmounts>,
     /// Counts, dates and breakdowns of the certified calls.
     pub batch_summary: BatchSummary,
     /// The set commitment: how many logs, and their Merkle root.
@@ -183,7 +183,7 @@ impl std::fmt::Display for Recorded {
 
 /// Exact amounts in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Amounts {
+pub struct ReceiptAmounts {
     /// The input side.
     #[schema(format = "decimal", example = "0.003147350")]
     pub input_cost: String,
@@ -200,9 +200,9 @@ pub struct Amounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BatchSummary {
     /// Per alias (`default` for calls without one).
-    pub by_alias: BTreeMap<String, Breakdown>,
+    pub by_alias: BTreeMap<String, ReceiptBreakdown>,
     /// Per model.
-    pub by_model: BTreeMap<String, Breakdown>,
+    pub by_model: BTreeMap<String, ReceiptBreakdown>,
     /// The first conversations the certified calls belong to (up to the server's inline cap).
     pub conversation_ids: Vec<String>,
     /// Whether `conversation_ids` lists every conversation.
@@ -229,7 +229,7 @@ pub struct BatchSummary {
 
 /// The calls of one model or alias.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Breakdown {
+pub struct ReceiptBreakdown {
     /// Exact cost per currency.
     pub amounts: BTreeMap<String, String>,
     /// Calls.

@@ -86,7 +86,7 @@ pub async fn receipt(
         }
     }
     let r = owned(&state, &auth.tenant_id, &id).await?;
-    let receipt = stored_document(&r)?;
+    let receipt = stored_document(&r)?.receipt;
     let csv = render(&receipt).map_err(ApiError::internal)?;
     let disposition = format!("attachment; filename=\"{}.csv\"", r.id);
     Ok((

@@ -6,8 +6,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tollgate_api::transparency::{
-    CheckpointQuery, ConsistencyProof, ConsistencyQuery, EntriesQuery, LogEntries, LogEntry,
-    LogInclusionProof, LogProofQuery,
+    CheckpointQuery, ConsistencyProof, ConsistencyQuery, EntriesQuery, LogInclusionProof,
+    LogProofQuery, TenantLogEntries, TenantLogEntry,
 };
 use tollgate_receipts::merkle::{consistency_spans, inclusion_spans};
 
@@ -102,7 +102,7 @@ pub async fn consistency(
     operation_id = "log_entries",
     params(EntriesQuery),
     responses(
-        (status = 200, description = "The range, the log's size, and each entry with its base64 leaf hash", body = LogEntries),
+        (status = 200, description = "The range, the log's size, and each entry with its base64 leaf hash", body = TenantLogEntries),
         (status = 400, description = "The range is beyond the log or longer than 1,000"),
     )
 )]
@@ -110,7 +110,7 @@ pub async fn entries(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<EntriesQuery>,
-) -> Result<Json<LogEntries>, ApiError> {
+) -> Result<Json<TenantLogEntries>, ApiError> {
     let size = log_size(&state, &auth.tenant_id).await?;
     let start = bounded("start", q.start, 0, 0, size)?;
     let end = bounded("end", q.end, (start + MAX_ENTRIES).min(size), start, size)?;
@@ -126,13 +126,13 @@ pub async fn entries(
         .await?;
     let entries = found
         .iter()
-        .map(|e| LogEntry {
+        .map(|e| TenantLogEntry {
             entry: entry_text(&e.entry),
             leaf_hash: b64(&e.leaf_hash),
             seq: e.seq,
         })
         .collect();
-    Ok(Json(LogEntries {
+    Ok(Json(TenantLogEntries {
         end,
         entries,
         size,

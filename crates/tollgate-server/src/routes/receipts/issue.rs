@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use tollgate_api::receipts::{Generated, Preview, ReceiptRequest, SelectionRecord};
+use tollgate_api::receipts::{GeneratedReceipt, PreviewAnswer, ReceiptRequest, SelectionRecord};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::validate::optional_text;
 use tollgate_store::Selection;
@@ -140,7 +140,7 @@ fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiErro
     operation_id = "generate_receipt",
     request_body = ReceiptRequest,
     responses(
-        (status = 200, description = "The signed receipt, as stored, and how many logs it certifies", body = Generated),
+        (status = 200, description = "The signed receipt, as stored, and how many logs it certifies", body = GeneratedReceipt),
         (status = 400, description = "No selection (`NO_SELECTION`)"),
         (status = 422, description = "A field is invalid, naming it"),
     )
@@ -149,14 +149,14 @@ pub async fn generate(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
-) -> Result<Json<Generated>, ApiError> {
+) -> Result<Json<GeneratedReceipt>, ApiError> {
     let chosen = chosen(&req)?;
     let (description, tags) = labels(&req)?;
     let (receipt, certified_count) =
         receipts::generate(&state, &auth.tenant_id, &chosen, description, tags).await?;
-    Ok(Json(Generated {
+    Ok(Json(GeneratedReceipt {
         certified_count,
-        receipt,
+        receipt: receipt.into(),
     }))
 }
 
@@ -170,7 +170,7 @@ pub async fn generate(
     operation_id = "preview_receipt",
     request_body = ReceiptRequest,
     responses(
-        (status = 200, description = "The selection's totals and breakdowns, unsigned; `total_logs: 0` and a `message` when it holds no logs", body = Preview),
+        (status = 200, description = "The selection's totals and breakdowns, unsigned; `total_logs: 0` and a `message` when it holds no logs", body = PreviewAnswer),
         (status = 400, description = "No selection (`NO_SELECTION`)"),
         (status = 422, description = "A field is invalid, naming it"),
     )
@@ -179,7 +179,7 @@ pub async fn preview(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
-) -> Result<Json<Preview>, ApiError> {
+) -> Result<Json<PreviewAnswer>, ApiError> {
     let chosen = chosen(&req)?;
     Ok(Json(
         receipts::preview(&state, &auth.tenant_id, &chosen).await?,
