@@ -10,7 +10,6 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::{Args, Subcommand};
-use serde_json::json;
 use tollgate_api::transparency::ConsistencyProof;
 use tollgate_receipts::merkle::{verify_consistency, Hash};
 use tollgate_receipts::note::{parse_note, Checkpoint, NoteError};
@@ -68,8 +67,8 @@ impl VerifyLog {
             None => default_state(client.base(), &origin)?,
         };
         let mut report = Report::default();
-        report.with("state", json!(state.display().to_string()));
-        report.with("checkpoint", json!(note));
+        report.with("state", state.display().to_string());
+        report.with("checkpoint", &note);
         let Some(new) = open_checkpoint(&mut report, client.base(), &note, &origin).await? else {
             return Ok(report);
         };
@@ -87,7 +86,7 @@ impl VerifyLog {
             return Ok(report);
         };
         let old = parse_state(&state, &old_note, &origin)?;
-        report.with("previous_checkpoint", json!(old_note));
+        report.with("previous_checkpoint", &old_note);
         let proof = if new.size > old.size {
             let answer = client
                 .consistency(old.size, new.size)

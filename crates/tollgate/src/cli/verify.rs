@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tollgate_api::receipts::{Receipt, ReceiptDocument};
 use tollgate_core::Nanos;
 use tollgate_receipts::merkle::{self, leaf_hash};
@@ -64,8 +64,8 @@ impl Verify {
         // error rather than half a report.
         let entries = self.logs.as_deref().map(read_entries).transpose()?;
         let mut report = Report::default();
-        report.with("receipt_id", json!(receipt.receipt.receipt_id));
-        report.with("key_id", json!(trusted.key_id));
+        report.with("receipt_id", &receipt.receipt.receipt_id);
+        report.with("key_id", &trusted.key_id);
         trust::check_signature(&mut report, &receipt, &trusted);
         if let Some(entries) = entries {
             check_logs(&mut report, &receipt.receipt, entries);
@@ -377,6 +377,7 @@ fn check_costs(report: &mut Report, receipt: &Receipt, computed: &BTreeMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn entry(line: usize, seq: i64, input: i64, cost: &str) -> Entry {
         let v = json!({"seq": seq, "input_tokens": input, "output_tokens": 1, "cost": cost, "currency": "USD"});
