@@ -20,8 +20,11 @@ pub mod billing;
 pub mod conversations;
 pub mod document;
 pub mod error;
+pub mod keys;
 pub mod operate;
 pub mod plans;
+pub mod receipts;
+pub mod transparency;
 pub mod usage;
 pub mod webhooks;
 

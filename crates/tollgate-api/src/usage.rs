@@ -56,6 +56,10 @@ pub struct UsageLogBody {
     /// llmring profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The digest of the llmring lockfile the call was made under (at most 128 bytes);
+    /// receipts report the digests their calls recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_digest: Option<String>,
     /// Calling application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,

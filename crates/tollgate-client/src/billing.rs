@@ -8,9 +8,6 @@ use tollgate_api::billing::{
     UserQuery,
 };
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use super::{decode, segment, Client, ClientError};
 
 /// Which credit an operator posts.
@@ -54,20 +51,6 @@ pub enum Authorization {
 }
 
 impl Client {
-    /// A GET whose query parameters are the members of `query` (`None` ones left out).
-    pub(crate) async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &Q,
-    ) -> Result<T, ClientError> {
-        let resp = self
-            .request(reqwest::Method::GET, path)
-            .query(query)
-            .send()
-            .await?;
-        decode(resp).await
-    }
-
     /// `GET /api/v1/billing/limits`: the tenant's plan and this month's quota use.
     pub async fn limits(&self) -> Result<TenantLimits, ClientError> {
         self.get("/api/v1/billing/limits", &[]).await

@@ -2,20 +2,22 @@
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
-//! `billing.rs`, the webhook routes in `webhooks.rs`, the export downloads in `export.rs`.
+//! `billing.rs`, the webhook routes in `webhooks.rs`, the export downloads in `export.rs`, the
+//! receipt, transparency and key routes in `receipts.rs`.
 //!
-//! Where `tollgate-api` has a route's types (usage, health), the client takes and returns
-//! them, the very ones the server sends, rather than wire structs of its own.
+//! Where `tollgate-api` has a route's types, the client takes and returns them, the very ones
+//! the server sends, rather than wire structs of its own.
 #![forbid(unsafe_code)]
 
 mod billing;
 mod export;
+mod receipts;
 mod webhooks;
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 pub use billing::{Authorization, CreditKind, CreditOutcome};
@@ -54,34 +56,6 @@ pub struct Client {
     base: String,
     /// None for an anonymous client, which sends no `X-API-Key` (the public-key routes).
     key: Option<String>,
-}
-
-/// Which logs a receipt certifies and how it is labelled (`POST /api/v1/receipts/generate`
-/// and `/preview`, llmring's `ReceiptGenerationRequest`). Set exactly one selection; the
-/// server takes the first that applies: conversation, date range, log ids, since last.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ReceiptRequest {
-    /// Every log of one conversation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversation_id: Option<String>,
-    /// Start of a date range (with `end_date`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<String>,
-    /// End of a date range; a date alone means the end of that day.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<String>,
-    /// These logs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_ids: Option<Vec<String>>,
-    /// Every log no receipt has certified yet.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub since_last_receipt: bool,
-    /// A description, signed with the receipt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Tags, signed with the receipt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
 }
 
 impl Client {
@@ -124,89 +98,17 @@ impl Client {
 
     /// `GET /api/v1/stats`.
     pub async fn stats(&self, query: &StatsQuery) -> Result<UsageStats, ClientError> {
-        self.get_typed("/api/v1/stats", query).await
+        self.get_query("/api/v1/stats", query).await
     }
 
     /// `GET /api/v1/logs`: a page of logged calls, newest first.
     pub async fn logs(&self, query: &LogsQuery) -> Result<LogsPage, ClientError> {
-        self.get_typed("/api/v1/logs", query).await
+        self.get_query("/api/v1/logs", query).await
     }
 
     /// `GET /health`. A server whose database does not answer is an error (503).
     pub async fn health(&self) -> Result<Health, ClientError> {
         self.get("/health", &[]).await
-    }
-
-    /// `POST /api/v1/receipts/generate`: `{"receipt": {...}, "certified_count": N}`.
-    pub async fn generate_receipt(&self, req: &ReceiptRequest) -> Result<Value, ClientError> {
-        self.post("/api/v1/receipts/generate", req).await
-    }
-
-    /// `POST /api/v1/receipts/preview`: what a receipt would certify; nothing is signed.
-    pub async fn preview_receipt(&self, req: &ReceiptRequest) -> Result<Value, ClientError> {
-        self.post("/api/v1/receipts/preview", req).await
-    }
-
-    /// `GET /api/v1/receipts/` (`limit`, `offset`, `tag`), newest first.
-    pub async fn receipts(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.get("/api/v1/receipts/", query).await
-    }
-
-    /// `GET /api/v1/receipts/{id}`: the signed receipt document.
-    pub async fn receipt(&self, id: &str) -> Result<Value, ClientError> {
-        self.get(&format!("/api/v1/receipts/{}", segment(id)), &[])
-            .await
-    }
-
-    /// `GET /api/v1/receipts/{id}/logs` (`limit` up to 1,000, `offset`), in leaf order, each
-    /// log with its leaf `index` and canonical `entry`.
-    pub async fn receipt_logs(
-        &self,
-        id: &str,
-        query: &[(&str, String)],
-    ) -> Result<Value, ClientError> {
-        self.get(&format!("/api/v1/receipts/{}/logs", segment(id)), query)
-            .await
-    }
-
-    /// `GET /api/v1/receipts/{id}/proof?log_id=`: one log's inclusion proof in the receipt.
-    pub async fn receipt_proof(&self, id: &str, log_id: &str) -> Result<Value, ClientError> {
-        self.get(
-            &format!("/api/v1/receipts/{}/proof", segment(id)),
-            &[("log_id", log_id.to_string())],
-        )
-        .await
-    }
-
-    /// `GET /api/v1/receipts/uncertified` (`limit`, `offset`).
-    pub async fn uncertified(&self, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.get("/api/v1/receipts/uncertified", query).await
-    }
-
-    /// `GET /api/v1/receipts/public-keys.json`: every key that ever signed (no key needed).
-    pub async fn public_keys(&self) -> Result<Value, ClientError> {
-        self.get("/api/v1/receipts/public-keys.json", &[]).await
-    }
-
-    /// `GET /api/v1/transparency/checkpoint`: the tenant log's checkpoint, a signed note.
-    pub async fn checkpoint(&self) -> Result<String, ClientError> {
-        let resp = self
-            .request(reqwest::Method::GET, "/api/v1/transparency/checkpoint")
-            .send()
-            .await?;
-        if resp.status().is_success() {
-            return Ok(resp.text().await?);
-        }
-        Err(api_error(resp).await)
-    }
-
-    /// `GET /api/v1/transparency/consistency?from&to`: `{"from", "to", "proof": [base64]}`.
-    pub async fn consistency(&self, from: u64, to: u64) -> Result<Value, ClientError> {
-        self.get(
-            "/api/v1/transparency/consistency",
-            &[("from", from.to_string()), ("to", to.to_string())],
-        )
-        .await
     }
 
     /// Any GET returning JSON.
@@ -223,8 +125,9 @@ impl Client {
         decode(resp).await
     }
 
-    /// A GET with a typed query (its `None` fields left out), returning JSON.
-    async fn get_typed<Q: Serialize + ?Sized, T: DeserializeOwned>(
+    /// A GET whose query parameters are the members of `query` (`None` ones left out),
+    /// returning JSON.
+    pub(crate) async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &str,
         query: &Q,
@@ -306,19 +209,5 @@ mod tests {
         assert_eq!(segment("rcpt_01AB-c.d~"), "rcpt_01AB-c.d~");
         assert_eq!(segment("../x?y=1#z"), "..%2Fx%3Fy%3D1%23z");
         assert_eq!(segment("é"), "%C3%A9");
-    }
-
-    #[test]
-    fn an_empty_receipt_request_sends_no_selection() {
-        let body = serde_json::to_value(ReceiptRequest::default()).expect("serializes");
-        assert_eq!(body, serde_json::json!({}));
-        let since = ReceiptRequest {
-            since_last_receipt: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            serde_json::to_value(since).expect("serializes"),
-            serde_json::json!({"since_last_receipt": true})
-        );
     }
 }

@@ -107,6 +107,10 @@ pub struct UsageEvent {
     pub alias: Option<String>,
     /// llmring profile (`default` when absent).
     pub profile: String,
+    /// The digest of the llmring lockfile the call was made under, when the client sent one
+    /// (at most 128 bytes). In the canonical entry only when present, so the entries of
+    /// events without one are what they were before it existed.
+    pub lock_digest: Option<String>,
     /// The application or service that made the call.
     pub origin: Option<String>,
     /// The caller's own id for the call.
@@ -165,6 +169,7 @@ impl UsageEvent {
         w.0.push(b']');
         w.opt("id_at_origin", self.id_at_origin.as_deref());
         w.int("input_tokens", self.tokens.input);
+        w.opt("lock_digest", self.lock_digest.as_deref());
         w.str("log_id", &self.log_id.to_string());
         w.str("model", &self.model);
         w.opt("origin", self.origin.as_deref());
@@ -232,6 +237,7 @@ mod tests {
             model: "gpt-4o".into(),
             alias: Some("chat".into()),
             profile: "default".into(),
+            lock_digest: None,
             origin: None,
             id_at_origin: None,
             user_id: None,
@@ -264,6 +270,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_lock_digest_is_in_the_entry_only_when_the_call_recorded_one() {
+        let mut e = event();
+        let without = e.canonical_entry(7);
+        e.lock_digest = Some("sha256:ab12".into());
+        let with = String::from_utf8(e.canonical_entry(7)).expect("utf-8");
+        assert!(
+            with.contains(r#""input_tokens":10,"lock_digest":"sha256:ab12","log_id""#),
+            "{with}"
+        );
+        assert_eq!(
+            with.replace(r#""lock_digest":"sha256:ab12","#, ""),
+            String::from_utf8(without).expect("utf-8")
+        );
+    }
+
     /// The generic form of the entry, for checking the direct writer.
     fn generic_entry(e: &UsageEvent, seq: i64) -> Vec<u8> {
         let mut v = json!({
@@ -283,6 +305,7 @@ mod tests {
             ("conversation_id", e.conversation_id.map(|c| c.to_string())),
             ("request_id", e.request_id.clone()),
             ("price_version", e.price_version.clone()),
+            ("lock_digest", e.lock_digest.clone()),
         ] {
             if let Some(val) = val {
                 obj.insert(k.into(), Value::String(val));
@@ -296,7 +319,7 @@ mod tests {
         fn the_direct_writer_matches_the_generic_canonicaliser(
             text in "\\PC{0,12}",
             control in "[\\u{0}-\\u{1f}\"\\\\a-z]{0,6}",
-            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 7),
+            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 8),
             tokens in 0i64..1_000_000_000,
             seq in 0i64..(1 << 40),
             bits in 0i64..16,
@@ -310,6 +333,7 @@ mod tests {
             e.conversation_id = present[4].then(Uuid::nil);
             e.request_id = opt(5, text.clone());
             e.price_version = opt(6, "builtin:x@2024-01-01".into());
+            e.lock_digest = opt(7, format!("sha256:{text}"));
             e.model = format!("m{control}");
             e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, cache_write: 0, reasoning: tokens / 4 };
             e.flags = EventFlags::from_bits(bits);

@@ -208,6 +208,13 @@ mod tests {
 
     proptest! {
         #[test]
+        fn receipts_print_and_round_amounts_as_nanos_do(n in any::<i64>()) {
+            // The receipt builder works below this crate, on bare nanos.
+            prop_assert_eq!(tollgate_receipts::receipt::decimal(n), Nanos(n).to_string());
+            prop_assert_eq!(tollgate_receipts::receipt::float(n), Nanos(n).to_f64());
+        }
+
+        #[test]
         fn display_and_exact_parse_round_trip(n in any::<i64>()) {
             prop_assert_eq!(Nanos::parse_exact(&Nanos(n).to_string()).expect("parses"), Nanos(n));
         }

@@ -260,15 +260,15 @@ impl PublicKey {
     }
 
     /// The key as an RFC 8037 JSON Web Key, with its key id as `kid`.
-    pub fn to_jwk(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": self.to_base64url(),
-            "kid": self.key_id(),
-            "alg": "EdDSA",
-            "use": "sig",
-        })
+    pub fn to_jwk(&self) -> Jwk {
+        Jwk {
+            alg: "EdDSA".into(),
+            crv: "Ed25519".into(),
+            kid: self.key_id(),
+            kty: "OKP".into(),
+            key_use: "sig".into(),
+            x: self.to_base64url(),
+        }
     }
 
     /// Whether `signature` is this key's signature of `message`, checked strictly (no
@@ -277,6 +277,29 @@ impl PublicKey {
         let signature = ed25519_dalek::Signature::from_bytes(signature);
         self.0.verify_strict(message, &signature).is_ok()
     }
+}
+
+/// An Ed25519 public key as an RFC 8037 JSON Web Key (members in sorted order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `EdDSA`.
+    #[schema(example = "EdDSA")]
+    pub alg: String,
+    /// `Ed25519`.
+    #[schema(example = "Ed25519")]
+    pub crv: String,
+    /// The key's id, as receipts name it in `key_id`.
+    #[schema(example = "key_7ebd3a0ed976ed55")]
+    pub kid: String,
+    /// `OKP`.
+    #[schema(example = "OKP")]
+    pub kty: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub key_use: String,
+    /// The 32-byte public key, unpadded base64url.
+    pub x: String,
 }
 
 /// Trims surrounding whitespace, turns CRLF into LF and ends the text with one newline, so
@@ -644,7 +667,7 @@ mod tests {
     #[test]
     fn the_jwk_has_the_rfc_8037_members() {
         let public = SigningKey::generate().public_key();
-        let jwk = public.to_jwk();
+        let jwk = serde_json::to_value(public.to_jwk()).expect("JSON");
         assert_eq!(
             jwk,
             serde_json::json!({

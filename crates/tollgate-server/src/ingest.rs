@@ -250,6 +250,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
     let latency_ms = latency_ms.transpose()?;
     let meta = metadata(body.metadata)?;
     let id_at_origin = optional_text("id_at_origin", body.id_at_origin.as_deref(), 255)?;
+    let lock_digest = optional_text("lock_digest", body.lock_digest.as_deref(), 128)?;
     let explicit_conversation = uuid_field("conversation_id", body.conversation_id.as_deref())?;
 
     // The llmring client posts each call twice when it logs conversations: first to
@@ -288,6 +289,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             model: c.model,
             alias: c.alias,
             profile: c.profile,
+            lock_digest,
             origin: c.origin,
             id_at_origin,
             user_id: c.user_id,
@@ -511,6 +513,7 @@ pub fn conversation_item(
             model: c.model,
             alias: c.alias,
             profile: c.profile,
+            lock_digest: None,
             origin: c.origin,
             id_at_origin: None,
             user_id: c.user_id,

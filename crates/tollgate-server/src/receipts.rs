@@ -1,38 +1,34 @@
-//! Receipts and the tenant log's checkpoints: what a receipt says, how it is signed, stored
-//! and checked, and the proofs served for it.
+//! Receipts and the tenant log's checkpoints: gathering what a receipt certifies from the
+//! store, signing and storing it, checking one, and the proofs served for it.
 //!
-//! A receipt keeps every field llmring's client reads (floats included) and adds what makes
-//! it checkable: the exact amounts as decimal strings, the tenant, the signing key's id, and
-//! the set commitment (how many logs, and the RFC 6962 Merkle root over their leaf hashes in
-//! log order) with the tenant-log checkpoint at issue time. The signature covers the RFC 8785
-//! form of the whole document except `signature`.
+//! What a receipt says is decided in `tollgate_receipts::receipt` by a pure function of the
+//! certified entries; this module reads those entries, the checkpoint and the signing key,
+//! and stores the signed result.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tokio::task::JoinHandle;
+use tollgate_api::receipts::{EmptyPreview, PreviewAnswer, ReceiptPreview};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{format_us, now_us};
-use tollgate_core::Nanos;
 use tollgate_receipts::merkle::{self, needs, Span};
 use tollgate_receipts::note::Checkpoint;
-use tollgate_receipts::signature::{sign_document, verify_document, SIGNATURE_MEMBER};
+use tollgate_receipts::receipt::{
+    self, CertifiedEntries, CertifiedSet, CheckpointRef, EntryGroup, Issue, Newest, Receipt,
+    ReceiptDocument, ReceiptType, SelectionRecord, Totals,
+};
 use tollgate_receipts::Hash;
 use tollgate_store::{
-    NewReceipt, SelectOptions, SelectedLogs, Selection, SelectionGroup, StoreError,
-    StoredCheckpoint,
+    NewReceipt, SelectOptions, SelectedLogs, Selection, StoreError, StoredCheckpoint,
 };
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
-/// The receipt format this server issues.
-pub const FORMAT: &str = "tollgate.receipt/v1";
 /// How many times a "since the last receipt" generation starts over when another receipt
 /// overtook it.
 const ATTEMPTS: usize = 5;
@@ -47,146 +43,43 @@ pub fn origin(state: &AppState, tenant: &str) -> String {
     format!("{}/{tenant}", state.settings().receipts.log_origin)
 }
 
-/// How a receipt's logs were chosen, as the document records it.
+/// How a receipt's logs were chosen, as the receipt records it.
 #[derive(Debug, Clone)]
 pub struct Chosen {
     /// What the store selects.
     pub selection: Selection,
     /// The mode and its parameters, signed with the receipt.
-    pub described: Value,
+    pub described: SelectionRecord,
 }
 
 /// The error for a selection that matched nothing (llmring's message).
 pub fn no_logs() -> ApiError {
-    ApiError::new(ErrorCode::NoLogs, "No logs found matching the criteria")
+    ApiError::new(ErrorCode::NoLogs, NO_LOGS)
 }
 
-/// Totals of a selection, in the shapes both the receipt and the preview use.
-struct Summary {
-    input_tokens: i64,
-    output_tokens: i64,
-    /// The currency the llmring floats are in.
-    currency: String,
-    /// Per currency: (input, total).
-    amounts: BTreeMap<String, (Nanos, Nanos)>,
-    by_model: Map<String, Value>,
-    by_alias: Map<String, Value>,
+/// llmring's words for a selection without logs.
+const NO_LOGS: &str = "No logs found matching the criteria";
+
+/// The selection's groups, as the receipt builder takes them.
+fn groups(sel: &SelectedLogs) -> Vec<EntryGroup> {
+    sel.groups
+        .iter()
+        .map(|g| EntryGroup {
+            provider: g.provider.clone(),
+            model: g.model.clone(),
+            alias: g.alias.clone(),
+            currency: g.currency.as_str().to_string(),
+            calls: g.calls,
+            input_tokens: g.tokens.input,
+            output_tokens: g.tokens.output,
+            cost_nanos: g.cost.0,
+            input_cost_nanos: g.input_cost.0,
+        })
+        .collect()
 }
 
-fn add(a: Nanos, b: Nanos) -> Result<Nanos, ApiError> {
-    a.checked_add(b)
-        .ok_or_else(|| ApiError::internal("a receipt total overflows"))
-}
-
-fn summarize(groups: &[SelectionGroup]) -> Result<Summary, ApiError> {
-    let mut amounts: BTreeMap<String, (Nanos, Nanos)> = BTreeMap::new();
-    let mut input_tokens = 0i64;
-    let mut output_tokens = 0i64;
-    for g in groups {
-        let e = amounts
-            .entry(g.currency.as_str().to_string())
-            .or_insert((Nanos::ZERO, Nanos::ZERO));
-        *e = (add(e.0, g.input_cost)?, add(e.1, g.cost)?);
-        input_tokens += g.tokens.input;
-        output_tokens += g.tokens.output;
-    }
-    let currency = if amounts.contains_key("USD") || amounts.is_empty() {
-        "USD".to_string()
-    } else {
-        amounts.keys().next().cloned().unwrap_or_default()
-    };
-    let by = |key: fn(&SelectionGroup) -> String| -> Result<Map<String, Value>, ApiError> {
-        struct Acc {
-            calls: i64,
-            input: i64,
-            output: i64,
-            amounts: BTreeMap<String, Nanos>,
-        }
-        let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
-        for g in groups {
-            let a = acc.entry(key(g)).or_insert(Acc {
-                calls: 0,
-                input: 0,
-                output: 0,
-                amounts: BTreeMap::new(),
-            });
-            a.calls += g.calls;
-            a.input += g.tokens.input;
-            a.output += g.tokens.output;
-            let c = a
-                .amounts
-                .entry(g.currency.as_str().to_string())
-                .or_insert(Nanos::ZERO);
-            *c = add(*c, g.cost)?;
-        }
-        Ok(acc
-            .into_iter()
-            .map(|(k, a)| {
-                let primary = a.amounts.get(&currency).copied().unwrap_or(Nanos::ZERO);
-                let amounts: Map<String, Value> = a
-                    .amounts
-                    .iter()
-                    .map(|(c, n)| (c.clone(), Value::String(n.to_string())))
-                    .collect();
-                let v = json!({
-                    "calls": a.calls,
-                    "tokens": a.input + a.output,
-                    "input_tokens": a.input,
-                    "output_tokens": a.output,
-                    "cost": primary.to_f64(),
-                    "amounts": amounts,
-                });
-                (k, v)
-            })
-            .collect())
-    };
-    let by_model = by(|g| g.model.clone())?;
-    let by_alias = by(|g| g.alias.clone().unwrap_or_else(|| "default".into()))?;
-    Ok(Summary {
-        input_tokens,
-        output_tokens,
-        currency,
-        amounts,
-        by_model,
-        by_alias,
-    })
-}
-
-impl Summary {
-    fn primary(&self) -> (Nanos, Nanos) {
-        self.amounts
-            .get(&self.currency)
-            .copied()
-            .unwrap_or((Nanos::ZERO, Nanos::ZERO))
-    }
-
-    /// `{currency: {input_cost, output_cost, total_cost}}` as exact decimal strings.
-    fn amounts_json(&self) -> Value {
-        let m: Map<String, Value> = self
-            .amounts
-            .iter()
-            .map(|(c, (input, total))| {
-                let output = Nanos(total.0 - input.0);
-                (
-                    c.clone(),
-                    json!({
-                        "input_cost": input.to_string(),
-                        "output_cost": output.to_string(),
-                        "total_cost": total.to_string(),
-                    }),
-                )
-            })
-            .collect();
-        Value::Object(m)
-    }
-}
-
-fn receipt_type(count: i64) -> &'static str {
-    if count == 1 {
-        "single"
-    } else {
-        "batch"
-    }
+fn built(e: receipt::ReceiptError) -> ApiError {
+    ApiError::internal(e.to_string())
 }
 
 /// The logs `chosen` selects, with their leaf hashes when a receipt is to be signed.
@@ -208,32 +101,63 @@ async fn select(
 
 /// `POST /api/v1/receipts/preview`: the numbers a receipt would carry; nothing is signed or
 /// stored.
-pub async fn preview(state: &AppState, tenant: &str, chosen: &Chosen) -> Result<Value, ApiError> {
+pub async fn preview(
+    state: &AppState,
+    tenant: &str,
+    chosen: &Chosen,
+) -> Result<PreviewAnswer, ApiError> {
     let sel = select(state, tenant, chosen, false).await?;
     if sel.count == 0 {
-        return Ok(json!({
-            "total_logs": 0,
-            "total_cost": 0.0,
-            "total_tokens": 0,
-            "message": "No logs found matching the criteria",
+        return Ok(PreviewAnswer::Empty(EmptyPreview {
+            message: NO_LOGS.into(),
+            total_cost: 0.0,
+            total_logs: 0,
+            total_tokens: 0,
         }));
     }
-    let s = summarize(&sel.groups)?;
-    Ok(json!({
-        "total_logs": sel.count,
-        "total_conversations": sel.conversation_ids.len(),
-        "total_tokens": s.input_tokens + s.output_tokens,
-        "total_cost": s.primary().1.to_f64(),
-        "currency": s.currency,
-        "amounts": s.amounts_json(),
-        "start_date": sel.first_us.map(format_us),
-        "end_date": sel.last_us.map(format_us),
-        "by_model": s.by_model,
-        "by_alias": s.by_alias,
-        "receipt_type": receipt_type(sel.count),
-        "selection": chosen.described,
-        "log_size": sel.log_size,
-    }))
+    let t = Totals::of(&groups(&sel)).map_err(built)?;
+    Ok(PreviewAnswer::Found(Box::new(ReceiptPreview {
+        total_cost: t.total_cost(),
+        total_tokens: t.total_tokens().map_err(built)?,
+        amounts: t.amounts,
+        by_alias: t.by_alias,
+        by_model: t.by_model,
+        currency: t.currency,
+        end_date: sel.last_us.map(format_us),
+        log_size: sel.log_size,
+        receipt_type: ReceiptType::of(sel.count),
+        selection: chosen.described.clone(),
+        start_date: sel.first_us.map(format_us),
+        total_conversations: sel.conversation_ids.len() as i64,
+        total_logs: sel.count,
+    })))
+}
+
+/// What the selection read of the logs a receipt certifies, for the receipt builder.
+fn certified_entries(sel: &SelectedLogs, root: Hash, inline: usize) -> CertifiedEntries {
+    let time = |us: Option<i64>| us.map(format_us).unwrap_or_default();
+    CertifiedEntries {
+        count: sel.count,
+        groups: groups(sel),
+        newest: sel.newest.clone().map(|n| Newest {
+            provider: n.provider,
+            model: n.model,
+            alias: n.alias,
+        }),
+        profiles: sel.profiles.clone(),
+        lock_digests: sel.lock_digests.clone(),
+        conversation_count: sel.conversation_ids.len() as i64,
+        conversation_ids: sel
+            .conversation_ids
+            .iter()
+            .take(inline)
+            .map(|c| c.to_string())
+            .collect(),
+        log_ids: sel.log_ids.iter().map(|l| l.to_string()).collect(),
+        first_time: time(sel.first_us),
+        last_time: time(sel.last_us),
+        root,
+    }
 }
 
 /// `POST /api/v1/receipts/generate`: selects, signs and stores a receipt in one
@@ -244,7 +168,7 @@ pub async fn generate(
     chosen: &Chosen,
     description: Option<String>,
     tags: Vec<String>,
-) -> Result<(Value, i64), ApiError> {
+) -> Result<(Receipt, i64), ApiError> {
     let inline = state.settings().receipts.inline_ids;
     for _ in 0..ATTEMPTS {
         let sel = select(state, tenant, chosen, true).await?;
@@ -266,37 +190,39 @@ pub async fn generate(
         let root = set_root(&sel.leaf_hashes, &tiles)?;
         let id = new_id(IdKind::Receipt);
         let issued_us = now_us();
-        let mut doc = document(
-            &sel,
-            DocumentParts {
-                id: &id,
-                tenant,
-                issued_us,
-                key_id: &key_id,
-                root: &root,
-                checkpoint: &checkpoint,
-                origin: &origin(state, tenant),
-                chosen,
-                description: description.as_deref(),
-                tags: &tags,
-                inline,
-            },
-        )?;
-        let signature = sign_document(&doc, &key).map_err(ApiError::internal)?;
-        doc[SIGNATURE_MEMBER] = Value::String(signature);
+        let issue = Issue {
+            receipt_id: id.clone(),
+            timestamp: format_us(issued_us),
+            tenant_id: tenant.to_string(),
+            key_id: key_id.clone(),
+            selection: chosen.described.clone(),
+            description: description.clone(),
+            tags: tags.clone(),
+            inline_ids: inline,
+            checkpoint: CheckpointRef::new(
+                origin(state, tenant),
+                checkpoint.size,
+                &checkpoint.root,
+            ),
+        };
+        let signed = receipt::build(&certified_entries(&sel, root, inline), issue)
+            .map_err(built)?
+            .sign(&key)
+            .map_err(ApiError::internal)?;
+        let document = serde_json::to_string(&signed).map_err(ApiError::internal)?;
         let stored = state
             .store()
             .insert_receipt(&NewReceipt {
                 tenant_id: tenant.to_string(),
                 id,
                 issued_us,
-                receipt_type: receipt_type(sel.count).to_string(),
+                receipt_type: ReceiptType::of(sel.count).as_str().to_string(),
                 key_id,
                 count: sel.count,
                 root,
                 tiles,
                 tags: tags.clone(),
-                document: doc.to_string(),
+                document,
                 ranges: sel.ranges.clone(),
                 since_version: matches!(chosen.selection, Selection::Uncertified)
                     .then_some(sel.certified_version),
@@ -305,7 +231,7 @@ pub async fn generate(
         match stored {
             Ok(()) => {
                 state.metrics().receipt_issued(sel.count);
-                return Ok((doc, sel.count));
+                return Ok((signed, sel.count));
             }
             Err(StoreError::Stale(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -326,84 +252,6 @@ fn set_root(leaves: &[Hash], tiles: &[Hash]) -> Result<Hash, ApiError> {
             end: leaves.len() as u64,
         })
         .map_err(ApiError::internal)
-}
-
-struct DocumentParts<'a> {
-    id: &'a str,
-    tenant: &'a str,
-    issued_us: i64,
-    key_id: &'a str,
-    root: &'a Hash,
-    checkpoint: &'a StoredCheckpoint,
-    origin: &'a str,
-    chosen: &'a Chosen,
-    description: Option<&'a str>,
-    tags: &'a [String],
-    inline: usize,
-}
-
-fn document(sel: &SelectedLogs, p: DocumentParts<'_>) -> Result<Value, ApiError> {
-    let s = summarize(&sel.groups)?;
-    let (input, total) = s.primary();
-    let (provider, model, alias) = match sel.newest.clone() {
-        Some(n) => (n.provider, n.model, n.alias),
-        None => ("unknown".into(), "unknown".into(), None),
-    };
-    let model = if sel.count == 1 {
-        model
-    } else {
-        format!("batch:{} calls", sel.count)
-    };
-    let log_ids: Vec<&Uuid> = sel.log_ids.iter().take(p.inline).collect();
-    let conversation_ids: Vec<&Uuid> = sel.conversation_ids.iter().take(p.inline).collect();
-    Ok(json!({
-        "receipt_id": p.id,
-        "timestamp": format_us(p.issued_us),
-        "alias": alias.unwrap_or_else(|| "default".into()),
-        "profile": "default",
-        "lock_digest": "",
-        "provider": provider,
-        "model": model,
-        "prompt_tokens": s.input_tokens,
-        "completion_tokens": s.output_tokens,
-        "total_tokens": s.input_tokens + s.output_tokens,
-        "input_cost": input.to_f64(),
-        "output_cost": Nanos(total.0 - input.0).to_f64(),
-        "total_cost": total.to_f64(),
-        "receipt_type": receipt_type(sel.count),
-        "description": p.description,
-        "tags": if p.tags.is_empty() { Value::Null } else { json!(p.tags) },
-        "batch_summary": {
-            "total_conversations": sel.conversation_ids.len(),
-            "total_calls": sel.count,
-            "total_tokens": s.input_tokens + s.output_tokens,
-            "total_cost": total.to_f64(),
-            "start_date": sel.first_us.map(format_us),
-            "end_date": sel.last_us.map(format_us),
-            "by_model": s.by_model,
-            "by_alias": s.by_alias,
-            "conversation_ids": conversation_ids,
-            "conversation_ids_complete": sel.conversation_ids.len() <= p.inline,
-            "log_ids": log_ids,
-            "log_ids_complete": sel.log_ids.len() <= p.inline,
-        },
-        "format": FORMAT,
-        "tenant_id": p.tenant,
-        "key_id": p.key_id,
-        "currency": s.currency,
-        "amounts": s.amounts_json(),
-        "selection": p.chosen.described,
-        "certified": {
-            "count": sel.count,
-            "merkle_root": b64(p.root),
-            "tree": "RFC 6962 SHA-256 over the logs' canonical entries, in log (seq) order",
-        },
-        "checkpoint": {
-            "origin": p.origin,
-            "size": p.checkpoint.size,
-            "root": b64(p.checkpoint.root),
-        },
-    }))
 }
 
 /// The tenant log's checkpoint at `size`, signing and storing it if it is new.
@@ -507,25 +355,34 @@ pub struct Verdict {
     pub commitment: Option<Result<(), String>>,
 }
 
-/// Checks a receipt's signature and, for the tenant's own stored receipts, its commitment.
+/// Checks a received receipt's signature (over the document as received, every member
+/// counted) and, for the tenant's own stored receipts, its commitment.
 pub async fn verify(
     state: &AppState,
     doc: &Value,
     tenant: Option<&str>,
 ) -> Result<Verdict, ApiError> {
-    let signature = match doc.get("key_id").and_then(Value::as_str) {
-        None => Err("the receipt has no key_id; it was not issued by Tollgate".to_string()),
-        Some(key_id) => match state.signer().public_key(key_id).await? {
-            None => Err(format!("no key with id {key_id} has signed here")),
-            Some(key) => verify_document(doc, &key).map_err(|e| e.to_string()),
+    let received = ReceiptDocument::new(doc.clone());
+    let signature = match &received {
+        Err(e) => Err(format!(
+            "not a receipt Tollgate issued ({e}), so no key of this server can have signed it"
+        )),
+        Ok(r) => match state.signer().public_key(&r.receipt.key_id).await? {
+            None => Err(format!(
+                "no key with id {} has signed here",
+                r.receipt.key_id
+            )),
+            Some(key) => r.verify(&key).map_err(|e| e.to_string()),
         },
     };
-    let id = doc.get("receipt_id").and_then(Value::as_str);
-    let commitment = match (tenant, id) {
-        (Some(tenant), Some(id)) => match state.store().get_receipt(tenant, id).await? {
-            None => None,
-            Some(stored) => Some(check_commitment(state, tenant, &stored, doc).await?),
-        },
+    let commitment = match (tenant, &received) {
+        (Some(tenant), Ok(r)) => {
+            let r = &r.receipt;
+            match state.store().get_receipt(tenant, &r.receipt_id).await? {
+                None => None,
+                Some(stored) => Some(check_commitment(state, tenant, &stored, &r.certified).await?),
+            }
+        }
         _ => None,
     };
     Ok(Verdict {
@@ -538,13 +395,9 @@ async fn check_commitment(
     state: &AppState,
     tenant: &str,
     stored: &tollgate_store::StoredReceipt,
-    doc: &Value,
+    claimed: &CertifiedSet,
 ) -> Result<Result<(), String>, ApiError> {
-    let claimed_root = doc
-        .pointer("/certified/merkle_root")
-        .and_then(Value::as_str);
-    let claimed_count = doc.pointer("/certified/count").and_then(Value::as_i64);
-    if claimed_root != Some(b64(stored.root).as_str()) || claimed_count != Some(stored.count) {
+    if claimed.merkle_root != b64(stored.root) || claimed.count != stored.count {
         return Ok(Err(
             "the receipt's set commitment differs from the stored receipt's".into(),
         ));

@@ -35,6 +35,7 @@ async fn main() {
                     model: ["gpt-4o", "gpt-4o-mini"][i % 2].into(),
                     alias: Some("chat".into()),
                     profile: "default".into(),
+                    lock_digest: None,
                     origin: Some("bench".into()),
                     id_at_origin: None,
                     user_id: Some(format!("user-{}", (b * batch + i) % 100)),

@@ -510,6 +510,11 @@ pub struct SelectedLogs {
     pub last_us: Option<i64>,
     /// The last log in position order.
     pub newest: Option<LogLabels>,
+    /// The distinct profiles the logs recorded, sorted.
+    pub profiles: Vec<String>,
+    /// The distinct lock digests the logs recorded, sorted; `""` stands for logs that
+    /// recorded none.
+    pub lock_digests: Vec<String>,
     /// The tenant's receipt version the selection saw (for [`Selection::Uncertified`]).
     pub certified_version: i64,
 }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
+use tollgate_api::receipts::Receipt;
 use tollgate_core::Nanos;
 
 use super::export::spreadsheet_text;
@@ -65,7 +65,7 @@ struct Line {
     operation_id = "export_receipt",
     params(("receipt_id" = String, Path, description = "The receipt's id"), ReceiptExportQuery),
     responses(
-        (status = 200, description = "The CSV", content_type = "text/csv"),
+        (status = 200, description = "The CSV: a header row, a row per model and currency, and a `Total` row per currency", body = String, content_type = "text/csv"),
         (status = 400, description = "An unknown `format`"),
         (status = 404, description = "No such receipt in this tenant"),
     )
@@ -86,8 +86,8 @@ pub async fn receipt(
         }
     }
     let r = owned(&state, &auth.tenant_id, &id).await?;
-    let doc = stored_document(&r)?;
-    let csv = render(&doc).map_err(ApiError::internal)?;
+    let receipt = stored_document(&r)?.receipt;
+    let csv = render(&receipt).map_err(ApiError::internal)?;
     let disposition = format!("attachment; filename=\"{}.csv\"", r.id);
     Ok((
         [
@@ -99,41 +99,26 @@ pub async fn receipt(
         .into_response())
 }
 
-fn money(v: &Value, what: &str) -> Result<Nanos, String> {
-    v.as_str()
-        .and_then(|s| Nanos::parse_exact(s).ok())
-        .ok_or_else(|| format!("the receipt's {what} is not a decimal string"))
+fn money(text: &str, what: &str) -> Result<Nanos, String> {
+    Nanos::parse_exact(text).map_err(|_| format!("the receipt's {what} is not a decimal string"))
 }
 
-/// The CSV of a signed receipt document.
-fn render(doc: &Value) -> Result<Vec<u8>, String> {
-    let id = doc["receipt_id"].as_str().unwrap_or_default();
-    let date = doc["timestamp"].as_str().unwrap_or_default();
-    let date = date.get(..10).unwrap_or(date);
-    let description = spreadsheet_text(doc["description"].as_str().unwrap_or("LLM usage"));
+/// The CSV of a signed receipt.
+fn render(receipt: &Receipt) -> Result<Vec<u8>, String> {
+    let id = receipt.receipt_id.as_str();
+    let date = receipt.timestamp.get(..10).unwrap_or(&receipt.timestamp);
+    let description = spreadsheet_text(receipt.description.as_deref().unwrap_or("LLM usage"));
     let mut lines: BTreeMap<String, Vec<Line>> = BTreeMap::new();
-    let by_model = doc["batch_summary"]["by_model"]
-        .as_object()
-        .ok_or("the receipt has no by_model summary")?;
-    for (model, m) in by_model {
-        let amounts = m["amounts"]
-            .as_object()
-            .ok_or("a by_model entry has no amounts")?;
+    for (model, m) in &receipt.batch_summary.by_model {
         // A model charged in several currencies keeps its calls and tokens on the line of
         // the first one, so that each column still adds up to the receipt's count.
-        for (i, (currency, cost)) in amounts.iter().enumerate() {
-            let counted = |k: &str| {
-                if i == 0 {
-                    m[k].as_i64().unwrap_or(0)
-                } else {
-                    0
-                }
-            };
+        for (i, (currency, cost)) in m.amounts.iter().enumerate() {
+            let counted = |n: i64| if i == 0 { n } else { 0 };
             lines.entry(currency.clone()).or_default().push(Line {
                 model: model.clone(),
-                calls: counted("calls"),
-                input: counted("input_tokens"),
-                output: counted("output_tokens"),
+                calls: counted(m.calls),
+                input: counted(m.input_tokens),
+                output: counted(m.output_tokens),
                 cost: money(cost, "cost of a model")?,
             });
         }
@@ -161,7 +146,11 @@ fn render(doc: &Value) -> Result<Vec<u8>, String> {
             ])
             .map_err(fail)?;
         }
-        let total = money(&doc["amounts"][currency]["total_cost"], "total")?;
+        let total = receipt
+            .amounts
+            .get(currency)
+            .ok_or_else(|| format!("the receipt has no {currency} total"))?;
+        let total = money(&total.total_cost, "total")?;
         w.write_record([
             date,
             id,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use tollgate_api::keys::{Jwk, PublicKeys, PublishedKey};
 use tollgate_core::time::format_us;
 use tollgate_receipts::keys::PublicKey;
 
@@ -49,9 +49,9 @@ pub async fn public_key_pem(State(state): State<AppState>) -> Result<Response, A
     tag = "receipts",
     operation_id = "public_key_jwk",
     security(()),
-    responses((status = 200, description = "The public key as a JWK", body = Value)),
+    responses((status = 200, description = "The public key as a JWK", body = Jwk)),
 )]
-pub async fn public_key_jwk(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn public_key_jwk(State(state): State<AppState>) -> Result<Json<Jwk>, ApiError> {
     let (key, _) = current_public(&state).await?;
     Ok(Json(key.to_jwk()))
 }
@@ -66,27 +66,28 @@ pub async fn public_key_jwk(State(state): State<AppState>) -> Result<Json<Value>
     operation_id = "public_keys",
     security(()),
     responses(
-        (status = 200, description = "`keys` (each `key_id`, base64url `public_key`, `algorithm`, `not_before`, `not_after`, `current`) and `current_key_id`", body = Value),
+        (status = 200, description = "Every key with its validity window, and the current key's id", body = PublicKeys),
     )
 )]
-pub async fn public_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn public_keys(State(state): State<AppState>) -> Result<Json<PublicKeys>, ApiError> {
     let (_, current) = current_public(&state).await?;
-    let keys: Vec<Value> = state
+    let keys = state
         .store()
         .signing_keys()
         .await?
-        .iter()
-        .map(|k| {
-            json!({
-                "key_id": k.key_id,
-                "public_key": k.public_key,
-                "algorithm": "Ed25519",
-                "format": "base64url",
-                "not_before": format_us(k.created_us),
-                "not_after": k.retired_us.map(format_us),
-                "current": k.key_id == current,
-            })
+        .into_iter()
+        .map(|k| PublishedKey {
+            algorithm: "Ed25519".into(),
+            current: k.key_id == current,
+            format: "base64url".into(),
+            not_after: k.retired_us.map(format_us),
+            not_before: format_us(k.created_us),
+            public_key: k.public_key,
+            key_id: k.key_id,
         })
         .collect();
-    Ok(Json(json!({"keys": keys, "current_key_id": current})))
+    Ok(Json(PublicKeys {
+        current_key_id: current,
+        keys,
+    }))
 }

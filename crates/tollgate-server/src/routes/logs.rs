@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde_json::Value;
 use tollgate_api::usage::{LogEntry, LogSource, LogsPage, LogsQuery};
 use tollgate_core::time::format_us;
 use tollgate_core::EventSource;
@@ -53,11 +52,6 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
         },
         metadata: e.metadata.clone(),
     }
-}
-
-/// [`log_entry`] as a JSON object, for the receipt listings, which add members of their own.
-pub(crate) fn event_json(s: &StoredEvent) -> Value {
-    serde_json::to_value(log_entry(s)).expect("a log entry is JSON: its map keys are strings")
 }
 
 /// List logged calls

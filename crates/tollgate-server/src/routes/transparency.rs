@@ -5,8 +5,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::transparency::{
+    CheckpointQuery, ConsistencyProof, ConsistencyQuery, EntriesQuery, LogInclusionProof,
+    LogProofQuery, TenantLogEntries, TenantLogEntry,
+};
 use tollgate_receipts::merkle::{consistency_spans, inclusion_spans};
 
 use super::conversations::bounded;
@@ -20,14 +22,6 @@ use tollgate_api::ErrorCode;
 
 /// Most canonical entries one `entries` call returns.
 const MAX_ENTRIES: i64 = 1000;
-
-/// `?size=` of a checkpoint.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CheckpointQuery {
-    /// An earlier log size, such as the one a receipt references (default: the current size).
-    size: Option<i64>,
-}
 
 /// The tenant log's signed checkpoint
 ///
@@ -67,16 +61,6 @@ async fn log_size(state: &AppState, tenant: &str) -> Result<i64, ApiError> {
         .log_size)
 }
 
-/// `?from&to` of a consistency proof.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ConsistencyQuery {
-    /// The earlier size (default 0).
-    from: Option<i64>,
-    /// The later size (default: the current size).
-    to: Option<i64>,
-}
-
 /// Prove the log only grew
 ///
 /// The consistency proof (RFC 6962) between two sizes of the tenant log.
@@ -87,7 +71,7 @@ pub struct ConsistencyQuery {
     operation_id = "consistency_proof",
     params(ConsistencyQuery),
     responses(
-        (status = 200, description = "`from`, `to` and `proof` (base64 hashes)", body = Value),
+        (status = 200, description = "The two sizes and the proof's base64 hashes", body = ConsistencyProof),
         (status = 400, description = "A size is beyond the log, or `from` is after `to`"),
     )
 )]
@@ -95,27 +79,17 @@ pub async fn consistency(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<ConsistencyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsistencyProof>, ApiError> {
     let size = log_size(&state, &auth.tenant_id).await?;
     let to = bounded("to", q.to.or(Some(size)), size, 0, size)?;
     let from = bounded("from", q.from, 0, 0, to)?;
     let spans = consistency_spans(from as u64, to as u64).map_err(ApiError::internal)?;
     let proof = receipts::log_proof(&state, &auth.tenant_id, to, &spans).await?;
-    Ok(Json(json!({
-        "from": from,
-        "to": to,
-        "proof": proof.iter().map(b64).collect::<Vec<_>>(),
-    })))
-}
-
-/// `?start&end` of an entries range.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EntriesQuery {
-    /// The first entry (default 0).
-    start: Option<i64>,
-    /// One past the last entry (default: 1,000 on, or the log's size).
-    end: Option<i64>,
+    Ok(Json(ConsistencyProof {
+        from,
+        proof: proof.iter().map(b64).collect(),
+        to,
+    }))
 }
 
 /// Read the tenant log's entries
@@ -128,7 +102,7 @@ pub struct EntriesQuery {
     operation_id = "log_entries",
     params(EntriesQuery),
     responses(
-        (status = 200, description = "`start`, `end`, `size` and `entries` (each `seq`, canonical `entry`, base64 `leaf_hash`)", body = Value),
+        (status = 200, description = "The range, the log's size, and each entry with its base64 leaf hash", body = TenantLogEntries),
         (status = 400, description = "The range is beyond the log or longer than 1,000"),
     )
 )]
@@ -136,7 +110,7 @@ pub async fn entries(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<EntriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantLogEntries>, ApiError> {
     let size = log_size(&state, &auth.tenant_id).await?;
     let start = bounded("start", q.start, 0, 0, size)?;
     let end = bounded("end", q.end, (start + MAX_ENTRIES).min(size), start, size)?;
@@ -150,29 +124,20 @@ pub async fn entries(
         .store()
         .log_entries(&auth.tenant_id, start, end - start)
         .await?;
-    let entries: Vec<Value> = found
+    let entries = found
         .iter()
-        .map(|e| {
-            json!({
-                "seq": e.seq,
-                "entry": entry_text(&e.entry),
-                "leaf_hash": b64(&e.leaf_hash),
-            })
+        .map(|e| TenantLogEntry {
+            entry: entry_text(&e.entry),
+            leaf_hash: b64(&e.leaf_hash),
+            seq: e.seq,
         })
         .collect();
-    Ok(Json(
-        json!({"start": start, "end": end, "size": size, "entries": entries}),
-    ))
-}
-
-/// `?seq&size` of a log inclusion proof.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LogProofQuery {
-    /// The entry; required.
-    seq: Option<i64>,
-    /// The log size (default: the current size).
-    size: Option<i64>,
+    Ok(Json(TenantLogEntries {
+        end,
+        entries,
+        size,
+        start,
+    }))
 }
 
 /// Prove an entry is in the tenant log
@@ -185,7 +150,7 @@ pub struct LogProofQuery {
     operation_id = "log_inclusion_proof",
     params(LogProofQuery),
     responses(
-        (status = 200, description = "`seq`, `size`, `entry`, `leaf_hash` and `proof` (base64 hashes)", body = Value),
+        (status = 200, description = "The entry, its base64 leaf hash, and the proof's base64 hashes", body = LogInclusionProof),
         (status = 400, description = "`seq` is missing or beyond `size`, or the log is empty"),
     )
 )]
@@ -193,7 +158,7 @@ pub async fn log_proof(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Params(q): Params<LogProofQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogInclusionProof>, ApiError> {
     let current = log_size(&state, &auth.tenant_id).await?;
     if current == 0 {
         return Err(ApiError::new(ErrorCode::InvalidQuery, "the log is empty"));
@@ -212,11 +177,11 @@ pub async fn log_proof(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::not_found("entry"))?;
-    Ok(Json(json!({
-        "seq": seq,
-        "size": size,
-        "entry": entry_text(&entry.entry),
-        "leaf_hash": b64(&entry.leaf_hash),
-        "proof": proof.iter().map(b64).collect::<Vec<_>>(),
-    })))
+    Ok(Json(LogInclusionProof {
+        entry: entry_text(&entry.entry),
+        leaf_hash: b64(&entry.leaf_hash),
+        proof: proof.iter().map(b64).collect(),
+        seq,
+        size,
+    }))
 }

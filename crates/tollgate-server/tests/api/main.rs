@@ -18,6 +18,7 @@ mod openapi;
 mod plans;
 mod raw;
 mod reads;
+mod receipt_labels;
 mod receipts;
 mod scopes;
 mod slow_readers;

@@ -135,10 +135,10 @@ async fn event_rows(
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
      origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
-     input_cost_nanos";
+     input_cost_nanos, lock_digest";
 
 /// How many columns [`EVENT_COLUMNS`] lists.
-pub(super) const EVENT_COLUMN_COUNT: usize = 27;
+pub(super) const EVENT_COLUMN_COUNT: usize = 28;
 
 pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
     let conversation: Option<String> = row.try_get(13)?;
@@ -156,6 +156,7 @@ pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
             model: row.try_get(7)?,
             alias: row.try_get(8)?,
             profile: row.try_get(9)?,
+            lock_digest: row.try_get(27)?,
             origin: row.try_get(10)?,
             id_at_origin: row.try_get(11)?,
             user_id: row.try_get(12)?,

@@ -149,6 +149,10 @@ pub(crate) struct Tally {
     /// (seq, leaf hash) of every log, when asked for.
     pub(crate) leaves: Vec<(i64, Hash)>,
     newest: Option<(i64, LogLabels)>,
+    /// Distinct profiles.
+    profiles: BTreeSet<String>,
+    /// Distinct lock digests, `""` for none.
+    lock_digests: BTreeSet<String>,
 }
 
 /// Sums of one group of logs.
@@ -202,6 +206,17 @@ impl Tally {
             }
         }
         Ok(())
+    }
+
+    /// Notes what a log recorded for the labels a receipt reports as recorded: its profile and
+    /// its lock digest (`""` for none). Allocates only for a value not seen before.
+    pub(crate) fn recorded(&mut self, profile: &str, lock_digest: &str) {
+        if !self.profiles.contains(profile) {
+            self.profiles.insert(profile.to_string());
+        }
+        if !self.lock_digests.contains(lock_digest) {
+            self.lock_digests.insert(lock_digest.to_string());
+        }
     }
 
     /// Keeps the labels of the log with the highest position seen.
@@ -331,6 +346,8 @@ pub(super) async fn select_logs(
     ids.truncate(opts.inline_ids + 1);
     out.log_ids = ids.into_iter().map(|(_, id)| id).collect();
     out.newest = tally.newest.map(|(_, n)| n);
+    out.profiles = tally.profiles.into_iter().collect();
+    out.lock_digests = tally.lock_digests.into_iter().collect();
     if opts.leaf_hashes {
         let mut leaves = tally.leaves;
         // Parts of an id list are not in log order; ranges and gaps already are.
@@ -365,16 +382,23 @@ async fn scan_sql(
          CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
          CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
          CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
-         CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us) \
+         CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us), \
+         profile, COALESCE(lock_digest, '') \
          FROM usage_events",
     );
     part.filter(&mut sql, tenant, size);
-    sql.push(" GROUP BY provider, model, alias, currency");
+    // Grouped by the recorded labels too, so that one pass finds them; the groups of a key
+    // are merged again below.
+    sql.push(" GROUP BY provider, model, alias, currency, profile, COALESCE(lock_digest, '')");
     let rows = sql.query().fetch_all(&db.reader).await?;
     if rows.is_empty() {
         return Ok(());
     }
     for row in &rows {
+        tally.recorded(
+            &row.try_get::<String, _>(14)?,
+            &row.try_get::<String, _>(15)?,
+        );
         let key: GroupKey = (
             row.try_get(0)?,
             row.try_get(1)?,

@@ -22,7 +22,7 @@ use crate::StoreError;
 /// The columns [`SqliteReader::scan`] expects, in order.
 pub(crate) const SCAN_COLUMNS: &str = "seq, leaf_hash, provider, model, alias, currency, \
      input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
-     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id";
+     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest";
 
 /// A read-only SQLite connection for bulk reads.
 #[derive(Debug)]
@@ -108,6 +108,10 @@ impl SqliteReader {
                 let cost: i64 = row.get(11)?;
                 let input_cost: Option<i64> = row.get(12)?;
                 let ts: i64 = row.get(13)?;
+                tally.recorded(
+                    text(row.get_ref(16)?, "profile")?,
+                    optional_text(row.get_ref(17)?, "lock_digest")?.unwrap_or_default(),
+                );
                 let at = groups.iter().position(|g| {
                     g.key.0 == provider
                         && g.key.1 == model

@@ -279,3 +279,125 @@ async fn stored_receipts_checkpoints_and_canonical_entries_cannot_be_updated() {
         assert_eq!(back.document, "{}");
     }
 }
+
+/// Logs of several models, profiles and lock digests, in this order.
+async fn log_labelled(s: &dyn Store, t: &Tenant) -> Vec<uuid::Uuid> {
+    let labelled = [
+        ("gpt-4o", "prod", Some("sha256:aa")),
+        ("gpt-4o", "staging", None),
+        ("gpt-4o-mini", "prod", Some("sha256:aa")),
+        ("gpt-4o", "prod", Some("sha256:bb")),
+    ];
+    let items: Vec<_> = labelled
+        .iter()
+        .map(|(model, profile, digest)| {
+            let mut e = event(t, model, 10, 1, 100, "2026-01-01T00:00:00Z");
+            e.profile = profile.to_string();
+            e.lock_digest = digest.map(str::to_string);
+            item(e)
+        })
+        .collect();
+    s.append_usage(&items)
+        .await
+        .expect("append")
+        .iter()
+        .map(|r| r.log_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_selection_reports_the_distinct_profiles_and_lock_digests_its_logs_recorded() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let ids = log_labelled(s, &t).await;
+        // Another tenant's labels never show.
+        let other = tenant(s, "b").await;
+        let mut e = event(&other, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:00Z");
+        e.profile = "elsewhere".into();
+        e.lock_digest = Some("sha256:other".into());
+        s.append_usage(&[item(e)]).await.expect("append");
+
+        let all = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("select");
+        assert_eq!(all.profiles, ["prod", "staging"], "{}", db.engine);
+        assert_eq!(
+            all.lock_digests,
+            ["", "sha256:aa", "sha256:bb"],
+            "{}: a log without a digest counts as \"\"",
+            db.engine
+        );
+        // The labels do not split the totals: one group per model.
+        assert_eq!(all.groups.len(), 2, "{}: {:?}", db.engine, all.groups);
+        assert_eq!(all.groups[0].model, "gpt-4o");
+        assert_eq!(all.groups[0].calls, 3);
+        assert_eq!(all.groups[0].cost.0, 300);
+
+        let agreeing = s
+            .select_logs(
+                &t.id,
+                &Selection::LogIds(vec![ids[0], ids[2]]),
+                SelectOptions {
+                    leaf_hashes: false,
+                    inline_ids: 10,
+                },
+            )
+            .await
+            .expect("select");
+        assert_eq!(agreeing.profiles, ["prod"], "{}", db.engine);
+        assert_eq!(agreeing.lock_digests, ["sha256:aa"], "{}", db.engine);
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_lock_digest_is_part_of_the_entry_and_cannot_change() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let ids = log_labelled(s, &t).await;
+        let with = s
+            .find_log_entry(&t.id, ids[0])
+            .await
+            .expect("read")
+            .expect("found");
+        let text = String::from_utf8(with.entry.expect("live")).expect("utf-8");
+        assert!(text.contains(r#""lock_digest":"sha256:aa""#), "{text}");
+        let without = s
+            .find_log_entry(&t.id, ids[1])
+            .await
+            .expect("read")
+            .expect("found");
+        let text = String::from_utf8(without.entry.expect("live")).expect("utf-8");
+        assert!(!text.contains("lock_digest"), "{text}");
+        let events = s
+            .list_events(&t.id, &Default::default(), 10, 0)
+            .await
+            .expect("events");
+        let digests: Vec<_> = events.iter().map(|e| e.event.lock_digest.clone()).collect();
+        assert_eq!(
+            digests,
+            [
+                Some("sha256:bb".to_string()),
+                Some("sha256:aa".to_string()),
+                None,
+                Some("sha256:aa".to_string())
+            ],
+            "{}: newest first",
+            db.engine
+        );
+
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .expect("connect");
+        let refused = sqlx::query("UPDATE usage_events SET lock_digest = 'sha256:forged'")
+            .execute(&pool)
+            .await;
+        assert!(refused.is_err(), "{}: a lock digest was changed", db.engine);
+        pool.close().await;
+    }
+}

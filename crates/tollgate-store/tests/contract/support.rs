@@ -27,6 +27,7 @@ pub fn event(
         model: model.into(),
         alias: None,
         profile: "default".into(),
+        lock_digest: None,
         origin: None,
         id_at_origin: None,
         user_id: None,

@@ -14,12 +14,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::json;
+use tollgate_api::keys::PublicKeys;
+use tollgate_api::receipts::{
+    CertifiedLog, GeneratedReceipt, ReceiptLogs, ReceiptProof, ReceiptRequest, UncertifiedLogs,
+};
 use tollgate_core::time::{now_us, DAY_US};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 use tollgate_receipts::keys::PublicKey;
 use tollgate_receipts::merkle::{leaf_hash, verify_inclusion, Hash};
-use tollgate_receipts::signature::verify_document;
 use tollgate_server::{keys, Server, Settings};
 use tollgate_store::{AppendItem, ConnectOptions, Dedupe, Scope, Store};
 use uuid::Uuid;
@@ -66,6 +70,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             model: model.into(),
             alias: Some(["chat", "extract"][(n % 2) as usize].into()),
             profile: "default".into(),
+            lock_digest: None,
             origin: Some("bench".into()),
             id_at_origin: None,
             user_id: Some(format!("user-{}", n % 100)),
@@ -188,25 +193,28 @@ fn median_ms(mut times: Vec<Duration>) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
-async fn timed_get(
+/// The median time of `reads` GETs of `url`, and the last answer read as `T`.
+async fn timed_get<T: DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
     key: &str,
     reads: u32,
-) -> anyhow::Result<(f64, Value)> {
+) -> anyhow::Result<(f64, T)> {
     let mut times = Vec::new();
-    let mut last = Value::Null;
+    let mut last = Vec::new();
     for _ in 0..reads.max(1) {
         let t = Instant::now();
         let r = http.get(url).header("X-API-Key", key).send().await?;
         let status = r.status();
-        last = r.json().await?;
+        last = r.bytes().await?.to_vec();
         times.push(t.elapsed());
         if !status.is_success() {
-            bail!("GET {url}: {status}: {last}");
+            bail!("GET {url}: {status}: {}", String::from_utf8_lossy(&last));
         }
     }
-    Ok((median_ms(times), last))
+    let answer = serde_json::from_slice(&last)
+        .with_context(|| format!("GET {url}: {}", String::from_utf8_lossy(&last)))?;
+    Ok((median_ms(times), answer))
 }
 
 impl Receipts {
@@ -227,47 +235,52 @@ impl Receipts {
         let (base, stop, task) = serve(store.clone(), dir.path()).await?;
         let http = reqwest::Client::new();
 
-        let (uncertified_first_ms, first) = timed_get(
+        let (uncertified_first_ms, first): (f64, UncertifiedLogs) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/uncertified?limit=100"),
             &secret,
             self.reads,
         )
         .await?;
-        if first["total"].as_u64() != Some(self.logs) {
-            bail!("the uncertified listing counts {} logs", first["total"]);
+        if u64::try_from(first.total).ok() != Some(self.logs) {
+            bail!("the uncertified listing counts {} logs", first.total);
         }
         let deep = self.logs / 2;
-        let (uncertified_deep_ms, _) = timed_get(
+        let (uncertified_deep_ms, _): (f64, UncertifiedLogs) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/uncertified?limit=100&offset={deep}"),
             &secret,
             self.reads,
         )
         .await?;
-        let (stats_ms, _) =
+        let (stats_ms, _): (f64, IgnoredAny) =
             timed_get(&http, &format!("{base}/api/v1/stats"), &secret, self.reads).await?;
 
         let t = Instant::now();
         let r = http
             .post(format!("{base}/api/v1/receipts/generate"))
             .header("X-API-Key", &secret)
-            .json(&json!({"since_last_receipt": true, "description": "bench"}))
+            .json(&ReceiptRequest {
+                since_last_receipt: true,
+                description: Some("bench".into()),
+                ..Default::default()
+            })
             .send()
             .await?;
         let status = r.status();
-        let generated: Value = r.json().await?;
+        let body = r.bytes().await?;
         let generate_seconds = t.elapsed().as_secs_f64();
-        if !status.is_success() || generated["certified_count"].as_u64() != Some(self.logs) {
-            bail!("generate: {status}: {generated}");
+        let generated: GeneratedReceipt = match serde_json::from_slice(&body) {
+            Ok(g) if status.is_success() => g,
+            _ => bail!("generate: {status}: {}", String::from_utf8_lossy(&body)),
+        };
+        if u64::try_from(generated.certified_count).ok() != Some(self.logs) {
+            bail!("generate certified {} logs", generated.certified_count);
         }
-        let receipt = generated["receipt"].clone();
-        let id = receipt["receipt_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let receipt = generated.receipt;
+        let id = receipt.receipt.receipt_id.clone();
 
-        let (uncertified_after_ms, _) = timed_get(
+        let (uncertified_after_ms, _): (f64, UncertifiedLogs) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/uncertified?limit=100"),
             &secret,
@@ -276,55 +289,55 @@ impl Receipts {
         .await?;
 
         // Offline verification: the receipt's signature plus one inclusion proof.
-        let (_, keyset) = timed_get(
+        let (_, keyset): (f64, PublicKeys) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/public-keys.json"),
             &secret,
             1,
         )
         .await?;
-        let public = keyset["keys"]
-            .as_array()
-            .and_then(|ks| ks.iter().find(|k| k["key_id"] == receipt["key_id"]))
-            .and_then(|k| k["public_key"].as_str())
+        let public = keyset
+            .keys
+            .iter()
+            .find(|k| k.key_id == receipt.receipt.key_id)
             .context("the receipt's key is not published")?;
-        let public = PublicKey::from_base64url(public)?;
-        let (logs_ms, page) = timed_get(
+        let public = PublicKey::from_base64url(&public.public_key)?;
+        let (logs_ms, page): (f64, ReceiptLogs) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/{id}/logs?limit=1&offset={deep}"),
             &secret,
             1,
         )
         .await?;
-        let log_id = page["logs"][0]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let (proof_ms, proof) = timed_get(
+        let log_id = match page.logs.first() {
+            Some(CertifiedLog::Live(l)) => l.id.clone(),
+            _ => bail!("the receipt lists no live log at {deep}"),
+        };
+        let (proof_ms, proof): (f64, ReceiptProof) = timed_get(
             &http,
             &format!("{base}/api/v1/receipts/{id}/proof?log_id={log_id}"),
             &secret,
             self.reads,
         )
         .await?;
-        let decode = |v: &Value| -> anyhow::Result<Hash> {
-            let bytes = STANDARD.decode(v.as_str().unwrap_or_default())?;
+        let decode = |text: &str| -> anyhow::Result<Hash> {
+            let bytes = STANDARD.decode(text)?;
             bytes
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("a hash is not 32 bytes"))
         };
-        let root = decode(&receipt["certified"]["merkle_root"])?;
-        let path: Vec<Hash> = proof["proof"]
-            .as_array()
-            .map(|a| a.iter().map(decode).collect())
-            .transpose()?
-            .unwrap_or_default();
-        let entry = proof["entry"].as_str().unwrap_or_default().to_string();
-        let index = proof["index"].as_u64().unwrap_or_default();
+        let root = decode(&receipt.receipt.certified.merkle_root)?;
+        let path: Vec<Hash> = proof
+            .proof
+            .iter()
+            .map(|h| decode(h))
+            .collect::<anyhow::Result<_>>()?;
+        let entry = proof.entry.clone().unwrap_or_default();
+        let index = u64::try_from(proof.index)?;
         let rounds = 1000;
         let t = Instant::now();
         for _ in 0..rounds {
-            verify_document(&receipt, &public)?;
+            receipt.verify(&public)?;
             let leaf = leaf_hash(entry.as_bytes());
             verify_inclusion(&leaf, index, self.logs, &path, &root)?;
         }

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::output::json as pretty;
@@ -53,7 +54,9 @@ impl Report {
     }
 
     /// Adds a member to the `--json` output.
-    pub fn with(&mut self, key: &str, value: Value) {
+    pub fn with(&mut self, key: &str, value: impl Serialize) {
+        // What is shown here (ids, proofs, notes) has string keys only, so it converts.
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
         self.extra.insert(key.to_string(), value);
     }
 

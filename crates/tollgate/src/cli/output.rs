@@ -3,7 +3,6 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 use serde::Serialize;
-use serde_json::Value;
 
 /// A table with a header row.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
@@ -20,15 +19,6 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string_pretty(value)
         .expect("wire types and JSON values have string keys, so they always serialize")
-}
-
-/// A JSON value as a cell: strings bare, null empty.
-pub fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// A two-column table of labelled values, for one object.

@@ -10,7 +10,8 @@ use anyhow::Context;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use tollgate_api::receipts::{Receipt, ReceiptProof};
 use tollgate_client::ClientError;
 use tollgate_receipts::merkle::{leaf_hash, verify_inclusion, Hash};
 
@@ -38,8 +39,14 @@ pub struct Prove {
     json: bool,
 }
 
-fn hash_of(text: Option<&str>) -> Option<Hash> {
-    STANDARD.decode(text?).ok()?.try_into().ok()
+fn hash_of(text: &str) -> Option<Hash> {
+    STANDARD.decode(text).ok()?.try_into().ok()
+}
+
+/// The member of a canonical entry that names its log.
+#[derive(Deserialize)]
+struct EntryLog {
+    log_id: Option<String>,
 }
 
 impl Prove {
@@ -57,16 +64,19 @@ impl Prove {
             .with_context(|| format!("cannot fetch receipt {}", self.id))?;
         let trusted = match &self.public_key {
             Some(path) => trust::key_from_file(path)?,
-            None => trust::receipt_key_from_server(client.base(), &receipt).await?,
+            None => trust::receipt_key_from_server(client.base(), &receipt.receipt.key_id).await?,
         };
         let mut report = Report::default();
-        report.with("receipt_id", json!(self.id));
-        report.with("log_id", json!(self.log_id));
+        report.with("receipt_id", &self.id);
+        report.with("log_id", &self.log_id);
         trust::check_signature(&mut report, &receipt, &trusted);
-        if receipt["receipt_id"].as_str() != Some(self.id.as_str()) {
+        if receipt.receipt.receipt_id != self.id {
             report.fail(
                 "receipt",
-                format!("asked for {} but got {}", self.id, receipt["receipt_id"]),
+                format!(
+                    "asked for {} but got {}",
+                    self.id, receipt.receipt.receipt_id
+                ),
             );
         }
         let proof = match client.receipt_proof(&self.id, &self.log_id).await {
@@ -79,85 +89,84 @@ impl Prove {
                 return Err(e).with_context(|| format!("cannot fetch the proof of {}", self.log_id))
             }
         };
-        report.with("proof", proof.clone());
-        check_proof(&mut report, &receipt, &proof, &self.log_id);
+        report.with("proof", &proof);
+        check_proof(&mut report, &receipt.receipt, &proof, &self.log_id);
         Ok(report)
     }
 }
 
-fn check_proof(report: &mut Report, receipt: &Value, proof: &Value, log_id: &str) {
+fn check_proof(report: &mut Report, receipt: &Receipt, proof: &ReceiptProof, log_id: &str) {
     // An archived log's entry is in its archive file, not served: its leaf hash (which a line
     // of the archive file carries beside the entry) is what the proof leads from.
-    let leaf = if proof["entry"].is_null() {
-        let Some(leaf) = hash_of(proof["leaf_hash"].as_str()) else {
-            report.fail(
-                "leaf hash",
-                "the proof has neither an entry nor a leaf hash",
+    let leaf = match &proof.entry {
+        None => {
+            let Some(leaf) = hash_of(&proof.leaf_hash) else {
+                report.fail(
+                    "leaf hash",
+                    "the proof has neither an entry nor a leaf hash",
+                );
+                return;
+            };
+            report.pass(
+                "entry",
+                format!(
+                    "log {log_id} is archived; its entry is in the archive file, under leaf hash {}",
+                    STANDARD.encode(leaf)
+                ),
             );
-            return;
-        };
-        report.pass(
-            "entry",
-            format!(
-                "log {log_id} is archived; its entry is in the archive file, under leaf hash {}",
-                STANDARD.encode(leaf)
-            ),
-        );
-        leaf
-    } else {
-        check_entry(report, proof, log_id)
+            leaf
+        }
+        Some(entry) => check_entry(report, entry, &proof.leaf_hash, log_id),
     };
     check_inclusion(report, receipt, proof, leaf);
 }
 
 /// Checks the proof's entry names the log and hashes to its leaf hash; returns that hash.
-fn check_entry(report: &mut Report, proof: &Value, log_id: &str) -> Hash {
-    let entry = proof["entry"].as_str().unwrap_or_default();
-    let parsed: Option<Value> = serde_json::from_str(entry).ok();
-    let entry_log = parsed.as_ref().and_then(|p| p["log_id"].as_str());
-    if entry_log.is_some_and(|id| id.eq_ignore_ascii_case(log_id.trim())) {
+fn check_entry(report: &mut Report, entry: &str, claimed_leaf: &str, log_id: &str) -> Hash {
+    let named = serde_json::from_str::<EntryLog>(entry)
+        .ok()
+        .and_then(|e| e.log_id);
+    if named
+        .as_deref()
+        .is_some_and(|id| id.eq_ignore_ascii_case(log_id.trim()))
+    {
         report.pass("entry", format!("the canonical entry of log {log_id}"));
     } else {
         report.fail(
             "entry",
-            format!("the proof's entry is not log {log_id} (it names {entry_log:?})"),
+            format!("the proof's entry is not log {log_id} (it names {named:?})"),
         );
     }
 
     let leaf = leaf_hash(entry.as_bytes());
     let leaf_b64 = STANDARD.encode(leaf);
-    match proof["leaf_hash"].as_str() {
-        Some(h) if h == leaf_b64 => report.pass("leaf hash", leaf_b64.clone()),
-        other => report.fail(
+    if claimed_leaf == leaf_b64 {
+        report.pass("leaf hash", leaf_b64.clone());
+    } else {
+        report.fail(
             "leaf hash",
-            format!("the entry hashes to {leaf_b64}; the proof says {other:?}"),
-        ),
+            format!("the entry hashes to {leaf_b64}; the proof says {claimed_leaf:?}"),
+        );
     }
     leaf
 }
 
 /// Checks the proof leads from `leaf` to the receipt's own root.
-fn check_inclusion(report: &mut Report, receipt: &Value, proof: &Value, leaf: Hash) {
-    let root = hash_of(
-        receipt
-            .pointer("/certified/merkle_root")
-            .and_then(Value::as_str),
-    );
-    let size = receipt.pointer("/certified/count").and_then(Value::as_u64);
-    let index = proof["index"].as_u64();
-    let path: Option<Vec<Hash>> = proof["proof"]
-        .as_array()
-        .and_then(|a| a.iter().map(|h| hash_of(h.as_str())).collect());
+fn check_inclusion(report: &mut Report, receipt: &Receipt, proof: &ReceiptProof, leaf: Hash) {
+    let root = hash_of(&receipt.certified.merkle_root);
+    let size = u64::try_from(receipt.certified.count).ok();
+    let index = u64::try_from(proof.index).ok();
+    let path: Option<Vec<Hash>> = proof.proof.iter().map(|h| hash_of(h)).collect();
     let (Some(root), Some(size), Some(index), Some(path)) = (root, size, index, path) else {
         report.fail(
             "inclusion",
-            "the receipt lacks certified.merkle_root or certified.count, or the proof lacks \
-             index or a list of base64 hashes",
+            "the receipt's certified.merkle_root or certified.count is unusable, or the proof's \
+             index or hashes are not a position and base64 hashes",
         );
         return;
     };
-    let claimed = (proof["size"].as_u64(), proof["root"].as_str());
-    let aside = if claimed != (Some(size), Some(STANDARD.encode(root).as_str())) {
+    let claimed = (proof.size, proof.root.as_str());
+    let aside = if claimed != (receipt.certified.count, STANDARD.encode(root).as_str()) {
         " (the proof response claims another tree; it was not used)"
     } else {
         ""

@@ -1,79 +1,88 @@
-//! How `tollgate receipts …` shows receipts, previews and log pages to people.
+//! How `tollgate receipts …` shows receipts, previews and log pages to people, and prints
+//! them as JSON for scripts.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use super::output::{cell, fields, table};
+use serde::Serialize;
+use tollgate_api::receipts::{
+    CertifiedLog, ListedLog, PreviewAnswer, Receipt, ReceiptAmounts, ReceiptBreakdown, ReceiptList,
+    ReceiptLogs, UncertifiedLogs,
+};
 
-/// Exact amounts, `0.007500000 USD`, else llmring's float.
-fn cost(receipt: &Value) -> String {
-    match receipt["amounts"].as_object() {
-        Some(a) if !a.is_empty() => a
-            .iter()
-            // A receipt's amounts hold input, output and total; a breakdown's the total.
-            .map(|(c, v)| match v {
-                Value::String(total) => format!("{total} {c}"),
-                _ => format!("{} {c}", cell(&v["total_cost"])),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => format!(
-            "{} {}",
-            cell(&receipt["total_cost"]),
-            cell(&receipt["currency"])
-        ),
+use super::output::{fields, table};
+
+/// Pretty JSON of an answer (its members in the order the server sent them).
+pub fn pretty<T: Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)?)
+}
+
+/// Exact totals, `0.007500000 USD`, else llmring's float in `currency`.
+fn cost(amounts: &BTreeMap<String, ReceiptAmounts>, float: f64, currency: &str) -> String {
+    if amounts.is_empty() {
+        return format!("{float} {currency}");
     }
+    amounts
+        .iter()
+        .map(|(c, a)| format!("{} {c}", a.total_cost))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A breakdown's exact cost per currency, else its float in `currency`.
+fn breakdown_cost(b: &ReceiptBreakdown, currency: &str) -> String {
+    if b.amounts.is_empty() {
+        return format!("{} {currency}", b.cost);
+    }
+    b.amounts
+        .iter()
+        .map(|(c, total)| format!("{total} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn tags(r: &Receipt, separator: &str) -> String {
+    r.tags.as_deref().unwrap_or_default().join(separator)
 }
 
 /// A receipt's essentials as a two-column table.
-pub fn summary(r: &Value) -> String {
-    let tags = r["tags"]
-        .as_array()
-        .map(|t| t.iter().map(cell).collect::<Vec<_>>().join(", "))
-        .unwrap_or_default();
+pub fn summary(r: &Receipt) -> String {
     fields(vec![
-        ("receipt", cell(&r["receipt_id"])),
-        ("issued", cell(&r["timestamp"])),
-        ("type", cell(&r["receipt_type"])),
-        ("logs certified", cell(&r["certified"]["count"])),
+        ("receipt", r.receipt_id.clone()),
+        ("issued", r.timestamp.clone()),
+        ("type", r.receipt_type.as_str().to_string()),
+        ("logs certified", r.certified.count.to_string()),
         (
             "tokens",
-            format!(
-                "{} in, {} out",
-                cell(&r["prompt_tokens"]),
-                cell(&r["completion_tokens"])
-            ),
+            format!("{} in, {} out", r.prompt_tokens, r.completion_tokens),
         ),
-        ("total cost", cost(r)),
-        ("key id", cell(&r["key_id"])),
-        ("merkle root", cell(&r["certified"]["merkle_root"])),
-        ("description", cell(&r["description"])),
-        ("tags", tags),
+        ("total cost", cost(&r.amounts, r.total_cost, &r.currency)),
+        ("profile", r.profile.to_string()),
+        ("lock digest", r.lock_digest.to_string()),
+        ("key id", r.key_id.clone()),
+        ("merkle root", r.certified.merkle_root.clone()),
+        ("description", r.description.clone().unwrap_or_default()),
+        ("tags", tags(r, ", ")),
     ])
 }
 
 /// A page of receipts.
-pub fn print_list(page: &Value) {
-    let rows: Vec<Vec<String>> = page["receipts"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|r| {
-                    vec![
-                        cell(&r["receipt_id"]),
-                        cell(&r["timestamp"]),
-                        cell(&r["receipt_type"]),
-                        cell(&r["certified"]["count"]),
-                        cost(r),
-                        r["tags"]
-                            .as_array()
-                            .map(|t| t.iter().map(cell).collect::<Vec<_>>().join(","))
-                            .unwrap_or_default(),
-                        cell(&r["description"]),
-                    ]
-                })
-                .collect()
+pub fn print_list(page: &ReceiptList) {
+    let rows: Vec<Vec<String>> = page
+        .receipts
+        .iter()
+        .map(|d| {
+            let r = &d.receipt;
+            vec![
+                r.receipt_id.clone(),
+                r.timestamp.clone(),
+                r.receipt_type.as_str().to_string(),
+                r.certified.count.to_string(),
+                cost(&r.amounts, r.total_cost, &r.currency),
+                tags(r, ","),
+                r.description.clone().unwrap_or_default(),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     let shown = rows.len();
     println!(
         "{}",
@@ -90,43 +99,43 @@ pub fn print_list(page: &Value) {
             rows
         )
     );
-    println!("{shown} of {} receipts", cell(&page["total"]));
+    println!("{shown} of {} receipts", page.total);
 }
 
 /// What a receipt would certify.
-pub fn print_preview(p: &Value) {
-    if p["total_logs"].as_i64() == Some(0) {
-        println!("{}", cell(&p["message"]));
-        return;
-    }
+pub fn print_preview(p: &PreviewAnswer) {
+    let p = match p {
+        PreviewAnswer::Empty(empty) => {
+            println!("{}", empty.message);
+            return;
+        }
+        PreviewAnswer::Found(p) => p,
+    };
     println!(
         "{}",
         fields(vec![
-            ("logs", cell(&p["total_logs"])),
-            ("conversations", cell(&p["total_conversations"])),
-            ("type", cell(&p["receipt_type"])),
-            ("tokens", cell(&p["total_tokens"])),
-            ("total cost", cost(p)),
-            ("from", cell(&p["start_date"])),
-            ("to", cell(&p["end_date"])),
+            ("logs", p.total_logs.to_string()),
+            ("conversations", p.total_conversations.to_string()),
+            ("type", p.receipt_type.as_str().to_string()),
+            ("tokens", p.total_tokens.to_string()),
+            ("total cost", cost(&p.amounts, p.total_cost, &p.currency)),
+            ("from", p.start_date.clone().unwrap_or_default()),
+            ("to", p.end_date.clone().unwrap_or_default()),
         ])
     );
-    let rows = p["by_model"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(model, v)| {
-                    vec![
-                        model.clone(),
-                        cell(&v["calls"]),
-                        cell(&v["input_tokens"]),
-                        cell(&v["output_tokens"]),
-                        cost(v),
-                    ]
-                })
-                .collect()
+    let rows = p
+        .by_model
+        .iter()
+        .map(|(model, b)| {
+            vec![
+                model.clone(),
+                b.calls.to_string(),
+                b.input_tokens.to_string(),
+                b.output_tokens.to_string(),
+                breakdown_cost(b, &p.currency),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     println!(
         "{}",
         table(
@@ -136,38 +145,52 @@ pub fn print_preview(p: &Value) {
     );
 }
 
-/// A page of listed logs; `indexed` adds the leaf index of a receipt's logs.
-pub fn print_logs(page: &Value, indexed: bool) {
-    let mut header = vec![
-        "seq", "id", "time", "provider", "model", "in", "out", "cost",
-    ];
-    if indexed {
-        header.insert(0, "index");
-    }
-    let rows: Vec<Vec<String>> = page["logs"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|l| {
-                    let mut keys = vec![
-                        "seq",
-                        "id",
-                        "timestamp",
-                        "provider",
-                        "model",
-                        "input_tokens",
-                        "output_tokens",
-                        "cost_exact",
-                    ];
-                    if indexed {
-                        keys.insert(0, "index");
-                    }
-                    keys.iter().map(|k| cell(&l[*k])).collect()
-                })
-                .collect()
+const LOG_HEADER: [&str; 8] = [
+    "seq", "id", "time", "provider", "model", "in", "out", "cost",
+];
+
+fn log_row(l: &ListedLog) -> Vec<String> {
+    vec![
+        l.seq.to_string(),
+        l.id.clone(),
+        l.timestamp.clone(),
+        l.provider.clone(),
+        l.model.clone(),
+        l.input_tokens.to_string(),
+        l.output_tokens.to_string(),
+        l.cost_exact.clone(),
+    ]
+}
+
+/// A page of logs no receipt certifies.
+pub fn print_uncertified(page: &UncertifiedLogs) {
+    let rows: Vec<Vec<String>> = page.logs.iter().map(log_row).collect();
+    let shown = rows.len();
+    println!("{}", table(&LOG_HEADER, rows));
+    println!("{shown} of {} logs", page.total);
+}
+
+/// A page of a receipt's logs, with their leaf index; an archived one shows what stays.
+pub fn print_receipt_logs(page: &ReceiptLogs) {
+    let mut header = vec!["index"];
+    header.extend(LOG_HEADER);
+    let rows: Vec<Vec<String>> = page
+        .logs
+        .iter()
+        .map(|l| match l {
+            CertifiedLog::Live(l) => {
+                let mut row = vec![l.index.map(|i| i.to_string()).unwrap_or_default()];
+                row.extend(log_row(l));
+                row
+            }
+            CertifiedLog::Archived(a) => {
+                let mut row = vec![a.index.to_string(), a.seq.to_string(), a.id.clone()];
+                row.resize(header.len(), String::new());
+                row
+            }
         })
-        .unwrap_or_default();
+        .collect();
     let shown = rows.len();
     println!("{}", table(&header, rows));
-    println!("{shown} of {} logs", cell(&page["total"]));
+    println!("{shown} of {} logs", page.total);
 }

@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tollgate_client::{Client, ReceiptRequest};
+use tollgate_api::receipts::{PageQuery, ReceiptRequest};
+use tollgate_client::Client;
 
-use super::output::json;
 use super::prove::Prove;
-use super::receipt_tables::{print_list, print_logs, print_preview, summary};
+use super::receipt_tables::{
+    pretty, print_list, print_preview, print_receipt_logs, print_uncertified, summary,
+};
 use super::usage::ClientArgs;
 use super::verify::Verify;
 
@@ -70,7 +72,7 @@ pub enum Receipts {
         json: bool,
     },
     /// What a receipt for a selection would certify; nothing is signed.
-    Preview {
+    PreviewAnswer {
         #[command(flatten)]
         client: ClientArgs,
         #[command(flatten)]
@@ -194,14 +196,14 @@ impl Receipts {
                     ..selection.request()
                 };
                 let answer = client.client()?.generate_receipt(&req).await?;
-                let receipt = &answer["receipt"];
+                let receipt = &answer.receipt;
                 if let Some(path) = &output {
-                    write_file(path, &format!("{}\n", json(receipt)))?;
+                    write_file(path, &format!("{}\n", pretty(receipt)?))?;
                 }
                 if as_json {
-                    println!("{}", json(receipt));
+                    println!("{}", pretty(receipt)?);
                 } else {
-                    println!("{}", summary(receipt));
+                    println!("{}", summary(&receipt.receipt));
                     if let Some(path) = &output {
                         println!("receipt written to {}", path.display());
                     }
@@ -214,11 +216,14 @@ impl Receipts {
                 tag,
                 json: as_json,
             } => {
-                let mut q = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
-                q.extend(tag.map(|t| ("tag", t)));
+                let q = PageQuery {
+                    limit: Some(limit),
+                    offset: Some(offset),
+                    tag,
+                };
                 let page = client.client()?.receipts(&q).await?;
                 if as_json {
-                    println!("{}", json(&page));
+                    println!("{}", pretty(&page)?);
                 } else {
                     print_list(&page);
                 }
@@ -230,12 +235,12 @@ impl Receipts {
             } => {
                 let receipt = client.client()?.receipt(&id).await?;
                 if as_json {
-                    println!("{}", json(&receipt));
+                    println!("{}", pretty(&receipt)?);
                 } else {
-                    println!("{}", summary(&receipt));
+                    println!("{}", summary(&receipt.receipt));
                 }
             }
-            Receipts::Preview {
+            Receipts::PreviewAnswer {
                 client,
                 selection,
                 json: as_json,
@@ -245,7 +250,7 @@ impl Receipts {
                     .preview_receipt(&selection.request())
                     .await?;
                 if as_json {
-                    println!("{}", json(&preview));
+                    println!("{}", pretty(&preview)?);
                 } else {
                     print_preview(&preview);
                 }
@@ -256,12 +261,16 @@ impl Receipts {
                 offset,
                 json: as_json,
             } => {
-                let q = [("limit", limit.to_string()), ("offset", offset.to_string())];
+                let q = PageQuery {
+                    limit: Some(limit),
+                    offset: Some(offset),
+                    tag: None,
+                };
                 let page = client.client()?.uncertified(&q).await?;
                 if as_json {
-                    println!("{}", json(&page));
+                    println!("{}", pretty(&page)?);
                 } else {
-                    print_logs(&page, false);
+                    print_uncertified(&page);
                 }
             }
             Receipts::Logs {
@@ -277,12 +286,16 @@ impl Receipts {
                 if jsonl {
                     export(&client, &id, output.as_deref()).await?;
                 } else {
-                    let q = [("limit", limit.to_string()), ("offset", offset.to_string())];
+                    let q = PageQuery {
+                        limit: Some(limit),
+                        offset: Some(offset),
+                        tag: None,
+                    };
                     let page = client.receipt_logs(&id, &q).await?;
                     if as_json {
-                        println!("{}", json(&page));
+                        println!("{}", pretty(&page)?);
                     } else {
-                        print_logs(&page, true);
+                        print_receipt_logs(&page);
                     }
                 }
             }
@@ -311,11 +324,15 @@ async fn export(client: &Client, id: &str, output: Option<&Path>) -> anyhow::Res
     );
     let mut written: i64 = 0;
     let total = loop {
-        let q = [("limit", PAGE.to_string()), ("offset", written.to_string())];
+        let q = PageQuery {
+            limit: Some(PAGE),
+            offset: Some(written),
+            tag: None,
+        };
         let page = client.receipt_logs(id, &q).await?;
-        let total = page["total"].as_i64().context("the server gave no total")?;
+        let total = page.total;
         bar.set_length(total.max(0) as u64);
-        let logs = page["logs"].as_array().cloned().unwrap_or_default();
+        let logs = page.logs;
         for log in &logs {
             serde_json::to_writer(&mut out, log)?;
             out.write_all(b"\n")?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use tollgate_api::transparency::ConsistencyProof;
 use tollgate_receipts::merkle::{verify_consistency, Hash};
 use tollgate_receipts::note::{parse_note, Checkpoint, NoteError};
 
@@ -67,8 +67,8 @@ impl VerifyLog {
             None => default_state(client.base(), &origin)?,
         };
         let mut report = Report::default();
-        report.with("state", json!(state.display().to_string()));
-        report.with("checkpoint", json!(note));
+        report.with("state", state.display().to_string());
+        report.with("checkpoint", &note);
         let Some(new) = open_checkpoint(&mut report, client.base(), &note, &origin).await? else {
             return Ok(report);
         };
@@ -86,7 +86,7 @@ impl VerifyLog {
             return Ok(report);
         };
         let old = parse_state(&state, &old_note, &origin)?;
-        report.with("previous_checkpoint", json!(old_note));
+        report.with("previous_checkpoint", &old_note);
         let proof = if new.size > old.size {
             let answer = client
                 .consistency(old.size, new.size)
@@ -97,7 +97,7 @@ impl VerifyLog {
                         old.size, new.size
                     )
                 })?;
-            report.with("consistency_proof", answer.clone());
+            report.with("consistency_proof", &answer);
             Some(hashes(&answer, old.size, new.size))
         } else {
             None
@@ -200,22 +200,22 @@ async fn open_checkpoint(
 }
 
 /// The proof's hashes, or why they are unusable.
-fn hashes(answer: &Value, from: u64, to: u64) -> Result<Vec<Hash>, String> {
-    if answer["from"].as_u64() != Some(from) || answer["to"].as_u64() != Some(to) {
+fn hashes(answer: &ConsistencyProof, from: u64, to: u64) -> Result<Vec<Hash>, String> {
+    if u64::try_from(answer.from).ok() != Some(from) || u64::try_from(answer.to).ok() != Some(to) {
         return Err(format!(
             "asked for a proof {from} → {to} but got {} → {}",
-            answer["from"], answer["to"]
+            answer.from, answer.to
         ));
     }
-    answer["proof"]
-        .as_array()
-        .ok_or("the consistency proof has no list of hashes")?
+    answer
+        .proof
         .iter()
         .map(|h| {
-            h.as_str()
-                .and_then(|s| STANDARD.decode(s).ok())
+            STANDARD
+                .decode(h)
+                .ok()
                 .and_then(|b| Hash::try_from(b.as_slice()).ok())
-                .ok_or_else(|| format!("the proof holds {h}, not a base64 SHA-256 hash"))
+                .ok_or_else(|| format!("the proof holds {h:?}, not a base64 SHA-256 hash"))
         })
         .collect()
 }

@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use serde_json::Value;
+use tollgate_api::receipts::ReceiptDocument;
 use tollgate_client::Client;
 use tollgate_receipts::keys::PublicKey;
-use tollgate_receipts::signature::verify_document;
 
 use super::checks::Report;
 
@@ -54,16 +53,14 @@ pub async fn published_keys(server: &str) -> anyhow::Result<Vec<Trusted>> {
         .public_keys()
         .await
         .with_context(|| format!("cannot fetch the public keys of {server}"))?;
-    let Some(keys) = listed["keys"].as_array() else {
-        bail!("{server} answered public-keys.json without a \"keys\" list");
-    };
-    keys.iter()
+    listed
+        .keys
+        .iter()
         .map(|k| {
-            let listed_id = k["key_id"].as_str().unwrap_or_default();
-            let text = k["public_key"].as_str().unwrap_or_default();
-            let key = PublicKey::from_base64url(text)
+            let listed_id = &k.key_id;
+            let key = PublicKey::from_base64url(&k.public_key)
                 .with_context(|| format!("{server} publishes an unusable key {listed_id}"))?;
-            if key.key_id() != listed_id {
+            if key.key_id() != *listed_id {
                 bail!(
                     "{server} lists a key as {listed_id} but its bytes give {}",
                     key.key_id()
@@ -79,10 +76,7 @@ pub async fn published_keys(server: &str) -> anyhow::Result<Vec<Trusted>> {
 }
 
 /// The key a receipt names (`key_id`), from the server's published keys.
-pub async fn receipt_key_from_server(server: &str, receipt: &Value) -> anyhow::Result<Trusted> {
-    let Some(key_id) = receipt["key_id"].as_str() else {
-        bail!("the receipt names no key_id, so no published key can be chosen; pass --public-key");
-    };
+pub async fn receipt_key_from_server(server: &str, key_id: &str) -> anyhow::Result<Trusted> {
     published_keys(server)
         .await?
         .into_iter()
@@ -92,9 +86,9 @@ pub async fn receipt_key_from_server(server: &str, receipt: &Value) -> anyhow::R
 
 /// Checks a receipt's signature with `trusted`, explaining a failure caused by a key other
 /// than the one the receipt names.
-pub fn check_signature(report: &mut Report, receipt: &Value, trusted: &Trusted) {
-    let named = receipt["key_id"].as_str().unwrap_or("(none)");
-    match verify_document(receipt, &trusted.key) {
+pub fn check_signature(report: &mut Report, receipt: &ReceiptDocument, trusted: &Trusted) {
+    let named = receipt.receipt.key_id.as_str();
+    match receipt.verify(&trusted.key) {
         Ok(()) => report.pass(
             "signature",
             format!(

@@ -11,7 +11,9 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
+use tollgate_api::receipts::{Receipt, ReceiptDocument};
 use tollgate_core::Nanos;
 use tollgate_receipts::merkle::{self, leaf_hash};
 
@@ -55,25 +57,36 @@ impl Verify {
             Some(path) => trust::key_from_file(path)?,
             None => {
                 let server = trust::server_or_default(self.server.as_deref());
-                trust::receipt_key_from_server(&server, &receipt).await?
+                trust::receipt_key_from_server(&server, &receipt.receipt.key_id).await?
             }
         };
         // Read the logs before reporting anything, so that an unreadable file is a usage
         // error rather than half a report.
         let entries = self.logs.as_deref().map(read_entries).transpose()?;
         let mut report = Report::default();
-        report.with("receipt_id", receipt["receipt_id"].clone());
-        report.with("key_id", json!(trusted.key_id));
+        report.with("receipt_id", &receipt.receipt.receipt_id);
+        report.with("key_id", &trusted.key_id);
         trust::check_signature(&mut report, &receipt, &trusted);
         if let Some(entries) = entries {
-            check_logs(&mut report, &receipt, entries);
+            check_logs(&mut report, &receipt.receipt, entries);
         }
         Ok(report)
     }
 }
 
-/// The receipt in a file: bare, under `"receipt"`, or the first of `"receipts"`.
-pub fn read_receipt(path: &Path) -> anyhow::Result<Value> {
+/// What a receipt file holds: llmring's list (the first is checked), a receipt under
+/// `"receipt"`, or a bare receipt.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReceiptFile {
+    List { receipts: Vec<Value> },
+    Wrapped { receipt: Value },
+    Bare(Value),
+}
+
+/// The receipt in a file: bare, under `"receipt"`, or the first of `"receipts"`; kept as
+/// the document it is, since that is what its signature covers.
+pub fn read_receipt(path: &Path) -> anyhow::Result<ReceiptDocument> {
     let text = if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -88,18 +101,20 @@ pub fn read_receipt(path: &Path) -> anyhow::Result<Value> {
     // not cover.
     let doc: Value = tollgate_receipts::parse_strict(text.as_bytes())
         .with_context(|| format!("{} is not a well-formed receipt", path.display()))?;
-    let receipt = match (doc.get("receipts"), doc.get("receipt")) {
-        (Some(Value::Array(all)), _) => all
-            .first()
-            .cloned()
+    let receipt = match ReceiptFile::deserialize(doc)
+        .with_context(|| format!("{} holds no receipt", path.display()))?
+    {
+        ReceiptFile::List { receipts } => receipts
+            .into_iter()
+            .next()
             .with_context(|| format!("{} holds an empty \"receipts\" list", path.display()))?,
-        (_, Some(r)) if r.is_object() => r.clone(),
-        _ => doc,
+        ReceiptFile::Wrapped { receipt } | ReceiptFile::Bare(receipt) => receipt,
     };
     if !receipt.is_object() {
         bail!("{} holds no receipt object", path.display());
     }
-    Ok(receipt)
+    ReceiptDocument::new(receipt)
+        .with_context(|| format!("{} holds no receipt Tollgate issued", path.display()))
 }
 
 /// One canonical entry from a logs file.
@@ -109,8 +124,40 @@ struct Entry {
     line: usize,
     /// The exact bytes the leaf hash covers.
     bytes: Vec<u8>,
-    /// Those bytes parsed; None when they are not JSON (then they fail a check).
-    parsed: Option<Value>,
+    /// The members the totals are rebuilt from, or why they could not be read (then they
+    /// fail a check).
+    parsed: Result<EntryFields, String>,
+}
+
+/// The members of a canonical entry that `--logs` adds up.
+#[derive(Debug, Deserialize)]
+struct EntryFields {
+    /// Position in the tenant log.
+    seq: Option<i64>,
+    /// Input tokens (0 when absent).
+    #[serde(default)]
+    input_tokens: i64,
+    /// Output tokens (0 when absent).
+    #[serde(default)]
+    output_tokens: i64,
+    /// The exact cost.
+    cost: Option<String>,
+    /// Its currency (USD when absent).
+    currency: Option<String>,
+}
+
+impl EntryFields {
+    fn read(value: Value) -> Result<EntryFields, String> {
+        serde_json::from_value(value).map_err(|e| format!("the entry's members do not read: {e}"))
+    }
+}
+
+/// What a line of a logs file is read by: a listed log's `entry` string, or a bare entry's
+/// `seq`.
+#[derive(Deserialize)]
+struct LineShape {
+    entry: Option<Value>,
+    seq: Option<Value>,
 }
 
 /// Reads a logs file: each line a listed log with an `"entry"` string (the canonical bytes,
@@ -126,11 +173,17 @@ fn read_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
         }
         let value: Value = serde_json::from_str(line)
             .with_context(|| format!("{} line {line_no} is not JSON", path.display()))?;
-        let entry = match (value.get("entry"), value.get("seq")) {
+        let shape = LineShape::deserialize(&value).unwrap_or(LineShape {
+            entry: None,
+            seq: None,
+        });
+        let entry = match (shape.entry, shape.seq) {
             (Some(Value::String(entry)), _) => Entry {
                 line: line_no,
                 bytes: entry.as_bytes().to_vec(),
-                parsed: serde_json::from_str(entry).ok(),
+                parsed: serde_json::from_str(&entry)
+                    .map_err(|_| "the entry is not JSON".to_string())
+                    .and_then(EntryFields::read),
             },
             (None, Some(_)) => Entry {
                 line: line_no,
@@ -140,7 +193,7 @@ fn read_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
                         path.display()
                     )
                 })?,
-                parsed: Some(value),
+                parsed: EntryFields::read(value),
             },
             _ => bail!(
                 "{} line {line_no} is neither a listed log (with an \"entry\" string) nor a \
@@ -165,12 +218,14 @@ struct Recomputed {
 
 fn recompute(mut entries: Vec<Entry>) -> Recomputed {
     let mut problems = Vec::new();
-    let seq_of = |e: &Entry| e.parsed.as_ref().and_then(|p| p["seq"].as_i64());
+    let seq_of = |e: &Entry| e.parsed.as_ref().ok().and_then(|p| p.seq);
     for e in &entries {
-        if e.parsed.is_none() {
-            problems.push(format!("line {}: the entry is not JSON", e.line));
-        } else if seq_of(e).is_none() {
-            problems.push(format!("line {}: the entry has no integer seq", e.line));
+        match &e.parsed {
+            Err(why) => problems.push(format!("line {}: {why}", e.line)),
+            Ok(p) if p.seq.is_none() => {
+                problems.push(format!("line {}: the entry has no integer seq", e.line))
+            }
+            Ok(_) => {}
         }
     }
     entries.sort_by_key(|e| (seq_of(e), e.line));
@@ -194,15 +249,11 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
         problems,
     };
     for e in &entries {
-        let Some(p) = &e.parsed else { continue };
-        r.input_tokens = r
-            .input_tokens
-            .saturating_add(p["input_tokens"].as_i64().unwrap_or(0));
-        r.output_tokens = r
-            .output_tokens
-            .saturating_add(p["output_tokens"].as_i64().unwrap_or(0));
-        let currency = p["currency"].as_str().unwrap_or("USD").to_string();
-        match p["cost"].as_str().map(Nanos::parse_exact) {
+        let Ok(p) = &e.parsed else { continue };
+        r.input_tokens = r.input_tokens.saturating_add(p.input_tokens);
+        r.output_tokens = r.output_tokens.saturating_add(p.output_tokens);
+        let currency = p.currency.clone().unwrap_or_else(|| "USD".into());
+        match p.cost.as_deref().map(Nanos::parse_exact) {
             Some(Ok(cost)) => {
                 let sum = r.costs.entry(currency).or_insert(Nanos::ZERO);
                 match sum.checked_add(cost) {
@@ -222,7 +273,7 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
 }
 
 /// Compares what the entries add up to with what the receipt certifies.
-fn check_logs(report: &mut Report, receipt: &Value, entries: Vec<Entry>) {
+fn check_logs(report: &mut Report, receipt: &Receipt, entries: Vec<Entry>) {
     let r = recompute(entries);
     if r.problems.is_empty() {
         report.pass(
@@ -240,60 +291,58 @@ fn check_logs(report: &mut Report, receipt: &Value, entries: Vec<Entry>) {
         report.fail("logs file", format!("{}{tail}", shown.join("; ")));
     }
 
-    let claimed_count = receipt.pointer("/certified/count").and_then(Value::as_u64);
-    match claimed_count {
-        Some(n) if n == r.count as u64 => report.pass("count", format!("{n} logs")),
-        Some(n) => report.fail(
+    let claimed = receipt.certified.count;
+    if claimed == r.count as i64 {
+        report.pass("count", format!("{claimed} logs"));
+    } else {
+        report.fail(
             "count",
             format!(
-                "the file holds {} entries; the receipt certifies {n}",
+                "the file holds {} entries; the receipt certifies {claimed}",
                 r.count
             ),
-        ),
-        None => report.fail("count", "the receipt has no certified.count"),
+        );
     }
 
     let computed_root = STANDARD.encode(r.root);
-    match receipt
-        .pointer("/certified/merkle_root")
-        .and_then(Value::as_str)
-    {
-        Some(root) if root == computed_root => report.pass("merkle root", root),
-        Some(root) => report.fail(
+    let root = &receipt.certified.merkle_root;
+    if *root == computed_root {
+        report.pass("merkle root", root.clone());
+    } else {
+        report.fail(
             "merkle root",
             format!("the entries hash to {computed_root}; the receipt certifies {root}"),
-        ),
-        None => report.fail("merkle root", "the receipt has no certified.merkle_root"),
+        );
     }
 
-    for (name, field, sum) in [
-        ("prompt tokens", "prompt_tokens", r.input_tokens),
-        ("completion tokens", "completion_tokens", r.output_tokens),
+    for (name, claimed, sum) in [
+        ("prompt tokens", receipt.prompt_tokens, r.input_tokens),
+        (
+            "completion tokens",
+            receipt.completion_tokens,
+            r.output_tokens,
+        ),
     ] {
-        match receipt[field].as_i64() {
-            Some(n) if n == sum => report.pass(name, n.to_string()),
-            Some(n) => report.fail(
+        if claimed == sum {
+            report.pass(name, claimed.to_string());
+        } else {
+            report.fail(
                 name,
-                format!("the entries add up to {sum}; the receipt says {n}"),
-            ),
-            None => report.fail(name, format!("the receipt has no {field}")),
+                format!("the entries add up to {sum}; the receipt says {claimed}"),
+            );
         }
     }
     check_costs(report, receipt, &r.costs);
 }
 
-fn check_costs(report: &mut Report, receipt: &Value, computed: &BTreeMap<String, Nanos>) {
-    let Some(amounts) = receipt["amounts"].as_object() else {
-        report.fail("total cost", "the receipt has no exact amounts");
-        return;
-    };
+fn check_costs(report: &mut Report, receipt: &Receipt, computed: &BTreeMap<String, Nanos>) {
     let mut claimed = BTreeMap::new();
-    for (currency, a) in amounts {
-        match a["total_cost"].as_str().map(Nanos::parse_exact) {
-            Some(Ok(n)) => {
+    for (currency, a) in &receipt.amounts {
+        match Nanos::parse_exact(&a.total_cost) {
+            Ok(n) => {
                 claimed.insert(currency.clone(), n);
             }
-            _ => {
+            Err(_) => {
                 report.fail(
                     "total cost",
                     format!("amounts.{currency}.total_cost is not an exact decimal"),
@@ -328,13 +377,14 @@ fn check_costs(report: &mut Report, receipt: &Value, computed: &BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn entry(line: usize, seq: i64, input: i64, cost: &str) -> Entry {
         let v = json!({"seq": seq, "input_tokens": input, "output_tokens": 1, "cost": cost, "currency": "USD"});
         Entry {
             line,
             bytes: tollgate_receipts::canonicalize(&v).expect("canonical"),
-            parsed: Some(v),
+            parsed: EntryFields::read(v),
         }
     }
 

@@ -270,3 +270,18 @@ fn a_receipt_of_more_than_a_page_of_logs_exports_and_verifies_in_full() {
         .expect(0);
     assert!(out.stdout.contains("leaf 700 of 1100"), "{}", out.stdout);
 }
+
+#[test]
+fn a_receipt_signed_before_receipts_were_typed_verifies_offline() {
+    let sb = Sandbox::new();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tollgate-receipts/tests/fixtures");
+    let key = fixtures.join("receipt_v1_key.pem");
+    for name in ["receipt_v1_batch.json", "receipt_v1_single.json"] {
+        let file = fixtures.join(name);
+        let out = sb
+            .run(&["receipts", "verify", arg(&file), "--public-key", arg(&key)])
+            .expect(0);
+        assert!(out.stdout.contains("✓ signature"), "{name}: {}", out.stdout);
+    }
+}

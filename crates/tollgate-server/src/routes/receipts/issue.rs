@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tollgate_api::receipts::{GeneratedReceipt, PreviewAnswer, ReceiptRequest, SelectionRecord};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::validate::optional_text;
 use tollgate_store::Selection;
@@ -24,29 +23,6 @@ const MAX_TAGS: usize = 32;
 const MAX_TAG_CHARS: usize = 64;
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
-/// Body of `generate` and `preview` (llmring's `ReceiptGenerationRequest`); any other member
-/// is refused (422 naming it). The first selection that applies wins: conversation, date range (both ends), log ids,
-/// then uncertified.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptRequest {
-    /// Every log of one conversation (a UUID).
-    conversation_id: Option<String>,
-    /// With `end_date`: the logs of a range (a date or RFC 3339 instant).
-    start_date: Option<String>,
-    /// With `start_date`.
-    end_date: Option<String>,
-    /// These logs, by id (at most 10,000).
-    log_ids: Option<Vec<String>>,
-    /// Every log no receipt certifies yet.
-    #[serde(default)]
-    since_last_receipt: bool,
-    /// A description, signed with the receipt (at most 2,000 characters).
-    description: Option<String>,
-    /// Tags, signed with the receipt (at most 32, each 1 to 64 characters).
-    tags: Option<Vec<String>>,
-}
-
 fn uuid_of(field: &str, text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text.trim()).map_err(|_| {
         ApiError::invalid_field(field, format!("{field} must be a UUID, not '{text}'"))
@@ -65,7 +41,7 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
         let id = uuid_of("conversation_id", c)?;
         return Ok(Chosen {
             selection: Selection::Conversation(id),
-            described: json!({"mode": "conversation", "conversation_id": id}),
+            described: SelectionRecord::conversation(id.to_string()),
         });
     }
     if present(&req.start_date) && present(&req.end_date) {
@@ -91,11 +67,7 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
         }
         return Ok(Chosen {
             selection: Selection::TimeRange { start_us, end_us },
-            described: json!({
-                "mode": "date_range",
-                "start_date": format_us(start_us),
-                "end_date": format_us(end_us),
-            }),
+            described: SelectionRecord::date_range(format_us(start_us), format_us(end_us)),
         });
     }
     if let Some(ids) = req.log_ids.as_ref().filter(|ids| !ids.is_empty()) {
@@ -113,13 +85,13 @@ fn chosen(req: &ReceiptRequest) -> Result<Chosen, ApiError> {
         let n = ids.len();
         return Ok(Chosen {
             selection: Selection::LogIds(ids),
-            described: json!({"mode": "log_ids", "requested": n}),
+            described: SelectionRecord::log_ids(n as i64),
         });
     }
     if req.since_last_receipt {
         return Ok(Chosen {
             selection: Selection::Uncertified,
-            described: json!({"mode": "since_last_receipt"}),
+            described: SelectionRecord::since_last_receipt(),
         });
     }
     Err(ApiError::new(
@@ -168,7 +140,7 @@ fn labels(req: &ReceiptRequest) -> Result<(Option<String>, Vec<String>), ApiErro
     operation_id = "generate_receipt",
     request_body = ReceiptRequest,
     responses(
-        (status = 200, description = "`receipt` (the signed document, as stored) and `certified_count`", body = Value),
+        (status = 200, description = "The signed receipt, as stored, and how many logs it certifies", body = GeneratedReceipt),
         (status = 400, description = "No selection (`NO_SELECTION`)"),
         (status = 422, description = "A field is invalid, naming it"),
     )
@@ -177,12 +149,15 @@ pub async fn generate(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GeneratedReceipt>, ApiError> {
     let chosen = chosen(&req)?;
     let (description, tags) = labels(&req)?;
-    let (receipt, count) =
+    let (receipt, certified_count) =
         receipts::generate(&state, &auth.tenant_id, &chosen, description, tags).await?;
-    Ok(Json(json!({"receipt": receipt, "certified_count": count})))
+    Ok(Json(GeneratedReceipt {
+        certified_count,
+        receipt: receipt.into(),
+    }))
 }
 
 /// Preview a receipt
@@ -195,7 +170,7 @@ pub async fn generate(
     operation_id = "preview_receipt",
     request_body = ReceiptRequest,
     responses(
-        (status = 200, description = "The selection's totals and breakdowns, unsigned", body = Value),
+        (status = 200, description = "The selection's totals and breakdowns, unsigned; `total_logs: 0` and a `message` when it holds no logs", body = PreviewAnswer),
         (status = 400, description = "No selection (`NO_SELECTION`)"),
         (status = 422, description = "A field is invalid, naming it"),
     )
@@ -204,7 +179,7 @@ pub async fn preview(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     Body(req): Body<ReceiptRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PreviewAnswer>, ApiError> {
     let chosen = chosen(&req)?;
     Ok(Json(
         receipts::preview(&state, &auth.tenant_id, &chosen).await?,

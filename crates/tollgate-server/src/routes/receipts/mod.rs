@@ -6,15 +6,19 @@ pub(super) mod issue;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use tollgate_api::receipts::{
+    ArchivedLog, CertifiedLog as ListedCertifiedLog, ListedLog, ListedLogSource, PageQuery,
+    ProofQuery, ReceiptDocument, ReceiptList, ReceiptLogs, ReceiptProof, ReceiptVerification,
+    UncertifiedLogs, VerifyReceiptRequest,
+};
 use tollgate_core::time::format_us;
+use tollgate_core::EventSource;
 use tollgate_receipts::merkle::{inclusion_spans, needs, verify_inclusion};
 use tollgate_store::{CertifiedLog, Scope, StoredEvent, StoredReceipt};
 use uuid::Uuid;
 
 use super::conversations::bounded;
-use super::logs::event_json;
 use crate::auth::{need, Can, MaybeAuth};
 use crate::error::ApiError;
 use crate::extract::{parse_json, Params, PathParam, RawBody};
@@ -22,19 +26,7 @@ use crate::receipts::{self, b64};
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
-/// `?limit&offset`, as llmring bounds them.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
-    /// How many, 1 to 1000 (default 100).
-    limit: Option<i64>,
-    /// How many to skip (default 0).
-    offset: Option<i64>,
-    /// Receipts only: those carrying this tag.
-    tag: Option<String>,
-}
-
-fn page(p: &Page) -> Result<(i64, i64), ApiError> {
+fn page(p: &PageQuery) -> Result<(i64, i64), ApiError> {
     Ok((
         bounded("limit", p.limit, 100, 1, 1000)?,
         bounded("offset", p.offset, 0, 0, i64::MAX / 2)?,
@@ -42,17 +34,44 @@ fn page(p: &Page) -> Result<(i64, i64), ApiError> {
 }
 
 /// A log as llmring's uncertified and receipt-log listings show it, with Tollgate's fields.
-fn listed_log(s: &StoredEvent) -> Value {
-    let mut v = event_json(s);
+fn listed_log(s: &StoredEvent) -> ListedLog {
     let e = &s.event;
-    v["type"] = json!(if e.source.as_str() == "conversation" {
-        "conversation"
-    } else {
-        "usage"
-    });
-    v["alias"] = json!(e.alias.as_deref().unwrap_or("default"));
-    v["timestamp"] = json!(format_us(e.timestamp_us));
-    v
+    let source = match e.source {
+        EventSource::Conversation => ListedLogSource::Conversation,
+        EventSource::Usage => ListedLogSource::Usage,
+    };
+    ListedLog {
+        alias: e.alias.clone().unwrap_or_else(|| "default".into()),
+        cache_write_tokens: e.tokens.cache_write,
+        cached_input_tokens: e.tokens.cached_input,
+        conversation_id: e.conversation_id.map(|c| c.to_string()),
+        cost: e.cost.to_f64(),
+        cost_exact: e.cost.to_string(),
+        currency: e.currency.as_str().to_string(),
+        entry: None,
+        flags: e.flags.names().into_iter().map(str::to_string).collect(),
+        id: e.log_id.to_string(),
+        id_at_origin: e.id_at_origin.clone(),
+        index: None,
+        input_tokens: e.tokens.input,
+        latency_ms: e.latency_ms,
+        logged_at: format_us(e.timestamp_us),
+        metadata: e.metadata.clone(),
+        model: e.model.clone(),
+        origin: e.origin.clone(),
+        output_tokens: e.tokens.output,
+        price_version: e.price_version.clone(),
+        profile: e.profile.clone(),
+        provider: e.provider.clone(),
+        reasoning_tokens: e.tokens.reasoning,
+        recorded_at: format_us(s.recorded_us),
+        request_id: e.request_id.clone(),
+        seq: s.seq,
+        source,
+        timestamp: format_us(e.timestamp_us),
+        log_type: source,
+        user_id: e.user_id.clone(),
+    }
 }
 
 /// List uncertified logs
@@ -63,30 +82,31 @@ fn listed_log(s: &StoredEvent) -> Value {
     path = "/api/v1/receipts/uncertified",
     tag = "receipts",
     operation_id = "list_uncertified_logs",
-    params(Page),
+    params(PageQuery),
     responses(
-        (status = 200, description = "`logs`, `total`, `limit`, `offset`", body = Value),
+        (status = 200, description = "A page of logs no receipt certifies, and how many there are", body = UncertifiedLogs),
     )
 )]
 pub async fn uncertified(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-    Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+    Params(p): Params<PageQuery>,
+) -> Result<Json<UncertifiedLogs>, ApiError> {
     let (limit, offset) = page(&p)?;
     let (logs, total) = state
         .store()
         .uncertified(&auth.tenant_id, limit, offset)
         .await?;
-    Ok(Json(json!({
-        "logs": logs.iter().map(listed_log).collect::<Vec<_>>(),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    })))
+    Ok(Json(UncertifiedLogs {
+        limit,
+        logs: logs.iter().map(listed_log).collect(),
+        offset,
+        total,
+    }))
 }
 
-pub(super) fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
+/// A stored receipt: the document as it was signed and stored, with its reading.
+pub(super) fn stored_document(r: &StoredReceipt) -> Result<ReceiptDocument, ApiError> {
     serde_json::from_str(&r.document).map_err(ApiError::internal)
 }
 
@@ -98,16 +118,16 @@ pub(super) fn stored_document(r: &StoredReceipt) -> Result<Value, ApiError> {
     path = "/api/v1/receipts",
     tag = "receipts",
     operation_id = "list_receipts",
-    params(Page),
+    params(PageQuery),
     responses(
-        (status = 200, description = "`receipts`, `total`, `limit`, `offset`", body = Value),
+        (status = 200, description = "A page of receipts, and how many there are", body = ReceiptList),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-    Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+    Params(p): Params<PageQuery>,
+) -> Result<Json<ReceiptList>, ApiError> {
     let (limit, offset) = page(&p)?;
     let tag = p.tag.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let (found, total) = state
@@ -118,12 +138,12 @@ pub async fn list(
         .iter()
         .map(stored_document)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({
-        "receipts": receipts,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    })))
+    Ok(Json(ReceiptList {
+        limit,
+        offset,
+        receipts,
+        total,
+    }))
 }
 
 pub(super) async fn owned(
@@ -148,7 +168,7 @@ pub(super) async fn owned(
     operation_id = "get_receipt",
     params(("id" = String, Path, description = "The receipt's id")),
     responses(
-        (status = 200, description = "The signed receipt document", body = Value),
+        (status = 200, description = "The signed receipt", body = ReceiptDocument),
         (status = 404, description = "No such receipt, or another tenant's"),
     )
 )]
@@ -156,7 +176,7 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     PathParam(id): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReceiptDocument>, ApiError> {
     let r = owned(&state, &auth.tenant_id, &id).await?;
     Ok(Json(stored_document(&r)?))
 }
@@ -169,9 +189,9 @@ pub async fn get(
     path = "/api/v1/receipts/{id}/logs",
     tag = "receipts",
     operation_id = "list_receipt_logs",
-    params(("id" = String, Path, description = "The receipt's id"), Page),
+    params(("id" = String, Path, description = "The receipt's id"), PageQuery),
     responses(
-        (status = 200, description = "`receipt_id`, `logs`, `total`, `limit`, `offset`", body = Value),
+        (status = 200, description = "A page of the receipt's logs in leaf order, each with its `index` and canonical `entry` (an archived one with its `leaf_hash` and archive)", body = ReceiptLogs),
         (status = 404, description = "No such receipt, or another tenant's"),
     )
 )]
@@ -179,8 +199,8 @@ pub async fn logs(
     State(state): State<AppState>,
     auth: Can<need::Read>,
     PathParam(id): PathParam,
-    Params(p): Params<Page>,
-) -> Result<Json<Value>, ApiError> {
+    Params(p): Params<PageQuery>,
+) -> Result<Json<ReceiptLogs>, ApiError> {
     let (limit, offset) = page(&p)?;
     let r = owned(&state, &auth.tenant_id, &id).await?;
     let logs = state
@@ -188,48 +208,37 @@ pub async fn logs(
         .receipt_logs(&auth.tenant_id, &id, limit, offset)
         .await?
         .ok_or_else(|| ApiError::not_found("Receipt"))?;
-    let logs: Vec<Value> = logs
+    let logs = logs
         .iter()
-        .map(|l| {
-            let mut v = match &l.log {
-                CertifiedLog::Live { event, entry } => {
-                    let mut v = listed_log(event);
-                    v["entry"] = json!(String::from_utf8_lossy(entry));
-                    v
-                }
-                // Retention moved it to an archive file: what stays is enough to prove it.
-                CertifiedLog::Archived {
-                    seq,
-                    log_id,
-                    leaf_hash,
-                    archive_id,
-                } => json!({
-                    "id": log_id,
-                    "seq": seq,
-                    "entry": null,
-                    "leaf_hash": b64(leaf_hash),
-                    "archived": archive_id,
-                }),
-            };
-            v["index"] = json!(l.index);
-            v
+        .map(|l| match &l.log {
+            CertifiedLog::Live { event, entry } => ListedCertifiedLog::Live(Box::new(ListedLog {
+                entry: Some(String::from_utf8_lossy(entry).into_owned()),
+                index: Some(l.index),
+                ..listed_log(event)
+            })),
+            // Retention moved it to an archive file: what stays is enough to prove it.
+            CertifiedLog::Archived {
+                seq,
+                log_id,
+                leaf_hash,
+                archive_id,
+            } => ListedCertifiedLog::Archived(ArchivedLog {
+                archived: archive_id.clone(),
+                entry: None,
+                id: log_id.clone(),
+                index: l.index,
+                leaf_hash: b64(leaf_hash),
+                seq: *seq,
+            }),
         })
         .collect();
-    Ok(Json(json!({
-        "receipt_id": r.id,
-        "logs": logs,
-        "total": r.count,
-        "limit": limit,
-        "offset": offset,
-    })))
-}
-
-/// `?log_id=` of a receipt proof.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ProofQuery {
-    /// The log (a UUID); required.
-    log_id: Option<String>,
+    Ok(Json(ReceiptLogs {
+        limit,
+        logs,
+        offset,
+        receipt_id: r.id,
+        total: r.count,
+    }))
 }
 
 /// Prove a log is in a receipt
@@ -243,7 +252,7 @@ pub struct ProofQuery {
     operation_id = "receipt_inclusion_proof",
     params(("id" = String, Path, description = "The receipt's id"), ProofQuery),
     responses(
-        (status = 200, description = "`receipt_id`, `log_id`, `seq`, `index`, `size`, `root`, `leaf_hash`, `entry` and `proof` (base64 hashes)", body = Value),
+        (status = 200, description = "The log's leaf hash and entry, its index in the receipt's set, and the proof's base64 hashes", body = ReceiptProof),
         (status = 400, description = "`log_id` is missing or not a UUID"),
         (status = 404, description = "No such receipt or log, or the receipt does not certify it (`NOT_CERTIFIED`)"),
     )
@@ -253,7 +262,7 @@ pub async fn proof(
     auth: Can<need::Read>,
     PathParam(id): PathParam,
     Params(q): Params<ProofQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReceiptProof>, ApiError> {
     let log_id = q
         .log_id
         .as_deref()
@@ -290,24 +299,24 @@ pub async fn proof(
         .map_err(|_| ApiError::internal("a stored leaf hash is not 32 bytes"))?;
     verify_inclusion(&leaf, index as u64, r.count as u64, &path, &r.root)
         .map_err(|e| ApiError::internal(format!("a stored receipt's proof fails: {e}")))?;
-    Ok(Json(json!({
-        "receipt_id": r.id,
-        "log_id": log_id,
-        "seq": entry.seq,
-        "index": index,
-        "size": r.count,
-        "root": b64(r.root),
-        "leaf_hash": b64(leaf),
-        "entry": entry_text(&entry.entry),
-        "proof": path.iter().map(b64).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ReceiptProof {
+        entry: entry_text(&entry.entry),
+        index,
+        leaf_hash: b64(leaf),
+        log_id: log_id.to_string(),
+        proof: path.iter().map(b64).collect(),
+        receipt_id: r.id,
+        root: b64(r.root),
+        seq: entry.seq,
+        size: r.count,
+    }))
 }
 
-/// A canonical entry as JSON text, or null once retention archived it.
-pub(super) fn entry_text(entry: &Option<Vec<u8>>) -> Value {
+/// A canonical entry as JSON text, or None once retention archived it.
+pub(super) fn entry_text(entry: &Option<Vec<u8>>) -> Option<String> {
     entry
         .as_ref()
-        .map_or(Value::Null, |e| json!(String::from_utf8_lossy(e)))
+        .map(|e| String::from_utf8_lossy(e).into_owned())
 }
 
 /// A wrapper (`{"receipt": …}`, `{"receipt_id": …}`) takes its one member: any other would
@@ -334,9 +343,11 @@ fn only_member(body: &Value, member: &str) -> Result<(), ApiError> {
     tag = "receipts",
     operation_id = "verify_receipt",
     security((), ("api_key" = []), ("bearer" = [])),
-    request_body(content = Value, description = "A receipt, `{\"receipt\": {...}}` or `{\"receipt_id\": \"...\"}`"),
+    // Inline: a bare receipt is an open object (a member added to it fails the signature
+    // rather than being refused), unlike the closed bodies of the other routes.
+    request_body(content = inline(VerifyReceiptRequest), description = "A receipt, `{\"receipt\": {...}}` or `{\"receipt_id\": \"...\"}`"),
     responses(
-        (status = 200, description = "`receipt_id`, `valid`, `algorithm: \"Ed25519\"`, `key_id`, `signature_valid`, `commitment_valid` (null without the owner's key), `reason` when not valid", body = Value),
+        (status = 200, description = "Whether it is valid, what was checked, and why not when it is not", body = ReceiptVerification),
         (status = 400, description = "Not a receipt (`INVALID_RECEIPT`), or malformed JSON"),
         (status = 401, description = "A `receipt_id` without the owner's key"),
         (status = 422, description = "`{\"receipt\"}` or `{\"receipt_id\"}` with another member (`INVALID_FIELD`, naming it)"),
@@ -346,7 +357,7 @@ pub async fn verify(
     State(state): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReceiptVerification>, ApiError> {
     // Malformed JSON is answered as everywhere; then the receipt is read strictly: a member
     // repeated in one object could show a reader numbers the signature does not cover.
     let _: Value = parse_json(&body)?;
@@ -379,7 +390,7 @@ pub async fn verify(
                     "checking a stored receipt by id needs the owner's API key; or post the receipt itself",
                 ));
             };
-            stored_document(&owned(&state, tenant, id).await?)?
+            stored_document(&owned(&state, tenant, id).await?)?.document
         }
         _ if body.is_object() => body.clone(),
         _ => {
@@ -396,13 +407,19 @@ pub async fn verify(
         (_, Some(Err(e))) => Some(e.clone()),
         _ => None,
     };
-    Ok(Json(json!({
-        "receipt_id": doc.get("receipt_id"),
-        "valid": valid,
-        "algorithm": "Ed25519",
-        "key_id": doc.get("key_id"),
-        "signature_valid": verdict.signature.is_ok(),
-        "commitment_valid": verdict.commitment.as_ref().map(Result::is_ok),
-        "reason": reason,
-    })))
+    Ok(Json(ReceiptVerification {
+        algorithm: "Ed25519".into(),
+        commitment_valid: verdict.commitment.as_ref().map(Result::is_ok),
+        key_id: text_member(&doc, "key_id"),
+        reason,
+        receipt_id: text_member(&doc, "receipt_id"),
+        signature_valid: verdict.signature.is_ok(),
+        valid,
+    }))
+}
+
+/// A string member of a posted document, echoed in the answer. The document is read as
+/// received, whatever it holds (an llmring receipt, a forgery), so it is not a typed receipt.
+fn text_member(doc: &Value, name: &str) -> Option<String> {
+    doc.get(name).and_then(Value::as_str).map(str::to_string)
 }

@@ -1,0 +1,203 @@
+use serde_json::json;
+
+use super::*;
+use crate::keys::SigningKey;
+
+fn group(model: &str, alias: Option<&str>, currency: &str, calls: i64, cost: i64) -> EntryGroup {
+    EntryGroup {
+        provider: "openai".into(),
+        model: model.into(),
+        alias: alias.map(str::to_string),
+        currency: currency.into(),
+        calls,
+        input_tokens: 10 * calls,
+        output_tokens: 5 * calls,
+        cost_nanos: cost,
+        input_cost_nanos: cost / 4,
+    }
+}
+
+fn entries(groups: Vec<EntryGroup>) -> CertifiedEntries {
+    CertifiedEntries {
+        count: groups.iter().map(|g| g.calls).sum(),
+        newest: groups.last().map(|g| Newest {
+            provider: g.provider.clone(),
+            model: g.model.clone(),
+            alias: g.alias.clone(),
+        }),
+        groups,
+        profiles: vec!["default".into()],
+        lock_digests: vec![String::new()],
+        conversation_count: 0,
+        conversation_ids: vec![],
+        log_ids: vec!["a".into(), "b".into(), "c".into()],
+        first_time: "2026-02-03T10:00:00.000000Z".into(),
+        last_time: "2026-02-03T11:00:00.000000Z".into(),
+        root: [7; 32],
+    }
+}
+
+fn issue() -> Issue {
+    Issue {
+        receipt_id: "rcpt_1".into(),
+        timestamp: "2026-02-04T00:00:00.000000Z".into(),
+        tenant_id: "tnt_1".into(),
+        key_id: "key_1".into(),
+        selection: SelectionRecord::since_last_receipt(),
+        description: None,
+        tags: vec![],
+        inline_ids: 2,
+        checkpoint: CheckpointRef::new("tollgate/tnt_1".into(), 3, &[9; 32]),
+    }
+}
+
+#[test]
+fn a_batch_receipt_sums_its_groups_exactly_and_labels_itself_by_its_newest_call() {
+    let e = entries(vec![
+        group("gpt-4o", Some("chat"), "USD", 2, 1_000_000_001),
+        group("gpt-4o-mini", None, "USD", 1, 22_500),
+    ]);
+    let r = build(&e, issue()).expect("builds");
+    assert_eq!(r.receipt_type, ReceiptType::Batch);
+    assert_eq!(r.model, "batch:3 calls");
+    assert_eq!(r.alias, "default", "the newest call had no alias");
+    assert_eq!(r.prompt_tokens, 30);
+    assert_eq!(r.completion_tokens, 15);
+    assert_eq!(r.total_tokens, 45);
+    assert_eq!(r.amounts["USD"].total_cost, "1.000022501");
+    assert_eq!(r.amounts["USD"].input_cost, "0.250005625");
+    assert_eq!(r.amounts["USD"].output_cost, "0.750016876");
+    assert_eq!(r.total_cost, 1.000022501);
+    assert_eq!(r.batch_summary.by_model["gpt-4o"].calls, 2);
+    assert_eq!(
+        r.batch_summary.by_alias["default"].amounts["USD"],
+        "0.000022500"
+    );
+    assert_eq!(r.batch_summary.log_ids, ["a", "b"]);
+    assert!(!r.batch_summary.log_ids_complete, "three ids, two shown");
+    assert!(r.batch_summary.conversation_ids_complete);
+    assert_eq!(r.tags, None);
+    assert_eq!(r.signature, None);
+    assert_eq!(r.format, FORMAT);
+}
+
+#[test]
+fn a_receipt_of_one_call_names_its_model() {
+    let r = build(&entries(vec![group("gpt-4o", None, "USD", 1, 5)]), issue()).expect("builds");
+    assert_eq!(r.receipt_type, ReceiptType::Single);
+    assert_eq!(r.model, "gpt-4o");
+}
+
+#[test]
+fn llmrings_floats_are_in_usd_whenever_a_call_was() {
+    let e = entries(vec![
+        group("a", None, "EUR", 1, 3_000_000_000),
+        group("b", None, "USD", 1, 1_000_000_000),
+    ]);
+    let r = build(&e, issue()).expect("builds");
+    assert_eq!(r.currency, "USD");
+    assert_eq!(r.total_cost, 1.0);
+    assert_eq!(r.amounts["EUR"].total_cost, "3.000000000");
+    assert_eq!(r.batch_summary.by_model["a"].cost, 0.0);
+    let only_eur = entries(vec![group("a", None, "EUR", 1, 3_000_000_000)]);
+    assert_eq!(build(&only_eur, issue()).expect("builds").currency, "EUR");
+}
+
+#[test]
+fn an_empty_set_or_an_overflowing_total_is_refused() {
+    assert_eq!(build(&entries(vec![]), issue()), Err(ReceiptError::Empty));
+    let e = entries(vec![
+        group("a", None, "USD", 1, i64::MAX),
+        group("b", None, "USD", 1, 1),
+    ]);
+    assert!(matches!(build(&e, issue()), Err(ReceiptError::Overflow(_))));
+}
+
+#[test]
+fn a_label_the_events_agree_on_is_one_string_and_otherwise_their_sorted_values() {
+    let one = Recorded::of(["prod".to_string(), "prod".to_string()]);
+    assert_eq!(serde_json::to_value(&one).expect("json"), json!("prod"));
+    let several = Recorded::of(["b".to_string(), "a".to_string(), "b".to_string()]);
+    assert_eq!(
+        serde_json::to_value(&several).expect("json"),
+        json!(["a", "b"])
+    );
+    assert_eq!(several.to_string(), "a, b");
+    assert_eq!(
+        Recorded::of(Vec::<String>::new()),
+        Recorded::One(String::new())
+    );
+    let read: Recorded = serde_json::from_value(json!(["x", "y"])).expect("reads");
+    assert_eq!(read, Recorded::Several(vec!["x".into(), "y".into()]));
+}
+
+#[test]
+fn the_receipt_says_what_its_events_recorded() {
+    let mut e = entries(vec![group("gpt-4o", None, "USD", 2, 5)]);
+    e.profiles = vec!["staging".into(), "prod".into()];
+    e.lock_digests = vec!["sha256:ab".into()];
+    let r = build(&e, issue()).expect("builds");
+    assert_eq!(
+        r.profile,
+        Recorded::Several(vec!["prod".into(), "staging".into()])
+    );
+    assert_eq!(r.lock_digest, Recorded::One("sha256:ab".into()));
+}
+
+#[test]
+fn a_signed_receipt_verifies_and_any_change_to_it_does_not() {
+    let key = SigningKey::generate();
+    let mut i = issue();
+    i.tags = vec!["monthly".into()];
+    i.description = Some("October".into());
+    let r = build(&entries(vec![group("gpt-4o", None, "USD", 2, 5)]), i)
+        .expect("builds")
+        .sign(&key)
+        .expect("signs");
+    let signature = r.signature.clone().expect("signed");
+    assert!(signature.starts_with("ed25519:"));
+    r.verify(&key.public_key()).expect("verifies");
+    let received = ReceiptDocument::new(r.to_value()).expect("reads");
+    received
+        .verify(&key.public_key())
+        .expect("verifies as received");
+    assert_eq!(received.receipt, r);
+    let mut changed = r.clone();
+    changed.profile = Recorded::One("other".into());
+    assert!(changed.verify(&key.public_key()).is_err());
+    // Signing again replaces the signature rather than covering it.
+    assert_eq!(
+        r.clone().sign(&key).expect("signs").signature,
+        Some(signature)
+    );
+    // A member the type does not know still counts when the received document is checked.
+    let mut added = r.to_value();
+    added["extra"] = json!(1);
+    let added = ReceiptDocument::new(added).expect("reads, leaving the member out");
+    assert!(added.verify(&key.public_key()).is_err());
+    assert!(
+        added.receipt.verify(&key.public_key()).is_ok(),
+        "the reading alone misses it"
+    );
+}
+
+#[test]
+fn an_unsigned_receipt_has_no_signature_member() {
+    let r = build(&entries(vec![group("gpt-4o", None, "USD", 1, 5)]), issue()).expect("builds");
+    let v = r.to_value();
+    assert!(v.get("signature").is_none(), "{v}");
+    assert_eq!(
+        v["description"],
+        serde_json::Value::Null,
+        "null, not absent"
+    );
+    assert_eq!(v["selection"], json!({"mode": "since_last_receipt"}));
+}
+
+#[test]
+fn amounts_print_with_nine_places() {
+    assert_eq!(decimal(22_500), "0.000022500");
+    assert_eq!(decimal(-1_500_000_000), "-1.500000000");
+    assert_eq!(decimal(i64::MIN), "-9223372036.854775808");
+    assert_eq!(float(47_500), 0.0000475);
+}
