@@ -19,9 +19,9 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
-use super::begin_write;
 use super::billing::{insert_entry, lock_balance};
-use super::charges::{self, Stmt};
+use super::charges::{self, OpenHold, Stmt};
+use super::sql::begin_write;
 use super::sql::Arg;
 use crate::db::{Db, Dialect};
 use crate::model::{
@@ -258,15 +258,6 @@ pub(crate) fn decide_batch(
         w.balances.push((key, held));
     }
     Ok((decisions, w))
-}
-
-/// An open hold, as closing it needs it.
-pub(crate) struct OpenHold {
-    pub(crate) tenant_id: String,
-    pub(crate) id: String,
-    pub(crate) user_id: String,
-    pub(crate) currency: String,
-    pub(crate) amount: i64,
 }
 
 const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos";

@@ -12,8 +12,9 @@ use tollgate_core::time::{day_of, month_of, now_us};
 use tollgate_core::{Currency, Nanos};
 
 use super::charges::{self, LEDGER_COLUMNS};
+use super::decode::json_object;
+use super::sql::begin_write;
 use super::sql::Sql;
-use super::{begin_write, json_object};
 use crate::db::{Db, Dialect};
 use crate::model::{
     Account, AccountBalance, AccountDefaults, AccountSettings, AuditFinding, AuditReport,

@@ -15,13 +15,21 @@ use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::alerts::{self, LimitSpend, Period};
-use super::authorize::OpenHold;
 use super::sql::Arg;
 use crate::model::{ledger_flags, AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
 use crate::webhooks::NewAlert;
 use crate::StoreError;
 
 /// (tenant, user, currency)
+/// An open hold, as closing it needs it.
+pub(crate) struct OpenHold {
+    pub(crate) tenant_id: String,
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) currency: String,
+    pub(crate) amount: i64,
+}
+
 pub(crate) type AccountKey = (String, String, String);
 
 /// One recorded call to bill.

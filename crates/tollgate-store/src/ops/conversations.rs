@@ -5,7 +5,7 @@ use sqlx::Row;
 use tollgate_core::Nanos;
 use uuid::Uuid;
 
-use super::{json_object, json_value, uuid};
+use super::decode::{json_object, json_value, uuid};
 use crate::db::Db;
 use crate::model::{Conversation, Message};
 use crate::StoreError;

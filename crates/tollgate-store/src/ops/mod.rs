@@ -42,6 +42,7 @@ mod authorize;
 mod billing;
 mod charges;
 mod conversations;
+mod decode;
 mod export;
 mod pg_append;
 mod plan_seed;
@@ -56,6 +57,7 @@ mod rows;
 mod sql;
 mod sqlite_append;
 mod sqlite_read;
+mod tally;
 mod tenants;
 mod transparency;
 mod webhooks;
@@ -64,13 +66,12 @@ pub(crate) use sqlite_append::SqliteWriter;
 pub(crate) use sqlite_read::SqliteReader;
 
 use async_trait::async_trait;
-use sqlx::{Any, Transaction};
 use tollgate_core::PriceEntry;
 use tollgate_receipts::merkle::{Needs, Nodes};
 use tollgate_receipts::Hash;
 use uuid::Uuid;
 
-use crate::db::{Db, Dialect};
+use crate::db::Dialect;
 use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
 use crate::plans::{Plan, PlanChange, PlanPut, PlanSeed, PlanUpdate, Seeding};
@@ -78,40 +79,7 @@ use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, Retenti
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
 use retry::retrying;
-
-/// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
-/// transaction that reads before it writes can never fail to upgrade its lock.
-pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, StoreError> {
-    Ok(match db.dialect {
-        Dialect::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
-        Dialect::Postgres => db.writer.begin().await?,
-    })
-}
-
-/// SQL written with `?N` placeholders, as the engine takes them (sqlx's `Any` driver passes
-/// SQL through): PostgreSQL's `$N`.
-pub(crate) fn numbered(dialect: Dialect, text: &str) -> String {
-    match dialect {
-        Dialect::Postgres => text.replace('?', "$"),
-        Dialect::Sqlite => text.to_string(),
-    }
-}
-
-/// Parses a UUID read from a TEXT column.
-pub(crate) fn uuid(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|_| StoreError::Invariant(format!("'{text}' is not a UUID")))
-}
-
-/// Parses a JSON object read from a TEXT column (NULL is the empty object).
-pub(crate) fn json_object(text: Option<String>) -> serde_json::Map<String, serde_json::Value> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
-/// Parses any JSON value read from a TEXT column.
-pub(crate) fn json_value(text: Option<String>) -> Option<serde_json::Value> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-}
+use sql::begin_write;
 
 #[async_trait]
 impl Store for SqlStore {

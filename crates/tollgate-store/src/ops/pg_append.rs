@@ -16,8 +16,9 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::alerts;
-use super::authorize::{self, OpenHold};
+use super::authorize;
 use super::charges;
+use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,

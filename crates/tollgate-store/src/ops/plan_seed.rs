@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::now_us;
 
-use super::begin_write;
 use super::plans::{choose_default, default_choice, lock, locking, names, source};
+use super::sql::begin_write;
 use crate::db::{Db, Dialect};
 use crate::plans::{seed_rule, PlanSeed, PlanSource, Seeded, Seeding};
 use crate::StoreError;

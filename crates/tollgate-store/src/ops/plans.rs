@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::now_us;
 
-use super::{begin_write, numbered};
+use super::sql::{begin_write, numbered};
 use crate::db::{Db, Dialect};
 use crate::model::QuotaState;
 use crate::plans::{Plan, PlanChange, PlanPut, PlanSource, PlanUpdate};

@@ -9,7 +9,7 @@ use tollgate_core::pricing::{PriceEntry, PriceSource, Rates};
 use tollgate_core::time::now_us;
 use tollgate_core::Currency;
 
-use super::begin_write;
+use super::sql::begin_write;
 use crate::db::Db;
 use crate::StoreError;
 

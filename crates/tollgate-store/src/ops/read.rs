@@ -6,9 +6,9 @@ use sqlx::Row;
 use tollgate_core::time::{day_of, DAY_US};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 
+use super::decode::{json_object, uuid};
 use super::sql::Sql;
 use super::sqlite_read::SqliteReader;
-use super::{json_object, uuid};
 use crate::db::Db;
 use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
 use crate::StoreError;

@@ -10,20 +10,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::{month_of, month_string};
-use tollgate_core::{Currency, Nanos, TokenCounts};
+use tollgate_core::{Nanos, TokenCounts};
 use tollgate_receipts::merkle::{Needs, Nodes, TILE_LEAVES};
 use tollgate_receipts::Hash;
 use uuid::Uuid;
 
+use super::decode::uuid;
 use super::read::{stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
+use super::sql::begin_write;
 use super::sql::Sql;
 use super::sqlite_read::SqliteReader;
+use super::tally::{GroupKey, GroupSums, Tally};
 use super::transparency::{hash32, log_size};
-use super::{begin_write, uuid};
 use crate::db::{Db, Dialect};
 use crate::model::{
     CertifiedLog, LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection,
-    SelectionGroup, SeqRange, StoredEvent, StoredReceipt,
+    SeqRange, StoredEvent, StoredReceipt,
 };
 use crate::webhooks::{EventType, NewAlert};
 use crate::StoreError;
@@ -132,99 +134,6 @@ fn gaps(certified: &[SeqRange], size: i64) -> Vec<SeqRange> {
         });
     }
     out
-}
-
-/// Key of a selection group: provider, model, alias, currency.
-pub(crate) type GroupKey = (String, String, Option<String>, String);
-
-/// What the parts of a selection add up to.
-#[derive(Default)]
-pub(crate) struct Tally {
-    groups: BTreeMap<GroupKey, SelectionGroup>,
-    first_us: Option<i64>,
-    last_us: Option<i64>,
-    pub(crate) conversations: BTreeSet<Uuid>,
-    /// (seq, log id) of the first logs, at most `inline_ids + 1` per part.
-    pub(crate) ids: Vec<(i64, Uuid)>,
-    /// (seq, leaf hash) of every log, when asked for.
-    pub(crate) leaves: Vec<(i64, Hash)>,
-    newest: Option<(i64, LogLabels)>,
-    /// Distinct profiles.
-    profiles: BTreeSet<String>,
-    /// Distinct lock digests, `""` for none.
-    lock_digests: BTreeSet<String>,
-}
-
-/// Sums of one group of logs.
-pub(crate) struct GroupSums {
-    pub(crate) calls: i64,
-    pub(crate) tokens: TokenCounts,
-    pub(crate) cost: Nanos,
-    pub(crate) input_cost: Nanos,
-    pub(crate) first_us: i64,
-    pub(crate) last_us: i64,
-}
-
-impl Tally {
-    /// Adds the sums of a group of logs.
-    pub(crate) fn add_group(&mut self, key: GroupKey, sums: GroupSums) -> Result<(), StoreError> {
-        self.first_us = Some(
-            self.first_us
-                .map_or(sums.first_us, |f| f.min(sums.first_us)),
-        );
-        self.last_us = Some(self.last_us.map_or(sums.last_us, |l| l.max(sums.last_us)));
-        let overflow = || StoreError::Invariant("a receipt total overflows".into());
-        match self.groups.get_mut(&key) {
-            Some(g) => {
-                g.calls += sums.calls;
-                g.tokens.input += sums.tokens.input;
-                g.tokens.output += sums.tokens.output;
-                g.tokens.cached_input += sums.tokens.cached_input;
-                g.tokens.cache_write += sums.tokens.cache_write;
-                g.tokens.reasoning += sums.tokens.reasoning;
-                g.cost = g.cost.checked_add(sums.cost).ok_or_else(overflow)?;
-                g.input_cost = g
-                    .input_cost
-                    .checked_add(sums.input_cost)
-                    .ok_or_else(overflow)?;
-            }
-            None => {
-                let currency = Currency::try_from(key.3.clone()).map_err(StoreError::Invariant)?;
-                self.groups.insert(
-                    key.clone(),
-                    SelectionGroup {
-                        provider: key.0,
-                        model: key.1,
-                        alias: key.2,
-                        currency,
-                        calls: sums.calls,
-                        tokens: sums.tokens,
-                        cost: sums.cost,
-                        input_cost: sums.input_cost,
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Notes what a log recorded for the labels a receipt reports as recorded: its profile and
-    /// its lock digest (`""` for none). Allocates only for a value not seen before.
-    pub(crate) fn recorded(&mut self, profile: &str, lock_digest: &str) {
-        if !self.profiles.contains(profile) {
-            self.profiles.insert(profile.to_string());
-        }
-        if !self.lock_digests.contains(lock_digest) {
-            self.lock_digests.insert(lock_digest.to_string());
-        }
-    }
-
-    /// Keeps the labels of the log with the highest position seen.
-    pub(crate) fn newest(&mut self, seq: i64, labels: impl FnOnce() -> LogLabels) {
-        if self.newest.as_ref().is_none_or(|(s, _)| seq > *s) {
-            self.newest = Some((seq, labels()));
-        }
-    }
 }
 
 /// Refuses a period or a list of logs that reaches into what retention archived: a receipt

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use tollgate_core::time::now_us;
 
-use super::begin_write;
+use super::sql::begin_write;
 use super::transparency::hash32;
 use crate::archive::ArchivedLine;
 use crate::db::Db;

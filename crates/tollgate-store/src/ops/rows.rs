@@ -9,8 +9,8 @@ use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
 use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
 
+use super::decode::uuid;
 use super::sql::Arg;
-use super::uuid;
 use crate::model::{AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
 use crate::StoreError;
 

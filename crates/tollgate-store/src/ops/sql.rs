@@ -6,9 +6,10 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Any, Transaction};
 
-use crate::db::Dialect;
+use crate::db::{Db, Dialect};
+use crate::StoreError;
 
 /// A bind value.
 #[derive(Debug, Clone)]
@@ -112,5 +113,23 @@ impl Sql {
             };
         }
         q
+    }
+}
+
+/// Starts a write transaction. SQLite's is `IMMEDIATE`, taking the write lock up front, so a
+/// transaction that reads before it writes can never fail to upgrade its lock.
+pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, StoreError> {
+    Ok(match db.dialect {
+        Dialect::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => db.writer.begin().await?,
+    })
+}
+
+/// SQL written with `?N` placeholders, as the engine takes them (sqlx's `Any` driver passes
+/// SQL through): PostgreSQL's `$N`.
+pub(crate) fn numbered(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Postgres => text.replace('?', "$"),
+        Dialect::Sqlite => text.to_string(),
     }
 }

@@ -13,8 +13,9 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
 use tollgate_core::time::{day_of, month_of, now_us};
 
-use super::authorize::{self, OpenHold};
+use super::authorize;
 use super::charges;
+use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,

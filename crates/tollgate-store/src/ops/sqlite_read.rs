@@ -13,9 +13,9 @@ use rusqlite::{params_from_iter, OpenFlags};
 use tollgate_core::{Nanos, TokenCounts};
 use uuid::Uuid;
 
-use super::receipts::{GroupKey, GroupSums, Tally};
 use super::sql::Sql;
 use super::sqlite_append::blocking;
+use super::tally::{GroupKey, GroupSums, Tally};
 use crate::model::{LogLabels, SelectOptions, UsageRow};
 use crate::StoreError;
 

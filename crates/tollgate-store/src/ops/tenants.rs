@@ -5,7 +5,7 @@ use sqlx::{Any, Row, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::now_us;
 
-use super::begin_write;
+use super::sql::begin_write;
 use crate::db::Db;
 use crate::model::{ApiKeyInfo, KeyRole, NewApiKey, Scope, Tenant};
 use crate::StoreError;

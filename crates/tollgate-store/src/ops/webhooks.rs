@@ -14,9 +14,9 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::month_of;
 
 use super::alerts::{self, ALERT_INSERT};
-use super::begin_write;
-use super::numbered as sql;
 use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
+use super::sql::begin_write;
+use super::sql::numbered as sql;
 use crate::db::{Db, Dialect};
 use crate::webhooks::{
     Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,

@@ -1,0 +1,344 @@
+//! Billing accounts, the ledger, credits, audits and authorization decisions.
+
+use serde_json::{Map, Value};
+use tollgate_core::{Currency, Nanos};
+
+/// What a new billing account starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDefaults {
+    /// Whether it may spend at all.
+    pub is_active: bool,
+    /// Whether usage is charged to its balance (and the balance enforced).
+    pub billing_enabled: bool,
+    /// The currency its limits are in.
+    pub limit_currency: Currency,
+    /// Daily spending limit (None: none).
+    pub daily_limit: Option<Nanos>,
+    /// Monthly spending limit (None: none).
+    pub monthly_limit: Option<Nanos>,
+}
+
+/// One currency of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBalance {
+    /// Currency.
+    pub currency: Currency,
+    /// The sum of the ledger's deltas.
+    pub balance: Nanos,
+    /// What open holds reserve.
+    pub held: Nanos,
+    /// Lifetime charges.
+    pub spent: Nanos,
+}
+
+/// Spend of one period (a day or a month) in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodSpend {
+    /// Currency.
+    pub currency: Currency,
+    /// Charges in the period.
+    pub spent: Nanos,
+    /// Charged requests in the period.
+    pub requests: i64,
+}
+
+/// A billing account: one per (tenant, user); user `""` is the tenant's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Tenant.
+    pub tenant_id: String,
+    /// User (`""`: the tenant's own account).
+    pub user_id: String,
+    /// Whether it may spend at all.
+    pub is_active: bool,
+    /// Whether usage is charged to its balance (and the balance enforced).
+    pub billing_enabled: bool,
+    /// The currency its limits are in.
+    pub limit_currency: Currency,
+    /// Daily spending limit.
+    pub daily_limit: Option<Nanos>,
+    /// Monthly spending limit.
+    pub monthly_limit: Option<Nanos>,
+    /// Requests charged to it, ever.
+    pub total_requests: i64,
+    /// The last charged request.
+    pub last_request_us: Option<i64>,
+    /// Creation time; None for an account not created yet (shown with the defaults).
+    pub created_us: Option<i64>,
+    /// Balances, one per currency it has used.
+    pub balances: Vec<AccountBalance>,
+    /// Spend today (UTC).
+    pub today: Vec<PeriodSpend>,
+    /// Spend this month (UTC).
+    pub this_month: Vec<PeriodSpend>,
+}
+
+/// The kinds of ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LedgerKind {
+    /// A usage event's cost.
+    Charge,
+    /// Money given back.
+    Refund,
+    /// Money paid in.
+    Topup,
+    /// An operator's correction, either way.
+    Adjustment,
+    /// A reservation placed by authorize (moves held money, not the balance).
+    Hold,
+    /// A reservation given back (settled, expired or released).
+    Release,
+}
+
+impl LedgerKind {
+    /// Every kind.
+    pub const ALL: [LedgerKind; 6] = [
+        LedgerKind::Charge,
+        LedgerKind::Refund,
+        LedgerKind::Topup,
+        LedgerKind::Adjustment,
+        LedgerKind::Hold,
+        LedgerKind::Release,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Charge => "charge",
+            LedgerKind::Refund => "refund",
+            LedgerKind::Topup => "topup",
+            LedgerKind::Adjustment => "adjustment",
+            LedgerKind::Hold => "hold",
+            LedgerKind::Release => "release",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(text: &str) -> Option<LedgerKind> {
+        LedgerKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Flags of a ledger entry (bits of `flags`).
+pub mod ledger_flags {
+    /// The charge took the day's spend over the daily limit.
+    pub const OVER_DAILY_LIMIT: i64 = 1;
+    /// The charge took the month's spend over the monthly limit.
+    pub const OVER_MONTHLY_LIMIT: i64 = 2;
+    /// The charge took the balance below zero.
+    pub const NEGATIVE_BALANCE: i64 = 4;
+}
+
+/// One ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// `txn_…`
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Account user.
+    pub user_id: String,
+    /// Kind.
+    pub kind: LedgerKind,
+    /// Size, as a person reads it.
+    pub amount: Nanos,
+    /// Effect on the balance.
+    pub delta: Nanos,
+    /// Currency.
+    pub currency: Currency,
+    /// Balance before.
+    pub balance_before: Nanos,
+    /// Balance after.
+    pub balance_after: Nanos,
+    /// The usage event it belongs to.
+    pub log_id: Option<String>,
+    /// The hold it belongs to.
+    pub hold_id: Option<String>,
+    /// The client's request id.
+    pub request_id: Option<String>,
+    /// Payment provider (top-ups).
+    pub payment_provider: Option<String>,
+    /// Payment id (top-ups).
+    pub payment_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Metadata, a JSON object.
+    pub metadata: Map<String, Value>,
+    /// [`ledger_flags`] bits.
+    pub flags: i64,
+    /// When.
+    pub created_us: i64,
+}
+
+/// A money movement an operator posts: a top-up, refund or adjustment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredit {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Account user (`""`: the tenant's own).
+    pub user_id: String,
+    /// Topup, Refund or Adjustment.
+    pub kind: LedgerKind,
+    /// Size (positive).
+    pub amount: Nanos,
+    /// Effect on the balance: `amount` or `-amount`.
+    pub delta: Nanos,
+    /// Currency.
+    pub currency: Currency,
+    /// Description.
+    pub description: Option<String>,
+    /// Payment provider.
+    pub payment_provider: Option<String>,
+    /// Payment id.
+    pub payment_id: Option<String>,
+    /// The usage event a refund is for.
+    pub log_id: Option<String>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// The request's Idempotency-Key.
+    pub idempotency_key: Option<String>,
+    /// A hash of the request body, to tell a repeat from a different request under the same key.
+    pub request_hash: String,
+    /// A debit that takes the balance from at or above this amount to below it raises
+    /// `balance.low`, as a charge does.
+    pub balance_low: Option<Nanos>,
+}
+
+/// Filter of a ledger listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerFilter {
+    /// Only this kind.
+    pub kind: Option<LedgerKind>,
+    /// From this instant.
+    pub start_us: Option<i64>,
+    /// Up to this instant.
+    pub end_us: Option<i64>,
+}
+
+/// Changes to an account's settings; None leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// Daily limit (Some(None) removes it).
+    pub daily_limit: Option<Option<Nanos>>,
+    /// Monthly limit (Some(None) removes it).
+    pub monthly_limit: Option<Option<Nanos>>,
+    /// Active.
+    pub is_active: Option<bool>,
+    /// Billing enabled.
+    pub billing_enabled: Option<bool>,
+}
+
+/// One account whose stored balance or holds differ from its ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFinding {
+    /// Tenant.
+    pub tenant_id: String,
+    /// User.
+    pub user_id: String,
+    /// Currency.
+    pub currency: String,
+    /// The stored balance.
+    pub balance: Nanos,
+    /// The sum of the ledger's deltas.
+    pub ledger_sum: Nanos,
+    /// What the balance row says open holds reserve.
+    pub held: Nanos,
+    /// What the open holds add up to.
+    pub open_holds: Nanos,
+}
+
+/// What an audit found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Accounts (and currencies) checked.
+    pub checked: i64,
+    /// Those that differ.
+    pub findings: Vec<AuditFinding>,
+}
+
+/// One request to `authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    /// Tenant.
+    pub tenant_id: String,
+    /// The user whose account pays (None: the tenant's quota only).
+    pub user_id: Option<String>,
+    /// The estimated cost of the call.
+    pub estimate: Nanos,
+    /// Its currency.
+    pub currency: Currency,
+    /// Reserve the estimate until this instant (a hold), or only decide.
+    pub hold_until_us: Option<i64>,
+}
+
+/// Why `authorize` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The tenant's plan quota for the month is used up.
+    QuotaExceeded,
+    /// The account is not active.
+    AccountDisabled,
+    /// The day's spend plus holds plus the estimate would pass the daily limit.
+    DailyLimitExceeded,
+    /// The month's spend plus holds plus the estimate would pass the monthly limit.
+    MonthlyLimitExceeded,
+    /// The balance less open holds does not cover the estimate.
+    InsufficientBalance,
+}
+
+/// The tenant's quota as a decision saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaState {
+    /// Plan name.
+    pub plan: String,
+    /// Monthly requests allowed (None: unlimited).
+    pub limit: Option<i64>,
+    /// Requests recorded this month.
+    pub used: i64,
+    /// Requests open holds reserve.
+    pub reserved: i64,
+    /// The month (yyyymm, UTC).
+    pub month: i64,
+}
+
+/// An account as a decision saw it (after the decision's own hold, if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    /// User.
+    pub user_id: String,
+    /// Active.
+    pub is_active: bool,
+    /// Balance enforced.
+    pub billing_enabled: bool,
+    /// Currency of the balance below.
+    pub currency: Currency,
+    /// Balance.
+    pub balance: Nanos,
+    /// Open holds.
+    pub held: Nanos,
+    /// Currency of the limits.
+    pub limit_currency: Currency,
+    /// Daily limit.
+    pub daily_limit: Option<Nanos>,
+    /// Spent today plus the open holds (which count against both limits until settled).
+    pub daily_used: Nanos,
+    /// Monthly limit.
+    pub monthly_limit: Option<Nanos>,
+    /// Spent this month plus the open holds.
+    pub monthly_used: Nanos,
+}
+
+/// The answer to one `authorize` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// None when allowed.
+    pub refusal: Option<Refusal>,
+    /// The hold placed, when asked for and allowed.
+    pub hold_id: Option<String>,
+    /// When it expires.
+    pub hold_expires_us: Option<i64>,
+    /// The quota.
+    pub quota: QuotaState,
+    /// The account, when a user was named.
+    pub account: Option<AccountState>,
+}

@@ -1,0 +1,252 @@
+//! What an append takes and returns, and the events, conversations and usage rows read back.
+
+use serde_json::{Map, Value};
+use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts, UsageEvent};
+use uuid::Uuid;
+
+use super::billing::AccountDefaults;
+
+/// How a retried or repeated call is recognised, so that it is recorded once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dedupe {
+    /// Nothing identifies repeats: every item is a new call.
+    None,
+    /// The client's request id (`request_id`), unique per tenant.
+    RequestId(String),
+    /// The llmring client's second post of a call it already sent to
+    /// `/api/v1/conversations/log`: the usage log naming that conversation is the same call.
+    ConversationCall(Uuid),
+}
+
+/// A conversation recorded with its call (`POST /api/v1/conversations/log`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConversation {
+    /// Conversation id.
+    pub id: Uuid,
+    /// Title.
+    pub title: Option<String>,
+    /// System prompt, if kept.
+    pub system_prompt: Option<String>,
+    /// Alias or `provider:model`.
+    pub model_alias: String,
+    /// Temperature.
+    pub temperature: f64,
+    /// Max tokens.
+    pub max_tokens: Option<i64>,
+    /// The messages, the assistant's answer last.
+    pub messages: Vec<NewMessage>,
+    /// The id of the assistant's answer among `messages`.
+    pub response_message_id: Uuid,
+}
+
+/// A message to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Message id.
+    pub id: Uuid,
+    /// Role as sent (`user`, `assistant`, `developer`, ...).
+    pub role: String,
+    /// Content (a string or a list of parts), or None when the logging level drops it.
+    pub content: Option<Value>,
+    /// SHA-256 hex of the content, unless the logging level is `none`.
+    pub content_hash: Option<String>,
+    /// Input tokens (on the answer).
+    pub input_tokens: Option<i64>,
+    /// Output tokens (on the answer).
+    pub output_tokens: Option<i64>,
+    /// Tool calls.
+    pub tool_calls: Option<Value>,
+    /// Tool results.
+    pub tool_results: Option<Value>,
+    /// Metadata object.
+    pub metadata: Map<String, Value>,
+    /// Time.
+    pub ts_us: i64,
+}
+
+/// One call to append.
+#[derive(Debug, Clone)]
+pub struct AppendItem {
+    /// The priced event.
+    pub event: UsageEvent,
+    /// How repeats are recognised.
+    pub dedupe: Dedupe,
+    /// The conversation recorded with the call, if any.
+    pub conversation: Option<NewConversation>,
+    /// Charge the call to its user's billing account (and settle a hold), in the same
+    /// transaction that records it; None records it without billing.
+    pub charge: Option<Charge>,
+}
+
+/// How a recorded call is billed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    /// The hold `authorize` placed for this call, settled by it.
+    pub hold_id: Option<String>,
+    /// What the user's account starts with if this call creates it.
+    pub defaults: std::sync::Arc<AccountDefaults>,
+    /// Raise `balance.low` when the charge takes the balance below this (None: never).
+    pub balance_low: Option<Nanos>,
+}
+
+/// What an append did with one item: recorded it, or found it already recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The event's log id (the first one's, for a repeat).
+    pub log_id: Uuid,
+    /// Its position in the tenant's log.
+    pub seq: i64,
+    /// Its event time.
+    pub timestamp_us: i64,
+    /// Its cost.
+    pub cost: Nanos,
+    /// The cost's currency.
+    pub currency: Currency,
+    /// Its flags.
+    pub flags: EventFlags,
+    /// The price version it was charged at.
+    pub price_version: Option<String>,
+    /// The conversation, for conversation calls.
+    pub conversation_id: Option<Uuid>,
+    /// The assistant message, for conversation calls.
+    pub message_id: Option<Uuid>,
+    /// True when nothing new was written because the call was already recorded.
+    pub duplicate: bool,
+}
+
+/// A stored usage event as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Position in the tenant's log.
+    pub seq: i64,
+    /// When it was written.
+    pub recorded_us: i64,
+    /// The event.
+    pub event: UsageEvent,
+}
+
+/// Filters of the log listing; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Events at or after this instant.
+    pub start_us: Option<i64>,
+    /// Events at or before this instant.
+    pub end_us: Option<i64>,
+    /// Exact alias.
+    pub alias: Option<String>,
+    /// Exact model.
+    pub model: Option<String>,
+    /// Exact provider.
+    pub provider: Option<String>,
+    /// Exact origin.
+    pub origin: Option<String>,
+    /// Exact user.
+    pub user_id: Option<String>,
+    /// Exact conversation.
+    pub conversation_id: Option<Uuid>,
+    /// Only unpriced events.
+    pub unpriced_only: bool,
+}
+
+/// Usage totals for one combination of dimensions on one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageRow {
+    /// Day (days since epoch, UTC).
+    pub day: i64,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Alias ('' when none).
+    pub alias: String,
+    /// Origin ('' when none).
+    pub origin: String,
+    /// User ('' when none).
+    pub user_id: String,
+    /// Currency.
+    pub currency: String,
+    /// Number of calls.
+    pub requests: i64,
+    /// Token sums.
+    pub tokens: TokenCounts,
+    /// Cost sum.
+    pub cost: Nanos,
+    /// Calls served from a response cache.
+    pub cached_responses: i64,
+    /// Unpriced calls.
+    pub unpriced: i64,
+}
+
+/// A conversation as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    /// Id.
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Title.
+    pub title: Option<String>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+    /// Alias or `provider:model`.
+    pub model_alias: String,
+    /// Temperature.
+    pub temperature: f64,
+    /// Max tokens.
+    pub max_tokens: Option<i64>,
+    /// Number of messages.
+    pub message_count: i64,
+    /// Input tokens of its calls.
+    pub total_input_tokens: i64,
+    /// Output tokens of its calls.
+    pub total_output_tokens: i64,
+    /// Cost of its calls.
+    pub total_cost: Nanos,
+    /// Currency of the cost.
+    pub currency: String,
+    /// Created.
+    pub created_us: i64,
+    /// Updated.
+    pub updated_us: i64,
+    /// Last message.
+    pub last_message_us: Option<i64>,
+}
+
+/// A message as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Id.
+    pub id: Uuid,
+    /// Conversation.
+    pub conversation_id: Uuid,
+    /// Role.
+    pub role: String,
+    /// Content, unless the logging level dropped it.
+    pub content: Option<Value>,
+    /// SHA-256 hex of the content.
+    pub content_hash: Option<String>,
+    /// Input tokens.
+    pub input_tokens: Option<i64>,
+    /// Output tokens.
+    pub output_tokens: Option<i64>,
+    /// Tool calls.
+    pub tool_calls: Option<Value>,
+    /// Tool results.
+    pub tool_results: Option<Value>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// Time.
+    pub ts_us: i64,
+}
+
+/// One entry of a tenant's log: the canonical bytes and their leaf hash, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Position.
+    pub seq: i64,
+    /// RFC 8785 canonical JSON of the event; None once retention archived it (the archive
+    /// file holds it; the leaf hash stays).
+    pub entry: Option<Vec<u8>>,
+    /// SHA-256(0x00 || entry).
+    pub leaf_hash: Vec<u8>,
+}
