@@ -185,9 +185,19 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Clien
     Err(api_error(resp).await)
 }
 
+/// The error an answer carries: Tollgate's `ErrorBody`, or, from a server or proxy that
+/// answers otherwise, whatever `error.code`, `error.message` or FastAPI's `detail` it holds.
 async fn api_error(resp: reqwest::Response) -> ClientError {
     let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let text = resp.text().await.unwrap_or_default();
+    if let Ok(body) = serde_json::from_str::<tollgate_api::ErrorBody>(&text) {
+        return ClientError::Api {
+            status: status.as_u16(),
+            code: body.error.code.as_str().to_string(),
+            message: body.error.message,
+        };
+    }
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let error = &body["error"];
     ClientError::Api {
         status: status.as_u16(),
