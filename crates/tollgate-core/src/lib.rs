@@ -1,10 +1,11 @@
 //! Tollgate's domain: ids, exact money, time, token counts, provider usage normalisation,
-//! pricing and the usage event with its canonical log entry.
+//! pricing, the usage event with its canonical log entry, and the billing rules.
 //!
 //! Pure: no I/O, no SQL, no HTTP. Everything here is deterministic given its inputs, so the
 //! server, the store and an offline verifier compute the same thing.
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod event;
 pub mod ids;
 pub mod money;

@@ -43,10 +43,7 @@ impl EventType {
     }
 }
 
-/// The percentages of a tenant's monthly request quota that raise `quota.threshold`.
-pub const QUOTA_THRESHOLDS: [i64; 2] = [80, 100];
-/// The percentages of an account's spending limits that raise `limit.threshold`.
-pub const LIMIT_THRESHOLDS: [i64; 3] = [75, 90, 100];
+pub use tollgate_core::billing::{LIMIT_THRESHOLDS, QUOTA_THRESHOLDS};
 
 /// An endpoint to store.
 #[derive(Debug, Clone, PartialEq, Eq)]

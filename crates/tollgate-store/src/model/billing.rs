@@ -3,6 +3,8 @@
 use serde_json::{Map, Value};
 use tollgate_core::{Currency, Nanos};
 
+pub use tollgate_core::billing::{AccountState, QuotaState, Refusal};
+
 /// What a new billing account starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountDefaults {
@@ -269,63 +271,6 @@ pub struct AuthorizeRequest {
     pub currency: Currency,
     /// Reserve the estimate until this instant (a hold), or only decide.
     pub hold_until_us: Option<i64>,
-}
-
-/// Why `authorize` refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The tenant's plan quota for the month is used up.
-    QuotaExceeded,
-    /// The account is not active.
-    AccountDisabled,
-    /// The day's spend plus holds plus the estimate would pass the daily limit.
-    DailyLimitExceeded,
-    /// The month's spend plus holds plus the estimate would pass the monthly limit.
-    MonthlyLimitExceeded,
-    /// The balance less open holds does not cover the estimate.
-    InsufficientBalance,
-}
-
-/// The tenant's quota as a decision saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuotaState {
-    /// Plan name.
-    pub plan: String,
-    /// Monthly requests allowed (None: unlimited).
-    pub limit: Option<i64>,
-    /// Requests recorded this month.
-    pub used: i64,
-    /// Requests open holds reserve.
-    pub reserved: i64,
-    /// The month (yyyymm, UTC).
-    pub month: i64,
-}
-
-/// An account as a decision saw it (after the decision's own hold, if any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountState {
-    /// User.
-    pub user_id: String,
-    /// Active.
-    pub is_active: bool,
-    /// Balance enforced.
-    pub billing_enabled: bool,
-    /// Currency of the balance below.
-    pub currency: Currency,
-    /// Balance.
-    pub balance: Nanos,
-    /// Open holds.
-    pub held: Nanos,
-    /// Currency of the limits.
-    pub limit_currency: Currency,
-    /// Daily limit.
-    pub daily_limit: Option<Nanos>,
-    /// Spent today plus the open holds (which count against both limits until settled).
-    pub daily_used: Nanos,
-    /// Monthly limit.
-    pub monthly_limit: Option<Nanos>,
-    /// Spent this month plus the open holds.
-    pub monthly_used: Nanos,
 }
 
 /// The answer to one `authorize` request.

@@ -1,5 +1,6 @@
-//! Threshold crossings, decided purely from before/after values the billing plans already
-//! hold, so that a transaction that crosses nothing pays a few comparisons and no I/O.
+//! The alerts a transaction raises: which thresholds it crossed is decided by core's billing
+//! rules from the before/after values the billing plans already hold (so a transaction that
+//! crosses nothing pays a few comparisons and no I/O); this module names and keys them.
 //!
 //! An alert's dedupe key names the threshold, its period and the amount it is a percent of;
 //! the UNIQUE (tenant, dedupe_key) constraint of `alert_events` makes each fire once per period
@@ -8,37 +9,11 @@
 //! with the user id, the one free-form part, so no two thresholds can share a key.
 
 use serde_json::json;
+use tollgate_core::billing::{crossed, fell_below};
 use tollgate_core::time::{day_string, month_string};
 use tollgate_core::Nanos;
 
 use crate::webhooks::{EventType, NewAlert, LIMIT_THRESHOLDS, QUOTA_THRESHOLDS};
-
-/// The amount `percent`% of `limit` is, rounded up (reaching it means reaching the percent).
-fn threshold(limit: i64, percent: i64) -> i64 {
-    let t = (i128::from(limit) * i128::from(percent) + 99) / 100;
-    i64::try_from(t).unwrap_or(i64::MAX)
-}
-
-/// The percents of `limit` that a value going from `before` to `after` reached for the first
-/// time: those whose amount is above `before` and at most `after`.
-pub(crate) fn crossed(before: i64, after: i64, limit: i64, percents: &[i64]) -> Vec<i64> {
-    if limit <= 0 || after <= before {
-        return Vec::new();
-    }
-    percents
-        .iter()
-        .copied()
-        .filter(|&p| {
-            let t = threshold(limit, p);
-            before < t && t <= after
-        })
-        .collect()
-}
-
-/// Whether a balance fell from at or above `low` to below it.
-pub(crate) fn fell_below(before: i64, after: i64, low: i64) -> bool {
-    before >= low && after < low
-}
 
 /// A limit's period: `day` (yyyymmdd) or `month` (yyyymm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,31 +141,6 @@ pub(crate) fn alert_args(a: &NewAlert) -> Vec<super::sql::Arg> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn a_jump_past_several_thresholds_reaches_each_of_them() {
-        assert_eq!(
-            crossed(0, 1_000, 1_000, &LIMIT_THRESHOLDS),
-            vec![75, 90, 100]
-        );
-        assert_eq!(crossed(740, 760, 1_000, &LIMIT_THRESHOLDS), vec![75]);
-        assert_eq!(
-            crossed(750, 899, 1_000, &LIMIT_THRESHOLDS),
-            Vec::<i64>::new()
-        );
-    }
-
-    #[test]
-    fn reaching_a_threshold_exactly_counts_and_staying_on_it_does_not() {
-        assert_eq!(crossed(899, 900, 1_000, &LIMIT_THRESHOLDS), vec![90]);
-        assert!(crossed(900, 900, 1_000, &LIMIT_THRESHOLDS).is_empty());
-    }
-
-    #[test]
-    fn no_limit_or_falling_spend_crosses_nothing() {
-        assert!(crossed(0, 100, 0, &LIMIT_THRESHOLDS).is_empty());
-        assert!(crossed(1_000, 0, 1_000, &LIMIT_THRESHOLDS).is_empty());
-    }
 
     #[test]
     fn a_limit_key_names_the_period_the_amount_and_the_account() {

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Any, Row, Transaction};
+use tollgate_core::billing;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
@@ -24,9 +25,7 @@ use super::charges::{self, OpenHold, Stmt};
 use super::sql::begin_write;
 use super::sql::Arg;
 use crate::db::{Db, Dialect};
-use crate::model::{
-    AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState, Refusal,
-};
+use crate::model::{AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState};
 use crate::StoreError;
 
 fn for_update(dialect: Dialect) -> &'static str {
@@ -56,40 +55,6 @@ pub(crate) const QUOTA_USAGE: &str = "SELECT \
 /// Creates the row of a tenant's month that authorizations lock: (tenant, month).
 pub(crate) const QUOTA_ROW: &str = "INSERT INTO quota_reservations (tenant_id, month) \
      VALUES (?1, ?2) ON CONFLICT (tenant_id, month) DO NOTHING";
-
-/// Whether `used + more` passes `limit`.
-fn over(limit: Option<Nanos>, used: Nanos, more: Nanos) -> bool {
-    limit.is_some_and(|l| used.0.saturating_add(more.0) > l.0)
-}
-
-fn decide(q: &QuotaState, a: Option<&AccountState>, r: &AuthorizeRequest) -> Option<Refusal> {
-    if let Some(a) = a {
-        if !a.is_active {
-            return Some(Refusal::AccountDisabled);
-        }
-    }
-    if q.limit
-        .is_some_and(|l| q.used.saturating_add(q.reserved) >= l)
-    {
-        return Some(Refusal::QuotaExceeded);
-    }
-    let a = a?;
-    if a.limit_currency == r.currency {
-        if over(a.daily_limit, a.daily_used, r.estimate) {
-            return Some(Refusal::DailyLimitExceeded);
-        }
-        if over(a.monthly_limit, a.monthly_used, r.estimate) {
-            return Some(Refusal::MonthlyLimitExceeded);
-        }
-    }
-    if a.billing_enabled {
-        let available = a.balance.0.saturating_sub(a.held.0);
-        if available <= 0 || available < r.estimate.0 {
-            return Some(Refusal::InsufficientBalance);
-        }
-    }
-    None
-}
 
 pub(crate) type AccountKey = (String, String, String);
 
@@ -197,12 +162,12 @@ pub(crate) fn decide_batch(
             ),
             None => None,
         };
-        let refusal = decide(quota, account.as_deref(), r);
+        let refusal = billing::decide(quota, account.as_deref(), r.estimate, &r.currency);
         let mut hold_id = None;
         if let (None, Some(until)) = (refusal, r.hold_until_us) {
             let id = new_id(IdKind::Hold);
             // The hold itself is the reservation; later requests of the batch count it.
-            quota.reserved += 1;
+            billing::reserve(quota, account.as_deref_mut(), r.estimate, &r.currency);
             let user = r.user_id.clone().unwrap_or_default();
             w.holds.push(vec![
                 r.tenant_id.clone().into(),
@@ -215,12 +180,7 @@ pub(crate) fn decide_batch(
                 now.into(),
                 until.into(),
             ]);
-            if let (Some(a), Some(k)) = (account.as_deref_mut(), &key) {
-                a.held = Nanos(a.held.0.saturating_add(r.estimate.0));
-                if a.limit_currency == r.currency {
-                    a.daily_used = Nanos(a.daily_used.0.saturating_add(r.estimate.0));
-                    a.monthly_used = Nanos(a.monthly_used.0.saturating_add(r.estimate.0));
-                }
+            if let (Some(a), Some(k)) = (account.as_deref(), &key) {
                 touched.insert(k.clone());
                 w.entries.push(LedgerEntry {
                     id: new_id(IdKind::Transaction),

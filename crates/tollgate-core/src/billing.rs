@@ -1,0 +1,331 @@
+//! The billing rules, as pure functions over the state the store reads under lock: whether a
+//! call may happen (quota, account, limits, balance), what a hold reserves, and which alert
+//! thresholds a change of spend or balance crosses.
+//!
+//! The store locks the rows, reads them into these types, calls these functions and writes
+//! what they decide; it decides nothing itself. So the same rules hold on every engine and can
+//! be tested without a database.
+
+use crate::{Currency, Nanos};
+
+/// The percentages of a tenant's monthly request quota that raise `quota.threshold`.
+pub const QUOTA_THRESHOLDS: [i64; 2] = [80, 100];
+/// The percentages of an account's spending limits that raise `limit.threshold`.
+pub const LIMIT_THRESHOLDS: [i64; 3] = [75, 90, 100];
+
+/// Why `authorize` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The tenant's plan quota for the month is used up.
+    QuotaExceeded,
+    /// The account is not active.
+    AccountDisabled,
+    /// The day's spend plus holds plus the estimate would pass the daily limit.
+    DailyLimitExceeded,
+    /// The month's spend plus holds plus the estimate would pass the monthly limit.
+    MonthlyLimitExceeded,
+    /// The balance less open holds does not cover the estimate.
+    InsufficientBalance,
+}
+
+/// The tenant's quota as a decision saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaState {
+    /// Plan name.
+    pub plan: String,
+    /// Monthly requests allowed (None: unlimited).
+    pub limit: Option<i64>,
+    /// Requests recorded this month.
+    pub used: i64,
+    /// Requests open holds reserve.
+    pub reserved: i64,
+    /// The month (yyyymm, UTC).
+    pub month: i64,
+}
+
+/// An account as a decision saw it (after the decision's own hold, if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    /// User.
+    pub user_id: String,
+    /// Active.
+    pub is_active: bool,
+    /// Balance enforced.
+    pub billing_enabled: bool,
+    /// Currency of the balance below.
+    pub currency: Currency,
+    /// Balance.
+    pub balance: Nanos,
+    /// Open holds.
+    pub held: Nanos,
+    /// Currency of the limits.
+    pub limit_currency: Currency,
+    /// Daily limit.
+    pub daily_limit: Option<Nanos>,
+    /// Spent today plus the open holds (which count against both limits until settled).
+    pub daily_used: Nanos,
+    /// Monthly limit.
+    pub monthly_limit: Option<Nanos>,
+    /// Spent this month plus the open holds.
+    pub monthly_used: Nanos,
+}
+
+/// Whether `used + more` passes `limit`.
+fn over(limit: Option<Nanos>, used: Nanos, more: Nanos) -> bool {
+    limit.is_some_and(|l| used.0.saturating_add(more.0) > l.0)
+}
+
+/// Whether a call estimated at `estimate` in `currency` may happen, and if not why, checked in
+/// this order: the account is active, the tenant's quota has room (used plus reserved below
+/// the limit), the call stays within the daily and then the monthly limit (when the limits
+/// are in the call's currency), and the balance less open holds covers it (when the balance
+/// is enforced). Without an account only the quota counts.
+pub fn decide(
+    quota: &QuotaState,
+    account: Option<&AccountState>,
+    estimate: Nanos,
+    currency: &Currency,
+) -> Option<Refusal> {
+    if account.is_some_and(|a| !a.is_active) {
+        return Some(Refusal::AccountDisabled);
+    }
+    if quota
+        .limit
+        .is_some_and(|l| quota.used.saturating_add(quota.reserved) >= l)
+    {
+        return Some(Refusal::QuotaExceeded);
+    }
+    let a = account?;
+    if a.limit_currency == *currency {
+        if over(a.daily_limit, a.daily_used, estimate) {
+            return Some(Refusal::DailyLimitExceeded);
+        }
+        if over(a.monthly_limit, a.monthly_used, estimate) {
+            return Some(Refusal::MonthlyLimitExceeded);
+        }
+    }
+    if a.billing_enabled {
+        let available = a.balance.0.saturating_sub(a.held.0);
+        if available <= 0 || available < estimate.0 {
+            return Some(Refusal::InsufficientBalance);
+        }
+    }
+    None
+}
+
+/// What an allowed hold reserves: one request of the quota and, on the account, the estimate
+/// against its balance and (in the limits' currency) against both limits until it is settled
+/// or released.
+pub fn reserve(
+    quota: &mut QuotaState,
+    account: Option<&mut AccountState>,
+    estimate: Nanos,
+    currency: &Currency,
+) {
+    quota.reserved += 1;
+    if let Some(a) = account {
+        a.held = Nanos(a.held.0.saturating_add(estimate.0));
+        if a.limit_currency == *currency {
+            a.daily_used = Nanos(a.daily_used.0.saturating_add(estimate.0));
+            a.monthly_used = Nanos(a.monthly_used.0.saturating_add(estimate.0));
+        }
+    }
+}
+
+/// The amount `percent`% of `limit` is, rounded up (reaching it means reaching the percent).
+fn threshold(limit: i64, percent: i64) -> i64 {
+    let t = (i128::from(limit) * i128::from(percent) + 99) / 100;
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+/// The percents of `limit` that a value going from `before` to `after` reached for the first
+/// time: those whose amount is above `before` and at most `after`.
+pub fn crossed(before: i64, after: i64, limit: i64, percents: &[i64]) -> Vec<i64> {
+    if limit <= 0 || after <= before {
+        return Vec::new();
+    }
+    percents
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let t = threshold(limit, p);
+            before < t && t <= after
+        })
+        .collect()
+}
+
+/// Whether a balance fell from at or above `low` to below it.
+pub fn fell_below(before: i64, after: i64, low: i64) -> bool {
+    before >= low && after < low
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn usd() -> Currency {
+        Currency::try_from("USD".to_string()).expect("a currency")
+    }
+
+    fn quota(limit: Option<i64>, used: i64, reserved: i64) -> QuotaState {
+        QuotaState {
+            plan: "pro".into(),
+            limit,
+            used,
+            reserved,
+            month: 202_601,
+        }
+    }
+
+    fn account(balance: i64, held: i64) -> AccountState {
+        AccountState {
+            user_id: "u".into(),
+            is_active: true,
+            billing_enabled: true,
+            currency: usd(),
+            balance: Nanos(balance),
+            held: Nanos(held),
+            limit_currency: usd(),
+            daily_limit: Some(Nanos(100)),
+            daily_used: Nanos(0),
+            monthly_limit: Some(Nanos(1_000)),
+            monthly_used: Nanos(0),
+        }
+    }
+
+    #[test]
+    fn a_disabled_account_is_refused_before_anything_else() {
+        let mut a = account(0, 0);
+        a.is_active = false;
+        let q = quota(Some(1), 1, 0);
+        assert_eq!(
+            decide(&q, Some(&a), Nanos(1), &usd()),
+            Some(Refusal::AccountDisabled)
+        );
+    }
+
+    #[test]
+    fn reserved_requests_count_against_the_quota_like_recorded_ones() {
+        let a = account(1_000, 0);
+        assert_eq!(
+            decide(&quota(Some(3), 2, 0), Some(&a), Nanos(1), &usd()),
+            None
+        );
+        assert_eq!(
+            decide(&quota(Some(3), 2, 1), Some(&a), Nanos(1), &usd()),
+            Some(Refusal::QuotaExceeded)
+        );
+        assert_eq!(decide(&quota(None, 9, 9), None, Nanos(1), &usd()), None);
+    }
+
+    #[test]
+    fn limits_bind_in_their_own_currency_only_and_a_limit_may_be_reached_exactly() {
+        let mut a = account(1_000_000, 0);
+        a.daily_used = Nanos(60);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd()),
+            None
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd()),
+            Some(Refusal::DailyLimitExceeded)
+        );
+        a.daily_used = Nanos(0);
+        a.monthly_used = Nanos(990);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(11), &usd()),
+            Some(Refusal::MonthlyLimitExceeded)
+        );
+        let eur = Currency::try_from("EUR".to_string()).expect("a currency");
+        a.billing_enabled = false;
+        assert_eq!(decide(&quota(None, 0, 0), Some(&a), Nanos(500), &eur), None);
+    }
+
+    #[test]
+    fn open_holds_are_not_available_to_spend() {
+        let a = account(100, 60);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd()),
+            None
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd()),
+            Some(Refusal::InsufficientBalance)
+        );
+        let empty = account(60, 60);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&empty), Nanos(0), &usd()),
+            Some(Refusal::InsufficientBalance)
+        );
+    }
+
+    #[test]
+    fn a_hold_reserves_a_request_the_balance_and_both_limits() {
+        let mut q = quota(Some(10), 0, 0);
+        let mut a = account(100, 0);
+        reserve(&mut q, Some(&mut a), Nanos(30), &usd());
+        assert_eq!(q.reserved, 1);
+        assert_eq!(
+            (a.held, a.daily_used, a.monthly_used),
+            (Nanos(30), Nanos(30), Nanos(30))
+        );
+        reserve(&mut q, Some(&mut a), Nanos(30), &usd());
+        reserve(&mut q, Some(&mut a), Nanos(30), &usd());
+        assert_eq!(
+            decide(&q, Some(&a), Nanos(11), &usd()),
+            Some(Refusal::DailyLimitExceeded),
+            "three holds of 30 leave 10 of the daily 100"
+        );
+    }
+
+    #[test]
+    fn a_jump_past_several_thresholds_reaches_each_of_them() {
+        assert_eq!(
+            crossed(0, 1_000, 1_000, &LIMIT_THRESHOLDS),
+            vec![75, 90, 100]
+        );
+        assert_eq!(crossed(740, 760, 1_000, &LIMIT_THRESHOLDS), vec![75]);
+        assert_eq!(
+            crossed(750, 899, 1_000, &LIMIT_THRESHOLDS),
+            Vec::<i64>::new()
+        );
+    }
+
+    #[test]
+    fn reaching_a_threshold_exactly_counts_and_staying_on_it_does_not() {
+        assert_eq!(crossed(899, 900, 1_000, &LIMIT_THRESHOLDS), vec![90]);
+        assert!(crossed(900, 900, 1_000, &LIMIT_THRESHOLDS).is_empty());
+    }
+
+    #[test]
+    fn no_limit_or_falling_spend_crosses_nothing() {
+        assert!(crossed(0, 100, 0, &LIMIT_THRESHOLDS).is_empty());
+        assert!(crossed(1_000, 0, 1_000, &LIMIT_THRESHOLDS).is_empty());
+    }
+
+    #[test]
+    fn a_balance_falls_below_a_level_once_on_the_way_down() {
+        assert!(fell_below(100, 99, 100));
+        assert!(!fell_below(99, 50, 100));
+        assert!(!fell_below(50, 150, 100));
+    }
+
+    proptest! {
+        /// A decision never lets the spend pass a limit or the holds pass the balance: after
+        /// any run of allowed holds, daily use stays within the limit and held within balance.
+        #[test]
+        fn allowed_holds_never_overshoot(estimates in prop::collection::vec(0i64..60, 1..40)) {
+            let mut q = quota(Some(25), 0, 0);
+            let mut a = account(500, 0);
+            for e in estimates {
+                if decide(&q, Some(&a), Nanos(e), &usd()).is_none() {
+                    reserve(&mut q, Some(&mut a), Nanos(e), &usd());
+                }
+                prop_assert!(a.daily_used.0 <= 100);
+                prop_assert!(a.held.0 <= a.balance.0);
+                prop_assert!(q.reserved <= 25);
+            }
+        }
+    }
+}
