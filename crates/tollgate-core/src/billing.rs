@@ -1,6 +1,7 @@
 //! The billing rules, as pure functions over the state the store reads under lock: whether a
-//! call may happen (quota, account, limits, balance), what a hold reserves, and which alert
-//! thresholds a change of spend or balance crosses.
+//! call may happen (quota, account, limits, balance), what a hold reserves and gives back,
+//! what a charge does to an account, and which alert thresholds a change of spend or balance
+//! crosses.
 //!
 //! The store locks the rows, reads them into these types, calls these functions and writes
 //! what they decide; it decides nothing itself. So the same rules hold on every engine and can
@@ -129,6 +130,103 @@ pub fn reserve(
             a.daily_used = Nanos(a.daily_used.0.saturating_add(estimate.0));
             a.monthly_used = Nanos(a.monthly_used.0.saturating_add(estimate.0));
         }
+    }
+}
+
+/// Flags a charge's ledger entry carries: what the charge did past a limit or the balance.
+/// A charge is never refused (the call already happened); these say so in the ledger.
+pub mod ledger_flags {
+    /// The charge took the day's spend over the daily limit.
+    pub const OVER_DAILY_LIMIT: i64 = 1;
+    /// The charge took the month's spend over the monthly limit.
+    pub const OVER_MONTHLY_LIMIT: i64 = 2;
+    /// The charge took the balance below zero.
+    pub const NEGATIVE_BALANCE: i64 = 4;
+}
+
+/// An account's books as a charge sees them under lock, in nanos of the balance's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBooks {
+    /// Whether the balance is enforced (and charged).
+    pub billing_enabled: bool,
+    /// The ISO 4217 code of the limits.
+    pub limit_currency: String,
+    /// Daily limit.
+    pub daily_limit: Option<i64>,
+    /// Monthly limit.
+    pub monthly_limit: Option<i64>,
+    /// Balance.
+    pub balance: i64,
+    /// Open holds.
+    pub held: i64,
+    /// Spent today in the limit currency, plus the open holds when the balance is in the
+    /// limit currency.
+    pub daily_used: i64,
+    /// The same for this month.
+    pub monthly_used: i64,
+}
+
+/// What charging a call did to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    /// [`ledger_flags`] of its ledger entry.
+    pub flags: i64,
+    /// The balance before, when the balance is enforced and so charged (then a ledger entry
+    /// records it); None when it is not.
+    pub balance_before: Option<i64>,
+    /// Whether the cost counts against the limits (it is in their currency).
+    pub against_limits: bool,
+}
+
+/// A total past the 64 bits of nanos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl AccountBooks {
+    /// Gives back what a hold of `amount` in `currency` reserved on this account, as the hold
+    /// closes (settled by its call, released or expired): its amount held, and its share of
+    /// both limits when they are in its currency.
+    pub fn release(&mut self, amount: i64, currency: &str) {
+        self.held -= amount;
+        if self.limit_currency == currency {
+            self.daily_used -= amount;
+            self.monthly_used -= amount;
+        }
+    }
+
+    /// Charges a call's `cost` in `currency` (the balance's): it counts against both limits
+    /// when they are in that currency, and comes off the balance when the balance is
+    /// enforced. Passing a limit or the balance is flagged, never refused: the call happened.
+    pub fn charge(&mut self, cost: i64, currency: &str) -> Result<Charged, Overflow> {
+        let mut flags = 0;
+        let against_limits = self.limit_currency == currency;
+        if against_limits {
+            self.daily_used = self.daily_used.checked_add(cost).ok_or(Overflow)?;
+            self.monthly_used = self.monthly_used.checked_add(cost).ok_or(Overflow)?;
+            if self.daily_limit.is_some_and(|l| self.daily_used > l) {
+                flags |= ledger_flags::OVER_DAILY_LIMIT;
+            }
+            if self.monthly_limit.is_some_and(|l| self.monthly_used > l) {
+                flags |= ledger_flags::OVER_MONTHLY_LIMIT;
+            }
+        }
+        if !self.billing_enabled {
+            return Ok(Charged {
+                flags,
+                balance_before: None,
+                against_limits,
+            });
+        }
+        let before = self.balance;
+        self.balance = self.balance.checked_sub(cost).ok_or(Overflow)?;
+        if self.balance < 0 {
+            flags |= ledger_flags::NEGATIVE_BALANCE;
+        }
+        Ok(Charged {
+            flags,
+            balance_before: Some(before),
+            against_limits,
+        })
     }
 }
 
@@ -277,6 +375,78 @@ mod tests {
             Some(Refusal::DailyLimitExceeded),
             "three holds of 30 leave 10 of the daily 100"
         );
+    }
+
+    fn books() -> AccountBooks {
+        AccountBooks {
+            billing_enabled: true,
+            limit_currency: "USD".into(),
+            daily_limit: Some(100),
+            monthly_limit: Some(150),
+            balance: 120,
+            held: 30,
+            daily_used: 30,
+            monthly_used: 30,
+        }
+    }
+
+    #[test]
+    fn settling_a_hold_gives_back_its_reservation_before_the_call_is_charged() {
+        let mut b = books();
+        b.release(30, "USD");
+        assert_eq!((b.held, b.daily_used, b.monthly_used), (0, 0, 0));
+        let c = b.charge(25, "USD").expect("no overflow");
+        assert_eq!(
+            c,
+            Charged {
+                flags: 0,
+                balance_before: Some(120),
+                against_limits: true
+            }
+        );
+        assert_eq!((b.balance, b.daily_used, b.monthly_used), (95, 25, 25));
+    }
+
+    #[test]
+    fn a_charge_past_a_limit_or_the_balance_is_flagged_not_refused() {
+        let mut b = books();
+        let c = b.charge(130, "USD").expect("no overflow");
+        assert_eq!(
+            c.flags,
+            ledger_flags::OVER_DAILY_LIMIT
+                | ledger_flags::OVER_MONTHLY_LIMIT
+                | ledger_flags::NEGATIVE_BALANCE
+        );
+        assert_eq!(b.balance, -10);
+    }
+
+    #[test]
+    fn a_charge_in_another_currency_leaves_the_limits_and_an_unenforced_balance_alone() {
+        let mut b = books();
+        b.billing_enabled = false;
+        let c = b.charge(500, "EUR").expect("no overflow");
+        assert_eq!(
+            c,
+            Charged {
+                flags: 0,
+                balance_before: None,
+                against_limits: false
+            }
+        );
+        assert_eq!((b.balance, b.daily_used), (120, 30));
+        b.release(30, "EUR");
+        assert_eq!(
+            (b.held, b.daily_used),
+            (0, 30),
+            "a hold in another currency held no limit"
+        );
+    }
+
+    #[test]
+    fn a_total_past_64_bits_is_an_overflow() {
+        let mut b = books();
+        b.balance = i64::MIN + 1;
+        assert_eq!(b.charge(2, "EUR"), Err(Overflow));
     }
 
     #[test]

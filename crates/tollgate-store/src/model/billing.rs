@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use tollgate_core::{Currency, Nanos};
 
-pub use tollgate_core::billing::{AccountState, QuotaState, Refusal};
+pub use tollgate_core::billing::{ledger_flags, AccountState, QuotaState, Refusal};
 
 /// What a new billing account starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,16 +119,6 @@ impl LedgerKind {
     pub fn parse(text: &str) -> Option<LedgerKind> {
         LedgerKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
-}
-
-/// Flags of a ledger entry (bits of `flags`).
-pub mod ledger_flags {
-    /// The charge took the day's spend over the daily limit.
-    pub const OVER_DAILY_LIMIT: i64 = 1;
-    /// The charge took the month's spend over the monthly limit.
-    pub const OVER_MONTHLY_LIMIT: i64 = 2;
-    /// The charge took the balance below zero.
-    pub const NEGATIVE_BALANCE: i64 = 4;
 }
 
 /// One ledger entry.

@@ -10,13 +10,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tollgate_core::billing::AccountBooks;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::alerts::{self, LimitSpend, Period};
 use super::sql::Arg;
-use crate::model::{ledger_flags, AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
+use crate::model::{AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
 use crate::webhooks::NewAlert;
 use crate::StoreError;
 
@@ -91,20 +92,8 @@ pub(crate) fn accounts<'a>(
     out
 }
 
-/// An account as read under lock.
-#[derive(Debug, Clone)]
-pub(crate) struct AccountView {
-    pub(crate) billing_enabled: bool,
-    pub(crate) limit_currency: String,
-    pub(crate) daily_limit: Option<i64>,
-    pub(crate) monthly_limit: Option<i64>,
-    pub(crate) balance: i64,
-    pub(crate) held: i64,
-    /// Spent today and this month in the limit currency, plus the open holds when the balance
-    /// is in the limit currency.
-    pub(crate) daily_used: i64,
-    pub(crate) monthly_used: i64,
-}
+/// An account as read under lock: core's books, which the charge rules work on.
+pub(crate) type AccountView = AccountBooks;
 
 /// The rows to write.
 #[derive(Default)]
@@ -171,11 +160,7 @@ pub(crate) fn plan(
                     let v = views
                         .get_mut(&key)
                         .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
-                    v.held -= h.amount;
-                    if v.limit_currency == h.currency {
-                        v.daily_used -= h.amount;
-                        v.monthly_used -= h.amount;
-                    }
+                    v.release(h.amount, &h.currency);
                     w.entries.push(entry(
                         &h.tenant_id,
                         &h.user_id,
@@ -210,29 +195,16 @@ pub(crate) fn plan(
             s.0 = s.0.checked_add(cost).ok_or_else(overflow)?;
             s.1 += 1;
         }
-        let mut flags = 0;
         if let Some(low) = charge.balance_low {
             balance_low.insert(key.clone(), low.0);
         }
-        if v.limit_currency == currency {
+        let done = v.charge(cost, &currency).map_err(|_| overflow())?;
+        if done.against_limits {
             *charged.entry(key.clone()).or_default() += cost;
-            v.daily_used = v.daily_used.checked_add(cost).ok_or_else(overflow)?;
-            v.monthly_used = v.monthly_used.checked_add(cost).ok_or_else(overflow)?;
-            if v.daily_limit.is_some_and(|l| v.daily_used > l) {
-                flags |= ledger_flags::OVER_DAILY_LIMIT;
-            }
-            if v.monthly_limit.is_some_and(|l| v.monthly_used > l) {
-                flags |= ledger_flags::OVER_MONTHLY_LIMIT;
-            }
         }
-        if !v.billing_enabled {
+        let (Some(before), flags) = (done.balance_before, done.flags) else {
             continue;
-        }
-        let before = v.balance;
-        v.balance = v.balance.checked_sub(cost).ok_or_else(overflow)?;
-        if v.balance < 0 {
-            flags |= ledger_flags::NEGATIVE_BALANCE;
-        }
+        };
         *spent.entry(key.clone()).or_default() += cost;
         w.entries.push(entry(
             &e.tenant_id,
