@@ -155,14 +155,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::serve::BodyTimedOut> for ApiError {
-    /// The body did not arrive in time (`http.body_timeout_ms`): 408. The server closes the
-    /// connection after this answer.
-    fn from(e: crate::serve::BodyTimedOut) -> ApiError {
-        ApiError::new(ErrorCode::RequestTimeout, e.to_string())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -8,6 +8,7 @@
 mod auth;
 mod batcher;
 pub mod billing;
+mod conn_metrics;
 mod error;
 mod extract;
 mod ingest;

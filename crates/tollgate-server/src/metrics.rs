@@ -106,7 +106,7 @@ pub struct Metrics {
     /// Webhook attempts by outcome: delivered, failed and retried, failed for good.
     webhook_outcomes: [AtomicU64; 3],
     /// HTTP connections: open, shed, refused, timeouts.
-    pub connections: crate::serve::ConnMetrics,
+    pub connections: crate::conn_metrics::ConnMetrics,
 }
 
 impl Default for Metrics {

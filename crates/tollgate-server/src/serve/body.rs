@@ -15,12 +15,23 @@ use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
+use tollgate_api::ErrorCode;
+
+use crate::error::ApiError;
 
 /// A request body did not arrive in full before its deadline. Extractors answer it with 408
 /// (`From<BodyTimedOut> for ApiError`); the connection is then closed.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the request body did not arrive within {} ms (http.body_timeout_ms)", .0.as_millis())]
 pub struct BodyTimedOut(pub Duration);
+
+impl From<BodyTimedOut> for ApiError {
+    /// The body did not arrive in time (`http.body_timeout_ms`): 408. The server closes the
+    /// connection after this answer.
+    fn from(e: BodyTimedOut) -> ApiError {
+        ApiError::new(ErrorCode::RequestTimeout, e.to_string())
+    }
+}
 
 /// The [`BodyTimedOut`] behind a body error, however many layers (axum's rejections, the
 /// body limit) wrap it.

@@ -23,9 +23,9 @@ use tower::ServiceExt;
 
 use super::activity::{Activity, Conn, Shed};
 use super::body::Deadline;
-use super::counters::Timeout;
 use super::socket::Watched;
 use super::{Limits, Phase, Shared};
+use crate::conn_metrics::Timeout;
 
 /// How long, once shutdown begins, a request head still arriving may take to become a request
 /// (which is then answered) before its connection is closed.

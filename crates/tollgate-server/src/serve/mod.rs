@@ -10,7 +10,6 @@
 mod activity;
 mod body;
 mod conn;
-mod counters;
 pub mod limits;
 mod registry;
 mod socket;
@@ -34,8 +33,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 pub(crate) use body::timed_out as body_timed_out;
-pub use body::BodyTimedOut;
-pub use counters::ConnMetrics;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;

@@ -13,7 +13,7 @@ use serde_json::json;
 use tollgate_api::authorize::AuthorizeBody;
 use tollgate_api::billing::CreditBody;
 
-use super::bench::{authority, load, percentile};
+use super::bench_http::{authority, load, percentile};
 use super::output::json as pretty;
 use super::usage::ClientArgs;
 

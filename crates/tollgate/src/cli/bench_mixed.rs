@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use rand::Rng;
 use serde::Serialize;
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tollgate_api::authorize::{AuthorizeBody, Decision};
 use tollgate_api::billing::{CreditBody, PlanBody};
 
-use super::bench::{authority, connect, percentile, Sender};
+use super::bench_http::{authority, percentile, Conn};
 use super::bench_mixed_books::{check_books, Fate};
 use super::output::json as pretty;
 use super::usage::ClientArgs;
@@ -363,70 +363,4 @@ fn encode<T: Serialize>(body: &T) -> bytes::Bytes {
     bytes::Bytes::from(
         serde_json::to_vec(body).expect("request bodies have string keys, so they serialize"),
     )
-}
-
-/// One keep-alive HTTP/1.1 connection to an instance.
-pub(super) struct Conn {
-    authority: String,
-    key: String,
-    sender: Sender,
-}
-
-impl Conn {
-    async fn open(authority: &str, key: &str) -> anyhow::Result<Conn> {
-        Ok(Conn {
-            authority: authority.to_string(),
-            key: key.to_string(),
-            sender: connect(authority).await?,
-        })
-    }
-
-    pub(super) async fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<bytes::Bytes>,
-    ) -> anyhow::Result<(u16, Value)> {
-        self.send_with(method, path, body, None).await
-    }
-
-    /// Sends a request (reconnecting once if the connection was lost) and reads the answer.
-    async fn send_with(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<bytes::Bytes>,
-        idempotency_key: Option<&str>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let bytes = body.unwrap_or_default();
-        for attempt in 0..2 {
-            let mut request = hyper::Request::builder()
-                .method(method)
-                .uri(path)
-                .header("host", &self.authority)
-                .header("x-api-key", &self.key)
-                .header("content-type", "application/json");
-            if let Some(k) = idempotency_key {
-                request = request.header("idempotency-key", k);
-            }
-            let request = request.body(http_body_util::Full::new(bytes.clone()))?;
-            match self.sender.send_request(request).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = http_body_util::BodyExt::collect(resp.into_body())
-                        .await
-                        .context("reading an answer")?
-                        .to_bytes();
-                    return Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-                }
-                // A request that was sent and lost is not repeated (it may have been done),
-                // except an idempotent one.
-                Err(e) if attempt == 0 && (e.is_canceled() || idempotency_key.is_some()) => {
-                    self.sender = connect(&self.authority).await?;
-                }
-                Err(e) => return Err(e).context(format!("{method} {path}")),
-            }
-        }
-        bail!("{method} {path}: the connection was lost twice")
-    }
 }

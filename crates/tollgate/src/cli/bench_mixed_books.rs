@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tollgate_api::billing::{Account, History, LedgerEntry, LedgerEntryType};
 
-use super::bench_mixed::Conn;
+use super::bench_http::Conn;
 
 /// What a client does with a hold it was granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

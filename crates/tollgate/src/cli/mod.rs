@@ -1,11 +1,13 @@
 //! The command tree. Each group lives in its own module as a struct with `run`.
 
 mod admin;
+mod args;
 mod audit;
 mod authorize;
 mod bench;
 mod bench_authorize;
 mod bench_export;
+mod bench_http;
 mod bench_mixed;
 mod bench_mixed_books;
 mod bench_receipts;

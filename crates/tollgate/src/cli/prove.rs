@@ -23,7 +23,7 @@ use super::usage::ClientArgs;
 #[derive(Debug, Args)]
 pub struct Prove {
     /// Receipt id (`rcpt_…`).
-    #[arg(value_parser = super::receipts::receipt_id)]
+    #[arg(value_parser = super::args::receipt_id)]
     id: String,
     /// The log to prove.
     #[arg(long, value_name = "ID")]

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tollgate_api::receipts::{PageQuery, ReceiptRequest};
 use tollgate_client::Client;
 
+use super::args::receipt_id;
 use super::prove::Prove;
 use super::receipt_tables::{
     pretty, print_list, print_preview, print_receipt_logs, print_uncertified, summary,
@@ -164,15 +165,6 @@ impl Selection {
             ..Default::default()
         }
     }
-}
-
-/// A receipt id as a path segment: not empty, no `/`, not `.` or `..`.
-pub fn receipt_id(text: &str) -> Result<String, String> {
-    let t = text.trim();
-    if t.is_empty() || t == "." || t == ".." || t.contains('/') {
-        return Err(format!("'{text}' is not a receipt id"));
-    }
-    Ok(t.to_string())
 }
 
 impl Receipts {
