@@ -8,8 +8,9 @@
 //! type here declares its members in sorted order, the order the server has always sent them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::usage::{LogEntry, LogSource};
 
 pub use tollgate_receipts::receipt::{
     BatchSummary, CertifiedSet, CheckpointRef, Receipt, ReceiptAmounts, ReceiptBreakdown,
@@ -143,91 +144,26 @@ pub struct ReceiptList {
     pub total: i64,
 }
 
-/// Where a listed log came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ListedLogSource {
-    /// `POST /api/v1/log` (or its batch form).
-    Usage,
-    /// The call of a `POST /api/v1/conversations/log`.
-    Conversation,
-}
-
-/// A log as llmring's uncertified and receipt-log listings show it, with Tollgate's members.
+/// A log as llmring's uncertified and receipt-log listings show it: the log as
+/// `GET /api/v1/logs` lists it (its `alias` `default` when the call had none), with llmring's
+/// `timestamp` and `type`, and in a receipt's listing its leaf index and canonical entry.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListedLog {
-    /// llmring alias (`default` when the call had none).
-    pub alias: String,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: i64,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: i64,
-    /// The conversation it belongs to.
-    #[schema(format = "uuid")]
-    pub conversation_id: Option<String>,
-    /// Cost as llmring's float.
-    pub cost: f64,
-    /// Exact cost.
-    #[schema(format = "decimal", example = "0.000022500")]
-    pub cost_exact: String,
-    /// Currency of the cost.
-    #[schema(example = "USD")]
-    pub currency: String,
-    /// Receipt logs only: the canonical entry (RFC 8785 JSON) its leaf hash covers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
-    /// What is special about its numbers (`cached_response`, `client_cost`, `estimated`,
-    /// `unpriced`).
-    pub flags: Vec<String>,
-    /// The log id.
-    #[schema(format = "uuid")]
-    pub id: String,
-    /// The caller's own id for the call.
-    pub id_at_origin: Option<String>,
+    /// The log.
+    #[serde(flatten)]
+    pub log: LogEntry,
+    /// When the call happened (llmring's name for `logged_at`).
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// llmring's `conversation` or `usage` (the same as `source`).
+    #[serde(rename = "type")]
+    pub log_type: LogSource,
     /// Receipt logs only: its leaf index in the receipt's Merkle tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<i64>,
-    /// Prompt tokens.
-    pub input_tokens: i64,
-    /// Latency the client reported.
-    pub latency_ms: Option<i64>,
-    /// When the call happened.
-    #[schema(format = DateTime)]
-    pub logged_at: String,
-    /// The client's metadata: a free-form object whose members the client chooses.
-    #[schema(value_type = Object)]
-    pub metadata: Map<String, Value>,
-    /// Model.
-    pub model: String,
-    /// The application that made the call.
-    pub origin: Option<String>,
-    /// Generated tokens.
-    pub output_tokens: i64,
-    /// The price entry that priced it.
-    pub price_version: Option<String>,
-    /// llmring profile.
-    pub profile: String,
-    /// Provider.
-    pub provider: String,
-    /// Reasoning tokens.
-    pub reasoning_tokens: i64,
-    /// When Tollgate recorded it.
-    #[schema(format = DateTime)]
-    pub recorded_at: String,
-    /// The client's idempotency key.
-    pub request_id: Option<String>,
-    /// Position in the tenant's log.
-    pub seq: i64,
-    /// Which route recorded it.
-    pub source: ListedLogSource,
-    /// When the call happened (llmring's name).
-    #[schema(format = DateTime)]
-    pub timestamp: String,
-    /// llmring's `conversation` or `usage`.
-    #[serde(rename = "type")]
-    pub log_type: ListedLogSource,
-    /// The end user it is billed to.
-    pub user_id: Option<String>,
+    /// Receipt logs only: the canonical entry (RFC 8785 JSON) its leaf hash covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
 }
 
 /// `GET /api/v1/receipts/uncertified`: logs no receipt certifies yet, newest first.

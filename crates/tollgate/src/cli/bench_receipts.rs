@@ -310,7 +310,7 @@ impl Receipts {
         )
         .await?;
         let log_id = match page.logs.first() {
-            Some(CertifiedLog::Live(l)) => l.id.clone(),
+            Some(CertifiedLog::Live(l)) => l.log.id.clone(),
             _ => bail!("the receipt lists no live log at {deep}"),
         };
         let (proof_ms, proof): (f64, ReceiptProof) = timed_get(

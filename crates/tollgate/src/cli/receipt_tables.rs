@@ -149,11 +149,12 @@ const LOG_HEADER: [&str; 8] = [
     "seq", "id", "time", "provider", "model", "in", "out", "cost",
 ];
 
-fn log_row(l: &ListedLog) -> Vec<String> {
+fn log_row(listed: &ListedLog) -> Vec<String> {
+    let l = &listed.log;
     vec![
         l.seq.to_string(),
         l.id.clone(),
-        l.timestamp.clone(),
+        listed.timestamp.clone(),
         l.provider.clone(),
         l.model.clone(),
         l.input_tokens.to_string(),

@@ -8,12 +8,10 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::Value;
 use tollgate_api::receipts::{
-    ArchivedLog, CertifiedLog as ListedCertifiedLog, ListedLog, ListedLogSource, PageQuery,
-    ProofQuery, ReceiptDocument, ReceiptList, ReceiptLogs, ReceiptProof, ReceiptVerification,
-    UncertifiedLogs, VerifyReceiptRequest,
+    ArchivedLog, CertifiedLog as ListedCertifiedLog, ListedLog, PageQuery, ProofQuery,
+    ReceiptDocument, ReceiptList, ReceiptLogs, ReceiptProof, ReceiptVerification, UncertifiedLogs,
+    VerifyReceiptRequest,
 };
-use tollgate_core::time::format_us;
-use tollgate_core::EventSource;
 use tollgate_receipts::merkle::{inclusion_spans, needs, verify_inclusion};
 use tollgate_store::{CertifiedLog, Scope, StoredEvent, StoredReceipt};
 use uuid::Uuid;
@@ -33,44 +31,17 @@ fn page(p: &PageQuery) -> Result<(i64, i64), ApiError> {
     ))
 }
 
-/// A log as llmring's uncertified and receipt-log listings show it, with Tollgate's fields.
+/// A log as llmring's uncertified and receipt-log listings show it: the log as
+/// `GET /api/v1/logs` lists it, its alias `default` when it had none.
 fn listed_log(s: &StoredEvent) -> ListedLog {
-    let e = &s.event;
-    let source = match e.source {
-        EventSource::Conversation => ListedLogSource::Conversation,
-        EventSource::Usage => ListedLogSource::Usage,
-    };
+    let mut log = crate::routes::logs::log_entry(s);
+    log.alias.get_or_insert_with(|| "default".into());
     ListedLog {
-        alias: e.alias.clone().unwrap_or_else(|| "default".into()),
-        cache_write_tokens: e.tokens.cache_write,
-        cached_input_tokens: e.tokens.cached_input,
-        conversation_id: e.conversation_id.map(|c| c.to_string()),
-        cost: e.cost.to_f64(),
-        cost_exact: e.cost.to_string(),
-        currency: e.currency.as_str().to_string(),
-        entry: None,
-        flags: e.flags.names().into_iter().map(str::to_string).collect(),
-        id: e.log_id.to_string(),
-        id_at_origin: e.id_at_origin.clone(),
+        timestamp: log.logged_at.clone(),
+        log_type: log.source,
+        log,
         index: None,
-        input_tokens: e.tokens.input,
-        latency_ms: e.latency_ms,
-        logged_at: format_us(e.timestamp_us),
-        metadata: e.metadata.clone(),
-        model: e.model.clone(),
-        origin: e.origin.clone(),
-        output_tokens: e.tokens.output,
-        price_version: e.price_version.clone(),
-        profile: e.profile.clone(),
-        provider: e.provider.clone(),
-        reasoning_tokens: e.tokens.reasoning,
-        recorded_at: format_us(s.recorded_us),
-        request_id: e.request_id.clone(),
-        seq: s.seq,
-        source,
-        timestamp: format_us(e.timestamp_us),
-        log_type: source,
-        user_id: e.user_id.clone(),
+        entry: None,
     }
 }
 
