@@ -121,22 +121,7 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
-                let class = if db
-                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                    .is_some()
-                {
-                    postgres_class(&code)
-                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                    sqlite_class(code.parse().unwrap_or(1))
-                } else {
-                    // The `Any` driver passes the engine's own error through; anything else
-                    // is classified by kind.
-                    match db.kind() {
-                        sqlx::error::ErrorKind::UniqueViolation => Class::Conflict,
-                        sqlx::error::ErrorKind::Other => Class::Bug,
-                        _ => Class::Rejected,
-                    }
-                };
+                let class = postgres_class(&code);
                 class.error(db.message().to_string())
             }
             sqlx::Error::RowNotFound => StoreError::NotFound("row".to_string()),

@@ -1,9 +1,10 @@
 //! Tollgate's storage: the [`Store`] trait, a set of business operations each run as one
 //! transaction, and its implementation for SQLite and PostgreSQL.
 //!
-//! No sqlx type crosses the trait. Both engines run the same operations through sqlx's `Any`
-//! driver with per-engine migrations (`migrations/{sqlite,postgres}`); where the SQL must
-//! differ, [`Dialect`] says so at the call site.
+//! No driver type crosses the trait. SQLite is reached through rusqlite (one writer thread, a
+//! read pool), PostgreSQL through sqlx; the operations are written once against the `db`
+//! module's statements and rows, with per-engine migrations (`migrations/{sqlite,postgres}`);
+//! where the SQL must differ, [`Dialect`] says so at the call site.
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -438,10 +439,6 @@ pub async fn open(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
-    /// SQLite only: the connection that appends usage (see `ops::sqlite_append`).
-    sqlite_writer: Option<Arc<ops::SqliteWriter>>,
-    /// SQLite only: the connection for bulk reads (see `ops::sqlite_read`).
-    sqlite_reader: Option<Arc<ops::SqliteReader>>,
     /// Transactions run again after a contention abort (see `ops::retry`).
     retries: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -449,23 +446,8 @@ pub struct SqlStore {
 impl SqlStore {
     /// Connects without migrating.
     pub async fn connect(opts: &ConnectOptions) -> Result<SqlStore, StoreError> {
-        let db = Db::connect(opts).await?;
-        let sqlite_writer = match db.dialect {
-            Dialect::Sqlite => Some(Arc::new(ops::SqliteWriter::open(
-                &opts.url,
-                opts.sqlite_synchronous_full,
-                opts.create_if_missing,
-            )?)),
-            Dialect::Postgres => None,
-        };
-        let sqlite_reader = match db.dialect {
-            Dialect::Sqlite => Some(Arc::new(ops::SqliteReader::open(&opts.url)?)),
-            Dialect::Postgres => None,
-        };
         Ok(SqlStore {
-            db,
-            sqlite_writer,
-            sqlite_reader,
+            db: Db::connect(opts).await?,
             retries: Arc::default(),
         })
     }

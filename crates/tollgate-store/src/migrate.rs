@@ -2,9 +2,8 @@
 //! by `tollgate migrate`. A checksum per migration catches an applied file edited later.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Executor, Row};
 
-use crate::db::{Db, Dialect};
+use crate::db::{query, Db, Dialect};
 use crate::StoreError;
 
 struct Migration {
@@ -61,8 +60,10 @@ pub struct MigrationReport {
     pub already: usize,
 }
 
-/// Applies pending migrations. Safe to run from several instances at once: PostgreSQL runs
-/// them under an advisory lock, SQLite inside an immediate (write-locked) transaction.
+/// Applies pending migrations. Safe to run from several instances at once: each migration
+/// runs in one transaction that first takes the migration lock (PostgreSQL's transaction-level
+/// advisory lock; SQLite's write lock, taken by `BEGIN IMMEDIATE`) and then checks whether
+/// it is still pending.
 pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
     run_up_to(db, i64::MAX).await
 }
@@ -71,22 +72,22 @@ pub async fn run(db: &Db) -> Result<MigrationReport, StoreError> {
 pub async fn pending(db: &Db) -> Result<Vec<String>, StoreError> {
     let table = match db.dialect {
         Dialect::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tollgate_migrations'"
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'tollgate_migrations'"
         }
         Dialect::Postgres => {
-            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() \
+            "SELECT COUNT(*) AS n FROM pg_tables WHERE schemaname = current_schema() \
              AND tablename = 'tollgate_migrations'"
         }
     };
-    let exists: i64 = sqlx::query(table).fetch_one(&db.reader).await?.try_get(0)?;
+    let exists: i64 = query(table).fetch_one(db).await?.get("n")?;
     let applied: Vec<i64> = if exists == 0 {
         Vec::new()
     } else {
-        sqlx::query("SELECT version FROM tollgate_migrations")
-            .fetch_all(&db.reader)
+        query("SELECT version FROM tollgate_migrations")
+            .fetch_all(db)
             .await?
             .iter()
-            .map(|r| r.try_get(0))
+            .map(|r| r.get("version"))
             .collect::<Result<_, _>>()?
     };
     Ok(MIGRATIONS
@@ -98,26 +99,8 @@ pub async fn pending(db: &Db) -> Result<Vec<String>, StoreError> {
 
 /// Applies pending migrations up to and including `version` (to build a database as an
 /// older Tollgate left it, and test the upgrade from there).
-pub async fn run_up_to(db: &Db, version: i64) -> Result<MigrationReport, StoreError> {
-    let mut conn = db.writer.acquire().await?;
-    if db.dialect == Dialect::Postgres {
-        conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY))
-            .await?;
-    }
-    let result = apply_all(&mut conn, db.dialect, version).await;
-    if db.dialect == Dialect::Postgres {
-        conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY))
-            .await?;
-    }
-    result
-}
-
-async fn apply_all(
-    conn: &mut sqlx::AnyConnection,
-    dialect: Dialect,
-    up_to: i64,
-) -> Result<MigrationReport, StoreError> {
-    conn.execute(
+pub async fn run_up_to(db: &Db, up_to: i64) -> Result<MigrationReport, StoreError> {
+    query(
         "CREATE TABLE IF NOT EXISTS tollgate_migrations (
             version    BIGINT PRIMARY KEY,
             name       TEXT NOT NULL,
@@ -125,24 +108,28 @@ async fn apply_all(
             applied_us BIGINT NOT NULL
         )",
     )
+    .execute(db.write())
     .await?;
     let mut report = MigrationReport::default();
     for m in MIGRATIONS.iter().filter(|m| m.version <= up_to) {
-        let sql = match dialect {
+        let sql = match db.dialect {
             Dialect::Sqlite => m.sqlite,
             Dialect::Postgres => m.postgres,
         };
         let checksum = hex_sha256(sql);
-        let mut tx = match dialect {
-            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => conn.begin().await?,
-        };
-        let row = sqlx::query("SELECT checksum FROM tollgate_migrations WHERE version = $1")
+        let mut tx = db.begin_write().await?;
+        if db.dialect == Dialect::Postgres {
+            query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut tx)
+                .await?;
+        }
+        let row = query("SELECT checksum FROM tollgate_migrations WHERE version = $1")
             .bind(m.version)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         if let Some(row) = row {
-            let stored: String = row.try_get(0)?;
+            let stored: String = row.get("checksum")?;
             if stored != checksum {
                 return Err(StoreError::Invariant(format!(
                     "migration {}_{} was changed after it was applied; migrations are forward-only",
@@ -152,14 +139,17 @@ async fn apply_all(
             report.already += 1;
             continue;
         }
-        tx.execute(sqlx::raw_sql(sql)).await?;
-        sqlx::query("INSERT INTO tollgate_migrations (version, name, checksum, applied_us) VALUES ($1, $2, $3, $4)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(&checksum)
-            .bind(tollgate_core::time::now_us())
-            .execute(&mut *tx)
-            .await?;
+        tx.script(sql).await?;
+        query(
+            "INSERT INTO tollgate_migrations (version, name, checksum, applied_us) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(checksum)
+        .bind(tollgate_core::time::now_us())
+        .execute(&mut tx)
+        .await?;
         tx.commit().await?;
         report.applied.push(format!("{}_{}", m.version, m.name));
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use crate::{open, ConnectOptions, SqlStore, Store};
+use crate::{open, ConnectOptions, SqlStore, Store, StoreError};
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const TEST_DATABASE_URL: &str = "TOLLGATE_TEST_DATABASE_URL";
@@ -115,6 +115,17 @@ async fn postgres_location() -> Option<(String, String, String)> {
     Some((admin, name, url))
 }
 
+impl SqlStore {
+    /// Runs statements separated by semicolons in one write transaction, bypassing the
+    /// store's operations: a test's way to build a state no operation makes (an older schema's
+    /// rows) or to prove the database itself refuses a change.
+    pub async fn execute_script(&self, sql: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        tx.script(sql).await?;
+        tx.commit().await
+    }
+}
+
 /// Migrates the database at `url` up to `version` and runs `sql` on it.
 async fn older(url: &str, version: i64, sql: &str) {
     let store = SqlStore::connect(&ConnectOptions::new(url))
@@ -124,8 +135,8 @@ async fn older(url: &str, version: i64, sql: &str) {
         .migrate_up_to(version)
         .await
         .expect("older migrations");
-    sqlx::raw_sql(sql)
-        .execute(&store.db.writer)
+    store
+        .execute_script(sql)
         .await
         .expect("rows of the older schema");
     store.db.close().await;

@@ -126,7 +126,7 @@ pub(crate) const ALERT_INSERT: &str = "INSERT INTO alert_events (tenant_id, id, 
      ON CONFLICT (tenant_id, dedupe_key) DO NOTHING";
 
 /// The values of [`ALERT_INSERT`].
-pub(crate) fn alert_args(a: &NewAlert) -> Vec<super::sql::Arg> {
+pub(crate) fn alert_args(a: &NewAlert) -> Vec<crate::db::Arg> {
     vec![
         a.tenant_id.clone().into(),
         tollgate_core::ids::new_id(tollgate_core::ids::IdKind::Event).into(),

@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::billing;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
@@ -22,9 +21,7 @@ use tollgate_core::{Currency, Nanos};
 
 use super::billing::{insert_entry, lock_balance};
 use super::charges::{self, OpenHold, Stmt};
-use super::sql::begin_write;
-use super::sql::Arg;
-use crate::db::{Db, Dialect};
+use crate::db::{query, Arg, Db, Dialect, Row, Tx};
 use crate::model::{AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState};
 use crate::StoreError;
 
@@ -222,7 +219,7 @@ pub(crate) fn decide_batch(
 
 const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos";
 
-fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
+fn open_hold(row: &Row) -> Result<OpenHold, StoreError> {
     Ok(OpenHold {
         tenant_id: row.try_get(0)?,
         id: row.try_get(1)?,
@@ -234,18 +231,18 @@ fn open_hold(row: &sqlx::any::AnyRow) -> Result<OpenHold, StoreError> {
 
 /// Locks an open hold of a tenant, if there is one by that id.
 pub(crate) async fn lock_open_hold(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     tenant: &str,
     id: &str,
 ) -> Result<Option<OpenHold>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND id = $2 AND status = 'open'{}",
         for_update(dialect)
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     row.as_ref().map(open_hold).transpose()
 }
@@ -253,14 +250,14 @@ pub(crate) async fn lock_open_hold(
 /// Closes a locked open hold: gives back its held money (with a release entry); closed, it
 /// no longer counts against the quota. `status` is settled, expired or released.
 pub(crate) async fn close_hold(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     hold: &OpenHold,
     status: &str,
     now: i64,
     log_id: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "UPDATE holds SET status = $1, closed_us = $2, log_id = $3 \
          WHERE tenant_id = $4 AND id = $5 AND status = 'open'",
     )
@@ -269,13 +266,13 @@ pub(crate) async fn close_hold(
     .bind(log_id)
     .bind(&hold.tenant_id)
     .bind(&hold.id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     if hold.user_id.is_empty() {
         return Ok(());
     }
     let locked = lock_balance(tx, dialect, &hold.tenant_id, &hold.user_id, &hold.currency).await?;
-    sqlx::query(
+    query(
         "UPDATE account_balances SET held_nanos = held_nanos - $1 \
          WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
     )
@@ -283,7 +280,7 @@ pub(crate) async fn close_hold(
     .bind(&hold.tenant_id)
     .bind(&hold.user_id)
     .bind(&hold.currency)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     insert_entry(
         tx,
@@ -317,7 +314,7 @@ pub(crate) async fn close_hold(
 /// balance row, sorted, before any is written. (SQLite's transaction holds the whole
 /// database.)
 async fn lock_for_closing(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     holds: &[OpenHold],
 ) -> Result<(), StoreError> {
@@ -343,18 +340,18 @@ async fn lock_for_closing(
 
 /// Releases up to `limit` holds that expired by `now`; returns how many.
 pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let skip = match db.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE status = 'open' AND expires_us <= $1 \
          ORDER BY tenant_id, id LIMIT $2{skip}"
     ))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     let holds = rows.iter().map(open_hold).collect::<Result<Vec<_>, _>>()?;
     lock_for_closing(&mut tx, db.dialect, &holds).await?;
@@ -367,10 +364,10 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
 
 /// Holds open now, across every tenant (read through the open-holds index).
 pub(super) async fn open_holds(db: &Db) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM holds WHERE status = 'open'")
-        .fetch_one(&db.reader)
+    let row = query("SELECT CAST(COUNT(*) AS BIGINT) FROM holds WHERE status = 'open'")
+        .fetch_one(db)
         .await?;
-    Ok(row.try_get(0)?)
+    row.try_get(0)
 }
 
 /// Releases one open hold of a tenant (the call it was for will not happen); false when
@@ -381,7 +378,7 @@ pub(super) async fn release_hold(
     id: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let Some(hold) = lock_open_hold(&mut tx, db.dialect, tenant, id).await? else {
         return Ok(false);
     };

@@ -5,17 +5,13 @@
 //! balance row's lock (`FOR UPDATE` on PostgreSQL; SQLite's write lock), so the balance is
 //! always the sum of its entries.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 use tollgate_core::{Currency, Nanos};
 
 use super::charges::{self, LEDGER_COLUMNS};
 use super::decode::json_object;
-use super::sql::begin_write;
-use super::sql::Sql;
-use crate::db::{Db, Dialect};
+use crate::db::{query, Db, Dialect, Row, Sql, Tx};
 use crate::model::{
     Account, AccountBalance, AccountDefaults, AccountSettings, AuditFinding, AuditReport,
     LedgerEntry, LedgerFilter, LedgerKind, NewCredit, PeriodSpend,
@@ -24,13 +20,13 @@ use crate::StoreError;
 
 /// Creates the account with `defaults` unless it exists.
 pub(crate) async fn ensure_account(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     tenant: &str,
     user: &str,
     defaults: &AccountDefaults,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
          limit_currency, daily_limit_nanos, monthly_limit_nanos, total_requests, created_us, \
          updated_us) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8) \
@@ -44,7 +40,7 @@ pub(crate) async fn ensure_account(
     .bind(defaults.daily_limit.map(|n| n.0))
     .bind(defaults.monthly_limit.map(|n| n.0))
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -55,13 +51,13 @@ pub(crate) struct LockedBalance {
 }
 
 pub(crate) async fn lock_balance(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     tenant: &str,
     user: &str,
     currency: &str,
 ) -> Result<LockedBalance, StoreError> {
-    sqlx::query(
+    query(
         "INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, held_nanos, \
          spent_nanos) VALUES ($1, $2, $3, 0, 0, 0) \
          ON CONFLICT (tenant_id, user_id, currency) DO NOTHING",
@@ -69,27 +65,27 @@ pub(crate) async fn lock_balance(
     .bind(tenant)
     .bind(user)
     .bind(currency)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT balance_nanos FROM account_balances \
          WHERE tenant_id = $1 AND user_id = $2 AND currency = $3{lock}"
     ))
     .bind(tenant)
     .bind(user)
     .bind(currency)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(LockedBalance {
         balance: Nanos(row.try_get(0)?),
     })
 }
 
-fn entry(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
+fn entry(row: &Row) -> Result<LedgerEntry, StoreError> {
     let kind: String = row.try_get(3)?;
     let currency: String = row.try_get(6)?;
     Ok(LedgerEntry {
@@ -117,17 +113,14 @@ fn entry(row: &AnyRow) -> Result<LedgerEntry, StoreError> {
 
 /// Writes one ledger entry (the caller updates the balance row in the same transaction).
 pub(crate) async fn insert_entry(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
+    tx: &mut Tx,
+    _dialect: Dialect,
     e: &LedgerEntry,
     idempotency: Option<(&str, &str)>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        dialect,
-        &format!(
-            "INSERT INTO ledger_entries ({LEDGER_COLUMNS}, idempotency_key, request_hash) VALUES ("
-        ),
-    );
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO ledger_entries ({LEDGER_COLUMNS}, idempotency_key, request_hash) VALUES ("
+    ));
     let mut args = charges::entry_args(e);
     args.push(idempotency.map(|(k, _)| k.to_string()).into());
     args.push(idempotency.map(|(_, h)| h.to_string()).into());
@@ -135,10 +128,10 @@ pub(crate) async fn insert_entry(
         if i > 0 {
             sql.push(", ");
         }
-        sql.bind(arg);
+        sql.push_bind(arg);
     }
     sql.push(")");
-    sql.query().execute(&mut **tx).await?;
+    sql.execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -150,13 +143,13 @@ async fn replay(
     key: &str,
     hash: &str,
 ) -> Result<Option<LedgerEntry>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {LEDGER_COLUMNS}, request_hash FROM ledger_entries \
          WHERE tenant_id = $1 AND idempotency_key = $2"
     ))
     .bind(tenant)
     .bind(key)
-    .fetch_optional(&db.writer)
+    .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let stored: Option<String> = row.try_get(18)?;
@@ -181,7 +174,7 @@ pub(super) async fn post_credit(
         }
     }
     let now = now_us();
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     ensure_account(&mut tx, &c.tenant_id, &c.user_id, defaults, now).await?;
     let locked = lock_balance(
         &mut tx,
@@ -233,7 +226,7 @@ pub(super) async fn post_credit(
         ));
     }
     inserted?;
-    sqlx::query(
+    query(
         "UPDATE account_balances SET balance_nanos = $1 \
          WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
     )
@@ -241,7 +234,7 @@ pub(super) async fn post_credit(
     .bind(&c.tenant_id)
     .bind(&c.user_id)
     .bind(c.currency.as_str())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     if let Some(low) = c.balance_low {
         let alert = super::alerts::balance_alert(
@@ -268,25 +261,25 @@ pub(super) async fn account(
     tenant: &str,
     user: &str,
 ) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT is_active, billing_enabled, limit_currency, daily_limit_nanos, \
          monthly_limit_nanos, total_requests, last_request_us, created_us \
          FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
     )
     .bind(tenant)
     .bind(user)
-    .fetch_optional(&db.writer)
+    .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let currency: String = row.try_get(2)?;
     let mut a = Account {
         tenant_id: tenant.to_string(),
         user_id: user.to_string(),
-        is_active: row.try_get::<i64, _>(0)? != 0,
-        billing_enabled: row.try_get::<i64, _>(1)? != 0,
+        is_active: row.try_get::<i64>(0)? != 0,
+        billing_enabled: row.try_get::<i64>(1)? != 0,
         limit_currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-        daily_limit: row.try_get::<Option<i64>, _>(3)?.map(Nanos),
-        monthly_limit: row.try_get::<Option<i64>, _>(4)?.map(Nanos),
+        daily_limit: row.try_get::<Option<i64>>(3)?.map(Nanos),
+        monthly_limit: row.try_get::<Option<i64>>(4)?.map(Nanos),
         total_requests: row.try_get(5)?,
         last_request_us: row.try_get(6)?,
         created_us: Some(row.try_get(7)?),
@@ -294,13 +287,13 @@ pub(super) async fn account(
         today: Vec::new(),
         this_month: Vec::new(),
     };
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT currency, balance_nanos, held_nanos, spent_nanos FROM account_balances \
          WHERE tenant_id = $1 AND user_id = $2 ORDER BY currency",
     )
     .bind(tenant)
     .bind(user)
-    .fetch_all(&db.writer)
+    .fetch_all(db)
     .await?;
     for r in &rows {
         let currency: String = r.try_get(0)?;
@@ -324,7 +317,7 @@ async fn spend(
     kind: &str,
     period: i64,
 ) -> Result<Vec<PeriodSpend>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT currency, spent_nanos, requests FROM account_spend \
          WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND period = $4 ORDER BY currency",
     )
@@ -332,7 +325,7 @@ async fn spend(
     .bind(user)
     .bind(kind)
     .bind(period)
-    .fetch_all(&db.writer)
+    .fetch_all(db)
     .await?;
     rows.iter()
         .map(|r| {
@@ -349,25 +342,26 @@ async fn spend(
 /// Ledger entries of an account, newest first.
 /// The entries of an account that `f` selects, after `select`.
 fn ledger_query(
-    db: &Db,
+    _db: &Db,
     select: &str,
     tenant: &str,
     user: &str,
     f: &LedgerFilter,
-) -> super::sql::Sql {
-    let mut sql = super::sql::Sql::new(
-        db.dialect,
-        &format!("SELECT {select} FROM ledger_entries WHERE tenant_id = "),
-    );
-    sql.bind(tenant).push(" AND user_id = ").bind(user);
+) -> crate::db::Sql {
+    let mut sql = crate::db::Sql::new(&format!(
+        "SELECT {select} FROM ledger_entries WHERE tenant_id = "
+    ));
+    sql.push_bind(tenant)
+        .push(" AND user_id = ")
+        .push_bind(user);
     if let Some(k) = f.kind {
-        sql.push(" AND kind = ").bind(k.as_str());
+        sql.push(" AND kind = ").push_bind(k.as_str());
     }
     if let Some(s) = f.start_us {
-        sql.push(" AND created_us >= ").bind(s);
+        sql.push(" AND created_us >= ").push_bind(s);
     }
     if let Some(e) = f.end_us {
-        sql.push(" AND created_us <= ").bind(e);
+        sql.push(" AND created_us <= ").push_bind(e);
     }
     sql
 }
@@ -382,18 +376,17 @@ pub(super) async fn ledger(
 ) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
     let mut sql = ledger_query(db, LEDGER_COLUMNS, tenant, user, f);
     sql.push(" ORDER BY created_us DESC, id DESC LIMIT ")
-        .bind(limit)
+        .push_bind(limit)
         .push(" OFFSET ")
-        .bind(offset);
-    let rows = sql.query().fetch_all(&db.reader).await?;
+        .push_bind(offset);
+    let rows = sql.fetch_all(db).await?;
     let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
     // A short first page is the whole selection; otherwise count it.
     let total = if offset == 0 && (entries.len() as i64) < limit {
         entries.len() as i64
     } else {
         ledger_query(db, "CAST(COUNT(*) AS BIGINT)", tenant, user, f)
-            .query()
-            .fetch_one(&db.reader)
+            .fetch_one(db)
             .await?
             .try_get(0)?
     };
@@ -409,27 +402,28 @@ pub(super) async fn update_settings(
     defaults: &AccountDefaults,
 ) -> Result<Account, StoreError> {
     let now = now_us();
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     ensure_account(&mut tx, tenant, user, defaults, now).await?;
-    let mut sql = super::sql::Sql::new(db.dialect, "UPDATE billing_accounts SET updated_us = ");
-    sql.bind(now);
+    let mut sql = crate::db::Sql::new("UPDATE billing_accounts SET updated_us = ");
+    sql.push_bind(now);
     if let Some(d) = s.daily_limit {
-        sql.push(", daily_limit_nanos = ").bind(d.map(|n| n.0));
+        sql.push(", daily_limit_nanos = ").push_bind(d.map(|n| n.0));
     }
     if let Some(m) = s.monthly_limit {
-        sql.push(", monthly_limit_nanos = ").bind(m.map(|n| n.0));
+        sql.push(", monthly_limit_nanos = ")
+            .push_bind(m.map(|n| n.0));
     }
     if let Some(a) = s.is_active {
-        sql.push(", is_active = ").bind(i64::from(a));
+        sql.push(", is_active = ").push_bind(i64::from(a));
     }
     if let Some(b) = s.billing_enabled {
-        sql.push(", billing_enabled = ").bind(i64::from(b));
+        sql.push(", billing_enabled = ").push_bind(i64::from(b));
     }
     sql.push(" WHERE tenant_id = ")
-        .bind(tenant)
+        .push_bind(tenant)
         .push(" AND user_id = ")
-        .bind(user);
-    sql.query().execute(&mut *tx).await?;
+        .push_bind(user);
+    sql.execute(&mut tx).await?;
     tx.commit().await?;
     account(db, tenant, user)
         .await?
@@ -439,7 +433,7 @@ pub(super) async fn update_settings(
 /// Every account and currency whose stored balance differs from the sum of its ledger, or
 /// whose held amount differs from its open holds.
 pub(super) async fn audit(db: &Db) -> Result<AuditReport, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT b.tenant_id, b.user_id, b.currency, b.balance_nanos, b.held_nanos, \
            (SELECT CAST(COALESCE(SUM(l.delta_nanos), 0) AS BIGINT) FROM ledger_entries l \
             WHERE l.tenant_id = b.tenant_id AND l.user_id = b.user_id \
@@ -449,7 +443,7 @@ pub(super) async fn audit(db: &Db) -> Result<AuditReport, StoreError> {
               AND h.currency = b.currency AND h.status = 'open') \
          FROM account_balances b ORDER BY b.tenant_id, b.user_id, b.currency",
     )
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     let mut report = AuditReport::default();
     for r in &rows {

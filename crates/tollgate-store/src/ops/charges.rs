@@ -16,7 +16,7 @@ use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::alerts::{self, LimitSpend, Period};
-use super::sql::Arg;
+use crate::db::Arg;
 use crate::model::{AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
 use crate::webhooks::NewAlert;
 use crate::StoreError;

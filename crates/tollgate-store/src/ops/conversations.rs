@@ -1,21 +1,19 @@
 //! Conversations and their messages (written with their call by the append transaction).
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use tollgate_core::Nanos;
 use uuid::Uuid;
 
 use super::decode::{json_object, json_value, uuid};
-use crate::db::Db;
+use crate::db::{query, Db, Row};
 use crate::model::{Conversation, Message};
 use crate::StoreError;
 
 const COLUMNS: &str = "id, tenant_id, title, system_prompt, model_alias, temperature, max_tokens, message_count, \
      total_input_tokens, total_output_tokens, total_cost_nanos, currency, created_us, updated_us, last_message_us";
 
-fn conversation(row: &AnyRow) -> Result<Conversation, StoreError> {
+fn conversation(row: &Row) -> Result<Conversation, StoreError> {
     Ok(Conversation {
-        id: uuid(&row.try_get::<String, _>(0)?)?,
+        id: uuid(&row.try_get::<String>(0)?)?,
         tenant_id: row.try_get(1)?,
         title: row.try_get(2)?,
         system_prompt: row.try_get(3)?,
@@ -33,10 +31,10 @@ fn conversation(row: &AnyRow) -> Result<Conversation, StoreError> {
     })
 }
 
-fn message(row: &AnyRow) -> Result<Message, StoreError> {
+fn message(row: &Row) -> Result<Message, StoreError> {
     Ok(Message {
-        id: uuid(&row.try_get::<String, _>(0)?)?,
-        conversation_id: uuid(&row.try_get::<String, _>(1)?)?,
+        id: uuid(&row.try_get::<String>(0)?)?,
+        conversation_id: uuid(&row.try_get::<String>(1)?)?,
         role: row.try_get(2)?,
         content: json_value(row.try_get(3)?),
         content_hash: row.try_get(4)?,
@@ -55,14 +53,14 @@ pub(super) async fn list_conversations(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Conversation>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1
          ORDER BY updated_us DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(tenant)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter().map(conversation).collect()
 }
@@ -72,12 +70,12 @@ pub(super) async fn get_conversation(
     tenant: &str,
     id: Uuid,
 ) -> Result<Option<Conversation>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 AND id = $2"
     ))
     .bind(tenant)
     .bind(id.to_string())
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     row.as_ref().map(conversation).transpose()
 }
@@ -92,7 +90,7 @@ pub(super) async fn list_messages(
     if get_conversation(db, tenant, id).await?.is_none() {
         return Ok(None);
     }
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT id, conversation_id, role, content, content_hash, input_tokens, output_tokens, tool_calls,
                 tool_results, metadata, ts_us
          FROM messages WHERE tenant_id = $1 AND conversation_id = $2
@@ -102,7 +100,7 @@ pub(super) async fn list_messages(
     .bind(id.to_string())
     .bind(limit)
     .bind(offset)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter()
         .map(message)

@@ -54,16 +54,12 @@ mod retention;
 mod retention_sql;
 pub(crate) mod retry;
 mod rows;
-mod sql;
 mod sqlite_append;
 mod sqlite_read;
 mod tally;
 mod tenants;
 mod transparency;
 mod webhooks;
-
-pub(crate) use sqlite_append::SqliteWriter;
-pub(crate) use sqlite_read::SqliteReader;
 
 use async_trait::async_trait;
 use tollgate_core::PriceEntry;
@@ -79,7 +75,6 @@ use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, Retenti
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
 use retry::retrying;
-use sql::begin_write;
 
 #[async_trait]
 impl Store for SqlStore {
@@ -93,7 +88,7 @@ impl Store for SqlStore {
 
     #[tracing::instrument(name = "store.health", skip_all)]
     async fn health(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.db.reader).await?;
+        crate::db::query("SELECT 1").execute(&self.db).await?;
         Ok(())
     }
 
@@ -185,8 +180,13 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
         retrying(&self.retries, "append_usage", || async {
-            match (&self.sqlite_writer, &self.db.pg) {
-                (Some(writer), _) => writer.append(items),
+            match (self.db.sqlite(), self.db.postgres()) {
+                (Some(sqlite), _) => {
+                    let items = items.to_vec();
+                    sqlite
+                        .write(move |conn| sqlite_append::append(conn, &items))
+                        .await
+                }
                 (None, Some(pool)) => pg_append::append_usage(pool, items).await,
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
@@ -201,19 +201,12 @@ impl Store for SqlStore {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UsageRow>, StoreError> {
-        read::usage_rows(
-            &self.db,
-            self.sqlite_reader.as_deref(),
-            tenant_id,
-            start_us,
-            end_us,
-        )
-        .await
+        read::usage_rows(&self.db, tenant_id, start_us, end_us).await
     }
 
     #[tracing::instrument(name = "store.monthly_rows", skip_all, fields(tenant = %tenant_id))]
     async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError> {
-        export::monthly_rows(&self.db, self.sqlite_reader.as_deref(), tenant_id, month).await
+        export::monthly_rows(&self.db, tenant_id, month).await
     }
 
     #[tracing::instrument(name = "store.export_span", skip_all, fields(tenant = %tenant_id))]
@@ -368,14 +361,7 @@ impl Store for SqlStore {
         selection: &Selection,
         opts: SelectOptions,
     ) -> Result<SelectedLogs, StoreError> {
-        receipts::select_logs(
-            &self.db,
-            self.sqlite_reader.as_deref(),
-            tenant_id,
-            selection,
-            opts,
-        )
-        .await
+        receipts::select_logs(&self.db, tenant_id, selection, opts).await
     }
 
     #[tracing::instrument(name = "store.insert_receipt", skip_all, fields(tenant = %receipt.tenant_id, receipt = %receipt.id))]
@@ -563,8 +549,15 @@ impl Store for SqlStore {
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
         retrying(&self.retries, "authorize", || async {
-            match (&self.sqlite_writer, &self.db.pg) {
-                (Some(writer), _) => writer.authorize(requests, defaults, now_us),
+            match (self.db.sqlite(), self.db.postgres()) {
+                (Some(sqlite), _) => {
+                    let (requests, defaults) = (requests.to_vec(), defaults.clone());
+                    sqlite
+                        .write(move |conn| {
+                            sqlite_append::authorize(conn, &requests, &defaults, now_us)
+                        })
+                        .await
+                }
                 (None, Some(pool)) => pg_append::authorize(pool, requests, defaults, now_us).await,
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
@@ -653,7 +646,7 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.raise_alerts", skip_all, fields(alerts = alerts.len()))]
     async fn raise_alerts(&self, alerts: &[NewAlert]) -> Result<usize, StoreError> {
         retrying(&self.retries, "raise_alerts", || async {
-            let mut tx = begin_write(&self.db).await?;
+            let mut tx = self.db.begin_write().await?;
             let n = webhooks::raise_in(&mut tx, self.db.dialect, alerts).await?;
             tx.commit().await?;
             Ok(n)

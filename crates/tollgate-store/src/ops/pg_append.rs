@@ -24,7 +24,7 @@ use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
-use super::sql::Arg;
+use crate::db::Arg;
 use crate::model::{
     AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };

@@ -10,12 +10,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::now_us;
 
 use super::plans::{choose_default, default_choice, lock, locking, names, source};
-use super::sql::begin_write;
-use crate::db::{Db, Dialect};
+use crate::db::{query, Db, Dialect, Tx};
 use crate::plans::{seed_rule, PlanSeed, PlanSource, Seeded, Seeding};
 use crate::StoreError;
 
@@ -26,7 +24,7 @@ pub(super) async fn seed(
     seeds: &[PlanSeed],
     default: Option<&str>,
 ) -> Result<Seeding, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let now = now_us();
     let mut order: BTreeSet<&str> = seeds.iter().map(|s| s.name.as_str()).collect();
     order.extend(default);
@@ -74,14 +72,14 @@ pub(super) async fn seed(
 
 /// Adds one plan of the settings, or applies it to the database's by the rule.
 async fn plan(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     seed: &PlanSeed,
     now: i64,
 ) -> Result<Seeded<Option<i64>>, StoreError> {
     // Inserting first: when another start is adding the same plan, this waits for it and
     // then finds its row below.
-    let added = sqlx::query(
+    let added = query(
         "INSERT INTO plans (name, monthly_requests, source, created_us, updated_us) \
          VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING",
     )
@@ -89,32 +87,27 @@ async fn plan(
     .bind(seed.monthly_requests)
     .bind(PlanSource::Settings.as_str())
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
-    .rows_affected()
         == 1;
     if added {
         return Ok(Seeded::Added);
     }
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT monthly_requests, source, updated_us FROM plans WHERE name = $1{}",
         locking(dialect, " FOR UPDATE")
     ))
     .bind(&seed.name)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
-    let stored: Option<i64> = row.try_get("monthly_requests")?;
-    let by = source(row.try_get("source")?)?;
+    let stored: Option<i64> = row.get("monthly_requests")?;
+    let by = source(&row.get::<String>("source")?)?;
     let (outcome, write) = seed_rule(&stored, by, &seed.monthly_requests);
     if write {
         // `updated_us` says when the quota changed, not when it was marked the settings'.
         let changed = matches!(outcome, Seeded::Applied { .. });
-        let updated: i64 = if changed {
-            now
-        } else {
-            row.try_get("updated_us")?
-        };
-        sqlx::query(
+        let updated: i64 = if changed { now } else { row.get("updated_us")? };
+        query(
             "UPDATE plans SET monthly_requests = $1, source = $2, updated_us = $3 \
              WHERE name = $4",
         )
@@ -122,7 +115,7 @@ async fn plan(
         .bind(PlanSource::Settings.as_str())
         .bind(updated)
         .bind(&seed.name)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(outcome)

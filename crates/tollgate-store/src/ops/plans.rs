@@ -14,12 +14,9 @@
 //! deleted plan (the default's foreign key would refuse it too). Seeding at start
 //! (`plan_seed`) takes the same order.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::now_us;
 
-use super::sql::{begin_write, numbered};
-use crate::db::{Db, Dialect};
+use crate::db::{numbered, query, Db, Dialect, Row, Tx};
 use crate::model::QuotaState;
 use crate::plans::{Plan, PlanChange, PlanPut, PlanSource, PlanUpdate};
 use crate::StoreError;
@@ -66,12 +63,12 @@ fn quota_sql(dialect: Dialect) -> String {
     )
 }
 
-fn quota_state(r: &AnyRow, month: i64) -> Result<QuotaState, StoreError> {
+fn quota_state(r: &Row, month: i64) -> Result<QuotaState, StoreError> {
     Ok(QuotaState {
-        plan: found(r.try_get("plan_name")?)?,
-        limit: r.try_get("plan_requests")?,
-        used: r.try_get("used_requests")?,
-        reserved: r.try_get("reserved_requests")?,
+        plan: found(r.get("plan_name")?)?,
+        limit: r.get("plan_requests")?,
+        used: r.get("used_requests")?,
+        reserved: r.get("reserved_requests")?,
         month,
     })
 }
@@ -82,10 +79,10 @@ pub(super) async fn quota(
     tenant: &str,
     month: i64,
 ) -> Result<Option<QuotaState>, StoreError> {
-    let row = sqlx::query(&quota_sql(db.dialect))
+    let row = query(quota_sql(db.dialect))
         .bind(tenant)
         .bind(month)
-        .fetch_optional(&db.reader)
+        .fetch_optional(db)
         .await?;
     row.as_ref().map(|r| quota_state(r, month)).transpose()
 }
@@ -101,30 +98,30 @@ pub(super) fn source(text: &str) -> Result<PlanSource, StoreError> {
         .ok_or_else(|| StoreError::Invariant(format!("'{text}' is not a plan source")))
 }
 
-fn plan(r: &AnyRow) -> Result<Plan, StoreError> {
+fn plan(r: &Row) -> Result<Plan, StoreError> {
     Ok(Plan {
-        name: r.try_get("name")?,
-        monthly_requests: r.try_get("monthly_requests")?,
-        default: r.try_get::<i64, _>("is_default")? != 0,
-        source: source(r.try_get("source")?)?,
-        tenants: r.try_get("tenants")?,
-        created_us: r.try_get("created_us")?,
-        updated_us: r.try_get("updated_us")?,
+        name: r.get("name")?,
+        monthly_requests: r.get("monthly_requests")?,
+        default: r.get::<i64>("is_default")? != 0,
+        source: source(&r.get::<String>("source")?)?,
+        tenants: r.get("tenants")?,
+        created_us: r.get("created_us")?,
+        updated_us: r.get("updated_us")?,
     })
 }
 
 /// Every plan, by name.
 pub(super) async fn list(db: &Db) -> Result<Vec<Plan>, StoreError> {
-    let rows = sqlx::query(&format!("{PLAN_SELECT} ORDER BY p.name"))
-        .fetch_all(&db.reader)
+    let rows = query(format!("{PLAN_SELECT} ORDER BY p.name"))
+        .fetch_all(db)
         .await?;
     rows.iter().map(plan).collect()
 }
 
-async fn one(tx: &mut Transaction<'static, Any>, name: &str) -> Result<Plan, StoreError> {
-    let row = sqlx::query(&format!("{PLAN_SELECT} WHERE p.name = $1"))
+async fn one(tx: &mut Tx, name: &str) -> Result<Plan, StoreError> {
+    let row = query(format!("{PLAN_SELECT} WHERE p.name = $1"))
         .bind(name)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     plan(&row)
 }
@@ -139,32 +136,32 @@ pub(super) fn locking(dialect: Dialect, clause: &'static str) -> &'static str {
 
 /// Locks a plan's row (`lock`: the PostgreSQL lock clause) and says whether it exists.
 pub(super) async fn lock(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     name: &str,
     lock: &'static str,
 ) -> Result<bool, StoreError> {
     let clause = locking(dialect, lock);
-    let row = sqlx::query(&format!("SELECT name FROM plans WHERE name = $1{clause}"))
+    let row = query(format!("SELECT name FROM plans WHERE name = $1{clause}"))
         .bind(name)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     Ok(row.is_some())
 }
 
 /// Every plan's name, sorted.
-pub(super) async fn names(tx: &mut Transaction<'static, Any>) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT name FROM plans ORDER BY name")
-        .fetch_all(&mut **tx)
+pub(super) async fn names(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
+    let rows = query("SELECT name FROM plans ORDER BY name")
+        .fetch_all(&mut *tx)
         .await?;
     rows.iter()
-        .map(|r| r.try_get("name").map_err(StoreError::from))
+        .map(|r| r.get("name"))
         .collect()
 }
 
 /// The default plan's name and who chose it (locked `FOR UPDATE` on PostgreSQL when `lock`).
 pub(super) async fn default_choice(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     lock: bool,
 ) -> Result<(String, PlanSource), StoreError> {
@@ -173,33 +170,33 @@ pub(super) async fn default_choice(
     } else {
         ""
     };
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT default_plan, default_plan_source FROM deployment_settings WHERE id = 1{clause}"
     ))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invariant("deployment_settings has no row".into()))?;
     Ok((
-        row.try_get("default_plan")?,
-        source(row.try_get("default_plan_source")?)?,
+        row.get("default_plan")?,
+        source(&row.get::<String>("default_plan_source")?)?,
     ))
 }
 
 /// Makes `name` (a plan whose row the caller holds) the default plan, chosen by `by`.
 pub(super) async fn choose_default(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     name: &str,
     by: PlanSource,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "UPDATE deployment_settings SET default_plan = $1, default_plan_source = $2, \
          updated_us = $3 WHERE id = 1",
     )
     .bind(name)
     .bind(by.as_str())
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -215,12 +212,12 @@ fn is_the_default(name: &str, what: &str) -> StoreError {
 /// Adds a plan or changes it, as an operator: what `update` sets is the operator's from now
 /// on, never changed by a server's settings.
 pub(super) async fn put(db: &Db, name: &str, update: &PlanUpdate) -> Result<PlanPut, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let existed = lock(&mut tx, db.dialect, name, " FOR UPDATE").await?;
     let now = now_us();
     match update.monthly_requests {
         Some(quota) => {
-            sqlx::query(
+            query(
                 "INSERT INTO plans (name, monthly_requests, source, created_us, updated_us) \
                  VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO UPDATE \
                  SET monthly_requests = excluded.monthly_requests, source = excluded.source, \
@@ -230,7 +227,7 @@ pub(super) async fn put(db: &Db, name: &str, update: &PlanUpdate) -> Result<Plan
             .bind(quota)
             .bind(PlanSource::Operator.as_str())
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         None if !existed => return Ok(PlanPut::Missing),
@@ -253,27 +250,27 @@ pub(super) async fn put(db: &Db, name: &str, update: &PlanUpdate) -> Result<Plan
 
 /// Deletes a plan no tenant is on and that is not the default.
 pub(super) async fn delete(db: &Db, name: &str) -> Result<bool, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     if !lock(&mut tx, db.dialect, name, " FOR UPDATE").await? {
         return Ok(false);
     }
     if default_choice(&mut tx, db.dialect, false).await?.0 == name {
         return Err(is_the_default(name, "it cannot be deleted"));
     }
-    let on = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM tenants WHERE plan = $1")
+    let on = query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM tenants WHERE plan = $1")
         .bind(name)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
-    let n: i64 = on.try_get("n")?;
+    let n: i64 = on.get("n")?;
     if n > 0 {
         let tenants = if n == 1 { "tenant is" } else { "tenants are" };
         return Err(StoreError::Conflict(format!(
             "plan '{name}' cannot be deleted: {n} {tenants} on it; move them to another plan first"
         )));
     }
-    sqlx::query("DELETE FROM plans WHERE name = $1")
+    query("DELETE FROM plans WHERE name = $1")
         .bind(name)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(true)
@@ -286,25 +283,25 @@ pub(super) async fn set_tenant_plan(
     plan: Option<&str>,
     month: i64,
 ) -> Result<PlanChange, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     if let Some(name) = plan {
         if !lock(&mut tx, db.dialect, name, " FOR SHARE").await? {
             let known = names(&mut tx).await?;
             return Ok(PlanChange::UnknownPlan { known });
         }
     }
-    let done = sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2")
+    let done = query("UPDATE tenants SET plan = $1 WHERE id = $2")
         .bind(plan)
         .bind(tenant)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::NotFound("tenant".into()));
     }
-    let row = sqlx::query(&quota_sql(db.dialect))
+    let row = query(quota_sql(db.dialect))
         .bind(tenant)
         .bind(month)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
     let quota = quota_state(&row, month)?;
     tx.commit().await?;

@@ -3,20 +3,17 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use tollgate_core::pricing::{PriceEntry, PriceSource, Rates};
 use tollgate_core::time::now_us;
 use tollgate_core::Currency;
 
-use super::sql::begin_write;
-use crate::db::Db;
+use crate::db::{query, Db, Row};
 use crate::StoreError;
 
 const COLUMNS: &str =
     "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning";
 
-fn entry(row: &AnyRow) -> Result<PriceEntry, StoreError> {
+fn entry(row: &Row) -> Result<PriceEntry, StoreError> {
     let rate = |i: usize| -> Result<Option<_>, StoreError> {
         let text: Option<String> = row.try_get(i)?;
         text.map(|t| {
@@ -51,19 +48,19 @@ fn entry(row: &AnyRow) -> Result<PriceEntry, StoreError> {
 }
 
 pub(super) async fn load_prices(db: &Db) -> Result<Vec<PriceEntry>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM prices"))
-        .fetch_all(&db.reader)
+    let rows = query(format!("SELECT {COLUMNS} FROM prices"))
+        .fetch_all(db)
         .await?;
     rows.iter().map(entry).collect()
 }
 
 pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usize, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let mut added = 0;
     let created = now_us();
     for e in entries {
         let tenant = e.tenant_id.clone().unwrap_or_default();
-        let existing = sqlx::query(&format!(
+        let existing = query(format!(
             "SELECT {COLUMNS} FROM prices
              WHERE tenant_id = $1 AND provider = $2 AND model = $3 AND effective_from_us = $4"
         ))
@@ -71,7 +68,7 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         .bind(&e.provider)
         .bind(&e.model)
         .bind(e.effective_from_us)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         if let Some(row) = existing {
             let old = entry(&row)?;
@@ -87,7 +84,7 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
             continue;
         }
         let text = |d: Option<Decimal>| d.map(|d| d.to_string());
-        sqlx::query(
+        query(
             "INSERT INTO prices (tenant_id, provider, model, effective_from_us, currency, input, output,
                                  cached_input, cache_write, reasoning, created_us)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -103,7 +100,7 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         .bind(text(e.rates.cache_write))
         .bind(text(e.rates.reasoning))
         .bind(created)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         added += 1;
     }

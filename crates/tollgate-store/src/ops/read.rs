@@ -1,15 +1,11 @@
 //! Reading usage: rollup-backed totals and indexed event listings. Neither reads more than
 //! the range asked for, so their cost does not grow with a tenant's history.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use tollgate_core::time::{day_of, DAY_US};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 
 use super::decode::{json_object, uuid};
-use super::sql::Sql;
-use super::sqlite_read::SqliteReader;
-use crate::db::Db;
+use crate::db::{query, Db, Row, Sql};
 use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
 use crate::StoreError;
 
@@ -24,7 +20,7 @@ pub(super) const ROLLUP_MEASURES: &str =
     "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
      reasoning_tokens, cost_nanos, cached_responses, unpriced";
 
-fn usage_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
+fn usage_row(row: &Row) -> Result<UsageRow, StoreError> {
     Ok(UsageRow {
         day: row.try_get(0)?,
         provider: row.try_get(1)?,
@@ -49,7 +45,6 @@ fn usage_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
 
 pub(super) async fn usage_rows(
     db: &Db,
-    reader: Option<&SqliteReader>,
     tenant: &str,
     start_us: i64,
     end_us: i64,
@@ -62,74 +57,54 @@ pub(super) async fn usage_rows(
     let last_full = day_of(end_us.saturating_add(1)) - 1;
     let mut rows = Vec::new();
     if first_full <= last_full {
-        let mut sql = Sql::new(
-            db.dialect,
-            &format!(
-                "SELECT day, provider, model, alias, origin, user_id, currency, {ROLLUP_MEASURES} \
+        let mut sql = Sql::new(&format!(
+            "SELECT day, provider, model, alias, origin, user_id, currency, {ROLLUP_MEASURES} \
                  FROM usage_daily WHERE tenant_id = "
-            ),
-        );
-        sql.bind(tenant)
+        ));
+        sql.push_bind(tenant)
             .push(" AND day >= ")
-            .bind(first_full)
+            .push_bind(first_full)
             .push(" AND day <= ")
-            .bind(last_full);
-        rows.extend(fetch_rows(db, reader, &sql).await?);
+            .push_bind(last_full);
+        rows.extend(fetch_rows(db, &sql).await?);
         if start_us < first_full * DAY_US {
-            rows.extend(event_rows(db, reader, tenant, start_us, first_full * DAY_US - 1).await?);
+            rows.extend(event_rows(db, tenant, start_us, first_full * DAY_US - 1).await?);
         }
         if (last_full + 1) * DAY_US <= end_us {
-            rows.extend(event_rows(db, reader, tenant, (last_full + 1) * DAY_US, end_us).await?);
+            rows.extend(event_rows(db, tenant, (last_full + 1) * DAY_US, end_us).await?);
         }
     } else {
-        rows.extend(event_rows(db, reader, tenant, start_us, end_us).await?);
+        rows.extend(event_rows(db, tenant, start_us, end_us).await?);
     }
     Ok(rows)
 }
 
 /// Usage rows of a query: through rusqlite on SQLite (thousands of rollup rows decode many
 /// times faster there than through sqlx), through sqlx otherwise.
-pub(super) async fn fetch_rows(
-    db: &Db,
-    reader: Option<&SqliteReader>,
-    sql: &Sql,
-) -> Result<Vec<UsageRow>, StoreError> {
-    match reader {
-        Some(reader) => reader.usage_rows(sql),
-        None => sql
-            .query()
-            .fetch_all(&db.reader)
-            .await?
-            .iter()
-            .map(usage_row)
-            .collect(),
-    }
+pub(super) async fn fetch_rows(db: &Db, sql: &Sql) -> Result<Vec<UsageRow>, StoreError> {
+    sql.fetch_all(db).await?.iter().map(usage_row).collect()
 }
 
 async fn event_rows(
     db: &Db,
-    reader: Option<&SqliteReader>,
     tenant: &str,
     start_us: i64,
     end_us: i64,
 ) -> Result<Vec<UsageRow>, StoreError> {
-    let mut sql = Sql::new(
-        db.dialect,
-        &format!(
-            "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''), \
+    let mut sql = Sql::new(&format!(
+        "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''), \
              COALESCE(user_id, ''), currency, {SUMS} FROM usage_events WHERE tenant_id = "
-        ),
-    );
-    sql.bind(tenant)
+    ));
+    sql.push_bind(tenant)
         .push(" AND ts_us >= ")
-        .bind(start_us)
+        .push_bind(start_us)
         .push(" AND ts_us <= ")
-        .bind(end_us)
+        .push_bind(end_us)
         .push(&format!(
             " GROUP BY ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), \
              COALESCE(origin, ''), COALESCE(user_id, ''), currency"
         ));
-    fetch_rows(db, reader, &sql).await
+    fetch_rows(db, &sql).await
 }
 
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
@@ -140,7 +115,7 @@ pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, req
 /// How many columns [`EVENT_COLUMNS`] lists.
 pub(super) const EVENT_COLUMN_COUNT: usize = 28;
 
-pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
     let conversation: Option<String> = row.try_get(13)?;
     let currency: String = row.try_get(21)?;
     let source: String = row.try_get(24)?;
@@ -148,7 +123,7 @@ pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
         seq: row.try_get(0)?,
         recorded_us: row.try_get(1)?,
         event: UsageEvent {
-            log_id: uuid(&row.try_get::<String, _>(2)?)?,
+            log_id: uuid(&row.try_get::<String>(2)?)?,
             tenant_id: row.try_get(3)?,
             request_id: row.try_get(4)?,
             timestamp_us: row.try_get(5)?,
@@ -170,7 +145,7 @@ pub(crate) fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
             },
             latency_ms: row.try_get(19)?,
             cost: Nanos(row.try_get(20)?),
-            input_cost: row.try_get::<Option<i64>, _>(26)?.map(Nanos),
+            input_cost: row.try_get::<Option<i64>>(26)?.map(Nanos),
             currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
             price_version: row.try_get(22)?,
             flags: EventFlags::from_bits(row.try_get(23)?),
@@ -187,16 +162,15 @@ pub(super) async fn list_events(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut sql = Sql::new(
-        db.dialect,
-        &format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "),
-    );
-    sql.bind(tenant);
+    let mut sql = Sql::new(&format!(
+        "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "
+    ));
+    sql.push_bind(tenant);
     if let Some(s) = f.start_us {
-        sql.push(" AND ts_us >= ").bind(s);
+        sql.push(" AND ts_us >= ").push_bind(s);
     }
     if let Some(e) = f.end_us {
-        sql.push(" AND ts_us <= ").bind(e);
+        sql.push(" AND ts_us <= ").push_bind(e);
     }
     let exact = [
         ("alias", &f.alias),
@@ -207,20 +181,20 @@ pub(super) async fn list_events(
     ];
     for (column, value) in exact {
         if let Some(v) = value {
-            sql.push(&format!(" AND {column} = ")).bind(v.clone());
+            sql.push(&format!(" AND {column} = ")).push_bind(v.clone());
         }
     }
     if let Some(c) = f.conversation_id {
-        sql.push(" AND conversation_id = ").bind(c.to_string());
+        sql.push(" AND conversation_id = ").push_bind(c.to_string());
     }
     if f.unpriced_only {
         sql.push(" AND (flags & 2) <> 0");
     }
     sql.push(" ORDER BY ts_us DESC, seq DESC LIMIT ")
-        .bind(limit)
+        .push_bind(limit)
         .push(" OFFSET ")
-        .bind(offset);
-    let rows = sql.query().fetch_all(&db.reader).await?;
+        .push_bind(offset);
+    let rows = sql.fetch_all(db).await?;
     rows.iter().map(stored_event).collect()
 }
 
@@ -230,13 +204,13 @@ pub(super) async fn log_entries(
     start_seq: i64,
     limit: i64,
 ) -> Result<Vec<LogEntry>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT seq, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
     )
     .bind(tenant)
     .bind(start_seq)
     .bind(limit)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     let mut out = rows
         .iter()
@@ -256,14 +230,14 @@ pub(super) async fn log_entries(
     }
     // Archived positions keep their leaf hash; their entry is in the archive file.
     let end = start_seq.saturating_add(limit);
-    let archived = sqlx::query(
+    let archived = query(
         "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND seq >= $2 \
          AND seq < $3 ORDER BY seq",
     )
     .bind(tenant)
     .bind(start_seq)
     .bind(end)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     for r in &archived {
         let seq: i64 = r.try_get(0)?;

@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::time::{month_of, month_string};
 use tollgate_core::{Nanos, TokenCounts};
 use tollgate_receipts::merkle::{Needs, Nodes, TILE_LEAVES};
@@ -17,12 +15,9 @@ use uuid::Uuid;
 
 use super::decode::uuid;
 use super::read::{stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
-use super::sql::begin_write;
-use super::sql::Sql;
-use super::sqlite_read::SqliteReader;
 use super::tally::{GroupKey, GroupSums, Tally};
 use super::transparency::{hash32, log_size};
-use crate::db::{Db, Dialect};
+use crate::db::{query, Db, Dialect, Row, Sql, Tx};
 use crate::model::{
     CertifiedLog, LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection,
     SeqRange, StoredEvent, StoredReceipt,
@@ -47,24 +42,24 @@ impl Part {
     /// `WHERE tenant_id = ? AND seq < ? AND <part>`.
     fn filter(&self, sql: &mut Sql, tenant: &str, log_size: i64) {
         sql.push(" WHERE tenant_id = ")
-            .bind(tenant)
+            .push_bind(tenant)
             .push(" AND seq < ")
-            .bind(log_size);
+            .push_bind(log_size);
         match self {
             Part::Seq(r) => {
                 sql.push(" AND seq >= ")
-                    .bind(r.start)
+                    .push_bind(r.start)
                     .push(" AND seq < ")
-                    .bind(r.end);
+                    .push_bind(r.end);
             }
             Part::Conversation(c) => {
-                sql.push(" AND conversation_id = ").bind(c.as_str());
+                sql.push(" AND conversation_id = ").push_bind(c.as_str());
             }
             Part::Time(start, end) => {
                 sql.push(" AND ts_us >= ")
-                    .bind(*start)
+                    .push_bind(*start)
                     .push(" AND ts_us <= ")
-                    .bind(*end);
+                    .push_bind(*end);
             }
             Part::Ids(ids) => {
                 sql.push(" AND log_id IN (");
@@ -72,7 +67,7 @@ impl Part {
                     if i > 0 {
                         sql.push(", ");
                     }
-                    sql.bind(id.as_str());
+                    sql.push_bind(id.as_str());
                 }
                 sql.push(")");
             }
@@ -82,11 +77,10 @@ impl Part {
 
 /// The receipt version and certified count of a tenant (0, 0 before its first receipt).
 async fn receipt_state(db: &Db, tenant: &str) -> Result<(i64, i64), StoreError> {
-    let row =
-        sqlx::query("SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1")
-            .bind(tenant)
-            .fetch_optional(&db.reader)
-            .await?;
+    let row = query("SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(db)
+        .await?;
     match row {
         Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
         None => Ok((0, 0)),
@@ -95,11 +89,11 @@ async fn receipt_state(db: &Db, tenant: &str) -> Result<(i64, i64), StoreError> 
 
 /// The merged certified ranges of a tenant, ascending.
 async fn certified_ranges(db: &Db, tenant: &str) -> Result<Vec<SeqRange>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT start_seq, end_seq FROM certified_ranges WHERE tenant_id = $1 ORDER BY start_seq",
     )
     .bind(tenant)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter()
         .map(|r| {
@@ -149,16 +143,16 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
     };
     match selection {
         Selection::TimeRange { start_us, end_us } => {
-            let row = sqlx::query(
+            let row = query(
                 "SELECT MIN(month) FROM retention_archives WHERE tenant_id = $1 \
                  AND month BETWEEN $2 AND $3 AND state <> 'written'",
             )
             .bind(tenant)
             .bind(month_of(*start_us))
             .bind(month_of(*end_us))
-            .fetch_one(&db.reader)
+            .fetch_one(db)
             .await?;
-            match row.try_get::<Option<i64>, _>(0)? {
+            match row.try_get::<Option<i64>>(0)? {
                 Some(month) => Err(archived(format!(
                     "the logs of {} were",
                     month_string(month)
@@ -169,19 +163,16 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
         Selection::LogIds(ids) => {
             let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
             for chunk in ids.chunks(IDS_PER_QUERY) {
-                let mut sql = Sql::new(
-                    db.dialect,
-                    "SELECT log_id FROM archived_leaves WHERE tenant_id = ",
-                );
-                sql.bind(tenant).push(" AND log_id IN (");
+                let mut sql = Sql::new("SELECT log_id FROM archived_leaves WHERE tenant_id = ");
+                sql.push_bind(tenant).push(" AND log_id IN (");
                 for (i, id) in chunk.iter().enumerate() {
                     if i > 0 {
                         sql.push(", ");
                     }
-                    sql.bind(id.as_str());
+                    sql.push_bind(id.as_str());
                 }
                 sql.push(") LIMIT 1");
-                if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
+                if let Some(row) = sql.fetch_optional(db).await? {
                     let id: String = row.try_get(0)?;
                     return Err(archived(format!("log {id} was")));
                 }
@@ -194,7 +185,6 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
 
 pub(super) async fn select_logs(
     db: &Db,
-    reader: Option<&SqliteReader>,
     tenant: &str,
     selection: &Selection,
     opts: SelectOptions,
@@ -222,19 +212,22 @@ pub(super) async fn select_logs(
     };
     let mut tally = Tally::default();
     for part in &parts {
-        match reader {
-            // SQLite: one pass over the rows, on the calling thread.
-            Some(reader) => {
-                let mut sql = Sql::new(
-                    db.dialect,
-                    &format!(
-                        "SELECT {} FROM usage_events",
-                        super::sqlite_read::SCAN_COLUMNS
-                    ),
-                );
+        match db.sqlite() {
+            // SQLite: one pass over the rows, on a reader.
+            Some(sqlite) => {
+                let mut sql = Sql::new(&format!(
+                    "SELECT {} FROM usage_events",
+                    super::sqlite_read::SCAN_COLUMNS
+                ));
                 part.filter(&mut sql, tenant, size);
                 sql.push(" ORDER BY seq");
-                reader.scan(&sql, opts, &mut tally)?;
+                tally = sqlite
+                    .read_with(move |conn| {
+                        let mut tally = tally;
+                        super::sqlite_read::scan(conn, &sql, opts, &mut tally)?;
+                        Ok(tally)
+                    })
+                    .await?;
             }
             // PostgreSQL: the aggregates in the database, the leaf hashes over the wire.
             None => scan_sql(db, tenant, size, part, opts, &mut tally).await?,
@@ -286,7 +279,6 @@ async fn scan_sql(
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(
-        db.dialect,
         "SELECT provider, model, alias, currency, COUNT(*), \
          CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
          CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
@@ -299,15 +291,12 @@ async fn scan_sql(
     // Grouped by the recorded labels too, so that one pass finds them; the groups of a key
     // are merged again below.
     sql.push(" GROUP BY provider, model, alias, currency, profile, COALESCE(lock_digest, '')");
-    let rows = sql.query().fetch_all(&db.reader).await?;
+    let rows = sql.fetch_all(db).await?;
     if rows.is_empty() {
         return Ok(());
     }
     for row in &rows {
-        tally.recorded(
-            &row.try_get::<String, _>(14)?,
-            &row.try_get::<String, _>(15)?,
-        );
+        tally.recorded(&row.try_get::<String>(14)?, &row.try_get::<String>(15)?);
         let key: GroupKey = (
             row.try_get(0)?,
             row.try_get(1)?,
@@ -333,35 +322,29 @@ async fn scan_sql(
         )?;
     }
 
-    let mut sql = Sql::new(
-        db.dialect,
-        "SELECT DISTINCT conversation_id FROM usage_events",
-    );
+    let mut sql = Sql::new("SELECT DISTINCT conversation_id FROM usage_events");
     part.filter(&mut sql, tenant, size);
     sql.push(" AND conversation_id IS NOT NULL");
-    for row in sql.query().fetch_all(&db.reader).await? {
+    for row in sql.fetch_all(db).await? {
         tally
             .conversations
-            .insert(uuid(&row.try_get::<String, _>(0)?)?);
+            .insert(uuid(&row.try_get::<String>(0)?)?);
     }
 
-    let mut sql = Sql::new(db.dialect, "SELECT seq, log_id FROM usage_events");
+    let mut sql = Sql::new("SELECT seq, log_id FROM usage_events");
     part.filter(&mut sql, tenant, size);
     sql.push(" ORDER BY seq LIMIT ")
-        .bind(opts.inline_ids as i64 + 1);
-    for row in sql.query().fetch_all(&db.reader).await? {
+        .push_bind(opts.inline_ids as i64 + 1);
+    for row in sql.fetch_all(db).await? {
         tally
             .ids
-            .push((row.try_get(0)?, uuid(&row.try_get::<String, _>(1)?)?));
+            .push((row.try_get(0)?, uuid(&row.try_get::<String>(1)?)?));
     }
 
-    let mut sql = Sql::new(
-        db.dialect,
-        "SELECT seq, provider, model, alias FROM usage_events",
-    );
+    let mut sql = Sql::new("SELECT seq, provider, model, alias FROM usage_events");
     part.filter(&mut sql, tenant, size);
     sql.push(" ORDER BY seq DESC LIMIT 1");
-    if let Some(row) = sql.query().fetch_optional(&db.reader).await? {
+    if let Some(row) = sql.fetch_optional(db).await? {
         let seq: i64 = row.try_get(0)?;
         let labels = LogLabels {
             provider: row.try_get(1)?,
@@ -372,10 +355,10 @@ async fn scan_sql(
     }
 
     if opts.leaf_hashes {
-        let mut sql = Sql::new(db.dialect, "SELECT seq, leaf_hash FROM usage_events");
+        let mut sql = Sql::new("SELECT seq, leaf_hash FROM usage_events");
         part.filter(&mut sql, tenant, size);
         sql.push(" ORDER BY seq");
-        for row in sql.query().fetch_all(&db.reader).await? {
+        for row in sql.fetch_all(db).await? {
             tally
                 .leaves
                 .push((row.try_get(0)?, hash32(row.try_get(1)?)?));
@@ -385,27 +368,23 @@ async fn scan_sql(
 }
 
 /// Locks the tenant's receipt state for this transaction; returns (version, certified count).
-async fn lock_state(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    tenant: &str,
-) -> Result<(i64, i64), StoreError> {
-    sqlx::query(
+async fn lock_state(tx: &mut Tx, dialect: Dialect, tenant: &str) -> Result<(i64, i64), StoreError> {
+    query(
         "INSERT INTO receipt_state (tenant_id, certified_count, version) VALUES ($1, 0, 0) \
          ON CONFLICT (tenant_id) DO NOTHING",
     )
     .bind(tenant)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1{lock}"
     ))
     .bind(tenant)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
@@ -415,7 +394,7 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
         return Err(StoreError::Invariant("a receipt certifies no log".into()));
     };
     let (lo, hi) = (first.start, last.end);
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let (version, certified) = lock_state(&mut tx, db.dialect, &r.tenant_id).await?;
     if r.since_version.is_some_and(|v| v != version) {
         return Err(StoreError::Stale(
@@ -426,7 +405,7 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
     for t in &r.tiles {
         tiles.extend_from_slice(t);
     }
-    sqlx::query(
+    query(
         "INSERT INTO receipts (tenant_id, id, issued_us, receipt_type, key_id, log_count, root, \
          document, tiles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -439,24 +418,23 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
     .bind(r.root.to_vec())
     .bind(&r.document)
     .bind(tiles)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     let tags: BTreeSet<&String> = r.tags.iter().collect();
     for tag in tags {
-        sqlx::query(
+        query(
             "INSERT INTO receipt_tags (tenant_id, tag, receipt_id, issued_us) VALUES ($1, $2, $3, $4)",
         )
         .bind(&r.tenant_id)
         .bind(tag)
         .bind(&r.id)
         .bind(r.issued_us)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     let mut index = 0;
     for chunk in r.ranges.chunks(ROWS_PER_INSERT) {
         let mut sql = Sql::new(
-            db.dialect,
             "INSERT INTO receipt_ranges (tenant_id, receipt_id, first_index, start_seq, end_seq) \
              VALUES ",
         );
@@ -465,19 +443,19 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
                 sql.push(", ");
             }
             sql.push("(")
-                .bind(r.tenant_id.as_str())
+                .push_bind(r.tenant_id.as_str())
                 .push(", ")
-                .bind(r.id.as_str())
+                .push_bind(r.id.as_str())
                 .push(", ")
-                .bind(index)
+                .push_bind(index)
                 .push(", ")
-                .bind(range.start)
+                .push_bind(range.start)
                 .push(", ")
-                .bind(range.end)
+                .push_bind(range.end)
                 .push(")");
             index += range.len();
         }
-        sql.query().execute(&mut *tx).await?;
+        sql.execute(&mut tx).await?;
     }
     if index != r.count {
         return Err(StoreError::Invariant(format!(
@@ -488,14 +466,14 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
 
     // Merge the new ranges into the certified union: every stored range that touches
     // [lo, hi] is replaced by the merge.
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT start_seq, end_seq FROM certified_ranges \
          WHERE tenant_id = $1 AND end_seq >= $2 AND start_seq <= $3 ORDER BY start_seq",
     )
     .bind(&r.tenant_id)
     .bind(lo)
     .bind(hi)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     let mut old = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -507,38 +485,36 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
     let merged = merge(&old, &r.ranges);
     let added: i64 =
         merged.iter().map(SeqRange::len).sum::<i64>() - old.iter().map(SeqRange::len).sum::<i64>();
-    sqlx::query(
+    query(
         "DELETE FROM certified_ranges WHERE tenant_id = $1 AND end_seq >= $2 AND start_seq <= $3",
     )
     .bind(&r.tenant_id)
     .bind(lo)
     .bind(hi)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     for chunk in merged.chunks(ROWS_PER_INSERT) {
-        let mut sql = Sql::new(
-            db.dialect,
-            "INSERT INTO certified_ranges (tenant_id, start_seq, end_seq) VALUES ",
-        );
+        let mut sql =
+            Sql::new("INSERT INTO certified_ranges (tenant_id, start_seq, end_seq) VALUES ");
         for (i, range) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
             sql.push("(")
-                .bind(r.tenant_id.as_str())
+                .push_bind(r.tenant_id.as_str())
                 .push(", ")
-                .bind(range.start)
+                .push_bind(range.start)
                 .push(", ")
-                .bind(range.end)
+                .push_bind(range.end)
                 .push(")");
         }
-        sql.query().execute(&mut *tx).await?;
+        sql.execute(&mut tx).await?;
     }
-    sqlx::query("UPDATE receipt_state SET version = $1, certified_count = $2 WHERE tenant_id = $3")
+    query("UPDATE receipt_state SET version = $1, certified_count = $2 WHERE tenant_id = $3")
         .bind(version + 1)
         .bind(certified + added)
         .bind(&r.tenant_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     let document: serde_json::Value = serde_json::from_str(&r.document).unwrap_or_default();
     let alert = NewAlert {
@@ -578,7 +554,7 @@ fn merge(a: &[SeqRange], b: &[SeqRange]) -> Vec<SeqRange> {
 
 const RECEIPT_COLUMNS: &str = "id, tenant_id, issued_us, key_id, log_count, root, document";
 
-fn receipt(row: &AnyRow) -> Result<StoredReceipt, StoreError> {
+fn receipt(row: &Row) -> Result<StoredReceipt, StoreError> {
     Ok(StoredReceipt {
         id: row.try_get(0)?,
         tenant_id: row.try_get(1)?,
@@ -599,18 +575,18 @@ pub(super) async fn list_receipts(
 ) -> Result<(Vec<StoredReceipt>, i64), StoreError> {
     let (rows, total) = match tag {
         None => {
-            let rows = sqlx::query(&format!(
+            let rows = query(format!(
                 "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE tenant_id = $1 \
                  ORDER BY issued_us DESC, id DESC LIMIT $2 OFFSET $3"
             ))
             .bind(tenant)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&db.reader)
+            .fetch_all(db)
             .await?;
-            let total = sqlx::query("SELECT COUNT(*) FROM receipts WHERE tenant_id = $1")
+            let total = query("SELECT COUNT(*) FROM receipts WHERE tenant_id = $1")
                 .bind(tenant)
-                .fetch_one(&db.reader)
+                .fetch_one(db)
                 .await?
                 .try_get(0)?;
             (rows, total)
@@ -621,7 +597,7 @@ pub(super) async fn list_receipts(
                 .map(|c| format!("r.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let rows = sqlx::query(&format!(
+            let rows = query(format!(
                 "SELECT {columns} FROM receipt_tags t JOIN receipts r \
                  ON r.tenant_id = t.tenant_id AND r.id = t.receipt_id \
                  WHERE t.tenant_id = $1 AND t.tag = $2 \
@@ -631,13 +607,13 @@ pub(super) async fn list_receipts(
             .bind(tag)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&db.reader)
+            .fetch_all(db)
             .await?;
             let total =
-                sqlx::query("SELECT COUNT(*) FROM receipt_tags WHERE tenant_id = $1 AND tag = $2")
+                query("SELECT COUNT(*) FROM receipt_tags WHERE tenant_id = $1 AND tag = $2")
                     .bind(tenant)
                     .bind(tag)
-                    .fetch_one(&db.reader)
+                    .fetch_one(db)
                     .await?
                     .try_get(0)?;
             (rows, total)
@@ -652,12 +628,12 @@ pub(super) async fn get_receipt(
     tenant: &str,
     id: &str,
 ) -> Result<Option<StoredReceipt>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE tenant_id = $1 AND id = $2"
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&db.writer)
+    .fetch_optional(db)
     .await?;
     row.as_ref().map(receipt).transpose()
 }
@@ -670,7 +646,7 @@ async fn ranges_between(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<(i64, SeqRange)>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT first_index, start_seq, end_seq FROM receipt_ranges \
          WHERE tenant_id = $1 AND receipt_id = $2 AND first_index < $3 \
          AND first_index + (end_seq - start_seq) > $4 ORDER BY first_index",
@@ -679,7 +655,7 @@ async fn ranges_between(
     .bind(id)
     .bind(hi)
     .bind(lo)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter()
         .map(|r| {
@@ -726,14 +702,14 @@ pub(super) async fn receipt_logs(
     let hi = offset.saturating_add(limit).min(r.count);
     let mut index = offset;
     for run in positions(db, tenant, id, offset, hi).await? {
-        let rows = sqlx::query(&format!(
+        let rows = query(format!(
             "SELECT {EVENT_COLUMNS}, entry FROM usage_events \
              WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq"
         ))
         .bind(tenant)
         .bind(run.start)
         .bind(run.end)
-        .fetch_all(&db.reader)
+        .fetch_all(db)
         .await?;
         let mut logs = BTreeMap::new();
         for row in &rows {
@@ -767,14 +743,14 @@ async fn archived_logs(
     run: SeqRange,
     logs: &mut BTreeMap<i64, CertifiedLog>,
 ) -> Result<(), StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT seq, log_id, leaf_hash, archive_id FROM archived_leaves \
          WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
     )
     .bind(tenant)
     .bind(run.start)
     .bind(run.end)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     for row in &rows {
         let seq: i64 = row.try_get(0)?;
@@ -798,14 +774,14 @@ async fn events_between(
     descending: bool,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let order = if descending { "DESC" } else { "" };
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 \
          ORDER BY seq {order}"
     ))
     .bind(tenant)
     .bind(run.start)
     .bind(run.end)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter().map(stored_event).collect()
 }
@@ -817,14 +793,14 @@ pub(super) async fn receipt_index(
     id: &str,
     seq: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT first_index, start_seq FROM receipt_ranges \
          WHERE tenant_id = $1 AND receipt_id = $2 AND start_seq <= $3 AND end_seq > $3",
     )
     .bind(tenant)
     .bind(id)
     .bind(seq)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     row.map(|r| {
         let first: i64 = r.try_get(0)?;
@@ -860,10 +836,10 @@ pub(super) async fn receipt_nodes(
     id: &str,
     needs: &Needs,
 ) -> Result<Option<Nodes>, StoreError> {
-    let row = sqlx::query("SELECT tiles FROM receipts WHERE tenant_id = $1 AND id = $2")
+    let row = query("SELECT tiles FROM receipts WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&db.reader)
+        .fetch_optional(db)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let tiles: Vec<u8> = row.try_get(0)?;

@@ -2,14 +2,11 @@
 //! moving archived events out of the live table, dropping message content. Each function is one statement or one
 //! transaction; the order they run in is `retention`'s.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use tollgate_core::time::now_us;
 
-use super::sql::begin_write;
 use super::transparency::hash32;
 use crate::archive::ArchivedLine;
-use crate::db::Db;
+use crate::db::{query, Db, Row};
 use crate::retention::{ArchiveRecord, ArchiveState};
 use crate::StoreError;
 
@@ -21,16 +18,16 @@ const LEASE_US: i64 = 10 * 60 * 1_000_000;
 /// holds it.
 pub(super) async fn take_lease(db: &Db, tenant: &str, holder: &str) -> Result<bool, StoreError> {
     let now = now_us();
-    sqlx::query(
+    query(
         "INSERT INTO retention_leases (tenant_id, holder, expires_us) VALUES ($1, '', 0) \
          ON CONFLICT (tenant_id) DO NOTHING",
     )
     .bind(tenant)
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
     // One statement: PostgreSQL re-checks the condition on the row it locked, so of two
     // runners racing for an expired lease exactly one wins.
-    let done = sqlx::query(
+    let done = query(
         "UPDATE retention_leases SET holder = $1, expires_us = $2 \
          WHERE tenant_id = $3 AND (holder = $1 OR expires_us < $4)",
     )
@@ -38,17 +35,17 @@ pub(super) async fn take_lease(db: &Db, tenant: &str, holder: &str) -> Result<bo
     .bind(now + LEASE_US)
     .bind(tenant)
     .bind(now)
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Gives the lease back, if `holder` still has it.
 pub(super) async fn release_lease(db: &Db, tenant: &str, holder: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE retention_leases SET expires_us = 0 WHERE tenant_id = $1 AND holder = $2")
+    query("UPDATE retention_leases SET expires_us = 0 WHERE tenant_id = $1 AND holder = $2")
         .bind(tenant)
         .bind(holder)
-        .execute(&db.writer)
+        .execute(db.write())
         .await?;
     Ok(())
 }
@@ -56,7 +53,7 @@ pub(super) async fn release_lease(db: &Db, tenant: &str, holder: &str) -> Result
 const RECORD_COLUMNS: &str = "tenant_id, id, month, first_seq, last_seq, event_count, root, \
                               sha256, file, state, created_us";
 
-fn record(row: &AnyRow) -> Result<ArchiveRecord, StoreError> {
+fn record(row: &Row) -> Result<ArchiveRecord, StoreError> {
     let state: String = row.try_get(9)?;
     Ok(ArchiveRecord {
         tenant_id: row.try_get(0)?,
@@ -76,12 +73,12 @@ fn record(row: &AnyRow) -> Result<ArchiveRecord, StoreError> {
 
 /// A tenant's archive records, oldest first.
 pub(super) async fn records(db: &Db, tenant: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {RECORD_COLUMNS} FROM retention_archives WHERE tenant_id = $1 \
          ORDER BY first_seq"
     ))
     .bind(tenant)
-    .fetch_all(&db.writer)
+    .fetch_all(db)
     .await?;
     rows.iter().map(record).collect()
 }
@@ -93,15 +90,15 @@ pub(super) async fn oldest_live(
     from_us: i64,
     before_us: i64,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query(
+    query(
         "SELECT MIN(ts_us) FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3",
     )
     .bind(tenant)
     .bind(from_us)
     .bind(before_us)
-    .fetch_one(&db.writer)
+    .fetch_one(db)
     .await?
-    .try_get(0)?)
+    .try_get(0)
 }
 
 /// The lowest and highest `seq` and the number of the tenant's live events in `[start_us,
@@ -112,7 +109,7 @@ pub(super) async fn live_span(
     (start_us, end_us): (i64, i64),
     (lo, hi): (i64, i64),
 ) -> Result<Option<(i64, i64, i64)>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT MIN(seq), MAX(seq), COUNT(*) FROM usage_events WHERE tenant_id = $1 \
          AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
     )
@@ -121,7 +118,7 @@ pub(super) async fn live_span(
     .bind(end_us)
     .bind(lo)
     .bind(hi)
-    .fetch_one(&db.writer)
+    .fetch_one(db)
     .await?;
     let first: Option<i64> = row.try_get(0)?;
     let last: Option<i64> = row.try_get(1)?;
@@ -136,14 +133,12 @@ pub(super) async fn archived_through(
     tenant: &str,
     month: i64,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query(
-        "SELECT MAX(last_seq) FROM retention_archives WHERE tenant_id = $1 AND month = $2",
-    )
-    .bind(tenant)
-    .bind(month)
-    .fetch_one(&db.writer)
-    .await?
-    .try_get(0)?)
+    query("SELECT MAX(last_seq) FROM retention_archives WHERE tenant_id = $1 AND month = $2")
+            .bind(tenant)
+            .bind(month)
+            .fetch_one(db)
+            .await?
+            .try_get(0)
 }
 
 /// The lowest `seq` of the tenant's live events in `[start_us, end_us)` with `seq` in
@@ -156,7 +151,7 @@ pub(super) async fn first_uncertified(
 ) -> Result<Option<i64>, StoreError> {
     // certified_ranges is disjoint: the one range that can hold a seq is the last one that
     // starts at or before it, found through the primary key rather than by a scan.
-    let row = sqlx::query(
+    let row = query(
         "SELECT MIN(e.seq) FROM usage_events e WHERE e.tenant_id = $1 \
          AND e.ts_us >= $2 AND e.ts_us < $3 AND e.seq >= $4 AND e.seq <= $5 \
          AND COALESCE((SELECT c.end_seq FROM certified_ranges c \
@@ -168,9 +163,9 @@ pub(super) async fn first_uncertified(
     .bind(end_us)
     .bind(lo)
     .bind(hi)
-    .fetch_one(&db.reader)
+    .fetch_one(db)
     .await?;
-    Ok(row.try_get(0)?)
+    row.try_get(0)
 }
 
 /// A page of live events for an archive, ascending by `seq`.
@@ -182,7 +177,7 @@ pub(super) async fn page(
     last: i64,
     limit: i64,
 ) -> Result<Vec<ArchivedLine>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT seq, log_id, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 \
          AND seq > $2 AND seq <= $3 AND ts_us >= $4 AND ts_us < $5 ORDER BY seq LIMIT $6",
     )
@@ -192,7 +187,7 @@ pub(super) async fn page(
     .bind(start_us)
     .bind(end_us)
     .bind(limit)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter()
         .map(|row| {
@@ -213,8 +208,8 @@ pub(super) async fn insert_record(
     r: &ArchiveRecord,
     month: (i64, i64),
 ) -> Result<(), StoreError> {
-    let mut tx = begin_write(db).await?;
-    let live: i64 = sqlx::query(
+    let mut tx = db.begin_write().await?;
+    let live: i64 = query(
         "SELECT COUNT(*) FROM usage_events WHERE tenant_id = $1 \
          AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
     )
@@ -223,7 +218,7 @@ pub(super) async fn insert_record(
     .bind(month.1)
     .bind(r.first_seq)
     .bind(r.last_seq)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut tx)
     .await?
     .try_get(0)?;
     if live != r.count {
@@ -232,7 +227,7 @@ pub(super) async fn insert_record(
             r.id, r.count
         )));
     }
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO retention_archives ({RECORD_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
@@ -247,7 +242,7 @@ pub(super) async fn insert_record(
     .bind(&r.file)
     .bind(r.state.as_str())
     .bind(r.created_us)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(())
@@ -277,8 +272,8 @@ pub(super) async fn move_batch(
 ) -> Result<i64, StoreError> {
     const RANGE: &str = "WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 AND seq <= $4 \
                          AND ts_us >= $5 AND ts_us < $6";
-    let mut tx = begin_write(db).await?;
-    let copied = sqlx::query(&format!(
+    let mut tx = db.begin_write().await?;
+    let copied = query(format!(
         "INSERT INTO archived_leaves (tenant_id, seq, log_id, leaf_hash, archive_id) \
          SELECT tenant_id, seq, log_id, leaf_hash, $7 FROM usage_events {RANGE}"
     ))
@@ -289,19 +284,17 @@ pub(super) async fn move_batch(
     .bind(month.0)
     .bind(month.1)
     .bind(&r.id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let removed = sqlx::query(&format!("DELETE FROM usage_events {RANGE}"))
+    .execute(&mut tx)
+    .await?;
+    let removed = query(format!("DELETE FROM usage_events {RANGE}"))
         .bind(&r.tenant_id)
         .bind(lo)
         .bind(hi)
         .bind(r.last_seq)
         .bind(month.0)
         .bind(month.1)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
     if copied != removed {
         return Err(StoreError::Invariant(format!(
             "archive {}: kept {copied} leaf hashes for {removed} removed events",
@@ -314,29 +307,28 @@ pub(super) async fn move_batch(
 
 /// Marks archive `r` removed once every event it holds has left the live table.
 pub(super) async fn mark_removed(db: &Db, r: &ArchiveRecord) -> Result<(), StoreError> {
-    let mut tx = begin_write(db).await?;
-    let kept: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM archived_leaves WHERE tenant_id = $1 AND archive_id = $2",
-    )
-    .bind(&r.tenant_id)
-    .bind(&r.id)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get(0)?;
+    let mut tx = db.begin_write().await?;
+    let kept: i64 =
+        query("SELECT COUNT(*) FROM archived_leaves WHERE tenant_id = $1 AND archive_id = $2")
+            .bind(&r.tenant_id)
+            .bind(&r.id)
+            .fetch_one(&mut tx)
+            .await?
+            .try_get(0)?;
     if kept != r.count {
         return Err(StoreError::Invariant(format!(
             "archive {} holds {} events but {kept} left the live table",
             r.id, r.count
         )));
     }
-    sqlx::query(
+    query(
         "UPDATE retention_archives SET state = 'removed', removed_us = $1 \
          WHERE tenant_id = $2 AND id = $3 AND state = 'written'",
     )
     .bind(now_us())
     .bind(&r.tenant_id)
     .bind(&r.id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(())
@@ -344,14 +336,14 @@ pub(super) async fn mark_removed(db: &Db, r: &ArchiveRecord) -> Result<(), Store
 
 /// Marks archive `r` deleted (its file is gone).
 pub(super) async fn mark_deleted(db: &Db, r: &ArchiveRecord, at_us: i64) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "UPDATE retention_archives SET state = 'deleted', deleted_us = $1 \
          WHERE tenant_id = $2 AND id = $3 AND state = 'removed'",
     )
     .bind(at_us)
     .bind(&r.tenant_id)
     .bind(&r.id)
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
     Ok(())
 }
@@ -365,12 +357,12 @@ pub(super) async fn count_old_contents(
     tenant: &str,
     before_us: i64,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query(&format!("SELECT COUNT(*) {OLD_CONTENT}"))
+    query(format!("SELECT COUNT(*) {OLD_CONTENT}"))
         .bind(tenant)
         .bind(before_us)
-        .fetch_one(&db.reader)
+        .fetch_one(db)
         .await?
-        .try_get(0)?)
+        .try_get(0)
 }
 
 /// A message's primary key within its tenant: (conversation id, position).
@@ -390,7 +382,7 @@ pub(super) async fn drop_contents_batch(
     // The empty conversation id sorts before every real one.
     let (after_id, after_pos) = after.map_or(("", -1), |(id, pos)| (id.as_str(), *pos));
     const AFTER: &str = "AND (conversation_id, position) > ($3, $4)";
-    let last = sqlx::query(&format!(
+    let last = query(format!(
         "SELECT conversation_id, position {OLD_CONTENT} {AFTER} \
          ORDER BY conversation_id, position LIMIT 1 OFFSET $5"
     ))
@@ -399,7 +391,7 @@ pub(super) async fn drop_contents_batch(
     .bind(after_id)
     .bind(after_pos)
     .bind(limit.max(1) - 1)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?
     .map(|row| -> Result<MessageKey, StoreError> { Ok((row.try_get(0)?, row.try_get(1)?)) })
     .transpose()?;
@@ -410,7 +402,7 @@ pub(super) async fn drop_contents_batch(
     );
     let done = match &last {
         Some((id, pos)) => {
-            sqlx::query(&format!(
+            query(format!(
                 "{update} AND (conversation_id, position) <= ($5, $6)"
             ))
             .bind(tenant)
@@ -419,21 +411,21 @@ pub(super) async fn drop_contents_batch(
             .bind(after_pos)
             .bind(id)
             .bind(pos)
-            .execute(&db.writer)
+            .execute(db.write())
             .await?
         }
         // Fewer than `limit` are left: this batch takes them all.
         None => {
-            sqlx::query(&update)
+            query(&update)
                 .bind(tenant)
                 .bind(before_us)
                 .bind(after_id)
                 .bind(after_pos)
-                .execute(&db.writer)
+                .execute(db.write())
                 .await?
         }
     };
-    Ok((done.rows_affected() as i64, last))
+    Ok((done as i64, last))
 }
 
 /// Removes (or, for a dry run, counts) the tenant's finished webhook deliveries created
@@ -454,24 +446,24 @@ pub(super) async fn prune_webhook_history(
     if dry_run {
         let mut n = 0;
         for from in [OLD_DELIVERIES, OLD_ALERTS] {
-            let row = sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) {from}"))
+            let row = query(format!("SELECT CAST(COUNT(*) AS BIGINT) {from}"))
                 .bind(tenant)
                 .bind(before_us)
-                .fetch_one(&db.reader)
+                .fetch_one(db)
                 .await?;
-            n += row.try_get::<i64, _>(0)?;
+            n += row.try_get::<i64>(0)?;
         }
         return Ok(n);
     }
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let mut n = 0;
     for from in [OLD_DELIVERIES, OLD_ALERTS] {
-        let done = sqlx::query(&format!("DELETE {from}"))
+        let done = query(format!("DELETE {from}"))
             .bind(tenant)
             .bind(before_us)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        n += i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+        n += i64::try_from(done).unwrap_or(i64::MAX);
     }
     tx.commit().await?;
     Ok(n)

@@ -10,7 +10,7 @@ use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
 
 use super::decode::uuid;
-use super::sql::Arg;
+use crate::db::Arg;
 use crate::model::{AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
 use crate::StoreError;
 

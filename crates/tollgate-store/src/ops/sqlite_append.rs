@@ -1,16 +1,10 @@
-//! The ingestion transaction on SQLite, run synchronously on one connection of its own.
+//! The ingestion and authorization transactions on SQLite, run on the writer thread with
+//! cached prepared statements, writing exactly the rows `rows` describes.
 //!
-//! sqlx drives SQLite from a worker thread and hands every statement across threads; on a
-//! small machine those hand-offs, not SQLite, dominated the append. This writer runs the whole
-//! transaction on the calling thread (`block_in_place` under a multi-threaded runtime) with
-//! cached prepared statements, writing exactly the rows `rows` describes. SQLite allows one
-//! writer at a time, so one connection behind a mutex loses nothing.
+//! The group commit hands a batch to the writer thread as one job; the whole transaction
+//! runs there without a hand-off per statement.
 
-use std::sync::Mutex;
-use std::time::Duration;
-
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::authorize;
@@ -21,193 +15,138 @@ use super::rows::{
     self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
-use super::sql::Arg;
 use crate::model::{
     AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };
 use crate::StoreError;
 use tollgate_core::{Currency, Nanos};
 
-impl ToSql for Arg {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Arg::Int(Some(v)) => ValueRef::Integer(*v),
-            Arg::Text(Some(v)) => ValueRef::Text(v.as_bytes()),
-            Arg::Bytes(v) => ValueRef::Blob(v),
-            Arg::Float(v) => ValueRef::Real(*v),
-            Arg::Int(None) | Arg::Text(None) => ValueRef::Null,
-        }))
-    }
-}
-
-/// The SQLite connection that appends usage.
-#[derive(Debug)]
-pub(crate) struct SqliteWriter {
-    conn: Mutex<rusqlite::Connection>,
-}
-
-impl SqliteWriter {
-    /// Opens the database file of a `sqlite://PATH[?…]` URL (creating it only if `create`).
-    pub(crate) fn open(
-        url: &str,
-        synchronous_full: bool,
-        create: bool,
-    ) -> Result<SqliteWriter, StoreError> {
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        let path = path.split('?').next().unwrap_or(path);
-        let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-            | rusqlite::OpenFlags::SQLITE_OPEN_URI
-            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if create {
-            flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+/// Appends `items` in one immediate transaction.
+pub(crate) fn append(
+    conn: &mut Connection,
+    items: &[AppendItem],
+) -> Result<Vec<Recorded>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
+    let recorded_us = now_us();
+    for (tenant, indexes) in by_tenant(items) {
+        let size: i64 = tx
+            .prepare_cached("SELECT log_size FROM tenants WHERE id = ?1")?
+            .query_row([tenant], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
+        let mut earlier = earlier(&tx, tenant, items, &indexes)?;
+        let rows::Assigned {
+            fresh,
+            size,
+            claims,
+        } = rows::assign(items, &indexes, size, &mut earlier, &mut outcomes);
+        for c in claims {
+            tx.prepare_cached(
+                "UPDATE conversations SET companion_claimed = 1 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute(rusqlite::params![tenant, c.to_string()])?;
         }
-        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
-            if synchronous_full { "FULL" } else { "NORMAL" }
-        ))?;
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteWriter {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    /// Appends `items` in one immediate transaction.
-    pub(crate) fn append(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        blocking(|| self.append_now(items))
-    }
-
-    fn append_now(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
-        let recorded_us = now_us();
-        for (tenant, indexes) in by_tenant(items) {
-            let size: i64 = tx
-                .prepare_cached("SELECT log_size FROM tenants WHERE id = ?1")?
-                .query_row([tenant], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
-            let mut earlier = earlier(&tx, tenant, items, &indexes)?;
-            let rows::Assigned {
-                fresh,
-                size,
-                claims,
-            } = rows::assign(items, &indexes, size, &mut earlier, &mut outcomes);
-            for c in claims {
-                tx.prepare_cached("UPDATE conversations SET companion_claimed = 1 WHERE tenant_id = ?1 AND id = ?2")?
-                    .execute(rusqlite::params![tenant, c.to_string()])?;
+        if fresh.is_empty() {
+            continue;
+        }
+        {
+            let mut insert =
+                tx.prepare_cached(&insert_one("usage_events", rows::EVENT_TABLE_COLUMNS, ""))?;
+            for &(i, seq) in &fresh {
+                insert.execute(params_from_iter(rows::event_row(
+                    &items[i],
+                    seq,
+                    recorded_us,
+                )))?;
             }
-            if fresh.is_empty() {
-                continue;
-            }
-            {
+        }
+        for &(i, _) in &fresh {
+            if let Some(conv) = &items[i].conversation {
+                tx.prepare_cached(&insert_one(
+                    "conversations",
+                    rows::CONVERSATION_TABLE_COLUMNS,
+                    "",
+                ))?
+                .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
                 let mut insert =
-                    tx.prepare_cached(&insert_one("usage_events", rows::EVENT_TABLE_COLUMNS, ""))?;
-                for &(i, seq) in &fresh {
-                    insert.execute(params_from_iter(rows::event_row(
-                        &items[i],
-                        seq,
-                        recorded_us,
-                    )))?;
+                    tx.prepare_cached(&insert_one("messages", rows::MESSAGE_TABLE_COLUMNS, ""))?;
+                for (p, m) in conv.messages.iter().enumerate() {
+                    insert.execute(params_from_iter(rows::message_row(tenant, conv, p, m)))?;
                 }
             }
-            for &(i, _) in &fresh {
-                if let Some(conv) = &items[i].conversation {
-                    tx.prepare_cached(&insert_one(
-                        "conversations",
-                        rows::CONVERSATION_TABLE_COLUMNS,
-                        "",
-                    ))?
-                    .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
-                    let mut insert = tx.prepare_cached(&insert_one(
-                        "messages",
-                        rows::MESSAGE_TABLE_COLUMNS,
-                        "",
-                    ))?;
-                    for (p, m) in conv.messages.iter().enumerate() {
-                        insert.execute(params_from_iter(rows::message_row(tenant, conv, p, m)))?;
-                    }
-                }
+        }
+        for rollup in rows::rollups(tenant, items, &fresh) {
+            let mut upsert = tx.prepare_cached(&insert_one(
+                rollup.table,
+                &rollup.columns,
+                &rollup.on_conflict,
+            ))?;
+            for row in rollup.rows {
+                upsert.execute(params_from_iter(row))?;
             }
-            for rollup in rows::rollups(tenant, items, &fresh) {
-                let mut upsert = tx.prepare_cached(&insert_one(
-                    rollup.table,
-                    &rollup.columns,
-                    &rollup.on_conflict,
-                ))?;
-                for row in rollup.rows {
-                    upsert.execute(params_from_iter(row))?;
-                }
-            }
-            charge(&tx, items, &fresh, recorded_us)?;
-            tx.prepare_cached("UPDATE tenants SET log_size = ?1 WHERE id = ?2")?
-                .execute(rusqlite::params![size, tenant])?;
+        }
+        charge(&tx, items, &fresh, recorded_us)?;
+        tx.prepare_cached("UPDATE tenants SET log_size = ?1 WHERE id = ?2")?
+            .execute(rusqlite::params![size, tenant])?;
+    }
+    tx.commit()?;
+    finished(outcomes)
+}
+
+/// Decides a batch of authorizations in one immediate transaction (see `authorize`).
+pub(crate) fn authorize(
+    conn: &mut Connection,
+    requests: &[AuthorizeRequest],
+    defaults: &AccountDefaults,
+    now: i64,
+) -> Result<Vec<Decision>, StoreError> {
+    {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let month = month_of(now);
+        let mut quotas = std::collections::BTreeMap::new();
+        for tenant in authorize::batch_tenants(requests) {
+            tx.prepare_cached(authorize::QUOTA_ROW)?
+                .execute(rusqlite::params![tenant, month])?;
+            let (plan, limit): (Option<String>, Option<i64>) = tx
+                .prepare_cached(&format!(
+                    "SELECT {} FROM tenants t {} WHERE t.id = ?1",
+                    plans::PLAN_COLUMNS,
+                    plans::PLAN_JOINS
+                ))?
+                .query_row(rusqlite::params![tenant], |r| {
+                    Ok((r.get("plan_name")?, r.get("plan_requests")?))
+                })
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
+            let (used, reserved): (i64, i64) = tx
+                .prepare_cached(authorize::QUOTA_USAGE)?
+                .query_row(rusqlite::params![tenant, month], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            quotas.insert(
+                tenant,
+                QuotaState {
+                    plan: plans::found(plan)?,
+                    limit,
+                    used,
+                    reserved,
+                    month,
+                },
+            );
+        }
+        let mut accounts = std::collections::BTreeMap::new();
+        for key in authorize::batch_accounts(requests) {
+            let state = account_state(&tx, &key, defaults, now)?;
+            accounts.insert(key, state);
+        }
+        let (decisions, writes) =
+            authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
+        for w in &writes.statements() {
+            run(&tx, w)?;
         }
         tx.commit()?;
-        finished(outcomes)
-    }
-}
-
-impl SqliteWriter {
-    /// Decides a batch of authorizations in one immediate transaction (see `authorize`).
-    pub(crate) fn authorize(
-        &self,
-        requests: &[AuthorizeRequest],
-        defaults: &AccountDefaults,
-        now: i64,
-    ) -> Result<Vec<Decision>, StoreError> {
-        blocking(|| {
-            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let month = month_of(now);
-            let mut quotas = std::collections::BTreeMap::new();
-            for tenant in authorize::batch_tenants(requests) {
-                tx.prepare_cached(authorize::QUOTA_ROW)?
-                    .execute(rusqlite::params![tenant, month])?;
-                let (plan, limit): (Option<String>, Option<i64>) = tx
-                    .prepare_cached(&format!(
-                        "SELECT {} FROM tenants t {} WHERE t.id = ?1",
-                        plans::PLAN_COLUMNS,
-                        plans::PLAN_JOINS
-                    ))?
-                    .query_row(rusqlite::params![tenant], |r| {
-                        Ok((r.get("plan_name")?, r.get("plan_requests")?))
-                    })
-                    .optional()?
-                    .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-                let (used, reserved): (i64, i64) = tx
-                    .prepare_cached(authorize::QUOTA_USAGE)?
-                    .query_row(rusqlite::params![tenant, month], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                quotas.insert(
-                    tenant,
-                    QuotaState {
-                        plan: plans::found(plan)?,
-                        limit,
-                        used,
-                        reserved,
-                        month,
-                    },
-                );
-            }
-            let mut accounts = std::collections::BTreeMap::new();
-            for key in authorize::batch_accounts(requests) {
-                let state = account_state(&tx, &key, defaults, now)?;
-                accounts.insert(key, state);
-            }
-            let (decisions, writes) =
-                authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
-            for w in &writes.statements() {
-                run(&tx, w)?;
-            }
-            tx.commit()?;
-            Ok(decisions)
-        })
+        Ok(decisions)
     }
 }
 
@@ -460,14 +399,4 @@ fn earlier(
         }
     }
     Ok(found)
-}
-
-/// Runs blocking database work without stalling a multi-threaded runtime's other tasks.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
 }

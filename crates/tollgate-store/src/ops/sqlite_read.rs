@@ -1,34 +1,24 @@
-//! Bulk reads on SQLite, in one pass on the calling thread.
+//! Bulk reads on SQLite, in one pass on a reader connection.
 //!
-//! Selecting the logs of a large receipt reads every row of the set once. Through sqlx each
-//! row crosses to a worker thread and back, and an aggregate needs a sort; a plain
-//! `rusqlite` loop over the primary key does the same work several times faster, which
-//! decides whether a million-log receipt takes one second or six.
-
-use std::sync::Mutex;
-use std::time::Duration;
+//! Selecting the logs of a large receipt reads every row of the set once. Building a row
+//! value per event and summing afterwards (or letting SQLite sort for an aggregate) does the
+//! same work several times over; one `rusqlite` loop over the primary key, summing as it
+//! goes, decides whether a million-log receipt takes one second or six.
 
 use rusqlite::types::ValueRef;
-use rusqlite::{params_from_iter, OpenFlags};
+use rusqlite::Connection;
 use tollgate_core::{Nanos, TokenCounts};
 use uuid::Uuid;
 
-use super::sql::Sql;
-use super::sqlite_append::blocking;
 use super::tally::{GroupKey, GroupSums, Tally};
-use crate::model::{LogLabels, SelectOptions, UsageRow};
+use crate::db::Sql;
+use crate::model::{LogLabels, SelectOptions};
 use crate::StoreError;
 
 /// The columns [`SqliteReader::scan`] expects, in order.
 pub(crate) const SCAN_COLUMNS: &str = "seq, leaf_hash, provider, model, alias, currency, \
      input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
      cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest";
-
-/// A read-only SQLite connection for bulk reads.
-#[derive(Debug)]
-pub(crate) struct SqliteReader {
-    conn: Mutex<rusqlite::Connection>,
-}
 
 /// A group being summed, with its key borrowed-compared before anything is allocated.
 struct Running {
@@ -51,35 +41,19 @@ fn optional_text<'a>(v: ValueRef<'a>, column: &str) -> Result<Option<&'a str>, S
     }
 }
 
-impl SqliteReader {
-    /// Opens the database file of a `sqlite://PATH[?…]` URL for reading.
-    pub(crate) fn open(url: &str) -> Result<SqliteReader, StoreError> {
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        let path = path.split('?').next().unwrap_or(path);
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch("PRAGMA cache_size = -16000;")?;
-        Ok(SqliteReader {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    /// Runs `sql` (a `SELECT {SCAN_COLUMNS} … ORDER BY seq`) and adds every row to `tally`.
-    pub(crate) fn scan(
-        &self,
-        sql: &Sql,
-        opts: SelectOptions,
-        tally: &mut Tally,
-    ) -> Result<(), StoreError> {
-        blocking(|| {
-            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+/// Runs `sql` (a `SELECT {SCAN_COLUMNS} … ORDER BY seq`) on `conn` and adds every row to
+/// `tally`.
+pub(crate) fn scan(
+    conn: &Connection,
+    sql: &Sql,
+    opts: SelectOptions,
+    tally: &mut Tally,
+) -> Result<(), StoreError> {
+    {
+        {
             let mut stmt = conn.prepare_cached(sql.text())?;
-            let mut rows = stmt.query(params_from_iter(sql.args()))?;
+            crate::db::sqlite::bind(&mut stmt, sql.args())?;
+            let mut rows = stmt.raw_query();
             let mut groups: Vec<Running> = Vec::new();
             let mut ids = 0usize;
             let mut last: Option<(i64, LogLabels)> = None;
@@ -185,44 +159,7 @@ impl SqliteReader {
                 tally.add_group(g.key, g.sums)?;
             }
             Ok(())
-        })
-    }
-}
-
-impl SqliteReader {
-    /// Runs a usage query (the columns of [`UsageRow`] in order: day, provider, model, alias,
-    /// origin, user id, currency, then the measures) and returns its rows.
-    pub(crate) fn usage_rows(&self, sql: &Sql) -> Result<Vec<UsageRow>, StoreError> {
-        blocking(|| {
-            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            let mut stmt = conn.prepare_cached(sql.text())?;
-            let mut rows = stmt.query(params_from_iter(sql.args()))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let currency: String = row.get(6)?;
-                out.push(UsageRow {
-                    day: row.get(0)?,
-                    provider: row.get(1)?,
-                    model: row.get(2)?,
-                    alias: row.get(3)?,
-                    origin: row.get(4)?,
-                    user_id: row.get(5)?,
-                    currency,
-                    requests: row.get(7)?,
-                    tokens: TokenCounts {
-                        input: row.get(8)?,
-                        output: row.get(9)?,
-                        cached_input: row.get(10)?,
-                        cache_write: row.get(11)?,
-                        reasoning: row.get(12)?,
-                    },
-                    cost: Nanos(row.get(13)?),
-                    cached_responses: row.get(14)?,
-                    unpriced: row.get(15)?,
-                });
-            }
-            Ok(out)
-        })
+        }
     }
 }
 

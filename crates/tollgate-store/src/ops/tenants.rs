@@ -1,12 +1,9 @@
 //! Tenants and API keys.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::now_us;
 
-use super::sql::begin_write;
-use crate::db::Db;
+use crate::db::{query, Db, On, Row, Tx};
 use crate::model::{ApiKeyInfo, KeyRole, NewApiKey, Scope, Tenant};
 use crate::StoreError;
 
@@ -14,7 +11,7 @@ const TENANT_COLUMNS: &str = "id, name, created_us, log_size, plan";
 const KEY_COLUMNS: &str =
     "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us, k.role";
 
-fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
+fn tenant(row: &Row) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -24,7 +21,7 @@ fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
     })
 }
 
-fn key(row: &AnyRow) -> Result<ApiKeyInfo, StoreError> {
+fn key(row: &Row) -> Result<ApiKeyInfo, StoreError> {
     let scopes: String = row.try_get(5)?;
     let role: String = row.try_get(8)?;
     Ok(ApiKeyInfo {
@@ -50,13 +47,13 @@ pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreEr
         plan: None,
     };
     let result =
-        sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
+        query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
             .bind(&t.id)
             .bind(&t.name)
             .bind(t.created_us)
-            .execute(&db.writer)
+            .execute(db.write())
             .await;
-    match result.map_err(StoreError::from) {
+    match result{
         Ok(_) => Ok(t),
         Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
             "a tenant named '{name}' already exists"
@@ -66,29 +63,30 @@ pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreEr
 }
 
 pub(super) async fn list_tenants(db: &Db) -> Result<Vec<Tenant>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created_us, id"
     ))
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter().map(tenant).collect()
 }
 
 pub(super) async fn find_tenant(db: &Db, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 OR name = $1"
     ))
     .bind(id_or_name)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     row.as_ref().map(tenant).transpose()
 }
 
-async fn insert_key<'e, E>(executor: E, k: &NewApiKey, created_us: i64) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(
+async fn insert_key(
+    executor: impl Into<On<'_>>,
+    k: &NewApiKey,
+    created_us: i64,
+) -> Result<(), StoreError> {
+    query(
         "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, name, scopes, created_us, role)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -105,11 +103,11 @@ where
     Ok(())
 }
 
-async fn key_by_id<'e, E>(executor: E, key_id: &str) -> Result<Option<ApiKeyInfo>, StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row = sqlx::query(&format!(
+async fn key_by_id(
+    executor: impl Into<On<'_>>,
+    key_id: &str,
+) -> Result<Option<ApiKeyInfo>, StoreError> {
+    let row = query(format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"
     ))
     .bind(key_id)
@@ -119,16 +117,16 @@ where
 }
 
 pub(super) async fn create_key(db: &Db, k: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
-    let mut tx = begin_write(db).await?;
-    let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+    let mut tx = db.begin_write().await?;
+    let exists = query("SELECT 1 FROM tenants WHERE id = $1")
         .bind(&k.tenant_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
     if exists.is_none() {
         return Err(StoreError::NotFound(format!("tenant {}", k.tenant_id)));
     }
-    insert_key(&mut *tx, &k, now_us()).await?;
-    let info = key_by_id(&mut *tx, &k.id)
+    insert_key(&mut tx, &k, now_us()).await?;
+    let info = key_by_id(&mut tx, &k.id)
         .await?
         .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
     tx.commit().await?;
@@ -139,12 +137,12 @@ pub(super) async fn list_keys(
     db: &Db,
     tenant_id: Option<&str>,
 ) -> Result<Vec<ApiKeyInfo>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
          WHERE ($1 IS NULL OR k.tenant_id = $1) ORDER BY k.created_us, k.id"
     ))
     .bind(tenant_id)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter().map(key).collect()
 }
@@ -154,29 +152,25 @@ pub(super) async fn revoke_key(
     key_id: &str,
     tenant_id: Option<&str>,
 ) -> Result<ApiKeyInfo, StoreError> {
-    let mut tx = begin_write(db).await?;
-    let done = sqlx::query(
+    let mut tx = db.begin_write().await?;
+    let done = query(
         "UPDATE api_keys SET revoked_us = COALESCE(revoked_us, $2)
          WHERE id = $1 AND ($3 IS NULL OR tenant_id = $3)",
     )
     .bind(key_id)
     .bind(now_us())
     .bind(tenant_id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    changed_key(tx, done.rows_affected(), key_id).await
+    changed_key(tx, done, key_id).await
 }
 
 /// Reads back the key an update changed (none: it does not exist) and commits.
-async fn changed_key(
-    mut tx: Transaction<'static, Any>,
-    changed: u64,
-    key_id: &str,
-) -> Result<ApiKeyInfo, StoreError> {
+async fn changed_key(mut tx: Tx, changed: u64, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
     if changed == 0 {
         return Err(StoreError::NotFound(format!("key {key_id}")));
     }
-    let info = key_by_id(&mut *tx, key_id)
+    let info = key_by_id(&mut tx, key_id)
         .await?
         .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
     tx.commit().await?;
@@ -185,26 +179,26 @@ async fn changed_key(
 
 /// Makes a key an operator key (with every scope, so listings show what it may do).
 pub(super) async fn grant_operator(db: &Db, key_id: &str) -> Result<ApiKeyInfo, StoreError> {
-    let mut tx = begin_write(db).await?;
-    let done = sqlx::query("UPDATE api_keys SET role = $1, scopes = $2 WHERE id = $3")
+    let mut tx = db.begin_write().await?;
+    let done = query("UPDATE api_keys SET role = $1, scopes = $2 WHERE id = $3")
         .bind(KeyRole::Operator.as_str())
         .bind(Scope::join(&Scope::ALL))
         .bind(key_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-    changed_key(tx, done.rows_affected(), key_id).await
+    changed_key(tx, done, key_id).await
 }
 
 pub(super) async fn authenticate(
     db: &Db,
     key_hash: &str,
 ) -> Result<Option<ApiKeyInfo>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = query(format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_us IS NULL"
     ))
     .bind(key_hash)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     row.as_ref().map(key).transpose()
 }
@@ -214,11 +208,11 @@ pub(super) async fn bootstrap(
     tenant_name: &str,
     mut k: NewApiKey,
 ) -> Result<Option<(Tenant, ApiKeyInfo)>, StoreError> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     // On PostgreSQL two instances starting together could both see an empty table; the
     // unique tenant name makes the second insert fail, and that instance bootstraps nothing.
-    let any = sqlx::query("SELECT 1 FROM tenants LIMIT 1")
-        .fetch_optional(&mut *tx)
+    let any = query("SELECT 1 FROM tenants LIMIT 1")
+        .fetch_optional(&mut tx)
         .await?;
     if any.is_some() {
         return Ok(None);
@@ -231,20 +225,20 @@ pub(super) async fn bootstrap(
         plan: None,
     };
     let inserted =
-        sqlx::query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
+        query("INSERT INTO tenants (id, name, created_us, log_size) VALUES ($1, $2, $3, 0)")
             .bind(&t.id)
             .bind(&t.name)
             .bind(t.created_us)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await;
-    match inserted.map_err(StoreError::from) {
+    match inserted{
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e),
     }
     k.tenant_id = t.id.clone();
-    insert_key(&mut *tx, &k, t.created_us).await?;
-    let info = key_by_id(&mut *tx, &k.id)
+    insert_key(&mut tx, &k, t.created_us).await?;
+    let info = key_by_id(&mut tx, &k.id)
         .await?
         .ok_or_else(|| StoreError::Invariant("key vanished".into()))?;
     tx.commit().await?;

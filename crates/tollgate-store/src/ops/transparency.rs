@@ -7,14 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use tollgate_core::time::now_us;
 use tollgate_receipts::merkle::{tile_roots, Needs, Nodes, TILE_LEAVES};
 use tollgate_receipts::Hash;
 
-use super::sql::Sql;
-use crate::db::Db;
+use crate::db::{query, Db, Row, Sql};
 use crate::model::{LogEntry, SigningKeyRecord, StoredCheckpoint};
 use crate::StoreError;
 
@@ -30,9 +27,9 @@ pub(crate) fn hash32(bytes: Vec<u8>) -> Result<Hash, StoreError> {
 
 /// The tenant's log size, or NotFound.
 pub(crate) async fn log_size(db: &Db, tenant: &str) -> Result<i64, StoreError> {
-    sqlx::query("SELECT log_size FROM tenants WHERE id = $1")
+    query("SELECT log_size FROM tenants WHERE id = $1")
         .bind(tenant)
-        .fetch_optional(&db.reader)
+        .fetch_optional(db)
         .await?
         .map(|r| r.try_get(0))
         .transpose()?
@@ -46,14 +43,14 @@ pub(crate) async fn leaf_hashes(
     start: i64,
     end: i64,
 ) -> Result<Vec<Hash>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 \
          ORDER BY seq",
     )
     .bind(tenant)
     .bind(start)
     .bind(end)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     if rows.len() as i64 == end - start {
         return rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect();
@@ -65,14 +62,14 @@ pub(crate) async fn leaf_hashes(
         "SELECT seq, leaf_hash FROM usage_events WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
         "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND seq >= $2 AND seq < $3",
     ] {
-        for row in sqlx::query(sql)
+        for row in query(sql)
             .bind(tenant)
             .bind(start)
             .bind(end)
-            .fetch_all(&db.reader)
+            .fetch_all(db)
             .await?
         {
-            by_seq.insert(row.try_get::<i64, _>(0)?, hash32(row.try_get(1)?)?);
+            by_seq.insert(row.try_get::<i64>(0)?, hash32(row.try_get(1)?)?);
         }
     }
     if by_seq.len() as i64 != end - start {
@@ -93,9 +90,9 @@ pub(super) async fn extend_tiles(
     known_start: i64,
     known: &[Hash],
 ) -> Result<(), StoreError> {
-    let stored: Option<i64> = sqlx::query("SELECT MAX(tile) FROM log_tiles WHERE tenant_id = $1")
+    let stored: Option<i64> = query("SELECT MAX(tile) FROM log_tiles WHERE tenant_id = $1")
         .bind(tenant)
-        .fetch_one(&db.reader)
+        .fetch_one(db)
         .await?
         .try_get(0)?;
     let tile = TILE_LEAVES as i64;
@@ -109,24 +106,21 @@ pub(super) async fn extend_tiles(
         } else {
             tile_roots(&leaf_hashes(db, tenant, next, end).await?)
         };
-        let mut sql = Sql::new(
-            db.dialect,
-            "INSERT INTO log_tiles (tenant_id, tile, hash) VALUES ",
-        );
+        let mut sql = Sql::new("INSERT INTO log_tiles (tenant_id, tile, hash) VALUES ");
         for (i, root) in roots.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
             sql.push("(")
-                .bind(tenant)
+                .push_bind(tenant)
                 .push(", ")
-                .bind(next / tile + i as i64)
+                .push_bind(next / tile + i as i64)
                 .push(", ")
-                .bind(root.to_vec())
+                .push_bind(root.to_vec())
                 .push(")");
         }
         sql.push(" ON CONFLICT (tenant_id, tile) DO NOTHING");
-        sql.query().execute(&db.writer).await?;
+        sql.execute(db.write()).await?;
         next = end;
     }
     Ok(())
@@ -142,14 +136,14 @@ pub(super) async fn log_nodes(
     extend_tiles(db, tenant, size, 0, &[]).await?;
     let mut nodes = Nodes::new();
     for tiles in &needs.tiles {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT tile, hash FROM log_tiles WHERE tenant_id = $1 AND tile >= $2 AND tile < $3 \
              ORDER BY tile",
         )
         .bind(tenant)
         .bind(tiles.start as i64)
         .bind(tiles.end as i64)
-        .fetch_all(&db.reader)
+        .fetch_all(db)
         .await?;
         for row in rows {
             let tile: i64 = row.try_get(0)?;
@@ -169,12 +163,12 @@ pub(super) async fn find_log_entry(
     tenant: &str,
     log_id: &str,
 ) -> Result<Option<LogEntry>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT seq, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 AND log_id = $2",
     )
     .bind(tenant)
     .bind(log_id)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     if let Some(r) = row {
         return Ok(Some(LogEntry {
@@ -183,13 +177,12 @@ pub(super) async fn find_log_entry(
             leaf_hash: r.try_get(2)?,
         }));
     }
-    let row = sqlx::query(
-        "SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND log_id = $2",
-    )
-    .bind(tenant)
-    .bind(log_id)
-    .fetch_optional(&db.reader)
-    .await?;
+    let row =
+        query("SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND log_id = $2")
+            .bind(tenant)
+            .bind(log_id)
+            .fetch_optional(db)
+            .await?;
     row.map(|r| {
         Ok(LogEntry {
             seq: r.try_get(0)?,
@@ -202,7 +195,7 @@ pub(super) async fn find_log_entry(
 
 const CHECKPOINT_COLUMNS: &str = "tenant_id, size, root, key_id, note, created_us";
 
-fn checkpoint(row: &AnyRow) -> Result<StoredCheckpoint, StoreError> {
+fn checkpoint(row: &Row) -> Result<StoredCheckpoint, StoreError> {
     Ok(StoredCheckpoint {
         tenant_id: row.try_get(0)?,
         size: row.try_get(1)?,
@@ -218,7 +211,7 @@ pub(super) async fn save_checkpoint(
     db: &Db,
     cp: &StoredCheckpoint,
 ) -> Result<StoredCheckpoint, StoreError> {
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, size) DO NOTHING"
     ))
@@ -228,7 +221,7 @@ pub(super) async fn save_checkpoint(
     .bind(&cp.key_id)
     .bind(&cp.note)
     .bind(cp.created_us)
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
     checkpoint_at(db, &cp.tenant_id, Some(cp.size))
         .await?
@@ -243,28 +236,28 @@ pub(super) async fn checkpoint_at(
 ) -> Result<Option<StoredCheckpoint>, StoreError> {
     let row = match size {
         Some(size) => {
-            sqlx::query(&format!(
+            query(format!(
                 "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = $1 AND size = $2"
             ))
             .bind(tenant)
             .bind(size)
-            .fetch_optional(&db.writer)
+            .fetch_optional(db)
             .await?
         }
         None => {
-            sqlx::query(&format!(
+            query(format!(
                 "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = $1 \
                  ORDER BY size DESC LIMIT 1"
             ))
             .bind(tenant)
-            .fetch_optional(&db.reader)
+            .fetch_optional(db)
             .await?
         }
     };
     row.as_ref().map(checkpoint).transpose()
 }
 
-fn signing_key(row: &AnyRow) -> Result<SigningKeyRecord, StoreError> {
+fn signing_key(row: &Row) -> Result<SigningKeyRecord, StoreError> {
     Ok(SigningKeyRecord {
         key_id: row.try_get(0)?,
         public_key: row.try_get(1)?,
@@ -279,20 +272,20 @@ pub(super) async fn register_signing_key(
     key_id: &str,
     public_key: &str,
 ) -> Result<SigningKeyRecord, StoreError> {
-    sqlx::query(
+    query(
         "INSERT INTO signing_keys (key_id, public_key, created_us) VALUES ($1, $2, $3) \
          ON CONFLICT (key_id) DO NOTHING",
     )
     .bind(key_id)
     .bind(public_key)
     .bind(now_us())
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
-    let row = sqlx::query(
+    let row = query(
         "SELECT key_id, public_key, created_us, retired_us FROM signing_keys WHERE key_id = $1",
     )
     .bind(key_id)
-    .fetch_one(&db.writer)
+    .fetch_one(db)
     .await?;
     let record = signing_key(&row)?;
     if record.public_key != public_key {
@@ -305,21 +298,21 @@ pub(super) async fn register_signing_key(
 
 /// Marks a key retired now (a newer key replaced it); retiring twice keeps the first time.
 pub(super) async fn retire_signing_key(db: &Db, key_id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE signing_keys SET retired_us = $1 WHERE key_id = $2 AND retired_us IS NULL")
+    query("UPDATE signing_keys SET retired_us = $1 WHERE key_id = $2 AND retired_us IS NULL")
         .bind(now_us())
         .bind(key_id)
-        .execute(&db.writer)
+        .execute(db.write())
         .await?;
     Ok(())
 }
 
 /// Every key that has signed, oldest first.
 pub(super) async fn signing_keys(db: &Db) -> Result<Vec<SigningKeyRecord>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT key_id, public_key, created_us, retired_us FROM signing_keys \
          ORDER BY created_us, key_id",
     )
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     rows.iter().map(signing_key).collect()
 }

@@ -8,16 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::month_of;
 
 use super::alerts::{self, ALERT_INSERT};
 use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
-use super::sql::begin_write;
-use super::sql::numbered as sql;
-use crate::db::{Db, Dialect};
+use crate::db::numbered as sql;
+use crate::db::{query, Db, Dialect, Row, Tx};
 use crate::webhooks::{
     Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
 };
@@ -32,7 +29,7 @@ fn skip_locked(dialect: Dialect) -> &'static str {
 
 const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, secret, event_types, description, created_us";
 
-fn endpoint(r: &AnyRow) -> Result<Webhook, StoreError> {
+fn endpoint(r: &Row) -> Result<Webhook, StoreError> {
     let types: String = r.try_get(4)?;
     let names: Vec<String> = serde_json::from_str(&types)
         .map_err(|e| StoreError::Invariant(format!("webhook event types: {e}")))?;
@@ -49,7 +46,7 @@ fn endpoint(r: &AnyRow) -> Result<Webhook, StoreError> {
 
 pub(super) async fn create(db: &Db, w: &NewWebhook) -> Result<Webhook, StoreError> {
     let types: Vec<&str> = w.event_types.iter().map(|t| t.as_str()).collect();
-    sqlx::query(&sql(
+    query(sql(
         db.dialect,
         &format!("INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     ))
@@ -60,20 +57,20 @@ pub(super) async fn create(db: &Db, w: &NewWebhook) -> Result<Webhook, StoreErro
     .bind(serde_json::Value::from(types).to_string())
     .bind(&w.description)
     .bind(w.created_us)
-    .execute(&db.writer)
+    .execute(db.write())
     .await?;
     Ok(w.clone())
 }
 
 pub(super) async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Webhook>, StoreError> {
-    sqlx::query(&sql(
+    query(sql(
         db.dialect,
         &format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY id"
         ),
     ))
     .bind(tenant_id)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?
     .iter()
     .map(endpoint)
@@ -81,7 +78,7 @@ pub(super) async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Webhook>, Store
 }
 
 pub(super) async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Webhook>, StoreError> {
-    sqlx::query(&sql(
+    query(sql(
         db.dialect,
         &format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2"
@@ -89,7 +86,7 @@ pub(super) async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Web
     ))
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?
     .as_ref()
     .map(endpoint)
@@ -98,24 +95,23 @@ pub(super) async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Web
 
 /// Removes an endpoint and its delivery log (pending deliveries are not sent).
 pub(super) async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
-    let mut tx = begin_write(db).await?;
-    sqlx::query(&sql(
+    let mut tx = db.begin_write().await?;
+    query(sql(
         db.dialect,
         "DELETE FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
     ))
     .bind(tenant_id)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    let gone = sqlx::query(&sql(
+    let gone = query(sql(
         db.dialect,
         "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
     ))
     .bind(tenant_id)
     .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .execute(&mut tx)
+    .await?;
     tx.commit().await?;
     Ok(gone > 0)
 }
@@ -132,16 +128,16 @@ pub(super) async fn deliveries(
     if get(db, tenant_id, endpoint_id).await?.is_none() {
         return Ok(None);
     }
-    let total: i64 = sqlx::query(&sql(
+    let total: i64 = query(sql(
         db.dialect,
         "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
     ))
     .bind(tenant_id)
     .bind(endpoint_id)
-    .fetch_one(&db.reader)
+    .fetch_one(db)
     .await?
     .try_get(0)?;
-    let rows = sqlx::query(&sql(
+    let rows = query(sql(
         db.dialect,
         "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, d.attempts, \
          d.next_attempt_us, d.last_attempt_us, d.last_status_code, d.last_error, d.created_us \
@@ -153,7 +149,7 @@ pub(super) async fn deliveries(
     .bind(endpoint_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -176,44 +172,39 @@ pub(super) async fn deliveries(
     Ok(Some((out, total)))
 }
 
-async fn insert_alert(
-    tx: &mut Transaction<'static, Any>,
-    dialect: Dialect,
-    a: &NewAlert,
-) -> Result<u64, StoreError> {
-    Ok(sqlx::query(&sql(dialect, ALERT_INSERT))
+async fn insert_alert(tx: &mut Tx, dialect: Dialect, a: &NewAlert) -> Result<u64, StoreError> {
+    query(sql(dialect, ALERT_INSERT))
         .bind(&a.tenant_id)
         .bind(new_id(IdKind::Event))
         .bind(a.event_type.as_str())
         .bind(&a.dedupe_key)
         .bind(a.data.to_string())
         .bind(a.created_us)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+        .execute(&mut *tx)
+        .await
 }
 
 /// Whether any endpoint of the tenant wants `t` (alerts off the hot path ask first).
 pub(super) async fn subscribed(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     tenant_id: &str,
     t: EventType,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query(&sql(
+    Ok(query(sql(
         dialect,
         "SELECT 1 FROM webhook_endpoints WHERE tenant_id = ?1 AND event_types LIKE ?2 LIMIT 1",
     ))
     .bind(tenant_id)
     .bind(format!("%\"{}\"%", t.as_str()))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?
     .is_some())
 }
 
 /// Raises alerts (in a transaction of the caller's) unless already raised.
 pub(super) async fn raise_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     dialect: Dialect,
     alerts: &[NewAlert],
 ) -> Result<usize, StoreError> {
@@ -229,7 +220,7 @@ pub(super) async fn raise_in(
 /// tenant's plan, quota and count are read together, by one statement.
 pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> {
     let month = month_of(now);
-    let tenants = sqlx::query(&sql(
+    let tenants = query(sql(
         db.dialect,
         &format!(
             "SELECT t.id, {PLAN_COLUMNS}, \
@@ -240,26 +231,26 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
         ),
     ))
     .bind(month)
-    .fetch_all(&db.reader)
+    .fetch_all(db)
     .await?;
     let mut raised = Vec::new();
     for r in &tenants {
-        let tenant: String = r.try_get("id")?;
-        let plan = found(r.try_get("plan_name")?)?;
-        let Some(quota) = r.try_get::<Option<i64>, _>("plan_requests")? else {
+        let tenant: String = r.get("id")?;
+        let plan = found(r.get("plan_name")?)?;
+        let Some(quota) = r.get::<Option<i64>>("plan_requests")? else {
             continue;
         };
-        let used: i64 = r.try_get("used_requests")?;
+        let used: i64 = r.get("used_requests")?;
         for a in alerts::quota_alerts(&tenant, &plan, month, quota, used, now) {
             // Once raised, a threshold stays raised all month: check with a read, so that an
             // idle scan never takes the write lock.
-            let known = sqlx::query(&sql(
+            let known = query(sql(
                 db.dialect,
                 "SELECT 1 FROM alert_events WHERE tenant_id = ?1 AND dedupe_key = ?2",
             ))
             .bind(&a.tenant_id)
             .bind(&a.dedupe_key)
-            .fetch_optional(&db.reader)
+            .fetch_optional(db)
             .await?;
             if known.is_none() {
                 raised.push(a);
@@ -269,7 +260,7 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
     if raised.is_empty() {
         return Ok(0);
     }
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     let n = raise_in(&mut tx, db.dialect, &raised).await?;
     tx.commit().await?;
     Ok(n)
@@ -279,14 +270,14 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
 /// delivery each. Returns the alerts dispatched.
 pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, StoreError> {
     // Mostly there is nothing to do: find that out without the write lock.
-    let any = sqlx::query("SELECT 1 FROM alert_events WHERE dispatched = 0 LIMIT 1")
-        .fetch_optional(&db.reader)
+    let any = query("SELECT 1 FROM alert_events WHERE dispatched = 0 LIMIT 1")
+        .fetch_optional(db)
         .await?;
     if any.is_none() {
         return Ok(0);
     }
-    let mut tx = begin_write(db).await?;
-    let events = sqlx::query(&sql(
+    let mut tx = db.begin_write().await?;
+    let events = query(sql(
         db.dialect,
         &format!(
             "SELECT tenant_id, id, event_type FROM alert_events WHERE dispatched = 0 \
@@ -295,7 +286,7 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
         ),
     ))
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     let mut endpoints: BTreeMap<String, Vec<Webhook>> = BTreeMap::new();
     for r in &events {
@@ -303,12 +294,12 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
         let event_id: String = r.try_get(1)?;
         let event_type: String = r.try_get(2)?;
         if !endpoints.contains_key(&tenant) {
-            let list = sqlx::query(&sql(
+            let list = query(sql(
                 db.dialect,
                 &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1"),
             ))
             .bind(&tenant)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .iter()
             .map(endpoint)
@@ -320,7 +311,7 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
             .iter()
             .filter(|e| wanted.is_some_and(|t| e.event_types.contains(&t)))
         {
-            sqlx::query(&sql(
+            query(sql(
                 db.dialect,
                 "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, status, \
                  attempts, next_attempt_us, created_us) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5) \
@@ -331,16 +322,16 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
             .bind(&e.id)
             .bind(&event_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
-        sqlx::query(&sql(
+        query(sql(
             db.dialect,
             "UPDATE alert_events SET dispatched = 1 WHERE tenant_id = ?1 AND id = ?2",
         ))
         .bind(&tenant)
         .bind(&event_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     tx.commit().await?;
@@ -354,19 +345,19 @@ pub(super) async fn claim(
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<DueDelivery>, StoreError> {
-    let any = sqlx::query(&sql(
+    let any = query(sql(
         db.dialect,
         "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_us <= ?1 \
          AND (lease_until_us IS NULL OR lease_until_us <= ?1) LIMIT 1",
     ))
     .bind(now)
-    .fetch_optional(&db.reader)
+    .fetch_optional(db)
     .await?;
     if any.is_none() {
         return Ok(Vec::new());
     }
-    let mut tx = begin_write(db).await?;
-    let due = sqlx::query(&sql(
+    let mut tx = db.begin_write().await?;
+    let due = query(sql(
         db.dialect,
         &format!(
             "SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' \
@@ -377,22 +368,22 @@ pub(super) async fn claim(
     ))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     let mut out = Vec::with_capacity(due.len());
     for r in &due {
         let tenant: String = r.try_get(0)?;
         let id: String = r.try_get(1)?;
-        sqlx::query(&sql(
+        query(sql(
             db.dialect,
             "UPDATE webhook_deliveries SET lease_until_us = ?1 WHERE tenant_id = ?2 AND id = ?3",
         ))
         .bind(lease_until)
         .bind(&tenant)
         .bind(&id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let row = sqlx::query(&sql(
+        let row = query(sql(
             db.dialect,
             "SELECT e.id, e.event_type, e.data, e.created_us, w.url, w.secret, d.attempts \
              FROM webhook_deliveries d \
@@ -402,7 +393,7 @@ pub(super) async fn claim(
         ))
         .bind(&tenant)
         .bind(&id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         out.push(DueDelivery {
             tenant_id: tenant,
@@ -435,7 +426,7 @@ pub(super) async fn finish(
         (Some(_), Some(_)) => DeliveryStatus::Pending,
         (Some(_), None) => DeliveryStatus::Failed,
     };
-    let updated = sqlx::query(&sql(
+    let updated = query(sql(
         db.dialect,
         "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_us = ?1, \
          last_status_code = ?2, last_error = ?3, status = ?4, next_attempt_us = ?5, \
@@ -450,8 +441,7 @@ pub(super) async fn finish(
     .bind(&claim.tenant_id)
     .bind(&claim.id)
     .bind(claim.lease_until_us)
-    .execute(&db.writer)
-    .await?
-    .rows_affected();
+    .execute(db.write())
+    .await?;
     Ok(updated > 0)
 }

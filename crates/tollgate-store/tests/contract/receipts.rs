@@ -1,4 +1,3 @@
-use sqlx::any::AnyPoolOptions;
 use tollgate_receipts::merkle::{self, inclusion_spans, needs, verify_inclusion};
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{
@@ -6,7 +5,7 @@ use tollgate_store::{
     StoredCheckpoint, Tenant,
 };
 
-use crate::support::{event, item, tenant};
+use crate::support::{event, item, raw_connection, tenant};
 
 const OPTS: SelectOptions = SelectOptions {
     leaf_hashes: true,
@@ -249,12 +248,7 @@ async fn stored_receipts_checkpoints_and_canonical_entries_cannot_be_updated() {
             cp,
             "the first checkpoint of a size is kept"
         );
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await
-            .expect("connect");
+        let raw = raw_connection(&db.url).await;
         for statement in [
             "UPDATE receipts SET document = '{\"total_cost\": 0}'",
             "UPDATE receipt_ranges SET end_seq = end_seq + 1",
@@ -262,15 +256,14 @@ async fn stored_receipts_checkpoints_and_canonical_entries_cannot_be_updated() {
             "UPDATE usage_events SET entry = leaf_hash",
             "UPDATE usage_events SET seq = seq + 10",
         ] {
-            let refused = sqlx::query(statement).execute(&pool).await;
+            let refused = raw.execute_script(statement).await;
             assert!(refused.is_err(), "{}: {statement} was allowed", db.engine);
         }
         // Columns outside the canonical entry may still change (retention drops content).
-        sqlx::query("UPDATE usage_events SET metadata = NULL")
-            .execute(&pool)
+        raw.execute_script("UPDATE usage_events SET metadata = NULL")
             .await
             .expect("metadata may change");
-        pool.close().await;
+        raw.close().await;
         let back = s
             .get_receipt(&t.id, "rcpt_x")
             .await
@@ -388,16 +381,11 @@ async fn a_recorded_lock_digest_is_part_of_the_entry_and_cannot_change() {
             db.engine
         );
 
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await
-            .expect("connect");
-        let refused = sqlx::query("UPDATE usage_events SET lock_digest = 'sha256:forged'")
-            .execute(&pool)
+        let raw = raw_connection(&db.url).await;
+        let refused = raw
+            .execute_script("UPDATE usage_events SET lock_digest = 'sha256:forged'")
             .await;
         assert!(refused.is_err(), "{}: a lock digest was changed", db.engine);
-        pool.close().await;
+        raw.close().await;
     }
 }

@@ -1,7 +1,6 @@
 use std::path::Path;
 
 use serde_json::json;
-use sqlx::any::AnyPoolOptions;
 use tollgate_core::EventSource;
 use tollgate_receipts::merkle::{
     self, consistency_spans, inclusion_spans, needs, verify_consistency, verify_inclusion,
@@ -15,7 +14,7 @@ use tollgate_store::{
 };
 use uuid::Uuid;
 
-use crate::support::{at, event, item, tenant};
+use crate::support::{at, event, item, raw_connection, tenant};
 
 const ARCHIVE_STEPS: [RetentionStep; 5] = [
     RetentionStep::FileWritten,
@@ -411,18 +410,16 @@ async fn a_logged_event_cannot_be_deleted_unless_an_archive_records_it() {
         s.append_usage(&[item(event(&t, "m", 1, 1, 1, "2026-01-01T00:00:00Z"))])
             .await
             .expect("append");
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await
-            .expect("connect");
-        let refused = sqlx::query("DELETE FROM usage_events WHERE tenant_id = $1")
-            .bind(&t.id)
-            .execute(&pool)
+        let raw = raw_connection(&db.url).await;
+        let refused = raw
+            .execute_script(&format!(
+                "DELETE FROM usage_events WHERE tenant_id = '{}'",
+                t.id
+            ))
             .await;
         assert!(refused.is_err(), "{}: the delete went through", db.engine);
         assert_eq!(s.log_entries(&t.id, 0, 10).await.expect("entries").len(), 1);
-        pool.close().await;
+        raw.close().await;
     }
 }
 

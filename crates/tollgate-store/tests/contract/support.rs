@@ -81,3 +81,11 @@ pub fn new_key(tenant: &Tenant, hash: &str, scopes: &[Scope]) -> NewApiKey {
 pub async fn tenant(store: &dyn Store, name: &str) -> Tenant {
     store.create_tenant(name).await.expect("create tenant")
 }
+
+/// Another connection to a test database, for statements no operation makes (proving the
+/// database itself refuses a change).
+pub async fn raw_connection(url: &str) -> tollgate_store::SqlStore {
+    tollgate_store::SqlStore::connect(&tollgate_store::ConnectOptions::new(url))
+        .await
+        .expect("connect")
+}
