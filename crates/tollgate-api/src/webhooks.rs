@@ -48,6 +48,21 @@ impl WebhookEventType {
     }
 }
 
+/// The body of one delivery, as it is signed and POSTed to an endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertEvent {
+    /// What the alert reports; its members depend on the type (a threshold's percentage and
+    /// period, a balance and its floor, a receipt's id), so it is free-form here.
+    pub data: serde_json::Value,
+    /// When the alert was raised.
+    #[schema(format = DateTime, example = "2026-01-01T00:00:00Z")]
+    pub timestamp: String,
+    /// The kind of alert, one of [`WebhookEventType`]'s names.
+    #[serde(rename = "type")]
+    #[schema(value_type = WebhookEventType)]
+    pub event_type: String,
+}
+
 /// Body of `POST /api/v1/webhooks`. Fields left `None` are not sent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -4,6 +4,7 @@
 //! "timed out", "HTTP 503"): the HTTP client's error chain names addresses and resolver
 //! failures of the server's network and is only logged, at debug.
 
+use tollgate_api::webhooks::AlertEvent;
 use tollgate_core::time::{format_us, now_us};
 use tollgate_store::{Attempt, DueDelivery};
 
@@ -18,11 +19,14 @@ pub const PRIVATE_ADDRESS: &str = "the endpoint resolves to a private address; s
 /// The error of a delivery whose endpoint's secret cannot sign.
 pub const UNUSABLE_SECRET: &str = "the endpoint's secret is not usable";
 
-/// The body of an alert: `{type, timestamp, data}`.
+/// The body of an alert: `{data, timestamp, type}`.
 pub fn body(event_type: &str, created_us: i64, data: &str) -> String {
-    let data: serde_json::Value = serde_json::from_str(data).unwrap_or(serde_json::Value::Null);
-    serde_json::json!({"type": event_type, "timestamp": format_us(created_us), "data": data})
-        .to_string()
+    let event = AlertEvent {
+        data: serde_json::from_str(data).unwrap_or(serde_json::Value::Null),
+        timestamp: format_us(created_us),
+        event_type: event_type.to_string(),
+    };
+    serde_json::to_string(&event).unwrap_or_default()
 }
 
 /// A failure that no later attempt can mend: marked failed at once.

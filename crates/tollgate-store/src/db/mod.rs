@@ -6,15 +6,15 @@
 //! [`Sql`] statements run [`On`] a [`Db`] or inside a [`Tx`], answering [`Row`]s that decode by
 //! column name; [`Dialect`] covers the few statements that differ.
 
+mod decode;
 mod postgres;
 mod query;
-mod row;
 pub(crate) mod sqlite;
 
 use std::sync::Arc;
 
+pub(crate) use decode::{row, Column, FromRow, Row};
 pub(crate) use query::{numbered, query, Arg, On, Sql, Tx};
-pub(crate) use row::Row;
 
 use crate::StoreError;
 use query::TxInner;
@@ -246,3 +246,6 @@ mod tests {
         assert!(Dialect::of_url("mysql://h/db").is_err());
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod engine_tests;

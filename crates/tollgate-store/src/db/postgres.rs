@@ -1,5 +1,5 @@
 //! PostgreSQL through sqlx's native driver: one pool, statements prepared and cached per
-//! connection, rows kept as sqlx answers them and decoded by name (see `row`).
+//! connection, rows kept as sqlx answers them and decoded by name (see `decode`).
 
 use std::time::Duration;
 
@@ -7,8 +7,8 @@ use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres};
 
+use super::decode::{Inner, Row};
 use super::query::{Arg, Sql};
-use super::row::{Inner, Row};
 use super::sqlite::Want;
 use super::Answer;
 use crate::StoreError;

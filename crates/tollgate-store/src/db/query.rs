@@ -9,7 +9,7 @@
 //! It runs [`On`] the read side of a [`Db`] (a pooled connection, outside any transaction) or
 //! inside a write transaction [`Tx`], and answers [`Row`]s that decode by column name.
 
-use super::row::{FromRow, Row};
+use super::decode::{FromRow, Row};
 use super::Answer;
 use super::{postgres, sqlite, Db, Dialect, Engine};
 use crate::StoreError;

@@ -22,10 +22,14 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, Statement, ToSql};
 use tokio::sync::{oneshot, Semaphore};
 
+use super::decode::{Inner, Row};
 use super::query::{Arg, Sql};
-use super::row::{Inner, Row};
 use super::Answer;
 use crate::StoreError;
+
+/// How long a transaction waits for the writer before giving up (a job queued behind it
+/// that is given up on rolls back as soon as it starts).
+const WRITER_WAIT: Duration = Duration::from_secs(30);
 
 /// What a statement's caller wants back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +141,17 @@ impl Sqlite {
             // The transaction was dropped without an end.
             let _ = conn.execute_batch("ROLLBACK");
         }))?;
-        begun.await.map_err(|_| stopped())??;
+        // The writer runs one transaction at a time; one that never ends (a bug holding a
+        // transaction across a wait for another) must not hang every later one silently.
+        match tokio::time::timeout(WRITER_WAIT, begun).await {
+            Ok(began) => began.map_err(|_| stopped())??,
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "the SQLite writer was busy for {} s",
+                    WRITER_WAIT.as_secs()
+                )))
+            }
+        }
         Ok(Session { commands })
     }
 

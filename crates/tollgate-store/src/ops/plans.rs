@@ -154,9 +154,7 @@ pub(super) async fn names(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
     let rows = query("SELECT name FROM plans ORDER BY name")
         .fetch_all(&mut *tx)
         .await?;
-    rows.iter()
-        .map(|r| r.get("name"))
-        .collect()
+    rows.iter().map(|r| r.get("name")).collect()
 }
 
 /// The default plan's name and who chose it (locked `FOR UPDATE` on PostgreSQL when `lock`).

@@ -90,15 +90,13 @@ pub(super) async fn oldest_live(
     from_us: i64,
     before_us: i64,
 ) -> Result<Option<i64>, StoreError> {
-    query(
-        "SELECT MIN(ts_us) FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3",
-    )
-    .bind(tenant)
-    .bind(from_us)
-    .bind(before_us)
-    .fetch_one(db)
-    .await?
-    .try_get(0)
+    query("SELECT MIN(ts_us) FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3")
+        .bind(tenant)
+        .bind(from_us)
+        .bind(before_us)
+        .fetch_one(db)
+        .await?
+        .try_get(0)
 }
 
 /// The lowest and highest `seq` and the number of the tenant's live events in `[start_us,
@@ -134,11 +132,11 @@ pub(super) async fn archived_through(
     month: i64,
 ) -> Result<Option<i64>, StoreError> {
     query("SELECT MAX(last_seq) FROM retention_archives WHERE tenant_id = $1 AND month = $2")
-            .bind(tenant)
-            .bind(month)
-            .fetch_one(db)
-            .await?
-            .try_get(0)
+        .bind(tenant)
+        .bind(month)
+        .fetch_one(db)
+        .await?
+        .try_get(0)
 }
 
 /// The lowest `seq` of the tenant's live events in `[start_us, end_us)` with `seq` in

@@ -53,7 +53,7 @@ pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreEr
             .bind(t.created_us)
             .execute(db.write())
             .await;
-    match result{
+    match result {
         Ok(_) => Ok(t),
         Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
             "a tenant named '{name}' already exists"
@@ -231,7 +231,7 @@ pub(super) async fn bootstrap(
             .bind(t.created_us)
             .execute(&mut tx)
             .await;
-    match inserted{
+    match inserted {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e),

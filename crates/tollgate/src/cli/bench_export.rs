@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
 use tollgate_api::usage::UsageExportQuery;
 use tollgate_client::Client;
 use tollgate_store::Scope;
@@ -58,6 +58,27 @@ fn reset_peak() -> anyhow::Result<()> {
     std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
 }
 
+/// What `bench export --json` prints.
+#[derive(Serialize)]
+struct ExportReport {
+    logs: u64,
+    engine: &'static str,
+    seed_seconds: f64,
+    exports: Vec<ExportRun>,
+}
+
+/// One format's download.
+#[derive(Serialize)]
+struct ExportRun {
+    format: &'static str,
+    rows: u64,
+    seconds: f64,
+    rows_per_second: f64,
+    megabytes: f64,
+    rss_before_mb: f64,
+    peak_rss_growth_mb: f64,
+}
+
 impl Export {
     pub async fn run(self) -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
@@ -101,43 +122,41 @@ impl Export {
                     self.logs
                 );
             }
-            runs.push(json!({
-                "format": format,
-                "rows": rows,
-                "seconds": seconds,
-                "rows_per_second": rows as f64 / seconds,
-                "megabytes": bytes as f64 / 1e6,
-                "rss_before_mb": before as f64 / 1e6,
-                "peak_rss_growth_mb": peak.saturating_sub(before) as f64 / 1e6,
-            }));
+            runs.push(ExportRun {
+                format,
+                rows,
+                seconds,
+                rows_per_second: rows as f64 / seconds,
+                megabytes: bytes as f64 / 1e6,
+                rss_before_mb: before as f64 / 1e6,
+                peak_rss_growth_mb: peak.saturating_sub(before) as f64 / 1e6,
+            });
         }
         let _ = stop.send(());
         task.await??;
 
-        let report = json!({
-            "logs": self.logs,
-            "engine": store.dialect().as_str(),
-            "seed_seconds": seed_seconds,
-            "exports": runs,
-        });
+        let report = ExportReport {
+            logs: self.logs,
+            engine: store.dialect().as_str(),
+            seed_seconds,
+            exports: runs,
+        };
         if self.json {
             println!("{}", pretty(&report));
         } else {
             println!(
                 "{} logs on {}, seeded in {:.1} s",
-                self.logs,
-                report["engine"].as_str().unwrap_or_default(),
-                seed_seconds
+                report.logs, report.engine, report.seed_seconds
             );
-            for r in &runs {
+            for r in &report.exports {
                 println!(
                     "  {:5}  {:>9.0} rows/s  {:>6.1} s  {:>7.1} MB  peak RSS growth {:.1} MB (from {:.1} MB)",
-                    r["format"].as_str().unwrap_or_default(),
-                    r["rows_per_second"].as_f64().unwrap_or_default(),
-                    r["seconds"].as_f64().unwrap_or_default(),
-                    r["megabytes"].as_f64().unwrap_or_default(),
-                    r["peak_rss_growth_mb"].as_f64().unwrap_or_default(),
-                    r["rss_before_mb"].as_f64().unwrap_or_default(),
+                    r.format,
+                    r.rows_per_second,
+                    r.seconds,
+                    r.megabytes,
+                    r.peak_rss_growth_mb,
+                    r.rss_before_mb,
                 );
             }
         }

@@ -248,3 +248,4 @@ macro_rules! row {
         }
     };
 }
+pub(crate) use row;
