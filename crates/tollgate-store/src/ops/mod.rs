@@ -34,8 +34,10 @@
 //! nothing and is run again whole ([`retry`]): every write operation below that is one
 //! transaction goes through [`retry::retrying`]. Retention (a sequence of steps, each
 //! leaving a state the next run finishes) and the webhook leases are not retried; a failed
-//! step is picked up by the next run or lease. SQLite's busy timeout already waits for the
-//! write lock, so a database still locked after it is unavailable, not retried.
+//! step is picked up by the next run or lease. On SQLite every write runs on the one writer
+//! thread, so no transaction of this process waits for another's lock; only another process
+//! (a `tollgate migrate`, a backup) can hold it, and the busy timeout already waits for that,
+//! so a database still locked after it is unavailable, not retried.
 
 mod alerts;
 mod authorize;
