@@ -4,47 +4,92 @@ use tollgate_core::Nanos;
 use uuid::Uuid;
 
 use super::decode::{json_object, json_value, uuid};
-use crate::db::{query, Db, Row};
+use crate::db::{query, row, Db};
 use crate::model::{Conversation, Message};
 use crate::StoreError;
 
 const COLUMNS: &str = "id, tenant_id, title, system_prompt, model_alias, temperature, max_tokens, message_count, \
      total_input_tokens, total_output_tokens, total_cost_nanos, currency, created_us, updated_us, last_message_us";
 
-fn conversation(row: &Row) -> Result<Conversation, StoreError> {
-    Ok(Conversation {
-        id: uuid(&row.try_get::<String>(0)?)?,
-        tenant_id: row.try_get(1)?,
-        title: row.try_get(2)?,
-        system_prompt: row.try_get(3)?,
-        model_alias: row.try_get(4)?,
-        temperature: row.try_get(5)?,
-        max_tokens: row.try_get(6)?,
-        message_count: row.try_get(7)?,
-        total_input_tokens: row.try_get(8)?,
-        total_output_tokens: row.try_get(9)?,
-        total_cost: Nanos(row.try_get(10)?),
-        currency: row.try_get(11)?,
-        created_us: row.try_get(12)?,
-        updated_us: row.try_get(13)?,
-        last_message_us: row.try_get(14)?,
-    })
+row! {
+    /// The columns of [`COLUMNS`].
+    struct ConversationRow {
+        id: String,
+        tenant_id: String,
+        title: Option<String>,
+        system_prompt: Option<String>,
+        model_alias: String,
+        temperature: f64,
+        max_tokens: Option<i64>,
+        message_count: i64,
+        total_input_tokens: i64,
+        total_output_tokens: i64,
+        total_cost_nanos: i64,
+        currency: String,
+        created_us: i64,
+        updated_us: i64,
+        last_message_us: Option<i64>,
+    }
 }
 
-fn message(row: &Row) -> Result<Message, StoreError> {
-    Ok(Message {
-        id: uuid(&row.try_get::<String>(0)?)?,
-        conversation_id: uuid(&row.try_get::<String>(1)?)?,
-        role: row.try_get(2)?,
-        content: json_value(row.try_get(3)?),
-        content_hash: row.try_get(4)?,
-        input_tokens: row.try_get(5)?,
-        output_tokens: row.try_get(6)?,
-        tool_calls: json_value(row.try_get(7)?),
-        tool_results: json_value(row.try_get(8)?),
-        metadata: json_object(row.try_get(9)?),
-        ts_us: row.try_get(10)?,
-    })
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = StoreError;
+
+    fn try_from(r: ConversationRow) -> Result<Conversation, StoreError> {
+        Ok(Conversation {
+            id: uuid(&r.id)?,
+            tenant_id: r.tenant_id,
+            title: r.title,
+            system_prompt: r.system_prompt,
+            model_alias: r.model_alias,
+            temperature: r.temperature,
+            max_tokens: r.max_tokens,
+            message_count: r.message_count,
+            total_input_tokens: r.total_input_tokens,
+            total_output_tokens: r.total_output_tokens,
+            total_cost: Nanos(r.total_cost_nanos),
+            currency: r.currency,
+            created_us: r.created_us,
+            updated_us: r.updated_us,
+            last_message_us: r.last_message_us,
+        })
+    }
+}
+
+row! {
+    struct MessageRow {
+        id: String,
+        conversation_id: String,
+        role: String,
+        content: Option<String>,
+        content_hash: Option<String>,
+        input_tokens: Option<i64>,
+        output_tokens: Option<i64>,
+        tool_calls: Option<String>,
+        tool_results: Option<String>,
+        metadata: Option<String>,
+        ts_us: i64,
+    }
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(r: MessageRow) -> Result<Message, StoreError> {
+        Ok(Message {
+            id: uuid(&r.id)?,
+            conversation_id: uuid(&r.conversation_id)?,
+            role: r.role,
+            content: json_value(r.content),
+            content_hash: r.content_hash,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            tool_calls: json_value(r.tool_calls),
+            tool_results: json_value(r.tool_results),
+            metadata: json_object(r.metadata),
+            ts_us: r.ts_us,
+        })
+    }
 }
 
 pub(super) async fn list_conversations(
@@ -60,9 +105,9 @@ pub(super) async fn list_conversations(
     .bind(tenant)
     .bind(limit)
     .bind(offset)
-    .fetch_all(db)
+    .fetch_all_as::<ConversationRow>(db)
     .await?;
-    rows.iter().map(conversation).collect()
+    rows.into_iter().map(Conversation::try_from).collect()
 }
 
 pub(super) async fn get_conversation(
@@ -75,9 +120,9 @@ pub(super) async fn get_conversation(
     ))
     .bind(tenant)
     .bind(id.to_string())
-    .fetch_optional(db)
+    .fetch_optional_as::<ConversationRow>(db)
     .await?;
-    row.as_ref().map(conversation).transpose()
+    row.map(Conversation::try_from).transpose()
 }
 
 pub(super) async fn list_messages(
@@ -100,10 +145,10 @@ pub(super) async fn list_messages(
     .bind(id.to_string())
     .bind(limit)
     .bind(offset)
-    .fetch_all(db)
+    .fetch_all_as::<MessageRow>(db)
     .await?;
-    rows.iter()
-        .map(message)
+    rows.into_iter()
+        .map(Message::try_from)
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
 }

@@ -5,42 +5,72 @@ use tollgate_core::time::{day_of, DAY_US};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 
 use super::decode::{json_object, uuid};
-use crate::db::{query, Db, Row, Sql};
+use crate::db::{query, row, Db, FromRow, Row, Sql};
 use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
 use crate::StoreError;
 
-const SUMS: &str =
-    "COUNT(*), CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
-     CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
-     CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
-     CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT), \
-     CAST(SUM(CASE WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT)";
+/// The sums of a group of events, named like the rollup columns they stand in for
+/// ([`ROLLUP_MEASURES`]).
+const SUMS: &str = "COUNT(*) AS requests, \
+     CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+     CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+     CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+     CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens, \
+     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
+     CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos, \
+     CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS cached_responses, \
+     CAST(SUM(CASE WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS unpriced";
 
 pub(super) const ROLLUP_MEASURES: &str =
     "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
      reasoning_tokens, cost_nanos, cached_responses, unpriced";
 
-fn usage_row(row: &Row) -> Result<UsageRow, StoreError> {
-    Ok(UsageRow {
-        day: row.try_get(0)?,
-        provider: row.try_get(1)?,
-        model: row.try_get(2)?,
-        alias: row.try_get(3)?,
-        origin: row.try_get(4)?,
-        user_id: row.try_get(5)?,
-        currency: row.try_get(6)?,
-        requests: row.try_get(7)?,
-        tokens: TokenCounts {
-            input: row.try_get(8)?,
-            output: row.try_get(9)?,
-            cached_input: row.try_get(10)?,
-            cache_write: row.try_get(11)?,
-            reasoning: row.try_get(12)?,
-        },
-        cost: Nanos(row.try_get(13)?),
-        cached_responses: row.try_get(14)?,
-        unpriced: row.try_get(15)?,
-    })
+row! {
+    /// A row shaped like `usage_daily`: every query read by [`fetch_rows`] answers these
+    /// names, the rollup's own columns or expressions aliased to them.
+    struct RollupRow {
+        day: i64,
+        provider: String,
+        model: String,
+        alias: String,
+        origin: String,
+        user_id: String,
+        currency: String,
+        requests: i64,
+        input_tokens: i64,
+        output_tokens: i64,
+        cached_input_tokens: i64,
+        cache_write_tokens: i64,
+        reasoning_tokens: i64,
+        cost_nanos: i64,
+        cached_responses: i64,
+        unpriced: i64,
+    }
+}
+
+impl From<RollupRow> for UsageRow {
+    fn from(r: RollupRow) -> UsageRow {
+        UsageRow {
+            day: r.day,
+            provider: r.provider,
+            model: r.model,
+            alias: r.alias,
+            origin: r.origin,
+            user_id: r.user_id,
+            currency: r.currency,
+            requests: r.requests,
+            tokens: TokenCounts {
+                input: r.input_tokens,
+                output: r.output_tokens,
+                cached_input: r.cached_input_tokens,
+                cache_write: r.cache_write_tokens,
+                reasoning: r.reasoning_tokens,
+            },
+            cost: Nanos(r.cost_nanos),
+            cached_responses: r.cached_responses,
+            unpriced: r.unpriced,
+        }
+    }
 }
 
 pub(super) async fn usage_rows(
@@ -79,10 +109,12 @@ pub(super) async fn usage_rows(
     Ok(rows)
 }
 
-/// Usage rows of a query: through rusqlite on SQLite (thousands of rollup rows decode many
-/// times faster there than through sqlx), through sqlx otherwise.
+/// Usage rows of a query answering the columns of [`RollupRow`]: through rusqlite on SQLite
+/// (thousands of rollup rows decode many times faster there than through sqlx), through sqlx
+/// otherwise.
 pub(super) async fn fetch_rows(db: &Db, sql: &Sql) -> Result<Vec<UsageRow>, StoreError> {
-    sql.fetch_all(db).await?.iter().map(usage_row).collect()
+    let rows = sql.fetch_all_as::<RollupRow>(db).await?;
+    Ok(rows.into_iter().map(UsageRow::from).collect())
 }
 
 async fn event_rows(
@@ -92,8 +124,9 @@ async fn event_rows(
     end_us: i64,
 ) -> Result<Vec<UsageRow>, StoreError> {
     let mut sql = Sql::new(&format!(
-        "SELECT ts_us / {DAY_US}, provider, model, COALESCE(alias, ''), COALESCE(origin, ''), \
-             COALESCE(user_id, ''), currency, {SUMS} FROM usage_events WHERE tenant_id = "
+        "SELECT ts_us / {DAY_US} AS day, provider, model, COALESCE(alias, '') AS alias, \
+             COALESCE(origin, '') AS origin, COALESCE(user_id, '') AS user_id, currency, {SUMS} \
+             FROM usage_events WHERE tenant_id = "
     ));
     sql.push_bind(tenant)
         .push(" AND ts_us >= ")
@@ -115,44 +148,84 @@ pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, req
 /// How many columns [`EVENT_COLUMNS`] lists.
 pub(super) const EVENT_COLUMN_COUNT: usize = 28;
 
-pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
-    let conversation: Option<String> = row.try_get(13)?;
-    let currency: String = row.try_get(21)?;
-    let source: String = row.try_get(24)?;
-    Ok(StoredEvent {
-        seq: row.try_get(0)?,
-        recorded_us: row.try_get(1)?,
-        event: UsageEvent {
-            log_id: uuid(&row.try_get::<String>(2)?)?,
-            tenant_id: row.try_get(3)?,
-            request_id: row.try_get(4)?,
-            timestamp_us: row.try_get(5)?,
-            provider: row.try_get(6)?,
-            model: row.try_get(7)?,
-            alias: row.try_get(8)?,
-            profile: row.try_get(9)?,
-            lock_digest: row.try_get(27)?,
-            origin: row.try_get(10)?,
-            id_at_origin: row.try_get(11)?,
-            user_id: row.try_get(12)?,
-            conversation_id: conversation.as_deref().map(uuid).transpose()?,
-            tokens: TokenCounts {
-                input: row.try_get(14)?,
-                output: row.try_get(15)?,
-                cached_input: row.try_get(16)?,
-                cache_write: row.try_get(17)?,
-                reasoning: row.try_get(18)?,
+row! {
+    /// The columns of [`EVENT_COLUMNS`].
+    struct EventRow {
+        seq: i64,
+        recorded_us: i64,
+        log_id: String,
+        tenant_id: String,
+        request_id: Option<String>,
+        ts_us: i64,
+        provider: String,
+        model: String,
+        alias: Option<String>,
+        profile: String,
+        origin: Option<String>,
+        id_at_origin: Option<String>,
+        user_id: Option<String>,
+        conversation_id: Option<String>,
+        input_tokens: i64,
+        output_tokens: i64,
+        cached_input_tokens: i64,
+        cache_write_tokens: i64,
+        reasoning_tokens: i64,
+        latency_ms: Option<i64>,
+        cost_nanos: i64,
+        currency: String,
+        price_version: Option<String>,
+        flags: i64,
+        source: String,
+        metadata: Option<String>,
+        input_cost_nanos: Option<i64>,
+        lock_digest: Option<String>,
+    }
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<StoredEvent, StoreError> {
+        Ok(StoredEvent {
+            seq: r.seq,
+            recorded_us: r.recorded_us,
+            event: UsageEvent {
+                log_id: uuid(&r.log_id)?,
+                tenant_id: r.tenant_id,
+                request_id: r.request_id,
+                timestamp_us: r.ts_us,
+                provider: r.provider,
+                model: r.model,
+                alias: r.alias,
+                profile: r.profile,
+                lock_digest: r.lock_digest,
+                origin: r.origin,
+                id_at_origin: r.id_at_origin,
+                user_id: r.user_id,
+                conversation_id: r.conversation_id.as_deref().map(uuid).transpose()?,
+                tokens: TokenCounts {
+                    input: r.input_tokens,
+                    output: r.output_tokens,
+                    cached_input: r.cached_input_tokens,
+                    cache_write: r.cache_write_tokens,
+                    reasoning: r.reasoning_tokens,
+                },
+                latency_ms: r.latency_ms,
+                cost: Nanos(r.cost_nanos),
+                input_cost: r.input_cost_nanos.map(Nanos),
+                currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+                price_version: r.price_version,
+                flags: EventFlags::from_bits(r.flags),
+                source: EventSource::parse(&r.source),
+                metadata: json_object(r.metadata),
             },
-            latency_ms: row.try_get(19)?,
-            cost: Nanos(row.try_get(20)?),
-            input_cost: row.try_get::<Option<i64>>(26)?.map(Nanos),
-            currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-            price_version: row.try_get(22)?,
-            flags: EventFlags::from_bits(row.try_get(23)?),
-            source: EventSource::parse(&source),
-            metadata: json_object(row.try_get(25)?),
-        },
-    })
+        })
+    }
+}
+
+/// The event of a row that selects at least [`EVENT_COLUMNS`].
+pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
+    EventRow::from_row(row)?.try_into()
 }
 
 pub(super) async fn list_events(
@@ -194,8 +267,16 @@ pub(super) async fn list_events(
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows = sql.fetch_all(db).await?;
-    rows.iter().map(stored_event).collect()
+    let rows = sql.fetch_all_as::<EventRow>(db).await?;
+    rows.into_iter().map(StoredEvent::try_from).collect()
+}
+
+row! {
+    struct LogEntryRow { seq: i64, entry: Vec<u8>, leaf_hash: Vec<u8> }
+}
+
+row! {
+    struct ArchivedLeafRow { seq: i64, leaf_hash: Vec<u8> }
 }
 
 pub(super) async fn log_entries(
@@ -210,18 +291,16 @@ pub(super) async fn log_entries(
     .bind(tenant)
     .bind(start_seq)
     .bind(limit)
-    .fetch_all(db)
+    .fetch_all_as::<LogEntryRow>(db)
     .await?;
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok(LogEntry {
-                seq: r.try_get(0)?,
-                entry: Some(r.try_get(1)?),
-                leaf_hash: r.try_get(2)?,
-            })
+    let mut out: Vec<LogEntry> = rows
+        .into_iter()
+        .map(|r| LogEntry {
+            seq: r.seq,
+            entry: Some(r.entry),
+            leaf_hash: r.leaf_hash,
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect();
     let contiguous = out.len() as i64 == limit
         && out.last().map(|e| e.seq) == Some(start_seq + limit - 1)
         && out.first().map(|e| e.seq) == Some(start_seq);
@@ -237,15 +316,14 @@ pub(super) async fn log_entries(
     .bind(tenant)
     .bind(start_seq)
     .bind(end)
-    .fetch_all(db)
+    .fetch_all_as::<ArchivedLeafRow>(db)
     .await?;
-    for r in &archived {
-        let seq: i64 = r.try_get(0)?;
-        if !out.iter().any(|e| e.seq == seq) {
+    for r in archived {
+        if !out.iter().any(|e| e.seq == r.seq) {
             out.push(LogEntry {
-                seq,
+                seq: r.seq,
                 entry: None,
-                leaf_hash: r.try_get(1)?,
+                leaf_hash: r.leaf_hash,
             });
         }
     }

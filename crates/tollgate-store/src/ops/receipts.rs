@@ -14,10 +14,10 @@ use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 use super::decode::uuid;
-use super::read::{stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT};
+use super::read::{stored_event, EVENT_COLUMNS};
 use super::tally::{GroupKey, GroupSums, Tally};
 use super::transparency::{hash32, log_size};
-use crate::db::{query, Db, Dialect, Row, Sql, Tx};
+use crate::db::{query, row, Db, Dialect, Sql, Tx};
 use crate::model::{
     CertifiedLog, LogLabels, NewReceipt, ReceiptLog, SelectOptions, SelectedLogs, Selection,
     SeqRange, StoredEvent, StoredReceipt,
@@ -75,15 +75,29 @@ impl Part {
     }
 }
 
+row! {
+    struct StateRow { version: i64, certified_count: i64 }
+}
+
 /// The receipt version and certified count of a tenant (0, 0 before its first receipt).
 async fn receipt_state(db: &Db, tenant: &str) -> Result<(i64, i64), StoreError> {
     let row = query("SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1")
         .bind(tenant)
-        .fetch_optional(db)
+        .fetch_optional_as::<StateRow>(db)
         .await?;
-    match row {
-        Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
-        None => Ok((0, 0)),
+    Ok(row.map_or((0, 0), |r| (r.version, r.certified_count)))
+}
+
+row! {
+    struct RangeRow { start_seq: i64, end_seq: i64 }
+}
+
+impl From<RangeRow> for SeqRange {
+    fn from(r: RangeRow) -> SeqRange {
+        SeqRange {
+            start: r.start_seq,
+            end: r.end_seq,
+        }
     }
 }
 
@@ -93,16 +107,9 @@ async fn certified_ranges(db: &Db, tenant: &str) -> Result<Vec<SeqRange>, StoreE
         "SELECT start_seq, end_seq FROM certified_ranges WHERE tenant_id = $1 ORDER BY start_seq",
     )
     .bind(tenant)
-    .fetch_all(db)
+    .fetch_all_as::<RangeRow>(db)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SeqRange {
-                start: r.try_get(0)?,
-                end: r.try_get(1)?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(SeqRange::from).collect())
 }
 
 /// The positions below `size` that no range covers, ascending.
@@ -144,7 +151,7 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
     match selection {
         Selection::TimeRange { start_us, end_us } => {
             let row = query(
-                "SELECT MIN(month) FROM retention_archives WHERE tenant_id = $1 \
+                "SELECT MIN(month) AS month FROM retention_archives WHERE tenant_id = $1 \
                  AND month BETWEEN $2 AND $3 AND state <> 'written'",
             )
             .bind(tenant)
@@ -152,7 +159,7 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
             .bind(month_of(*end_us))
             .fetch_one(db)
             .await?;
-            match row.try_get::<Option<i64>>(0)? {
+            match row.get::<Option<i64>>("month")? {
                 Some(month) => Err(archived(format!(
                     "the logs of {} were",
                     month_string(month)
@@ -173,7 +180,7 @@ async fn refuse_archived(db: &Db, tenant: &str, selection: &Selection) -> Result
                 }
                 sql.push(") LIMIT 1");
                 if let Some(row) = sql.fetch_optional(db).await? {
-                    let id: String = row.try_get(0)?;
+                    let id: String = row.get("log_id")?;
                     return Err(archived(format!("log {id} was")));
                 }
             }
@@ -269,6 +276,65 @@ pub(super) async fn select_logs(
     Ok(out)
 }
 
+row! {
+    /// A group of a selection part, with the labels it was recorded under.
+    struct GroupRow {
+        provider: String,
+        model: String,
+        alias: Option<String>,
+        currency: String,
+        calls: i64,
+        input_tokens: i64,
+        output_tokens: i64,
+        cached_input_tokens: i64,
+        cache_write_tokens: i64,
+        reasoning_tokens: i64,
+        cost_nanos: i64,
+        input_cost_nanos: i64,
+        first_us: i64,
+        last_us: i64,
+        profile: String,
+        lock_digest: String,
+    }
+}
+
+impl GroupRow {
+    /// Adds the group to `tally`.
+    fn add_to(self, tally: &mut Tally) -> Result<(), StoreError> {
+        tally.recorded(&self.profile, &self.lock_digest);
+        let key: GroupKey = (self.provider, self.model, self.alias, self.currency);
+        tally.add_group(
+            key,
+            GroupSums {
+                calls: self.calls,
+                tokens: TokenCounts {
+                    input: self.input_tokens,
+                    output: self.output_tokens,
+                    cached_input: self.cached_input_tokens,
+                    cache_write: self.cache_write_tokens,
+                    reasoning: self.reasoning_tokens,
+                },
+                cost: Nanos(self.cost_nanos),
+                input_cost: Nanos(self.input_cost_nanos),
+                first_us: self.first_us,
+                last_us: self.last_us,
+            },
+        )
+    }
+}
+
+row! {
+    struct LogIdRow { seq: i64, log_id: String }
+}
+
+row! {
+    struct NewestRow { seq: i64, provider: String, model: String, alias: Option<String> }
+}
+
+row! {
+    struct LeafRow { seq: i64, leaf_hash: Vec<u8> }
+}
+
 /// One part of a selection through SQL: aggregates computed by the database.
 async fn scan_sql(
     db: &Db,
@@ -279,47 +345,28 @@ async fn scan_sql(
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(
-        "SELECT provider, model, alias, currency, COUNT(*), \
-         CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
-         CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
-         CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
-         CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT), MIN(ts_us), MAX(ts_us), \
-         profile, COALESCE(lock_digest, '') \
+        "SELECT provider, model, alias, currency, COUNT(*) AS calls, \
+         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+         CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+         CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+         CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens, \
+         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
+         CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos, \
+         CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT) AS input_cost_nanos, \
+         MIN(ts_us) AS first_us, MAX(ts_us) AS last_us, \
+         profile, COALESCE(lock_digest, '') AS lock_digest \
          FROM usage_events",
     );
     part.filter(&mut sql, tenant, size);
     // Grouped by the recorded labels too, so that one pass finds them; the groups of a key
     // are merged again below.
     sql.push(" GROUP BY provider, model, alias, currency, profile, COALESCE(lock_digest, '')");
-    let rows = sql.fetch_all(db).await?;
+    let rows = sql.fetch_all_as::<GroupRow>(db).await?;
     if rows.is_empty() {
         return Ok(());
     }
-    for row in &rows {
-        tally.recorded(&row.try_get::<String>(14)?, &row.try_get::<String>(15)?);
-        let key: GroupKey = (
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        );
-        tally.add_group(
-            key,
-            GroupSums {
-                calls: row.try_get(4)?,
-                tokens: TokenCounts {
-                    input: row.try_get(5)?,
-                    output: row.try_get(6)?,
-                    cached_input: row.try_get(7)?,
-                    cache_write: row.try_get(8)?,
-                    reasoning: row.try_get(9)?,
-                },
-                cost: Nanos(row.try_get(10)?),
-                input_cost: Nanos(row.try_get(11)?),
-                first_us: row.try_get(12)?,
-                last_us: row.try_get(13)?,
-            },
-        )?;
+    for row in rows {
+        row.add_to(tally)?;
     }
 
     let mut sql = Sql::new("SELECT DISTINCT conversation_id FROM usage_events");
@@ -328,40 +375,35 @@ async fn scan_sql(
     for row in sql.fetch_all(db).await? {
         tally
             .conversations
-            .insert(uuid(&row.try_get::<String>(0)?)?);
+            .insert(uuid(&row.get::<String>("conversation_id")?)?);
     }
 
     let mut sql = Sql::new("SELECT seq, log_id FROM usage_events");
     part.filter(&mut sql, tenant, size);
     sql.push(" ORDER BY seq LIMIT ")
         .push_bind(opts.inline_ids as i64 + 1);
-    for row in sql.fetch_all(db).await? {
-        tally
-            .ids
-            .push((row.try_get(0)?, uuid(&row.try_get::<String>(1)?)?));
+    for row in sql.fetch_all_as::<LogIdRow>(db).await? {
+        tally.ids.push((row.seq, uuid(&row.log_id)?));
     }
 
     let mut sql = Sql::new("SELECT seq, provider, model, alias FROM usage_events");
     part.filter(&mut sql, tenant, size);
     sql.push(" ORDER BY seq DESC LIMIT 1");
-    if let Some(row) = sql.fetch_optional(db).await? {
-        let seq: i64 = row.try_get(0)?;
+    if let Some(row) = sql.fetch_optional_as::<NewestRow>(db).await? {
         let labels = LogLabels {
-            provider: row.try_get(1)?,
-            model: row.try_get(2)?,
-            alias: row.try_get(3)?,
+            provider: row.provider,
+            model: row.model,
+            alias: row.alias,
         };
-        tally.newest(seq, || labels);
+        tally.newest(row.seq, || labels);
     }
 
     if opts.leaf_hashes {
         let mut sql = Sql::new("SELECT seq, leaf_hash FROM usage_events");
         part.filter(&mut sql, tenant, size);
         sql.push(" ORDER BY seq");
-        for row in sql.fetch_all(db).await? {
-            tally
-                .leaves
-                .push((row.try_get(0)?, hash32(row.try_get(1)?)?));
+        for row in sql.fetch_all_as::<LeafRow>(db).await? {
+            tally.leaves.push((row.seq, hash32(row.leaf_hash)?));
         }
     }
     Ok(())
@@ -384,9 +426,9 @@ async fn lock_state(tx: &mut Tx, dialect: Dialect, tenant: &str) -> Result<(i64,
         "SELECT version, certified_count FROM receipt_state WHERE tenant_id = $1{lock}"
     ))
     .bind(tenant)
-    .fetch_one(&mut *tx)
+    .fetch_one_as::<StateRow>(&mut *tx)
     .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    Ok((row.version, row.certified_count))
 }
 
 pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreError> {
@@ -473,15 +515,9 @@ pub(super) async fn insert_receipt(db: &Db, r: &NewReceipt) -> Result<(), StoreE
     .bind(&r.tenant_id)
     .bind(lo)
     .bind(hi)
-    .fetch_all(&mut tx)
+    .fetch_all_as::<RangeRow>(&mut tx)
     .await?;
-    let mut old = Vec::with_capacity(rows.len());
-    for row in &rows {
-        old.push(SeqRange {
-            start: row.try_get(0)?,
-            end: row.try_get(1)?,
-        });
-    }
+    let old: Vec<SeqRange> = rows.into_iter().map(SeqRange::from).collect();
     let merged = merge(&old, &r.ranges);
     let added: i64 =
         merged.iter().map(SeqRange::len).sum::<i64>() - old.iter().map(SeqRange::len).sum::<i64>();
@@ -554,16 +590,33 @@ fn merge(a: &[SeqRange], b: &[SeqRange]) -> Vec<SeqRange> {
 
 const RECEIPT_COLUMNS: &str = "id, tenant_id, issued_us, key_id, log_count, root, document";
 
-fn receipt(row: &Row) -> Result<StoredReceipt, StoreError> {
-    Ok(StoredReceipt {
-        id: row.try_get(0)?,
-        tenant_id: row.try_get(1)?,
-        issued_us: row.try_get(2)?,
-        key_id: row.try_get(3)?,
-        count: row.try_get(4)?,
-        root: hash32(row.try_get(5)?)?,
-        document: row.try_get(6)?,
-    })
+row! {
+    /// The columns of [`RECEIPT_COLUMNS`].
+    struct ReceiptRow {
+        id: String,
+        tenant_id: String,
+        issued_us: i64,
+        key_id: String,
+        log_count: i64,
+        root: Vec<u8>,
+        document: String,
+    }
+}
+
+impl TryFrom<ReceiptRow> for StoredReceipt {
+    type Error = StoreError;
+
+    fn try_from(r: ReceiptRow) -> Result<StoredReceipt, StoreError> {
+        Ok(StoredReceipt {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            issued_us: r.issued_us,
+            key_id: r.key_id,
+            count: r.log_count,
+            root: hash32(r.root)?,
+            document: r.document,
+        })
+    }
 }
 
 pub(super) async fn list_receipts(
@@ -582,19 +635,19 @@ pub(super) async fn list_receipts(
             .bind(tenant)
             .bind(limit)
             .bind(offset)
-            .fetch_all(db)
+            .fetch_all_as::<ReceiptRow>(db)
             .await?;
-            let total = query("SELECT COUNT(*) FROM receipts WHERE tenant_id = $1")
+            let total = query("SELECT COUNT(*) AS n FROM receipts WHERE tenant_id = $1")
                 .bind(tenant)
                 .fetch_one(db)
                 .await?
-                .try_get(0)?;
+                .get("n")?;
             (rows, total)
         }
         Some(tag) => {
             let columns = RECEIPT_COLUMNS
                 .split(", ")
-                .map(|c| format!("r.{c}"))
+                .map(|c| format!("r.{c} AS {c}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let rows = query(format!(
@@ -607,19 +660,22 @@ pub(super) async fn list_receipts(
             .bind(tag)
             .bind(limit)
             .bind(offset)
-            .fetch_all(db)
+            .fetch_all_as::<ReceiptRow>(db)
             .await?;
             let total =
-                query("SELECT COUNT(*) FROM receipt_tags WHERE tenant_id = $1 AND tag = $2")
+                query("SELECT COUNT(*) AS n FROM receipt_tags WHERE tenant_id = $1 AND tag = $2")
                     .bind(tenant)
                     .bind(tag)
                     .fetch_one(db)
                     .await?
-                    .try_get(0)?;
+                    .get("n")?;
             (rows, total)
         }
     };
-    let receipts = rows.iter().map(receipt).collect::<Result<_, _>>()?;
+    let receipts = rows
+        .into_iter()
+        .map(StoredReceipt::try_from)
+        .collect::<Result<_, _>>()?;
     Ok((receipts, total))
 }
 
@@ -633,9 +689,13 @@ pub(super) async fn get_receipt(
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional_as::<ReceiptRow>(db)
     .await?;
-    row.as_ref().map(receipt).transpose()
+    row.map(StoredReceipt::try_from).transpose()
+}
+
+row! {
+    struct IndexedRangeRow { first_index: i64, start_seq: i64, end_seq: i64 }
 }
 
 /// A receipt's ranges that overlap leaf indices `[lo, hi)`, with their first index.
@@ -655,19 +715,18 @@ async fn ranges_between(
     .bind(id)
     .bind(hi)
     .bind(lo)
-    .fetch_all(db)
+    .fetch_all_as::<IndexedRangeRow>(db)
     .await?;
-    rows.iter()
+    Ok(rows
+        .into_iter()
         .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                SeqRange {
-                    start: r.try_get(1)?,
-                    end: r.try_get(2)?,
-                },
-            ))
+            let range = SeqRange {
+                start: r.start_seq,
+                end: r.end_seq,
+            };
+            (r.first_index, range)
         })
-        .collect()
+        .collect())
 }
 
 /// The positions of leaf indices `[lo, hi)` of a receipt's set, as runs.
@@ -714,7 +773,7 @@ pub(super) async fn receipt_logs(
         let mut logs = BTreeMap::new();
         for row in &rows {
             let event = stored_event(row)?;
-            let entry: Vec<u8> = row.try_get(EVENT_COLUMN_COUNT)?;
+            let entry: Vec<u8> = row.get("entry")?;
             let seq = event.seq;
             let event = Box::new(event);
             logs.insert(seq, CertifiedLog::Live { event, entry });
@@ -736,6 +795,10 @@ pub(super) async fn receipt_logs(
     Ok(Some(out))
 }
 
+row! {
+    struct ArchivedLogRow { seq: i64, log_id: String, leaf_hash: Vec<u8>, archive_id: String }
+}
+
 /// Adds the archived logs of positions `run` that `logs` lacks.
 async fn archived_logs(
     db: &Db,
@@ -750,16 +813,15 @@ async fn archived_logs(
     .bind(tenant)
     .bind(run.start)
     .bind(run.end)
-    .fetch_all(db)
+    .fetch_all_as::<ArchivedLogRow>(db)
     .await?;
-    for row in &rows {
-        let seq: i64 = row.try_get(0)?;
-        if let std::collections::btree_map::Entry::Vacant(slot) = logs.entry(seq) {
+    for row in rows {
+        if let std::collections::btree_map::Entry::Vacant(slot) = logs.entry(row.seq) {
             slot.insert(CertifiedLog::Archived {
-                seq,
-                log_id: row.try_get(1)?,
-                leaf_hash: row.try_get(2)?,
-                archive_id: row.try_get(3)?,
+                seq: row.seq,
+                log_id: row.log_id,
+                leaf_hash: row.leaf_hash,
+                archive_id: row.archive_id,
             });
         }
     }
@@ -786,6 +848,10 @@ async fn events_between(
     rows.iter().map(stored_event).collect()
 }
 
+row! {
+    struct RangeStartRow { first_index: i64, start_seq: i64 }
+}
+
 /// The leaf index of position `seq` in a receipt's set, if the receipt certifies it.
 pub(super) async fn receipt_index(
     db: &Db,
@@ -800,14 +866,9 @@ pub(super) async fn receipt_index(
     .bind(tenant)
     .bind(id)
     .bind(seq)
-    .fetch_optional(db)
+    .fetch_optional_as::<RangeStartRow>(db)
     .await?;
-    row.map(|r| {
-        let first: i64 = r.try_get(0)?;
-        let start: i64 = r.try_get(1)?;
-        Ok(first + seq - start)
-    })
-    .transpose()
+    Ok(row.map(|r| r.first_index + seq - r.start_seq))
 }
 
 /// Leaf hashes of leaf indices `[lo, hi)` of a receipt's set.
@@ -842,7 +903,7 @@ pub(super) async fn receipt_nodes(
         .fetch_optional(db)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let tiles: Vec<u8> = row.try_get(0)?;
+    let tiles: Vec<u8> = row.get("tiles")?;
     let mut nodes = Nodes::new();
     for range in &needs.tiles {
         for t in range.clone() {
