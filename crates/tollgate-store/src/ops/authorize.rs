@@ -20,8 +20,8 @@ use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::billing::{insert_entry, lock_balance};
-use super::charges::{self, OpenHold, Stmt};
-use crate::db::{query, Arg, Db, Dialect, Row, Tx};
+use super::charges::{self, HoldRow, OpenHold, Stmt};
+use crate::db::{query, Arg, Db, Dialect, Tx};
 use crate::model::{AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState};
 use crate::StoreError;
 
@@ -40,14 +40,14 @@ pub(crate) const ACCOUNT_STATE: &str = "SELECT a.is_active, a.billing_enabled, a
      ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
      WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
 
-/// Requests recorded in a month and requests its open holds reserve: (tenant, month). One
-/// statement, so both come from one snapshot: a hold settled concurrently is counted either
-/// as reserved or as recorded, never neither.
+/// Requests recorded in a month and requests its open holds reserve: (tenant, month), as
+/// `used_requests` and `reserved_requests`. One statement, so both come from one snapshot: a
+/// hold settled concurrently is counted either as reserved or as recorded, never neither.
 pub(crate) const QUOTA_USAGE: &str = "SELECT \
      (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
-      WHERE tenant_id = ?1 AND month = ?2), \
+      WHERE tenant_id = ?1 AND month = ?2) AS used_requests, \
      (SELECT CAST(COUNT(*) AS BIGINT) FROM holds \
-      WHERE tenant_id = ?1 AND month = ?2 AND status = 'open')";
+      WHERE tenant_id = ?1 AND month = ?2 AND status = 'open') AS reserved_requests";
 
 /// Creates the row of a tenant's month that authorizations lock: (tenant, month).
 pub(crate) const QUOTA_ROW: &str = "INSERT INTO quota_reservations (tenant_id, month) \
@@ -217,17 +217,8 @@ pub(crate) fn decide_batch(
     Ok((decisions, w))
 }
 
+/// The columns of an open hold, as [`HoldRow`] reads them.
 const HOLD_COLUMNS: &str = "tenant_id, id, user_id, currency, amount_nanos";
-
-fn open_hold(row: &Row) -> Result<OpenHold, StoreError> {
-    Ok(OpenHold {
-        tenant_id: row.try_get(0)?,
-        id: row.try_get(1)?,
-        user_id: row.try_get(2)?,
-        currency: row.try_get(3)?,
-        amount: row.try_get(4)?,
-    })
-}
 
 /// Locks an open hold of a tenant, if there is one by that id.
 pub(crate) async fn lock_open_hold(
@@ -242,9 +233,9 @@ pub(crate) async fn lock_open_hold(
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional_as::<HoldRow>(&mut *tx)
     .await?;
-    row.as_ref().map(open_hold).transpose()
+    Ok(row.map(OpenHold::from))
 }
 
 /// Closes a locked open hold: gives back its held money (with a release entry); closed, it
@@ -284,7 +275,6 @@ pub(crate) async fn close_hold(
     .await?;
     insert_entry(
         tx,
-        dialect,
         &LedgerEntry {
             id: new_id(IdKind::Transaction),
             tenant_id: hold.tenant_id.clone(),
@@ -345,15 +335,17 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
-    let rows = query(format!(
+    let holds: Vec<OpenHold> = query(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE status = 'open' AND expires_us <= $1 \
          ORDER BY tenant_id, id LIMIT $2{skip}"
     ))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut tx)
-    .await?;
-    let holds = rows.iter().map(open_hold).collect::<Result<Vec<_>, _>>()?;
+    .fetch_all_as::<HoldRow>(&mut tx)
+    .await?
+    .into_iter()
+    .map(OpenHold::from)
+    .collect();
     lock_for_closing(&mut tx, db.dialect, &holds).await?;
     for h in &holds {
         close_hold(&mut tx, db.dialect, h, "expired", now, None).await?;
@@ -364,10 +356,10 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
 
 /// Holds open now, across every tenant (read through the open-holds index).
 pub(super) async fn open_holds(db: &Db) -> Result<i64, StoreError> {
-    let row = query("SELECT CAST(COUNT(*) AS BIGINT) FROM holds WHERE status = 'open'")
+    query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM holds WHERE status = 'open'")
         .fetch_one(db)
-        .await?;
-    row.try_get(0)
+        .await?
+        .get("n")
 }
 
 /// Releases one open hold of a tenant (the call it was for will not happen); false when

@@ -9,12 +9,11 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 use tollgate_core::{Currency, Nanos};
 
-use super::charges::{self, LEDGER_COLUMNS};
-use super::decode::json_object;
-use crate::db::{query, Db, Dialect, Row, Sql, Tx};
+use super::charges::{self, LedgerRow, LEDGER_COLUMNS};
+use crate::db::{query, row, Db, Dialect, FromRow, Sql, Tx};
 use crate::model::{
     Account, AccountBalance, AccountDefaults, AccountSettings, AuditFinding, AuditReport,
-    LedgerEntry, LedgerFilter, LedgerKind, NewCredit, PeriodSpend,
+    LedgerEntry, LedgerFilter, NewCredit, PeriodSpend,
 };
 use crate::StoreError;
 
@@ -81,40 +80,13 @@ pub(crate) async fn lock_balance(
     .fetch_one(&mut *tx)
     .await?;
     Ok(LockedBalance {
-        balance: Nanos(row.try_get(0)?),
-    })
-}
-
-fn entry(row: &Row) -> Result<LedgerEntry, StoreError> {
-    let kind: String = row.try_get(3)?;
-    let currency: String = row.try_get(6)?;
-    Ok(LedgerEntry {
-        id: row.try_get(0)?,
-        tenant_id: row.try_get(1)?,
-        user_id: row.try_get(2)?,
-        kind: LedgerKind::parse(&kind)
-            .ok_or_else(|| StoreError::Invariant(format!("unknown ledger kind {kind}")))?,
-        amount: Nanos(row.try_get(4)?),
-        delta: Nanos(row.try_get(5)?),
-        currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-        balance_before: Nanos(row.try_get(7)?),
-        balance_after: Nanos(row.try_get(8)?),
-        log_id: row.try_get(9)?,
-        hold_id: row.try_get(10)?,
-        request_id: row.try_get(11)?,
-        payment_provider: row.try_get(12)?,
-        payment_id: row.try_get(13)?,
-        description: row.try_get(14)?,
-        metadata: json_object(row.try_get(15)?),
-        flags: row.try_get(16)?,
-        created_us: row.try_get(17)?,
+        balance: Nanos(row.get("balance_nanos")?),
     })
 }
 
 /// Writes one ledger entry (the caller updates the balance row in the same transaction).
 pub(crate) async fn insert_entry(
     tx: &mut Tx,
-    _dialect: Dialect,
     e: &LedgerEntry,
     idempotency: Option<(&str, &str)>,
 ) -> Result<(), StoreError> {
@@ -152,13 +124,13 @@ async fn replay(
     .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let stored: Option<String> = row.try_get(18)?;
+    let stored: Option<String> = row.get("request_hash")?;
     if stored.as_deref() != Some(hash) {
         return Err(StoreError::Conflict(
             "this Idempotency-Key was used for a different request; use a new key".into(),
         ));
     }
-    Ok(Some(entry(&row)?))
+    Ok(Some(LedgerRow::from_row(&row)?.try_into()?))
 }
 
 /// Posts a top-up, refund or adjustment. Returns the entry and whether it was a repeat of an
@@ -212,7 +184,7 @@ pub(super) async fn post_credit(
         .idempotency_key
         .as_deref()
         .map(|k| (k, c.request_hash.as_str()));
-    let inserted = insert_entry(&mut tx, db.dialect, &e, idempotency).await;
+    let inserted = insert_entry(&mut tx, &e, idempotency).await;
     if let Err(StoreError::Conflict(_)) = inserted {
         // A concurrent request with the same key won the race: answer as a repeat.
         drop(tx);
@@ -255,6 +227,58 @@ pub(super) async fn post_credit(
     Ok((e, false))
 }
 
+row! {
+    struct AccountRow {
+        is_active: i64,
+        billing_enabled: i64,
+        limit_currency: String,
+        daily_limit_nanos: Option<i64>,
+        monthly_limit_nanos: Option<i64>,
+        total_requests: i64,
+        last_request_us: Option<i64>,
+        created_us: i64,
+    }
+}
+
+impl AccountRow {
+    /// The account of (`tenant`, `user`), before its balances and spend are read.
+    fn into_account(self, tenant: &str, user: &str) -> Result<Account, StoreError> {
+        Ok(Account {
+            tenant_id: tenant.to_string(),
+            user_id: user.to_string(),
+            is_active: self.is_active != 0,
+            billing_enabled: self.billing_enabled != 0,
+            limit_currency: Currency::try_from(self.limit_currency)
+                .map_err(StoreError::Invariant)?,
+            daily_limit: self.daily_limit_nanos.map(Nanos),
+            monthly_limit: self.monthly_limit_nanos.map(Nanos),
+            total_requests: self.total_requests,
+            last_request_us: self.last_request_us,
+            created_us: Some(self.created_us),
+            balances: Vec::new(),
+            today: Vec::new(),
+            this_month: Vec::new(),
+        })
+    }
+}
+
+row! {
+    struct BalanceRow { currency: String, balance_nanos: i64, held_nanos: i64, spent_nanos: i64 }
+}
+
+impl TryFrom<BalanceRow> for AccountBalance {
+    type Error = StoreError;
+
+    fn try_from(r: BalanceRow) -> Result<AccountBalance, StoreError> {
+        Ok(AccountBalance {
+            currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+            balance: Nanos(r.balance_nanos),
+            held: Nanos(r.held_nanos),
+            spent: Nanos(r.spent_nanos),
+        })
+    }
+}
+
 /// An account as stored, or None if it was never used.
 pub(super) async fn account(
     db: &Db,
@@ -268,46 +292,41 @@ pub(super) async fn account(
     )
     .bind(tenant)
     .bind(user)
-    .fetch_optional(db)
+    .fetch_optional_as::<AccountRow>(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let currency: String = row.try_get(2)?;
-    let mut a = Account {
-        tenant_id: tenant.to_string(),
-        user_id: user.to_string(),
-        is_active: row.try_get::<i64>(0)? != 0,
-        billing_enabled: row.try_get::<i64>(1)? != 0,
-        limit_currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-        daily_limit: row.try_get::<Option<i64>>(3)?.map(Nanos),
-        monthly_limit: row.try_get::<Option<i64>>(4)?.map(Nanos),
-        total_requests: row.try_get(5)?,
-        last_request_us: row.try_get(6)?,
-        created_us: Some(row.try_get(7)?),
-        balances: Vec::new(),
-        today: Vec::new(),
-        this_month: Vec::new(),
-    };
-    let rows = query(
+    let mut a = row.into_account(tenant, user)?;
+    a.balances = query(
         "SELECT currency, balance_nanos, held_nanos, spent_nanos FROM account_balances \
          WHERE tenant_id = $1 AND user_id = $2 ORDER BY currency",
     )
     .bind(tenant)
     .bind(user)
-    .fetch_all(db)
-    .await?;
-    for r in &rows {
-        let currency: String = r.try_get(0)?;
-        a.balances.push(AccountBalance {
-            currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-            balance: Nanos(r.try_get(1)?),
-            held: Nanos(r.try_get(2)?),
-            spent: Nanos(r.try_get(3)?),
-        });
-    }
+    .fetch_all_as::<BalanceRow>(db)
+    .await?
+    .into_iter()
+    .map(AccountBalance::try_from)
+    .collect::<Result<_, _>>()?;
     let now = now_us();
     a.today = spend(db, tenant, user, "day", day_of(now)).await?;
     a.this_month = spend(db, tenant, user, "month", month_of(now)).await?;
     Ok(Some(a))
+}
+
+row! {
+    struct SpendRow { currency: String, spent_nanos: i64, requests: i64 }
+}
+
+impl TryFrom<SpendRow> for PeriodSpend {
+    type Error = StoreError;
+
+    fn try_from(r: SpendRow) -> Result<PeriodSpend, StoreError> {
+        Ok(PeriodSpend {
+            currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+            spent: Nanos(r.spent_nanos),
+            requests: r.requests,
+        })
+    }
 }
 
 async fn spend(
@@ -317,7 +336,7 @@ async fn spend(
     kind: &str,
     period: i64,
 ) -> Result<Vec<PeriodSpend>, StoreError> {
-    let rows = query(
+    query(
         "SELECT currency, spent_nanos, requests FROM account_spend \
          WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND period = $4 ORDER BY currency",
     )
@@ -325,30 +344,16 @@ async fn spend(
     .bind(user)
     .bind(kind)
     .bind(period)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let currency: String = r.try_get(0)?;
-            Ok(PeriodSpend {
-                currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-                spent: Nanos(r.try_get(1)?),
-                requests: r.try_get(2)?,
-            })
-        })
-        .collect()
+    .fetch_all_as::<SpendRow>(db)
+    .await?
+    .into_iter()
+    .map(PeriodSpend::try_from)
+    .collect()
 }
 
-/// Ledger entries of an account, newest first.
 /// The entries of an account that `f` selects, after `select`.
-fn ledger_query(
-    _db: &Db,
-    select: &str,
-    tenant: &str,
-    user: &str,
-    f: &LedgerFilter,
-) -> crate::db::Sql {
-    let mut sql = crate::db::Sql::new(&format!(
+fn ledger_query(select: &str, tenant: &str, user: &str, f: &LedgerFilter) -> Sql {
+    let mut sql = Sql::new(&format!(
         "SELECT {select} FROM ledger_entries WHERE tenant_id = "
     ));
     sql.push_bind(tenant)
@@ -366,6 +371,7 @@ fn ledger_query(
     sql
 }
 
+/// Ledger entries of an account, newest first, and how many `f` selects in all.
 pub(super) async fn ledger(
     db: &Db,
     tenant: &str,
@@ -374,21 +380,25 @@ pub(super) async fn ledger(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
-    let mut sql = ledger_query(db, LEDGER_COLUMNS, tenant, user, f);
+    let mut sql = ledger_query(LEDGER_COLUMNS, tenant, user, f);
     sql.push(" ORDER BY created_us DESC, id DESC LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows = sql.fetch_all(db).await?;
-    let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let entries = sql
+        .fetch_all_as::<LedgerRow>(db)
+        .await?
+        .into_iter()
+        .map(LedgerEntry::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     // A short first page is the whole selection; otherwise count it.
     let total = if offset == 0 && (entries.len() as i64) < limit {
         entries.len() as i64
     } else {
-        ledger_query(db, "CAST(COUNT(*) AS BIGINT)", tenant, user, f)
+        ledger_query("CAST(COUNT(*) AS BIGINT) AS n", tenant, user, f)
             .fetch_one(db)
             .await?
-            .try_get(0)?
+            .get("n")?
     };
     Ok((entries, total))
 }
@@ -430,6 +440,32 @@ pub(super) async fn update_settings(
         .ok_or_else(|| StoreError::Invariant("an updated account is missing".into()))
 }
 
+row! {
+    struct AuditRow {
+        tenant_id: String,
+        user_id: String,
+        currency: String,
+        balance_nanos: i64,
+        held_nanos: i64,
+        ledger_sum_nanos: i64,
+        open_holds_nanos: i64,
+    }
+}
+
+impl From<AuditRow> for AuditFinding {
+    fn from(r: AuditRow) -> AuditFinding {
+        AuditFinding {
+            tenant_id: r.tenant_id,
+            user_id: r.user_id,
+            currency: r.currency,
+            balance: Nanos(r.balance_nanos),
+            held: Nanos(r.held_nanos),
+            ledger_sum: Nanos(r.ledger_sum_nanos),
+            open_holds: Nanos(r.open_holds_nanos),
+        }
+    }
+}
+
 /// Every account and currency whose stored balance differs from the sum of its ledger, or
 /// whose held amount differs from its open holds.
 pub(super) async fn audit(db: &Db) -> Result<AuditReport, StoreError> {
@@ -437,26 +473,18 @@ pub(super) async fn audit(db: &Db) -> Result<AuditReport, StoreError> {
         "SELECT b.tenant_id, b.user_id, b.currency, b.balance_nanos, b.held_nanos, \
            (SELECT CAST(COALESCE(SUM(l.delta_nanos), 0) AS BIGINT) FROM ledger_entries l \
             WHERE l.tenant_id = b.tenant_id AND l.user_id = b.user_id \
-              AND l.currency = b.currency), \
+              AND l.currency = b.currency) AS ledger_sum_nanos, \
            (SELECT CAST(COALESCE(SUM(h.amount_nanos), 0) AS BIGINT) FROM holds h \
             WHERE h.tenant_id = b.tenant_id AND h.user_id = b.user_id \
-              AND h.currency = b.currency AND h.status = 'open') \
+              AND h.currency = b.currency AND h.status = 'open') AS open_holds_nanos \
          FROM account_balances b ORDER BY b.tenant_id, b.user_id, b.currency",
     )
-    .fetch_all(db)
+    .fetch_all_as::<AuditRow>(db)
     .await?;
     let mut report = AuditReport::default();
-    for r in &rows {
+    for r in rows {
         report.checked += 1;
-        let f = AuditFinding {
-            tenant_id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            currency: r.try_get(2)?,
-            balance: Nanos(r.try_get(3)?),
-            held: Nanos(r.try_get(4)?),
-            ledger_sum: Nanos(r.try_get(5)?),
-            open_holds: Nanos(r.try_get(6)?),
-        };
+        let f = AuditFinding::from(r);
         if f.balance != f.ledger_sum || f.held != f.open_holds {
             report.findings.push(f);
         }

@@ -16,12 +16,12 @@ use tollgate_core::time::{day_of, month_of};
 use tollgate_core::{Currency, Nanos};
 
 use super::alerts::{self, LimitSpend, Period};
-use crate::db::Arg;
+use super::decode::json_object;
+use crate::db::{row, Arg};
 use crate::model::{AccountDefaults, AppendItem, LedgerEntry, LedgerKind};
 use crate::webhooks::NewAlert;
 use crate::StoreError;
 
-/// (tenant, user, currency)
 /// An open hold, as closing it needs it.
 pub(crate) struct OpenHold {
     pub(crate) tenant_id: String,
@@ -31,6 +31,30 @@ pub(crate) struct OpenHold {
     pub(crate) amount: i64,
 }
 
+row! {
+    /// An open hold as [`OPEN_HOLD`] (and every other read of those columns) reads it.
+    pub(crate) struct HoldRow {
+        tenant_id: String,
+        id: String,
+        user_id: String,
+        currency: String,
+        amount_nanos: i64,
+    }
+}
+
+impl From<HoldRow> for OpenHold {
+    fn from(r: HoldRow) -> OpenHold {
+        OpenHold {
+            tenant_id: r.tenant_id,
+            id: r.id,
+            user_id: r.user_id,
+            currency: r.currency,
+            amount: r.amount_nanos,
+        }
+    }
+}
+
+/// (tenant, user, currency)
 pub(crate) type AccountKey = (String, String, String);
 
 /// One recorded call to bill.
@@ -335,6 +359,59 @@ pub(crate) struct Stmt {
 pub(crate) const LEDGER_COLUMNS: &str = "id, tenant_id, user_id, kind, amount_nanos, delta_nanos, \
      currency, balance_before_nanos, balance_after_nanos, log_id, hold_id, request_id, \
      payment_provider, payment_id, description, metadata, flags, created_us";
+
+row! {
+    /// A ledger entry as [`LEDGER_COLUMNS`] reads it.
+    pub(crate) struct LedgerRow {
+        id: String,
+        tenant_id: String,
+        user_id: String,
+        kind: String,
+        amount_nanos: i64,
+        delta_nanos: i64,
+        currency: String,
+        balance_before_nanos: i64,
+        balance_after_nanos: i64,
+        log_id: Option<String>,
+        hold_id: Option<String>,
+        request_id: Option<String>,
+        payment_provider: Option<String>,
+        payment_id: Option<String>,
+        description: Option<String>,
+        metadata: Option<String>,
+        flags: i64,
+        created_us: i64,
+    }
+}
+
+impl TryFrom<LedgerRow> for LedgerEntry {
+    type Error = StoreError;
+
+    fn try_from(r: LedgerRow) -> Result<LedgerEntry, StoreError> {
+        let kind = LedgerKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown ledger kind {}", r.kind)))?;
+        Ok(LedgerEntry {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            user_id: r.user_id,
+            kind,
+            amount: Nanos(r.amount_nanos),
+            delta: Nanos(r.delta_nanos),
+            currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+            balance_before: Nanos(r.balance_before_nanos),
+            balance_after: Nanos(r.balance_after_nanos),
+            log_id: r.log_id,
+            hold_id: r.hold_id,
+            request_id: r.request_id,
+            payment_provider: r.payment_provider,
+            payment_id: r.payment_id,
+            description: r.description,
+            metadata: json_object(r.metadata),
+            flags: r.flags,
+            created_us: r.created_us,
+        })
+    }
+}
 
 /// Inserts one ledger entry ([`entry_args`]).
 pub(crate) const LEDGER_INSERT: &str = "INSERT INTO ledger_entries (id, tenant_id, user_id, kind, \

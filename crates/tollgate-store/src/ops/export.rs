@@ -4,8 +4,8 @@
 
 use tollgate_core::time::{day_of, month_start_us};
 
-use super::read::{fetch_rows, stored_event, EVENT_COLUMNS, EVENT_COLUMN_COUNT, ROLLUP_MEASURES};
-use crate::db::{query, Db, Sql};
+use super::read::{fetch_rows, stored_event, EVENT_COLUMNS, ROLLUP_MEASURES};
+use crate::db::{query, row, Db, Sql};
 use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
 use crate::model::UsageRow;
 use crate::StoreError;
@@ -17,11 +17,25 @@ pub(super) async fn monthly_rows(
 ) -> Result<Vec<UsageRow>, StoreError> {
     let day = day_of(month_start_us(month));
     let mut sql = Sql::new(&format!(
-        "SELECT CAST({day} AS BIGINT), provider, model, '', '', '', currency, \
-             {ROLLUP_MEASURES} FROM usage_monthly WHERE tenant_id = "
+        "SELECT CAST({day} AS BIGINT) AS day, provider, model, '' AS alias, '' AS origin, \
+             '' AS user_id, currency, {ROLLUP_MEASURES} FROM usage_monthly WHERE tenant_id = "
     ));
     sql.push_bind(tenant).push(" AND month = ").push_bind(month);
     fetch_rows(db, &sql).await
+}
+
+row! {
+    struct SpanRow { events: i64, first_seq: Option<i64>, last_seq: Option<i64> }
+}
+
+impl From<SpanRow> for ExportSpan {
+    fn from(r: SpanRow) -> ExportSpan {
+        ExportSpan {
+            count: r.events,
+            first_seq: r.first_seq,
+            last_seq: r.last_seq,
+        }
+    }
 }
 
 pub(super) async fn export_span(
@@ -31,19 +45,15 @@ pub(super) async fn export_span(
     end_us: i64,
 ) -> Result<ExportSpan, StoreError> {
     let row = query(
-        "SELECT COUNT(*), MIN(seq), MAX(seq) FROM usage_events \
-         WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us <= $3",
+        "SELECT COUNT(*) AS events, MIN(seq) AS first_seq, MAX(seq) AS last_seq \
+         FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us <= $3",
     )
     .bind(tenant)
     .bind(start_us)
     .bind(end_us)
-    .fetch_one(db)
+    .fetch_one_as::<SpanRow>(db)
     .await?;
-    Ok(ExportSpan {
-        count: row.try_get(0)?,
-        first_seq: row.try_get(1)?,
-        last_seq: row.try_get(2)?,
-    })
+    Ok(row.into())
 }
 
 pub(super) async fn export_page(
@@ -71,8 +81,8 @@ pub(super) async fn export_page(
         .map(|row| {
             Ok(ExportedEvent {
                 event: stored_event(row)?,
-                entry: row.try_get(EVENT_COLUMN_COUNT)?,
-                leaf_hash: row.try_get(EVENT_COLUMN_COUNT + 1)?,
+                entry: row.get("entry")?,
+                leaf_hash: row.get("leaf_hash")?,
             })
         })
         .collect()

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tollgate_core::time::now_us;
 
 use super::plans::{choose_default, default_choice, lock, locking, names, source};
-use crate::db::{query, Db, Dialect, Tx};
+use crate::db::{query, row, Db, Dialect, Tx};
 use crate::plans::{seed_rule, PlanSeed, PlanSource, Seeded, Seeding};
 use crate::StoreError;
 
@@ -70,6 +70,10 @@ pub(super) async fn seed(
     })
 }
 
+row! {
+    struct StoredPlanRow { monthly_requests: Option<i64>, source: String, updated_us: i64 }
+}
+
 /// Adds one plan of the settings, or applies it to the database's by the rule.
 async fn plan(
     tx: &mut Tx,
@@ -98,15 +102,14 @@ async fn plan(
         locking(dialect, " FOR UPDATE")
     ))
     .bind(&seed.name)
-    .fetch_one(&mut *tx)
+    .fetch_one_as::<StoredPlanRow>(&mut *tx)
     .await?;
-    let stored: Option<i64> = row.get("monthly_requests")?;
-    let by = source(&row.get::<String>("source")?)?;
-    let (outcome, write) = seed_rule(&stored, by, &seed.monthly_requests);
+    let by = source(&row.source)?;
+    let (outcome, write) = seed_rule(&row.monthly_requests, by, &seed.monthly_requests);
     if write {
         // `updated_us` says when the quota changed, not when it was marked the settings'.
         let changed = matches!(outcome, Seeded::Applied { .. });
-        let updated: i64 = if changed { now } else { row.get("updated_us")? };
+        let updated = if changed { now } else { row.updated_us };
         query(
             "UPDATE plans SET monthly_requests = $1, source = $2, updated_us = $3 \
              WHERE name = $4",

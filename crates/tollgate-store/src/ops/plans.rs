@@ -16,7 +16,7 @@
 
 use tollgate_core::time::now_us;
 
-use crate::db::{numbered, query, Db, Dialect, Row, Tx};
+use crate::db::{numbered, query, row, Db, Dialect, Tx};
 use crate::model::QuotaState;
 use crate::plans::{Plan, PlanChange, PlanPut, PlanSource, PlanUpdate};
 use crate::StoreError;
@@ -63,14 +63,26 @@ fn quota_sql(dialect: Dialect) -> String {
     )
 }
 
-fn quota_state(r: &Row, month: i64) -> Result<QuotaState, StoreError> {
-    Ok(QuotaState {
-        plan: found(r.get("plan_name")?)?,
-        limit: r.get("plan_requests")?,
-        used: r.get("used_requests")?,
-        reserved: r.get("reserved_requests")?,
-        month,
-    })
+row! {
+    /// A tenant's quota as [`QUOTA`] reads it.
+    struct QuotaRow {
+        plan_name: Option<String>,
+        plan_requests: Option<i64>,
+        used_requests: i64,
+        reserved_requests: i64,
+    }
+}
+
+impl QuotaRow {
+    fn into_state(self, month: i64) -> Result<QuotaState, StoreError> {
+        Ok(QuotaState {
+            plan: found(self.plan_name)?,
+            limit: self.plan_requests,
+            used: self.used_requests,
+            reserved: self.reserved_requests,
+            month,
+        })
+    }
 }
 
 /// The tenant's plan and quota and its use in `month`, in one statement.
@@ -82,9 +94,9 @@ pub(super) async fn quota(
     let row = query(quota_sql(db.dialect))
         .bind(tenant)
         .bind(month)
-        .fetch_optional(db)
+        .fetch_optional_as::<QuotaRow>(db)
         .await?;
-    row.as_ref().map(|r| quota_state(r, month)).transpose()
+    row.map(|r| r.into_state(month)).transpose()
 }
 
 const PLAN_SELECT: &str = "SELECT p.name, p.monthly_requests, p.source, p.created_us, \
@@ -98,32 +110,51 @@ pub(super) fn source(text: &str) -> Result<PlanSource, StoreError> {
         .ok_or_else(|| StoreError::Invariant(format!("'{text}' is not a plan source")))
 }
 
-fn plan(r: &Row) -> Result<Plan, StoreError> {
-    Ok(Plan {
-        name: r.get("name")?,
-        monthly_requests: r.get("monthly_requests")?,
-        default: r.get::<i64>("is_default")? != 0,
-        source: source(&r.get::<String>("source")?)?,
-        tenants: r.get("tenants")?,
-        created_us: r.get("created_us")?,
-        updated_us: r.get("updated_us")?,
-    })
+row! {
+    /// A plan as [`PLAN_SELECT`] reads it.
+    struct PlanRow {
+        name: String,
+        monthly_requests: Option<i64>,
+        source: String,
+        created_us: i64,
+        updated_us: i64,
+        tenants: i64,
+        is_default: i64,
+    }
+}
+
+impl TryFrom<PlanRow> for Plan {
+    type Error = StoreError;
+
+    fn try_from(r: PlanRow) -> Result<Plan, StoreError> {
+        Ok(Plan {
+            name: r.name,
+            monthly_requests: r.monthly_requests,
+            default: r.is_default != 0,
+            source: source(&r.source)?,
+            tenants: r.tenants,
+            created_us: r.created_us,
+            updated_us: r.updated_us,
+        })
+    }
 }
 
 /// Every plan, by name.
 pub(super) async fn list(db: &Db) -> Result<Vec<Plan>, StoreError> {
-    let rows = query(format!("{PLAN_SELECT} ORDER BY p.name"))
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(plan).collect()
+    query(format!("{PLAN_SELECT} ORDER BY p.name"))
+        .fetch_all_as::<PlanRow>(db)
+        .await?
+        .into_iter()
+        .map(Plan::try_from)
+        .collect()
 }
 
 async fn one(tx: &mut Tx, name: &str) -> Result<Plan, StoreError> {
-    let row = query(format!("{PLAN_SELECT} WHERE p.name = $1"))
+    query(format!("{PLAN_SELECT} WHERE p.name = $1"))
         .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
-    plan(&row)
+        .fetch_one_as::<PlanRow>(&mut *tx)
+        .await?
+        .try_into()
 }
 
 /// The engine's form of a PostgreSQL row-lock clause (SQLite has one writer and none).
@@ -157,6 +188,10 @@ pub(super) async fn names(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
     rows.iter().map(|r| r.get("name")).collect()
 }
 
+row! {
+    struct DefaultRow { default_plan: String, default_plan_source: String }
+}
+
 /// The default plan's name and who chose it (locked `FOR UPDATE` on PostgreSQL when `lock`).
 pub(super) async fn default_choice(
     tx: &mut Tx,
@@ -171,13 +206,10 @@ pub(super) async fn default_choice(
     let row = query(format!(
         "SELECT default_plan, default_plan_source FROM deployment_settings WHERE id = 1{clause}"
     ))
-    .fetch_optional(&mut *tx)
+    .fetch_optional_as::<DefaultRow>(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invariant("deployment_settings has no row".into()))?;
-    Ok((
-        row.get("default_plan")?,
-        source(&row.get::<String>("default_plan_source")?)?,
-    ))
+    Ok((row.default_plan, source(&row.default_plan_source)?))
 }
 
 /// Makes `name` (a plan whose row the caller holds) the default plan, chosen by `by`.
@@ -296,12 +328,12 @@ pub(super) async fn set_tenant_plan(
     if done == 0 {
         return Err(StoreError::NotFound("tenant".into()));
     }
-    let row = query(quota_sql(db.dialect))
+    let quota = query(quota_sql(db.dialect))
         .bind(tenant)
         .bind(month)
-        .fetch_one(&mut tx)
-        .await?;
-    let quota = quota_state(&row, month)?;
+        .fetch_one_as::<QuotaRow>(&mut tx)
+        .await?
+        .into_state(month)?;
     tx.commit().await?;
     Ok(PlanChange::Moved(quota))
 }

@@ -7,51 +7,73 @@ use tollgate_core::pricing::{PriceEntry, PriceSource, Rates};
 use tollgate_core::time::now_us;
 use tollgate_core::Currency;
 
-use crate::db::{query, Db, Row};
+use crate::db::{query, row, Db};
 use crate::StoreError;
 
 const COLUMNS: &str =
     "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning";
 
-fn entry(row: &Row) -> Result<PriceEntry, StoreError> {
-    let rate = |i: usize| -> Result<Option<_>, StoreError> {
-        let text: Option<String> = row.try_get(i)?;
-        text.map(|t| {
-            Decimal::from_str(&t)
-                .map_err(|_| StoreError::Invariant(format!("rate '{t}' is not a decimal")))
-        })
-        .transpose()
-    };
-    let tenant: String = row.try_get(0)?;
-    let currency: String = row.try_get(4)?;
-    Ok(PriceEntry {
-        provider: row.try_get(1)?,
-        model: row.try_get(2)?,
-        effective_from_us: row.try_get(3)?,
-        currency: Currency::try_from(currency).map_err(StoreError::Invariant)?,
-        rates: Rates {
-            input: rate(5)?
-                .ok_or_else(|| StoreError::Invariant("price without input rate".into()))?,
-            output: rate(6)?
-                .ok_or_else(|| StoreError::Invariant("price without output rate".into()))?,
-            cached_input: rate(7)?,
-            cache_write: rate(8)?,
-            reasoning: rate(9)?,
-        },
-        source: if tenant.is_empty() {
-            PriceSource::Database
-        } else {
-            PriceSource::Tenant
-        },
-        tenant_id: (!tenant.is_empty()).then_some(tenant),
+row! {
+    /// A price as [`COLUMNS`] reads it: rates are decimal text.
+    struct PriceRow {
+        tenant_id: String,
+        provider: String,
+        model: String,
+        effective_from_us: i64,
+        currency: String,
+        input: Option<String>,
+        output: Option<String>,
+        cached_input: Option<String>,
+        cache_write: Option<String>,
+        reasoning: Option<String>,
+    }
+}
+
+/// A rate stored as decimal text, if any.
+fn rate(text: Option<String>) -> Result<Option<Decimal>, StoreError> {
+    text.map(|t| {
+        Decimal::from_str(&t)
+            .map_err(|_| StoreError::Invariant(format!("rate '{t}' is not a decimal")))
     })
+    .transpose()
+}
+
+impl TryFrom<PriceRow> for PriceEntry {
+    type Error = StoreError;
+
+    fn try_from(r: PriceRow) -> Result<PriceEntry, StoreError> {
+        let tenant = r.tenant_id;
+        Ok(PriceEntry {
+            provider: r.provider,
+            model: r.model,
+            effective_from_us: r.effective_from_us,
+            currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+            rates: Rates {
+                input: rate(r.input)?
+                    .ok_or_else(|| StoreError::Invariant("price without input rate".into()))?,
+                output: rate(r.output)?
+                    .ok_or_else(|| StoreError::Invariant("price without output rate".into()))?,
+                cached_input: rate(r.cached_input)?,
+                cache_write: rate(r.cache_write)?,
+                reasoning: rate(r.reasoning)?,
+            },
+            source: if tenant.is_empty() {
+                PriceSource::Database
+            } else {
+                PriceSource::Tenant
+            },
+            tenant_id: (!tenant.is_empty()).then_some(tenant),
+        })
+    }
 }
 
 pub(super) async fn load_prices(db: &Db) -> Result<Vec<PriceEntry>, StoreError> {
-    let rows = query(format!("SELECT {COLUMNS} FROM prices"))
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(entry).collect()
+    query(format!("SELECT {COLUMNS} FROM prices"))
+        .fetch_all_as::<PriceRow>(db)
+        .await?
+        .into_iter()
+        .map(PriceEntry::try_from)
+        .collect()
 }
 
 pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usize, StoreError> {
@@ -68,10 +90,10 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         .bind(&e.provider)
         .bind(&e.model)
         .bind(e.effective_from_us)
-        .fetch_optional(&mut tx)
+        .fetch_optional_as::<PriceRow>(&mut tx)
         .await?;
         if let Some(row) = existing {
-            let old = entry(&row)?;
+            let old = PriceEntry::try_from(row)?;
             if old.rates != e.rates || old.currency != e.currency {
                 return Err(StoreError::Conflict(format!(
                     "{}/{} already has a different price from {}; events may have been charged at \

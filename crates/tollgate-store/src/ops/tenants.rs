@@ -3,39 +3,64 @@
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::now_us;
 
-use crate::db::{query, Db, On, Row, Tx};
+use crate::db::{query, row, Db, On, Tx};
 use crate::model::{ApiKeyInfo, KeyRole, NewApiKey, Scope, Tenant};
 use crate::StoreError;
 
 const TENANT_COLUMNS: &str = "id, name, created_us, log_size, plan";
-const KEY_COLUMNS: &str =
-    "k.id, k.tenant_id, t.name, k.prefix, k.name, k.scopes, k.created_us, k.revoked_us, k.role";
 
-fn tenant(row: &Row) -> Result<Tenant, StoreError> {
-    Ok(Tenant {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        created_us: row.try_get(2)?,
-        log_size: row.try_get(3)?,
-        plan: row.try_get(4)?,
-    })
+row! {
+    struct TenantRow { id: String, name: String, created_us: i64, log_size: i64, plan: Option<String> }
 }
 
-fn key(row: &Row) -> Result<ApiKeyInfo, StoreError> {
-    let scopes: String = row.try_get(5)?;
-    let role: String = row.try_get(8)?;
-    Ok(ApiKeyInfo {
-        id: row.try_get(0)?,
-        tenant_id: row.try_get(1)?,
-        tenant_name: row.try_get(2)?,
-        prefix: row.try_get(3)?,
-        name: row.try_get(4)?,
-        scopes: Scope::parse_list(&scopes).map_err(StoreError::Invariant)?,
-        created_us: row.try_get(6)?,
-        revoked_us: row.try_get(7)?,
-        role: KeyRole::parse(&role)
-            .ok_or_else(|| StoreError::Invariant(format!("unknown key role '{role}'")))?,
-    })
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Tenant {
+        Tenant {
+            id: r.id,
+            name: r.name,
+            created_us: r.created_us,
+            log_size: r.log_size,
+            plan: r.plan,
+        }
+    }
+}
+
+/// A key and its tenant's name (`t.name` is aliased: the key has a `name` of its own).
+const KEY_COLUMNS: &str = "k.id, k.tenant_id, t.name AS tenant_name, k.prefix, k.name, \
+     k.scopes, k.created_us, k.revoked_us, k.role";
+
+row! {
+    struct KeyRow {
+        id: String,
+        tenant_id: String,
+        tenant_name: String,
+        prefix: String,
+        name: Option<String>,
+        scopes: String,
+        created_us: i64,
+        revoked_us: Option<i64>,
+        role: String,
+    }
+}
+
+impl TryFrom<KeyRow> for ApiKeyInfo {
+    type Error = StoreError;
+
+    fn try_from(r: KeyRow) -> Result<ApiKeyInfo, StoreError> {
+        let role = KeyRole::parse(&r.role)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown key role '{}'", r.role)))?;
+        Ok(ApiKeyInfo {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            tenant_name: r.tenant_name,
+            prefix: r.prefix,
+            name: r.name,
+            scopes: Scope::parse_list(&r.scopes).map_err(StoreError::Invariant)?,
+            created_us: r.created_us,
+            revoked_us: r.revoked_us,
+            role,
+        })
+    }
 }
 
 pub(super) async fn create_tenant(db: &Db, name: &str) -> Result<Tenant, StoreError> {
@@ -66,9 +91,9 @@ pub(super) async fn list_tenants(db: &Db) -> Result<Vec<Tenant>, StoreError> {
     let rows = query(format!(
         "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created_us, id"
     ))
-    .fetch_all(db)
+    .fetch_all_as::<TenantRow>(db)
     .await?;
-    rows.iter().map(tenant).collect()
+    Ok(rows.into_iter().map(Tenant::from).collect())
 }
 
 pub(super) async fn find_tenant(db: &Db, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
@@ -76,9 +101,9 @@ pub(super) async fn find_tenant(db: &Db, id_or_name: &str) -> Result<Option<Tena
         "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 OR name = $1"
     ))
     .bind(id_or_name)
-    .fetch_optional(db)
+    .fetch_optional_as::<TenantRow>(db)
     .await?;
-    row.as_ref().map(tenant).transpose()
+    Ok(row.map(Tenant::from))
 }
 
 async fn insert_key(
@@ -111,9 +136,9 @@ async fn key_by_id(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"
     ))
     .bind(key_id)
-    .fetch_optional(executor)
+    .fetch_optional_as::<KeyRow>(executor)
     .await?;
-    row.as_ref().map(key).transpose()
+    row.map(ApiKeyInfo::try_from).transpose()
 }
 
 pub(super) async fn create_key(db: &Db, k: NewApiKey) -> Result<ApiKeyInfo, StoreError> {
@@ -142,9 +167,9 @@ pub(super) async fn list_keys(
          WHERE ($1 IS NULL OR k.tenant_id = $1) ORDER BY k.created_us, k.id"
     ))
     .bind(tenant_id)
-    .fetch_all(db)
+    .fetch_all_as::<KeyRow>(db)
     .await?;
-    rows.iter().map(key).collect()
+    rows.into_iter().map(ApiKeyInfo::try_from).collect()
 }
 
 pub(super) async fn revoke_key(
@@ -198,9 +223,9 @@ pub(super) async fn authenticate(
          WHERE k.key_hash = $1 AND k.revoked_us IS NULL"
     ))
     .bind(key_hash)
-    .fetch_optional(db)
+    .fetch_optional_as::<KeyRow>(db)
     .await?;
-    row.as_ref().map(key).transpose()
+    row.map(ApiKeyInfo::try_from).transpose()
 }
 
 pub(super) async fn bootstrap(

@@ -14,7 +14,7 @@ use tollgate_core::time::month_of;
 use super::alerts::{self, ALERT_INSERT};
 use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
 use crate::db::numbered as sql;
-use crate::db::{query, Db, Dialect, Row, Tx};
+use crate::db::{query, row, Db, Dialect, Tx};
 use crate::webhooks::{
     Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
 };
@@ -29,19 +29,35 @@ fn skip_locked(dialect: Dialect) -> &'static str {
 
 const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, secret, event_types, description, created_us";
 
-fn endpoint(r: &Row) -> Result<Webhook, StoreError> {
-    let types: String = r.try_get(4)?;
-    let names: Vec<String> = serde_json::from_str(&types)
-        .map_err(|e| StoreError::Invariant(format!("webhook event types: {e}")))?;
-    Ok(Webhook {
-        tenant_id: r.try_get(0)?,
-        id: r.try_get(1)?,
-        url: r.try_get(2)?,
-        secret: r.try_get(3)?,
-        event_types: names.iter().filter_map(|n| EventType::parse(n)).collect(),
-        description: r.try_get(5)?,
-        created_us: r.try_get(6)?,
-    })
+row! {
+    /// An endpoint as [`ENDPOINT_COLUMNS`] reads it: its event types are a JSON array.
+    struct EndpointRow {
+        tenant_id: String,
+        id: String,
+        url: String,
+        secret: String,
+        event_types: String,
+        description: Option<String>,
+        created_us: i64,
+    }
+}
+
+impl TryFrom<EndpointRow> for Webhook {
+    type Error = StoreError;
+
+    fn try_from(r: EndpointRow) -> Result<Webhook, StoreError> {
+        let names: Vec<String> = serde_json::from_str(&r.event_types)
+            .map_err(|e| StoreError::Invariant(format!("webhook event types: {e}")))?;
+        Ok(Webhook {
+            tenant_id: r.tenant_id,
+            id: r.id,
+            url: r.url,
+            secret: r.secret,
+            event_types: names.iter().filter_map(|n| EventType::parse(n)).collect(),
+            description: r.description,
+            created_us: r.created_us,
+        })
+    }
 }
 
 pub(super) async fn create(db: &Db, w: &NewWebhook) -> Result<Webhook, StoreError> {
@@ -70,10 +86,10 @@ pub(super) async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Webhook>, Store
         ),
     ))
     .bind(tenant_id)
-    .fetch_all(db)
+    .fetch_all_as::<EndpointRow>(db)
     .await?
-    .iter()
-    .map(endpoint)
+    .into_iter()
+    .map(Webhook::try_from)
     .collect()
 }
 
@@ -86,10 +102,9 @@ pub(super) async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Web
     ))
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional_as::<EndpointRow>(db)
     .await?
-    .as_ref()
-    .map(endpoint)
+    .map(Webhook::try_from)
     .transpose()
 }
 
@@ -116,6 +131,44 @@ pub(super) async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<bool, S
     Ok(gone > 0)
 }
 
+row! {
+    struct DeliveryRow {
+        id: String,
+        endpoint_id: String,
+        event_id: String,
+        event_type: String,
+        status: String,
+        attempts: i64,
+        next_attempt_us: Option<i64>,
+        last_attempt_us: Option<i64>,
+        last_status_code: Option<i64>,
+        last_error: Option<String>,
+        created_us: i64,
+    }
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(r: DeliveryRow) -> Result<Delivery, StoreError> {
+        let status = DeliveryStatus::parse(&r.status)
+            .ok_or_else(|| StoreError::Invariant(format!("delivery status '{}'", r.status)))?;
+        Ok(Delivery {
+            id: r.id,
+            endpoint_id: r.endpoint_id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            status,
+            attempts: r.attempts,
+            next_attempt_us: r.next_attempt_us,
+            last_attempt_us: r.last_attempt_us,
+            last_status_code: r.last_status_code,
+            last_error: r.last_error,
+            created_us: r.created_us,
+        })
+    }
+}
+
 /// A page of an endpoint's deliveries, newest first, and how many it has in all; None when
 /// the tenant has no such endpoint.
 pub(super) async fn deliveries(
@@ -130,14 +183,14 @@ pub(super) async fn deliveries(
     }
     let total: i64 = query(sql(
         db.dialect,
-        "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
+        "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = ?1 AND endpoint_id = ?2",
     ))
     .bind(tenant_id)
     .bind(endpoint_id)
     .fetch_one(db)
     .await?
-    .try_get(0)?;
-    let rows = query(sql(
+    .get("n")?;
+    let out = query(sql(
         db.dialect,
         "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, d.attempts, \
          d.next_attempt_us, d.last_attempt_us, d.last_status_code, d.last_error, d.created_us \
@@ -149,26 +202,11 @@ pub(super) async fn deliveries(
     .bind(endpoint_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let status: String = r.try_get(4)?;
-        out.push(Delivery {
-            id: r.try_get(0)?,
-            endpoint_id: r.try_get(1)?,
-            event_id: r.try_get(2)?,
-            event_type: r.try_get(3)?,
-            status: DeliveryStatus::parse(&status)
-                .ok_or_else(|| StoreError::Invariant(format!("delivery status '{status}'")))?,
-            attempts: r.try_get(5)?,
-            next_attempt_us: r.try_get(6)?,
-            last_attempt_us: r.try_get(7)?,
-            last_status_code: r.try_get(8)?,
-            last_error: r.try_get(9)?,
-            created_us: r.try_get(10)?,
-        });
-    }
+    .fetch_all_as::<DeliveryRow>(db)
+    .await?
+    .into_iter()
+    .map(Delivery::try_from)
+    .collect::<Result<_, _>>()?;
     Ok(Some((out, total)))
 }
 
@@ -215,6 +253,16 @@ pub(super) async fn raise_in(
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+row! {
+    /// A tenant's plan and quota ([`PLAN_COLUMNS`]) and its requests this month.
+    struct TenantQuotaRow {
+        id: String,
+        plan_name: Option<String>,
+        plan_requests: Option<i64>,
+        used_requests: i64,
+    }
+}
+
 /// Raises `quota.threshold` for tenants with an endpoint that wants it and whose recorded
 /// requests this month reached a threshold of their plan's quota. Returns alerts new. Each
 /// tenant's plan, quota and count are read together, by one statement.
@@ -231,17 +279,15 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
         ),
     ))
     .bind(month)
-    .fetch_all(db)
+    .fetch_all_as::<TenantQuotaRow>(db)
     .await?;
     let mut raised = Vec::new();
-    for r in &tenants {
-        let tenant: String = r.get("id")?;
-        let plan = found(r.get("plan_name")?)?;
-        let Some(quota) = r.get::<Option<i64>>("plan_requests")? else {
+    for r in tenants {
+        let plan = found(r.plan_name)?;
+        let Some(quota) = r.plan_requests else {
             continue;
         };
-        let used: i64 = r.get("used_requests")?;
-        for a in alerts::quota_alerts(&tenant, &plan, month, quota, used, now) {
+        for a in alerts::quota_alerts(&r.id, &plan, month, quota, r.used_requests, now) {
             // Once raised, a threshold stays raised all month: check with a read, so that an
             // idle scan never takes the write lock.
             let known = query(sql(
@@ -266,6 +312,10 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
     Ok(n)
 }
 
+row! {
+    struct AlertRow { tenant_id: String, id: String, event_type: String }
+}
+
 /// Fans up to `limit` undispatched alerts out to the endpoints that want them, one pending
 /// delivery each. Returns the alerts dispatched.
 pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, StoreError> {
@@ -286,23 +336,26 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
         ),
     ))
     .bind(limit)
-    .fetch_all(&mut tx)
+    .fetch_all_as::<AlertRow>(&mut tx)
     .await?;
+    let dispatched = events.len();
     let mut endpoints: BTreeMap<String, Vec<Webhook>> = BTreeMap::new();
-    for r in &events {
-        let tenant: String = r.try_get(0)?;
-        let event_id: String = r.try_get(1)?;
-        let event_type: String = r.try_get(2)?;
+    for AlertRow {
+        tenant_id: tenant,
+        id: event_id,
+        event_type,
+    } in events
+    {
         if !endpoints.contains_key(&tenant) {
             let list = query(sql(
                 db.dialect,
                 &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1"),
             ))
             .bind(&tenant)
-            .fetch_all(&mut tx)
+            .fetch_all_as::<EndpointRow>(&mut tx)
             .await?
-            .iter()
-            .map(endpoint)
+            .into_iter()
+            .map(Webhook::try_from)
             .collect::<Result<Vec<_>, _>>()?;
             endpoints.insert(tenant.clone(), list);
         }
@@ -335,7 +388,24 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
         .await?;
     }
     tx.commit().await?;
-    Ok(events.len())
+    Ok(dispatched)
+}
+
+row! {
+    struct DueRow { tenant_id: String, id: String }
+}
+
+row! {
+    /// What sending a claimed delivery needs: its event and its endpoint.
+    struct SendRow {
+        event_id: String,
+        event_type: String,
+        data: String,
+        event_created_us: i64,
+        url: String,
+        secret: String,
+        attempts: i64,
+    }
 }
 
 /// Claims up to `limit` deliveries due at `now` until `lease_until`, with what sending needs.
@@ -368,12 +438,14 @@ pub(super) async fn claim(
     ))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut tx)
+    .fetch_all_as::<DueRow>(&mut tx)
     .await?;
     let mut out = Vec::with_capacity(due.len());
-    for r in &due {
-        let tenant: String = r.try_get(0)?;
-        let id: String = r.try_get(1)?;
+    for DueRow {
+        tenant_id: tenant,
+        id,
+    } in due
+    {
         query(sql(
             db.dialect,
             "UPDATE webhook_deliveries SET lease_until_us = ?1 WHERE tenant_id = ?2 AND id = ?3",
@@ -385,7 +457,8 @@ pub(super) async fn claim(
         .await?;
         let row = query(sql(
             db.dialect,
-            "SELECT e.id, e.event_type, e.data, e.created_us, w.url, w.secret, d.attempts \
+            "SELECT e.id AS event_id, e.event_type, e.data, e.created_us AS event_created_us, \
+             w.url, w.secret, d.attempts \
              FROM webhook_deliveries d \
              JOIN alert_events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id \
              JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id \
@@ -393,18 +466,18 @@ pub(super) async fn claim(
         ))
         .bind(&tenant)
         .bind(&id)
-        .fetch_one(&mut tx)
+        .fetch_one_as::<SendRow>(&mut tx)
         .await?;
         out.push(DueDelivery {
             tenant_id: tenant,
             id,
-            event_id: row.try_get(0)?,
-            event_type: row.try_get(1)?,
-            data: row.try_get(2)?,
-            event_created_us: row.try_get(3)?,
-            url: row.try_get(4)?,
-            secret: row.try_get(5)?,
-            attempts: row.try_get(6)?,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            data: row.data,
+            event_created_us: row.event_created_us,
+            url: row.url,
+            secret: row.secret,
+            attempts: row.attempts,
             lease_until_us: lease_until,
         });
     }
