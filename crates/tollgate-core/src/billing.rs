@@ -182,6 +182,13 @@ pub struct Charged {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow;
 
+/// The money an account still holds once a hold of `amount` closes alone (released or
+/// expired, with no call to charge); None when the account holds less than the hold, books
+/// out of step with their holds.
+pub fn held_after_release(held: i64, amount: i64) -> Option<i64> {
+    held.checked_sub(amount).filter(|h| *h >= 0)
+}
+
 impl AccountBooks {
     /// Gives back what a hold of `amount` in `currency` reserved on this account, as the hold
     /// closes (settled by its call, released or expired): its amount held, and its share of
@@ -290,6 +297,14 @@ mod tests {
             monthly_limit: Some(Nanos(1_000)),
             monthly_used: Nanos(0),
         }
+    }
+
+    #[test]
+    fn a_hold_closing_alone_gives_back_its_amount_and_never_more_than_is_held() {
+        assert_eq!(held_after_release(500, 200), Some(300));
+        assert_eq!(held_after_release(200, 200), Some(0));
+        assert_eq!(held_after_release(100, 200), None);
+        assert_eq!(held_after_release(i64::MIN, 1), None);
     }
 
     #[test]

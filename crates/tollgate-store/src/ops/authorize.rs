@@ -263,11 +263,17 @@ pub(crate) async fn close_hold(
         return Ok(());
     }
     let locked = lock_balance(tx, dialect, &hold.tenant_id, &hold.user_id, &hold.currency).await?;
+    let held = billing::held_after_release(locked.held.0, hold.amount).ok_or_else(|| {
+        StoreError::Invariant(format!(
+            "hold {} reserves more than its account holds",
+            hold.id
+        ))
+    })?;
     query(
-        "UPDATE account_balances SET held_nanos = held_nanos - $1 \
+        "UPDATE account_balances SET held_nanos = $1 \
          WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
     )
-    .bind(hold.amount)
+    .bind(held)
     .bind(&hold.tenant_id)
     .bind(&hold.user_id)
     .bind(&hold.currency)

@@ -47,6 +47,8 @@ pub(crate) async fn ensure_account(
 /// A balance row, locked for this transaction (created at zero if missing).
 pub(crate) struct LockedBalance {
     pub(crate) balance: Nanos,
+    /// What open holds reserve on it.
+    pub(crate) held: Nanos,
 }
 
 pub(crate) async fn lock_balance(
@@ -71,7 +73,7 @@ pub(crate) async fn lock_balance(
         Dialect::Sqlite => "",
     };
     let row = query(format!(
-        "SELECT balance_nanos FROM account_balances \
+        "SELECT balance_nanos, held_nanos FROM account_balances \
          WHERE tenant_id = $1 AND user_id = $2 AND currency = $3{lock}"
     ))
     .bind(tenant)
@@ -81,6 +83,7 @@ pub(crate) async fn lock_balance(
     .await?;
     Ok(LockedBalance {
         balance: Nanos(row.get("balance_nanos")?),
+        held: Nanos(row.get("held_nanos")?),
     })
 }
 
