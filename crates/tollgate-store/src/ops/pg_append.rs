@@ -11,7 +11,7 @@
 
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::query::Query;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of, now_us};
 
@@ -21,15 +21,13 @@ use super::charges;
 use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
-    self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
+    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, OpenHoldRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
-use crate::db::Arg;
-use crate::model::{
-    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
-};
+use crate::db::{row, Arg, FromRow, Row};
+use crate::model::{AccountDefaults, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded};
 use crate::StoreError;
-use tollgate_core::{Currency, Nanos};
+use tollgate_core::Nanos;
 
 pub(crate) async fn append_usage(
     pool: &PgPool,
@@ -76,7 +74,7 @@ async fn lock_head(
         .fetch_optional(&mut **tx)
         .await?;
     match head {
-        Some(row) => Ok(row.try_get(0)?),
+        Some(row) => Row::from(row).get("log_size"),
         None => Err(StoreError::NotFound(format!("tenant {tenant}"))),
     }
 }
@@ -180,13 +178,7 @@ async fn charge(
             .fetch_optional(&mut **tx)
             .await?
         {
-            holds.push(OpenHold {
-                tenant_id: r.try_get(0)?,
-                id: r.try_get(1)?,
-                user_id: r.try_get(2)?,
-                currency: r.try_get(3)?,
-                amount: r.try_get(4)?,
-            });
+            holds.push(OpenHold::from(decode::<OpenHoldRow>(r)?));
         }
     }
     // Create the accounts and balance rows that are missing, then lock and read them all.
@@ -195,19 +187,9 @@ async fn charge(
     let rows = lock_accounts(tx, accounts.keys()).await?;
     let mut views = std::collections::BTreeMap::new();
     for r in &rows {
-        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
         views.insert(
-            key,
-            charges::AccountView {
-                billing_enabled: r.try_get::<i64, _>(4)? != 0,
-                limit_currency: r.try_get(5)?,
-                daily_limit: r.try_get(6)?,
-                monthly_limit: r.try_get(7)?,
-                balance: r.try_get(8)?,
-                held: r.try_get(9)?,
-                daily_used: 0,
-                monthly_used: 0,
-            },
+            AccountKeyRow::from_row(r)?.into_key(),
+            charges::AccountView::from(AccountViewRow::from_row(r)?),
         );
     }
     if views.len() != accounts.len() {
@@ -217,7 +199,14 @@ async fn charge(
         .iter()
         .map(|((t, u, _), v)| (t.clone(), u.clone(), v.limit_currency.clone()))
         .collect();
-    for (t, u, c, kind, amount) in periods_used(tx, &limit_keys, now).await? {
+    for SpendRow {
+        tenant_id: t,
+        user_id: u,
+        currency: c,
+        kind,
+        spent_nanos: amount,
+    } in periods_used(tx, &limit_keys, now).await?
+    {
         for ((vt, vu, _), v) in views.iter_mut() {
             if *vt == t && *vu == u && v.limit_currency == c {
                 match kind.as_str() {
@@ -276,15 +265,28 @@ async fn ensure_accounts<'a>(
     .await
 }
 
+row! {
+    /// The key of an account row [`lock_accounts`] read.
+    struct AccountKeyRow {
+        tenant_id: String,
+        user_id: String,
+        currency: String,
+    }
+}
+
+impl AccountKeyRow {
+    fn into_key(self) -> charges::AccountKey {
+        (self.tenant_id, self.user_id, self.currency)
+    }
+}
+
 /// Locks the balance rows of `keys` (in the keys' order, which callers sort) and reads them
 /// with their accounts, one primary-key lookup per key (a join would let the planner scan the
-/// table):
-/// tenant, user, currency, is_active, billing_enabled, limit_currency, daily limit, monthly
-/// limit, balance, held.
+/// table): the columns of [`AccountKeyRow`], [`AccountStateRow`] and [`AccountViewRow`].
 async fn lock_accounts<'a>(
     tx: &mut Transaction<'static, Postgres>,
     keys: impl Iterator<Item = &'a charges::AccountKey>,
-) -> Result<Vec<PgRow>, StoreError> {
+) -> Result<Vec<Row>, StoreError> {
     let keys: Vec<Vec<Arg>> = keys
         .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
         .collect();
@@ -303,15 +305,26 @@ async fn lock_accounts<'a>(
         columns,
     )
     .await
+    .map(|rows| rows.into_iter().map(Row::from).collect())
 }
 
-/// Charges today and this month of accounts, in the given (limit) currencies:
-/// (tenant, user, currency, kind, amount).
+row! {
+    /// What an account spent in a period (`kind` is `day` or `month`).
+    struct SpendRow {
+        tenant_id: String,
+        user_id: String,
+        currency: String,
+        kind: String,
+        spent_nanos: i64,
+    }
+}
+
+/// Charges today and this month of accounts, in the given (limit) currencies.
 async fn periods_used(
     tx: &mut Transaction<'static, Postgres>,
     keys: &[(String, String, String)],
     now: i64,
-) -> Result<Vec<(String, String, String, String, i64)>, StoreError> {
+) -> Result<Vec<SpendRow>, StoreError> {
     let rows: Vec<Vec<Arg>> = keys
         .iter()
         .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
@@ -339,18 +352,7 @@ async fn periods_used(
         .bind(month_of(now))
         .fetch_all(&mut **tx)
         .await?;
-    found
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            ))
-        })
-        .collect()
+    found.into_iter().map(decode).collect()
 }
 
 /// Decides a batch of authorizations in one transaction (see `authorize`), with one array
@@ -381,7 +383,7 @@ pub(crate) async fn authorize(
         .bind(month)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(&format!(
+        let quota: QuotaRow = sqlx::query(&format!(
             "SELECT {}, u.* FROM tenants t {} CROSS JOIN ({}) AS u(used, reserved) WHERE t.id = $1",
             plans::PLAN_COLUMNS,
             plans::PLAN_JOINS,
@@ -391,43 +393,19 @@ pub(crate) async fn authorize(
         .bind(month)
         .fetch_optional(&mut *tx)
         .await?
+        .map(decode)
+        .transpose()?
         .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-        quotas.insert(
-            tenant,
-            QuotaState {
-                plan: plans::found(row.try_get("plan_name")?)?,
-                limit: row.try_get("plan_requests")?,
-                used: row.try_get("used")?,
-                reserved: row.try_get("reserved")?,
-                month,
-            },
-        );
+        quotas.insert(tenant, quota.into_state(month)?);
     }
     let keys = authorize::batch_accounts(requests);
     ensure_accounts(&mut tx, keys.iter().map(|k| (k, defaults)), now).await?;
     let rows = lock_accounts(&mut tx, keys.iter()).await?;
     let mut accounts = std::collections::BTreeMap::new();
     for r in &rows {
-        let key: charges::AccountKey = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        let currency = Currency::try_from(key.2.clone()).map_err(StoreError::Invariant)?;
-        let limit_currency: String = r.try_get(5)?;
-        accounts.insert(
-            key.clone(),
-            AccountState {
-                user_id: key.1.clone(),
-                is_active: r.try_get::<i64, _>(3)? != 0,
-                billing_enabled: r.try_get::<i64, _>(4)? != 0,
-                currency,
-                balance: Nanos(r.try_get(8)?),
-                held: Nanos(r.try_get(9)?),
-                limit_currency: Currency::try_from(limit_currency)
-                    .map_err(StoreError::Invariant)?,
-                daily_limit: r.try_get::<Option<i64>, _>(6)?.map(Nanos),
-                daily_used: Nanos::ZERO,
-                monthly_limit: r.try_get::<Option<i64>, _>(7)?.map(Nanos),
-                monthly_used: Nanos::ZERO,
-            },
-        );
+        let key = AccountKeyRow::from_row(r)?.into_key();
+        let state = AccountStateRow::from_row(r)?.into_state(key.1.clone(), &key.2)?;
+        accounts.insert(key, state);
     }
     if accounts.len() != keys.len() {
         return Err(StoreError::Invariant(
@@ -438,7 +416,14 @@ pub(crate) async fn authorize(
         .iter()
         .map(|((t, u, _), a)| (t.clone(), u.clone(), a.limit_currency.as_str().to_string()))
         .collect();
-    for (t, u, c, kind, amount) in periods_used(&mut tx, &limit_keys, now).await? {
+    for SpendRow {
+        tenant_id: t,
+        user_id: u,
+        currency: c,
+        kind,
+        spent_nanos: amount,
+    } in periods_used(&mut tx, &limit_keys, now).await?
+    {
         for ((at, au, _), a) in accounts.iter_mut() {
             if *at == t && *au == u && a.limit_currency.as_str() == c {
                 match kind.as_str() {
@@ -811,19 +796,31 @@ fn with_names(parts: &[String]) -> String {
         .join(", ")
 }
 
-fn recorded(row: &PgRow) -> Result<Recorded, StoreError> {
-    RecordedRow {
-        log_id: row.try_get(0)?,
-        seq: row.try_get(1)?,
-        ts_us: row.try_get(2)?,
-        cost_nanos: row.try_get(3)?,
-        currency: row.try_get(4)?,
-        flags: row.try_get(5)?,
-        price_version: row.try_get(6)?,
-        conversation_id: row.try_get(7)?,
-        message_id: row.try_get(8)?,
+/// A row sqlx answered, decoded by column name.
+fn decode<T: FromRow>(row: PgRow) -> Result<T, StoreError> {
+    T::from_row(&Row::from(row))
+}
+
+row! {
+    /// A tenant's plan and its month's use, as [`authorize`] reads them.
+    struct QuotaRow {
+        plan_name: Option<String>,
+        plan_requests: Option<i64>,
+        used: i64,
+        reserved: i64,
     }
-    .into_recorded()
+}
+
+impl QuotaRow {
+    fn into_state(self, month: i64) -> Result<QuotaState, StoreError> {
+        Ok(QuotaState {
+            plan: plans::found(self.plan_name)?,
+            limit: self.plan_requests,
+            used: self.used,
+            reserved: self.reserved,
+            month,
+        })
+    }
 }
 
 /// Calls of this batch already recorded: by request id, and the conversation calls that
@@ -849,9 +846,10 @@ async fn earlier(
             .fetch_all(&mut **tx)
             .await?
         {
+            let row = Row::from(row);
             found
                 .by_request
-                .insert(row.try_get::<String, _>(9)?, recorded(&row)?);
+                .insert(row.get("request_id")?, rows::recorded(&row)?);
         }
     }
     if !calls.is_empty() {
@@ -866,16 +864,8 @@ async fn earlier(
             .fetch_all(&mut **tx)
             .await?
         {
-            let recorded = recorded(&row)?;
-            if let Some(c) = recorded.conversation_id {
-                let call = ConversationCall {
-                    recorded,
-                    provider: row.try_get(9)?,
-                    model: row.try_get(10)?,
-                    output_tokens: row.try_get(11)?,
-                    claimed: row.try_get::<i64, _>(12)? != 0,
-                };
-                found.by_call.insert(c, call);
+            if let Some((id, call)) = rows::conversation_call(&Row::from(row))? {
+                found.by_call.insert(id, call);
             }
         }
     }

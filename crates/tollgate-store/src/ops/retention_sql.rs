@@ -6,7 +6,7 @@ use tollgate_core::time::now_us;
 
 use super::transparency::hash32;
 use crate::archive::ArchivedLine;
-use crate::db::{query, Db, Row};
+use crate::db::{query, row, Db};
 use crate::retention::{ArchiveRecord, ArchiveState};
 use crate::StoreError;
 
@@ -53,34 +53,57 @@ pub(super) async fn release_lease(db: &Db, tenant: &str, holder: &str) -> Result
 const RECORD_COLUMNS: &str = "tenant_id, id, month, first_seq, last_seq, event_count, root, \
                               sha256, file, state, created_us";
 
-fn record(row: &Row) -> Result<ArchiveRecord, StoreError> {
-    let state: String = row.try_get(9)?;
-    Ok(ArchiveRecord {
-        tenant_id: row.try_get(0)?,
-        id: row.try_get(1)?,
-        month: row.try_get(2)?,
-        first_seq: row.try_get(3)?,
-        last_seq: row.try_get(4)?,
-        count: row.try_get(5)?,
-        root: hash32(row.try_get(6)?)?,
-        sha256: row.try_get(7)?,
-        file: row.try_get(8)?,
-        state: ArchiveState::parse(&state)
-            .ok_or_else(|| StoreError::Invariant(format!("unknown archive state '{state}'")))?,
-        created_us: row.try_get(10)?,
-    })
+row! {
+    /// A `retention_archives` row, as [`RECORD_COLUMNS`] reads it.
+    struct RecordRow {
+        tenant_id: String,
+        id: String,
+        month: i64,
+        first_seq: i64,
+        last_seq: i64,
+        event_count: i64,
+        root: Vec<u8>,
+        sha256: String,
+        file: String,
+        state: String,
+        created_us: i64,
+    }
+}
+
+impl TryFrom<RecordRow> for ArchiveRecord {
+    type Error = StoreError;
+
+    fn try_from(r: RecordRow) -> Result<ArchiveRecord, StoreError> {
+        let state = ArchiveState::parse(&r.state)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown archive state '{}'", r.state)))?;
+        Ok(ArchiveRecord {
+            tenant_id: r.tenant_id,
+            id: r.id,
+            month: r.month,
+            first_seq: r.first_seq,
+            last_seq: r.last_seq,
+            count: r.event_count,
+            root: hash32(r.root)?,
+            sha256: r.sha256,
+            file: r.file,
+            state,
+            created_us: r.created_us,
+        })
+    }
 }
 
 /// A tenant's archive records, oldest first.
 pub(super) async fn records(db: &Db, tenant: &str) -> Result<Vec<ArchiveRecord>, StoreError> {
-    let rows = query(format!(
+    query(format!(
         "SELECT {RECORD_COLUMNS} FROM retention_archives WHERE tenant_id = $1 \
          ORDER BY first_seq"
     ))
     .bind(tenant)
-    .fetch_all(db)
-    .await?;
-    rows.iter().map(record).collect()
+    .fetch_all_as::<RecordRow>(db)
+    .await?
+    .into_iter()
+    .map(ArchiveRecord::try_from)
+    .collect()
 }
 
 /// The time of the tenant's oldest live event in `[from_us, before_us)`.
@@ -90,13 +113,25 @@ pub(super) async fn oldest_live(
     from_us: i64,
     before_us: i64,
 ) -> Result<Option<i64>, StoreError> {
-    query("SELECT MIN(ts_us) FROM usage_events WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3")
-        .bind(tenant)
-        .bind(from_us)
-        .bind(before_us)
-        .fetch_one(db)
-        .await?
-        .try_get(0)
+    query(
+        "SELECT MIN(ts_us) AS oldest_us FROM usage_events \
+         WHERE tenant_id = $1 AND ts_us >= $2 AND ts_us < $3",
+    )
+    .bind(tenant)
+    .bind(from_us)
+    .bind(before_us)
+    .fetch_one(db)
+    .await?
+    .get("oldest_us")
+}
+
+row! {
+    /// The span [`live_span`] measures; no `seq` when it holds no event.
+    struct SpanRow {
+        first_seq: Option<i64>,
+        last_seq: Option<i64>,
+        events: i64,
+    }
 }
 
 /// The lowest and highest `seq` and the number of the tenant's live events in `[start_us,
@@ -107,8 +142,9 @@ pub(super) async fn live_span(
     (start_us, end_us): (i64, i64),
     (lo, hi): (i64, i64),
 ) -> Result<Option<(i64, i64, i64)>, StoreError> {
-    let row = query(
-        "SELECT MIN(seq), MAX(seq), COUNT(*) FROM usage_events WHERE tenant_id = $1 \
+    let span: SpanRow = query(
+        "SELECT MIN(seq) AS first_seq, MAX(seq) AS last_seq, COUNT(*) AS events \
+         FROM usage_events WHERE tenant_id = $1 \
          AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
     )
     .bind(tenant)
@@ -116,12 +152,12 @@ pub(super) async fn live_span(
     .bind(end_us)
     .bind(lo)
     .bind(hi)
-    .fetch_one(db)
+    .fetch_one_as(db)
     .await?;
-    let first: Option<i64> = row.try_get(0)?;
-    let last: Option<i64> = row.try_get(1)?;
-    let count: i64 = row.try_get(2)?;
-    Ok(first.zip(last).map(|(f, l)| (f, l, count)))
+    Ok(span
+        .first_seq
+        .zip(span.last_seq)
+        .map(|(f, l)| (f, l, span.events)))
 }
 
 /// The highest `seq` any archive of the tenant's `month` (`yyyymm`) holds: its live events
@@ -131,12 +167,15 @@ pub(super) async fn archived_through(
     tenant: &str,
     month: i64,
 ) -> Result<Option<i64>, StoreError> {
-    query("SELECT MAX(last_seq) FROM retention_archives WHERE tenant_id = $1 AND month = $2")
-        .bind(tenant)
-        .bind(month)
-        .fetch_one(db)
-        .await?
-        .try_get(0)
+    query(
+        "SELECT MAX(last_seq) AS last_seq FROM retention_archives \
+         WHERE tenant_id = $1 AND month = $2",
+    )
+    .bind(tenant)
+    .bind(month)
+    .fetch_one(db)
+    .await?
+    .get("last_seq")
 }
 
 /// The lowest `seq` of the tenant's live events in `[start_us, end_us)` with `seq` in
@@ -150,7 +189,7 @@ pub(super) async fn first_uncertified(
     // certified_ranges is disjoint: the one range that can hold a seq is the last one that
     // starts at or before it, found through the primary key rather than by a scan.
     let row = query(
-        "SELECT MIN(e.seq) FROM usage_events e WHERE e.tenant_id = $1 \
+        "SELECT MIN(e.seq) AS first_seq FROM usage_events e WHERE e.tenant_id = $1 \
          AND e.ts_us >= $2 AND e.ts_us < $3 AND e.seq >= $4 AND e.seq <= $5 \
          AND COALESCE((SELECT c.end_seq FROM certified_ranges c \
                        WHERE c.tenant_id = e.tenant_id AND c.start_seq <= e.seq \
@@ -163,7 +202,30 @@ pub(super) async fn first_uncertified(
     .bind(hi)
     .fetch_one(db)
     .await?;
-    row.try_get(0)
+    row.get("first_seq")
+}
+
+row! {
+    /// A live event as an archive holds it.
+    struct LineRow {
+        seq: i64,
+        log_id: String,
+        entry: Vec<u8>,
+        leaf_hash: Vec<u8>,
+    }
+}
+
+impl TryFrom<LineRow> for ArchivedLine {
+    type Error = StoreError;
+
+    fn try_from(r: LineRow) -> Result<ArchivedLine, StoreError> {
+        Ok(ArchivedLine {
+            seq: r.seq,
+            log_id: r.log_id,
+            entry: r.entry,
+            leaf_hash: hash32(r.leaf_hash)?,
+        })
+    }
 }
 
 /// A page of live events for an archive, ascending by `seq`.
@@ -175,7 +237,7 @@ pub(super) async fn page(
     last: i64,
     limit: i64,
 ) -> Result<Vec<ArchivedLine>, StoreError> {
-    let rows = query(
+    query(
         "SELECT seq, log_id, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 \
          AND seq > $2 AND seq <= $3 AND ts_us >= $4 AND ts_us < $5 ORDER BY seq LIMIT $6",
     )
@@ -185,18 +247,11 @@ pub(super) async fn page(
     .bind(start_us)
     .bind(end_us)
     .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ArchivedLine {
-                seq: row.try_get(0)?,
-                log_id: row.try_get(1)?,
-                entry: row.try_get(2)?,
-                leaf_hash: hash32(row.try_get(3)?)?,
-            })
-        })
-        .collect()
+    .fetch_all_as::<LineRow>(db)
+    .await?
+    .into_iter()
+    .map(ArchivedLine::try_from)
+    .collect()
 }
 
 /// Records a written archive, after checking that the live events it covers are exactly the
@@ -208,7 +263,7 @@ pub(super) async fn insert_record(
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
     let live: i64 = query(
-        "SELECT COUNT(*) FROM usage_events WHERE tenant_id = $1 \
+        "SELECT COUNT(*) AS live FROM usage_events WHERE tenant_id = $1 \
          AND ts_us >= $2 AND ts_us < $3 AND seq >= $4 AND seq <= $5",
     )
     .bind(&r.tenant_id)
@@ -218,7 +273,7 @@ pub(super) async fn insert_record(
     .bind(r.last_seq)
     .fetch_one(&mut tx)
     .await?
-    .try_get(0)?;
+    .get("live")?;
     if live != r.count {
         return Err(StoreError::Stale(format!(
             "archive {} holds {} events but {live} are live in its range",
@@ -306,13 +361,14 @@ pub(super) async fn move_batch(
 /// Marks archive `r` removed once every event it holds has left the live table.
 pub(super) async fn mark_removed(db: &Db, r: &ArchiveRecord) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
-    let kept: i64 =
-        query("SELECT COUNT(*) FROM archived_leaves WHERE tenant_id = $1 AND archive_id = $2")
-            .bind(&r.tenant_id)
-            .bind(&r.id)
-            .fetch_one(&mut tx)
-            .await?
-            .try_get(0)?;
+    let kept: i64 = query(
+        "SELECT COUNT(*) AS kept FROM archived_leaves WHERE tenant_id = $1 AND archive_id = $2",
+    )
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .fetch_one(&mut tx)
+    .await?
+    .get("kept")?;
     if kept != r.count {
         return Err(StoreError::Invariant(format!(
             "archive {} holds {} events but {kept} left the live table",
@@ -355,12 +411,12 @@ pub(super) async fn count_old_contents(
     tenant: &str,
     before_us: i64,
 ) -> Result<i64, StoreError> {
-    query(format!("SELECT COUNT(*) {OLD_CONTENT}"))
+    query(format!("SELECT COUNT(*) AS messages {OLD_CONTENT}"))
         .bind(tenant)
         .bind(before_us)
         .fetch_one(db)
         .await?
-        .try_get(0)
+        .get("messages")
 }
 
 /// A message's primary key within its tenant: (conversation id, position).
@@ -391,7 +447,9 @@ pub(super) async fn drop_contents_batch(
     .bind(limit.max(1) - 1)
     .fetch_optional(db)
     .await?
-    .map(|row| -> Result<MessageKey, StoreError> { Ok((row.try_get(0)?, row.try_get(1)?)) })
+    .map(|row| -> Result<MessageKey, StoreError> {
+        Ok((row.get("conversation_id")?, row.get("position")?))
+    })
     .transpose()?;
     let where_ = OLD_CONTENT.trim_start_matches("FROM messages ");
     let update = format!(
@@ -444,12 +502,12 @@ pub(super) async fn prune_webhook_history(
     if dry_run {
         let mut n = 0;
         for from in [OLD_DELIVERIES, OLD_ALERTS] {
-            let row = query(format!("SELECT CAST(COUNT(*) AS BIGINT) {from}"))
+            let row = query(format!("SELECT CAST(COUNT(*) AS BIGINT) AS old {from}"))
                 .bind(tenant)
                 .bind(before_us)
                 .fetch_one(db)
                 .await?;
-            n += row.try_get::<i64>(0)?;
+            n += row.get::<i64>("old")?;
         }
         return Ok(n);
     }

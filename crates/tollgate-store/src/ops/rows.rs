@@ -9,9 +9,10 @@ use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
 use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
 
+use super::charges::{AccountView, OpenHold};
 use super::decode::uuid;
-use crate::db::Arg;
-use crate::model::{AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
+use crate::db::{row, Arg, FromRow as _, Row};
+use crate::model::{AccountState, AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
 use crate::StoreError;
 
 /// Groups item positions by tenant, in tenant id order (so that concurrent batches lock
@@ -62,7 +63,7 @@ impl ConversationCall {
     }
 }
 
-/// Extra columns read for a conversation call (after [`RECORDED_COLUMNS`]).
+/// Extra columns read for a conversation call (beside [`RECORDED_COLUMNS`]).
 pub(crate) const CALL_COLUMNS: &str = "e.provider, e.model, e.output_tokens, c.companion_claimed";
 
 /// What [`assign`] decided.
@@ -166,21 +167,24 @@ pub(crate) const RECORDED_COLUMNS: &str =
     "e.log_id, e.seq, e.ts_us, e.cost_nanos, e.currency, e.flags, \
      e.price_version, e.conversation_id, c.response_message_id";
 
-/// The values of [`RECORDED_COLUMNS`], as read.
-pub(crate) struct RecordedRow {
-    pub(crate) log_id: String,
-    pub(crate) seq: i64,
-    pub(crate) ts_us: i64,
-    pub(crate) cost_nanos: i64,
-    pub(crate) currency: String,
-    pub(crate) flags: i64,
-    pub(crate) price_version: Option<String>,
-    pub(crate) conversation_id: Option<String>,
-    pub(crate) message_id: Option<String>,
+row! {
+    /// The values of [`RECORDED_COLUMNS`].
+    struct RecordedRow {
+        log_id: String,
+        seq: i64,
+        ts_us: i64,
+        cost_nanos: i64,
+        currency: String,
+        flags: i64,
+        price_version: Option<String>,
+        conversation_id: Option<String>,
+        response_message_id: Option<String>,
+    }
 }
 
 impl RecordedRow {
-    pub(crate) fn into_recorded(self) -> Result<Recorded, StoreError> {
+    /// A repeat's answer: the first outcome, marked a duplicate.
+    fn into_recorded(self) -> Result<Recorded, StoreError> {
         Ok(Recorded {
             log_id: uuid(&self.log_id)?,
             seq: self.seq,
@@ -190,8 +194,133 @@ impl RecordedRow {
             flags: EventFlags::from_bits(self.flags),
             price_version: self.price_version,
             conversation_id: self.conversation_id.as_deref().map(uuid).transpose()?,
-            message_id: self.message_id.as_deref().map(uuid).transpose()?,
+            message_id: self.response_message_id.as_deref().map(uuid).transpose()?,
             duplicate: true,
+        })
+    }
+}
+
+/// The first outcome of a recorded call, from a row of [`RECORDED_COLUMNS`].
+pub(crate) fn recorded(row: &Row) -> Result<Recorded, StoreError> {
+    RecordedRow::from_row(row)?.into_recorded()
+}
+
+row! {
+    /// The values of [`CALL_COLUMNS`].
+    struct CallRow {
+        provider: String,
+        model: String,
+        output_tokens: i64,
+        companion_claimed: bool,
+    }
+}
+
+/// A conversation call and its conversation, from a row of [`RECORDED_COLUMNS`] and
+/// [`CALL_COLUMNS`]; None for an event that names no conversation.
+pub(crate) fn conversation_call(row: &Row) -> Result<Option<(Uuid, ConversationCall)>, StoreError> {
+    let recorded = recorded(row)?;
+    let Some(id) = recorded.conversation_id else {
+        return Ok(None);
+    };
+    let call = CallRow::from_row(row)?;
+    Ok(Some((
+        id,
+        ConversationCall {
+            recorded,
+            provider: call.provider,
+            model: call.model,
+            output_tokens: call.output_tokens,
+            claimed: call.companion_claimed,
+        },
+    )))
+}
+
+row! {
+    /// An open hold as `charges::OPEN_HOLD` reads it.
+    pub(crate) struct OpenHoldRow {
+        tenant_id: String,
+        id: String,
+        user_id: String,
+        currency: String,
+        amount_nanos: i64,
+    }
+}
+
+impl From<OpenHoldRow> for OpenHold {
+    fn from(r: OpenHoldRow) -> OpenHold {
+        OpenHold {
+            tenant_id: r.tenant_id,
+            id: r.id,
+            user_id: r.user_id,
+            currency: r.currency,
+            amount: r.amount_nanos,
+        }
+    }
+}
+
+row! {
+    /// An account's books as `charges::ACCOUNT_VIEW` reads them (the PostgreSQL lock of an
+    /// account reads these columns too).
+    pub(crate) struct AccountViewRow {
+        billing_enabled: bool,
+        limit_currency: String,
+        daily_limit_nanos: Option<i64>,
+        monthly_limit_nanos: Option<i64>,
+        balance_nanos: i64,
+        held_nanos: i64,
+    }
+}
+
+impl From<AccountViewRow> for AccountView {
+    /// The books before the period spend is added.
+    fn from(r: AccountViewRow) -> AccountView {
+        AccountView {
+            billing_enabled: r.billing_enabled,
+            limit_currency: r.limit_currency,
+            daily_limit: r.daily_limit_nanos,
+            monthly_limit: r.monthly_limit_nanos,
+            balance: r.balance_nanos,
+            held: r.held_nanos,
+            daily_used: 0,
+            monthly_used: 0,
+        }
+    }
+}
+
+row! {
+    /// An account as `authorize::ACCOUNT_STATE` reads it (the PostgreSQL lock of an account
+    /// reads these columns too).
+    pub(crate) struct AccountStateRow {
+        is_active: bool,
+        billing_enabled: bool,
+        pub(crate) limit_currency: String,
+        daily_limit_nanos: Option<i64>,
+        monthly_limit_nanos: Option<i64>,
+        balance_nanos: i64,
+        held_nanos: i64,
+    }
+}
+
+impl AccountStateRow {
+    /// The state of `user_id`'s balance in `currency`, before the period spend is added.
+    pub(crate) fn into_state(
+        self,
+        user_id: String,
+        currency: &str,
+    ) -> Result<AccountState, StoreError> {
+        let currency_of = |code: String| Currency::try_from(code).map_err(StoreError::Invariant);
+        Ok(AccountState {
+            user_id,
+            is_active: self.is_active,
+            billing_enabled: self.billing_enabled,
+            currency: currency_of(currency.to_string())?,
+            balance: Nanos(self.balance_nanos),
+            held: Nanos(self.held_nanos),
+            limit_currency: currency_of(self.limit_currency)?,
+            daily_limit: self.daily_limit_nanos.map(Nanos),
+            daily_used: Nanos::ZERO,
+            monthly_limit: self.monthly_limit_nanos.map(Nanos),
+            monthly_used: Nanos::ZERO,
         })
     }
 }

@@ -4,7 +4,9 @@
 //! The group commit hands a batch to the writer thread as one job; the whole transaction
 //! runs there without a hand-off per statement.
 
-use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{
+    params_from_iter, Connection, OptionalExtension, Params, Statement, TransactionBehavior,
+};
 use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::authorize;
@@ -12,14 +14,15 @@ use super::charges;
 use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
-    self, by_tenant, finished, ConversationCall, Earlier, RecordedRow, CALL_COLUMNS,
+    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, OpenHoldRow, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
+use crate::db::{FromRow as _, Row};
 use crate::model::{
     AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
 };
 use crate::StoreError;
-use tollgate_core::{Currency, Nanos};
+use tollgate_core::Nanos;
 
 /// Appends `items` in one immediate transaction.
 pub(crate) fn append(
@@ -32,7 +35,7 @@ pub(crate) fn append(
     for (tenant, indexes) in by_tenant(items) {
         let size: i64 = tx
             .prepare_cached("SELECT log_size FROM tenants WHERE id = ?1")?
-            .query_row([tenant], |r| r.get(0))
+            .query_row([tenant], |r| r.get("log_size"))
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
         let mut earlier = earlier(&tx, tenant, items, &indexes)?;
@@ -120,9 +123,12 @@ pub(crate) fn authorize(
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
             let (used, reserved): (i64, i64) = tx
-                .prepare_cached(authorize::QUOTA_USAGE)?
+                .prepare_cached(&format!(
+                    "WITH u(used, reserved) AS ({}) SELECT used, reserved FROM u",
+                    authorize::QUOTA_USAGE
+                ))?
                 .query_row(rusqlite::params![tenant, month], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get("used")?, r.get("reserved")?))
                 })?;
             quotas.insert(
                 tenant,
@@ -158,20 +164,11 @@ fn account_state(
     now: i64,
 ) -> Result<AccountState, StoreError> {
     let (tenant, user, currency) = key;
-    let read = |tx: &rusqlite::Transaction<'_>| {
-        tx.prepare_cached(authorize::ACCOUNT_STATE)?
-            .query_row(rusqlite::params![tenant, user, currency], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? != 0,
-                    r.get::<_, i64>(1)? != 0,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            })
-            .optional()
+    let read = |tx: &rusqlite::Transaction<'_>| -> Result<Option<AccountStateRow>, StoreError> {
+        let mut stmt = tx.prepare_cached(authorize::ACCOUNT_STATE)?;
+        first_row(&mut stmt, rusqlite::params![tenant, user, currency])?
+            .map(|r| AccountStateRow::from_row(&r))
+            .transpose()
     };
     let row = match read(tx)? {
         Some(row) => row,
@@ -182,21 +179,8 @@ fn account_state(
             read(tx)?.ok_or_else(|| StoreError::Invariant("a new account is missing".into()))?
         }
     };
-    let (is_active, billing_enabled, limit_currency, daily, monthly, balance, held) = row;
-    let mut state = AccountState {
-        user_id: user.clone(),
-        is_active,
-        billing_enabled,
-        currency: Currency::try_from(currency.clone()).map_err(StoreError::Invariant)?,
-        balance: Nanos(balance),
-        held: Nanos(held),
-        limit_currency: Currency::try_from(limit_currency.clone())
-            .map_err(StoreError::Invariant)?,
-        daily_limit: daily.map(Nanos),
-        daily_used: Nanos::ZERO,
-        monthly_limit: monthly.map(Nanos),
-        monthly_used: Nanos::ZERO,
-    };
+    let limit_currency = row.limit_currency.clone();
+    let mut state = row.into_state(user.clone(), currency)?;
     let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
     let mut rows = periods.query(rusqlite::params![
         tenant,
@@ -206,8 +190,8 @@ fn account_state(
         month_of(now)
     ])?;
     while let Some(r) = rows.next()? {
-        let kind: String = r.get(0)?;
-        let spent = Nanos(r.get(1)?);
+        let kind: String = r.get("kind")?;
+        let spent = Nanos(r.get("spent_nanos")?);
         match kind.as_str() {
             "day" => state.daily_used = spent,
             _ => state.monthly_used = spent,
@@ -234,39 +218,21 @@ fn charge(
     }
     let mut holds = Vec::new();
     for (tenant, id) in charges::hold_ids(&lines) {
-        let hold = tx
-            .prepare_cached(charges::OPEN_HOLD)?
-            .query_row(rusqlite::params![tenant, id], |r| {
-                Ok(OpenHold {
-                    tenant_id: r.get(0)?,
-                    id: r.get(1)?,
-                    user_id: r.get(2)?,
-                    currency: r.get(3)?,
-                    amount: r.get(4)?,
-                })
-            })
-            .optional()?;
-        holds.extend(hold);
+        let mut stmt = tx.prepare_cached(charges::OPEN_HOLD)?;
+        if let Some(r) = first_row(&mut stmt, rusqlite::params![tenant, id])? {
+            holds.push(OpenHold::from(OpenHoldRow::from_row(&r)?));
+        }
     }
     let mut views = std::collections::BTreeMap::new();
     for (key, defaults) in charges::accounts(&lines, &holds) {
         let (tenant, user, currency) = &key;
-        let read = |tx: &rusqlite::Transaction<'_>| {
-            tx.prepare_cached(charges::ACCOUNT_VIEW)?
-                .query_row(rusqlite::params![tenant, user, currency], |r| {
-                    Ok(charges::AccountView {
-                        billing_enabled: r.get::<_, i64>(0)? != 0,
-                        limit_currency: r.get(1)?,
-                        daily_limit: r.get(2)?,
-                        monthly_limit: r.get(3)?,
-                        balance: r.get(4)?,
-                        held: r.get(5)?,
-                        daily_used: 0,
-                        monthly_used: 0,
-                    })
-                })
-                .optional()
-        };
+        let read =
+            |tx: &rusqlite::Transaction<'_>| -> Result<Option<charges::AccountView>, StoreError> {
+                let mut stmt = tx.prepare_cached(charges::ACCOUNT_VIEW)?;
+                first_row(&mut stmt, rusqlite::params![tenant, user, currency])?
+                    .map(|r| AccountViewRow::from_row(&r).map(charges::AccountView::from))
+                    .transpose()
+            };
         // Most calls charge an account that exists: create it only when the read finds none.
         let mut view = match read(tx)? {
             Some(v) => v,
@@ -286,8 +252,8 @@ fn charge(
             month_of(now)
         ])?;
         while let Some(r) = rows.next()? {
-            let kind: String = r.get(0)?;
-            let spent: i64 = r.get(1)?;
+            let kind: String = r.get("kind")?;
+            let spent: i64 = r.get("spent_nanos")?;
             match kind.as_str() {
                 "day" => view.daily_used = spent,
                 _ => view.monthly_used = spent,
@@ -325,18 +291,10 @@ fn insert_one(table: &str, columns: &str, tail: &str) -> String {
     )
 }
 
-fn recorded(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordedRow> {
-    Ok(RecordedRow {
-        log_id: r.get(0)?,
-        seq: r.get(1)?,
-        ts_us: r.get(2)?,
-        cost_nanos: r.get(3)?,
-        currency: r.get(4)?,
-        flags: r.get(5)?,
-        price_version: r.get(6)?,
-        conversation_id: r.get(7)?,
-        message_id: r.get(8)?,
-    })
+/// The first row `stmt` answers for `params`, if any, copied so that it decodes by name.
+fn first_row(stmt: &mut Statement<'_>, params: impl Params) -> Result<Option<Row>, StoreError> {
+    let mut rows = stmt.query(params)?;
+    rows.next()?.map(Row::copy_of).transpose()
 }
 
 fn earlier(
@@ -355,11 +313,8 @@ fn earlier(
              WHERE e.tenant_id = ?1 AND e.request_id = ?2"
         ))?;
         for r in requests {
-            if let Some(row) = by_request
-                .query_row(rusqlite::params![tenant, r], recorded)
-                .optional()?
-            {
-                found.by_request.insert(r, row.into_recorded()?);
+            if let Some(row) = first_row(&mut by_request, rusqlite::params![tenant, r])? {
+                found.by_request.insert(r, rows::recorded(&row)?);
             }
         }
     }
@@ -370,30 +325,9 @@ fn earlier(
              WHERE e.source = 'conversation' AND e.tenant_id = ?1 AND e.conversation_id = ?2"
         ))?;
         for c in calls {
-            let found_call = by_call
-                .query_row(rusqlite::params![tenant, c], |r| {
-                    Ok((
-                        recorded(r)?,
-                        r.get::<_, String>(9)?,
-                        r.get::<_, String>(10)?,
-                        r.get::<_, i64>(11)?,
-                        r.get::<_, i64>(12)?,
-                    ))
-                })
-                .optional()?;
-            if let Some((row, provider, model, output_tokens, claimed)) = found_call {
-                let recorded = row.into_recorded()?;
-                if let Some(id) = recorded.conversation_id {
-                    found.by_call.insert(
-                        id,
-                        ConversationCall {
-                            recorded,
-                            provider,
-                            model,
-                            output_tokens,
-                            claimed: claimed != 0,
-                        },
-                    );
+            if let Some(row) = first_row(&mut by_call, rusqlite::params![tenant, c])? {
+                if let Some((id, call)) = rows::conversation_call(&row)? {
+                    found.by_call.insert(id, call);
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! goes, decides whether a million-log receipt takes one second or six.
 
 use rusqlite::types::ValueRef;
-use rusqlite::Connection;
+use rusqlite::{Connection, Statement};
 use tollgate_core::{Nanos, TokenCounts};
 use uuid::Uuid;
 
@@ -15,10 +15,62 @@ use crate::db::Sql;
 use crate::model::{LogLabels, SelectOptions};
 use crate::StoreError;
 
-/// The columns [`SqliteReader::scan`] expects, in order.
+/// The columns [`scan`] reads, by name.
 pub(crate) const SCAN_COLUMNS: &str = "seq, leaf_hash, provider, model, alias, currency, \
      input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
      cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest";
+
+/// Where each of [`SCAN_COLUMNS`] is in a statement's rows, looked up by name once per
+/// statement rather than once per row.
+struct ScanColumns {
+    seq: usize,
+    leaf_hash: usize,
+    provider: usize,
+    model: usize,
+    alias: usize,
+    currency: usize,
+    input_tokens: usize,
+    output_tokens: usize,
+    cached_input_tokens: usize,
+    cache_write_tokens: usize,
+    reasoning_tokens: usize,
+    cost_nanos: usize,
+    input_cost_nanos: usize,
+    ts_us: usize,
+    conversation_id: usize,
+    log_id: usize,
+    profile: usize,
+    lock_digest: usize,
+}
+
+impl ScanColumns {
+    fn of(stmt: &Statement<'_>) -> Result<ScanColumns, StoreError> {
+        let at = |name: &str| {
+            stmt.column_index(name)
+                .map_err(|_| StoreError::Invariant(format!("no column {name} in the scan")))
+        };
+        Ok(ScanColumns {
+            seq: at("seq")?,
+            leaf_hash: at("leaf_hash")?,
+            provider: at("provider")?,
+            model: at("model")?,
+            alias: at("alias")?,
+            currency: at("currency")?,
+            input_tokens: at("input_tokens")?,
+            output_tokens: at("output_tokens")?,
+            cached_input_tokens: at("cached_input_tokens")?,
+            cache_write_tokens: at("cache_write_tokens")?,
+            reasoning_tokens: at("reasoning_tokens")?,
+            cost_nanos: at("cost_nanos")?,
+            input_cost_nanos: at("input_cost_nanos")?,
+            ts_us: at("ts_us")?,
+            conversation_id: at("conversation_id")?,
+            log_id: at("log_id")?,
+            profile: at("profile")?,
+            lock_digest: at("lock_digest")?,
+        })
+    }
+}
 
 /// A group being summed, with its key borrowed-compared before anything is allocated.
 struct Running {
@@ -53,14 +105,15 @@ pub(crate) fn scan(
         {
             let mut stmt = conn.prepare_cached(sql.text())?;
             crate::db::sqlite::bind(&mut stmt, sql.args())?;
+            let col = ScanColumns::of(&stmt)?;
             let mut rows = stmt.raw_query();
             let mut groups: Vec<Running> = Vec::new();
             let mut ids = 0usize;
             let mut last: Option<(i64, LogLabels)> = None;
             while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
+                let seq: i64 = row.get(col.seq)?;
                 if opts.leaf_hashes {
-                    let hash = match row.get_ref(1)? {
+                    let hash = match row.get_ref(col.leaf_hash)? {
                         ValueRef::Blob(b) => <[u8; 32]>::try_from(b).map_err(|_| {
                             StoreError::Invariant(format!("the leaf hash of {seq} is not 32 bytes"))
                         })?,
@@ -68,23 +121,24 @@ pub(crate) fn scan(
                     };
                     tally.leaves.push((seq, hash));
                 }
-                let provider = text(row.get_ref(2)?, "provider")?;
-                let model = text(row.get_ref(3)?, "model")?;
-                let alias = optional_text(row.get_ref(4)?, "alias")?;
-                let currency = text(row.get_ref(5)?, "currency")?;
+                let provider = text(row.get_ref(col.provider)?, "provider")?;
+                let model = text(row.get_ref(col.model)?, "model")?;
+                let alias = optional_text(row.get_ref(col.alias)?, "alias")?;
+                let currency = text(row.get_ref(col.currency)?, "currency")?;
                 let tokens = TokenCounts {
-                    input: row.get(6)?,
-                    output: row.get(7)?,
-                    cached_input: row.get(8)?,
-                    cache_write: row.get(9)?,
-                    reasoning: row.get(10)?,
+                    input: row.get(col.input_tokens)?,
+                    output: row.get(col.output_tokens)?,
+                    cached_input: row.get(col.cached_input_tokens)?,
+                    cache_write: row.get(col.cache_write_tokens)?,
+                    reasoning: row.get(col.reasoning_tokens)?,
                 };
-                let cost: i64 = row.get(11)?;
-                let input_cost: Option<i64> = row.get(12)?;
-                let ts: i64 = row.get(13)?;
+                let cost: i64 = row.get(col.cost_nanos)?;
+                let input_cost: Option<i64> = row.get(col.input_cost_nanos)?;
+                let ts: i64 = row.get(col.ts_us)?;
                 tally.recorded(
-                    text(row.get_ref(16)?, "profile")?,
-                    optional_text(row.get_ref(17)?, "lock_digest")?.unwrap_or_default(),
+                    text(row.get_ref(col.profile)?, "profile")?,
+                    optional_text(row.get_ref(col.lock_digest)?, "lock_digest")?
+                        .unwrap_or_default(),
                 );
                 let at = groups.iter().position(|g| {
                     g.key.0 == provider
@@ -132,13 +186,15 @@ pub(crate) fn scan(
                     .ok_or_else(|| StoreError::Invariant("a receipt total overflows".into()))?;
                 s.first_us = s.first_us.min(ts);
                 s.last_us = s.last_us.max(ts);
-                if let Some(c) = optional_text(row.get_ref(14)?, "conversation_id")? {
+                if let Some(c) =
+                    optional_text(row.get_ref(col.conversation_id)?, "conversation_id")?
+                {
                     tally.conversations.insert(parse_uuid(c)?);
                 }
                 if ids <= opts.inline_ids {
                     tally
                         .ids
-                        .push((seq, parse_uuid(text(row.get_ref(15)?, "log_id")?)?));
+                        .push((seq, parse_uuid(text(row.get_ref(col.log_id)?, "log_id")?)?));
                     ids += 1;
                 }
                 if last.as_ref().is_none_or(|(s, _)| seq > *s) {

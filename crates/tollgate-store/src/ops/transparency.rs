@@ -11,7 +11,7 @@ use tollgate_core::time::now_us;
 use tollgate_receipts::merkle::{tile_roots, Needs, Nodes, TILE_LEAVES};
 use tollgate_receipts::Hash;
 
-use crate::db::{query, Db, Row, Sql};
+use crate::db::{query, row, Db, Sql};
 use crate::model::{LogEntry, SigningKeyRecord, StoredCheckpoint};
 use crate::StoreError;
 
@@ -31,7 +31,7 @@ pub(crate) async fn log_size(db: &Db, tenant: &str) -> Result<i64, StoreError> {
         .bind(tenant)
         .fetch_optional(db)
         .await?
-        .map(|r| r.try_get(0))
+        .map(|r| r.get("log_size"))
         .transpose()?
         .ok_or_else(|| StoreError::NotFound("tenant".into()))
 }
@@ -53,7 +53,10 @@ pub(crate) async fn leaf_hashes(
     .fetch_all(db)
     .await?;
     if rows.len() as i64 == end - start {
-        return rows.into_iter().map(|r| hash32(r.try_get(0)?)).collect();
+        return rows
+            .into_iter()
+            .map(|r| hash32(r.get("leaf_hash")?))
+            .collect();
     }
     // Some positions were archived: their leaf hashes stayed behind in archived_leaves. While
     // an archive is being moved out a position can be in both, with the same hash.
@@ -69,7 +72,7 @@ pub(crate) async fn leaf_hashes(
             .fetch_all(db)
             .await?
         {
-            by_seq.insert(row.try_get::<i64>(0)?, hash32(row.try_get(1)?)?);
+            by_seq.insert(row.get::<i64>("seq")?, hash32(row.get("leaf_hash")?)?);
         }
     }
     if by_seq.len() as i64 != end - start {
@@ -90,11 +93,11 @@ pub(super) async fn extend_tiles(
     known_start: i64,
     known: &[Hash],
 ) -> Result<(), StoreError> {
-    let stored: Option<i64> = query("SELECT MAX(tile) FROM log_tiles WHERE tenant_id = $1")
+    let stored: Option<i64> = query("SELECT MAX(tile) AS tile FROM log_tiles WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_one(db)
         .await?
-        .try_get(0)?;
+        .get("tile")?;
     let tile = TILE_LEAVES as i64;
     let mut next = stored.map_or(0, |t| t + 1) * tile;
     let want = size / tile * tile;
@@ -146,8 +149,8 @@ pub(super) async fn log_nodes(
         .fetch_all(db)
         .await?;
         for row in rows {
-            let tile: i64 = row.try_get(0)?;
-            nodes.add_tiles(tile as u64, [hash32(row.try_get(1)?)?]);
+            let tile: i64 = row.get("tile")?;
+            nodes.add_tiles(tile as u64, [hash32(row.get("hash")?)?]);
         }
     }
     for leaves in &needs.leaves {
@@ -157,53 +160,83 @@ pub(super) async fn log_nodes(
     Ok(nodes)
 }
 
+row! {
+    /// A live log entry.
+    struct LiveEntryRow {
+        seq: i64,
+        entry: Vec<u8>,
+        leaf_hash: Vec<u8>,
+    }
+}
+
+row! {
+    /// An archived log entry: its entry bytes are in the archive file.
+    struct ArchivedEntryRow {
+        seq: i64,
+        leaf_hash: Vec<u8>,
+    }
+}
+
 /// One log entry by its id (without its entry bytes once archived).
 pub(super) async fn find_log_entry(
     db: &Db,
     tenant: &str,
     log_id: &str,
 ) -> Result<Option<LogEntry>, StoreError> {
-    let row = query(
+    let live: Option<LiveEntryRow> = query(
         "SELECT seq, entry, leaf_hash FROM usage_events WHERE tenant_id = $1 AND log_id = $2",
     )
     .bind(tenant)
     .bind(log_id)
-    .fetch_optional(db)
+    .fetch_optional_as(db)
     .await?;
-    if let Some(r) = row {
+    if let Some(r) = live {
         return Ok(Some(LogEntry {
-            seq: r.try_get(0)?,
-            entry: Some(r.try_get(1)?),
-            leaf_hash: r.try_get(2)?,
+            seq: r.seq,
+            entry: Some(r.entry),
+            leaf_hash: r.leaf_hash,
         }));
     }
-    let row =
+    let archived: Option<ArchivedEntryRow> =
         query("SELECT seq, leaf_hash FROM archived_leaves WHERE tenant_id = $1 AND log_id = $2")
             .bind(tenant)
             .bind(log_id)
-            .fetch_optional(db)
+            .fetch_optional_as(db)
             .await?;
-    row.map(|r| {
-        Ok(LogEntry {
-            seq: r.try_get(0)?,
-            entry: None,
-            leaf_hash: r.try_get(1)?,
-        })
-    })
-    .transpose()
+    Ok(archived.map(|r| LogEntry {
+        seq: r.seq,
+        entry: None,
+        leaf_hash: r.leaf_hash,
+    }))
 }
 
 const CHECKPOINT_COLUMNS: &str = "tenant_id, size, root, key_id, note, created_us";
 
-fn checkpoint(row: &Row) -> Result<StoredCheckpoint, StoreError> {
-    Ok(StoredCheckpoint {
-        tenant_id: row.try_get(0)?,
-        size: row.try_get(1)?,
-        root: hash32(row.try_get(2)?)?,
-        key_id: row.try_get(3)?,
-        note: row.try_get(4)?,
-        created_us: row.try_get(5)?,
-    })
+row! {
+    /// A `checkpoints` row, as [`CHECKPOINT_COLUMNS`] reads it.
+    struct CheckpointRow {
+        tenant_id: String,
+        size: i64,
+        root: Vec<u8>,
+        key_id: String,
+        note: String,
+        created_us: i64,
+    }
+}
+
+impl TryFrom<CheckpointRow> for StoredCheckpoint {
+    type Error = StoreError;
+
+    fn try_from(r: CheckpointRow) -> Result<StoredCheckpoint, StoreError> {
+        Ok(StoredCheckpoint {
+            tenant_id: r.tenant_id,
+            size: r.size,
+            root: hash32(r.root)?,
+            key_id: r.key_id,
+            note: r.note,
+            created_us: r.created_us,
+        })
+    }
 }
 
 /// Stores a checkpoint unless one of that size exists; returns the stored one.
@@ -234,14 +267,14 @@ pub(super) async fn checkpoint_at(
     tenant: &str,
     size: Option<i64>,
 ) -> Result<Option<StoredCheckpoint>, StoreError> {
-    let row = match size {
+    let row: Option<CheckpointRow> = match size {
         Some(size) => {
             query(format!(
                 "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE tenant_id = $1 AND size = $2"
             ))
             .bind(tenant)
             .bind(size)
-            .fetch_optional(db)
+            .fetch_optional_as(db)
             .await?
         }
         None => {
@@ -250,20 +283,35 @@ pub(super) async fn checkpoint_at(
                  ORDER BY size DESC LIMIT 1"
             ))
             .bind(tenant)
-            .fetch_optional(db)
+            .fetch_optional_as(db)
             .await?
         }
     };
-    row.as_ref().map(checkpoint).transpose()
+    row.map(StoredCheckpoint::try_from).transpose()
 }
 
-fn signing_key(row: &Row) -> Result<SigningKeyRecord, StoreError> {
-    Ok(SigningKeyRecord {
-        key_id: row.try_get(0)?,
-        public_key: row.try_get(1)?,
-        created_us: row.try_get(2)?,
-        retired_us: row.try_get(3)?,
-    })
+/// The columns of a `signing_keys` row.
+const SIGNING_KEY_COLUMNS: &str = "key_id, public_key, created_us, retired_us";
+
+row! {
+    /// A `signing_keys` row, as [`SIGNING_KEY_COLUMNS`] reads it.
+    struct SigningKeyRow {
+        key_id: String,
+        public_key: String,
+        created_us: i64,
+        retired_us: Option<i64>,
+    }
+}
+
+impl From<SigningKeyRow> for SigningKeyRecord {
+    fn from(r: SigningKeyRow) -> SigningKeyRecord {
+        SigningKeyRecord {
+            key_id: r.key_id,
+            public_key: r.public_key,
+            created_us: r.created_us,
+            retired_us: r.retired_us,
+        }
+    }
 }
 
 /// Records a public key (first use wins); returns the record.
@@ -281,13 +329,14 @@ pub(super) async fn register_signing_key(
     .bind(now_us())
     .execute(db.write())
     .await?;
-    let row = query(
-        "SELECT key_id, public_key, created_us, retired_us FROM signing_keys WHERE key_id = $1",
-    )
-    .bind(key_id)
-    .fetch_one(db)
-    .await?;
-    let record = signing_key(&row)?;
+    let record = SigningKeyRecord::from(
+        query(format!(
+            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys WHERE key_id = $1"
+        ))
+        .bind(key_id)
+        .fetch_one_as::<SigningKeyRow>(db)
+        .await?,
+    );
     if record.public_key != public_key {
         return Err(StoreError::Conflict(format!(
             "key id {key_id} is already recorded with another public key"
@@ -308,11 +357,10 @@ pub(super) async fn retire_signing_key(db: &Db, key_id: &str) -> Result<(), Stor
 
 /// Every key that has signed, oldest first.
 pub(super) async fn signing_keys(db: &Db) -> Result<Vec<SigningKeyRecord>, StoreError> {
-    let rows = query(
-        "SELECT key_id, public_key, created_us, retired_us FROM signing_keys \
-         ORDER BY created_us, key_id",
-    )
-    .fetch_all(db)
+    let rows = query(format!(
+        "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_us, key_id"
+    ))
+    .fetch_all_as::<SigningKeyRow>(db)
     .await?;
-    rows.iter().map(signing_key).collect()
+    Ok(rows.into_iter().map(SigningKeyRecord::from).collect())
 }
