@@ -60,21 +60,6 @@ impl Row {
     }
 }
 
-impl Row {
-    /// TRANSITIONAL: the value at position `i`.
-    pub(crate) fn try_get<T: Column>(&self, i: usize) -> Result<T, StoreError> {
-        match &self.0 {
-            Inner::Sqlite { values, .. } => {
-                T::from_sqlite(&values[i]).map_err(|why| mistyped(&i.to_string(), &why))
-            }
-            Inner::Postgres(row) => {
-                let ty = row.columns()[i].type_info().name().to_string();
-                T::from_postgres(row, i, &ty).map_err(|why| mistyped(&i.to_string(), &why))
-            }
-        }
-    }
-}
-
 impl From<PgRow> for Row {
     /// A row the PostgreSQL append read through sqlx directly.
     fn from(row: PgRow) -> Row {

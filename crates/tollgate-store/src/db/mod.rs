@@ -13,7 +13,7 @@ pub(crate) mod sqlite;
 
 use std::sync::Arc;
 
-pub(crate) use decode::{row, Column, FromRow, Row};
+pub(crate) use decode::{row, FromRow, Row};
 pub(crate) use query::{numbered, query, Arg, On, Sql, Tx};
 
 use crate::StoreError;

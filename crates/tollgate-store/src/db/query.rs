@@ -274,14 +274,6 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Tx {
-    /// The engine the transaction runs on.
-    pub(crate) fn dialect(&self) -> Dialect {
-        match self.inner {
-            TxInner::Sqlite(_) => Dialect::Sqlite,
-            TxInner::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
     /// Runs statements separated by semicolons, without bind values (a migration).
     pub(crate) async fn script(&mut self, text: &str) -> Result<(), StoreError> {
         match &mut self.inner {
@@ -298,14 +290,6 @@ impl Tx {
         match self.inner {
             TxInner::Sqlite(s) => s.commit().await,
             TxInner::Postgres(t) => Ok(t.commit().await?),
-        }
-    }
-
-    /// Discards the transaction's writes.
-    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
-        match self.inner {
-            TxInner::Sqlite(s) => s.rollback().await,
-            TxInner::Postgres(t) => Ok(t.rollback().await?),
         }
     }
 }

@@ -124,16 +124,12 @@ impl Sqlite {
                     Command::Script(text, reply) => {
                         let _ = reply.send(conn.execute_batch(&text).map_err(StoreError::from));
                     }
-                    Command::End { commit, reply } => {
-                        let ended = if commit {
-                            conn.execute_batch("COMMIT")
-                        } else {
-                            conn.execute_batch("ROLLBACK")
-                        };
-                        if ended.is_err() && !conn.is_autocommit() {
+                    Command::Commit(reply) => {
+                        let committed = conn.execute_batch("COMMIT");
+                        if committed.is_err() && !conn.is_autocommit() {
                             let _ = conn.execute_batch("ROLLBACK");
                         }
-                        let _ = reply.send(ended.map_err(StoreError::from));
+                        let _ = reply.send(committed.map_err(StoreError::from));
                         return;
                     }
                 }
@@ -237,10 +233,7 @@ impl Writer {
 enum Command {
     Run(Sql, Want, oneshot::Sender<Result<Answer, StoreError>>),
     Script(String, oneshot::Sender<Result<(), StoreError>>),
-    End {
-        commit: bool,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
+    Commit(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// A transaction open on the writer thread.
@@ -268,17 +261,9 @@ impl Session {
     }
 
     pub(super) async fn commit(self) -> Result<(), StoreError> {
-        self.end(true).await
-    }
-
-    pub(super) async fn rollback(self) -> Result<(), StoreError> {
-        self.end(false).await
-    }
-
-    async fn end(self, commit: bool) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::End { commit, reply })
+            .send(Command::Commit(reply))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }

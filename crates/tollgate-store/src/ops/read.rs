@@ -145,9 +145,6 @@ pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, req
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
      input_cost_nanos, lock_digest";
 
-/// How many columns [`EVENT_COLUMNS`] lists.
-pub(super) const EVENT_COLUMN_COUNT: usize = 28;
-
 row! {
     /// The columns of [`EVENT_COLUMNS`].
     struct EventRow {
