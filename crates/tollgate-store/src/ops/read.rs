@@ -109,9 +109,7 @@ pub(super) async fn usage_rows(
     Ok(rows)
 }
 
-/// Usage rows of a query answering the columns of [`RollupRow`]: through rusqlite on SQLite
-/// (thousands of rollup rows decode many times faster there than through sqlx), through sqlx
-/// otherwise.
+/// Usage rows of a query answering the columns of [`RollupRow`].
 pub(super) async fn fetch_rows(db: &Db, sql: &Sql) -> Result<Vec<UsageRow>, StoreError> {
     let rows = sql.fetch_all_as::<RollupRow>(db).await?;
     Ok(rows.into_iter().map(UsageRow::from).collect())
