@@ -21,7 +21,7 @@ use super::charges;
 use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
-    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, OpenHoldRow, CALL_COLUMNS,
+    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use crate::db::{row, Arg, FromRow, Row};
@@ -178,7 +178,7 @@ async fn charge(
             .fetch_optional(&mut **tx)
             .await?
         {
-            holds.push(OpenHold::from(decode::<OpenHoldRow>(r)?));
+            holds.push(OpenHold::from(decode::<charges::HoldRow>(r)?));
         }
     }
     // Create the accounts and balance rows that are missing, then lock and read them all.

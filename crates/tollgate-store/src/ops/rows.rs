@@ -9,7 +9,7 @@ use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
 use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
 
-use super::charges::{AccountView, OpenHold};
+use super::charges::AccountView;
 use super::decode::uuid;
 use crate::db::{row, Arg, FromRow as _, Row};
 use crate::model::{AccountState, AppendItem, Dedupe, NewConversation, NewMessage, Recorded};
@@ -233,29 +233,6 @@ pub(crate) fn conversation_call(row: &Row) -> Result<Option<(Uuid, ConversationC
             claimed: call.companion_claimed,
         },
     )))
-}
-
-row! {
-    /// An open hold as `charges::OPEN_HOLD` reads it.
-    pub(crate) struct OpenHoldRow {
-        tenant_id: String,
-        id: String,
-        user_id: String,
-        currency: String,
-        amount_nanos: i64,
-    }
-}
-
-impl From<OpenHoldRow> for OpenHold {
-    fn from(r: OpenHoldRow) -> OpenHold {
-        OpenHold {
-            tenant_id: r.tenant_id,
-            id: r.id,
-            user_id: r.user_id,
-            currency: r.currency,
-            amount: r.amount_nanos,
-        }
-    }
 }
 
 row! {

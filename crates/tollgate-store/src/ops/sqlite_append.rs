@@ -14,7 +14,7 @@ use super::charges;
 use super::charges::OpenHold;
 use super::plans;
 use super::rows::{
-    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, OpenHoldRow, CALL_COLUMNS,
+    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use crate::db::{FromRow as _, Row};
@@ -220,7 +220,7 @@ fn charge(
     for (tenant, id) in charges::hold_ids(&lines) {
         let mut stmt = tx.prepare_cached(charges::OPEN_HOLD)?;
         if let Some(r) = first_row(&mut stmt, rusqlite::params![tenant, id])? {
-            holds.push(OpenHold::from(OpenHoldRow::from_row(&r)?));
+            holds.push(OpenHold::from(charges::HoldRow::from_row(&r)?));
         }
     }
     let mut views = std::collections::BTreeMap::new();
