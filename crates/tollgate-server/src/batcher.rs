@@ -2,14 +2,19 @@
 //! arrived while the previous commit ran and appends it all in one transaction. The fsync
 //! (and, on PostgreSQL, the tenant lock) is paid once per batch, and every request is
 //! answered only after the commit that holds its items.
+//!
+//! On SQLite the next batch is gathered while one commits and queued behind it on the writer
+//! thread ([`in_flight`]), so the writer goes straight from one commit to the next instead of
+//! waiting for this task to be scheduled between them. On PostgreSQL a second commit would
+//! only queue for the tenant's lock with a smaller batch, so one commit runs at a time.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
-use tollgate_store::{AppendItem, Recorded, Store, StoreError};
+use tollgate_store::{AppendItem, Dialect, Recorded, Store, StoreError};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -63,6 +68,14 @@ impl Batcher {
     }
 }
 
+/// How many commits run at once on `dialect` (see the module docs).
+fn in_flight(dialect: Dialect) -> u32 {
+    match dialect {
+        Dialect::Sqlite => 2,
+        Dialect::Postgres => 1,
+    }
+}
+
 fn overloaded(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Unavailable, message)
 }
@@ -74,7 +87,12 @@ async fn run(
     max_events: usize,
     linger: Duration,
 ) {
+    let in_flight = in_flight(store.dialect());
+    let slots = Arc::new(Semaphore::new(in_flight as usize));
     while let Some(first) = rx.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
         let deadline = Instant::now() + linger;
         let mut events = first.items.len();
         let mut jobs = vec![first];
@@ -92,8 +110,14 @@ async fn run(
             events += job.items.len();
             jobs.push(job);
         }
-        commit(&*store, &metrics, jobs).await;
+        let (store, metrics) = (store.clone(), metrics.clone());
+        tokio::spawn(async move {
+            commit(&*store, &metrics, jobs).await;
+            drop(slot);
+        });
     }
+    // The task ends only once the last commits have.
+    let _ = slots.acquire_many(in_flight).await;
 }
 
 async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {

@@ -104,56 +104,50 @@ pub(crate) fn authorize(
     defaults: &AccountDefaults,
     now: i64,
 ) -> Result<Vec<Decision>, StoreError> {
-    {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let month = month_of(now);
-        let mut quotas = std::collections::BTreeMap::new();
-        for tenant in authorize::batch_tenants(requests) {
-            tx.prepare_cached(authorize::QUOTA_ROW)?
-                .execute(rusqlite::params![tenant, month])?;
-            let (plan, limit): (Option<String>, Option<i64>) = tx
-                .prepare_cached(&format!(
-                    "SELECT {} FROM tenants t {} WHERE t.id = ?1",
-                    plans::PLAN_COLUMNS,
-                    plans::PLAN_JOINS
-                ))?
-                .query_row(rusqlite::params![tenant], |r| {
-                    Ok((r.get("plan_name")?, r.get("plan_requests")?))
-                })
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-            let (used, reserved): (i64, i64) = tx
-                .prepare_cached(&format!(
-                    "WITH u(used, reserved) AS ({}) SELECT used, reserved FROM u",
-                    authorize::QUOTA_USAGE
-                ))?
-                .query_row(rusqlite::params![tenant, month], |r| {
-                    Ok((r.get("used")?, r.get("reserved")?))
-                })?;
-            quotas.insert(
-                tenant,
-                QuotaState {
-                    plan: plans::found(plan)?,
-                    limit,
-                    used,
-                    reserved,
-                    month,
-                },
-            );
-        }
-        let mut accounts = std::collections::BTreeMap::new();
-        for key in authorize::batch_accounts(requests) {
-            let state = account_state(&tx, &key, defaults, now)?;
-            accounts.insert(key, state);
-        }
-        let (decisions, writes) =
-            authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
-        for w in &writes.statements() {
-            run(&tx, w)?;
-        }
-        tx.commit()?;
-        Ok(decisions)
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let month = month_of(now);
+    let mut quotas = std::collections::BTreeMap::new();
+    for tenant in authorize::batch_tenants(requests) {
+        tx.prepare_cached(authorize::QUOTA_ROW)?
+            .execute(rusqlite::params![tenant, month])?;
+        let (plan, limit): (Option<String>, Option<i64>) = tx
+            .prepare_cached(&format!(
+                "SELECT {} FROM tenants t {} WHERE t.id = ?1",
+                plans::PLAN_COLUMNS,
+                plans::PLAN_JOINS
+            ))?
+            .query_row(rusqlite::params![tenant], |r| {
+                Ok((r.get("plan_name")?, r.get("plan_requests")?))
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
+        let (used, reserved): (i64, i64) = tx
+            .prepare_cached(authorize::QUOTA_USAGE)?
+            .query_row(rusqlite::params![tenant, month], |r| {
+                Ok((r.get("used_requests")?, r.get("reserved_requests")?))
+            })?;
+        quotas.insert(
+            tenant,
+            QuotaState {
+                plan: plans::found(plan)?,
+                limit,
+                used,
+                reserved,
+                month,
+            },
+        );
     }
+    let mut accounts = std::collections::BTreeMap::new();
+    for key in authorize::batch_accounts(requests) {
+        let state = account_state(&tx, &key, defaults, now)?;
+        accounts.insert(key, state);
+    }
+    let (decisions, writes) = authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
+    for w in &writes.statements() {
+        run(&tx, w)?;
+    }
+    tx.commit()?;
+    Ok(decisions)
 }
 
 /// An account's state for a decision, created with `defaults` if it does not exist.

@@ -101,122 +101,115 @@ pub(crate) fn scan(
     opts: SelectOptions,
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
-    {
-        {
-            let mut stmt = conn.prepare_cached(sql.text())?;
-            crate::db::sqlite::bind(&mut stmt, sql.args())?;
-            let col = ScanColumns::of(&stmt)?;
-            let mut rows = stmt.raw_query();
-            let mut groups: Vec<Running> = Vec::new();
-            let mut ids = 0usize;
-            let mut last: Option<(i64, LogLabels)> = None;
-            while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(col.seq)?;
-                if opts.leaf_hashes {
-                    let hash = match row.get_ref(col.leaf_hash)? {
-                        ValueRef::Blob(b) => <[u8; 32]>::try_from(b).map_err(|_| {
-                            StoreError::Invariant(format!("the leaf hash of {seq} is not 32 bytes"))
-                        })?,
-                        _ => return Err(StoreError::Invariant("a leaf hash is not a blob".into())),
-                    };
-                    tally.leaves.push((seq, hash));
-                }
-                let provider = text(row.get_ref(col.provider)?, "provider")?;
-                let model = text(row.get_ref(col.model)?, "model")?;
-                let alias = optional_text(row.get_ref(col.alias)?, "alias")?;
-                let currency = text(row.get_ref(col.currency)?, "currency")?;
-                let tokens = TokenCounts {
-                    input: row.get(col.input_tokens)?,
-                    output: row.get(col.output_tokens)?,
-                    cached_input: row.get(col.cached_input_tokens)?,
-                    cache_write: row.get(col.cache_write_tokens)?,
-                    reasoning: row.get(col.reasoning_tokens)?,
-                };
-                let cost: i64 = row.get(col.cost_nanos)?;
-                let input_cost: Option<i64> = row.get(col.input_cost_nanos)?;
-                let ts: i64 = row.get(col.ts_us)?;
-                tally.recorded(
-                    text(row.get_ref(col.profile)?, "profile")?,
-                    optional_text(row.get_ref(col.lock_digest)?, "lock_digest")?
-                        .unwrap_or_default(),
-                );
-                let at = groups.iter().position(|g| {
-                    g.key.0 == provider
-                        && g.key.1 == model
-                        && g.key.2.as_deref() == alias
-                        && g.key.3 == currency
+    let mut stmt = conn.prepare_cached(sql.text())?;
+    crate::db::sqlite::bind(&mut stmt, sql.args())?;
+    let col = ScanColumns::of(&stmt)?;
+    let mut rows = stmt.raw_query();
+    let mut groups: Vec<Running> = Vec::new();
+    let mut ids = 0usize;
+    let mut last: Option<(i64, LogLabels)> = None;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(col.seq)?;
+        if opts.leaf_hashes {
+            let hash = match row.get_ref(col.leaf_hash)? {
+                ValueRef::Blob(b) => <[u8; 32]>::try_from(b).map_err(|_| {
+                    StoreError::Invariant(format!("the leaf hash of {seq} is not 32 bytes"))
+                })?,
+                _ => return Err(StoreError::Invariant("a leaf hash is not a blob".into())),
+            };
+            tally.leaves.push((seq, hash));
+        }
+        let provider = text(row.get_ref(col.provider)?, "provider")?;
+        let model = text(row.get_ref(col.model)?, "model")?;
+        let alias = optional_text(row.get_ref(col.alias)?, "alias")?;
+        let currency = text(row.get_ref(col.currency)?, "currency")?;
+        let tokens = TokenCounts {
+            input: row.get(col.input_tokens)?,
+            output: row.get(col.output_tokens)?,
+            cached_input: row.get(col.cached_input_tokens)?,
+            cache_write: row.get(col.cache_write_tokens)?,
+            reasoning: row.get(col.reasoning_tokens)?,
+        };
+        let cost: i64 = row.get(col.cost_nanos)?;
+        let input_cost: Option<i64> = row.get(col.input_cost_nanos)?;
+        let ts: i64 = row.get(col.ts_us)?;
+        tally.recorded(
+            text(row.get_ref(col.profile)?, "profile")?,
+            optional_text(row.get_ref(col.lock_digest)?, "lock_digest")?.unwrap_or_default(),
+        );
+        let at = groups.iter().position(|g| {
+            g.key.0 == provider
+                && g.key.1 == model
+                && g.key.2.as_deref() == alias
+                && g.key.3 == currency
+        });
+        let g = match at {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push(Running {
+                    key: (
+                        provider.to_string(),
+                        model.to_string(),
+                        alias.map(str::to_string),
+                        currency.to_string(),
+                    ),
+                    sums: GroupSums {
+                        calls: 0,
+                        tokens: TokenCounts::default(),
+                        cost: Nanos::ZERO,
+                        input_cost: Nanos::ZERO,
+                        first_us: ts,
+                        last_us: ts,
+                    },
                 });
-                let g = match at {
-                    Some(i) => &mut groups[i],
-                    None => {
-                        groups.push(Running {
-                            key: (
-                                provider.to_string(),
-                                model.to_string(),
-                                alias.map(str::to_string),
-                                currency.to_string(),
-                            ),
-                            sums: GroupSums {
-                                calls: 0,
-                                tokens: TokenCounts::default(),
-                                cost: Nanos::ZERO,
-                                input_cost: Nanos::ZERO,
-                                first_us: ts,
-                                last_us: ts,
-                            },
-                        });
-                        let n = groups.len() - 1;
-                        &mut groups[n]
-                    }
-                };
-                let s = &mut g.sums;
-                s.calls += 1;
-                s.tokens.input += tokens.input;
-                s.tokens.output += tokens.output;
-                s.tokens.cached_input += tokens.cached_input;
-                s.tokens.cache_write += tokens.cache_write;
-                s.tokens.reasoning += tokens.reasoning;
-                s.cost = s
-                    .cost
-                    .checked_add(Nanos(cost))
-                    .ok_or_else(|| StoreError::Invariant("a receipt total overflows".into()))?;
-                s.input_cost = s
-                    .input_cost
-                    .checked_add(Nanos(input_cost.unwrap_or(0)))
-                    .ok_or_else(|| StoreError::Invariant("a receipt total overflows".into()))?;
-                s.first_us = s.first_us.min(ts);
-                s.last_us = s.last_us.max(ts);
-                if let Some(c) =
-                    optional_text(row.get_ref(col.conversation_id)?, "conversation_id")?
-                {
-                    tally.conversations.insert(parse_uuid(c)?);
-                }
-                if ids <= opts.inline_ids {
-                    tally
-                        .ids
-                        .push((seq, parse_uuid(text(row.get_ref(col.log_id)?, "log_id")?)?));
-                    ids += 1;
-                }
-                if last.as_ref().is_none_or(|(s, _)| seq > *s) {
-                    last = Some((
-                        seq,
-                        LogLabels {
-                            provider: provider.to_string(),
-                            model: model.to_string(),
-                            alias: alias.map(str::to_string),
-                        },
-                    ));
-                }
+                let n = groups.len() - 1;
+                &mut groups[n]
             }
-            if let Some((seq, labels)) = last {
-                tally.newest(seq, || labels);
-            }
-            for g in groups {
-                tally.add_group(g.key, g.sums)?;
-            }
-            Ok(())
+        };
+        let s = &mut g.sums;
+        s.calls += 1;
+        s.tokens.input += tokens.input;
+        s.tokens.output += tokens.output;
+        s.tokens.cached_input += tokens.cached_input;
+        s.tokens.cache_write += tokens.cache_write;
+        s.tokens.reasoning += tokens.reasoning;
+        s.cost = s
+            .cost
+            .checked_add(Nanos(cost))
+            .ok_or_else(|| StoreError::Invariant("a receipt total overflows".into()))?;
+        s.input_cost = s
+            .input_cost
+            .checked_add(Nanos(input_cost.unwrap_or(0)))
+            .ok_or_else(|| StoreError::Invariant("a receipt total overflows".into()))?;
+        s.first_us = s.first_us.min(ts);
+        s.last_us = s.last_us.max(ts);
+        if let Some(c) = optional_text(row.get_ref(col.conversation_id)?, "conversation_id")? {
+            tally.conversations.insert(parse_uuid(c)?);
+        }
+        if ids <= opts.inline_ids {
+            tally
+                .ids
+                .push((seq, parse_uuid(text(row.get_ref(col.log_id)?, "log_id")?)?));
+            ids += 1;
+        }
+        if last.as_ref().is_none_or(|(s, _)| seq > *s) {
+            last = Some((
+                seq,
+                LogLabels {
+                    provider: provider.to_string(),
+                    model: model.to_string(),
+                    alias: alias.map(str::to_string),
+                },
+            ));
         }
     }
+    if let Some((seq, labels)) = last {
+        tally.newest(seq, || labels);
+    }
+    for g in groups {
+        tally.add_group(g.key, g.sums)?;
+    }
+    Ok(())
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
