@@ -340,8 +340,23 @@ pub struct LogEntry {
     pub metadata: Map<String, Value>,
 }
 
-/// The answer to `GET /api/v1/logs`: a page of calls, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// The paging headers of `GET /api/v1/logs`, whose body is a bare array of [`LogEntry`] (what
+/// llmring 1.4.0's `server logs` iterates).
+pub mod logs_headers {
+    /// The page size the server used.
+    pub const LIMIT: &str = "x-page-limit";
+    /// How many it skipped.
+    pub const OFFSET: &str = "x-page-offset";
+    /// The start of the range searched, when a range applied (RFC 3339).
+    pub const RANGE_START: &str = "x-range-start";
+    /// The end of the range searched, when a range applied (RFC 3339).
+    pub const RANGE_END: &str = "x-range-end";
+}
+
+/// A page of `GET /api/v1/logs` as a client reads it: the calls from the body, newest first,
+/// and the rest from the paging headers ([`logs_headers`]; a full page also carries a `Link`
+/// to the next one, `rel="next"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogsPage {
     /// The calls.
     pub logs: Vec<LogEntry>,
@@ -352,10 +367,8 @@ pub struct LogsPage {
     /// How many are on this page.
     pub count: u64,
     /// The start of the range searched; null when no range applied.
-    #[schema(required = true, format = DateTime)]
     pub start_date: Option<String>,
     /// The end of the range searched; null when no range applied.
-    #[schema(required = true, format = DateTime)]
     pub end_date: Option<String>,
 }
 

@@ -28,7 +28,8 @@ pub use tollgate_api::usage::UsageLogBody as UsageLog;
 
 use tollgate_api::operate::Health;
 use tollgate_api::usage::{
-    LogBatchBody, LogBatchResponse, LogsPage, LogsQuery, StatsQuery, UsageStats,
+    logs_headers, LogBatchBody, LogBatchResponse, LogEntry, LogsPage, LogsQuery, StatsQuery,
+    UsageStats,
 };
 
 /// Why a call failed.
@@ -101,9 +102,36 @@ impl Client {
         self.get_query("/api/v1/stats", query).await
     }
 
-    /// `GET /api/v1/logs`: a page of logged calls, newest first.
+    /// `GET /api/v1/logs`: a page of logged calls, newest first (the body), and where it
+    /// sits (the paging headers).
     pub async fn logs(&self, query: &LogsQuery) -> Result<LogsPage, ClientError> {
-        self.get_query("/api/v1/logs", query).await
+        let resp = self
+            .request(reqwest::Method::GET, "/api/v1/logs")
+            .query(query)
+            .send()
+            .await?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let number = |name: &str| header(name).and_then(|v| v.parse::<i64>().ok());
+        let limit = number(logs_headers::LIMIT);
+        let offset = number(logs_headers::OFFSET);
+        let (start_date, end_date) = (
+            header(logs_headers::RANGE_START),
+            header(logs_headers::RANGE_END),
+        );
+        let logs: Vec<LogEntry> = decode(resp).await?;
+        Ok(LogsPage {
+            limit: limit.unwrap_or(logs.len() as i64),
+            offset: offset.unwrap_or(0),
+            count: logs.len() as u64,
+            start_date,
+            end_date,
+            logs,
+        })
     }
 
     /// `GET /health`. A server whose database does not answer is an error (503).

@@ -2,7 +2,7 @@
 //! axum's plain-text rejections.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -101,18 +101,35 @@ fn body_rejection(e: BytesRejection) -> ApiError {
     }
 }
 
-/// Query parameters; a bad one is a 400 naming it.
+/// Query parameters; a bad one is a 400 naming it. A parameter with an empty value is
+/// absent: llmring's clients send every filter, the unset ones as `alias=&model=`, and mean
+/// "no filter".
 pub struct Params<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Params(q.0))
-            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = without_empty_values(parts.uri.query().unwrap_or_default());
+        serde_urlencoded::from_str(&query).map(Params).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("Failed to deserialize query string: {e}"),
+            )
+        })
     }
+}
+
+/// The query string without its `name=` (and bare `name`) parameters.
+pub(crate) fn without_empty_values(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, value)| !name.is_empty() && !value.is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// One path segment as a string; an undecodable one is a 400 in the usual shape.
@@ -126,5 +143,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
             .await
             .map(|p| PathParam(p.0))
             .map_err(|e| ApiError::new(ErrorCode::InvalidPath, e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn empty_query_values_are_dropped_and_others_kept_as_sent() {
+        assert_eq!(
+            super::without_empty_values("limit=50&offset=0&alias=&model=&origin=&x&a%3D=b=c"),
+            "limit=50&offset=0&a%3D=b=c"
+        );
+        assert_eq!(super::without_empty_values(""), "");
     }
 }

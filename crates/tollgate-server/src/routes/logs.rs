@@ -1,9 +1,11 @@
 //! `GET /api/v1/logs`: the events of a range, newest first, with filters (llmring 1.4.0's
-//! `server logs`).
+//! `server logs`). The body is a bare array, as that client iterates it; the page and the
+//! range searched are in headers, with a `Link` to the next page when this one is full.
 
 use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::Json;
-use tollgate_api::usage::{LogEntry, LogSource, LogsPage, LogsQuery};
+use tollgate_api::usage::{logs_headers, LogEntry, LogSource, LogsQuery};
 use tollgate_core::time::format_us;
 use tollgate_core::EventSource;
 use tollgate_store::{LogFilter, StoredEvent};
@@ -14,7 +16,7 @@ use super::stats::date_range;
 use super::usage::flags;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
-use crate::extract::Params;
+use crate::extract::{without_empty_values, Params};
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
@@ -65,14 +67,22 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
     operation_id = "list_logs",
     params(LogsQuery),
     responses(
-        (status = 200, description = "A page of calls, newest first, with the range searched", body = LogsPage),
+        (status = 200, description = "A page of calls, newest first: a bare array (what llmring 1.4.0 iterates), paged by headers", body = Vec<LogEntry>,
+         headers(
+             ("x-page-limit" = i64, description = "The page size used"),
+             ("x-page-offset" = i64, description = "How many were skipped"),
+             ("x-range-start" = String, description = "The start of the range searched, when a range applied (RFC 3339)"),
+             ("x-range-end" = String, description = "The end of the range searched, when a range applied (RFC 3339)"),
+             ("link" = String, description = "On a full page: `<…offset=N…>; rel=\"next\"`, the next page with the same filters"),
+         )),
     )
 )]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Can<need::Read>,
+    uri: Uri,
     Params(q): Params<LogsQuery>,
-) -> Result<Json<LogsPage>, ApiError> {
+) -> Result<(HeaderMap, Json<Vec<LogEntry>>), ApiError> {
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
     // Alias, model, provider and origin have no index of their own: filtering by them
@@ -110,12 +120,38 @@ pub async fn logs(
         .store()
         .list_events(&auth.tenant_id, &filter, limit, offset)
         .await?;
-    Ok(Json(LogsPage {
-        logs: found.iter().map(log_entry).collect(),
-        limit,
-        offset,
-        count: found.len() as u64,
-        start_date: start_us.map(format_us),
-        end_date: end_us.map(format_us),
-    }))
+    let mut headers = HeaderMap::new();
+    put(&mut headers, logs_headers::LIMIT, &limit.to_string());
+    put(&mut headers, logs_headers::OFFSET, &offset.to_string());
+    if let (Some(s), Some(e)) = (start_us, end_us) {
+        put(&mut headers, logs_headers::RANGE_START, &format_us(s));
+        put(&mut headers, logs_headers::RANGE_END, &format_us(e));
+    }
+    if found.len() as i64 == limit {
+        let next = next_page(&uri, offset + limit);
+        put(
+            &mut headers,
+            header::LINK.as_str(),
+            &format!("<{next}>; rel=\"next\""),
+        );
+    }
+    Ok((headers, Json(found.iter().map(log_entry).collect())))
+}
+
+fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// The path and query of the page at `offset`, with the request's other parameters.
+fn next_page(uri: &Uri, offset: i64) -> String {
+    let kept = without_empty_values(uri.query().unwrap_or_default());
+    let mut query: Vec<&str> = kept
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("offset="))
+        .collect();
+    let offset = format!("offset={offset}");
+    query.push(&offset);
+    format!("{}?{}", uri.path(), query.join("&"))
 }

@@ -133,10 +133,7 @@ async fn every_read_route_sees_only_the_callers_tenant() {
             "{}",
             app.engine()
         );
-        assert_eq!(
-            app.get_as(&other, "/api/v1/logs").await.body["logs"],
-            json!([])
-        );
+        assert_eq!(app.get_as(&other, "/api/v1/logs").await.body, json!([]));
         assert_eq!(
             app.get_as(&other, "/api/v1/conversations/").await.body,
             json!([])

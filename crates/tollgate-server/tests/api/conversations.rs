@@ -176,7 +176,7 @@ async fn conversation_logs_without_token_counts_are_estimated_and_flagged() {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let logs = app.get("/api/v1/logs").await;
-        let log = &logs.body["logs"][0];
+        let log = &logs.body[0];
         assert_eq!(
             (log["input_tokens"].as_i64(), log["output_tokens"].as_i64()),
             (Some(2), Some(1))

@@ -79,7 +79,7 @@ async fn raw_sums(app: &TestApp, start: &str, end: &str) -> Sums {
         .await;
     assert_eq!(logs.status, 200, "{}", logs.body);
     let mut s = Sums::default();
-    for l in logs.body["logs"].as_array().expect("logs") {
+    for l in logs.body.as_array().expect("logs") {
         let currency = l["currency"].as_str().expect("currency").to_string();
         let cost = Nanos::parse_exact(l["cost_exact"].as_str().expect("cost"))
             .expect("exact")

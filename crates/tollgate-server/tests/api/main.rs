@@ -14,6 +14,7 @@ mod ingest;
 mod jwt;
 mod llmring;
 mod llmring_fields;
+mod llmring_logs;
 mod openapi;
 mod plans;
 mod raw;
