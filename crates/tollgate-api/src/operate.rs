@@ -1,4 +1,5 @@
-//! Operating a server: `GET /health`. (`GET /metrics` answers Prometheus text, not JSON.)
+//! Operating a server: `GET /` and `GET /health`. (`GET /metrics` answers Prometheus text,
+//! not JSON.)
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -43,8 +44,32 @@ pub struct Health {
     pub database: DatabaseStatus,
     /// Its database engine.
     pub engine: Engine,
+    /// The server's name, `Tollgate` (llmring's `server init` prints it beside the version).
+    #[schema(example = "Tollgate")]
+    pub name: String,
     /// The server's version; sent only when healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, example = "0.1.0")]
     pub version: Option<String>,
+}
+
+/// The answer to `GET /`: what this server is and where to start (llmring-server's root
+/// carries `name`, `version` and `docs` too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServerInfo {
+    /// The server's name, `Tollgate`.
+    #[schema(example = "Tollgate")]
+    pub name: String,
+    /// The server's version.
+    #[schema(example = "0.1.0")]
+    pub version: String,
+    /// The API reference page.
+    #[schema(example = "/docs")]
+    pub docs: String,
+    /// The OpenAPI document.
+    #[schema(example = "/openapi.json")]
+    pub openapi: String,
+    /// The health check.
+    #[schema(example = "/health")]
+    pub health: String,
 }

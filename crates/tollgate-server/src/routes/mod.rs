@@ -40,7 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tollgate_api::operate::{DatabaseStatus, Engine, Health, HealthStatus};
+use tollgate_api::operate::{DatabaseStatus, Engine, Health, HealthStatus, ServerInfo};
 use tollgate_store::Dialect;
 use tracing::Instrument;
 use utoipa::openapi::{HttpMethod, OpenApi};
@@ -91,6 +91,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         router: OpenApiRouter::with_openapi(crate::openapi::base()),
         aliases: Vec::new(),
     }
+    .routes(routes!(root))
     .routes(routes!(health))
     .routes(routes!(metrics))
     .routes(routes!(docs::openapi_json))
@@ -292,6 +293,33 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The name `GET /` and `GET /health` give.
+const SERVER_NAME: &str = "Tollgate";
+
+/// What this server is
+///
+/// Its name and version and where to start: the reference, the OpenAPI document and the health
+/// check. No key is needed.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "operate",
+    operation_id = "root",
+    security(()),
+    responses(
+        (status = 200, description = "The server's name, version and links", body = ServerInfo),
+    )
+)]
+async fn root() -> Json<ServerInfo> {
+    Json(ServerInfo {
+        name: SERVER_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        docs: "/docs".into(),
+        openapi: "/openapi.json".into(),
+        health: "/health".into(),
+    })
+}
+
 /// Whether the server and its database answer
 ///
 /// 200 when the database answers; 503 with `Retry-After` when it does not.
@@ -316,6 +344,7 @@ async fn health(State(state): State<AppState>) -> Response {
             status: HealthStatus::Ok,
             database: DatabaseStatus::Ok,
             engine,
+            name: SERVER_NAME.to_string(),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
         })
         .into_response(),
@@ -328,6 +357,7 @@ async fn health(State(state): State<AppState>) -> Response {
                     status: HealthStatus::Unavailable,
                     database: DatabaseStatus::Unreachable,
                     engine,
+                    name: SERVER_NAME.to_string(),
                     version: None,
                 }),
             )

@@ -263,6 +263,7 @@ fn public_routes_need_no_credentials_and_the_rest_need_a_key_or_a_token() {
         .map(|(m, p, _)| format!("{m} {p}"))
         .collect();
     let expected: BTreeSet<String> = [
+        "GET /",
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",
@@ -299,6 +300,7 @@ async fn the_server_serves_its_document_and_a_page_that_reads_it() {
             .is_some_and(|v| v.starts_with("3.1")));
         assert_eq!(doc, generated(), "the served document is the generated one");
         for (method, path) in [
+            ("get", "/"),
             ("get", "/health"),
             ("post", "/api/v1/log"),
             ("post", "/api/v1/log/batch"),

@@ -1,5 +1,6 @@
-//! `GET /api/v1/logs` as llmring 1.4.0's `server logs` calls it: every filter sent, unset ones
-//! empty; the answer a bare array with `cost` a number; the page in headers.
+//! The reads llmring's CLI makes of a server: `GET /api/v1/logs` as 1.4.0's `server logs`
+//! calls it (every filter sent, unset ones empty; the answer a bare array with `cost` a number;
+//! the page in headers), and `GET /` and `/health` as `server status` and `server init` read them.
 
 use serde_json::{json, Value};
 
@@ -107,5 +108,37 @@ async fn an_empty_value_is_no_filter_on_the_other_llmring_reads_too() {
         assert_eq!(r.status, 200, "{}", r.body);
         let r = app.get("/api/v1/conversations/?limit=&offset=").await;
         assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn the_root_and_health_answer_what_llmrings_server_commands_print_without_a_key() {
+    for app in TestApp::all().await {
+        let root: Value = app
+            .http
+            .get(format!("{}/", app.base))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(root["name"], "Tollgate");
+        assert_eq!(root["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(root["docs"], "/docs");
+        // `llmring server status` and `server init` print status, database and version|name.
+        let health = app
+            .http
+            .get(format!("{}/health", app.base))
+            .header("X-API-Key", &app.key)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(health.status(), 200);
+        let health: Value = health.json().await.expect("json");
+        for key in ["status", "database", "version", "name"] {
+            assert!(health[key].is_string(), "{key}: {health}");
+        }
+        assert_eq!(health["name"], "Tollgate");
     }
 }
