@@ -47,6 +47,15 @@ where
             changed: bound(sql).execute(executor).await?.rows_affected(),
             rows: Vec::new(),
         }),
+        Want::First => Ok(Answer {
+            changed: 0,
+            rows: bound(sql)
+                .fetch_optional(executor)
+                .await?
+                .map(|r| Row(Inner::Postgres(r)))
+                .into_iter()
+                .collect(),
+        }),
         Want::Rows => {
             let rows = bound(sql).fetch_all(executor).await?;
             Ok(Answer {

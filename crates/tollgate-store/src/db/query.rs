@@ -182,19 +182,21 @@ impl Sql {
         }
     }
 
-    /// The first row, if any.
+    /// The first row, if any (the rest are not read).
     pub(crate) async fn fetch_optional<'a>(
         &self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<Row>, StoreError> {
-        Ok(self.fetch_all(on).await?.into_iter().next())
+        let answer = self.run(on.into(), sqlite::Want::First).await?;
+        Ok(answer.rows.into_iter().next())
     }
 
     /// The one row the statement must answer.
     pub(crate) async fn fetch_one<'a>(&self, on: impl Into<On<'a>>) -> Result<Row, StoreError> {
-        self.fetch_optional(on).await?.ok_or_else(|| {
-            StoreError::Invariant(format!("expected a row from: {}", first_line(&self.text)))
-        })
+        // As sqlx answered a missing row.
+        self.fetch_optional(on)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("row".to_string()))
     }
 
     /// Every row, decoded.
@@ -224,10 +226,6 @@ impl Sql {
     ) -> Result<T, StoreError> {
         T::from_row(&self.fetch_one(on).await?)
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 /// Where a statement runs.

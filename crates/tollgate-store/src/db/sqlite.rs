@@ -38,6 +38,8 @@ pub(crate) enum Want {
     Count,
     /// The rows it answered.
     Rows,
+    /// Its first row, if any; the rest are not read.
+    First,
 }
 
 impl ToSql for Arg {
@@ -367,20 +369,24 @@ fn run(conn: &Connection, sql: &Sql, want: Want) -> Result<Answer, StoreError> {
     let mut stmt = conn.prepare_cached(sql.text())?;
     bind(&mut stmt, sql.args())?;
     let columns: Arc<[String]> = match want {
-        Want::Rows => stmt.column_names().into_iter().map(String::from).collect(),
+        Want::Rows | Want::First => stmt.column_names().into_iter().map(String::from).collect(),
         Want::Count => Arc::from(Vec::new()),
     };
     let mut rows = Vec::new();
     let mut raw = stmt.raw_query();
     while let Some(r) = raw.next()? {
-        if want == Want::Rows {
-            let values = (0..columns.len())
-                .map(|i| r.get::<_, Value>(i))
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.push(Row(Inner::Sqlite {
-                columns: columns.clone(),
-                values,
-            }));
+        if want == Want::Count {
+            continue;
+        }
+        let values = (0..columns.len())
+            .map(|i| r.get::<_, Value>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.push(Row(Inner::Sqlite {
+            columns: columns.clone(),
+            values,
+        }));
+        if want == Want::First {
+            break;
         }
     }
     drop(raw);
