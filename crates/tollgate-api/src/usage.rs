@@ -266,6 +266,9 @@ pub enum LogSource {
     Usage,
     /// The call of a `POST /api/v1/conversations/log`.
     Conversation,
+    /// An MCP tool execution (`POST /api/v1/mcp/tools/{id}/execute`): provider `mcp`, model
+    /// `<server>/<tool>`.
+    Tool,
 }
 
 /// A logged call as `GET /api/v1/logs` lists it (llmring 1.4.0's log item, with Tollgate's
@@ -317,6 +320,9 @@ pub struct LogEntry {
     pub cache_write_tokens: i64,
     /// Reasoning tokens.
     pub reasoning_tokens: i64,
+    /// The quantity a tool execution reported, priced per unit; null for LLM calls.
+    #[schema(required = true)]
+    pub units: Option<i64>,
     /// Latency.
     #[schema(required = true)]
     pub latency_ms: Option<i64>,

@@ -20,6 +20,9 @@ pub enum EventSource {
     Usage,
     /// The call of a `POST /api/v1/conversations/log`.
     Conversation,
+    /// An MCP tool execution (`POST /api/v1/mcp/tools/{id}/execute`): provider `mcp`, model
+    /// `<server>/<tool>`, no tokens, priced per call and per unit.
+    Tool,
 }
 
 impl EventSource {
@@ -28,15 +31,16 @@ impl EventSource {
         match self {
             Self::Usage => "usage",
             Self::Conversation => "conversation",
+            Self::Tool => "tool",
         }
     }
 
     /// Reads a stored name.
     pub fn parse(s: &str) -> EventSource {
-        if s == "conversation" {
-            Self::Conversation
-        } else {
-            Self::Usage
+        match s {
+            "conversation" => Self::Conversation,
+            "tool" => Self::Tool,
+            _ => Self::Usage,
         }
     }
 }
@@ -121,6 +125,9 @@ pub struct UsageEvent {
     pub conversation_id: Option<Uuid>,
     /// Token counts.
     pub tokens: TokenCounts,
+    /// The quantity a tool execution reported (pages, queries, ...), priced per unit. In the
+    /// canonical entry only when present, so entries of events without one are unchanged.
+    pub units: Option<i64>,
     /// Latency reported by the client.
     pub latency_ms: Option<i64>,
     /// Exact cost.
@@ -183,6 +190,9 @@ impl UsageEvent {
         w.str("source", self.source.as_str());
         w.str("tenant", &self.tenant_id);
         w.str("time", &time::format_us(self.timestamp_us));
+        if let Some(units) = self.units {
+            w.int("units", units);
+        }
         w.opt("user_id", self.user_id.as_deref());
         w.int("v", ENTRY_VERSION);
         w.0.push(b'}');
@@ -238,6 +248,7 @@ mod tests {
             alias: Some("chat".into()),
             profile: "default".into(),
             lock_digest: None,
+            units: None,
             origin: None,
             id_at_origin: None,
             user_id: None,
@@ -286,6 +297,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_tool_execution_entry_carries_its_source_and_units() {
+        let mut e = event();
+        e.source = EventSource::Tool;
+        e.units = Some(3);
+        let entry = String::from_utf8(e.canonical_entry(7)).expect("utf-8");
+        assert!(
+            entry.contains(r#""source":"tool","tenant":"tnt_x","time":"2023-11-14T22:13:20.000000Z","units":3,"v":1}"#),
+            "{entry}"
+        );
+        assert_eq!(EventSource::parse("tool"), EventSource::Tool);
+    }
+
     /// The generic form of the entry, for checking the direct writer.
     fn generic_entry(e: &UsageEvent, seq: i64) -> Vec<u8> {
         let mut v = json!({
@@ -311,6 +335,9 @@ mod tests {
                 obj.insert(k.into(), Value::String(val));
             }
         }
+        if let Some(units) = e.units {
+            obj.insert("units".into(), units.into());
+        }
         tollgate_receipts::canonicalize(&v).expect("canonical")
     }
 
@@ -323,6 +350,7 @@ mod tests {
             tokens in 0i64..1_000_000_000,
             seq in 0i64..(1 << 40),
             bits in 0i64..16,
+            units in proptest::option::of(0i64..1_000_000),
         ) {
             let mut e = event();
             let opt = |i: usize, s: String| present[i].then_some(s);
@@ -337,6 +365,7 @@ mod tests {
             e.model = format!("m{control}");
             e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, cache_write: 0, reasoning: tokens / 4 };
             e.flags = EventFlags::from_bits(bits);
+            e.units = units;
             proptest::prop_assert_eq!(e.canonical_entry(seq), generic_entry(&e, seq));
         }
     }

@@ -36,6 +36,7 @@ async fn main() {
                     alias: Some("chat".into()),
                     profile: "default".into(),
                     lock_digest: None,
+                    units: None,
                     origin: Some("bench".into()),
                     id_at_origin: None,
                     user_id: Some(format!("user-{}", (b * batch + i) % 100)),

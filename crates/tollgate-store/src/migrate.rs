@@ -47,6 +47,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261205000003, "count_open_holds"),
     migration!(20261206000001, "lock_digest"),
     migration!(20261207000001, "mcp_registry"),
+    migration!(20261207000002, "tool_prices"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

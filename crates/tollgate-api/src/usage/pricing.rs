@@ -68,6 +68,12 @@ pub struct Price {
     /// Reasoning tokens, per million; null: at `output`.
     #[schema(required = true, format = "decimal")]
     pub reasoning: Option<String>,
+    /// Per call (an MCP tool execution: provider `mcp`, model `<server>/<tool>`); null: none.
+    #[schema(required = true, format = "decimal", example = "0.02")]
+    pub per_call: Option<String>,
+    /// Per unit of the quantity a tool execution reports; null: none.
+    #[schema(required = true, format = "decimal")]
+    pub per_unit: Option<String>,
     /// Where the price comes from.
     pub source: PriceSource,
     /// The version events priced by it carry as `price_version`.

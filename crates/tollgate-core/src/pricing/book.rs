@@ -103,6 +103,20 @@ impl PriceBook {
             .map(|entry| Match { entry })
     }
 
+    /// The price of `server`'s tool `tool` (the entry of provider `mcp`, model
+    /// `<server>/<tool>`, matched without llmring's name variants) for `tenant_id` at `at_us`.
+    pub fn find_tool(
+        &self,
+        tenant_id: &str,
+        server: &str,
+        tool: &str,
+        at_us: i64,
+    ) -> Option<Match<'_>> {
+        let model = tool_model(server, tool).to_ascii_lowercase();
+        self.exact(tenant_id, TOOL_PROVIDER, &model, at_us)
+            .map(|entry| Match { entry })
+    }
+
     fn exact(
         &self,
         tenant_id: &str,
@@ -137,6 +151,14 @@ impl PriceBook {
 }
 
 /// The (provider, model) pairs to try, in order.
+/// The provider name of MCP tool executions, in events and in the price book.
+pub const TOOL_PROVIDER: &str = "mcp";
+
+/// The model name of `server`'s tool `tool`, in events and in the price book.
+pub fn tool_model(server: &str, tool: &str) -> String {
+    format!("{server}/{tool}")
+}
+
 fn candidates(provider: &str, model: &str) -> Vec<(String, String)> {
     let provider = canonical_provider(provider);
     let mut model = model.trim().to_ascii_lowercase();
@@ -211,6 +233,8 @@ mod tests {
                 cached_input: None,
                 cache_write: None,
                 reasoning: None,
+                per_call: None,
+                per_unit: None,
             },
             source,
             tenant_id: tenant.map(str::to_string),

@@ -12,7 +12,16 @@
 //! cache_write = "3.75"            # optional: defaults to input
 //! reasoning = "10.00"             # optional: defaults to output
 //! currency = "USD"                # optional: defaults to USD
+//!
+//! [[prices]]                      # an MCP tool: provider "mcp", model "<server>/<tool>"
+//! provider = "mcp"
+//! model = "courts/lookup_decision"
+//! effective_from = "2026-01-01"
+//! per_call = "0.02"               # per execution
+//! per_unit = "0.001"              # optional: per unit of the quantity it reports
 //! ```
+//!
+//! `input` and `output` are required unless the entry has `per_call` or `per_unit`.
 
 use std::str::FromStr;
 
@@ -54,11 +63,13 @@ struct Row {
     provider: String,
     model: String,
     effective_from: String,
-    input: Amount,
-    output: Amount,
+    input: Option<Amount>,
+    output: Option<Amount>,
     cached_input: Option<Amount>,
     cache_write: Option<Amount>,
     reasoning: Option<Amount>,
+    per_call: Option<Amount>,
+    per_unit: Option<Amount>,
     currency: Option<String>,
 }
 
@@ -122,6 +133,16 @@ impl Row {
             return Err("provider and model must not be empty".into());
         }
         let opt = |a: Option<Amount>| a.map(|a| a.decimal()).transpose();
+        let per_call = opt(self.per_call)?;
+        let per_unit = opt(self.per_unit)?;
+        let per_call_only = per_call.is_some() || per_unit.is_some();
+        let token_rate = |a: Option<Amount>, name: &str| match a {
+            Some(a) => a.decimal(),
+            None if per_call_only => Ok(Decimal::ZERO),
+            None => Err(format!(
+                "{name} is required (or per_call / per_unit, for a price per call)"
+            )),
+        };
         Ok(PriceEntry {
             provider,
             model,
@@ -132,11 +153,13 @@ impl Row {
                 None => Currency::usd(),
             },
             rates: Rates {
-                input: self.input.decimal()?,
-                output: self.output.decimal()?,
+                input: token_rate(self.input, "input")?,
+                output: token_rate(self.output, "output")?,
                 cached_input: opt(self.cached_input)?,
                 cache_write: opt(self.cache_write)?,
                 reasoning: opt(self.reasoning)?,
+                per_call,
+                per_unit,
             },
             source,
             tenant_id: tenant_id.map(str::to_string),
@@ -165,6 +188,8 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
             ("cached_input", e.rates.cached_input),
             ("cache_write", e.rates.cache_write),
             ("reasoning", e.rates.reasoning),
+            ("per_call", e.rates.per_call),
+            ("per_unit", e.rates.per_unit),
         ] {
             if let Some(v) = v {
                 out.push_str(&format!("{name} = \"{v}\"\n"));
@@ -227,6 +252,31 @@ mod tests {
         .expect_err("negative");
         assert!(err.to_string().contains("negative"), "{err}");
         assert!(parse_price_file("[[prices]]\nmodell='x'", PriceSource::File, None).is_err());
+    }
+
+    #[test]
+    fn a_tool_price_needs_no_token_rates_but_an_llm_price_does() {
+        let entries = parse_price_file(
+            "[[prices]]\nprovider='mcp'\nmodel='Courts/lookup'\neffective_from='2026-01-01'\nper_call='0.02'\nper_unit='0.001'\n",
+            PriceSource::File,
+            None,
+        )
+        .expect("a tool price");
+        let e = &entries[0];
+        assert_eq!(e.model, "courts/lookup");
+        assert_eq!(e.rates.input, Decimal::ZERO);
+        assert_eq!(e.rates.per_call, Some(Decimal::from_str("0.02").expect("d")));
+        let refs: Vec<&PriceEntry> = entries.iter().collect();
+        let again = parse_price_file(&to_price_file(&refs), PriceSource::File, None)
+            .expect("round trip");
+        assert_eq!(again, entries);
+        let err = parse_price_file(
+            "[[prices]]\nprovider='openai'\nmodel='x'\neffective_from='2026-01-01'\noutput='1'\n",
+            PriceSource::File,
+            None,
+        )
+        .expect_err("no input rate");
+        assert!(err.to_string().contains("input is required"), "{err}");
     }
 
     #[test]

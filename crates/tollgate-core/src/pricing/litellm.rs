@@ -81,6 +81,8 @@ pub fn parse_litellm(
                 cached_input: per_million("cache_read_input_token_cost")?,
                 cache_write: per_million("cache_creation_input_token_cost")?,
                 reasoning: per_million("output_cost_per_reasoning_token")?,
+                per_call: None,
+                per_unit: None,
             },
             source,
             tenant_id: tenant_id.map(str::to_string),

@@ -11,7 +11,7 @@ mod book;
 mod file;
 mod litellm;
 
-pub use book::{Match, PriceBook};
+pub use book::{tool_model, Match, PriceBook, TOOL_PROVIDER};
 pub use file::{parse_price_file, to_price_file, PriceFileError};
 pub use litellm::parse_litellm;
 
@@ -64,6 +64,10 @@ pub struct Rates {
     pub cache_write: Option<Decimal>,
     /// Reasoning tokens.
     pub reasoning: Option<Decimal>,
+    /// A price per call, whatever its tokens: what an MCP tool charges per execution.
+    pub per_call: Option<Decimal>,
+    /// A price per unit of the quantity a tool execution reports (pages, queries, ...).
+    pub per_unit: Option<Decimal>,
 }
 
 impl Rates {
@@ -98,6 +102,33 @@ impl Rates {
             total: Nanos::from_decimal_rounded(exact / million)?,
             input: Nanos::from_decimal_rounded(input / million)?,
         })
+    }
+}
+
+impl Rates {
+    /// The rates of a tool: a price per call and per unit, no token prices.
+    pub fn per_call(per_call: Option<Decimal>, per_unit: Option<Decimal>) -> Rates {
+        Rates {
+            input: Decimal::ZERO,
+            output: Decimal::ZERO,
+            cached_input: None,
+            cache_write: None,
+            reasoning: None,
+            per_call,
+            per_unit,
+        }
+    }
+
+    /// The exact cost of one call that reported `units` (a tool execution): the price per
+    /// call plus `units` times the price per unit, rounded once, half-even, to nanos.
+    pub fn call_cost(&self, units: Option<i64>) -> Result<Nanos, MoneyError> {
+        let per_call = self.per_call.unwrap_or(Decimal::ZERO);
+        let units = Decimal::from(units.unwrap_or(0));
+        let exact = units
+            .checked_mul(self.per_unit.unwrap_or(Decimal::ZERO))
+            .and_then(|u| u.checked_add(per_call))
+            .ok_or_else(|| MoneyError::OutOfRange(format!("the cost of {units} units")))?;
+        Nanos::from_decimal_rounded(exact)
     }
 }
 
@@ -158,6 +189,8 @@ impl PriceEntry {
             "cached_input": rate(self.rates.cached_input),
             "cache_write": rate(self.rates.cache_write),
             "reasoning": rate(self.rates.reasoning),
+            "per_call": rate(self.rates.per_call),
+            "per_unit": rate(self.rates.per_unit),
             "source": self.source.as_str(),
             "version": self.version(),
         })
@@ -198,6 +231,8 @@ mod tests {
             cached_input: Some(d("1.25")),
             cache_write: Some(d("3.75")),
             reasoning: None,
+            per_call: None,
+            per_unit: None,
         }
     }
 
@@ -237,6 +272,8 @@ mod tests {
             cached_input: None,
             cache_write: None,
             reasoning: None,
+            per_call: None,
+            per_unit: None,
         };
         let t = TokenCounts {
             input: 1,
@@ -244,6 +281,18 @@ mod tests {
         };
         // 0.075 / 1e6 = 0.000000075 exactly 75 nanos
         assert_eq!(r.cost(&t).expect("fits"), Nanos(75));
+    }
+
+    #[test]
+    fn a_tool_call_costs_its_price_per_call_plus_its_units_times_the_unit_price() {
+        let r = Rates::per_call(Some(d("0.02")), Some(d("0.0015")));
+        assert_eq!(r.call_cost(None).expect("fits"), Nanos(20_000_000));
+        // 0.02 + 3 × 0.0015
+        assert_eq!(r.call_cost(Some(3)).expect("fits"), Nanos(24_500_000));
+        // Rounded once, half-even: 0.0000000005 per unit × 3 = 1.5 nanos → 2.
+        let tiny = Rates::per_call(None, Some(d("0.0000000005")));
+        assert_eq!(tiny.call_cost(Some(3)).expect("fits"), Nanos(2));
+        assert_eq!(Rates::per_call(None, None).call_cost(Some(9)).expect("fits"), Nanos::ZERO);
     }
 
     #[test]

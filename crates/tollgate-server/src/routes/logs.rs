@@ -42,6 +42,7 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
         cached_input_tokens: e.tokens.cached_input,
         cache_write_tokens: e.tokens.cache_write,
         reasoning_tokens: e.tokens.reasoning,
+        units: e.units,
         latency_ms: e.latency_ms,
         cost: e.cost.to_f64(),
         cost_exact: e.cost.to_string(),
@@ -51,6 +52,7 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
         source: match e.source {
             EventSource::Usage => LogSource::Usage,
             EventSource::Conversation => LogSource::Conversation,
+            EventSource::Tool => LogSource::Tool,
         },
         metadata: e.metadata.clone(),
     }

@@ -71,6 +71,8 @@ fn price(e: &PriceEntry) -> Price {
         cached_input: rate(e.rates.cached_input),
         cache_write: rate(e.rates.cache_write),
         reasoning: rate(e.rates.reasoning),
+        per_call: rate(e.rates.per_call),
+        per_unit: rate(e.rates.per_unit),
         source: match e.source {
             tollgate_core::pricing::PriceSource::Builtin => PriceSource::Builtin,
             tollgate_core::pricing::PriceSource::File => PriceSource::File,

@@ -11,7 +11,7 @@ use crate::db::{query, row, Db};
 use crate::StoreError;
 
 const COLUMNS: &str =
-    "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning";
+    "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning, per_call, per_unit";
 
 row! {
     /// A price as [`COLUMNS`] reads it: rates are decimal text.
@@ -26,6 +26,8 @@ row! {
         cached_input: Option<String>,
         cache_write: Option<String>,
         reasoning: Option<String>,
+        per_call: Option<String>,
+        per_unit: Option<String>,
     }
 }
 
@@ -56,6 +58,8 @@ impl TryFrom<PriceRow> for PriceEntry {
                 cached_input: rate(r.cached_input)?,
                 cache_write: rate(r.cache_write)?,
                 reasoning: rate(r.reasoning)?,
+                per_call: rate(r.per_call)?,
+                per_unit: rate(r.per_unit)?,
             },
             source: if tenant.is_empty() {
                 PriceSource::Database
@@ -108,8 +112,8 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         let text = |d: Option<Decimal>| d.map(|d| d.to_string());
         query(
             "INSERT INTO prices (tenant_id, provider, model, effective_from_us, currency, input, output,
-                                 cached_input, cache_write, reasoning, created_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 cached_input, cache_write, reasoning, created_us, per_call, per_unit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&tenant)
         .bind(&e.provider)
@@ -122,6 +126,8 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         .bind(text(e.rates.cache_write))
         .bind(text(e.rates.reasoning))
         .bind(created)
+        .bind(text(e.rates.per_call))
+        .bind(text(e.rates.per_unit))
         .execute(&mut tx)
         .await?;
         added += 1;

@@ -141,7 +141,7 @@ async fn event_rows(
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
      origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
-     input_cost_nanos, lock_digest";
+     input_cost_nanos, lock_digest, units";
 
 row! {
     /// The columns of [`EVENT_COLUMNS`].
@@ -174,6 +174,7 @@ row! {
         metadata: Option<String>,
         input_cost_nanos: Option<i64>,
         lock_digest: Option<String>,
+        units: Option<i64>,
     }
 }
 
@@ -194,6 +195,7 @@ impl TryFrom<EventRow> for StoredEvent {
                 alias: r.alias,
                 profile: r.profile,
                 lock_digest: r.lock_digest,
+                units: r.units,
                 origin: r.origin,
                 id_at_origin: r.id_at_origin,
                 user_id: r.user_id,

@@ -306,7 +306,7 @@ pub(crate) const EVENT_TABLE_COLUMNS: &str =
     "tenant_id, seq, log_id, request_id, ts_us, recorded_us, provider, model, \
      alias, profile, origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, \
      cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
-     price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest";
+     price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units";
 
 /// One `usage_events` row: the event, its canonical entry and leaf hash.
 pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
@@ -346,6 +346,7 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
         leaf.into(),
         e.input_cost.map(|c| c.0).into(),
         e.lock_digest.clone().into(),
+        e.units.into(),
     ]
 }
 

@@ -28,6 +28,7 @@ pub fn event(
         alias: None,
         profile: "default".into(),
         lock_digest: None,
+        units: None,
         origin: None,
         id_at_origin: None,
         user_id: None,

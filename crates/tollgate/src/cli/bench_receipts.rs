@@ -71,6 +71,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             alias: Some(["chat", "extract"][(n % 2) as usize].into()),
             profile: "default".into(),
             lock_digest: None,
+            units: None,
             origin: Some("bench".into()),
             id_at_origin: None,
             user_id: Some(format!("user-{}", n % 100)),
