@@ -311,6 +311,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             metadata: meta,
         },
         dedupe,
+        execution: None,
         conversation: None,
         charge,
     })
@@ -536,6 +537,7 @@ pub fn conversation_item(
             metadata: Map::new(),
         },
         dedupe,
+        execution: None,
         conversation: Some(NewConversation {
             id: conversation_id,
             title: Some(title),

@@ -260,6 +260,9 @@ pub struct BillingSettings {
     pub expire_holds_seconds: u64,
     /// Most authorizations decided in one transaction.
     pub max_authorize_batch: usize,
+    /// Meter and charge an MCP tool execution that reports an `error` like a successful one.
+    /// Off (the default), a failed execution is recorded and charged nothing.
+    pub charge_failed_tool_calls: bool,
 }
 
 /// One plan.
@@ -296,6 +299,7 @@ impl Default for BillingSettings {
             max_hold_ttl_seconds: 86_400,
             expire_holds_seconds: 5,
             max_authorize_batch: 512,
+            charge_failed_tool_calls: false,
         }
     }
 }

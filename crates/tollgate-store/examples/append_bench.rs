@@ -56,6 +56,7 @@ async fn main() {
                     metadata: Map::new(),
                 },
                 dedupe: Dedupe::None,
+                execution: None,
                 conversation: None,
                 charge: None,
             })

@@ -138,6 +138,36 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 
+    // MCP tool executions (metered ones are appended with their event).
+
+    /// The tenant's MCP tool `tool_id`, with its server's name and its own prices.
+    async fn tool_target(&self, tenant_id: &str, tool_id: Uuid)
+        -> Result<Option<ToolTarget>, StoreError>;
+
+    /// Records a tool execution that no usage event meters, once per request id: a repeat
+    /// returns the first, with `true`. NotFound when the tool is not the tenant's.
+    async fn record_execution(
+        &self,
+        tenant_id: &str,
+        execution: &NewExecution,
+    ) -> Result<(Execution, bool), StoreError>;
+
+    /// The execution recorded with `request_id`, metered or not.
+    async fn find_execution(
+        &self,
+        tenant_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Execution>, StoreError>;
+
+    /// A tool's newest `limit` executions, newest first; None when the tool is not the
+    /// tenant's.
+    async fn tool_executions(
+        &self,
+        tenant_id: &str,
+        tool_id: Uuid,
+        limit: i64,
+    ) -> Result<Option<Vec<Execution>>, StoreError>;
+
     // Conversations.
 
     /// Conversations, most recently updated first.

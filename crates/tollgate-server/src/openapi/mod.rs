@@ -51,12 +51,13 @@ tenant always comes from the key. A tenant key has scopes within its own tenant:
 `read`, `admin` (account limits, webhooks) and `billing` (top-ups, refunds, adjustments, account \
 limits). An operator key (a deployment-wide role, not a scope) may do everything, manages plans, \
 and may act on another tenant named by `X-Tenant-Id`. End users may call the account routes \
-(balance, history, usage, authorize) with a JWT from the tenant's identity provider. Money is \
+(balance, history, usage, authorize, tool executions) with a JWT from the tenant's identity provider. Money is \
 an exact decimal string. Every error has the body `Error`."
     ),
     tags(
         (name = "usage", description = "Log calls and read them back: events, statistics, prices"),
         (name = "conversations", description = "llmring conversations with their messages"),
+        (name = "mcp", description = "llmring's MCP registry: servers, tools, resources, prompts, and tool executions, metered and charged like LLM calls"),
         (name = "receipts", description = "Signed receipts of usage, their proofs, and the signing keys"),
         (name = "transparency", description = "The tenant log: signed checkpoints, entries and proofs"),
         (name = "authorize", description = "May a call happen: quota, account limits and balance, holds"),

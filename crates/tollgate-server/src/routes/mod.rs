@@ -27,6 +27,7 @@ mod plans;
 mod pricing;
 mod receipts;
 mod stats;
+mod tool_calls;
 mod totals;
 mod transparency;
 mod usage;
@@ -111,6 +112,8 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     )
     .routes(routes!(conversations::get))
     .routes(routes!(conversations::messages))
+    .routes(routes!(tool_calls::execute))
+    .routes(routes!(tool_calls::history))
     .routes(routes!(receipts::list))
     .alias(Get, "/api/v1/receipts/", "/api/v1/receipts", receipts::list)
     .routes(routes!(receipts::issue::generate))

@@ -14,6 +14,7 @@ pub(crate) mod sqlite;
 use std::sync::Arc;
 
 pub(crate) use decode::{row, FromRow, Row};
+pub(crate) use postgres::bound;
 pub(crate) use query::{numbered, query, Arg, On, Sql, Tx};
 
 use crate::StoreError;

@@ -2,11 +2,13 @@
 //! here.
 
 mod billing;
+mod executions;
 mod receipts;
 mod tenants;
 mod usage;
 
 pub use billing::*;
+pub use executions::*;
 pub use receipts::*;
 pub use tenants::*;
 pub use usage::*;

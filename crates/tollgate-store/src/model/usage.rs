@@ -73,6 +73,9 @@ pub struct AppendItem {
     pub dedupe: Dedupe,
     /// The conversation recorded with the call, if any.
     pub conversation: Option<NewConversation>,
+    /// The MCP tool execution this event meters, recorded with it (unless its tool was
+    /// deleted meanwhile, or an execution with its request id exists).
+    pub execution: Option<super::NewExecution>,
     /// Charge the call to its user's billing account (and settle a hold), in the same
     /// transaction that records it; None records it without billing.
     pub charge: Option<Charge>,

@@ -45,6 +45,7 @@ mod billing;
 mod charges;
 mod conversations;
 mod decode;
+mod executions;
 mod export;
 mod pg_append;
 mod plan_seed;
@@ -268,6 +269,43 @@ impl Store for SqlStore {
         id: Uuid,
     ) -> Result<Option<Conversation>, StoreError> {
         conversations::get_conversation(&self.db, tenant_id, id).await
+    }
+
+    #[tracing::instrument(name = "store.tool_target", skip_all, fields(tenant = %tenant_id))]
+    async fn tool_target(
+        &self,
+        tenant_id: &str,
+        tool_id: Uuid,
+    ) -> Result<Option<ToolTarget>, StoreError> {
+        executions::tool_target(&self.db, tenant_id, tool_id).await
+    }
+
+    #[tracing::instrument(name = "store.record_execution", skip_all, fields(tenant = %tenant_id))]
+    async fn record_execution(
+        &self,
+        tenant_id: &str,
+        execution: &NewExecution,
+    ) -> Result<(Execution, bool), StoreError> {
+        executions::record_execution(&self.db, tenant_id, execution).await
+    }
+
+    #[tracing::instrument(name = "store.find_execution", skip_all, fields(tenant = %tenant_id))]
+    async fn find_execution(
+        &self,
+        tenant_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Execution>, StoreError> {
+        executions::find_execution(&self.db, tenant_id, request_id).await
+    }
+
+    #[tracing::instrument(name = "store.tool_executions", skip_all, fields(tenant = %tenant_id))]
+    async fn tool_executions(
+        &self,
+        tenant_id: &str,
+        tool_id: Uuid,
+        limit: i64,
+    ) -> Result<Option<Vec<Execution>>, StoreError> {
+        executions::tool_executions(&self.db, tenant_id, tool_id, limit).await
     }
 
     #[tracing::instrument(name = "store.list_messages", skip_all, fields(tenant = %tenant_id))]

@@ -147,6 +147,16 @@ async fn append_for_tenant(
         )?;
     }
     all.execute(tx, Some((size, tenant))).await?;
+    // Tool executions after their events (rare: one statement each).
+    for &(i, _) in &fresh {
+        if let Some(exec) = &items[i].execution {
+            let mut insert = crate::db::query(numbered(super::executions::INSERT));
+            for a in super::executions::args(tenant, exec, Some(items[i].event.log_id)) {
+                insert = insert.bind(a);
+            }
+            crate::db::bound(&insert).execute(&mut **tx).await?;
+        }
+    }
     Ok(fresh)
 }
 

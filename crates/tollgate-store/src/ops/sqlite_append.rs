@@ -79,6 +79,13 @@ pub(crate) fn append(
                 }
             }
         }
+        for &(i, _) in &fresh {
+            if let Some(exec) = &items[i].execution {
+                let log_id = Some(items[i].event.log_id);
+                tx.prepare_cached(super::executions::INSERT)?
+                    .execute(params_from_iter(super::executions::args(tenant, exec, log_id)))?;
+            }
+        }
         for rollup in rows::rollups(tenant, items, &fresh) {
             let mut upsert = tx.prepare_cached(&insert_one(
                 rollup.table,

@@ -172,6 +172,7 @@ fn conversation_item(e: tollgate_core::UsageEvent, conversation: Uuid) -> Append
     e.source = EventSource::Conversation;
     AppendItem {
         dedupe: Dedupe::None,
+        execution: None,
         conversation: Some(NewConversation {
             id: conversation,
             title: Some("chat conversation".into()),
@@ -228,6 +229,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
         assert_eq!(logged[0].conversation_id, Some(conv));
         let companion = AppendItem {
             dedupe: Dedupe::ConversationCall(conv),
+            execution: None,
             conversation: None,
             event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:01Z"),
             charge: None,
@@ -247,6 +249,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
         // that describes a different call, is recorded.
         let again = AppendItem {
             dedupe: Dedupe::ConversationCall(conv),
+            execution: None,
             conversation: None,
             event: event(&a, "gpt-4o", 10, 8, 500, "2026-01-01T00:00:03Z"),
             charge: None,
@@ -265,6 +268,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
         .expect("conversation log");
         let different = AppendItem {
             dedupe: Dedupe::ConversationCall(conv2),
+            execution: None,
             conversation: None,
             event: event(&a, "gpt-4o-mini", 777, 99, 5, "2026-01-01T00:00:05Z"),
             charge: None,
@@ -284,6 +288,7 @@ async fn the_llmring_second_post_of_a_conversation_call_is_counted_once() {
         // A usage post naming a conversation that was never logged is a call of its own.
         let unrelated = AppendItem {
             dedupe: Dedupe::ConversationCall(Uuid::now_v7()),
+            execution: None,
             conversation: None,
             event: event(&a, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:02Z"),
             charge: None,

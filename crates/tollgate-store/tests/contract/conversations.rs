@@ -45,6 +45,7 @@ async fn a_conversation_is_stored_with_its_messages_in_order_and_only_for_its_te
         s.append_usage(&[AppendItem {
             event: e,
             dedupe: Dedupe::None,
+            execution: None,
             conversation: Some(NewConversation {
                 id,
                 title: Some("t".into()),

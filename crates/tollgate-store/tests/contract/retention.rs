@@ -498,6 +498,7 @@ async fn old_message_content_is_dropped_and_its_hash_and_counts_kept() {
             s.append_usage(&[AppendItem {
                 event: e,
                 dedupe: Dedupe::None,
+                execution: None,
                 conversation: Some(NewConversation {
                     id,
                     title: None,
@@ -786,6 +787,7 @@ async fn message_content_is_dropped_batch_by_batch_across_conversations() {
             s.append_usage(&[AppendItem {
                 event: e,
                 dedupe: Dedupe::None,
+                execution: None,
                 conversation: Some(NewConversation {
                     id,
                     title: None,

@@ -57,6 +57,7 @@ pub fn item(event: UsageEvent) -> AppendItem {
     AppendItem {
         event,
         dedupe,
+        execution: None,
         conversation: None,
         charge: None,
     }

@@ -91,6 +91,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             metadata: Default::default(),
         },
         dedupe: Dedupe::None,
+        execution: None,
         conversation: None,
         charge: None,
     }
