@@ -141,8 +141,11 @@ pub trait Store: Send + Sync + 'static {
     // MCP tool executions (metered ones are appended with their event).
 
     /// The tenant's MCP tool `tool_id`, with its server's name and its own prices.
-    async fn tool_target(&self, tenant_id: &str, tool_id: Uuid)
-        -> Result<Option<ToolTarget>, StoreError>;
+    async fn tool_target(
+        &self,
+        tenant_id: &str,
+        tool_id: Uuid,
+    ) -> Result<Option<ToolTarget>, StoreError>;
 
     /// Records a tool execution that no usage event meters, once per request id: a repeat
     /// returns the first, with `true`. NotFound when the tool is not the tenant's.

@@ -59,6 +59,9 @@ pub struct DailyCosts {
     pub by_provider: BTreeMap<String, CostTotals>,
     /// By model.
     pub by_model: BTreeMap<String, CostTotals>,
+    /// By MCP tool (`<server>/<tool>`); tool executions also count under `by_model` and
+    /// provider `mcp`.
+    pub by_tool: BTreeMap<String, CostTotals>,
     /// Always `day`.
     pub period: CostPeriod,
     /// The day, `YYYY-MM-DD`.
@@ -81,6 +84,9 @@ pub struct MonthlyCosts {
     pub by_provider: BTreeMap<String, CostTotals>,
     /// By model.
     pub by_model: BTreeMap<String, CostTotals>,
+    /// By MCP tool (`<server>/<tool>`); tool executions also count under `by_model` and
+    /// provider `mcp`.
+    pub by_tool: BTreeMap<String, CostTotals>,
     /// Always `month`.
     pub period: CostPeriod,
     /// The month, `YYYY-MM`.

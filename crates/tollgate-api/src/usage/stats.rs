@@ -41,11 +41,13 @@ pub enum StatsGroupBy {
     Origin,
     /// End user.
     User,
+    /// MCP tool (`<server>/<tool>`); LLM calls are left out.
+    Tool,
 }
 
 impl StatsGroupBy {
     /// Every grouping, in the order the documentation lists them.
-    pub const ALL: [StatsGroupBy; 7] = [
+    pub const ALL: [StatsGroupBy; 8] = [
         StatsGroupBy::Day,
         StatsGroupBy::Month,
         StatsGroupBy::Model,
@@ -53,6 +55,7 @@ impl StatsGroupBy {
         StatsGroupBy::Alias,
         StatsGroupBy::Origin,
         StatsGroupBy::User,
+        StatsGroupBy::Tool,
     ];
 
     /// The name on the wire (`day`).
@@ -65,6 +68,7 @@ impl StatsGroupBy {
             StatsGroupBy::Alias => "alias",
             StatsGroupBy::Origin => "origin",
             StatsGroupBy::User => "user",
+            StatsGroupBy::Tool => "tool",
         }
     }
 
@@ -91,6 +95,9 @@ pub struct UsageStats {
     pub by_provider: BTreeMap<String, GroupStats>,
     /// By end user (calls without one are left out).
     pub by_user: BTreeMap<String, GroupStats>,
+    /// By MCP tool (`<server>/<tool>`, the model of a tool execution's event; LLM calls are
+    /// left out). Tool executions also count under `by_model` and under provider `mcp`.
+    pub by_tool: BTreeMap<String, GroupStats>,
     /// How `groups` is keyed.
     pub group_by: StatsGroupBy,
     /// The range by `group_by`: days and months newest first, the others by cost, then

@@ -246,6 +246,31 @@ mod tests {
     }
 
     #[test]
+    fn a_tool_is_priced_by_its_tenants_own_price_before_the_shared_one_and_by_exact_name() {
+        let tool = |source, tenant: Option<&str>, per_call: i64| PriceEntry {
+            provider: TOOL_PROVIDER.into(),
+            model: "courts/lookup".into(),
+            rates: Rates::per_call(Some(Decimal::from(per_call)), None),
+            ..entry(source, tenant, "x", "2026-01-01", 0)
+        };
+        let book = PriceBook::new([
+            tool(PriceSource::File, None, 2),
+            tool(PriceSource::Tenant, Some("t1"), 1),
+        ]);
+        let per_call = |tenant: &str, server: &str, name: &str| {
+            book.find_tool(tenant, server, name, at("2026-02-01"))
+                .and_then(|m| m.entry.rates.per_call)
+        };
+        assert_eq!(per_call("t1", "Courts", "lookup"), Some(Decimal::from(1)));
+        assert_eq!(per_call("t2", "courts", "lookup"), Some(Decimal::from(2)));
+        assert_eq!(per_call("t2", "courts", "lookup-2024-01-01"), None);
+        assert_eq!(per_call("t2", "other", "lookup"), None);
+        assert!(book
+            .find_tool("t2", "courts", "lookup", at("2025-12-31"))
+            .is_none());
+    }
+
+    #[test]
     fn the_entry_in_force_at_the_event_time_is_chosen() {
         let book = PriceBook::new([
             entry(PriceSource::Builtin, None, "gpt-4o", "2024-01-01", 5),

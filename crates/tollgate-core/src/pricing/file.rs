@@ -265,10 +265,13 @@ mod tests {
         let e = &entries[0];
         assert_eq!(e.model, "courts/lookup");
         assert_eq!(e.rates.input, Decimal::ZERO);
-        assert_eq!(e.rates.per_call, Some(Decimal::from_str("0.02").expect("d")));
+        assert_eq!(
+            e.rates.per_call,
+            Some(Decimal::from_str("0.02").expect("d"))
+        );
         let refs: Vec<&PriceEntry> = entries.iter().collect();
-        let again = parse_price_file(&to_price_file(&refs), PriceSource::File, None)
-            .expect("round trip");
+        let again =
+            parse_price_file(&to_price_file(&refs), PriceSource::File, None).expect("round trip");
         assert_eq!(again, entries);
         let err = parse_price_file(
             "[[prices]]\nprovider='openai'\nmodel='x'\neffective_from='2026-01-01'\noutput='1'\n",

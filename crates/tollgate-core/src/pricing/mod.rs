@@ -292,7 +292,12 @@ mod tests {
         // Rounded once, half-even: 0.0000000005 per unit × 3 = 1.5 nanos → 2.
         let tiny = Rates::per_call(None, Some(d("0.0000000005")));
         assert_eq!(tiny.call_cost(Some(3)).expect("fits"), Nanos(2));
-        assert_eq!(Rates::per_call(None, None).call_cost(Some(9)).expect("fits"), Nanos::ZERO);
+        assert_eq!(
+            Rates::per_call(None, None)
+                .call_cost(Some(9))
+                .expect("fits"),
+            Nanos::ZERO
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct DailyQuery {
 /// A day's costs
 ///
 /// One UTC day from the daily rollups: `totals` (requests, tokens, cached responses, unpriced
-/// requests, and `cost` as exact decimal strings per currency), `by_provider` and `by_model`.
+/// requests, and `cost` as exact decimal strings per currency), `by_provider`, `by_model` and `by_tool`.
 /// Cached responses count with zero tokens and zero cost.
 #[utoipa::path(
     get,
@@ -76,6 +76,7 @@ pub async fn daily(
         totals: b.totals,
         by_provider: b.by_provider,
         by_model: b.by_model,
+        by_tool: b.by_tool,
         period: CostPeriod::Day,
         date: day_string(day),
         start_date: format_us(start_us),
@@ -110,7 +111,7 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
 /// A month's costs
 ///
 /// One UTC calendar month from the rollups (default: this month; a month alone is of this
-/// year): `totals`, `by_day`, `by_provider` and `by_model`, money as exact decimal strings
+/// year): `totals`, `by_day`, `by_provider`, `by_model` and `by_tool`, money as exact decimal strings
 /// per currency.
 #[utoipa::path(
     get,
@@ -163,6 +164,7 @@ pub async fn monthly(
         totals: b.totals,
         by_provider: b.by_provider,
         by_model: b.by_model,
+        by_tool: b.by_tool,
         period: CostPeriod::Month,
         month: month_string(key),
         start_date: format_us(start_us),

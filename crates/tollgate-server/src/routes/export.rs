@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tollgate_api::usage::{UsageExportLine, UsageExportQuery};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
+use tollgate_core::EventSource;
 use tollgate_store::{ExportPage, ExportedEvent, StoreError};
 
 use super::logs::log_entry;
@@ -35,7 +36,7 @@ pub const COUNT_HEADER: &str = "x-export-count";
 const PAGE: i64 = 1000;
 
 /// The CSV columns of a usage export, in order.
-const COLUMNS: [&str; 27] = [
+const COLUMNS: [&str; 29] = [
     "seq",
     "id",
     "timestamp",
@@ -63,6 +64,8 @@ const COLUMNS: [&str; 27] = [
     "client_cost",
     "latency_ms",
     "source",
+    "tool",
+    "units",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +266,11 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
         flag(e.flags.client_cost),
         e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
         e.source.as_str().to_string(),
+        match e.source {
+            EventSource::Tool => spreadsheet_text(&e.model),
+            _ => String::new(),
+        },
+        e.units.map(|u| u.to_string()).unwrap_or_default(),
     ]
 }
 

@@ -9,6 +9,7 @@ use tollgate_api::usage::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
     UsageStats,
 };
+use tollgate_core::pricing::TOOL_PROVIDER;
 use tollgate_core::time::{
     day_string, format_us, month_string, now_us, parse_instant, DateEdge, DAY_US,
 };
@@ -147,6 +148,7 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
     let mut origins: BTreeMap<String, Agg> = BTreeMap::new();
     let mut providers: BTreeMap<String, Agg> = BTreeMap::new();
     let mut users: BTreeMap<String, Agg> = BTreeMap::new();
+    let mut tools: BTreeMap<String, Agg> = BTreeMap::new();
     let mut groups: BTreeMap<String, Agg> = BTreeMap::new();
     let mut day_models: BTreeMap<i64, BTreeMap<&str, i64>> = BTreeMap::new();
     let (mut cached_responses, mut unpriced) = (0, 0);
@@ -175,6 +177,10 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
         if !r.user_id.is_empty() {
             add(&mut users, &r.user_id, r, c);
         }
+        let tool = r.provider == TOOL_PROVIDER;
+        if tool {
+            add(&mut tools, &r.model, r, c);
+        }
         let key = match group_by {
             StatsGroupBy::Day => day_string(r.day),
             StatsGroupBy::Month => month_string(tollgate_core::time::month_of(r.day * DAY_US)),
@@ -183,6 +189,8 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
             StatsGroupBy::Alias => r.alias.clone(),
             StatsGroupBy::Origin => r.origin.clone(),
             StatsGroupBy::User => r.user_id.clone(),
+            StatsGroupBy::Tool if tool => r.model.clone(),
+            StatsGroupBy::Tool => continue,
         };
         add(&mut groups, &key, r, c);
     }
@@ -262,6 +270,7 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
         by_alias: map_of(&aliases),
         by_provider: map_of(&providers),
         by_user: map_of(&users),
+        by_tool: map_of(&tools),
         group_by,
         groups: group_rows
             .into_iter()

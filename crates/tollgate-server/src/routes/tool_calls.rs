@@ -18,9 +18,7 @@ use tollgate_core::pricing::{tool_model, Rates, TOOL_PROVIDER};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::{optional_text, Invalid};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
-use tollgate_store::{
-    AppendItem, Charge, Dedupe, Execution, NewExecution, Recorded, ToolTarget,
-};
+use tollgate_store::{AppendItem, Charge, Dedupe, Execution, NewExecution, Recorded, ToolTarget};
 use uuid::Uuid;
 
 use super::conversations::bounded;
@@ -179,28 +177,27 @@ fn metered_item(
 ) -> Result<AppendItem, ApiError> {
     let book = state.prices().current();
     let at = execution.executed_us;
-    let (rates, currency, version) = if tool.price_per_call.is_some()
-        || tool.price_per_unit.is_some()
-    {
-        let currency = match &tool.currency {
-            Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
-            None => Currency::usd(),
+    let (rates, currency, version) =
+        if tool.price_per_call.is_some() || tool.price_per_unit.is_some() {
+            let currency = match &tool.currency {
+                Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
+                None => Currency::usd(),
+            };
+            let version = format!("tool:{}", tool_model(&tool.server_name, &tool.name));
+            (
+                Some(Rates::per_call(tool.price_per_call, tool.price_per_unit)),
+                currency,
+                Some(version),
+            )
+        } else if let Some(m) = book.find_tool(tenant_id, &tool.server_name, &tool.name, at) {
+            (
+                Some(m.entry.rates.clone()),
+                m.entry.currency.clone(),
+                Some(m.entry.version()),
+            )
+        } else {
+            (None, Currency::usd(), None)
         };
-        let version = format!("tool:{}", tool_model(&tool.server_name, &tool.name));
-        (
-            Some(Rates::per_call(tool.price_per_call, tool.price_per_unit)),
-            currency,
-            Some(version),
-        )
-    } else if let Some(m) = book.find_tool(tenant_id, &tool.server_name, &tool.name, at) {
-        (
-            Some(m.entry.rates.clone()),
-            m.entry.currency.clone(),
-            Some(m.entry.version()),
-        )
-    } else {
-        (None, Currency::usd(), None)
-    };
     let cost = match &rates {
         Some(r) => r
             .call_cost(execution.units)

@@ -80,22 +80,29 @@ pub(super) struct Breakdown {
     pub(super) by_provider: BTreeMap<String, CostTotals>,
     /// By model.
     pub(super) by_model: BTreeMap<String, CostTotals>,
+    /// By MCP tool (`<server>/<tool>`).
+    pub(super) by_tool: BTreeMap<String, CostTotals>,
 }
 
-/// The sums of `rows`, in total, by provider and by model.
+/// The sums of `rows`, in total, by provider, by model and by tool.
 pub(super) fn breakdown_of(rows: &[UsageRow]) -> Breakdown {
     let mut total = Totals::default();
     let mut by_provider: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_model: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut by_tool: BTreeMap<String, Totals> = BTreeMap::new();
     for r in rows {
         total.add(r);
         by_provider.entry(r.provider.clone()).or_default().add(r);
         by_model.entry(r.model.clone()).or_default().add(r);
+        if r.provider == tollgate_core::pricing::TOOL_PROVIDER {
+            by_tool.entry(r.model.clone()).or_default().add(r);
+        }
     }
     Breakdown {
         totals: total.totals(),
         by_provider: by_group(&by_provider),
         by_model: by_group(&by_model),
+        by_tool: by_group(&by_tool),
     }
 }
 

@@ -25,6 +25,7 @@ mod scopes;
 mod slow_readers;
 mod strict_fields;
 mod support;
+mod tool_calls;
 mod webhook_alerts;
 mod webhook_egress;
 mod webhooks;

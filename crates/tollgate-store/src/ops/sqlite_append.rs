@@ -83,7 +83,9 @@ pub(crate) fn append(
             if let Some(exec) = &items[i].execution {
                 let log_id = Some(items[i].event.log_id);
                 tx.prepare_cached(super::executions::INSERT)?
-                    .execute(params_from_iter(super::executions::args(tenant, exec, log_id)))?;
+                    .execute(params_from_iter(super::executions::args(
+                        tenant, exec, log_id,
+                    )))?;
             }
         }
         for rollup in rows::rollups(tenant, items, &fresh) {
