@@ -493,3 +493,22 @@ async fn a_server_with_an_unusable_jwt_setting_does_not_start() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_end_users_token_meters_a_tool_execution_to_their_own_account_only() {
+    for app in TestApp::all_with(with_hs256).await {
+        let tool_id = crate::tool_calls::tool(&app, Some("0.02"), None).await;
+        top_up(&app, "alice", "1").await;
+        let token = token_for(&app, "alice");
+        let path = format!("/api/v1/mcp/tools/{tool_id}/execute");
+        let r = post_bearer(&app, &token, &path, &json!({"input": {"q": 1}})).await;
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        assert_eq!(r.body["user_id"], "alice", "{}", r.body);
+        assert_eq!(r.body["metered"]["cost"], "0.020000000");
+        let balance = get_bearer(&app, &token, "/api/v1/billing/balance").await;
+        assert_eq!(balance.body["balance_usd"], 0.98, "{}", balance.body);
+        let theirs =
+            post_bearer(&app, &token, &path, &json!({"input": {}, "user_id": "bob"})).await;
+        assert_error(&theirs, 404, "NOT_FOUND");
+    }
+}

@@ -24,7 +24,7 @@ async fn llmring_post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
 }
 
 /// A server and a tool on it, priced per call (and per unit when given); the tool's id.
-async fn tool(app: &TestApp, per_call: Option<&str>, per_unit: Option<&str>) -> String {
+pub(crate) async fn tool(app: &TestApp, per_call: Option<&str>, per_unit: Option<&str>) -> String {
     let (status, server) = llmring_post(
         app,
         "/api/v1/mcp/servers",
