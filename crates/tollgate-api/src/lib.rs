@@ -24,6 +24,7 @@ pub mod keys;
 pub mod operate;
 pub mod plans;
 pub mod receipts;
+pub mod registry;
 pub mod tool_calls;
 pub mod transparency;
 pub mod usage;

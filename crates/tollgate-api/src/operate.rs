@@ -72,4 +72,7 @@ pub struct ServerInfo {
     /// The health check.
     #[schema(example = "/health")]
     pub health: String,
+    /// The model registry with Tollgate's prices (llmring-server's root links it too).
+    #[schema(example = "/registry/")]
+    pub registry: String,
 }

@@ -19,6 +19,7 @@ mod metrics;
 pub mod openapi;
 mod prices;
 mod receipts;
+mod registry;
 mod retention;
 mod routes;
 mod serve;

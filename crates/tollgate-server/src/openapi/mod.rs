@@ -64,6 +64,7 @@ an exact decimal string. Every error has the body `Error`."
         (name = "billing", description = "Plans and quotas, account balances, the ledger, credits, usage and cost reports"),
         (name = "webhooks", description = "Alert webhooks: endpoints, the events they receive, their delivery logs"),
         (name = "operate", description = "Health, metrics and this document"),
+        (name = "registry", description = "The model registry llmring reads, with the prices Tollgate charges"),
     ),
     modifiers(&Credentials),
     security(("api_key" = []), ("bearer" = [])),

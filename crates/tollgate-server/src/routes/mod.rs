@@ -26,6 +26,7 @@ mod logs;
 mod plans;
 mod pricing;
 mod receipts;
+mod registry;
 mod stats;
 mod tool_calls;
 mod totals;
@@ -210,7 +211,12 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(costs::daily))
     .routes(routes!(costs::monthly))
     .routes(routes!(export::usage))
-    .routes(routes!(export_receipt::receipt));
+    .routes(routes!(export_receipt::receipt))
+    .routes(routes!(registry::registry))
+    .alias(Get, "/registry.json", "/registry/", registry::registry)
+    .routes(routes!(registry::manifest))
+    .routes(routes!(registry::registry_version))
+    .routes(routes!(registry::provider_models));
     let (router, mut document) = api.router.split_for_parts();
     crate::openapi::finish(&mut document, &api.aliases);
     (router, document)
@@ -320,6 +326,7 @@ async fn root() -> Json<ServerInfo> {
         docs: "/docs".into(),
         openapi: "/openapi.json".into(),
         health: "/health".into(),
+        registry: "/registry/".into(),
     })
 }
 

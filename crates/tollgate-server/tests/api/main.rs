@@ -21,6 +21,7 @@ mod raw;
 mod reads;
 mod receipt_labels;
 mod receipts;
+mod registry;
 mod scopes;
 mod slow_readers;
 mod strict_fields;
