@@ -27,6 +27,7 @@ mod plans;
 mod pricing;
 mod receipts;
 mod registry;
+mod slash;
 mod stats;
 mod tool_calls;
 mod totals;
@@ -40,7 +41,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tollgate_api::operate::{DatabaseStatus, Engine, Health, HealthStatus, ServerInfo};
 use tollgate_store::Dialect;
@@ -236,9 +237,10 @@ pub(crate) fn served() -> &'static str {
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings().max_body_bytes;
-    let (routes, _) = api();
+    let (routes, document) = api();
+    let served = Arc::new(slash::Served::new(document.paths.paths.keys()));
     routes
-        .fallback(not_found)
+        .fallback(move |req: Request| not_found(served, req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
@@ -291,8 +293,13 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     response
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route")
+/// No route serves the path: 307 to the same path with its trailing slash toggled when a
+/// route serves that (see [`slash`]), else 404.
+async fn not_found(served: Arc<slash::Served>, req: Request) -> Response {
+    match served.redirect(&req) {
+        Some(redirect) => redirect,
+        None => ApiError::new(ErrorCode::NotFound, "no such route").into_response(),
+    }
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -23,6 +23,7 @@ mod receipt_labels;
 mod receipts;
 mod registry;
 mod scopes;
+mod slashes;
 mod slow_readers;
 mod strict_fields;
 mod support;
