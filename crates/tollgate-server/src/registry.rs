@@ -26,11 +26,12 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    /// The prices in force at `at_us` for `tenant_id` (empty: the shared prices only).
+    /// The prices of models in force at `at_us` for `tenant_id` (empty: the shared prices
+    /// only). MCP tools' prices are not models, so they are left out.
     pub(crate) fn new(book: &'a PriceBook, tenant_id: &str, at_us: i64) -> View<'a> {
-        View {
-            entries: book.in_force(tenant_id, at_us),
-        }
+        let mut entries = book.in_force(tenant_id, at_us);
+        entries.retain(|e| e.provider != tollgate_core::pricing::TOOL_PROVIDER);
+        View { entries }
     }
 
     /// The prices of one provider.
@@ -275,6 +276,8 @@ mod tests {
                 cached_input: None,
                 cache_write: None,
                 reasoning: None,
+                per_call: None,
+                per_unit: None,
             },
             source: if tenant.is_some() {
                 Source::Tenant
