@@ -194,6 +194,34 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> Result<Option<Vec<Message>>, StoreError>;
+    /// Opens a conversation with no messages yet (llmring's `POST /api/v1/conversations/`).
+    async fn create_conversation(
+        &self,
+        tenant_id: &str,
+        settings: &ConversationSettings,
+    ) -> Result<Conversation, StoreError>;
+    /// Changes a conversation's settings, under its lock; an empty change returns it as it
+    /// is. None when the conversation is not the tenant's.
+    async fn update_conversation(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &ConversationChange,
+    ) -> Result<Option<Conversation>, StoreError>;
+    /// Appends messages after the conversation's last, in order, adding them to its message
+    /// count and their tokens to its totals; the messages as stored. None when the
+    /// conversation is not the tenant's.
+    async fn add_messages(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        messages: &[NewMessage],
+    ) -> Result<Option<Vec<Message>>, StoreError>;
+    /// Deletes the tenant's messages older than `before_us` (by message time), keeping their
+    /// conversations: each one's message count and last message time are recounted from the
+    /// messages left, its token and cost totals (its calls') stay. How many were deleted.
+    async fn delete_old_messages(&self, tenant_id: &str, before_us: i64)
+        -> Result<u64, StoreError>;
 
     // The tenant log as a Merkle tree.
 

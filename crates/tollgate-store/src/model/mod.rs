@@ -2,12 +2,14 @@
 //! here.
 
 mod billing;
+mod conversations;
 mod executions;
 mod receipts;
 mod tenants;
 mod usage;
 
 pub use billing::*;
+pub use conversations::*;
 pub use executions::*;
 pub use receipts::*;
 pub use tenants::*;

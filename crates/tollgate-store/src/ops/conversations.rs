@@ -1,4 +1,5 @@
-//! Conversations and their messages (written with their call by the append transaction).
+//! Conversations and their messages as read back. They are written with their call by the
+//! append transaction, or by the conversation routes (`conversation_writes`).
 
 use tollgate_core::Nanos;
 use uuid::Uuid;
@@ -8,12 +9,12 @@ use crate::db::{query, row, Db};
 use crate::model::{Conversation, Message};
 use crate::StoreError;
 
-const COLUMNS: &str = "id, tenant_id, title, system_prompt, model_alias, temperature, max_tokens, message_count, \
+pub(super) const COLUMNS: &str = "id, tenant_id, title, system_prompt, model_alias, temperature, max_tokens, message_count, \
      total_input_tokens, total_output_tokens, total_cost_nanos, currency, created_us, updated_us, last_message_us";
 
 row! {
     /// The columns of [`COLUMNS`].
-    struct ConversationRow {
+    pub(super) struct ConversationRow {
         id: String,
         tenant_id: String,
         title: Option<String>,

@@ -15,6 +15,8 @@
 //!    check of a row referencing the tenant takes (a hold, a ledger entry), and so deadlock
 //!    an append against an authorization;
 //! 2. **what the head guards**: events, rollups, conversations and messages of that tenant;
+//!    the conversation routes (`conversation_writes`) start here, locking the conversation
+//!    rows they change by id before writing their messages;
 //! 3. **holds** being settled, released or expired, by (tenant, id);
 //! 4. **quota rows** (`quota_reservations`), by (tenant, month): authorizations only, which
 //!    then count the tenant's open holds; closing a hold never touches them;
@@ -43,6 +45,7 @@ mod alerts;
 mod authorize;
 mod billing;
 mod charges;
+mod conversation_writes;
 mod conversations;
 mod decode;
 mod executions;
@@ -317,6 +320,56 @@ impl Store for SqlStore {
         offset: i64,
     ) -> Result<Option<Vec<Message>>, StoreError> {
         conversations::list_messages(&self.db, tenant_id, id, limit, offset).await
+    }
+
+    #[tracing::instrument(name = "store.create_conversation", skip_all, fields(tenant = %tenant_id, conversation = %settings.id))]
+    async fn create_conversation(
+        &self,
+        tenant_id: &str,
+        settings: &ConversationSettings,
+    ) -> Result<Conversation, StoreError> {
+        retrying(&self.retries, "create_conversation", || {
+            conversation_writes::create(&self.db, tenant_id, settings)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.update_conversation", skip_all, fields(tenant = %tenant_id, conversation = %id))]
+    async fn update_conversation(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &ConversationChange,
+    ) -> Result<Option<Conversation>, StoreError> {
+        retrying(&self.retries, "update_conversation", || {
+            conversation_writes::update(&self.db, tenant_id, id, change)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.add_messages", skip_all, fields(tenant = %tenant_id, conversation = %id, messages = messages.len()))]
+    async fn add_messages(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        messages: &[NewMessage],
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        retrying(&self.retries, "add_messages", || {
+            conversation_writes::add_messages(&self.db, tenant_id, id, messages)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.delete_old_messages", skip_all, fields(tenant = %tenant_id, before_us))]
+    async fn delete_old_messages(
+        &self,
+        tenant_id: &str,
+        before_us: i64,
+    ) -> Result<u64, StoreError> {
+        retrying(&self.retries, "delete_old_messages", || {
+            conversation_writes::delete_old_messages(&self.db, tenant_id, before_us)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.find_log_entry", skip_all, fields(tenant = %tenant_id))]

@@ -121,11 +121,9 @@ async fn append_for_tenant(
             )?;
             c.execute(tx, None).await?;
             let mut m = Combined::default();
-            let messages = conv
-                .messages
-                .iter()
-                .enumerate()
-                .map(|(p, msg)| rows::message_row(tenant, conv, p, msg))
+            let messages = (0..)
+                .zip(&conv.messages)
+                .map(|(p, msg)| rows::message_row(tenant, conv.id, p, msg))
                 .collect();
             m.insert("messages", rows::MESSAGE_TABLE_COLUMNS, "", messages)?;
             m.execute(tx, None).await?;

@@ -381,11 +381,12 @@ pub(crate) const MESSAGE_TABLE_COLUMNS: &str =
     "tenant_id, conversation_id, position, id, role, content, content_hash, \
      input_tokens, output_tokens, tool_calls, tool_results, metadata, ts_us";
 
-/// One `messages` row.
+/// One `messages` row: the message at `position` of conversation `conversation` (the append's
+/// and the conversation routes' alike).
 pub(crate) fn message_row(
     tenant: &str,
-    conv: &NewConversation,
-    position: usize,
+    conversation: Uuid,
+    position: i64,
     m: &NewMessage,
 ) -> Vec<Arg> {
     let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
@@ -393,8 +394,8 @@ pub(crate) fn message_row(
         (!m.metadata.is_empty()).then(|| serde_json::to_string(&m.metadata).unwrap_or_default());
     vec![
         tenant.into(),
-        conv.id.to_string().into(),
-        (position as i64).into(),
+        conversation.to_string().into(),
+        position.into(),
         m.id.to_string().into(),
         m.role.as_str().into(),
         json(&m.content).into(),

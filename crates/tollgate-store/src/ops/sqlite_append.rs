@@ -74,8 +74,8 @@ pub(crate) fn append(
                 .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
                 let mut insert =
                     tx.prepare_cached(&insert_one("messages", rows::MESSAGE_TABLE_COLUMNS, ""))?;
-                for (p, m) in conv.messages.iter().enumerate() {
-                    insert.execute(params_from_iter(rows::message_row(tenant, conv, p, m)))?;
+                for (p, m) in (0..).zip(&conv.messages) {
+                    insert.execute(params_from_iter(rows::message_row(tenant, conv.id, p, m)))?;
                 }
             }
         }

@@ -4,6 +4,7 @@
 mod append;
 mod billing;
 mod concurrency;
+mod conversation_writes;
 mod conversations;
 mod plans;
 mod prices;
