@@ -92,7 +92,8 @@ fn common(f: CallFields<'_>, now_us: i64) -> Result<Common, Invalid> {
     })
 }
 
-fn metadata(value: Option<Map<String, Value>>) -> Result<Map<String, Value>, Invalid> {
+/// The caller's metadata object (absent: empty), at most [`MAX_METADATA_BYTES`] of JSON.
+pub(crate) fn metadata(value: Option<Map<String, Value>>) -> Result<Map<String, Value>, Invalid> {
     let map = value.unwrap_or_default();
     if !map.is_empty() && Value::Object(map.clone()).to_string().len() > MAX_METADATA_BYTES {
         return Err(Invalid::field(
@@ -317,7 +318,8 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
     })
 }
 
-const MAX_MESSAGES: usize = 1000;
+/// The most messages one call (or one batch of messages) may carry.
+pub(crate) const MAX_MESSAGES: usize = 1000;
 const MAX_ROLE: usize = 32;
 
 fn content_hash(content: &Value) -> String {
@@ -336,7 +338,9 @@ fn content_chars(content: Option<&Value>) -> usize {
     }
 }
 
-fn kept(content: Option<Value>, level: LoggingLevel) -> (Option<Value>, Option<String>) {
+/// What `level` keeps of a message's content: the content and its hash (`full`), the hash
+/// (`metadata`) or neither (`none`). Every route that stores messages goes through here.
+pub(crate) fn kept(content: Option<Value>, level: LoggingLevel) -> (Option<Value>, Option<String>) {
     match content.filter(|c| !c.is_null()) {
         None => (None, None),
         Some(c) => match level {

@@ -105,15 +105,23 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(stats::stats))
     .routes(routes!(pricing::pricing))
     .routes(routes!(conversations::log))
-    .routes(routes!(conversations::list))
+    .routes(routes!(conversations::list, conversations::edit::create))
     .alias(
         Get,
         "/api/v1/conversations",
         "/api/v1/conversations/",
         conversations::list,
     )
-    .routes(routes!(conversations::get))
-    .routes(routes!(conversations::messages))
+    .alias(
+        Post,
+        "/api/v1/conversations",
+        "/api/v1/conversations/",
+        conversations::edit::create,
+    )
+    .routes(routes!(conversations::get, conversations::edit::update))
+    .routes(routes!(conversations::messages, conversations::add::one))
+    .routes(routes!(conversations::add::batch))
+    .routes(routes!(conversations::old::delete_old_messages))
     .routes(routes!(tool_calls::execute))
     .routes(routes!(tool_calls::history))
     .routes(routes!(receipts::list))

@@ -5,6 +5,7 @@ mod auth;
 mod authorize;
 mod billing;
 mod connections;
+mod conversation_routes;
 mod conversations;
 mod costs;
 mod default_plan;

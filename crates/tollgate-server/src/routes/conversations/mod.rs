@@ -1,4 +1,11 @@
-//! Conversations (llmring-wire §5): `POST /api/v1/conversations/log` and the reads.
+//! Conversations (llmring-wire §5): `POST /api/v1/conversations/log` and the reads; opening
+//! and changing a conversation (`edit`), adding messages (`add`) and deleting old ones
+//! (`old`). Every route answers another tenant's conversation exactly as a missing one: 404
+//! "Conversation not found".
+
+pub mod add;
+pub mod edit;
+pub mod old;
 
 use axum::extract::State;
 use axum::Json;

@@ -1,9 +1,14 @@
 //! Conversations (llmring-wire §5): the body of `POST /api/v1/conversations/log` and its
-//! answer, and the conversations and messages the reads return.
+//! answer, and the conversations and messages the reads return; the bodies of the routes
+//! that open and change conversations and add messages are in `writes.rs`, re-exported here.
 //!
 //! llmring fixes these shapes: `Conversation` and `Message` keep its members and their
 //! nullability (optional members are null, never absent), with Tollgate's exact cost and
 //! currency beside llmring's float `total_cost`.
+
+mod writes;
+
+pub use writes::*;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
