@@ -54,6 +54,7 @@ async fn logged(s: &dyn Store, t: &Tenant) -> Uuid {
     s.append_usage(&[AppendItem {
         event: e,
         dedupe: Dedupe::None,
+        execution: None,
         conversation: Some(NewConversation {
             id,
             title: Some("logged".into()),
