@@ -467,6 +467,88 @@ pub trait Store: Send + Sync + 'static {
         attempt: &Attempt,
         now_us: i64,
     ) -> Result<bool, StoreError>;
+
+    // llmring's MCP registry. Every operation acts within `tenant_id`: another tenant's server,
+    // tool, resource or prompt is missing.
+
+    /// Registers an MCP server.
+    async fn create_mcp_server(&self, server: &NewMcpServer) -> Result<McpServer, StoreError>;
+    /// The tenant's servers, newest first, with that `is_active` (None: all).
+    async fn list_mcp_servers(
+        &self,
+        tenant_id: &str,
+        is_active: Option<bool>,
+    ) -> Result<Vec<McpServer>, StoreError>;
+    /// One server.
+    async fn get_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpServer>, StoreError>;
+    /// Changes a server (an empty change reads it unchanged); None when there is none.
+    async fn update_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &McpServerChange,
+        now_us: i64,
+    ) -> Result<Option<McpServer>, StoreError>;
+    /// Deletes a server with its tools (and their executions), resources and prompts; false
+    /// when there is none.
+    async fn delete_mcp_server(&self, tenant_id: &str, id: Uuid) -> Result<bool, StoreError>;
+    /// Replaces what a server offers with `catalog`, in one transaction: rows are matched by
+    /// name (URI for resources) and keep their ids and prices, rows no longer listed become
+    /// inactive, a kind the catalog leaves out is untouched, and the server's capabilities
+    /// count the active lists. None when there is no such server.
+    async fn refresh_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        catalog: &McpCatalog,
+        now_us: i64,
+    ) -> Result<Option<McpRefreshed>, StoreError>;
+    /// Registers a tool on one of the tenant's servers; None when the server is not the
+    /// tenant's; a name the server already has is a conflict.
+    async fn create_mcp_tool(&self, tool: &NewMcpTool) -> Result<Option<McpTool>, StoreError>;
+    /// Tools matching `filter`, by name.
+    async fn list_mcp_tools(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpTool>, StoreError>;
+    /// One tool.
+    async fn get_mcp_tool(&self, tenant_id: &str, id: Uuid) -> Result<Option<McpTool>, StoreError>;
+    /// Changes a tool (its description, schema, status, price); None when there is none.
+    async fn update_mcp_tool(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &McpToolChange,
+    ) -> Result<Option<McpTool>, StoreError>;
+    /// Resources matching `filter`, by URI.
+    async fn list_mcp_resources(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpResource>, StoreError>;
+    /// One resource.
+    async fn get_mcp_resource(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpResource>, StoreError>;
+    /// Prompts matching `filter`, by name.
+    async fn list_mcp_prompts(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpPrompt>, StoreError>;
+    /// One prompt.
+    async fn get_mcp_prompt(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpPrompt>, StoreError>;
 }
 
 /// Connects to `opts.url` without migrating; fails with [`StoreError::Stale`] naming the

@@ -4,6 +4,7 @@
 mod billing;
 mod conversations;
 mod executions;
+mod mcp;
 mod receipts;
 mod tenants;
 mod usage;
@@ -11,6 +12,7 @@ mod usage;
 pub use billing::*;
 pub use conversations::*;
 pub use executions::*;
+pub use mcp::*;
 pub use receipts::*;
 pub use tenants::*;
 pub use usage::*;

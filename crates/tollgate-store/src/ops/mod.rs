@@ -26,7 +26,8 @@
 //!    entries, spend, new holds, alerts.
 //!
 //! Receipts (`receipt_state`), webhook deliveries (`SKIP LOCKED`), checkpoints and keys take
-//! locks no billing transaction takes. Plans (see `plans`): plan rows by name, then the one
+//! locks no billing transaction takes, nor does the MCP registry (`mcp`), which locks a
+//! server's row before its tools, resources or prompts. Plans (see `plans`): plan rows by name, then the one
 //! `deployment_settings` row; moving a tenant holds its plan's row (`FOR SHARE`) before the
 //! tenant row, and nothing locks a tenant row and then a plan row. An account's
 //! `billing_accounts` row is updated by an append (after its balances, under the tenant's
@@ -50,6 +51,8 @@ mod conversations;
 mod decode;
 mod executions;
 mod export;
+mod mcp;
+mod mcp_refresh;
 mod pg_append;
 mod plan_seed;
 mod plans;
@@ -787,5 +790,138 @@ impl Store for SqlStore {
             webhooks::finish(&self.db, claim, attempt, now_us)
         })
         .await
+    }
+
+    #[tracing::instrument(name = "store.create_mcp_server", skip_all, fields(tenant = %server.tenant_id, server = %server.id))]
+    async fn create_mcp_server(&self, server: &NewMcpServer) -> Result<McpServer, StoreError> {
+        retrying(&self.retries, "create_mcp_server", || {
+            mcp::create_server(&self.db, server)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.list_mcp_servers", skip_all, fields(tenant = %tenant_id))]
+    async fn list_mcp_servers(
+        &self,
+        tenant_id: &str,
+        is_active: Option<bool>,
+    ) -> Result<Vec<McpServer>, StoreError> {
+        mcp::list_servers(&self.db, tenant_id, is_active).await
+    }
+
+    #[tracing::instrument(name = "store.get_mcp_server", skip_all, fields(tenant = %tenant_id, server = %id))]
+    async fn get_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpServer>, StoreError> {
+        mcp::get_server(&self.db, tenant_id, id).await
+    }
+
+    #[tracing::instrument(name = "store.update_mcp_server", skip_all, fields(tenant = %tenant_id, server = %id))]
+    async fn update_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &McpServerChange,
+        now_us: i64,
+    ) -> Result<Option<McpServer>, StoreError> {
+        retrying(&self.retries, "update_mcp_server", || {
+            mcp::update_server(&self.db, tenant_id, id, change, now_us)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.delete_mcp_server", skip_all, fields(tenant = %tenant_id, server = %id))]
+    async fn delete_mcp_server(&self, tenant_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        retrying(&self.retries, "delete_mcp_server", || {
+            mcp::delete_server(&self.db, tenant_id, id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.refresh_mcp_server", skip_all, fields(tenant = %tenant_id, server = %id))]
+    async fn refresh_mcp_server(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        catalog: &McpCatalog,
+        now_us: i64,
+    ) -> Result<Option<McpRefreshed>, StoreError> {
+        retrying(&self.retries, "refresh_mcp_server", || {
+            mcp_refresh::refresh(&self.db, tenant_id, id, catalog, now_us)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.create_mcp_tool", skip_all, fields(tenant = %tool.tenant_id, server = %tool.server_id))]
+    async fn create_mcp_tool(&self, tool: &NewMcpTool) -> Result<Option<McpTool>, StoreError> {
+        retrying(&self.retries, "create_mcp_tool", || {
+            mcp::create_tool(&self.db, tool)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.list_mcp_tools", skip_all, fields(tenant = %tenant_id))]
+    async fn list_mcp_tools(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpTool>, StoreError> {
+        mcp::list_tools(&self.db, tenant_id, filter).await
+    }
+
+    #[tracing::instrument(name = "store.get_mcp_tool", skip_all, fields(tenant = %tenant_id, tool = %id))]
+    async fn get_mcp_tool(&self, tenant_id: &str, id: Uuid) -> Result<Option<McpTool>, StoreError> {
+        mcp::get_tool(&self.db, tenant_id, id).await
+    }
+
+    #[tracing::instrument(name = "store.update_mcp_tool", skip_all, fields(tenant = %tenant_id, tool = %id))]
+    async fn update_mcp_tool(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+        change: &McpToolChange,
+    ) -> Result<Option<McpTool>, StoreError> {
+        retrying(&self.retries, "update_mcp_tool", || {
+            mcp::update_tool(&self.db, tenant_id, id, change)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.list_mcp_resources", skip_all, fields(tenant = %tenant_id))]
+    async fn list_mcp_resources(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpResource>, StoreError> {
+        mcp::list_resources(&self.db, tenant_id, filter).await
+    }
+
+    #[tracing::instrument(name = "store.get_mcp_resource", skip_all, fields(tenant = %tenant_id, resource = %id))]
+    async fn get_mcp_resource(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpResource>, StoreError> {
+        mcp::get_resource(&self.db, tenant_id, id).await
+    }
+
+    #[tracing::instrument(name = "store.list_mcp_prompts", skip_all, fields(tenant = %tenant_id))]
+    async fn list_mcp_prompts(
+        &self,
+        tenant_id: &str,
+        filter: &McpFilter,
+    ) -> Result<Vec<McpPrompt>, StoreError> {
+        mcp::list_prompts(&self.db, tenant_id, filter).await
+    }
+
+    #[tracing::instrument(name = "store.get_mcp_prompt", skip_all, fields(tenant = %tenant_id, prompt = %id))]
+    async fn get_mcp_prompt(
+        &self,
+        tenant_id: &str,
+        id: Uuid,
+    ) -> Result<Option<McpPrompt>, StoreError> {
+        mcp::get_prompt(&self.db, tenant_id, id).await
     }
 }
