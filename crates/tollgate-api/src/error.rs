@@ -79,13 +79,15 @@ pub enum ErrorCode {
     InvalidField,
     /// 500: a fault of the server; its log has the cause.
     Internal,
+    /// 502: an MCP server could not be reached, or did not answer as MCP requires.
+    McpServerError,
     /// 503: temporarily unable; retry after `Retry-After`.
     Unavailable,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidPath,
         ErrorCode::InvalidJson,
@@ -120,6 +122,7 @@ impl ErrorCode {
         ErrorCode::BodyTooLarge,
         ErrorCode::InvalidField,
         ErrorCode::Internal,
+        ErrorCode::McpServerError,
         ErrorCode::Unavailable,
     ];
 
@@ -155,6 +158,7 @@ impl ErrorCode {
             BodyTooLarge => 413,
             InvalidField => 422,
             Internal => 500,
+            McpServerError => 502,
             Unavailable => 503,
         }
     }
@@ -197,6 +201,7 @@ impl ErrorCode {
             BodyTooLarge => "BODY_TOO_LARGE",
             InvalidField => "INVALID_FIELD",
             Internal => "INTERNAL",
+            McpServerError => "MCP_SERVER_ERROR",
             Unavailable => "UNAVAILABLE",
         }
     }

@@ -21,6 +21,7 @@ pub mod conversations;
 pub mod document;
 pub mod error;
 pub mod keys;
+pub mod mcp;
 pub mod operate;
 pub mod plans;
 pub mod receipts;
