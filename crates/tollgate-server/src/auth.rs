@@ -137,6 +137,9 @@ pub mod need {
         Billing => |a| a.require(Scope::Billing);
         /// A key with the `billing` or the `admin` scope (spending limits).
         BillingOrAdmin => |a| a.require_one_of(&[Scope::Billing, Scope::Admin]);
+        /// A key with the `ingest` or the `admin` scope (the MCP registry's writes: what an
+        /// application registers as it runs, or what its admin sets up).
+        IngestOrAdmin => |a| a.require_one_of(&[Scope::Ingest, Scope::Admin]);
         /// An operator key: the deployment-wide role.
         Operator => |a| a.require_operator();
         /// A key with the `ingest` scope, or an end user acting on their own account.

@@ -15,6 +15,7 @@ mod ingest;
 mod input;
 mod jwt;
 pub mod keys;
+mod mcp;
 mod metrics;
 pub mod openapi;
 mod prices;

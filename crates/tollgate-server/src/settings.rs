@@ -9,8 +9,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod http;
+mod mcp;
 
 pub use http::HttpSettings;
+pub use mcp::McpSettings;
 
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]
@@ -53,6 +55,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Connections: timeouts and the connection cap.
     pub http: HttpSettings,
+    /// How the MCP registry reaches tenants' MCP servers.
+    pub mcp: McpSettings,
 }
 
 /// Retention settings. An age of 0 turns that part off.
@@ -440,6 +444,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             webhooks: WebhookSettings::default(),
             http: HttpSettings::default(),
+            mcp: McpSettings::default(),
         }
     }
 }
@@ -506,6 +511,7 @@ impl fmt::Debug for Settings {
             .field("retention", &self.retention)
             .field("webhooks", &self.webhooks)
             .field("http", &self.http)
+            .field("mcp", &self.mcp)
             .finish()
     }
 }

@@ -44,6 +44,7 @@ const KNOWN: &[&str] = &[
     "retention",
     "webhooks",
     "http",
+    "mcp",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.
@@ -240,6 +241,29 @@ mod tests {
             assert_eq!(jwt.leeway_seconds, 30);
             jail.set_env("TOLLGATE_AUTH__JWT__ALGORITHM", "none");
             assert!(load(&args(), &[]).is_err(), "only HS256, RS256 and EdDSA");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mcp_egress_is_off_by_default_and_set_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let s = load(&args(), &[]).map_err(|e| e.to_string())?;
+            assert!(!s.mcp.allow_stdio && !s.mcp.allow_private_networks);
+            assert_eq!(s.mcp.timeout_ms, 10_000);
+            jail.create_file(
+                "tollgate.toml",
+                "[mcp]\nallow_stdio = true\nmax_response_bytes = 1024\n",
+            )?;
+            jail.set_env("TOLLGATE_MCP__ALLOW_PRIVATE_NETWORKS", "true");
+            let s = load(&args(), &[]).map_err(|e| e.to_string())?;
+            assert!(s.mcp.allow_stdio && s.mcp.allow_private_networks);
+            assert_eq!(s.mcp.max_response_bytes, 1024);
+            jail.set_env("TOLLGATE_MCP__ALLOW_STDOI", "true");
+            assert!(
+                load(&args(), &[]).is_err(),
+                "a misspelled setting is an error"
+            );
             Ok(())
         });
     }

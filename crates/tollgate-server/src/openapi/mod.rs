@@ -63,6 +63,7 @@ an exact decimal string. Every error has the body `Error`."
         (name = "authorize", description = "May a call happen: quota, account limits and balance, holds"),
         (name = "billing", description = "Plans and quotas, account balances, the ledger, credits, usage and cost reports"),
         (name = "webhooks", description = "Alert webhooks: endpoints, the events they receive, their delivery logs"),
+        (name = "mcp", description = "llmring's MCP registry: a tenant's MCP servers and the tools, resources and prompts they offer"),
         (name = "operate", description = "Health, metrics and this document"),
         (name = "registry", description = "The model registry llmring reads, with the prices Tollgate charges"),
     ),

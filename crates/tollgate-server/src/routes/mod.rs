@@ -23,6 +23,7 @@ mod export;
 mod export_receipt;
 mod keys;
 mod logs;
+mod mcp;
 mod plans;
 mod pricing;
 mod receipts;
@@ -225,7 +226,23 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .alias(Get, "/registry.json", "/registry/", registry::registry)
     .routes(routes!(registry::manifest))
     .routes(routes!(registry::registry_version))
-    .routes(routes!(registry::provider_models));
+    .routes(routes!(registry::provider_models))
+    .routes(routes!(mcp::servers::create, mcp::servers::list))
+    .routes(routes!(
+        mcp::servers::get,
+        mcp::servers::update,
+        mcp::servers::put,
+        mcp::servers::delete
+    ))
+    .routes(routes!(mcp::refresh::refresh))
+    .routes(routes!(mcp::tools::create, mcp::tools::list))
+    .routes(routes!(mcp::tools::get, mcp::tools::update))
+    .routes(routes!(mcp::catalog::list_resources))
+    .routes(routes!(mcp::catalog::get_resource))
+    .routes(routes!(mcp::catalog::resource_content))
+    .routes(routes!(mcp::catalog::list_prompts))
+    .routes(routes!(mcp::catalog::get_prompt))
+    .routes(routes!(mcp::catalog::render_prompt));
     let (router, mut document) = api.router.split_for_parts();
     crate::openapi::finish(&mut document, &api.aliases);
     (router, document)

@@ -57,18 +57,24 @@ pub fn ip_literal(url: &reqwest::Url) -> Option<IpAddr> {
 /// is a private IP, or `localhost`. (The URL parser has already turned other spellings of an
 /// IPv4 address, like `2130706433`, into the dotted form.)
 pub fn refused_host(url: &reqwest::Url) -> Option<String> {
+    refused_host_for(url, "webhooks", "webhooks.allow_private_networks")
+}
+
+/// As [`refused_host`], for other egress (`who` may not reach it, `setting` allows it): the
+/// MCP registry's (`mcp.allow_private_networks`) follows the same policy.
+pub fn refused_host_for(url: &reqwest::Url, who: &str, setting: &str) -> Option<String> {
     let host = url.host_str()?;
-    let setting = "set webhooks.allow_private_networks to allow it";
+    let setting = format!("set {setting} to allow it");
     if let Some(ip) = ip_literal(url).filter(|ip| is_private(*ip)) {
         return Some(format!(
             "url's host {ip} is a loopback, private, link-local or otherwise internal address, \
-             which webhooks may not reach; {setting}"
+             which {who} may not reach; {setting}"
         ));
     }
     let name = host.trim_end_matches('.').to_ascii_lowercase();
     if name == "localhost" || name.ends_with(".localhost") {
         return Some(format!(
-            "url's host {host} is this machine, which webhooks may not reach; {setting}"
+            "url's host {host} is this machine, which {who} may not reach; {setting}"
         ));
     }
     None

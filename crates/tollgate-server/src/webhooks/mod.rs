@@ -8,7 +8,7 @@
 //! it, and a claim is a lease, so a restart loses nothing (an attempt cut off mid-send is
 //! retried when its lease ends).
 
-mod egress;
+pub(crate) mod egress;
 mod send;
 mod signing;
 

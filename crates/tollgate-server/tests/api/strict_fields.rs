@@ -63,8 +63,12 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("operations") {
             // A bare receipt is checked whole: every member is signed, so an added one makes
-            // it invalid instead (see the verify test below).
-            if op.get("requestBody").is_none() || path == "/api/v1/receipts/verify" {
+            // it invalid instead (see the verify test below). A prompt's rendering takes any
+            // object as its arguments (llmring-mcp §1.3, M17).
+            if op.get("requestBody").is_none()
+                || path == "/api/v1/receipts/verify"
+                || path == "/api/v1/mcp/prompts/{id}/render"
+            {
                 continue;
             }
             // Path parameters get a value of their own; a new one must be added here.
@@ -116,6 +120,12 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
         "put /api/billing/settings",
         "post /api/v1/webhooks",
         "put /api/v1/plans/{name}",
+        "post /api/v1/mcp/servers",
+        "patch /api/v1/mcp/servers/{id}",
+        "put /api/v1/mcp/servers/{id}",
+        "post /api/v1/mcp/servers/{id}/refresh",
+        "post /api/v1/mcp/tools",
+        "patch /api/v1/mcp/tools/{id}",
     ] {
         assert!(checked.iter().any(|c| c == route), "{route}: {checked:?}");
     }
