@@ -20,6 +20,7 @@ mod llmring_fields;
 mod mcp;
 mod mcp_flows;
 mod mcp_refresh;
+mod mcp_tools;
 mod openapi;
 mod plans;
 mod raw;

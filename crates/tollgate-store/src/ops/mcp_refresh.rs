@@ -8,9 +8,10 @@
 use serde_json::{json, Map};
 use uuid::Uuid;
 
-use super::mcp::{
-    filtered, lock_server, object_text, rows, server_in, PromptRow, ResourceRow, ToolRow,
-    PROMPT_SELECT, RESOURCE_SELECT, TOOL_SELECT,
+use super::mcp::{lock_server, server_in};
+use super::mcp_rows::{
+    filtered, object_text, rows, PromptRow, ResourceRow, ToolRow, PROMPT_SELECT, RESOURCE_SELECT,
+    TOOL_SELECT,
 };
 use crate::db::{query, Db, Tx};
 use crate::model::*;

@@ -53,6 +53,8 @@ mod executions;
 mod export;
 mod mcp;
 mod mcp_refresh;
+mod mcp_rows;
+mod mcp_tools;
 mod pg_append;
 mod plan_seed;
 mod plans;
@@ -857,7 +859,7 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.create_mcp_tool", skip_all, fields(tenant = %tool.tenant_id, server = %tool.server_id))]
     async fn create_mcp_tool(&self, tool: &NewMcpTool) -> Result<Option<McpTool>, StoreError> {
         retrying(&self.retries, "create_mcp_tool", || {
-            mcp::create_tool(&self.db, tool)
+            mcp_tools::create_tool(&self.db, tool)
         })
         .await
     }
@@ -868,12 +870,12 @@ impl Store for SqlStore {
         tenant_id: &str,
         filter: &McpFilter,
     ) -> Result<Vec<McpTool>, StoreError> {
-        mcp::list_tools(&self.db, tenant_id, filter).await
+        mcp_tools::list_tools(&self.db, tenant_id, filter).await
     }
 
     #[tracing::instrument(name = "store.get_mcp_tool", skip_all, fields(tenant = %tenant_id, tool = %id))]
     async fn get_mcp_tool(&self, tenant_id: &str, id: Uuid) -> Result<Option<McpTool>, StoreError> {
-        mcp::get_tool(&self.db, tenant_id, id).await
+        mcp_tools::get_tool(&self.db, tenant_id, id).await
     }
 
     #[tracing::instrument(name = "store.update_mcp_tool", skip_all, fields(tenant = %tenant_id, tool = %id))]
@@ -884,7 +886,7 @@ impl Store for SqlStore {
         change: &McpToolChange,
     ) -> Result<Option<McpTool>, StoreError> {
         retrying(&self.retries, "update_mcp_tool", || {
-            mcp::update_tool(&self.db, tenant_id, id, change)
+            mcp_tools::update_tool(&self.db, tenant_id, id, change)
         })
         .await
     }
