@@ -70,8 +70,21 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
             )
         } else {
             let field = if path == "." { String::new() } else { path };
+            // A missing member is named by its own path, not its parent's.
+            let text = inner.to_string();
+            if let Some((missing, _)) = text
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                let field = if field.is_empty() {
+                    missing.to_string()
+                } else {
+                    format!("{field}.{missing}")
+                };
+                return ApiError::invalid_field(&field, format!("{field} is required"));
+            }
             let message = if field.is_empty() {
-                inner.to_string()
+                text
             } else {
                 format!("{field}: {inner}")
             };

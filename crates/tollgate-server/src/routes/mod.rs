@@ -30,7 +30,6 @@ mod receipts;
 mod registry;
 mod slash;
 mod stats;
-mod tool_calls;
 mod totals;
 mod transparency;
 mod usage;
@@ -123,8 +122,6 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(conversations::messages, conversations::add::one))
     .routes(routes!(conversations::add::batch))
     .routes(routes!(conversations::old::delete_old_messages))
-    .routes(routes!(tool_calls::execute))
-    .routes(routes!(tool_calls::history))
     .routes(routes!(receipts::list))
     .alias(Get, "/api/v1/receipts/", "/api/v1/receipts", receipts::list)
     .routes(routes!(receipts::issue::generate))
@@ -237,6 +234,8 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(mcp::refresh::refresh))
     .routes(routes!(mcp::tools::create, mcp::tools::list))
     .routes(routes!(mcp::tools::get, mcp::tools::update))
+    .routes(routes!(mcp::executions::execute))
+    .routes(routes!(mcp::executions::history))
     .routes(routes!(mcp::catalog::list_resources))
     .routes(routes!(mcp::catalog::get_resource))
     .routes(routes!(mcp::catalog::resource_content))

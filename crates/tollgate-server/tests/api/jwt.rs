@@ -506,7 +506,11 @@ async fn an_end_users_token_meters_a_tool_execution_to_their_own_account_only() 
         assert_eq!(r.body["user_id"], "alice", "{}", r.body);
         assert_eq!(r.body["metered"]["cost"], "0.020000000");
         let balance = get_bearer(&app, &token, "/api/v1/billing/balance").await;
-        assert_eq!(balance.body["balance_usd"], "0.980000000", "{}", balance.body);
+        assert_eq!(
+            balance.body["balance_usd"], "0.980000000",
+            "{}",
+            balance.body
+        );
         let theirs =
             post_bearer(&app, &token, &path, &json!({"input": {}, "user_id": "bob"})).await;
         assert_error(&theirs, 404, "NOT_FOUND");

@@ -1,6 +1,6 @@
 //! llmring's MCP registry (llmring-mcp §1), under `/api/v1/mcp`: a tenant's MCP servers
-//! (`servers`), their tools (`tools`), resources and prompts (`catalog`), and a server's
-//! refresh (`refresh`).
+//! (`servers`), their tools (`tools`), resources and prompts (`catalog`), a server's refresh
+//! (`refresh`), and tool executions, metered like LLM calls (`executions`).
 //!
 //! Everything is the tenant's of the key: another tenant's server, tool, resource or prompt is
 //! a 404 exactly like a missing one, on every route. Reads need the `read` scope (so does
@@ -8,6 +8,7 @@
 //! llmring's (`tollgate_api::mcp`); what this module adds is in `docs/mcp.md`.
 
 pub(crate) mod catalog;
+pub(crate) mod executions;
 pub(crate) mod refresh;
 pub(crate) mod servers;
 pub(crate) mod tools;

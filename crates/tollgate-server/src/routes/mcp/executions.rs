@@ -21,17 +21,12 @@ use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, Usage
 use tollgate_store::{AppendItem, Charge, Dedupe, Execution, NewExecution, Recorded, ToolTarget};
 use uuid::Uuid;
 
-use super::conversations::bounded;
+use super::path_id;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
+use crate::routes::conversations::bounded;
 use crate::state::AppState;
-
-fn tool_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| {
-        ApiError::new(ErrorCode::InvalidPath, "tool_id must be a UUID").with_field("tool_id")
-    })
-}
 
 /// Record a tool execution
 ///
@@ -41,10 +36,10 @@ fn tool_id(raw: &str) -> Result<Uuid, ApiError> {
 /// `request_id`.
 #[utoipa::path(
     post,
-    path = "/api/v1/mcp/tools/{tool_id}/execute",
+    path = "/api/v1/mcp/tools/{id}/execute",
     tag = "mcp",
     operation_id = "record_tool_execution",
-    params(("tool_id" = String, Path, description = "The tool's id (a UUID)")),
+    params(("id" = String, Path, description = "The tool's id (a UUID)")),
     request_body = ExecutionBody,
     responses(
         (status = 200, description = "The execution as recorded; `metered` names its usage event when it was metered, `duplicate` is true for a repeated `request_id`", body = ToolExecution),
@@ -60,7 +55,7 @@ pub async fn execute(
     PathParam(raw_id): PathParam,
     Body(body): Body<ExecutionBody>,
 ) -> Result<Json<ToolExecution>, ApiError> {
-    let tool_id = tool_id(&raw_id)?;
+    let tool_id = path_id(&raw_id)?;
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let request_id = optional_text("request_id", body.request_id.as_deref(), 255)?;
     let hold_id = optional_text("hold_id", body.hold_id.as_deref(), 64)?;
@@ -285,10 +280,10 @@ fn answer(e: Execution, event: Option<&Recorded>, duplicate: bool) -> ToolExecut
 /// Newest first, metered or not.
 #[utoipa::path(
     get,
-    path = "/api/v1/mcp/tools/{tool_id}/history",
+    path = "/api/v1/mcp/tools/{id}/history",
     tag = "mcp",
     operation_id = "tool_history",
-    params(("tool_id" = String, Path, description = "The tool's id (a UUID)"), HistoryQuery),
+    params(("id" = String, Path, description = "The tool's id (a UUID)"), HistoryQuery),
     responses(
         (status = 200, description = "The tool's executions, newest first", body = Vec<ToolExecution>),
         (status = 404, description = "No such tool, or another tenant's"),
@@ -301,7 +296,7 @@ pub async fn history(
     PathParam(raw_id): PathParam,
     Params(q): Params<HistoryQuery>,
 ) -> Result<Json<Vec<ToolExecution>>, ApiError> {
-    let tool_id = tool_id(&raw_id)?;
+    let tool_id = path_id(&raw_id)?;
     let limit = bounded("limit", q.limit, 100, 1, 1000)?;
     let found = state
         .store()
