@@ -22,6 +22,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
+        // serde reads a struct from an array too, member by member in order; every body
+        // here is an object, so an array is refused rather than read by position.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::invalid_field(
+                "",
+                "the body must be a JSON object, not an array",
+            ));
+        }
         parse_json(&bytes).map(Body)
     }
 }

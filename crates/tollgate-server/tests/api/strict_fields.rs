@@ -93,6 +93,18 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
                 body: resp.json().await.unwrap_or(Value::Null),
             };
             assert_unknown(&r, "zzz_not_a_field", None);
+            // An array is never read as an object, member by member.
+            let req = app.http.request(
+                method.to_uppercase().parse().expect("method"),
+                format!("{}{url}", app.base),
+            );
+            let resp = req
+                .header("X-API-Key", &app.key)
+                .json(&json!([]))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(resp.status(), 422, "{method} {path} took an array");
             checked.push(format!("{method} {path}"));
         }
     }
@@ -125,6 +137,7 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
         "post /api/v1/mcp/servers/{id}/refresh",
         "post /api/v1/mcp/tools",
         "patch /api/v1/mcp/tools/{id}",
+        "post /api/v1/mcp/tools/{id}/execute",
     ] {
         assert!(checked.iter().any(|c| c == route), "{route}: {checked:?}");
     }
