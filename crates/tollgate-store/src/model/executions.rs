@@ -1,6 +1,5 @@
 //! MCP tool executions: what one records, and what is read back.
 
-use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -15,12 +14,8 @@ pub struct ToolTarget {
     pub server_id: Uuid,
     /// The server's name.
     pub server_name: String,
-    /// Price per execution set on the tool.
-    pub price_per_call: Option<Decimal>,
-    /// Price per reported unit set on the tool.
-    pub price_per_unit: Option<Decimal>,
-    /// The currency of the tool's prices (USD when unset).
-    pub currency: Option<String>,
+    /// The price set on the tool.
+    pub price: super::ToolPrice,
 }
 
 /// One execution to record.

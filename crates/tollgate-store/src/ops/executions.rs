@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::decode::{json_value, uuid};
 use crate::db::{query, row, Arg, Db};
-use crate::model::{Execution, NewExecution, ToolTarget};
+use crate::model::{Execution, NewExecution, ToolPrice, ToolTarget};
 use crate::StoreError;
 
 /// Inserts one execution (`?1`..`?13` as [`args`] gives them) unless its tool is gone or an
@@ -129,9 +129,11 @@ pub(super) async fn tool_target(
         name: r.name,
         server_id: uuid(&r.server_id)?,
         server_name: r.server_name,
-        price_per_call: price(r.price_per_call)?,
-        price_per_unit: price(r.price_per_unit)?,
-        currency: r.currency,
+        price: ToolPrice {
+            per_call: price(r.price_per_call)?,
+            per_unit: price(r.price_per_unit)?,
+            currency: r.currency,
+        },
     }))
 }
 

@@ -6,6 +6,7 @@ mod billing;
 mod concurrency;
 mod conversation_writes;
 mod conversations;
+mod executions;
 mod mcp;
 mod plans;
 mod prices;

@@ -172,27 +172,27 @@ fn metered_item(
 ) -> Result<AppendItem, ApiError> {
     let book = state.prices().current();
     let at = execution.executed_us;
-    let (rates, currency, version) =
-        if tool.price_per_call.is_some() || tool.price_per_unit.is_some() {
-            let currency = match &tool.currency {
-                Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
-                None => Currency::usd(),
-            };
-            let version = format!("tool:{}", tool_model(&tool.server_name, &tool.name));
-            (
-                Some(Rates::per_call(tool.price_per_call, tool.price_per_unit)),
-                currency,
-                Some(version),
-            )
-        } else if let Some(m) = book.find_tool(tenant_id, &tool.server_name, &tool.name, at) {
-            (
-                Some(m.entry.rates.clone()),
-                m.entry.currency.clone(),
-                Some(m.entry.version()),
-            )
-        } else {
-            (None, Currency::usd(), None)
+    let own = &tool.price;
+    let (rates, currency, version) = if own.per_call.is_some() || own.per_unit.is_some() {
+        let currency = match &own.currency {
+            Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
+            None => Currency::usd(),
         };
+        let version = format!("tool:{}", tool_model(&tool.server_name, &tool.name));
+        (
+            Some(Rates::per_call(own.per_call, own.per_unit)),
+            currency,
+            Some(version),
+        )
+    } else if let Some(m) = book.find_tool(tenant_id, &tool.server_name, &tool.name, at) {
+        (
+            Some(m.entry.rates.clone()),
+            m.entry.currency.clone(),
+            Some(m.entry.version()),
+        )
+    } else {
+        (None, Currency::usd(), None)
+    };
     let cost = match &rates {
         Some(r) => r
             .call_cost(execution.units)
