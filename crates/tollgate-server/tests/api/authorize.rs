@@ -1,44 +1,9 @@
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
-use tollgate_core::{Currency, Nanos};
-use tollgate_store::{AccountDefaults, LedgerKind, NewCredit};
+use serde_json::{json, Value};
+use tollgate_core::Nanos;
 
-use crate::support::{assert_error, TestApp};
-
-async fn top_up(app: &TestApp, user: &str, amount: &str) {
-    let a = Nanos::parse_exact(amount).expect("amount");
-    let defaults = AccountDefaults {
-        is_active: true,
-        billing_enabled: true,
-        limit_currency: Currency::usd(),
-        daily_limit: Some(Nanos::parse_exact("10").expect("limit")),
-        monthly_limit: Some(Nanos::parse_exact("100").expect("limit")),
-    };
-    app.db
-        .store
-        .post_credit(
-            &NewCredit {
-                tenant_id: app.tenant_id.clone(),
-                user_id: user.into(),
-                kind: LedgerKind::Topup,
-                amount: a,
-                delta: a,
-                currency: Currency::usd(),
-                description: None,
-                payment_provider: None,
-                payment_id: None,
-                log_id: None,
-                metadata: Map::new(),
-                idempotency_key: None,
-                request_hash: String::new(),
-                balance_low: None,
-            },
-            &defaults,
-        )
-        .await
-        .expect("top up");
-}
+use crate::support::{assert_error, top_up, TestApp};
 
 async fn held(app: &TestApp, user: &str) -> (Nanos, Nanos) {
     let a = app

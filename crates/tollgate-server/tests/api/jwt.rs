@@ -7,14 +7,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
 use secrecy::SecretString;
-use serde_json::{json, Map, Value};
-use tollgate_core::{Currency, Nanos};
+use serde_json::{json, Value};
+use tollgate_core::Nanos;
 use tollgate_server::settings::{JwtAlgorithm, JwtSettings};
 use tollgate_server::{Server, Settings};
 use tollgate_store::testing::TestDatabase;
-use tollgate_store::{AccountDefaults, LedgerKind, NewCredit};
 
-use crate::support::{assert_error, Reply, TestApp};
+use crate::support::{assert_error, top_up, Reply, TestApp};
 
 const ISSUER: &str = "https://id.example.test";
 const AUDIENCE: &str = "tollgate-test";
@@ -91,38 +90,6 @@ async fn post_bearer(app: &TestApp, token: &str, path: &str, body: &Value) -> Re
             .json(body),
     )
     .await
-}
-
-async fn top_up(app: &TestApp, user: &str, amount: &str) {
-    let a = Nanos::parse_exact(amount).expect("amount");
-    let defaults = AccountDefaults {
-        is_active: true,
-        billing_enabled: true,
-        limit_currency: Currency::usd(),
-        daily_limit: Some(Nanos::parse_exact("10").expect("limit")),
-        monthly_limit: Some(Nanos::parse_exact("100").expect("limit")),
-    };
-    let credit = NewCredit {
-        tenant_id: app.tenant_id.clone(),
-        user_id: user.into(),
-        kind: LedgerKind::Topup,
-        amount: a,
-        delta: a,
-        currency: Currency::usd(),
-        description: None,
-        payment_provider: None,
-        payment_id: None,
-        log_id: None,
-        metadata: Map::new(),
-        idempotency_key: None,
-        request_hash: String::new(),
-        balance_low: None,
-    };
-    app.db
-        .store
-        .post_credit(&credit, &defaults)
-        .await
-        .expect("top up");
 }
 
 #[tokio::test]

@@ -309,3 +309,39 @@ pub fn assert_error(r: &Reply, status: u16, code: &str) {
     assert!(!message.is_empty());
     assert_eq!(r.body["detail"].as_str(), Some(message));
 }
+
+/// Credits `amount` (a decimal string, USD) to `user`'s account straight through the store,
+/// creating the account with a $10 daily and $100 monthly limit.
+pub async fn top_up(app: &TestApp, user: &str, amount: &str) {
+    use tollgate_core::{Currency, Nanos};
+    use tollgate_store::{AccountDefaults, LedgerKind, NewCredit};
+    let a = Nanos::parse_exact(amount).expect("amount");
+    let defaults = AccountDefaults {
+        is_active: true,
+        billing_enabled: true,
+        limit_currency: Currency::usd(),
+        daily_limit: Some(Nanos::parse_exact("10").expect("limit")),
+        monthly_limit: Some(Nanos::parse_exact("100").expect("limit")),
+    };
+    let credit = NewCredit {
+        tenant_id: app.tenant_id.clone(),
+        user_id: user.into(),
+        kind: LedgerKind::Topup,
+        amount: a,
+        delta: a,
+        currency: Currency::usd(),
+        description: None,
+        payment_provider: None,
+        payment_id: None,
+        log_id: None,
+        metadata: serde_json::Map::new(),
+        idempotency_key: None,
+        request_hash: String::new(),
+        balance_low: None,
+    };
+    app.db
+        .store
+        .post_credit(&credit, &defaults)
+        .await
+        .expect("top up");
+}

@@ -3,10 +3,9 @@
 //! by tool in stats and costs, exported, and certified by a receipt.
 
 use serde_json::{json, Value};
-use tollgate_core::{Currency, Nanos};
-use tollgate_store::{AccountDefaults, LedgerKind, NewCredit};
+use tollgate_core::Nanos;
 
-use crate::support::{assert_error, TestApp};
+use crate::support::{assert_error, top_up, TestApp};
 
 /// The headers llmring's `MCPHttpClient` sends on every request.
 async fn llmring_post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
@@ -45,40 +44,6 @@ pub(crate) async fn tool(app: &TestApp, per_call: Option<&str>, per_unit: Option
     let (status, tool) = llmring_post(app, "/api/v1/mcp/tools", &body).await;
     assert_eq!(status, 200, "{tool}");
     tool["id"].as_str().expect("tool id").to_string()
-}
-
-async fn top_up(app: &TestApp, user: &str, amount: &str) {
-    let a = Nanos::parse_exact(amount).expect("amount");
-    let defaults = AccountDefaults {
-        is_active: true,
-        billing_enabled: true,
-        limit_currency: Currency::usd(),
-        daily_limit: None,
-        monthly_limit: None,
-    };
-    app.db
-        .store
-        .post_credit(
-            &NewCredit {
-                tenant_id: app.tenant_id.clone(),
-                user_id: user.into(),
-                kind: LedgerKind::Topup,
-                amount: a,
-                delta: a,
-                currency: Currency::usd(),
-                description: None,
-                payment_provider: None,
-                payment_id: None,
-                log_id: None,
-                metadata: Default::default(),
-                idempotency_key: None,
-                request_hash: String::new(),
-                balance_low: None,
-            },
-            &defaults,
-        )
-        .await
-        .expect("top up");
 }
 
 /// The user's balance and what is held on it.
