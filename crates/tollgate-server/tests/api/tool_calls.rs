@@ -273,6 +273,8 @@ async fn an_unpriced_tool_is_metered_at_zero_and_flagged_unpriced() {
         assert!(r["metered"].get("price_version").is_none(), "{r}");
         let logs = app.get("/api/v1/logs").await;
         assert_eq!(logs.body[0]["flags"], json!(["unpriced"]), "{}", logs.body);
+        let limits = app.get("/api/v1/billing/limits").await;
+        assert_eq!(limits.body["used"], 1, "counted in the plan quota: {}", limits.body);
     }
 }
 
@@ -339,5 +341,48 @@ async fn another_tenants_tool_is_missing_for_execute_and_history() {
             .await;
         assert_error(&r, 404, "NOT_FOUND");
         assert_eq!(r.body["detail"], "Tool not found");
+    }
+}
+
+#[tokio::test]
+async fn a_tool_without_a_price_of_its_own_is_charged_at_the_price_books() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("prices.toml");
+    std::fs::write(
+        &file,
+        "[[prices]]\nprovider = \"mcp\"\nmodel = \"courts/lookup_decision\"\n\
+         effective_from = \"2026-01-01\"\nper_call = \"0.05\"\nper_unit = \"0.0001\"\n",
+    )
+    .expect("write");
+    for app in TestApp::all_with(|s| s.pricing.file = Some(file.clone())).await {
+        let tool_id = tool(&app, None, None).await;
+        let (status, r) = llmring_post(
+            &app,
+            &format!("/api/v1/mcp/tools/{tool_id}/execute"),
+            &json!({"input": {}, "user_id": "u", "units": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{}: {r}", app.engine());
+        // $0.05 + 10 × $0.0001.
+        assert_eq!(r["metered"]["cost"], "0.051000000", "{r}");
+        assert_eq!(
+            r["metered"]["price_version"],
+            "file:mcp/courts/lookup_decision@2026-01-01"
+        );
+        let pricing = app.get("/api/v1/pricing").await;
+        let listed = pricing.body["prices"]
+            .as_array()
+            .expect("prices")
+            .iter()
+            .find(|p| p["provider"] == "mcp")
+            .cloned()
+            .expect("the tool's price is listed");
+        assert_eq!(listed["per_call"], "0.05", "{listed}");
+        let registry = app.get("/registry/").await;
+        assert!(
+            !registry.body["models"].to_string().contains("courts"),
+            "a tool is not a model: {}",
+            registry.body
+        );
     }
 }

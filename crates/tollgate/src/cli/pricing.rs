@@ -145,13 +145,15 @@ impl Pricing {
                                 e.rates.output.to_string(),
                                 rate(e.rates.cached_input),
                                 rate(e.rates.cache_write),
+                                rate(e.rates.per_call),
+                                rate(e.rates.per_unit),
                                 effective_label(e.effective_from_us),
                                 e.source.as_str().to_string(),
                             ]
                         })
                         .collect();
                     println!(
-                        "per million tokens\n{}",
+                        "per million tokens (per call and per unit: MCP tools)\n{}",
                         table(
                             &[
                                 "provider",
@@ -160,6 +162,8 @@ impl Pricing {
                                 "output",
                                 "cached",
                                 "cache write",
+                                "per call",
+                                "per unit",
                                 "from",
                                 "source"
                             ],
