@@ -80,8 +80,15 @@ fn common(f: CallFields<'_>, now_us: i64) -> Result<Common, Invalid> {
             us
         }
     };
+    let provider = required_text("provider", f.provider, 64)?;
+    if provider.eq_ignore_ascii_case(tollgate_core::pricing::TOOL_PROVIDER) {
+        return Err(Invalid::field(
+            "provider",
+            "provider 'mcp' is reserved for MCP tool executions; record them with POST /api/v1/mcp/tools/{id}/execute",
+        ));
+    }
     Ok(Common {
-        provider: required_text("provider", f.provider, 64)?,
+        provider,
         model: required_text("model", f.model, 255)?,
         alias: optional_text("alias", f.alias, 128)?,
         profile: optional_text("profile", f.profile, 64)?.unwrap_or_else(|| "default".to_string()),

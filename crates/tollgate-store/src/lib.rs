@@ -147,6 +147,14 @@ pub trait Store: Send + Sync + 'static {
         tool_id: Uuid,
     ) -> Result<Option<ToolTarget>, StoreError>;
 
+    /// The tenant's tool `tool` of its server named `server`.
+    async fn tool_by_name(
+        &self,
+        tenant_id: &str,
+        server: &str,
+        tool: &str,
+    ) -> Result<Option<ToolTarget>, StoreError>;
+
     /// Records a tool execution that no usage event meters, once per request id: a repeat
     /// returns the first, with `true`. NotFound when the tool is not the tenant's.
     async fn record_execution(

@@ -61,6 +61,7 @@ pub struct DailyCosts {
     pub by_model: BTreeMap<String, CostTotals>,
     /// By MCP tool (`<server>/<tool>`); tool executions also count under `by_model` and
     /// provider `mcp`.
+    #[serde(default)]
     pub by_tool: BTreeMap<String, CostTotals>,
     /// Always `day`.
     pub period: CostPeriod,
@@ -86,6 +87,7 @@ pub struct MonthlyCosts {
     pub by_model: BTreeMap<String, CostTotals>,
     /// By MCP tool (`<server>/<tool>`); tool executions also count under `by_model` and
     /// provider `mcp`.
+    #[serde(default)]
     pub by_tool: BTreeMap<String, CostTotals>,
     /// Always `month`.
     pub period: CostPeriod,

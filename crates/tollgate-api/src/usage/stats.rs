@@ -97,6 +97,7 @@ pub struct UsageStats {
     pub by_user: BTreeMap<String, GroupStats>,
     /// By MCP tool (`<server>/<tool>`, the model of a tool execution's event; LLM calls are
     /// left out). Tool executions also count under `by_model` and under provider `mcp`.
+    #[serde(default)]
     pub by_tool: BTreeMap<String, GroupStats>,
     /// How `groups` is keyed.
     pub group_by: StatsGroupBy,

@@ -21,7 +21,8 @@
 //! per_unit = "0.001"              # optional: per unit of the quantity it reports
 //! ```
 //!
-//! `input` and `output` are required unless the entry has `per_call` or `per_unit`.
+//! A model's entry needs `input` and `output`; an MCP tool's (provider `mcp`) needs `per_call` or
+//! `per_unit` and has no token rates.
 
 use std::str::FromStr;
 
@@ -135,13 +136,30 @@ impl Row {
         let opt = |a: Option<Amount>| a.map(|a| a.decimal()).transpose();
         let per_call = opt(self.per_call)?;
         let per_unit = opt(self.per_unit)?;
-        let per_call_only = per_call.is_some() || per_unit.is_some();
+        // A tool is priced per call and per unit only; a model by its tokens only. Either
+        // half on the other would price it at zero without flagging it unpriced.
+        let tool = provider == super::TOOL_PROVIDER;
+        let tokens = [
+            &self.input,
+            &self.output,
+            &self.cached_input,
+            &self.cache_write,
+            &self.reasoning,
+        ];
+        if tool {
+            if per_call.is_none() && per_unit.is_none() {
+                return Err("an MCP tool's price (provider mcp) needs per_call or per_unit".into());
+            }
+            if tokens.iter().any(|t| t.is_some()) {
+                return Err("an MCP tool's price (provider mcp) has no token rates; use per_call and per_unit".into());
+            }
+        } else if per_call.is_some() || per_unit.is_some() {
+            return Err("per_call and per_unit price MCP tools only (provider mcp)".into());
+        }
         let token_rate = |a: Option<Amount>, name: &str| match a {
             Some(a) => a.decimal(),
-            None if per_call_only => Ok(Decimal::ZERO),
-            None => Err(format!(
-                "{name} is required (or per_call / per_unit, for a price per call)"
-            )),
+            None if tool => Ok(Decimal::ZERO),
+            None => Err(format!("{name} is required")),
         };
         Ok(PriceEntry {
             provider,
@@ -180,10 +198,12 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
             "effective_from = \"{}\"\n",
             super::effective_label(e.effective_from_us)
         ));
-        out.push_str(&format!(
-            "input = \"{}\"\noutput = \"{}\"\n",
-            e.rates.input, e.rates.output
-        ));
+        if e.provider != super::TOOL_PROVIDER {
+            out.push_str(&format!(
+                "input = \"{}\"\noutput = \"{}\"\n",
+                e.rates.input, e.rates.output
+            ));
+        }
         for (name, v) in [
             ("cached_input", e.rates.cached_input),
             ("cache_write", e.rates.cache_write),
@@ -280,6 +300,25 @@ mod tests {
         )
         .expect_err("no input rate");
         assert!(err.to_string().contains("input is required"), "{err}");
+        for (row, says) in [
+            (
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\nper_call='1'",
+                "MCP tools only",
+            ),
+            (
+                "provider='mcp'\nmodel='s/t'\ninput='1'\nper_call='1'",
+                "no token rates",
+            ),
+            ("provider='mcp'\nmodel='s/t'", "needs per_call or per_unit"),
+        ] {
+            let err = parse_price_file(
+                &format!("[[prices]]\neffective_from='2026-01-01'\n{row}\n"),
+                PriceSource::File,
+                None,
+            )
+            .expect_err(says);
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tollgate_api::authorize::{
     Estimate, HoldReleased, Quota, RefusalCode,
 };
 use tollgate_api::billing::Loose;
+use tollgate_core::pricing::TOOL_PROVIDER;
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos, TokenCounts};
@@ -19,8 +20,38 @@ use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
 use crate::state::AppState;
 
-/// The estimate: the client's cost, else the price of the estimated tokens, else zero.
-fn estimate(
+/// The estimate of one execution of an MCP tool (`model` is `<server>/<tool>`), priced as its
+/// execution will be; 422 when the tool is unknown or has no price.
+async fn tool_estimate(
+    state: &AppState,
+    tenant: &str,
+    book: &tollgate_core::PriceBook,
+    model: &str,
+) -> Result<(Nanos, Currency), ApiError> {
+    let unknown = || {
+        ApiError::invalid_field(
+            "model",
+            format!("no MCP tool '{model}' (send <server>/<tool>) with a price; send estimated_cost instead"),
+        )
+    };
+    let (server, tool) = model.trim().split_once('/').ok_or_else(unknown)?;
+    let target = state
+        .store()
+        .tool_by_name(tenant, server, tool)
+        .await?
+        .ok_or_else(unknown)?;
+    let priced = crate::routes::mcp::executions::tool_price(book, tenant, &target, now_us())?
+        .ok_or_else(unknown)?;
+    let cost = priced
+        .rates
+        .call_cost(None)
+        .map_err(|e| ApiError::invalid_field("model", e.to_string()))?;
+    Ok((cost, priced.currency))
+}
+
+/// The estimate: the client's cost, else the price of the estimated tokens (or of one tool
+/// execution, for provider `mcp`), else zero.
+async fn estimate(
     state: &AppState,
     tenant: &str,
     b: &AuthorizeBody,
@@ -65,6 +96,9 @@ fn estimate(
     };
     let book = state.prices().current();
     let provider = b.provider.as_deref().unwrap_or("");
+    if provider.trim().eq_ignore_ascii_case(TOOL_PROVIDER) {
+        return tool_estimate(state, tenant, &book, model).await;
+    }
     match book.find(tenant, provider, model, now_us()) {
         Some(m) => {
             let cost =
@@ -185,7 +219,7 @@ pub async fn authorize(
     Body(body): Body<AuthorizeBody>,
 ) -> Result<Json<DecisionView>, ApiError> {
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
-    let (estimate, currency) = estimate(&state, &auth.tenant_id, &body)?;
+    let (estimate, currency) = estimate(&state, &auth.tenant_id, &body).await?;
     let billing = state.billing();
     let hold_until_us = if body.hold {
         let ttl = match body.hold_ttl_seconds {

@@ -93,7 +93,7 @@ async fn an_execution_with_a_user_and_a_hold_is_charged_once_settles_the_hold_an
         assert_eq!(first["metered"]["currency"], "USD");
         assert_eq!(
             first["metered"]["price_version"],
-            "tool:courts/lookup_decision"
+            "tool:courts/lookup_decision@0.02+0.001/unit"
         );
         assert_eq!(first["units"], 3);
         assert!(first.get("duplicate").is_none(), "{first}");
@@ -274,7 +274,11 @@ async fn an_unpriced_tool_is_metered_at_zero_and_flagged_unpriced() {
         let logs = app.get("/api/v1/logs").await;
         assert_eq!(logs.body[0]["flags"], json!(["unpriced"]), "{}", logs.body);
         let limits = app.get("/api/v1/billing/limits").await;
-        assert_eq!(limits.body["used"], 1, "counted in the plan quota: {}", limits.body);
+        assert_eq!(
+            limits.body["used"], 1,
+            "counted in the plan quota: {}",
+            limits.body
+        );
     }
 }
 
@@ -384,5 +388,95 @@ async fn a_tool_without_a_price_of_its_own_is_charged_at_the_price_books() {
             "a tool is not a model: {}",
             registry.body
         );
+    }
+}
+
+#[tokio::test]
+async fn authorize_prices_a_tool_execution_as_it_will_be_charged_and_the_execution_settles_the_hold(
+) {
+    for app in TestApp::all().await {
+        let tool_id = tool(&app, Some("0.02"), None).await;
+        top_up(&app, "u", "1").await;
+        let a = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "provider": "mcp", "model": "courts/lookup_decision",
+                        "hold": true}),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}: {}", app.engine(), a.body);
+        assert_eq!(
+            balance(&app, "u").await.1,
+            nanos("0.02"),
+            "the tool's price is held"
+        );
+        let hold = a.body["hold_id"].as_str().expect("hold");
+        let (status, r) = llmring_post(
+            &app,
+            &format!("/api/v1/mcp/tools/{tool_id}/execute"),
+            &json!({"input": {}, "user_id": "u", "hold_id": hold}),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(balance(&app, "u").await, (nanos("0.98"), Nanos::ZERO));
+        let unknown = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "u", "provider": "mcp", "model": "courts/nothing"}),
+            )
+            .await;
+        assert_error(&unknown, 422, "INVALID_FIELD");
+        assert_eq!(unknown.body["error"]["field"], "model");
+    }
+}
+
+#[tokio::test]
+async fn a_request_id_names_one_execution_of_one_tool_and_mcp_is_no_llm_provider() {
+    for app in TestApp::all().await {
+        let tool_id = tool(&app, Some("0.02"), None).await;
+        let server = llmring_post(
+            &app,
+            "/api/v1/mcp/servers",
+            &json!({"name": "maps", "url": "http://127.0.0.1:9/maps", "transport_type": "http"}),
+        )
+        .await
+        .1;
+        let (_, other) = llmring_post(
+            &app,
+            "/api/v1/mcp/tools",
+            &json!({"server_id": server["id"], "name": "route", "input_schema": {}}),
+        )
+        .await;
+        let other = other["id"].as_str().expect("tool").to_string();
+        let body = json!({"input": {}, "request_id": "r-1"});
+        let (status, _) =
+            llmring_post(&app, &format!("/api/v1/mcp/tools/{tool_id}/execute"), &body).await;
+        assert_eq!(status, 200);
+        let r = app
+            .post(&format!("/api/v1/mcp/tools/{other}/execute"), &body)
+            .await;
+        assert_error(&r, 409, "CONFLICT");
+        assert_eq!(r.body["error"]["field"], "request_id");
+
+        let llm = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "mcp", "model": "courts/lookup_decision",
+                                        "input_tokens": 1, "output_tokens": 1}),
+            )
+            .await;
+        assert_error(&llm, 422, "INVALID_FIELD");
+        assert_eq!(llm.body["error"]["field"], "provider");
+
+        for (name, status) in [("courts", 409), ("a/b", 422)] {
+            let (got, body) = llmring_post(
+                &app,
+                "/api/v1/mcp/servers",
+                &json!({"name": name, "url": "http://127.0.0.1:9/x", "transport_type": "http"}),
+            )
+            .await;
+            assert_eq!(got, status, "{name}: {body}");
+            assert_eq!(body["error"]["field"], "name", "{body}");
+        }
     }
 }

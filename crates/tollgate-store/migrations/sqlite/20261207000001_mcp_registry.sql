@@ -18,6 +18,8 @@ CREATE TABLE mcp_servers (
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX mcp_servers_by_creation ON mcp_servers (tenant_id, created_us);
+-- A tool is priced and counted as `<server name>/<tool name>`, so a name names one server.
+CREATE UNIQUE INDEX mcp_servers_by_name ON mcp_servers (tenant_id, name);
 
 -- A tool may carry its own price (exact decimal strings, per call and per unit of the
 -- quantity an execution reports); without one the price book prices it.

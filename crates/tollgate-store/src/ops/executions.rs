@@ -106,35 +106,61 @@ fn price(text: Option<String>) -> Result<Option<Decimal>, StoreError> {
     .transpose()
 }
 
+/// The columns of [`TargetRow`], from `mcp_tools t` joined with its server `s`.
+const TARGET_SELECT: &str = "SELECT t.id, t.name, t.server_id, s.name AS server_name, \
+     t.price_per_call, t.price_per_unit, t.currency FROM mcp_tools t \
+     JOIN mcp_servers s ON s.tenant_id = t.tenant_id AND s.id = t.server_id";
+
 pub(super) async fn tool_target(
     db: &Db,
     tenant_id: &str,
     tool_id: Uuid,
 ) -> Result<Option<ToolTarget>, StoreError> {
-    let Some(r) = query(
-        "SELECT t.id, t.name, t.server_id, s.name AS server_name, t.price_per_call, \
-         t.price_per_unit, t.currency FROM mcp_tools t \
-         JOIN mcp_servers s ON s.tenant_id = t.tenant_id AND s.id = t.server_id \
-         WHERE t.tenant_id = $1 AND t.id = $2",
-    )
+    query(format!(
+        "{TARGET_SELECT} WHERE t.tenant_id = $1 AND t.id = $2"
+    ))
     .bind(tenant_id)
     .bind(tool_id.to_string())
     .fetch_optional_as::<TargetRow>(db)
     .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ToolTarget {
-        id: uuid(&r.id)?,
-        name: r.name,
-        server_id: uuid(&r.server_id)?,
-        server_name: r.server_name,
-        price: ToolPrice {
-            per_call: price(r.price_per_call)?,
-            per_unit: price(r.price_per_unit)?,
-            currency: r.currency,
-        },
-    }))
+    .map(ToolTarget::try_from)
+    .transpose()
+}
+
+pub(super) async fn tool_by_name(
+    db: &Db,
+    tenant_id: &str,
+    server: &str,
+    tool: &str,
+) -> Result<Option<ToolTarget>, StoreError> {
+    query(format!(
+        "{TARGET_SELECT} WHERE t.tenant_id = $1 AND s.name = $2 AND t.name = $3"
+    ))
+    .bind(tenant_id)
+    .bind(server)
+    .bind(tool)
+    .fetch_optional_as::<TargetRow>(db)
+    .await?
+    .map(ToolTarget::try_from)
+    .transpose()
+}
+
+impl TryFrom<TargetRow> for ToolTarget {
+    type Error = StoreError;
+
+    fn try_from(r: TargetRow) -> Result<ToolTarget, StoreError> {
+        Ok(ToolTarget {
+            id: uuid(&r.id)?,
+            name: r.name,
+            server_id: uuid(&r.server_id)?,
+            server_name: r.server_name,
+            price: ToolPrice {
+                per_call: price(r.price_per_call)?,
+                per_unit: price(r.price_per_unit)?,
+                currency: r.currency,
+            },
+        })
+    }
 }
 
 pub(super) async fn find_execution(
@@ -178,6 +204,14 @@ pub(super) async fn record_execution(
         insert = insert.bind(a);
     }
     if insert.execute(&mut tx).await? == 0 {
+        drop(tx);
+        // Either the tool is not the tenant's, or a concurrent execution with the same
+        // request id committed first (PostgreSQL; SQLite's writer takes them in turn).
+        if let Some(request_id) = &e.request_id {
+            if let Some(first) = find_execution(db, tenant_id, request_id).await? {
+                return Ok((first, true));
+            }
+        }
         return Err(StoreError::NotFound(format!("tool {}", e.tool_id)));
     }
     tx.commit().await?;

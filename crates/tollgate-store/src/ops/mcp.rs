@@ -30,7 +30,8 @@ pub(super) async fn create_server(db: &Db, s: &NewMcpServer) -> Result<McpServer
     .bind(object_text(s.capabilities.as_ref()))
     .bind(s.created_us)
     .execute(&mut tx)
-    .await?;
+    .await
+    .map_err(|e| named_twice(e, &s.name))?;
     let server = server_in(&mut tx, &s.tenant_id, s.id)
         .await?
         .ok_or_else(|| StoreError::Invariant("a server just inserted is missing".into()))?;
@@ -108,6 +109,16 @@ pub(super) async fn get_server(
     .transpose()
 }
 
+/// A unique violation on a server's name, said as such.
+fn named_twice(e: StoreError, name: &str) -> StoreError {
+    match e {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "the tenant already has an MCP server named '{name}'"
+        )),
+        other => other,
+    }
+}
+
 pub(super) async fn update_server(
     db: &Db,
     tenant: &str,
@@ -145,7 +156,11 @@ pub(super) async fn update_server(
         .push(" AND id = ")
         .push_bind(id.to_string());
     let mut tx = db.begin_write().await?;
-    if sql.execute(&mut tx).await? == 0 {
+    let changed = sql.execute(&mut tx).await.map_err(|e| match &change.name {
+        Some(name) => named_twice(e, name),
+        None => e,
+    })?;
+    if changed == 0 {
         return Ok(None);
     }
     let server = server_in(&mut tx, tenant, id).await?;

@@ -288,6 +288,16 @@ impl Store for SqlStore {
         executions::tool_target(&self.db, tenant_id, tool_id).await
     }
 
+    #[tracing::instrument(name = "store.tool_by_name", skip_all, fields(tenant = %tenant_id))]
+    async fn tool_by_name(
+        &self,
+        tenant_id: &str,
+        server: &str,
+        tool: &str,
+    ) -> Result<Option<ToolTarget>, StoreError> {
+        executions::tool_by_name(&self.db, tenant_id, server, tool).await
+    }
+
     #[tracing::instrument(name = "store.record_execution", skip_all, fields(tenant = %tenant_id))]
     async fn record_execution(
         &self,

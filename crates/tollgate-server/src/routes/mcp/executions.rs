@@ -14,11 +14,11 @@ use axum::Json;
 use serde_json::{Map, Value};
 use tollgate_api::tool_calls::{ExecutionBody, HistoryQuery, Metered, ToolExecution};
 use tollgate_api::ErrorCode;
-use tollgate_core::pricing::{tool_model, Rates, TOOL_PROVIDER};
+use tollgate_core::pricing::{tool_model, PriceBook, Rates, TOOL_PROVIDER};
 use tollgate_core::time::{format_us, now_us};
 use tollgate_core::validate::{optional_text, Invalid};
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
-use tollgate_store::{AppendItem, Charge, Dedupe, Execution, NewExecution, Recorded, ToolTarget};
+use tollgate_store::{AppendItem, Charge, Dedupe, Execution, NewExecution, ToolTarget};
 use uuid::Uuid;
 
 use super::path_id;
@@ -66,6 +66,17 @@ pub async fn execute(
         .await?
         .ok_or_else(|| ApiError::not_found("Tool"))?;
 
+    // A repeat of a recorded execution is that execution, metered or not, whatever this
+    // attempt says: a new attempt (after a failure, say) needs a new request_id.
+    if let Some(request_id) = &execution.request_id {
+        if let Some(found) = state
+            .store()
+            .find_execution(&auth.tenant_id, request_id)
+            .await?
+        {
+            return repeat(&state, &auth.tenant_id, found, tool_id).await;
+        }
+    }
     let metered = execution.user_id.is_some()
         && (execution.error.is_none() || state.settings().billing.charge_failed_tool_calls);
     if !metered {
@@ -80,21 +91,12 @@ pub async fn execute(
             .store()
             .record_execution(&auth.tenant_id, &execution)
             .await?;
-        return Ok(Json(answer(recorded, None, duplicate)));
+        if duplicate {
+            return repeat(&state, &auth.tenant_id, recorded, tool_id).await;
+        }
+        return Ok(Json(answer(recorded, None, false)));
     }
 
-    // A repeat of an execution recorded without metering (a failure, say) stays that one.
-    if let Some(request_id) = &execution.request_id {
-        if let Some(found) = state
-            .store()
-            .find_execution(&auth.tenant_id, request_id)
-            .await?
-        {
-            if found.log_id.is_none() {
-                return Ok(Json(answer(found, None, true)));
-            }
-        }
-    }
     let _permit = state.pending(1).await?;
     let item = metered_item(&state, &auth.tenant_id, &target, execution.clone(), hold_id)?;
     let recorded = state.batcher().append(vec![item]).await?;
@@ -102,28 +104,98 @@ pub async fn execute(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::internal("append returned no outcome"))?;
+    let metered = Metered {
+        log_id: r.log_id.to_string(),
+        cost: Some(r.cost.to_string()),
+        currency: Some(r.currency.to_string()),
+        price_version: r.price_version.clone(),
+    };
     if !r.duplicate {
         let stored = Execution {
             recorded: execution,
             log_id: Some(r.log_id),
         };
-        return Ok(Json(answer(stored, Some(&r), false)));
+        return Ok(Json(answer(stored, Some(metered), false)));
     }
+    // Recorded meanwhile by a concurrent attempt with the same request_id: that one.
     let request_id = execution.request_id.as_deref().unwrap_or_default();
-    let first = state
+    match state
         .store()
         .find_execution(&auth.tenant_id, request_id)
         .await?
-        .filter(|e| e.log_id == Some(r.log_id))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "request_id already names another call, not an execution of this tool; send a new request_id",
-            )
-            .with_field("request_id")
-        })?;
-    Ok(Json(answer(first, Some(&r), true)))
+    {
+        Some(first) if first.log_id == Some(r.log_id) && first.recorded.tool_id == tool_id => {
+            Ok(Json(answer(first, Some(metered), true)))
+        }
+        _ => Err(reused(request_id)),
+    }
 }
+
+/// 409: `request_id` names another call.
+fn reused(request_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        format!(
+            "request_id '{request_id}' already names another call (an LLM call, or another tool's \
+             execution); send a new request_id"
+        ),
+    )
+    .with_field("request_id")
+}
+
+/// The answer to a repeated `request_id`: the execution first recorded with it, when it is of
+/// this tool, with the event that metered it.
+async fn repeat(
+    state: &AppState,
+    tenant_id: &str,
+    first: Execution,
+    tool_id: Uuid,
+) -> Result<Json<ToolExecution>, ApiError> {
+    if first.recorded.tool_id != tool_id {
+        return Err(reused(
+            first.recorded.request_id.as_deref().unwrap_or_default(),
+        ));
+    }
+    let metered = match first.log_id {
+        Some(log_id) => Some(metered_event(state, tenant_id, log_id).await?),
+        None => None,
+    };
+    Ok(Json(answer(first, metered, true)))
+}
+
+/// How the event `log_id` metered an execution, read from its canonical entry (only the id
+/// once the entry has been archived).
+async fn metered_event(
+    state: &AppState,
+    tenant_id: &str,
+    log_id: Uuid,
+) -> Result<Metered, ApiError> {
+    let entry = state
+        .store()
+        .find_log_entry(tenant_id, log_id)
+        .await?
+        .and_then(|e| e.entry)
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    let text = |key: &str| {
+        entry
+            .as_ref()
+            .and_then(|e| e.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Ok(Metered {
+        log_id: log_id.to_string(),
+        cost: text("cost"),
+        currency: text("currency"),
+        price_version: text("price_version"),
+    })
+}
+
+/// The most units one execution may report.
+const MAX_UNITS: i64 = 1_000_000;
+
+/// The longest `error` kept.
+const MAX_ERROR_BYTES: usize = 16 * 1024;
 
 /// The execution to record, validated.
 fn new_execution(
@@ -142,10 +214,27 @@ fn new_execution(
                 .map_err(|_| Invalid::field("conversation_id", "conversation_id must be a UUID"))
         })
         .transpose()?;
-    for (field, value) in [("duration_ms", body.duration_ms), ("units", body.units)] {
-        if value.is_some_and(|v| v < 0) {
-            return Err(Invalid::field(field, format!("{field} must not be negative")).into());
+    for (field, value, max) in [
+        ("duration_ms", body.duration_ms, i64::MAX),
+        ("units", body.units, MAX_UNITS),
+    ] {
+        if value.is_some_and(|v| !(0..=max).contains(&v)) {
+            return Err(
+                Invalid::field(field, format!("{field} must be between 0 and {max}")).into(),
+            );
         }
+    }
+    // An empty error is no error; a long one is refused rather than cut.
+    let error = body
+        .error
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty());
+    if error.as_ref().is_some_and(|e| e.len() > MAX_ERROR_BYTES) {
+        return Err(Invalid::field(
+            "error",
+            format!("error must be at most {MAX_ERROR_BYTES} bytes of UTF-8"),
+        )
+        .into());
     }
     Ok(NewExecution {
         id: Uuid::now_v7(),
@@ -153,13 +242,65 @@ fn new_execution(
         conversation_id,
         input: Some(Value::Object(body.input)),
         output: body.output.map(Value::Object),
-        error: body.error,
+        error,
         duration_ms: body.duration_ms,
         units: body.units,
         user_id,
         request_id,
         executed_us: now_us(),
     })
+}
+
+/// What a tool's executions cost: its rates, their currency and the price version events
+/// carry.
+pub(crate) struct ToolPriced {
+    /// Per call and per unit.
+    pub(crate) rates: Rates,
+    /// The rates' currency.
+    pub(crate) currency: Currency,
+    /// `tool:<server>/<tool>@<per call>+<per unit>/unit` for the tool's own price, else the
+    /// price book entry's version.
+    pub(crate) version: String,
+}
+
+/// The price of `tool` at `at_us`: its own price, else the price book's (the tenant's own
+/// prices first), else none.
+pub(crate) fn tool_price(
+    book: &PriceBook,
+    tenant_id: &str,
+    tool: &ToolTarget,
+    at_us: i64,
+) -> Result<Option<ToolPriced>, ApiError> {
+    let own = &tool.price;
+    if own.per_call.is_some() || own.per_unit.is_some() {
+        let currency = match &own.currency {
+            Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
+            None => Currency::usd(),
+        };
+        // The rates are in the version, so that events charged before and after a change of
+        // the tool's price name different prices.
+        let rate = |d: Option<rust_decimal::Decimal>| {
+            d.map_or_else(|| "0".to_string(), |d| d.normalize().to_string())
+        };
+        let version = format!(
+            "tool:{}@{}+{}/unit",
+            tool_model(&tool.server_name, &tool.name),
+            rate(own.per_call),
+            rate(own.per_unit),
+        );
+        return Ok(Some(ToolPriced {
+            rates: Rates::per_call(own.per_call, own.per_unit),
+            currency,
+            version,
+        }));
+    }
+    Ok(book
+        .find_tool(tenant_id, &tool.server_name, &tool.name, at_us)
+        .map(|m| ToolPriced {
+            rates: m.entry.rates.clone(),
+            currency: m.entry.currency.clone(),
+            version: m.entry.version(),
+        }))
 }
 
 /// The usage event that meters `execution`, priced, with its charge.
@@ -172,39 +313,25 @@ fn metered_item(
 ) -> Result<AppendItem, ApiError> {
     let book = state.prices().current();
     let at = execution.executed_us;
-    let own = &tool.price;
-    let (rates, currency, version) = if own.per_call.is_some() || own.per_unit.is_some() {
-        let currency = match &own.currency {
-            Some(c) => Currency::try_from(c.clone()).map_err(ApiError::internal)?,
-            None => Currency::usd(),
-        };
-        let version = format!("tool:{}", tool_model(&tool.server_name, &tool.name));
-        (
-            Some(Rates::per_call(own.per_call, own.per_unit)),
-            currency,
-            Some(version),
-        )
-    } else if let Some(m) = book.find_tool(tenant_id, &tool.server_name, &tool.name, at) {
-        (
-            Some(m.entry.rates.clone()),
-            m.entry.currency.clone(),
-            Some(m.entry.version()),
-        )
-    } else {
-        (None, Currency::usd(), None)
+    let price = tool_price(&book, tenant_id, tool, at)?;
+    let (rates, currency, version) = match price {
+        Some(p) => (Some(p.rates), p.currency, Some(p.version)),
+        None => (None, Currency::usd(), None),
     };
     let cost = match &rates {
-        Some(r) => r
-            .call_cost(execution.units)
-            .map_err(|e| Invalid::field("units", e.to_string()))?,
+        Some(r) => r.call_cost(execution.units).map_err(|e| {
+            let field = if execution.units.is_some() {
+                "units"
+            } else {
+                "tool_id"
+            };
+            Invalid::field(field, format!("the execution's cost is out of range: {e}"))
+        })?,
         None => Nanos::ZERO,
     };
     let mut metadata = Map::new();
     metadata.insert("tool_id".into(), tool.id.to_string().into());
     metadata.insert("execution_id".into(), execution.id.to_string().into());
-    if let Some(error) = &execution.error {
-        metadata.insert("error".into(), error.clone().into());
-    }
     let event = UsageEvent {
         log_id: Uuid::now_v7(),
         tenant_id: tenant_id.to_string(),
@@ -250,9 +377,17 @@ fn metered_item(
     })
 }
 
-/// An execution on the wire, with its event when it was metered.
-fn answer(e: Execution, event: Option<&Recorded>, duplicate: bool) -> ToolExecution {
+/// An execution on the wire, with how it was metered (only the event's id when not given).
+fn answer(e: Execution, metered: Option<Metered>, duplicate: bool) -> ToolExecution {
     let r = e.recorded;
+    let metered = metered.or_else(|| {
+        e.log_id.map(|log_id| Metered {
+            log_id: log_id.to_string(),
+            cost: None,
+            currency: None,
+            price_version: None,
+        })
+    });
     ToolExecution {
         id: r.id.to_string(),
         tool_id: r.tool_id.to_string(),
@@ -265,12 +400,7 @@ fn answer(e: Execution, event: Option<&Recorded>, duplicate: bool) -> ToolExecut
         units: r.units,
         user_id: r.user_id,
         request_id: r.request_id,
-        metered: e.log_id.map(|log_id| Metered {
-            log_id: log_id.to_string(),
-            cost: event.map(|r| r.cost.to_string()),
-            currency: event.map(|r| r.currency.to_string()),
-            price_version: event.and_then(|r| r.price_version.clone()),
-        }),
+        metered,
         duplicate,
     }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use tollgate_api::mcp::{McpServer, McpServerCreate, McpServerDeleted, McpServerUpdate};
 use tollgate_core::time::now_us;
-use tollgate_store::{McpServerChange, NewMcpServer};
+use tollgate_store::{McpServerChange, NewMcpServer, StoreError};
 use uuid::Uuid;
 
 use super::{check_length, check_url, non_empty, path_id, server_view, transport};
@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::extract::{Body, Params, PathParam};
 use crate::mcp::check_auth_config;
 use crate::state::AppState;
+use tollgate_api::ErrorCode;
 
 /// Register an MCP server
 ///
@@ -39,7 +40,7 @@ pub async fn create(
     auth: Can<need::IngestOrAdmin>,
     Body(b): Body<McpServerCreate>,
 ) -> Result<Json<McpServer>, ApiError> {
-    check_length("name", &b.name, 255)?;
+    check_server_name(&b.name)?;
     let t = transport(b.transport_type);
     check_url(&b.url, t)?;
     if let Some(config) = &b.auth_config {
@@ -57,8 +58,32 @@ pub async fn create(
             capabilities: non_empty(b.capabilities),
             created_us: now_us(),
         })
-        .await?;
+        .await
+        .map_err(name_taken)?;
     Ok(Json(server_view(&server)))
+}
+
+/// A server's name: 1 to 255 characters, no `/` (a tool is priced and counted as
+/// `<server>/<tool>`, which must name one tool).
+fn check_server_name(name: &str) -> Result<(), ApiError> {
+    check_length("name", name, 255)?;
+    if name.contains('/') {
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must not contain '/': a tool is priced and counted as <server>/<tool>",
+        ));
+    }
+    Ok(())
+}
+
+/// 409 naming `name` for a name another of the tenant's servers has.
+fn name_taken(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(message) => {
+            ApiError::new(ErrorCode::Conflict, message).with_field("name")
+        }
+        other => other.into(),
+    }
 }
 
 /// Query of `GET /api/v1/mcp/servers`.
@@ -135,7 +160,7 @@ async fn change(
 ) -> Result<Json<McpServer>, ApiError> {
     let id = path_id(id)?;
     if let Some(name) = &b.name {
-        check_length("name", name, 255)?;
+        check_server_name(name)?;
     }
     if let Some(Some(config)) = &b.auth_config {
         check_auth_config(config)?;
@@ -160,7 +185,8 @@ async fn change(
     };
     let server = store
         .update_mcp_server(&auth.tenant_id, id, &change, now_us())
-        .await?
+        .await
+        .map_err(name_taken)?
         .ok_or_else(not_found)?;
     Ok(Json(server_view(&server)))
 }

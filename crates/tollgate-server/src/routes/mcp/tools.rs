@@ -21,7 +21,8 @@ use crate::extract::{Body, Params, PathParam};
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
-/// A price: a non-negative exact decimal, read from its text; 422 naming `field` otherwise.
+/// A price: a non-negative exact decimal of at most [`MAX_PRICE`], read from its text; 422
+/// naming `field` otherwise.
 fn price(field: &str, value: &Loose) -> Result<Decimal, ApiError> {
     let example = "a decimal string such as \"0.01\"";
     let bad = |why: String| ApiError::invalid_field(field, format!("{field} {why}"));
@@ -39,8 +40,15 @@ fn price(field: &str, value: &Loose) -> Result<Decimal, ApiError> {
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(bad(format!("must not be negative, not '{text}'")));
     }
+    // So that a call of up to MAX_UNITS units stays far inside what a cost can hold.
+    if amount > Decimal::from(MAX_PRICE) {
+        return Err(bad(format!("must be at most {MAX_PRICE}, not '{text}'")));
+    }
     Ok(amount)
 }
+
+/// The highest price per call or per unit a tool may carry.
+const MAX_PRICE: i64 = 1_000;
 
 fn currency(value: &str) -> Result<String, ApiError> {
     Currency::try_from(value.to_string())
