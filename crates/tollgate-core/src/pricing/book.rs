@@ -97,10 +97,37 @@ impl PriceBook {
         model: &str,
         at_us: i64,
     ) -> Option<Match<'_>> {
-        candidates(provider, model)
+        let found = candidates(provider, model)
             .into_iter()
-            .find_map(|(p, m)| self.exact(tenant_id, &p, &m, at_us))
-            .map(|entry| Match { entry })
+            .find_map(|(p, m)| self.exact(tenant_id, &p, &m, at_us));
+        match found {
+            Some(entry) => Some(Match { entry }),
+            // A bare model name (`gpt-4o`, no provider) is the one provider's that prices it,
+            // when exactly one does.
+            None if provider.trim().is_empty() => {
+                let only = self.only_provider_of(tenant_id, model)?;
+                self.find(tenant_id, &only, model, at_us)
+            }
+            None => None,
+        }
+    }
+
+    /// The provider whose prices name `model` (or its family without a snapshot date), when
+    /// exactly one provider's do.
+    fn only_provider_of(&self, tenant_id: &str, model: &str) -> Option<String> {
+        let names: Vec<String> = candidates("", model).into_iter().map(|(_, m)| m).collect();
+        let mut providers = self
+            .entries
+            .keys()
+            .filter(|(t, p, m)| {
+                (t.is_empty() || t == tenant_id)
+                    && !p.is_empty()
+                    && p != TOOL_PROVIDER
+                    && names.contains(m)
+            })
+            .map(|(_, p, _)| p.as_str());
+        let first = providers.next()?;
+        providers.all(|p| p == first).then(|| first.to_string())
     }
 
     /// The price of `server`'s tool `tool` (the entry of provider `mcp`, model
@@ -268,6 +295,33 @@ mod tests {
         assert!(book
             .find_tool("t2", "courts", "lookup", at("2025-12-31"))
             .is_none());
+    }
+
+    #[test]
+    fn a_bare_model_name_is_the_only_provider_pricing_it() {
+        let mut other = entry(PriceSource::Builtin, None, "shared-model", "2024-01-01", 3);
+        other.provider = "mistral".into();
+        let book = PriceBook::new([
+            entry(PriceSource::Builtin, None, "gpt-4o", "2024-01-01", 5),
+            entry(PriceSource::Builtin, None, "shared-model", "2024-01-01", 4),
+            other,
+        ]);
+        let input = |model: &str| {
+            book.find("t", "", model, at("2024-05-01"))
+                .map(|m| m.entry.rates.input)
+        };
+        assert_eq!(input("gpt-4o"), Some(Decimal::from(5)));
+        assert_eq!(
+            input("gpt-4o-2024-08-06"),
+            Some(Decimal::from(5)),
+            "a snapshot finds its family"
+        );
+        assert_eq!(
+            input("shared-model"),
+            None,
+            "two providers price it: name one"
+        );
+        assert_eq!(input("nothing"), None);
     }
 
     #[test]

@@ -104,6 +104,19 @@ async fn a_refusal_is_a_402_with_its_code_a_message_and_the_numbers() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["estimate"]["amount"], "2.500000000");
         assert_eq!(r.body["hold_id"], Value::Null, "no hold unless asked");
+        // A bare model name is priced as /api/v1/log prices it: by the one provider that
+        // prices it.
+        for model in ["gpt-4o", "gpt-4o-2024-08-06", "openai:gpt-4o"] {
+            let r = app
+                .post(
+                    "/api/v1/authorize",
+                    &json!({"user_id": "rich", "model": model,
+                            "estimated_input_tokens": 1_000_000}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{model}: {}", r.body);
+            assert_eq!(r.body["estimate"]["amount"], "2.500000000", "{model}");
+        }
     }
 }
 
