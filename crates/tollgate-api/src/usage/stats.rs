@@ -168,6 +168,9 @@ pub struct GroupStats {
     pub cache_write_tokens: i64,
     /// Reasoning tokens.
     pub reasoning_tokens: i64,
+    /// Calls recorded without a price: their cost counts as 0 in `cost` until they are priced.
+    #[serde(default)]
+    pub unpriced_requests: i64,
 }
 
 /// One UTC day of `by_day`.
@@ -233,10 +236,15 @@ mod tests {
 
     #[test]
     fn a_day_row_keeps_its_totals_beside_date_and_top_model() {
-        let text = r#"{"date":"2026-03-01","requests":2,"cost":"0.000000001","input_tokens":1,"output_tokens":2,"cached_input_tokens":0,"cache_write_tokens":0,"reasoning_tokens":0,"top_model":null}"#;
+        let text = r#"{"date":"2026-03-01","requests":2,"cost":"0.000000001","input_tokens":1,"output_tokens":2,"cached_input_tokens":0,"cache_write_tokens":0,"reasoning_tokens":0,"unpriced_requests":1,"top_model":null}"#;
         let day: DayStats = serde_json::from_str(text).expect("a day");
         assert_eq!(day.stats.requests, 2);
+        assert_eq!(day.stats.unpriced_requests, 1);
         assert_eq!(day.top_model, None);
         assert_eq!(serde_json::to_string(&day).expect("serializes"), text);
+        // A server from before unpriced counts sends none: read as 0.
+        let older = text.replace(r#""unpriced_requests":1,"#, "");
+        let day: DayStats = serde_json::from_str(&older).expect("a day");
+        assert_eq!(day.stats.unpriced_requests, 0);
     }
 }

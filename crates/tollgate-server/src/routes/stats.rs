@@ -57,11 +57,13 @@ struct Agg {
     requests: i64,
     tokens: TokenCounts,
     cost: i64,
+    unpriced: i64,
 }
 
 impl Agg {
     fn add(&mut self, r: &UsageRow, counts_cost: bool) {
         self.requests += r.requests;
+        self.unpriced += r.unpriced;
         self.tokens.input += r.tokens.input;
         self.tokens.output += r.tokens.output;
         self.tokens.cached_input += r.tokens.cached_input;
@@ -81,6 +83,7 @@ impl Agg {
             cached_input_tokens: self.tokens.cached_input,
             cache_write_tokens: self.tokens.cache_write,
             reasoning_tokens: self.tokens.reasoning,
+            unpriced_requests: self.unpriced,
         }
     }
 }

@@ -179,6 +179,18 @@ async fn an_unknown_model_is_recorded_unpriced_unless_the_client_sent_a_cost() {
             "{}",
             app.engine()
         );
+        // Every group counts its unpriced calls beside its cost.
+        let stats = app.get("/api/v1/stats?group_by=model").await.body;
+        assert_eq!(stats["summary"]["unpriced_requests"], 1, "{stats}");
+        assert_eq!(
+            stats["by_model"]["brand-new"]["unpriced_requests"], 1,
+            "{stats}"
+        );
+        assert_eq!(stats["by_model"]["gpt-4o"]["unpriced_requests"], 0);
+        assert_eq!(
+            stats["groups"][0]["unpriced_requests"], 0,
+            "gpt-4o costs most"
+        );
     }
 }
 

@@ -47,7 +47,7 @@ pub enum Usage {
         /// End (default now).
         #[arg(long)]
         end: Option<String>,
-        /// day, month, model, provider, alias, origin or user.
+        /// day, month, model, provider, alias, origin, user or tool.
         #[arg(long, default_value = "day")]
         group_by: String,
         /// Print JSON.
@@ -262,6 +262,12 @@ fn print_stats(stats: &UsageStats) {
         stats.start_date,
         stats.end_date,
     );
+    if s.unpriced_requests > 0 {
+        println!(
+            "{} of them unpriced: counted at 0 until a price exists (`tollgate usage logs --unpriced`)",
+            s.unpriced_requests
+        );
+    }
     let rows = stats
         .groups
         .iter()
@@ -272,6 +278,7 @@ fn print_stats(stats: &UsageStats) {
                 g.stats.input_tokens.to_string(),
                 g.stats.output_tokens.to_string(),
                 g.stats.cost.clone(),
+                g.stats.unpriced_requests.to_string(),
             ]
         })
         .collect();
@@ -283,7 +290,8 @@ fn print_stats(stats: &UsageStats) {
                 "requests",
                 "input tokens",
                 "output tokens",
-                "cost"
+                "cost",
+                "unpriced"
             ],
             rows
         )
