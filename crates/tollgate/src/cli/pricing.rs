@@ -99,6 +99,15 @@ impl Pricing {
                     "{added} prices added, {} already present, {skipped} entries without token prices skipped",
                     entries.len() - added
                 );
+                if added > 0 {
+                    // The CLI writes to the database; each running server reads it again on
+                    // its own timer.
+                    let every = settings.pricing.refresh_seconds.max(1);
+                    println!(
+                        "running servers price with them within {every} s (pricing.refresh_seconds); \
+                         calls recorded before stay as they were priced"
+                    );
+                }
             }
             Pricing::List {
                 model,
