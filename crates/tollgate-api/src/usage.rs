@@ -19,7 +19,7 @@ use crate::ErrorDetail;
 
 pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
-pub use pricing::{Price, PriceList, PriceSource, PriceUnit};
+pub use pricing::{Price, PriceList, PriceSource, PriceTier, PriceUnit};
 pub use stats::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
     UsageStats,

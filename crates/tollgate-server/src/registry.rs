@@ -278,6 +278,7 @@ mod tests {
                 reasoning: None,
                 per_call: None,
                 per_unit: None,
+                tiers: Vec::new(),
             },
             source: if tenant.is_some() {
                 Source::Tenant

@@ -48,6 +48,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261206000001, "lock_digest"),
     migration!(20261207000001, "mcp_registry"),
     migration!(20261207000002, "tool_prices"),
+    migration!(20261207000003, "price_tiers"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

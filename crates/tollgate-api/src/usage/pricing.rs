@@ -74,9 +74,36 @@ pub struct Price {
     /// Per unit of the quantity a tool execution reports; null: none.
     #[schema(required = true, format = "decimal")]
     pub per_unit: Option<String>,
+    /// Long-context tiers, lowest threshold first: a request whose prompt (every input token)
+    /// exceeds a tier's threshold is priced entirely at the tier's rates.
+    #[serde(default)]
+    pub tiers: Vec<PriceTier>,
     /// Where the price comes from.
     pub source: PriceSource,
     /// The version events priced by it carry as `price_version`.
     #[schema(example = "builtin:openai/gpt-4o@2024-08-06")]
     pub version: String,
+}
+
+/// One long-context tier of a [`Price`]; rates per million tokens, a missing one falling back
+/// to the tier's `input` (cached reads, cache writes) or `output` (reasoning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PriceTier {
+    /// The prompt size (input tokens, cached ones included) a request must exceed.
+    pub above_input_tokens: i64,
+    /// Prompt tokens.
+    #[schema(format = "decimal", example = "6.00")]
+    pub input: String,
+    /// Generated tokens.
+    #[schema(format = "decimal", example = "22.50")]
+    pub output: String,
+    /// Prompt tokens read from the cache; null: at `input`.
+    #[schema(required = true, format = "decimal")]
+    pub cached_input: Option<String>,
+    /// Prompt tokens written to the cache; null: at `input`.
+    #[schema(required = true, format = "decimal")]
+    pub cache_write: Option<String>,
+    /// Reasoning tokens; null: at `output`.
+    #[schema(required = true, format = "decimal")]
+    pub reasoning: Option<String>,
 }

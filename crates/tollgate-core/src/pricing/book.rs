@@ -262,6 +262,7 @@ mod tests {
                 reasoning: None,
                 per_call: None,
                 per_unit: None,
+                tiers: Vec::new(),
             },
             source,
             tenant_id: tenant.map(str::to_string),

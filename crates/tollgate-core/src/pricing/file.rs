@@ -21,6 +21,17 @@
 //! per_unit = "0.001"              # optional: per unit of the quantity it reports
 //! ```
 //!
+//! A long-context tier prices a whole request whose prompt exceeds its threshold:
+//!
+//! ```toml
+//! tier_rule = "whole_request"     # optional: the only rule, said for the reader
+//! [[prices.tiers]]                # after the entry's own keys
+//! above_input_tokens = 200000
+//! input = "6.00"
+//! output = "22.50"
+//! cached_input = "0.60"           # optional: defaults to the tier's input
+//! ```
+//!
 //! A model's entry needs `input` and `output`; an MCP tool's (provider `mcp`) needs `per_call` or
 //! `per_unit` and has no token rates.
 
@@ -72,6 +83,22 @@ struct Row {
     per_call: Option<Amount>,
     per_unit: Option<Amount>,
     currency: Option<String>,
+    /// How a tier prices a request: only `whole_request` (every token of a request above the
+    /// threshold at the tier's rates) exists.
+    tier_rule: Option<String>,
+    #[serde(default)]
+    tiers: Vec<TierRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierRow {
+    above_input_tokens: i64,
+    input: Amount,
+    output: Amount,
+    cached_input: Option<Amount>,
+    cache_write: Option<Amount>,
+    reasoning: Option<Amount>,
 }
 
 /// A rate written as a string (exact) or as a number.
@@ -156,6 +183,39 @@ impl Row {
         } else if per_call.is_some() || per_unit.is_some() {
             return Err("per_call and per_unit price MCP tools only (provider mcp)".into());
         }
+        match self.tier_rule.as_deref() {
+            None | Some("whole_request") => {}
+            Some(other) => {
+                return Err(format!(
+                "tier_rule '{other}' is unknown: a tier prices the whole request (whole_request)"
+            ))
+            }
+        }
+        if tool && !self.tiers.is_empty() {
+            return Err("an MCP tool's price has no tiers".into());
+        }
+        let mut tiers = Vec::with_capacity(self.tiers.len());
+        for t in self.tiers {
+            if t.above_input_tokens <= 0 {
+                return Err("a tier's above_input_tokens must be positive".into());
+            }
+            if tiers
+                .last()
+                .is_some_and(|last: &super::Tier| last.above_input_tokens >= t.above_input_tokens)
+            {
+                return Err(
+                    "tiers must be listed by above_input_tokens, each higher than the last".into(),
+                );
+            }
+            tiers.push(super::Tier {
+                above_input_tokens: t.above_input_tokens,
+                input: t.input.decimal()?,
+                output: t.output.decimal()?,
+                cached_input: opt(t.cached_input)?,
+                cache_write: opt(t.cache_write)?,
+                reasoning: opt(t.reasoning)?,
+            });
+        }
         let token_rate = |a: Option<Amount>, name: &str| match a {
             Some(a) => a.decimal(),
             None if tool => Ok(Decimal::ZERO),
@@ -178,6 +238,7 @@ impl Row {
                 reasoning: opt(self.reasoning)?,
                 per_call,
                 per_unit,
+                tiers,
             },
             source,
             tenant_id: tenant_id.map(str::to_string),
@@ -215,7 +276,27 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
                 out.push_str(&format!("{name} = \"{v}\"\n"));
             }
         }
-        out.push_str(&format!("currency = \"{}\"\n\n", e.currency));
+        out.push_str(&format!("currency = \"{}\"\n", e.currency));
+        if !e.rates.tiers.is_empty() {
+            out.push_str("tier_rule = \"whole_request\"\n");
+        }
+        out.push('\n');
+        for t in &e.rates.tiers {
+            out.push_str(&format!(
+                "[[prices.tiers]]\nabove_input_tokens = {}\ninput = \"{}\"\noutput = \"{}\"\n",
+                t.above_input_tokens, t.input, t.output
+            ));
+            for (name, v) in [
+                ("cached_input", t.cached_input),
+                ("cache_write", t.cache_write),
+                ("reasoning", t.reasoning),
+            ] {
+                if let Some(v) = v {
+                    out.push_str(&format!("{name} = \"{v}\"\n"));
+                }
+            }
+            out.push('\n');
+        }
     }
     out
 }

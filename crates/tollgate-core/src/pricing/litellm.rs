@@ -61,6 +61,34 @@ pub fn parse_litellm(
             skipped += 1;
             continue;
         };
+        // Long-context tiers: `input_cost_per_token_above_200k_tokens` and its siblings. A
+        // rate the tier leaves out is the base one (the provider does not change it).
+        let mut thresholds: Vec<i64> = spec
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .filter_map(|k| {
+                k.strip_prefix("input_cost_per_token_above_")?
+                    .strip_suffix("k_tokens")?
+                    .parse::<i64>()
+                    .ok()
+            })
+            .collect();
+        thresholds.sort_unstable();
+        let mut tiers = Vec::with_capacity(thresholds.len());
+        for k in thresholds {
+            let above = |base: &str| per_million(&format!("{base}_above_{k}k_tokens"));
+            tiers.push(super::Tier {
+                above_input_tokens: k * 1000,
+                input: above("input_cost_per_token")?.unwrap_or(input),
+                output: above("output_cost_per_token")?.unwrap_or(output),
+                cached_input: above("cache_read_input_token_cost")?
+                    .or(per_million("cache_read_input_token_cost")?),
+                cache_write: above("cache_creation_input_token_cost")?
+                    .or(per_million("cache_creation_input_token_cost")?),
+                reasoning: per_million("output_cost_per_reasoning_token")?,
+            });
+        }
         let provider_field = spec
             .get("litellm_provider")
             .and_then(Value::as_str)
@@ -83,6 +111,7 @@ pub fn parse_litellm(
                 reasoning: per_million("output_cost_per_reasoning_token")?,
                 per_call: None,
                 per_unit: None,
+                tiers,
             },
             source,
             tenant_id: tenant_id.map(str::to_string),
@@ -144,6 +173,26 @@ mod tests {
         let gemini = find("gemini-2.5-flash");
         assert_eq!(gemini.provider, "google");
         assert!(entries.iter().all(|e| e.model != "sample_spec"));
+    }
+
+    #[test]
+    fn long_context_fields_become_a_tier_that_keeps_what_it_does_not_change() {
+        let text = r#"{"claude-sonnet-4-5": {"litellm_provider": "anthropic",
+            "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+            "cache_read_input_token_cost": 3e-07,
+            "input_cost_per_token_above_200k_tokens": 6e-06,
+            "output_cost_per_token_above_200k_tokens": 2.25e-05}}"#;
+        let (entries, _) = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        let tiers = &entries[0].rates.tiers;
+        assert_eq!(tiers.len(), 1);
+        assert_eq!(tiers[0].above_input_tokens, 200_000);
+        assert_eq!(tiers[0].input, Decimal::from(6));
+        assert_eq!(tiers[0].output, Decimal::from_str("22.5").expect("d"));
+        assert_eq!(
+            tiers[0].cached_input,
+            Some(Decimal::from_str("0.3").expect("d")),
+            "no long-context cache price: the base one"
+        );
     }
 
     #[test]

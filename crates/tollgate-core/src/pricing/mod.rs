@@ -12,6 +12,7 @@ mod file;
 mod litellm;
 
 pub use book::{tool_model, Match, PriceBook, TOOL_PROVIDER};
+
 pub use file::{parse_price_file, to_price_file, PriceFileError};
 pub use litellm::parse_litellm;
 
@@ -68,6 +69,29 @@ pub struct Rates {
     pub per_call: Option<Decimal>,
     /// A price per unit of the quantity a tool execution reports (pages, queries, ...).
     pub per_unit: Option<Decimal>,
+    /// Long-context tiers, lowest threshold first: a request whose prompt (every input token,
+    /// cached ones included) is above a tier's threshold is priced *entirely* at that tier's
+    /// rates, as Anthropic, OpenAI and Google bill it.
+    pub tiers: Vec<Tier>,
+}
+
+/// The rates of a request whose prompt is larger than `above_input_tokens`. A rate the tier
+/// does not set falls back as the base rates do: cached reads and cache writes to the tier's
+/// `input`, reasoning to its `output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    /// The prompt size (input tokens) a request must exceed.
+    pub above_input_tokens: i64,
+    /// Uncached prompt tokens.
+    pub input: Decimal,
+    /// Generated tokens that are not reasoning.
+    pub output: Decimal,
+    /// Prompt tokens read from the cache.
+    pub cached_input: Option<Decimal>,
+    /// Prompt tokens written to the cache.
+    pub cache_write: Option<Decimal>,
+    /// Reasoning tokens.
+    pub reasoning: Option<Decimal>,
 }
 
 impl Rates {
@@ -81,12 +105,34 @@ impl Rates {
     /// the two parts always add up to the total.
     pub fn cost_split(&self, tokens: &TokenCounts) -> Result<CostSplit, MoneyError> {
         let overflow = || MoneyError::OutOfRange(format!("the cost of {} tokens", tokens.total()));
+        // The whole request at the highest tier whose threshold its prompt exceeds.
+        let (input_rate, output_rate, cached, write, reasoning) = match self
+            .tiers
+            .iter()
+            .rev()
+            .find(|t| tokens.input > t.above_input_tokens)
+        {
+            Some(t) => (
+                t.input,
+                t.output,
+                t.cached_input,
+                t.cache_write,
+                t.reasoning,
+            ),
+            None => (
+                self.input,
+                self.output,
+                self.cached_input,
+                self.cache_write,
+                self.reasoning,
+            ),
+        };
         let parts = [
-            (tokens.uncached_input(), self.input),
-            (tokens.cached_input, self.cached_input.unwrap_or(self.input)),
-            (tokens.cache_write, self.cache_write.unwrap_or(self.input)),
-            (tokens.output - tokens.reasoning, self.output),
-            (tokens.reasoning, self.reasoning.unwrap_or(self.output)),
+            (tokens.uncached_input(), input_rate),
+            (tokens.cached_input, cached.unwrap_or(input_rate)),
+            (tokens.cache_write, write.unwrap_or(input_rate)),
+            (tokens.output - tokens.reasoning, output_rate),
+            (tokens.reasoning, reasoning.unwrap_or(output_rate)),
         ];
         let mut exact = Decimal::ZERO;
         let mut input = Decimal::ZERO;
@@ -116,6 +162,7 @@ impl Rates {
             reasoning: None,
             per_call,
             per_unit,
+            tiers: Vec::new(),
         }
     }
 
@@ -191,6 +238,14 @@ impl PriceEntry {
             "reasoning": rate(self.rates.reasoning),
             "per_call": rate(self.rates.per_call),
             "per_unit": rate(self.rates.per_unit),
+            "tiers": self.rates.tiers.iter().map(|t| serde_json::json!({
+                "above_input_tokens": t.above_input_tokens,
+                "input": t.input.to_string(),
+                "output": t.output.to_string(),
+                "cached_input": rate(t.cached_input),
+                "cache_write": rate(t.cache_write),
+                "reasoning": rate(t.reasoning),
+            })).collect::<Vec<_>>(),
             "source": self.source.as_str(),
             "version": self.version(),
         })
@@ -233,6 +288,7 @@ mod tests {
             reasoning: None,
             per_call: None,
             per_unit: None,
+            tiers: Vec::new(),
         }
     }
 
@@ -274,6 +330,7 @@ mod tests {
             reasoning: None,
             per_call: None,
             per_unit: None,
+            tiers: Vec::new(),
         };
         let t = TokenCounts {
             input: 1,
@@ -297,6 +354,37 @@ mod tests {
                 .call_cost(Some(9))
                 .expect("fits"),
             Nanos::ZERO
+        );
+    }
+
+    #[test]
+    fn a_prompt_above_a_tier_prices_the_whole_request_at_the_tier() {
+        let mut r = rates();
+        r.tiers = vec![Tier {
+            above_input_tokens: 1000,
+            input: d("5"),
+            output: d("20"),
+            cached_input: None,
+            cache_write: None,
+            reasoning: None,
+        }];
+        let t = |input, cached| TokenCounts {
+            input,
+            cached_input: cached,
+            output: 100,
+            ..Default::default()
+        };
+        // At the threshold: base rates, cached reads at their own rate.
+        let base = d("1000") * d("2.50") + d("100") * d("10");
+        assert_eq!(
+            r.cost(&t(1000, 0)).expect("fits"),
+            Nanos::from_decimal_rounded(base / d("1000000")).expect("fits")
+        );
+        // Above it: every token at the tier; a cached read falls back to the tier's input.
+        let tier = d("1001") * d("5") + d("100") * d("20");
+        assert_eq!(
+            r.cost(&t(1001, 500)).expect("fits"),
+            Nanos::from_decimal_rounded(tier / d("1000000")).expect("fits")
         );
     }
 

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use tollgate_api::usage::{Price, PriceList, PriceSource, PriceUnit};
+use tollgate_api::usage::{Price, PriceList, PriceSource, PriceTier, PriceUnit};
 use tollgate_core::pricing::{effective_label, PriceEntry};
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
 
@@ -73,6 +73,19 @@ fn price(e: &PriceEntry) -> Price {
         reasoning: rate(e.rates.reasoning),
         per_call: rate(e.rates.per_call),
         per_unit: rate(e.rates.per_unit),
+        tiers: e
+            .rates
+            .tiers
+            .iter()
+            .map(|t| PriceTier {
+                above_input_tokens: t.above_input_tokens,
+                input: t.input.to_string(),
+                output: t.output.to_string(),
+                cached_input: rate(t.cached_input),
+                cache_write: rate(t.cache_write),
+                reasoning: rate(t.reasoning),
+            })
+            .collect(),
         source: match e.source {
             tollgate_core::pricing::PriceSource::Builtin => PriceSource::Builtin,
             tollgate_core::pricing::PriceSource::File => PriceSource::File,

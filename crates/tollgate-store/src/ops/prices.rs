@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use tollgate_core::pricing::{PriceEntry, PriceSource, Rates};
+use tollgate_core::pricing::{PriceEntry, PriceSource, Rates, Tier};
 use tollgate_core::time::now_us;
 use tollgate_core::Currency;
 
@@ -11,7 +11,7 @@ use crate::db::{query, row, Db};
 use crate::StoreError;
 
 const COLUMNS: &str =
-    "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning, per_call, per_unit";
+    "tenant_id, provider, model, effective_from_us, currency, input, output, cached_input, cache_write, reasoning, per_call, per_unit, tiers";
 
 row! {
     /// A price as [`COLUMNS`] reads it: rates are decimal text.
@@ -28,6 +28,7 @@ row! {
         reasoning: Option<String>,
         per_call: Option<String>,
         per_unit: Option<String>,
+        tiers: Option<String>,
     }
 }
 
@@ -38,6 +39,53 @@ fn rate(text: Option<String>) -> Result<Option<Decimal>, StoreError> {
             .map_err(|_| StoreError::Invariant(format!("rate '{t}' is not a decimal")))
     })
     .transpose()
+}
+
+/// Tiers as stored: JSON of decimal strings, or NULL for none.
+fn tiers_text(tiers: &[Tier]) -> Option<String> {
+    if tiers.is_empty() {
+        return None;
+    }
+    let text = |d: Option<Decimal>| d.map(|d| d.to_string());
+    let list: Vec<serde_json::Value> = tiers
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "above_input_tokens": t.above_input_tokens,
+                "input": t.input.to_string(),
+                "output": t.output.to_string(),
+                "cached_input": text(t.cached_input),
+                "cache_write": text(t.cache_write),
+                "reasoning": text(t.reasoning),
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(list).to_string())
+}
+
+/// Tiers read back from [`tiers_text`].
+fn tiers_of(text: Option<&str>) -> Result<Vec<Tier>, StoreError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let bad = || StoreError::Invariant(format!("price tiers '{text}' are malformed"));
+    let list: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|_| bad())?;
+    list.iter()
+        .map(|t| {
+            let rate = |key: &str| rate(t.get(key).and_then(|v| v.as_str()).map(str::to_string));
+            Ok(Tier {
+                above_input_tokens: t
+                    .get("above_input_tokens")
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(bad)?,
+                input: rate("input")?.ok_or_else(bad)?,
+                output: rate("output")?.ok_or_else(bad)?,
+                cached_input: rate("cached_input")?,
+                cache_write: rate("cache_write")?,
+                reasoning: rate("reasoning")?,
+            })
+        })
+        .collect()
 }
 
 impl TryFrom<PriceRow> for PriceEntry {
@@ -60,6 +108,7 @@ impl TryFrom<PriceRow> for PriceEntry {
                 reasoning: rate(r.reasoning)?,
                 per_call: rate(r.per_call)?,
                 per_unit: rate(r.per_unit)?,
+                tiers: tiers_of(r.tiers.as_deref())?,
             },
             source: if tenant.is_empty() {
                 PriceSource::Database
@@ -112,8 +161,9 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         let text = |d: Option<Decimal>| d.map(|d| d.to_string());
         query(
             "INSERT INTO prices (tenant_id, provider, model, effective_from_us, currency, input, output,
-                                 cached_input, cache_write, reasoning, created_us, per_call, per_unit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                 cached_input, cache_write, reasoning, created_us, per_call, per_unit,
+                                 tiers)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&tenant)
         .bind(&e.provider)
@@ -128,6 +178,7 @@ pub(super) async fn import_prices(db: &Db, entries: &[PriceEntry]) -> Result<usi
         .bind(created)
         .bind(text(e.rates.per_call))
         .bind(text(e.rates.per_unit))
+        .bind(tiers_text(&e.rates.tiers))
         .execute(&mut tx)
         .await?;
         added += 1;

@@ -30,6 +30,40 @@ async fn importing_the_same_prices_twice_adds_them_once() {
 }
 
 #[tokio::test]
+async fn tiers_and_per_call_prices_read_back_exactly() {
+    let file = r#"
+[[prices]]
+provider = "anthropic"
+model = "claude-sonnet-4-5"
+effective_from = "2026-01-01"
+input = "3"
+output = "15"
+tier_rule = "whole_request"
+
+[[prices.tiers]]
+above_input_tokens = 200000
+input = "6"
+output = "22.50"
+cached_input = "0.60"
+
+[[prices]]
+provider = "mcp"
+model = "courts/lookup"
+effective_from = "2026-01-01"
+per_call = "0.02"
+"#;
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let entries = parse_price_file(file, PriceSource::Database, None).expect("file");
+        assert_eq!(entries[0].rates.tiers.len(), 1);
+        assert_eq!(s.import_prices(&entries).await.expect("import"), 2);
+        let mut loaded = s.load_prices().await.expect("load");
+        loaded.sort_by(|a, b| a.provider.cmp(&b.provider));
+        assert_eq!(loaded, entries, "{}: tiers read back exactly", db.engine);
+    }
+}
+
+#[tokio::test]
 async fn a_changed_price_for_the_same_instant_is_refused() {
     for db in TestDatabase::all().await {
         let s = &*db.store;
