@@ -19,7 +19,10 @@ use crate::ErrorDetail;
 
 pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
-pub use pricing::{Price, PriceList, PriceSource, PriceTier, PriceUnit};
+pub use pricing::{
+    CoverageQuery, Price, PriceList, PriceSource, PriceTier, PriceUnit, PricingCoverage,
+    UnpricedModel,
+};
 pub use stats::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
     UsageStats,

@@ -97,6 +97,14 @@ impl Client {
         self.post("/api/v1/log/batch", batch).await
     }
 
+    /// `GET /api/v1/pricing/coverage`: what was recorded without a price in a range.
+    pub async fn pricing_coverage(
+        &self,
+        query: &tollgate_api::usage::CoverageQuery,
+    ) -> Result<tollgate_api::usage::PricingCoverage, ClientError> {
+        self.get_query("/api/v1/pricing/coverage", query).await
+    }
+
     /// `GET /api/v1/stats`.
     pub async fn stats(&self, query: &StatsQuery) -> Result<UsageStats, ClientError> {
         self.get_query("/api/v1/stats", query).await

@@ -138,6 +138,14 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// The tenant's calls recorded without a price in a range, per provider and model.
+    async fn unpriced_models(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UnpricedGroup>, StoreError>;
+
     // MCP tool executions (metered ones are appended with their event).
 
     /// The tenant's MCP tool `tool_id`, with its server's name and its own prices.

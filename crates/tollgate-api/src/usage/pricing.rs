@@ -107,3 +107,63 @@ pub struct PriceTier {
     #[schema(required = true, format = "decimal")]
     pub reasoning: Option<String>,
 }
+
+/// Query of `GET /api/v1/pricing/coverage`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CoverageQuery {
+    /// Start (date or RFC 3339; default 30 days before the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// End (default now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+}
+
+/// The answer to `GET /api/v1/pricing/coverage`: what was recorded without a price in a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PricingCoverage {
+    /// The start of the range.
+    #[schema(format = DateTime)]
+    pub start_date: String,
+    /// The end of the range.
+    #[schema(format = DateTime)]
+    pub end_date: String,
+    /// Calls recorded without a price in the range (their cost counts as 0).
+    pub unpriced_requests: i64,
+    /// Per model, most unpriced calls first.
+    pub models: Vec<UnpricedModel>,
+}
+
+/// One model's calls recorded without a price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnpricedModel {
+    /// Provider, as the calls named it.
+    pub provider: String,
+    /// Model, as the calls named it.
+    pub model: String,
+    /// Calls recorded without a price.
+    pub requests: i64,
+    /// Their prompt tokens (cached ones included).
+    pub input_tokens: i64,
+    /// Their prompt tokens read from the cache.
+    pub cached_input_tokens: i64,
+    /// Their prompt tokens written to the cache.
+    pub cache_write_tokens: i64,
+    /// Their generated tokens (reasoning included).
+    pub output_tokens: i64,
+    /// Their reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// The token classes they used, each needing a rate: `input`, `cached_input`,
+    /// `cache_write`, `output`, `reasoning`.
+    pub token_classes: Vec<String>,
+    /// The first such call.
+    #[schema(format = DateTime)]
+    pub first_seen: String,
+    /// The last such call.
+    #[schema(format = DateTime)]
+    pub last_seen: String,
+    /// Whether the price book has a price for the model now (calls already recorded keep
+    /// the price they were recorded at).
+    pub priced_now: bool,
+}

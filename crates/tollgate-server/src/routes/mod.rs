@@ -104,6 +104,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(logs::logs))
     .routes(routes!(stats::stats))
     .routes(routes!(pricing::pricing))
+    .routes(routes!(pricing::coverage))
     .routes(routes!(conversations::log))
     .routes(routes!(conversations::list, conversations::edit::create))
     .alias(

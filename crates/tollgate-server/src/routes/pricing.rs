@@ -3,7 +3,10 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use tollgate_api::usage::{Price, PriceList, PriceSource, PriceTier, PriceUnit};
+use tollgate_api::usage::{
+    CoverageQuery, Price, PriceList, PriceSource, PriceTier, PriceUnit, PricingCoverage,
+    UnpricedModel,
+};
 use tollgate_core::pricing::{effective_label, PriceEntry};
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
 
@@ -94,4 +97,74 @@ fn price(e: &PriceEntry) -> Price {
         },
         version: e.version(),
     }
+}
+
+/// Calls without a price
+///
+/// The models called in a range (default the last 30 days) whose calls were recorded without
+/// a price, with their token classes, so that a price can be added for each
+/// (`tollgate pricing import`); `priced_now` says whether the book has one now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pricing/coverage",
+    tag = "usage",
+    operation_id = "pricing_coverage",
+    params(CoverageQuery),
+    responses(
+        (status = 200, description = "The unpriced calls of the range, per model, most first", body = PricingCoverage),
+        (status = 400, description = "A date is malformed, or start_date is after end_date"),
+    )
+)]
+pub async fn coverage(
+    State(state): State<AppState>,
+    auth: Can<need::Read>,
+    Params(q): Params<CoverageQuery>,
+) -> Result<Json<PricingCoverage>, ApiError> {
+    let (start_us, end_us) =
+        super::stats::date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
+    let groups = state
+        .store()
+        .unpriced_models(&auth.tenant_id, start_us, end_us)
+        .await?;
+    let book = state.prices().current();
+    let now = now_us();
+    let models: Vec<UnpricedModel> = groups
+        .into_iter()
+        .map(|g| {
+            let t = &g.tokens;
+            let token_classes = [
+                ("input", t.uncached_input()),
+                ("cached_input", t.cached_input),
+                ("cache_write", t.cache_write),
+                ("output", t.output - t.reasoning),
+                ("reasoning", t.reasoning),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, _)| name.to_string())
+            .collect();
+            UnpricedModel {
+                priced_now: book
+                    .find(&auth.tenant_id, &g.provider, &g.model, now)
+                    .is_some(),
+                provider: g.provider,
+                model: g.model,
+                requests: g.requests,
+                input_tokens: t.input,
+                cached_input_tokens: t.cached_input,
+                cache_write_tokens: t.cache_write,
+                output_tokens: t.output,
+                reasoning_tokens: t.reasoning,
+                token_classes,
+                first_seen: format_us(g.first_us),
+                last_seen: format_us(g.last_us),
+            }
+        })
+        .collect();
+    Ok(Json(PricingCoverage {
+        start_date: format_us(start_us),
+        end_date: format_us(end_us),
+        unpriced_requests: models.iter().map(|m| m.requests).sum(),
+        models,
+    }))
 }

@@ -405,3 +405,43 @@ output = "4"
         );
     }
 }
+
+#[tokio::test]
+async fn pricing_coverage_lists_the_models_called_without_a_price_and_their_token_classes() {
+    for app in TestApp::all().await {
+        for body in [
+            json!({"provider": "acme", "model": "brand-new", "input_tokens": 100,
+                   "cached_input_tokens": 40, "output_tokens": 10}),
+            json!({"provider": "acme", "model": "brand-new", "input_tokens": 5, "output_tokens": 5,
+                   "reasoning_tokens": 2}),
+            json!({"provider": "acme", "model": "other-new", "input_tokens": 1, "output_tokens": 1}),
+            usage("gpt-4o", 1000, 500),
+        ] {
+            let r = app.post("/api/v1/log", &body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let c = app.get("/api/v1/pricing/coverage").await;
+        assert_eq!(c.status, 200, "{}", c.body);
+        assert_eq!(c.body["unpriced_requests"], 3, "{}", c.body);
+        let first = &c.body["models"][0];
+        assert_eq!(first["model"], "brand-new", "most calls first: {}", c.body);
+        assert_eq!(first["requests"], 2);
+        assert_eq!(first["input_tokens"], 105);
+        assert_eq!(
+            first["token_classes"],
+            json!(["input", "cached_input", "output", "reasoning"])
+        );
+        assert_eq!(first["priced_now"], false);
+        assert_eq!(c.body["models"].as_array().map(Vec::len), Some(2), "gpt-4o is priced");
+
+        let (_, other) = app
+            .tenant_key("other", &tollgate_store::Scope::ALL[..2])
+            .await;
+        let theirs = app.get_as(&other, "/api/v1/pricing/coverage").await;
+        assert_eq!(theirs.body["unpriced_requests"], 0, "{}", theirs.body);
+        let bad = app
+            .get("/api/v1/pricing/coverage?start_date=2026-02-01&end_date=2026-01-01")
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+    }
+}

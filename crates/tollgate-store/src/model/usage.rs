@@ -253,3 +253,20 @@ pub struct LogEntry {
     /// SHA-256(0x00 || entry).
     pub leaf_hash: Vec<u8>,
 }
+
+/// The calls of one model recorded without a price in a range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnpricedGroup {
+    /// Provider, as sent.
+    pub provider: String,
+    /// Model, as sent.
+    pub model: String,
+    /// How many.
+    pub requests: i64,
+    /// Their tokens.
+    pub tokens: TokenCounts,
+    /// The first one's time.
+    pub first_us: i64,
+    /// The last one's time.
+    pub last_us: i64,
+}

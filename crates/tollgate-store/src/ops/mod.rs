@@ -279,6 +279,16 @@ impl Store for SqlStore {
         conversations::get_conversation(&self.db, tenant_id, id).await
     }
 
+    #[tracing::instrument(name = "store.unpriced_models", skip_all, fields(tenant = %tenant_id))]
+    async fn unpriced_models(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UnpricedGroup>, StoreError> {
+        read::unpriced_models(&self.db, tenant_id, start_us, end_us).await
+    }
+
     #[tracing::instrument(name = "store.tool_target", skip_all, fields(tenant = %tenant_id))]
     async fn tool_target(
         &self,

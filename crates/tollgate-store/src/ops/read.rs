@@ -329,3 +329,62 @@ pub(super) async fn log_entries(
     out.truncate(limit.max(0) as usize);
     Ok(out)
 }
+
+row! {
+    /// One model's unpriced calls, summed.
+    struct UnpricedRow {
+        provider: String,
+        model: String,
+        requests: i64,
+        input_tokens: i64,
+        cached_input_tokens: i64,
+        cache_write_tokens: i64,
+        output_tokens: i64,
+        reasoning_tokens: i64,
+        first_us: i64,
+        last_us: i64,
+    }
+}
+
+/// The tenant's calls recorded without a price in `[start_us, end_us]`, per provider and
+/// model, most first (the `usage_events_unpriced` index covers the scan).
+pub(super) async fn unpriced_models(
+    db: &Db,
+    tenant_id: &str,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Vec<crate::model::UnpricedGroup>, StoreError> {
+    let rows = query(
+        "SELECT provider, model, CAST(COUNT(*) AS BIGINT) AS requests, \
+         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+         CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+         CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens, \
+         CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
+         MIN(ts_us) AS first_us, MAX(ts_us) AS last_us \
+         FROM usage_events WHERE tenant_id = $1 AND (flags & 2) <> 0 AND ts_us >= $2 AND ts_us <= $3 \
+         GROUP BY provider, model ORDER BY requests DESC, provider, model",
+    )
+    .bind(tenant_id)
+    .bind(start_us)
+    .bind(end_us)
+    .fetch_all_as::<UnpricedRow>(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::model::UnpricedGroup {
+            provider: r.provider,
+            model: r.model,
+            requests: r.requests,
+            tokens: TokenCounts {
+                input: r.input_tokens,
+                output: r.output_tokens,
+                cached_input: r.cached_input_tokens,
+                cache_write: r.cache_write_tokens,
+                reasoning: r.reasoning_tokens,
+            },
+            first_us: r.first_us,
+            last_us: r.last_us,
+        })
+        .collect())
+}

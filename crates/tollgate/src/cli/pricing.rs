@@ -45,6 +45,20 @@ pub enum Pricing {
         #[arg(long)]
         json: bool,
     },
+    /// The models called without a price in a range, with the token classes that need one.
+    Coverage {
+        #[command(flatten)]
+        client: super::usage::ClientArgs,
+        /// Start (date or RFC 3339; default 30 days before the end).
+        #[arg(long)]
+        start: Option<String>,
+        /// End (default now).
+        #[arg(long)]
+        end: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Pricing {
@@ -180,6 +194,54 @@ impl Pricing {
                         )
                     );
                 }
+            }
+            Pricing::Coverage {
+                client,
+                start,
+                end,
+                json: as_json,
+            } => {
+                let q = tollgate_api::usage::CoverageQuery {
+                    start_date: start,
+                    end_date: end,
+                };
+                let c = client.client()?.pricing_coverage(&q).await?;
+                if as_json {
+                    println!("{}", json(&serde_json::to_value(&c)?));
+                    return Ok(());
+                }
+                println!(
+                    "{} calls without a price, {} to {}",
+                    c.unpriced_requests, c.start_date, c.end_date
+                );
+                let rows = c
+                    .models
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.provider.clone(),
+                            m.model.clone(),
+                            m.requests.to_string(),
+                            m.token_classes.join(", "),
+                            m.last_seen.clone(),
+                            if m.priced_now { "yes" } else { "no" }.to_string(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(
+                        &[
+                            "provider",
+                            "model",
+                            "calls",
+                            "token classes",
+                            "last seen",
+                            "priced now"
+                        ],
+                        rows
+                    )
+                );
             }
         }
         Ok(())
