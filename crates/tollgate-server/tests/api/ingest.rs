@@ -432,7 +432,11 @@ async fn pricing_coverage_lists_the_models_called_without_a_price_and_their_toke
             json!(["input", "cached_input", "output", "reasoning"])
         );
         assert_eq!(first["priced_now"], false);
-        assert_eq!(c.body["models"].as_array().map(Vec::len), Some(2), "gpt-4o is priced");
+        assert_eq!(
+            c.body["models"].as_array().map(Vec::len),
+            Some(2),
+            "gpt-4o is priced"
+        );
 
         let (_, other) = app
             .tenant_key("other", &tollgate_store::Scope::ALL[..2])
