@@ -20,8 +20,8 @@ use crate::ErrorDetail;
 pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
 pub use pricing::{
-    CoverageQuery, Price, PriceList, PriceSource, PriceTier, PriceUnit, PricingCoverage,
-    UnpricedModel,
+    CoverageQuery, Price, PriceFileFormat, PriceImport, PriceImported, PriceList, PriceSource,
+    PriceTier, PriceUnit, PricingCoverage, UnpricedModel,
 };
 pub use stats::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,

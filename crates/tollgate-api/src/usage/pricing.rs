@@ -167,3 +167,45 @@ pub struct UnpricedModel {
     /// the price they were recorded at).
     pub priced_now: bool,
 }
+
+/// The format of an imported price file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceFileFormat {
+    /// Tollgate's own TOML price file (see the README).
+    Toml,
+    /// LiteLLM's `model_prices_and_context_window.json`.
+    Litellm,
+}
+
+/// `POST /api/v1/pricing/import`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceImport {
+    /// The file's format.
+    pub format: PriceFileFormat,
+    /// The file's text.
+    pub content: String,
+    /// Import as the caller's tenant's own prices (an `admin` key may), instead of prices for
+    /// every tenant (an operator key only). Default false.
+    #[serde(default)]
+    pub for_tenant: bool,
+    /// When LiteLLM prices take effect (a date or RFC 3339; default today, UTC). Tollgate's
+    /// own file dates each entry itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_from: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PriceImported {
+    /// Prices added.
+    pub added: usize,
+    /// Prices the database already held, exactly.
+    pub already_present: usize,
+    /// LiteLLM entries without token prices, not imported.
+    pub skipped: usize,
+    /// When the prices apply: at once on this instance, within `refresh_seconds` on the others
+    /// (each reloads on its own timer). Calls recorded before keep their price.
+    pub refresh_seconds: u64,
+}

@@ -105,6 +105,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(stats::stats))
     .routes(routes!(pricing::pricing))
     .routes(routes!(pricing::coverage))
+    .routes(routes!(pricing::import))
     .routes(routes!(conversations::log))
     .routes(routes!(conversations::list, conversations::edit::create))
     .alias(

@@ -4,15 +4,18 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollgate_api::usage::{
-    CoverageQuery, Price, PriceList, PriceSource, PriceTier, PriceUnit, PricingCoverage,
-    UnpricedModel,
+    CoverageQuery, Price, PriceFileFormat, PriceImport, PriceImported, PriceList, PriceSource,
+    PriceTier, PriceUnit, PricingCoverage, UnpricedModel,
 };
-use tollgate_core::pricing::{effective_label, PriceEntry};
-use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge};
+use tollgate_core::pricing::{
+    effective_label, parse_litellm, parse_price_file, PriceEntry, PriceFileError,
+    PriceSource as CorePriceSource,
+};
+use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge, DAY_US};
 
 use crate::auth::{need, Can};
 use crate::error::ApiError;
-use crate::extract::Params;
+use crate::extract::{Body, Params};
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
@@ -166,5 +169,72 @@ pub async fn coverage(
         end_date: format_us(end_us),
         unpriced_requests: models.iter().map(|m| m.requests).sum(),
         models,
+    }))
+}
+
+/// Import prices
+///
+/// A price file (Tollgate's TOML or LiteLLM's JSON) into the database: prices for every tenant
+/// (an operator key), or with `for_tenant` the caller's tenant's own prices (an `admin` key).
+/// They apply at once on this instance and within `pricing.refresh_seconds` on the others;
+/// calls recorded before keep their price. A price that differs from one already imported for
+/// the same instant is refused (409): add it with a later `effective_from` instead.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pricing/import",
+    tag = "usage",
+    operation_id = "import_prices",
+    request_body = PriceImport,
+    responses(
+        (status = 200, description = "What was added, and when it applies", body = PriceImported),
+        (status = 403, description = "Prices for every tenant need an operator key; a tenant's own, the `admin` scope"),
+        (status = 409, description = "A price differs from one already imported for the same model and instant"),
+        (status = 422, description = "The file is malformed or an entry is invalid (`content`, with the entry's position and model)"),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    auth: Can<need::Admin>,
+    Body(b): Body<PriceImport>,
+) -> Result<Json<PriceImported>, ApiError> {
+    if !b.for_tenant {
+        auth.require_operator()?;
+    }
+    let (source, tenant) = if b.for_tenant {
+        (CorePriceSource::Tenant, Some(auth.tenant_id.as_str()))
+    } else {
+        (CorePriceSource::Database, None)
+    };
+    let bad = |e: PriceFileError| ApiError::invalid_field("content", e.to_string());
+    let (entries, skipped) = match b.format {
+        PriceFileFormat::Toml => {
+            if b.effective_from.is_some() {
+                return Err(ApiError::invalid_field(
+                    "effective_from",
+                    "effective_from dates LiteLLM prices; a TOML price file dates each entry itself",
+                ));
+            }
+            (
+                parse_price_file(&b.content, source, tenant).map_err(bad)?,
+                0,
+            )
+        }
+        PriceFileFormat::Litellm => {
+            let from = match b.effective_from.as_deref() {
+                Some(t) => parse_instant(t, DateEdge::Start).map_err(|e| {
+                    ApiError::invalid_field("effective_from", format!("effective_from: {e}"))
+                })?,
+                None => now_us().div_euclid(DAY_US) * DAY_US,
+            };
+            parse_litellm(&b.content, from, source, tenant).map_err(bad)?
+        }
+    };
+    let added = state.store().import_prices(&entries).await?;
+    state.prices().reload(state.store()).await?;
+    Ok(Json(PriceImported {
+        added,
+        already_present: entries.len() - added,
+        skipped,
+        refresh_seconds: state.settings().pricing.refresh_seconds.max(1),
     }))
 }

@@ -449,3 +449,68 @@ async fn pricing_coverage_lists_the_models_called_without_a_price_and_their_toke
         assert_eq!(bad.status, 400, "{}", bad.body);
     }
 }
+
+#[tokio::test]
+async fn an_imported_price_applies_at_once_and_a_tenants_own_only_to_that_tenant() {
+    let file = "[[prices]]\nprovider = \"acme\"\nmodel = \"brand-new\"\n\
+                effective_from = \"2020-01-01\"\ninput = \"1\"\noutput = \"2\"\n";
+    for app in TestApp::all().await {
+        let call = json!({"provider": "acme", "model": "brand-new", "input_tokens": 1000,
+                          "output_tokens": 1000});
+        let before = app.post("/api/v1/log", &call).await;
+        assert_eq!(before.body["flags"], json!(["unpriced"]), "{}", before.body);
+
+        let (_, admin) = app
+            .tenant_key(
+                "other",
+                &[tollgate_store::Scope::Admin, tollgate_store::Scope::Ingest],
+            )
+            .await;
+        let shared = json!({"format": "toml", "content": file});
+        let r = app.post_as(&admin, "/api/v1/pricing/import", &shared).await;
+        assert_eq!(
+            r.status, 403,
+            "every tenant's prices need an operator: {}",
+            r.body
+        );
+        let own = json!({"format": "toml", "content": file.replace("\"2\"", "\"4\""),
+                         "for_tenant": true});
+        let r = app.post_as(&admin, "/api/v1/pricing/import", &own).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let theirs = app.post_as(&admin, "/api/v1/log", &call).await;
+        assert_eq!(theirs.body["cost_exact"], "0.005000000", "{}", theirs.body);
+        let still = app.post("/api/v1/log", &call).await;
+        assert_eq!(
+            still.body["flags"],
+            json!(["unpriced"]),
+            "not the app's tenant's price"
+        );
+
+        let r = app.post("/api/v1/pricing/import", &shared).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["added"], 1);
+        let after = app.post("/api/v1/log", &call).await;
+        // 1000 × $1 + 1000 × $2 per million, at once on this instance.
+        assert_eq!(after.body["cost_exact"], "0.003000000", "{}", after.body);
+        assert_eq!(
+            before.body["cost_exact"], "0.000000000",
+            "earlier calls keep their price"
+        );
+        let again = app.post("/api/v1/pricing/import", &shared).await;
+        assert_eq!(again.body["already_present"], 1, "{}", again.body);
+        let changed = json!({"format": "toml", "content": file.replace("\"1\"", "\"9\"")});
+        assert_error(
+            &app.post("/api/v1/pricing/import", &changed).await,
+            409,
+            "CONFLICT",
+        );
+        let bad = app
+            .post(
+                "/api/v1/pricing/import",
+                &json!({"format": "toml", "content": "[[prices]]\nmodel = 1"}),
+            )
+            .await;
+        assert_error(&bad, 422, "INVALID_FIELD");
+        assert_eq!(bad.body["error"]["field"], "content");
+    }
+}
