@@ -205,6 +205,10 @@ pub struct PriceImported {
     pub already_present: usize,
     /// LiteLLM entries without token prices, not imported.
     pub skipped: usize,
+    /// LiteLLM price fields Tollgate does not map (audio, image, per-request, batch, ...), with
+    /// how many entries set each: those prices were not imported. Empty for a TOML file.
+    #[serde(default)]
+    pub unmapped: std::collections::BTreeMap<String, usize>,
     /// When the prices apply: at once on this instance, within `refresh_seconds` on the others
     /// (each reloads on its own timer). Calls recorded before keep their price.
     pub refresh_seconds: u64,

@@ -120,6 +120,45 @@ pub fn parse_litellm(
     Ok((entries, skipped))
 }
 
+/// The price fields of a LiteLLM file that Tollgate does not map, with how many entries set
+/// each (a non-null, non-zero value): prices an import leaves out, so that none is dropped
+/// without a word. Every field naming a cost or a price counts, except the token rates and
+/// their long-context `*_above_Nk_tokens` forms, which are imported.
+pub fn unmapped_litellm_fields(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, usize>, PriceFileError> {
+    const MAPPED: [&str; 5] = [
+        "input_cost_per_token",
+        "output_cost_per_token",
+        "cache_read_input_token_cost",
+        "cache_creation_input_token_cost",
+        "output_cost_per_reasoning_token",
+    ];
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
+    let mut unmapped = std::collections::BTreeMap::new();
+    for (key, spec) in root.as_object().into_iter().flatten() {
+        if key == "sample_spec" {
+            continue;
+        }
+        for (field, value) in spec.as_object().into_iter().flatten() {
+            let priced = field.contains("cost") || field.contains("price");
+            let set = !(value.is_null() || value.as_f64() == Some(0.0));
+            let base = field
+                .split_once("_above_")
+                .filter(|(_, rest)| {
+                    rest.strip_suffix("k_tokens")
+                        .is_some_and(|n| n.parse::<i64>().is_ok())
+                })
+                .map_or(field.as_str(), |(base, _)| base);
+            if priced && set && !MAPPED.contains(&base) {
+                *unmapped.entry(field.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(unmapped)
+}
+
 /// LiteLLM keys are `model` or `provider/model`; its provider names map to ours
 /// (`gemini` → `google`).
 fn split_key(key: &str, provider_field: &str) -> (String, String) {
@@ -192,6 +231,27 @@ mod tests {
             tiers[0].cached_input,
             Some(Decimal::from_str("0.3").expect("d")),
             "no long-context cache price: the base one"
+        );
+    }
+
+    #[test]
+    fn price_fields_it_does_not_map_are_reported_by_name_and_count() {
+        let text = r#"{"sample_spec": {"input_cost_per_audio_token": 1},
+            "a": {"litellm_provider": "openai", "input_cost_per_token": 1e-06,
+                  "output_cost_per_token": 2e-06, "input_cost_per_audio_token": 4e-05,
+                  "input_cost_per_token_above_200k_tokens": 2e-06,
+                  "cache_creation_input_token_cost_above_1hr": 6e-06, "max_tokens": 10},
+            "b": {"litellm_provider": "openai", "output_cost_per_image": 0.04,
+                  "input_cost_per_audio_token": 0, "search_context_cost_per_query": null}}"#;
+        let unmapped = unmapped_litellm_fields(text).expect("valid");
+        let names: Vec<(&str, usize)> = unmapped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            names,
+            [
+                ("cache_creation_input_token_cost_above_1hr", 1),
+                ("input_cost_per_audio_token", 1),
+                ("output_cost_per_image", 1)
+            ]
         );
     }
 

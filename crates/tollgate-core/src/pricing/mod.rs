@@ -14,7 +14,7 @@ mod litellm;
 pub use book::{tool_model, Match, PriceBook, TOOL_PROVIDER};
 
 pub use file::{parse_price_file, to_price_file, PriceFileError};
-pub use litellm::parse_litellm;
+pub use litellm::{parse_litellm, unmapped_litellm_fields};
 
 use rust_decimal::Decimal;
 

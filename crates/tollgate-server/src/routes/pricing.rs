@@ -8,8 +8,8 @@ use tollgate_api::usage::{
     PriceTier, PriceUnit, PricingCoverage, UnpricedModel,
 };
 use tollgate_core::pricing::{
-    effective_label, parse_litellm, parse_price_file, PriceEntry, PriceFileError,
-    PriceSource as CorePriceSource,
+    effective_label, parse_litellm, parse_price_file, unmapped_litellm_fields, PriceEntry,
+    PriceFileError, PriceSource as CorePriceSource,
 };
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge, DAY_US};
 
@@ -206,6 +206,10 @@ pub async fn import(
         (CorePriceSource::Database, None)
     };
     let bad = |e: PriceFileError| ApiError::invalid_field("content", e.to_string());
+    let unmapped = match b.format {
+        PriceFileFormat::Litellm => unmapped_litellm_fields(&b.content).map_err(bad)?,
+        PriceFileFormat::Toml => Default::default(),
+    };
     let (entries, skipped) = match b.format {
         PriceFileFormat::Toml => {
             if b.effective_from.is_some() {
@@ -235,6 +239,7 @@ pub async fn import(
         added,
         already_present: entries.len() - added,
         skipped,
+        unmapped,
         refresh_seconds: state.settings().pricing.refresh_seconds.max(1),
     }))
 }

@@ -512,5 +512,19 @@ async fn an_imported_price_applies_at_once_and_a_tenants_own_only_to_that_tenant
             .await;
         assert_error(&bad, 422, "INVALID_FIELD");
         assert_eq!(bad.body["error"]["field"], "content");
+
+        // LiteLLM's file: what Tollgate does not map is said, by field.
+        let litellm = r#"{"acme/voice-1": {"litellm_provider": "acme",
+            "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06,
+            "input_cost_per_audio_token": 4e-05}}"#;
+        let r = app
+            .post(
+                "/api/v1/pricing/import",
+                &json!({"format": "litellm", "content": litellm, "effective_from": "2020-01-01"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["added"], 1);
+        assert_eq!(r.body["unmapped"], json!({"input_cost_per_audio_token": 1}));
     }
 }

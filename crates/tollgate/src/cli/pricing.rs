@@ -108,11 +108,24 @@ impl Pricing {
                     "toml" => (parse_price_file(&text, source, tenant_id.as_deref())?, 0),
                     other => bail!("unknown format '{other}': use litellm or toml"),
                 };
+                let unmapped = if format == "litellm" {
+                    tollgate_core::pricing::unmapped_litellm_fields(&text)?
+                } else {
+                    Default::default()
+                };
                 let added = store.import_prices(&entries).await?;
                 println!(
                     "{added} prices added, {} already present, {skipped} entries without token prices skipped",
                     entries.len() - added
                 );
+                if !unmapped.is_empty() {
+                    let fields: Vec<String> =
+                        unmapped.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+                    println!(
+                        "price fields not mapped, so those prices were not imported: {}",
+                        fields.join(", ")
+                    );
+                }
                 if added > 0 {
                     // The CLI writes to the database; each running server reads it again on
                     // its own timer.
