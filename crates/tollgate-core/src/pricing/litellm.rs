@@ -78,8 +78,16 @@ pub fn parse_litellm(
         let mut tiers = Vec::with_capacity(thresholds.len());
         for k in thresholds {
             let above = |base: &str| per_million(&format!("{base}_above_{k}k_tokens"));
+            let above_input_tokens =
+                k.checked_mul(1000)
+                    .filter(|a| *a > 0)
+                    .ok_or_else(|| PriceFileError::Entry {
+                        index,
+                        model: key.clone(),
+                        message: format!("the long-context threshold {k}k tokens is out of range"),
+                    })?;
             tiers.push(super::Tier {
-                above_input_tokens: k * 1000,
+                above_input_tokens,
                 input: above("input_cost_per_token")?.unwrap_or(input),
                 output: above("output_cost_per_token")?.unwrap_or(output),
                 cached_input: above("cache_read_input_token_cost")?
@@ -253,6 +261,15 @@ mod tests {
                 ("output_cost_per_image", 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_threshold_out_of_range_is_refused_not_overflowed() {
+        let text = r#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06,
+            "output_cost_per_token": 2e-06,
+            "input_cost_per_token_above_9223372036854775807k_tokens": 2e-06}}"#;
+        let err = parse_litellm(text, 0, PriceSource::Database, None).expect_err("too large");
+        assert!(err.to_string().contains("out of range"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::decode::{json_value, uuid};
-use crate::db::{query, row, Arg, Db};
+use crate::db::{numbered, query, row, Arg, Db, Dialect};
 use crate::model::{Execution, NewExecution, ToolPrice, ToolTarget};
 use crate::StoreError;
 
@@ -199,7 +199,8 @@ pub(super) async fn record_execution(
             return Ok((Execution::try_from(found)?, true));
         }
     }
-    let mut insert = query(numbered_dollars(INSERT));
+    // `query` takes `$N` on both engines.
+    let mut insert = query(numbered(Dialect::Postgres, INSERT));
     for a in args(tenant_id, e, None) {
         insert = insert.bind(a);
     }
@@ -253,9 +254,4 @@ pub(super) async fn tool_executions(
     .map(Execution::try_from)
     .collect::<Result<Vec<_>, _>>()
     .map(Some)
-}
-
-/// `?N` placeholders as `$N`, the form [`query`] takes on both engines.
-fn numbered_dollars(sql: &str) -> String {
-    sql.replace('?', "$")
 }
