@@ -2,12 +2,14 @@
 //! tenant's log; and its canonical log entry, the bytes the tenant log hashes and receipts
 //! prove.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::money::{Currency, Nanos};
 use crate::time;
-use crate::usage::TokenCounts;
+use crate::usage::{ServiceTier, TokenCounts};
 
 /// The version of the canonical entry layout. A new layout gets a new number; stored entries
 /// are never rewritten.
@@ -123,8 +125,15 @@ pub struct UsageEvent {
     pub user_id: Option<String>,
     /// The conversation it belongs to.
     pub conversation_id: Option<Uuid>,
-    /// Token counts.
+    /// Token counts. The classes beyond the first five (1-hour cache writes, audio, image and
+    /// video tokens) are in the canonical entry only when not zero, so entries of events
+    /// without them are what they were before they existed.
     pub tokens: TokenCounts,
+    /// How the provider served the call; in the canonical entry only when not standard.
+    pub service_tier: ServiceTier,
+    /// Quantities priced per unit (`web_search`: 2), in the canonical entry as
+    /// `quantity:<name>` members only when present.
+    pub quantities: BTreeMap<String, i64>,
     /// The quantity a tool execution reported (pages, queries, ...), priced per unit. In the
     /// canonical entry only when present, so entries of events without one are unchanged.
     pub units: Option<i64>,
@@ -159,7 +168,11 @@ impl UsageEvent {
         let mut w = EntryWriter(Vec::with_capacity(512));
         let conversation = self.conversation_id.map(|c| c.to_string());
         w.0.push(b'{');
+        let t = &self.tokens;
         w.opt("alias", self.alias.as_deref());
+        w.nonzero("audio_input_tokens", t.audio_input);
+        w.nonzero("audio_output_tokens", t.audio_output);
+        w.nonzero("cache_write_1h_tokens", t.cache_write_1h);
         w.int("cache_write_tokens", self.tokens.cache_write);
         w.int("cached_input_tokens", self.tokens.cached_input);
         w.opt("conversation_id", conversation.as_deref());
@@ -175,6 +188,8 @@ impl UsageEvent {
         }
         w.0.push(b']');
         w.opt("id_at_origin", self.id_at_origin.as_deref());
+        w.nonzero("image_input_tokens", t.image_input);
+        w.nonzero("image_output_tokens", t.image_output);
         w.int("input_tokens", self.tokens.input);
         w.opt("lock_digest", self.lock_digest.as_deref());
         w.str("log_id", &self.log_id.to_string());
@@ -184,9 +199,15 @@ impl UsageEvent {
         w.opt("price_version", self.price_version.as_deref());
         w.str("profile", &self.profile);
         w.str("provider", &self.provider);
+        for (name, n) in &self.quantities {
+            w.int(&format!("quantity:{name}"), *n);
+        }
         w.int("reasoning_tokens", self.tokens.reasoning);
         w.opt("request_id", self.request_id.as_deref());
         w.int("seq", seq);
+        if self.service_tier != ServiceTier::Standard {
+            w.str("service_tier", self.service_tier.as_str());
+        }
         w.str("source", self.source.as_str());
         w.str("tenant", &self.tenant_id);
         w.str("time", &time::format_us(self.timestamp_us));
@@ -195,6 +216,7 @@ impl UsageEvent {
         }
         w.opt("user_id", self.user_id.as_deref());
         w.int("v", ENTRY_VERSION);
+        w.nonzero("video_input_tokens", t.video_input);
         w.0.push(b'}');
         w.0
     }
@@ -230,6 +252,12 @@ impl EntryWriter {
         self.key(key);
         self.0.extend_from_slice(value.to_string().as_bytes());
     }
+
+    fn nonzero(&mut self, key: &str, value: i64) {
+        if value != 0 {
+            self.int(key, value);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +277,8 @@ mod tests {
             profile: "default".into(),
             lock_digest: None,
             units: None,
+            service_tier: ServiceTier::Standard,
+            quantities: BTreeMap::new(),
             origin: None,
             id_at_origin: None,
             user_id: None,
@@ -338,6 +368,25 @@ mod tests {
         if let Some(units) = e.units {
             obj.insert("units".into(), units.into());
         }
+        let t = &e.tokens;
+        for (k, n) in [
+            ("cache_write_1h_tokens", t.cache_write_1h),
+            ("audio_input_tokens", t.audio_input),
+            ("image_input_tokens", t.image_input),
+            ("video_input_tokens", t.video_input),
+            ("audio_output_tokens", t.audio_output),
+            ("image_output_tokens", t.image_output),
+        ] {
+            if n != 0 {
+                obj.insert(k.into(), n.into());
+            }
+        }
+        if e.service_tier != ServiceTier::Standard {
+            obj.insert("service_tier".into(), e.service_tier.as_str().into());
+        }
+        for (name, n) in &e.quantities {
+            obj.insert(format!("quantity:{name}"), (*n).into());
+        }
         tollgate_receipts::canonicalize(&v).expect("canonical")
     }
 
@@ -351,6 +400,9 @@ mod tests {
             seq in 0i64..(1 << 40),
             bits in 0i64..16,
             units in proptest::option::of(0i64..1_000_000),
+            media in proptest::collection::vec(0i64..3, 6),
+            tier in 0usize..4,
+            quantities in proptest::collection::btree_map("[a-z_:0-9x]{1,12}", 0i64..100, 0..3),
         ) {
             let mut e = event();
             let opt = |i: usize, s: String| present[i].then_some(s);
@@ -363,9 +415,18 @@ mod tests {
             e.price_version = opt(6, "builtin:x@2024-01-01".into());
             e.lock_digest = opt(7, format!("sha256:{text}"));
             e.model = format!("m{control}");
-            e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, cache_write: 0, reasoning: tokens / 4 };
+            e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, reasoning: tokens / 4, ..TokenCounts::default() };
             e.flags = EventFlags::from_bits(bits);
             e.units = units;
+            e.tokens.cache_write = media[0] * 2;
+            e.tokens.cache_write_1h = media[0];
+            e.tokens.audio_input = media[1];
+            e.tokens.image_input = media[2];
+            e.tokens.video_input = media[3];
+            e.tokens.audio_output = media[4];
+            e.tokens.image_output = media[5];
+            e.service_tier = ServiceTier::ALL[tier];
+            e.quantities = quantities;
             proptest::prop_assert_eq!(e.canonical_entry(seq), generic_entry(&e, seq));
         }
     }

@@ -254,16 +254,7 @@ mod tests {
             model: model.into(),
             effective_from_us: parse_instant(from, DateEdge::Start).expect("date"),
             currency: Currency::usd(),
-            rates: Rates {
-                input: Decimal::from(input),
-                output: Decimal::from(1),
-                cached_input: None,
-                cache_write: None,
-                reasoning: None,
-                per_call: None,
-                per_unit: None,
-                tiers: Vec::new(),
-            },
+            rates: Rates::tokens(Decimal::from(input), Decimal::from(1)),
             source,
             tenant_id: tenant.map(str::to_string),
         }
@@ -309,7 +300,7 @@ mod tests {
         ]);
         let input = |model: &str| {
             book.find("t", "", model, at("2024-05-01"))
-                .map(|m| m.entry.rates.input)
+                .map(|m| m.entry.rates.tokens.input)
         };
         assert_eq!(input("gpt-4o"), Some(Decimal::from(5)));
         assert_eq!(
@@ -336,6 +327,7 @@ mod tests {
                 .expect("priced")
                 .entry
                 .rates
+                .tokens
                 .input,
             Decimal::from(5)
         );
@@ -344,6 +336,7 @@ mod tests {
                 .expect("priced")
                 .entry
                 .rates
+                .tokens
                 .input,
             Decimal::from(2)
         );
@@ -371,6 +364,7 @@ mod tests {
                 .expect("p")
                 .entry
                 .rates
+                .tokens
                 .input,
             Decimal::from(9)
         );
@@ -379,6 +373,7 @@ mod tests {
                 .expect("p")
                 .entry
                 .rates
+                .tokens
                 .input,
             Decimal::from(3)
         );

@@ -37,12 +37,14 @@
 
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
-use super::{canonical_provider, PriceEntry, PriceSource, Rates};
+use rust_decimal::Decimal;
+
+use super::{canonical_provider, PriceEntry, PriceSource, Rates, ServicePrice, Tier, TokenRates};
 use crate::money::Currency;
 use crate::time::{parse_instant, DateEdge};
+use crate::usage::{ServiceTier, TokenClass};
 
 /// Why a price file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -62,69 +64,78 @@ pub enum PriceFileError {
     },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    prices: Vec<Row>,
-}
+/// The keys of an entry besides its rates.
+const ENTRY_KEYS: [&str; 10] = [
+    "provider",
+    "model",
+    "effective_from",
+    "currency",
+    "per_call",
+    "per_unit",
+    "tier_rule",
+    "tiers",
+    "unit_prices",
+    "service_tiers",
+];
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Row {
-    provider: String,
-    model: String,
-    effective_from: String,
-    input: Option<Amount>,
-    output: Option<Amount>,
-    cached_input: Option<Amount>,
-    cache_write: Option<Amount>,
-    reasoning: Option<Amount>,
-    per_call: Option<Amount>,
-    per_unit: Option<Amount>,
-    currency: Option<String>,
-    /// How a tier prices a request: only `whole_request` (every token of a request above the
-    /// threshold at the tier's rates) exists.
-    tier_rule: Option<String>,
-    #[serde(default)]
-    tiers: Vec<TierRow>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TierRow {
-    above_input_tokens: i64,
-    input: Amount,
-    output: Amount,
-    cached_input: Option<Amount>,
-    cache_write: Option<Amount>,
-    reasoning: Option<Amount>,
-}
-
-/// A rate written as a string (exact) or as a number.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Amount {
-    Text(String),
-    Int(i64),
-    Float(f64),
-}
-
-impl Amount {
-    fn decimal(&self) -> Result<Decimal, String> {
-        let text = match self {
-            Amount::Text(s) => s.trim().to_string(),
-            Amount::Int(i) => i.to_string(),
-            Amount::Float(f) => format!("{f}"),
-        };
-        let d = Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
-            .map_err(|_| format!("'{text}' is not a decimal number"))?;
-        if d.is_sign_negative() {
-            return Err(format!("rate {text} is negative"));
-        }
-        Ok(d)
+/// A rate written as a string (exact) or as a number, read through its decimal text.
+fn amount(name: &str, value: &toml::Value) -> Result<Decimal, String> {
+    let text = match value {
+        toml::Value::String(s) => s.trim().to_string(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => format!("{f}"),
+        _ => return Err(format!("{name} must be a decimal number")),
+    };
+    let d = Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| format!("{name} '{text}' is not a decimal number"))?;
+    if d.is_sign_negative() {
+        return Err(format!("{name} {text} is negative"));
     }
+    Ok(d)
+}
+
+/// The token rates of a table: `input` and `output` (both needed when `required`, else
+/// both or neither) and any class's own rate. Keys that are neither a class nor in `other`
+/// are refused, so a misspelt rate is never silently dropped.
+fn token_rates(
+    table: &toml::Table,
+    what: &str,
+    other: &[&str],
+    required: bool,
+) -> Result<Option<TokenRates>, String> {
+    for key in table.keys() {
+        let known =
+            other.contains(&key.as_str()) || TokenClass::ALL.iter().any(|c| c.as_str() == key);
+        if !known {
+            return Err(format!("{what} has an unknown key '{key}'"));
+        }
+    }
+    let get = |name: &str| table.get(name).map(|v| amount(name, v)).transpose();
+    let (input, output) = match (get("input")?, get("output")?) {
+        (Some(i), Some(o)) => (i, o),
+        (None, None) if !required => {
+            if let Some(c) = TokenClass::ALL
+                .iter()
+                .find(|c| table.contains_key(c.as_str()))
+            {
+                return Err(format!(
+                    "{what} sets {} but not input and output",
+                    c.as_str()
+                ));
+            }
+            return Ok(None);
+        }
+        (None, _) => return Err(format!("{what}: input is required")),
+        (_, None) => return Err(format!("{what}: output is required")),
+    };
+    let mut rates = TokenRates::new(input, output);
+    for class in TokenClass::ALL {
+        if let Some(slot) = rates.slot(class) {
+            *slot = get(class.as_str())?;
+        }
+    }
+    Ok(Some(rates))
 }
 
 /// Reads a price file. Every entry gets `source` and, for tenant prices, `tenant_id`.
@@ -133,121 +144,204 @@ pub fn parse_price_file(
     source: PriceSource,
     tenant_id: Option<&str>,
 ) -> Result<Vec<PriceEntry>, PriceFileError> {
-    let file: File = toml::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
-    file.prices
-        .into_iter()
+    let mut file: toml::Table =
+        toml::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
+    if let Some(key) = file.keys().find(|k| *k != "prices") {
+        return Err(PriceFileError::Syntax(format!(
+            "unknown top-level key '{key}': a price file holds [[prices]] entries"
+        )));
+    }
+    let rows = match file.remove("prices") {
+        None => Vec::new(),
+        Some(toml::Value::Array(rows)) => rows,
+        Some(_) => {
+            return Err(PriceFileError::Syntax(
+                "prices must be an array of tables ([[prices]])".into(),
+            ))
+        }
+    };
+    rows.into_iter()
         .enumerate()
         .map(|(index, row)| {
-            let model = row.model.clone();
-            row.into_entry(source, tenant_id)
-                .map_err(|message| PriceFileError::Entry {
-                    index,
-                    model,
-                    message,
-                })
+            let model = row
+                .get("model")
+                .and_then(toml::Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            entry(row, source, tenant_id).map_err(|message| PriceFileError::Entry {
+                index,
+                model,
+                message,
+            })
         })
         .collect()
 }
 
-impl Row {
-    fn into_entry(
-        self,
-        source: PriceSource,
-        tenant_id: Option<&str>,
-    ) -> Result<PriceEntry, String> {
-        let provider = canonical_provider(&self.provider);
-        let model = self.model.trim().to_ascii_lowercase();
-        if provider.is_empty() || model.is_empty() {
-            return Err("provider and model must not be empty".into());
-        }
-        let opt = |a: Option<Amount>| a.map(|a| a.decimal()).transpose();
-        let per_call = opt(self.per_call)?;
-        let per_unit = opt(self.per_unit)?;
-        // A tool is priced per call and per unit only; a model by its tokens only. Either
-        // half on the other would price it at zero without flagging it unpriced.
-        let tool = provider == super::TOOL_PROVIDER;
-        let tokens = [
-            &self.input,
-            &self.output,
-            &self.cached_input,
-            &self.cache_write,
-            &self.reasoning,
-        ];
-        if tool {
-            if per_call.is_none() && per_unit.is_none() {
-                return Err("an MCP tool's price (provider mcp) needs per_call or per_unit".into());
+fn text<'a>(row: &'a toml::Table, key: &str) -> Result<Option<&'a str>, String> {
+    row.get(key)
+        .map(|v| v.as_str().ok_or_else(|| format!("{key} must be a string")))
+        .transpose()
+}
+
+fn entry(
+    row: toml::Value,
+    source: PriceSource,
+    tenant_id: Option<&str>,
+) -> Result<PriceEntry, String> {
+    let toml::Value::Table(row) = row else {
+        return Err("an entry must be a table".into());
+    };
+    let provider = canonical_provider(text(&row, "provider")?.ok_or("provider is required")?);
+    let model = text(&row, "model")?
+        .ok_or("model is required")?
+        .trim()
+        .to_ascii_lowercase();
+    if provider.is_empty() || model.is_empty() {
+        return Err("provider and model must not be empty".into());
+    }
+    let effective_from = text(&row, "effective_from")?.ok_or("effective_from is required")?;
+    let opt = |key: &str| row.get(key).map(|v| amount(key, v)).transpose();
+    let per_call = opt("per_call")?;
+    let per_unit = opt("per_unit")?;
+    // A tool is priced per call and per unit only; a model by its tokens (and, if the
+    // provider says so, per request and per unit of named quantities).
+    let tool = provider == super::TOOL_PROVIDER;
+    if tool && TokenClass::ALL.iter().any(|c| row.contains_key(c.as_str())) {
+        return Err(
+            "an MCP tool's price (provider mcp) has no token rates; use per_call and per_unit"
+                .into(),
+        );
+    }
+    let tokens = token_rates(&row, "the entry", &ENTRY_KEYS, false)?;
+    let tokens =
+        match (tool, tokens) {
+            (true, Some(_)) => return Err(
+                "an MCP tool's price (provider mcp) has no token rates; use per_call and per_unit"
+                    .into(),
+            ),
+            (true, None) if per_call.is_none() && per_unit.is_none() => {
+                return Err("an MCP tool's price (provider mcp) needs per_call or per_unit".into())
             }
-            if tokens.iter().any(|t| t.is_some()) {
-                return Err("an MCP tool's price (provider mcp) has no token rates; use per_call and per_unit".into());
-            }
-        } else if per_call.is_some() || per_unit.is_some() {
-            return Err("per_call and per_unit price MCP tools only (provider mcp)".into());
-        }
-        match self.tier_rule.as_deref() {
-            None | Some("whole_request") => {}
-            Some(other) => {
-                return Err(format!(
+            (true, None) => TokenRates::default(),
+            (false, Some(t)) => t,
+            (false, None) => return Err("input is required".into()),
+        };
+    if !tool && per_unit.is_some() {
+        return Err(
+            "per_unit prices MCP tools only (provider mcp); a model's quantities have unit_prices"
+                .into(),
+        );
+    }
+    match text(&row, "tier_rule")? {
+        None | Some("whole_request") => {}
+        Some(other) => {
+            return Err(format!(
                 "tier_rule '{other}' is unknown: a tier prices the whole request (whole_request)"
             ))
-            }
         }
-        if tool && !self.tiers.is_empty() {
-            return Err("an MCP tool's price has no tiers".into());
-        }
-        let mut tiers = Vec::with_capacity(self.tiers.len());
-        for t in self.tiers {
-            if t.above_input_tokens <= 0 {
-                return Err("a tier's above_input_tokens must be positive".into());
-            }
-            if tiers
-                .last()
-                .is_some_and(|last: &super::Tier| last.above_input_tokens >= t.above_input_tokens)
-            {
-                return Err(
-                    "tiers must be listed by above_input_tokens, each higher than the last".into(),
-                );
-            }
-            tiers.push(super::Tier {
-                above_input_tokens: t.above_input_tokens,
-                input: t.input.decimal()?,
-                output: t.output.decimal()?,
-                cached_input: opt(t.cached_input)?,
-                cache_write: opt(t.cache_write)?,
-                reasoning: opt(t.reasoning)?,
-            });
-        }
-        let token_rate = |a: Option<Amount>, name: &str| match a {
-            Some(a) => a.decimal(),
-            None if tool => Ok(Decimal::ZERO),
-            None => Err(format!("{name} is required")),
-        };
-        Ok(PriceEntry {
-            provider,
-            model,
-            effective_from_us: parse_instant(&self.effective_from, DateEdge::Start)
-                .map_err(|e| e.to_string())?,
-            currency: match self.currency {
-                Some(c) => Currency::try_from(c)?,
-                None => Currency::usd(),
-            },
-            rates: Rates {
-                input: token_rate(self.input, "input")?,
-                output: token_rate(self.output, "output")?,
-                cached_input: opt(self.cached_input)?,
-                cache_write: opt(self.cache_write)?,
-                reasoning: opt(self.reasoning)?,
-                per_call,
-                per_unit,
-                tiers,
-            },
-            source,
-            tenant_id: tenant_id.map(str::to_string),
-        })
     }
+    let tables = |key: &str| -> Result<Vec<toml::Table>, String> {
+        match row.get(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_table().cloned().ok_or(format!("{key} must be tables")))
+                .collect(),
+            Some(_) => Err(format!(
+                "{key} must be an array of tables ([[prices.{key}]])"
+            )),
+        }
+    };
+    let mut tiers: Vec<Tier> = Vec::new();
+    for t in tables("tiers")? {
+        let above = t
+            .get("above_input_tokens")
+            .and_then(toml::Value::as_integer)
+            .ok_or("a tier needs above_input_tokens, a whole number")?;
+        if above <= 0 {
+            return Err("a tier's above_input_tokens must be positive".into());
+        }
+        if tiers
+            .last()
+            .is_some_and(|last| last.above_input_tokens >= above)
+        {
+            return Err(
+                "tiers must be listed by above_input_tokens, each higher than the last".into(),
+            );
+        }
+        let rates = token_rates(&t, "a tier", &["above_input_tokens"], true)?
+            .ok_or("a tier needs input and output")?;
+        tiers.push(Tier {
+            above_input_tokens: above,
+            rates,
+        });
+    }
+    let sub_table = |key: &str| -> Result<toml::Table, String> {
+        match row.get(key) {
+            None => Ok(toml::Table::new()),
+            Some(toml::Value::Table(t)) => Ok(t.clone()),
+            Some(_) => Err(format!("{key} must be a table ([prices.{key}])")),
+        }
+    };
+    let mut unit_prices = BTreeMap::new();
+    for (name, v) in sub_table("unit_prices")? {
+        super::check_quantity_name(&name)?;
+        unit_prices.insert(name.clone(), amount(&format!("unit_prices.{name}"), &v)?);
+    }
+    let mut service_tiers = BTreeMap::new();
+    for (name, v) in sub_table("service_tiers")? {
+        let tier = ServiceTier::parse("service_tiers", &name).map_err(|e| e.message)?;
+        if tier == ServiceTier::Standard {
+            return Err(
+                "service_tiers.standard: the entry's own rates are the standard ones".into(),
+            );
+        }
+        let what = format!("service_tiers.{name}");
+        let t = v.as_table().ok_or(format!("{what} must be a table"))?;
+        let price = match (t.get("factor"), token_rates(t, &what, &["factor"], false)?) {
+            (Some(f), None) => ServicePrice::Factor(amount(&format!("{what}.factor"), f)?),
+            (None, Some(r)) => ServicePrice::Rates(r),
+            (Some(_), Some(_)) => return Err(format!("{what} sets a factor or rates, not both")),
+            (None, None) => return Err(format!("{what} needs a factor or input and output")),
+        };
+        service_tiers.insert(tier, price);
+    }
+    if tool && !(tiers.is_empty() && unit_prices.is_empty() && service_tiers.is_empty()) {
+        return Err("an MCP tool's price has only per_call and per_unit".into());
+    }
+    Ok(PriceEntry {
+        provider,
+        model,
+        effective_from_us: parse_instant(effective_from, DateEdge::Start)
+            .map_err(|e| e.to_string())?,
+        currency: match text(&row, "currency")? {
+            Some(c) => Currency::try_from(c.to_string())?,
+            None => Currency::usd(),
+        },
+        rates: Rates {
+            tokens,
+            per_call,
+            per_unit,
+            unit_prices,
+            tiers,
+            service_tiers,
+        },
+        source,
+        tenant_id: tenant_id.map(str::to_string),
+    })
 }
 
 /// Writes entries in the price-file format (for `tollgate pricing list --format toml`).
 pub fn to_price_file(entries: &[&PriceEntry]) -> String {
+    fn rates(out: &mut String, r: &TokenRates) {
+        out.push_str(&format!(
+            "input = \"{}\"\noutput = \"{}\"\n",
+            r.input, r.output
+        ));
+        for (class, v) in r.own_rates() {
+            out.push_str(&format!("{} = \"{v}\"\n", class.as_str()));
+        }
+    }
     let mut out = String::new();
     for e in entries {
         out.push_str("[[prices]]\n");
@@ -260,15 +354,9 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
             super::effective_label(e.effective_from_us)
         ));
         if e.provider != super::TOOL_PROVIDER {
-            out.push_str(&format!(
-                "input = \"{}\"\noutput = \"{}\"\n",
-                e.rates.input, e.rates.output
-            ));
+            rates(&mut out, &e.rates.tokens);
         }
         for (name, v) in [
-            ("cached_input", e.rates.cached_input),
-            ("cache_write", e.rates.cache_write),
-            ("reasoning", e.rates.reasoning),
             ("per_call", e.rates.per_call),
             ("per_unit", e.rates.per_unit),
         ] {
@@ -281,20 +369,27 @@ pub fn to_price_file(entries: &[&PriceEntry]) -> String {
             out.push_str("tier_rule = \"whole_request\"\n");
         }
         out.push('\n');
+        if !e.rates.unit_prices.is_empty() {
+            out.push_str("[prices.unit_prices]\n");
+            for (name, v) in &e.rates.unit_prices {
+                out.push_str(&format!("\"{name}\" = \"{v}\"\n"));
+            }
+            out.push('\n');
+        }
+        for (tier, price) in &e.rates.service_tiers {
+            out.push_str(&format!("[prices.service_tiers.{}]\n", tier.as_str()));
+            match price {
+                ServicePrice::Factor(f) => out.push_str(&format!("factor = \"{f}\"\n")),
+                ServicePrice::Rates(r) => rates(&mut out, r),
+            }
+            out.push('\n');
+        }
         for t in &e.rates.tiers {
             out.push_str(&format!(
-                "[[prices.tiers]]\nabove_input_tokens = {}\ninput = \"{}\"\noutput = \"{}\"\n",
-                t.above_input_tokens, t.input, t.output
+                "[[prices.tiers]]\nabove_input_tokens = {}\n",
+                t.above_input_tokens
             ));
-            for (name, v) in [
-                ("cached_input", t.cached_input),
-                ("cache_write", t.cache_write),
-                ("reasoning", t.reasoning),
-            ] {
-                if let Some(v) = v {
-                    out.push_str(&format!("{name} = \"{v}\"\n"));
-                }
-            }
+            rates(&mut out, &t.rates);
             out.push('\n');
         }
     }
@@ -327,9 +422,9 @@ mod tests {
             (e.provider.as_str(), e.model.as_str()),
             ("openai", "gpt-4o")
         );
-        assert_eq!(e.rates.input, Decimal::from_str("2.50").expect("d"));
+        assert_eq!(e.rates.tokens.input, Decimal::from_str("2.50").expect("d"));
         assert_eq!(
-            e.rates.cached_input,
+            e.rates.tokens.cached_input,
             Some(Decimal::from_str("1.25").expect("d"))
         );
         assert_eq!(e.currency.as_str(), "USD");
@@ -365,7 +460,7 @@ mod tests {
         .expect("a tool price");
         let e = &entries[0];
         assert_eq!(e.model, "courts/lookup");
-        assert_eq!(e.rates.input, Decimal::ZERO);
+        assert_eq!(e.rates.tokens.input, Decimal::ZERO);
         assert_eq!(
             e.rates.per_call,
             Some(Decimal::from_str("0.02").expect("d"))
@@ -383,8 +478,24 @@ mod tests {
         assert!(err.to_string().contains("input is required"), "{err}");
         for (row, says) in [
             (
-                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\nper_call='1'",
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\nper_unit='1'",
                 "MCP tools only",
+            ),
+            (
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\naudio_inptu='1'",
+                "unknown key 'audio_inptu'",
+            ),
+            (
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\n[prices.service_tiers.batch]\nfactor='0.5'\ninput='1'\noutput='1'",
+                "a factor or rates, not both",
+            ),
+            (
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\n[prices.service_tiers.scale]\nfactor='0.5'",
+                "unknown",
+            ),
+            (
+                "provider='openai'\nmodel='x'\ninput='1'\noutput='1'\n[prices.unit_prices]\n'Web Search'='0.01'",
+                "quantity",
             ),
             (
                 "provider='mcp'\nmodel='s/t'\ninput='1'\nper_call='1'",
@@ -400,6 +511,60 @@ mod tests {
             .expect_err(says);
             assert!(err.to_string().contains(says), "{err}");
         }
+    }
+
+    #[test]
+    fn every_part_of_the_price_model_reads_and_writes_back() {
+        let text = r#"
+            [[prices]]
+            provider = "anthropic"
+            model = "claude-x"
+            effective_from = "2025-09-29"
+            input = "3"
+            output = "15"
+            cache_write = "3.75"
+            cache_write_1h = "6"
+            cached_input = "0.30"
+            audio_input = 40
+            image_output = "30"
+            per_call = "0.005"
+            tier_rule = "whole_request"
+
+            [prices.unit_prices]
+            web_search = "0.01"
+            "image:1024x1024:hd" = "0.08"
+
+            [prices.service_tiers.batch]
+            factor = "0.5"
+
+            [prices.service_tiers.priority]
+            input = "6"
+            output = "30"
+
+            [[prices.tiers]]
+            above_input_tokens = 200000
+            input = "6"
+            output = "22.50"
+            cache_write_1h = "12"
+        "#;
+        let entries = parse_price_file(text, PriceSource::File, None).expect("valid");
+        let r = &entries[0].rates;
+        assert_eq!(r.tokens.cache_write_1h, Some(Decimal::from(6)));
+        assert_eq!(r.tokens.audio_input, Some(Decimal::from(40)));
+        assert_eq!(r.unit_prices.len(), 2);
+        assert_eq!(
+            r.service_tiers.get(&ServiceTier::Batch),
+            Some(&ServicePrice::Factor(Decimal::from_str("0.5").expect("d")))
+        );
+        assert!(matches!(
+            r.service_tiers.get(&ServiceTier::Priority),
+            Some(ServicePrice::Rates(_))
+        ));
+        assert_eq!(r.tiers[0].rates.cache_write_1h, Some(Decimal::from(12)));
+        let refs: Vec<&PriceEntry> = entries.iter().collect();
+        let again =
+            parse_price_file(&to_price_file(&refs), PriceSource::File, None).expect("round trip");
+        assert_eq!(again, entries);
     }
 
     #[test]

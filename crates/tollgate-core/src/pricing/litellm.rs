@@ -3,168 +3,438 @@
 //! That file prices per token as JSON floats; each float is read through its shortest decimal
 //! form (`2.5e-06` → `0.0000025`), then scaled to per million tokens exactly.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{canonical_provider, PriceEntry, PriceFileError, PriceSource, Rates};
+use super::{
+    canonical_provider, PriceEntry, PriceFileError, PriceSource, Rates, ServicePrice, Tier,
+    TokenRates,
+};
 use crate::money::Currency;
+use crate::usage::{ServiceTier, TokenClass};
 
-/// Reads the LiteLLM price JSON. Entries without both an input and an output token price
-/// (image, audio, embedding-only models, the `sample_spec` entry) are skipped and counted.
+/// What an import of the LiteLLM file read.
+#[derive(Debug, Clone, Default)]
+pub struct LiteLlmImport {
+    /// The prices.
+    pub entries: Vec<PriceEntry>,
+    /// Entries with no price Tollgate can use (no token, request or unit price, or no
+    /// provider).
+    pub skipped: usize,
+    /// Price fields it could not map, with how many entries set each (a non-null, non-zero
+    /// value), so that none is dropped without a word.
+    pub unmapped: BTreeMap<String, usize>,
+}
+
+/// The LiteLLM field of each token class's rate.
+const CLASS_FIELDS: [(&str, TokenClass); 11] = [
+    ("input_cost_per_token", TokenClass::Input),
+    ("output_cost_per_token", TokenClass::Output),
+    ("cache_read_input_token_cost", TokenClass::CachedInput),
+    ("cache_creation_input_token_cost", TokenClass::CacheWrite),
+    (
+        "cache_creation_input_token_cost_above_1hr",
+        TokenClass::CacheWrite1h,
+    ),
+    ("output_cost_per_reasoning_token", TokenClass::Reasoning),
+    ("input_cost_per_audio_token", TokenClass::AudioInput),
+    ("output_cost_per_audio_token", TokenClass::AudioOutput),
+    ("input_cost_per_image_token", TokenClass::ImageInput),
+    ("output_cost_per_image_token", TokenClass::ImageOutput),
+    ("input_cost_per_video_token", TokenClass::VideoInput),
+];
+
+/// The LiteLLM fields priced per unit, with the quantity Tollgate names them by.
+const UNIT_FIELDS: [(&str, &str); 13] = [
+    ("output_cost_per_image", "image"),
+    ("input_cost_per_image", "input_image"),
+    ("input_cost_per_audio_per_second", "audio_second"),
+    ("input_cost_per_second", "input_second"),
+    ("output_cost_per_second", "output_second"),
+    ("output_cost_per_video_per_second", "video_second"),
+    ("input_cost_per_video_per_second", "input_video_second"),
+    ("input_cost_per_query", "query"),
+    ("google_maps_grounding_cost_per_query", "maps_query"),
+    ("ocr_cost_per_page", "page"),
+    ("annotation_cost_per_page", "annotation_page"),
+    (
+        "code_interpreter_cost_per_session",
+        "code_interpreter_session",
+    ),
+    ("input_cost_per_character", "input_character"),
+];
+
+/// Rates per million tokens by class, as a file states them.
+type ClassRates = BTreeMap<TokenClass, Decimal>;
+
+/// A field name taken apart: `input_cost_per_token_above_200k_tokens_batches` is the
+/// input rate, above 200k tokens, of batch service.
+struct Field<'a> {
+    base: &'a str,
+    above_k: Option<i64>,
+    service: Option<&'a str>,
+}
+
+fn split_field(name: &str) -> Field<'_> {
+    let mut rest = name;
+    let mut service = None;
+    for s in [
+        "batches",
+        "flex",
+        "priority",
+        "ultrafast",
+        "decisions",
+        "balanced",
+    ] {
+        if let Some(r) = rest.strip_suffix(s).and_then(|r| r.strip_suffix('_')) {
+            service = Some(s);
+            rest = r;
+            break;
+        }
+    }
+    let mut above_k = None;
+    if let Some((base, tail)) = rest.rsplit_once("_above_") {
+        if let Some(k) = tail
+            .strip_suffix("k_tokens")
+            .and_then(|k| k.parse::<i64>().ok())
+        {
+            above_k = Some(k);
+            rest = base;
+        }
+    }
+    Field {
+        base: rest,
+        above_k,
+        service,
+    }
+}
+
+/// Whether a field names a price.
+fn is_price(field: &str) -> bool {
+    field.contains("cost") || field.contains("price") || field == "tiered_pricing"
+}
+
+/// Whether a value sets a price: not null, not zero, not an empty object.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::Object(o) => o.values().any(is_set),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
+/// A LiteLLM per-token (or per-unit) float read through its shortest decimal text.
+fn decimal(key: &str, field: &str, v: &Value) -> Result<Decimal, String> {
+    let f = v
+        .as_f64()
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .ok_or_else(|| format!("{key}: {field} must be a non-negative number"))?;
+    let text = format!("{f}");
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| format!("{key}: {field} {text} is out of range"))
+}
+
+fn per_million(d: Decimal) -> Decimal {
+    (d * Decimal::from(1_000_000)).normalize()
+}
+
+/// Reads the LiteLLM price JSON, mapping every price field Tollgate's model has and
+/// reporting the rest.
 pub fn parse_litellm(
     text: &str,
     effective_from_us: i64,
     source: PriceSource,
     tenant_id: Option<&str>,
-) -> Result<(Vec<PriceEntry>, usize), PriceFileError> {
+) -> Result<LiteLlmImport, PriceFileError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
     let map = root.as_object().ok_or_else(|| {
         PriceFileError::Syntax("the top level must be an object of models".into())
     })?;
-    let mut entries = Vec::new();
-    let mut skipped = 0;
+    let mut import = LiteLlmImport::default();
     for (index, (key, spec)) in map.iter().enumerate() {
         if key == "sample_spec" {
             continue;
         }
-        let per_million = |field: &str| -> Result<Option<Decimal>, PriceFileError> {
-            match spec.get(field) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => {
-                    let f = v
-                        .as_f64()
-                        .filter(|f| f.is_finite() && *f >= 0.0)
-                        .ok_or_else(|| PriceFileError::Entry {
-                            index,
-                            model: key.clone(),
-                            message: format!("{field} must be a non-negative number"),
-                        })?;
-                    let text = format!("{f}");
-                    let d = Decimal::from_str(&text)
-                        .or_else(|_| Decimal::from_scientific(&text))
-                        .map_err(|_| PriceFileError::Entry {
-                            index,
-                            model: key.clone(),
-                            message: format!("{field} {text} is out of range"),
-                        })?;
-                    Ok(Some((d * Decimal::from(1_000_000)).normalize()))
-                }
-            }
-        };
-        let (Some(input), Some(output)) = (
-            per_million("input_cost_per_token")?,
-            per_million("output_cost_per_token")?,
-        ) else {
-            skipped += 1;
+        let Some(spec) = spec.as_object() else {
+            import.skipped += 1;
             continue;
         };
-        // Long-context tiers: `input_cost_per_token_above_200k_tokens` and its siblings. A
-        // rate the tier leaves out is the base one (the provider does not change it).
-        let mut thresholds: Vec<i64> = spec
-            .as_object()
-            .into_iter()
-            .flat_map(|o| o.keys())
-            .filter_map(|k| {
-                k.strip_prefix("input_cost_per_token_above_")?
-                    .strip_suffix("k_tokens")?
-                    .parse::<i64>()
-                    .ok()
-            })
-            .collect();
-        thresholds.sort_unstable();
-        let mut tiers = Vec::with_capacity(thresholds.len());
-        for k in thresholds {
-            let above = |base: &str| per_million(&format!("{base}_above_{k}k_tokens"));
-            let above_input_tokens =
-                k.checked_mul(1000)
-                    .filter(|a| *a > 0)
-                    .ok_or_else(|| PriceFileError::Entry {
-                        index,
-                        model: key.clone(),
-                        message: format!("the long-context threshold {k}k tokens is out of range"),
-                    })?;
-            tiers.push(super::Tier {
-                above_input_tokens,
-                input: above("input_cost_per_token")?.unwrap_or(input),
-                output: above("output_cost_per_token")?.unwrap_or(output),
-                cached_input: above("cache_read_input_token_cost")?
-                    .or(per_million("cache_read_input_token_cost")?),
-                cache_write: above("cache_creation_input_token_cost")?
-                    .or(per_million("cache_creation_input_token_cost")?),
-                reasoning: per_million("output_cost_per_reasoning_token")?,
-            });
-        }
+        let err = |message: String| PriceFileError::Entry {
+            index,
+            model: key.clone(),
+            message,
+        };
+        let mut unmapped = Vec::new();
+        let rates = entry_rates(key, spec, &mut unmapped).map_err(err)?;
         let provider_field = spec
             .get("litellm_provider")
             .and_then(Value::as_str)
             .unwrap_or("");
         let (provider, model) = split_key(key, provider_field);
-        if provider.is_empty() {
-            skipped += 1;
-            continue;
-        }
-        entries.push(PriceEntry {
-            provider,
-            model,
-            effective_from_us,
-            currency: Currency::usd(),
-            rates: Rates {
-                input,
-                output,
-                cached_input: per_million("cache_read_input_token_cost")?,
-                cache_write: per_million("cache_creation_input_token_cost")?,
-                reasoning: per_million("output_cost_per_reasoning_token")?,
-                per_call: None,
-                per_unit: None,
-                tiers,
-            },
-            source,
-            tenant_id: tenant_id.map(str::to_string),
-        });
-    }
-    Ok((entries, skipped))
-}
-
-/// The price fields of a LiteLLM file that Tollgate does not map, with how many entries set
-/// each (a non-null, non-zero value): prices an import leaves out, so that none is dropped
-/// without a word. Every field naming a cost or a price counts, except the token rates and
-/// their long-context `*_above_Nk_tokens` forms, which are imported.
-pub fn unmapped_litellm_fields(
-    text: &str,
-) -> Result<std::collections::BTreeMap<String, usize>, PriceFileError> {
-    const MAPPED: [&str; 5] = [
-        "input_cost_per_token",
-        "output_cost_per_token",
-        "cache_read_input_token_cost",
-        "cache_creation_input_token_cost",
-        "output_cost_per_reasoning_token",
-    ];
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| PriceFileError::Syntax(e.to_string()))?;
-    let mut unmapped = std::collections::BTreeMap::new();
-    for (key, spec) in root.as_object().into_iter().flatten() {
-        if key == "sample_spec" {
-            continue;
-        }
-        for (field, value) in spec.as_object().into_iter().flatten() {
-            let priced = field.contains("cost") || field.contains("price");
-            let set = !(value.is_null() || value.as_f64() == Some(0.0));
-            let base = field
-                .split_once("_above_")
-                .filter(|(_, rest)| {
-                    rest.strip_suffix("k_tokens")
-                        .is_some_and(|n| n.parse::<i64>().is_ok())
-                })
-                .map_or(field.as_str(), |(base, _)| base);
-            if priced && set && !MAPPED.contains(&base) {
-                *unmapped.entry(field.clone()).or_insert(0) += 1;
+        match rates {
+            Some(rates) if !provider.is_empty() => {
+                for field in unmapped {
+                    *import.unmapped.entry(field).or_insert(0) += 1;
+                }
+                import.entries.push(PriceEntry {
+                    provider,
+                    model,
+                    effective_from_us,
+                    currency: Currency::usd(),
+                    rates,
+                    source,
+                    tenant_id: tenant_id.map(str::to_string),
+                });
+            }
+            _ => {
+                // Nothing imported: every price it sets goes unmapped.
+                for (field, value) in spec {
+                    if is_price(field) && is_set(value) {
+                        *import.unmapped.entry(field.clone()).or_insert(0) += 1;
+                    }
+                }
+                import.skipped += 1;
             }
         }
     }
-    Ok(unmapped)
+    Ok(import)
+}
+
+/// The rates of one entry, or `None` when it sets no price Tollgate can use. Price fields
+/// not mapped are pushed to `unmapped`.
+fn entry_rates(
+    key: &str,
+    spec: &Map<String, Value>,
+    unmapped: &mut Vec<String>,
+) -> Result<Option<Rates>, String> {
+    let class_of = |base: &str| {
+        CLASS_FIELDS
+            .iter()
+            .find(|(f, _)| *f == base)
+            .map(|(_, c)| *c)
+    };
+    // Token rates per (threshold, service), per million tokens.
+    let mut token: BTreeMap<(Option<i64>, Option<&str>), ClassRates> = BTreeMap::new();
+    let mut rates = Rates::default();
+    let mut late: Vec<&str> = Vec::new();
+    for (field, value) in spec {
+        if !is_price(field) || !is_set(value) {
+            continue;
+        }
+        let f = split_field(field);
+        if let Some(class) = class_of(f.base) {
+            match f.service {
+                None | Some("batches" | "flex" | "priority") => {
+                    let d = per_million(decimal(key, field, value)?);
+                    token
+                        .entry((f.above_k, f.service))
+                        .or_default()
+                        .insert(class, d);
+                }
+                Some(_) => unmapped.push(field.clone()),
+            }
+            if f.above_k.is_some() && f.service.is_some() {
+                late.push(field);
+            }
+            continue;
+        }
+        if f.above_k.is_some() || f.service.is_some() {
+            unmapped.push(field.clone());
+            continue;
+        }
+        match field.as_str() {
+            "input_cost_per_token_cache_hit" => {
+                let d = per_million(decimal(key, field, value)?);
+                token
+                    .entry((None, None))
+                    .or_default()
+                    .entry(TokenClass::CachedInput)
+                    .or_insert(d);
+            }
+            "input_cost_per_request" => rates.per_call = Some(decimal(key, field, value)?),
+            "search_context_cost_per_query" => {
+                let sizes = value.as_object().cloned().unwrap_or_default();
+                for (size, v) in &sizes {
+                    let Some(level) = size.strip_prefix("search_context_size_") else {
+                        unmapped.push(format!("{field}.{size}"));
+                        continue;
+                    };
+                    let d = decimal(key, &format!("{field}.{size}"), v)?;
+                    rates.unit_prices.insert(format!("web_search:{level}"), d);
+                }
+                // A search without a stated context size is billed at the default, medium.
+                if let Some(medium) = rates.unit_prices.get("web_search:medium").copied() {
+                    rates.unit_prices.insert("web_search".into(), medium);
+                }
+            }
+            "tiered_pricing" => tiered(key, value, &mut rates, unmapped)?,
+            other => {
+                let unit = UNIT_FIELDS
+                    .iter()
+                    .find(|(f, _)| *f == other)
+                    .map(|(_, q)| q.to_string());
+                let sized = ["output_cost_per_image_", "output_cost_per_second_"]
+                    .iter()
+                    .find_map(|p| {
+                        let size = other.strip_prefix(p)?.to_ascii_lowercase();
+                        let q = if p.contains("image") {
+                            "image"
+                        } else {
+                            "output_second"
+                        };
+                        Some(format!("{q}:{size}"))
+                    });
+                match unit.or(sized) {
+                    Some(q) if super::check_quantity_name(&q).is_ok() => {
+                        rates.unit_prices.insert(q, decimal(key, field, value)?);
+                    }
+                    _ => unmapped.push(field.clone()),
+                }
+            }
+        }
+    }
+    let standard = token.remove(&(None, None)).unwrap_or_default();
+    let (input, output) = match (
+        standard.get(&TokenClass::Input).copied(),
+        standard.get(&TokenClass::Output).copied(),
+    ) {
+        (Some(i), Some(o)) => (i, o),
+        (None, None) if !rates.tiers.is_empty() => (rates.tokens.input, rates.tokens.output),
+        // Priced per request or per unit only (image generation, transcription by the
+        // second): the provider bills no tokens.
+        (None, None) if rates.per_call.is_some() || !rates.unit_prices.is_empty() => {
+            (Decimal::ZERO, Decimal::ZERO)
+        }
+        (Some(i), None) if rates.per_call.is_some() || !rates.unit_prices.is_empty() => {
+            (i, Decimal::ZERO)
+        }
+        _ => return Ok(None),
+    };
+    let build = |classes: &BTreeMap<TokenClass, Decimal>, input: Decimal, output: Decimal| {
+        let mut r = TokenRates::new(
+            classes.get(&TokenClass::Input).copied().unwrap_or(input),
+            classes.get(&TokenClass::Output).copied().unwrap_or(output),
+        );
+        for (class, d) in classes {
+            if let Some(slot) = r.slot(*class) {
+                *slot = Some(*d);
+            }
+        }
+        r
+    };
+    rates.tokens = build(&standard, input, output);
+    // Long-context tiers: a rate the tier leaves out is the standard one (the provider does
+    // not change it).
+    for ((above_k, service), classes) in &token {
+        let (Some(k), None) = (above_k, service) else {
+            continue;
+        };
+        let above_input_tokens = k
+            .checked_mul(1000)
+            .filter(|a| *a > 0)
+            .ok_or_else(|| format!("the long-context threshold {k}k tokens is out of range"))?;
+        let mut tier = rates.tokens.clone();
+        for (class, d) in classes {
+            match tier.slot(*class) {
+                Some(slot) => *slot = Some(*d),
+                None if *class == TokenClass::Input => tier.input = *d,
+                None => tier.output = *d,
+            }
+        }
+        rates.tiers.push(Tier {
+            above_input_tokens,
+            rates: tier,
+        });
+    }
+    rates.tiers.sort_by_key(|t| t.above_input_tokens);
+    rates.tiers.dedup_by_key(|t| t.above_input_tokens);
+    for (name, tier) in [
+        ("batches", ServiceTier::Batch),
+        ("flex", ServiceTier::Flex),
+        ("priority", ServiceTier::Priority),
+    ] {
+        if let Some(classes) = token.get(&(None, Some(name))) {
+            let r = build(classes, rates.tokens.input, rates.tokens.output);
+            rates.service_tiers.insert(tier, ServicePrice::Rates(r));
+        }
+    }
+    // A long-context rate of a service tier is what the model derives (the long-context
+    // rate scaled as the service scales the standard one) or it is reported.
+    for field in late {
+        let f = split_field(field);
+        let (Some(k), Some(service)) = (f.above_k, f.service) else {
+            continue;
+        };
+        let tier = match service {
+            "batches" => ServiceTier::Batch,
+            "flex" => ServiceTier::Flex,
+            _ => ServiceTier::Priority,
+        };
+        let stated = per_million(decimal(key, field, &spec[field])?);
+        let class = class_of(f.base).unwrap_or(TokenClass::Input);
+        let derived = rates.rate(class, k.saturating_mul(1000).saturating_add(1), tier);
+        if derived.normalize() != stated {
+            unmapped.push(field.to_string());
+        }
+    }
+    Ok(Some(rates))
+}
+
+/// `tiered_pricing`: `[{"input_cost_per_token": .., "output_cost_per_token": ..,
+/// "range": [0, 256000]}, ...]`, a request priced entirely at the range its prompt falls in.
+/// The range from 0 is the base; each other becomes a tier above its lower bound.
+fn tiered(
+    key: &str,
+    value: &Value,
+    rates: &mut Rates,
+    unmapped: &mut Vec<String>,
+) -> Result<(), String> {
+    let Some(items) = value.as_array() else {
+        unmapped.push("tiered_pricing".into());
+        return Ok(());
+    };
+    for item in items {
+        let lower = item
+            .get("range")
+            .and_then(|r| r.get(0))
+            .and_then(Value::as_f64)
+            .filter(|l| l.is_finite() && *l >= 0.0 && l.fract() == 0.0 && *l < 1e15);
+        let (Some(lower), Some(i), Some(o)) = (
+            lower,
+            item.get("input_cost_per_token"),
+            item.get("output_cost_per_token"),
+        ) else {
+            unmapped.push("tiered_pricing".into());
+            continue;
+        };
+        let mut r = TokenRates::new(
+            per_million(decimal(key, "tiered_pricing.input_cost_per_token", i)?),
+            per_million(decimal(key, "tiered_pricing.output_cost_per_token", o)?),
+        );
+        if let Some(c) = item.get("cache_read_input_token_cost") {
+            r.cached_input = Some(per_million(decimal(
+                key,
+                "tiered_pricing.cache_read_input_token_cost",
+                c,
+            )?));
+        }
+        if lower == 0.0 {
+            rates.tokens = r;
+        } else {
+            rates.tiers.push(Tier {
+                above_input_tokens: lower as i64,
+                rates: r,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// LiteLLM keys are `model` or `provider/model`; its provider names map to ours
@@ -192,34 +462,57 @@ mod tests {
       "gpt-4o": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05, "cache_read_input_token_cost": 1.25e-06, "litellm_provider": "openai", "mode": "chat"},
       "claude-sonnet-4-20250514": {"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05, "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07, "litellm_provider": "anthropic"},
       "gemini/gemini-2.5-flash": {"input_cost_per_token": 3e-07, "output_cost_per_token": 2.5e-06, "litellm_provider": "gemini"},
-      "dall-e-3": {"output_cost_per_pixel": 0.0, "litellm_provider": "openai", "mode": "image_generation"}
+      "dall-e-3": {"output_cost_per_image": 0.04, "litellm_provider": "openai", "mode": "image_generation"}
     }"#;
 
     #[test]
     fn litellm_prices_become_exact_per_million_rates() {
-        let (entries, skipped) =
-            parse_litellm(SAMPLE, 0, PriceSource::Database, None).expect("valid");
-        assert_eq!(skipped, 1, "dall-e-3 has no token prices");
-        let find = |m: &str| entries.iter().find(|e| e.model == m).expect(m);
+        let import = parse_litellm(SAMPLE, 0, PriceSource::Database, None).expect("valid");
+        assert_eq!(import.skipped, 0);
+        let find = |m: &str| import.entries.iter().find(|e| e.model == m).expect(m);
         let gpt = find("gpt-4o");
-        assert_eq!(gpt.rates.input.to_string(), "2.5");
-        assert_eq!(gpt.rates.output.to_string(), "10");
+        assert_eq!(gpt.rates.tokens.input.to_string(), "2.5");
+        assert_eq!(gpt.rates.tokens.output.to_string(), "10");
         assert_eq!(
-            gpt.rates.cached_input.map(|d| d.to_string()).as_deref(),
+            gpt.rates
+                .tokens
+                .cached_input
+                .map(|d| d.to_string())
+                .as_deref(),
             Some("1.25")
         );
         let claude = find("claude-sonnet-4-20250514");
         assert_eq!(
-            claude.rates.cached_input.map(|d| d.to_string()).as_deref(),
+            claude
+                .rates
+                .tokens
+                .cached_input
+                .map(|d| d.to_string())
+                .as_deref(),
             Some("0.3")
         );
         assert_eq!(
-            claude.rates.cache_write.map(|d| d.to_string()).as_deref(),
+            claude
+                .rates
+                .tokens
+                .cache_write
+                .map(|d| d.to_string())
+                .as_deref(),
             Some("3.75")
         );
         let gemini = find("gemini-2.5-flash");
         assert_eq!(gemini.provider, "google");
-        assert!(entries.iter().all(|e| e.model != "sample_spec"));
+        let dalle = find("dall-e-3");
+        assert_eq!(
+            dalle
+                .rates
+                .unit_prices
+                .get("image")
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("0.04")
+        );
+        assert!(import.entries.iter().all(|e| e.model != "sample_spec"));
     }
 
     #[test]
@@ -229,38 +522,115 @@ mod tests {
             "cache_read_input_token_cost": 3e-07,
             "input_cost_per_token_above_200k_tokens": 6e-06,
             "output_cost_per_token_above_200k_tokens": 2.25e-05}}"#;
-        let (entries, _) = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
-        let tiers = &entries[0].rates.tiers;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        let tiers = &import.entries[0].rates.tiers;
         assert_eq!(tiers.len(), 1);
         assert_eq!(tiers[0].above_input_tokens, 200_000);
-        assert_eq!(tiers[0].input, Decimal::from(6));
-        assert_eq!(tiers[0].output, Decimal::from_str("22.5").expect("d"));
+        assert_eq!(tiers[0].rates.input, Decimal::from(6));
+        assert_eq!(tiers[0].rates.output, Decimal::from_str("22.5").expect("d"));
         assert_eq!(
-            tiers[0].cached_input,
+            tiers[0].rates.cached_input,
             Some(Decimal::from_str("0.3").expect("d")),
             "no long-context cache price: the base one"
+        );
+        assert!(import.unmapped.is_empty(), "{:?}", import.unmapped);
+    }
+
+    #[test]
+    fn media_cache_durations_service_tiers_and_unit_prices_are_all_mapped() {
+        let text = r#"{"gpt-x": {"litellm_provider": "openai",
+            "input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_creation_input_token_cost_above_1hr": 2.5e-06,
+            "input_cost_per_audio_token": 3.2e-05, "output_cost_per_audio_token": 6.4e-05,
+            "input_cost_per_image_token": 1e-05, "output_cost_per_image_token": 4e-05,
+            "input_cost_per_video_token": 2e-06, "output_cost_per_reasoning_token": 1e-05,
+            "input_cost_per_token_batches": 6.25e-07, "output_cost_per_token_batches": 5e-06,
+            "input_cost_per_token_priority": 2.5e-06, "output_cost_per_token_priority": 2e-05,
+            "cache_read_input_token_cost_flex": 6.25e-08,
+            "input_cost_per_token_flex": 6.25e-07, "output_cost_per_token_flex": 5e-06,
+            "input_cost_per_token_above_272k_tokens": 2.5e-06,
+            "output_cost_per_token_above_272k_tokens": 1.5e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 1.25e-06,
+            "output_cost_per_token_above_272k_tokens_priority": 9e-05,
+            "input_cost_per_request": 0.005, "output_cost_per_image_1024": 0.02,
+            "search_context_cost_per_query": {"search_context_size_low": 0.025,
+                "search_context_size_medium": 0.0275, "search_context_size_high": 0.03},
+            "input_cost_per_token_ultrafast": 5e-06, "input_cost_per_pixel": 1e-08}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        let r = &import.entries[0].rates;
+        let s = |d: Option<Decimal>| d.map(|d| d.to_string());
+        assert_eq!(s(r.tokens.cache_write_1h).as_deref(), Some("2.5"));
+        assert_eq!(s(r.tokens.audio_input).as_deref(), Some("32"));
+        assert_eq!(s(r.tokens.audio_output).as_deref(), Some("64"));
+        assert_eq!(s(r.tokens.image_input).as_deref(), Some("10"));
+        assert_eq!(s(r.tokens.image_output).as_deref(), Some("40"));
+        assert_eq!(s(r.tokens.video_input).as_deref(), Some("2"));
+        assert_eq!(s(r.tokens.reasoning).as_deref(), Some("10"));
+        assert_eq!(s(r.per_call).as_deref(), Some("0.005"));
+        assert_eq!(
+            s(r.unit_prices.get("image:1024").copied()).as_deref(),
+            Some("0.02")
+        );
+        assert_eq!(
+            s(r.unit_prices.get("web_search").copied()).as_deref(),
+            Some("0.0275")
+        );
+        assert_eq!(
+            s(r.unit_prices.get("web_search:high").copied()).as_deref(),
+            Some("0.03")
+        );
+        assert_eq!(r.service_tiers.len(), 3);
+        let Some(ServicePrice::Rates(flex)) = r.service_tiers.get(&ServiceTier::Flex) else {
+            panic!("flex rates")
+        };
+        assert_eq!(s(flex.cached_input).as_deref(), Some("0.0625"));
+        assert_eq!(r.tiers[0].above_input_tokens, 272_000);
+        // The batch long-context rate is the derived one (2.5 × 0.5); the priority one is
+        // not (15 × 2 = 30, not 90), so it is reported; ultrafast and per-pixel prices have
+        // no place in the model.
+        let names: Vec<&str> = import.unmapped.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "input_cost_per_pixel",
+                "input_cost_per_token_ultrafast",
+                "output_cost_per_token_above_272k_tokens_priority"
+            ]
         );
     }
 
     #[test]
-    fn price_fields_it_does_not_map_are_reported_by_name_and_count() {
-        let text = r#"{"sample_spec": {"input_cost_per_audio_token": 1},
-            "a": {"litellm_provider": "openai", "input_cost_per_token": 1e-06,
-                  "output_cost_per_token": 2e-06, "input_cost_per_audio_token": 4e-05,
-                  "input_cost_per_token_above_200k_tokens": 2e-06,
-                  "cache_creation_input_token_cost_above_1hr": 6e-06, "max_tokens": 10},
-            "b": {"litellm_provider": "openai", "output_cost_per_image": 0.04,
-                  "input_cost_per_audio_token": 0, "search_context_cost_per_query": null}}"#;
-        let unmapped = unmapped_litellm_fields(text).expect("valid");
-        let names: Vec<(&str, usize)> = unmapped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    fn tiered_pricing_ranges_become_whole_request_tiers() {
+        let text = r#"{"dashscope/qwen-flash": {"litellm_provider": "dashscope",
+            "tiered_pricing": [
+              {"input_cost_per_token": 5e-08, "output_cost_per_token": 4e-07, "range": [0, 256000.0]},
+              {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 2e-06, "range": [256000.0, 1000000.0]}]}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        let e = &import.entries[0];
         assert_eq!(
-            names,
-            [
-                ("cache_creation_input_token_cost_above_1hr", 1),
-                ("input_cost_per_audio_token", 1),
-                ("output_cost_per_image", 1)
-            ]
+            (e.provider.as_str(), e.model.as_str()),
+            ("dashscope", "qwen-flash")
         );
+        assert_eq!(e.rates.tokens.input.to_string(), "0.05");
+        assert_eq!(e.rates.tiers[0].above_input_tokens, 256_000);
+        assert_eq!(e.rates.tiers[0].rates.output.to_string(), "2");
+        assert!(import.unmapped.is_empty(), "{:?}", import.unmapped);
+    }
+
+    #[test]
+    fn an_entry_it_cannot_import_reports_every_price_it_sets() {
+        let text = r#"{"sample_spec": {"input_cost_per_audio_token": 1},
+            "b": {"litellm_provider": "openai", "input_cost_per_pixel": 1e-08,
+                  "input_cost_per_audio_token": 0, "search_context_cost_per_query": null}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        assert_eq!(import.skipped, 1);
+        let names: Vec<(&str, usize)> = import
+            .unmapped
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(names, [("input_cost_per_pixel", 1)]);
     }
 
     #[test]
