@@ -11,6 +11,8 @@ pub mod export;
 pub mod pricing;
 pub mod stats;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -20,8 +22,9 @@ use crate::ErrorDetail;
 pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
 pub use pricing::{
-    CoverageQuery, Price, PriceFileFormat, PriceImport, PriceImported, PriceList, PriceSource,
-    PriceTier, PriceUnit, PricingCoverage, UnpricedModel,
+    CoverageQuery, FallbackClass, Price, PriceFileFormat, PriceImport, PriceImported, PriceList,
+    PriceRates, PriceSource, PriceTier, PriceUnit, PricingCoverage, ServiceTierPrice,
+    UnpricedModel, UnpricedServiceTier,
 };
 pub use stats::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
@@ -47,12 +50,37 @@ pub struct UsageLogBody {
     /// Prompt tokens read from the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_input_tokens: Option<i64>,
-    /// Prompt tokens written to the cache.
+    /// Prompt tokens written to the cache (every duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<i64>,
-    /// Reasoning tokens.
+    /// The part of `cache_write_tokens` written to a cache kept for an hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h_tokens: Option<i64>,
+    /// Reasoning tokens (part of `output_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<i64>,
+    /// Uncached prompt tokens of audio (part of `input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_input_tokens: Option<i64>,
+    /// Uncached prompt tokens of images (part of `input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_input_tokens: Option<i64>,
+    /// Uncached prompt tokens of video (part of `input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_input_tokens: Option<i64>,
+    /// Generated tokens of audio (part of `output_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_output_tokens: Option<i64>,
+    /// Generated tokens of images (part of `output_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_output_tokens: Option<i64>,
+    /// How the provider served the call: `standard` (also `default`, `auto`), `batch`,
+    /// `flex` or `priority`; priced at that tier's rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    /// Quantities priced per unit: `{"web_search": 2, "image:1024x1024:hd": 1}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantities: Option<BTreeMap<String, i64>>,
     /// llmring alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
@@ -98,8 +126,10 @@ pub struct UsageLogBody {
     /// Served from a response cache: recorded with zero tokens and cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_response: Option<bool>,
-    /// A provider usage object (OpenAI, Anthropic or Gemini), normalised. Its shape is the
-    /// provider's, so it stays free-form.
+    /// A provider usage object (OpenAI Chat, Responses or Realtime; Anthropic; Gemini; Bedrock
+    /// Converse), normalised with its audio, image and video detail, cache writes by
+    /// duration, service tier and web searches. Its shape is the provider's, so it stays
+    /// free-form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Value>,
@@ -319,10 +349,27 @@ pub struct LogEntry {
     pub output_tokens: i64,
     /// Prompt tokens read from the cache.
     pub cached_input_tokens: i64,
-    /// Prompt tokens written to the cache.
+    /// Prompt tokens written to the cache (every duration).
     pub cache_write_tokens: i64,
+    /// The part of `cache_write_tokens` written to a cache kept for an hour.
+    pub cache_write_1h_tokens: i64,
     /// Reasoning tokens.
     pub reasoning_tokens: i64,
+    /// Uncached prompt tokens of audio.
+    pub audio_input_tokens: i64,
+    /// Uncached prompt tokens of images.
+    pub image_input_tokens: i64,
+    /// Uncached prompt tokens of video.
+    pub video_input_tokens: i64,
+    /// Generated tokens of audio.
+    pub audio_output_tokens: i64,
+    /// Generated tokens of images.
+    pub image_output_tokens: i64,
+    /// How the provider served the call: `standard`, `batch`, `flex` or `priority`.
+    #[schema(example = "standard")]
+    pub service_tier: String,
+    /// Quantities priced per unit (`web_search`, `image:1024x1024:hd`, ...); empty for none.
+    pub quantities: BTreeMap<String, i64>,
     /// The quantity a tool execution reported, priced per unit; null for LLM calls.
     #[schema(required = true)]
     pub units: Option<i64>,

@@ -3,15 +3,16 @@
 //! `tollgate-api`'s ([`UsageLogBody`], [`ConversationLogBody`]); what they mean is decided
 //! here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate_api::conversations::ConversationLogBody;
 use tollgate_api::usage::UsageLogBody;
-use tollgate_core::pricing::PriceBook;
+use tollgate_core::pricing::{check_quantity_name, Metered, PriceBook};
 use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
-use tollgate_core::usage::{estimate_tokens, normalize_usage};
+use tollgate_core::usage::{estimate_tokens, normalize_usage, ServiceTier};
 use tollgate_core::validate::{optional_text, required_text};
 use tollgate_core::{Currency, EventFlags, EventSource, Invalid, Nanos, TokenCounts, UsageEvent};
 use tollgate_store::{AccountDefaults, AppendItem, Charge, Dedupe, NewConversation, NewMessage};
@@ -124,6 +125,31 @@ fn client_cost(field: &str, cost: Option<f64>) -> Result<Option<Nanos>, Invalid>
         .map_err(|e| Invalid::field(field, e.to_string()))
 }
 
+/// The most units of one quantity a call may report.
+const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// Quantities priced per unit, checked: known-shaped names, whole numbers in range.
+fn quantities(q: Option<BTreeMap<String, i64>>) -> Result<BTreeMap<String, i64>, Invalid> {
+    let q = q.unwrap_or_default();
+    if q.len() > 32 {
+        return Err(Invalid::field(
+            "quantities",
+            "at most 32 quantities per call",
+        ));
+    }
+    for (name, n) in &q {
+        let field = format!("quantities.{name}");
+        check_quantity_name(name).map_err(|m| Invalid::field("quantities", m))?;
+        if !(0..=MAX_QUANTITY).contains(n) {
+            return Err(Invalid::field(
+                &field,
+                format!("{field} must be a whole number from 0 to {MAX_QUANTITY}"),
+            ));
+        }
+    }
+    Ok(q.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
 fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid> {
     value
         .map(str::trim)
@@ -166,7 +192,7 @@ struct ClientCost {
 fn price(
     ctx: &IngestContext<'_>,
     c: &Common,
-    tokens: &TokenCounts,
+    call: &Metered<'_>,
     client: Option<ClientCost>,
 ) -> Result<Priced, Invalid> {
     if let Some(m) = ctx
@@ -176,14 +202,16 @@ fn price(
         let cost = m
             .entry
             .rates
-            .cost_split(tokens)
+            .cost_split(call)
             .map_err(|e| Invalid::field("input_tokens", e.to_string()))?;
         return Ok(Priced {
             cost: cost.total,
             input: Some(cost.input),
             currency: m.entry.currency.clone(),
             version: Some(m.entry.version()),
-            unpriced: false,
+            // A quantity the price has no unit price for is billed at nothing: the call is
+            // not fully priced, and says so.
+            unpriced: !cost.unpriced_quantities.is_empty(),
             client: false,
         });
     }
@@ -224,10 +252,35 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         ctx.now_us,
     )?;
     let cached_response = body.cached_response.unwrap_or(false);
+    let mut service_tier = body
+        .service_tier
+        .as_deref()
+        .map(|t| ServiceTier::parse("service_tier", t))
+        .transpose()?;
+    let mut quantities = quantities(body.quantities)?;
     let tokens = if cached_response {
         TokenCounts::default()
     } else if let Some(usage) = &body.usage {
-        normalize_usage(usage)?.0
+        let n = normalize_usage(usage)?;
+        service_tier = match (service_tier, n.service_tier) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Invalid::field(
+                    "service_tier",
+                    format!(
+                        "service_tier '{}' differs from the usage object's '{}'",
+                        a.as_str(),
+                        b.as_str()
+                    ),
+                ))
+            }
+            (a, b) => a.or(b),
+        };
+        if n.web_searches > 0 {
+            quantities
+                .entry("web_search".to_string())
+                .or_insert(n.web_searches);
+        }
+        n.tokens
     } else {
         let (Some(input), Some(output)) = (body.input_tokens, body.output_tokens) else {
             return Err(Invalid::field(
@@ -240,10 +293,20 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             output,
             cached_input: body.cached_input_tokens.unwrap_or(0),
             cache_write: body.cache_write_tokens.unwrap_or(0),
+            cache_write_1h: body.cache_write_1h_tokens.unwrap_or(0),
             reasoning: body.reasoning_tokens.unwrap_or(0),
+            audio_input: body.audio_input_tokens.unwrap_or(0),
+            image_input: body.image_input_tokens.unwrap_or(0),
+            video_input: body.video_input_tokens.unwrap_or(0),
+            audio_output: body.audio_output_tokens.unwrap_or(0),
+            image_output: body.image_output_tokens.unwrap_or(0),
         }
         .validate()?
     };
+    if cached_response {
+        quantities.clear();
+    }
+    let service_tier = service_tier.unwrap_or_default();
     let client = client_cost("cost", body.cost)?.map(|total| ClientCost { total, input: None });
     let latency_ms = body.latency_ms.map(|l| {
         if (0..=86_400_000).contains(&l) {
@@ -285,7 +348,13 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             client: false,
         }
     } else {
-        price(ctx, &c, &tokens, client)?
+        let call = Metered {
+            tokens: &tokens,
+            service_tier,
+            quantities: &quantities,
+            units: None,
+        };
+        price(ctx, &c, &call, client)?
     };
     Ok(AppendItem {
         event: UsageEvent {
@@ -299,6 +368,8 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             profile: c.profile,
             lock_digest,
             units: None,
+            service_tier,
+            quantities,
             origin: c.origin,
             id_at_origin,
             user_id: c.user_id,
@@ -412,8 +483,17 @@ pub fn conversation_item(
         .usage
         .as_ref()
         .filter(|u| u.as_object().is_some_and(|o| !o.is_empty()));
+    let mut service_tier = ServiceTier::Standard;
+    let mut quantities = BTreeMap::new();
     let tokens = match (usage, m.input_tokens, m.output_tokens) {
-        (Some(usage), _, _) => normalize_usage(usage).map_err(|e| e.within("response"))?.0,
+        (Some(usage), _, _) => {
+            let n = normalize_usage(usage).map_err(|e| e.within("response"))?;
+            service_tier = n.service_tier.unwrap_or_default();
+            if n.web_searches > 0 {
+                quantities.insert("web_search".to_string(), n.web_searches);
+            }
+            n.tokens
+        }
         (None, Some(input), Some(output)) => TokenCounts {
             input,
             output,
@@ -450,7 +530,13 @@ pub fn conversation_item(
             _ => None,
         },
     };
-    let priced = price(ctx, &c, &tokens, client)?;
+    let call = Metered {
+        tokens: &tokens,
+        service_tier,
+        quantities: &quantities,
+        units: None,
+    };
+    let priced = price(ctx, &c, &call, client)?;
 
     let conversation_id = Uuid::now_v7();
     let mut messages = Vec::with_capacity(body.messages.len() + 1);
@@ -528,6 +614,8 @@ pub fn conversation_item(
             profile: c.profile,
             lock_digest: None,
             units: None,
+            service_tier,
+            quantities,
             origin: c.origin,
             id_at_origin: None,
             user_id: c.user_id,

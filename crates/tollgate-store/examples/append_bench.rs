@@ -37,6 +37,8 @@ async fn main() {
                     profile: "default".into(),
                     lock_digest: None,
                     units: None,
+                    service_tier: Default::default(),
+                    quantities: Default::default(),
                     origin: Some("bench".into()),
                     id_at_origin: None,
                     user_id: Some(format!("user-{}", (b * batch + i) % 100)),

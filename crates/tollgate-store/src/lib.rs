@@ -146,6 +146,15 @@ pub trait Store: Send + Sync + 'static {
         end_us: i64,
     ) -> Result<Vec<UnpricedGroup>, StoreError>;
 
+    /// The tenant's priced LLM calls in a range, per provider, model and service tier, with
+    /// their tokens by class: what coverage checks against the prices' own rates.
+    async fn priced_models(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UnpricedGroup>, StoreError>;
+
     // MCP tool executions (metered ones are appended with their event).
 
     /// The tenant's MCP tool `tool_id`, with its server's name and its own prices.

@@ -49,6 +49,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261207000001, "mcp_registry"),
     migration!(20261207000002, "tool_prices"),
     migration!(20261207000003, "price_tiers"),
+    migration!(20261208000001, "price_model"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -1,5 +1,7 @@
 //! `GET /api/v1/pricing`: the prices in force for the caller's tenant.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -38,9 +40,48 @@ pub struct PriceList {
     pub prices: Vec<Price>,
 }
 
-/// One model's price from an instant on. A missing optional rate bills those tokens at the
-/// rate that bills the same tokens otherwise (cached reads and cache writes at `input`,
-/// reasoning at `output`).
+/// Rates per million tokens of each token class, as exact decimal strings. A class without a
+/// rate of its own (null) is billed at the rate that bills the same tokens otherwise: prompt
+/// classes at `input` (a 1-hour cache write at `cache_write` first), generated ones at
+/// `output`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PriceRates {
+    /// Uncached prompt text, per million tokens.
+    #[schema(format = "decimal", example = "2.50")]
+    pub input: String,
+    /// Generated text, per million tokens.
+    #[schema(format = "decimal", example = "10")]
+    pub output: String,
+    /// Prompt tokens read from the cache; null: at `input`.
+    #[schema(required = true, format = "decimal", example = "1.25")]
+    pub cached_input: Option<String>,
+    /// Prompt tokens written to a 5-minute cache; null: at `input`.
+    #[schema(required = true, format = "decimal", example = "3.75")]
+    pub cache_write: Option<String>,
+    /// Prompt tokens written to a 1-hour cache; null: at `cache_write`.
+    #[schema(required = true, format = "decimal")]
+    pub cache_write_1h: Option<String>,
+    /// Reasoning tokens; null: at `output`.
+    #[schema(required = true, format = "decimal")]
+    pub reasoning: Option<String>,
+    /// Uncached prompt audio; null: at `input`.
+    #[schema(required = true, format = "decimal")]
+    pub audio_input: Option<String>,
+    /// Uncached prompt images; null: at `input`.
+    #[schema(required = true, format = "decimal")]
+    pub image_input: Option<String>,
+    /// Uncached prompt video; null: at `input`.
+    #[schema(required = true, format = "decimal")]
+    pub video_input: Option<String>,
+    /// Generated audio; null: at `output`.
+    #[schema(required = true, format = "decimal")]
+    pub audio_output: Option<String>,
+    /// Generated images; null: at `output`.
+    #[schema(required = true, format = "decimal")]
+    pub image_output: Option<String>,
+}
+
+/// One model's price from an instant on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Price {
     /// Provider.
@@ -53,31 +94,28 @@ pub struct Price {
     /// Currency (ISO 4217).
     #[schema(example = "USD")]
     pub currency: String,
-    /// Prompt tokens, per million.
-    #[schema(format = "decimal", example = "2.50")]
-    pub input: String,
-    /// Generated tokens, per million.
-    #[schema(format = "decimal", example = "10")]
-    pub output: String,
-    /// Prompt tokens read from the cache, per million; null: at `input`.
-    #[schema(required = true, format = "decimal", example = "1.25")]
-    pub cached_input: Option<String>,
-    /// Prompt tokens written to the cache, per million; null: at `input`.
-    #[schema(required = true, format = "decimal", example = "3.75")]
-    pub cache_write: Option<String>,
-    /// Reasoning tokens, per million; null: at `output`.
-    #[schema(required = true, format = "decimal")]
-    pub reasoning: Option<String>,
-    /// Per call (an MCP tool execution: provider `mcp`, model `<server>/<tool>`); null: none.
+    /// Token rates of the base tier at standard service.
+    #[serde(flatten)]
+    pub rates: PriceRates,
+    /// Per request (an LLM call) or per execution (an MCP tool: provider `mcp`, model
+    /// `<server>/<tool>`); null: none.
     #[schema(required = true, format = "decimal", example = "0.02")]
     pub per_call: Option<String>,
-    /// Per unit of the quantity a tool execution reports; null: none.
+    /// Per unit of the quantity an MCP tool execution reports; null: none.
     #[schema(required = true, format = "decimal")]
     pub per_unit: Option<String>,
+    /// Prices per unit of named quantities (`web_search`, `image:1024x1024:hd`, ...). A
+    /// quantity is priced by its name, else its name without the last `:` qualifier.
+    #[serde(default)]
+    pub unit_prices: BTreeMap<String, String>,
     /// Long-context tiers, lowest threshold first: a request whose prompt (every input token)
     /// exceeds a tier's threshold is priced entirely at the tier's rates.
     #[serde(default)]
     pub tiers: Vec<PriceTier>,
+    /// Prices of the service tiers other than standard (`batch`, `flex`, `priority`). A call
+    /// served at a tier without one is billed at standard rates.
+    #[serde(default)]
+    pub service_tiers: BTreeMap<String, ServiceTierPrice>,
     /// Where the price comes from.
     pub source: PriceSource,
     /// The version events priced by it carry as `price_version`.
@@ -85,27 +123,27 @@ pub struct Price {
     pub version: String,
 }
 
-/// One long-context tier of a [`Price`]; rates per million tokens, a missing one falling back
-/// to the tier's `input` (cached reads, cache writes) or `output` (reasoning).
+/// One long-context tier of a [`Price`]; a class it does not price falls back within the
+/// tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PriceTier {
     /// The prompt size (input tokens, cached ones included) a request must exceed.
     pub above_input_tokens: i64,
-    /// Prompt tokens.
-    #[schema(format = "decimal", example = "6.00")]
-    pub input: String,
-    /// Generated tokens.
-    #[schema(format = "decimal", example = "22.50")]
-    pub output: String,
-    /// Prompt tokens read from the cache; null: at `input`.
-    #[schema(required = true, format = "decimal")]
-    pub cached_input: Option<String>,
-    /// Prompt tokens written to the cache; null: at `input`.
-    #[schema(required = true, format = "decimal")]
-    pub cache_write: Option<String>,
-    /// Reasoning tokens; null: at `output`.
-    #[schema(required = true, format = "decimal")]
-    pub reasoning: Option<String>,
+    /// The tier's rates.
+    #[serde(flatten)]
+    pub rates: PriceRates,
+}
+
+/// How a service tier is priced: a factor on every token rate, or rates of its own (a class
+/// they leave out is its standard rate scaled as the tier scales `input` or `output`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceTierPrice {
+    /// Every token rate times this (`0.5`); null when the tier has rates.
+    #[schema(required = true, format = "decimal", example = "0.5")]
+    pub factor: Option<String>,
+    /// The tier's own rates; null when it has a factor.
+    #[schema(required = true)]
+    pub rates: Option<PriceRates>,
 }
 
 /// Query of `GET /api/v1/pricing/coverage`.
@@ -133,6 +171,41 @@ pub struct PricingCoverage {
     pub unpriced_requests: i64,
     /// Per model, most unpriced calls first.
     pub models: Vec<UnpricedModel>,
+    /// Token classes priced calls used that their model's price (the one in force now) has no
+    /// rate of its own for, so they were billed at the rate that bills the same tokens
+    /// (`billed_at`): a price worth completing.
+    pub fallback_classes: Vec<FallbackClass>,
+    /// Service tiers priced calls were served at that their model's price (in force now) does
+    /// not name, so they were billed at standard rates.
+    pub unpriced_service_tiers: Vec<UnpricedServiceTier>,
+}
+
+/// A token class billed at a fallback rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FallbackClass {
+    /// Provider, as the calls named it.
+    pub provider: String,
+    /// Model, as the calls named it.
+    pub model: String,
+    /// The class without a rate of its own (`audio_input`, `cache_write_1h`, ...).
+    pub token_class: String,
+    /// Its tokens in the range.
+    pub tokens: i64,
+    /// The class whose rate billed them (`input`, `cache_write`, `output`).
+    pub billed_at: String,
+}
+
+/// A service tier billed at standard rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnpricedServiceTier {
+    /// Provider, as the calls named it.
+    pub provider: String,
+    /// Model, as the calls named it.
+    pub model: String,
+    /// The tier (`batch`, `flex`, `priority`).
+    pub service_tier: String,
+    /// Calls served at it in the range.
+    pub requests: i64,
 }
 
 /// One model's calls recorded without a price.
@@ -155,7 +228,8 @@ pub struct UnpricedModel {
     /// Their reasoning tokens.
     pub reasoning_tokens: i64,
     /// The token classes they used, each needing a rate: `input`, `cached_input`,
-    /// `cache_write`, `output`, `reasoning`.
+    /// `cache_write`, `cache_write_1h`, `audio_input`, `image_input`, `video_input`,
+    /// `output`, `reasoning`, `audio_output`, `image_output`.
     pub token_classes: Vec<String>,
     /// The first such call.
     #[schema(format = DateTime)]
@@ -203,10 +277,11 @@ pub struct PriceImported {
     pub added: usize,
     /// Prices the database already held, exactly.
     pub already_present: usize,
-    /// LiteLLM entries without token prices, not imported.
+    /// Entries of a catalogue without any price Tollgate can use, not imported.
     pub skipped: usize,
-    /// LiteLLM price fields Tollgate does not map (audio, image, per-request, batch, ...), with
-    /// how many entries set each: those prices were not imported. Empty for a TOML file.
+    /// A catalogue's price fields Tollgate could not map (per pixel, `ultrafast` service,
+    /// 12-hour cache writes, ...), with how many entries set each: those prices were not
+    /// imported. Empty for a TOML file.
     #[serde(default)]
     pub unmapped: std::collections::BTreeMap<String, usize>,
     /// When the prices apply: at once on this instance, within `refresh_seconds` on the others

@@ -4,14 +4,16 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollgate_api::usage::{
-    CoverageQuery, Price, PriceFileFormat, PriceImport, PriceImported, PriceList, PriceSource,
-    PriceTier, PriceUnit, PricingCoverage, UnpricedModel,
+    CoverageQuery, FallbackClass, Price, PriceFileFormat, PriceImport, PriceImported, PriceList,
+    PriceRates, PriceSource, PriceTier, PriceUnit, PricingCoverage, ServiceTierPrice,
+    UnpricedModel, UnpricedServiceTier,
 };
 use tollgate_core::pricing::{
-    effective_label, parse_litellm, parse_price_file, unmapped_litellm_fields, PriceEntry,
-    PriceFileError, PriceSource as CorePriceSource,
+    effective_label, parse_litellm, parse_price_file, PriceEntry, PriceFileError,
+    PriceSource as CorePriceSource, ServicePrice, TokenRates,
 };
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge, DAY_US};
+use tollgate_core::usage::{ServiceTier, TokenClass};
 
 use crate::auth::{need, Can};
 use crate::error::ApiError;
@@ -65,6 +67,23 @@ pub async fn pricing(
     }))
 }
 
+fn rates(r: &TokenRates) -> PriceRates {
+    let own = |c: TokenClass| r.own(c).map(|d| d.to_string());
+    PriceRates {
+        input: r.input.to_string(),
+        output: r.output.to_string(),
+        cached_input: own(TokenClass::CachedInput),
+        cache_write: own(TokenClass::CacheWrite),
+        cache_write_1h: own(TokenClass::CacheWrite1h),
+        reasoning: own(TokenClass::Reasoning),
+        audio_input: own(TokenClass::AudioInput),
+        image_input: own(TokenClass::ImageInput),
+        video_input: own(TokenClass::VideoInput),
+        audio_output: own(TokenClass::AudioOutput),
+        image_output: own(TokenClass::ImageOutput),
+    }
+}
+
 fn price(e: &PriceEntry) -> Price {
     let rate = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
     Price {
@@ -72,24 +91,40 @@ fn price(e: &PriceEntry) -> Price {
         model: e.model.clone(),
         effective_from: effective_label(e.effective_from_us),
         currency: e.currency.to_string(),
-        input: e.rates.input.to_string(),
-        output: e.rates.output.to_string(),
-        cached_input: rate(e.rates.cached_input),
-        cache_write: rate(e.rates.cache_write),
-        reasoning: rate(e.rates.reasoning),
+        rates: rates(&e.rates.tokens),
         per_call: rate(e.rates.per_call),
         per_unit: rate(e.rates.per_unit),
+        unit_prices: e
+            .rates
+            .unit_prices
+            .iter()
+            .map(|(name, p)| (name.clone(), p.to_string()))
+            .collect(),
         tiers: e
             .rates
             .tiers
             .iter()
             .map(|t| PriceTier {
                 above_input_tokens: t.above_input_tokens,
-                input: t.input.to_string(),
-                output: t.output.to_string(),
-                cached_input: rate(t.cached_input),
-                cache_write: rate(t.cache_write),
-                reasoning: rate(t.reasoning),
+                rates: rates(&t.rates),
+            })
+            .collect(),
+        service_tiers: e
+            .rates
+            .service_tiers
+            .iter()
+            .map(|(tier, p)| {
+                let price = match p {
+                    ServicePrice::Factor(f) => ServiceTierPrice {
+                        factor: Some(f.to_string()),
+                        rates: None,
+                    },
+                    ServicePrice::Rates(r) => ServiceTierPrice {
+                        factor: None,
+                        rates: Some(rates(r)),
+                    },
+                };
+                (tier.as_str().to_string(), price)
             })
             .collect(),
         source: match e.source {
@@ -135,17 +170,12 @@ pub async fn coverage(
         .into_iter()
         .map(|g| {
             let t = &g.tokens;
-            let token_classes = [
-                ("input", t.uncached_input()),
-                ("cached_input", t.cached_input),
-                ("cache_write", t.cache_write),
-                ("output", t.output - t.reasoning),
-                ("reasoning", t.reasoning),
-            ]
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, _)| name.to_string())
-            .collect();
+            let token_classes = t
+                .by_class()
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(class, _)| class.as_str().to_string())
+                .collect();
             UnpricedModel {
                 priced_now: book
                     .find(&auth.tenant_id, &g.provider, &g.model, now)
@@ -164,11 +194,58 @@ pub async fn coverage(
             }
         })
         .collect();
+    let mut fallback_classes: Vec<FallbackClass> = Vec::new();
+    let mut unpriced_service_tiers = Vec::new();
+    for g in state
+        .store()
+        .priced_models(&auth.tenant_id, start_us, end_us)
+        .await?
+    {
+        let Some(m) = book.find(&auth.tenant_id, &g.provider, &g.model, now) else {
+            continue;
+        };
+        let rates = &m.entry.rates;
+        for (class, n) in g.tokens.by_class() {
+            if n == 0 || rates.tokens.own(class).is_some() {
+                continue;
+            }
+            let mut billed_at = class;
+            while let (None, Some(next)) = (rates.tokens.own(billed_at), billed_at.fallback()) {
+                billed_at = next;
+            }
+            match fallback_classes.iter_mut().find(|f| {
+                f.provider == g.provider && f.model == g.model && f.token_class == class.as_str()
+            }) {
+                Some(f) => f.tokens += n,
+                None => fallback_classes.push(FallbackClass {
+                    provider: g.provider.clone(),
+                    model: g.model.clone(),
+                    token_class: class.as_str().to_string(),
+                    tokens: n,
+                    billed_at: billed_at.as_str().to_string(),
+                }),
+            }
+        }
+        if let Some(tier) = g.service_tier.as_deref() {
+            let named = ServiceTier::parse("service_tier", tier)
+                .is_ok_and(|t| rates.service_tiers.contains_key(&t));
+            if !named {
+                unpriced_service_tiers.push(UnpricedServiceTier {
+                    provider: g.provider.clone(),
+                    model: g.model.clone(),
+                    service_tier: tier.to_string(),
+                    requests: g.requests,
+                });
+            }
+        }
+    }
     Ok(Json(PricingCoverage {
         start_date: format_us(start_us),
         end_date: format_us(end_us),
         unpriced_requests: models.iter().map(|m| m.requests).sum(),
         models,
+        fallback_classes,
+        unpriced_service_tiers,
     }))
 }
 
@@ -206,11 +283,7 @@ pub async fn import(
         (CorePriceSource::Database, None)
     };
     let bad = |e: PriceFileError| ApiError::invalid_field("content", e.to_string());
-    let unmapped = match b.format {
-        PriceFileFormat::Litellm => unmapped_litellm_fields(&b.content).map_err(bad)?,
-        PriceFileFormat::Toml => Default::default(),
-    };
-    let (entries, skipped) = match b.format {
+    let (entries, skipped, unmapped) = match b.format {
         PriceFileFormat::Toml => {
             if b.effective_from.is_some() {
                 return Err(ApiError::invalid_field(
@@ -221,6 +294,7 @@ pub async fn import(
             (
                 parse_price_file(&b.content, source, tenant).map_err(bad)?,
                 0,
+                Default::default(),
             )
         }
         PriceFileFormat::Litellm => {
@@ -230,7 +304,8 @@ pub async fn import(
                 })?,
                 None => now_us().div_euclid(DAY_US) * DAY_US,
             };
-            parse_litellm(&b.content, from, source, tenant).map_err(bad)?
+            let import = parse_litellm(&b.content, from, source, tenant).map_err(bad)?;
+            (import.entries, import.skipped, import.unmapped)
         }
     };
     let added = state.store().import_prices(&entries).await?;

@@ -516,7 +516,7 @@ async fn an_imported_price_applies_at_once_and_a_tenants_own_only_to_that_tenant
         // LiteLLM's file: what Tollgate does not map is said, by field.
         let litellm = r#"{"acme/voice-1": {"litellm_provider": "acme",
             "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06,
-            "input_cost_per_audio_token": 4e-05}}"#;
+            "input_cost_per_audio_token": 4e-05, "input_cost_per_pixel": 1e-08}}"#;
         let r = app
             .post(
                 "/api/v1/pricing/import",
@@ -525,6 +525,15 @@ async fn an_imported_price_applies_at_once_and_a_tenants_own_only_to_that_tenant
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["added"], 1);
-        assert_eq!(r.body["unmapped"], json!({"input_cost_per_audio_token": 1}));
+        assert_eq!(r.body["unmapped"], json!({"input_cost_per_pixel": 1}));
+        let listed = app.get("/api/v1/pricing?at=2021-01-01").await.body;
+        let voice = listed["prices"]
+            .as_array()
+            .expect("prices")
+            .iter()
+            .find(|p| p["model"] == "voice-1")
+            .cloned()
+            .expect("imported");
+        assert_eq!(voice["audio_input"], "40", "{voice}");
     }
 }

@@ -1,7 +1,7 @@
 //! Worked examples from the providers' published prices, priced to the nano through
 //! `POST /api/v1/log` on both engines. Each row says where its figures come from.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::TestApp;
 
@@ -111,7 +111,233 @@ async fn long_context_requests_are_priced_whole_at_the_tier_the_provider_publish
         assert_eq!(
             sonnet["tiers"],
             json!([{"above_input_tokens": 200000, "input": "6.00", "output": "22.50",
-                    "cached_input": "0.60", "cache_write": "7.50", "reasoning": null}])
+                    "cached_input": "0.60", "cache_write": "7.50", "cache_write_1h": "12.00",
+                    "reasoning": null, "audio_input": null, "image_input": null,
+                    "video_input": null, "audio_output": null, "image_output": null}])
         );
+        assert_eq!(
+            sonnet["service_tiers"],
+            json!({"batch": {"factor": "0.5", "rates": null}})
+        );
+        assert_eq!(sonnet["unit_prices"], json!({"web_search": "0.01"}));
+    }
+}
+
+/// A call as a client logs it (often with the provider's own usage object) and the cost the
+/// provider's price page gives for it.
+struct Billed {
+    /// Where the figures come from, and the sum.
+    source: &'static str,
+    body: fn() -> Value,
+    cost: &'static str,
+}
+
+const BILLED: &[Billed] = &[
+    // Anthropic pricing page, Claude Sonnet 4.5: base input $3, output $15; 1-hour cache
+    // writes 2x base input ($6); the usage object splits cache writes by duration.
+    Billed {
+        source: "anthropic sonnet 4.5, 1-hour cache write: 100 × $3 + 10,000 × $6 + 500 × $15",
+        body: || {
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "usage": {
+                "input_tokens": 100, "output_tokens": 500,
+                "cache_creation_input_tokens": 10000, "cache_read_input_tokens": 0,
+                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 10000}}})
+        },
+        cost: "0.067800000",
+    },
+    Billed {
+        source: "anthropic sonnet 4.5, 5-minute and 1-hour writes: 2,000 × $3.75 + 1,000 × $6 + 100 × $15",
+        body: || {
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "usage": {
+                "input_tokens": 0, "output_tokens": 100,
+                "cache_creation_input_tokens": 3000,
+                "cache_creation": {"ephemeral_5m_input_tokens": 2000, "ephemeral_1h_input_tokens": 1000}}})
+        },
+        cost: "0.015000000",
+    },
+    // Anthropic: Message Batches at 50% of standard prices; the usage object names the tier.
+    Billed {
+        source: "anthropic sonnet 4.5, batch: (10,000 × $3 + 1,000 × $15) × 0.5",
+        body: || {
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "usage": {
+                "input_tokens": 10000, "output_tokens": 1000, "service_tier": "batch"}})
+        },
+        cost: "0.022500000",
+    },
+    // Anthropic: web search $10 per 1,000 searches, plus the tokens.
+    Billed {
+        source: "anthropic sonnet 4.5, 2 web searches: 1,000 × $3 + 200 × $15 + 2 × $0.01",
+        body: || {
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "usage": {
+                "input_tokens": 1000, "output_tokens": 200,
+                "server_tool_use": {"web_search_requests": 2}}})
+        },
+        cost: "0.026000000",
+    },
+    // OpenAI pricing page, GPT-5: $1.25 / $10; Batch API 50%; Priority $2.50 / $20.
+    Billed {
+        source: "openai gpt-5, batch: (10,000 × $1.25 + 2,000 × $10) × 0.5",
+        body: || {
+            json!({"provider": "openai", "model": "gpt-5", "service_tier": "batch",
+                   "input_tokens": 10000, "output_tokens": 2000})
+        },
+        cost: "0.016250000",
+    },
+    Billed {
+        source: "openai gpt-5, priority: 10,000 × $2.50 + 2,000 × $20",
+        body: || {
+            json!({"provider": "openai", "model": "gpt-5", "service_tier": "priority",
+                   "input_tokens": 10000, "output_tokens": 2000})
+        },
+        cost: "0.065000000",
+    },
+    // OpenAI pricing page, gpt-image-1: text input $5, image input $10, image output $40;
+    // a 1024x1024 high-quality image is 4,160 output tokens (OpenAI's image cost table:
+    // about $0.167).
+    Billed {
+        source: "openai gpt-image-1, one 1024x1024 high image: 40 × $5 + 10 × $10 + 4,160 × $40",
+        body: || {
+            json!({"provider": "openai", "model": "gpt-image-1", "usage": {
+                "total_tokens": 4210, "input_tokens": 50, "output_tokens": 4160,
+                "input_tokens_details": {"text_tokens": 40, "image_tokens": 10}}})
+        },
+        cost: "0.166700000",
+    },
+    // OpenAI pricing page, DALL-E 3: HD 1024x1024 $0.080 per image.
+    Billed {
+        source: "openai dall-e-3, two HD 1024x1024 images: 2 × $0.080",
+        body: || {
+            json!({"provider": "openai", "model": "dall-e-3", "input_tokens": 0,
+                   "output_tokens": 0, "quantities": {"image:1024x1024:hd": 2}})
+        },
+        cost: "0.160000000",
+    },
+    // OpenAI pricing page, gpt-realtime: text $4 / $16, audio $32 / $64.
+    Billed {
+        source: "openai gpt-realtime, audio call: 200 × $4 + 1,000 × $32 + 100 × $16 + 500 × $64",
+        body: || {
+            json!({"provider": "openai", "model": "gpt-realtime", "usage": {
+                "total_tokens": 1800, "input_tokens": 1200, "output_tokens": 600,
+                "input_token_details": {"text_tokens": 200, "audio_tokens": 1000, "cached_tokens": 0},
+                "output_token_details": {"text_tokens": 100, "audio_tokens": 500}}})
+        },
+        cost: "0.066400000",
+    },
+    // OpenAI pricing page, Whisper: $0.006 a minute.
+    Billed {
+        source: "openai whisper-1, 90 seconds of audio: 90 × $0.0001",
+        body: || {
+            json!({"provider": "openai", "model": "whisper-1", "input_tokens": 0,
+                   "output_tokens": 0, "quantities": {"audio_second": 90}})
+        },
+        cost: "0.009000000",
+    },
+    // Gemini API pricing page, Gemini 2.5 Flash: text/image/video input $0.30, audio input
+    // $1.00, output $2.50; the usage metadata splits the prompt by modality.
+    Billed {
+        source: "google gemini 2.5 flash, audio prompt: 500 × $0.30 + 1,500 × $1.00 + 300 × $2.50",
+        body: || {
+            json!({"provider": "google", "model": "gemini-2.5-flash", "usage": {
+                "promptTokenCount": 2000, "candidatesTokenCount": 300, "totalTokenCount": 2300,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 500},
+                                        {"modality": "AUDIO", "tokenCount": 1500}]}})
+        },
+        cost: "0.002400000",
+    },
+    // Gemini API pricing page, Gemini 2.5 Pro: prompts > 200K $2.50 / $15; Batch Mode 50%.
+    Billed {
+        source: "google gemini 2.5 pro, long-context batch: (250,000 × $2.50 + 1,000 × $15) × 0.5",
+        body: || {
+            json!({"provider": "google", "model": "gemini-2.5-pro", "service_tier": "batch",
+                   "input_tokens": 250000, "output_tokens": 1000})
+        },
+        cost: "0.320000000",
+    },
+];
+
+#[tokio::test]
+async fn cache_durations_service_tiers_media_and_unit_prices_are_billed_as_published() {
+    for app in TestApp::all().await {
+        for b in BILLED {
+            let r = app.post("/api/v1/log", &(b.body)()).await;
+            assert_eq!(r.status, 200, "{}: {}", b.source, r.body);
+            assert_eq!(
+                r.body["cost_exact"],
+                b.cost,
+                "{} ({})",
+                b.source,
+                app.engine()
+            );
+            assert_eq!(r.body["flags"], json!([]), "{}", b.source);
+        }
+        // What was priced is in the log: the classes, the tier and the quantities.
+        let logs = app.get("/api/v1/logs?limit=100").await.body;
+        let find = |model: &str| {
+            logs.as_array()
+                .expect("array")
+                .iter()
+                .find(|l| l["model"] == model)
+                .cloned()
+                .expect(model)
+        };
+        let realtime = find("gpt-realtime");
+        assert_eq!(
+            (
+                &realtime["audio_input_tokens"],
+                &realtime["audio_output_tokens"]
+            ),
+            (&json!(1000), &json!(500))
+        );
+        assert_eq!(find("gemini-2.5-pro")["service_tier"], "batch");
+        assert_eq!(
+            find("dall-e-3")["quantities"],
+            json!({"image:1024x1024:hd": 2})
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_quantity_without_a_unit_price_is_flagged_unpriced_not_billed_at_nothing() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "openai", "model": "dall-e-3", "input_tokens": 0,
+                        "output_tokens": 0, "quantities": {"image:256x256": 1}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["flags"], json!(["unpriced"]));
+        for (body, field) in [
+            (
+                json!({"provider": "openai", "model": "gpt-5", "input_tokens": 1,
+                    "output_tokens": 1, "service_tier": "scale"}),
+                "service_tier",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-5", "input_tokens": 1,
+                    "output_tokens": 1, "quantities": {"Web Search": 1}}),
+                "quantities",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-5", "input_tokens": 1,
+                    "output_tokens": 1, "quantities": {"web_search": -1}}),
+                "quantities.web_search",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-5", "input_tokens": 10,
+                    "output_tokens": 1, "audio_input_tokens": 11}),
+                "audio_input_tokens",
+            ),
+            (
+                json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "service_tier": "priority",
+                    "usage": {"input_tokens": 1, "output_tokens": 1, "service_tier": "batch"}}),
+                "service_tier",
+            ),
+        ] {
+            let r = app.post("/api/v1/log", &body).await;
+            assert_eq!(r.status, 422, "{body}: {}", r.body);
+            assert_eq!(r.body["error"]["field"], field, "{}", r.body);
+        }
     }
 }

@@ -254,13 +254,15 @@ pub struct LogEntry {
     pub leaf_hash: Vec<u8>,
 }
 
-/// The calls of one model recorded without a price in a range.
+/// The calls of one model (recorded without a price, or priced, per service tier) in a range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnpricedGroup {
     /// Provider, as sent.
     pub provider: String,
     /// Model, as sent.
     pub model: String,
+    /// The service tier (priced calls; None for standard, and for unpriced calls).
+    pub service_tier: Option<String>,
     /// How many.
     pub requests: i64,
     /// Their tokens.

@@ -286,7 +286,17 @@ impl Store for SqlStore {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UnpricedGroup>, StoreError> {
-        read::unpriced_models(&self.db, tenant_id, start_us, end_us).await
+        read::model_usage(&self.db, tenant_id, start_us, end_us, true).await
+    }
+
+    #[tracing::instrument(name = "store.priced_models", skip_all, fields(tenant = %tenant_id))]
+    async fn priced_models(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<UnpricedGroup>, StoreError> {
+        read::model_usage(&self.db, tenant_id, start_us, end_us, false).await
     }
 
     #[tracing::instrument(name = "store.tool_target", skip_all, fields(tenant = %tenant_id))]

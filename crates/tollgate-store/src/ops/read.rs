@@ -1,7 +1,10 @@
 //! Reading usage: rollup-backed totals and indexed event listings. Neither reads more than
 //! the range asked for, so their cost does not grow with a tenant's history.
 
+use std::collections::BTreeMap;
+
 use tollgate_core::time::{day_of, DAY_US};
+use tollgate_core::usage::ServiceTier;
 use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts, UsageEvent};
 
 use super::decode::{json_object, uuid};
@@ -65,6 +68,7 @@ impl From<RollupRow> for UsageRow {
                 cached_input: r.cached_input_tokens,
                 cache_write: r.cache_write_tokens,
                 reasoning: r.reasoning_tokens,
+                ..TokenCounts::default()
             },
             cost: Nanos(r.cost_nanos),
             cached_responses: r.cached_responses,
@@ -141,7 +145,9 @@ async fn event_rows(
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
      origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
-     input_cost_nanos, lock_digest, units";
+     input_cost_nanos, lock_digest, units, cache_write_1h_tokens, audio_input_tokens, \
+     image_input_tokens, video_input_tokens, audio_output_tokens, image_output_tokens, service_tier, \
+     quantities";
 
 row! {
     /// The columns of [`EVENT_COLUMNS`].
@@ -175,6 +181,14 @@ row! {
         input_cost_nanos: Option<i64>,
         lock_digest: Option<String>,
         units: Option<i64>,
+        cache_write_1h_tokens: i64,
+        audio_input_tokens: i64,
+        image_input_tokens: i64,
+        video_input_tokens: i64,
+        audio_output_tokens: i64,
+        image_output_tokens: i64,
+        service_tier: Option<String>,
+        quantities: Option<String>,
     }
 }
 
@@ -206,6 +220,23 @@ impl TryFrom<EventRow> for StoredEvent {
                     cached_input: r.cached_input_tokens,
                     cache_write: r.cache_write_tokens,
                     reasoning: r.reasoning_tokens,
+                    cache_write_1h: r.cache_write_1h_tokens,
+                    audio_input: r.audio_input_tokens,
+                    image_input: r.image_input_tokens,
+                    video_input: r.video_input_tokens,
+                    audio_output: r.audio_output_tokens,
+                    image_output: r.image_output_tokens,
+                },
+                service_tier: match r.service_tier.as_deref() {
+                    None => ServiceTier::Standard,
+                    Some(t) => ServiceTier::parse("service_tier", t)
+                        .map_err(|e| StoreError::Invariant(e.message))?,
+                },
+                quantities: match r.quantities.as_deref() {
+                    None => BTreeMap::new(),
+                    Some(q) => serde_json::from_str(q).map_err(|_| {
+                        StoreError::Invariant(format!("quantities '{q}' are malformed"))
+                    })?,
                 },
                 latency_ms: r.latency_ms,
                 cost: Nanos(r.cost_nanos),
@@ -331,57 +362,94 @@ pub(super) async fn log_entries(
 }
 
 row! {
-    /// One model's unpriced calls, summed.
-    struct UnpricedRow {
+    /// One model's calls, summed by token class.
+    struct ModelUsageRow {
         provider: String,
         model: String,
+        service_tier: Option<String>,
         requests: i64,
         input_tokens: i64,
         cached_input_tokens: i64,
         cache_write_tokens: i64,
+        cache_write_1h_tokens: i64,
         output_tokens: i64,
         reasoning_tokens: i64,
+        audio_input_tokens: i64,
+        image_input_tokens: i64,
+        video_input_tokens: i64,
+        audio_output_tokens: i64,
+        image_output_tokens: i64,
         first_us: i64,
         last_us: i64,
     }
 }
 
-/// The tenant's calls recorded without a price in `[start_us, end_us]`, per provider and
-/// model, most first (the `usage_events_unpriced` index covers the scan).
-pub(super) async fn unpriced_models(
+/// Sums of every token class, for [`ModelUsageRow`].
+const CLASS_SUMS: &str = "CAST(COUNT(*) AS BIGINT) AS requests, \
+     CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+     CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+     CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens, \
+     CAST(SUM(cache_write_1h_tokens) AS BIGINT) AS cache_write_1h_tokens, \
+     CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
+     CAST(SUM(audio_input_tokens) AS BIGINT) AS audio_input_tokens, \
+     CAST(SUM(image_input_tokens) AS BIGINT) AS image_input_tokens, \
+     CAST(SUM(video_input_tokens) AS BIGINT) AS video_input_tokens, \
+     CAST(SUM(audio_output_tokens) AS BIGINT) AS audio_output_tokens, \
+     CAST(SUM(image_output_tokens) AS BIGINT) AS image_output_tokens, \
+     MIN(ts_us) AS first_us, MAX(ts_us) AS last_us";
+
+/// The tenant's calls in `[start_us, end_us]`, per provider and model: those recorded without
+/// a price (`unpriced`; the `usage_events_unpriced` index covers the scan), or else the priced
+/// LLM calls, also per service tier, for the token classes and tiers their prices bill by a
+/// fallback. Most calls first.
+pub(super) async fn model_usage(
     db: &Db,
     tenant_id: &str,
     start_us: i64,
     end_us: i64,
+    unpriced: bool,
 ) -> Result<Vec<crate::model::UnpricedGroup>, StoreError> {
-    let rows = query(
-        "SELECT provider, model, CAST(COUNT(*) AS BIGINT) AS requests, \
-         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
-         CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
-         CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens, \
-         CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
-         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
-         MIN(ts_us) AS first_us, MAX(ts_us) AS last_us \
-         FROM usage_events WHERE tenant_id = $1 AND (flags & 2) <> 0 AND ts_us >= $2 AND ts_us <= $3 \
-         GROUP BY provider, model ORDER BY requests DESC, provider, model",
-    )
-    .bind(tenant_id)
-    .bind(start_us)
-    .bind(end_us)
-    .fetch_all_as::<UnpricedRow>(db)
-    .await?;
+    let sql = if unpriced {
+        format!(
+            "SELECT provider, model, CAST(NULL AS TEXT) AS service_tier, {CLASS_SUMS} \
+             FROM usage_events WHERE tenant_id = $1 AND (flags & 2) <> 0 \
+             AND ts_us >= $2 AND ts_us <= $3 \
+             GROUP BY provider, model ORDER BY requests DESC, provider, model"
+        )
+    } else {
+        format!(
+            "SELECT provider, model, service_tier, {CLASS_SUMS} \
+             FROM usage_events WHERE tenant_id = $1 AND (flags & 3) = 0 AND source <> 'tool' \
+             AND ts_us >= $2 AND ts_us <= $3 \
+             GROUP BY provider, model, service_tier ORDER BY requests DESC, provider, model"
+        )
+    };
+    let rows = query(sql)
+        .bind(tenant_id)
+        .bind(start_us)
+        .bind(end_us)
+        .fetch_all_as::<ModelUsageRow>(db)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| crate::model::UnpricedGroup {
             provider: r.provider,
             model: r.model,
+            service_tier: r.service_tier,
             requests: r.requests,
             tokens: TokenCounts {
                 input: r.input_tokens,
                 output: r.output_tokens,
                 cached_input: r.cached_input_tokens,
                 cache_write: r.cache_write_tokens,
+                cache_write_1h: r.cache_write_1h_tokens,
                 reasoning: r.reasoning_tokens,
+                audio_input: r.audio_input_tokens,
+                image_input: r.image_input_tokens,
+                video_input: r.video_input_tokens,
+                audio_output: r.audio_output_tokens,
+                image_output: r.image_output_tokens,
             },
             first_us: r.first_us,
             last_us: r.last_us,

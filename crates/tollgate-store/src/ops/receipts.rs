@@ -313,6 +313,7 @@ impl GroupRow {
                     cached_input: self.cached_input_tokens,
                     cache_write: self.cache_write_tokens,
                     reasoning: self.reasoning_tokens,
+                    ..TokenCounts::default()
                 },
                 cost: Nanos(self.cost_nanos),
                 input_cost: Nanos(self.input_cost_nanos),

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use tollgate_core::time::{day_of, month_of};
+use tollgate_core::usage::ServiceTier;
 use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
 use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
@@ -306,7 +307,9 @@ pub(crate) const EVENT_TABLE_COLUMNS: &str =
     "tenant_id, seq, log_id, request_id, ts_us, recorded_us, provider, model, \
      alias, profile, origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, \
      cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
-     price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units";
+     price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units, \
+     cache_write_1h_tokens, audio_input_tokens, image_input_tokens, video_input_tokens, \
+     audio_output_tokens, image_output_tokens, service_tier, quantities";
 
 /// One `usage_events` row: the event, its canonical entry and leaf hash.
 pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
@@ -347,6 +350,18 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
         e.input_cost.map(|c| c.0).into(),
         e.lock_digest.clone().into(),
         e.units.into(),
+        e.tokens.cache_write_1h.into(),
+        e.tokens.audio_input.into(),
+        e.tokens.image_input.into(),
+        e.tokens.video_input.into(),
+        e.tokens.audio_output.into(),
+        e.tokens.image_output.into(),
+        (e.service_tier != ServiceTier::Standard)
+            .then(|| e.service_tier.as_str())
+            .into(),
+        (!e.quantities.is_empty())
+            .then(|| serde_json::to_string(&e.quantities).unwrap_or_default())
+            .into(),
     ]
 }
 

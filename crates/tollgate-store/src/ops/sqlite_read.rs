@@ -129,6 +129,7 @@ pub(crate) fn scan(
             cached_input: row.get(col.cached_input_tokens)?,
             cache_write: row.get(col.cache_write_tokens)?,
             reasoning: row.get(col.reasoning_tokens)?,
+            ..TokenCounts::default()
         };
         let cost: i64 = row.get(col.cost_nanos)?;
         let input_cost: Option<i64> = row.get(col.input_cost_nanos)?;

@@ -29,6 +29,8 @@ pub fn event(
         profile: "default".into(),
         lock_digest: None,
         units: None,
+        service_tier: Default::default(),
+        quantities: Default::default(),
         origin: None,
         id_at_origin: None,
         user_id: None,

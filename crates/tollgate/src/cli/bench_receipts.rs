@@ -72,6 +72,8 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             profile: "default".into(),
             lock_digest: None,
             units: None,
+            service_tier: Default::default(),
+            quantities: Default::default(),
             origin: Some("bench".into()),
             id_at_origin: None,
             user_id: Some(format!("user-{}", n % 100)),

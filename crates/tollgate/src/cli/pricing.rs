@@ -97,25 +97,25 @@ impl Pricing {
                         "toml".into()
                     }
                 });
-                let (entries, skipped) = match format.as_str() {
+                let (entries, skipped, unmapped) = match format.as_str() {
                     "litellm" => {
                         let from = match &effective_from {
                             Some(t) => parse_instant(t, DateEdge::Start)?,
                             None => now_us().div_euclid(DAY_US) * DAY_US,
                         };
-                        parse_litellm(&text, from, source, tenant_id.as_deref())?
+                        let import = parse_litellm(&text, from, source, tenant_id.as_deref())?;
+                        (import.entries, import.skipped, import.unmapped)
                     }
-                    "toml" => (parse_price_file(&text, source, tenant_id.as_deref())?, 0),
+                    "toml" => (
+                        parse_price_file(&text, source, tenant_id.as_deref())?,
+                        0,
+                        Default::default(),
+                    ),
                     other => bail!("unknown format '{other}': use litellm or toml"),
-                };
-                let unmapped = if format == "litellm" {
-                    tollgate_core::pricing::unmapped_litellm_fields(&text)?
-                } else {
-                    Default::default()
                 };
                 let added = store.import_prices(&entries).await?;
                 println!(
-                    "{added} prices added, {} already present, {skipped} entries without token prices skipped",
+                    "{added} prices added, {} already present, {skipped} entries without a usable price skipped",
                     entries.len() - added
                 );
                 if !unmapped.is_empty() {
@@ -177,10 +177,10 @@ impl Pricing {
                             vec![
                                 e.provider.clone(),
                                 e.model.clone(),
-                                e.rates.input.to_string(),
-                                e.rates.output.to_string(),
-                                rate(e.rates.cached_input),
-                                rate(e.rates.cache_write),
+                                e.rates.tokens.input.to_string(),
+                                e.rates.tokens.output.to_string(),
+                                rate(e.rates.tokens.cached_input),
+                                rate(e.rates.tokens.cache_write),
                                 rate(e.rates.per_call),
                                 rate(e.rates.per_unit),
                                 effective_label(e.effective_from_us),

@@ -348,6 +348,8 @@ fn metered_item(
         conversation_id: execution.conversation_id,
         tokens: TokenCounts::default(),
         units: execution.units,
+        service_tier: Default::default(),
+        quantities: Default::default(),
         latency_ms: execution.duration_ms,
         cost,
         input_cost: None,
