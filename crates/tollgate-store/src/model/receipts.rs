@@ -87,6 +87,8 @@ pub struct SelectionGroup {
     pub cost: Nanos,
     /// Input-side cost sum.
     pub input_cost: Nanos,
+    /// How many of the logs were recorded unpriced (in `cost` at zero).
+    pub unpriced: i64,
 }
 
 /// The logs a [`Selection`] matched, read at one size of the tenant's log.

@@ -12,9 +12,20 @@ use crate::db::{query, row, Db, FromRow, Row, Sql};
 use crate::model::{LogEntry, LogFilter, StoredEvent, UsageRow};
 use crate::StoreError;
 
+/// The SQL condition that an event was recorded unpriced: the one place the store's queries
+/// say what counts as unpriced (the SQLite receipt scan reads the same bit through
+/// [`EventFlags`]). A literal, so that it joins other literals in `concat!`.
+macro_rules! unpriced_sql {
+    () => {
+        "(flags & 2) <> 0"
+    };
+}
+pub(crate) use unpriced_sql;
+
 /// The sums of a group of events, named like the rollup columns they stand in for
 /// ([`ROLLUP_MEASURES`]).
-const SUMS: &str = "COUNT(*) AS requests, \
+const SUMS: &str = concat!(
+    "COUNT(*) AS requests, \
      CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
      CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
      CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
@@ -22,7 +33,10 @@ const SUMS: &str = "COUNT(*) AS requests, \
      CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
      CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos, \
      CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS cached_responses, \
-     CAST(SUM(CASE WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS unpriced";
+     CAST(SUM(CASE WHEN ",
+    unpriced_sql!(),
+    " THEN 1 ELSE 0 END) AS BIGINT) AS unpriced"
+);
 
 pub(super) const ROLLUP_MEASURES: &str =
     "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
@@ -289,7 +303,7 @@ pub(super) async fn list_events(
         sql.push(" AND conversation_id = ").push_bind(c.to_string());
     }
     if f.unpriced_only {
-        sql.push(" AND (flags & 2) <> 0");
+        sql.push(concat!(" AND ", unpriced_sql!()));
     }
     sql.push(" ORDER BY ts_us DESC, seq DESC LIMIT ")
         .push_bind(limit)
@@ -413,9 +427,10 @@ pub(super) async fn model_usage(
     let sql = if unpriced {
         format!(
             "SELECT provider, model, CAST(NULL AS TEXT) AS service_tier, {CLASS_SUMS} \
-             FROM usage_events WHERE tenant_id = $1 AND (flags & 2) <> 0 \
+             FROM usage_events WHERE tenant_id = $1 AND {} \
              AND ts_us >= $2 AND ts_us <= $3 \
-             GROUP BY provider, model ORDER BY requests DESC, provider, model"
+             GROUP BY provider, model ORDER BY requests DESC, provider, model",
+            unpriced_sql!()
         )
     } else {
         format!(

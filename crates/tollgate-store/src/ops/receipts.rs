@@ -14,7 +14,7 @@ use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 use super::decode::uuid;
-use super::read::{stored_event, EVENT_COLUMNS};
+use super::read::{stored_event, unpriced_sql, EVENT_COLUMNS};
 use super::tally::{GroupKey, GroupSums, Tally};
 use super::transparency::{hash32, log_size};
 use crate::db::{query, row, Db, Dialect, Sql, Tx};
@@ -291,6 +291,7 @@ row! {
         reasoning_tokens: i64,
         cost_nanos: i64,
         input_cost_nanos: i64,
+        unpriced: i64,
         first_us: i64,
         last_us: i64,
         profile: String,
@@ -317,6 +318,7 @@ impl GroupRow {
                 },
                 cost: Nanos(self.cost_nanos),
                 input_cost: Nanos(self.input_cost_nanos),
+                unpriced: self.unpriced,
                 first_us: self.first_us,
                 last_us: self.last_us,
             },
@@ -345,7 +347,7 @@ async fn scan_sql(
     opts: SelectOptions,
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
+    let mut sql = Sql::new(concat!(
         "SELECT provider, model, alias, currency, COUNT(*) AS calls, \
          CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
          CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
@@ -354,10 +356,13 @@ async fn scan_sql(
          CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
          CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos, \
          CAST(SUM(COALESCE(input_cost_nanos, 0)) AS BIGINT) AS input_cost_nanos, \
+         CAST(SUM(CASE WHEN ",
+        unpriced_sql!(),
+        " THEN 1 ELSE 0 END) AS BIGINT) AS unpriced, \
          MIN(ts_us) AS first_us, MAX(ts_us) AS last_us, \
          profile, COALESCE(lock_digest, '') AS lock_digest \
          FROM usage_events",
-    );
+    ));
     part.filter(&mut sql, tenant, size);
     // Grouped by the recorded labels too, so that one pass finds them; the groups of a key
     // are merged again below.

@@ -7,7 +7,7 @@
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Statement};
-use tollgate_core::{Nanos, TokenCounts};
+use tollgate_core::{EventFlags, Nanos, TokenCounts};
 use uuid::Uuid;
 
 use super::tally::{GroupKey, GroupSums, Tally};
@@ -18,7 +18,7 @@ use crate::StoreError;
 /// The columns [`scan`] reads, by name.
 pub(crate) const SCAN_COLUMNS: &str = "seq, leaf_hash, provider, model, alias, currency, \
      input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
-     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest";
+     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest, flags";
 
 /// Where each of [`SCAN_COLUMNS`] is in a statement's rows, looked up by name once per
 /// statement rather than once per row.
@@ -41,6 +41,7 @@ struct ScanColumns {
     log_id: usize,
     profile: usize,
     lock_digest: usize,
+    flags: usize,
 }
 
 impl ScanColumns {
@@ -68,6 +69,7 @@ impl ScanColumns {
             log_id: at("log_id")?,
             profile: at("profile")?,
             lock_digest: at("lock_digest")?,
+            flags: at("flags")?,
         })
     }
 }
@@ -134,6 +136,8 @@ pub(crate) fn scan(
         let cost: i64 = row.get(col.cost_nanos)?;
         let input_cost: Option<i64> = row.get(col.input_cost_nanos)?;
         let ts: i64 = row.get(col.ts_us)?;
+        // The same bit as the store's SQL condition (`unpriced_sql!`), read in Rust.
+        let unpriced = EventFlags::from_bits(row.get(col.flags)?).unpriced;
         tally.recorded(
             text(row.get_ref(col.profile)?, "profile")?,
             optional_text(row.get_ref(col.lock_digest)?, "lock_digest")?.unwrap_or_default(),
@@ -159,6 +163,7 @@ pub(crate) fn scan(
                         tokens: TokenCounts::default(),
                         cost: Nanos::ZERO,
                         input_cost: Nanos::ZERO,
+                        unpriced: 0,
                         first_us: ts,
                         last_us: ts,
                     },
@@ -169,6 +174,7 @@ pub(crate) fn scan(
         };
         let s = &mut g.sums;
         s.calls += 1;
+        s.unpriced += i64::from(unpriced);
         s.tokens.input += tokens.input;
         s.tokens.output += tokens.output;
         s.tokens.cached_input += tokens.cached_input;

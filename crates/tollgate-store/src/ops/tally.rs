@@ -37,6 +37,8 @@ pub(crate) struct GroupSums {
     pub(crate) tokens: TokenCounts,
     pub(crate) cost: Nanos,
     pub(crate) input_cost: Nanos,
+    /// How many were recorded unpriced.
+    pub(crate) unpriced: i64,
     pub(crate) first_us: i64,
     pub(crate) last_us: i64,
 }
@@ -53,6 +55,7 @@ impl Tally {
         match self.groups.get_mut(&key) {
             Some(g) => {
                 g.calls += sums.calls;
+                g.unpriced += sums.unpriced;
                 g.tokens.input += sums.tokens.input;
                 g.tokens.output += sums.tokens.output;
                 g.tokens.cached_input += sums.tokens.cached_input;
@@ -77,6 +80,7 @@ impl Tally {
                         tokens: sums.tokens,
                         cost: sums.cost,
                         input_cost: sums.input_cost,
+                        unpriced: sums.unpriced,
                     },
                 );
             }

@@ -55,6 +55,67 @@ fn r(start: i64, end: i64) -> SeqRange {
 }
 
 #[tokio::test]
+async fn a_selection_counts_its_unpriced_logs_in_each_group_across_its_parts() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let t = tenant(s, "a").await;
+        let unpriced = |model: &str| {
+            let mut e = event(&t, model, 7, 3, 0, "2026-01-01T00:00:00Z");
+            e.flags.unpriced = true;
+            item(e)
+        };
+        let priced = |model: &str| item(event(&t, model, 7, 3, 100, "2026-01-01T00:00:00Z"));
+        let ids: Vec<uuid::Uuid> = s
+            .append_usage(&[
+                unpriced("x-1"),
+                priced("gpt-4o"),
+                unpriced("x-1"),
+                priced("x-1"),
+                unpriced("x-2"),
+            ])
+            .await
+            .expect("append")
+            .iter()
+            .map(|r| r.log_id)
+            .collect();
+        let unpriced_of = |sel: &SelectedLogs, model: &str| -> i64 {
+            sel.groups
+                .iter()
+                .filter(|g| g.model == model)
+                .map(|g| g.unpriced)
+                .sum()
+        };
+        let all = s
+            .select_logs(&t.id, &Selection::Uncertified, OPTS)
+            .await
+            .expect("select");
+        assert_eq!(unpriced_of(&all, "x-1"), 2, "{}", db.engine);
+        assert_eq!(unpriced_of(&all, "x-2"), 1);
+        assert_eq!(unpriced_of(&all, "gpt-4o"), 0);
+        // Two runs of the log (a gap between them) add up like one.
+        let parts = s
+            .select_logs(&t.id, &Selection::LogIds(vec![ids[4], ids[0]]), OPTS)
+            .await
+            .expect("select ids");
+        assert_eq!(parts.ranges, vec![r(0, 1), r(4, 5)], "{}", db.engine);
+        assert_eq!(parts.groups.iter().map(|g| g.unpriced).sum::<i64>(), 2);
+        // A preview reads no leaf hashes and counts the same.
+        let preview = s
+            .select_logs(
+                &t.id,
+                &Selection::Uncertified,
+                SelectOptions {
+                    leaf_hashes: false,
+                    ..OPTS
+                },
+            )
+            .await
+            .expect("preview");
+        assert_eq!(preview.groups, all.groups, "{}", db.engine);
+    }
+}
+
+#[tokio::test]
 async fn a_receipt_certifies_ranges_and_the_uncertified_gaps_shrink_around_them() {
     for db in TestDatabase::all().await {
         let s = &*db.store;
