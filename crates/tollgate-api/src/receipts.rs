@@ -101,6 +101,9 @@ pub struct ReceiptPreview {
     pub total_logs: i64,
     /// Input and output tokens.
     pub total_tokens: i64,
+    /// How many of the selected logs were recorded unpriced: in the totals at zero. The
+    /// receipt states the same count (`unpriced_events`).
+    pub unpriced_events: i64,
 }
 
 /// A preview of a selection that holds no logs (llmring's answer).

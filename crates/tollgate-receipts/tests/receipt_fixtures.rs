@@ -5,6 +5,12 @@
 //! tags) and `fixtures/receipt_v1_single.json` (one conversation's call) were produced by the
 //! server before receipts became a type, with `fixtures/receipt_v1_key.pem` the key that
 //! signed them.
+//!
+//! `fixtures/receipt_v2_unpriced.json` was issued by the server before receipts stated their
+//! unpriced calls (`tollgate.receipt/v2`): it certifies a priced call and an unpriced one
+//! (`acme`/`x-1`, at zero) without saying so. `fixtures/receipt_v2_unpriced_logs.jsonl` holds
+//! its logs as `tollgate receipts logs ID --jsonl` exports them, and
+//! `fixtures/receipt_v2_key.pem` the key that signed it.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -12,7 +18,7 @@ use serde_json::Value;
 use tollgate_receipts::keys::PublicKey;
 use tollgate_receipts::receipt::{
     build, CertifiedEntries, EntryGroup, Issue, Newest, Receipt, ReceiptDocument, Recorded,
-    SelectionRecord, FORMAT, FORMAT_V1,
+    SelectionRecord, FORMAT, FORMAT_V1, FORMAT_V2,
 };
 use tollgate_receipts::signature::{signing_bytes, verify_document};
 use tollgate_receipts::Hash;
@@ -20,6 +26,9 @@ use tollgate_receipts::Hash;
 const KEY: &str = include_str!("fixtures/receipt_v1_key.pem");
 const BATCH: &str = include_str!("fixtures/receipt_v1_batch.json");
 const SINGLE: &str = include_str!("fixtures/receipt_v1_single.json");
+const V2: &str = include_str!("fixtures/receipt_v2_unpriced.json");
+const V2_KEY: &str = include_str!("fixtures/receipt_v2_key.pem");
+const V2_LOGS: &str = include_str!("fixtures/receipt_v2_unpriced_logs.jsonl");
 
 fn key() -> PublicKey {
     PublicKey::from_spki_pem(KEY).expect("the fixture key")
@@ -74,6 +83,7 @@ fn batch_entries(old: &Receipt) -> CertifiedEntries {
         output_tokens: sums[2],
         cost_nanos: sums[3],
         input_cost_nanos: sums[4],
+        unpriced: 0,
     };
     let s = &old.batch_summary;
     CertifiedEntries {
@@ -137,15 +147,59 @@ fn building_an_old_receipts_calls_again_gives_its_fields_and_the_profiles_they_r
     );
     assert_eq!(built.lock_digest, Recorded::One(String::new()));
     assert_eq!(built.format, FORMAT);
-    let as_v1 = Receipt {
+    assert_eq!(built.unpriced_events, Some(0));
+    let mut as_v1 = Receipt {
         format: FORMAT_V1.into(),
         profile: Recorded::One("default".into()),
         signature: old.signature.clone(),
+        unpriced_events: None,
         ..built
     };
+    for b in as_v1
+        .batch_summary
+        .by_model
+        .values_mut()
+        .chain(as_v1.batch_summary.by_alias.values_mut())
+    {
+        b.unpriced_calls = None;
+    }
     assert_eq!(as_v1, old, "every other field as the old code built it");
     assert_eq!(
         serde_json::to_string(&as_v1).expect("writes"),
         BATCH.trim_end()
     );
+}
+
+#[test]
+fn a_v2_receipt_certifying_an_unpriced_call_without_stating_it_still_verifies_unchanged() {
+    let key = PublicKey::from_spki_pem(V2_KEY).expect("the fixture key");
+    let doc: Value = tollgate_receipts::parse_strict(V2.as_bytes()).expect("a receipt");
+    verify_document(&doc, &key).expect("the v2 signature holds");
+    let received = ReceiptDocument::new(doc.clone()).expect("reads");
+    received.verify(&key).expect("verifies as received");
+    let receipt = received.receipt;
+    assert_eq!(receipt.format, FORMAT_V2);
+    assert_eq!(
+        receipt.unpriced_events, None,
+        "a v2 receipt does not state it"
+    );
+    assert!(!tollgate_receipts::receipt::states_unpriced(
+        &receipt.format
+    ));
+    let x1 = &receipt.batch_summary.by_model["x-1"];
+    assert_eq!((x1.calls, x1.unpriced_calls), (1, None));
+    assert_eq!(x1.amounts["USD"], "0.000000000");
+    receipt.verify(&key).expect("verifies as a typed value");
+    assert_eq!(
+        serde_json::to_string(&receipt).expect("writes"),
+        V2.trim_end(),
+        "the same text, byte for byte"
+    );
+    // What it did not say: one of the entries it certifies was recorded unpriced.
+    let flagged = V2_LOGS
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .filter(|l| l["flags"] == serde_json::json!(["unpriced"]))
+        .count();
+    assert_eq!(flagged, 1);
 }

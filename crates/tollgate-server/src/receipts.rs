@@ -74,6 +74,7 @@ fn groups(sel: &SelectedLogs) -> Vec<EntryGroup> {
             output_tokens: g.tokens.output,
             cost_nanos: g.cost.0,
             input_cost_nanos: g.input_cost.0,
+            unpriced: g.unpriced,
         })
         .collect()
 }
@@ -99,8 +100,8 @@ async fn select(
         .await?)
 }
 
-/// `POST /api/v1/receipts/preview`: the numbers a receipt would carry; nothing is signed or
-/// stored.
+/// `POST /api/v1/receipts/preview`: the numbers a receipt would carry (its unpriced count
+/// included); nothing is signed or stored.
 pub async fn preview(
     state: &AppState,
     tenant: &str,
@@ -130,6 +131,7 @@ pub async fn preview(
         start_date: sel.first_us.map(format_us),
         total_conversations: sel.conversation_ids.len() as i64,
         total_logs: sel.count,
+        unpriced_events: t.unpriced,
     })))
 }
 

@@ -2,7 +2,9 @@
 //! of its inputs, so the same entries and labels always give the same receipt.
 //!
 //! Money arrives as integer nanos (10^-9 of a currency unit) and leaves as exact decimal
-//! strings with nine places, plus llmring's floats derived from those strings.
+//! strings with nine places, plus llmring's floats derived from those strings. Unpriced
+//! entries arrive counted in their groups ([`EntryGroup::unpriced`]) and are summed in one
+//! place, [`Totals::of`], for the receipt, its breakdowns and a preview alike.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +52,8 @@ pub struct EntryGroup {
     pub cost_nanos: i64,
     /// The input side of the cost, in nanos.
     pub input_cost_nanos: i64,
+    /// How many of the entries were recorded unpriced (at zero cost).
+    pub unpriced: i64,
 }
 
 /// Provider, model and alias of the newest certified entry.
@@ -180,6 +184,7 @@ pub fn build(entries: &CertifiedEntries, issue: Issue) -> Result<Receipt, Receip
         timestamp: issue.timestamp,
         total_cost,
         total_tokens: totals.total_tokens()?,
+        unpriced_events: Some(totals.unpriced),
     })
 }
 
@@ -190,6 +195,8 @@ pub struct Totals {
     pub input_tokens: i64,
     /// Output tokens.
     pub output_tokens: i64,
+    /// How many entries were recorded unpriced: in the amounts at zero.
+    pub unpriced: i64,
     /// The currency llmring's floats are in: `USD` when any entry is in USD (or there are
     /// none), else the first in code order.
     pub currency: String,
@@ -211,7 +218,7 @@ impl Totals {
     /// The totals of `groups`.
     pub fn of(groups: &[EntryGroup]) -> Result<Totals, ReceiptError> {
         let mut nanos: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        let (mut input_tokens, mut output_tokens) = (0i64, 0i64);
+        let (mut input_tokens, mut output_tokens, mut unpriced) = (0i64, 0i64, 0i64);
         for g in groups {
             let e = nanos.entry(g.currency.clone()).or_insert((0, 0));
             *e = (
@@ -220,6 +227,7 @@ impl Totals {
             );
             input_tokens = add(input_tokens, g.input_tokens, "input tokens")?;
             output_tokens = add(output_tokens, g.output_tokens, "output tokens")?;
+            unpriced = add(unpriced, g.unpriced, "unpriced calls")?;
         }
         let currency = if nanos.contains_key("USD") || nanos.is_empty() {
             "USD".to_string()
@@ -247,6 +255,7 @@ impl Totals {
         Ok(Totals {
             input_tokens,
             output_tokens,
+            unpriced,
             primary: nanos.get(&currency).copied().unwrap_or((0, 0)),
             currency,
             amounts,
@@ -287,6 +296,7 @@ fn breakdown(
         calls: i64,
         input: i64,
         output: i64,
+        unpriced: i64,
         nanos: BTreeMap<String, i64>,
     }
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
@@ -295,6 +305,7 @@ fn breakdown(
         a.calls = add(a.calls, g.calls, "calls")?;
         a.input = add(a.input, g.input_tokens, "input tokens")?;
         a.output = add(a.output, g.output_tokens, "output tokens")?;
+        a.unpriced = add(a.unpriced, g.unpriced, "unpriced calls")?;
         let c = a.nanos.entry(g.currency.clone()).or_insert(0);
         *c = add(*c, g.cost_nanos, "cost")?;
     }
@@ -313,6 +324,7 @@ fn breakdown(
                     input_tokens: a.input,
                     output_tokens: a.output,
                     tokens: add(a.input, a.output, "tokens")?,
+                    unpriced_calls: Some(a.unpriced),
                 },
             ))
         })

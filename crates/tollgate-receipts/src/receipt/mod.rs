@@ -12,9 +12,18 @@
 //! read and written again is the same text, byte for byte, and every receipt issued before
 //! this type existed reads into it and verifies unchanged.
 //!
-//! Formats: `tollgate.receipt/v1` receipts carry the constants `profile: "default"` and
-//! `lock_digest: ""`; from `tollgate.receipt/v2` on, both say what the certified events
-//! recorded (see [`Recorded`]). Both verify the same way.
+//! Formats, each a change to what the signature covers, so each has its own name:
+//! - `tollgate.receipt/v1` receipts carry the constants `profile: "default"` and
+//!   `lock_digest: ""`;
+//! - from `tollgate.receipt/v2` on, both say what the certified events recorded (see
+//!   [`Recorded`]);
+//! - from `tollgate.receipt/v3` on, the receipt states how many certified events were
+//!   recorded unpriced (`unpriced_events`, and `unpriced_calls` in every breakdown), since
+//!   their cost of zero is in the totals. The members are present even when zero: their
+//!   absence means "not stated" (a v1 or v2 receipt), never "none".
+//!
+//! Every format verifies the same way: the signature covers the document as it is, so a
+//! receipt of an earlier format, which simply lacks the later members, keeps verifying.
 
 mod build;
 mod sign;
@@ -30,16 +39,28 @@ pub use build::{
 pub use sign::ReceiptDocument;
 
 /// The receipt format this crate issues.
-pub const FORMAT: &str = "tollgate.receipt/v2";
+pub const FORMAT: &str = FORMAT_V3;
 /// The first format: `profile` and `lock_digest` are constants, not what the events recorded.
 pub const FORMAT_V1: &str = "tollgate.receipt/v1";
+/// The second format: `profile` and `lock_digest` say what the events recorded; how many
+/// events are unpriced is not stated.
+pub const FORMAT_V2: &str = "tollgate.receipt/v2";
+/// The third format: states how many certified events are unpriced (`unpriced_events`, and
+/// `unpriced_calls` per breakdown).
+pub const FORMAT_V3: &str = "tollgate.receipt/v3";
+
+/// Whether a receipt of `format` states how many of its events are unpriced: every format
+/// but the two that came before the count (an unknown, later format is taken to keep it).
+pub fn states_unpriced(format: &str) -> bool {
+    format != FORMAT_V1 && format != FORMAT_V2
+}
 /// What `certified.tree` says the Merkle root is computed over.
 pub const TREE: &str = "RFC 6962 SHA-256 over the logs' canonical entries, in log (seq) order";
 
 /// A signed receipt of usage. llmring's `BatchReceipt` fields (its 13 base fields,
 /// `receipt_type`, `description`, `tags`, `batch_summary`, `signature`) with their llmring
 /// types, plus Tollgate's: `format`, `tenant_id`, `key_id`, `currency`, `amounts`,
-/// `selection`, `certified` and `checkpoint`.
+/// `selection`, `certified`, `checkpoint` and (from v3) `unpriced_events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Receipt {
     /// The alias of the newest certified call (`default` when it had none).
@@ -59,9 +80,9 @@ pub struct Receipt {
     pub currency: String,
     /// The description asked for at generation, signed with the receipt.
     pub description: Option<String>,
-    /// The receipt format (`tollgate.receipt/v2`; `v1` receipts carry constant `profile`
-    /// and `lock_digest`).
-    #[schema(example = "tollgate.receipt/v2")]
+    /// The receipt format (`tollgate.receipt/v3`; `v2` receipts do not state
+    /// `unpriced_events`, and `v1` receipts also carry constant `profile` and `lock_digest`).
+    #[schema(example = "tollgate.receipt/v3")]
     pub format: String,
     /// The input side of the total, as llmring's float.
     pub input_cost: f64,
@@ -109,6 +130,11 @@ pub struct Receipt {
     pub total_cost: f64,
     /// Input and output tokens.
     pub total_tokens: i64,
+    /// How many of the certified events were recorded unpriced (no price known and no cost
+    /// sent): they are in the totals at zero. Present from `tollgate.receipt/v3` on, zero
+    /// included; absent from earlier receipts, which do not state it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_events: Option<i64>,
 }
 
 /// `single` (one call) or `batch`.
@@ -242,6 +268,10 @@ pub struct ReceiptBreakdown {
     pub output_tokens: i64,
     /// Input and output tokens.
     pub tokens: i64,
+    /// How many of the calls were recorded unpriced, at zero cost. Present from
+    /// `tollgate.receipt/v3` on (and in every preview); absent from earlier receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_calls: Option<i64>,
 }
 
 /// The set commitment: which logs the receipt certifies, fixed by their Merkle root.

@@ -14,6 +14,16 @@ fn group(model: &str, alias: Option<&str>, currency: &str, calls: i64, cost: i64
         output_tokens: 5 * calls,
         cost_nanos: cost,
         input_cost_nanos: cost / 4,
+        unpriced: 0,
+    }
+}
+
+/// `calls` unpriced calls of `model`: zero cost, flagged.
+fn unpriced(model: &str, calls: i64) -> EntryGroup {
+    EntryGroup {
+        provider: "acme".into(),
+        unpriced: calls,
+        ..group(model, None, "USD", calls, 0)
     }
 }
 
@@ -200,4 +210,91 @@ fn amounts_print_with_nine_places() {
     assert_eq!(decimal(-1_500_000_000), "-1.500000000");
     assert_eq!(decimal(i64::MIN), "-9223372036.854775808");
     assert_eq!(float(47_500), 0.0000475);
+}
+
+#[test]
+fn a_receipt_states_how_many_of_its_calls_are_unpriced_in_total_and_per_breakdown() {
+    let e = entries(vec![
+        group("gpt-4o", Some("chat"), "USD", 2, 1_000),
+        unpriced("x-1", 3),
+    ]);
+    let r = build(&e, issue()).expect("builds");
+    assert_eq!(r.format, FORMAT_V3);
+    assert_eq!(r.unpriced_events, Some(3));
+    assert_eq!(r.batch_summary.by_model["x-1"].unpriced_calls, Some(3));
+    assert_eq!(r.batch_summary.by_model["gpt-4o"].unpriced_calls, Some(0));
+    assert_eq!(r.batch_summary.by_alias["default"].unpriced_calls, Some(3));
+    assert_eq!(r.batch_summary.by_alias["chat"].unpriced_calls, Some(0));
+    assert_eq!(
+        r.amounts["USD"].total_cost, "0.000001000",
+        "unpriced at zero"
+    );
+}
+
+#[test]
+fn a_v3_receipt_signs_its_unpriced_count_even_when_it_is_zero() {
+    let key = SigningKey::generate();
+    let none = build(&entries(vec![group("gpt-4o", None, "USD", 1, 5)]), issue())
+        .expect("builds")
+        .sign(&key)
+        .expect("signs");
+    let bytes = String::from_utf8(none.signing_bytes().expect("canonical")).expect("utf-8");
+    assert!(
+        bytes.contains(r#""format":"tollgate.receipt/v3""#),
+        "{bytes}"
+    );
+    assert!(
+        bytes.ends_with(r#""total_tokens":15,"unpriced_events":0}"#),
+        "zero is stated, as the last member: {bytes}"
+    );
+    assert!(
+        bytes.contains(r#""tokens":15,"unpriced_calls":0}"#),
+        "{bytes}"
+    );
+
+    let some = build(&entries(vec![unpriced("x-1", 1)]), issue())
+        .expect("builds")
+        .sign(&key)
+        .expect("signs");
+    some.verify(&key.public_key()).expect("verifies");
+    for (what, edit) in [
+        ("a changed count", json!(0)),
+        ("a dropped count", serde_json::Value::Null),
+    ] {
+        let mut doc = some.to_value();
+        match edit {
+            serde_json::Value::Null => {
+                doc.as_object_mut()
+                    .expect("object")
+                    .remove("unpriced_events");
+            }
+            n => doc["unpriced_events"] = n,
+        }
+        let received = ReceiptDocument::new(doc).expect("reads");
+        assert!(received.verify(&key.public_key()).is_err(), "{what}");
+    }
+}
+
+#[test]
+fn a_v2_receipt_has_no_unpriced_members_and_reads_as_not_stating_them() {
+    let mut v3 = build(&entries(vec![unpriced("x-1", 1)]), issue()).expect("builds");
+    // A v2 receipt is a v3 one without the count: what the previous code built.
+    v3.format = FORMAT_V2.into();
+    v3.unpriced_events = None;
+    for b in v3
+        .batch_summary
+        .by_model
+        .values_mut()
+        .chain(v3.batch_summary.by_alias.values_mut())
+    {
+        b.unpriced_calls = None;
+    }
+    let text = String::from_utf8(v3.signing_bytes().expect("canonical")).expect("utf-8");
+    assert!(!text.contains("unpriced"), "{text}");
+    let read = Receipt::read(&serde_json::from_str(&text).expect("JSON")).expect("reads");
+    assert_eq!(read.unpriced_events, None);
+    assert!(!states_unpriced(&read.format));
+    assert!(!states_unpriced(FORMAT_V1));
+    assert!(states_unpriced(FORMAT_V3));
+    assert!(states_unpriced(FORMAT));
 }

@@ -2,9 +2,11 @@
 //! read from the receipt exactly as it was signed.
 //!
 //! One line per model and currency (date, receipt, description, model, calls, tokens, cost,
-//! currency) and one `Total` line per currency whose cost is the receipt's own
+//! currency, unpriced calls) and one `Total` line per currency whose cost is the receipt's own
 //! `amounts.<currency>.total_cost`. The lines of a currency add up to its total because both
-//! are sums of the same stored integers.
+//! are sums of the same stored integers. `unpriced_calls` says how many of a line's calls are
+//! in its cost at zero for want of a price; it is empty for a receipt issued before receipts
+//! stated it (`tollgate.receipt/v1` and `v2`), never a zero that was not signed.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +24,7 @@ use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
 use crate::state::AppState;
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "date",
     "receipt_id",
     "description",
@@ -33,6 +35,7 @@ const COLUMNS: [&str; 10] = [
     "tokens",
     "cost",
     "currency",
+    "unpriced_calls",
 ];
 
 /// Query of the receipt export.
@@ -51,13 +54,21 @@ struct Line {
     input: i64,
     output: i64,
     cost: Nanos,
+    /// None when the receipt does not state it.
+    unpriced: Option<i64>,
+}
+
+/// A count the receipt may not state: empty then.
+fn stated(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
 }
 
 /// A receipt as accounting CSV
 ///
-/// One line per model and currency (date, description, model, calls, tokens, cost) and a
-/// `Total` line per currency equal to the signed receipt's total, to import into an
-/// accounting tool.
+/// One line per model and currency (date, description, model, calls, tokens, cost, and how
+/// many of the calls are unpriced, at zero) and a `Total` line per currency equal to the
+/// signed receipt's total, to import into an accounting tool. `unpriced_calls` is empty for
+/// receipts that do not state it (issued before `tollgate.receipt/v3`).
 #[utoipa::path(
     get,
     path = "/api/v1/export/receipt/{receipt_id}",
@@ -120,6 +131,7 @@ fn render(receipt: &Receipt) -> Result<Vec<u8>, String> {
                 input: counted(m.input_tokens),
                 output: counted(m.output_tokens),
                 cost: money(cost, "cost of a model")?,
+                unpriced: m.unpriced_calls.map(counted),
             });
         }
     }
@@ -128,10 +140,12 @@ fn render(receipt: &Receipt) -> Result<Vec<u8>, String> {
     w.write_record(COLUMNS).map_err(fail)?;
     for (currency, lines) in &lines {
         let (mut calls, mut input, mut output) = (0i64, 0i64, 0i64);
+        let mut unpriced = Some(0i64);
         for l in lines {
             calls += l.calls;
             input += l.input;
             output += l.output;
+            unpriced = unpriced.zip(l.unpriced).map(|(a, b)| a + b);
             w.write_record([
                 date,
                 id,
@@ -143,6 +157,7 @@ fn render(receipt: &Receipt) -> Result<Vec<u8>, String> {
                 &(l.input + l.output).to_string(),
                 &l.cost.to_string(),
                 currency,
+                &stated(l.unpriced),
             ])
             .map_err(fail)?;
         }
@@ -162,6 +177,7 @@ fn render(receipt: &Receipt) -> Result<Vec<u8>, String> {
             &(input + output).to_string(),
             &total.to_string(),
             currency,
+            &stated(unpriced),
         ])
         .map_err(fail)?;
     }

@@ -288,12 +288,13 @@ async fn a_receipts_accounting_csv_adds_up_to_the_receipts_total_exactly() {
                 "output_tokens",
                 "tokens",
                 "cost",
-                "currency"
+                "currency",
+                "unpriced_calls"
             ]
         );
         let amounts = receipt["amounts"].as_object().expect("amounts");
         assert_eq!(amounts.len(), 2, "USD and EUR: {receipt}");
-        let mut calls = 0;
+        let (mut calls, mut unpriced) = (0, 0);
         for (currency, amount) in amounts {
             let (totals, lines): (Vec<_>, Vec<_>) = rows
                 .iter()
@@ -319,10 +320,15 @@ async fn a_receipts_accounting_csv_adds_up_to_the_receipts_total_exactly() {
                 .iter()
                 .all(|l| l["description"] == "March, \"all\" of it" && l["receipt_id"] == id));
             calls += total["calls"].parse::<i64>().expect("calls");
+            unpriced += total["unpriced_calls"].parse::<i64>().expect("unpriced");
         }
         assert_eq!(
             calls,
             receipt["certified"]["count"].as_i64().expect("count")
+        );
+        assert_eq!(
+            unpriced,
+            receipt["unpriced_events"].as_i64().expect("stated")
         );
         assert_eq!(
             rows[0]["date"],

@@ -27,6 +27,7 @@ mod pricing_golden;
 mod raw;
 mod reads;
 mod receipt_labels;
+mod receipt_unpriced;
 mod receipts;
 mod registry;
 mod scopes;
