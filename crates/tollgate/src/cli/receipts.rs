@@ -73,7 +73,7 @@ pub enum Receipts {
         json: bool,
     },
     /// What a receipt for a selection would certify; nothing is signed.
-    PreviewAnswer {
+    Preview {
         #[command(flatten)]
         client: ClientArgs,
         #[command(flatten)]
@@ -232,7 +232,7 @@ impl Receipts {
                     println!("{}", summary(&receipt.receipt));
                 }
             }
-            Receipts::PreviewAnswer {
+            Receipts::Preview {
                 client,
                 selection,
                 json: as_json,
