@@ -56,6 +56,7 @@ pub fn summary(r: &Receipt) -> String {
             format!("{} in, {} out", r.prompt_tokens, r.completion_tokens),
         ),
         ("total cost", cost(&r.amounts, r.total_cost, &r.currency)),
+        ("unpriced logs", unpriced_line(r)),
         ("profile", r.profile.to_string()),
         ("lock digest", r.lock_digest.to_string()),
         ("key id", r.key_id.clone()),
@@ -63,6 +64,16 @@ pub fn summary(r: &Receipt) -> String {
         ("description", r.description.clone().unwrap_or_default()),
         ("tags", tags(r, ", ")),
     ])
+}
+
+/// How many of a receipt's logs are unpriced, with what that means for the total, or that
+/// it does not say (a receipt issued before receipts stated it).
+fn unpriced_line(r: &Receipt) -> String {
+    match r.unpriced_events {
+        Some(0) => "0".into(),
+        Some(n) => format!("{n}, in the total at 0 (no price was known)"),
+        None => format!("not stated ({})", r.format),
+    }
 }
 
 /// A page of receipts.
@@ -78,6 +89,7 @@ pub fn print_list(page: &ReceiptList) {
                 r.receipt_type.as_str().to_string(),
                 r.certified.count.to_string(),
                 cost(&r.amounts, r.total_cost, &r.currency),
+                r.unpriced_events.map(|n| n.to_string()).unwrap_or_default(),
                 tags(r, ","),
                 r.description.clone().unwrap_or_default(),
             ]
@@ -93,6 +105,7 @@ pub fn print_list(page: &ReceiptList) {
                 "type",
                 "logs",
                 "cost",
+                "unpriced",
                 "tags",
                 "description"
             ],
@@ -119,6 +132,7 @@ pub fn print_preview(p: &PreviewAnswer) {
             ("type", p.receipt_type.as_str().to_string()),
             ("tokens", p.total_tokens.to_string()),
             ("total cost", cost(&p.amounts, p.total_cost, &p.currency)),
+            ("unpriced logs", p.unpriced_events.to_string()),
             ("from", p.start_date.clone().unwrap_or_default()),
             ("to", p.end_date.clone().unwrap_or_default()),
         ])
@@ -133,13 +147,21 @@ pub fn print_preview(p: &PreviewAnswer) {
                 b.input_tokens.to_string(),
                 b.output_tokens.to_string(),
                 breakdown_cost(b, &p.currency),
+                b.unpriced_calls.map(|n| n.to_string()).unwrap_or_default(),
             ]
         })
         .collect();
     println!(
         "{}",
         table(
-            &["model", "calls", "input tokens", "output tokens", "cost"],
+            &[
+                "model",
+                "calls",
+                "input tokens",
+                "output tokens",
+                "cost",
+                "unpriced"
+            ],
             rows
         )
     );

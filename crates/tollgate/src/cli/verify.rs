@@ -1,6 +1,6 @@
 //! `tollgate receipts verify FILE`: a receipt's signature, offline with a PEM key or with the
-//! key a server publishes, and with `--logs` its set commitment and totals recomputed from
-//! the receipt's logs as `tollgate receipts logs ID --jsonl` exports them.
+//! key a server publishes, and with `--logs` its set commitment, totals and unpriced count
+//! recomputed from the receipt's logs as `tollgate receipts logs ID --jsonl` exports them.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,6 +16,7 @@ use serde_json::Value;
 use tollgate_api::receipts::{Receipt, ReceiptDocument};
 use tollgate_core::Nanos;
 use tollgate_receipts::merkle::{self, leaf_hash};
+use tollgate_receipts::receipt::states_unpriced;
 
 use super::checks::{finish, Report};
 use super::trust;
@@ -36,7 +37,8 @@ pub struct Verify {
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// The receipt's logs as JSON lines (`tollgate receipts logs ID --jsonl`): recompute the
-    /// count, the Merkle root, the tokens and the cost and compare them with the receipt.
+    /// count, the Merkle root, the tokens, the cost and how many are unpriced, and compare
+    /// them with the receipt.
     #[arg(long, value_name = "FILE")]
     logs: Option<PathBuf>,
     /// Print JSON.
@@ -144,11 +146,20 @@ struct EntryFields {
     cost: Option<String>,
     /// Its currency (USD when absent).
     currency: Option<String>,
+    /// Its flags (none when absent).
+    #[serde(default)]
+    flags: Vec<String>,
 }
 
 impl EntryFields {
     fn read(value: Value) -> Result<EntryFields, String> {
         serde_json::from_value(value).map_err(|e| format!("the entry's members do not read: {e}"))
+    }
+
+    /// Whether the entry was recorded unpriced (at zero cost, no price known): the one place
+    /// the verifier decides what a receipt's `unpriced_events` counts.
+    fn unpriced(&self) -> bool {
+        self.flags.iter().any(|f| f == "unpriced")
     }
 }
 
@@ -213,6 +224,7 @@ struct Recomputed {
     input_tokens: i64,
     output_tokens: i64,
     costs: BTreeMap<String, Nanos>,
+    unpriced: i64,
     problems: Vec<String>,
 }
 
@@ -246,12 +258,14 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
         input_tokens: 0,
         output_tokens: 0,
         costs: BTreeMap::new(),
+        unpriced: 0,
         problems,
     };
     for e in &entries {
         let Ok(p) = &e.parsed else { continue };
         r.input_tokens = r.input_tokens.saturating_add(p.input_tokens);
         r.output_tokens = r.output_tokens.saturating_add(p.output_tokens);
+        r.unpriced += i64::from(p.unpriced());
         let currency = p.currency.clone().unwrap_or_else(|| "USD".into());
         match p.cost.as_deref().map(Nanos::parse_exact) {
             Some(Ok(cost)) => {
@@ -333,6 +347,34 @@ fn check_logs(report: &mut Report, receipt: &Receipt, entries: Vec<Entry>) {
         }
     }
     check_costs(report, receipt, &r.costs);
+    check_unpriced(report, receipt, r.unpriced);
+}
+
+/// Compares how many entries are unpriced with what the receipt states; a receipt issued
+/// before receipts stated it (v1, v2) passes with the entries' count shown.
+fn check_unpriced(report: &mut Report, receipt: &Receipt, counted: i64) {
+    const NAME: &str = "unpriced events";
+    match receipt.unpriced_events {
+        Some(n) if n == counted => report.pass(NAME, format!("{n}, in the total cost at 0")),
+        Some(n) => report.fail(
+            NAME,
+            format!("the entries hold {counted} unpriced; the receipt says {n}"),
+        ),
+        None if states_unpriced(&receipt.format) => report.fail(
+            NAME,
+            format!(
+                "a {} receipt states unpriced_events, but this one does not",
+                receipt.format
+            ),
+        ),
+        None => report.pass(
+            NAME,
+            format!(
+                "not stated by a {} receipt; the entries hold {counted}",
+                receipt.format
+            ),
+        ),
+    }
 }
 
 fn check_costs(report: &mut Report, receipt: &Receipt, computed: &BTreeMap<String, Nanos>) {
@@ -380,7 +422,7 @@ mod tests {
     use serde_json::json;
 
     fn entry(line: usize, seq: i64, input: i64, cost: &str) -> Entry {
-        let v = json!({"seq": seq, "input_tokens": input, "output_tokens": 1, "cost": cost, "currency": "USD"});
+        let v = json!({"seq": seq, "input_tokens": input, "output_tokens": 1, "cost": cost, "currency": "USD", "flags": []});
         Entry {
             line,
             bytes: tollgate_receipts::canonicalize(&v).expect("canonical"),
@@ -406,6 +448,20 @@ mod tests {
             "{:?}",
             r.problems
         );
+    }
+
+    #[test]
+    fn entries_flagged_unpriced_are_counted() {
+        let mut flagged =
+            json!({"seq": 1, "cost": "0.000000000", "flags": ["estimated", "unpriced"]});
+        let unpriced = Entry {
+            line: 2,
+            bytes: tollgate_receipts::canonicalize(&flagged).expect("canonical"),
+            parsed: EntryFields::read(flagged.take()),
+        };
+        let r = recompute(vec![entry(1, 0, 10, "0.1"), unpriced]);
+        assert_eq!(r.unpriced, 1);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
     }
 
     #[test]

@@ -285,3 +285,114 @@ fn a_receipt_signed_before_receipts_were_typed_verifies_offline() {
         assert!(out.stdout.contains("✓ signature"), "{name}: {}", out.stdout);
     }
 }
+
+#[test]
+fn an_unpriced_call_is_stated_by_the_receipt_shown_by_the_tables_and_recounted_offline() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    sb.log_usage(&server, 1);
+    sb.client(
+        &server,
+        &[
+            "usage",
+            "log",
+            "--provider",
+            "acme",
+            "--model",
+            "x-1",
+            "--input-tokens",
+            "40",
+            "--output-tokens",
+            "9",
+        ],
+    )
+    .expect(0);
+    let preview = sb
+        .client(&server, &["receipts", "preview", "--since-last"])
+        .expect(0);
+    assert!(
+        preview.stdout.contains("unpriced logs"),
+        "{}",
+        preview.stdout
+    );
+    let receipt = sb.generate(&server, "receipt.json");
+    assert_eq!(receipt["unpriced_events"], 1, "{receipt}");
+    let id = receipt["receipt_id"].as_str().expect("id");
+    let shown = sb.client(&server, &["receipts", "get", id]).expect(0);
+    assert!(
+        shown.stdout.contains("1, in the total at 0"),
+        "{}",
+        shown.stdout
+    );
+
+    let file = sb.path("receipt.json");
+    let logs = sb.path("logs.jsonl");
+    sb.client(
+        &server,
+        &["receipts", "logs", id, "--jsonl", "-o", arg(&logs)],
+    )
+    .expect(0);
+    let verify = |logs: &std::path::Path| {
+        sb.run(&[
+            "receipts",
+            "verify",
+            arg(&file),
+            "--server",
+            &server.url,
+            "--logs",
+            arg(logs),
+        ])
+    };
+    let out = verify(&logs).expect(0);
+    assert!(
+        out.stdout.contains("✓ unpriced events: 1"),
+        "{}",
+        out.stdout
+    );
+
+    // Entries that hide the flag no longer add up to what the receipt states.
+    let hidden = sb.path("hidden.jsonl");
+    rewrite(&logs, &hidden, |lines| {
+        lines
+            .into_iter()
+            .map(|mut l| {
+                let entry = l["entry"].as_str().expect("entry");
+                l["entry"] = Value::String(entry.replace("[\"unpriced\"]", "[]"));
+                l
+            })
+            .collect()
+    });
+    let out = verify(&hidden).expect(1);
+    assert!(
+        out.stdout
+            .contains("✗ unpriced events: the entries hold 0 unpriced; the receipt says 1"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_receipt_issued_before_receipts_stated_unpriced_calls_verifies_offline_with_its_logs() {
+    let sb = Sandbox::new();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tollgate-receipts/tests/fixtures");
+    let out = sb
+        .run(&[
+            "receipts",
+            "verify",
+            arg(&fixtures.join("receipt_v2_unpriced.json")),
+            "--public-key",
+            arg(&fixtures.join("receipt_v2_key.pem")),
+            "--logs",
+            arg(&fixtures.join("receipt_v2_unpriced_logs.jsonl")),
+        ])
+        .expect(0);
+    for check in [
+        "✓ signature",
+        "✓ merkle root",
+        "✓ total cost",
+        "✓ unpriced events: not stated by a tollgate.receipt/v2 receipt; the entries hold 1",
+    ] {
+        assert!(out.stdout.contains(check), "{check}: {}", out.stdout);
+    }
+}
