@@ -23,8 +23,8 @@ pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, Toke
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
 pub use pricing::{
     CoverageQuery, FallbackClass, Price, PriceFileFormat, PriceImport, PriceImported, PriceList,
-    PriceRates, PriceSource, PriceTier, PriceUnit, PricingCoverage, ServiceTierPrice,
-    UnpricedModel, UnpricedServiceTier,
+    PriceRates, PriceSource, PriceTier, PriceUnit, PricingCoverage, RepriceAdjustment,
+    RepriceRequest, Repriced, ServiceTierPrice, StillUnpriced, UnpricedModel, UnpricedServiceTier,
 };
 pub use stats::{
     DayStats, GroupStats, KeyedStats, OriginStats, StatsGroupBy, StatsQuery, StatsSummary,
@@ -302,6 +302,10 @@ pub enum LogSource {
     /// An MCP tool execution (`POST /api/v1/mcp/tools/{id}/execute`): provider `mcp`, model
     /// `<server>/<tool>`.
     Tool,
+    /// A repricing (`POST /api/v1/pricing/reprice`): the cost of the unpriced call named by
+    /// `adjusts` at the price now known for its time. Same labels and time as that call, no
+    /// tokens; totals add its cost but never count it as a request.
+    Adjustment,
 }
 
 /// A logged call as `GET /api/v1/logs` lists it (llmring 1.4.0's log item, with Tollgate's
@@ -391,6 +395,10 @@ pub struct LogEntry {
     pub flags: Vec<EventFlag>,
     /// Which route logged it.
     pub source: LogSource,
+    /// For an `adjustment`, the log id of the call it prices; null otherwise.
+    #[serde(default)]
+    #[schema(required = true, format = "uuid")]
+    pub adjusts: Option<String>,
     /// The caller's metadata object, as sent (free-form: it is the caller's own).
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,

@@ -105,6 +105,15 @@ impl Client {
         self.get_query("/api/v1/pricing/coverage", query).await
     }
 
+    /// `POST /api/v1/pricing/reprice`: prices the calls recorded without a price that the
+    /// book now has a price for, by appending adjustments (or, on a dry run, says what would).
+    pub async fn reprice(
+        &self,
+        body: &tollgate_api::usage::RepriceRequest,
+    ) -> Result<tollgate_api::usage::Repriced, ClientError> {
+        self.post("/api/v1/pricing/reprice", body).await
+    }
+
     /// `GET /api/v1/stats`.
     pub async fn stats(&self, query: &StatsQuery) -> Result<UsageStats, ClientError> {
         self.get_query("/api/v1/stats", query).await

@@ -25,6 +25,11 @@ pub enum EventSource {
     /// An MCP tool execution (`POST /api/v1/mcp/tools/{id}/execute`): provider `mcp`, model
     /// `<server>/<tool>`, no tokens, priced per call and per unit.
     Tool,
+    /// A repricing (`POST /api/v1/pricing/reprice`): the cost an earlier unpriced call has at
+    /// the price now known for its time, appended as its own entry (the log is never
+    /// rewritten). It names that call ([`UsageEvent::adjusts`]), copies its labels and time,
+    /// has no tokens, and is not a call: totals add its cost, never a request.
+    Adjustment,
 }
 
 impl EventSource {
@@ -34,6 +39,7 @@ impl EventSource {
             Self::Usage => "usage",
             Self::Conversation => "conversation",
             Self::Tool => "tool",
+            Self::Adjustment => "adjustment",
         }
     }
 
@@ -42,6 +48,7 @@ impl EventSource {
         match s {
             "conversation" => Self::Conversation,
             "tool" => Self::Tool,
+            "adjustment" => Self::Adjustment,
             _ => Self::Usage,
         }
     }
@@ -154,6 +161,9 @@ pub struct UsageEvent {
     pub source: EventSource,
     /// Client metadata (a JSON object), stored but not part of the canonical entry.
     pub metadata: Map<String, Value>,
+    /// For an [`EventSource::Adjustment`], the log id of the call it prices. In the canonical
+    /// entry only when present, so the entries of every other event are unchanged.
+    pub adjusts: Option<Uuid>,
 }
 
 impl UsageEvent {
@@ -167,8 +177,10 @@ impl UsageEvent {
     pub fn canonical_entry(&self, seq: i64) -> Vec<u8> {
         let mut w = EntryWriter(Vec::with_capacity(512));
         let conversation = self.conversation_id.map(|c| c.to_string());
+        let adjusts = self.adjusts.map(|a| a.to_string());
         w.0.push(b'{');
         let t = &self.tokens;
+        w.opt("adjusts", adjusts.as_deref());
         w.opt("alias", self.alias.as_deref());
         w.nonzero("audio_input_tokens", t.audio_input);
         w.nonzero("audio_output_tokens", t.audio_output);
@@ -299,6 +311,7 @@ mod tests {
             },
             source: EventSource::Usage,
             metadata: Map::new(),
+            adjusts: None,
         }
     }
 
@@ -340,6 +353,24 @@ mod tests {
         assert_eq!(EventSource::parse("tool"), EventSource::Tool);
     }
 
+    #[test]
+    fn an_adjustment_entry_names_the_call_it_prices_and_other_entries_are_unchanged() {
+        let mut e = event();
+        let plain = e.canonical_entry(7);
+        e.source = EventSource::Adjustment;
+        e.adjusts = Some(Uuid::max());
+        let entry = String::from_utf8(e.canonical_entry(7)).expect("utf-8");
+        assert!(
+            entry.starts_with(r#"{"adjusts":"ffffffff-ffff-ffff-ffff-ffffffffffff","alias""#),
+            "{entry}"
+        );
+        assert!(entry.contains(r#""source":"adjustment""#), "{entry}");
+        e.source = EventSource::Usage;
+        e.adjusts = None;
+        assert_eq!(e.canonical_entry(7), plain);
+        assert_eq!(EventSource::parse("adjustment"), EventSource::Adjustment);
+    }
+
     /// The generic form of the entry, for checking the direct writer.
     fn generic_entry(e: &UsageEvent, seq: i64) -> Vec<u8> {
         let mut v = json!({
@@ -360,6 +391,7 @@ mod tests {
             ("request_id", e.request_id.clone()),
             ("price_version", e.price_version.clone()),
             ("lock_digest", e.lock_digest.clone()),
+            ("adjusts", e.adjusts.map(|a| a.to_string())),
         ] {
             if let Some(val) = val {
                 obj.insert(k.into(), Value::String(val));
@@ -395,7 +427,7 @@ mod tests {
         fn the_direct_writer_matches_the_generic_canonicaliser(
             text in "\\PC{0,12}",
             control in "[\\u{0}-\\u{1f}\"\\\\a-z]{0,6}",
-            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 8),
+            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 9),
             tokens in 0i64..1_000_000_000,
             seq in 0i64..(1 << 40),
             bits in 0i64..16,
@@ -414,6 +446,7 @@ mod tests {
             e.request_id = opt(5, text.clone());
             e.price_version = opt(6, "builtin:x@2024-01-01".into());
             e.lock_digest = opt(7, format!("sha256:{text}"));
+            e.adjusts = present[8].then(Uuid::max);
             e.model = format!("m{control}");
             e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, reasoning: tokens / 4, ..TokenCounts::default() };
             e.flags = EventFlags::from_bits(bits);

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate_api::conversations::ConversationLogBody;
 use tollgate_api::usage::UsageLogBody;
-use tollgate_core::pricing::{check_quantity_name, Metered, PriceBook};
+use tollgate_core::pricing::{check_quantity_name, CostSplit, Metered, PriceBook};
 use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
 use tollgate_core::usage::{estimate_tokens, normalize_usage, ServiceTier};
 use tollgate_core::validate::{optional_text, required_text};
@@ -95,7 +95,7 @@ fn common(f: CallFields<'_>, now_us: i64) -> Result<Common, Invalid> {
         profile: optional_text("profile", f.profile, 64)?.unwrap_or_else(|| "default".to_string()),
         origin: optional_text("origin", f.origin, 255)?,
         timestamp_us,
-        request_id: optional_text("request_id", f.request_id, 255)?,
+        request_id: crate::reprice::unreserved(optional_text("request_id", f.request_id, 255)?)?,
         user_id: optional_text("user_id", f.user_id, 255)?,
     })
 }
@@ -161,7 +161,10 @@ fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid>
 }
 
 /// How the call is billed: to its user's account (when billing is on), settling `hold_id`.
-fn charge(ctx: &IngestContext<'_>, hold_id: Option<&str>) -> Result<Option<Charge>, Invalid> {
+pub(crate) fn charge(
+    ctx: &IngestContext<'_>,
+    hold_id: Option<&str>,
+) -> Result<Option<Charge>, Invalid> {
     let hold_id = optional_text("hold_id", hold_id, 64)?;
     Ok(ctx.billing.as_ref().map(|defaults| Charge {
         hold_id,
@@ -189,29 +192,65 @@ struct ClientCost {
     input: Option<Nanos>,
 }
 
+/// A call's cost at the price book's price, when the book has one.
+pub(crate) struct BookPrice {
+    /// The cost and its input side.
+    pub(crate) cost: CostSplit,
+    /// The price's currency.
+    pub(crate) currency: Currency,
+    /// The price entry's version.
+    pub(crate) version: String,
+}
+
+/// The cost of `call` of `provider`'s `model` at `at_us` for `tenant_id`, at the price
+/// in force then (the tenant's own, then the database's, the file's, the built-in list's;
+/// model names matched as llmring writes them, a bare model name by the one provider pricing
+/// it); None when the book has none. Ingestion and repricing both price this way.
+pub(crate) fn book_price(
+    book: &PriceBook,
+    tenant_id: &str,
+    provider: &str,
+    model: &str,
+    at_us: i64,
+    call: &Metered<'_>,
+) -> Result<Option<BookPrice>, Invalid> {
+    let Some(m) = book.find(tenant_id, provider, model, at_us) else {
+        return Ok(None);
+    };
+    let cost = m
+        .entry
+        .rates
+        .cost_split(call)
+        .map_err(|e| Invalid::field("input_tokens", e.to_string()))?;
+    Ok(Some(BookPrice {
+        cost,
+        currency: m.entry.currency.clone(),
+        version: m.entry.version(),
+    }))
+}
+
 fn price(
     ctx: &IngestContext<'_>,
     c: &Common,
     call: &Metered<'_>,
     client: Option<ClientCost>,
 ) -> Result<Priced, Invalid> {
-    if let Some(m) = ctx
-        .book
-        .find(ctx.tenant_id, &c.provider, &c.model, c.timestamp_us)
-    {
-        let cost = m
-            .entry
-            .rates
-            .cost_split(call)
-            .map_err(|e| Invalid::field("input_tokens", e.to_string()))?;
+    if let Some(p) = book_price(
+        ctx.book,
+        ctx.tenant_id,
+        &c.provider,
+        &c.model,
+        c.timestamp_us,
+        call,
+    )? {
         return Ok(Priced {
-            cost: cost.total,
-            input: Some(cost.input),
-            currency: m.entry.currency.clone(),
-            version: Some(m.entry.version()),
             // A quantity the price has no unit price for is billed at nothing: the call is
             // not fully priced, and says so.
-            unpriced: !cost.unpriced_quantities.is_empty(),
+            unpriced: !p.cost.unpriced_quantities.is_empty(),
+            cost: p.cost.total,
+            input: Some(p.cost.input),
+            currency: p.currency,
+            version: Some(p.version),
             client: false,
         });
     }
@@ -388,6 +427,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             },
             source: EventSource::Usage,
             metadata: meta,
+            adjusts: None,
         },
         dedupe,
         execution: None,
@@ -634,6 +674,7 @@ pub fn conversation_item(
             },
             source: EventSource::Conversation,
             metadata: Map::new(),
+            adjusts: None,
         },
         dedupe,
         execution: None,

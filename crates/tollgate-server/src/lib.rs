@@ -21,6 +21,7 @@ pub mod openapi;
 mod prices;
 mod receipts;
 mod registry;
+mod reprice;
 mod retention;
 mod routes;
 mod serve;

@@ -56,6 +56,7 @@ async fn main() {
                     flags: EventFlags::default(),
                     source: EventSource::Usage,
                     metadata: Map::new(),
+                    adjusts: None,
                 },
                 dedupe: Dedupe::None,
                 execution: None,

@@ -155,6 +155,18 @@ pub trait Store: Send + Sync + 'static {
         end_us: i64,
     ) -> Result<Vec<UnpricedGroup>, StoreError>;
 
+    /// The tenant's calls a repricing may price: flagged unpriced, not served from a response
+    /// cache, no adjustment themselves and none adjusting them yet, with an event time in
+    /// `[start_us, end_us)`; in log order after position `after_seq`, at most `limit`.
+    async fn reprice_candidates(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
     // MCP tool executions (metered ones are appended with their event).
 
     /// The tenant's MCP tool `tool_id`, with its server's name and its own prices.

@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261207000002, "tool_prices"),
     migration!(20261207000003, "price_tiers"),
     migration!(20261208000001, "price_model"),
+    migration!(20261208000002, "adjustments"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

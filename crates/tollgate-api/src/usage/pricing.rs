@@ -1,4 +1,6 @@
-//! `GET /api/v1/pricing`: the prices in force for the caller's tenant.
+//! `GET /api/v1/pricing`: the prices in force for the caller's tenant; what was recorded
+//! without a price (`/coverage`); importing prices (`/import`) and repricing with them
+//! (`/reprice`).
 
 use std::collections::BTreeMap;
 
@@ -287,4 +289,88 @@ pub struct PriceImported {
     /// When the prices apply: at once on this instance, within `refresh_seconds` on the others
     /// (each reloads on its own timer). Calls recorded before keep their price.
     pub refresh_seconds: u64,
+}
+
+/// `POST /api/v1/pricing/reprice`: price the calls recorded without a price, now that the book
+/// has one for their time, by appending an adjustment for each (the log is never rewritten).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepriceRequest {
+    /// Only calls at or after this instant (a date is its first instant, UTC; RFC 3339
+    /// otherwise). Default: from the first call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-01-01")]
+    pub since: Option<String>,
+    /// Only calls before this instant (a date is its first instant, so `2026-02-01` ends with
+    /// January). Default: up to now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-02-01")]
+    pub until: Option<String>,
+    /// Say what would be repriced without writing anything. Default false.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The tenant whose calls to reprice (id or name): another tenant than the caller's needs
+    /// an operator key. Default the caller's tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_tenant: Option<String>,
+}
+
+/// What a repricing did (or, on a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Repriced {
+    /// The tenant whose calls were repriced.
+    pub tenant_id: String,
+    /// True when nothing was written.
+    pub dry_run: bool,
+    /// Calls priced by an adjustment now (on a dry run: that would be). A rerun prices none
+    /// of those again.
+    pub repriced: i64,
+    /// What the adjustments add in `currency`, exactly.
+    #[schema(format = "decimal", example = "0.003000000")]
+    pub cost: String,
+    /// The currency of `cost`: USD when any adjustment is in USD (or none was made), else
+    /// the currency with the largest total.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// What the adjustments add, per currency.
+    pub costs_by_currency: std::collections::BTreeMap<String, String>,
+    /// Unpriced calls of the range the price book still has no price for, per provider and
+    /// model, most first.
+    pub still_unpriced: Vec<StillUnpriced>,
+    /// The adjustments, in log order, at most the first 100.
+    pub adjustments: Vec<RepriceAdjustment>,
+    /// False when `adjustments` lists only the first of them.
+    pub adjustments_complete: bool,
+}
+
+/// The calls of one model the price book still has no price for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StillUnpriced {
+    /// Provider, as recorded.
+    pub provider: String,
+    /// Model, as recorded.
+    pub model: String,
+    /// How many calls.
+    pub events: i64,
+}
+
+/// One adjustment: the event that prices an unpriced call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RepriceAdjustment {
+    /// The adjustment's log id; null on a dry run.
+    #[schema(required = true, format = "uuid")]
+    pub log_id: Option<String>,
+    /// The log id of the call it prices.
+    #[schema(format = "uuid")]
+    pub adjusts: String,
+    /// What it adds: the call's cost at the price now in force for its time, less what it
+    /// was recorded at (zero).
+    #[schema(format = "decimal", example = "0.003000000")]
+    pub cost: String,
+    /// The price's currency.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The price entry that priced it.
+    #[schema(example = "db:acme/brand-new@2020-01-01")]
+    pub price_version: String,
 }

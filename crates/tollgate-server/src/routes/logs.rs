@@ -61,7 +61,9 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
             EventSource::Usage => LogSource::Usage,
             EventSource::Conversation => LogSource::Conversation,
             EventSource::Tool => LogSource::Tool,
+            EventSource::Adjustment => LogSource::Adjustment,
         },
+        adjusts: e.adjusts.map(|a| a.to_string()),
         metadata: e.metadata.clone(),
     }
 }

@@ -28,6 +28,7 @@ mod plans;
 mod pricing;
 mod receipts;
 mod registry;
+mod reprice;
 mod slash;
 mod stats;
 mod totals;
@@ -106,6 +107,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(pricing::pricing))
     .routes(routes!(pricing::coverage))
     .routes(routes!(pricing::import))
+    .routes(routes!(reprice::reprice))
     .routes(routes!(conversations::log))
     .routes(routes!(conversations::list, conversations::edit::create))
     .alias(

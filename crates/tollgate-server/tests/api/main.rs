@@ -30,6 +30,7 @@ mod receipt_labels;
 mod receipt_unpriced;
 mod receipts;
 mod registry;
+mod reprice;
 mod scopes;
 mod slashes;
 mod slow_readers;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tollgate_core::billing::AccountBooks;
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::{day_of, month_of};
-use tollgate_core::{Currency, Nanos};
+use tollgate_core::{Currency, EventSource, Nanos};
 
 use super::alerts::{self, LimitSpend, Period};
 use super::decode::json_object;
@@ -211,13 +211,17 @@ pub(crate) fn plan(
             .get_mut(&key)
             .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
         let cost = e.cost.0;
-        *requests
-            .entry((e.tenant_id.clone(), user.clone()))
-            .or_default() += 1;
+        // A repricing charges what the call it prices turned out to cost; it is no new call.
+        let calls = i64::from(e.source != EventSource::Adjustment);
+        if calls > 0 {
+            *requests
+                .entry((e.tenant_id.clone(), user.clone()))
+                .or_default() += calls;
+        }
         for (kind, period) in [("day", day), ("month", month)] {
             let s = spend.entry((key.clone(), kind, period)).or_default();
             s.0 = s.0.checked_add(cost).ok_or_else(overflow)?;
-            s.1 += 1;
+            s.1 += calls;
         }
         if let Some(low) = charge.balance_low {
             balance_low.insert(key.clone(), low.0);

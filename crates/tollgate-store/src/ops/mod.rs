@@ -299,6 +299,18 @@ impl Store for SqlStore {
         read::model_usage(&self.db, tenant_id, start_us, end_us, false).await
     }
 
+    #[tracing::instrument(name = "store.reprice_candidates", skip_all, fields(tenant = %tenant_id, after_seq))]
+    async fn reprice_candidates(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        read::reprice_candidates(&self.db, tenant_id, start_us, end_us, after_seq, limit).await
+    }
+
     #[tracing::instrument(name = "store.tool_target", skip_all, fields(tenant = %tenant_id))]
     async fn tool_target(
         &self,

@@ -23,9 +23,10 @@ macro_rules! unpriced_sql {
 pub(crate) use unpriced_sql;
 
 /// The sums of a group of events, named like the rollup columns they stand in for
-/// ([`ROLLUP_MEASURES`]).
-const SUMS: &str = concat!(
-    "COUNT(*) AS requests, \
+/// ([`ROLLUP_MEASURES`]), counted as the rollups count them: an adjustment is no request, and
+/// the unpriced call it prices no longer counts as unpriced.
+const SUMS: &str =
+    "CAST(SUM(CASE WHEN source = 'adjustment' THEN 0 ELSE 1 END) AS BIGINT) AS requests, \
      CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
      CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
      CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
@@ -33,10 +34,8 @@ const SUMS: &str = concat!(
      CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, \
      CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos, \
      CAST(SUM(CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS cached_responses, \
-     CAST(SUM(CASE WHEN ",
-    unpriced_sql!(),
-    " THEN 1 ELSE 0 END) AS BIGINT) AS unpriced"
-);
+     CAST(SUM(CASE WHEN source = 'adjustment' THEN (CASE WHEN adjusts IS NULL THEN 0 ELSE -1 END) \
+                   WHEN (flags & 2) <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS unpriced";
 
 pub(super) const ROLLUP_MEASURES: &str =
     "requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
@@ -156,12 +155,16 @@ async fn event_rows(
     fetch_rows(db, &sql).await
 }
 
+/// True of an event `e` no adjustment prices (the `usage_events_by_adjusted` index answers it).
+const NOT_ADJUSTED: &str = "NOT EXISTS (SELECT 1 FROM usage_events a \
+     WHERE a.tenant_id = e.tenant_id AND a.adjusts = e.log_id)";
+
 pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, request_id, ts_us, provider, model, alias, profile, \
      origin, id_at_origin, user_id, conversation_id, input_tokens, output_tokens, cached_input_tokens, \
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
      input_cost_nanos, lock_digest, units, cache_write_1h_tokens, audio_input_tokens, \
      image_input_tokens, video_input_tokens, audio_output_tokens, image_output_tokens, service_tier, \
-     quantities";
+     quantities, adjusts";
 
 row! {
     /// The columns of [`EVENT_COLUMNS`].
@@ -203,6 +206,7 @@ row! {
         image_output_tokens: i64,
         service_tier: Option<String>,
         quantities: Option<String>,
+        adjusts: Option<String>,
     }
 }
 
@@ -260,6 +264,7 @@ impl TryFrom<EventRow> for StoredEvent {
                 flags: EventFlags::from_bits(r.flags),
                 source: EventSource::parse(&r.source),
                 metadata: json_object(r.metadata),
+                adjusts: r.adjusts.as_deref().map(uuid).transpose()?,
             },
         })
     }
@@ -278,7 +283,7 @@ pub(super) async fn list_events(
     offset: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let mut sql = Sql::new(&format!(
-        "SELECT {EVENT_COLUMNS} FROM usage_events WHERE tenant_id = "
+        "SELECT {EVENT_COLUMNS} FROM usage_events e WHERE tenant_id = "
     ));
     sql.push_bind(tenant);
     if let Some(s) = f.start_us {
@@ -303,7 +308,7 @@ pub(super) async fn list_events(
         sql.push(" AND conversation_id = ").push_bind(c.to_string());
     }
     if f.unpriced_only {
-        sql.push(concat!(" AND ", unpriced_sql!()));
+        sql.push(&format!(" AND (flags & 2) <> 0 AND {NOT_ADJUSTED}"));
     }
     sql.push(" ORDER BY ts_us DESC, seq DESC LIMIT ")
         .push_bind(limit)
@@ -427,8 +432,8 @@ pub(super) async fn model_usage(
     let sql = if unpriced {
         format!(
             "SELECT provider, model, CAST(NULL AS TEXT) AS service_tier, {CLASS_SUMS} \
-             FROM usage_events WHERE tenant_id = $1 AND {} \
-             AND ts_us >= $2 AND ts_us <= $3 \
+             FROM usage_events e WHERE tenant_id = $1 AND {} \
+             AND ts_us >= $2 AND ts_us <= $3 AND {NOT_ADJUSTED} \
              GROUP BY provider, model ORDER BY requests DESC, provider, model",
             unpriced_sql!()
         )
@@ -470,4 +475,30 @@ pub(super) async fn model_usage(
             last_us: r.last_us,
         })
         .collect())
+}
+
+/// The tenant's calls a repricing may price, in log order after position `after_seq`, at most
+/// `limit`: flagged unpriced, not served from a response cache, not adjustments themselves,
+/// not adjusted yet, with an event time in `[start_us, end_us)`.
+pub(super) async fn reprice_candidates(
+    db: &Db,
+    tenant: &str,
+    start_us: i64,
+    end_us: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let rows = query(format!(
+        "SELECT {EVENT_COLUMNS} FROM usage_events e WHERE tenant_id = $1 AND (flags & 2) <> 0 \
+         AND (flags & 1) = 0 AND source <> 'adjustment' AND ts_us >= $2 AND ts_us < $3 \
+         AND seq > $4 AND {NOT_ADJUSTED} ORDER BY seq LIMIT $5"
+    ))
+    .bind(tenant)
+    .bind(start_us)
+    .bind(end_us)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all_as::<EventRow>(db)
+    .await?;
+    rows.into_iter().map(StoredEvent::try_from).collect()
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::usage::ServiceTier;
-use tollgate_core::{Currency, EventFlags, Nanos, TokenCounts};
+use tollgate_core::{Currency, EventFlags, EventSource, Nanos, TokenCounts};
 use tollgate_receipts::leaf_hash;
 use uuid::Uuid;
 
@@ -309,7 +309,7 @@ pub(crate) const EVENT_TABLE_COLUMNS: &str =
      cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
      price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units, \
      cache_write_1h_tokens, audio_input_tokens, image_input_tokens, video_input_tokens, \
-     audio_output_tokens, image_output_tokens, service_tier, quantities";
+     audio_output_tokens, image_output_tokens, service_tier, quantities, adjusts";
 
 /// One `usage_events` row: the event, its canonical entry and leaf hash.
 pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
@@ -362,6 +362,7 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
         (!e.quantities.is_empty())
             .then(|| serde_json::to_string(&e.quantities).unwrap_or_default())
             .into(),
+        e.adjusts.map(|a| a.to_string()).into(),
     ]
 }
 
@@ -435,9 +436,13 @@ struct Measures {
 }
 
 impl Measures {
+    /// Adds an event. An adjustment is not a call: it adds its cost and no request, and the
+    /// call it prices stops counting as unpriced (it is in the same row unless the price is in
+    /// another currency than the call's zero).
     fn add(&mut self, item: &AppendItem) {
         let e = &item.event;
-        self.requests += 1;
+        let call = e.source != EventSource::Adjustment;
+        self.requests += i64::from(call);
         self.tokens.input += e.tokens.input;
         self.tokens.output += e.tokens.output;
         self.tokens.cached_input += e.tokens.cached_input;
@@ -445,7 +450,11 @@ impl Measures {
         self.tokens.reasoning += e.tokens.reasoning;
         self.cost += e.cost.0;
         self.cached_responses += i64::from(e.flags.cached_response);
-        self.unpriced += i64::from(e.flags.unpriced);
+        self.unpriced += if call {
+            i64::from(e.flags.unpriced)
+        } else {
+            -i64::from(e.adjusts.is_some())
+        };
     }
 
     fn args(&self) -> [Arg; 9] {

@@ -48,6 +48,7 @@ pub fn event(
         flags: EventFlags::default(),
         source: EventSource::Usage,
         metadata: Map::new(),
+        adjusts: None,
     }
 }
 

@@ -91,6 +91,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             flags: EventFlags::default(),
             source: EventSource::Usage,
             metadata: Default::default(),
+            adjusts: None,
         },
         dedupe: Dedupe::None,
         execution: None,

@@ -1,4 +1,5 @@
-//! `tollgate pricing …`: import prices into the database, list the book in force.
+//! `tollgate pricing …`: import prices into the database, list the book in force, see what
+//! was recorded without a price and reprice it.
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -55,6 +56,28 @@ pub enum Pricing {
         /// End (default now).
         #[arg(long)]
         end: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Price the calls recorded without a price that the book now has a price for, through a
+    /// running server: each gets an adjustment appended to the tenant log (nothing is
+    /// rewritten), charged as a call is. Running it again reprices nothing twice.
+    Reprice {
+        #[command(flatten)]
+        client: super::usage::ClientArgs,
+        /// Another tenant (name or id; needs an operator key). Default the key's tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only calls at or after this instant (date or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only calls before this instant (a date is its first instant).
+        #[arg(long)]
+        until: Option<String>,
+        /// Say what would be repriced, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -208,6 +231,27 @@ impl Pricing {
                     );
                 }
             }
+            Pricing::Reprice {
+                client,
+                tenant,
+                since,
+                until,
+                dry_run,
+                json: as_json,
+            } => {
+                let body = tollgate_api::usage::RepriceRequest {
+                    since,
+                    until,
+                    dry_run,
+                    for_tenant: tenant,
+                };
+                let r = client.client()?.reprice(&body).await?;
+                if as_json {
+                    println!("{}", json(&serde_json::to_value(&r)?));
+                    return Ok(());
+                }
+                print!("{}", reprice_report(&r));
+            }
             Pricing::Coverage {
                 client,
                 start,
@@ -259,4 +303,57 @@ impl Pricing {
         }
         Ok(())
     }
+}
+
+/// What `tollgate pricing reprice` prints for people.
+fn reprice_report(r: &tollgate_api::usage::Repriced) -> String {
+    let verb = if r.dry_run {
+        "would reprice"
+    } else {
+        "repriced"
+    };
+    let mut out = format!(
+        "{verb} {} calls of tenant {}, adding {} {}\n",
+        r.repriced, r.tenant_id, r.cost, r.currency
+    );
+    for (currency, cost) in r
+        .costs_by_currency
+        .iter()
+        .filter(|(c, _)| **c != r.currency)
+    {
+        out.push_str(&format!("and {cost} {currency}\n"));
+    }
+    if !r.adjustments.is_empty() {
+        let rows = r
+            .adjustments
+            .iter()
+            .map(|a| {
+                vec![
+                    a.adjusts.clone(),
+                    a.log_id.clone().unwrap_or_else(|| "-".into()),
+                    format!("{} {}", a.cost, a.currency),
+                    a.price_version.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["call", "adjustment", "cost", "price"], rows));
+        out.push('\n');
+        if !r.adjustments_complete {
+            out.push_str(&format!("(the first {} listed)\n", r.adjustments.len()));
+        }
+    }
+    if r.still_unpriced.is_empty() {
+        out.push_str("no call of the range is left without a price\n");
+    } else {
+        let rows = r
+            .still_unpriced
+            .iter()
+            .map(|s| vec![s.provider.clone(), s.model.clone(), s.events.to_string()])
+            .collect();
+        out.push_str(&format!(
+            "still without a price (add one with `tollgate pricing import`, then run this again):\n{}\n",
+            table(&["provider", "model", "calls"], rows)
+        ));
+    }
+    out
 }

@@ -6,6 +6,7 @@ mod billing;
 mod export;
 mod openapi;
 mod plans;
+mod pricing;
 mod receipts;
 mod retention;
 mod signing_key;

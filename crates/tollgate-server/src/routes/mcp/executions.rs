@@ -57,7 +57,11 @@ pub async fn execute(
 ) -> Result<Json<ToolExecution>, ApiError> {
     let tool_id = path_id(&raw_id)?;
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
-    let request_id = optional_text("request_id", body.request_id.as_deref(), 255)?;
+    let request_id = crate::reprice::unreserved(optional_text(
+        "request_id",
+        body.request_id.as_deref(),
+        255,
+    )?)?;
     let hold_id = optional_text("hold_id", body.hold_id.as_deref(), 64)?;
     let execution = new_execution(body, tool_id, user_id, request_id)?;
     let target = state
@@ -361,6 +365,7 @@ fn metered_item(
         },
         source: EventSource::Tool,
         metadata,
+        adjusts: None,
     };
     let billing = state.billing();
     Ok(AppendItem {
