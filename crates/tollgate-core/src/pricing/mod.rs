@@ -9,12 +9,14 @@
 
 mod book;
 mod file;
+mod genai;
 mod litellm;
 mod rates;
 
 pub use book::{tool_model, Match, PriceBook, TOOL_PROVIDER};
 
 pub use file::{parse_price_file, to_price_file, PriceFileError};
+pub use genai::{parse_genai_prices, GenaiImport, FIRST_PRICE_FROM_US};
 pub use litellm::{parse_litellm, LiteLlmImport};
 pub use rates::{CostSplit, Metered, Rates, ServicePrice, Tier, TokenRates};
 
@@ -133,11 +135,14 @@ pub fn effective_label(us: i64) -> String {
     }
 }
 
-/// Lower-cases a provider name and maps the synonyms in use to one name.
+/// Lower-cases a provider name and maps the synonyms in use to one name (genai-prices
+/// names xAI `x-ai` and Fireworks `fireworks`).
 pub fn canonical_provider(provider: &str) -> String {
     let p = provider.trim().to_ascii_lowercase();
     match p.as_str() {
         "gemini" | "google_genai" | "google-genai" | "googleai" => "google".to_string(),
+        "x-ai" | "x_ai" => "xai".to_string(),
+        "fireworks" => "fireworks_ai".to_string(),
         _ => p,
     }
 }
@@ -165,5 +170,18 @@ mod tests {
             tenant_id: None,
         };
         assert_eq!(e.version(), "builtin:openai/gpt-4o@2024-08-06");
+    }
+
+    #[test]
+    fn provider_synonyms_name_one_provider() {
+        for (name, canonical) in [
+            ("Gemini", "google"),
+            ("x-ai", "xai"),
+            ("fireworks", "fireworks_ai"),
+            ("fireworks_ai", "fireworks_ai"),
+            (" OpenAI ", "openai"),
+        ] {
+            assert_eq!(canonical_provider(name), canonical, "{name}");
+        }
     }
 }
