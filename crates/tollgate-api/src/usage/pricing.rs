@@ -252,6 +252,8 @@ pub enum PriceFileFormat {
     Toml,
     /// LiteLLM's `model_prices_and_context_window.json`.
     Litellm,
+    /// pydantic's genai-prices `data.json` (dated price changes, tiers, service tiers).
+    GenaiPrices,
 }
 
 /// `POST /api/v1/pricing/import`.
@@ -267,7 +269,7 @@ pub struct PriceImport {
     #[serde(default)]
     pub for_tenant: bool,
     /// When LiteLLM prices take effect (a date or RFC 3339; default today, UTC). Tollgate's
-    /// own file dates each entry itself.
+    /// own file and genai-prices date each entry themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_from: Option<String>,
 }

@@ -9,8 +9,8 @@ use tollgate_api::usage::{
     UnpricedModel, UnpricedServiceTier,
 };
 use tollgate_core::pricing::{
-    effective_label, parse_litellm, parse_price_file, PriceEntry, PriceFileError,
-    PriceSource as CorePriceSource, ServicePrice, TokenRates,
+    effective_label, parse_genai_prices, parse_litellm, parse_price_file, PriceEntry,
+    PriceFileError, PriceSource as CorePriceSource, ServicePrice, TokenRates,
 };
 use tollgate_core::time::{format_us, now_us, parse_instant, DateEdge, DAY_US};
 use tollgate_core::usage::{ServiceTier, TokenClass};
@@ -251,7 +251,7 @@ pub async fn coverage(
 
 /// Import prices
 ///
-/// A price file (Tollgate's TOML or LiteLLM's JSON) into the database: prices for every tenant
+/// A price file (Tollgate's TOML, LiteLLM's JSON or genai-prices' `data.json`) into the database: prices for every tenant
 /// (an operator key), or with `for_tenant` the caller's tenant's own prices (an `admin` key).
 /// They apply at once on this instance and within `pricing.refresh_seconds` on the others;
 /// calls recorded before keep their price. A price that differs from one already imported for
@@ -284,18 +284,20 @@ pub async fn import(
     };
     let bad = |e: PriceFileError| ApiError::invalid_field("content", e.to_string());
     let (entries, skipped, unmapped) = match b.format {
-        PriceFileFormat::Toml => {
-            if b.effective_from.is_some() {
-                return Err(ApiError::invalid_field(
-                    "effective_from",
-                    "effective_from dates LiteLLM prices; a TOML price file dates each entry itself",
-                ));
-            }
-            (
-                parse_price_file(&b.content, source, tenant).map_err(bad)?,
-                0,
-                Default::default(),
-            )
+        PriceFileFormat::Toml | PriceFileFormat::GenaiPrices if b.effective_from.is_some() => {
+            return Err(ApiError::invalid_field(
+                "effective_from",
+                "effective_from dates LiteLLM prices; a TOML price file and genai-prices date each entry themselves",
+            ));
+        }
+        PriceFileFormat::Toml => (
+            parse_price_file(&b.content, source, tenant).map_err(bad)?,
+            0,
+            Default::default(),
+        ),
+        PriceFileFormat::GenaiPrices => {
+            let import = parse_genai_prices(&b.content, source, tenant).map_err(bad)?;
+            (import.entries, import.skipped, import.unmapped)
         }
         PriceFileFormat::Litellm => {
             let from = match b.effective_from.as_deref() {

@@ -341,3 +341,58 @@ async fn a_quantity_without_a_unit_price_is_flagged_unpriced_not_billed_at_nothi
         }
     }
 }
+
+/// A trimmed copy of genai-prices' real data, every field shape it uses.
+const GENAI_SAMPLE: &str =
+    include_str!("../../../tollgate-core/src/pricing/testdata/genai_prices_sample.json");
+
+#[tokio::test]
+async fn genai_prices_data_imports_over_http_and_says_what_it_could_not_map() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/pricing/import",
+                &json!({"format": "genai_prices", "content": GENAI_SAMPLE, "for_tenant": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body["added"].as_u64().is_some_and(|n| n > 10),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["unmapped"]["prices.constraint.start_time"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "time-of-day prices are reported: {}",
+            r.body
+        );
+        // The tenant's imported Sonnet 4.5 prices a long-context call whole at its tier.
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "anthropic", "model": "claude-sonnet-4-5",
+                        "input_tokens": 250_000, "output_tokens": 2_000}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["cost_exact"], "1.545000000");
+        assert!(
+            r.body["price_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("tenant:anthropic/claude-sonnet-4-5@")),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post(
+                "/api/v1/pricing/import",
+                &json!({"format": "genai_prices", "content": GENAI_SAMPLE,
+                        "effective_from": "2026-01-01", "for_tenant": true}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["error"]["field"], "effective_from");
+    }
+}

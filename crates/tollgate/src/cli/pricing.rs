@@ -4,7 +4,9 @@
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use serde_json::json;
-use tollgate_core::pricing::{effective_label, parse_litellm, parse_price_file, PriceSource};
+use tollgate_core::pricing::{
+    effective_label, parse_genai_prices, parse_litellm, parse_price_file, PriceSource,
+};
 use tollgate_core::time::{now_us, parse_instant, DateEdge, DAY_US};
 use tollgate_server::Prices;
 
@@ -20,7 +22,7 @@ pub enum Pricing {
     Import {
         /// The file.
         file: std::path::PathBuf,
-        /// `litellm` or `toml` (default: by the file's extension).
+        /// `litellm`, `genai-prices` or `toml` (default: by the file's extension).
         #[arg(long)]
         format: Option<String>,
         /// When LiteLLM prices take effect (date or RFC 3339; default: today, UTC).
@@ -134,7 +136,11 @@ impl Pricing {
                         0,
                         Default::default(),
                     ),
-                    other => bail!("unknown format '{other}': use litellm or toml"),
+                    "genai-prices" | "genai_prices" => {
+                        let import = parse_genai_prices(&text, source, tenant_id.as_deref())?;
+                        (import.entries, import.skipped, import.unmapped)
+                    }
+                    other => bail!("unknown format '{other}': use litellm, genai-prices or toml"),
                 };
                 let added = store.import_prices(&entries).await?;
                 println!(
