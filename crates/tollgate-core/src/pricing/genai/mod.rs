@@ -33,6 +33,10 @@
 //! Amounts are JSON numbers, read through their shortest decimal text, which is the file's
 //! own text for any amount of up to 15 significant digits.
 //!
+//! A model with a price that holds only at some times of day (DeepSeek's off-peak hours) is
+//! not imported at all, so that its calls are priced by the other sources rather than every
+//! hour at one of its prices; its prices are reported.
+//!
 //! What does not fit (a time-of-day constraint, a key with no token class, a variant for
 //! another context, a unit price of a service tier, a service price the model would bill
 //! otherwise above a long-context tier) is left out and counted in [`GenaiImport::unmapped`]
@@ -81,7 +85,8 @@ enum When {
     Always,
     /// From this instant on (`start_date`).
     From(i64),
-    /// A constraint Tollgate cannot express (a time of day): never, and reported by path.
+    /// A constraint Tollgate cannot express (a time of day): its model is not imported, and
+    /// it is reported by path.
     Unmapped(String),
 }
 
@@ -277,9 +282,18 @@ fn import_model(
         .iter()
         .filter(|(when, prices)| !matches!(when, When::Unmapped(_)) && !prices.is_empty())
         .any(|(_, prices)| !prices.keys().any(|k| is_known_key(k)));
-    if model.prices.is_empty() || unusable {
+    // A price that holds only at some times of day cannot be stated: importing the others
+    // would bill every hour at them, so the model is left to the other sources.
+    let timed = model
+        .prices
+        .iter()
+        .any(|(when, _)| matches!(when, When::Unmapped(_)));
+    if model.prices.is_empty() || unusable || timed {
         // Nothing imported: every price it states goes unmapped.
-        for (i, (_, prices)) in model.prices.iter().enumerate() {
+        for (i, (when, prices)) in model.prices.iter().enumerate() {
+            if let When::Unmapped(path) = when {
+                unmapped.insert((format!("p{i}"), format!("prices.{path}")));
+            }
             for key in prices.keys() {
                 unmapped.insert((format!("p{i}"), format!("prices.{key}")));
             }

@@ -214,15 +214,15 @@ fn batch_flex_and_priority_variants_become_service_tier_rates_from_their_dates()
 }
 
 #[test]
-fn time_of_day_prices_are_reported_and_the_price_outside_them_kept() {
+fn a_model_priced_by_time_of_day_is_left_to_the_other_sources_and_reported() {
     let import = sample();
-    let chat = entries(&import, "deepseek", "deepseek-chat");
-    assert_eq!(chat.len(), 1);
-    assert_eq!(chat[0].rates.tokens.input, d("0.135"));
-    // Dated changes are kept; the two daily windows after them are not.
-    let flash = entries(&import, "deepseek", "deepseek-v4-flash");
-    assert_eq!(labels(&flash), ["2000-01-01", "2026-08-17", "2026-09-10"]);
-    assert_eq!(flash[2].rates.tokens.input, d("0.15"));
+    // Importing its other prices would bill every hour at them.
+    for model in ["deepseek-chat", "deepseek-v4-flash"] {
+        assert!(
+            import.entries.iter().all(|e| e.model != model),
+            "{model} is not imported"
+        );
+    }
     assert_eq!(
         import.unmapped.get("prices.constraint.start_time"),
         Some(&3)
@@ -234,7 +234,10 @@ fn a_model_genai_prices_lists_as_free_is_imported_at_zero() {
     let import = sample();
     let moderation = &entries(&import, "openai", "moderation")[0].rates;
     assert_eq!(moderation, &Rates::default());
-    assert_eq!(import.skipped, 0);
+    assert_eq!(
+        import.skipped, 2,
+        "only the two models priced by time of day"
+    );
 }
 
 #[test]
@@ -269,8 +272,12 @@ fn the_import_reports_exactly_what_it_could_not_map() {
             // Cached audio and image reads: Tollgate bills every cached read at one rate.
             ("prices.cache_audio_read_mtok", 3),
             ("prices.cache_image_read_mtok", 2),
+            // The prices of the models priced by time of day, not imported.
+            ("prices.cache_read_mtok", 7),
             ("prices.constraint.start_time", 3),
+            ("prices.input_mtok", 7),
             ("prices.output_citation_mtok", 1),
+            ("prices.output_mtok", 7),
             ("prices.output_video_mtok", 1),
         ]
     );
@@ -301,15 +308,19 @@ fn a_variant_or_constraint_it_cannot_map_is_reported_once_per_object() {
          "prices": [
             {"prices": {"input_mtok": 1, "output_mtok": 2, "output_video_mtok": 3}},
             {"constraint": {"start_date": "2026-01-01"},
-             "prices": {"input_mtok": 2, "output_mtok": 4, "output_video_mtok": 5}},
-            {"constraint": {"start_time": "01:00:00Z", "end_time": "02:00:00Z"},
-             "prices": {"input_mtok": 9, "output_mtok": 9}}],
+             "prices": {"input_mtok": 2, "output_mtok": 4, "output_video_mtok": 5}}],
          "price_variants": [
             {"when": {"service_tier": "fast"}, "prices": {"input_mtok": 5}},
             {"when": {"service_tier": "default"}, "prices": {}},
             {"when": {"processing": "batch"}, "prices": {"input_mtok": 0.5, "web_searches_kcount": 5},
-             "constraint": {"start_date": "2026-06-01"}}]}]}]"#;
+             "constraint": {"start_date": "2026-06-01"}}]},
+        {"id": "timed", "match": {"equals": "timed"},
+         "prices": [
+            {"prices": {"input_mtok": 1, "output_mtok": 2}},
+            {"constraint": {"start_time": "01:00:00Z", "end_time": "02:00:00Z"},
+             "prices": {"input_mtok": 9, "output_mtok": 9}}]}]}]"#;
     let import = parse_genai_prices(text, PriceSource::Database, None).expect("valid");
+    assert!(import.entries.iter().all(|e| e.model == "m"));
     assert_eq!(
         labels(&import.entries.iter().collect::<Vec<_>>()),
         ["2000-01-01", "2026-01-01", "2026-06-01"]
@@ -324,7 +335,10 @@ fn a_variant_or_constraint_it_cannot_map_is_reported_once_per_object() {
         [
             ("price_variants.prices.web_searches_kcount", 1),
             ("price_variants.when.service_tier=fast", 1),
+            // The timed model: none of its prices is imported.
             ("prices.constraint.start_time", 1),
+            ("prices.input_mtok", 2),
+            ("prices.output_mtok", 2),
             ("prices.output_video_mtok", 2),
         ]
     );
@@ -408,12 +422,16 @@ fn compare_with_genai_prices(data: &str, oracle: &str) -> (usize, BTreeSet<Strin
         let at_us = parse_instant(at, DateEdge::Start).expect("instant");
         let provider = canonical_provider(provider_id);
         let model = model_id.to_ascii_lowercase();
-        let entry = import
+        let Some(entry) = import
             .entries
             .iter()
             .filter(|e| e.provider == provider && e.model == model && e.effective_from_us <= at_us)
             .max_by_key(|e| e.effective_from_us)
-            .unwrap_or_else(|| panic!("no entry for {key}"));
+        else {
+            // Not imported (priced by time of day): checked below to be reported.
+            differing.insert(format!("{provider_id}|{model_id}|{tier}"));
+            continue;
+        };
         for (usage, total) in totals.as_object().expect("totals") {
             let u = &usages[usage];
             let n = |k: &str| u["tokens"].get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -486,6 +504,9 @@ fn the_imported_sample_bills_every_usage_as_genai_prices_does_but_what_it_report
     assert_eq!(
         differing,
         [
+            // Priced by time of day: not imported, left to the other sources.
+            "deepseek|deepseek-chat|standard",
+            "deepseek|deepseek-v4-flash|standard",
             // Batch prices per audio second and per page: billed at the standard ones.
             "groq|whisper-large-v3|batch",
             "mistral|mistral-ocr-2512|batch",
