@@ -250,13 +250,24 @@ fn entry_rates(
             continue;
         }
         match field.as_str() {
+            // DeepSeek's name for the cached-read rate: the same class, so a second, different
+            // figure for it cannot be kept and is reported.
             "input_cost_per_token_cache_hit" => {
                 let d = per_million(decimal(key, field, value)?);
-                token
-                    .entry((None, None))
-                    .or_default()
-                    .entry(TokenClass::CachedInput)
-                    .or_insert(d);
+                let stated = spec
+                    .get("cache_read_input_token_cost")
+                    .filter(|v| is_set(v))
+                    .map(|v| decimal(key, "cache_read_input_token_cost", v).map(per_million))
+                    .transpose()?;
+                match stated {
+                    Some(other) if other != d => unmapped.push(field.clone()),
+                    _ => {
+                        token
+                            .entry((None, None))
+                            .or_default()
+                            .insert(TokenClass::CachedInput, d);
+                    }
+                }
             }
             "input_cost_per_request" => rates.per_call = Some(decimal(key, field, value)?),
             "search_context_cost_per_query" => {
@@ -456,6 +467,7 @@ fn split_key(key: &str, provider_field: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pricing::TokenRates;
 
     const SAMPLE: &str = r#"{
       "sample_spec": {"max_tokens": "set to max_output_tokens if provider specifies it", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "one of https://docs.litellm.ai/docs/providers"},
@@ -648,5 +660,100 @@ mod tests {
         assert!(parse_litellm("{", 0, PriceSource::Database, None).is_err());
         let bad = r#"{"m": {"input_cost_per_token": -1, "output_cost_per_token": 1, "litellm_provider": "openai"}}"#;
         assert!(parse_litellm(bad, 0, PriceSource::Database, None).is_err());
+    }
+
+    /// Every rate an entry holds, per million tokens or per unit, normalised.
+    fn values(e: &PriceEntry) -> Vec<Decimal> {
+        fn tokens(all: &mut Vec<Decimal>, t: &TokenRates) {
+            all.extend([t.input, t.output]);
+            all.extend(t.own_rates().map(|(_, d)| d));
+        }
+        let r = &e.rates;
+        let mut all: Vec<Decimal> = Vec::new();
+        tokens(&mut all, &r.tokens);
+        for t in &r.tiers {
+            tokens(&mut all, &t.rates);
+        }
+        for p in r.service_tiers.values() {
+            match p {
+                ServicePrice::Factor(f) => all.push(*f),
+                ServicePrice::Rates(t) => tokens(&mut all, t),
+            }
+        }
+        all.extend(r.unit_prices.values().copied());
+        all.extend(r.per_call);
+        all.into_iter().map(|d| d.normalize()).collect()
+    }
+
+    #[test]
+    fn every_price_of_a_trimmed_copy_of_the_real_file_is_imported_or_reported() {
+        // 62 entries of LiteLLM 1.110.2's file, chosen so that every price field it sets
+        // (163 names) is set at least once.
+        let text = include_str!("testdata/litellm_sample.json");
+        let root: Value = serde_json::from_str(text).expect("json");
+        let mut checked = 0;
+        for (key, spec) in root.as_object().expect("object") {
+            if key == "sample_spec" {
+                continue;
+            }
+            // One entry at a time, so that what is reported is this entry's.
+            let alone = serde_json::json!({ key: spec }).to_string();
+            let import = parse_litellm(&alone, 0, PriceSource::Database, None).expect(key);
+            let entry = import.entries.first();
+            for (field, value) in spec.as_object().expect("entry") {
+                if !is_price(field) || !is_set(value) {
+                    continue;
+                }
+                checked += 1;
+                if import.unmapped.contains_key(field) {
+                    continue;
+                }
+                let entry =
+                    entry.unwrap_or_else(|| panic!("{key}: {field} dropped with its entry"));
+                let have = values(entry);
+                let per_token = field.contains("token");
+                let expect = |v: &Value| {
+                    let d = decimal(key, field, v).expect("a number");
+                    if per_token {
+                        per_million(d)
+                    } else {
+                        d.normalize()
+                    }
+                };
+                let f = split_field(field);
+                let found = match (field.as_str(), f.above_k, f.service) {
+                    ("search_context_cost_per_query", _, _) => value
+                        .as_object()
+                        .expect("sizes")
+                        .values()
+                        .all(|v| have.contains(&expect(v))),
+                    ("tiered_pricing", _, _) => value.as_array().expect("ranges").iter().all(|t| {
+                        let d = |k: &str| per_million(decimal(key, k, &t[k]).expect("number"));
+                        have.contains(&d("input_cost_per_token"))
+                            && have.contains(&d("output_cost_per_token"))
+                    }),
+                    // A service tier's long-context rate: the one the model derives.
+                    (_, Some(k), Some(service)) => {
+                        let tier = match service {
+                            "batches" => ServiceTier::Batch,
+                            "flex" => ServiceTier::Flex,
+                            _ => ServiceTier::Priority,
+                        };
+                        let class = CLASS_FIELDS
+                            .iter()
+                            .find(|(name, _)| *name == f.base)
+                            .map(|(_, c)| *c)
+                            .expect("a token class");
+                        entry.rates.rate(class, k * 1000 + 1, tier).normalize() == expect(value)
+                    }
+                    _ => have.contains(&expect(value)),
+                };
+                assert!(
+                    found,
+                    "{key}: {field} = {value} is neither imported nor reported"
+                );
+            }
+        }
+        assert!(checked > 500, "{checked} prices checked");
     }
 }

@@ -396,3 +396,43 @@ async fn genai_prices_data_imports_over_http_and_says_what_it_could_not_map() {
         assert_eq!(r.body["error"]["field"], "effective_from");
     }
 }
+
+/// A trimmed copy of LiteLLM's price file: every price field it sets, at least once.
+const LITELLM_SAMPLE: &str =
+    include_str!("../../../tollgate-core/src/pricing/testdata/litellm_sample.json");
+
+#[tokio::test]
+async fn litellms_file_imports_over_http_with_what_it_could_not_map_named() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/pricing/import",
+                &json!({"format": "litellm", "content": LITELLM_SAMPLE,
+                        "effective_from": "2025-01-01", "for_tenant": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body["added"].as_u64().is_some_and(|n| n > 50),
+            "{}",
+            r.body
+        );
+        let unmapped = r.body["unmapped"].as_object().expect("unmapped");
+        for field in [
+            "input_cost_per_pixel",
+            "cache_creation_input_token_cost_above_12hr",
+        ] {
+            assert!(unmapped.contains_key(field), "{field}: {}", r.body);
+        }
+        // A mapped class prices a call: gpt-realtime's audio as LiteLLM states it.
+        let prices = app.get("/api/v1/pricing?at=2026-01-01").await.body;
+        let realtime = prices["prices"]
+            .as_array()
+            .expect("prices")
+            .iter()
+            .find(|p| p["model"] == "gpt-realtime" && p["source"] == "tenant")
+            .cloned()
+            .expect("imported");
+        assert!(realtime["audio_input"].is_string(), "{realtime}");
+    }
+}
