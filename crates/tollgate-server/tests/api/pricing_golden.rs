@@ -253,6 +253,102 @@ const BILLED: &[Billed] = &[
         },
         cost: "0.320000000",
     },
+    // Mistral pricing page, Mistral Large 3 (mistral-large-2512): $0.50 / $1.50.
+    Billed {
+        source: "mistral large 2512: 10,000 × $0.50 + 2,000 × $1.50",
+        body: || {
+            json!({"provider": "mistral", "model": "mistral-large-2512",
+                   "input_tokens": 10000, "output_tokens": 2000})
+        },
+        cost: "0.008000000",
+    },
+    // DeepSeek pricing page: from 2025-09-29 (V3.2) cache miss $0.28, cache hit $0.028,
+    // output $0.42; before 2025-09-05 deepseek-chat was $0.27 / $0.07 hit / $1.10.
+    Billed {
+        source: "deepseek chat, 6,000 of 10,000 prompt tokens cache hits: 4,000 × $0.28 + 6,000 × $0.028 + 1,000 × $0.42",
+        body: || {
+            json!({"provider": "deepseek", "model": "deepseek-chat", "usage": {
+                "prompt_tokens": 10000, "completion_tokens": 1000,
+                "prompt_tokens_details": {"cached_tokens": 6000}}})
+        },
+        cost: "0.001708000",
+    },
+    Billed {
+        source: "deepseek chat in March 2025, the same call: 4,000 × $0.27 + 6,000 × $0.07 + 1,000 × $1.10",
+        body: || {
+            json!({"provider": "deepseek", "model": "deepseek-chat",
+                   "timestamp": "2025-03-01T12:00:00Z", "usage": {
+                "prompt_tokens": 10000, "completion_tokens": 1000,
+                "prompt_tokens_details": {"cached_tokens": 6000}}})
+        },
+        cost: "0.002600000",
+    },
+    // xAI models page, Grok 4: $3 / $15, and $6 / $30 for the whole request above 128K.
+    Billed {
+        source: "xai grok-4, 100K in (base): 100,000 × $3 + 1,000 × $15",
+        body: || {
+            json!({"provider": "xai", "model": "grok-4", "input_tokens": 100000,
+                   "output_tokens": 1000})
+        },
+        cost: "0.315000000",
+    },
+    Billed {
+        source: "xai grok-4, 150K in (long context): 150,000 × $6 + 1,000 × $30",
+        body: || {
+            json!({"provider": "xai", "model": "grok-4", "input_tokens": 150000,
+                   "output_tokens": 1000})
+        },
+        cost: "0.930000000",
+    },
+    // Cohere pricing page, Command R (command-r-08-2024): $0.15 / $0.60.
+    Billed {
+        source: "cohere command-r-08-2024: 10,000 × $0.15 + 1,000 × $0.60",
+        body: || {
+            json!({"provider": "cohere", "model": "command-r-08-2024",
+                   "input_tokens": 10000, "output_tokens": 1000})
+        },
+        cost: "0.002100000",
+    },
+    // Groq pricing page, Llama 3.3 70B Versatile: $0.59 / $0.79.
+    Billed {
+        source: "meta llama 3.3 70b on groq: 10,000 × $0.59 + 1,000 × $0.79",
+        body: || {
+            json!({"provider": "groq", "model": "llama-3.3-70b-versatile",
+                   "input_tokens": 10000, "output_tokens": 1000})
+        },
+        cost: "0.006690000",
+    },
+    // OpenAI's GPT-4 launch price (2023-03-14), a model the source documents name:
+    // $0.03 / $0.06 per 1K tokens.
+    Billed {
+        source: "openai gpt-4 in June 2023: 1,000 × $30 + 500 × $60 per million",
+        body: || {
+            json!({"provider": "openai", "model": "gpt-4", "timestamp": "2023-06-01T00:00:00Z",
+                   "input_tokens": 1000, "output_tokens": 500})
+        },
+        cost: "0.060000000",
+    },
+    // Gemini API pricing from 2024-10-01, Gemini 1.5 Pro: $1.25 / $5 up to 128K prompt tokens,
+    // $2.50 / $10 for the whole request above; Gemini 1.0 Pro $0.50 / $1.50 (the source
+    // documents' gemini-pro).
+    Billed {
+        source: "google gemini 1.5 pro in 2025, 200K in (long context): 200,000 × $2.50 + 1,000 × $10",
+        body: || {
+            json!({"provider": "google", "model": "gemini-1.5-pro",
+                   "timestamp": "2025-01-15T00:00:00Z", "input_tokens": 200000,
+                   "output_tokens": 1000})
+        },
+        cost: "0.510000000",
+    },
+    Billed {
+        source: "google gemini pro (1.0) in 2024: 10,000 × $0.50 + 1,000 × $1.50",
+        body: || {
+            json!({"provider": "gemini", "model": "gemini-pro",
+                   "timestamp": "2024-07-01T00:00:00Z", "input_tokens": 10000,
+                   "output_tokens": 1000})
+        },
+        cost: "0.006500000",
+    },
 ];
 
 #[tokio::test]
