@@ -31,6 +31,10 @@ pub struct AuthorizeBody {
     /// Estimated generated tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_output_tokens: Option<i64>,
+    /// The service tier the call will be served at (`standard`, `batch`, `flex`,
+    /// `priority`): the token estimate is priced at its rates, as the call will be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
     /// A decimal string ("0.05") or a JSON number, read exactly from its decimal text (at
     /// most 9 places); wins over the token estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]

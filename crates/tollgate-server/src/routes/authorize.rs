@@ -9,8 +9,9 @@ use tollgate_api::authorize::{
     Estimate, HoldReleased, Quota, RefusalCode,
 };
 use tollgate_api::billing::Loose;
-use tollgate_core::pricing::TOOL_PROVIDER;
+use tollgate_core::pricing::{Metered, TOOL_PROVIDER};
 use tollgate_core::time::{format_us, now_us};
+use tollgate_core::usage::ServiceTier;
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos, TokenCounts};
 use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, Refusal};
@@ -62,6 +63,13 @@ async fn estimate(
         }
         None => state.billing().defaults.limit_currency.clone(),
     };
+    let service_tier = b
+        .service_tier
+        .as_deref()
+        .map(|t| ServiceTier::parse("service_tier", t))
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("service_tier", e.message))?
+        .unwrap_or_default();
     if let Some(cost) = &b.estimated_cost {
         // A number is read from its decimal text, as a string is: never through a float.
         let parsed = match cost {
@@ -101,10 +109,16 @@ async fn estimate(
     }
     match book.find(tenant, provider, model, now_us()) {
         Some(m) => {
-            let cost =
-                m.entry.rates.cost(&tokens).map_err(|e| {
-                    ApiError::invalid_field("estimated_input_tokens", e.to_string())
-                })?;
+            let call = Metered {
+                service_tier,
+                ..Metered::tokens(&tokens)
+            };
+            let cost = m
+                .entry
+                .rates
+                .cost_split(&call)
+                .map_err(|e| ApiError::invalid_field("estimated_input_tokens", e.to_string()))?
+                .total;
             Ok((cost, m.entry.currency.clone()))
         }
         None if tokens.total() == 0 => Ok((Nanos::ZERO, currency)),

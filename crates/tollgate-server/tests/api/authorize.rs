@@ -117,6 +117,27 @@ async fn a_refusal_is_a_402_with_its_code_a_message_and_the_numbers() {
             assert_eq!(r.status, 200, "{model}: {}", r.body);
             assert_eq!(r.body["estimate"]["amount"], "2.500000000", "{model}");
         }
+        // The estimate is priced at the service tier the call will be served at: GPT-5
+        // priority is $2.50 per million input tokens, batch half of $1.25.
+        for (tier, amount) in [("priority", "2.500000000"), ("batch", "0.625000000")] {
+            let r = app
+                .post(
+                    "/api/v1/authorize",
+                    &json!({"user_id": "rich", "model": "gpt-5", "service_tier": tier,
+                            "estimated_input_tokens": 1_000_000}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{tier}: {}", r.body);
+            assert_eq!(r.body["estimate"]["amount"], amount, "{tier}");
+        }
+        let r = app
+            .post(
+                "/api/v1/authorize",
+                &json!({"user_id": "rich", "estimated_cost": "0.01", "service_tier": "turbo"}),
+            )
+            .await;
+        assert_error(&r, 422, "INVALID_FIELD");
+        assert_eq!(r.body["error"]["field"], "service_tier");
     }
 }
 

@@ -93,6 +93,7 @@ impl Authorize {
             model: self.model,
             estimated_input_tokens: self.input_tokens,
             estimated_output_tokens: self.output_tokens,
+            service_tier: None,
             estimated_cost: self.cost.map(Into::into),
             currency: self.currency,
             hold: self.hold,
