@@ -36,7 +36,7 @@ pub const COUNT_HEADER: &str = "x-export-count";
 const PAGE: i64 = 1000;
 
 /// The CSV columns of a usage export, in order.
-const COLUMNS: [&str; 29] = [
+const COLUMNS: [&str; 38] = [
     "seq",
     "id",
     "timestamp",
@@ -66,6 +66,15 @@ const COLUMNS: [&str; 29] = [
     "source",
     "tool",
     "units",
+    "cache_write_1h_tokens",
+    "audio_input_tokens",
+    "image_input_tokens",
+    "video_input_tokens",
+    "audio_output_tokens",
+    "image_output_tokens",
+    "service_tier",
+    "quantities",
+    "adjusts",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +280,19 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
             _ => String::new(),
         },
         e.units.map(|u| u.to_string()).unwrap_or_default(),
+        e.tokens.cache_write_1h.to_string(),
+        e.tokens.audio_input.to_string(),
+        e.tokens.image_input.to_string(),
+        e.tokens.video_input.to_string(),
+        e.tokens.audio_output.to_string(),
+        e.tokens.image_output.to_string(),
+        e.service_tier.as_str().to_string(),
+        if e.quantities.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&e.quantities).unwrap_or_default()
+        },
+        e.adjusts.map(|a| a.to_string()).unwrap_or_default(),
     ]
 }
 

@@ -407,3 +407,40 @@ async fn text_that_looks_like_a_spreadsheet_formula_is_exported_as_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_csv_export_carries_the_token_classes_service_tier_and_quantities_that_were_priced() {
+    for app in TestApp::all().await {
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "openai", "model": "gpt-realtime",
+                        "timestamp": "2026-03-05T10:00:00Z", "service_tier": "flex",
+                        "input_tokens": 1000, "audio_input_tokens": 600,
+                        "output_tokens": 500, "audio_output_tokens": 400,
+                        "quantities": {"web_search": 2}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (status, _, text) = download(
+            &app,
+            &app.key,
+            "/api/v1/export/usage?start=2026-03-05&end=2026-03-05&format=csv",
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, rows) = csv_rows(&text);
+        assert_eq!(rows.len(), 1, "{text}");
+        let row = &rows[0];
+        assert_eq!(row["audio_input_tokens"], "600");
+        assert_eq!(row["audio_output_tokens"], "400");
+        assert_eq!(row["image_input_tokens"], "0");
+        assert_eq!(row["service_tier"], "flex");
+        assert_eq!(row["quantities"], r#"{"web_search":2}"#);
+        assert_eq!(row["adjusts"], "");
+        assert_eq!(
+            row["unpriced"], "true",
+            "gpt-realtime has no web_search price: not fully priced"
+        );
+    }
+}
