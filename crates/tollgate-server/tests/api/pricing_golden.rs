@@ -532,3 +532,37 @@ async fn litellms_file_imports_over_http_with_what_it_could_not_map_named() {
         assert!(realtime["audio_input"].is_string(), "{realtime}");
     }
 }
+
+#[tokio::test]
+async fn coverage_names_token_classes_billed_at_a_fallback_and_service_tiers_without_a_price() {
+    for app in TestApp::all().await {
+        for body in [
+            // GPT-5 has no audio rate: its audio is billed at the text input rate.
+            json!({"provider": "openai", "model": "gpt-5", "input_tokens": 1000,
+                   "audio_input_tokens": 400, "output_tokens": 10}),
+            // Claude has no priority price: billed at standard rates.
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5",
+                   "service_tier": "priority", "input_tokens": 100, "output_tokens": 10}),
+            // Batch is priced: not listed.
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5",
+                   "service_tier": "batch", "input_tokens": 100, "output_tokens": 10}),
+        ] {
+            let r = app.post("/api/v1/log", &body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let c = app.get("/api/v1/pricing/coverage").await;
+        assert_eq!(c.status, 200, "{}", c.body);
+        assert_eq!(
+            c.body["fallback_classes"],
+            json!([{"provider": "openai", "model": "gpt-5", "token_class": "audio_input",
+                    "tokens": 400, "billed_at": "input"}]),
+            "{}",
+            c.body
+        );
+        assert_eq!(
+            c.body["unpriced_service_tiers"],
+            json!([{"provider": "anthropic", "model": "claude-sonnet-4-5",
+                    "service_tier": "priority", "requests": 1}])
+        );
+    }
+}

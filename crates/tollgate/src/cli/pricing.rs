@@ -305,6 +305,46 @@ impl Pricing {
                         rows
                     )
                 );
+                if !c.fallback_classes.is_empty() {
+                    let rows = c
+                        .fallback_classes
+                        .iter()
+                        .map(|f| {
+                            vec![
+                                f.provider.clone(),
+                                f.model.clone(),
+                                f.token_class.clone(),
+                                f.tokens.to_string(),
+                                f.billed_at.clone(),
+                            ]
+                        })
+                        .collect();
+                    println!(
+                        "token classes billed at another class's rate (their price has none of its own)\n{}",
+                        table(
+                            &["provider", "model", "token class", "tokens", "billed at"],
+                            rows
+                        )
+                    );
+                }
+                if !c.unpriced_service_tiers.is_empty() {
+                    let rows = c
+                        .unpriced_service_tiers
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.provider.clone(),
+                                t.model.clone(),
+                                t.service_tier.clone(),
+                                t.requests.to_string(),
+                            ]
+                        })
+                        .collect();
+                    println!(
+                        "service tiers billed at standard rates (their price names none)\n{}",
+                        table(&["provider", "model", "service tier", "calls"], rows)
+                    );
+                }
             }
         }
         Ok(())
