@@ -329,23 +329,50 @@ pub fn normalize_usage(usage: &Value) -> Result<NormalizedUsage, Invalid> {
     let mut web_searches = 0;
     let mut counts = match shape {
         UsageShape::OpenAiChat => {
-            // llmring reports Anthropic calls in this shape, with the prompt-cache counts
-            // beside prompt_tokens (as Anthropic does) rather than inside it.
+            // llmring reports Anthropic calls in this shape with the prompt-cache counts
+            // beside prompt_tokens (as Anthropic does); LiteLLM and OpenRouter put them inside
+            // it and say so in prompt_tokens_details.
+            let prompt = int(&["prompt_tokens"])?;
             let read = int(&["cache_read_input_tokens"])?;
             let (write, write_1h) = anthropic_writes(obj)?;
-            let cached = int(&["prompt_tokens_details", "cached_tokens"])?
-                .max(int(&["cached_tokens"])?)
-                .saturating_add(read);
+            let details_cached =
+                int(&["prompt_tokens_details", "cached_tokens"])?.max(int(&["cached_tokens"])?);
+            let details_write = int(&["prompt_tokens_details", "cache_write_tokens"])?
+                .max(int(&["prompt_tokens_details", "cache_creation_tokens"])?);
+            let inside = obj
+                .get("prompt_tokens_details")
+                .is_some_and(Value::is_object)
+                && prompt
+                    >= read
+                        .max(details_cached)
+                        .saturating_add(write.max(details_write));
+            let (input, cached, write) = if inside {
+                (prompt, details_cached.max(read), write.max(details_write))
+            } else {
+                (
+                    prompt.saturating_add(read).saturating_add(write),
+                    details_cached.saturating_add(read),
+                    write,
+                )
+            };
+            let completion = int(&["completion_tokens"])?;
+            let reasoning = int(&["completion_tokens_details", "reasoning_tokens"])?
+                .max(int(&["reasoning_tokens"])?);
+            // xAI counts reasoning beside completion_tokens: its total says so.
+            let beside = reasoning > 0
+                && obj.get("total_tokens").and_then(Value::as_i64)
+                    == Some(prompt.saturating_add(completion).saturating_add(reasoning));
             TokenCounts {
-                input: int(&["prompt_tokens"])?
-                    .saturating_add(read)
-                    .saturating_add(write),
-                output: int(&["completion_tokens"])?,
+                input,
+                output: if beside {
+                    completion.saturating_add(reasoning)
+                } else {
+                    completion
+                },
                 cached_input: cached,
                 cache_write: write,
-                cache_write_1h: write_1h,
-                reasoning: int(&["completion_tokens_details", "reasoning_tokens"])?
-                    .max(int(&["reasoning_tokens"])?),
+                cache_write_1h: write_1h.min(write),
+                reasoning,
                 audio_input: int(&["prompt_tokens_details", "audio_tokens"])?,
                 image_input: int(&["prompt_tokens_details", "image_tokens"])?,
                 audio_output: int(&["completion_tokens_details", "audio_tokens"])?,
@@ -412,21 +439,38 @@ pub fn normalize_usage(usage: &Value) -> Result<NormalizedUsage, Invalid> {
             };
             let thoughts = g("thoughtsTokenCount", "thoughts_token_count")?;
             let prompt = modalities(obj, "promptTokensDetails", "prompt_tokens_details")?;
+            let tool = modalities(
+                obj,
+                "toolUsePromptTokensDetails",
+                "tool_use_prompt_tokens_details",
+            )?;
             let cache = modalities(obj, "cacheTokensDetails", "cache_tokens_details")?;
+            // The Live API says `response*` where generateContent says `candidates*`.
             let candidates =
                 modalities(obj, "candidatesTokensDetails", "candidates_tokens_details")?;
+            let response = modalities(obj, "responseTokensDetails", "response_tokens_details")?;
+            let generated = g("candidatesTokenCount", "candidates_token_count")?
+                .max(g("responseTokenCount", "response_token_count")?);
             TokenCounts {
                 input: g("promptTokenCount", "prompt_token_count")?
                     .saturating_add(g("toolUsePromptTokenCount", "tool_use_prompt_token_count")?),
-                output: g("candidatesTokenCount", "candidates_token_count")?
-                    .saturating_add(thoughts),
+                output: generated.saturating_add(thoughts),
                 cached_input: g("cachedContentTokenCount", "cached_content_token_count")?,
                 reasoning: thoughts,
-                audio_input: prompt.audio.saturating_sub(cache.audio),
-                image_input: prompt.image.saturating_sub(cache.image),
-                video_input: prompt.video.saturating_sub(cache.video),
-                audio_output: candidates.audio,
-                image_output: candidates.image,
+                audio_input: prompt
+                    .audio
+                    .saturating_add(tool.audio)
+                    .saturating_sub(cache.audio),
+                image_input: prompt
+                    .image
+                    .saturating_add(tool.image)
+                    .saturating_sub(cache.image),
+                video_input: prompt
+                    .video
+                    .saturating_add(tool.video)
+                    .saturating_sub(cache.video),
+                audio_output: candidates.audio.max(response.audio),
+                image_output: candidates.image.max(response.image),
                 ..TokenCounts::default()
             }
         }
@@ -514,7 +558,11 @@ fn detect(obj: &Map<String, Value>) -> Option<UsageShape> {
     let has = |k: &str| obj.contains_key(k);
     if has("prompt_tokens") || has("completion_tokens") {
         Some(UsageShape::OpenAiChat)
-    } else if has("promptTokenCount") || has("prompt_token_count") || has("candidatesTokenCount") {
+    } else if has("promptTokenCount")
+        || has("prompt_token_count")
+        || has("candidatesTokenCount")
+        || has("responseTokenCount")
+    {
         Some(UsageShape::Gemini)
     } else if has("inputTokens") || has("outputTokens") {
         Some(UsageShape::BedrockConverse)
@@ -756,6 +804,60 @@ mod tests {
         let e = normalize_usage(&json!({"promptTokenCount": 1, "promptTokensDetails": {}}))
             .expect_err("not a list");
         assert_eq!(e.field, "usage.promptTokensDetails");
+    }
+
+    #[test]
+    fn litellm_and_openrouter_keep_cache_tokens_inside_prompt_tokens() {
+        // LiteLLM's form of an Anthropic call: reads and writes inside prompt_tokens.
+        let t = normalize_usage(&json!({
+            "prompt_tokens": 1600, "completion_tokens": 50, "total_tokens": 1650,
+            "prompt_tokens_details": {"cached_tokens": 1000},
+            "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 500
+        }))
+        .expect("valid")
+        .tokens;
+        assert_eq!((t.input, t.cached_input, t.cache_write), (1600, 1000, 500));
+        assert_eq!(t.uncached_input(), 100);
+        // OpenRouter's: the write count in the details.
+        let t = normalize_usage(&json!({
+            "prompt_tokens": 1000, "completion_tokens": 5,
+            "prompt_tokens_details": {"cached_tokens": 200, "cache_write_tokens": 300}
+        }))
+        .expect("valid")
+        .tokens;
+        assert_eq!((t.input, t.cached_input, t.cache_write), (1000, 200, 300));
+    }
+
+    #[test]
+    fn xai_reasoning_beside_completion_tokens_is_added_to_the_output() {
+        let t = normalize_usage(&json!({
+            "prompt_tokens": 10120, "completion_tokens": 1499, "total_tokens": 14428,
+            "completion_tokens_details": {"reasoning_tokens": 2809}
+        }))
+        .expect("a call that happened is not refused")
+        .tokens;
+        assert_eq!((t.output, t.reasoning), (4308, 2809));
+        // OpenAI's: reasoning inside completion_tokens, as the total says.
+        let t = normalize_usage(&json!({
+            "prompt_tokens": 100, "completion_tokens": 500, "total_tokens": 600,
+            "completion_tokens_details": {"reasoning_tokens": 300}
+        }))
+        .expect("valid")
+        .tokens;
+        assert_eq!((t.output, t.reasoning), (500, 300));
+    }
+
+    #[test]
+    fn gemini_live_response_tokens_are_the_output() {
+        let t = normalize_usage(&json!({
+            "promptTokenCount": 300, "responseTokenCount": 900, "totalTokenCount": 1200,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 300}],
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 900}]
+        }))
+        .expect("valid")
+        .tokens;
+        assert_eq!((t.input, t.output), (300, 900));
+        assert_eq!((t.audio_input, t.audio_output), (300, 900));
     }
 
     #[test]

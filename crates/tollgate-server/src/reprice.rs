@@ -66,9 +66,12 @@ pub(crate) fn book_price(ctx: &IngestContext<'_>, e: &UsageEvent) -> Option<NewP
             units: e.units,
         },
     ) {
-        // A quantity still without a unit price leaves the call unpriced.
+        // A quantity still without a unit price leaves the call unpriced; so does a price in
+        // another currency than the part of the call already priced (the two cannot be
+        // subtracted).
         Ok(found) => found
             .filter(|p| p.cost.unpriced_quantities.is_empty())
+            .filter(|p| e.cost.0 == 0 || p.currency == e.currency)
             .map(|p| NewPrice {
                 cost: p.cost.total,
                 currency: p.currency,

@@ -125,8 +125,8 @@ pub struct Price {
     pub version: String,
 }
 
-/// One long-context tier of a [`Price`]; a class it does not price falls back within the
-/// tier.
+/// One long-context tier of a [`Price`]; a class it does not price (null) is billed at the
+/// price's own rate for it, else falls back within the tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PriceTier {
     /// The prompt size (input tokens, cached ones included) a request must exceed.

@@ -29,7 +29,8 @@
 //! above_input_tokens = 200000
 //! input = "6.00"
 //! output = "22.50"
-//! cached_input = "0.60"           # optional: defaults to the tier's input
+//! cached_input = "0.60"           # optional: else the entry's own cached_input, else the
+//!                                 # tier's input
 //! ```
 //!
 //! A model's entry needs `input` and `output`; an MCP tool's (provider `mcp`) needs `per_call` or
@@ -91,6 +92,12 @@ fn amount(name: &str, value: &toml::Value) -> Result<Decimal, String> {
         .map_err(|_| format!("{name} '{text}' is not a decimal number"))?;
     if d.is_sign_negative() {
         return Err(format!("{name} {text} is negative"));
+    }
+    if d > Decimal::from(super::MAX_RATE) {
+        return Err(format!(
+            "{name} {text} is out of range (at most {})",
+            super::MAX_RATE
+        ));
     }
     Ok(d)
 }

@@ -140,8 +140,13 @@ fn decimal(key: &str, field: &str, v: &Value) -> Result<Decimal, String> {
         .map_err(|_| format!("{key}: {field} {text} is out of range"))
 }
 
-fn per_million(d: Decimal) -> Decimal {
-    (d * Decimal::from(1_000_000)).normalize()
+/// A per-token price as a rate per million tokens; out of range when it would exceed what a
+/// price can be (a billion per million tokens).
+fn per_million(d: Decimal) -> Result<Decimal, String> {
+    d.checked_mul(Decimal::from(1_000_000))
+        .filter(|r| *r <= Decimal::from(super::MAX_RATE))
+        .map(|r| r.normalize())
+        .ok_or_else(|| format!("the price {d} per token is out of range"))
 }
 
 /// Reads the LiteLLM price JSON, mapping every price field Tollgate's model has and
@@ -204,7 +209,42 @@ pub fn parse_litellm(
             }
         }
     }
+    one_entry_per_model(&mut import);
     Ok(import)
+}
+
+/// What `unmapped` counts entries under that name a model another entry also names, with
+/// other prices: the file says two things of one model, and one of them is not imported.
+pub const DUPLICATE_ENTRY: &str = "(an entry naming the same model as another, with other prices)";
+
+/// LiteLLM names some models twice (`deepseek-chat` and `deepseek/deepseek-chat`). Equal
+/// prices are one entry; different ones keep the entry stating the most prices (the first
+/// of equals), and the others are reported under [`DUPLICATE_ENTRY`].
+fn one_entry_per_model(import: &mut LiteLlmImport) {
+    let stated = |r: &Rates| {
+        r.tokens.own_rates().count()
+            + r.unit_prices.len()
+            + r.tiers.len()
+            + r.service_tiers.len()
+            + usize::from(r.per_call.is_some())
+    };
+    let mut kept: Vec<PriceEntry> = Vec::with_capacity(import.entries.len());
+    for e in std::mem::take(&mut import.entries) {
+        let Some(i) = kept
+            .iter()
+            .position(|k| k.provider == e.provider && k.model == e.model)
+        else {
+            kept.push(e);
+            continue;
+        };
+        if kept[i].rates != e.rates {
+            *import.unmapped.entry(DUPLICATE_ENTRY.into()).or_insert(0) += 1;
+            if stated(&e.rates) > stated(&kept[i].rates) {
+                kept[i] = e;
+            }
+        }
+    }
+    import.entries = kept;
 }
 
 /// The rates of one entry, or `None` when it sets no price Tollgate can use. Price fields
@@ -224,15 +264,18 @@ fn entry_rates(
     let mut token: BTreeMap<(Option<i64>, Option<&str>), ClassRates> = BTreeMap::new();
     let mut rates = Rates::default();
     let mut late: Vec<&str> = Vec::new();
+    let mut ranges: Vec<(i64, ClassRates)> = Vec::new();
     for (field, value) in spec {
-        if !is_price(field) || !is_set(value) {
+        if !is_price(field) || value.is_null() {
             continue;
         }
         let f = split_field(field);
         if let Some(class) = class_of(f.base) {
+            // A token rate of 0 is a price (an embedding model's output): kept, not dropped.
             match f.service {
+                Some(_) if !is_set(value) => {}
                 None | Some("batches" | "flex" | "priority") => {
-                    let d = per_million(decimal(key, field, value)?);
+                    let d = per_million(decimal(key, field, value)?)?;
                     token
                         .entry((f.above_k, f.service))
                         .or_default()
@@ -240,9 +283,12 @@ fn entry_rates(
                 }
                 Some(_) => unmapped.push(field.clone()),
             }
-            if f.above_k.is_some() && f.service.is_some() {
+            if f.above_k.is_some() && f.service.is_some() && is_set(value) {
                 late.push(field);
             }
+            continue;
+        }
+        if !is_set(value) {
             continue;
         }
         if f.above_k.is_some() || f.service.is_some() {
@@ -253,11 +299,11 @@ fn entry_rates(
             // DeepSeek's name for the cached-read rate: the same class, so a second, different
             // figure for it cannot be kept and is reported.
             "input_cost_per_token_cache_hit" => {
-                let d = per_million(decimal(key, field, value)?);
+                let d = per_million(decimal(key, field, value)?)?;
                 let stated = spec
                     .get("cache_read_input_token_cost")
                     .filter(|v| is_set(v))
-                    .map(|v| decimal(key, "cache_read_input_token_cost", v).map(per_million))
+                    .map(|v| per_million(decimal(key, "cache_read_input_token_cost", v)?))
                     .transpose()?;
                 match stated {
                     Some(other) if other != d => unmapped.push(field.clone()),
@@ -285,7 +331,7 @@ fn entry_rates(
                     rates.unit_prices.insert("web_search".into(), medium);
                 }
             }
-            "tiered_pricing" => tiered(key, value, &mut rates, unmapped)?,
+            "tiered_pricing" => ranges = tiered(key, value, unmapped)?,
             other => {
                 let unit = UNIT_FIELDS
                     .iter()
@@ -311,13 +357,29 @@ fn entry_rates(
             }
         }
     }
-    let standard = token.remove(&(None, None)).unwrap_or_default();
+    let mut standard = token.remove(&(None, None)).unwrap_or_default();
+    // `tiered_pricing`: the range from 0 is the standard rates (a rate the entry also states
+    // at the top level must agree), each other range a tier above its lower bound.
+    let mut range_tiers = Vec::new();
+    for (lower, classes) in ranges {
+        if lower > 0 {
+            range_tiers.push((lower, classes));
+            continue;
+        }
+        for (class, d) in classes {
+            match standard.get(&class) {
+                Some(stated) if *stated != d => unmapped.push("tiered_pricing".into()),
+                _ => {
+                    standard.insert(class, d);
+                }
+            }
+        }
+    }
     let (input, output) = match (
         standard.get(&TokenClass::Input).copied(),
         standard.get(&TokenClass::Output).copied(),
     ) {
         (Some(i), Some(o)) => (i, o),
-        (None, None) if !rates.tiers.is_empty() => (rates.tokens.input, rates.tokens.output),
         // Priced per request or per unit only (image generation, transcription by the
         // second): the provider bills no tokens.
         (None, None) if rates.per_call.is_some() || !rates.unit_prices.is_empty() => {
@@ -364,6 +426,20 @@ fn entry_rates(
             rates: tier,
         });
     }
+    for (lower, classes) in range_tiers {
+        let mut tier = rates.tokens.clone();
+        for (class, d) in classes {
+            match tier.slot(class) {
+                Some(slot) => *slot = Some(d),
+                None if class == TokenClass::Input => tier.input = d,
+                None => tier.output = d,
+            }
+        }
+        rates.tiers.push(Tier {
+            above_input_tokens: lower,
+            rates: tier,
+        });
+    }
     rates.tiers.sort_by_key(|t| t.above_input_tokens);
     rates.tiers.dedup_by_key(|t| t.above_input_tokens);
     for (name, tier) in [
@@ -388,10 +464,10 @@ fn entry_rates(
             "flex" => ServiceTier::Flex,
             _ => ServiceTier::Priority,
         };
-        let stated = per_million(decimal(key, field, &spec[field])?);
+        let stated = per_million(decimal(key, field, &spec[field])?)?;
         let class = class_of(f.base).unwrap_or(TokenClass::Input);
         let derived = rates.rate(class, k.saturating_mul(1000).saturating_add(1), tier);
-        if derived.normalize() != stated {
+        if derived.map(|d| d.normalize()) != Some(stated) {
             unmapped.push(field.to_string());
         }
     }
@@ -400,52 +476,45 @@ fn entry_rates(
 
 /// `tiered_pricing`: `[{"input_cost_per_token": .., "output_cost_per_token": ..,
 /// "range": [0, 256000]}, ...]`, a request priced entirely at the range its prompt falls in.
-/// The range from 0 is the base; each other becomes a tier above its lower bound.
+/// Each range's lower bound with its token rates (any class LiteLLM names at the top level);
+/// a range or a price in it that cannot be read is reported.
 fn tiered(
     key: &str,
     value: &Value,
-    rates: &mut Rates,
     unmapped: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<Vec<(i64, ClassRates)>, String> {
     let Some(items) = value.as_array() else {
         unmapped.push("tiered_pricing".into());
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let mut ranges = Vec::new();
     for item in items {
         let lower = item
             .get("range")
             .and_then(|r| r.get(0))
             .and_then(Value::as_f64)
             .filter(|l| l.is_finite() && *l >= 0.0 && l.fract() == 0.0 && *l < 1e15);
-        let (Some(lower), Some(i), Some(o)) = (
-            lower,
-            item.get("input_cost_per_token"),
-            item.get("output_cost_per_token"),
-        ) else {
+        let (Some(lower), Some(fields)) = (lower, item.as_object()) else {
             unmapped.push("tiered_pricing".into());
             continue;
         };
-        let mut r = TokenRates::new(
-            per_million(decimal(key, "tiered_pricing.input_cost_per_token", i)?),
-            per_million(decimal(key, "tiered_pricing.output_cost_per_token", o)?),
-        );
-        if let Some(c) = item.get("cache_read_input_token_cost") {
-            r.cached_input = Some(per_million(decimal(
-                key,
-                "tiered_pricing.cache_read_input_token_cost",
-                c,
-            )?));
+        let mut classes = ClassRates::new();
+        for (field, v) in fields {
+            if field == "range" || v.is_null() {
+                continue;
+            }
+            match CLASS_FIELDS.iter().find(|(f, _)| f == field) {
+                Some((_, class)) => {
+                    let d = decimal(key, &format!("tiered_pricing.{field}"), v)?;
+                    classes.insert(*class, per_million(d)?);
+                }
+                None if is_set(v) => unmapped.push(format!("tiered_pricing.{field}")),
+                None => {}
+            }
         }
-        if lower == 0.0 {
-            rates.tokens = r;
-        } else {
-            rates.tiers.push(Tier {
-                above_input_tokens: lower as i64,
-                rates: r,
-            });
-        }
+        ranges.push((lower as i64, classes));
     }
-    Ok(())
+    Ok(ranges)
 }
 
 /// LiteLLM keys are `model` or `provider/model`; its provider names map to ours
@@ -631,6 +700,99 @@ mod tests {
     }
 
     #[test]
+    fn a_model_named_twice_is_imported_once_and_a_disagreement_reported() {
+        let text = r#"{"deepseek-chat": {"litellm_provider": "deepseek",
+              "input_cost_per_token": 2.8e-07, "output_cost_per_token": 4.2e-07},
+            "deepseek/deepseek-chat": {"litellm_provider": "deepseek",
+              "input_cost_per_token": 2.8e-07, "output_cost_per_token": 4.2e-07,
+              "cache_read_input_token_cost": 2.8e-08},
+            "gemini-exp-1206": {"litellm_provider": "gemini",
+              "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06},
+            "gemini/gemini-exp-1206": {"litellm_provider": "gemini",
+              "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        assert_eq!(import.entries.len(), 2);
+        let chat = import
+            .entries
+            .iter()
+            .find(|e| e.model == "deepseek-chat")
+            .expect("one");
+        assert!(
+            chat.rates.tokens.cached_input.is_some(),
+            "the fuller entry is kept"
+        );
+        assert_eq!(
+            import.unmapped.get(DUPLICATE_ENTRY),
+            Some(&1),
+            "equal prices are no disagreement"
+        );
+    }
+
+    #[test]
+    fn a_zero_token_rate_is_a_price_not_a_missing_one() {
+        let text = r#"{"text-embedding-3-small": {"litellm_provider": "openai",
+            "input_cost_per_token": 2e-08, "output_cost_per_token": 0.0},
+            "perplexity/pplx-70b-online": {"litellm_provider": "perplexity",
+            "input_cost_per_token": 0, "output_cost_per_token": 2.8e-06,
+            "input_cost_per_request": 0.005}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        assert_eq!(import.skipped, 0, "{:?}", import.entries);
+        let embed = &import.entries[1].rates;
+        assert_eq!(embed.tokens.input.to_string(), "0.02");
+        assert_eq!(embed.tokens.output, Decimal::ZERO);
+        let pplx = &import.entries[0].rates;
+        assert_eq!(pplx.tokens.input, Decimal::ZERO);
+        assert_eq!(
+            pplx.per_call.map(|d| d.to_string()).as_deref(),
+            Some("0.005")
+        );
+    }
+
+    #[test]
+    fn every_rate_of_a_tiered_range_is_kept_and_the_rest_reported() {
+        let text = r#"{"dashscope/qwen-plus": {"litellm_provider": "dashscope",
+            "tiered_pricing": [
+              {"range": [0, 256000], "input_cost_per_token": 4e-07, "output_cost_per_token": 1.2e-06,
+               "output_cost_per_reasoning_token": 4e-06, "cache_read_input_token_cost": 8e-08},
+              {"range": [256000, 1000000], "input_cost_per_token": 1.2e-06,
+               "output_cost_per_token": 3.6e-06, "output_cost_per_reasoning_token": 1.2e-05,
+               "cache_read_input_token_cost": null, "output_cost_per_pixel": 1e-09}]},
+            "dashscope/one-range": {"litellm_provider": "dashscope", "tiered_pricing": [
+              {"range": [0, 1000000], "input_cost_per_token": 1e-07, "output_cost_per_token": 2e-07}]}}"#;
+        let import = parse_litellm(text, 0, PriceSource::Database, None).expect("valid");
+        let one = import
+            .entries
+            .iter()
+            .find(|e| e.model == "one-range")
+            .expect("one range");
+        assert_eq!(one.rates.tokens.input.to_string(), "0.1");
+        let plus = &import
+            .entries
+            .iter()
+            .find(|e| e.model == "qwen-plus")
+            .expect("plus")
+            .rates;
+        let s = |d: Option<Decimal>| d.map(|d| d.to_string());
+        assert_eq!(s(plus.tokens.cached_input).as_deref(), Some("0.08"));
+        assert_eq!(s(plus.tokens.reasoning).as_deref(), Some("4"));
+        assert_eq!(plus.tiers[0].above_input_tokens, 256_000);
+        assert_eq!(s(plus.tiers[0].rates.reasoning).as_deref(), Some("12"));
+        assert_eq!(
+            s(plus.tiers[0].rates.cached_input).as_deref(),
+            Some("0.08"),
+            "a rate the range leaves out is the standard one"
+        );
+        assert_eq!(
+            import
+                .unmapped
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["tiered_pricing.output_cost_per_pixel"]
+        );
+    }
+
+    #[test]
     fn an_entry_it_cannot_import_reports_every_price_it_sets() {
         let text = r#"{"sample_spec": {"input_cost_per_audio_token": 1},
             "b": {"litellm_provider": "openai", "input_cost_per_pixel": 1e-08,
@@ -715,7 +877,7 @@ mod tests {
                 let expect = |v: &Value| {
                     let d = decimal(key, field, v).expect("a number");
                     if per_token {
-                        per_million(d)
+                        per_million(d).expect("in range")
                     } else {
                         d.normalize()
                     }
@@ -728,7 +890,9 @@ mod tests {
                         .values()
                         .all(|v| have.contains(&expect(v))),
                     ("tiered_pricing", _, _) => value.as_array().expect("ranges").iter().all(|t| {
-                        let d = |k: &str| per_million(decimal(key, k, &t[k]).expect("number"));
+                        let d = |k: &str| {
+                            per_million(decimal(key, k, &t[k]).expect("number")).expect("in range")
+                        };
                         have.contains(&d("input_cost_per_token"))
                             && have.contains(&d("output_cost_per_token"))
                     }),
@@ -744,7 +908,11 @@ mod tests {
                             .find(|(name, _)| *name == f.base)
                             .map(|(_, c)| *c)
                             .expect("a token class");
-                        entry.rates.rate(class, k * 1000 + 1, tier).normalize() == expect(value)
+                        entry
+                            .rates
+                            .rate(class, k * 1000 + 1, tier)
+                            .map(|d| d.normalize())
+                            == Some(expect(value))
                     }
                     _ => have.contains(&expect(value)),
                 };

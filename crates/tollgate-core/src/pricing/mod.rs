@@ -106,6 +106,10 @@ impl PriceEntry {
     }
 }
 
+/// The largest rate a price may state: a billion per million tokens (or per unit), far above
+/// any real price, so that no cost computed from a rate can overflow.
+pub const MAX_RATE: i64 = 1_000_000_000;
+
 /// Checks the name of a quantity priced per unit: lower-case letters, digits, `_`, `-`, `.`
 /// and `:` (which separates qualifiers: `image:1024x1024:hd`), at most 64 bytes.
 pub fn check_quantity_name(name: &str) -> Result<(), String> {

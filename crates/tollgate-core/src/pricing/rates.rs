@@ -120,7 +120,8 @@ impl TokenRates {
 
 /// The rates of a request whose prompt (every input token, cached ones included) is larger
 /// than `above_input_tokens`: the whole request is priced at them, as Anthropic, OpenAI and
-/// Google bill it. A class the tier does not price falls back within the tier.
+/// Google bill it. A class the tier does not price is billed at the base price's own rate for
+/// it, else falls back within the tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tier {
     /// The prompt size (input tokens) a request must exceed.
@@ -243,34 +244,43 @@ impl Rates {
     }
 
     /// The rate per million tokens of `class` for a request of `input` prompt tokens served
-    /// at `service`.
-    pub fn rate(&self, class: TokenClass, input: i64, service: ServiceTier) -> Decimal {
+    /// at `service`; None when it does not fit a decimal (a price far beyond any real one).
+    ///
+    /// Above a long-context threshold, a class the tier does not price is billed at the base
+    /// price's own rate for it (the provider does not change it), else falls back within the
+    /// tier.
+    pub fn rate(&self, class: TokenClass, input: i64, service: ServiceTier) -> Option<Decimal> {
         let tier = self.tier_for(input);
-        let base = tier.map_or(&self.tokens, |t| &t.rates).rate(class);
+        let base = match tier {
+            None => self.tokens.rate(class),
+            Some(t) => t
+                .rates
+                .own(class)
+                .or_else(|| self.tokens.own(class))
+                .unwrap_or_else(|| t.rates.rate(class)),
+        };
         let price = match service {
             ServiceTier::Standard => None,
             other => self.service_tiers.get(&other),
         };
+        // `base × scale / of`, checked.
+        let scaled = |scale: Decimal, of: Decimal| {
+            if of.is_zero() {
+                Some(base)
+            } else {
+                base.checked_mul(scale)?.checked_div(of)
+            }
+        };
         match price {
-            None => base,
-            Some(ServicePrice::Factor(f)) => base * f,
+            None => Some(base),
+            Some(ServicePrice::Factor(f)) => base.checked_mul(*f),
             Some(ServicePrice::Rates(r)) => {
                 let standard = self.tokens.rate(class);
                 match (r.own(class), tier) {
-                    (Some(own), None) => own,
-                    (Some(own), Some(_)) if !standard.is_zero() => base * own / standard,
-                    _ => {
-                        let (s, b) = if class.is_input() {
-                            (r.input, self.tokens.input)
-                        } else {
-                            (r.output, self.tokens.output)
-                        };
-                        if b.is_zero() {
-                            base
-                        } else {
-                            base * s / b
-                        }
-                    }
+                    (Some(own), None) => Some(own),
+                    (Some(own), Some(_)) if !standard.is_zero() => scaled(own, standard),
+                    _ if class.is_input() => scaled(r.input, self.tokens.input),
+                    _ => scaled(r.output, self.tokens.output),
                 }
             }
         }
@@ -299,7 +309,9 @@ impl Rates {
             if n == 0 {
                 continue;
             }
-            let rate = self.rate(class, tokens.input, call.service_tier);
+            let rate = self
+                .rate(class, tokens.input, call.service_tier)
+                .ok_or_else(overflow)?;
             let part = Decimal::from(n).checked_mul(rate).ok_or_else(overflow)?;
             exact = exact.checked_add(part).ok_or_else(overflow)?;
             if class.is_input() {
@@ -468,7 +480,12 @@ mod tests {
         // At the threshold: base rates.
         let base = d("1000") * d("2.50") + d("100") * d("10");
         assert_eq!(r.cost(&t(1000, 0)).expect("fits"), nanos(base));
-        // Above it: every token at the tier; a cached read falls back to the tier's input.
+        // Above it: every token at the tier; a cached read the tier does not price keeps the
+        // base price's own cached rate.
+        let tier = d("501") * d("5") + d("500") * d("1.25") + d("100") * d("20");
+        assert_eq!(r.cost(&t(1001, 500)).expect("fits"), nanos(tier));
+        // Without one there either, it falls back within the tier, to the tier's input.
+        r.tokens.cached_input = None;
         let tier = d("1001") * d("5") + d("100") * d("20");
         assert_eq!(r.cost(&t(1001, 500)).expect("fits"), nanos(tier));
     }
@@ -526,6 +543,22 @@ mod tests {
         // Cached reads: 1.25 × (5 / 2.50) = 2.50.
         let expected = d("600") * d("5") + d("400") * d("2.50") + d("100") * d("15");
         assert_eq!(r.cost_split(&call).expect("fits").total, nanos(expected));
+    }
+
+    #[test]
+    fn a_price_too_large_for_a_decimal_is_an_error_not_a_panic() {
+        let mut r = Rates::tokens(d("1e27"), d("1"));
+        r.service_tiers
+            .insert(ServiceTier::Batch, ServicePrice::Factor(d("1e27")));
+        let t = TokenCounts {
+            input: 1000,
+            ..Default::default()
+        };
+        let call = Metered {
+            service_tier: ServiceTier::Batch,
+            ..Metered::tokens(&t)
+        };
+        assert!(r.cost_split(&call).is_err());
     }
 
     #[test]
