@@ -413,28 +413,14 @@ fn entry_rates(
             .checked_mul(1000)
             .filter(|a| *a > 0)
             .ok_or_else(|| format!("the long-context threshold {k}k tokens is out of range"))?;
-        let mut tier = rates.tokens.clone();
-        for (class, d) in classes {
-            match tier.slot(*class) {
-                Some(slot) => *slot = Some(*d),
-                None if *class == TokenClass::Input => tier.input = *d,
-                None => tier.output = *d,
-            }
-        }
+        let tier = overlay(&rates.tokens, classes);
         rates.tiers.push(Tier {
             above_input_tokens,
             rates: tier,
         });
     }
     for (lower, classes) in range_tiers {
-        let mut tier = rates.tokens.clone();
-        for (class, d) in classes {
-            match tier.slot(class) {
-                Some(slot) => *slot = Some(d),
-                None if class == TokenClass::Input => tier.input = d,
-                None => tier.output = d,
-            }
-        }
+        let tier = overlay(&rates.tokens, &classes);
         rates.tiers.push(Tier {
             above_input_tokens: lower,
             rates: tier,
@@ -472,6 +458,20 @@ fn entry_rates(
         }
     }
     Ok(Some(rates))
+}
+
+/// `standard` with the rates of `classes` in place of its own: a tier's rates, a rate the tier
+/// leaves out being the standard one (the provider does not change it).
+fn overlay(standard: &TokenRates, classes: &ClassRates) -> TokenRates {
+    let mut rates = standard.clone();
+    for (class, d) in classes {
+        match rates.slot(*class) {
+            Some(slot) => *slot = Some(*d),
+            None if *class == TokenClass::Input => rates.input = *d,
+            None => rates.output = *d,
+        }
+    }
+    rates
 }
 
 /// `tiered_pricing`: `[{"input_cost_per_token": .., "output_cost_per_token": ..,
