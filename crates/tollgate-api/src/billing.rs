@@ -14,6 +14,7 @@
 //! credits and settings, `reports.rs` the usage and cost reports, all re-exported here.
 
 mod accounts;
+pub mod prepaid;
 mod reports;
 
 pub use accounts::*;

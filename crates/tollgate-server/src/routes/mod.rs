@@ -90,7 +90,7 @@ impl Api {
 
 /// Every route: the axum router (without state, fallbacks or layers) and its document.
 pub(crate) fn api() -> (Router<AppState>, OpenApi) {
-    use HttpMethod::{Get, Post, Put};
+    use HttpMethod::{Get, Post};
     let api = Api {
         router: OpenApiRouter::with_openapi(crate::openapi::base()),
         aliases: Vec::new(),
@@ -173,35 +173,15 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         billing::limits,
     )
     .routes(routes!(billing::accounts::balance))
-    .alias(
-        Get,
-        "/api/billing/balance",
-        "/api/v1/billing/balance",
-        billing::accounts::balance,
-    )
+    .routes(routes!(billing::prepaid::balance))
     .routes(routes!(billing::accounts::history))
-    .alias(
-        Get,
-        "/api/billing/history",
-        "/api/v1/billing/history",
-        billing::accounts::history,
-    )
+    .routes(routes!(billing::prepaid::history))
     .routes(routes!(billing::credits::topup))
-    .alias(
-        Post,
-        "/api/billing/topup",
-        "/api/v1/billing/topup",
-        billing::credits::topup,
-    )
+    .routes(routes!(billing::prepaid::topup))
     .routes(routes!(billing::credits::refund))
     .routes(routes!(billing::credits::adjustment))
     .routes(routes!(billing::accounts::settings))
-    .alias(
-        Put,
-        "/api/billing/settings",
-        "/api/v1/billing/settings",
-        billing::accounts::settings,
-    )
+    .routes(routes!(billing::prepaid::settings))
     .routes(routes!(billing::reports::usage))
     .alias(
         Get,

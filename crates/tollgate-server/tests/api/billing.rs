@@ -68,10 +68,9 @@ async fn log_usage(app: &TestApp, body: Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_billing_route_answers_at_its_canonical_and_its_seed_path() {
     for app in TestApp::all().await {
+        // The prepaid service's own paths answer in its shapes: see prepaid_shapes.rs.
         for (canonical, seed) in [
             ("/api/v1/billing/limits", "/billing/limits"),
-            ("/api/v1/billing/balance", "/api/billing/balance"),
-            ("/api/v1/billing/history", "/api/billing/history"),
             ("/api/v1/billing/usage", "/billing/usage"),
             ("/api/v1/billing/cost-report", "/billing/cost-report"),
         ] {
@@ -80,25 +79,36 @@ async fn every_billing_route_answers_at_its_canonical_and_its_seed_path() {
             assert_eq!(a.status, 200, "{canonical}: {}", a.body);
             assert_eq!(a.body, b.body, "{seed} answers as {canonical}");
         }
-        for path in ["/api/v1/billing/topup", "/api/billing/topup"] {
-            let r = app.post(path, &json!({"amount": "1"})).await;
+        for (path, body) in [
+            ("/api/v1/billing/topup", json!({"amount": "1"})),
+            ("/api/billing/topup", json!({"amount_usd": 1})),
+        ] {
+            let r = app.post(path, &body).await;
             assert_eq!(r.status, 200, "{path}: {}", r.body);
         }
-        let r = app.get("/api/billing/balance").await;
+        let r = app.get("/api/v1/billing/balance").await;
         assert_eq!(r.body["balance_usd"], "2.000000000", "{}", app.engine());
         for (path, plan) in [("/api/v1/billing/plan", "growth"), ("/billing/plan", "pro")] {
             let r = app.post(path, &json!({ "plan": plan })).await;
             assert_eq!(r.status, 200, "{path}: {}", r.body);
             assert_eq!(r.body["plan"], plan);
         }
-        for (path, limit) in [
-            ("/api/v1/billing/settings", "20"),
-            ("/api/billing/settings", "30"),
-        ] {
-            let r = put(&app, path, &json!({ "daily_limit": limit })).await;
-            assert_eq!(r.status, 200, "{path}: {}", r.body);
-            assert_eq!(r.body["limits"]["daily_usd"], format!("{limit}.000000000"));
-        }
+        let r = put(
+            &app,
+            "/api/v1/billing/settings",
+            &json!({ "daily_limit": "20" }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["limits"]["daily_usd"], "20.000000000");
+        let r = put(
+            &app,
+            "/api/billing/settings",
+            &json!({ "daily_limit_usd": 30 }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["billing"]["limits"]["daily_usd"], json!(30.0));
         let r = app
             .post("/api/v1/billing/refund", &json!({"amount": "1"}))
             .await;
@@ -291,7 +301,7 @@ async fn a_repeated_top_up_with_the_same_idempotency_key_is_posted_once() {
         let (first, h1) = post("/api/v1/billing/topup", body.clone()).await;
         assert_eq!(first.status, 200, "{}", first.body);
         assert!(h1.get("idempotent-replayed").is_none());
-        let (second, h2) = post("/api/billing/topup", body.clone()).await;
+        let (second, h2) = post("/api/v1/billing/topup", body.clone()).await;
         assert_eq!(second.status, 200, "{}", second.body);
         assert_eq!(
             h2.get("idempotent-replayed").map(|v| v.as_bytes()),
@@ -385,9 +395,11 @@ async fn history_pages_newest_first_and_filters_by_type_and_time() {
             all.body["pagination"],
             json!({"limit": 50, "offset": 0, "count": 4, "total": 4, "has_more": false})
         );
-        let page1 = app.get("/api/billing/history?user_id=carol&limit=3").await;
+        let page1 = app
+            .get("/api/v1/billing/history?user_id=carol&limit=3")
+            .await;
         let page2 = app
-            .get("/api/billing/history?user_id=carol&limit=3&offset=3")
+            .get("/api/v1/billing/history?user_id=carol&limit=3&offset=3")
             .await;
         assert_eq!(page1.body["pagination"]["count"], 3, "{}", app.engine());
         assert_eq!(page1.body["pagination"]["total"], 4);
@@ -468,7 +480,7 @@ async fn settings_change_limits_and_null_removes_one() {
         );
         let r = put(
             &app,
-            "/api/billing/settings",
+            "/api/v1/billing/settings",
             &json!({"user_id": "dave", "monthly_limit": null, "is_active": false,
                     "billing_enabled": false}),
         )
@@ -592,7 +604,7 @@ async fn a_top_up_in_hryvnias_shows_as_balance_uah() {
         )
         .await;
         assert_eq!(t["currency"], "UAH");
-        let b = app.get("/api/billing/balance?user_id=olena").await;
+        let b = app.get("/api/v1/billing/balance?user_id=olena").await;
         assert_eq!(b.body["balance_uah"], "100.250000000", "{}", app.engine());
         assert_eq!(b.body["balance_usd"], "0.000000000");
         let currencies: Vec<&String> = b.body["balances"]

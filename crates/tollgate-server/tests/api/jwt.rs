@@ -99,24 +99,32 @@ async fn an_hs256_token_for_alice_reads_alices_balance_history_and_usage() {
         top_up(&app, "bob", "7").await;
         let token = token_for(&app, "alice");
         let by_key = app.get("/api/v1/billing/balance?user_id=alice").await;
-        for path in ["/api/v1/billing/balance", "/api/billing/balance"] {
-            let r = get_bearer(&app, &token, path).await;
-            assert_eq!(r.status, 200, "{}: {path}: {}", app.engine(), r.body);
-            assert_eq!(r.body["user_id"], "alice");
-            assert_eq!(r.body["balance_usd"], "5.000000000");
-            assert_eq!(r.body, by_key.body, "the same view an API key gets");
-        }
+        let r = get_bearer(&app, &token, "/api/v1/billing/balance").await;
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        assert_eq!(r.body["user_id"], "alice");
+        assert_eq!(r.body["balance_usd"], "5.000000000");
+        assert_eq!(r.body, by_key.body, "the same view an API key gets");
+        // The prepaid service's path, in its shape, for the token's own account.
+        let r = get_bearer(&app, &token, "/api/billing/balance").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["success"], true);
+        assert_eq!(r.body["billing"]["user_id"], "alice");
+        assert_eq!(r.body["billing"]["balance_usd"], json!(5.0));
         let r = get_bearer(&app, &token, "/api/v1/billing/balance?user_id=alice").await;
         assert_eq!(r.status, 200, "naming oneself is fine: {}", r.body);
         assert_eq!(r.body["balance_usd"], "5.000000000");
-        for path in ["/api/v1/billing/history", "/api/billing/history"] {
-            let r = get_bearer(&app, &token, path).await;
-            assert_eq!(r.status, 200, "{path}: {}", r.body);
-            assert_eq!(r.body["user_id"], "alice");
-            let entries = r.body["transactions"].as_array().expect("entries");
-            assert_eq!(entries.len(), 1, "bob's top-up is not alice's");
-            assert_eq!(entries[0]["amount"], "5.000000000");
-        }
+        let r = get_bearer(&app, &token, "/api/v1/billing/history").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["user_id"], "alice");
+        let entries = r.body["transactions"].as_array().expect("entries");
+        assert_eq!(entries.len(), 1, "bob's top-up is not alice's");
+        assert_eq!(entries[0]["amount"], "5.000000000");
+        let r = get_bearer(&app, &token, "/api/billing/history").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let entries = r.body["transactions"].as_array().expect("entries");
+        assert_eq!(entries.len(), 1, "bob's top-up is not alice's");
+        assert_eq!(entries[0]["user_id"], "alice");
+        assert_eq!(entries[0]["amount_usd"], json!(5.0));
         for path in ["/api/v1/billing/usage", "/billing/usage?period=day"] {
             let r = get_bearer(&app, &token, path).await;
             assert_eq!(r.status, 200, "{path}: {}", r.body);
@@ -273,8 +281,11 @@ async fn a_jwt_user_gets_403_everywhere_but_their_own_account() {
         let posts = [
             ("/api/v1/log", log.clone()),
             ("/api/v1/log/batch", json!({"events": [log]})),
-            ("/api/v1/billing/topup", credit.clone()),
-            ("/api/billing/topup", credit),
+            ("/api/v1/billing/topup", credit),
+            (
+                "/api/billing/topup",
+                json!({"amount_usd": 100, "user_id": "alice"}),
+            ),
             ("/api/v1/billing/plan", json!({"plan": "pro"})),
             (
                 "/api/v1/receipts/generate",

@@ -23,6 +23,7 @@ mod mcp_refresh;
 mod mcp_tools;
 mod openapi;
 mod plans;
+mod prepaid_shapes;
 mod pricing_golden;
 mod raw;
 mod reads;

@@ -325,10 +325,10 @@ async fn the_server_serves_its_document_and_a_page_that_reads_it() {
                 "{method} {path} is not documented"
             );
         }
-        let alias = &doc["paths"]["/api/billing/balance"]["get"];
+        let alias = &doc["paths"]["/billing/usage"]["get"];
         assert!(alias["description"]
             .as_str()
-            .is_some_and(|d| d.starts_with("Alias of `GET /api/v1/billing/balance`")));
+            .is_some_and(|d| d.starts_with("Alias of `GET /api/v1/billing/usage`")));
 
         let page = http
             .get(format!("{}/docs", app.base))

@@ -361,7 +361,7 @@ async fn a_credit_with_an_unknown_field_leaves_every_balance_alone() {
             ),
             (
                 "/api/billing/topup",
-                json!({"amount": "1", "user_id": "u", "descripton": "x"}),
+                json!({"amount_usd": 1, "user_id": "u", "descripton": "x"}),
                 "descripton",
                 "description",
             ),
@@ -397,10 +397,20 @@ async fn plan_settings_and_webhooks_with_an_unknown_field_change_nothing() {
         }
         assert_eq!(app.get("/api/v1/billing/limits").await.body["plan"], plan);
 
-        for path in ["/api/v1/billing/settings", "/api/billing/settings"] {
-            let body = json!({"user_id": "erin", "daily_limit": "1", "montly_limit": "2"});
+        for (path, body, suggestion) in [
+            (
+                "/api/v1/billing/settings",
+                json!({"user_id": "erin", "daily_limit": "1", "montly_limit": "2"}),
+                "monthly_limit",
+            ),
+            (
+                "/api/billing/settings",
+                json!({"user_id": "erin", "daily_limit_usd": 1, "montly_limit": 2}),
+                "monthly_limit_usd",
+            ),
+        ] {
             let r = put(&app, path, &body).await;
-            assert_unknown(&r, "montly_limit", Some("monthly_limit"));
+            assert_unknown(&r, "montly_limit", Some(suggestion));
         }
         let erin = app.db.store.account(&app.tenant_id, "erin").await;
         assert!(erin.expect("account").is_none(), "{}", app.engine());

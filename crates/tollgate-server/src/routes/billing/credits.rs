@@ -23,7 +23,7 @@ use crate::extract::Body;
 use crate::state::AppState;
 
 /// The header that marks an answer repeated from the first request with its Idempotency-Key.
-const REPLAYED: &str = "idempotent-replayed";
+pub(super) const REPLAYED: &str = "idempotent-replayed";
 
 /// A currency code, or `default` when absent.
 fn currency(value: Option<&Loose>, default: &Currency) -> Result<Currency, ApiError> {
@@ -39,7 +39,7 @@ fn currency(value: Option<&Loose>, default: &Currency) -> Result<Currency, ApiEr
 }
 
 /// The `Idempotency-Key` header: 1 to 255 printable ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -160,7 +160,25 @@ async fn credit(
     b: CreditBody,
     kind: LedgerKind,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(headers)?;
+    let (credited, replayed) = post(state, auth, idempotency_key(headers)?, b, kind).await?;
+    let mut response = Json(credited).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Posts a credit: the ledger entry and the account after it, and whether it was posted
+/// before under the same idempotency key.
+pub(super) async fn post(
+    state: &AppState,
+    auth: &Auth,
+    idempotency_key: Option<String>,
+    b: CreditBody,
+    kind: LedgerKind,
+) -> Result<(Credited, bool), ApiError> {
     let user_id = body_user(b.user_id.as_deref())?;
     let amount = amount("amount", b.amount.as_ref(), false)?;
     let defaults = &state.billing().defaults;
@@ -219,15 +237,9 @@ async fn credit(
     };
     let (entry, replayed) = state.store().post_credit(&credit, defaults).await?;
     let balance = balance_view(state, &auth.tenant_id, &entry.user_id).await?;
-    let mut response = Json(Credited {
+    let credited = Credited {
         balance,
         transaction: entry_view(&entry),
-    })
-    .into_response();
-    if replayed {
-        response
-            .headers_mut()
-            .insert(REPLAYED, HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    };
+    Ok((credited, replayed))
 }

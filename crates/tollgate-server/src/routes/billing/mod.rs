@@ -11,6 +11,7 @@
 
 pub(super) mod accounts;
 pub(super) mod credits;
+pub(super) mod prepaid;
 pub(super) mod reports;
 
 use axum::extract::State;
@@ -40,13 +41,41 @@ fn body_user(user_id: Option<&str>) -> Result<String, ApiError> {
 
 /// Reads an amount sent as a JSON string holding a plain decimal with at most nine places.
 fn amount(field: &str, value: Option<&Loose>, zero_ok: bool) -> Result<Nanos, ApiError> {
+    read_amount(field, value, zero_ok, false)
+}
+
+/// Reads an amount sent as a JSON string or, where `numbers` (the paths of the systems
+/// Tollgate replaces, whose clients send numbers), a JSON number: either way from its
+/// decimal text, never through a float, with at most nine places.
+fn read_amount(
+    field: &str,
+    value: Option<&Loose>,
+    zero_ok: bool,
+    numbers: bool,
+) -> Result<Nanos, ApiError> {
     let bad = |why: String| {
         ApiError::new(ErrorCode::InvalidAmount, format!("{field} {why}")).with_field(field)
     };
-    let example = "a decimal string such as \"10\" or \"0.5\"";
+    let example = if numbers {
+        "a decimal number such as 10.00 or \"10.00\""
+    } else {
+        "a decimal string such as \"10\" or \"0.5\""
+    };
+    let scientific;
     let text = match value {
         Some(Loose::Text(s)) => s.trim(),
         None => return Err(bad(format!("is required: {example}"))),
+        Some(Loose::Number(n)) if numbers => {
+            // A JSON number may use an exponent (1e-3): its exact decimal value.
+            if n.contains(['e', 'E']) {
+                scientific = rust_decimal::Decimal::from_scientific(n)
+                    .map_err(|_| bad(format!("'{n}' is out of range")))?
+                    .to_string();
+                scientific.as_str()
+            } else {
+                n.as_str()
+            }
+        }
         Some(Loose::Number(_)) => {
             return Err(bad(format!(
                 "must be {example}, not a JSON number (numbers lose precision)"
