@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InvalidReceipt,
     /// 400: a webhook secret is malformed.
     InvalidSecret,
+    /// 400: a payment provider's webhook signature does not verify.
+    InvalidSignature,
     /// 400: `X-Tenant-Id` is malformed.
     InvalidTenant,
     /// 400: a webhook URL is refused.
@@ -87,7 +89,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidPath,
         ErrorCode::InvalidJson,
@@ -101,6 +103,7 @@ impl ErrorCode {
         ErrorCode::InvalidInput,
         ErrorCode::InvalidReceipt,
         ErrorCode::InvalidSecret,
+        ErrorCode::InvalidSignature,
         ErrorCode::InvalidTenant,
         ErrorCode::InvalidUrl,
         ErrorCode::NoLogs,
@@ -143,6 +146,7 @@ impl ErrorCode {
             | InvalidInput
             | InvalidReceipt
             | InvalidSecret
+            | InvalidSignature
             | InvalidTenant
             | InvalidUrl
             | NoLogs
@@ -180,6 +184,7 @@ impl ErrorCode {
             InvalidInput => "INVALID_INPUT",
             InvalidReceipt => "INVALID_RECEIPT",
             InvalidSecret => "INVALID_SECRET",
+            InvalidSignature => "INVALID_SIGNATURE",
             InvalidTenant => "INVALID_TENANT",
             InvalidUrl => "INVALID_URL",
             NoLogs => "NO_LOGS",

@@ -23,6 +23,7 @@ pub mod error;
 pub mod keys;
 pub mod mcp;
 pub mod operate;
+pub mod payments;
 pub mod plans;
 pub mod receipts;
 pub mod registry;

@@ -10,9 +10,11 @@ use serde::Deserialize;
 
 mod http;
 mod mcp;
+mod payments;
 
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
+pub use payments::{PaymentSettings, StripeSettings};
 
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]
@@ -57,6 +59,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// How the MCP registry reaches tenants' MCP servers.
     pub mcp: McpSettings,
+    /// Payment providers whose webhooks credit accounts.
+    pub payments: PaymentSettings,
 }
 
 /// Retention settings. An age of 0 turns that part off.
@@ -445,6 +449,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             http: HttpSettings::default(),
             mcp: McpSettings::default(),
+            payments: PaymentSettings::default(),
         }
     }
 }
@@ -512,6 +517,7 @@ impl fmt::Debug for Settings {
             .field("webhooks", &self.webhooks)
             .field("http", &self.http)
             .field("mcp", &self.mcp)
+            .field("payments", &self.payments)
             .finish()
     }
 }

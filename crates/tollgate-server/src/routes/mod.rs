@@ -24,6 +24,7 @@ mod export_receipt;
 mod keys;
 mod logs;
 mod mcp;
+mod payments;
 mod plans;
 mod pricing;
 mod receipts;
@@ -154,6 +155,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(transparency::consistency))
     .routes(routes!(transparency::entries))
     .routes(routes!(transparency::log_proof))
+    .routes(routes!(payments::stripe))
     .routes(routes!(authorize::authorize))
     .routes(routes!(authorize::release))
     .routes(routes!(plans::list))

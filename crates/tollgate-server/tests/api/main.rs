@@ -22,6 +22,7 @@ mod mcp_flows;
 mod mcp_refresh;
 mod mcp_tools;
 mod openapi;
+mod payments;
 mod plans;
 mod prepaid_shapes;
 mod pricing_golden;

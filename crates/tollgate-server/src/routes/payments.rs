@@ -1,0 +1,381 @@
+//! Payments in: a payment provider's webhook credits (or, for a refund, debits) an account
+//! of the tenant the endpoint is configured for. The provider's signature is checked before
+//! anything is read; a payment is posted once, however often its events arrive.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use tollgate_api::payments::{PaymentOutcome, PaymentReceived};
+use tollgate_api::ErrorCode;
+use tollgate_core::time::now_us;
+use tollgate_core::{Currency, Nanos};
+use tollgate_store::{LedgerKind, NewCredit, StoreError};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Stripe's currencies without minor units, and with three: an amount in the smallest unit
+/// is scaled by these (every other currency has two decimals).
+const ZERO_DECIMAL: [&str; 16] = [
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+const THREE_DECIMAL: [&str; 5] = ["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// An amount in a currency's smallest unit (Stripe's `amount`), as nanos.
+pub(crate) fn minor_units(amount: i64, currency: &Currency) -> Option<Nanos> {
+    let c = currency.as_str();
+    let scale: i64 = if ZERO_DECIMAL.contains(&c) {
+        1_000_000_000
+    } else if THREE_DECIMAL.contains(&c) {
+        1_000_000
+    } else {
+        10_000_000
+    };
+    amount.checked_mul(scale).filter(|n| *n >= 0).map(Nanos)
+}
+
+fn bad_signature(why: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidSignature,
+        format!("Stripe-Signature does not verify: {why}"),
+    )
+    .with_field("Stripe-Signature")
+}
+
+/// Checks a `Stripe-Signature` header (`t=…,v1=…[,v1=…]`) over `body`: HMAC-SHA256 with the
+/// endpoint secret of `"{t}.{body}"`, hex, equal in constant time to one of the `v1`
+/// signatures, with `t` within `tolerance` seconds of `now`.
+pub(crate) fn verify_stripe(
+    header: &str,
+    body: &[u8],
+    secret: &str,
+    tolerance: u64,
+    now_s: i64,
+) -> Result<(), ApiError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", sig)) => signatures.push(sig),
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or_else(|| bad_signature("no timestamp (t=)"))?;
+    if signatures.is_empty() {
+        return Err(bad_signature("no v1 signature"));
+    }
+    if now_s.abs_diff(t) > tolerance {
+        return Err(bad_signature(&format!(
+            "its timestamp is more than {tolerance} seconds from now"
+        )));
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| bad_signature("the endpoint secret is unusable"))?;
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    let matches = signatures
+        .iter()
+        .any(|sig| hex::decode(sig).is_ok_and(|given| mac.clone().verify_slice(&given).is_ok()));
+    if matches {
+        Ok(())
+    } else {
+        Err(bad_signature("no v1 signature matches the endpoint secret"))
+    }
+}
+
+/// What a Stripe event asks of the ledger.
+#[derive(Debug, PartialEq)]
+enum Move {
+    /// Credit the account.
+    Credit { payment: String, amount: i64 },
+    /// Debit it by a refund (`total` refunded so far on the charge).
+    Refund {
+        payment: String,
+        amount: i64,
+        total: i64,
+    },
+    /// Nothing: why.
+    Nothing(String),
+}
+
+fn text<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
+    o.get(key).and_then(Value::as_str)
+}
+
+/// Reads what an event of `kind` with `object` moves.
+fn stripe_move(kind: &str, object: &Value, previous: Option<&Value>) -> Result<Move, ApiError> {
+    let int = |key: &str| {
+        object.get(key).and_then(Value::as_i64).ok_or_else(|| {
+            ApiError::invalid_field(
+                &format!("data.object.{key}"),
+                format!("data.object.{key} must be a whole number of the currency's smallest unit"),
+            )
+        })
+    };
+    let id = |key: &str| {
+        text(object, key).map(str::to_string).ok_or_else(|| {
+            ApiError::invalid_field(
+                &format!("data.object.{key}"),
+                format!("data.object.{key} is missing"),
+            )
+        })
+    };
+    Ok(match kind {
+        "checkout.session.completed" => {
+            if text(object, "payment_status") != Some("paid") {
+                return Ok(Move::Nothing(
+                    "the checkout session is not paid yet (payment_status is not \"paid\")".into(),
+                ));
+            }
+            let payment = text(object, "payment_intent")
+                .map(str::to_string)
+                .map_or_else(|| id("id"), Ok)?;
+            Move::Credit {
+                payment,
+                amount: int("amount_total")?,
+            }
+        }
+        "payment_intent.succeeded" => Move::Credit {
+            payment: id("id")?,
+            amount: int("amount_received")?,
+        },
+        "charge.refunded" => {
+            let total = int("amount_refunded")?;
+            let before = previous
+                .and_then(|p| p.get("amount_refunded"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let payment = text(object, "payment_intent")
+                .map(str::to_string)
+                .map_or_else(|| id("id"), Ok)?;
+            Move::Refund {
+                payment,
+                amount: total - before,
+                total,
+            }
+        }
+        other => Move::Nothing(format!("event type {other} moves no money")),
+    })
+}
+
+/// Stripe webhook
+///
+/// A Stripe event, verified by its `Stripe-Signature` against `payments.stripe.endpoint_secret`
+/// before anything is read. `checkout.session.completed` (paid) and
+/// `payment_intent.succeeded` credit the account named by the object's `metadata.user_id`
+/// (none: the tenant's own) in its currency; `charge.refunded` debits what was refunded since
+/// the last refund event. A payment is credited once, whichever of its events arrives and
+/// however often; other event types are acknowledged and ignored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/stripe",
+    tag = "billing",
+    operation_id = "payments_stripe",
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe sends it")),
+    request_body(content = Object, description = "A Stripe event, as Stripe sends it"),
+    responses(
+        (status = 200, description = "Received: what it posted, or why nothing", body = PaymentReceived),
+        (status = 400, description = "The signature does not verify (`INVALID_SIGNATURE`) or the body is not a Stripe event; nothing is posted"),
+        (status = 404, description = "Stripe payments are not configured"),
+        (status = 422, description = "A money event lacks an amount, currency or id, naming it"),
+    ),
+    security(()),
+)]
+pub async fn stripe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PaymentReceived>, ApiError> {
+    let settings = &state.settings().payments.stripe;
+    let (Some(secret), Some(tenant)) =
+        (settings.endpoint_secret.as_ref(), settings.tenant.as_ref())
+    else {
+        return Err(ApiError::not_found(
+            "Stripe payment endpoint (payments.stripe)",
+        ));
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad_signature("the header is missing"))?;
+    verify_stripe(
+        header,
+        &body,
+        secret.expose_secret(),
+        settings.tolerance_seconds,
+        now_us().div_euclid(1_000_000),
+    )?;
+    let event: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the event is not JSON: {e}"),
+        )
+    })?;
+    let event_id = text(&event, "id")
+        .ok_or_else(|| ApiError::invalid_field("id", "a Stripe event has an id"))?
+        .to_string();
+    let event_type = text(&event, "type")
+        .ok_or_else(|| ApiError::invalid_field("type", "a Stripe event has a type"))?
+        .to_string();
+    let object = event
+        .pointer("/data/object")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let answer = |outcome, transaction_id, reason| PaymentReceived {
+        received: true,
+        event_id: event_id.clone(),
+        event_type: event_type.clone(),
+        outcome,
+        transaction_id,
+        reason,
+    };
+    let (kind, payment, amount, debit, key) = match stripe_move(
+        &event_type,
+        &object,
+        event.pointer("/data/previous_attributes"),
+    )? {
+        Move::Nothing(why) => return Ok(Json(answer(PaymentOutcome::Ignored, None, Some(why)))),
+        Move::Credit { payment, amount } => {
+            let key = format!("stripe:payment:{payment}");
+            (LedgerKind::Topup, payment, amount, false, key)
+        }
+        Move::Refund {
+            payment,
+            amount,
+            total,
+        } => {
+            let key = format!("stripe:refund:{payment}:{total}");
+            (LedgerKind::Adjustment, payment, amount, true, key)
+        }
+    };
+    let currency = text(&object, "currency")
+        .ok_or_else(|| {
+            ApiError::invalid_field("data.object.currency", "data.object.currency is missing")
+        })
+        .and_then(|c| {
+            Currency::try_from(c.to_ascii_uppercase())
+                .map_err(|e| ApiError::invalid_field("data.object.currency", e))
+        })?;
+    let nanos = minor_units(amount, &currency)
+        .filter(|n| n.0 > 0)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "data.object",
+                format!("the amount {amount} is not a positive amount of {currency}"),
+            )
+        })?;
+    let user_id = object
+        .pointer("/metadata/user_id")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    let tenant_id = state
+        .store()
+        .find_tenant(tenant)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("payments.stripe.tenant '{tenant}' names no tenant"),
+            )
+        })?
+        .id;
+    let mut metadata = Map::new();
+    metadata.insert("stripe_event_id".into(), Value::String(event_id.clone()));
+    metadata.insert(
+        "stripe_event_type".into(),
+        Value::String(event_type.clone()),
+    );
+    let description = if debit {
+        format!("Stripe refund of {payment}")
+    } else {
+        format!("Stripe payment {payment}")
+    };
+    // The hash covers what the payment is, not which of its events carried it, so a second
+    // event of the same payment is a repeat, not a conflict.
+    let understood = json!({"user_id": user_id, "amount": nanos.to_string(), "currency": currency,
+                            "debit": debit, "payment": payment});
+    let mut hasher = Sha256::new();
+    hasher.update(understood.to_string().as_bytes());
+    let credit = NewCredit {
+        tenant_id,
+        user_id,
+        kind,
+        amount: nanos,
+        delta: if debit { Nanos(-nanos.0) } else { nanos },
+        currency,
+        description: Some(description),
+        payment_provider: Some("stripe".into()),
+        payment_id: Some(payment),
+        log_id: None,
+        metadata,
+        idempotency_key: Some(key),
+        request_hash: hex::encode(hasher.finalize()),
+        balance_low: state.billing().balance_low,
+    };
+    match state
+        .store()
+        .post_credit(&credit, &state.billing().defaults)
+        .await
+    {
+        Ok((entry, replayed)) => {
+            let outcome = if replayed {
+                PaymentOutcome::AlreadyPosted
+            } else {
+                PaymentOutcome::Posted
+            };
+            Ok(Json(answer(outcome, Some(entry.id), None)))
+        }
+        // The same payment posted before with another amount: the first stands.
+        Err(StoreError::Conflict(why)) => Ok(Json(answer(
+            PaymentOutcome::AlreadyPosted,
+            None,
+            Some(format!("the payment was posted before; {why}")),
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(secret: &str, t: i64, body: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(format!("{t}.{body}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn a_stripe_signature_verifies_with_any_of_its_v1_signatures_within_the_tolerance() {
+        let body = r#"{"id":"evt_1"}"#;
+        let good = sign("whsec_abc", 1000, body);
+        let header = format!("t=1000,v1=deadbeef,v1={good},v0=ignored");
+        assert!(verify_stripe(&header, body.as_bytes(), "whsec_abc", 300, 1200).is_ok());
+        assert!(verify_stripe(&header, body.as_bytes(), "whsec_other", 300, 1200).is_err());
+        assert!(verify_stripe(&header, b"{}", "whsec_abc", 300, 1200).is_err());
+        assert!(
+            verify_stripe(&header, body.as_bytes(), "whsec_abc", 300, 1400).is_err(),
+            "too old"
+        );
+        assert!(verify_stripe("v1=abc", body.as_bytes(), "whsec_abc", 300, 1000).is_err());
+    }
+
+    #[test]
+    fn minor_units_follow_the_currencys_decimals() {
+        let c = |s: &str| Currency::try_from(s.to_string()).expect("currency");
+        assert_eq!(minor_units(1000, &c("USD")), Some(Nanos(10_000_000_000)));
+        assert_eq!(minor_units(1000, &c("JPY")), Some(Nanos(1_000_000_000_000)));
+        assert_eq!(minor_units(1000, &c("KWD")), Some(Nanos(1_000_000_000)));
+        assert_eq!(minor_units(i64::MAX, &c("USD")), None);
+    }
+}

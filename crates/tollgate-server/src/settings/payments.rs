@@ -1,0 +1,35 @@
+//! Payments in: the payment providers whose webhooks credit accounts.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Payment providers. Each is off until its secret is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Stripe webhooks (`POST /api/v1/payments/stripe`).
+    pub stripe: StripeSettings,
+}
+
+/// One Stripe webhook endpoint, crediting one tenant's accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The endpoint's signing secret (`whsec_...`), from the Stripe dashboard; unset, the
+    /// route answers 404.
+    pub endpoint_secret: Option<SecretString>,
+    /// The tenant whose accounts the payments credit (its name or id).
+    pub tenant: Option<String>,
+    /// How old a signature's timestamp may be, in seconds (Stripe's default: 300).
+    pub tolerance_seconds: u64,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        StripeSettings {
+            endpoint_secret: None,
+            tenant: None,
+            tolerance_seconds: 300,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Payments in over HTTP: Stripe webhook events, signed as Stripe signs them, credit and
+//! debit accounts once each, and nothing else moves money.
+
+use hmac::{Hmac, Mac};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::support::{assert_error, TestApp};
+
+const SECRET: &str = "whsec_test_0123456789abcdef";
+
+fn with_stripe(s: &mut tollgate_server::Settings) {
+    s.payments.stripe.endpoint_secret = Some(SecretString::from(SECRET));
+    s.payments.stripe.tenant = Some("default".into());
+}
+
+/// Posts `event` signed with `secret` at `t` (Unix seconds), as Stripe does.
+async fn deliver(app: &TestApp, event: &Value, secret: &str, t: i64) -> (u16, Value) {
+    let body = event.to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/payments/stripe", app.base))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", format!("t={t},v1={signature}"))
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    let value = resp.json().await.unwrap_or(Value::Null);
+    (status, value)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn event(id: &str, kind: &str, object: Value) -> Value {
+    json!({"id": id, "object": "event", "type": kind, "data": {"object": object}})
+}
+
+async fn balance(app: &TestApp, user: &str) -> (Value, Value) {
+    let b = app
+        .get(&format!("/api/v1/billing/balance?user_id={user}"))
+        .await
+        .body;
+    (b["balance_usd"].clone(), b["balance_uah"].clone())
+}
+
+#[tokio::test]
+async fn a_paid_stripe_checkout_credits_its_user_once_and_a_refund_debits_what_was_refunded() {
+    for app in TestApp::all_with(with_stripe).await {
+        let checkout = event(
+            "evt_1",
+            "checkout.session.completed",
+            json!({"id": "cs_1", "object": "checkout.session", "amount_total": 2000,
+                   "currency": "usd", "payment_status": "paid", "payment_intent": "pi_1",
+                   "metadata": {"user_id": "alice"}}),
+        );
+        let (status, r) = deliver(&app, &checkout, SECRET, now()).await;
+        assert_eq!(status, 200, "{}: {r}", app.engine());
+        assert_eq!(r["outcome"], "posted");
+        assert_eq!(balance(&app, "alice").await.0, "20.000000000");
+
+        // The event again, and the same payment's other event: nothing new.
+        for again in [
+            checkout.clone(),
+            event(
+                "evt_2",
+                "payment_intent.succeeded",
+                json!({"id": "pi_1", "object": "payment_intent", "amount_received": 2000,
+                       "currency": "usd", "metadata": {"user_id": "alice"}}),
+            ),
+        ] {
+            let (status, r) = deliver(&app, &again, SECRET, now()).await;
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(r["outcome"], "already_posted", "{r}");
+        }
+        assert_eq!(balance(&app, "alice").await.0, "20.000000000");
+
+        // Two partial refunds: each debits what it added to the refunded total.
+        let refund = |id: &str, total: i64, before: i64| {
+            json!({"id": id, "object": "event", "type": "charge.refunded", "data": {
+                "object": {"id": "ch_1", "object": "charge", "amount_refunded": total,
+                           "currency": "usd", "payment_intent": "pi_1",
+                           "metadata": {"user_id": "alice"}},
+                "previous_attributes": {"amount_refunded": before}}})
+        };
+        for (e, balance_after) in [
+            (refund("evt_3", 500, 0), "15.000000000"),
+            (refund("evt_4", 800, 500), "12.000000000"),
+            (refund("evt_4", 800, 500), "12.000000000"),
+        ] {
+            let (status, r) = deliver(&app, &e, SECRET, now()).await;
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(balance(&app, "alice").await.0, balance_after, "{r}");
+        }
+        let history = app.get("/api/v1/billing/history?user_id=alice").await.body;
+        let kinds: Vec<&str> = history["transactions"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|t| t["type"].as_str().expect("type"))
+            .collect();
+        assert_eq!(kinds, ["adjustment", "adjustment", "topup"]);
+        assert_eq!(history["transactions"][2]["payment_id"], "pi_1");
+        assert_eq!(history["transactions"][2]["payment_provider"], "stripe");
+
+        // A payment in hryvnias, in kopiykas.
+        let uah = event(
+            "evt_5",
+            "payment_intent.succeeded",
+            json!({"id": "pi_2", "amount_received": 10050, "currency": "uah",
+                   "metadata": {"user_id": "alice"}}),
+        );
+        let (status, _) = deliver(&app, &uah, SECRET, now()).await;
+        assert_eq!(status, 200);
+        assert_eq!(balance(&app, "alice").await.1, "100.500000000");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_or_stale_signature_posts_nothing_and_other_events_move_no_money() {
+    for app in TestApp::all_with(with_stripe).await {
+        let paid = event(
+            "evt_1",
+            "payment_intent.succeeded",
+            json!({"id": "pi_9", "amount_received": 1000, "currency": "usd",
+                   "metadata": {"user_id": "bob"}}),
+        );
+        let (status, r) = deliver(&app, &paid, "whsec_not_the_secret", now()).await;
+        assert_eq!(status, 400, "{r}");
+        assert_eq!(r["error"]["code"], "INVALID_SIGNATURE");
+        let (status, _) = deliver(&app, &paid, SECRET, now() - 3600).await;
+        assert_eq!(status, 400, "an hour-old signature is a replay");
+        assert_eq!(balance(&app, "bob").await.0, "0.000000000");
+
+        for (e, why) in [
+            (
+                event("evt_2", "customer.created", json!({"id": "cus_1"})),
+                "moves no money",
+            ),
+            (
+                event(
+                    "evt_3",
+                    "checkout.session.completed",
+                    json!({"id": "cs_2", "amount_total": 500, "currency": "usd",
+                           "payment_status": "unpaid", "metadata": {"user_id": "bob"}}),
+                ),
+                "not paid",
+            ),
+        ] {
+            let (status, r) = deliver(&app, &e, SECRET, now()).await;
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(r["outcome"], "ignored");
+            assert!(r["reason"].as_str().is_some_and(|s| s.contains(why)), "{r}");
+        }
+        let (status, r) = deliver(
+            &app,
+            &event(
+                "evt_4",
+                "payment_intent.succeeded",
+                json!({"id": "pi_3", "currency": "usd"}),
+            ),
+            SECRET,
+            now(),
+        )
+        .await;
+        assert_eq!(status, 422, "{r}");
+        assert_eq!(r["error"]["field"], "data.object.amount_received");
+        assert_eq!(balance(&app, "bob").await.0, "0.000000000");
+    }
+}
+
+#[tokio::test]
+async fn without_a_configured_secret_the_stripe_endpoint_is_not_there() {
+    for app in TestApp::all().await {
+        let r = app
+            .post("/api/v1/payments/stripe", &json!({"id": "evt_1"}))
+            .await;
+        assert_error(&r, 404, "NOT_FOUND");
+    }
+}
