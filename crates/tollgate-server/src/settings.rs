@@ -14,7 +14,7 @@ mod payments;
 
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
-pub use payments::{PaymentSettings, StripeSettings};
+pub use payments::{PaddleSettings, PaymentSettings, StripeSettings};
 
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]

@@ -410,6 +410,14 @@ pub trait Store: Send + Sync + 'static {
         credit: &NewCredit,
         defaults: &AccountDefaults,
     ) -> Result<(LedgerEntry, bool), StoreError>;
+    /// What the ledger entries naming `provider`'s payment `payment_id` moved, per account
+    /// and currency (none: the payment was never posted).
+    async fn payment_totals(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        payment_id: &str,
+    ) -> Result<Vec<PaymentTotals>, StoreError>;
     /// A page of an account's ledger entries, newest first, and how many `filter` selects.
     async fn ledger(
         &self,

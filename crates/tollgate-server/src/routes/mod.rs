@@ -156,6 +156,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(transparency::entries))
     .routes(routes!(transparency::log_proof))
     .routes(routes!(payments::stripe))
+    .routes(routes!(payments::paddle))
     .routes(routes!(authorize::authorize))
     .routes(routes!(authorize::release))
     .routes(routes!(plans::list))

@@ -229,55 +229,338 @@ pub async fn stripe(
         .pointer("/data/object")
         .cloned()
         .unwrap_or(Value::Null);
-    let answer = |outcome, transaction_id, reason| PaymentReceived {
-        received: true,
-        event_id: event_id.clone(),
-        event_type: event_type.clone(),
-        outcome,
-        transaction_id,
-        reason,
+    let head = Event {
+        provider: "stripe",
+        id: event_id,
+        kind: event_type,
     };
-    let (kind, payment, amount, debit, key) = match stripe_move(
-        &event_type,
+    let money = match stripe_move(
+        &head.kind,
         &object,
         event.pointer("/data/previous_attributes"),
     )? {
-        Move::Nothing(why) => return Ok(Json(answer(PaymentOutcome::Ignored, None, Some(why)))),
-        Move::Credit { payment, amount } => {
-            let key = format!("stripe:payment:{payment}");
-            (LedgerKind::Topup, payment, amount, false, key)
+        Move::Nothing(why) => {
+            return Ok(Json(head.answer(PaymentOutcome::Ignored, None, Some(why))))
         }
+        Move::Credit { payment, amount } => Money {
+            key: format!("stripe:payment:{payment}"),
+            payment,
+            amount,
+            amount_field: "data.object.amount",
+            debit: false,
+        },
         Move::Refund {
             payment,
             amount,
             total,
-        } => {
-            let key = format!("stripe:refund:{payment}:{total}");
-            (LedgerKind::Adjustment, payment, amount, true, key)
-        }
+        } => Money {
+            key: format!("stripe:refund:{payment}:{total}"),
+            payment,
+            amount,
+            amount_field: "data.object.amount_refunded",
+            debit: true,
+        },
     };
-    let currency = text(&object, "currency")
-        .ok_or_else(|| {
-            ApiError::invalid_field("data.object.currency", "data.object.currency is missing")
+    let currency = text(&object, "currency").ok_or_else(|| {
+        ApiError::invalid_field("data.object.currency", "data.object.currency is missing")
+    })?;
+    let user_id = object.pointer("/metadata/user_id").and_then(Value::as_str);
+    post_money(
+        &state,
+        tenant,
+        head,
+        money,
+        ("data.object.currency", currency),
+        user_id,
+    )
+    .await
+}
+
+/// Checks a `Paddle-Signature` header (`ts=…;h1=…[;h1=…]`) over `body`: HMAC-SHA256 with the
+/// secret key of `"{ts}:{body}"`, hex, equal in constant time to one of the `h1` signatures,
+/// with `ts` within `tolerance` seconds of `now`.
+pub(crate) fn verify_paddle(
+    header: &str,
+    body: &[u8],
+    secret: &str,
+    tolerance: u64,
+    now_s: i64,
+) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            format!("Paddle-Signature does not verify: {why}"),
+        )
+        .with_field("Paddle-Signature")
+    };
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(';') {
+        match part.trim().split_once('=') {
+            Some(("ts", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("h1", sig)) => signatures.push(sig),
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or_else(|| bad("no timestamp (ts=)"))?;
+    if signatures.is_empty() {
+        return Err(bad("no h1 signature"));
+    }
+    if now_s.abs_diff(t) > tolerance {
+        return Err(bad(&format!(
+            "its timestamp is more than {tolerance} seconds from now"
+        )));
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| bad("the secret key is unusable"))?;
+    mac.update(format!("{t}:").as_bytes());
+    mac.update(body);
+    let matches = signatures
+        .iter()
+        .any(|sig| hex::decode(sig).is_ok_and(|given| mac.clone().verify_slice(&given).is_ok()));
+    if matches {
+        Ok(())
+    } else {
+        Err(bad("no h1 signature matches the secret key"))
+    }
+}
+
+/// A whole number Paddle writes as a string (`"1050"`), at `path` of `data`.
+fn paddle_amount(data: &Value, path: &str, field: &str) -> Result<i64, ApiError> {
+    data.pointer(path)
+        .and_then(|v| match v {
+            Value::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
         })
-        .and_then(|c| {
-            Currency::try_from(c.to_ascii_uppercase())
-                .map_err(|e| ApiError::invalid_field("data.object.currency", e))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                field,
+                format!("{field} must be a whole number of the currency's smallest unit"),
+            )
+        })
+}
+
+/// Paddle webhook
+///
+/// A Paddle Billing notification, verified by its `Paddle-Signature` against
+/// `payments.paddle.secret_key` before anything is read. `transaction.completed` (and
+/// `transaction.paid`) credit the account named by the transaction's `custom_data.user_id`
+/// (none: the tenant's own) with its grand total; an approved refund adjustment
+/// (`adjustment.created` or `adjustment.updated`, `action` `refund`) debits the account its
+/// transaction credited. Each payment and each refund is posted once; other types are
+/// acknowledged and ignored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/paddle",
+    tag = "billing",
+    operation_id = "payments_paddle",
+    params(("Paddle-Signature" = String, Header, description = "`ts=<unix seconds>;h1=<hex HMAC-SHA256>`, as Paddle sends it")),
+    request_body(content = Object, description = "A Paddle notification, as Paddle sends it"),
+    responses(
+        (status = 200, description = "Received: what it posted, or why nothing", body = PaymentReceived),
+        (status = 400, description = "The signature does not verify (`INVALID_SIGNATURE`) or the body is not JSON; nothing is posted"),
+        (status = 404, description = "Paddle payments are not configured"),
+        (status = 422, description = "A money event lacks an amount, currency or id, naming it"),
+    ),
+    security(()),
+)]
+pub async fn paddle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PaymentReceived>, ApiError> {
+    let settings = &state.settings().payments.paddle;
+    let (Some(secret), Some(tenant)) = (settings.secret_key.as_ref(), settings.tenant.as_ref())
+    else {
+        return Err(ApiError::not_found(
+            "Paddle payment endpoint (payments.paddle)",
+        ));
+    };
+    let header = headers
+        .get("paddle-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidSignature, "Paddle-Signature is missing")
+                .with_field("Paddle-Signature")
         })?;
-    let nanos = minor_units(amount, &currency)
+    verify_paddle(
+        header,
+        &body,
+        secret.expose_secret(),
+        settings.tolerance_seconds,
+        now_us().div_euclid(1_000_000),
+    )?;
+    let event: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the notification is not JSON: {e}"),
+        )
+    })?;
+    let head = Event {
+        provider: "paddle",
+        id: text(&event, "event_id")
+            .ok_or_else(|| {
+                ApiError::invalid_field("event_id", "a Paddle notification has an event_id")
+            })?
+            .to_string(),
+        kind: text(&event, "event_type")
+            .ok_or_else(|| {
+                ApiError::invalid_field("event_type", "a Paddle notification has an event_type")
+            })?
+            .to_string(),
+    };
+    let data = event.get("data").cloned().unwrap_or(Value::Null);
+    let id = |key: &str| {
+        text(&data, key).map(str::to_string).ok_or_else(|| {
+            ApiError::invalid_field(&format!("data.{key}"), format!("data.{key} is missing"))
+        })
+    };
+    let currency = text(&data, "currency_code").ok_or_else(|| {
+        ApiError::invalid_field("data.currency_code", "data.currency_code is missing")
+    });
+    match head.kind.as_str() {
+        "transaction.completed" | "transaction.paid" => {
+            let payment = id("id")?;
+            let money = Money {
+                key: format!("paddle:payment:{payment}"),
+                amount: paddle_amount(
+                    &data,
+                    "/details/totals/grand_total",
+                    "data.details.totals.grand_total",
+                )?,
+                amount_field: "data.details.totals.grand_total",
+                payment,
+                debit: false,
+            };
+            let user = data.pointer("/custom_data/user_id").and_then(Value::as_str);
+            post_money(
+                &state,
+                tenant,
+                head,
+                money,
+                ("data.currency_code", currency?),
+                user,
+            )
+            .await
+        }
+        "adjustment.created" | "adjustment.updated" => {
+            if text(&data, "action") != Some("refund") || text(&data, "status") != Some("approved")
+            {
+                return Ok(Json(head.answer(
+                    PaymentOutcome::Ignored,
+                    None,
+                    Some("only an approved refund adjustment moves money".into()),
+                )));
+            }
+            let adjustment = id("id")?;
+            let payment = id("transaction_id")?;
+            let tenant_id = state
+                .store()
+                .find_tenant(tenant)
+                .await?
+                .map(|t| t.id)
+                .unwrap_or_default();
+            // A refund names the transaction, not the account: the account its payment
+            // credited.
+            let paid = state
+                .store()
+                .payment_totals(&tenant_id, "paddle", &payment)
+                .await?;
+            let Some(account) = paid.iter().find(|p| p.credited.0 > 0) else {
+                return Ok(Json(head.answer(
+                    PaymentOutcome::Ignored,
+                    None,
+                    Some(format!(
+                        "no payment {payment} was credited, so there is nothing to refund"
+                    )),
+                )));
+            };
+            let user = account.user_id.clone();
+            let money = Money {
+                key: format!("paddle:refund:{adjustment}"),
+                amount: paddle_amount(&data, "/totals/total", "data.totals.total")?,
+                amount_field: "data.totals.total",
+                payment,
+                debit: true,
+            };
+            post_money(
+                &state,
+                tenant,
+                head,
+                money,
+                ("data.currency_code", currency?),
+                Some(&user),
+            )
+            .await
+        }
+        other => {
+            let why = format!("event type {other} moves no money");
+            Ok(Json(head.answer(PaymentOutcome::Ignored, None, Some(why))))
+        }
+    }
+}
+
+/// A provider's event, as the answer names it.
+struct Event {
+    provider: &'static str,
+    id: String,
+    kind: String,
+}
+
+impl Event {
+    fn answer(
+        &self,
+        outcome: PaymentOutcome,
+        transaction_id: Option<String>,
+        reason: Option<String>,
+    ) -> PaymentReceived {
+        PaymentReceived {
+            received: true,
+            event_id: self.id.clone(),
+            event_type: self.kind.clone(),
+            outcome,
+            transaction_id,
+            reason,
+        }
+    }
+}
+
+/// Money an event moves: `amount` in the currency's smallest unit, credited (or debited) once
+/// per `key`.
+struct Money {
+    payment: String,
+    amount: i64,
+    /// The field that gave the amount.
+    amount_field: &'static str,
+    debit: bool,
+    key: String,
+}
+
+/// Posts `money` to the account of `user_id` (none: the tenant's own) of `tenant` in
+/// `currency` (the field that named it, and its code): a top-up, or a debit adjustment for a
+/// refund; once per `money.key`.
+async fn post_money(
+    state: &AppState,
+    tenant: &str,
+    event: Event,
+    money: Money,
+    (currency_field, currency): (&str, &str),
+    user_id: Option<&str>,
+) -> Result<Json<PaymentReceived>, ApiError> {
+    let currency = Currency::try_from(currency.to_ascii_uppercase())
+        .map_err(|e| ApiError::invalid_field(currency_field, e))?;
+    let nanos = minor_units(money.amount, &currency)
         .filter(|n| n.0 > 0)
         .ok_or_else(|| {
             ApiError::invalid_field(
-                "data.object",
-                format!("the amount {amount} is not a positive amount of {currency}"),
+                money.amount_field,
+                format!(
+                    "the amount {} is not a positive amount of {currency} in its smallest unit",
+                    money.amount
+                ),
             )
         })?;
-    let user_id = object
-        .pointer("/metadata/user_id")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .unwrap_or("")
-        .to_string();
+    let user_id = user_id.map(str::trim).unwrap_or("").to_string();
     let tenant_id = state
         .store()
         .find_tenant(tenant)
@@ -285,40 +568,45 @@ pub async fn stripe(
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unavailable,
-                format!("payments.stripe.tenant '{tenant}' names no tenant"),
+                format!(
+                    "payments.{}.tenant '{tenant}' names no tenant",
+                    event.provider
+                ),
             )
         })?
         .id;
     let mut metadata = Map::new();
-    metadata.insert("stripe_event_id".into(), Value::String(event_id.clone()));
-    metadata.insert(
-        "stripe_event_type".into(),
-        Value::String(event_type.clone()),
-    );
-    let description = if debit {
-        format!("Stripe refund of {payment}")
+    metadata.insert("event_id".into(), Value::String(event.id.clone()));
+    metadata.insert("event_type".into(), Value::String(event.kind.clone()));
+    let provider = event.provider;
+    let description = if money.debit {
+        format!("{provider} refund of {}", money.payment)
     } else {
-        format!("Stripe payment {payment}")
+        format!("{provider} payment {}", money.payment)
     };
     // The hash covers what the payment is, not which of its events carried it, so a second
     // event of the same payment is a repeat, not a conflict.
     let understood = json!({"user_id": user_id, "amount": nanos.to_string(), "currency": currency,
-                            "debit": debit, "payment": payment});
+                            "debit": money.debit, "payment": money.payment});
     let mut hasher = Sha256::new();
     hasher.update(understood.to_string().as_bytes());
     let credit = NewCredit {
         tenant_id,
         user_id,
-        kind,
+        kind: if money.debit {
+            LedgerKind::Adjustment
+        } else {
+            LedgerKind::Topup
+        },
         amount: nanos,
-        delta: if debit { Nanos(-nanos.0) } else { nanos },
+        delta: if money.debit { Nanos(-nanos.0) } else { nanos },
         currency,
         description: Some(description),
-        payment_provider: Some("stripe".into()),
-        payment_id: Some(payment),
+        payment_provider: Some(provider.to_string()),
+        payment_id: Some(money.payment),
         log_id: None,
         metadata,
-        idempotency_key: Some(key),
+        idempotency_key: Some(money.key),
         request_hash: hex::encode(hasher.finalize()),
         balance_low: state.billing().balance_low,
     };
@@ -333,10 +621,10 @@ pub async fn stripe(
             } else {
                 PaymentOutcome::Posted
             };
-            Ok(Json(answer(outcome, Some(entry.id), None)))
+            Ok(Json(event.answer(outcome, Some(entry.id), None)))
         }
         // The same payment posted before with another amount: the first stands.
-        Err(StoreError::Conflict(why)) => Ok(Json(answer(
+        Err(StoreError::Conflict(why)) => Ok(Json(event.answer(
             PaymentOutcome::AlreadyPosted,
             None,
             Some(format!("the payment was posted before; {why}")),

@@ -9,6 +9,31 @@ use serde::Deserialize;
 pub struct PaymentSettings {
     /// Stripe webhooks (`POST /api/v1/payments/stripe`).
     pub stripe: StripeSettings,
+    /// Paddle Billing webhooks (`POST /api/v1/payments/paddle`).
+    pub paddle: PaddleSettings,
+}
+
+/// One Paddle notification destination, crediting one tenant's accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaddleSettings {
+    /// The destination's secret key (`pdl_ntfset_...`), from Paddle; unset, the route
+    /// answers 404.
+    pub secret_key: Option<SecretString>,
+    /// The tenant whose accounts the payments credit (its name or id).
+    pub tenant: Option<String>,
+    /// How old a signature's timestamp may be, in seconds.
+    pub tolerance_seconds: u64,
+}
+
+impl Default for PaddleSettings {
+    fn default() -> Self {
+        PaddleSettings {
+            secret_key: None,
+            tenant: None,
+            tolerance_seconds: 300,
+        }
+    }
 }
 
 /// One Stripe webhook endpoint, crediting one tenant's accounts.

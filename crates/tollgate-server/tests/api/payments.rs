@@ -188,3 +188,75 @@ async fn without_a_configured_secret_the_stripe_endpoint_is_not_there() {
         assert_error(&r, 404, "NOT_FOUND");
     }
 }
+
+const PADDLE_KEY: &str = "pdl_ntfset_test_secret";
+
+fn with_paddle(s: &mut tollgate_server::Settings) {
+    s.payments.paddle.secret_key = Some(SecretString::from(PADDLE_KEY));
+    s.payments.paddle.tenant = Some("default".into());
+}
+
+/// Posts a Paddle notification signed with `key` at `ts`, as Paddle does.
+async fn notify(app: &TestApp, event: &Value, key: &str, ts: i64) -> (u16, Value) {
+    let body = event.to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(format!("{ts}:{body}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/payments/paddle", app.base))
+        .header("content-type", "application/json")
+        .header("Paddle-Signature", format!("ts={ts};h1={signature}"))
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_completed_paddle_transaction_credits_once_and_an_approved_refund_debits_its_account() {
+    for app in TestApp::all_with(with_paddle).await {
+        let completed = json!({"event_id": "evt_01", "event_type": "transaction.completed",
+            "occurred_at": "2026-12-01T10:00:00Z",
+            "data": {"id": "txn_01", "status": "completed", "currency_code": "EUR",
+                     "custom_data": {"user_id": "carol"},
+                     "details": {"totals": {"grand_total": "1050", "total": "1050"}}}});
+        let (status, r) = notify(&app, &completed, PADDLE_KEY, now()).await;
+        assert_eq!(status, 200, "{}: {r}", app.engine());
+        assert_eq!(r["outcome"], "posted");
+        let mut paid = completed.clone();
+        paid["event_id"] = json!("evt_00");
+        paid["event_type"] = json!("transaction.paid");
+        let (_, r) = notify(&app, &paid, PADDLE_KEY, now()).await;
+        assert_eq!(r["outcome"], "already_posted", "one payment: {r}");
+        let eur = |b: &Value| b["balances"]["EUR"]["balance"].clone();
+        let b = app.get("/api/v1/billing/balance?user_id=carol").await.body;
+        assert_eq!(eur(&b), "10.500000000", "{b}");
+
+        let refund = |status: &str| {
+            json!({"event_id": "evt_02", "event_type": "adjustment.updated",
+                   "data": {"id": "adj_01", "action": "refund", "status": status,
+                            "transaction_id": "txn_01", "currency_code": "EUR",
+                            "totals": {"total": "250"}}})
+        };
+        let (_, r) = notify(&app, &refund("pending_approval"), PADDLE_KEY, now()).await;
+        assert_eq!(r["outcome"], "ignored", "not approved yet: {r}");
+        for _ in 0..2 {
+            let (status, r) = notify(&app, &refund("approved"), PADDLE_KEY, now()).await;
+            assert_eq!(status, 200, "{r}");
+        }
+        let b = app.get("/api/v1/billing/balance?user_id=carol").await.body;
+        assert_eq!(eur(&b), "8.000000000", "the refund is debited once: {b}");
+
+        let (status, r) = notify(&app, &completed, "pdl_ntfset_wrong", now()).await;
+        assert_eq!(status, 400, "{r}");
+        assert_eq!(r["error"]["code"], "INVALID_SIGNATURE");
+        let mut unknown = refund("approved");
+        unknown["data"]["id"] = json!("adj_02");
+        unknown["data"]["transaction_id"] = json!("txn_never");
+        let (_, r) = notify(&app, &unknown, PADDLE_KEY, now()).await;
+        assert_eq!(r["outcome"], "ignored", "{r}");
+    }
+}

@@ -121,6 +121,20 @@ impl LedgerKind {
     }
 }
 
+/// What a payment (a provider's payment id) moved on one account in one currency: for a refund
+/// that names the payment, not the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTotals {
+    /// The account's user.
+    pub user_id: String,
+    /// The currency.
+    pub currency: Currency,
+    /// What its entries credited.
+    pub credited: Nanos,
+    /// What its entries debited (positive).
+    pub debited: Nanos,
+}
+
 /// One ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {

@@ -406,6 +406,47 @@ pub(super) async fn ledger(
     Ok((entries, total))
 }
 
+row! {
+    /// A payment's entries on one account and currency, summed.
+    struct PaymentRow {
+        user_id: String,
+        currency: String,
+        credited: i64,
+        debited: i64,
+    }
+}
+
+/// What the entries naming `provider`'s payment `payment_id` moved, per account and currency.
+pub(super) async fn payment_totals(
+    db: &Db,
+    tenant: &str,
+    provider: &str,
+    payment_id: &str,
+) -> Result<Vec<crate::model::PaymentTotals>, StoreError> {
+    let rows = query(
+        "SELECT user_id, currency, \
+         CAST(SUM(CASE WHEN delta_nanos > 0 THEN delta_nanos ELSE 0 END) AS BIGINT) AS credited, \
+         CAST(SUM(CASE WHEN delta_nanos < 0 THEN -delta_nanos ELSE 0 END) AS BIGINT) AS debited \
+         FROM ledger_entries WHERE tenant_id = $1 AND payment_provider = $2 AND payment_id = $3 \
+         GROUP BY user_id, currency ORDER BY user_id, currency",
+    )
+    .bind(tenant)
+    .bind(provider)
+    .bind(payment_id)
+    .fetch_all_as::<PaymentRow>(db)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(crate::model::PaymentTotals {
+                user_id: r.user_id,
+                currency: Currency::try_from(r.currency).map_err(StoreError::Invariant)?,
+                credited: Nanos(r.credited),
+                debited: Nanos(r.debited),
+            })
+        })
+        .collect()
+}
+
 /// Changes an account's settings (creating it with `defaults` first); returns it.
 pub(super) async fn update_settings(
     db: &Db,

@@ -662,6 +662,16 @@ impl Store for SqlStore {
         billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
     }
 
+    #[tracing::instrument(name = "store.payment_totals", skip_all, fields(tenant = %tenant_id))]
+    async fn payment_totals(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+        payment_id: &str,
+    ) -> Result<Vec<PaymentTotals>, StoreError> {
+        billing::payment_totals(&self.db, tenant_id, provider, payment_id).await
+    }
+
     #[tracing::instrument(name = "store.update_account", skip_all, fields(tenant = %tenant_id, user = %user_id))]
     async fn update_account(
         &self,
