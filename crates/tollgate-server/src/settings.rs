@@ -14,7 +14,7 @@ mod payments;
 
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
-pub use payments::{PaddleSettings, PaymentSettings, StripeSettings};
+pub use payments::{FondySettings, PaddleSettings, PaymentSettings, StripeSettings};
 
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]

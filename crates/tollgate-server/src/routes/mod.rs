@@ -157,6 +157,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(transparency::log_proof))
     .routes(routes!(payments::stripe))
     .routes(routes!(payments::paddle))
+    .routes(routes!(payments::fondy))
     .routes(routes!(authorize::authorize))
     .routes(routes!(authorize::release))
     .routes(routes!(plans::list))

@@ -500,6 +500,235 @@ pub async fn paddle(
     }
 }
 
+/// A Fondy value as its signature reads it: a string as it is, a number as its JSON text;
+/// None for what the signature leaves out (empty or null).
+fn fondy_value(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Checks a Fondy callback's `signature`: SHA-1, hex, of the merchant password and the values
+/// of every other non-empty parameter (but `response_signature_string`) in the order of their
+/// names, joined by `|`; compared in constant time.
+pub(crate) fn verify_fondy(fields: &Map<String, Value>, password: &str) -> Result<(), ApiError> {
+    use sha1::Sha1;
+    let given = fields
+        .get("signature")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidSignature, "the callback has no signature")
+                .with_field("signature")
+        })?;
+    let mut keys: Vec<&String> = fields
+        .keys()
+        .filter(|k| *k != "signature" && *k != "response_signature_string")
+        .collect();
+    keys.sort();
+    let mut text = password.to_string();
+    for k in keys {
+        if let Some(v) = fondy_value(&fields[k]) {
+            text.push('|');
+            text.push_str(&v);
+        }
+    }
+    let expected = hex::encode(Sha1::digest(text.as_bytes()));
+    let given = given.to_ascii_lowercase();
+    let same = expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidSignature,
+            "the callback's signature does not verify with the merchant password",
+        )
+        .with_field("signature"))
+    }
+}
+
+/// Fondy callback
+///
+/// A Fondy server callback (JSON), verified by its `signature` against
+/// `payments.fondy.merchant_password` before anything is read. An `approved` order credits the
+/// account named by `merchant_data` (a JSON object with `user_id`; none: the tenant's own)
+/// with `amount` in `currency`; a `reversed` one debits what was reversed since the last
+/// callback (`reversal_amount` is the order's total) from the account its payment credited.
+/// Each is posted once; other statuses are acknowledged and ignored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/fondy",
+    tag = "billing",
+    operation_id = "payments_fondy",
+    request_body(content = Object, description = "A Fondy callback, as Fondy sends it (flat, or inside `response`)"),
+    responses(
+        (status = 200, description = "Received: what it posted, or why nothing", body = PaymentReceived),
+        (status = 400, description = "The signature does not verify (`INVALID_SIGNATURE`) or the body is not JSON; nothing is posted"),
+        (status = 404, description = "Fondy payments are not configured"),
+        (status = 422, description = "A money callback lacks an amount, currency or order id, naming it"),
+    ),
+    security(()),
+)]
+pub async fn fondy(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<PaymentReceived>, ApiError> {
+    let settings = &state.settings().payments.fondy;
+    let (Some(password), Some(tenant)) = (
+        settings.merchant_password.as_ref(),
+        settings.tenant.as_ref(),
+    ) else {
+        return Err(ApiError::not_found(
+            "Fondy payment endpoint (payments.fondy)",
+        ));
+    };
+    let root: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the callback is not JSON: {e}"),
+        )
+    })?;
+    let fields = root
+        .get("response")
+        .unwrap_or(&root)
+        .as_object()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidBody, "a Fondy callback is a JSON object")
+        })?;
+    verify_fondy(&fields, password.expose_secret())?;
+    let data = Value::Object(fields);
+    if let Some(merchant) = settings.merchant_id.as_deref() {
+        if data.get("merchant_id").and_then(fondy_value).as_deref() != Some(merchant) {
+            return Err(ApiError::invalid_field(
+                "merchant_id",
+                "the callback names another merchant than payments.fondy.merchant_id",
+            ));
+        }
+    }
+    let order = text(&data, "order_id")
+        .ok_or_else(|| ApiError::invalid_field("order_id", "the callback has no order_id"))?
+        .to_string();
+    let status = data
+        .get("order_status")
+        .and_then(fondy_value)
+        .unwrap_or_default();
+    let head = Event {
+        provider: "fondy",
+        id: format!(
+            "{order}:{status}:{}",
+            data.get("reversal_amount")
+                .and_then(fondy_value)
+                .unwrap_or_default()
+        ),
+        kind: format!("order.{status}"),
+    };
+    let whole = |key: &str| {
+        data.get(key)
+            .and_then(fondy_value)
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    key,
+                    format!("{key} must be a whole number of the currency's smallest unit"),
+                )
+            })
+    };
+    let currency = text(&data, "currency")
+        .ok_or_else(|| ApiError::invalid_field("currency", "the callback has no currency"));
+    match status.as_str() {
+        "approved" => {
+            let user = data
+                .get("merchant_data")
+                .and_then(Value::as_str)
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+                .and_then(|m| m.get("user_id").and_then(Value::as_str).map(str::to_string));
+            let money = Money {
+                key: format!("fondy:payment:{order}"),
+                amount: whole("amount")?,
+                amount_field: "amount",
+                payment: order,
+                debit: false,
+            };
+            post_money(
+                &state,
+                tenant,
+                head,
+                money,
+                ("currency", currency?),
+                user.as_deref(),
+            )
+            .await
+        }
+        "reversed" => {
+            let total = whole("reversal_amount")?;
+            let tenant_id = state
+                .store()
+                .find_tenant(tenant)
+                .await?
+                .map(|t| t.id)
+                .unwrap_or_default();
+            let paid = state
+                .store()
+                .payment_totals(&tenant_id, "fondy", &order)
+                .await?;
+            let Some(account) = paid.iter().find(|p| p.credited.0 > 0) else {
+                return Ok(Json(head.answer(
+                    PaymentOutcome::Ignored,
+                    None,
+                    Some(format!(
+                        "no payment of order {order} was credited, so there is nothing to reverse"
+                    )),
+                )));
+            };
+            let currency = Currency::try_from(currency?.to_ascii_uppercase())
+                .map_err(|e| ApiError::invalid_field("currency", e))?;
+            let reversed = minor_units(total, &currency).ok_or_else(|| {
+                ApiError::invalid_field("reversal_amount", "reversal_amount is out of range")
+            })?;
+            // `reversal_amount` is the order's total reversed; what this callback adds is what
+            // the ledger has not debited yet.
+            let new = reversed.0 - account.debited.0;
+            if new <= 0 {
+                return Ok(Json(head.answer(
+                    PaymentOutcome::AlreadyPosted,
+                    None,
+                    Some("the reversal was debited before".into()),
+                )));
+            }
+            let scale = minor_units(1, &currency).map_or(1, |n| n.0);
+            let money = Money {
+                key: format!("fondy:refund:{order}:{total}"),
+                amount: new / scale,
+                amount_field: "reversal_amount",
+                payment: order,
+                debit: true,
+            };
+            let user = account.user_id.clone();
+            post_money(
+                &state,
+                tenant,
+                head,
+                money,
+                ("currency", currency.as_str()),
+                Some(&user),
+            )
+            .await
+        }
+        other => {
+            let why = format!("an order {other} moves no money");
+            Ok(Json(head.answer(PaymentOutcome::Ignored, None, Some(why))))
+        }
+    }
+}
+
 /// A provider's event, as the answer names it.
 struct Event {
     provider: &'static str,

@@ -11,6 +11,21 @@ pub struct PaymentSettings {
     pub stripe: StripeSettings,
     /// Paddle Billing webhooks (`POST /api/v1/payments/paddle`).
     pub paddle: PaddleSettings,
+    /// Fondy server callbacks (`POST /api/v1/payments/fondy`).
+    pub fondy: FondySettings,
+}
+
+/// One Fondy merchant, crediting one tenant's accounts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FondySettings {
+    /// The merchant's payment key (its password), which signs callbacks; unset, the route
+    /// answers 404.
+    pub merchant_password: Option<SecretString>,
+    /// The merchant id callbacks must name (unset: any).
+    pub merchant_id: Option<String>,
+    /// The tenant whose accounts the payments credit (its name or id).
+    pub tenant: Option<String>,
 }
 
 /// One Paddle notification destination, crediting one tenant's accounts.

@@ -277,6 +277,7 @@ fn public_routes_need_no_credentials_and_the_rest_need_a_key_or_a_token() {
         // A payment provider signs its webhook instead.
         "POST /api/v1/payments/stripe",
         "POST /api/v1/payments/paddle",
+        "POST /api/v1/payments/fondy",
         "GET /registry/",
         "GET /registry.json",
         "GET /registry/manifest.json",

@@ -260,3 +260,104 @@ async fn a_completed_paddle_transaction_credits_once_and_an_approved_refund_debi
         assert_eq!(r["outcome"], "ignored", "{r}");
     }
 }
+
+const FONDY_PASSWORD: &str = "test";
+
+fn with_fondy(s: &mut tollgate_server::Settings) {
+    s.payments.fondy.merchant_password = Some(SecretString::from(FONDY_PASSWORD));
+    s.payments.fondy.merchant_id = Some("1396424".into());
+    s.payments.fondy.tenant = Some("default".into());
+}
+
+/// `fields` with Fondy's signature added: SHA-1 of the password and the non-empty values in
+/// the order of their names, joined by `|`.
+fn fondy_signed(fields: Value, password: &str) -> Value {
+    use sha1::{Digest, Sha1};
+    let mut map = fields.as_object().expect("object").clone();
+    let mut keys: Vec<String> = map.keys().cloned().collect();
+    keys.sort();
+    let mut text = password.to_string();
+    for k in keys {
+        if k == "response_signature_string" {
+            continue;
+        }
+        let v = match &map[&k] {
+            Value::String(s) if s.is_empty() => continue,
+            Value::String(s) => s.clone(),
+            Value::Null => continue,
+            other => other.to_string(),
+        };
+        text.push('|');
+        text.push_str(&v);
+    }
+    map.insert(
+        "signature".into(),
+        Value::String(hex::encode(Sha1::digest(text.as_bytes()))),
+    );
+    Value::Object(map)
+}
+
+#[tokio::test]
+async fn an_approved_fondy_order_credits_once_and_each_reversal_debits_what_it_adds() {
+    for app in TestApp::all_with(with_fondy).await {
+        let order = |status: &str, reversal: &str| {
+            json!({"order_id": "order-7", "merchant_id": 1396424, "order_status": status,
+                   "response_status": "success", "amount": "25000", "currency": "UAH",
+                   "payment_id": 802145230, "reversal_amount": reversal,
+                   "merchant_data": "{\"user_id\": \"dmytro\"}", "response_signature_string": "**"})
+        };
+
+        for _ in 0..2 {
+            let r = app
+                .post(
+                    "/api/v1/payments/fondy",
+                    &fondy_signed(order("approved", "0"), FONDY_PASSWORD),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        }
+        assert_eq!(
+            balance(&app, "dmytro").await.1,
+            "250.000000000",
+            "credited once"
+        );
+        for (reversal, after) in [
+            ("5000", "200.000000000"),
+            ("8000", "170.000000000"),
+            ("8000", "170.000000000"),
+        ] {
+            let r = app
+                .post(
+                    "/api/v1/payments/fondy",
+                    &fondy_signed(order("reversed", reversal), FONDY_PASSWORD),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(balance(&app, "dmytro").await.1, after, "{}", r.body);
+        }
+        // A forged callback, and one wrapped as {"response": ...}.
+        let forged = fondy_signed(order("approved", "0"), "not-the-password");
+        let r = app.post("/api/v1/payments/fondy", &forged).await;
+        assert_error(&r, 400, "INVALID_SIGNATURE");
+        let mut other = order("approved", "0");
+        other["order_id"] = json!("order-8");
+        other["amount"] = json!(1000);
+        let r = app
+            .post(
+                "/api/v1/payments/fondy",
+                &json!({"response": fondy_signed(other, FONDY_PASSWORD)}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(balance(&app, "dmytro").await.1, "180.000000000");
+        let mut declined = order("declined", "0");
+        declined["order_id"] = json!("order-9");
+        let r = app
+            .post(
+                "/api/v1/payments/fondy",
+                &fondy_signed(declined, FONDY_PASSWORD),
+            )
+            .await;
+        assert_eq!(r.body["outcome"], "ignored", "{}", r.body);
+    }
+}
