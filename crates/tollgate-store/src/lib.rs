@@ -654,6 +654,16 @@ impl SqlStore {
     pub async fn migrate_up_to(&self, version: i64) -> Result<MigrationReport, StoreError> {
         migrate::run_up_to(&self.db, version).await
     }
+
+    /// Brings the schema up or down to `version` (0: before every migration); see
+    /// [`migrate::migrate_to`]. A rollback that would lose data is refused unless `force`.
+    pub async fn migrate_to(
+        &self,
+        version: i64,
+        force: bool,
+    ) -> Result<MigrationReport, StoreError> {
+        migrate::migrate_to(&self.db, version, force).await
+    }
 }
 
 #[cfg(feature = "testing")]

@@ -1,9 +1,11 @@
-//! Forward-only migrations, the same versions in both engines' trees, applied at start-up and
-//! by `tollgate migrate`. A checksum per migration catches an applied file edited later.
+//! Migrations, the same versions in both engines' trees, applied at start-up and by
+//! `tollgate migrate`. A checksum per migration catches an applied file edited later. Each has a
+//! down step (`<version>_<name>.down.sql`) that restores the schema as it was before it;
+//! [`migrate_to`] runs them, refusing a step whose `-- guard:` queries find rows it would lose.
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{query, Db, Dialect};
+use crate::db::{query, Db, Dialect, Tx};
 use crate::StoreError;
 
 struct Migration {
@@ -11,6 +13,8 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    sqlite_down: &'static str,
+    postgres_down: &'static str,
 }
 
 macro_rules! migration {
@@ -31,6 +35,20 @@ macro_rules! migration {
                 "_",
                 $name,
                 ".sql"
+            )),
+            sqlite_down: include_str!(concat!(
+                "../migrations/sqlite/",
+                stringify!($version),
+                "_",
+                $name,
+                ".down.sql"
+            )),
+            postgres_down: include_str!(concat!(
+                "../migrations/postgres/",
+                stringify!($version),
+                "_",
+                $name,
+                ".down.sql"
             )),
         }
     };
@@ -63,6 +81,8 @@ pub struct MigrationReport {
     pub applied: Vec<String>,
     /// How many were already applied.
     pub already: usize,
+    /// `version_name` of each migration rolled back now, newest first.
+    pub rolled_back: Vec<String>,
 }
 
 /// Applies pending migrations. Safe to run from several instances at once: each migration
@@ -161,6 +181,132 @@ pub async fn run_up_to(db: &Db, up_to: i64) -> Result<MigrationReport, StoreErro
     Ok(report)
 }
 
+/// The version of every migration this build has, oldest first.
+pub fn versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// Brings the database to `version`: applies the pending migrations up to it, or rolls back
+/// the applied ones after it, newest first, each by its down step in one transaction. `0` rolls
+/// back every migration. A down step that would lose data (its guard queries count rows in a
+/// table or column it drops) is refused, naming the migration and the table, unless `force`.
+pub async fn migrate_to(db: &Db, version: i64, force: bool) -> Result<MigrationReport, StoreError> {
+    if version != 0 && !MIGRATIONS.iter().any(|m| m.version == version) {
+        return Err(StoreError::Rejected(format!(
+            "version: {version} is not a migration of this build (0 or one of {})",
+            MIGRATIONS
+                .iter()
+                .map(|m| m.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut report = run_up_to(db, version).await?;
+    let applied = applied_versions(db).await?;
+    let steps: Vec<&Migration> = MIGRATIONS
+        .iter()
+        .rev()
+        .filter(|m| m.version > version && applied.contains(&m.version))
+        .collect();
+    // Every step's guards first, so that a refusal rolls back nothing: each guard reads only
+    // what its own step drops, which the steps after it in the rollback leave alone.
+    if !force {
+        for m in &steps {
+            refuse_loss(m, down_sql(db, m), db, None).await?;
+        }
+    }
+    for m in steps {
+        let down = down_sql(db, m);
+        let mut tx = db.begin_write().await?;
+        if db.dialect == Dialect::Postgres {
+            query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut tx)
+                .await?;
+        }
+        let still = query("SELECT version FROM tollgate_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut tx)
+            .await?;
+        if still.is_none() {
+            continue;
+        }
+        if !force {
+            refuse_loss(m, down, db, Some(&mut tx)).await?;
+        }
+        tx.script(down).await?;
+        query("DELETE FROM tollgate_migrations WHERE version = $1")
+            .bind(m.version)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        report.rolled_back.push(format!("{}_{}", m.version, m.name));
+    }
+    Ok(report)
+}
+
+fn down_sql(db: &Db, m: &Migration) -> &'static str {
+    match db.dialect {
+        Dialect::Sqlite => m.sqlite_down,
+        Dialect::Postgres => m.postgres_down,
+    }
+}
+
+async fn applied_versions(db: &Db) -> Result<Vec<i64>, StoreError> {
+    query("SELECT version FROM tollgate_migrations")
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| r.get("version"))
+        .collect()
+}
+
+/// Refuses `m`'s down step when one of its guards counts rows it would lose.
+async fn refuse_loss(
+    m: &Migration,
+    down: &str,
+    db: &Db,
+    mut tx: Option<&mut Tx>,
+) -> Result<(), StoreError> {
+    for guard in guards(down) {
+        let q = query(guard.query);
+        let row = match tx.as_deref_mut() {
+            Some(tx) => q.fetch_one(tx).await?,
+            None => q.fetch_one(db).await?,
+        };
+        let n: i64 = row.get("n")?;
+        if n > 0 {
+            return Err(StoreError::Rejected(format!(
+                "rolling back migration {}_{} would lose data: {} has {n} row(s) it drops or \
+                 drops a column of; rerun with --force to roll back anyway",
+                m.version, m.name, guard.table
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One `-- guard: <table>: <query>` line of a down step: `query` counts, as `n`, the rows of
+/// `table` the step would lose.
+#[derive(Debug, PartialEq, Eq)]
+struct Guard<'a> {
+    table: &'a str,
+    query: &'a str,
+}
+
+fn guards(down: &str) -> Vec<Guard<'_>> {
+    down.lines()
+        .filter_map(|line| line.trim().strip_prefix("-- guard:"))
+        .filter_map(|rest| {
+            let (table, query) = rest.split_once(':')?;
+            Some(Guard {
+                table: table.trim(),
+                query: query.trim(),
+            })
+        })
+        .collect()
+}
+
 fn hex_sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -183,6 +329,38 @@ mod tests {
                 m.name
             );
             last = m.version;
+        }
+    }
+
+    #[test]
+    fn every_down_step_exists_and_its_guards_name_a_table_and_count_n() {
+        for m in MIGRATIONS {
+            for down in [m.sqlite_down, m.postgres_down] {
+                assert!(!down.trim().is_empty(), "{}", m.name);
+                for g in guards(down) {
+                    assert!(
+                        !g.table.is_empty()
+                            && g.table
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "{}: {:?}",
+                        m.name,
+                        g
+                    );
+                    assert!(
+                        g.query.starts_with("SELECT COUNT(*) AS n FROM "),
+                        "{}: {:?}",
+                        m.name,
+                        g
+                    );
+                }
+            }
+            assert_eq!(
+                guards(m.sqlite_down),
+                guards(m.postgres_down),
+                "{}: both engines guard the same data",
+                m.name
+            );
         }
     }
 }

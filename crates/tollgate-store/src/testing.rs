@@ -60,6 +60,50 @@ impl TestDatabase {
         dbs
     }
 
+    /// SQLite, and PostgreSQL when configured, each a fresh database migrated up to `version`
+    /// only (0: none), its `store` a [`SqlStore`] that has not applied the rest.
+    pub async fn all_at(version: i64) -> Vec<TestDatabase> {
+        let (dir, url) = sqlite_location();
+        let mut dbs = vec![TestDatabase::at(url, "sqlite", Some(dir), None, version).await];
+        if let Some((admin, name, url)) = postgres_location().await {
+            dbs.push(TestDatabase::at(url, "postgres", None, Some((admin, name)), version).await);
+        }
+        dbs
+    }
+
+    /// A store on this database that applies no migration on connecting, for tests of the
+    /// migrations themselves.
+    pub async fn sql_store(&self) -> SqlStore {
+        SqlStore::connect(&ConnectOptions::new(&self.url))
+            .await
+            .unwrap_or_else(|e| panic!("connect {}: {e}", self.engine))
+    }
+
+    async fn at(
+        url: String,
+        engine: &'static str,
+        dir: Option<tempfile::TempDir>,
+        drop_pg: Option<(String, String)>,
+        version: i64,
+    ) -> TestDatabase {
+        let mut opts = ConnectOptions::new(&url);
+        opts.create_if_missing = true;
+        let store = SqlStore::connect(&opts)
+            .await
+            .unwrap_or_else(|e| panic!("connect {engine}: {e}"));
+        store
+            .migrate_up_to(version)
+            .await
+            .unwrap_or_else(|e| panic!("migrate {engine} up to {version}: {e}"));
+        TestDatabase {
+            store: Arc::new(store),
+            url,
+            engine,
+            _dir: dir,
+            drop_pg,
+        }
+    }
+
     /// Another store on this database, as a second process sharing it opens it. Dropping it
     /// leaves the database alone; it must not outlive `self`, which owns it.
     pub async fn another(&self) -> TestDatabase {
@@ -124,6 +168,83 @@ impl SqlStore {
         tx.script(sql).await?;
         tx.commit().await
     }
+}
+
+impl SqlStore {
+    /// The database's schema, one normalised line per object, sorted: SQLite's
+    /// `sqlite_master` (type, name, table and its SQL without comments or layout); in
+    /// PostgreSQL the columns, indexes, constraints and triggers of the current schema.
+    /// Two databases with the same lines have the same schema.
+    pub async fn schema(&self) -> Result<Vec<String>, StoreError> {
+        use crate::db::{query, Dialect};
+        let mut lines = Vec::new();
+        match self.db.dialect {
+            Dialect::Sqlite => {
+                let rows = query(
+                    "SELECT type || ' ' || name || ' ON ' || tbl_name || ': ' || COALESCE(sql, '') \
+                     AS line FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_all(&self.db)
+                .await?;
+                for row in rows {
+                    lines.push(normalised_sql(&row.get::<String>("line")?));
+                }
+            }
+            Dialect::Postgres => {
+                for sql in [
+                    "SELECT 'column ' || table_name::text || '.' || column_name::text || ' ' \
+                     || data_type::text || ' nullable=' || is_nullable::text || ' default=' \
+                     || COALESCE(column_default::text, '') || ' after ' || COALESCE((\
+                         SELECT c2.column_name::text FROM information_schema.columns c2 \
+                         WHERE c2.table_schema = c.table_schema AND c2.table_name = c.table_name \
+                           AND c2.ordinal_position < c.ordinal_position \
+                         ORDER BY c2.ordinal_position DESC LIMIT 1), '') AS line \
+                     FROM information_schema.columns c WHERE table_schema = current_schema()",
+                    "SELECT 'index ' || indexname::text || ': ' || indexdef AS line \
+                     FROM pg_indexes WHERE schemaname = current_schema()",
+                    "SELECT 'constraint ' || conrelid::regclass::text || '.' || conname::text \
+                     || ': ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
+                     WHERE connamespace = current_schema()::regnamespace",
+                    "SELECT 'trigger ' || tgname::text || ': ' || pg_get_triggerdef(oid) AS line \
+                     FROM pg_trigger WHERE NOT tgisinternal",
+                    "SELECT 'function ' || p.proname::text || ': ' || pg_get_functiondef(p.oid) \
+                     AS line FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace",
+                ] {
+                    for row in query(sql).fetch_all(&self.db).await? {
+                        lines.push(row.get::<String>("line")?);
+                    }
+                }
+            }
+        }
+        lines.sort();
+        Ok(lines)
+    }
+}
+
+/// `sql` without comments, quotes around names, or layout: the text SQLite keeps for an
+/// object, in a form that `ALTER TABLE` rewriting it does not change.
+fn normalised_sql(sql: &str) -> String {
+    let uncommented: String = sql
+        .lines()
+        .map(|line| match line.find("--") {
+            Some(i) => &line[..i],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = String::new();
+    for word in uncommented.replace('"', "").split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    for p in ["(", ")", ","] {
+        out = out
+            .replace(&format!(" {p}"), p)
+            .replace(&format!("{p} "), p);
+    }
+    out
 }
 
 /// Migrates the database at `url` up to `version` and runs `sql` on it.

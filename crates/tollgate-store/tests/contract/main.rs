@@ -9,6 +9,7 @@ mod conversation_writes;
 mod conversations;
 mod executions;
 mod mcp;
+mod migrations;
 mod plans;
 mod prices;
 mod reads;

@@ -1,0 +1,27 @@
+-- Down step: restores the schema as it was before the up step. Each `-- guard:` line names a
+-- table and counts its rows this step would lose; `tollgate migrate --to` refuses to run it
+-- while any count is above 0, unless forced.
+
+-- guard: usage_events: SELECT COUNT(*) AS n FROM usage_events WHERE cache_write_1h_tokens <> 0 OR audio_input_tokens <> 0 OR image_input_tokens <> 0 OR video_input_tokens <> 0 OR audio_output_tokens <> 0 OR image_output_tokens <> 0 OR service_tier IS NOT NULL OR quantities IS NOT NULL
+-- guard: prices: SELECT COUNT(*) AS n FROM prices WHERE detail IS NOT NULL
+
+DROP TRIGGER usage_events_immutable ON usage_events;
+ALTER TABLE usage_events DROP COLUMN cache_write_1h_tokens,
+    DROP COLUMN audio_input_tokens,
+    DROP COLUMN image_input_tokens,
+    DROP COLUMN video_input_tokens,
+    DROP COLUMN audio_output_tokens,
+    DROP COLUMN image_output_tokens,
+    DROP COLUMN service_tier,
+    DROP COLUMN quantities;
+ALTER TABLE prices DROP COLUMN detail;
+
+CREATE TRIGGER usage_events_immutable BEFORE UPDATE OF
+    tenant_id, seq, log_id, request_id,
+    ts_us, recorded_us, provider, model, alias,
+    profile, origin, id_at_origin, user_id, conversation_id,
+    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms,
+    cost_nanos, input_cost_nanos, currency, price_version, flags, source, entry, leaf_hash,
+    lock_digest, units
+    ON usage_events FOR EACH ROW
+    EXECUTE FUNCTION tollgate_refuse_update('a logged event cannot change (only its metadata may be dropped)');

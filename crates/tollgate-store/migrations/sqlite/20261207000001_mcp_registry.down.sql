@@ -1,0 +1,31 @@
+-- Down step: restores the schema as it was before the up step. Each `-- guard:` line names a
+-- table and counts its rows this step would lose; `tollgate migrate --to` refuses to run it
+-- while any count is above 0, unless forced.
+
+-- guard: mcp_servers: SELECT COUNT(*) AS n FROM mcp_servers
+-- guard: mcp_tools: SELECT COUNT(*) AS n FROM mcp_tools
+-- guard: mcp_resources: SELECT COUNT(*) AS n FROM mcp_resources
+-- guard: mcp_prompts: SELECT COUNT(*) AS n FROM mcp_prompts
+-- guard: mcp_tool_executions: SELECT COUNT(*) AS n FROM mcp_tool_executions
+-- guard: usage_events: SELECT COUNT(*) AS n FROM usage_events WHERE units IS NOT NULL
+
+DROP TRIGGER usage_events_immutable;
+ALTER TABLE usage_events DROP COLUMN units;
+
+CREATE TRIGGER usage_events_immutable BEFORE UPDATE OF
+    tenant_id, seq, log_id, request_id,
+    ts_us, recorded_us, provider, model, alias,
+    profile, origin, id_at_origin, user_id, conversation_id,
+    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms,
+    cost_nanos, input_cost_nanos, currency, price_version, flags, source, entry, leaf_hash,
+    lock_digest
+ON usage_events
+BEGIN
+    SELECT RAISE(ABORT, 'a logged event cannot change (only its metadata may be dropped)');
+END;
+
+DROP TABLE mcp_tool_executions;
+DROP TABLE mcp_prompts;
+DROP TABLE mcp_resources;
+DROP TABLE mcp_tools;
+DROP TABLE mcp_servers;

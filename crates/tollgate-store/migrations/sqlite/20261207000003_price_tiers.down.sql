@@ -1,0 +1,7 @@
+-- Down step: restores the schema as it was before the up step. Each `-- guard:` line names a
+-- table and counts its rows this step would lose; `tollgate migrate --to` refuses to run it
+-- while any count is above 0, unless forced.
+
+-- guard: prices: SELECT COUNT(*) AS n FROM prices WHERE tiers IS NOT NULL
+
+ALTER TABLE prices DROP COLUMN tiers;
