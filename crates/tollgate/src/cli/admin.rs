@@ -12,11 +12,19 @@ use super::output::{json, table};
 use super::Db;
 use crate::config;
 
-/// Applies pending migrations.
+/// Applies pending migrations, or brings the schema up or down to one version.
 #[derive(Debug, Args)]
 pub struct Migrate {
     #[command(flatten)]
     db: Db,
+    /// Bring the schema to this migration version instead of the latest: apply the ones up
+    /// to it, or roll back the ones after it (0: roll back every migration). Stop the
+    /// servers first.
+    #[arg(long, value_name = "VERSION")]
+    to: Option<i64>,
+    /// Roll back even when a down step drops tables or columns that hold data.
+    #[arg(long, requires = "to")]
+    force: bool,
 }
 
 impl Migrate {
@@ -30,15 +38,25 @@ impl Migrate {
         let store = SqlStore::connect(&opts)
             .await
             .with_context(|| format!("cannot open database {}", tollgate_store::redact(&url)))?;
-        let report = store.migrate().await?;
+        let report = match self.to {
+            None => store.migrate().await?,
+            Some(version) => store.migrate_to(version, self.force).await?,
+        };
         for name in &report.applied {
             println!("applied {name}");
         }
-        println!(
-            "{} applied now, {} already applied",
-            report.applied.len(),
-            report.already
-        );
+        for name in &report.rolled_back {
+            println!("rolled back {name}");
+        }
+        if report.rolled_back.is_empty() {
+            println!(
+                "{} applied now, {} already applied",
+                report.applied.len(),
+                report.already
+            );
+        } else {
+            println!("{} rolled back now", report.rolled_back.len());
+        }
         Ok(())
     }
 }

@@ -50,7 +50,8 @@ pub struct Cli {
 enum Command {
     /// Run the server (SQLite in ./tollgate-data unless configured otherwise).
     Serve(serve::Serve),
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations (or, with --to, bring the schema up or down to one
+    /// version) and exit.
     Migrate(admin::Migrate),
     /// Manage tenants and their plans (acts on the database directly).
     #[command(subcommand)]

@@ -53,6 +53,52 @@ fn migrate_creates_the_database_that_admin_commands_then_open() {
 }
 
 #[test]
+fn migrate_to_a_version_rolls_back_refusing_to_lose_a_plan_unless_forced_and_migrate_reapplies() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    let db = ["--data-dir", arg(&data)];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&db);
+        sb.run(&all)
+    };
+    run(&["migrate"]).expect(0);
+    // The operator's own plan: rolling back the migration that made plans data loses it.
+    run(&["plans", "set", "tiny", "--monthly-requests", "16"]).expect(0);
+
+    let out = run(&["migrate", "--to", "20261123000002"]).expect(1);
+    for needed in ["20261205000001_plans", "plans has 1 row", "--force"] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+    run(&["keys", "list"]).expect(0);
+
+    let out = run(&["migrate", "--to", "20261123000002", "--force"]).expect(0);
+    for needed in [
+        "rolled back 20261208000002_adjustments",
+        "rolled back 20261205000001_plans",
+        "9 rolled back now",
+    ] {
+        assert!(out.stdout.contains(needed), "{needed}: {}", out.stdout);
+    }
+    assert!(
+        !out.stdout.contains("20261123000002_retention"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&["keys", "list"]).expect(1);
+    assert!(out.stderr.contains("tollgate migrate"), "{}", out.stderr);
+
+    let out = run(&["migrate"]).expect(0);
+    for needed in [
+        "applied 20261205000001_plans",
+        "9 applied now, 5 already applied",
+    ] {
+        assert!(out.stdout.contains(needed), "{needed}: {}", out.stdout);
+    }
+    run(&["keys", "list"]).expect(0);
+}
+
+#[test]
 fn an_admin_command_on_a_database_an_older_version_left_refuses_to_migrate_it() {
     let sb = Sandbox::new();
     let data = sb.data();
