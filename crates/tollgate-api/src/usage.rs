@@ -123,6 +123,22 @@ pub struct UsageLogBody {
     /// Event time (RFC 3339; without offset, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+    /// The prompt's text, when `input_tokens` is not known: its tokens are estimated (with the
+    /// model family's tokenizer where Tollgate has one, else one per four characters) and the
+    /// call is flagged `estimated`. Not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The completion's text, when `output_tokens` is not known; estimated like `prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
+    /// The prompt's length in characters, when neither `input_tokens` nor `prompt` is sent:
+    /// estimated at one token per four characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_chars: Option<i64>,
+    /// The completion's length in characters, when neither `output_tokens` nor `completion`
+    /// is sent: estimated at one token per four characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_chars: Option<i64>,
     /// Served from a response cache: recorded with zero tokens and cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_response: Option<bool>,
@@ -399,6 +415,11 @@ pub struct LogEntry {
     #[serde(default)]
     #[schema(required = true, format = "uuid")]
     pub adjusts: Option<String>,
+    /// How the counts of an `estimated` call were estimated (`chars/4`, `o200k_base`,
+    /// `cl100k_base`); null when they were reported.
+    #[serde(default)]
+    #[schema(required = true, example = "chars/4")]
+    pub estimate_method: Option<String>,
     /// The caller's metadata object, as sent (free-form: it is the caller's own).
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,

@@ -164,6 +164,10 @@ pub struct UsageEvent {
     /// For an [`EventSource::Adjustment`], the log id of the call it prices. In the canonical
     /// entry only when present, so the entries of every other event are unchanged.
     pub adjusts: Option<Uuid>,
+    /// How the token counts of an `estimated` event were estimated (`chars/4`, or a
+    /// tokenizer's name such as `o200k_base`). In the canonical entry only when present, so
+    /// the entries of events without an estimate are unchanged.
+    pub estimate_method: Option<String>,
 }
 
 impl UsageEvent {
@@ -190,6 +194,7 @@ impl UsageEvent {
         w.opt("conversation_id", conversation.as_deref());
         w.str("cost", &self.cost.to_string());
         w.str("currency", self.currency.as_str());
+        w.opt("estimate_method", self.estimate_method.as_deref());
         w.key("flags");
         w.0.push(b'[');
         for (i, name) in self.flags.names().into_iter().enumerate() {
@@ -312,6 +317,7 @@ mod tests {
             source: EventSource::Usage,
             metadata: Map::new(),
             adjusts: None,
+            estimate_method: None,
         }
     }
 
@@ -371,6 +377,22 @@ mod tests {
         assert_eq!(EventSource::parse("adjustment"), EventSource::Adjustment);
     }
 
+    #[test]
+    fn an_estimate_method_is_in_the_entry_only_when_the_counts_were_estimated() {
+        let mut e = event();
+        let plain = e.canonical_entry(7);
+        e.flags.estimated = true;
+        e.estimate_method = Some("chars/4".into());
+        let entry = String::from_utf8(e.canonical_entry(7)).expect("utf-8");
+        assert!(
+            entry.contains(r#""currency":"USD","estimate_method":"chars/4","flags":["estimated"]"#),
+            "{entry}"
+        );
+        e.flags.estimated = false;
+        e.estimate_method = None;
+        assert_eq!(e.canonical_entry(7), plain);
+    }
+
     /// The generic form of the entry, for checking the direct writer.
     fn generic_entry(e: &UsageEvent, seq: i64) -> Vec<u8> {
         let mut v = json!({
@@ -392,6 +414,7 @@ mod tests {
             ("price_version", e.price_version.clone()),
             ("lock_digest", e.lock_digest.clone()),
             ("adjusts", e.adjusts.map(|a| a.to_string())),
+            ("estimate_method", e.estimate_method.clone()),
         ] {
             if let Some(val) = val {
                 obj.insert(k.into(), Value::String(val));
@@ -427,7 +450,7 @@ mod tests {
         fn the_direct_writer_matches_the_generic_canonicaliser(
             text in "\\PC{0,12}",
             control in "[\\u{0}-\\u{1f}\"\\\\a-z]{0,6}",
-            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 9),
+            present in proptest::collection::vec(proptest::prelude::any::<bool>(), 10),
             tokens in 0i64..1_000_000_000,
             seq in 0i64..(1 << 40),
             bits in 0i64..16,
@@ -447,6 +470,7 @@ mod tests {
             e.price_version = opt(6, "builtin:x@2024-01-01".into());
             e.lock_digest = opt(7, format!("sha256:{text}"));
             e.adjusts = present[8].then(Uuid::max);
+            e.estimate_method = opt(9, format!("{control}_base"));
             e.model = format!("m{control}");
             e.tokens = TokenCounts { input: tokens, output: tokens / 2, cached_input: tokens / 3, reasoning: tokens / 4, ..TokenCounts::default() };
             e.flags = EventFlags::from_bits(bits);

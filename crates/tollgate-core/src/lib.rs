@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod billing;
+pub mod estimate;
 pub mod event;
 pub mod ids;
 pub mod money;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate_api::conversations::ConversationLogBody;
 use tollgate_api::usage::UsageLogBody;
+use tollgate_core::estimate::EstimateMethod;
 use tollgate_core::pricing::{check_quantity_name, CostSplit, Metered, PriceBook};
 use tollgate_core::time::{parse_instant, DateEdge, DAY_US};
 use tollgate_core::usage::{estimate_tokens, normalize_usage, ServiceTier};
@@ -297,6 +298,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         .map(|t| ServiceTier::parse("service_tier", t))
         .transpose()?;
     let mut quantities = quantities(body.quantities)?;
+    let mut estimate_method = None;
     let tokens = if cached_response {
         TokenCounts::default()
     } else if let Some(usage) = &body.usage {
@@ -321,12 +323,22 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         }
         n.tokens
     } else {
-        let (Some(input), Some(output)) = (body.input_tokens, body.output_tokens) else {
-            return Err(Invalid::field(
-                if body.input_tokens.is_none() { "input_tokens" } else { "output_tokens" },
-                "input_tokens and output_tokens are required (or send the provider's usage object as usage)",
-            ));
-        };
+        let (input, output, method) = counts_or_estimates(
+            &body.model,
+            Side {
+                count: body.input_tokens,
+                text: body.prompt.as_deref(),
+                chars: body.prompt_chars,
+                names: ["input_tokens", "prompt", "prompt_chars"],
+            },
+            Side {
+                count: body.output_tokens,
+                text: body.completion.as_deref(),
+                chars: body.completion_chars,
+                names: ["output_tokens", "completion", "completion_chars"],
+            },
+        )?;
+        estimate_method = method;
         TokenCounts {
             input,
             output,
@@ -422,12 +434,13 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             flags: EventFlags {
                 cached_response,
                 unpriced: priced.unpriced,
-                estimated: false,
+                estimated: estimate_method.is_some(),
                 client_cost: priced.client,
             },
             source: EventSource::Usage,
             metadata: meta,
             adjusts: None,
+            estimate_method: estimate_method.map(|m| m.as_str().to_string()),
         },
         dedupe,
         execution: None,
@@ -435,6 +448,79 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         charge,
     })
 }
+
+/// One side (input or output) of a call sent without a usage object: its count, or the text
+/// or length to estimate it from, and the field names to report.
+struct Side<'a> {
+    count: Option<i64>,
+    text: Option<&'a str>,
+    chars: Option<i64>,
+    names: [&'static str; 3],
+}
+
+impl Side<'_> {
+    /// Refuses a side with nothing to count, or with both a text and a length.
+    fn check(&self) -> Result<(), Invalid> {
+        let [count, text, chars] = self.names;
+        if self.count.is_some() {
+            return Ok(());
+        }
+        match (self.text, self.chars) {
+            (None, None) => Err(Invalid::field(
+                count,
+                format!(
+                    "{count} is required: send it, the provider's usage object as usage, or \
+                     the text as {text} (or its length in characters as {chars}) to estimate it"
+                ),
+            )),
+            (Some(_), Some(_)) => Err(Invalid::field(
+                chars,
+                format!("send {text} or {chars}, not both"),
+            )),
+            (None, Some(c)) if !(0..=MAX_ESTIMATED_CHARS).contains(&c) => Err(Invalid::field(
+                chars,
+                format!("{chars} must be a whole number between 0 and {MAX_ESTIMATED_CHARS}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The count, else the estimate by `method`.
+    fn tokens(&self, method: Option<EstimateMethod>) -> i64 {
+        match (self.count, method, self.text) {
+            (Some(n), _, _) => n,
+            (None, Some(m), Some(t)) => m.count(t),
+            (None, _, _) => estimate_tokens(usize::try_from(self.chars.unwrap_or(0)).unwrap_or(0)),
+        }
+    }
+}
+
+/// The input and output tokens of a call sent without a usage object: each side's count, else
+/// an estimate from its text (`prompt`, `completion`) or its length (`prompt_chars`,
+/// `completion_chars`), with the method used when any side was estimated. A side sent as a
+/// length is counted at four characters a token, and then so is the other, so one call has one
+/// method. A side with none of them is refused, naming its count.
+fn counts_or_estimates(
+    model: &str,
+    input: Side<'_>,
+    output: Side<'_>,
+) -> Result<(i64, i64, Option<EstimateMethod>), Invalid> {
+    input.check()?;
+    output.check()?;
+    let sides = [&input, &output];
+    let method = if sides.iter().all(|s| s.count.is_some()) {
+        None
+    } else if sides.iter().any(|s| s.count.is_none() && s.text.is_none()) {
+        Some(EstimateMethod::CharsPerFour)
+    } else {
+        Some(EstimateMethod::for_model(model))
+    };
+    Ok((input.tokens(method), output.tokens(method), method))
+}
+
+/// The longest text length, in characters, a call may ask to be estimated from (a billion
+/// characters, far beyond any context window).
+const MAX_ESTIMATED_CHARS: i64 = 1_000_000_000;
 
 /// The most messages one call (or one batch of messages) may carry.
 pub(crate) const MAX_MESSAGES: usize = 1000;
@@ -675,6 +761,7 @@ pub fn conversation_item(
             source: EventSource::Conversation,
             metadata: Map::new(),
             adjusts: None,
+            estimate_method: estimated.then(|| EstimateMethod::CharsPerFour.as_str().to_string()),
         },
         dedupe,
         execution: None,

@@ -126,6 +126,7 @@ pub(crate) fn adjustment(
         source: EventSource::Adjustment,
         metadata: Map::new(),
         adjusts: Some(original.log_id),
+        estimate_method: None,
     };
     Ok(AppendItem {
         event,
@@ -195,6 +196,7 @@ mod tests {
             source: EventSource::Usage,
             metadata: Map::new(),
             adjusts: None,
+            estimate_method: None,
         }
     }
 

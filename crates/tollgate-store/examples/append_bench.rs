@@ -57,6 +57,7 @@ async fn main() {
                     source: EventSource::Usage,
                     metadata: Map::new(),
                     adjusts: None,
+                    estimate_method: None,
                 },
                 dedupe: Dedupe::None,
                 execution: None,

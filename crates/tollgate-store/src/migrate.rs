@@ -69,6 +69,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261207000003, "price_tiers"),
     migration!(20261208000001, "price_model"),
     migration!(20261208000002, "adjustments"),
+    migration!(20261208000003, "estimate_method"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -36,7 +36,7 @@ pub const COUNT_HEADER: &str = "x-export-count";
 const PAGE: i64 = 1000;
 
 /// The CSV columns of a usage export, in order.
-const COLUMNS: [&str; 38] = [
+const COLUMNS: [&str; 39] = [
     "seq",
     "id",
     "timestamp",
@@ -75,6 +75,7 @@ const COLUMNS: [&str; 38] = [
     "service_tier",
     "quantities",
     "adjusts",
+    "estimate_method",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,6 +294,7 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
             serde_json::to_string(&e.quantities).unwrap_or_default()
         },
         e.adjusts.map(|a| a.to_string()).unwrap_or_default(),
+        e.estimate_method.clone().unwrap_or_default(),
     ]
 }
 

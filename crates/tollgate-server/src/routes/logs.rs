@@ -64,6 +64,7 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
             EventSource::Adjustment => LogSource::Adjustment,
         },
         adjusts: e.adjusts.map(|a| a.to_string()),
+        estimate_method: e.estimate_method.clone(),
         metadata: e.metadata.clone(),
     }
 }

@@ -9,6 +9,7 @@ mod conversation_routes;
 mod conversations;
 mod costs;
 mod default_plan;
+mod estimates;
 mod export;
 mod fake_mcp;
 mod hardening;

@@ -164,7 +164,7 @@ pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, req
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
      input_cost_nanos, lock_digest, units, cache_write_1h_tokens, audio_input_tokens, \
      image_input_tokens, video_input_tokens, audio_output_tokens, image_output_tokens, service_tier, \
-     quantities, adjusts";
+     quantities, adjusts, estimate_method";
 
 row! {
     /// The columns of [`EVENT_COLUMNS`].
@@ -207,6 +207,7 @@ row! {
         service_tier: Option<String>,
         quantities: Option<String>,
         adjusts: Option<String>,
+        estimate_method: Option<String>,
     }
 }
 
@@ -265,6 +266,7 @@ impl TryFrom<EventRow> for StoredEvent {
                 source: EventSource::parse(&r.source),
                 metadata: json_object(r.metadata),
                 adjusts: r.adjusts.as_deref().map(uuid).transpose()?,
+                estimate_method: r.estimate_method,
             },
         })
     }

@@ -309,7 +309,7 @@ pub(crate) const EVENT_TABLE_COLUMNS: &str =
      cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
      price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units, \
      cache_write_1h_tokens, audio_input_tokens, image_input_tokens, video_input_tokens, \
-     audio_output_tokens, image_output_tokens, service_tier, quantities, adjusts";
+     audio_output_tokens, image_output_tokens, service_tier, quantities, adjusts, estimate_method";
 
 /// One `usage_events` row: the event, its canonical entry and leaf hash.
 pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
@@ -363,6 +363,7 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
             .then(|| serde_json::to_string(&e.quantities).unwrap_or_default())
             .into(),
         e.adjusts.map(|a| a.to_string()).into(),
+        e.estimate_method.clone().into(),
     ]
 }
 

@@ -49,6 +49,7 @@ pub fn event(
         source: EventSource::Usage,
         metadata: Map::new(),
         adjusts: None,
+        estimate_method: None,
     }
 }
 

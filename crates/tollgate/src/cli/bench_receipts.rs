@@ -92,6 +92,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             source: EventSource::Usage,
             metadata: Default::default(),
             adjusts: None,
+            estimate_method: None,
         },
         dedupe: Dedupe::None,
         execution: None,

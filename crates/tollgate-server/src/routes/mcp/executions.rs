@@ -366,6 +366,7 @@ fn metered_item(
         source: EventSource::Tool,
         metadata,
         adjusts: None,
+        estimate_method: None,
     };
     let billing = state.billing();
     Ok(AppendItem {
