@@ -299,6 +299,27 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
         .transpose()?;
     let mut quantities = quantities(body.quantities)?;
     let mut estimate_method = None;
+    // Text to estimate from means nothing beside a usage object or a cached response: refused
+    // rather than silently ignored.
+    if cached_response || body.usage.is_some() {
+        let given = [
+            ("prompt", body.prompt.is_some()),
+            ("completion", body.completion.is_some()),
+            ("prompt_chars", body.prompt_chars.is_some()),
+            ("completion_chars", body.completion_chars.is_some()),
+        ];
+        if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
+            let beside = if cached_response {
+                "cached_response (which records no tokens)"
+            } else {
+                "usage (whose counts are the provider's)"
+            };
+            return Err(Invalid::field(
+                *field,
+                format!("{field} estimates missing counts; it has no use beside {beside}"),
+            ));
+        }
+    }
     let tokens = if cached_response {
         TokenCounts::default()
     } else if let Some(usage) = &body.usage {
@@ -463,7 +484,18 @@ impl Side<'_> {
     fn check(&self) -> Result<(), Invalid> {
         let [count, text, chars] = self.names;
         if self.count.is_some() {
-            return Ok(());
+            // A count wins; text sent beside it would be silently ignored, so it is refused.
+            return match (self.text, self.chars) {
+                (None, None) => Ok(()),
+                (Some(_), _) => Err(Invalid::field(
+                    text,
+                    format!("send {count} or {text} to estimate it, not both"),
+                )),
+                (None, Some(_)) => Err(Invalid::field(
+                    chars,
+                    format!("send {count} or {chars} to estimate it, not both"),
+                )),
+            };
         }
         match (self.text, self.chars) {
             (None, None) => Err(Invalid::field(

@@ -228,3 +228,35 @@ async fn a_conversation_estimated_from_its_messages_records_chars_over_four() {
         assert_eq!(log["estimate_method"], "chars/4", "{log}");
     }
 }
+
+#[tokio::test]
+async fn text_to_estimate_from_beside_a_count_a_usage_object_or_a_cached_response_is_refused() {
+    for app in TestApp::all().await {
+        for (body, field) in [
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                       "prompt": "hello", "output_tokens": 1}),
+                "prompt",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 5,
+                       "output_tokens": 1, "completion_chars": 40}),
+                "completion_chars",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "prompt": "hello",
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 1}}),
+                "prompt",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "cached_response": true,
+                       "completion": "hi"}),
+                "completion",
+            ),
+        ] {
+            let r = app.post("/api/v1/log", &body).await;
+            assert_eq!(r.status, 422, "{body}: {}", r.body);
+            assert_eq!(r.body["error"]["field"], field, "{}", r.body);
+        }
+    }
+}
