@@ -40,54 +40,92 @@ pub(crate) fn minor_units(amount: i64, currency: &Currency) -> Option<Nanos> {
     amount.checked_mul(scale).filter(|n| *n >= 0).map(Nanos)
 }
 
-fn bad_signature(why: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidSignature,
-        format!("Stripe-Signature does not verify: {why}"),
-    )
-    .with_field("Stripe-Signature")
+/// How a provider signs a webhook: a header of `{ts_key}={unix seconds}` and one or more
+/// `{sig_key}={hex HMAC-SHA256}` parts split by `split`, the MAC being over the timestamp, `join`
+/// and the raw body, keyed by the secret as written.
+struct SignatureRule {
+    header: &'static str,
+    split: char,
+    ts_key: &'static str,
+    sig_key: &'static str,
+    join: char,
 }
 
-/// Checks a `Stripe-Signature` header (`t=…,v1=…[,v1=…]`) over `body`: HMAC-SHA256 with the
-/// endpoint secret of `"{t}.{body}"`, hex, equal in constant time to one of the `v1`
-/// signatures, with `t` within `tolerance` seconds of `now`.
-pub(crate) fn verify_stripe(
-    header: &str,
-    body: &[u8],
-    secret: &str,
-    tolerance: u64,
-    now_s: i64,
-) -> Result<(), ApiError> {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", sig)) => signatures.push(sig),
-            _ => {}
+const STRIPE: SignatureRule = SignatureRule {
+    header: "Stripe-Signature",
+    split: ',',
+    ts_key: "t",
+    sig_key: "v1",
+    join: '.',
+};
+
+const PADDLE: SignatureRule = SignatureRule {
+    header: "Paddle-Signature",
+    split: ';',
+    ts_key: "ts",
+    sig_key: "h1",
+    join: ':',
+};
+
+impl SignatureRule {
+    fn refused(&self, why: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            format!("{} does not verify: {why}", self.header),
+        )
+        .with_field(self.header)
+    }
+
+    /// Checks `header` over `body`: a signature equal in constant time to the MAC, with a
+    /// timestamp within `tolerance` seconds of `now_s`.
+    fn verify(
+        &self,
+        header: &str,
+        body: &[u8],
+        secret: &str,
+        tolerance: u64,
+        now_s: i64,
+    ) -> Result<(), ApiError> {
+        let mut timestamp = None;
+        let mut signatures = Vec::new();
+        for part in header.split(self.split) {
+            match part.trim().split_once('=') {
+                Some((k, t)) if k == self.ts_key => timestamp = t.parse::<i64>().ok(),
+                Some((k, sig)) if k == self.sig_key => signatures.push(sig),
+                _ => {}
+            }
+        }
+        let t =
+            timestamp.ok_or_else(|| self.refused(&format!("no timestamp ({}=)", self.ts_key)))?;
+        if signatures.is_empty() {
+            return Err(self.refused(&format!("no {} signature", self.sig_key)));
+        }
+        if now_s.abs_diff(t) > tolerance {
+            return Err(self.refused(&format!(
+                "its timestamp is more than {tolerance} seconds from now"
+            )));
+        }
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .map_err(|_| self.refused("the secret is unusable"))?;
+        mac.update(format!("{t}{}", self.join).as_bytes());
+        mac.update(body);
+        // `verify_slice` compares in constant time.
+        let matches = signatures.iter().any(|sig| {
+            hex::decode(sig).is_ok_and(|given| mac.clone().verify_slice(&given).is_ok())
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(self.refused(&format!("no {} signature matches the secret", self.sig_key)))
         }
     }
-    let t = timestamp.ok_or_else(|| bad_signature("no timestamp (t=)"))?;
-    if signatures.is_empty() {
-        return Err(bad_signature("no v1 signature"));
-    }
-    if now_s.abs_diff(t) > tolerance {
-        return Err(bad_signature(&format!(
-            "its timestamp is more than {tolerance} seconds from now"
-        )));
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| bad_signature("the endpoint secret is unusable"))?;
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    let matches = signatures
-        .iter()
-        .any(|sig| hex::decode(sig).is_ok_and(|given| mac.clone().verify_slice(&given).is_ok()));
-    if matches {
-        Ok(())
-    } else {
-        Err(bad_signature("no v1 signature matches the endpoint secret"))
+
+    /// The header's value, or a refusal when it is missing.
+    fn header<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
+        headers
+            .get(self.header)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.refused("the header is missing"))
     }
 }
 
@@ -202,12 +240,8 @@ pub async fn stripe(
             "Stripe payment endpoint (payments.stripe)",
         ));
     };
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| bad_signature("the header is missing"))?;
-    verify_stripe(
-        header,
+    STRIPE.verify(
+        STRIPE.header(&headers)?,
         &body,
         secret.expose_secret(),
         settings.tolerance_seconds,
@@ -276,55 +310,6 @@ pub async fn stripe(
     .await
 }
 
-/// Checks a `Paddle-Signature` header (`ts=…;h1=…[;h1=…]`) over `body`: HMAC-SHA256 with the
-/// secret key of `"{ts}:{body}"`, hex, equal in constant time to one of the `h1` signatures,
-/// with `ts` within `tolerance` seconds of `now`.
-pub(crate) fn verify_paddle(
-    header: &str,
-    body: &[u8],
-    secret: &str,
-    tolerance: u64,
-    now_s: i64,
-) -> Result<(), ApiError> {
-    let bad = |why: &str| {
-        ApiError::new(
-            ErrorCode::InvalidSignature,
-            format!("Paddle-Signature does not verify: {why}"),
-        )
-        .with_field("Paddle-Signature")
-    };
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(';') {
-        match part.trim().split_once('=') {
-            Some(("ts", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("h1", sig)) => signatures.push(sig),
-            _ => {}
-        }
-    }
-    let t = timestamp.ok_or_else(|| bad("no timestamp (ts=)"))?;
-    if signatures.is_empty() {
-        return Err(bad("no h1 signature"));
-    }
-    if now_s.abs_diff(t) > tolerance {
-        return Err(bad(&format!(
-            "its timestamp is more than {tolerance} seconds from now"
-        )));
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| bad("the secret key is unusable"))?;
-    mac.update(format!("{t}:").as_bytes());
-    mac.update(body);
-    let matches = signatures
-        .iter()
-        .any(|sig| hex::decode(sig).is_ok_and(|given| mac.clone().verify_slice(&given).is_ok()));
-    if matches {
-        Ok(())
-    } else {
-        Err(bad("no h1 signature matches the secret key"))
-    }
-}
-
 /// A whole number Paddle writes as a string (`"1050"`), at `path` of `data`.
 fn paddle_amount(data: &Value, path: &str, field: &str) -> Result<i64, ApiError> {
     data.pointer(path)
@@ -376,15 +361,8 @@ pub async fn paddle(
             "Paddle payment endpoint (payments.paddle)",
         ));
     };
-    let header = headers
-        .get("paddle-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidSignature, "Paddle-Signature is missing")
-                .with_field("Paddle-Signature")
-        })?;
-    verify_paddle(
-        header,
+    PADDLE.verify(
+        PADDLE.header(&headers)?,
         &body,
         secret.expose_secret(),
         settings.tolerance_seconds,
@@ -877,14 +855,16 @@ mod tests {
         let body = r#"{"id":"evt_1"}"#;
         let good = sign("whsec_abc", 1000, body);
         let header = format!("t=1000,v1=deadbeef,v1={good},v0=ignored");
-        assert!(verify_stripe(&header, body.as_bytes(), "whsec_abc", 300, 1200).is_ok());
-        assert!(verify_stripe(&header, body.as_bytes(), "whsec_other", 300, 1200).is_err());
-        assert!(verify_stripe(&header, b"{}", "whsec_abc", 300, 1200).is_err());
+        let verify =
+            |h: &str, b: &[u8], secret: &str, now: i64| STRIPE.verify(h, b, secret, 300, now);
+        assert!(verify(&header, body.as_bytes(), "whsec_abc", 1200).is_ok());
+        assert!(verify(&header, body.as_bytes(), "whsec_other", 1200).is_err());
+        assert!(verify(&header, b"{}", "whsec_abc", 1200).is_err());
         assert!(
-            verify_stripe(&header, body.as_bytes(), "whsec_abc", 300, 1400).is_err(),
+            verify(&header, body.as_bytes(), "whsec_abc", 1400).is_err(),
             "too old"
         );
-        assert!(verify_stripe("v1=abc", body.as_bytes(), "whsec_abc", 300, 1000).is_err());
+        assert!(verify("v1=abc", body.as_bytes(), "whsec_abc", 1000).is_err());
     }
 
     #[test]
