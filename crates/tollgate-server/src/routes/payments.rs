@@ -432,19 +432,9 @@ pub async fn paddle(
             }
             let adjustment = id("id")?;
             let payment = id("transaction_id")?;
-            let tenant_id = state
-                .store()
-                .find_tenant(tenant)
-                .await?
-                .map(|t| t.id)
-                .unwrap_or_default();
             // A refund names the transaction, not the account: the account its payment
             // credited.
-            let paid = state
-                .store()
-                .payment_totals(&tenant_id, "paddle", &payment)
-                .await?;
-            let Some(account) = paid.iter().find(|p| p.credited.0 > 0) else {
+            let Some(account) = credited_account(&state, tenant, "paddle", &payment).await? else {
                 return Ok(Json(head.answer(
                     PaymentOutcome::Ignored,
                     None,
@@ -647,17 +637,7 @@ pub async fn fondy(
         }
         "reversed" => {
             let total = whole("reversal_amount")?;
-            let tenant_id = state
-                .store()
-                .find_tenant(tenant)
-                .await?
-                .map(|t| t.id)
-                .unwrap_or_default();
-            let paid = state
-                .store()
-                .payment_totals(&tenant_id, "fondy", &order)
-                .await?;
-            let Some(account) = paid.iter().find(|p| p.credited.0 > 0) else {
+            let Some(account) = credited_account(&state, tenant, "fondy", &order).await? else {
                 return Ok(Json(head.answer(
                     PaymentOutcome::Ignored,
                     None,
@@ -705,6 +685,38 @@ pub async fn fondy(
             Ok(Json(head.answer(PaymentOutcome::Ignored, None, Some(why))))
         }
     }
+}
+
+/// The id of the tenant a provider's settings name; 503 when they name none (the provider
+/// retries once the operator fixes it).
+async fn tenant_of(state: &AppState, tenant: &str, provider: &str) -> Result<String, ApiError> {
+    Ok(state
+        .store()
+        .find_tenant(tenant)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("payments.{provider}.tenant '{tenant}' names no tenant"),
+            )
+        })?
+        .id)
+}
+
+/// The account `provider`'s payment `payment` credited, for a refund that names the payment
+/// and not the account; None when it was never credited.
+async fn credited_account(
+    state: &AppState,
+    tenant: &str,
+    provider: &str,
+    payment: &str,
+) -> Result<Option<tollgate_store::PaymentTotals>, ApiError> {
+    let tenant_id = tenant_of(state, tenant, provider).await?;
+    let paid = state
+        .store()
+        .payment_totals(&tenant_id, provider, payment)
+        .await?;
+    Ok(paid.into_iter().find(|p| p.credited.0 > 0))
 }
 
 /// A provider's event, as the answer names it.
@@ -768,20 +780,7 @@ async fn post_money(
             )
         })?;
     let user_id = user_id.map(str::trim).unwrap_or("").to_string();
-    let tenant_id = state
-        .store()
-        .find_tenant(tenant)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                format!(
-                    "payments.{}.tenant '{tenant}' names no tenant",
-                    event.provider
-                ),
-            )
-        })?
-        .id;
+    let tenant_id = tenant_of(state, tenant, event.provider).await?;
     let mut metadata = Map::new();
     metadata.insert("event_id".into(), Value::String(event.id.clone()));
     metadata.insert("event_type".into(), Value::String(event.kind.clone()));
