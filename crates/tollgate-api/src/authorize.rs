@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::billing::Loose;
+use crate::rate::RateLimitState;
 use crate::ErrorCode;
 
 /// Body of `POST /api/v1/authorize`: an estimate as a cost, or as a model and token counts.
@@ -150,6 +151,9 @@ pub struct Decision {
     pub limits: Option<DecisionLimits>,
     /// The tenant's plan quota.
     pub quota: Quota,
+    /// The rate limits weighed: the key's, the user's and the client IP's, each where one
+    /// is set.
+    pub rate_limits: Vec<RateLimitState>,
 }
 
 /// Why authorize refused.
@@ -166,6 +170,8 @@ pub enum RefusalCode {
     MonthlyLimitExceeded,
     /// The balance less open holds does not cover the call.
     InsufficientBalance,
+    /// A requests- or tokens-per-minute limit would be passed (429, with `Retry-After`).
+    RateLimited,
 }
 
 impl RefusalCode {
@@ -177,6 +183,7 @@ impl RefusalCode {
             RefusalCode::DailyLimitExceeded => ErrorCode::DailyLimitExceeded,
             RefusalCode::MonthlyLimitExceeded => ErrorCode::MonthlyLimitExceeded,
             RefusalCode::InsufficientBalance => ErrorCode::InsufficientBalance,
+            RefusalCode::RateLimited => ErrorCode::RateLimited,
         }
     }
 }
@@ -243,6 +250,7 @@ mod tests {
                 resets_at: "2026-02-01T00:00:00Z".into(),
                 used: 0,
             },
+            rate_limits: Vec::new(),
         }
     }
 
@@ -273,7 +281,7 @@ mod tests {
     #[test]
     fn a_decision_keeps_the_bytes_the_server_always_wrote() {
         crate::billing::tests::same_bytes::<Decision>(
-            r#"{"allowed":true,"balance":{"available":"3.000000000","balance":"5.000000000","billing_enabled":true,"currency":"USD","held":"2.000000000","is_active":true,"limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"user_id":"dave"},"estimate":{"amount":"2.000000000","currency":"USD"},"hold_expires_at":"2026-01-01T00:05:00.000000Z","hold_id":"hold_1","limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"quota":{"limit":500,"plan":"starter","remaining":499,"reserved":1,"resets_at":"2026-02-01T00:00:00Z","used":0}}"#,
+            r#"{"allowed":true,"balance":{"available":"3.000000000","balance":"5.000000000","billing_enabled":true,"currency":"USD","held":"2.000000000","is_active":true,"limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"user_id":"dave"},"estimate":{"amount":"2.000000000","currency":"USD"},"hold_expires_at":"2026-01-01T00:05:00.000000Z","hold_id":"hold_1","limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"quota":{"limit":500,"plan":"starter","remaining":499,"reserved":1,"resets_at":"2026-02-01T00:00:00Z","used":0},"rate_limits":[]}"#,
         );
         crate::billing::tests::same_bytes::<HoldReleased>(
             r#"{"hold_id":"hold_1","released":true}"#,

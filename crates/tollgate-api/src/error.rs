@@ -79,6 +79,9 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// 422: a body field is invalid (`field` names it).
     InvalidField,
+    /// 429: a requests- or tokens-per-minute limit would be passed; retry after
+    /// `Retry-After`.
+    RateLimited,
     /// 500: a fault of the server; its log has the cause.
     Internal,
     /// 502: an MCP server could not be reached, or did not answer as MCP requires.
@@ -89,7 +92,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidPath,
         ErrorCode::InvalidJson,
@@ -124,6 +127,7 @@ impl ErrorCode {
         ErrorCode::ConcurrentChange,
         ErrorCode::BodyTooLarge,
         ErrorCode::InvalidField,
+        ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::McpServerError,
         ErrorCode::Unavailable,
@@ -161,6 +165,7 @@ impl ErrorCode {
             Conflict | ConcurrentChange => 409,
             BodyTooLarge => 413,
             InvalidField => 422,
+            RateLimited => 429,
             Internal => 500,
             McpServerError => 502,
             Unavailable => 503,
@@ -205,6 +210,7 @@ impl ErrorCode {
             ConcurrentChange => "CONCURRENT_CHANGE",
             BodyTooLarge => "BODY_TOO_LARGE",
             InvalidField => "INVALID_FIELD",
+            RateLimited => "RATE_LIMITED",
             Internal => "INTERNAL",
             McpServerError => "MCP_SERVER_ERROR",
             Unavailable => "UNAVAILABLE",

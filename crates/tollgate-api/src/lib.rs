@@ -25,6 +25,7 @@ pub mod mcp;
 pub mod operate;
 pub mod payments;
 pub mod plans;
+pub mod rate;
 pub mod receipts;
 pub mod registry;
 pub mod tool_calls;

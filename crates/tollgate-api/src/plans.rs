@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::billing::present;
+use crate::rate::PlanRateLimits;
 
 /// Who set a plan's quota last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -36,9 +37,11 @@ pub struct Plan {
     /// When it was added.
     #[schema(format = DateTime)]
     pub created_at: String,
-    /// When its quota last changed.
+    /// When its quota or limits last changed.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// The requests and tokens per minute of each key, user and client IP of its tenants.
+    pub rate_limits: PlanRateLimits,
 }
 
 /// Every plan.
@@ -69,6 +72,10 @@ pub struct PutPlanBody {
     /// stays as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+    /// The plan's rate limits, all at once: a member left out is no limit. Absent: they stay
+    /// as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<PlanRateLimits>,
 }
 
 #[cfg(test)]
@@ -85,6 +92,7 @@ mod tests {
         let unlimited = PutPlanBody {
             monthly_requests: Some(None),
             default: None,
+            rate_limits: None,
         };
         assert_eq!(
             serde_json::to_string(&unlimited).expect("serializes"),

@@ -27,6 +27,9 @@ pub enum Refusal {
     MonthlyLimitExceeded,
     /// The balance less open holds does not cover the estimate.
     InsufficientBalance,
+    /// A requests- or tokens-per-minute limit of the key, the user or the client IP would be
+    /// passed (the decision's rate states say which, and when to retry).
+    RateLimited,
 }
 
 /// The tenant's quota as a decision saw it.

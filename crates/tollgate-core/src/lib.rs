@@ -11,6 +11,7 @@ pub mod event;
 pub mod ids;
 pub mod money;
 pub mod pricing;
+pub mod rate;
 pub mod time;
 pub mod usage;
 pub mod validate;

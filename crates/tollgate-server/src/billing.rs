@@ -118,6 +118,7 @@ pub fn plan_view(p: &Plan) -> PlanView {
         tenants: p.tenants,
         created_at: format_us(p.created_us),
         updated_at: format_us(p.updated_us),
+        rate_limits: crate::routes::rate_limits::plan_rates_out(&p.rates),
     }
 }
 

@@ -8,6 +8,7 @@
 mod auth;
 mod batcher;
 pub mod billing;
+pub mod client_ip;
 mod conn_metrics;
 mod error;
 mod extract;
@@ -101,6 +102,8 @@ impl Server {
             .map_err(StartError::Config)?;
         let billing = Arc::new(billing);
         let retention = settings.retention_policy().map_err(StartError::Config)?;
+        let proxies = client_ip::Proxies::parse(&settings.http.trusted_proxies)
+            .map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {
             None => None,
             Some(s) => Some(
@@ -150,6 +153,7 @@ impl Server {
             signer,
             (billing, authorizer),
             jwt,
+            proxies,
         );
         let checkpointer = receipts::checkpoint_every(state.clone(), Duration::from_secs(every));
         Ok(Server {

@@ -29,6 +29,7 @@ struct Inner {
     billing: Arc<Billing>,
     authorizer: Authorizer,
     jwt: Option<JwtAuth>,
+    proxies: crate::client_ip::Proxies,
 }
 
 impl AppState {
@@ -44,6 +45,7 @@ impl AppState {
         signer: Arc<Signer>,
         (billing, authorizer): (Arc<Billing>, Authorizer),
         jwt: Option<JwtAuth>,
+        proxies: crate::client_ip::Proxies,
     ) -> AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
@@ -60,7 +62,13 @@ impl AppState {
             billing,
             authorizer,
             jwt,
+            proxies,
         }))
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn proxies(&self) -> &crate::client_ip::Proxies {
+        &self.0.proxies
     }
 
     /// The store.

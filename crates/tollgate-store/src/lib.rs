@@ -445,10 +445,28 @@ pub trait Store: Send + Sync + 'static {
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError>;
-    /// Releases up to `limit` holds that expired by `now_us`; returns how many.
+    /// Releases up to `limit` holds that expired by `now_us`, and forgets the rate-limit
+    /// counts of minutes no decision weighs any more; returns how many holds.
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError>;
     /// Holds open now, across every tenant.
     async fn open_holds(&self) -> Result<i64, StoreError>;
+    /// The tenant's plan's rate limits.
+    async fn plan_rates(&self, tenant_id: &str) -> Result<PlanRates, StoreError>;
+    /// The tenant's keys' and users' own rate limits.
+    async fn rate_overrides(&self, tenant_id: &str) -> Result<Vec<RateOverride>, StoreError>;
+    /// Sets a key's or a user's own rate limits; a key must be the tenant's (NotFound).
+    async fn set_rate_override(
+        &self,
+        tenant_id: &str,
+        limits: &RateOverride,
+    ) -> Result<(), StoreError>;
+    /// Removes a key's or a user's own rate limits; false when it had none.
+    async fn delete_rate_override(
+        &self,
+        tenant_id: &str,
+        kind: RateKind,
+        subject: &str,
+    ) -> Result<bool, StoreError>;
     /// Releases one open hold; false when the tenant has no open hold by that id.
     async fn release_hold(
         &self,

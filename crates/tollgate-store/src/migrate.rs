@@ -70,6 +70,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261208000001, "price_model"),
     migration!(20261208000002, "adjustments"),
     migration!(20261208000003, "estimate_method"),
+    migration!(20261209000001, "rate_limits"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

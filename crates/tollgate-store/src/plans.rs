@@ -5,7 +5,7 @@
 //! `deployment_settings`), managed by operators; no process keeps a copy, so every instance
 //! reads the same answer at the next request.
 
-use crate::model::QuotaState;
+use crate::model::{PlanRates, QuotaState};
 
 /// Who set a plan's values, or the default plan's choice, last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,8 @@ pub struct Plan {
     pub created_us: i64,
     /// When its quota last changed.
     pub updated_us: i64,
+    /// The requests and tokens per minute of each key, user and client IP of its tenants.
+    pub rates: PlanRates,
 }
 
 /// What an operator changes on a plan (`put_plan`). Whatever it changes is then the
@@ -70,6 +72,8 @@ pub struct PlanUpdate {
     /// conflict when it is: the default is changed by choosing another). None: leave the
     /// default as it is.
     pub default: Option<bool>,
+    /// The rate limits, all six at once (None: leave them as they are).
+    pub rates: Option<PlanRates>,
 }
 
 /// What `put_plan` did.

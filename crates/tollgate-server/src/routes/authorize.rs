@@ -3,6 +3,8 @@
 //! with `hold`, reserves the estimate until the usage event that carries the hold id settles it.
 
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tollgate_api::authorize::{
     AuthorizeBody, AuthorizeRefusal, Decision as DecisionView, DecisionAccount, DecisionLimits,
@@ -14,11 +16,13 @@ use tollgate_core::time::{format_us, now_us};
 use tollgate_core::usage::ServiceTier;
 use tollgate_core::validate::optional_text;
 use tollgate_core::{Currency, Nanos, TokenCounts};
-use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, Refusal};
+use tollgate_store::{AccountState, AuthorizeRequest, Decision, QuotaState, RateSubjects, Refusal};
 
-use crate::auth::{need, Can};
+use crate::auth::{need, Can, Principal};
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::{Body, PathParam};
+use crate::routes::rate_limits::state_view;
 use crate::state::AppState;
 
 /// The estimate of one execution of an MCP tool (`model` is `<server>/<tool>`), priced as its
@@ -192,6 +196,43 @@ fn refusal(r: Refusal) -> (RefusalCode, &'static str) {
             RefusalCode::InsufficientBalance,
             "the account's balance, less open holds, does not cover this call; top up the balance",
         ),
+        Refusal::RateLimited => (
+            RefusalCode::RateLimited,
+            "this call would pass a requests- or tokens-per-minute limit (`rate_limits` says which); retry after `Retry-After` seconds, or ask an administrator to raise the limit",
+        ),
+    }
+}
+
+/// The rate-limit headers of a decision: the tightest limit's numbers, and on a refusal when
+/// to retry (absent when the call alone passes a limit and never will fit).
+fn rate_headers(response: &mut Response, d: &Decision) {
+    let mut put = |name: &'static str, value: i64| {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from(value));
+    };
+    let tightest = |limit: fn(&tollgate_store::RateState) -> Option<(i64, i64)>| {
+        d.rates
+            .iter()
+            .filter_map(limit)
+            .min_by_key(|(l, used)| l - used)
+    };
+    if let Some((limit, used)) = tightest(|s| s.limits.rpm.map(|l| (l, s.used.requests))) {
+        put("x-ratelimit-limit-requests", limit);
+        put("x-ratelimit-remaining-requests", (limit - used).max(0));
+    }
+    if let Some((limit, used)) = tightest(|s| s.limits.tpm.map(|l| (l, s.used.tokens))) {
+        put("x-ratelimit-limit-tokens", limit);
+        put("x-ratelimit-remaining-tokens", (limit - used).max(0));
+    }
+    let exceeded: Vec<_> = d.rates.iter().filter_map(|s| s.exceeded).collect();
+    if !exceeded.is_empty() && exceeded.iter().all(|e| e.retry_after_seconds.is_some()) {
+        let wait = exceeded
+            .iter()
+            .filter_map(|e| e.retry_after_seconds)
+            .max()
+            .unwrap_or(1);
+        put("retry-after", wait);
     }
 }
 
@@ -207,13 +248,16 @@ fn decision_view(d: &Decision, estimate: Nanos, currency: &Currency) -> Decision
         hold_id: d.hold_id.clone(),
         limits: d.account.as_ref().map(limits),
         quota: quota(&d.quota),
+        rate_limits: d.rates.iter().map(state_view).collect(),
     }
 }
 
 /// May this call happen?
 ///
-/// Checks the plan quota and the account's status, daily and monthly limits and balance less
-/// open holds, in one transaction; with `hold`, reserves the estimate.
+/// Checks the rate limits of the key, the user and the client IP, the plan quota and the
+/// account's status, daily and monthly limits and balance less open holds, in one
+/// transaction; with `hold`, reserves the estimate. Every answer carries the tightest rate
+/// limit in `X-RateLimit-Limit-Requests`/`-Remaining-Requests` (and `-Tokens`).
 #[utoipa::path(
     post,
     path = "/api/v1/authorize",
@@ -223,6 +267,7 @@ fn decision_view(d: &Decision, estimate: Nanos, currency: &Currency) -> Decision
     responses(
         (status = 200, description = "Allowed: `allowed: true`, `hold_id` and `hold_expires_at` (with `hold`), `estimate`, `quota`, `balance`, `limits`", body = DecisionView),
         (status = 402, description = "Refused: `QUOTA_EXCEEDED`, `ACCOUNT_DISABLED`, `DAILY_LIMIT_EXCEEDED`, `MONTHLY_LIMIT_EXCEEDED` or `INSUFFICIENT_BALANCE`, with the same numbers in `error`", body = AuthorizeRefusal),
+        (status = 429, description = "Refused: `RATE_LIMITED`, a requests- or tokens-per-minute limit of the key, the user or the client IP would be passed; `Retry-After` says when to retry, `rate_limits` in `error` which limit", body = AuthorizeRefusal),
         (status = 404, description = "An end user named another account"),
         (status = 422, description = "A field is invalid, or the model has no price and no `estimated_cost` was sent"),
     )
@@ -230,8 +275,9 @@ fn decision_view(d: &Decision, estimate: Nanos, currency: &Currency) -> Decision
 pub async fn authorize(
     State(state): State<AppState>,
     auth: Can<need::OwnIngest>,
+    ClientIp(ip): ClientIp,
     Body(body): Body<AuthorizeBody>,
-) -> Result<Json<DecisionView>, ApiError> {
+) -> Result<Response, ApiError> {
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let (estimate, currency) = estimate(&state, &auth.tenant_id, &body).await?;
     let billing = state.billing();
@@ -261,13 +307,21 @@ pub async fn authorize(
             estimate,
             currency: currency.clone(),
             hold_until_us,
+            rate: RateSubjects {
+                key_id: match &auth.principal {
+                    Principal::Key(k) => Some(k.id.clone()),
+                    Principal::User(_) => None,
+                },
+                ip: ip.map(|ip| ip.to_string()),
+                tokens: rate_tokens(&body),
+            },
         })
         .await?;
     let view = decision_view(&decision, estimate, &currency);
-    match decision.refusal {
+    let mut response = match decision.refusal {
         None => {
             state.metrics().decision("allowed");
-            Ok(Json(view))
+            Json(view).into_response()
         }
         Some(r) => {
             let (code, message) = refusal(r);
@@ -276,9 +330,20 @@ pub async fn authorize(
             // The refusal's error carries the decision's members beside code and message.
             let details = serde_json::to_value(&view)
                 .map_err(|e| ApiError::internal(format!("a decision serializes: {e}")))?;
-            Err(ApiError::new(code, message).with_details(details))
+            ApiError::new(code, message)
+                .with_details(details)
+                .into_response()
         }
-    }
+    };
+    rate_headers(&mut response, &decision);
+    Ok(response)
+}
+
+/// The tokens a call counts against tokens-per-minute limits: those `authorize` is told to
+/// expect (none known: tokens limits are not weighed for it).
+fn rate_tokens(b: &AuthorizeBody) -> i64 {
+    let known = |n: Option<i64>| n.unwrap_or(0).clamp(0, 1_000_000_000);
+    known(b.estimated_input_tokens) + known(b.estimated_output_tokens)
 }
 
 /// Release a hold

@@ -27,6 +27,7 @@ mod mcp;
 mod payments;
 mod plans;
 mod pricing;
+pub(crate) mod rate_limits;
 mod receipts;
 mod registry;
 mod reprice;
@@ -162,6 +163,9 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(authorize::release))
     .routes(routes!(plans::list))
     .routes(routes!(plans::put, plans::delete))
+    .routes(routes!(rate_limits::list))
+    .routes(routes!(rate_limits::put_key, rate_limits::delete_key))
+    .routes(routes!(rate_limits::put_user, rate_limits::delete_user))
     .routes(routes!(billing::set_plan))
     .alias(
         Post,

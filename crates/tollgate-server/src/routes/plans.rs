@@ -49,7 +49,8 @@ pub async fn list(
 
 /// Add a plan or change it
 ///
-/// Sets its quota, or makes it the default plan, or both, in one transaction. What this sets
+/// Sets its quota, its rate limits (requests and tokens per minute of each key, user and
+/// client IP of its tenants), or makes it the default plan, in one transaction. What this sets
 /// is the operator's: a server's settings never change it again. The change applies on every
 /// instance from the next request: every decision reads the plan from the database as it is
 /// made.
@@ -77,18 +78,24 @@ pub async fn put(
     let name = plan_name("name", &name)?;
     let quota = match body.monthly_requests {
         Some(quota) => Some(monthly_requests("monthly_requests", quota)?),
-        None if body.default.is_none() => {
+        None if body.default.is_none() && body.rate_limits.is_none() => {
             return Err(ApiError::invalid_field(
                 "monthly_requests",
                 "monthly_requests is required: a number of requests a month, or null for \
-                 unlimited (or send only `default` to choose the default plan)",
+                 unlimited (or send only `default` to choose the default plan, or only \
+                 `rate_limits` to change its rate limits)",
             ))
         }
         None => None,
     };
+    let rates = body
+        .rate_limits
+        .map(crate::routes::rate_limits::plan_rates_in)
+        .transpose()?;
     let update = PlanUpdate {
         monthly_requests: quota,
         default: body.default,
+        rates,
     };
     match state.store().put_plan(&name, &update).await? {
         PlanPut::Saved { plan, added } => {

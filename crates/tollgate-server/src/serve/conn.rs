@@ -41,10 +41,12 @@ pub(super) async fn serve(
     mut phases: watch::Receiver<Phase>,
 ) {
     let _open = Open::new(shared.clone(), conn.clone());
+    let peer = tcp.peer_addr().ok();
     let io = TokioIo::new(Watched::new(tcp, conn.clone()));
     let service = Service {
         shared: shared.clone(),
         conn: conn.clone(),
+        peer,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -215,6 +217,8 @@ impl Drop for Open {
 struct Service {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
+    /// The client's address, for handlers that need it (per-IP rate limits).
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Service {
@@ -227,10 +231,14 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let guard = InFlight(self.conn.clone());
         let shared = self.shared.clone();
         let tripped = Arc::new(AtomicBool::new(false));
-        let req = match shared.limits.body {
+        let mut req = match shared.limits.body {
             Some(limit) => req.map(|b| Body::new(Deadline::new(b, limit, tripped.clone()))),
             None => req.map(Body::new),
         };
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let router = shared.router.clone();
         let conn = self.conn.clone();
         Box::pin(async move {

@@ -47,6 +47,11 @@ pub struct HttpSettings {
     /// request, with its route, status, duration and the tenant (every request is logged at
     /// `debug`). 0: never.
     pub slow_request_ms: u64,
+    /// Reverse proxies whose `X-Forwarded-For` header is believed, as addresses or CIDR
+    /// blocks (`10.0.0.0/8`, `::1`). The client's IP (for per-IP rate limits) is then the
+    /// rightmost address in that header that is not itself a trusted proxy. Empty: the
+    /// connection's own peer address, whatever the header says.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -59,6 +64,7 @@ impl Default for HttpSettings {
             drain_timeout_ms: 30_000,
             max_connections: 0,
             slow_request_ms: 1_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod payments;
 mod plans;
 mod prepaid_shapes;
 mod pricing_golden;
+mod rate_limits;
 mod raw;
 mod reads;
 mod receipt_labels;

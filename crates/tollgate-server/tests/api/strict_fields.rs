@@ -76,6 +76,8 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
             // Path parameters get a value of their own; a new one must be added here.
             let url = path
                 .replace("{name}", "zzz-plan")
+                .replace("{key_id}", "key_zzz")
+                .replace("{user_id}", "zzz-user")
                 .replace("{id}", "00000000-0000-0000-0000-000000000000");
             assert!(!url.contains('{'), "{path}: fill in its path parameters");
             let req = match method.as_str() {

@@ -1,6 +1,7 @@
 //! Billing accounts, the ledger, credits, audits and authorization decisions.
 
 use serde_json::{Map, Value};
+use tollgate_core::rate::{Counts, Exceeded, Limits};
 use tollgate_core::{Currency, Nanos};
 
 pub use tollgate_core::billing::{ledger_flags, AccountState, QuotaState, Refusal};
@@ -275,6 +276,104 @@ pub struct AuthorizeRequest {
     pub currency: Currency,
     /// Reserve the estimate until this instant (a hold), or only decide.
     pub hold_until_us: Option<i64>,
+    /// Who else the call's rate limits count besides its user, and its tokens.
+    pub rate: RateSubjects,
+}
+
+/// Who a rate limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RateKind {
+    /// The API key that asks.
+    Key,
+    /// The end user whose call it is.
+    User,
+    /// The client's IP address.
+    Ip,
+}
+
+impl RateKind {
+    /// Its name in the database and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateKind::Key => "key",
+            RateKind::User => "user",
+            RateKind::Ip => "ip",
+        }
+    }
+
+    /// The kind by its name.
+    pub fn parse(name: &str) -> Option<RateKind> {
+        match name {
+            "key" => Some(RateKind::Key),
+            "user" => Some(RateKind::User),
+            "ip" => Some(RateKind::Ip),
+            _ => None,
+        }
+    }
+}
+
+/// The subjects of one authorization's rate limits besides its user (`user_id`), and the
+/// tokens it counts against tokens-per-minute limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateSubjects {
+    /// The API key that asks (None: an end user's own token).
+    pub key_id: Option<String>,
+    /// The client's IP address, as the server determined it.
+    pub ip: Option<String>,
+    /// The tokens the call is expected to use (0: unknown; tokens limits are not weighed).
+    pub tokens: i64,
+}
+
+/// A plan's rate limits for each kind of subject.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanRates {
+    /// Each API key's.
+    pub key: Limits,
+    /// Each end user's.
+    pub user: Limits,
+    /// Each client IP's.
+    pub ip: Limits,
+}
+
+impl PlanRates {
+    /// The limits of `kind`.
+    pub fn of(&self, kind: RateKind) -> Limits {
+        match kind {
+            RateKind::Key => self.key,
+            RateKind::User => self.user,
+            RateKind::Ip => self.ip,
+        }
+    }
+}
+
+/// One key's or one user's own rate limits, replacing its plan's where set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateOverride {
+    /// A key or a user.
+    pub kind: RateKind,
+    /// The key id or user id.
+    pub subject: String,
+    /// Its own limits (None: the plan's).
+    pub limits: Limits,
+    /// Who set them: the key id, or `operator:` and the key id.
+    pub set_by: String,
+    /// When.
+    pub updated_us: i64,
+}
+
+/// One rate limit as a decision weighed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateState {
+    /// Who it counts.
+    pub kind: RateKind,
+    /// The key id, user id or IP address.
+    pub subject: String,
+    /// Its limits (the plan's, or the subject's own where set).
+    pub limits: Limits,
+    /// What counts against them, after this call when it was allowed.
+    pub used: Counts,
+    /// The limit this call would pass, when it would.
+    pub exceeded: Option<Exceeded>,
 }
 
 /// The answer to one `authorize` request.
@@ -290,4 +389,6 @@ pub struct Decision {
     pub quota: QuotaState,
     /// The account, when a user was named.
     pub account: Option<AccountState>,
+    /// The rate limits weighed (only subjects with a limit).
+    pub rates: Vec<RateState>,
 }

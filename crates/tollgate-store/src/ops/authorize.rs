@@ -21,6 +21,7 @@ use tollgate_core::{Currency, Nanos};
 
 use super::billing::{insert_entry, lock_balance};
 use super::charges::{self, HoldRow, OpenHold, Stmt};
+use super::rate::Windows;
 use crate::db::{query, Arg, Db, Dialect, Tx};
 use crate::model::{AccountState, AuthorizeRequest, Decision, LedgerEntry, LedgerKind, QuotaState};
 use crate::StoreError;
@@ -128,11 +129,14 @@ const HOLD_INSERT: &str = "INSERT INTO holds (tenant_id, id, user_id, currency, 
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')";
 
 /// Decides a batch, one request after another, against the locked state, and plans the
-/// rows its holds write (the engine's executor writes them).
+/// rows its holds write (the engine's executor writes them, and what `rates` counted). Rate
+/// limits are weighed first: a call they refuse does not count against them, nor touch the
+/// quota or the account.
 pub(crate) fn decide_batch(
     requests: &[AuthorizeRequest],
     quotas: &mut BTreeMap<String, QuotaState>,
     accounts: &mut BTreeMap<AccountKey, AccountState>,
+    rates: &mut Windows,
     now: i64,
 ) -> Result<(Vec<Decision>, HoldWrites), StoreError> {
     let day = day_of(now);
@@ -159,7 +163,15 @@ pub(crate) fn decide_batch(
             ),
             None => None,
         };
-        let refusal = billing::decide(quota, account.as_deref(), r.estimate, &r.currency);
+        let (mut rate_states, admitted) = rates.weigh(r, now);
+        let refusal = if admitted {
+            billing::decide(quota, account.as_deref(), r.estimate, &r.currency)
+        } else {
+            Some(billing::Refusal::RateLimited)
+        };
+        if refusal.is_none() {
+            rates.add(r, now, &mut rate_states);
+        }
         let mut hold_id = None;
         if let (None, Some(until)) = (refusal, r.hold_until_us) {
             let id = new_id(IdKind::Hold);
@@ -208,6 +220,7 @@ pub(crate) fn decide_batch(
             hold_expires_us: hold_id.map(|(_, until)| until),
             quota: quota.clone(),
             account: account.map(|a| a.clone()),
+            rates: rate_states,
         });
     }
     for key in touched {
@@ -356,6 +369,12 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
     for h in &holds {
         close_hold(&mut tx, db.dialect, h, "expired", now, None).await?;
     }
+    // Minutes no rate limit weighs any more go with the same job: no authorization writes
+    // them, so this waits for no lock an authorization holds.
+    query(super::rate::PRUNE)
+        .bind(super::rate::oldest_kept(now))
+        .execute(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(holds.len())
 }

@@ -19,7 +19,9 @@
 //!    rows they change by id before writing their messages;
 //! 3. **holds** being settled, released or expired, by (tenant, id);
 //! 4. **quota rows** (`quota_reservations`), by (tenant, month): authorizations only, which
-//!    then count the tenant's open holds; closing a hold never touches them;
+//!    then count the tenant's open holds; closing a hold never touches them. The tenant's
+//!    rate windows (`rate_windows`, see `rate`) are written only by authorizations, under
+//!    this lock, so they need none of their own;
 //! 5. **accounts**: `billing_accounts` created if missing and `account_balances` locked, by
 //!    (tenant, user, currency); an account's own row is updated after its balances;
 //! 6. rows that are only inserted or are covered by a lock above, written last: ledger
@@ -59,6 +61,7 @@ mod pg_append;
 mod plan_seed;
 mod plans;
 mod prices;
+mod rate;
 mod read;
 mod receipts;
 mod retention;
@@ -726,6 +729,41 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.open_holds", skip_all)]
     async fn open_holds(&self) -> Result<i64, StoreError> {
         authorize::open_holds(&self.db).await
+    }
+
+    #[tracing::instrument(name = "store.plan_rates", skip_all, fields(tenant = %tenant_id))]
+    async fn plan_rates(&self, tenant_id: &str) -> Result<PlanRates, StoreError> {
+        rate::tenant_plan_rates(&self.db, tenant_id).await
+    }
+
+    #[tracing::instrument(name = "store.rate_overrides", skip_all, fields(tenant = %tenant_id))]
+    async fn rate_overrides(&self, tenant_id: &str) -> Result<Vec<RateOverride>, StoreError> {
+        rate::overrides(&self.db, tenant_id).await
+    }
+
+    #[tracing::instrument(name = "store.set_rate_override", skip_all, fields(tenant = %tenant_id))]
+    async fn set_rate_override(
+        &self,
+        tenant_id: &str,
+        limits: &RateOverride,
+    ) -> Result<(), StoreError> {
+        retrying(&self.retries, "set_rate_override", || {
+            rate::set_override(&self.db, tenant_id, limits)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.delete_rate_override", skip_all, fields(tenant = %tenant_id))]
+    async fn delete_rate_override(
+        &self,
+        tenant_id: &str,
+        kind: RateKind,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        retrying(&self.retries, "delete_rate_override", || {
+            rate::delete_override(&self.db, tenant_id, kind, subject)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.release_hold", skip_all, fields(tenant = %tenant_id, hold = %hold_id))]

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
+use tollgate_core::rate::{minute_of, Limits};
 use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::alerts;
@@ -20,12 +21,15 @@ use super::authorize;
 use super::charges;
 use super::charges::OpenHold;
 use super::plans;
+use super::rate;
 use super::rows::{
     self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use crate::db::{row, Arg, FromRow, Row};
-use crate::model::{AccountDefaults, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded};
+use crate::model::{
+    AccountDefaults, AppendItem, AuthorizeRequest, Decision, QuotaState, RateKind, Recorded,
+};
 use crate::StoreError;
 use tollgate_core::Nanos;
 
@@ -448,7 +452,9 @@ pub(crate) async fn authorize(
             a.monthly_used = Nanos(a.monthly_used.0 + a.held.0);
         }
     }
-    let (decisions, w) = authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
+    let mut windows = rate_windows(&mut tx, requests, now).await?;
+    let (decisions, w) =
+        authorize::decide_batch(requests, &mut quotas, &mut accounts, &mut windows, now)?;
 
     let mut all = Combined::default();
     all.insert(
@@ -494,8 +500,127 @@ pub(crate) async fn authorize(
         columns,
     )
     .await?;
+    let counted: Vec<Vec<Arg>> = windows
+        .writes()
+        .into_iter()
+        .map(|((t, kind, subject), minute, requests, tokens)| {
+            vec![
+                t.into(),
+                kind.as_str().into(),
+                subject.into(),
+                minute.into(),
+                requests.into(),
+                tokens.into(),
+            ]
+        })
+        .collect();
+    let (columns, arrays) = array_columns(counted)?;
+    run_arrays(
+        &mut tx,
+        &format!(
+            "INSERT INTO rate_windows (tenant_id, kind, subject, minute, requests, tokens) \
+             SELECT * FROM UNNEST({arrays}) \
+             ON CONFLICT (tenant_id, kind, subject, minute) DO UPDATE SET \
+             requests = rate_windows.requests + excluded.requests, \
+             tokens = rate_windows.tokens + excluded.tokens"
+        ),
+        columns,
+    )
+    .await?;
     tx.commit().await?;
     Ok(decisions)
+}
+
+/// The rate windows of a batch's subjects that have a limit (see `rate`), read after the
+/// tenants' quota rows are locked: per tenant, one statement for the plan's limits, one for
+/// the overrides of the batch's keys and users, and one for the counts of those limited.
+async fn rate_windows(
+    tx: &mut Transaction<'static, Postgres>,
+    requests: &[AuthorizeRequest],
+    now: i64,
+) -> Result<rate::Windows, StoreError> {
+    let subjects = rate::batch_subjects(requests);
+    let tenants: std::collections::BTreeSet<&String> = subjects.iter().map(|k| &k.0).collect();
+    let mut plans = std::collections::BTreeMap::new();
+    let mut overrides = std::collections::BTreeMap::new();
+    for tenant in tenants {
+        let row = Row::from(
+            sqlx::query(&numbered(&rate::plan_rates_sql()))
+                .bind(tenant)
+                .fetch_one(&mut **tx)
+                .await?,
+        );
+        let mut v = [None; 6];
+        for (slot, name) in v.iter_mut().zip(rate::RATE_COLUMNS) {
+            *slot = row.get(name)?;
+        }
+        plans.insert(tenant.clone(), rate::plan_rates(v));
+        let (kinds, names): (Vec<&str>, Vec<&str>) = subjects
+            .iter()
+            .filter(|k| &k.0 == tenant && k.1 != RateKind::Ip)
+            .map(|k| (k.1.as_str(), k.2.as_str()))
+            .unzip();
+        for row in sqlx::query(
+            "SELECT kind, subject, rpm, tpm FROM rate_limit_overrides \
+             WHERE tenant_id = $1 AND (kind, subject) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+        )
+        .bind(tenant)
+        .bind(&kinds)
+        .bind(&names)
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let row = Row::from(row);
+            let kind: String = row.get("kind")?;
+            let kind = RateKind::parse(&kind)
+                .ok_or_else(|| StoreError::Invariant(format!("a rate limit of kind {kind}")))?;
+            overrides.insert(
+                (tenant.clone(), kind, row.get("subject")?),
+                Limits {
+                    rpm: row.get("rpm")?,
+                    tpm: row.get("tpm")?,
+                },
+            );
+        }
+    }
+    let limited = rate::Windows::limits(&subjects, &plans, &overrides);
+    let mut found: std::collections::BTreeMap<rate::RateKey, Vec<(i64, i64, i64)>> =
+        std::collections::BTreeMap::new();
+    if !limited.is_empty() {
+        let (tenants, (kinds, names)): (Vec<&str>, (Vec<&str>, Vec<&str>)) = limited
+            .keys()
+            .map(|k| (k.0.as_str(), (k.1.as_str(), k.2.as_str())))
+            .unzip();
+        for row in sqlx::query(
+            "SELECT w.tenant_id, w.kind, w.subject, w.minute, w.requests, w.tokens \
+             FROM rate_windows w \
+             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS s(t, k, n) \
+             ON w.tenant_id = s.t AND w.kind = s.k AND w.subject = s.n \
+             WHERE w.minute >= $4",
+        )
+        .bind(&tenants)
+        .bind(&kinds)
+        .bind(&names)
+        .bind(minute_of(now) - 1)
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let row = Row::from(row);
+            let kind: String = row.get("kind")?;
+            let kind = RateKind::parse(&kind)
+                .ok_or_else(|| StoreError::Invariant(format!("a rate window of kind {kind}")))?;
+            found
+                .entry((row.get("tenant_id")?, kind, row.get("subject")?))
+                .or_default()
+                .push((row.get("minute")?, row.get("requests")?, row.get("tokens")?));
+        }
+    }
+    let mut windows = rate::Windows::default();
+    for (key, limits) in limited {
+        let rows = found.remove(&key).unwrap_or_default();
+        windows.insert(key, limits, &rows, now);
+    }
+    Ok(windows)
 }
 
 /// Writes what `charges::plan` decided, one array statement per table.

@@ -100,7 +100,7 @@ pub(super) async fn quota(
 }
 
 const PLAN_SELECT: &str = "SELECT p.name, p.monthly_requests, p.source, p.created_us, \
-     p.updated_us, \
+     p.updated_us, p.key_rpm, p.key_tpm, p.user_rpm, p.user_tpm, p.ip_rpm, p.ip_tpm, \
      (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants t WHERE t.plan = p.name) AS tenants, \
      CAST(CASE WHEN ds.id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS is_default \
      FROM plans p LEFT JOIN deployment_settings ds ON ds.id = 1 AND ds.default_plan = p.name";
@@ -120,6 +120,12 @@ row! {
         updated_us: i64,
         tenants: i64,
         is_default: i64,
+        key_rpm: Option<i64>,
+        key_tpm: Option<i64>,
+        user_rpm: Option<i64>,
+        user_tpm: Option<i64>,
+        ip_rpm: Option<i64>,
+        ip_tpm: Option<i64>,
     }
 }
 
@@ -135,6 +141,9 @@ impl TryFrom<PlanRow> for Plan {
             tenants: r.tenants,
             created_us: r.created_us,
             updated_us: r.updated_us,
+            rates: super::rate::plan_rates([
+                r.key_rpm, r.key_tpm, r.user_rpm, r.user_tpm, r.ip_rpm, r.ip_tpm,
+            ]),
         })
     }
 }
@@ -262,6 +271,23 @@ pub(super) async fn put(db: &Db, name: &str, update: &PlanUpdate) -> Result<Plan
         }
         None if !existed => return Ok(PlanPut::Missing),
         None => {}
+    }
+    if let Some(r) = &update.rates {
+        query(
+            "UPDATE plans SET key_rpm = $1, key_tpm = $2, user_rpm = $3, user_tpm = $4, \
+             ip_rpm = $5, ip_tpm = $6, source = $7, updated_us = $8 WHERE name = $9",
+        )
+        .bind(r.key.rpm)
+        .bind(r.key.tpm)
+        .bind(r.user.rpm)
+        .bind(r.user.tpm)
+        .bind(r.ip.rpm)
+        .bind(r.ip.tpm)
+        .bind(PlanSource::Operator.as_str())
+        .bind(now)
+        .bind(name)
+        .execute(&mut tx)
+        .await?;
     }
     if update.default == Some(false) && default_choice(&mut tx, db.dialect, false).await?.0 == name
     {

@@ -7,19 +7,22 @@
 use rusqlite::{
     params_from_iter, Connection, OptionalExtension, Params, Statement, TransactionBehavior,
 };
+use tollgate_core::rate::{minute_of, Limits};
 use tollgate_core::time::{day_of, month_of, now_us};
 
 use super::authorize;
 use super::charges;
 use super::charges::OpenHold;
 use super::plans;
+use super::rate;
 use super::rows::{
     self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use crate::db::{FromRow as _, Row};
 use crate::model::{
-    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, Recorded,
+    AccountDefaults, AccountState, AppendItem, AuthorizeRequest, Decision, QuotaState, RateKind,
+    Recorded,
 };
 use crate::StoreError;
 use tollgate_core::Nanos;
@@ -151,12 +154,77 @@ pub(crate) fn authorize(
         let state = account_state(&tx, &key, defaults, now)?;
         accounts.insert(key, state);
     }
-    let (decisions, writes) = authorize::decide_batch(requests, &mut quotas, &mut accounts, now)?;
+    let mut windows = rate_windows(&tx, requests, now)?;
+    let (decisions, writes) =
+        authorize::decide_batch(requests, &mut quotas, &mut accounts, &mut windows, now)?;
     for w in &writes.statements() {
         run(&tx, w)?;
     }
+    let mut add = tx.prepare_cached(rate::ADD)?;
+    for ((tenant, kind, subject), minute, requests, tokens) in windows.writes() {
+        add.execute(rusqlite::params![
+            tenant,
+            kind.as_str(),
+            subject,
+            minute,
+            requests,
+            tokens
+        ])?;
+    }
+    drop(add);
     tx.commit()?;
     Ok(decisions)
+}
+
+/// The rate windows of a batch's subjects that have a limit (see `rate`), read after the
+/// tenants' quota rows are locked.
+fn rate_windows(
+    tx: &rusqlite::Transaction<'_>,
+    requests: &[AuthorizeRequest],
+    now: i64,
+) -> Result<rate::Windows, StoreError> {
+    let subjects = rate::batch_subjects(requests);
+    let mut plans = std::collections::BTreeMap::new();
+    let mut overrides = std::collections::BTreeMap::new();
+    let mut plan_stmt = tx.prepare_cached(&rate::plan_rates_sql())?;
+    let mut override_stmt = tx.prepare_cached(rate::OVERRIDE)?;
+    for key in &subjects {
+        if !plans.contains_key(&key.0) {
+            let v = plan_stmt.query_row(rusqlite::params![key.0], |r| {
+                let mut v = [None; 6];
+                for (i, slot) in v.iter_mut().enumerate() {
+                    *slot = r.get(i)?;
+                }
+                Ok(v)
+            })?;
+            plans.insert(key.0.clone(), rate::plan_rates(v));
+        }
+        if key.1 != RateKind::Ip {
+            let own = override_stmt
+                .query_row(rusqlite::params![key.0, key.1.as_str(), key.2], |r| {
+                    Ok(Limits {
+                        rpm: r.get(0)?,
+                        tpm: r.get(1)?,
+                    })
+                })
+                .optional()?;
+            if let Some(own) = own {
+                overrides.insert(key.clone(), own);
+            }
+        }
+    }
+    let mut windows = rate::Windows::default();
+    let mut counts = tx.prepare_cached(rate::COUNTS)?;
+    for (key, limits) in rate::Windows::limits(&subjects, &plans, &overrides) {
+        let rows = counts
+            .query_map(
+                rusqlite::params![key.0, key.1.as_str(), key.2, minute_of(now) - 1],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .collect::<Result<Vec<(i64, i64, i64)>, _>>()?;
+        windows.insert(key, limits, &rows, now);
+    }
+    Ok(windows)
 }
 
 /// An account's state for a decision, created with `defaults` if it does not exist.

@@ -57,6 +57,7 @@ fn ask(
         estimate: usd(estimate),
         currency: Currency::usd(),
         hold_until_us: hold_for_us.map(|d| now_us() + d),
+        rate: Default::default(),
     }
 }
 
@@ -70,6 +71,7 @@ async fn decide(
     let update = PlanUpdate {
         monthly_requests: Some(quota),
         default: Some(true),
+        rates: None,
     };
     s.put_plan("test", &update).await.expect("plan");
     s.authorize(&[r], &defaults(), at)

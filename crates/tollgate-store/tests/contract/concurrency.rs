@@ -57,6 +57,7 @@ async fn client(s: Arc<dyn Store>, tenants: Vec<Tenant>, n: usize, rounds: usize
             estimate: Nanos(10_000_000),
             currency: Currency::usd(),
             hold_until_us: Some(now_us() + if round % 5 == 0 { 0 } else { 60_000_000 }),
+            rate: Default::default(),
         };
         let d = s
             .authorize(&[ask], &defaults(), now_us())
@@ -101,6 +102,7 @@ async fn holds_placed_while_others_settle_never_deadlock_and_the_ledger_adds_up(
         let unlimited = PlanUpdate {
             monthly_requests: None,
             default: Some(true),
+            rates: None,
         };
         s.put_plan("pro", &unlimited).await.expect("default plan");
         for t in &tenants {
@@ -181,6 +183,7 @@ async fn instances_starting_at_once_each_apply_their_settings_and_never_undo_an_
             let update = PlanUpdate {
                 monthly_requests: Some(Some(7)),
                 default: Some(true),
+                rates: None,
             };
             operator.put_plan("starter", &update).await
         });
@@ -223,6 +226,7 @@ async fn a_quota_is_never_overshot_while_holds_are_placed_settled_and_released_a
             &PlanUpdate {
                 monthly_requests: Some(Some(QUOTA)),
                 default: None,
+                rates: None,
             },
         )
         .await
@@ -241,6 +245,7 @@ async fn a_quota_is_never_overshot_while_holds_are_placed_settled_and_released_a
                             estimate: Nanos::ZERO,
                             currency: Currency::usd(),
                             hold_until_us: Some(now_us() + 60_000_000),
+                            rate: Default::default(),
                         };
                         let d = s
                             .authorize(&[ask], &defaults(), now_us())

@@ -18,6 +18,7 @@ fn quota_only(t: &Tenant) -> AuthorizeRequest {
         estimate: Nanos::ZERO,
         currency: Currency::usd(),
         hold_until_us: None,
+        rate: Default::default(),
     }
 }
 
@@ -43,6 +44,7 @@ pub(crate) async fn put(s: &dyn Store, name: &str, monthly_requests: Option<i64>
     let update = PlanUpdate {
         monthly_requests: Some(monthly_requests),
         default: None,
+        rates: None,
     };
     match s.put_plan(name, &update).await.expect("put plan") {
         PlanPut::Saved { plan, .. } => plan,
@@ -55,6 +57,7 @@ async fn make_default(s: &dyn Store, name: &str) -> PlanPut {
     let update = PlanUpdate {
         monthly_requests: None,
         default: Some(true),
+        rates: None,
     };
     s.put_plan(name, &update).await.expect("choose the default")
 }
@@ -153,6 +156,7 @@ async fn a_default_chosen_by_an_operator_decides_the_next_authorization_of_a_ten
         let update = PlanUpdate {
             monthly_requests: Some(Some(0)),
             default: Some(true),
+            rates: None,
         };
         let PlanPut::Saved { plan, added } = s.put_plan("closed", &update).await.expect("put")
         else {
@@ -221,6 +225,7 @@ async fn a_plan_a_tenant_is_on_or_the_default_plan_cannot_be_deleted() {
         let update = PlanUpdate {
             monthly_requests: None,
             default: Some(false),
+            rates: None,
         };
         assert!(matches!(
             s.put_plan("growth", &update).await,

@@ -150,6 +150,7 @@ impl Plans {
                 let update = PlanUpdate {
                     monthly_requests: Some(requests),
                     default: default.then_some(true),
+                    rates: None,
                 };
                 let (plan, added) = put(&*store, &name, &update).await?;
                 if as_json {
@@ -175,6 +176,7 @@ impl Plans {
                 let update = PlanUpdate {
                     monthly_requests: None,
                     default: Some(true),
+                    rates: None,
                 };
                 let (plan, _) = put(&*store, name.trim(), &update).await?;
                 if as_json {
