@@ -125,6 +125,9 @@ pub struct DecisionAccount {
     pub is_active: bool,
     /// Its limits.
     pub limits: DecisionLimits,
+    /// How far below zero an admin lets the balance go: a call may use `available` plus this.
+    #[schema(format = "decimal", example = "0.000000000")]
+    pub overdraft: String,
     /// The account's user.
     pub user_id: String,
 }
@@ -281,7 +284,7 @@ mod tests {
     #[test]
     fn a_decision_keeps_the_bytes_the_server_always_wrote() {
         crate::billing::tests::same_bytes::<Decision>(
-            r#"{"allowed":true,"balance":{"available":"3.000000000","balance":"5.000000000","billing_enabled":true,"currency":"USD","held":"2.000000000","is_active":true,"limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"user_id":"dave"},"estimate":{"amount":"2.000000000","currency":"USD"},"hold_expires_at":"2026-01-01T00:05:00.000000Z","hold_id":"hold_1","limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"quota":{"limit":500,"plan":"starter","remaining":499,"reserved":1,"resets_at":"2026-02-01T00:00:00Z","used":0},"rate_limits":[]}"#,
+            r#"{"allowed":true,"balance":{"available":"3.000000000","balance":"5.000000000","billing_enabled":true,"currency":"USD","held":"2.000000000","is_active":true,"limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"overdraft":"0.000000000","user_id":"dave"},"estimate":{"amount":"2.000000000","currency":"USD"},"hold_expires_at":"2026-01-01T00:05:00.000000Z","hold_id":"hold_1","limits":{"currency":"USD","daily":"10.000000000","daily_used":"2.000000000","monthly":null,"monthly_used":"2.000000000"},"quota":{"limit":500,"plan":"starter","remaining":499,"reserved":1,"resets_at":"2026-02-01T00:00:00Z","used":0},"rate_limits":[]}"#,
         );
         crate::billing::tests::same_bytes::<HoldReleased>(
             r#"{"hold_id":"hold_1","released":true}"#,

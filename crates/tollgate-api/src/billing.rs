@@ -14,10 +14,12 @@
 //! credits and settings, `reports.rs` the usage and cost reports, all re-exported here.
 
 mod accounts;
+mod overrides;
 pub mod prepaid;
 mod reports;
 
 pub use accounts::*;
+pub use overrides::*;
 pub use reports::*;
 
 use serde::de::Deserializer;

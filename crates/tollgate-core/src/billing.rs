@@ -72,6 +72,17 @@ pub struct AccountState {
     pub monthly_limit: Option<Nanos>,
     /// Spent this month plus the open holds.
     pub monthly_used: Nanos,
+    /// How far below zero an admin lets the balance go before calls are refused.
+    pub overdraft: Nanos,
+    /// Until when an admin lifted the daily and monthly limits (and the user's rate limits).
+    pub exempt_until_us: Option<i64>,
+}
+
+impl AccountState {
+    /// Whether an admin's exemption from limits holds at `now`.
+    pub fn exempt_at(&self, now: i64) -> bool {
+        self.exempt_until_us.is_some_and(|until| until > now)
+    }
 }
 
 /// Whether `used + more` passes `limit`.
@@ -82,13 +93,15 @@ fn over(limit: Option<Nanos>, used: Nanos, more: Nanos) -> bool {
 /// Whether a call estimated at `estimate` in `currency` may happen, and if not why, checked in
 /// this order: the account is active, the tenant's quota has room (used plus reserved below
 /// the limit), the call stays within the daily and then the monthly limit (when the limits
-/// are in the call's currency), and the balance less open holds covers it (when the balance
-/// is enforced). Without an account only the quota counts.
+/// are in the call's currency, and the account is not exempt at `now`), and the balance less
+/// open holds, plus any overdraft an admin allowed, covers it (when the balance is enforced).
+/// Without an account only the quota counts.
 pub fn decide(
     quota: &QuotaState,
     account: Option<&AccountState>,
     estimate: Nanos,
     currency: &Currency,
+    now: i64,
 ) -> Option<Refusal> {
     if account.is_some_and(|a| !a.is_active) {
         return Some(Refusal::AccountDisabled);
@@ -100,7 +113,7 @@ pub fn decide(
         return Some(Refusal::QuotaExceeded);
     }
     let a = account?;
-    if a.limit_currency == *currency {
+    if a.limit_currency == *currency && !a.exempt_at(now) {
         if over(a.daily_limit, a.daily_used, estimate) {
             return Some(Refusal::DailyLimitExceeded);
         }
@@ -109,7 +122,11 @@ pub fn decide(
         }
     }
     if a.billing_enabled {
-        let available = a.balance.0.saturating_sub(a.held.0);
+        let available = a
+            .balance
+            .0
+            .saturating_sub(a.held.0)
+            .saturating_add(a.overdraft.0);
         if available <= 0 || available < estimate.0 {
             return Some(Refusal::InsufficientBalance);
         }
@@ -299,7 +316,52 @@ mod tests {
             daily_used: Nanos(0),
             monthly_limit: Some(Nanos(1_000)),
             monthly_used: Nanos(0),
+            overdraft: Nanos(0),
+            exempt_until_us: None,
         }
+    }
+
+    #[test]
+    fn an_overdraft_lets_calls_through_until_the_balance_would_pass_it() {
+        let mut a = account(10, 0);
+        a.overdraft = Nanos(30);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd(), 0),
+            None
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd(), 0),
+            Some(Refusal::InsufficientBalance)
+        );
+        let mut below = account(-20, 0);
+        below.overdraft = Nanos(30);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&below), Nanos(10), &usd(), 0),
+            None
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&below), Nanos(11), &usd(), 0),
+            Some(Refusal::InsufficientBalance)
+        );
+    }
+
+    #[test]
+    fn an_exemption_lifts_the_spending_limits_until_it_ends_but_not_the_balance() {
+        let mut a = account(10_000, 0);
+        a.daily_used = Nanos(100);
+        a.exempt_until_us = Some(1_000);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(50), &usd(), 999),
+            None
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(50), &usd(), 1_000),
+            Some(Refusal::DailyLimitExceeded)
+        );
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(10_001), &usd(), 999),
+            Some(Refusal::InsufficientBalance)
+        );
     }
 
     #[test]
@@ -316,7 +378,7 @@ mod tests {
         a.is_active = false;
         let q = quota(Some(1), 1, 0);
         assert_eq!(
-            decide(&q, Some(&a), Nanos(1), &usd()),
+            decide(&q, Some(&a), Nanos(1), &usd(), 0),
             Some(Refusal::AccountDisabled)
         );
     }
@@ -325,14 +387,14 @@ mod tests {
     fn reserved_requests_count_against_the_quota_like_recorded_ones() {
         let a = account(1_000, 0);
         assert_eq!(
-            decide(&quota(Some(3), 2, 0), Some(&a), Nanos(1), &usd()),
+            decide(&quota(Some(3), 2, 0), Some(&a), Nanos(1), &usd(), 0),
             None
         );
         assert_eq!(
-            decide(&quota(Some(3), 2, 1), Some(&a), Nanos(1), &usd()),
+            decide(&quota(Some(3), 2, 1), Some(&a), Nanos(1), &usd(), 0),
             Some(Refusal::QuotaExceeded)
         );
-        assert_eq!(decide(&quota(None, 9, 9), None, Nanos(1), &usd()), None);
+        assert_eq!(decide(&quota(None, 9, 9), None, Nanos(1), &usd(), 0), None);
     }
 
     #[test]
@@ -340,38 +402,41 @@ mod tests {
         let mut a = account(1_000_000, 0);
         a.daily_used = Nanos(60);
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd()),
+            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd(), 0),
             None
         );
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd()),
+            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd(), 0),
             Some(Refusal::DailyLimitExceeded)
         );
         a.daily_used = Nanos(0);
         a.monthly_used = Nanos(990);
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&a), Nanos(11), &usd()),
+            decide(&quota(None, 0, 0), Some(&a), Nanos(11), &usd(), 0),
             Some(Refusal::MonthlyLimitExceeded)
         );
         let eur = Currency::try_from("EUR".to_string()).expect("a currency");
         a.billing_enabled = false;
-        assert_eq!(decide(&quota(None, 0, 0), Some(&a), Nanos(500), &eur), None);
+        assert_eq!(
+            decide(&quota(None, 0, 0), Some(&a), Nanos(500), &eur, 0),
+            None
+        );
     }
 
     #[test]
     fn open_holds_are_not_available_to_spend() {
         let a = account(100, 60);
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd()),
+            decide(&quota(None, 0, 0), Some(&a), Nanos(40), &usd(), 0),
             None
         );
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd()),
+            decide(&quota(None, 0, 0), Some(&a), Nanos(41), &usd(), 0),
             Some(Refusal::InsufficientBalance)
         );
         let empty = account(60, 60);
         assert_eq!(
-            decide(&quota(None, 0, 0), Some(&empty), Nanos(0), &usd()),
+            decide(&quota(None, 0, 0), Some(&empty), Nanos(0), &usd(), 0),
             Some(Refusal::InsufficientBalance)
         );
     }
@@ -389,7 +454,7 @@ mod tests {
         reserve(&mut q, Some(&mut a), Nanos(30), &usd());
         reserve(&mut q, Some(&mut a), Nanos(30), &usd());
         assert_eq!(
-            decide(&q, Some(&a), Nanos(11), &usd()),
+            decide(&q, Some(&a), Nanos(11), &usd(), 0),
             Some(Refusal::DailyLimitExceeded),
             "three holds of 30 leave 10 of the daily 100"
         );
@@ -507,7 +572,7 @@ mod tests {
             let mut q = quota(Some(25), 0, 0);
             let mut a = account(500, 0);
             for e in estimates {
-                if decide(&q, Some(&a), Nanos(e), &usd()).is_none() {
+                if decide(&q, Some(&a), Nanos(e), &usd(), 0).is_none() {
                     reserve(&mut q, Some(&mut a), Nanos(e), &usd());
                 }
                 prop_assert!(a.daily_used.0 <= 100);

@@ -450,6 +450,28 @@ pub trait Store: Send + Sync + 'static {
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError>;
     /// Holds open now, across every tenant.
     async fn open_holds(&self) -> Result<i64, StoreError>;
+    /// Applies an admin's overrides to an account (created if new) and records each change,
+    /// with who made it, in the account's audit trail.
+    async fn set_account_overrides(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        change: &OverrideChange,
+        defaults: &AccountDefaults,
+    ) -> Result<AccountOverrides, StoreError>;
+    /// An account's overrides; None when it has never been used.
+    async fn account_overrides(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<AccountOverrides>, StoreError>;
+    /// An account's audit trail, newest first.
+    async fn account_audit(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AccountAuditEntry>, StoreError>;
     /// The tenant's plan's rate limits.
     async fn plan_rates(&self, tenant_id: &str) -> Result<PlanRates, StoreError>;
     /// The tenant's keys' and users' own rate limits.

@@ -170,6 +170,7 @@ fn account(a: &AccountState) -> DecisionAccount {
         held: a.held.to_string(),
         is_active: a.is_active,
         limits: limits(a),
+        overdraft: a.overdraft.to_string(),
         user_id: a.user_id.clone(),
     }
 }

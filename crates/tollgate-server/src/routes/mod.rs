@@ -190,6 +190,8 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(billing::credits::adjustment))
     .routes(routes!(billing::accounts::settings))
     .routes(routes!(billing::prepaid::settings))
+    .routes(routes!(billing::overrides::get, billing::overrides::put))
+    .routes(routes!(billing::overrides::audit))
     .routes(routes!(billing::reports::usage))
     .alias(
         Get,

@@ -23,6 +23,7 @@ mod mcp_flows;
 mod mcp_refresh;
 mod mcp_tools;
 mod openapi;
+mod overrides;
 mod payments;
 mod plans;
 mod prepaid_shapes;

@@ -346,6 +346,54 @@ impl PlanRates {
     }
 }
 
+/// What an admin changes on an account (`set_account_overrides`); None leaves a part as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverrideChange {
+    /// How far below zero the balance of a currency may go before calls are refused (zero:
+    /// not at all).
+    pub overdraft: Option<(Currency, Nanos)>,
+    /// Suspend (true) or resume (false).
+    pub suspended: Option<bool>,
+    /// Why, recorded with the change (and kept as the suspension's reason).
+    pub reason: Option<String>,
+    /// Lift the spending and the user's rate limits until then (`Some(None)`: end it).
+    pub exempt_until_us: Option<Option<i64>>,
+    /// Who makes the change: the key id.
+    pub set_by: String,
+    /// When.
+    pub at_us: i64,
+}
+
+/// An account's admin overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountOverrides {
+    /// The account's user.
+    pub user_id: String,
+    /// The overdraft of each currency that has one.
+    pub overdrafts: std::collections::BTreeMap<String, Nanos>,
+    /// Whether it is suspended (not active).
+    pub suspended: bool,
+    /// Why, as the admin who suspended it said.
+    pub suspended_reason: Option<String>,
+    /// Until when its limits are lifted.
+    pub exempt_until_us: Option<i64>,
+}
+
+/// One entry of an account's audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountAuditEntry {
+    /// Its id.
+    pub id: String,
+    /// `overdraft`, `suspend`, `resume` or `exempt`.
+    pub action: String,
+    /// The change.
+    pub detail: Value,
+    /// Who made it.
+    pub set_by: String,
+    /// When.
+    pub created_us: i64,
+}
+
 /// One key's or one user's own rate limits, replacing its plan's where set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateOverride {

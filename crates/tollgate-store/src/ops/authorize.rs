@@ -36,7 +36,8 @@ fn for_update(dialect: Dialect) -> &'static str {
 /// An account's state for a decision: is_active, billing_enabled, limit_currency, daily and
 /// monthly limits, balance and held of the request's currency. (tenant, user, currency)
 pub(crate) const ACCOUNT_STATE: &str = "SELECT a.is_active, a.billing_enabled, a.limit_currency, \
-     a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos \
+     a.daily_limit_nanos, a.monthly_limit_nanos, b.balance_nanos, b.held_nanos, \
+     b.overdraft_nanos, a.exempt_until_us \
      FROM account_balances b JOIN billing_accounts a \
      ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
      WHERE b.tenant_id = ?1 AND b.user_id = ?2 AND b.currency = ?3";
@@ -163,14 +164,16 @@ pub(crate) fn decide_batch(
             ),
             None => None,
         };
-        let (mut rate_states, admitted) = rates.weigh(r, now);
+        // An admin's exemption lifts the user's rate limits with its spending limits.
+        let exempt = account.as_deref().is_some_and(|a| a.exempt_at(now));
+        let (mut rate_states, admitted) = rates.weigh(r, now, exempt);
         let refusal = if admitted {
-            billing::decide(quota, account.as_deref(), r.estimate, &r.currency)
+            billing::decide(quota, account.as_deref(), r.estimate, &r.currency, now)
         } else {
             Some(billing::Refusal::RateLimited)
         };
         if refusal.is_none() {
-            rates.add(r, now, &mut rate_states);
+            rates.add(r, now, exempt, &mut rate_states);
         }
         let mut hold_id = None;
         if let (None, Some(until)) = (refusal, r.hold_until_us) {

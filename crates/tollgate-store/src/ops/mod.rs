@@ -57,6 +57,7 @@ mod mcp;
 mod mcp_refresh;
 mod mcp_rows;
 mod mcp_tools;
+mod overrides;
 mod pg_append;
 mod plan_seed;
 mod plans;
@@ -729,6 +730,39 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.open_holds", skip_all)]
     async fn open_holds(&self) -> Result<i64, StoreError> {
         authorize::open_holds(&self.db).await
+    }
+
+    #[tracing::instrument(name = "store.set_account_overrides", skip_all, fields(tenant = %tenant_id, user = %user_id))]
+    async fn set_account_overrides(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        change: &OverrideChange,
+        defaults: &AccountDefaults,
+    ) -> Result<AccountOverrides, StoreError> {
+        retrying(&self.retries, "set_account_overrides", || {
+            overrides::set(&self.db, tenant_id, user_id, change, defaults)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.account_overrides", skip_all, fields(tenant = %tenant_id, user = %user_id))]
+    async fn account_overrides(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<AccountOverrides>, StoreError> {
+        overrides::get(&self.db, tenant_id, user_id).await
+    }
+
+    #[tracing::instrument(name = "store.account_audit", skip_all, fields(tenant = %tenant_id, user = %user_id))]
+    async fn account_audit(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AccountAuditEntry>, StoreError> {
+        overrides::audit(&self.db, tenant_id, user_id, limit).await
     }
 
     #[tracing::instrument(name = "store.plan_rates", skip_all, fields(tenant = %tenant_id))]

@@ -309,7 +309,8 @@ async fn lock_accounts<'a>(
             "SELECT x.* FROM UNNEST({arrays}) AS k(t, u, c) \
              CROSS JOIN LATERAL (SELECT b.tenant_id, b.user_id, b.currency, a.is_active, \
                a.billing_enabled, a.limit_currency, a.daily_limit_nanos, a.monthly_limit_nanos, \
-               b.balance_nanos, b.held_nanos FROM account_balances b \
+               b.balance_nanos, b.held_nanos, b.overdraft_nanos, a.exempt_until_us \
+               FROM account_balances b \
                JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
                WHERE b.tenant_id = k.t AND b.user_id = k.u AND b.currency = k.c \
                FOR UPDATE OF b) x"

@@ -88,6 +88,15 @@ pub(crate) fn subjects(r: &AuthorizeRequest) -> Vec<RateKey> {
     out
 }
 
+/// The subjects a request is weighed against: all, or all but its user when exempt.
+fn weighed(r: &AuthorizeRequest, user_exempt: bool) -> Vec<RateKey> {
+    let mut all = subjects(r);
+    if user_exempt {
+        all.retain(|k| k.1 != RateKind::User);
+    }
+    all
+}
+
 /// Every subject of a batch, sorted.
 pub(crate) fn batch_subjects(requests: &[AuthorizeRequest]) -> BTreeSet<RateKey> {
     requests.iter().flat_map(subjects).collect()
@@ -146,12 +155,17 @@ impl Windows {
         self.windows.insert(key, window);
     }
 
-    /// Weighs one request against its subjects' windows: the states, and whether every
-    /// limit admits it.
-    pub(crate) fn weigh(&self, r: &AuthorizeRequest, now: i64) -> (Vec<RateState>, bool) {
+    /// Weighs one request against its subjects' windows (without its user's, when an admin
+    /// exempted the user): the states, and whether every limit admits it.
+    pub(crate) fn weigh(
+        &self,
+        r: &AuthorizeRequest,
+        now: i64,
+        user_exempt: bool,
+    ) -> (Vec<RateState>, bool) {
         let mut states = Vec::new();
         let mut admitted = true;
-        for key in subjects(r) {
+        for key in weighed(r, user_exempt) {
             let Some(window) = self.windows.get(&key) else {
                 continue;
             };
@@ -169,8 +183,14 @@ impl Windows {
     }
 
     /// Counts an admitted request in its subjects' windows, and in `states` (as weighed).
-    pub(crate) fn add(&mut self, r: &AuthorizeRequest, now: i64, states: &mut [RateState]) {
-        for key in subjects(r) {
+    pub(crate) fn add(
+        &mut self,
+        r: &AuthorizeRequest,
+        now: i64,
+        user_exempt: bool,
+        states: &mut [RateState],
+    ) {
+        for key in weighed(r, user_exempt) {
             if let Some(window) = self.windows.get_mut(&key) {
                 window.add(now, r.rate.tokens);
                 if let Some(s) = states

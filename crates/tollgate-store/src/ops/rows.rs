@@ -276,6 +276,8 @@ row! {
         monthly_limit_nanos: Option<i64>,
         balance_nanos: i64,
         held_nanos: i64,
+        overdraft_nanos: i64,
+        exempt_until_us: Option<i64>,
     }
 }
 
@@ -299,6 +301,8 @@ impl AccountStateRow {
             daily_used: Nanos::ZERO,
             monthly_limit: self.monthly_limit_nanos.map(Nanos),
             monthly_used: Nanos::ZERO,
+            overdraft: Nanos(self.overdraft_nanos),
+            exempt_until_us: self.exempt_until_us,
         })
     }
 }

@@ -11,6 +11,7 @@
 
 pub(super) mod accounts;
 pub(super) mod credits;
+pub(super) mod overrides;
 pub(super) mod prepaid;
 pub(super) mod reports;
 
