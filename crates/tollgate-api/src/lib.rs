@@ -15,6 +15,7 @@
 //! - Types are grouped by domain, one module each; the error body is in [`error`].
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod authorize;
 pub mod billing;
 pub mod conversations;

@@ -26,15 +26,20 @@ pub enum WebhookEventType {
     /// A receipt was generated.
     #[serde(rename = "receipt.generated")]
     ReceiptGenerated,
+    /// A user's spend in the current UTC hour passed the configured multiple of their trailing
+    /// hourly average (and the configured floor).
+    #[serde(rename = "spend.unusual")]
+    UnusualSpend,
 }
 
 impl WebhookEventType {
     /// Every event type.
-    pub const ALL: [WebhookEventType; 4] = [
+    pub const ALL: [WebhookEventType; 5] = [
         WebhookEventType::QuotaThreshold,
         WebhookEventType::LimitThreshold,
         WebhookEventType::BalanceLow,
         WebhookEventType::ReceiptGenerated,
+        WebhookEventType::UnusualSpend,
     ];
 
     /// The type as the wire spells it (`quota.threshold`).
@@ -44,6 +49,7 @@ impl WebhookEventType {
             WebhookEventType::LimitThreshold => "limit.threshold",
             WebhookEventType::BalanceLow => "balance.low",
             WebhookEventType::ReceiptGenerated => "receipt.generated",
+            WebhookEventType::UnusualSpend => "spend.unusual",
         }
     }
 }
@@ -74,7 +80,7 @@ pub struct CreateWebhookBody {
     #[schema(value_type = String, required = true, format = "uri", example = "https://example.com/hooks")]
     pub url: Option<String>,
     /// The event types wanted (`quota.threshold`, `limit.threshold`, `balance.low`,
-    /// `receipt.generated`); absent means all of them. An unknown one is refused with
+    /// `receipt.generated`, `spend.unusual`); absent means all of them. An unknown one is refused with
     /// `INVALID_EVENT_TYPE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_types: Option<Vec<String>>,

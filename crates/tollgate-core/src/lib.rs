@@ -13,6 +13,7 @@ pub mod money;
 pub mod pricing;
 pub mod rate;
 pub mod time;
+pub mod unusual;
 pub mod usage;
 pub mod validate;
 

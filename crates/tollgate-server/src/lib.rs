@@ -18,6 +18,7 @@ mod jwt;
 pub mod keys;
 mod mcp;
 mod metrics;
+pub mod notify;
 pub mod openapi;
 mod prices;
 mod receipts;
@@ -83,6 +84,7 @@ pub struct Server {
     expirer: JoinHandle<()>,
     retainer: Option<JoinHandle<()>>,
     deliverer: JoinHandle<()>,
+    mailer: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -93,8 +95,14 @@ impl Server {
                 "receipts.inline_ids must be at most 100000 (the full set is always served by the receipt's logs route)".into(),
             ));
         }
-        let delivery =
+        let mut delivery =
             webhooks::Policy::from_settings(&settings.webhooks).map_err(StartError::Config)?;
+        delivery.unusual =
+            notify::unusual_rule(&settings.alerts.unusual_spend).map_err(StartError::Config)?;
+        let mailer = match &settings.notifications.smtp {
+            None => None,
+            Some(s) => Some(notify::smtp::Mailer::from_settings(s).map_err(StartError::Config)?),
+        };
         let mut billing = Billing::from_settings(&settings.billing).map_err(StartError::Config)?;
         billing.balance_low = delivery.balance_low;
         billing::seed_plans(&*store, &billing)
@@ -142,6 +150,7 @@ impl Server {
             metrics.clone(),
             Duration::from_secs(settings.billing.expire_holds_seconds),
         );
+        let mailer = mailer.map(|m| notify::start(store.clone(), m, delivery.clone()));
         let deliverer = webhooks::start(store.clone(), delivery, metrics.clone())
             .map_err(StartError::Config)?;
         let state = AppState::new(
@@ -166,6 +175,7 @@ impl Server {
             expirer,
             retainer,
             deliverer,
+            mailer,
         })
     }
 
@@ -194,6 +204,7 @@ impl Server {
             expirer,
             retainer,
             deliverer,
+            mailer,
         } = self;
         let limits = serve::Limits::new(
             &state.settings().http,
@@ -205,6 +216,9 @@ impl Server {
         expirer.abort();
         // An attempt cut off here is retried when its lease ends.
         deliverer.abort();
+        if let Some(m) = mailer {
+            m.abort();
+        }
         if let Some(c) = checkpointer {
             c.abort();
         }

@@ -10,10 +10,14 @@ use serde::Deserialize;
 
 mod http;
 mod mcp;
+mod notifications;
 mod payments;
 
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
+pub use notifications::{
+    AlertSettings, NotificationSettings, SmtpSettings, SmtpTls, UnusualSpendSettings,
+};
 pub use payments::{FondySettings, PaddleSettings, PaymentSettings, StripeSettings};
 
 /// Everything `tollgate serve` can be told.
@@ -61,6 +65,10 @@ pub struct Settings {
     pub mcp: McpSettings,
     /// Payment providers whose webhooks credit accounts.
     pub payments: PaymentSettings,
+    /// Alerts by email (the SMTP server).
+    pub notifications: NotificationSettings,
+    /// Alert rules beyond the billing thresholds (unusual spend).
+    pub alerts: AlertSettings,
 }
 
 /// Retention settings. An age of 0 turns that part off.
@@ -450,6 +458,8 @@ impl Default for Settings {
             http: HttpSettings::default(),
             mcp: McpSettings::default(),
             payments: PaymentSettings::default(),
+            notifications: NotificationSettings::default(),
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -518,6 +528,8 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("mcp", &self.mcp)
             .field("payments", &self.payments)
+            .field("notifications", &self.notifications)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }

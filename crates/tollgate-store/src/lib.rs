@@ -552,6 +552,49 @@ pub trait Store: Send + Sync + 'static {
         attempt: &Attempt,
         now_us: i64,
     ) -> Result<bool, StoreError>;
+    /// Raises `spend.unusual` for users whose spend in the current UTC hour breaks `rule`, in
+    /// tenants with an endpoint that wants it or an email recipient; returns how many alerts
+    /// were new.
+    async fn scan_unusual_spend(
+        &self,
+        rule: &UnusualSpendRule,
+        now_us: i64,
+    ) -> Result<usize, StoreError>;
+
+    // Alerts by email.
+
+    /// The addresses the tenant's alerts are emailed to.
+    async fn alert_recipients(&self, tenant_id: &str) -> Result<Vec<AlertRecipient>, StoreError>;
+    /// Replaces the tenant's alert recipients, recording the key that set them.
+    async fn set_alert_recipients(
+        &self,
+        tenant_id: &str,
+        emails: &[String],
+        set_by: &str,
+        now_us: i64,
+    ) -> Result<Vec<AlertRecipient>, StoreError>;
+    /// A page of the tenant's email deliveries, newest first, with the log's total length.
+    async fn email_deliveries(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<EmailDelivery>, i64), StoreError>;
+    /// Claims up to `limit` due email deliveries until `lease_until_us`.
+    async fn claim_emails(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> Result<Vec<DueEmail>, StoreError>;
+    /// Records an attempt at a claimed email delivery; false (nothing written) when the
+    /// claim's lease lapsed and it was claimed again, or it is no longer pending.
+    async fn finish_email(
+        &self,
+        claim: &DueEmail,
+        attempt: &Attempt,
+        now_us: i64,
+    ) -> Result<bool, StoreError>;
 
     // llmring's MCP registry. Every operation acts within `tenant_id`: another tenant's server,
     // tool, resource or prompt is missing.

@@ -72,6 +72,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261208000003, "estimate_method"),
     migration!(20261209000001, "rate_limits"),
     migration!(20261209000002, "account_overrides"),
+    migration!(20261209000003, "email_alerts"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

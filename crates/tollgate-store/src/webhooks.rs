@@ -16,15 +16,18 @@ pub enum EventType {
     BalanceLow,
     /// A receipt was generated.
     ReceiptGenerated,
+    /// A user's spend in the current hour passed a multiple of their trailing hourly average.
+    UnusualSpend,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 5] = [
         EventType::QuotaThreshold,
         EventType::LimitThreshold,
         EventType::BalanceLow,
         EventType::ReceiptGenerated,
+        EventType::UnusualSpend,
     ];
 
     /// The wire name (`quota.threshold`, …).
@@ -34,7 +37,14 @@ impl EventType {
             EventType::LimitThreshold => "limit.threshold",
             EventType::BalanceLow => "balance.low",
             EventType::ReceiptGenerated => "receipt.generated",
+            EventType::UnusualSpend => "spend.unusual",
         }
+    }
+
+    /// Whether alerts of this type also go to the tenant's email recipients: every alert a
+    /// person acts on, not the receipts a program files.
+    pub fn emailed(self) -> bool {
+        self != EventType::ReceiptGenerated
     }
 
     /// Reads a wire name.
@@ -176,4 +186,78 @@ pub struct Attempt {
     pub error: Option<String>,
     /// When to try again; None after a success or when retries are over.
     pub retry_at_us: Option<i64>,
+}
+
+/// One address a tenant's alerts are emailed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecipient {
+    /// The address.
+    pub email: String,
+    /// The key that set the list it is on.
+    pub set_by: String,
+    /// When that list was set.
+    pub created_us: i64,
+}
+
+/// An email delivery a worker claimed, with what it needs to write and send the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueEmail {
+    /// Tenant.
+    pub tenant_id: String,
+    /// `dlv_…`.
+    pub id: String,
+    /// The event id.
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// The event's `data`, as stored JSON.
+    pub data: String,
+    /// When the event was raised.
+    pub event_created_us: i64,
+    /// The address.
+    pub recipient: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// The lease this claim set (its token, as in [`DueDelivery`]).
+    pub lease_until_us: i64,
+}
+
+/// One line of a tenant's email delivery log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailDelivery {
+    /// `dlv_…`.
+    pub id: String,
+    /// The event.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The address.
+    pub recipient: String,
+    /// Outcome so far.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_us: Option<i64>,
+    /// When the last attempt was made.
+    pub last_attempt_us: Option<i64>,
+    /// The SMTP server's last reply code, if it answered.
+    pub last_status_code: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the alert was fanned out to the address.
+    pub created_us: i64,
+}
+
+/// The unusual-spend rule: a user's spend in the current UTC hour fires `spend.unusual` when
+/// it exceeds `multiple` times their average hourly spend over the `window_days` whole UTC days
+/// before today (every hour of them counted, idle ones too) and is at least `min_amount`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnusualSpendRule {
+    /// How many times the average an hour must exceed.
+    pub multiple: rust_decimal::Decimal,
+    /// The least spend in an hour that may fire, in nanos of the spend's currency.
+    pub min_amount: i64,
+    /// Whole UTC days before today that make the average.
+    pub window_days: i64,
 }

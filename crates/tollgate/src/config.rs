@@ -45,6 +45,8 @@ const KNOWN: &[&str] = &[
     "webhooks",
     "http",
     "mcp",
+    "notifications",
+    "alerts",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

@@ -14,6 +14,7 @@
 //!    copy of the first. Never add a route with axum's `Router::route`: it would be undocumented.
 //! 4. Refresh the committed document: `cargo run -- openapi -o docs/openapi.json`.
 
+mod alerts;
 mod authorize;
 mod billing;
 mod conversations;
@@ -209,6 +210,8 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(webhooks::create, webhooks::list))
     .routes(routes!(webhooks::get, webhooks::delete))
     .routes(routes!(webhooks::deliveries))
+    .routes(routes!(alerts::get, alerts::set))
+    .routes(routes!(alerts::deliveries))
     .routes(routes!(costs::daily))
     .routes(routes!(costs::monthly))
     .routes(routes!(export::usage))

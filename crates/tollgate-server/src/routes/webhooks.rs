@@ -109,12 +109,13 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
     Ok(out)
 }
 
-fn event_type(t: EventType) -> WebhookEventType {
+pub(super) fn event_type(t: EventType) -> WebhookEventType {
     match t {
         EventType::QuotaThreshold => WebhookEventType::QuotaThreshold,
         EventType::LimitThreshold => WebhookEventType::LimitThreshold,
         EventType::BalanceLow => WebhookEventType::BalanceLow,
         EventType::ReceiptGenerated => WebhookEventType::ReceiptGenerated,
+        EventType::UnusualSpend => WebhookEventType::UnusualSpend,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The webhook delivery worker.
 //!
-//! Every `poll_ms` the worker raises quota alerts (at most every `quota_scan_seconds`) and fans
+//! Every `poll_ms` the worker raises quota alerts (at most every `quota_scan_seconds`) and
+//! unusual-spend alerts (at most every `alerts.unusual_spend.scan_seconds`), and fans
 //! new alerts out to the endpoints that want them; it keeps up to [`MAX_IN_FLIGHT`] deliveries
 //! being sent, claiming more as sends finish, so one slow endpoint holds one slot rather than
 //! the whole queue. The request path never waits for it: alerts are rows written by the
@@ -18,7 +19,7 @@ use std::time::Duration;
 use tokio::task::{JoinHandle, JoinSet};
 use tollgate_core::time::now_us;
 use tollgate_core::Nanos;
-use tollgate_store::{DueDelivery, Store, StoreError};
+use tollgate_store::{DueDelivery, Store, StoreError, UnusualSpendRule};
 
 use crate::metrics::Metrics;
 use crate::settings::WebhookSettings;
@@ -51,6 +52,8 @@ pub struct Policy {
     pub balance_low: Option<Nanos>,
     /// Whether deliveries may reach loopback, private and link-local addresses.
     pub allow_private_networks: bool,
+    /// The unusual-spend rule (None: off) and the pause between its scans.
+    pub unusual: Option<(UnusualSpendRule, Duration)>,
 }
 
 impl Policy {
@@ -79,6 +82,7 @@ impl Policy {
             quota_scan: Duration::from_secs(s.quota_scan_seconds),
             balance_low,
             allow_private_networks: s.allow_private_networks,
+            unusual: None,
         })
     }
 
@@ -126,12 +130,21 @@ pub fn start(
     let policy = Arc::new(policy);
     Ok(tokio::spawn(async move {
         let mut last_scan: Option<tokio::time::Instant> = None;
+        let mut last_unusual: Option<tokio::time::Instant> = None;
         let mut sends = JoinSet::new();
         loop {
             if last_scan.is_none_or(|t| t.elapsed() >= policy.quota_scan) {
                 last_scan = Some(tokio::time::Instant::now());
                 if let Err(e) = store.scan_quotas(now_us()).await {
                     tracing::warn!(error = %e, "quota alert scan failed");
+                }
+            }
+            if let Some((rule, every)) = &policy.unusual {
+                if last_unusual.is_none_or(|t| t.elapsed() >= *every) {
+                    last_unusual = Some(tokio::time::Instant::now());
+                    if let Err(e) = store.scan_unusual_spend(rule, now_us()).await {
+                        tracing::warn!(error = %e, "unusual spend scan failed");
+                    }
                 }
             }
             while sends.try_join_next().is_some() {}

@@ -1,6 +1,7 @@
 //! HTTP tests: a real server on an ephemeral port, over a real socket, on SQLite and (when
 //! `TOLLGATE_TEST_DATABASE_URL` is set) PostgreSQL.
 
+mod alert_email;
 mod auth;
 mod authorize;
 mod billing;
@@ -12,6 +13,7 @@ mod default_plan;
 mod estimates;
 mod export;
 mod fake_mcp;
+mod fake_smtp;
 mod hardening;
 mod ingest;
 mod jwt;
@@ -42,6 +44,7 @@ mod slow_readers;
 mod strict_fields;
 mod support;
 mod tool_calls;
+mod unusual_spend;
 mod webhook_alerts;
 mod webhook_egress;
 mod webhooks;

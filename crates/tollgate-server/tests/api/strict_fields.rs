@@ -134,6 +134,7 @@ async fn every_route_with_a_json_body_refuses_an_unknown_field() {
         "put /api/v1/billing/settings",
         "put /api/billing/settings",
         "post /api/v1/webhooks",
+        "put /api/v1/alerts/email",
         "put /api/v1/plans/{name}",
         "post /api/v1/mcp/servers",
         "patch /api/v1/mcp/servers/{id}",

@@ -160,7 +160,7 @@ async fn endpoints_are_created_listed_and_removed_by_their_own_tenant_only() {
         assert!(r.body["secret"]
             .as_str()
             .is_some_and(|s| s.starts_with("whsec_")));
-        assert_eq!(r.body["event_types"].as_array().map(Vec::len), Some(4));
+        assert_eq!(r.body["event_types"].as_array().map(Vec::len), Some(5));
 
         let list = app.get("/api/v1/webhooks").await;
         assert_eq!(list.body["webhooks"][0]["id"], id.as_str());

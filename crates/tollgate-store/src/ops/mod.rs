@@ -51,6 +51,7 @@ mod charges;
 mod conversation_writes;
 mod conversations;
 mod decode;
+mod email;
 mod executions;
 mod export;
 mod mcp;
@@ -74,6 +75,7 @@ mod sqlite_read;
 mod tally;
 mod tenants;
 mod transparency;
+mod unusual;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -914,6 +916,73 @@ impl Store for SqlStore {
     ) -> Result<bool, StoreError> {
         retrying(&self.retries, "finish_delivery", || {
             webhooks::finish(&self.db, claim, attempt, now_us)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.scan_unusual_spend", skip_all)]
+    async fn scan_unusual_spend(
+        &self,
+        rule: &UnusualSpendRule,
+        now_us: i64,
+    ) -> Result<usize, StoreError> {
+        retrying(&self.retries, "scan_unusual_spend", || {
+            unusual::scan(&self.db, rule, now_us)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.alert_recipients", skip_all, fields(tenant = %tenant_id))]
+    async fn alert_recipients(&self, tenant_id: &str) -> Result<Vec<AlertRecipient>, StoreError> {
+        email::recipients(&self.db, tenant_id).await
+    }
+
+    #[tracing::instrument(name = "store.set_alert_recipients", skip_all, fields(tenant = %tenant_id, set_by = %set_by))]
+    async fn set_alert_recipients(
+        &self,
+        tenant_id: &str,
+        emails: &[String],
+        set_by: &str,
+        now_us: i64,
+    ) -> Result<Vec<AlertRecipient>, StoreError> {
+        retrying(&self.retries, "set_alert_recipients", || {
+            email::set_recipients(&self.db, tenant_id, emails, set_by, now_us)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.email_deliveries", skip_all, fields(tenant = %tenant_id))]
+    async fn email_deliveries(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<EmailDelivery>, i64), StoreError> {
+        email::deliveries(&self.db, tenant_id, limit, offset).await
+    }
+
+    #[tracing::instrument(name = "store.claim_emails", skip_all)]
+    async fn claim_emails(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> Result<Vec<DueEmail>, StoreError> {
+        retrying(&self.retries, "claim_emails", || {
+            email::claim(&self.db, now_us, lease_until_us, limit)
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.finish_email", skip_all)]
+    async fn finish_email(
+        &self,
+        claim: &DueEmail,
+        attempt: &Attempt,
+        now_us: i64,
+    ) -> Result<bool, StoreError> {
+        retrying(&self.retries, "finish_email", || {
+            email::finish(&self.db, claim, attempt, now_us)
         })
         .await
     }

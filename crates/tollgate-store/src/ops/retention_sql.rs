@@ -484,8 +484,8 @@ pub(super) async fn drop_contents_batch(
     Ok((done as i64, last))
 }
 
-/// Removes (or, for a dry run, counts) the tenant's finished webhook deliveries created
-/// before `before_us`, then its dispatched alerts from before then that no delivery is left
+/// Removes (or, for a dry run, counts) the tenant's finished webhook and email deliveries
+/// created before `before_us`, then its dispatched alerts from before then that no delivery is left
 /// for. Pending deliveries and their alerts stay, whatever their age.
 pub(super) async fn prune_webhook_history(
     db: &Db,
@@ -498,10 +498,15 @@ pub(super) async fn prune_webhook_history(
     const OLD_ALERTS: &str = "FROM alert_events WHERE tenant_id = $1 AND created_us < $2 \
         AND dispatched <> 0 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
         WHERE d.tenant_id = alert_events.tenant_id AND d.event_id = alert_events.id \
-        AND (d.status = 'pending' OR d.created_us >= $2))";
+        AND (d.status = 'pending' OR d.created_us >= $2)) \
+        AND NOT EXISTS (SELECT 1 FROM email_deliveries m \
+        WHERE m.tenant_id = alert_events.tenant_id AND m.event_id = alert_events.id \
+        AND (m.status = 'pending' OR m.created_us >= $2))";
+    const OLD_EMAILS: &str = "FROM email_deliveries WHERE tenant_id = $1 \
+        AND status IN ('delivered', 'failed') AND created_us < $2";
     if dry_run {
         let mut n = 0;
-        for from in [OLD_DELIVERIES, OLD_ALERTS] {
+        for from in [OLD_DELIVERIES, OLD_EMAILS, OLD_ALERTS] {
             let row = query(format!("SELECT CAST(COUNT(*) AS BIGINT) AS old {from}"))
                 .bind(tenant)
                 .bind(before_us)
@@ -513,7 +518,7 @@ pub(super) async fn prune_webhook_history(
     }
     let mut tx = db.begin_write().await?;
     let mut n = 0;
-    for from in [OLD_DELIVERIES, OLD_ALERTS] {
+    for from in [OLD_DELIVERIES, OLD_EMAILS, OLD_ALERTS] {
         let done = query(format!("DELETE {from}"))
             .bind(tenant)
             .bind(before_us)

@@ -12,6 +12,7 @@ use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::time::month_of;
 
 use super::alerts::{self, ALERT_INSERT};
+use super::email;
 use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
 use crate::db::numbered as sql;
 use crate::db::{query, row, Db, Dialect, Tx};
@@ -263,7 +264,8 @@ row! {
     }
 }
 
-/// Raises `quota.threshold` for tenants with an endpoint that wants it and whose recorded
+/// Raises `quota.threshold` for tenants with an endpoint that wants it (or an email recipient)
+/// and whose recorded
 /// requests this month reached a threshold of their plan's quota. Returns alerts new. Each
 /// tenant's plan, quota and count are read together, by one statement.
 pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> {
@@ -275,7 +277,8 @@ pub(super) async fn scan_quotas(db: &Db, now: i64) -> Result<usize, StoreError> 
              (SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_monthly \
               WHERE tenant_id = t.id AND month = ?1) AS used_requests \
              FROM tenants t {PLAN_JOINS} WHERE t.id IN (SELECT tenant_id FROM webhook_endpoints \
-              WHERE event_types LIKE '%\"quota.threshold\"%') ORDER BY t.id"
+              WHERE event_types LIKE '%\"quota.threshold\"%' \
+              UNION SELECT tenant_id FROM alert_recipients) ORDER BY t.id"
         ),
     ))
     .bind(month)
@@ -317,7 +320,8 @@ row! {
 }
 
 /// Fans up to `limit` undispatched alerts out to the endpoints that want them, one pending
-/// delivery each. Returns the alerts dispatched.
+/// delivery each, and (for the alerts people act on) to the tenant's email recipients, one
+/// pending email delivery each. Returns the alerts dispatched.
 pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, StoreError> {
     // Mostly there is nothing to do: find that out without the write lock.
     let any = query("SELECT 1 FROM alert_events WHERE dispatched = 0 LIMIT 1")
@@ -340,6 +344,7 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
     .await?;
     let dispatched = events.len();
     let mut endpoints: BTreeMap<String, Vec<Webhook>> = BTreeMap::new();
+    let mut recipients: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for AlertRow {
         tenant_id: tenant,
         id: event_id,
@@ -376,6 +381,21 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
             .bind(&event_id)
             .bind(now)
             .execute(&mut tx)
+            .await?;
+        }
+        if wanted.is_some_and(EventType::emailed) {
+            if !recipients.contains_key(&tenant) {
+                let list = email::addresses_in(&mut tx, db.dialect, &tenant).await?;
+                recipients.insert(tenant.clone(), list);
+            }
+            email::fan_out_in(
+                &mut tx,
+                db.dialect,
+                &tenant,
+                &event_id,
+                &recipients[&tenant],
+                now,
+            )
             .await?;
         }
         query(sql(
