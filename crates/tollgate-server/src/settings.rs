@@ -554,16 +554,30 @@ mod tests {
                     leeway_seconds: default_leeway_seconds(),
                 }),
             },
+            notifications: NotificationSettings {
+                smtp: Some(SmtpSettings {
+                    host: "smtp.example.com".into(),
+                    port: None,
+                    tls: SmtpTls::Starttls,
+                    username: Some("mailer".into()),
+                    password: Some(SecretString::from("smtp-pa55word")),
+                    from: "alerts@example.com".into(),
+                    ehlo_name: None,
+                    timeout_ms: 1000,
+                }),
+            },
             ..Settings::default()
         };
         let text = format!("{s:?}");
         assert!(
             !text.contains("hunter2")
                 && !text.contains("supersecret")
-                && !text.contains("topsecret"),
+                && !text.contains("topsecret")
+                && !text.contains("pa55word"),
             "{text}"
         );
         assert!(text.contains("https://id.example"), "{text}");
+        assert!(text.contains("smtp.example.com"), "{text}");
         assert!(text.contains("postgres://u:***@h/db"));
     }
 }

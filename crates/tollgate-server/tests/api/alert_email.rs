@@ -270,3 +270,23 @@ async fn recipients_are_checked_kept_per_tenant_and_refused_where_no_mail_server
         assert_eq!(cleared["recipients"], json!([]));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_login_is_sent_before_the_message() {
+    let smtp = FakeSmtp::start(0).await;
+    let settings = |s: &mut Settings| {
+        mail_to(smtp.port)(s);
+        if let Some(m) = s.notifications.smtp.as_mut() {
+            m.username = Some("mailer".into());
+            m.password = Some("s3cret".into());
+        }
+    };
+    for app in TestApp::all_with(settings).await {
+        let before = smtp.logins().len();
+        recipients(&app, &["ops@example.com"]).await;
+        top_up(&app, "dan", "5.3").await;
+        spend(&app, "dan", 0.5).await;
+        delivered(&app, 1).await;
+        assert_eq!(smtp.logins()[before..], ["\0mailer\0s3cret".to_string()]);
+    }
+}

@@ -1,10 +1,12 @@
 //! A small SMTP server on loopback for the alert email tests: it speaks enough of RFC 5321
-//! (EHLO, MAIL, RCPT, DATA with dot-stuffing, RSET, NOOP, QUIT; no TLS) to take messages, and
+//! (EHLO, AUTH PLAIN, MAIL, RCPT, DATA with dot-stuffing, RSET, NOOP, QUIT; no TLS) to take messages, and
 //! records each one's envelope and data. It can refuse the first few `MAIL FROM`s with 451.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -42,6 +44,8 @@ pub struct FakeSmtp {
     got: Arc<Mutex<Vec<Message>>>,
     /// `MAIL FROM`s still to refuse with 451.
     pub refusing: Arc<AtomicUsize>,
+    /// The `AUTH PLAIN` tokens received, decoded.
+    logins: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeSmtp {
@@ -50,21 +54,27 @@ impl FakeSmtp {
         let port = listener.local_addr().expect("addr").port();
         let got = Arc::new(Mutex::new(Vec::new()));
         let refusing = Arc::new(AtomicUsize::new(refuse_first));
-        let (g, r) = (got.clone(), refusing.clone());
+        let logins = Arc::new(Mutex::new(Vec::new()));
+        let (g, r, l) = (got.clone(), refusing.clone(), logins.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(session(socket, g.clone(), r.clone()));
+                tokio::spawn(session(socket, g.clone(), r.clone(), l.clone()));
             }
         });
         FakeSmtp {
             port,
             got,
             refusing,
+            logins,
         }
     }
 
     pub fn messages(&self) -> Vec<Message> {
         self.got.lock().expect("lock").clone()
+    }
+
+    pub fn logins(&self) -> Vec<String> {
+        self.logins.lock().expect("lock").clone()
     }
 }
 
@@ -72,6 +82,7 @@ async fn session(
     socket: tokio::net::TcpStream,
     got: Arc<Mutex<Vec<Message>>>,
     refusing: Arc<AtomicUsize>,
+    logins: Arc<Mutex<Vec<String>>>,
 ) {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
@@ -82,7 +93,7 @@ async fn session(
     while let Ok(Some(line)) = lines.next_line().await {
         let upper = line.to_ascii_uppercase();
         let answer: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            "250-fake.test\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n".into()
+            "250-fake.test\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 1000000\r\n".into()
         } else if let Some(rest) = upper.strip_prefix("MAIL FROM:") {
             let refuse = refusing
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -122,6 +133,13 @@ async fn session(
                 data: data.join("\n"),
             });
             ("250 2.0.0 queued\r\n").into()
+        } else if let Some(token) = line.strip_prefix("AUTH PLAIN ") {
+            let decoded = STANDARD.decode(token.trim()).unwrap_or_default();
+            logins
+                .lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(&decoded).into_owned());
+            ("235 2.7.0 accepted\r\n").into()
         } else if upper == "QUIT" {
             let _ = write.write_all(b"221 bye\r\n").await;
             return;
