@@ -47,6 +47,7 @@ const KNOWN: &[&str] = &[
     "mcp",
     "notifications",
     "alerts",
+    "payments",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.
@@ -189,6 +190,8 @@ mod tests {
             jail.set_env("TOLLGATE_BOOTSTRAP_API_KEY", "tg_chosen");
             jail.set_env("TOLLGATE_MESSAGE_LOGGING_LEVEL", "metadata");
             jail.set_env("TOLLGATE_PRICING__REFRESH_SECONDS", "9");
+            jail.set_env("TOLLGATE_PAYMENTS__STRIPE__TENANT", "acme");
+            jail.set_env("TOLLGATE_HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]");
             jail.set_env("TOLLGATE_API_KEY", "a client variable, not a setting");
             let s = load(&args(), &[]).map_err(|e| e.to_string())?;
             assert_eq!(s.listen.to_string(), "127.0.0.1:7001");
@@ -197,6 +200,8 @@ mod tests {
                 "the file still applies where env is silent"
             );
             assert_eq!(s.pricing.refresh_seconds, 9);
+            assert_eq!(s.payments.stripe.tenant.as_deref(), Some("acme"));
+            assert_eq!(s.http.trusted_proxies, ["10.0.0.0/8"]);
             assert_eq!(
                 s.message_logging_level,
                 tollgate_server::settings::LoggingLevel::Metadata
