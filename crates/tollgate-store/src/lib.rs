@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod changes;
 mod db;
 mod error;
 mod exports;
@@ -26,6 +27,7 @@ use tollgate_receipts::merkle::{Needs, Nodes};
 use tollgate_receipts::Hash;
 use uuid::Uuid;
 
+pub use changes::AccountChange;
 pub use db::{redact, sqlite_path, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
 pub use exports::{ExportPage, ExportSpan, ExportedEvent};
@@ -53,6 +55,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the connections after in-flight work finishes.
     async fn close(&self);
+
+    /// Notices of committed changes to billing accounts (balances, holds, spend, settings),
+    /// from this process and, on PostgreSQL, from every instance on the database: a hint to
+    /// read the account again (see [`changes`]).
+    fn account_changes(&self) -> tokio::sync::broadcast::Receiver<AccountChange>;
 
     // Tenants and keys.
 
@@ -710,6 +717,8 @@ pub async fn open(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
+    /// Accounts changed by this store's operations, and on PostgreSQL by other instances'.
+    changes: Arc<changes::Changes>,
     /// Transactions run again after a contention abort (see `ops::retry`).
     retries: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -717,8 +726,10 @@ pub struct SqlStore {
 impl SqlStore {
     /// Connects without migrating.
     pub async fn connect(opts: &ConnectOptions) -> Result<SqlStore, StoreError> {
+        let db = Db::connect(opts).await?;
         Ok(SqlStore {
-            db: Db::connect(opts).await?,
+            changes: Arc::new(changes::Changes::new(db.postgres().cloned())),
+            db,
             retries: Arc::default(),
         })
     }

@@ -350,8 +350,18 @@ async fn lock_for_closing(
     Ok(())
 }
 
-/// Releases up to `limit` holds that expired by `now`; returns how many.
-pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize, StoreError> {
+/// The account a hold reserves money on, if it is a user's.
+fn account_of(hold: &OpenHold) -> Option<(String, String)> {
+    (!hold.user_id.is_empty()).then(|| (hold.tenant_id.clone(), hold.user_id.clone()))
+}
+
+/// Releases up to `limit` holds that expired by `now`; returns how many, and the accounts
+/// whose holds they were.
+pub(super) async fn expire_holds(
+    db: &Db,
+    now: i64,
+    limit: i64,
+) -> Result<(usize, Vec<(String, String)>), StoreError> {
     let mut tx = db.begin_write().await?;
     let skip = match db.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -379,7 +389,7 @@ pub(super) async fn expire_holds(db: &Db, now: i64, limit: i64) -> Result<usize,
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(holds.len())
+    Ok((holds.len(), holds.iter().filter_map(account_of).collect()))
 }
 
 /// Holds open now, across every tenant (read through the open-holds index).
@@ -390,19 +400,20 @@ pub(super) async fn open_holds(db: &Db) -> Result<i64, StoreError> {
         .get("n")
 }
 
-/// Releases one open hold of a tenant (the call it was for will not happen); false when
-/// there is no open hold by that id.
+/// Releases one open hold of a tenant (the call it was for will not happen); None when
+/// there is no open hold by that id, else the account it was on (None inside for the
+/// tenant's quota alone).
 pub(super) async fn release_hold(
     db: &Db,
     tenant: &str,
     id: &str,
     now: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Option<(String, String)>>, StoreError> {
     let mut tx = db.begin_write().await?;
     let Some(hold) = lock_open_hold(&mut tx, db.dialect, tenant, id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     close_hold(&mut tx, db.dialect, &hold, "released", now, None).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(account_of(&hold)))
 }

@@ -2,6 +2,12 @@
 //! retrying the transactions contention aborted and opening a tracing span per operation
 //! (`store.NAME`, with the tenant and the ids it concerns, never a secret).
 //!
+//! The operations that change a billing account (an append that charges, a credit, a
+//! settings change, a hold placed, released or expired) announce the accounts here, once
+//! each operation has committed (`self.changes`, see [`crate::changes`]): an operation added
+//! later that changes an account announces it the same way, or live balances miss it until
+//! their periodic read.
+//!
 //! # Lock order
 //!
 //! Every write transaction takes its row locks in one order, the same on both engines. It
@@ -110,7 +116,12 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        self.changes.close().await;
         self.db.close().await;
+    }
+
+    fn account_changes(&self) -> tokio::sync::broadcast::Receiver<crate::AccountChange> {
+        self.changes.subscribe()
     }
 
     #[tracing::instrument(name = "store.create_tenant", skip_all, fields(name = %name))]
@@ -196,7 +207,7 @@ impl Store for SqlStore {
 
     #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        retrying(&self.retries, "append_usage", || async {
+        let recorded = retrying(&self.retries, "append_usage", || async {
             match (self.db.sqlite(), self.db.postgres()) {
                 (Some(sqlite), _) => {
                     let items = items.to_vec();
@@ -208,7 +219,15 @@ impl Store for SqlStore {
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
         })
-        .await
+        .await?;
+        // The accounts the new calls were charged to (a repeat charged nothing).
+        self.changes
+            .announce(items.iter().zip(&recorded).filter_map(|(item, r)| {
+                let user = item.event.user_id.as_ref()?;
+                (item.charge.is_some() && !r.duplicate)
+                    .then(|| (item.event.tenant_id.clone(), user.clone()))
+            }));
+        Ok(recorded)
     }
 
     #[tracing::instrument(name = "store.usage_rows", skip_all, fields(tenant = %tenant_id))]
@@ -650,10 +669,15 @@ impl Store for SqlStore {
         credit: &NewCredit,
         defaults: &AccountDefaults,
     ) -> Result<(LedgerEntry, bool), StoreError> {
-        retrying(&self.retries, "post_credit", || {
+        let (entry, replayed) = retrying(&self.retries, "post_credit", || {
             billing::post_credit(&self.db, credit, defaults)
         })
-        .await
+        .await?;
+        if !replayed {
+            self.changes
+                .announce([(credit.tenant_id.clone(), credit.user_id.clone())]);
+        }
+        Ok((entry, replayed))
     }
 
     #[tracing::instrument(name = "store.ledger", skip_all, fields(tenant = %tenant_id, user = %user_id))]
@@ -686,10 +710,13 @@ impl Store for SqlStore {
         settings: &AccountSettings,
         defaults: &AccountDefaults,
     ) -> Result<Account, StoreError> {
-        retrying(&self.retries, "update_account", || {
+        let account = retrying(&self.retries, "update_account", || {
             billing::update_settings(&self.db, tenant_id, user_id, settings, defaults)
         })
-        .await
+        .await?;
+        self.changes
+            .announce([(tenant_id.to_string(), user_id.to_string())]);
+        Ok(account)
     }
 
     #[tracing::instrument(name = "store.audit", skip_all)]
@@ -704,7 +731,7 @@ impl Store for SqlStore {
         defaults: &AccountDefaults,
         now_us: i64,
     ) -> Result<Vec<Decision>, StoreError> {
-        retrying(&self.retries, "authorize", || async {
+        let decisions = retrying(&self.retries, "authorize", || async {
             match (self.db.sqlite(), self.db.postgres()) {
                 (Some(sqlite), _) => {
                     let (requests, defaults) = (requests.to_vec(), defaults.clone());
@@ -718,15 +745,24 @@ impl Store for SqlStore {
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
         })
-        .await
+        .await?;
+        // A decision without a hold changes no account.
+        self.changes
+            .announce(requests.iter().zip(&decisions).filter_map(|(r, d)| {
+                d.hold_id.as_ref()?;
+                Some((r.tenant_id.clone(), r.user_id.clone()?))
+            }));
+        Ok(decisions)
     }
 
     #[tracing::instrument(name = "store.expire_holds", skip_all)]
     async fn expire_holds(&self, now_us: i64, limit: i64) -> Result<usize, StoreError> {
-        retrying(&self.retries, "expire_holds", || {
+        let (expired, accounts) = retrying(&self.retries, "expire_holds", || {
             authorize::expire_holds(&self.db, now_us, limit)
         })
-        .await
+        .await?;
+        self.changes.announce(accounts);
+        Ok(expired)
     }
 
     #[tracing::instrument(name = "store.open_holds", skip_all)]
@@ -809,10 +845,12 @@ impl Store for SqlStore {
         hold_id: &str,
         now_us: i64,
     ) -> Result<bool, StoreError> {
-        retrying(&self.retries, "release_hold", || {
+        let released = retrying(&self.retries, "release_hold", || {
             authorize::release_hold(&self.db, tenant_id, hold_id, now_us)
         })
-        .await
+        .await?;
+        self.changes.announce(released.clone().flatten());
+        Ok(released.is_some())
     }
 
     #[tracing::instrument(name = "store.run_retention", skip_all)]
