@@ -16,6 +16,7 @@ mod ingest;
 mod input;
 mod jwt;
 pub mod keys;
+mod live;
 mod mcp;
 mod metrics;
 pub mod notify;
@@ -210,8 +211,16 @@ impl Server {
             &state.settings().http,
             state.settings().database_max_connections,
         );
+        let notices = state.live().start(&*store);
+        // Open balance streams end as shutdown begins, so that they do not hold it up.
+        let live = state.live().clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         let router = routes::router(state);
         serve::serve(listener, router, limits, metrics, shutdown).await;
+        notices.abort();
         refresher.abort();
         expirer.abort();
         // An attempt cut off here is retried when its lease ends.

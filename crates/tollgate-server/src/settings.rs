@@ -12,6 +12,7 @@ mod http;
 mod mcp;
 mod notifications;
 mod payments;
+mod stream;
 
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
@@ -19,6 +20,7 @@ pub use notifications::{
     AlertSettings, NotificationSettings, SmtpSettings, SmtpTls, UnusualSpendSettings,
 };
 pub use payments::{FondySettings, PaddleSettings, PaymentSettings, StripeSettings};
+pub use stream::BalanceStreamSettings;
 
 /// Everything `tollgate serve` can be told.
 #[derive(Clone, Deserialize)]
@@ -279,6 +281,8 @@ pub struct BillingSettings {
     /// Meter and charge an MCP tool execution that reports an `error` like a successful one.
     /// Off (the default), a failed execution is recorded and charged nothing.
     pub charge_failed_tool_calls: bool,
+    /// Live balance streams.
+    pub stream: BalanceStreamSettings,
 }
 
 /// One plan.
@@ -316,6 +320,7 @@ impl Default for BillingSettings {
             expire_holds_seconds: 5,
             max_authorize_batch: 512,
             charge_failed_tool_calls: false,
+            stream: BalanceStreamSettings::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::batcher::Batcher;
 use crate::billing::{Authorizer, Billing};
 use crate::jwt::JwtAuth;
 use crate::keys::AuthCache;
+use crate::live::Hub;
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::settings::Settings;
@@ -30,6 +31,7 @@ struct Inner {
     authorizer: Authorizer,
     jwt: Option<JwtAuth>,
     proxies: crate::client_ip::Proxies,
+    live: Hub,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
         let pending = tokio::sync::Semaphore::new(settings.ingest.max_pending_events.max(1));
+        let live = Hub::new(settings.billing.stream.clone());
         AppState(Arc::new(Inner {
             store,
             settings,
@@ -63,6 +66,7 @@ impl AppState {
             authorizer,
             jwt,
             proxies,
+            live,
         }))
     }
 
@@ -129,6 +133,11 @@ impl AppState {
     /// The end-user token checker, when end-user tokens are configured.
     pub fn jwt(&self) -> Option<&JwtAuth> {
         self.0.jwt.as_ref()
+    }
+
+    /// The live balance streams.
+    pub(crate) fn live(&self) -> &Hub {
+        &self.0.live
     }
 
     /// The key cache.

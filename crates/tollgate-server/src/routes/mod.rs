@@ -182,6 +182,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         billing::limits,
     )
     .routes(routes!(billing::accounts::balance))
+    .routes(routes!(billing::stream::balance_stream))
     .routes(routes!(billing::prepaid::balance))
     .routes(routes!(billing::accounts::history))
     .routes(routes!(billing::prepaid::history))

@@ -7,13 +7,15 @@
 //!
 //! This module holds the plan and quota routes and the request helpers the others share;
 //! [`accounts`] holds an account's balance, history and settings, [`credits`] the top-ups,
-//! refunds and adjustments, and [`reports`] the usage and cost reports.
+//! refunds and adjustments, [`reports`] the usage and cost reports, and [`stream`] an
+//! account's balance as server-sent events.
 
 pub(super) mod accounts;
 pub(super) mod credits;
 pub(super) mod overrides;
 pub(super) mod prepaid;
 pub(super) mod reports;
+pub(super) mod stream;
 
 use axum::extract::State;
 use axum::Json;
