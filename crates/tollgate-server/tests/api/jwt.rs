@@ -31,7 +31,7 @@ fn jwt_settings(algorithm: JwtAlgorithm) -> JwtSettings {
     }
 }
 
-fn with_hs256(s: &mut Settings) {
+pub(crate) fn with_hs256(s: &mut Settings) {
     s.auth.jwt = Some(JwtSettings {
         secret: Some(SecretString::from(SECRET)),
         ..jwt_settings(JwtAlgorithm::Hs256)
@@ -59,7 +59,7 @@ fn hs256(claims: &Value) -> String {
 }
 
 /// A token for `user` of the app's own tenant (named by id).
-fn token_for(app: &TestApp, user: &str) -> String {
+pub(crate) fn token_for(app: &TestApp, user: &str) -> String {
     hs256(&claims(user, &app.tenant_id))
 }
 

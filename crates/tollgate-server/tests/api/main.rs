@@ -4,6 +4,7 @@
 mod alert_email;
 mod auth;
 mod authorize;
+mod balance_stream;
 mod billing;
 mod connections;
 mod conversation_routes;
