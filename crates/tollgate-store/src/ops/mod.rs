@@ -778,10 +778,13 @@ impl Store for SqlStore {
         change: &OverrideChange,
         defaults: &AccountDefaults,
     ) -> Result<AccountOverrides, StoreError> {
-        retrying(&self.retries, "set_account_overrides", || {
+        let overrides = retrying(&self.retries, "set_account_overrides", || {
             overrides::set(&self.db, tenant_id, user_id, change, defaults)
         })
-        .await
+        .await?;
+        self.changes
+            .announce([(tenant_id.to_string(), user_id.to_string())]);
+        Ok(overrides)
     }
 
     #[tracing::instrument(name = "store.account_overrides", skip_all, fields(tenant = %tenant_id, user = %user_id))]
