@@ -11,18 +11,21 @@
 //!
 //! This module holds the plan and quota shapes and what the others share (the [`Loose`]
 //! reading of amounts, [`Pagination`]); `accounts.rs` holds an account's balance, ledger,
-//! credits and settings, `reports.rs` the usage and cost reports, `stream.rs` the live
-//! balance stream's events, all re-exported here.
+//! credits and settings, `overrides.rs` an admin's overrides and the audit trail,
+//! `reports.rs` the usage and cost reports, `statements.rs` an account's monthly statement,
+//! `stream.rs` the live balance stream's events, all re-exported here.
 
 mod accounts;
 mod overrides;
 pub mod prepaid;
 mod reports;
+mod statements;
 mod stream;
 
 pub use accounts::*;
 pub use overrides::*;
 pub use reports::*;
+pub use statements::*;
 pub use stream::*;
 
 use serde::de::Deserializer;

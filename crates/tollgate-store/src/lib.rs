@@ -434,6 +434,16 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<LedgerEntry>, i64), StoreError>;
+    /// An account's ledger over `[start_us, end_us]` summed for a statement: its opening
+    /// balances, its charges by provider and model and its credits one by one. None when the
+    /// tenant has no such account.
+    async fn statement(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Option<StatementBooks>, StoreError>;
     /// Changes an account's settings (creating it with `defaults` first).
     async fn update_account(
         &self,

@@ -201,6 +201,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         "/api/v1/billing/usage",
         billing::reports::usage,
     )
+    .routes(routes!(billing::statements::statement))
     .routes(routes!(billing::reports::cost_report))
     .alias(
         Get,

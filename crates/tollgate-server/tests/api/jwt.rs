@@ -130,6 +130,10 @@ async fn an_hs256_token_for_alice_reads_alices_balance_history_and_usage() {
             assert_eq!(r.status, 200, "{path}: {}", r.body);
             assert_eq!(r.body["user_id"], "alice", "never the whole tenant's usage");
         }
+        let r = get_bearer(&app, &token, "/api/v1/billing/statement").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["user_id"], "alice");
+        assert_eq!(r.body["currencies"][0]["topups"]["amount"], "5.000000000");
     }
 }
 
@@ -143,6 +147,7 @@ async fn asking_for_another_users_account_gives_404() {
             "/api/billing/balance?user_id=nobody",
             "/api/v1/billing/history?user_id=bob",
             "/api/v1/billing/usage?user_id=bob",
+            "/api/v1/billing/statement?user_id=bob",
         ] {
             let r = get_bearer(&app, &token, path).await;
             assert_error(&r, 404, "NOT_FOUND");

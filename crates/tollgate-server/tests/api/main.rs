@@ -42,6 +42,7 @@ mod reprice;
 mod scopes;
 mod slashes;
 mod slow_readers;
+mod statements;
 mod strict_fields;
 mod support;
 mod tool_calls;

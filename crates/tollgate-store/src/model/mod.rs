@@ -6,6 +6,7 @@ mod conversations;
 mod executions;
 mod mcp;
 mod receipts;
+mod statements;
 mod tenants;
 mod usage;
 
@@ -14,5 +15,6 @@ pub use conversations::*;
 pub use executions::*;
 pub use mcp::*;
 pub use receipts::*;
+pub use statements::*;
 pub use tenants::*;
 pub use usage::*;

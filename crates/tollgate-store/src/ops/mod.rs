@@ -78,6 +78,7 @@ pub(crate) mod retry;
 mod rows;
 mod sqlite_append;
 mod sqlite_read;
+mod statements;
 mod tally;
 mod tenants;
 mod transparency;
@@ -690,6 +691,17 @@ impl Store for SqlStore {
         offset: i64,
     ) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
         billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
+    }
+
+    #[tracing::instrument(name = "store.statement", skip_all, fields(tenant = %tenant_id, user = %user_id))]
+    async fn statement(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Option<StatementBooks>, StoreError> {
+        statements::statement(&self.db, tenant_id, user_id, start_us, end_us).await
     }
 
     #[tracing::instrument(name = "store.payment_totals", skip_all, fields(tenant = %tenant_id))]

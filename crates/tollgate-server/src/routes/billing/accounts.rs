@@ -40,7 +40,7 @@ fn flags(bits: i64) -> Vec<LedgerFlag> {
     .collect()
 }
 
-fn entry_type(kind: LedgerKind) -> LedgerEntryType {
+pub(super) fn entry_type(kind: LedgerKind) -> LedgerEntryType {
     match kind {
         LedgerKind::Charge => LedgerEntryType::Charge,
         LedgerKind::Refund => LedgerEntryType::Refund,

@@ -7,14 +7,17 @@
 //!
 //! This module holds the plan and quota routes and the request helpers the others share;
 //! [`accounts`] holds an account's balance, history and settings, [`credits`] the top-ups,
-//! refunds and adjustments, [`reports`] the usage and cost reports, and [`stream`] an
-//! account's balance as server-sent events.
+//! refunds and adjustments, [`overrides`] an admin's overrides and the audit trail, [`reports`]
+//! the usage and cost reports, [`statements`] an account's monthly statement, and [`stream`]
+//! an account's balance as server-sent events.
 
 pub(super) mod accounts;
 pub(super) mod credits;
 pub(super) mod overrides;
 pub(super) mod prepaid;
 pub(super) mod reports;
+mod statement_render;
+pub(super) mod statements;
 pub(super) mod stream;
 
 use axum::extract::State;
