@@ -4,11 +4,11 @@
 
 use tollgate_api::authorize::{AuthorizeBody, AuthorizeRefusal, Decision, HoldReleased, Refusal};
 use tollgate_api::billing::{
-    Account, CreditBody, Credited, History, HistoryQuery, PlanBody, SettingsBody, TenantLimits,
-    UserQuery,
+    Account, CreditBody, Credited, History, HistoryQuery, PlanBody, SettingsBody, Statement,
+    StatementQuery, TenantLimits, UserQuery,
 };
 
-use super::{decode, segment, Client, ClientError};
+use super::{api_error, decode, segment, Client, ClientError};
 
 /// Which credit an operator posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,30 @@ impl Client {
     /// `GET /api/v1/billing/history`: ledger entries, newest first.
     pub async fn history(&self, query: &HistoryQuery) -> Result<History, ClientError> {
         self.get_query("/api/v1/billing/history", query).await
+    }
+
+    /// `GET /api/v1/billing/statement`: an account's monthly statement (the query's `format`
+    /// is ignored: this reads the JSON).
+    pub async fn statement(&self, query: &StatementQuery) -> Result<Statement, ClientError> {
+        let query = StatementQuery {
+            format: None,
+            ..query.clone()
+        };
+        self.get_query("/api/v1/billing/statement", &query).await
+    }
+
+    /// `GET /api/v1/billing/statement` in the query's `format` (`json`, `csv` or `html`): the
+    /// document exactly as the server wrote it.
+    pub async fn statement_document(&self, query: &StatementQuery) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .request(reqwest::Method::GET, "/api/v1/billing/statement")
+            .query(query)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(api_error(resp).await);
+        }
+        Ok(resp.bytes().await?.to_vec())
     }
 
     /// Posts a top-up, refund or adjustment (billing scope). With an `idempotency_key`, a repeat

@@ -14,6 +14,7 @@ use tollgate_client::{Client, ClientError, CreditKind, CreditOutcome};
 use super::audit::Audit;
 use super::billing_tables::{print_account, print_credit, print_history};
 use super::output::json;
+use super::statement::StatementArgs;
 use super::usage::ClientArgs;
 
 /// Attempts at a credit when the server cannot be reached or is briefly unavailable.
@@ -79,6 +80,9 @@ pub enum Billing {
     },
     /// Change an account's limits and status (admin key); without a change, show them.
     Settings(SettingsArgs),
+    /// An account's monthly statement: opening balance, top-ups, charges by model and by
+    /// tool, refunds, adjustments and closing balance, per currency.
+    Statement(StatementArgs),
     /// Check every balance against the sum of its ledger and its open holds (acts on the
     /// database directly). Exit 0 consistent, 1 differences found, 2 could not check.
     Audit(Audit),
@@ -218,6 +222,7 @@ impl Billing {
                 credit.post(CreditKind::Adjustment, None, direction).await?
             }
             Billing::Settings(s) => s.run().await?,
+            Billing::Statement(s) => s.run().await?,
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -26,6 +26,7 @@ mod receipts;
 mod retention;
 mod serve;
 mod signing_key;
+mod statement;
 mod transparency;
 mod trust;
 mod usage;

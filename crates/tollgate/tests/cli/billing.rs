@@ -268,3 +268,80 @@ fn set_plan_moves_a_tenant_to_growth_and_an_unknown_plan_is_refused() {
     assert_eq!(limits["plan"], "starter");
     assert_eq!(limits["limit"], 500);
 }
+
+#[test]
+fn a_statement_is_printed_for_people_or_written_as_the_servers_json_csv_or_page() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    topup(&sb, &server, "dora", "10");
+    billing(
+        &sb,
+        &server,
+        &["adjust", "--user", "dora", "--amount", "2.5", "--debit"],
+        0,
+    );
+    let call = sb
+        .client(
+            &server,
+            &[
+                "usage",
+                "log",
+                "--provider",
+                "openai",
+                "--model",
+                "gpt-4o",
+                "--user",
+                "dora",
+                "--input-tokens",
+                "100000",
+                "--output-tokens",
+                "0",
+                "--json",
+            ],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(call["cost"], 0.25, "{call}");
+    let month = tollgate_core::time::month_string(tollgate_core::time::month_of(
+        tollgate_core::time::now_us(),
+    ));
+    let base = ["billing", "statement", "--user", "dora", "--month", &month];
+
+    let mut json_args = base.to_vec();
+    json_args.push("--json");
+    let s = sb.client(&server, &json_args).expect(0).json();
+    let usd = &s["currencies"][0];
+    assert_eq!(usd["topups"]["amount"], "10.000000000", "{s}");
+    assert_eq!(usd["adjustments"]["net"], "-2.500000000");
+    assert_eq!(
+        usd["charges"]["by_model"],
+        serde_json::json!([{"provider": "openai", "model": "gpt-4o", "entries": 1,
+                            "amount": "0.250000000"}])
+    );
+    assert_eq!(usd["closing_balance"], "7.250000000");
+    assert_eq!(balance_usd(&sb, &server, "dora"), "7.250000000");
+
+    let shown = sb.client(&server, &base).expect(0);
+    assert!(shown.stdout.contains("closing balance"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("7.25"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("openai/gpt-4o"), "{}", shown.stdout);
+
+    let file = sb.path("statement.csv");
+    let mut csv_args = base.to_vec();
+    csv_args.extend(["--format", "csv", "-o", arg(&file)]);
+    sb.client(&server, &csv_args).expect(0);
+    let text = std::fs::read_to_string(&file).expect("the CSV was written");
+    assert!(text.starts_with("currency,line,"), "{text}");
+    assert!(text.contains("closing_balance"), "{text}");
+
+    let mut html_args = base.to_vec();
+    html_args.extend(["--format", "html", "-o", "-"]);
+    let page = sb.client(&server, &html_args).expect(0).stdout;
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("7.250000000"), "{page}");
+
+    let mut future = base.to_vec();
+    future[5] = "2999-01";
+    let refused = sb.client(&server, &future).expect(1);
+    assert!(refused.stderr.contains("month"), "{}", refused.stderr);
+}

@@ -160,7 +160,7 @@ fn currency_statement(
             ))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    by_model.sort_by(|a, b| b.0.cmp(&a.0));
+    by_model.sort_by_key(|m| std::cmp::Reverse(m.0));
     let mut by_tool = tools
         .iter()
         .map(|(tool, s)| {
@@ -174,7 +174,7 @@ fn currency_statement(
             ))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    by_tool.sort_by(|a, b| b.0.cmp(&a.0));
+    by_tool.sort_by_key(|t| std::cmp::Reverse(t.0));
 
     let (mut topups, mut refunds) = (Sum::default(), Sum::default());
     let (mut credits, mut debits) = (Sum::default(), Sum::default());
