@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod analytics;
 pub mod authorize;
 pub mod billing;
 pub mod conversations;

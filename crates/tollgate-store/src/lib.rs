@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + 'static {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UsageRow>, StoreError>;
+    /// The tenant's calls of `[start_us, end_us]` by UTC hour of the day and currency, summed
+    /// from the events (the rollups are daily).
+    async fn usage_by_hour(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<HourUse>, StoreError>;
     /// The monthly rollup of `month` (yyyymm): one row per provider, model and currency, with
     /// `day` the month's first day and the dimensions that rollup does not keep empty.
     async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError>;

@@ -15,6 +15,7 @@
 //! 4. Refresh the committed document: `cargo run -- openapi -o docs/openapi.json`.
 
 mod alerts;
+mod analytics;
 mod authorize;
 mod billing;
 mod conversations;
@@ -215,6 +216,10 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(alerts::get, alerts::set))
     .routes(routes!(alerts::deliveries))
     .routes(routes!(costs::daily))
+    .routes(routes!(analytics::usage))
+    .routes(routes!(analytics::top))
+    .routes(routes!(analytics::peak_hours))
+    .routes(routes!(analytics::cohorts))
     .routes(routes!(costs::monthly))
     .routes(routes!(export::usage))
     .routes(routes!(export_receipt::receipt))

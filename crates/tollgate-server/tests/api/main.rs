@@ -2,6 +2,7 @@
 //! `TOLLGATE_TEST_DATABASE_URL` is set) PostgreSQL.
 
 mod alert_email;
+mod analytics;
 mod auth;
 mod authorize;
 mod balance_stream;

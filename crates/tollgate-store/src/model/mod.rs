@@ -1,6 +1,7 @@
 //! The values that cross the [`Store`](crate::Store) boundary, by domain. No sqlx type appears
 //! here.
 
+mod analytics;
 mod billing;
 mod conversations;
 mod executions;
@@ -10,6 +11,7 @@ mod statements;
 mod tenants;
 mod usage;
 
+pub use analytics::*;
 pub use billing::*;
 pub use conversations::*;
 pub use executions::*;

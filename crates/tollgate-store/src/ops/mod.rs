@@ -51,6 +51,7 @@
 //! so a database still locked after it is unavailable, not retried.
 
 mod alerts;
+mod analytics;
 mod authorize;
 mod billing;
 mod charges;
@@ -691,6 +692,16 @@ impl Store for SqlStore {
         offset: i64,
     ) -> Result<(Vec<LedgerEntry>, i64), StoreError> {
         billing::ledger(&self.db, tenant_id, user_id, filter, limit, offset).await
+    }
+
+    #[tracing::instrument(name = "store.usage_by_hour", skip_all, fields(tenant = %tenant_id))]
+    async fn usage_by_hour(
+        &self,
+        tenant_id: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<HourUse>, StoreError> {
+        analytics::hours(&self.db, tenant_id, start_us, end_us).await
     }
 
     #[tracing::instrument(name = "store.statement", skip_all, fields(tenant = %tenant_id, user = %user_id))]
