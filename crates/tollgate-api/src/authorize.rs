@@ -133,7 +133,7 @@ pub struct DecisionAccount {
 }
 
 /// What `POST /api/v1/authorize` decided, with the numbers behind it. Allowed, it is the
-/// 200 body; refused, its members are the 402 error's details (see `Refusal`).
+/// 200 body; refused, its members are the 402 (or 429) error's details (see `Refusal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Decision {
     /// Whether the call may happen.
@@ -155,7 +155,8 @@ pub struct Decision {
     /// The tenant's plan quota.
     pub quota: Quota,
     /// The rate limits weighed: the key's, the user's and the client IP's, each where one
-    /// is set.
+    /// is set (absent from servers before rate limits: empty).
+    #[serde(default)]
     pub rate_limits: Vec<RateLimitState>,
 }
 

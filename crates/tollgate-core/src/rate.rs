@@ -133,38 +133,46 @@ impl Window {
         }
     }
 
-    /// Whether one more call of `tokens` fits at `now`: requests are weighed first.
+    /// Whether one more call of `tokens` fits at `now`. When both limits would be passed, the
+    /// answer names requests and waits for both: retrying when only one fits is no use.
     pub fn admits(&self, now: i64, tokens: i64) -> Result<(), Exceeded> {
         let used = self.used(now);
         let (previous, current, elapsed) = self.at(now);
-        let check = |measure, limit: Option<i64>, used: i64, need: i64, p: i64, c: i64| match limit
-        {
-            Some(limit) if used.saturating_add(need) > limit => Err(Exceeded {
-                measure,
-                retry_after_seconds: wait_us(limit, need, p, c, elapsed)
-                    .map(|us| ((us + 999_999) / 1_000_000).max(1)),
-            }),
-            _ => Ok(()),
+        // None: fits; Some(wait), the wait in µs (None: never fits).
+        let over = |limit: Option<i64>, used: i64, need: i64, p: i64, c: i64| match limit {
+            Some(limit) if used.saturating_add(need) > limit => {
+                Some(wait_us(limit, need, p, c, elapsed))
+            }
+            _ => None,
         };
-        check(
-            Measure::Requests,
+        let requests = over(
             self.limits.rpm,
             used.requests,
             1,
             previous.requests,
             current.requests,
-        )?;
-        if tokens > 0 {
-            check(
-                Measure::Tokens,
+        );
+        let tokens = if tokens > 0 {
+            over(
                 self.limits.tpm,
                 used.tokens,
                 tokens,
                 previous.tokens,
                 current.tokens,
-            )?;
-        }
-        Ok(())
+            )
+        } else {
+            None
+        };
+        let (measure, wait) = match (requests, tokens) {
+            (None, None) => return Ok(()),
+            (Some(r), None) => (Measure::Requests, r),
+            (None, Some(t)) => (Measure::Tokens, t),
+            (Some(r), Some(t)) => (Measure::Requests, r.zip(t).map(|(r, t)| r.max(t))),
+        };
+        Err(Exceeded {
+            measure,
+            retry_after_seconds: wait.map(|us| ((us + 999_999) / 1_000_000).max(1)),
+        })
     }
 
     /// Counts one call of `tokens` at `now`.
@@ -263,6 +271,28 @@ mod tests {
         assert!(refused.retry_after_seconds.is_some());
         let never = w.admits(at(10), 1_001).expect_err("alone over");
         assert_eq!(never.retry_after_seconds, None);
+    }
+
+    #[test]
+    fn when_both_limits_are_passed_the_wait_is_for_both() {
+        let w = Window {
+            limits: Limits {
+                rpm: Some(2),
+                tpm: Some(100),
+            },
+            minute: M,
+            previous: Counts::default(),
+            current: Counts {
+                requests: 2,
+                tokens: 100,
+            },
+        };
+        let requests_only = w.admits(at(0), 0).expect_err("over").retry_after_seconds;
+        let both = w.admits(at(0), 90).expect_err("over");
+        assert_eq!(both.measure, Measure::Requests);
+        // Requests fit again after 60 + 30 s; 90 more tokens only after 60 + 54 s.
+        assert_eq!(requests_only, Some(90));
+        assert_eq!(both.retry_after_seconds, Some(114));
     }
 
     #[test]

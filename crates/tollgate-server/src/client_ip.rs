@@ -50,7 +50,7 @@ impl Proxies {
     /// The client's address: `peer`, or behind trusted proxies the rightmost untrusted
     /// address of `X-Forwarded-For` (every header of that name, in order).
     pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.trusts(peer) {
             return Some(peer);
         }
@@ -62,19 +62,29 @@ impl Proxies {
             .flat_map(|v| v.split(','))
             .collect();
         for hop in hops.iter().rev() {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) => {
+            match hop_address(hop) {
+                Some(ip) => {
                     client = ip;
                     if !self.trusts(ip) {
                         break;
                     }
                 }
                 // Garbage in the chain: nothing left of it can be believed.
-                Err(_) => break,
+                None => break,
             }
         }
         Some(client)
     }
+}
+
+/// One `X-Forwarded-For` entry's address: a bare address, or one with a port (`1.2.3.4:80`,
+/// `[::1]:80`), an IPv4 address mapped into IPv6 read as IPv4 (one client, one count).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// Whether `ip` is in `net`/`bits` (an IPv4 address mapped into IPv6 counts as IPv4).
@@ -157,6 +167,27 @@ mod tests {
         assert_eq!(
             proxies.client(Some(ip("192.0.2.1")), &h),
             Some(ip("192.0.2.1"))
+        );
+    }
+
+    #[test]
+    fn an_entry_with_a_port_or_in_mapped_form_is_the_same_client() {
+        let proxies = Proxies::parse(&["10.0.0.1".into()]).expect("valid");
+        for entry in [
+            "198.51.100.7:5678",
+            "::ffff:198.51.100.7",
+            "[::ffff:198.51.100.7]:80",
+        ] {
+            assert_eq!(
+                proxies.client(Some(ip("10.0.0.1")), &headers(&[entry])),
+                Some(ip("198.51.100.7")),
+                "{entry}"
+            );
+        }
+        assert_eq!(
+            proxies.client(Some(ip("::ffff:10.0.0.1")), &headers(&["198.51.100.7"])),
+            Some(ip("198.51.100.7")),
+            "a mapped peer is the proxy it maps"
         );
     }
 

@@ -147,6 +147,12 @@ async fn put_one(
     let subject = optional_text("subject", Some(&subject), 255)?
         .ok_or_else(|| ApiError::invalid_field("subject", "subject cannot be empty"))?;
     let limits = limits_in("body", body)?;
+    if !limits.any() {
+        return Err(ApiError::invalid_field(
+            "requests_per_minute",
+            "send requests_per_minute, tokens_per_minute or both; to go back to the plan's limits, DELETE this override",
+        ));
+    }
     let set_by = match &auth.principal {
         Principal::Key(k) => k.id.clone(),
         Principal::User(u) => format!("user:{u}"),
@@ -179,6 +185,8 @@ async fn delete_one(
     kind: RateKind,
     subject: &str,
 ) -> Result<StatusCode, ApiError> {
+    let subject = optional_text("subject", Some(subject), 255)?.unwrap_or_default();
+    let subject = subject.as_str();
     if state
         .store()
         .delete_rate_override(&auth.tenant_id, kind, subject)

@@ -361,3 +361,46 @@ async fn an_approved_fondy_order_credits_once_and_each_reversal_debits_what_it_a
         assert_eq!(r.body["outcome"], "ignored", "{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn one_stripe_event_delivered_to_two_instances_at_once_credits_once_and_refunds_once() {
+    for app in TestApp::all_with(with_stripe).await {
+        if app.engine() != "postgres" {
+            continue;
+        }
+        let other = app.beside(with_stripe).await;
+        let checkout = event(
+            "evt_twice",
+            "checkout.session.completed",
+            json!({"id": "cs_9", "object": "checkout.session", "amount_total": 2500,
+                   "currency": "usd", "payment_status": "paid", "payment_intent": "pi_9",
+                   "metadata": {"user_id": "nina"}}),
+        );
+        let refund = json!({"id": "evt_refund_9", "object": "event", "type": "charge.refunded",
+            "data": {"object": {"id": "ch_9", "object": "charge", "amount_refunded": 1000,
+                                "currency": "usd", "payment_intent": "pi_9",
+                                "metadata": {"user_id": "nina"}},
+                     "previous_attributes": {"amount_refunded": 0}}});
+        for (e, expected) in [(&checkout, "25.000000000"), (&refund, "15.000000000")] {
+            // Stripe retries a delivery it thinks failed; two instances may take both at once.
+            let mut outcomes = Vec::new();
+            for _ in 0..3 {
+                let (a, b) = tokio::join!(
+                    deliver(&app, e, SECRET, now()),
+                    deliver(&other, e, SECRET, now())
+                );
+                outcomes.extend([a, b]);
+            }
+            let posted = outcomes
+                .iter()
+                .filter(|(status, r)| {
+                    assert_eq!(*status, 200, "{r}");
+                    r["outcome"] == "posted"
+                })
+                .count();
+            assert_eq!(posted, 1, "{outcomes:?}");
+            assert_eq!(balance(&app, "nina").await.0, expected);
+            assert_eq!(balance(&other, "nina").await.0, expected);
+        }
+    }
+}

@@ -349,9 +349,9 @@ impl PlanRates {
 /// What an admin changes on an account (`set_account_overrides`); None leaves a part as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverrideChange {
-    /// How far below zero the balance of a currency may go before calls are refused (zero:
-    /// not at all).
-    pub overdraft: Option<(Currency, Nanos)>,
+    /// How far below zero the balance of a currency (None: the account's limit currency) may
+    /// go before calls are refused (zero: not at all).
+    pub overdraft: Option<(Option<Currency>, Nanos)>,
     /// Suspend (true) or resume (false).
     pub suspended: Option<bool>,
     /// Why, recorded with the change (and kept as the suspension's reason).

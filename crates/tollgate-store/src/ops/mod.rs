@@ -39,7 +39,8 @@
 //! `deployment_settings` row; moving a tenant holds its plan's row (`FOR SHARE`) before the
 //! tenant row, and nothing locks a tenant row and then a plan row. An account's
 //! `billing_accounts` row is updated by an append (after its balances, under the tenant's
-//! head) and by a settings change (alone): no cycle.
+//! head), by a settings change (alone) and by an admin's overrides (after the one balance an
+//! overdraft changes): no cycle.
 //!
 //! A transaction PostgreSQL still aborts as a deadlock or serialization failure wrote
 //! nothing and is run again whole ([`retry`]): every write operation below that is one

@@ -51,7 +51,18 @@ pub(super) async fn set(
     let now = change.at_us;
     ensure_account(&mut tx, tenant, user, defaults, now).await?;
     if let Some((currency, amount)) = &change.overdraft {
-        lock_balance(&mut tx, db.dialect, tenant, user, currency.as_str()).await?;
+        let currency = match currency {
+            Some(c) => c.as_str().to_string(),
+            None => query(
+                "SELECT limit_currency FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant)
+            .bind(user)
+            .fetch_one(&mut tx)
+            .await?
+            .get("limit_currency")?,
+        };
+        lock_balance(&mut tx, db.dialect, tenant, user, &currency).await?;
         query(
             "UPDATE account_balances SET overdraft_nanos = $1 \
              WHERE tenant_id = $2 AND user_id = $3 AND currency = $4",
@@ -59,10 +70,10 @@ pub(super) async fn set(
         .bind(amount.0)
         .bind(tenant)
         .bind(user)
-        .bind(currency.as_str())
+        .bind(&currency)
         .execute(&mut tx)
         .await?;
-        let detail = json!({"currency": currency.as_str(), "amount": amount.to_string()});
+        let detail = json!({"currency": currency, "amount": amount.to_string()});
         record(
             &mut tx,
             tenant,

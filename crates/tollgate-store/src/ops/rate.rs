@@ -107,7 +107,13 @@ pub(crate) fn batch_subjects(requests: &[AuthorizeRequest]) -> BTreeSet<RateKey>
 #[derive(Default)]
 pub(crate) struct Windows {
     windows: BTreeMap<RateKey, Window>,
-    read: BTreeMap<RateKey, Counts>,
+    /// What the batch counted, per subject: the minute and the counts to add to its row.
+    added: BTreeMap<RateKey, (i64, Counts)>,
+    /// The latest minute any row read is of. A batch's clock was read before it waited for
+    /// the tenant's lock, so a batch that committed meanwhile may have counted in a later
+    /// minute: decisions are made at that minute's start at the earliest, so its counts are
+    /// never passed over as "the future".
+    latest: i64,
 }
 
 impl Windows {
@@ -137,7 +143,8 @@ impl Windows {
         rows: &[(i64, i64, i64)],
         now: i64,
     ) {
-        let minute = minute_of(now);
+        let minute = rows.iter().map(|r| r.0).fold(minute_of(now), i64::max);
+        self.latest = self.latest.max(minute);
         let mut window = Window {
             limits,
             minute,
@@ -151,7 +158,6 @@ impl Windows {
                 window.previous = counts;
             }
         }
-        self.read.insert(key.clone(), window.current);
         self.windows.insert(key, window);
     }
 
@@ -163,6 +169,7 @@ impl Windows {
         now: i64,
         user_exempt: bool,
     ) -> (Vec<RateState>, bool) {
+        let now = self.at(now);
         let mut states = Vec::new();
         let mut admitted = true;
         for key in weighed(r, user_exempt) {
@@ -190,6 +197,7 @@ impl Windows {
         user_exempt: bool,
         states: &mut [RateState],
     ) {
+        let now = self.at(now);
         for key in weighed(r, user_exempt) {
             if let Some(window) = self.windows.get_mut(&key) {
                 window.add(now, r.rate.tokens);
@@ -199,20 +207,26 @@ impl Windows {
                 {
                     s.used = window.used(now);
                 }
+                let added = self
+                    .added
+                    .entry(key)
+                    .or_insert((minute_of(now), Counts::default()));
+                added.1.requests += 1;
+                added.1.tokens += r.rate.tokens.max(0);
             }
         }
     }
 
+    /// The instant decisions are made at: `now`, or the start of the latest minute counted.
+    fn at(&self, now: i64) -> i64 {
+        now.max(self.latest.saturating_mul(tollgate_core::rate::WINDOW_US))
+    }
+
     /// What the batch added to each subject's current minute: (key, minute, requests, tokens).
     pub(crate) fn writes(&self) -> Vec<(RateKey, i64, i64, i64)> {
-        self.windows
+        self.added
             .iter()
-            .filter_map(|(key, w)| {
-                let before = self.read.get(key).copied().unwrap_or_default();
-                let requests = w.current.requests - before.requests;
-                let tokens = w.current.tokens - before.tokens;
-                (requests > 0).then(|| (key.clone(), w.minute, requests, tokens))
-            })
+            .map(|(key, (minute, c))| (key.clone(), *minute, c.requests, c.tokens))
             .collect()
     }
 }

@@ -1,4 +1,4 @@
-//! `tollgate plans list | set | default | delete`: the deployment's plans and its default
+//! `tollgate plans list | set | rate-limits | default | delete`: the deployment's plans and its default
 //! plan, in the database. Like `tenants` and `keys`, they act on the configured database
 //! directly, so plans can be set up before a server starts; running servers read the change
 //! at their next request. What these commands set is the operator's: a server's settings
@@ -6,10 +6,11 @@
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
+use tollgate_core::rate::Limits;
 use tollgate_core::time::format_us;
 use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_server::billing::{plan_view, quota_text, Billing};
-use tollgate_store::{Plan, PlanPut, PlanUpdate, Store, StoreError};
+use tollgate_store::{Plan, PlanPut, PlanRates, PlanUpdate, Store, StoreError};
 
 use super::output::{json, table};
 use super::Db;
@@ -35,6 +36,19 @@ pub enum Plans {
         /// Make it the default plan too.
         #[arg(long)]
         default: bool,
+        #[command(flatten)]
+        db: Db,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a plan's rate limits: requests and tokens per minute of each API key, end user and
+    /// client IP of its tenants. All six are replaced; one not given is no limit.
+    RateLimits {
+        /// The plan's name.
+        name: String,
+        #[command(flatten)]
+        limits: RateFlags,
         #[command(flatten)]
         db: Db,
         /// Print JSON.
@@ -72,6 +86,73 @@ pub struct Quota {
     unlimited: bool,
 }
 
+/// A plan's rate limits, per minute.
+#[derive(Debug, Args)]
+pub struct RateFlags {
+    /// Requests per minute of each API key.
+    #[arg(long, value_name = "N")]
+    key_rpm: Option<i64>,
+    /// Tokens per minute of each API key.
+    #[arg(long, value_name = "N")]
+    key_tpm: Option<i64>,
+    /// Requests per minute of each end user.
+    #[arg(long, value_name = "N")]
+    user_rpm: Option<i64>,
+    /// Tokens per minute of each end user.
+    #[arg(long, value_name = "N")]
+    user_tpm: Option<i64>,
+    /// Requests per minute of each client IP.
+    #[arg(long, value_name = "N")]
+    ip_rpm: Option<i64>,
+    /// Tokens per minute of each client IP.
+    #[arg(long, value_name = "N")]
+    ip_tpm: Option<i64>,
+}
+
+impl RateFlags {
+    /// The limits, each checked to be zero or more.
+    fn rates(&self) -> anyhow::Result<PlanRates> {
+        let check = |flag: &str, v: Option<i64>| match v {
+            Some(n) if n < 0 => bail!("--{flag} must be zero or more (leave it out for no limit)"),
+            _ => Ok(v),
+        };
+        let limits = |kind: &str, rpm, tpm| -> anyhow::Result<Limits> {
+            Ok(Limits {
+                rpm: check(&format!("{kind}-rpm"), rpm)?,
+                tpm: check(&format!("{kind}-tpm"), tpm)?,
+            })
+        };
+        Ok(PlanRates {
+            key: limits("key", self.key_rpm, self.key_tpm)?,
+            user: limits("user", self.user_rpm, self.user_tpm)?,
+            ip: limits("ip", self.ip_rpm, self.ip_tpm)?,
+        })
+    }
+}
+
+/// "key 600/min · user 20/min, 100000 tokens/min", or "none".
+fn rates_text(r: &PlanRates) -> String {
+    let parts: Vec<String> = [("key", r.key), ("user", r.user), ("ip", r.ip)]
+        .into_iter()
+        .filter(|(_, l)| l.any())
+        .map(|(kind, l)| {
+            let mut each = Vec::new();
+            if let Some(n) = l.rpm {
+                each.push(format!("{n}/min"));
+            }
+            if let Some(n) = l.tpm {
+                each.push(format!("{n} tokens/min"));
+            }
+            format!("{kind} {}", each.join(", "))
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
 fn load(db: &Db) -> anyhow::Result<(tollgate_server::Settings, Billing)> {
     let settings = config::load(db, &[])?;
     let billing = Billing::from_settings(&settings.billing)
@@ -95,6 +176,7 @@ fn print_list(all: &[Plan], as_json: bool) {
                 if p.default { "yes" } else { "" }.to_string(),
                 p.source.as_str().to_string(),
                 p.tenants.to_string(),
+                rates_text(&p.rates),
                 format_us(p.updated_us),
             ]
         })
@@ -105,6 +187,7 @@ fn print_list(all: &[Plan], as_json: bool) {
         "default",
         "set by",
         "tenants",
+        "rate limits",
         "updated",
     ];
     println!("{}", table(&head, rows));
@@ -163,6 +246,32 @@ impl Plans {
                          next request",
                         plan.name,
                         quota_text(plan.monthly_requests)
+                    );
+                }
+            }
+            Plans::RateLimits {
+                name,
+                limits,
+                db,
+                json: as_json,
+            } => {
+                let rates = limits.rates()?;
+                let (settings, _) = load(&db)?;
+                let store = config::open_store(&settings).await?;
+                let update = PlanUpdate {
+                    monthly_requests: None,
+                    default: None,
+                    rates: Some(rates),
+                };
+                let (plan, _) = put(&*store, name.trim(), &update).await?;
+                if as_json {
+                    println!("{}", json(&plan_view(&plan)));
+                } else {
+                    println!(
+                        "plan {} rate limits: {}; running servers apply them from their next \
+                         authorization",
+                        plan.name,
+                        rates_text(&plan.rates)
                     );
                 }
             }

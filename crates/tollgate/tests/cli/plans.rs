@@ -162,3 +162,67 @@ fn an_operator_set_plan_is_kept_at_start_with_a_warning_when_the_settings_differ
     );
     assert_eq!(listed(&sb, "pro")["default"], true);
 }
+
+#[test]
+fn plans_rate_limits_sets_all_six_limits_and_lists_them() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    sb.run(&["migrate", "--data-dir", arg(&data)]).expect(0);
+    let out = sb
+        .run(&[
+            "plans",
+            "rate-limits",
+            "growth",
+            "--user-rpm",
+            "20",
+            "--user-tpm",
+            "100000",
+            "--ip-rpm",
+            "120",
+            "--data-dir",
+            arg(&data),
+        ])
+        .expect(0);
+    assert!(
+        out.stdout
+            .contains("user 20/min, 100000 tokens/min · ip 120/min"),
+        "{}",
+        out.stdout
+    );
+    let growth = listed(&sb, "growth");
+    assert_eq!(growth["rate_limits"]["user"]["requests_per_minute"], 20);
+    assert_eq!(growth["rate_limits"]["user"]["tokens_per_minute"], 100000);
+    assert_eq!(
+        growth["rate_limits"]["key"]["requests_per_minute"],
+        Value::Null
+    );
+    assert_eq!(growth["source"], "operator");
+
+    let refused = sb
+        .run(&[
+            "plans",
+            "rate-limits",
+            "growth",
+            "--key-rpm=-1",
+            "--data-dir",
+            arg(&data),
+        ])
+        .expect(1);
+    assert!(refused.stderr.contains("--key-rpm"), "{}", refused.stderr);
+    let refused = sb
+        .run(&[
+            "plans",
+            "rate-limits",
+            "nope",
+            "--key-rpm",
+            "5",
+            "--data-dir",
+            arg(&data),
+        ])
+        .expect(1);
+    assert!(
+        refused.stderr.contains("no plan named 'nope'"),
+        "{}",
+        refused.stderr
+    );
+}

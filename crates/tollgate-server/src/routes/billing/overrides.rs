@@ -73,11 +73,15 @@ pub async fn put(
         }
         None => None,
         Some(v) => {
-            let currency = match b.currency.as_deref() {
-                Some(c) => Currency::try_from(c.to_string())
-                    .map_err(|e| ApiError::invalid_field("currency", e))?,
-                None => state.billing().defaults.limit_currency.clone(),
-            };
+            // None: the account's own limit currency, read where it is written.
+            let currency = b
+                .currency
+                .as_deref()
+                .map(|c| {
+                    Currency::try_from(c.to_string())
+                        .map_err(|e| ApiError::invalid_field("currency", e))
+                })
+                .transpose()?;
             Some((currency, amount("overdraft", Some(v), true)?))
         }
     };
