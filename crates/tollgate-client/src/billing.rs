@@ -4,8 +4,8 @@
 
 use tollgate_api::authorize::{AuthorizeBody, AuthorizeRefusal, Decision, HoldReleased, Refusal};
 use tollgate_api::billing::{
-    Account, CreditBody, Credited, History, HistoryQuery, PlanBody, SettingsBody, Statement,
-    StatementQuery, TenantLimits, UserQuery,
+    Account, AccountOverrides, AuditTrail, CreditBody, Credited, History, HistoryQuery,
+    OverridesBody, PlanBody, SettingsBody, Statement, StatementQuery, TenantLimits, UserQuery,
 };
 
 use super::{api_error, decode, segment, Client, ClientError};
@@ -136,6 +136,38 @@ impl Client {
             .send()
             .await?;
         decode(resp).await
+    }
+
+    /// `PUT /api/v1/billing/overrides` (admin): an account's overrides as they are after the
+    /// change.
+    pub async fn set_overrides(
+        &self,
+        change: &OverridesBody,
+    ) -> Result<AccountOverrides, ClientError> {
+        let resp = self
+            .request(reqwest::Method::PUT, "/api/v1/billing/overrides")
+            .json(change)
+            .send()
+            .await?;
+        decode(resp).await
+    }
+
+    /// `GET /api/v1/billing/overrides` (admin).
+    pub async fn overrides(&self, user: Option<&str>) -> Result<AccountOverrides, ClientError> {
+        let query: Vec<(&str, String)> = user
+            .map(|u| ("user_id", u.to_string()))
+            .into_iter()
+            .collect();
+        self.get("/api/v1/billing/overrides", &query).await
+    }
+
+    /// `GET /api/v1/billing/audit` (admin): the account's override changes, newest first.
+    pub async fn audit_trail(&self, user: Option<&str>) -> Result<AuditTrail, ClientError> {
+        let query: Vec<(&str, String)> = user
+            .map(|u| ("user_id", u.to_string()))
+            .into_iter()
+            .collect();
+        self.get("/api/v1/billing/audit", &query).await
     }
 
     /// `POST /api/v1/authorize`: a refusal (402) is an answer, not an error.

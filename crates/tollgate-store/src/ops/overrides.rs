@@ -73,7 +73,11 @@ pub(super) async fn set(
         .bind(&currency)
         .execute(&mut tx)
         .await?;
-        let detail = json!({"currency": currency, "amount": amount.to_string()});
+        let detail = json!({
+            "currency": currency,
+            "amount": amount.to_string(),
+            "reason": change.reason,
+        });
         record(
             &mut tx,
             tenant,

@@ -8,12 +8,14 @@ use std::time::Duration;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use tollgate_api::billing::{CreditBody, Credited, HistoryQuery, LedgerEntryType, SettingsBody};
+use tollgate_api::billing::{
+    CreditBody, Credited, HistoryQuery, LedgerEntryType, OverridesBody, SettingsBody,
+};
 use tollgate_client::{Client, ClientError, CreditKind, CreditOutcome};
 
 use super::audit::Audit;
 use super::billing_tables::{print_account, print_credit, print_history};
-use super::output::json;
+use super::output::{json, table};
 use super::statement::StatementArgs;
 use super::usage::ClientArgs;
 
@@ -83,6 +85,10 @@ pub enum Billing {
     /// An account's monthly statement: opening balance, top-ups, charges by model and by
     /// tool, refunds, adjustments and closing balance, per currency.
     Statement(StatementArgs),
+    /// An admin's overrides on an account (admin key): allow an overdraft, suspend or resume
+    /// it, lift its limits until a time; each change goes to its audit trail. Without a
+    /// change, show them and the trail.
+    Overrides(OverridesArgs),
     /// Check every balance against the sum of its ledger and its open holds (acts on the
     /// database directly). Exit 0 consistent, 1 differences found, 2 could not check.
     Audit(Audit),
@@ -223,6 +229,7 @@ impl Billing {
             }
             Billing::Settings(s) => s.run().await?,
             Billing::Statement(s) => s.run().await?,
+            Billing::Overrides(o) => o.run().await?,
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -292,6 +299,119 @@ fn worth_retrying(e: &ClientError) -> bool {
     match e {
         ClientError::Transport(t) => !t.is_builder() && !t.is_decode(),
         ClientError::Api { status, code, .. } => *status == 503 || code == "CONCURRENT_CHANGE",
+    }
+}
+
+/// The flags of `billing overrides`.
+#[derive(Debug, Args)]
+pub struct OverridesArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The account's user (default: the tenant's own account).
+    #[arg(long)]
+    user: Option<String>,
+    /// How far below zero the balance may go before calls are refused (0 ends it).
+    #[arg(long, value_name = "AMOUNT")]
+    overdraft: Option<String>,
+    /// The overdraft's currency (default: the account's limit currency).
+    #[arg(long, requires = "overdraft")]
+    currency: Option<String>,
+    /// Suspend the account: authorize refuses its calls.
+    #[arg(long, conflicts_with = "resume")]
+    suspend: bool,
+    /// Resume a suspended account.
+    #[arg(long)]
+    resume: bool,
+    /// Lift its spending and rate limits until this RFC 3339 instant.
+    #[arg(long, value_name = "TIME", conflicts_with = "end_exemption")]
+    exempt_until: Option<String>,
+    /// End an exemption.
+    #[arg(long)]
+    end_exemption: bool,
+    /// Why, kept in the audit trail.
+    #[arg(long)]
+    reason: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl OverridesArgs {
+    async fn run(self) -> anyhow::Result<()> {
+        let client = self.client.client()?;
+        let suspended = match (self.suspend, self.resume) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        let exempt_until = match (self.exempt_until, self.end_exemption) {
+            (Some(t), _) => Some(Some(t)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let change = OverridesBody {
+            user_id: self.user.clone(),
+            overdraft: self.overdraft.map(Into::into),
+            currency: self.currency,
+            suspended,
+            reason: self.reason,
+            exempt_until,
+        };
+        let unchanged =
+            change.overdraft.is_none() && suspended.is_none() && change.exempt_until.is_none();
+        let overrides = if unchanged {
+            client.overrides(self.user.as_deref()).await?
+        } else {
+            client.set_overrides(&change).await?
+        };
+        let trail = client.audit_trail(self.user.as_deref()).await?;
+        if self.json {
+            println!(
+                "{}",
+                json(&serde_json::json!({"overrides": overrides, "audit": trail.entries}))
+            );
+            return Ok(());
+        }
+        let overdraft = if overrides.overdraft.is_empty() {
+            "none".to_string()
+        } else {
+            overrides
+                .overdraft
+                .iter()
+                .map(|(c, a)| format!("{a} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let suspended = match (&overrides.suspended, &overrides.suspended_reason) {
+            (true, Some(why)) => format!("yes ({why})"),
+            (true, None) => "yes".to_string(),
+            (false, _) => "no".to_string(),
+        };
+        let rows = vec![
+            vec!["overdraft".to_string(), overdraft],
+            vec!["suspended".to_string(), suspended],
+            vec![
+                "exempt until".to_string(),
+                overrides.exempt_until.clone().unwrap_or_else(|| "-".into()),
+            ],
+        ];
+        println!("{}", table(&["account", overrides.user_id.as_str()], rows));
+        let rows: Vec<Vec<String>> = trail
+            .entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.created_at.clone(),
+                    e.action.clone(),
+                    serde_json::Value::Object(e.detail.clone()).to_string(),
+                    e.set_by.clone(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            println!("{}", table(&["when", "action", "detail", "set by"], rows));
+        }
+        Ok(())
     }
 }
 

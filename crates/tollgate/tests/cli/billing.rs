@@ -345,3 +345,52 @@ fn a_statement_is_printed_for_people_or_written_as_the_servers_json_csv_or_page(
     let refused = sb.client(&server, &future).expect(1);
     assert!(refused.stderr.contains("month"), "{}", refused.stderr);
 }
+
+#[test]
+fn billing_overrides_lets_an_overdraft_through_suspends_and_shows_the_audit_trail() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    topup(&sb, &server, "ozzy", "1");
+    authorize(&sb, &server, &["--user", "ozzy", "--cost", "3"]).expect(1);
+    let set = billing(
+        &sb,
+        &server,
+        &[
+            "overrides",
+            "--user",
+            "ozzy",
+            "--overdraft",
+            "5",
+            "--reason",
+            "invoiced monthly",
+        ],
+        0,
+    );
+    assert_eq!(set["overrides"]["overdraft"]["USD"], "5.000000000", "{set}");
+    authorize(&sb, &server, &["--user", "ozzy", "--cost", "3"]).expect(0);
+
+    billing(
+        &sb,
+        &server,
+        &["overrides", "--user", "ozzy", "--suspend"],
+        0,
+    );
+    let refused = authorize(&sb, &server, &["--user", "ozzy", "--cost", "0.01"]).expect(1);
+    assert!(
+        refused.stdout.contains("ACCOUNT_DISABLED"),
+        "{}",
+        refused.stdout
+    );
+
+    let shown = sb
+        .client(&server, &["billing", "overrides", "--user", "ozzy"])
+        .expect(0);
+    for needed in [
+        "5.000000000 USD",
+        "suspend",
+        "overdraft",
+        "invoiced monthly",
+    ] {
+        assert!(shown.stdout.contains(needed), "{needed}: {}", shown.stdout);
+    }
+}
