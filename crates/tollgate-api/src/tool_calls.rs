@@ -43,6 +43,12 @@ pub struct ExecutionBody {
     pub hold_id: Option<String>,
     /// The quantity it used (pages, queries, ...), priced per unit (Tollgate).
     pub units: Option<i64>,
+    /// The knowledge base it served (Tollgate): the `kb_id` dimension of its usage event.
+    pub kb_id: Option<String>,
+    /// Its dimensions, name to value (Tollgate): `kb_id` and the deployment's own, on the
+    /// usage event that meters it.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub dimensions: Option<Map<String, Value>>,
 }
 
 /// A recorded execution: llmring's `MCPToolExecution`, then Tollgate's members when set.

@@ -81,6 +81,16 @@ pub struct UsageLogBody {
     /// Quantities priced per unit: `{"web_search": 2, "image:1024x1024:hd": 1}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantities: Option<BTreeMap<String, i64>>,
+    /// The knowledge base the call answered from: the `kb_id` dimension (also accepted in
+    /// `dimensions`, not in both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_id: Option<String>,
+    /// The call's dimensions, name to value: `kb_id` and the deployment's own (the
+    /// `dimensions` setting, such as `feature` or `team`). Values are strings of 1 to 255
+    /// bytes; an unknown name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>, example = json!({"kb_id": "kb_42", "feature": "search"}))]
+    pub dimensions: Option<Map<String, Value>>,
     /// llmring alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
@@ -420,6 +430,9 @@ pub struct LogEntry {
     #[serde(default)]
     #[schema(required = true, example = "chars/4")]
     pub estimate_method: Option<String>,
+    /// The call's dimensions (`kb_id`, `feature`, ...), name to value; empty for none.
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
     /// The caller's metadata object, as sent (free-form: it is the caller's own).
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,

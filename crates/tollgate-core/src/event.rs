@@ -168,6 +168,30 @@ pub struct UsageEvent {
     /// tokenizer's name such as `o200k_base`). In the canonical entry only when present, so
     /// the entries of events without an estimate are unchanged.
     pub estimate_method: Option<String>,
+    /// The call's dimensions (`kb_id`, and the deployment's own, such as `feature` or
+    /// `team`): name to value. Names are lowercase identifiers (see [`dimension_name`]), so
+    /// they sort and print the same everywhere. In the canonical entry as `dimension:<name>`
+    /// members, only when present, so the entries of events without them are unchanged.
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// The dimension every deployment has: the knowledge base a call answered from.
+pub const KB_ID: &str = "kb_id";
+
+/// Checks a dimension's name: 1 to 32 characters, a lowercase ASCII letter then lowercase
+/// letters, digits or `_`.
+pub fn dimension_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok
+        || name.len() > 32
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "'{name}' is not a dimension name: 1 to 32 characters, a lowercase letter then lowercase letters, digits or _"
+        ));
+    }
+    Ok(())
 }
 
 impl UsageEvent {
@@ -194,6 +218,9 @@ impl UsageEvent {
         w.opt("conversation_id", conversation.as_deref());
         w.str("cost", &self.cost.to_string());
         w.str("currency", self.currency.as_str());
+        for (name, value) in &self.dimensions {
+            w.str(&format!("dimension:{name}"), value);
+        }
         w.opt("estimate_method", self.estimate_method.as_deref());
         w.key("flags");
         w.0.push(b'[');
@@ -318,6 +345,34 @@ mod tests {
             metadata: Map::new(),
             adjusts: None,
             estimate_method: None,
+            dimensions: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn dimensions_are_in_the_entry_in_name_order_only_when_present() {
+        let mut e = event();
+        let plain = e.canonical_entry(7);
+        e.dimensions.insert("team".into(), "search".into());
+        e.dimensions.insert(KB_ID.into(), "kb_42".into());
+        let entry = String::from_utf8(e.canonical_entry(7)).expect("utf-8");
+        assert!(
+            entry.contains(
+                r#""currency":"USD","dimension:kb_id":"kb_42","dimension:team":"search","flags""#
+            ),
+            "{entry}"
+        );
+        e.dimensions.clear();
+        assert_eq!(e.canonical_entry(7), plain);
+    }
+
+    #[test]
+    fn a_dimension_name_is_a_lowercase_identifier() {
+        for good in ["kb_id", "team", "f2", "a"] {
+            assert_eq!(dimension_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", "Team", "2f", "kb-id", "team name", &"x".repeat(33)] {
+            assert!(dimension_name(bad).is_err(), "{bad}");
         }
     }
 
@@ -439,6 +494,9 @@ mod tests {
         if e.service_tier != ServiceTier::Standard {
             obj.insert("service_tier".into(), e.service_tier.as_str().into());
         }
+        for (name, value) in &e.dimensions {
+            obj.insert(format!("dimension:{name}"), value.clone().into());
+        }
         for (name, n) in &e.quantities {
             obj.insert(format!("quantity:{name}"), (*n).into());
         }
@@ -458,6 +516,7 @@ mod tests {
             media in proptest::collection::vec(0i64..3, 6),
             tier in 0usize..4,
             quantities in proptest::collection::btree_map("[a-z_:0-9x]{1,12}", 0i64..100, 0..3),
+            dimensions in proptest::collection::btree_map("[a-z][a-z_0-9]{0,8}", "\\PC{0,6}", 0..3),
         ) {
             let mut e = event();
             let opt = |i: usize, s: String| present[i].then_some(s);
@@ -484,6 +543,7 @@ mod tests {
             e.tokens.image_output = media[5];
             e.service_tier = ServiceTier::ALL[tier];
             e.quantities = quantities;
+            e.dimensions = dimensions;
             proptest::prop_assert_eq!(e.canonical_entry(seq), generic_entry(&e, seq));
         }
     }

@@ -44,6 +44,8 @@ pub struct IngestContext<'a> {
     pub billing: Option<Arc<AccountDefaults>>,
     /// Raise `balance.low` when a charge takes a balance below this.
     pub balance_low: Option<Nanos>,
+    /// The deployment's own dimensions, besides `kb_id`.
+    pub dimensions: &'a [String],
 }
 
 /// Fields common to both routes, validated.
@@ -149,6 +151,52 @@ fn quantities(q: Option<BTreeMap<String, i64>>) -> Result<BTreeMap<String, i64>,
         }
     }
     Ok(q.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+/// A call's dimensions: `kb_id` given on its own or in `dimensions`, and the deployment's
+/// own; each value a string of 1 to 255 bytes without control characters.
+pub(crate) fn dimensions(
+    kb_id: Option<&str>,
+    given: Option<Map<String, Value>>,
+    configured: &[String],
+) -> Result<BTreeMap<String, String>, Invalid> {
+    let mut out = BTreeMap::new();
+    for (name, value) in given.unwrap_or_default() {
+        let field = format!("dimensions.{name}");
+        if name != tollgate_core::event::KB_ID && !configured.contains(&name) {
+            let mut known = vec![tollgate_core::event::KB_ID.to_string()];
+            known.extend(configured.iter().cloned());
+            return Err(Invalid::field(
+                &field,
+                format!(
+                    "'{name}' is not a dimension of this deployment (it has: {}); add it to the \
+                     `dimensions` setting to record it",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let Value::String(text) = value else {
+            return Err(Invalid::field(
+                &field,
+                format!("{field} must be a string, such as \"kb_42\""),
+            ));
+        };
+        let text = optional_text(&field, Some(&text), 255)?
+            .ok_or_else(|| Invalid::field(&field, format!("{field} cannot be empty")))?;
+        out.insert(name, text);
+    }
+    if let Some(kb) = kb_id {
+        if out.contains_key(tollgate_core::event::KB_ID) {
+            return Err(Invalid::field(
+                "kb_id",
+                "kb_id is given twice: send it on its own or in dimensions, not both",
+            ));
+        }
+        let kb = optional_text("kb_id", Some(kb), 255)?
+            .ok_or_else(|| Invalid::field("kb_id", "kb_id cannot be empty"))?;
+        out.insert(tollgate_core::event::KB_ID.to_string(), kb);
+    }
+    Ok(out)
 }
 
 fn uuid_field(field: &str, value: Option<&str>) -> Result<Option<Uuid>, Invalid> {
@@ -394,6 +442,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
     let meta = metadata(body.metadata)?;
     let id_at_origin = optional_text("id_at_origin", body.id_at_origin.as_deref(), 255)?;
     let lock_digest = optional_text("lock_digest", body.lock_digest.as_deref(), 128)?;
+    let dims = dimensions(body.kb_id.as_deref(), body.dimensions, ctx.dimensions)?;
     let explicit_conversation = uuid_field("conversation_id", body.conversation_id.as_deref())?;
 
     // The llmring client posts each call twice when it logs conversations: first to
@@ -462,6 +511,7 @@ pub fn usage_item(body: UsageLogBody, ctx: &IngestContext<'_>) -> Result<AppendI
             metadata: meta,
             adjusts: None,
             estimate_method: estimate_method.map(|m| m.as_str().to_string()),
+            dimensions: dims,
         },
         dedupe,
         execution: None,
@@ -794,6 +844,7 @@ pub fn conversation_item(
             metadata: Map::new(),
             adjusts: None,
             estimate_method: estimated.then(|| EstimateMethod::CharsPerFour.as_str().to_string()),
+            dimensions: BTreeMap::new(),
         },
         dedupe,
         execution: None,

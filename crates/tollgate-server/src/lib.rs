@@ -111,6 +111,7 @@ impl Server {
             .map_err(StartError::Config)?;
         let billing = Arc::new(billing);
         let retention = settings.retention_policy().map_err(StartError::Config)?;
+        settings.checked_dimensions().map_err(StartError::Config)?;
         let proxies = client_ip::Proxies::parse(&settings.http.trusted_proxies)
             .map_err(StartError::Config)?;
         let jwt = match &settings.auth.jwt {

@@ -127,6 +127,8 @@ pub(crate) fn adjustment(
         metadata: Map::new(),
         adjusts: Some(original.log_id),
         estimate_method: None,
+        // The adjustment's cost counts under the call's dimensions, as the call's does.
+        dimensions: original.dimensions.clone(),
     };
     Ok(AppendItem {
         event,
@@ -197,6 +199,7 @@ mod tests {
             metadata: Map::new(),
             adjusts: None,
             estimate_method: None,
+            dimensions: Default::default(),
         }
     }
 
@@ -219,6 +222,7 @@ mod tests {
         IngestContext {
             tenant_id: "tnt_a",
             now_us: 0,
+            dimensions: &[],
             book,
             client_cost: ClientCostPolicy::WhenUnpriced,
             logging_level: LoggingLevel::Full,

@@ -42,6 +42,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// What is kept of conversation message content: `full`, `metadata` (hash only), `none`.
     pub message_logging_level: LoggingLevel,
+    /// The deployment's own dimensions of calls (`feature`, `team`, ...), besides `kb_id`,
+    /// which every deployment has: usage and tool events may name a value for each, and
+    /// costs group and filter by them. Lowercase identifiers, at most 16.
+    pub dimensions: Vec<String>,
     /// How long an authenticated key is remembered, in milliseconds; also the longest a
     /// revoked key may still be accepted by another instance. 0 disables the cache.
     pub auth_cache_ttl_ms: u64,
@@ -367,6 +371,28 @@ impl Default for ReceiptSettings {
 }
 
 impl Settings {
+    /// The configured dimensions, checked: lowercase identifiers, not `kb_id` (always
+    /// there), each once, at most 16.
+    pub fn checked_dimensions(&self) -> Result<Vec<String>, String> {
+        if self.dimensions.len() > 16 {
+            return Err(format!(
+                "dimensions: at most 16 are allowed, {} are set",
+                self.dimensions.len()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.dimensions {
+            tollgate_core::event::dimension_name(name).map_err(|e| format!("dimensions: {e}"))?;
+            if name == tollgate_core::event::KB_ID {
+                return Err("dimensions: kb_id is always a dimension; leave it out".into());
+            }
+            if !seen.insert(name) {
+                return Err(format!("dimensions: '{name}' is named twice"));
+            }
+        }
+        Ok(self.dimensions.clone())
+    }
+
     /// The retention policy the settings describe; an error when deleting would come before
     /// archiving.
     pub fn retention_policy(&self) -> Result<tollgate_store::RetentionPolicy, String> {
@@ -450,6 +476,7 @@ impl Default for Settings {
             sqlite_synchronous: SqliteSync::Full,
             bootstrap_api_key: None,
             max_body_bytes: 1024 * 1024,
+            dimensions: Vec::new(),
             message_logging_level: LoggingLevel::Full,
             auth_cache_ttl_ms: 2000,
             log_format: LogFormat::Text,
@@ -521,6 +548,7 @@ impl fmt::Debug for Settings {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("message_logging_level", &self.message_logging_level)
+            .field("dimensions", &self.dimensions)
             .field("auth_cache_ttl_ms", &self.auth_cache_ttl_ms)
             .field("log_format", &self.log_format)
             .field("ingest", &self.ingest)

@@ -58,6 +58,7 @@ async fn main() {
                     metadata: Map::new(),
                     adjusts: None,
                     estimate_method: None,
+                    dimensions: Default::default(),
                 },
                 dedupe: Dedupe::None,
                 execution: None,

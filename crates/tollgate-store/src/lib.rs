@@ -113,6 +113,16 @@ pub trait Store: Send + Sync + 'static {
         start_us: i64,
         end_us: i64,
     ) -> Result<Vec<UsageRow>, StoreError>;
+    /// Usage totals per day and value of the dimension `name` (`kb_id`, or a configured one),
+    /// provider, model and currency for `[start_us, end_us]`: whole days from the dimension
+    /// rollup, the partial days from the events. Calls without the dimension are not in it.
+    async fn dimension_rows(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<(String, UsageRow)>, StoreError>;
     /// The tenant's calls of `[start_us, end_us]` by UTC hour of the day and currency, summed
     /// from the events (the rollups are daily).
     async fn usage_by_hour(

@@ -73,6 +73,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261209000001, "rate_limits"),
     migration!(20261209000002, "account_overrides"),
     migration!(20261209000003, "email_alerts"),
+    migration!(20261209000004, "dimensions"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -48,6 +48,7 @@ const KNOWN: &[&str] = &[
     "notifications",
     "alerts",
     "payments",
+    "dimensions",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

@@ -63,6 +63,10 @@ pub struct DailyCosts {
     /// provider `mcp`.
     #[serde(default)]
     pub by_tool: BTreeMap<String, CostTotals>,
+    /// With `dimension`: the totals by that dimension's value (calls without it are left
+    /// out; with `value`, only that value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_dimension: Option<BTreeMap<String, CostTotals>>,
     /// Always `day`.
     pub period: CostPeriod,
     /// The day, `YYYY-MM-DD`.
@@ -89,6 +93,10 @@ pub struct MonthlyCosts {
     /// provider `mcp`.
     #[serde(default)]
     pub by_tool: BTreeMap<String, CostTotals>,
+    /// With `dimension`: the totals by that dimension's value (calls without it are left
+    /// out; with `value`, only that value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_dimension: Option<BTreeMap<String, CostTotals>>,
     /// Always `month`.
     pub period: CostPeriod,
     /// The month, `YYYY-MM`.

@@ -12,10 +12,11 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{Datelike, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
-use tollgate_api::usage::{CostPeriod, DailyCosts, DayCosts, MonthlyCosts};
+use tollgate_api::usage::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts};
 use tollgate_core::time::{
     day_of, day_string, format_us, month_start_us, month_string, next_month, DAY_US,
 };
+use tollgate_store::UsageRow;
 
 use super::totals::{breakdown_of, Totals};
 use crate::auth::{need, Can};
@@ -30,6 +31,75 @@ use crate::state::AppState;
 pub struct DailyQuery {
     /// The UTC day, `YYYY-MM-DD` (default: today).
     date: Option<String>,
+    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
+    dimension: Option<String>,
+    /// With `dimension`: count only the calls with this value of it, in every breakdown.
+    value: Option<String>,
+}
+
+/// The dimension a cost query names, checked, and the value it filters on.
+struct DimensionQuery {
+    name: String,
+    value: Option<String>,
+}
+
+fn dimension_query(
+    state: &AppState,
+    dimension: Option<&str>,
+    value: Option<&str>,
+) -> Result<Option<DimensionQuery>, ApiError> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty());
+    let Some(name) = dimension.map(str::trim).filter(|d| !d.is_empty()) else {
+        return match value {
+            Some(_) => Err(ApiError::invalid_query(
+                "value",
+                "value filters on a dimension: send dimension too (such as dimension=kb_id)",
+            )),
+            None => Ok(None),
+        };
+    };
+    let configured = &state.settings().dimensions;
+    if name != tollgate_core::event::KB_ID && !configured.iter().any(|d| d == name) {
+        let mut known = vec![tollgate_core::event::KB_ID.to_string()];
+        known.extend(configured.iter().cloned());
+        return Err(ApiError::invalid_query(
+            "dimension",
+            format!(
+                "'{name}' is not a dimension of this deployment (it has: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(DimensionQuery {
+        name: name.to_string(),
+        value: value.map(str::to_string),
+    }))
+}
+
+/// The rows of a dimension query over `[start_us, end_us]` (only its value's, when it names
+/// one), and the totals by value.
+async fn dimension_rows(
+    state: &AppState,
+    tenant: &str,
+    q: &DimensionQuery,
+    start_us: i64,
+    end_us: i64,
+) -> Result<(Vec<UsageRow>, BTreeMap<String, CostTotals>), ApiError> {
+    let mut by_value: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (value, row) in state
+        .store()
+        .dimension_rows(tenant, &q.name, start_us, end_us)
+        .await?
+    {
+        if q.value.as_ref().is_some_and(|v| *v != value) {
+            continue;
+        }
+        by_value.entry(value).or_default().add(&row);
+        rows.push(row);
+    }
+    let totals = by_value.into_iter().map(|(v, t)| (v, t.totals())).collect();
+    Ok((rows, totals))
 }
 
 /// A day's costs
@@ -66,17 +136,32 @@ pub async fn daily(
         }
     };
     let (start_us, end_us) = (day * DAY_US, (day + 1) * DAY_US - 1);
-    // A whole UTC day: `usage_rows` answers it from the daily rollup alone.
-    let rows = state
-        .store()
-        .usage_rows(&auth.tenant_id, start_us, end_us)
-        .await?;
+    let dimension = dimension_query(&state, q.dimension.as_deref(), q.value.as_deref())?;
+    // A whole UTC day: `usage_rows` answers it from the daily rollup alone, and
+    // `dimension_rows` from the dimension rollup; a dimension's value filters every total.
+    let mut by_dimension = None;
+    let mut rows = None;
+    if let Some(d) = &dimension {
+        let (filtered, by) = dimension_rows(&state, &auth.tenant_id, d, start_us, end_us).await?;
+        by_dimension = Some(by);
+        rows = d.value.is_some().then_some(filtered);
+    }
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            state
+                .store()
+                .usage_rows(&auth.tenant_id, start_us, end_us)
+                .await?
+        }
+    };
     let b = breakdown_of(&rows);
     Ok(Json(DailyCosts {
         totals: b.totals,
         by_provider: b.by_provider,
         by_model: b.by_model,
         by_tool: b.by_tool,
+        by_dimension,
         period: CostPeriod::Day,
         date: day_string(day),
         start_date: format_us(start_us),
@@ -93,6 +178,10 @@ pub struct MonthlyQuery {
     year: Option<String>,
     /// The month, 1 to 12 (default: this month).
     month: Option<String>,
+    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
+    dimension: Option<String>,
+    /// With `dimension`: count only the calls with this value of it, in every breakdown.
+    value: Option<String>,
 }
 
 fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option<i64>, ApiError> {
@@ -145,9 +234,23 @@ pub async fn monthly(
     let start_us = month_start_us(key);
     let end_us = month_start_us(next_month(key)) - 1;
     let store = state.store();
+    let dimension = dimension_query(&state, q.dimension.as_deref(), q.value.as_deref())?;
     // Totals, providers and models from the monthly rollup; the days from the daily one.
-    let month_rows = store.monthly_rows(&auth.tenant_id, key).await?;
-    let day_rows = store.usage_rows(&auth.tenant_id, start_us, end_us).await?;
+    // With a dimension's value, everything from that dimension's daily rollup.
+    let mut by_dimension = None;
+    let mut filtered = None;
+    if let Some(d) = &dimension {
+        let (rows, by) = dimension_rows(&state, &auth.tenant_id, d, start_us, end_us).await?;
+        by_dimension = Some(by);
+        filtered = d.value.is_some().then_some(rows);
+    }
+    let (month_rows, day_rows) = match filtered {
+        Some(rows) => (rows.clone(), rows),
+        None => (
+            store.monthly_rows(&auth.tenant_id, key).await?,
+            store.usage_rows(&auth.tenant_id, start_us, end_us).await?,
+        ),
+    };
     let mut days: BTreeMap<i64, Totals> = BTreeMap::new();
     for r in &day_rows {
         days.entry(r.day).or_default().add(r);
@@ -165,6 +268,7 @@ pub async fn monthly(
         by_provider: b.by_provider,
         by_model: b.by_model,
         by_tool: b.by_tool,
+        by_dimension,
         period: CostPeriod::Month,
         month: month_string(key),
         start_date: format_us(start_us),

@@ -36,7 +36,7 @@ pub const COUNT_HEADER: &str = "x-export-count";
 const PAGE: i64 = 1000;
 
 /// The CSV columns of a usage export, in order.
-const COLUMNS: [&str; 39] = [
+const COLUMNS: [&str; 40] = [
     "seq",
     "id",
     "timestamp",
@@ -76,6 +76,7 @@ const COLUMNS: [&str; 39] = [
     "quantities",
     "adjusts",
     "estimate_method",
+    "dimensions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +296,11 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
         },
         e.adjusts.map(|a| a.to_string()).unwrap_or_default(),
         e.estimate_method.clone().unwrap_or_default(),
+        if e.dimensions.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&e.dimensions).unwrap_or_default()
+        },
     ]
 }
 

@@ -65,6 +65,7 @@ pub(crate) fn log_entry(s: &StoredEvent) -> LogEntry {
         },
         adjusts: e.adjusts.map(|a| a.to_string()),
         estimate_method: e.estimate_method.clone(),
+        dimensions: e.dimensions.clone(),
         metadata: e.metadata.clone(),
     }
 }

@@ -32,6 +32,7 @@ pub(crate) fn context<'a>(
         logging_level: state.settings().message_logging_level,
         billing: Some(state.billing().defaults.clone()),
         balance_low: state.billing().balance_low,
+        dimensions: &state.settings().dimensions,
     }
 }
 

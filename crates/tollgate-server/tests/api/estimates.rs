@@ -178,7 +178,7 @@ async fn a_model_without_a_tokenizer_here_is_estimated_from_its_text_at_four_cha
 }
 
 #[tokio::test]
-async fn the_csv_export_carries_the_estimate_method_in_its_last_column() {
+async fn the_csv_export_carries_the_estimate_method_in_its_own_column() {
     for app in TestApp::all().await {
         let mut reported = usage("gpt-4o", 10, 5);
         reported["timestamp"] = json!("2026-03-01T10:00:00Z");
@@ -196,12 +196,12 @@ async fn the_csv_export_carries_the_estimate_method_in_its_last_column() {
             lines
                 .next()
                 .expect("header")
-                .ends_with(",adjusts,estimate_method"),
+                .ends_with(",adjusts,estimate_method,dimensions"),
             "{text}"
         );
-        assert!(lines.next().expect("reported").ends_with(','), "{text}");
+        assert!(lines.next().expect("reported").ends_with(",,"), "{text}");
         assert!(
-            lines.next().expect("estimated").ends_with(",chars/4"),
+            lines.next().expect("estimated").ends_with(",chars/4,"),
             "{text}"
         );
     }

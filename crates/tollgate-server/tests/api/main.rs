@@ -12,6 +12,7 @@ mod conversation_routes;
 mod conversations;
 mod costs;
 mod default_plan;
+mod dimensions;
 mod estimates;
 mod export;
 mod fake_mcp;

@@ -233,6 +233,17 @@ impl Store for SqlStore {
         Ok(recorded)
     }
 
+    #[tracing::instrument(name = "store.dimension_rows", skip_all, fields(tenant = %tenant_id))]
+    async fn dimension_rows(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<(String, UsageRow)>, StoreError> {
+        read::dimension_rows(&self.db, tenant_id, name, start_us, end_us).await
+    }
+
     #[tracing::instrument(name = "store.usage_rows", skip_all, fields(tenant = %tenant_id))]
     async fn usage_rows(
         &self,

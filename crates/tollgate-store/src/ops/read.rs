@@ -155,6 +155,77 @@ async fn event_rows(
     fetch_rows(db, &sql).await
 }
 
+/// Usage totals per day, value of the dimension `name`, provider, model and currency for
+/// `[start_us, end_us]`: whole days from `usage_daily_dimensions`, the partial days at either
+/// end from the events. Events without the dimension are not in it. Each row is a
+/// [`UsageRow`] with the value in `user_id` (the rollup keeps no user, alias or origin), so
+/// the rollup readers serve it; [`dimension_rows`] moves it to the pair's first member.
+pub(super) async fn dimension_rows(
+    db: &Db,
+    tenant: &str,
+    name: &str,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Vec<(String, UsageRow)>, StoreError> {
+    if end_us < start_us {
+        return Ok(Vec::new());
+    }
+    let first_full = day_of(start_us) + i64::from(start_us.rem_euclid(DAY_US) != 0);
+    let last_full = day_of(end_us.saturating_add(1)) - 1;
+    let mut rows = Vec::new();
+    let mut partial = vec![(start_us, end_us)];
+    if first_full <= last_full {
+        let mut sql = Sql::new(&format!(
+            "SELECT day, provider, model, '' AS alias, '' AS origin, value AS user_id, currency, \
+             {ROLLUP_MEASURES} FROM usage_daily_dimensions WHERE tenant_id = "
+        ));
+        sql.push_bind(tenant)
+            .push(" AND name = ")
+            .push_bind(name)
+            .push(" AND day >= ")
+            .push_bind(first_full)
+            .push(" AND day <= ")
+            .push_bind(last_full);
+        rows.extend(fetch_rows(db, &sql).await?);
+        partial = vec![
+            (start_us, first_full * DAY_US - 1),
+            ((last_full + 1) * DAY_US, end_us),
+        ];
+    }
+    // The value of one member of the event's JSON object, in each engine's words.
+    let value = match db.dialect {
+        crate::db::Dialect::Sqlite => "json_extract(dimensions, '$.' || ",
+        crate::db::Dialect::Postgres => "(CAST(dimensions AS jsonb) ->> ",
+    };
+    for (from, to) in partial.into_iter().filter(|(from, to)| from <= to) {
+        let mut sql = Sql::new(&format!(
+            "SELECT ts_us / {DAY_US} AS day, provider, model, '' AS alias, '' AS origin, \
+             COALESCE({value}"
+        ));
+        sql.push_bind(name).push(&format!(
+            "), '') AS user_id, currency, {SUMS} FROM usage_events \
+             WHERE dimensions IS NOT NULL AND tenant_id = "
+        ));
+        sql.push_bind(tenant)
+            .push(" AND ts_us >= ")
+            .push_bind(from)
+            .push(" AND ts_us <= ")
+            .push_bind(to)
+            // By position: `user_id` would name the events' own column on PostgreSQL.
+            .push(" GROUP BY 1, 2, 3, 6, 7");
+        rows.extend(
+            fetch_rows(db, &sql)
+                .await?
+                .into_iter()
+                .filter(|r| !r.user_id.is_empty()),
+        );
+    }
+    Ok(rows
+        .into_iter()
+        .map(|mut r| (std::mem::take(&mut r.user_id), r))
+        .collect())
+}
+
 /// True of an event `e` no adjustment prices (the `usage_events_by_adjusted` index answers it).
 const NOT_ADJUSTED: &str = "NOT EXISTS (SELECT 1 FROM usage_events a \
      WHERE a.tenant_id = e.tenant_id AND a.adjusts = e.log_id)";
@@ -164,7 +235,7 @@ pub(super) const EVENT_COLUMNS: &str = "seq, recorded_us, log_id, tenant_id, req
      cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, price_version, flags, source, metadata, \
      input_cost_nanos, lock_digest, units, cache_write_1h_tokens, audio_input_tokens, \
      image_input_tokens, video_input_tokens, audio_output_tokens, image_output_tokens, service_tier, \
-     quantities, adjusts, estimate_method";
+     quantities, adjusts, estimate_method, dimensions";
 
 row! {
     /// The columns of [`EVENT_COLUMNS`].
@@ -208,6 +279,7 @@ row! {
         quantities: Option<String>,
         adjusts: Option<String>,
         estimate_method: Option<String>,
+        dimensions: Option<String>,
     }
 }
 
@@ -267,6 +339,12 @@ impl TryFrom<EventRow> for StoredEvent {
                 metadata: json_object(r.metadata),
                 adjusts: r.adjusts.as_deref().map(uuid).transpose()?,
                 estimate_method: r.estimate_method,
+                dimensions: match r.dimensions.as_deref() {
+                    None => Default::default(),
+                    Some(text) => serde_json::from_str(text).map_err(|e| {
+                        StoreError::Invariant(format!("an event's dimensions: {e}"))
+                    })?,
+                },
             },
         })
     }

@@ -313,7 +313,8 @@ pub(crate) const EVENT_TABLE_COLUMNS: &str =
      cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, cost_nanos, currency, \
      price_version, flags, source, metadata, entry, leaf_hash, input_cost_nanos, lock_digest, units, \
      cache_write_1h_tokens, audio_input_tokens, image_input_tokens, video_input_tokens, \
-     audio_output_tokens, image_output_tokens, service_tier, quantities, adjusts, estimate_method";
+     audio_output_tokens, image_output_tokens, service_tier, quantities, adjusts, estimate_method, \
+     dimensions";
 
 /// One `usage_events` row: the event, its canonical entry and leaf hash.
 pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Arg> {
@@ -368,6 +369,9 @@ pub(crate) fn event_row(item: &AppendItem, seq: i64, recorded_us: i64) -> Vec<Ar
             .into(),
         e.adjusts.map(|a| a.to_string()).into(),
         e.estimate_method.clone().into(),
+        (!e.dimensions.is_empty())
+            .then(|| serde_json::to_string(&e.dimensions).unwrap_or_default())
+            .into(),
     ]
 }
 
@@ -497,14 +501,28 @@ pub(crate) struct Rollup {
     pub(crate) rows: Vec<Vec<Arg>>,
 }
 
-/// The daily and monthly rollup rows that add the `fresh` items.
-pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]) -> [Rollup; 2] {
+/// The daily and monthly rollup rows that add the `fresh` items, and the daily rows per
+/// dimension when any of them has dimensions.
+pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]) -> Vec<Rollup> {
     type DayKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
     type MonthKey<'a> = (i64, &'a str, &'a str, &'a str);
+    type DimensionKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str, &'a str);
     let mut daily: BTreeMap<DayKey, Measures> = BTreeMap::new();
     let mut monthly: BTreeMap<MonthKey, Measures> = BTreeMap::new();
+    let mut by_dimension: BTreeMap<DimensionKey, Measures> = BTreeMap::new();
     for &(i, _) in fresh {
         let e = &items[i].event;
+        for (name, value) in &e.dimensions {
+            let key = (
+                day_of(e.timestamp_us),
+                name.as_str(),
+                value.as_str(),
+                e.provider.as_str(),
+                e.model.as_str(),
+                e.currency.as_str(),
+            );
+            by_dimension.entry(key).or_default().add(&items[i]);
+        }
         let day = (
             day_of(e.timestamp_us),
             e.provider.as_str(),
@@ -556,7 +574,7 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
             args
         })
         .collect();
-    [
+    let mut all = vec![
         Rollup {
             table: "usage_daily",
             columns: format!("tenant_id, day, provider, model, alias, origin, user_id, currency, {MEASURE_COLUMNS}"),
@@ -575,5 +593,35 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
             ),
             rows: monthly_rows,
         },
-]
+    ];
+    if !by_dimension.is_empty() {
+        let rows = by_dimension
+            .into_iter()
+            .map(|((day, name, value, provider, model, currency), m)| {
+                let mut args: Vec<Arg> = vec![
+                    tenant.into(),
+                    day.into(),
+                    name.into(),
+                    value.into(),
+                    provider.into(),
+                    model.into(),
+                    currency.into(),
+                ];
+                args.extend(m.args());
+                args
+            })
+            .collect();
+        all.push(Rollup {
+            table: "usage_daily_dimensions",
+            columns: format!(
+                "tenant_id, day, name, value, provider, model, currency, {MEASURE_COLUMNS}"
+            ),
+            on_conflict: format!(
+                " ON CONFLICT (tenant_id, day, name, value, provider, model, currency) DO UPDATE SET {}",
+                measure_updates("usage_daily_dimensions")
+            ),
+            rows,
+        });
+    }
+    all
 }

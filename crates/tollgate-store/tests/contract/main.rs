@@ -7,6 +7,7 @@ mod billing;
 mod concurrency;
 mod conversation_writes;
 mod conversations;
+mod dimensions;
 mod executions;
 mod mcp;
 mod migrations;

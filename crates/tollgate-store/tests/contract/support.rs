@@ -50,6 +50,7 @@ pub fn event(
         metadata: Map::new(),
         adjusts: None,
         estimate_method: None,
+        dimensions: Default::default(),
     }
 }
 

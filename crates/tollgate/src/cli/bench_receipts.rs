@@ -93,6 +93,7 @@ fn seed_event(tenant: &str, n: u64, start_us: i64, span_us: i64, total: u64) -> 
             metadata: Default::default(),
             adjusts: None,
             estimate_method: None,
+            dimensions: Default::default(),
         },
         dedupe: Dedupe::None,
         execution: None,

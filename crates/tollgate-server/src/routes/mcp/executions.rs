@@ -9,6 +9,8 @@
 //! same `request_id`) is recorded and charged once. A failed one (`error` set) is recorded and,
 //! unless `billing.charge_failed_tool_calls` is set, not metered.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::Json;
 use serde_json::{Map, Value};
@@ -53,9 +55,14 @@ pub async fn execute(
     State(state): State<AppState>,
     auth: Can<need::OwnIngest>,
     PathParam(raw_id): PathParam,
-    Body(body): Body<ExecutionBody>,
+    Body(mut body): Body<ExecutionBody>,
 ) -> Result<Json<ToolExecution>, ApiError> {
     let tool_id = path_id(&raw_id)?;
+    let dimensions = crate::ingest::dimensions(
+        body.kb_id.take().as_deref(),
+        body.dimensions.take(),
+        &state.settings().dimensions,
+    )?;
     let user_id = auth.account_user(optional_text("user_id", body.user_id.as_deref(), 255)?)?;
     let request_id = crate::reprice::unreserved(optional_text(
         "request_id",
@@ -102,7 +109,14 @@ pub async fn execute(
     }
 
     let _permit = state.pending(1).await?;
-    let item = metered_item(&state, &auth.tenant_id, &target, execution.clone(), hold_id)?;
+    let item = metered_item(
+        &state,
+        &auth.tenant_id,
+        &target,
+        execution.clone(),
+        hold_id,
+        dimensions,
+    )?;
     let recorded = state.batcher().append(vec![item]).await?;
     let r = recorded
         .into_iter()
@@ -314,6 +328,7 @@ fn metered_item(
     tool: &ToolTarget,
     execution: NewExecution,
     hold_id: Option<String>,
+    dimensions: BTreeMap<String, String>,
 ) -> Result<AppendItem, ApiError> {
     let book = state.prices().current();
     let at = execution.executed_us;
@@ -367,6 +382,7 @@ fn metered_item(
         metadata,
         adjusts: None,
         estimate_method: None,
+        dimensions,
     };
     let billing = state.billing();
     Ok(AppendItem {
