@@ -16,6 +16,10 @@ pub struct AnalyticsQuery {
     /// `tool` (default: MCP tool executions), `model` or `user` (calls that name a user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
+    /// With `group_by=dimension`: the dimension (`kb_id`, or one of the `dimensions`
+    /// setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
     /// `none` (default: one row per group), `day` or `month` (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
@@ -37,6 +41,8 @@ pub enum AnalyticsGroup {
     Model,
     /// End user.
     User,
+    /// A dimension's value (`dimension` names it); calls without it are left out.
+    Dimension,
 }
 
 /// The time buckets of analytics rows.
@@ -72,6 +78,9 @@ pub struct AnalyticsRow {
 pub struct AnalyticsReport {
     /// The grouping.
     pub group_by: AnalyticsGroup,
+    /// The dimension, with `group_by: dimension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
     /// The buckets.
     pub bucket: AnalyticsBucket,
     /// The period's start.

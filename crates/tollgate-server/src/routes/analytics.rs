@@ -94,6 +94,8 @@ fn key_of(group: AnalyticsGroup, r: &UsageRow) -> Option<&str> {
         AnalyticsGroup::Tool => tool.then_some(r.model.as_str()),
         AnalyticsGroup::Model => (!tool).then_some(r.model.as_str()),
         AnalyticsGroup::User => (!r.user_id.is_empty()).then_some(r.user_id.as_str()),
+        // A dimension's value is not in the row: its rows come keyed (see `usage`).
+        AnalyticsGroup::Dimension => None,
     }
 }
 
@@ -121,12 +123,31 @@ pub async fn usage(
         "tool" | "" => AnalyticsGroup::Tool,
         "model" => AnalyticsGroup::Model,
         "user" => AnalyticsGroup::User,
+        "dimension" => AnalyticsGroup::Dimension,
         other => {
             return Err(ApiError::invalid_query(
                 "group_by",
-                format!("group_by must be tool, model or user, not '{other}'"),
+                format!("group_by must be tool, model, user or dimension, not '{other}'"),
             ))
         }
+    };
+    let dimension = match (group, q.dimension.as_deref()) {
+        (AnalyticsGroup::Dimension, None) => {
+            return Err(ApiError::invalid_query(
+                "dimension",
+                "group_by=dimension needs the dimension to group by, such as dimension=kb_id",
+            ))
+        }
+        (AnalyticsGroup::Dimension, Some(name)) => {
+            Some(super::costs::dimension_name(&state, name)?)
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_query(
+                "dimension",
+                "dimension is for group_by=dimension",
+            ))
+        }
+        (_, None) => None,
     };
     let bucket = match q.bucket.as_deref().map(str::trim).unwrap_or("none") {
         "none" | "" => AnalyticsBucket::None,
@@ -140,15 +161,23 @@ pub async fn usage(
         }
     };
     let (start, end) = period(q.start.as_deref(), q.end.as_deref(), this_month_start())?;
-    let rows = state
-        .store()
-        .usage_rows(&auth.tenant_id, start, end)
-        .await?;
+    let keyed: Vec<(String, UsageRow)> = match &dimension {
+        Some(name) => {
+            state
+                .store()
+                .dimension_rows(&auth.tenant_id, name, start, end)
+                .await?
+        }
+        None => state
+            .store()
+            .usage_rows(&auth.tenant_id, start, end)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((key_of(group, &r)?.to_string(), r)))
+            .collect(),
+    };
     let mut groups: BTreeMap<(Option<String>, String), Use> = BTreeMap::new();
-    for r in &rows {
-        let Some(key) = key_of(group, r) else {
-            continue;
-        };
+    for (key, r) in &keyed {
         let b = match bucket {
             AnalyticsBucket::None => None,
             AnalyticsBucket::Day => Some(day_string(r.day)),
@@ -158,6 +187,7 @@ pub async fn usage(
     }
     Ok(Json(AnalyticsReport {
         group_by: group,
+        dimension,
         bucket,
         start_date: format_us(start),
         end_date: format_us(end),

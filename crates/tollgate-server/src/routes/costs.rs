@@ -58,6 +58,15 @@ fn dimension_query(
             None => Ok(None),
         };
     };
+    Ok(Some(DimensionQuery {
+        name: dimension_name(state, name)?,
+        value: value.map(str::to_string),
+    }))
+}
+
+/// A dimension a query names: `kb_id` or one of the `dimensions` setting (400 otherwise).
+pub(crate) fn dimension_name(state: &AppState, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
     let configured = &state.settings().dimensions;
     if name != tollgate_core::event::KB_ID && !configured.iter().any(|d| d == name) {
         let mut known = vec![tollgate_core::event::KB_ID.to_string()];
@@ -70,10 +79,7 @@ fn dimension_query(
             ),
         ));
     }
-    Ok(Some(DimensionQuery {
-        name: name.to_string(),
-        value: value.map(str::to_string),
-    }))
+    Ok(name.to_string())
 }
 
 /// The rows of a dimension query over `[start_us, end_us]` (only its value's, when it names

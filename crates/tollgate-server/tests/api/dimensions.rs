@@ -68,6 +68,29 @@ async fn costs_group_and_filter_by_a_dimension_and_calls_without_it_are_left_out
         assert_eq!(month.body["totals"]["requests"], 1, "{}", month.body);
         assert_eq!(month.body["by_day"][0]["date"], "2026-03-02");
         assert_eq!(month.body["by_dimension"]["search"]["requests"], 1);
+        // Analytics groups by a dimension too, over any range: a part of a day is read from
+        // the events, whole days from the rollup, with the same answer.
+        for range in [
+            "start=2026-03-02T09:00:00Z&end=2026-03-02T11:00:00Z",
+            "start=2026-03-01&end=2026-03-31",
+        ] {
+            let r = app
+                .get(&format!(
+                    "/api/v1/analytics/usage?group_by=dimension&dimension=kb_id&{range}"
+                ))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.body["dimension"], "kb_id");
+            let rows = r.body["rows"].as_array().expect("rows");
+            let kb1 = rows.iter().find(|r| r["key"] == "kb_1").expect("kb_1");
+            assert_eq!(kb1["requests"], 2, "{range}: {rows:?}");
+            assert_eq!(kb1["cost"]["USD"], "5.000000000");
+            assert_eq!(rows.len(), 2, "{range}: {rows:?}");
+        }
+        let r = app.get("/api/v1/analytics/usage?group_by=dimension").await;
+        assert_error(&r, 400, "INVALID_QUERY");
+        assert_eq!(r.body["error"]["field"], "dimension");
+
         let plain = app
             .get("/api/v1/costs/monthly?year=2026&month=3")
             .await
