@@ -17,7 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tollgate_core::time::now_us;
 use tollgate_store::{Attempt, DueEmail, Store, UnusualSpendRule};
 
-use crate::webhooks::Policy;
+use crate::webhooks::{lease_us, pause, Policy};
 
 /// Most messages one instance sends at once.
 const MAX_IN_FLIGHT: usize = 4;
@@ -47,12 +47,7 @@ pub fn start(store: Arc<dyn Store>, mailer: smtp::Mailer, policy: Policy) -> Joi
                     Err(e) => tracing::warn!(error = %e, "alert email round failed"),
                 }
             }
-            if claimed == 0 || sends.len() == MAX_IN_FLIGHT {
-                tokio::select! {
-                    _ = sends.join_next(), if !sends.is_empty() => {}
-                    () = tokio::time::sleep(policy.poll) => {}
-                }
-            }
+            pause(&mut sends, claimed, MAX_IN_FLIGHT, policy.poll).await;
         }
     })
 }
@@ -64,13 +59,10 @@ async fn claim(
 ) -> Result<Vec<DueEmail>, tollgate_store::StoreError> {
     store.dispatch_alerts(DISPATCH_BATCH, now_us()).await?;
     let now = now_us();
-    // The lease outlasts an attempt, so no other instance claims a message being sent.
-    let lease = i64::try_from((mailer.timeout() * 2 + Duration::from_secs(5)).as_micros())
-        .unwrap_or(i64::MAX);
     store
         .claim_emails(
             now,
-            now.saturating_add(lease),
+            now.saturating_add(lease_us(mailer.timeout())),
             i64::try_from(limit).unwrap_or(i64::MAX),
         )
         .await

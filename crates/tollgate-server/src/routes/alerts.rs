@@ -11,13 +11,13 @@ use tollgate_api::alerts::{
     EmailDeliveryLog, SetAlertRecipientsBody,
 };
 use tollgate_api::billing::Pagination;
-use tollgate_api::webhooks::{DeliveriesQuery, DeliveryStatus as StatusView};
+use tollgate_api::webhooks::DeliveriesQuery;
 use tollgate_api::ErrorCode;
 use tollgate_core::time::{format_us, now_us};
-use tollgate_store::{AlertRecipient, DeliveryStatus, EmailDelivery, EventType};
+use tollgate_store::{AlertRecipient, EmailDelivery};
 
 use super::conversations::bounded;
-use super::webhooks::event_type;
+use super::webhooks::{logged_event_type, status_view};
 use crate::auth::{need, Auth, Can, Principal};
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
@@ -126,28 +126,18 @@ pub async fn set(
 }
 
 fn delivery_view(d: &EmailDelivery) -> Result<EmailDeliveryView, ApiError> {
-    let kind = EventType::parse(&d.event_type).ok_or_else(|| {
-        ApiError::internal(format!(
-            "email delivery {} has the unknown event type '{}'",
-            d.id, d.event_type
-        ))
-    })?;
     Ok(EmailDeliveryView {
         attempts: d.attempts,
         created_at: format_us(d.created_us),
         event_id: d.event_id.clone(),
-        event_type: event_type(kind),
+        event_type: logged_event_type("email delivery", &d.id, &d.event_type)?,
         id: d.id.clone(),
         last_attempt_at: d.last_attempt_us.map(format_us),
         last_error: d.last_error.clone(),
         last_status_code: d.last_status_code,
         next_attempt_at: d.next_attempt_us.map(format_us),
         recipient: d.recipient.clone(),
-        status: match d.status {
-            DeliveryStatus::Pending => StatusView::Pending,
-            DeliveryStatus::Delivered => StatusView::Delivered,
-            DeliveryStatus::Failed => StatusView::Failed,
-        },
+        status: status_view(d.status),
     })
 }
 

@@ -109,7 +109,7 @@ fn event_types(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
     Ok(out)
 }
 
-pub(super) fn event_type(t: EventType) -> WebhookEventType {
+fn event_type(t: EventType) -> WebhookEventType {
     match t {
         EventType::QuotaThreshold => WebhookEventType::QuotaThreshold,
         EventType::LimitThreshold => WebhookEventType::LimitThreshold,
@@ -131,29 +131,40 @@ fn webhook_view(w: &Webhook) -> WebhookView {
     }
 }
 
-fn delivery_view(d: &Delivery) -> Result<DeliveryView, ApiError> {
-    // The store records only the names `EventType` writes; another one is a fault of ours.
-    let kind = EventType::parse(&d.event_type).ok_or_else(|| {
-        ApiError::internal(format!(
-            "delivery {} has the unknown event type '{}'",
-            d.id, d.event_type
-        ))
+/// A logged delivery's event type as the wire spells it; `what` names the log in the error.
+/// The store records only the names `EventType` writes; another one is a fault of ours.
+pub(super) fn logged_event_type(
+    what: &str,
+    id: &str,
+    name: &str,
+) -> Result<WebhookEventType, ApiError> {
+    let kind = EventType::parse(name).ok_or_else(|| {
+        ApiError::internal(format!("{what} {id} has the unknown event type '{name}'"))
     })?;
+    Ok(event_type(kind))
+}
+
+/// A delivery status as the wire spells it.
+pub(super) fn status_view(s: DeliveryStatus) -> StatusView {
+    match s {
+        DeliveryStatus::Pending => StatusView::Pending,
+        DeliveryStatus::Delivered => StatusView::Delivered,
+        DeliveryStatus::Failed => StatusView::Failed,
+    }
+}
+
+fn delivery_view(d: &Delivery) -> Result<DeliveryView, ApiError> {
     Ok(DeliveryView {
         attempts: d.attempts,
         created_at: format_us(d.created_us),
         event_id: d.event_id.clone(),
-        event_type: event_type(kind),
+        event_type: logged_event_type("delivery", &d.id, &d.event_type)?,
         id: d.id.clone(),
         last_attempt_at: d.last_attempt_us.map(format_us),
         last_error: d.last_error.clone(),
         last_status_code: d.last_status_code,
         next_attempt_at: d.next_attempt_us.map(format_us),
-        status: match d.status {
-            DeliveryStatus::Pending => StatusView::Pending,
-            DeliveryStatus::Delivered => StatusView::Delivered,
-            DeliveryStatus::Failed => StatusView::Failed,
-        },
+        status: status_view(d.status),
         webhook_id: d.endpoint_id.clone(),
     })
 }

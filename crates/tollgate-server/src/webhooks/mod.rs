@@ -172,16 +172,26 @@ pub fn start(
                     }
                 }
             };
-            // With room left and work found, claim again at once; otherwise wait for a send
-            // to free a slot or for the next poll.
-            if claimed == 0 || sends.len() == MAX_IN_FLIGHT {
-                tokio::select! {
-                    _ = sends.join_next(), if !sends.is_empty() => {}
-                    () = tokio::time::sleep(policy.poll) => {}
-                }
-            }
+            pause(&mut sends, claimed, MAX_IN_FLIGHT, policy.poll).await;
         }
     }))
+}
+
+/// Between a worker's rounds: with room left (fewer than `most` sends) and work found, go on
+/// at once; otherwise wait for a send to free a slot or for the next poll.
+pub(crate) async fn pause(sends: &mut JoinSet<()>, claimed: usize, most: usize, poll: Duration) {
+    if claimed == 0 || sends.len() == most {
+        tokio::select! {
+            _ = sends.join_next(), if !sends.is_empty() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// How long a claim's lease lasts when one attempt may take `timeout`: longer than an
+/// attempt, so no other instance claims a delivery being sent.
+pub(crate) fn lease_us(timeout: Duration) -> i64 {
+    i64::try_from((timeout * 2 + Duration::from_secs(5)).as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Fans out new alerts and claims up to `limit` due deliveries.
@@ -192,12 +202,9 @@ async fn claim(
 ) -> Result<Vec<DueDelivery>, StoreError> {
     store.dispatch_alerts(DISPATCH_BATCH, now_us()).await?;
     let now = now_us();
-    // The lease outlasts an attempt, so no other instance claims a delivery being sent.
-    let lease = i64::try_from((policy.timeout * 2 + Duration::from_secs(5)).as_micros())
-        .unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     store
-        .claim_deliveries(now, now.saturating_add(lease), limit)
+        .claim_deliveries(now, now.saturating_add(lease_us(policy.timeout)), limit)
         .await
 }
 

@@ -2,24 +2,16 @@
 //! claiming and finishing them.
 //!
 //! Email deliveries work as webhook deliveries do (see `webhooks`): one row per (alert,
-//! address), made by the fan-out with ON CONFLICT DO NOTHING; claims take due rows with
-//! `FOR UPDATE SKIP LOCKED` on PostgreSQL and set a lease, and an attempt's outcome is written
-//! only while its lease is still the claim's. So instances sharing a database send each
-//! message once, and a worker that dies mid-send leaves a lease that expires.
+//! address), made by the fan-out with ON CONFLICT DO NOTHING, and claimed and finished under a
+//! lease by the same code (`leases`), so instances sharing a database send each message once.
 
 use tollgate_core::ids::{new_id, IdKind};
 
+use super::leases::{self, Claimed, Leased};
 use crate::db::numbered as sql;
-use crate::db::{query, row, Db, Dialect, Tx};
-use crate::webhooks::{AlertRecipient, Attempt, DeliveryStatus, DueEmail, EmailDelivery};
+use crate::db::{query, row, Db, Dialect, FromRow, Row, Tx};
+use crate::webhooks::{AlertRecipient, DueEmail, EmailDelivery};
 use crate::StoreError;
-
-fn skip_locked(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        Dialect::Sqlite => "",
-    }
-}
 
 row! {
     struct RecipientRow { email: String, set_by: String, created_us: i64 }
@@ -125,123 +117,33 @@ pub(super) async fn fan_out_in(
     Ok(())
 }
 
-row! {
-    struct DueRow { tenant_id: String, id: String }
-}
-
-row! {
-    /// What writing and sending a claimed email needs.
-    struct SendRow {
-        event_id: String,
-        event_type: String,
-        data: String,
-        event_created_us: i64,
-        recipient: String,
-        attempts: i64,
-    }
-}
-
-/// Claims up to `limit` email deliveries due at `now` until `lease_until`.
-pub(super) async fn claim(
-    db: &Db,
-    now: i64,
-    lease_until: i64,
-    limit: i64,
-) -> Result<Vec<DueEmail>, StoreError> {
-    let due_where = "status = 'pending' AND next_attempt_us <= ?1 \
-         AND (lease_until_us IS NULL OR lease_until_us <= ?1)";
-    let any = query(sql(
-        db.dialect,
-        &format!("SELECT 1 FROM email_deliveries WHERE {due_where} LIMIT 1"),
-    ))
-    .bind(now)
-    .fetch_optional(db)
-    .await?;
-    if any.is_none() {
-        return Ok(Vec::new());
-    }
-    let mut tx = db.begin_write().await?;
-    let due = query(sql(
-        db.dialect,
-        &format!(
-            "SELECT tenant_id, id FROM email_deliveries WHERE {due_where} \
-             ORDER BY next_attempt_us LIMIT ?2{}",
-            skip_locked(db.dialect)
-        ),
-    ))
-    .bind(now)
-    .bind(limit)
-    .fetch_all_as::<DueRow>(&mut tx)
-    .await?;
-    let mut out = Vec::with_capacity(due.len());
-    for DueRow { tenant_id, id } in due {
-        query(sql(
-            db.dialect,
-            "UPDATE email_deliveries SET lease_until_us = ?1 WHERE tenant_id = ?2 AND id = ?3",
-        ))
-        .bind(lease_until)
-        .bind(&tenant_id)
-        .bind(&id)
-        .execute(&mut tx)
-        .await?;
-        let row = query(sql(
-            db.dialect,
-            "SELECT e.id AS event_id, e.event_type, e.data, e.created_us AS event_created_us, \
-             d.recipient, d.attempts FROM email_deliveries d \
-             JOIN alert_events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id \
-             WHERE d.tenant_id = ?1 AND d.id = ?2",
-        ))
-        .bind(&tenant_id)
-        .bind(&id)
-        .fetch_one_as::<SendRow>(&mut tx)
-        .await?;
-        out.push(DueEmail {
-            tenant_id,
-            id,
-            event_id: row.event_id,
-            event_type: row.event_type,
-            data: row.data,
-            event_created_us: row.event_created_us,
-            recipient: row.recipient,
-            attempts: row.attempts,
-            lease_until_us: lease_until,
-        });
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// Records one attempt's outcome and releases the lease, if the lease is still the claim's
-/// (false, and nothing written, otherwise).
-pub(super) async fn finish(
-    db: &Db,
-    claim: &DueEmail,
-    attempt: &Attempt,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let status = match (&attempt.error, attempt.retry_at_us) {
-        (None, _) => DeliveryStatus::Delivered,
-        (Some(_), Some(_)) => DeliveryStatus::Pending,
-        (Some(_), None) => DeliveryStatus::Failed,
+/// Email deliveries, as a claim reads them: with their address.
+impl Claimed for DueEmail {
+    const LEASED: Leased = Leased {
+        table: "email_deliveries",
+        columns: "d.recipient",
+        joins: "",
     };
-    let updated = query(sql(
-        db.dialect,
-        "UPDATE email_deliveries SET attempts = attempts + 1, last_attempt_us = ?1, \
-         last_status_code = ?2, last_error = ?3, status = ?4, next_attempt_us = ?5, \
-         lease_until_us = NULL WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending' \
-         AND lease_until_us = ?8",
-    ))
-    .bind(now)
-    .bind(attempt.status_code)
-    .bind(&attempt.error)
-    .bind(status.as_str())
-    .bind(attempt.retry_at_us)
-    .bind(&claim.tenant_id)
-    .bind(&claim.id)
-    .bind(claim.lease_until_us)
-    .execute(db.write())
-    .await?;
-    Ok(updated > 0)
+
+    fn lease(&self) -> (&str, &str, i64) {
+        (&self.tenant_id, &self.id, self.lease_until_us)
+    }
+}
+
+impl FromRow for DueEmail {
+    fn from_row(row: &Row) -> Result<DueEmail, StoreError> {
+        Ok(DueEmail {
+            tenant_id: row.get("tenant_id")?,
+            id: row.get("id")?,
+            event_id: row.get("event_id")?,
+            event_type: row.get("event_type")?,
+            data: row.get("data")?,
+            event_created_us: row.get("event_created_us")?,
+            recipient: row.get("recipient")?,
+            attempts: row.get("attempts")?,
+            lease_until_us: row.get("lease_until_us")?,
+        })
+    }
 }
 
 row! {
@@ -290,8 +192,7 @@ pub(super) async fn deliveries(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let status = DeliveryStatus::parse(&r.status)
-            .ok_or_else(|| StoreError::Invariant(format!("delivery status '{}'", r.status)))?;
+        let status = leases::status(&r.status)?;
         out.push(EmailDelivery {
             id: r.id,
             event_id: r.event_id,

@@ -62,6 +62,7 @@ mod decode;
 mod email;
 mod executions;
 mod export;
+mod leases;
 mod mcp;
 mod mcp_refresh;
 mod mcp_rows;
@@ -978,7 +979,7 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         retrying(&self.retries, "claim_deliveries", || {
-            webhooks::claim(&self.db, now_us, lease_until_us, limit)
+            leases::claim(&self.db, now_us, lease_until_us, limit)
         })
         .await
     }
@@ -991,7 +992,7 @@ impl Store for SqlStore {
         now_us: i64,
     ) -> Result<bool, StoreError> {
         retrying(&self.retries, "finish_delivery", || {
-            webhooks::finish(&self.db, claim, attempt, now_us)
+            leases::finish(&self.db, claim, attempt, now_us)
         })
         .await
     }
@@ -1045,7 +1046,7 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<DueEmail>, StoreError> {
         retrying(&self.retries, "claim_emails", || {
-            email::claim(&self.db, now_us, lease_until_us, limit)
+            leases::claim(&self.db, now_us, lease_until_us, limit)
         })
         .await
     }
@@ -1058,7 +1059,7 @@ impl Store for SqlStore {
         now_us: i64,
     ) -> Result<bool, StoreError> {
         retrying(&self.retries, "finish_email", || {
-            email::finish(&self.db, claim, attempt, now_us)
+            leases::finish(&self.db, claim, attempt, now_us)
         })
         .await
     }

@@ -4,7 +4,8 @@
 //! that crosses a threshold (`charges`, receipts) or by the quota scan here. Fanning out and
 //! claiming due deliveries take their rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
 //! instances sharing a database never take the same row; a claim also sets a lease, which
-//! keeps a delivery that is being sent from being claimed again and expires if its worker dies.
+//! keeps a delivery that is being sent from being claimed again and expires if its worker dies
+//! (claims and outcomes are `leases`, shared with email deliveries).
 
 use std::collections::BTreeMap;
 
@@ -13,20 +14,12 @@ use tollgate_core::time::month_of;
 
 use super::alerts::{self, ALERT_INSERT};
 use super::email;
+use super::leases::{self, skip_locked, Claimed, Leased};
 use super::plans::{found, PLAN_COLUMNS, PLAN_JOINS};
 use crate::db::numbered as sql;
-use crate::db::{query, row, Db, Dialect, Tx};
-use crate::webhooks::{
-    Attempt, Delivery, DeliveryStatus, DueDelivery, EventType, NewAlert, NewWebhook, Webhook,
-};
+use crate::db::{query, row, Db, Dialect, FromRow, Row, Tx};
+use crate::webhooks::{Delivery, DueDelivery, EventType, NewAlert, NewWebhook, Webhook};
 use crate::StoreError;
-
-fn skip_locked(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        Dialect::Sqlite => "",
-    }
-}
 
 const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, secret, event_types, description, created_us";
 
@@ -152,8 +145,7 @@ impl TryFrom<DeliveryRow> for Delivery {
     type Error = StoreError;
 
     fn try_from(r: DeliveryRow) -> Result<Delivery, StoreError> {
-        let status = DeliveryStatus::parse(&r.status)
-            .ok_or_else(|| StoreError::Invariant(format!("delivery status '{}'", r.status)))?;
+        let status = leases::status(&r.status)?;
         Ok(Delivery {
             id: r.id,
             endpoint_id: r.endpoint_id,
@@ -411,130 +403,32 @@ pub(super) async fn dispatch(db: &Db, limit: i64, now: i64) -> Result<usize, Sto
     Ok(dispatched)
 }
 
-row! {
-    struct DueRow { tenant_id: String, id: String }
-}
-
-row! {
-    /// What sending a claimed delivery needs: its event and its endpoint.
-    struct SendRow {
-        event_id: String,
-        event_type: String,
-        data: String,
-        event_created_us: i64,
-        url: String,
-        secret: String,
-        attempts: i64,
-    }
-}
-
-/// Claims up to `limit` deliveries due at `now` until `lease_until`, with what sending needs.
-pub(super) async fn claim(
-    db: &Db,
-    now: i64,
-    lease_until: i64,
-    limit: i64,
-) -> Result<Vec<DueDelivery>, StoreError> {
-    let any = query(sql(
-        db.dialect,
-        "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_us <= ?1 \
-         AND (lease_until_us IS NULL OR lease_until_us <= ?1) LIMIT 1",
-    ))
-    .bind(now)
-    .fetch_optional(db)
-    .await?;
-    if any.is_none() {
-        return Ok(Vec::new());
-    }
-    let mut tx = db.begin_write().await?;
-    let due = query(sql(
-        db.dialect,
-        &format!(
-            "SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_us <= ?1 AND (lease_until_us IS NULL OR lease_until_us <= ?1) \
-             ORDER BY next_attempt_us LIMIT ?2{}",
-            skip_locked(db.dialect)
-        ),
-    ))
-    .bind(now)
-    .bind(limit)
-    .fetch_all_as::<DueRow>(&mut tx)
-    .await?;
-    let mut out = Vec::with_capacity(due.len());
-    for DueRow {
-        tenant_id: tenant,
-        id,
-    } in due
-    {
-        query(sql(
-            db.dialect,
-            "UPDATE webhook_deliveries SET lease_until_us = ?1 WHERE tenant_id = ?2 AND id = ?3",
-        ))
-        .bind(lease_until)
-        .bind(&tenant)
-        .bind(&id)
-        .execute(&mut tx)
-        .await?;
-        let row = query(sql(
-            db.dialect,
-            "SELECT e.id AS event_id, e.event_type, e.data, e.created_us AS event_created_us, \
-             w.url, w.secret, d.attempts \
-             FROM webhook_deliveries d \
-             JOIN alert_events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id \
-             JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id \
-             WHERE d.tenant_id = ?1 AND d.id = ?2",
-        ))
-        .bind(&tenant)
-        .bind(&id)
-        .fetch_one_as::<SendRow>(&mut tx)
-        .await?;
-        out.push(DueDelivery {
-            tenant_id: tenant,
-            id,
-            event_id: row.event_id,
-            event_type: row.event_type,
-            data: row.data,
-            event_created_us: row.event_created_us,
-            url: row.url,
-            secret: row.secret,
-            attempts: row.attempts,
-            lease_until_us: lease_until,
-        });
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// Records one attempt's outcome and releases the lease, if the lease is still the claim's:
-/// false when it lapsed and the delivery was claimed again (or is no longer pending), in
-/// which case nothing is written.
-pub(super) async fn finish(
-    db: &Db,
-    claim: &DueDelivery,
-    attempt: &Attempt,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let status = match (&attempt.error, attempt.retry_at_us) {
-        (None, _) => DeliveryStatus::Delivered,
-        (Some(_), Some(_)) => DeliveryStatus::Pending,
-        (Some(_), None) => DeliveryStatus::Failed,
+/// Webhook deliveries, as a claim reads them: with their endpoint's URL and secret.
+impl Claimed for DueDelivery {
+    const LEASED: Leased = Leased {
+        table: "webhook_deliveries",
+        columns: "w.url, w.secret",
+        joins: "JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id",
     };
-    let updated = query(sql(
-        db.dialect,
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_us = ?1, \
-         last_status_code = ?2, last_error = ?3, status = ?4, next_attempt_us = ?5, \
-         lease_until_us = NULL WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending' \
-         AND lease_until_us = ?8",
-    ))
-    .bind(now)
-    .bind(attempt.status_code)
-    .bind(&attempt.error)
-    .bind(status.as_str())
-    .bind(attempt.retry_at_us)
-    .bind(&claim.tenant_id)
-    .bind(&claim.id)
-    .bind(claim.lease_until_us)
-    .execute(db.write())
-    .await?;
-    Ok(updated > 0)
+
+    fn lease(&self) -> (&str, &str, i64) {
+        (&self.tenant_id, &self.id, self.lease_until_us)
+    }
+}
+
+impl FromRow for DueDelivery {
+    fn from_row(row: &Row) -> Result<DueDelivery, StoreError> {
+        Ok(DueDelivery {
+            tenant_id: row.get("tenant_id")?,
+            id: row.get("id")?,
+            event_id: row.get("event_id")?,
+            event_type: row.get("event_type")?,
+            data: row.get("data")?,
+            event_created_us: row.get("event_created_us")?,
+            url: row.get("url")?,
+            secret: row.get("secret")?,
+            attempts: row.get("attempts")?,
+            lease_until_us: row.get("lease_until_us")?,
+        })
+    }
 }
