@@ -54,9 +54,12 @@ pub struct RateOverride {
     pub scope: RateScope,
     /// The key id or the user id.
     pub subject: String,
-    /// Its own limits (null: the plan's).
-    #[serde(flatten)]
-    pub limits: PerMinute,
+    /// Its own calls per minute; null: the plan's.
+    #[schema(required = true)]
+    pub requests_per_minute: Option<i64>,
+    /// Its own tokens per minute; null: the plan's.
+    #[schema(required = true)]
+    pub tokens_per_minute: Option<i64>,
     /// Who set them: the id of the key that did.
     pub set_by: String,
     /// When.

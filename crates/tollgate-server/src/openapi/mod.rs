@@ -108,9 +108,23 @@ impl Modify for Credentials {
 /// paths as copies of their operations.
 pub(crate) fn finish(doc: &mut OpenApi, aliases: &[Alias]) {
     add_errors(doc);
+    add_payloads(doc);
     for alias in aliases {
         add_alias(doc, alias);
     }
+}
+
+/// Adds the schemas that travel as JSON inside a string of another schema, which no
+/// annotation reaches: a balance stream event's `data` is a `BalanceSnapshot`.
+fn add_payloads(doc: &mut OpenApi) {
+    use tollgate_api::billing::BalanceSnapshot;
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut schemas = vec![(
+        BalanceSnapshot::name().into_owned(),
+        BalanceSnapshot::schema(),
+    )];
+    BalanceSnapshot::schemas(&mut schemas);
+    components.schemas.extend(schemas);
 }
 
 /// Adds the `Error` schema and response, makes the response every operation's `default`,

@@ -129,7 +129,8 @@ pub async fn list(
             .map(|o| OverrideView {
                 scope: scope(o.kind),
                 subject: o.subject,
-                limits: limits_out(o.limits),
+                requests_per_minute: o.limits.rpm,
+                tokens_per_minute: o.limits.tpm,
                 set_by: o.set_by,
                 updated_at: format_us(o.updated_us),
             })
@@ -173,7 +174,8 @@ async fn put_one(
     Ok(Json(OverrideView {
         scope: scope(o.kind),
         subject: o.subject,
-        limits: limits_out(o.limits),
+        requests_per_minute: o.limits.rpm,
+        tokens_per_minute: o.limits.tpm,
         set_by: o.set_by,
         updated_at: format_us(o.updated_us),
     }))

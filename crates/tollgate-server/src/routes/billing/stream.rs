@@ -23,7 +23,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use futures_util::stream;
 use tokio::time::Instant;
-use tollgate_api::billing::{Account as AccountView, BalanceSnapshot, UserQuery};
+use tollgate_api::billing::{Account as AccountView, BalanceEvent, BalanceSnapshot, UserQuery};
 use tollgate_core::time::{format_us, now_us};
 
 use super::accounts::balance_view;
@@ -133,7 +133,7 @@ fn last_event_id(headers: &HeaderMap) -> u64 {
         ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event a reconnecting client received"),
     ),
     responses(
-        (status = 200, description = "A stream of `balance` events, each a snapshot of the account", content_type = "text/event-stream", body = BalanceSnapshot),
+        (status = 200, description = "A stream of `balance` events, each a snapshot of the account", content_type = "text/event-stream", body = BalanceEvent),
         (status = 404, description = "An end user named another account"),
         (status = 503, description = "Too many streams are open (`billing.stream.max_streams`, `max_streams_per_tenant`), or the server is shutting down"),
     )
