@@ -28,7 +28,8 @@ use super::rows::{
 };
 use crate::db::{row, Arg, FromRow, Row};
 use crate::model::{
-    AccountDefaults, AppendItem, AuthorizeRequest, Decision, QuotaState, RateKind, Recorded,
+    AccountDefaults, AppendItem, AuthorizeRequest, Decision, PlanRates, QuotaState, RateKind,
+    Recorded,
 };
 use crate::StoreError;
 use tollgate_core::Nanos;
@@ -379,6 +380,7 @@ pub(crate) async fn authorize(
     let month = month_of(now);
     let mut tx = pool.begin().await?;
     let mut quotas = std::collections::BTreeMap::new();
+    let mut plan_rates = std::collections::BTreeMap::new();
     for tenant in authorize::batch_tenants(requests) {
         // Lock the tenant's month first, then read what it decides on in a statement of its
         // own: one that waited for the lock must see what the previous holder committed
@@ -396,20 +398,24 @@ pub(crate) async fn authorize(
         .bind(month)
         .execute(&mut *tx)
         .await?;
-        let quota: QuotaRow = sqlx::query(&format!(
-            "SELECT {}, u.* FROM tenants t {} CROSS JOIN ({}) AS u(used, reserved) WHERE t.id = $1",
-            plans::PLAN_COLUMNS,
-            plans::PLAN_JOINS,
-            numbered(authorize::QUOTA_USAGE),
-        ))
-        .bind(&tenant)
-        .bind(month)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(decode)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-        quotas.insert(tenant, quota.into_state(month)?);
+        // The plan's rate limits come with its quota: no statement of their own.
+        let row = Row::from(
+            sqlx::query(&format!(
+                "SELECT {}, u.*, {} FROM tenants t {} CROSS JOIN ({}) AS u(used, reserved) \
+                 WHERE t.id = $1",
+                plans::PLAN_COLUMNS,
+                rate::plan_rate_columns(),
+                plans::PLAN_JOINS,
+                numbered(authorize::QUOTA_USAGE),
+            ))
+            .bind(&tenant)
+            .bind(month)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("tenant".into()))?,
+        );
+        plan_rates.insert(tenant.clone(), rate::plan_rates_of(&row)?);
+        quotas.insert(tenant, QuotaRow::from_row(&row)?.into_state(month)?);
     }
     let keys = authorize::batch_accounts(requests);
     ensure_accounts(&mut tx, keys.iter().map(|k| (k, defaults)), now).await?;
@@ -453,7 +459,7 @@ pub(crate) async fn authorize(
             a.monthly_used = Nanos(a.monthly_used.0 + a.held.0);
         }
     }
-    let mut windows = rate_windows(&mut tx, requests, now).await?;
+    let mut windows = rate_windows(&mut tx, requests, plan_rates, now).await?;
     let (decisions, w) =
         authorize::decide_batch(requests, &mut quotas, &mut accounts, &mut windows, now)?;
 
@@ -533,29 +539,19 @@ pub(crate) async fn authorize(
 }
 
 /// The rate windows of a batch's subjects that have a limit (see `rate`), read after the
-/// tenants' quota rows are locked: per tenant, one statement for the plan's limits, one for
-/// the overrides of the batch's keys and users, and one for the counts of those limited.
+/// tenants' quota rows are locked (their plans' limits were read with the quota): per tenant,
+/// one statement for the overrides of the batch's keys and users, and one for the counts of
+/// those limited.
 async fn rate_windows(
     tx: &mut Transaction<'static, Postgres>,
     requests: &[AuthorizeRequest],
+    plans: std::collections::BTreeMap<String, PlanRates>,
     now: i64,
 ) -> Result<rate::Windows, StoreError> {
     let subjects = rate::batch_subjects(requests);
     let tenants: std::collections::BTreeSet<&String> = subjects.iter().map(|k| &k.0).collect();
-    let mut plans = std::collections::BTreeMap::new();
     let mut overrides = std::collections::BTreeMap::new();
     for tenant in tenants {
-        let row = Row::from(
-            sqlx::query(&numbered(&rate::plan_rates_sql()))
-                .bind(tenant)
-                .fetch_one(&mut **tx)
-                .await?,
-        );
-        let mut v = [None; 6];
-        for (slot, name) in v.iter_mut().zip(rate::RATE_COLUMNS) {
-            *slot = row.get(name)?;
-        }
-        plans.insert(tenant.clone(), rate::plan_rates(v));
         let (kinds, names): (Vec<&str>, Vec<&str>) = subjects
             .iter()
             .filter(|k| &k.0 == tenant && k.1 != RateKind::Ip)

@@ -17,23 +17,39 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tollgate_core::rate::{minute_of, Counts, Limits, Window};
 
-use crate::db::{query, row, Db};
+use crate::db::{query, row, Db, Row};
 use crate::model::{AuthorizeRequest, PlanRates, RateKind, RateOverride, RateState};
 use crate::StoreError;
 
 /// A subject: (tenant, kind, key id / user id / IP).
 pub(crate) type RateKey = (String, RateKind, String);
 
-/// A tenant's plan's rate limits, with `plans::PLAN_JOINS`: (tenant).
+/// The plan's rate limits as columns named as [`RATE_COLUMNS`], with `plans::PLAN_JOINS`
+/// (the tenant's own plan, else the default plan).
+pub(crate) fn plan_rate_columns() -> String {
+    RATE_COLUMNS
+        .iter()
+        .map(|c| format!("CASE WHEN p.name IS NULL THEN d.{c} ELSE p.{c} END AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A tenant's plan's rate limits: (tenant).
 pub(crate) fn plan_rates_sql() -> String {
-    let column =
-        |name: &str| format!("CASE WHEN p.name IS NULL THEN d.{name} ELSE p.{name} END AS {name}");
-    let columns: Vec<String> = RATE_COLUMNS.iter().map(|c| column(c)).collect();
     format!(
         "SELECT {} FROM tenants t {} WHERE t.id = ?1",
-        columns.join(", "),
+        plan_rate_columns(),
         super::plans::PLAN_JOINS
     )
+}
+
+/// The limits of a row holding [`plan_rate_columns`].
+pub(crate) fn plan_rates_of(row: &Row) -> Result<PlanRates, StoreError> {
+    let mut v = [None; 6];
+    for (slot, name) in v.iter_mut().zip(RATE_COLUMNS) {
+        *slot = row.get(name)?;
+    }
+    Ok(plan_rates(v))
 }
 
 /// The plan columns of rate limits, in [`plan_rates`] order.
@@ -276,11 +292,7 @@ pub(super) async fn tenant_plan_rates(db: &Db, tenant: &str) -> Result<PlanRates
         .fetch_optional(db)
         .await?
         .ok_or_else(|| StoreError::NotFound("tenant".into()))?;
-    let mut v = [None; 6];
-    for (slot, name) in v.iter_mut().zip(RATE_COLUMNS) {
-        *slot = row.get(name)?;
-    }
-    Ok(plan_rates(v))
+    plan_rates_of(&row)
 }
 
 /// A tenant's overrides, by kind and subject.
