@@ -76,6 +76,9 @@ pub struct ReceiptPreview {
     pub amounts: std::collections::BTreeMap<String, ReceiptAmounts>,
     /// Per alias (`default` for calls without one).
     pub by_alias: std::collections::BTreeMap<String, ReceiptBreakdown>,
+    /// Per dimension the calls recorded, then per value (as the receipt will state it).
+    pub by_dimension:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, ReceiptBreakdown>>,
     /// Per model.
     pub by_model: std::collections::BTreeMap<String, ReceiptBreakdown>,
     /// The currency of the floats.

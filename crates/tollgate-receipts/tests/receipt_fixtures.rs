@@ -84,6 +84,7 @@ fn batch_entries(old: &Receipt) -> CertifiedEntries {
         cost_nanos: sums[3],
         input_cost_nanos: sums[4],
         unpriced: 0,
+        dimensions: Default::default(),
     };
     let s = &old.batch_summary;
     CertifiedEntries {
@@ -155,6 +156,7 @@ fn building_an_old_receipts_calls_again_gives_its_fields_and_the_profiles_they_r
         unpriced_events: None,
         ..built
     };
+    as_v1.batch_summary.by_dimension = None;
     for b in as_v1
         .batch_summary
         .by_model

@@ -642,7 +642,7 @@ pub(crate) fn kept(content: Option<Value>, level: LoggingLevel) -> (Option<Value
 
 /// Validates a conversation log and turns it into one call with its conversation.
 pub fn conversation_item(
-    body: ConversationLogBody,
+    mut body: ConversationLogBody,
     ctx: &IngestContext<'_>,
 ) -> Result<AppendItem, Invalid> {
     let charge = charge(ctx, body.hold_id.as_deref())?;
@@ -667,6 +667,11 @@ pub fn conversation_item(
             e.within("metadata")
         }
     })?;
+    let dims = dimensions(
+        body.kb_id.as_deref(),
+        body.dimensions.take(),
+        ctx.dimensions,
+    )?;
     if body.messages.len() > MAX_MESSAGES {
         return Err(Invalid::field(
             "messages",
@@ -844,7 +849,7 @@ pub fn conversation_item(
             metadata: Map::new(),
             adjusts: None,
             estimate_method: estimated.then(|| EstimateMethod::CharsPerFour.as_str().to_string()),
-            dimensions: BTreeMap::new(),
+            dimensions: dims,
         },
         dedupe,
         execution: None,

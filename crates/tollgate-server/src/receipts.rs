@@ -75,6 +75,7 @@ fn groups(sel: &SelectedLogs) -> Vec<EntryGroup> {
             cost_nanos: g.cost.0,
             input_cost_nanos: g.input_cost.0,
             unpriced: g.unpriced,
+            dimensions: g.dimensions.clone(),
         })
         .collect()
 }
@@ -122,6 +123,7 @@ pub async fn preview(
         total_tokens: t.total_tokens().map_err(built)?,
         amounts: t.amounts,
         by_alias: t.by_alias,
+        by_dimension: t.by_dimension,
         by_model: t.by_model,
         currency: t.currency,
         end_date: sel.last_us.map(format_us),

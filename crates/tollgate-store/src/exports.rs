@@ -15,8 +15,18 @@ pub struct ExportSpan {
     pub last_seq: Option<i64>,
 }
 
-/// One page of an export: events of `[start_us, end_us]` with `after_seq < seq <= last_seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Only the events that recorded `value` for the dimension `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionMatch {
+    /// The dimension (`kb_id`, or a configured one).
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// One page of an export: events of `[start_us, end_us]` with `after_seq < seq <= last_seq`
+/// (and the dimension's value, when one is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportPage {
     /// Events at or after this instant.
     pub start_us: i64,
@@ -29,6 +39,8 @@ pub struct ExportPage {
     pub last_seq: i64,
     /// At most this many.
     pub limit: i64,
+    /// Only the events with this value of a dimension.
+    pub dimension: Option<DimensionMatch>,
 }
 
 /// A usage event with its place in the tenant log.

@@ -30,7 +30,7 @@ use uuid::Uuid;
 pub use changes::AccountChange;
 pub use db::{redact, sqlite_path, ConnectOptions, Db, Dialect};
 pub use error::StoreError;
-pub use exports::{ExportPage, ExportSpan, ExportedEvent};
+pub use exports::{DimensionMatch, ExportPage, ExportSpan, ExportedEvent};
 pub use migrate::MigrationReport;
 pub use model::*;
 pub use plans::{Plan, PlanChange, PlanPut, PlanSeed, PlanSource, PlanUpdate, Seeded, Seeding};
@@ -134,12 +134,14 @@ pub trait Store: Send + Sync + 'static {
     /// The monthly rollup of `month` (yyyymm): one row per provider, model and currency, with
     /// `day` the month's first day and the dimensions that rollup does not keep empty.
     async fn monthly_rows(&self, tenant_id: &str, month: i64) -> Result<Vec<UsageRow>, StoreError>;
-    /// How many events of `[start_us, end_us]` there are, and their first and last positions.
+    /// How many events of `[start_us, end_us]` there are (with the dimension's value, when
+    /// one is given), and their first and last positions.
     async fn export_span(
         &self,
         tenant_id: &str,
         start_us: i64,
         end_us: i64,
+        dimension: Option<&DimensionMatch>,
     ) -> Result<ExportSpan, StoreError>;
     /// One page of an export, in `seq` order, with each event's canonical entry.
     async fn export_page(

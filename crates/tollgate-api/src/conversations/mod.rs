@@ -36,6 +36,12 @@ pub struct ConversationLogBody {
     pub hold_id: Option<String>,
     /// Event time (Tollgate).
     pub timestamp: Option<String>,
+    /// The knowledge base the call served (Tollgate): the `kb_id` dimension (here or in
+    /// `dimensions`, not in both).
+    pub kb_id: Option<String>,
+    /// The call's dimensions, name to value (Tollgate): `kb_id` and the deployment's own.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>, example = json!({"kb_id": "kb_42", "feature": "search"}))]
+    pub dimensions: Option<Map<String, Value>>,
 }
 
 /// One input message; any role is stored as sent.

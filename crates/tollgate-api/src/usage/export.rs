@@ -43,6 +43,13 @@ pub struct UsageExportQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
+    /// With `value`: export only the events that recorded this dimension (`kb_id`, or one of
+    /// the deployment's `dimensions`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// ... with this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// One line of a JSON-lines usage export: the event as `GET /api/v1/logs` lists it, plus its

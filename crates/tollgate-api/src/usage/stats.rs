@@ -21,6 +21,10 @@ pub struct StatsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<StatsGroupBy>)]
     pub group_by: Option<String>,
+    /// With `group_by=dimension`: the dimension to group by (`kb_id`, or one of the
+    /// deployment's `dimensions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
 }
 
 /// How the `groups` of [`UsageStats`] are keyed.
@@ -43,11 +47,13 @@ pub enum StatsGroupBy {
     User,
     /// MCP tool (`<server>/<tool>`); LLM calls are left out.
     Tool,
+    /// The value of the dimension named by `dimension`; calls without it are left out.
+    Dimension,
 }
 
 impl StatsGroupBy {
     /// Every grouping, in the order the documentation lists them.
-    pub const ALL: [StatsGroupBy; 8] = [
+    pub const ALL: [StatsGroupBy; 9] = [
         StatsGroupBy::Day,
         StatsGroupBy::Month,
         StatsGroupBy::Model,
@@ -56,6 +62,7 @@ impl StatsGroupBy {
         StatsGroupBy::Origin,
         StatsGroupBy::User,
         StatsGroupBy::Tool,
+        StatsGroupBy::Dimension,
     ];
 
     /// The name on the wire (`day`).
@@ -69,6 +76,7 @@ impl StatsGroupBy {
             StatsGroupBy::Origin => "origin",
             StatsGroupBy::User => "user",
             StatsGroupBy::Tool => "tool",
+            StatsGroupBy::Dimension => "dimension",
         }
     }
 
@@ -101,6 +109,9 @@ pub struct UsageStats {
     pub by_tool: BTreeMap<String, GroupStats>,
     /// How `groups` is keyed.
     pub group_by: StatsGroupBy,
+    /// The dimension `groups` is keyed by, with `group_by=dimension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
     /// The range by `group_by`: days and months newest first, the others by cost, then
     /// requests, descending.
     pub groups: Vec<KeyedStats>,

@@ -31,7 +31,8 @@ pub enum ReceiptError {
     Overflow(&'static str),
 }
 
-/// Certified entries that share provider, model, alias and currency, with their sums.
+/// Certified entries that share provider, model, alias, currency and dimensions, with their
+/// sums.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryGroup {
     /// Provider.
@@ -54,6 +55,8 @@ pub struct EntryGroup {
     pub input_cost_nanos: i64,
     /// How many of the entries were recorded unpriced (at zero cost).
     pub unpriced: i64,
+    /// The dimensions the entries recorded (name to value; empty when none).
+    pub dimensions: BTreeMap<String, String>,
 }
 
 /// Provider, model and alias of the newest certified entry.
@@ -140,6 +143,7 @@ pub fn build(entries: &CertifiedEntries, issue: Issue) -> Result<Receipt, Receip
         amounts: totals.amounts.clone(),
         batch_summary: BatchSummary {
             by_alias: totals.by_alias.clone(),
+            by_dimension: Some(totals.by_dimension.clone()),
             by_model: totals.by_model.clone(),
             conversation_ids: entries
                 .conversation_ids
@@ -206,6 +210,8 @@ pub struct Totals {
     pub by_model: BTreeMap<String, ReceiptBreakdown>,
     /// Per alias (`default` for entries without one).
     pub by_alias: BTreeMap<String, ReceiptBreakdown>,
+    /// Per dimension, then value (entries without a dimension are not under it).
+    pub by_dimension: BTreeMap<String, BTreeMap<String, ReceiptBreakdown>>,
     /// (input, total) nanos in `currency`.
     primary: (i64, i64),
 }
@@ -248,10 +254,17 @@ impl Totals {
                 },
             );
         }
-        let by_model = breakdown(groups, &currency, |g| g.model.clone())?;
+        let by_model = breakdown(groups, &currency, |g| Some(g.model.clone()))?;
         let by_alias = breakdown(groups, &currency, |g| {
-            g.alias.clone().unwrap_or_else(|| "default".into())
+            Some(g.alias.clone().unwrap_or_else(|| "default".into()))
         })?;
+        let names: std::collections::BTreeSet<&String> =
+            groups.iter().flat_map(|g| g.dimensions.keys()).collect();
+        let mut by_dimension = BTreeMap::new();
+        for name in names {
+            let values = breakdown(groups, &currency, |g| g.dimensions.get(name).cloned())?;
+            by_dimension.insert(name.clone(), values);
+        }
         Ok(Totals {
             input_tokens,
             output_tokens,
@@ -261,6 +274,7 @@ impl Totals {
             amounts,
             by_model,
             by_alias,
+            by_dimension,
         })
     }
 
@@ -285,11 +299,12 @@ impl Totals {
     }
 }
 
-/// Sums per `key`, each with its exact cost per currency and its float in `currency`.
+/// Sums per `key` (groups without one are left out), each with its exact cost per currency
+/// and its float in `currency`.
 fn breakdown(
     groups: &[EntryGroup],
     currency: &str,
-    key: impl Fn(&EntryGroup) -> String,
+    key: impl Fn(&EntryGroup) -> Option<String>,
 ) -> Result<BTreeMap<String, ReceiptBreakdown>, ReceiptError> {
     #[derive(Default)]
     struct Acc {
@@ -301,7 +316,8 @@ fn breakdown(
     }
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
     for g in groups {
-        let a = acc.entry(key(g)).or_default();
+        let Some(k) = key(g) else { continue };
+        let a = acc.entry(k).or_default();
         a.calls = add(a.calls, g.calls, "calls")?;
         a.input = add(a.input, g.input_tokens, "input tokens")?;
         a.output = add(a.output, g.output_tokens, "output tokens")?;

@@ -20,7 +20,10 @@
 //! - from `tollgate.receipt/v3` on, the receipt states how many certified events were
 //!   recorded unpriced (`unpriced_events`, and `unpriced_calls` in every breakdown), since
 //!   their cost of zero is in the totals. The members are present even when zero: their
-//!   absence means "not stated" (a v1 or v2 receipt), never "none".
+//!   absence means "not stated" (a v1 or v2 receipt), never "none";
+//! - from `tollgate.receipt/v4` on, `batch_summary.by_dimension` breaks the calls down by
+//!   each dimension they recorded (`kb_id` and the deployment's custom dimensions), value by
+//!   value. It is present even when empty: its absence means "not stated".
 //!
 //! Every format verifies the same way: the signature covers the document as it is, so a
 //! receipt of an earlier format, which simply lacks the later members, keeps verifying.
@@ -39,7 +42,7 @@ pub use build::{
 pub use sign::ReceiptDocument;
 
 /// The receipt format this crate issues.
-pub const FORMAT: &str = FORMAT_V3;
+pub const FORMAT: &str = FORMAT_V4;
 /// The first format: `profile` and `lock_digest` are constants, not what the events recorded.
 pub const FORMAT_V1: &str = "tollgate.receipt/v1";
 /// The second format: `profile` and `lock_digest` say what the events recorded; how many
@@ -48,6 +51,8 @@ pub const FORMAT_V2: &str = "tollgate.receipt/v2";
 /// The third format: states how many certified events are unpriced (`unpriced_events`, and
 /// `unpriced_calls` per breakdown).
 pub const FORMAT_V3: &str = "tollgate.receipt/v3";
+/// The fourth format: also breaks the calls down by dimension (`batch_summary.by_dimension`).
+pub const FORMAT_V4: &str = "tollgate.receipt/v4";
 
 /// Whether a receipt of `format` states how many of its events are unpriced: every format
 /// but the two that came before the count (an unknown, later format is taken to keep it).
@@ -80,9 +85,10 @@ pub struct Receipt {
     pub currency: String,
     /// The description asked for at generation, signed with the receipt.
     pub description: Option<String>,
-    /// The receipt format (`tollgate.receipt/v3`; `v2` receipts do not state
-    /// `unpriced_events`, and `v1` receipts also carry constant `profile` and `lock_digest`).
-    #[schema(example = "tollgate.receipt/v3")]
+    /// The receipt format (`tollgate.receipt/v4`; `v3` receipts have no
+    /// `batch_summary.by_dimension`, `v2` receipts also do not state `unpriced_events`, and
+    /// `v1` receipts also carry constant `profile` and `lock_digest`).
+    #[schema(example = "tollgate.receipt/v4")]
     pub format: String,
     /// The input side of the total, as llmring's float.
     pub input_cost: f64,
@@ -227,6 +233,12 @@ pub struct ReceiptAmounts {
 pub struct BatchSummary {
     /// Per alias (`default` for calls without one).
     pub by_alias: BTreeMap<String, ReceiptBreakdown>,
+    /// Per dimension the calls recorded, then per value (calls without the dimension are not
+    /// under it). Present from `tollgate.receipt/v4` on, empty when no call recorded one;
+    /// absent from earlier receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"kb_id": {"kb_1": {"amounts": {"USD": "0.000022500"}, "calls": 1, "cost": 0.0000225, "input_tokens": 10, "output_tokens": 5, "tokens": 15, "unpriced_calls": 0}}}))]
+    pub by_dimension: Option<BTreeMap<String, BTreeMap<String, ReceiptBreakdown>>>,
     /// Per model.
     pub by_model: BTreeMap<String, ReceiptBreakdown>,
     /// The first conversations the certified calls belong to (up to the server's inline cap).

@@ -15,6 +15,7 @@ fn group(model: &str, alias: Option<&str>, currency: &str, calls: i64, cost: i64
         cost_nanos: cost,
         input_cost_nanos: cost / 4,
         unpriced: 0,
+        dimensions: BTreeMap::new(),
     }
 }
 
@@ -219,7 +220,7 @@ fn a_receipt_states_how_many_of_its_calls_are_unpriced_in_total_and_per_breakdow
         unpriced("x-1", 3),
     ]);
     let r = build(&e, issue()).expect("builds");
-    assert_eq!(r.format, FORMAT_V3);
+    assert_eq!(r.format, FORMAT_V4);
     assert_eq!(r.unpriced_events, Some(3));
     assert_eq!(r.batch_summary.by_model["x-1"].unpriced_calls, Some(3));
     assert_eq!(r.batch_summary.by_model["gpt-4o"].unpriced_calls, Some(0));
@@ -240,7 +241,7 @@ fn a_v3_receipt_signs_its_unpriced_count_even_when_it_is_zero() {
         .expect("signs");
     let bytes = String::from_utf8(none.signing_bytes().expect("canonical")).expect("utf-8");
     assert!(
-        bytes.contains(r#""format":"tollgate.receipt/v3""#),
+        bytes.contains(r#""format":"tollgate.receipt/v4""#),
         "{bytes}"
     );
     assert!(
@@ -278,9 +279,10 @@ fn a_v3_receipt_signs_its_unpriced_count_even_when_it_is_zero() {
 #[test]
 fn a_v2_receipt_has_no_unpriced_members_and_reads_as_not_stating_them() {
     let mut v3 = build(&entries(vec![unpriced("x-1", 1)]), issue()).expect("builds");
-    // A v2 receipt is a v3 one without the count: what the previous code built.
+    // A v2 receipt is a v4 one without the dimensions and the count.
     v3.format = FORMAT_V2.into();
     v3.unpriced_events = None;
+    v3.batch_summary.by_dimension = None;
     for b in v3
         .batch_summary
         .by_model
@@ -297,4 +299,83 @@ fn a_v2_receipt_has_no_unpriced_members_and_reads_as_not_stating_them() {
     assert!(!states_unpriced(FORMAT_V1));
     assert!(states_unpriced(FORMAT_V3));
     assert!(states_unpriced(FORMAT));
+}
+
+/// `group` with `dimensions` recorded.
+fn with_dimensions(g: EntryGroup, dims: &[(&str, &str)]) -> EntryGroup {
+    EntryGroup {
+        dimensions: dims
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..g
+    }
+}
+
+#[test]
+fn a_receipt_breaks_its_calls_down_by_each_dimension_they_recorded_value_by_value() {
+    let e = entries(vec![
+        with_dimensions(
+            group("gpt-4o", None, "USD", 2, 1_000),
+            &[("kb_id", "kb_1"), ("team", "search")],
+        ),
+        with_dimensions(group("gpt-4o", None, "USD", 1, 500), &[("kb_id", "kb_2")]),
+        with_dimensions(group("gpt-4o", None, "EUR", 1, 70), &[("kb_id", "kb_1")]),
+        group("gpt-4o-mini", None, "USD", 4, 40),
+    ]);
+    let r = build(&e, issue()).expect("builds");
+    assert_eq!(r.format, FORMAT_V4);
+    let dims = r.batch_summary.by_dimension.as_ref().expect("stated");
+    assert_eq!(
+        dims.keys().collect::<Vec<_>>(),
+        ["kb_id", "team"],
+        "one entry per dimension any call recorded"
+    );
+    let kb1 = &dims["kb_id"]["kb_1"];
+    assert_eq!(kb1.calls, 3);
+    assert_eq!(kb1.amounts["USD"], "0.000001000");
+    assert_eq!(kb1.amounts["EUR"], "0.000000070", "each currency apart");
+    assert_eq!(dims["kb_id"]["kb_2"].calls, 1);
+    assert_eq!(
+        dims["kb_id"].values().map(|b| b.calls).sum::<i64>(),
+        4,
+        "the four calls without a kb_id are under no value"
+    );
+    assert_eq!(dims["team"]["search"].calls, 2);
+    assert_eq!(dims["team"].len(), 1);
+}
+
+#[test]
+fn a_v4_receipt_signs_its_dimension_breakdown_even_when_it_is_empty() {
+    let key = SigningKey::generate();
+    let plain = build(&entries(vec![group("gpt-4o", None, "USD", 1, 5)]), issue())
+        .expect("builds")
+        .sign(&key)
+        .expect("signs");
+    let bytes = String::from_utf8(plain.signing_bytes().expect("canonical")).expect("utf-8");
+    assert!(bytes.contains(r#""by_dimension":{}"#), "{bytes}");
+
+    let tagged = build(
+        &entries(vec![with_dimensions(
+            group("gpt-4o", None, "USD", 1, 5),
+            &[("kb_id", "kb_1")],
+        )]),
+        issue(),
+    )
+    .expect("builds")
+    .sign(&key)
+    .expect("signs");
+    tagged.verify(&key.public_key()).expect("verifies");
+    let mut doc = tagged.to_value();
+    doc["batch_summary"]["by_dimension"]["kb_id"]["kb_2"] =
+        doc["batch_summary"]["by_dimension"]["kb_id"]["kb_1"].take();
+    doc["batch_summary"]["by_dimension"]["kb_id"]
+        .as_object_mut()
+        .expect("object")
+        .remove("kb_1");
+    let received = ReceiptDocument::new(doc).expect("reads");
+    assert!(
+        received.verify(&key.public_key()).is_err(),
+        "a value moved to another is caught"
+    );
 }

@@ -20,7 +20,7 @@ use futures_util::stream;
 use tollgate_api::usage::{UsageExportLine, UsageExportQuery};
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::EventSource;
-use tollgate_store::{ExportPage, ExportedEvent, StoreError};
+use tollgate_store::{DimensionMatch, ExportPage, ExportedEvent, StoreError};
 
 use super::logs::log_entry;
 use crate::auth::{need, Can};
@@ -114,7 +114,7 @@ fn bound(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>,
                 (String = "text/csv"),
                 (UsageExportLine = "application/x-ndjson"),
             )),
-        (status = 400, description = "A bad `start`, `end` or `format` (`INVALID_QUERY`, field named)"),
+        (status = 400, description = "A bad `start`, `end`, `format`, `dimension` or `value` (`INVALID_QUERY`, field named)"),
     )
 )]
 pub async fn usage(
@@ -140,9 +140,28 @@ pub async fn usage(
             "start must not be after end",
         ));
     }
+    let dimension = match (q.dimension.as_deref(), q.value) {
+        (None, None) => None,
+        (Some(name), Some(value)) => Some(DimensionMatch {
+            name: super::costs::dimension_name(&state, name.trim())?,
+            value,
+        }),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid_query(
+                "dimension",
+                "value filters on a dimension: send dimension too (such as dimension=kb_id)",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid_query(
+                "value",
+                "dimension filters the export on one of its values: send value too",
+            ))
+        }
+    };
     let span = state
         .store()
-        .export_span(&auth.tenant_id, start_us, end_us)
+        .export_span(&auth.tenant_id, start_us, end_us, dimension.as_ref())
         .await?;
     let first = Cursor {
         state: state.clone(),
@@ -158,6 +177,7 @@ pub async fn usage(
                 after_seq: first - 1,
                 last_seq: last,
                 limit: PAGE,
+                dimension,
             }),
     };
     let body = Body::from_stream(stream::try_unfold(first, next_chunk));

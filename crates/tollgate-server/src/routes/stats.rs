@@ -90,7 +90,8 @@ impl Agg {
 
 /// Usage statistics of a range
 ///
-/// llmring's `UsageStats`, with exact decimal strings and a working `group_by`.
+/// llmring's `UsageStats`, with exact decimal strings and a working `group_by`, which can
+/// also be a dimension (`group_by=dimension&dimension=kb_id`).
 #[utoipa::path(
     get,
     path = "/api/v1/stats",
@@ -99,6 +100,7 @@ impl Agg {
     params(StatsQuery),
     responses(
         (status = 200, description = "Totals of the range and its breakdowns", body = UsageStats),
+        (status = 400, description = "A bad `group_by`, `dimension` or date (`INVALID_QUERY`)"),
     )
 )]
 pub async fn stats(
@@ -119,15 +121,52 @@ pub async fn stats(
             format!("group_by must be one of {}", names.join(", ")),
         )
     })?;
+    let dimension = match (group_by, q.dimension.as_deref().map(str::trim)) {
+        (StatsGroupBy::Dimension, Some(name)) if !name.is_empty() => {
+            Some(super::costs::dimension_name(&state, name)?)
+        }
+        (StatsGroupBy::Dimension, _) => {
+            return Err(ApiError::invalid_query(
+                "dimension",
+                "group_by=dimension needs the dimension to group by, such as dimension=kb_id",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_query(
+                "dimension",
+                "dimension is for group_by=dimension",
+            ))
+        }
+        (_, None) => None,
+    };
     let (start_us, end_us) = date_range(q.start_date.as_deref(), q.end_date.as_deref(), 30)?;
     let rows = state
         .store()
         .usage_rows(&auth.tenant_id, start_us, end_us)
         .await?;
-    Ok(Json(summarise(&rows, group_by, start_us, end_us)))
+    let keyed = match &dimension {
+        Some(name) => {
+            state
+                .store()
+                .dimension_rows(&auth.tenant_id, name, start_us, end_us)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let mut stats = summarise(&rows, &keyed, group_by, start_us, end_us);
+    stats.dimension = dimension;
+    Ok(Json(stats))
 }
 
-fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i64) -> UsageStats {
+/// The stats of `rows`, grouped by `group_by`; with [`StatsGroupBy::Dimension`], `groups` is
+/// made of `keyed` (the rows of the dimension's values) instead.
+fn summarise(
+    rows: &[UsageRow],
+    keyed: &[(String, UsageRow)],
+    group_by: StatsGroupBy,
+    start_us: i64,
+    end_us: i64,
+) -> UsageStats {
     // Costs in different currencies never add up: the llmring fields carry the primary
     // currency (USD when present, else the largest), and by_currency lists every one.
     let mut by_currency: BTreeMap<&str, i64> = BTreeMap::new();
@@ -193,9 +232,12 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
             StatsGroupBy::Origin => r.origin.clone(),
             StatsGroupBy::User => r.user_id.clone(),
             StatsGroupBy::Tool if tool => r.model.clone(),
-            StatsGroupBy::Tool => continue,
+            StatsGroupBy::Tool | StatsGroupBy::Dimension => continue,
         };
         add(&mut groups, &key, r, c);
+    }
+    for (value, r) in keyed {
+        add(&mut groups, value, r, r.currency == primary);
     }
     let by_day: Vec<DayStats> = days
         .iter()
@@ -275,6 +317,7 @@ fn summarise(rows: &[UsageRow], group_by: StatsGroupBy, start_us: i64, end_us: i
         by_user: map_of(&users),
         by_tool: map_of(&tools),
         group_by,
+        dimension: None,
         groups: group_rows
             .into_iter()
             .map(|(key, a)| KeyedStats {

@@ -218,3 +218,146 @@ async fn a_metered_tool_execution_carries_its_dimensions_into_the_cost_summaries
         assert_eq!(kb["by_tool"].as_object().map(|t| t.len()), Some(1), "{kb}");
     }
 }
+
+#[tokio::test]
+async fn stats_group_by_a_dimension_the_export_filters_on_its_value_and_a_receipt_breaks_down_by_it(
+) {
+    for app in TestApp::all_with(with_dimensions).await {
+        log(
+            &app,
+            call(json!({"kb_id": "kb_1", "dimensions": {"team": "search"}})),
+        )
+        .await;
+        log(&app, call(json!({"kb_id": "kb_1"}))).await;
+        log(&app, call(json!({"kb_id": "kb_2", "model": "gpt-4o-mini"}))).await;
+        log(&app, call(json!({}))).await;
+
+        let stats = app
+            .get("/api/v1/stats?start_date=2026-03-01&end_date=2026-03-31&group_by=dimension&dimension=kb_id")
+            .await;
+        assert_eq!(stats.status, 200, "{}: {}", app.engine(), stats.body);
+        assert_eq!(stats.body["group_by"], "dimension");
+        assert_eq!(stats.body["dimension"], "kb_id");
+        assert_eq!(
+            stats.body["summary"]["total_requests"], 4,
+            "the summary still counts every call"
+        );
+        let groups = stats.body["groups"].as_array().expect("groups");
+        let keys: Vec<&str> = groups.iter().filter_map(|g| g["key"].as_str()).collect();
+        assert_eq!(
+            keys,
+            ["kb_1", "kb_2"],
+            "by cost, and no group for calls without it"
+        );
+        assert_eq!(groups[0]["requests"], 2);
+        assert_eq!(groups[0]["cost"], "5.000000000");
+        for (query, field) in [
+            ("group_by=dimension", "dimension"),
+            ("group_by=dimension&dimension=region", "dimension"),
+            ("group_by=model&dimension=kb_id", "dimension"),
+        ] {
+            let r = app.get(&format!("/api/v1/stats?{query}")).await;
+            assert_error(&r, 400, "INVALID_QUERY");
+            assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.body);
+        }
+
+        let csv = app
+            .get_text(
+                "/api/v1/export/usage?start=2026-03-01&end=2026-03-31&dimension=kb_id&value=kb_1",
+            )
+            .await;
+        assert_eq!(
+            csv.lines().count(),
+            1 + 2,
+            "a header and kb_1's two calls: {csv}"
+        );
+        assert!(!csv.contains("kb_2"), "{csv}");
+        let (status, count, lines) = crate::export::download(
+            &app,
+            &app.key,
+            "/api/v1/export/usage?dimension=team&value=search&format=jsonl",
+        )
+        .await;
+        assert_eq!(status, 200, "{lines}");
+        assert_eq!(count, Some(1), "the count is the filtered one");
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        for (query, field) in [
+            ("value=kb_1", "dimension"),
+            ("dimension=kb_id", "value"),
+            ("dimension=region&value=x", "dimension"),
+        ] {
+            let r = app.get(&format!("/api/v1/export/usage?{query}")).await;
+            assert_error(&r, 400, "INVALID_QUERY");
+            assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.body);
+        }
+
+        let preview = app
+            .post(
+                "/api/v1/receipts/preview",
+                &json!({"since_last_receipt": true}),
+            )
+            .await;
+        assert_eq!(preview.status, 200, "{}", preview.body);
+        let r = app
+            .post(
+                "/api/v1/receipts/generate",
+                &json!({"since_last_receipt": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let receipt = &r.body["receipt"];
+        assert_eq!(receipt["format"], "tollgate.receipt/v4");
+        let by = &receipt["batch_summary"]["by_dimension"];
+        assert_eq!(by["kb_id"]["kb_1"]["calls"], 2, "{by}");
+        assert_eq!(by["kb_id"]["kb_1"]["amounts"]["USD"], "5.000000000");
+        assert_eq!(by["kb_id"]["kb_2"]["calls"], 1);
+        assert_eq!(by["team"]["search"]["calls"], 1);
+        assert_eq!(by["team"].as_object().map(|t| t.len()), Some(1), "{by}");
+        assert_eq!(preview.body["by_dimension"], *by, "the preview showed it");
+        let v = app.post("/api/v1/receipts/verify", receipt).await;
+        assert_eq!(v.body["valid"], true, "{}", v.body);
+        assert_eq!(v.body["commitment_valid"], true, "{}", v.body);
+    }
+}
+
+#[tokio::test]
+async fn a_logged_conversation_carries_its_dimensions_and_refuses_an_unknown_one() {
+    for app in TestApp::all_with(with_dimensions).await {
+        let body = |dims: Value| {
+            json!({
+                "messages": [{"role": "user", "content": "hello"}],
+                "response": {"content": "hi"},
+                "metadata": {"provider": "openai", "model": "gpt-4o",
+                             "input_tokens": 1_000_000, "output_tokens": 0},
+                "timestamp": "2026-03-02T10:00:00Z",
+                "kb_id": "kb_5",
+                "dimensions": dims,
+            })
+        };
+        let r = app
+            .post("/api/v1/conversations/log", &body(json!({"team": "docs"})))
+            .await;
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        let r = app
+            .post("/api/v1/conversations/log", &body(json!({"region": "eu"})))
+            .await;
+        assert_error(&r, 422, "INVALID_FIELD");
+        assert_eq!(r.body["error"]["field"], "dimensions.region");
+
+        let day = app
+            .get("/api/v1/costs/daily?date=2026-03-02&dimension=team")
+            .await
+            .body;
+        assert_eq!(
+            day["totals"]["requests"], 1,
+            "the refused call logged nothing"
+        );
+        assert_eq!(day["by_dimension"]["docs"]["requests"], 1, "{day}");
+        assert_eq!(day["by_dimension"]["docs"]["cost"]["USD"], "2.500000000");
+        let kb = app
+            .get("/api/v1/costs/daily?date=2026-03-02&dimension=kb_id&value=kb_5")
+            .await
+            .body;
+        assert_eq!(kb["totals"]["requests"], 1, "{kb}");
+    }
+}

@@ -13,7 +13,7 @@ use crate::costs::{euro_prices, varied_events};
 use crate::support::{assert_error, TestApp};
 
 /// Status, `X-Export-Count` and body text of an export.
-async fn download(app: &TestApp, key: &str, path: &str) -> (u16, Option<i64>, String) {
+pub(crate) async fn download(app: &TestApp, key: &str, path: &str) -> (u16, Option<i64>, String) {
     let resp = app
         .http
         .get(format!("{}{path}", app.base))

@@ -58,7 +58,7 @@ async fn a_receipt_carries_the_profile_and_lock_digest_its_calls_recorded() {
         let agreeing = since_last(&app).await;
         assert_eq!(agreeing["profile"], "prod", "{}", app.engine());
         assert_eq!(agreeing["lock_digest"], "sha256:aa");
-        assert_eq!(agreeing["format"], "tollgate.receipt/v3");
+        assert_eq!(agreeing["format"], "tollgate.receipt/v4");
 
         // Calls that differ: the sorted distinct values; a call without a digest is "".
         log(

@@ -89,7 +89,7 @@ async fn a_receipt_states_its_one_unpriced_call_and_verifies_offline() {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let receipt = r.body["receipt"].clone();
-        assert_eq!(receipt["format"], "tollgate.receipt/v3");
+        assert_eq!(receipt["format"], "tollgate.receipt/v4");
         assert_eq!(receipt["unpriced_events"], 1, "{receipt}");
         let summary = &receipt["batch_summary"];
         assert_eq!(summary["by_model"]["x-1"]["unpriced_calls"], 1);

@@ -68,7 +68,7 @@ pub struct SelectOptions {
     pub inline_ids: usize,
 }
 
-/// Totals of the selected logs that share provider, model, alias and currency.
+/// Totals of the selected logs that share provider, model, alias, currency and dimensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectionGroup {
     /// Provider.
@@ -89,6 +89,8 @@ pub struct SelectionGroup {
     pub input_cost: Nanos,
     /// How many of the logs were recorded unpriced (in `cost` at zero).
     pub unpriced: i64,
+    /// The dimensions the logs recorded (name to value; empty when none).
+    pub dimensions: std::collections::BTreeMap<String, String>,
 }
 
 /// The logs a [`Selection`] matched, read at one size of the tenant's log.

@@ -95,7 +95,7 @@ use tollgate_receipts::Hash;
 use uuid::Uuid;
 
 use crate::db::Dialect;
-use crate::exports::{ExportPage, ExportSpan, ExportedEvent};
+use crate::exports::{DimensionMatch, ExportPage, ExportSpan, ExportedEvent};
 use crate::model::*;
 use crate::plans::{Plan, PlanChange, PlanPut, PlanSeed, PlanUpdate, Seeding};
 use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, RetentionReport};
@@ -266,8 +266,9 @@ impl Store for SqlStore {
         tenant_id: &str,
         start_us: i64,
         end_us: i64,
+        dimension: Option<&DimensionMatch>,
     ) -> Result<ExportSpan, StoreError> {
-        export::export_span(&self.db, tenant_id, start_us, end_us).await
+        export::export_span(&self.db, tenant_id, start_us, end_us, dimension).await
     }
 
     #[tracing::instrument(name = "store.export_page", skip_all, fields(tenant = %tenant_id))]

@@ -192,11 +192,7 @@ pub(super) async fn dimension_rows(
             ((last_full + 1) * DAY_US, end_us),
         ];
     }
-    // The value of one member of the event's JSON object, in each engine's words.
-    let value = match db.dialect {
-        crate::db::Dialect::Sqlite => "json_extract(dimensions, '$.' || ",
-        crate::db::Dialect::Postgres => "(CAST(dimensions AS jsonb) ->> ",
-    };
+    let value = dimension_value(db);
     for (from, to) in partial.into_iter().filter(|(from, to)| from <= to) {
         let mut sql = Sql::new(&format!(
             "SELECT ts_us / {DAY_US} AS day, provider, model, '' AS alias, '' AS origin, \
@@ -224,6 +220,15 @@ pub(super) async fn dimension_rows(
         .into_iter()
         .map(|mut r| (std::mem::take(&mut r.user_id), r))
         .collect())
+}
+
+/// The value of one member of an event's `dimensions` object, in each engine's words: the
+/// text up to the member's name, which the caller binds and closes with `)`.
+pub(super) fn dimension_value(db: &Db) -> &'static str {
+    match db.dialect {
+        crate::db::Dialect::Sqlite => "json_extract(dimensions, '$.' || ",
+        crate::db::Dialect::Postgres => "(CAST(dimensions AS jsonb) ->> ",
+    }
 }
 
 /// True of an event `e` no adjustment prices (the `usage_events_by_adjusted` index answers it).

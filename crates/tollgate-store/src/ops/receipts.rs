@@ -296,6 +296,7 @@ row! {
         last_us: i64,
         profile: String,
         lock_digest: String,
+        dimensions: Option<String>,
     }
 }
 
@@ -303,7 +304,13 @@ impl GroupRow {
     /// Adds the group to `tally`.
     fn add_to(self, tally: &mut Tally) -> Result<(), StoreError> {
         tally.recorded(&self.profile, &self.lock_digest);
-        let key: GroupKey = (self.provider, self.model, self.alias, self.currency);
+        let key: GroupKey = (
+            self.provider,
+            self.model,
+            self.alias,
+            self.currency,
+            self.dimensions,
+        );
         tally.add_group(
             key,
             GroupSums {
@@ -360,13 +367,16 @@ async fn scan_sql(
         unpriced_sql!(),
         " THEN 1 ELSE 0 END) AS BIGINT) AS unpriced, \
          MIN(ts_us) AS first_us, MAX(ts_us) AS last_us, \
-         profile, COALESCE(lock_digest, '') AS lock_digest \
+         profile, COALESCE(lock_digest, '') AS lock_digest, dimensions \
          FROM usage_events",
     ));
     part.filter(&mut sql, tenant, size);
     // Grouped by the recorded labels too, so that one pass finds them; the groups of a key
     // are merged again below.
-    sql.push(" GROUP BY provider, model, alias, currency, profile, COALESCE(lock_digest, '')");
+    sql.push(
+        " GROUP BY provider, model, alias, currency, profile, COALESCE(lock_digest, ''), \
+         dimensions",
+    );
     let rows = sql.fetch_all_as::<GroupRow>(db).await?;
     if rows.is_empty() {
         return Ok(());

@@ -18,7 +18,8 @@ use crate::StoreError;
 /// The columns [`scan`] reads, by name.
 pub(crate) const SCAN_COLUMNS: &str = "seq, leaf_hash, provider, model, alias, currency, \
      input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
-     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest, flags";
+     cost_nanos, input_cost_nanos, ts_us, conversation_id, log_id, profile, lock_digest, flags, \
+     dimensions";
 
 /// Where each of [`SCAN_COLUMNS`] is in a statement's rows, looked up by name once per
 /// statement rather than once per row.
@@ -42,6 +43,7 @@ struct ScanColumns {
     profile: usize,
     lock_digest: usize,
     flags: usize,
+    dimensions: usize,
 }
 
 impl ScanColumns {
@@ -70,6 +72,7 @@ impl ScanColumns {
             profile: at("profile")?,
             lock_digest: at("lock_digest")?,
             flags: at("flags")?,
+            dimensions: at("dimensions")?,
         })
     }
 }
@@ -125,6 +128,7 @@ pub(crate) fn scan(
         let model = text(row.get_ref(col.model)?, "model")?;
         let alias = optional_text(row.get_ref(col.alias)?, "alias")?;
         let currency = text(row.get_ref(col.currency)?, "currency")?;
+        let dimensions = optional_text(row.get_ref(col.dimensions)?, "dimensions")?;
         let tokens = TokenCounts {
             input: row.get(col.input_tokens)?,
             output: row.get(col.output_tokens)?,
@@ -147,6 +151,7 @@ pub(crate) fn scan(
                 && g.key.1 == model
                 && g.key.2.as_deref() == alias
                 && g.key.3 == currency
+                && g.key.4.as_deref() == dimensions
         });
         let g = match at {
             Some(i) => &mut groups[i],
@@ -157,6 +162,7 @@ pub(crate) fn scan(
                         model.to_string(),
                         alias.map(str::to_string),
                         currency.to_string(),
+                        dimensions.map(str::to_string),
                     ),
                     sums: GroupSums {
                         calls: 0,

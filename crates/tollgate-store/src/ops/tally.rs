@@ -10,8 +10,9 @@ use uuid::Uuid;
 use crate::model::{LogLabels, SelectionGroup};
 use crate::StoreError;
 
-/// Key of a selection group: provider, model, alias, currency.
-pub(crate) type GroupKey = (String, String, Option<String>, String);
+/// Key of a selection group: provider, model, alias, currency, and the dimensions as stored
+/// (a JSON object with sorted members; `None` for none).
+pub(crate) type GroupKey = (String, String, Option<String>, String, Option<String>);
 
 /// What the parts of a selection add up to.
 #[derive(Default)]
@@ -69,6 +70,12 @@ impl Tally {
             }
             None => {
                 let currency = Currency::try_from(key.3.clone()).map_err(StoreError::Invariant)?;
+                let dimensions = match &key.4 {
+                    None => BTreeMap::new(),
+                    Some(text) => serde_json::from_str(text).map_err(|e| {
+                        StoreError::Invariant(format!("stored dimensions are not an object: {e}"))
+                    })?,
+                };
                 self.groups.insert(
                     key.clone(),
                     SelectionGroup {
@@ -81,6 +88,7 @@ impl Tally {
                         cost: sums.cost,
                         input_cost: sums.input_cost,
                         unpriced: sums.unpriced,
+                        dimensions,
                     },
                 );
             }

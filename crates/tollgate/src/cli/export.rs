@@ -32,6 +32,12 @@ pub enum Export {
         /// File format.
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
+        /// Only events that recorded this dimension (`kb_id`, or a configured one) ...
+        #[arg(long, requires = "value")]
+        dimension: Option<String>,
+        /// ... with this value.
+        #[arg(long, requires = "dimension")]
+        value: Option<String>,
         /// The file to write.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
@@ -65,6 +71,8 @@ impl Export {
                 start,
                 end,
                 format,
+                dimension,
+                value,
                 output,
             } => {
                 let wire = match format {
@@ -75,6 +83,8 @@ impl Export {
                     start,
                     end,
                     format: Some(wire.as_str().to_string()),
+                    dimension,
+                    value,
                 };
                 let download = client.client()?.export_usage(&query).await?;
                 let header_lines = u64::from(format == Format::Csv);

@@ -165,6 +165,31 @@ pub fn print_preview(p: &PreviewAnswer) {
             rows
         )
     );
+    if !p.by_dimension.is_empty() {
+        println!("{}", dimension_table(&p.by_dimension, &p.currency));
+    }
+}
+
+/// A breakdown by dimension and value, as a table.
+pub fn dimension_table(
+    by: &BTreeMap<String, BTreeMap<String, ReceiptBreakdown>>,
+    currency: &str,
+) -> String {
+    let rows = by
+        .iter()
+        .flat_map(|(name, values)| {
+            values.iter().map(move |(value, b)| {
+                vec![
+                    name.clone(),
+                    value.clone(),
+                    b.calls.to_string(),
+                    b.tokens.to_string(),
+                    breakdown_cost(b, currency),
+                ]
+            })
+        })
+        .collect();
+    table(&["dimension", "value", "calls", "tokens", "cost"], rows)
 }
 
 const LOG_HEADER: [&str; 8] = [

@@ -14,7 +14,8 @@ use tollgate_client::Client;
 use super::args::receipt_id;
 use super::prove::Prove;
 use super::receipt_tables::{
-    pretty, print_list, print_preview, print_receipt_logs, print_uncertified, summary,
+    dimension_table, pretty, print_list, print_preview, print_receipt_logs, print_uncertified,
+    summary,
 };
 use super::usage::ClientArgs;
 use super::verify::Verify;
@@ -229,7 +230,13 @@ impl Receipts {
                 if as_json {
                     println!("{}", pretty(&receipt)?);
                 } else {
-                    println!("{}", summary(&receipt.receipt));
+                    let r = &receipt.receipt;
+                    println!("{}", summary(r));
+                    if let Some(by) = r.batch_summary.by_dimension.as_ref() {
+                        if !by.is_empty() {
+                            println!("{}", dimension_table(by, &r.currency));
+                        }
+                    }
                 }
             }
             Receipts::Preview {

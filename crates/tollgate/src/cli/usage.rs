@@ -47,9 +47,12 @@ pub enum Usage {
         /// End (default now).
         #[arg(long)]
         end: Option<String>,
-        /// day, month, model, provider, alias, origin, user or tool.
+        /// day, month, model, provider, alias, origin, user, tool or dimension.
         #[arg(long, default_value = "day")]
         group_by: String,
+        /// With `--group-by dimension`: the dimension (`kb_id`, or a configured one).
+        #[arg(long)]
+        dimension: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -124,6 +127,24 @@ pub struct LogArgs {
     /// Event time (default now).
     #[arg(long)]
     timestamp: Option<String>,
+    /// The knowledge base the call served (the `kb_id` dimension).
+    #[arg(long)]
+    kb_id: Option<String>,
+    /// A dimension of the deployment, as NAME=VALUE (repeatable).
+    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_pair)]
+    dimensions: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE`, split at the first `=`.
+fn dimension_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "'{text}' is not NAME=VALUE, such as feature=search"
+        )),
+    }
 }
 
 impl Usage {
@@ -148,6 +169,13 @@ impl Usage {
                         user_id: log.user,
                         request_id: log.request_id,
                         timestamp: log.timestamp,
+                        kb_id: log.kb_id,
+                        dimensions: (!log.dimensions.is_empty()).then(|| {
+                            log.dimensions
+                                .into_iter()
+                                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                                .collect()
+                        }),
                         ..Default::default()
                     })
                     .await?;
@@ -170,12 +198,14 @@ impl Usage {
                 start,
                 end,
                 group_by,
+                dimension,
                 json: as_json,
             } => {
                 let q = StatsQuery {
                     start_date: start,
                     end_date: end,
                     group_by: Some(group_by),
+                    dimension,
                 };
                 let stats = client.client()?.stats(&q).await?;
                 if as_json {

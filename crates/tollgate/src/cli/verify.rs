@@ -1,6 +1,7 @@
 //! `tollgate receipts verify FILE`: a receipt's signature, offline with a PEM key or with the
-//! key a server publishes, and with `--logs` its set commitment, totals and unpriced count
-//! recomputed from the receipt's logs as `tollgate receipts logs ID --jsonl` exports them.
+//! key a server publishes, and with `--logs` its set commitment, totals, unpriced count and
+//! dimension breakdown recomputed from the receipt's logs as `tollgate receipts logs ID
+//! --jsonl` exports them.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,7 +17,7 @@ use serde_json::Value;
 use tollgate_api::receipts::{Receipt, ReceiptDocument};
 use tollgate_core::Nanos;
 use tollgate_receipts::merkle::{self, leaf_hash};
-use tollgate_receipts::receipt::states_unpriced;
+use tollgate_receipts::receipt::{states_unpriced, FORMAT_V1, FORMAT_V2, FORMAT_V3};
 
 use super::checks::{finish, Report};
 use super::trust;
@@ -149,6 +150,9 @@ struct EntryFields {
     /// Its flags (none when absent).
     #[serde(default)]
     flags: Vec<String>,
+    /// Every other member: the `dimension:<name>` ones are read from here.
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
 }
 
 impl EntryFields {
@@ -160,6 +164,13 @@ impl EntryFields {
     /// the verifier decides what a receipt's `unpriced_events` counts.
     fn unpriced(&self) -> bool {
         self.flags.iter().any(|f| f == "unpriced")
+    }
+
+    /// The dimensions the entry recorded: its `dimension:<name>` members with string values.
+    fn dimensions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.rest
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("dimension:")?, v.as_str()?)))
     }
 }
 
@@ -217,6 +228,9 @@ fn read_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// Calls and cost per currency, per (dimension, value).
+type DimensionSums = BTreeMap<(String, String), (i64, BTreeMap<String, Nanos>)>;
+
 /// What the entries add up to, in `seq` order.
 struct Recomputed {
     count: usize,
@@ -225,6 +239,8 @@ struct Recomputed {
     output_tokens: i64,
     costs: BTreeMap<String, Nanos>,
     unpriced: i64,
+    /// Per dimension and value: calls, and cost per currency.
+    dimensions: DimensionSums,
     problems: Vec<String>,
 }
 
@@ -259,6 +275,7 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
         output_tokens: 0,
         costs: BTreeMap::new(),
         unpriced: 0,
+        dimensions: BTreeMap::new(),
         problems,
     };
     for e in &entries {
@@ -269,12 +286,18 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
         let currency = p.currency.clone().unwrap_or_else(|| "USD".into());
         match p.cost.as_deref().map(Nanos::parse_exact) {
             Some(Ok(cost)) => {
-                let sum = r.costs.entry(currency).or_insert(Nanos::ZERO);
-                match sum.checked_add(cost) {
-                    Some(total) => *sum = total,
-                    None => r
-                        .problems
-                        .push(format!("line {}: the costs overflow", e.line)),
+                let mut overflow = !add_to(r.costs.entry(currency.clone()).or_default(), cost);
+                for (name, value) in p.dimensions() {
+                    let d = r
+                        .dimensions
+                        .entry((name.to_string(), value.to_string()))
+                        .or_default();
+                    d.0 += 1;
+                    overflow |= !add_to(d.1.entry(currency.clone()).or_default(), cost);
+                }
+                if overflow {
+                    r.problems
+                        .push(format!("line {}: the costs overflow", e.line));
                 }
             }
             _ => r.problems.push(format!(
@@ -284,6 +307,17 @@ fn recompute(mut entries: Vec<Entry>) -> Recomputed {
         }
     }
     r
+}
+
+/// Adds `cost` to `sum`; false when it overflows (`sum` is left as it was).
+fn add_to(sum: &mut Nanos, cost: Nanos) -> bool {
+    match sum.checked_add(cost) {
+        Some(total) => {
+            *sum = total;
+            true
+        }
+        None => false,
+    }
 }
 
 /// Compares what the entries add up to with what the receipt certifies.
@@ -348,6 +382,69 @@ fn check_logs(report: &mut Report, receipt: &Receipt, entries: Vec<Entry>) {
     }
     check_costs(report, receipt, &r.costs);
     check_unpriced(report, receipt, r.unpriced);
+    check_dimensions(report, receipt, &r.dimensions);
+}
+
+/// Compares the calls and cost per dimension value with the receipt's `by_dimension`; a
+/// receipt issued before receipts stated it (v1 to v3) passes with the entries' count shown.
+fn check_dimensions(report: &mut Report, receipt: &Receipt, counted: &DimensionSums) {
+    const NAME: &str = "dimensions";
+    let Some(stated) = &receipt.batch_summary.by_dimension else {
+        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3].contains(&receipt.format.as_str());
+        if older {
+            report.pass(
+                NAME,
+                format!(
+                    "not stated by a {} receipt; the entries hold {} dimension values",
+                    receipt.format,
+                    counted.len()
+                ),
+            );
+        } else {
+            report.fail(
+                NAME,
+                format!(
+                    "a {} receipt states batch_summary.by_dimension, but this one does not",
+                    receipt.format
+                ),
+            );
+        }
+        return;
+    };
+    let mut claimed = BTreeMap::new();
+    for (name, values) in stated {
+        for (value, b) in values {
+            let mut costs = BTreeMap::new();
+            for (currency, amount) in &b.amounts {
+                let Ok(n) = Nanos::parse_exact(amount) else {
+                    report.fail(
+                        NAME,
+                        format!("by_dimension.{name}.{value}.amounts.{currency} is not exact"),
+                    );
+                    return;
+                };
+                costs.insert(currency.clone(), n);
+            }
+            claimed.insert((name.clone(), value.clone()), (b.calls, costs));
+        }
+    }
+    if &claimed == counted {
+        report.pass(
+            NAME,
+            format!("{} values, calls and cost each", claimed.len()),
+        );
+        return;
+    }
+    let differing = claimed
+        .keys()
+        .chain(counted.keys())
+        .find(|k| claimed.get(*k) != counted.get(*k))
+        .map(|(n, v)| format!("{n}={v}"))
+        .unwrap_or_default();
+    report.fail(
+        NAME,
+        format!("the entries and the receipt's by_dimension differ, first at {differing}"),
+    );
 }
 
 /// Compares how many entries are unpriced with what the receipt states; a receipt issued
@@ -462,6 +559,34 @@ mod tests {
         let r = recompute(vec![entry(1, 0, 10, "0.1"), unpriced]);
         assert_eq!(r.unpriced, 1);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn entries_are_summed_per_dimension_value_and_currency() {
+        let tagged = |line: usize, seq: i64, kb: &str, cost: &str| {
+            let v = json!({"seq": seq, "cost": cost, "currency": "USD", "flags": [],
+                           "dimension:kb_id": kb});
+            Entry {
+                line,
+                bytes: tollgate_receipts::canonicalize(&v).expect("canonical"),
+                parsed: EntryFields::read(v),
+            }
+        };
+        let r = recompute(vec![
+            tagged(1, 0, "kb_1", "0.1"),
+            tagged(2, 1, "kb_1", "0.2"),
+            tagged(3, 2, "kb_2", "0.5"),
+            entry(4, 3, 1, "1"),
+        ]);
+        let kb1 = &r.dimensions[&("kb_id".to_string(), "kb_1".to_string())];
+        assert_eq!(kb1.0, 2);
+        assert_eq!(kb1.1["USD"].to_string(), "0.300000000");
+        assert_eq!(
+            r.dimensions.len(),
+            2,
+            "the untagged entry is under no value"
+        );
+        assert_eq!(r.costs["USD"].to_string(), "1.800000000");
     }
 
     #[test]

@@ -396,3 +396,117 @@ fn a_receipt_issued_before_receipts_stated_unpriced_calls_verifies_offline_with_
         assert!(out.stdout.contains(check), "{check}: {}", out.stdout);
     }
 }
+
+#[test]
+fn a_receipt_breaks_its_calls_down_by_dimension_and_the_breakdown_is_recounted_offline() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    sb.log_usage(&server, 1);
+    for kb in ["kb_1", "kb_1", "kb_2"] {
+        sb.client(
+            &server,
+            &[
+                "usage",
+                "log",
+                "--provider",
+                "openai",
+                "--model",
+                "gpt-4o",
+                "--input-tokens",
+                "1000",
+                "--output-tokens",
+                "10",
+                "--kb-id",
+                kb,
+            ],
+        )
+        .expect(0);
+    }
+    let refused = sb.client(
+        &server,
+        &[
+            "usage",
+            "log",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o",
+            "--input-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+            "--dimension",
+            "region=eu",
+        ],
+    );
+    let refused = refused.expect(1);
+    assert!(
+        refused.stderr.contains("'region' is not a dimension"),
+        "{}",
+        refused.stderr
+    );
+    let receipt = sb.generate(&server, "receipt.json");
+    assert_eq!(receipt["format"], "tollgate.receipt/v4");
+    assert_eq!(
+        receipt["batch_summary"]["by_dimension"]["kb_id"]["kb_1"]["calls"], 2,
+        "{receipt}"
+    );
+    let id = receipt["receipt_id"].as_str().expect("id");
+    let shown = sb.client(&server, &["receipts", "get", id]).expect(0);
+    let kb1 = shown
+        .stdout
+        .lines()
+        .find(|l| l.contains("kb_1"))
+        .unwrap_or_default();
+    assert!(
+        kb1.contains("kb_id") && kb1.contains(" 2 "),
+        "{}",
+        shown.stdout
+    );
+    let file = sb.path("receipt.json");
+    let logs = sb.path("logs.jsonl");
+    sb.client(
+        &server,
+        &["receipts", "logs", id, "--jsonl", "-o", arg(&logs)],
+    )
+    .expect(0);
+    let verify = |logs: &std::path::Path| {
+        sb.run(&[
+            "receipts",
+            "verify",
+            arg(&file),
+            "--server",
+            &server.url,
+            "--logs",
+            arg(logs),
+        ])
+    };
+    let out = verify(&logs).expect(0);
+    assert!(
+        out.stdout
+            .contains("✓ dimensions: 2 values, calls and cost each"),
+        "{}",
+        out.stdout
+    );
+
+    // Entries that moved a call to another knowledge base no longer match the breakdown.
+    let moved = sb.path("moved.jsonl");
+    rewrite(&logs, &moved, |lines| {
+        lines
+            .into_iter()
+            .map(|mut l| {
+                let entry = l["entry"].as_str().expect("entry");
+                l["entry"] = Value::String(entry.replace("\"kb_2\"", "\"kb_1\""));
+                l
+            })
+            .collect()
+    });
+    let out = verify(&moved).expect(1);
+    assert!(
+        out.stdout.contains(
+            "✗ dimensions: the entries and the receipt's by_dimension differ, first at kb_id=kb_1"
+        ),
+        "{}",
+        out.stdout
+    );
+}
