@@ -154,6 +154,15 @@ pub mod need {
 /// and no body is read for it.
 pub struct Can<N>(pub Auth, PhantomData<N>);
 
+impl<N: Need> Can<N> {
+    /// `auth`, if it passes `N`: for callers that authenticated another way (the console's
+    /// sessions) and then call a route's handler, so the route's own check decides.
+    pub fn checked(auth: Auth) -> Result<Can<N>, ApiError> {
+        N::check(&auth)?;
+        Ok(Can(auth, PhantomData))
+    }
+}
+
 impl<N> Deref for Can<N> {
     type Target = Auth;
 

@@ -37,6 +37,8 @@ pub struct EndUser {
     pub user_id: String,
     /// The tenant the configured claim names, resolved to its id.
     pub tenant_id: String,
+    /// When the token expires (`exp`), in microseconds since the epoch.
+    pub expires_us: i64,
 }
 
 /// Checks end-user tokens.
@@ -136,7 +138,17 @@ impl JwtAuth {
                 tenant.id
             }
         };
-        Ok(EndUser { user_id, tenant_id })
+        // `exp` is a required claim the validation already checked to be a number in the
+        // future; a fractional one is cut to its second.
+        let expires_us = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map_or(0, |exp| (exp as i64).saturating_mul(1_000_000));
+        Ok(EndUser {
+            user_id,
+            tenant_id,
+            expires_us,
+        })
     }
 
     fn rejection(&self, kind: &ErrorKind) -> ApiError {

@@ -10,6 +10,7 @@ mod batcher;
 pub mod billing;
 pub mod client_ip;
 mod conn_metrics;
+mod console;
 mod error;
 mod extract;
 mod ingest;

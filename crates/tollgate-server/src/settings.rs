@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod console;
 mod http;
 mod mcp;
 mod notifications;
 mod payments;
 mod stream;
 
+pub use console::ConsoleSettings;
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
 pub use notifications::{
@@ -46,6 +48,8 @@ pub struct Settings {
     /// which every deployment has: usage and tool events may name a value for each, and
     /// costs group and filter by them. Lowercase identifiers, at most 16.
     pub dimensions: Vec<String>,
+    /// The web console under `/ui/`.
+    pub console: ConsoleSettings,
     /// How long an authenticated key is remembered, in milliseconds; also the longest a
     /// revoked key may still be accepted by another instance. 0 disables the cache.
     pub auth_cache_ttl_ms: u64,
@@ -477,6 +481,7 @@ impl Default for Settings {
             bootstrap_api_key: None,
             max_body_bytes: 1024 * 1024,
             dimensions: Vec::new(),
+            console: ConsoleSettings::default(),
             message_logging_level: LoggingLevel::Full,
             auth_cache_ttl_ms: 2000,
             log_format: LogFormat::Text,

@@ -509,6 +509,23 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         limit: i64,
     ) -> Result<Vec<AccountAuditEntry>, StoreError>;
+    /// Opens a console session, deleting the sessions that ended before `now_us`.
+    async fn open_console_session(
+        &self,
+        session: &ConsoleSession,
+        now_us: i64,
+    ) -> Result<(), StoreError>;
+    /// The console session whose id hashes to `id_hash`, unless it ended before `now_us`.
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now_us: i64,
+    ) -> Result<Option<ConsoleSession>, StoreError>;
+    /// Ends a console session (nothing when there is none).
+    async fn close_console_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Points a console session at another tenant (an operator's choice).
+    async fn switch_console_tenant(&self, id_hash: &str, tenant_id: &str)
+        -> Result<(), StoreError>;
     /// The tenant's plan's rate limits.
     async fn plan_rates(&self, tenant_id: &str) -> Result<PlanRates, StoreError>;
     /// The tenant's keys' and users' own rate limits.

@@ -74,6 +74,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261209000002, "account_overrides"),
     migration!(20261209000003, "email_alerts"),
     migration!(20261209000004, "dimensions"),
+    migration!(20261210000001, "console_sessions"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

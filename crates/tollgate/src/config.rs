@@ -49,6 +49,7 @@ const KNOWN: &[&str] = &[
     "alerts",
     "payments",
     "dimensions",
+    "console",
 ];
 
 /// Variables read by the client commands and the tests, not by the server settings.

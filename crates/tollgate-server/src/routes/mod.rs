@@ -17,7 +17,7 @@
 mod alerts;
 mod analytics;
 mod authorize;
-mod billing;
+pub(crate) mod billing;
 mod conversations;
 mod costs;
 mod docs;
@@ -34,7 +34,7 @@ mod receipts;
 mod registry;
 mod reprice;
 mod slash;
-mod stats;
+pub(crate) mod stats;
 mod totals;
 mod transparency;
 mod usage;
@@ -267,6 +267,11 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings().max_body_bytes;
     let (routes, document) = api();
     let served = Arc::new(slash::Served::new(document.paths.paths.keys()));
+    let routes = if state.settings().console.enabled {
+        routes.merge(crate::console::router())
+    } else {
+        routes
+    };
     routes
         .fallback(move |req: Request| not_found(served, req))
         .method_not_allowed_fallback(method_not_allowed)

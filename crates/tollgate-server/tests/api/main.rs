@@ -8,6 +8,7 @@ mod authorize;
 mod balance_stream;
 mod billing;
 mod connections;
+mod console;
 mod conversation_routes;
 mod conversations;
 mod costs;

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod billing;
+mod console;
 mod conversations;
 mod executions;
 mod mcp;
@@ -13,6 +14,7 @@ mod usage;
 
 pub use analytics::*;
 pub use billing::*;
+pub use console::*;
 pub use conversations::*;
 pub use executions::*;
 pub use mcp::*;

@@ -56,6 +56,7 @@ mod analytics;
 mod authorize;
 mod billing;
 mod charges;
+mod console;
 mod conversation_writes;
 mod conversations;
 mod decode;
@@ -841,6 +842,38 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<AccountAuditEntry>, StoreError> {
         overrides::audit(&self.db, tenant_id, user_id, limit).await
+    }
+
+    #[tracing::instrument(name = "store.open_console_session", skip_all, fields(tenant = %session.tenant_id))]
+    async fn open_console_session(
+        &self,
+        session: &ConsoleSession,
+        now_us: i64,
+    ) -> Result<(), StoreError> {
+        console::open(&self.db, session, now_us).await
+    }
+
+    #[tracing::instrument(name = "store.console_session", skip_all)]
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now_us: i64,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        console::get(&self.db, id_hash, now_us).await
+    }
+
+    #[tracing::instrument(name = "store.close_console_session", skip_all)]
+    async fn close_console_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        console::close(&self.db, id_hash).await
+    }
+
+    #[tracing::instrument(name = "store.switch_console_tenant", skip_all, fields(tenant = %tenant_id))]
+    async fn switch_console_tenant(
+        &self,
+        id_hash: &str,
+        tenant_id: &str,
+    ) -> Result<(), StoreError> {
+        console::switch_tenant(&self.db, id_hash, tenant_id).await
     }
 
     #[tracing::instrument(name = "store.plan_rates", skip_all, fields(tenant = %tenant_id))]

@@ -11,8 +11,8 @@
 //! the usage and cost reports, [`statements`] an account's monthly statement, and [`stream`]
 //! an account's balance as server-sent events.
 
-pub(super) mod accounts;
-pub(super) mod credits;
+pub(crate) mod accounts;
+pub(crate) mod credits;
 pub(super) mod overrides;
 pub(super) mod prepaid;
 pub(super) mod reports;

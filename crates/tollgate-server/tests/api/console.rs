@@ -1,0 +1,313 @@
+//! The console's sessions over HTTP: signing in with a key or an end user's token, the
+//! cookie's attributes, CSRF tokens on every form, and sessions ending at sign-out, with the
+//! key, or with time. The pages themselves are driven in a browser (the `console` tests).
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use tollgate_store::Scope;
+
+use crate::support::TestApp;
+
+/// A browser without a browser: keeps cookies, follows no redirect.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// What a request answered.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    /// The `Content-Security-Policy` header.
+    csp: Option<String>,
+    body: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let resp = req
+            .header(COOKIE, cookie.join("; "))
+            .send()
+            .await
+            .expect("send");
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_string())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().expect("a pair");
+            let (k, v) = pair.split_once('=').expect("name=value");
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        Page {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get(LOCATION)
+                .map(|v| v.to_str().expect("ascii").to_string()),
+            set_cookies,
+            csp: resp
+                .headers()
+                .get("content-security-policy")
+                .map(|v| v.to_str().expect("ascii").to_string()),
+            body: resp.text().await.expect("body"),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.app.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .form(form);
+        self.send(req).await
+    }
+
+    /// Signs in with `credential` through the form, as a person would.
+    async fn sign_in(&mut self, credential: &str) -> Page {
+        let form = self.get("/ui/sign-in?next=%2Fui%2F").await;
+        let csrf = hidden(&form.body, "csrf");
+        self.post(
+            "/ui/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("next", "/ui/"),
+                ("credential", credential),
+            ],
+        )
+        .await
+    }
+}
+
+/// The value of the hidden input `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').expect("a closing quote") + start;
+    html[start..end].to_string()
+}
+
+#[tokio::test]
+async fn a_key_signs_in_to_a_strict_http_only_session_and_signing_out_ends_it_everywhere() {
+    for app in TestApp::all().await {
+        let mut b = Browser::new(&app);
+        let first = b.get("/ui/").await;
+        assert_eq!(first.status, 303, "{}", app.engine());
+        assert_eq!(first.location.as_deref(), Some("/ui/sign-in?next=%2Fui%2F"));
+
+        let signed = b.sign_in(&app.key).await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        assert_eq!(signed.location.as_deref(), Some("/ui/"));
+        let cookie = signed
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("tollgate_session="))
+            .expect("a session cookie");
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=28800"] {
+            assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+        }
+        assert!(
+            !cookie.contains(&app.key) && !signed.location.unwrap_or_default().contains(&app.key),
+            "the key is never in a cookie or a URL"
+        );
+
+        let overview = b.get("/ui/").await;
+        assert_eq!(overview.status, 200, "{}", overview.body);
+        assert!(overview.body.contains("<h1>Overview</h1>"));
+        assert!(overview.body.contains("Sign out"));
+        let csp = overview.csp.unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+
+        // The same session is known to another instance sharing the database.
+        let session = b.cookies.get("tollgate_session").cloned().expect("cookie");
+        let csrf = hidden(&overview.body, "csrf");
+        let out = b.post("/ui/sign-out", &[("csrf", &csrf)]).await;
+        assert_eq!(out.status, 303);
+        assert_eq!(out.location.as_deref(), Some("/ui/sign-in"));
+        let mut replay = Browser::new(&app);
+        replay.cookies.insert("tollgate_session".into(), session);
+        let after = replay.get("/ui/").await;
+        assert_eq!(
+            after.status, 303,
+            "a copied cookie of an ended session opens nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_key_or_a_sign_in_form_from_elsewhere_signs_no_one_in() {
+    for app in TestApp::all().await {
+        let mut b = Browser::new(&app);
+        let wrong = b.sign_in("tg_not_a_key_of_anyone").await;
+        assert_eq!(wrong.status, 401);
+        assert!(
+            wrong
+                .body
+                .contains("That key is not valid, or it was revoked."),
+            "{}",
+            wrong.body
+        );
+        assert!(
+            !wrong.body.contains("tg_not_a_key_of_anyone"),
+            "the key is not echoed"
+        );
+        assert!(!b.cookies.contains_key("tollgate_session"));
+
+        // A form posted from another site carries no token bound to this browser's cookie.
+        let mut forged = Browser::new(&app);
+        let r = forged
+            .post(
+                "/ui/sign-in",
+                &[
+                    ("csrf", "guessed"),
+                    ("next", "/ui/"),
+                    ("credential", &app.key),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        assert!(
+            r.body.contains("expired or came from elsewhere"),
+            "{}",
+            r.body
+        );
+        assert!(!forged.cookies.contains_key("tollgate_session"));
+
+        // Only console pages are destinations after signing in.
+        let mut b = Browser::new(&app);
+        let form = b.get("/ui/sign-in").await;
+        let csrf = hidden(&form.body, "csrf");
+        let r = b
+            .post(
+                "/ui/sign-in",
+                &[
+                    ("csrf", &csrf),
+                    ("next", "https://elsewhere.example/"),
+                    ("credential", &app.key),
+                ],
+            )
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/ui/"));
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_session_token_changes_nothing() {
+    for app in TestApp::all().await {
+        let mut b = Browser::new(&app);
+        b.sign_in(&app.key).await;
+        let r = b.post("/ui/sign-out", &[("csrf", "not-the-token")]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(
+            r.body.contains("did not come from this console"),
+            "{}",
+            r.body
+        );
+        assert_eq!(b.get("/ui/").await.status, 200, "still signed in");
+    }
+}
+
+#[tokio::test]
+async fn revoking_the_key_ends_its_console_session() {
+    for app in TestApp::all_with(|s| s.auth_cache_ttl_ms = 0).await {
+        let (_, key) = app.tenant_key("console-revoke", &[Scope::Read]).await;
+        let mut b = Browser::new(&app);
+        assert_eq!(b.sign_in(&key).await.status, 303);
+        assert_eq!(b.get("/ui/").await.status, 200);
+        let hash = tollgate_server::keys::hash(&key);
+        let info = app
+            .db
+            .store
+            .authenticate(&hash)
+            .await
+            .expect("read")
+            .expect("the key");
+        app.db
+            .store
+            .revoke_key(&info.id, Some(&info.tenant_id))
+            .await
+            .expect("revoke");
+        let r = b.get("/ui/").await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(r.location.unwrap_or_default().starts_with("/ui/sign-in"));
+    }
+}
+
+#[tokio::test]
+async fn an_end_user_signs_in_with_their_token_and_sees_only_their_own_account() {
+    for app in TestApp::all_with(crate::jwt::with_hs256).await {
+        crate::support::top_up(&app, "alice", "7.5").await;
+        crate::support::top_up(&app, "bob", "3").await;
+        let mut b = Browser::new(&app);
+        let token = crate::jwt::token_for(&app, "alice");
+        let signed = b.sign_in(&token).await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let cookie = signed
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("tollgate_session="))
+            .expect("a session cookie");
+        let max_age: u64 = cookie
+            .split("Max-Age=")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .and_then(|n| n.parse().ok())
+            .expect("Max-Age");
+        assert!(max_age <= 3600, "the session ends with the token: {cookie}");
+
+        let page = b.get("/ui/").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("<h1>My account</h1>"), "{}", page.body);
+        assert!(page.body.contains("alice"));
+        assert!(page.body.contains("7.50 USD"), "{}", page.body);
+        assert!(!page.body.contains("bob"), "nobody else's account");
+        assert!(
+            !page.body.contains("/ui/logs"),
+            "no tenant pages are offered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_may_turn_the_console_off() {
+    for app in TestApp::all_with(|s| s.console.enabled = false).await {
+        let r = Browser::new(&app).get("/ui/sign-in").await;
+        assert_eq!(r.status, 404);
+    }
+}
