@@ -61,7 +61,7 @@ impl Period {
             "today" => span("today", today, today, "today"),
             "month" => span("month", month_start, today, "this month"),
             "custom" => match custom(q) {
-                Ok((first, last)) => span("custom", first, last, "from–to"),
+                Ok((first, last)) => span("custom", first, last, "the chosen days"),
                 Err(problem) => Period {
                     problem: Some(problem),
                     ..span("7d", today - 6, today, "the last 7 days")

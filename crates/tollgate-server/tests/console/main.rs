@@ -6,3 +6,5 @@
 
 mod browser;
 mod harness;
+mod overview;
+mod support;
