@@ -92,6 +92,12 @@ impl AuthCache {
             .map(|(k, _)| k.clone())
     }
 
+    /// Forgets the key `key_id` (revoked here: this instance stops accepting it at once).
+    pub(crate) fn forget(&self, key_id: &str) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (k, _)| k.id != key_id);
+    }
+
     pub(crate) fn put(&self, hash: String, key: Arc<ApiKeyInfo>) {
         if self.ttl.is_zero() {
             return;

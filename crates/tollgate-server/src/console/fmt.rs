@@ -45,6 +45,11 @@ pub fn instant(rfc3339: &str) -> String {
     format!("{} UTC", t.replacen('T', " ", 1))
 }
 
+/// Microseconds since the epoch as [`instant`] writes them.
+pub fn micros(us: i64) -> String {
+    instant(&tollgate_core::time::format_us(us))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

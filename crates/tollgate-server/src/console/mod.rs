@@ -10,17 +10,57 @@ mod account;
 mod assets;
 mod chart;
 mod fmt;
+mod keys;
 mod overview;
 mod page;
 mod period;
+mod plans;
+mod prices;
 mod session;
 mod sign_in;
+mod tenants;
+mod webhooks;
 
-use axum::response::Redirect;
+use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 
+use crate::error::ApiError;
 use crate::state::AppState;
+use page::ConsoleError;
+
+/// The confirmations a page shows after a change, by the code its redirect carries: fixed
+/// sentences, so nothing from a URL is ever shown as text.
+pub struct Notice;
+
+impl Notice {
+    const ALL: &'static [(&'static str, &'static str)] = &[
+        ("webhook-removed", "Endpoint removed."),
+        ("key-revoked", "Key revoked: it is refused from now on."),
+        ("plan-saved", "Plan saved."),
+        ("tenant-moved", "The tenant moved to the plan."),
+        ("tenant-added", "Tenant added."),
+    ];
+
+    /// The sentence for `code`, if it is one.
+    pub fn read(code: Option<&str>) -> Option<&'static str> {
+        let code = code?;
+        Notice::ALL
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, s)| *s)
+    }
+}
+
+/// The JSON body of a handler's response, as `T`.
+pub async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ConsoleError> {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::internal(format!("a handler's answer did not read: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::internal(format!("a handler's answer did not parse: {e}")).into())
+}
 
 /// The console's routes.
 pub fn router() -> Router<AppState> {
@@ -30,4 +70,22 @@ pub fn router() -> Router<AppState> {
         .route("/ui/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/ui/sign-out", post(sign_in::sign_out))
         .route("/ui/assets/{name}", get(assets::serve))
+        .route(
+            "/ui/operate",
+            get(|| async { Redirect::to("/ui/operate/webhooks") }),
+        )
+        .route(
+            "/ui/operate/webhooks",
+            get(webhooks::page).post(webhooks::create),
+        )
+        .route("/ui/operate/webhooks/{id}", get(webhooks::deliveries))
+        .route("/ui/operate/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/ui/operate/keys", get(keys::page).post(keys::create))
+        .route("/ui/operate/keys/{id}/revoke", post(keys::revoke))
+        .route("/ui/operate/plans", get(plans::page))
+        .route("/ui/operate/plans/quota", post(plans::set_quota))
+        .route("/ui/operate/plans/move", post(plans::move_tenant))
+        .route("/ui/operate/prices", get(prices::page))
+        .route("/ui/tenants", get(tenants::page).post(tenants::create))
+        .route("/ui/tenants/{id}/act", post(tenants::act))
 }

@@ -22,7 +22,7 @@ use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
 /// Query of `GET /api/v1/pricing`.
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PricingQuery {
     /// The instant to show prices for (default now).

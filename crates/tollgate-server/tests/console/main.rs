@@ -6,5 +6,6 @@
 
 mod browser;
 mod harness;
+mod operate;
 mod overview;
 mod support;
