@@ -22,6 +22,8 @@ pub enum Bench {
     Receipts(super::bench_receipts::Receipts),
     /// Stream a large usage export; report rows/s and the peak memory growth.
     Export(super::bench_export::Export),
+    /// Open the console's overview for a tenant with a million events and for a small one.
+    Console(super::bench_console::Console),
     /// Ask for authorizations with holds as fast as the server decides them.
     Authorize(super::bench_authorize::Authorize),
     /// Authorize with holds, settle, release, log and top up at once over shared users, on
@@ -94,6 +96,7 @@ impl Bench {
             Bench::Ingest(i) => i.run().await,
             Bench::Receipts(r) => r.run().await,
             Bench::Export(e) => e.run().await,
+            Bench::Console(c) => c.run().await,
             Bench::Authorize(a) => a.run().await,
             Bench::Mixed(m) => m.run().await,
         }

@@ -6,6 +6,7 @@ mod audit;
 mod authorize;
 mod bench;
 mod bench_authorize;
+mod bench_console;
 mod bench_export;
 mod bench_http;
 mod bench_mixed;
