@@ -1,14 +1,17 @@
 //! `GET /api/v1/logs`: the events of a range, newest first, with filters (llmring 1.4.0's
 //! `server logs`). The body is a bare array, as that client iterates it; the page and the
 //! range searched are in headers, with a `Link` to the next page when this one is full.
+//!
+//! `GET /api/v1/logs/{log_id}`: one call with its canonical entry and leaf hash, as a line of
+//! the JSON-lines export shows it.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::Json;
-use tollgate_api::usage::{logs_headers, LogEntry, LogSource, LogsQuery};
+use tollgate_api::usage::{logs_headers, LogEntry, LogSource, LogsQuery, UsageExportLine};
 use tollgate_core::time::format_us;
 use tollgate_core::EventSource;
-use tollgate_store::{LogFilter, StoredEvent};
+use tollgate_store::{ExportPage, LogFilter, StoredEvent};
 use uuid::Uuid;
 
 use super::conversations::bounded;
@@ -16,7 +19,8 @@ use super::stats::date_range;
 use super::usage::flags;
 use crate::auth::{need, Can};
 use crate::error::ApiError;
-use crate::extract::{without_empty_values, Params};
+use crate::extract::{without_empty_values, Params, PathParam};
+use crate::receipts::b64;
 use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
@@ -150,6 +154,66 @@ pub async fn logs(
         );
     }
     Ok((headers, Json(found.iter().map(log_entry).collect())))
+}
+
+/// Get one logged call
+///
+/// The call as `GET /api/v1/logs` lists it, plus its leaf `index` in the tenant log, its
+/// canonical `entry` exactly as stored and that entry's `leaf_hash`: one line of the
+/// JSON-lines export. Another tenant's call is not found, as a missing one is.
+#[utoipa::path(
+    get,
+    path = "/api/v1/logs/{log_id}",
+    tag = "usage",
+    operation_id = "get_log",
+    params(("log_id" = String, Path, description = "The call's log id (a UUID)")),
+    responses(
+        (status = 200, description = "The call with its canonical entry and leaf hash", body = UsageExportLine),
+        (status = 404, description = "No call of the tenant has that id (`NOT_FOUND`), or retention archived it (its entry is in the archive file)"),
+    )
+)]
+pub async fn one(
+    State(state): State<AppState>,
+    auth: Can<need::Read>,
+    PathParam(log_id): PathParam,
+) -> Result<Json<UsageExportLine>, ApiError> {
+    // A malformed id is as unknown as a missing one: there is nothing else to say about it.
+    let log_id = Uuid::parse_str(log_id.trim()).map_err(|_| ApiError::not_found("Log"))?;
+    let store = state.store();
+    let found = store
+        .find_log_entry(&auth.tenant_id, log_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Log"))?;
+    if found.entry.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "that log was archived by retention: its entry is in the archive file",
+        ));
+    }
+    // The export's keyset read at exactly that position returns the event with the bytes
+    // its leaf hash covers, so the answer is what an export would write for it.
+    let page = ExportPage {
+        start_us: i64::MIN,
+        end_us: i64::MAX,
+        after_seq: found.seq - 1,
+        last_seq: found.seq,
+        limit: 1,
+        dimension: None,
+    };
+    let x = store
+        .export_page(&auth.tenant_id, &page)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("Log"))?;
+    let entry = String::from_utf8(x.entry)
+        .map_err(|_| ApiError::internal(format!("the entry at {} is not UTF-8", found.seq)))?;
+    Ok(Json(UsageExportLine {
+        log: log_entry(&x.event),
+        index: x.event.seq,
+        entry,
+        leaf_hash: b64(&x.leaf_hash),
+    }))
 }
 
 fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {

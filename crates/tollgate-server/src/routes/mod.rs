@@ -21,10 +21,10 @@ pub(crate) mod billing;
 mod conversations;
 mod costs;
 mod docs;
-mod export;
+pub(crate) mod export;
 mod export_receipt;
 mod keys;
-mod logs;
+pub(crate) mod logs;
 mod mcp;
 mod payments;
 pub(crate) mod plans;
@@ -107,6 +107,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
     .routes(routes!(usage::log))
     .routes(routes!(usage::log_batch))
     .routes(routes!(logs::logs))
+    .routes(routes!(logs::one))
     .routes(routes!(stats::stats))
     .routes(routes!(pricing::pricing))
     .routes(routes!(pricing::coverage))

@@ -24,6 +24,7 @@ mod jwt;
 mod llmring;
 mod llmring_cli;
 mod llmring_fields;
+mod log_by_id;
 mod mcp;
 mod mcp_flows;
 mod mcp_refresh;
