@@ -17,8 +17,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tollgate_api::usage::{UsageExportLine, UsageExportQuery};
-use tollgate_core::time::{format_us, parse_instant, DateEdge};
+use tollgate_api::usage::{EventFlag, LogEntry, LogSource, UsageExportLine, UsageExportQuery};
+use tollgate_core::time::{parse_instant, DateEdge};
 use tollgate_core::EventSource;
 use tollgate_store::{DimensionMatch, ExportPage, ExportedEvent, StoreError};
 
@@ -36,7 +36,7 @@ pub const COUNT_HEADER: &str = "x-export-count";
 const PAGE: i64 = 1000;
 
 /// The CSV columns of a usage export, in order.
-const COLUMNS: [&str; 40] = [
+pub(crate) const COLUMNS: [&str; 40] = [
     "seq",
     "id",
     "timestamp",
@@ -235,7 +235,10 @@ async fn next_chunk(mut c: Cursor) -> Result<Option<(Bytes, Cursor)>, StoreError
         }
     }
     match c.format {
-        Format::Csv => csv_rows(&mut out, events.iter().map(csv_record))?,
+        Format::Csv => csv_rows(
+            &mut out,
+            events.iter().map(|x| csv_record(&log_entry(&x.event))),
+        )?,
         Format::Jsonl => {
             for e in &events {
                 json_line(&mut out, e)?;
@@ -245,7 +248,11 @@ async fn next_chunk(mut c: Cursor) -> Result<Option<(Bytes, Cursor)>, StoreError
     Ok(Some((Bytes::from(out), c)))
 }
 
-fn csv_rows(out: &mut Vec<u8>, rows: impl Iterator<Item = Vec<String>>) -> Result<(), StoreError> {
+/// Appends `rows` to `out` as CSV.
+pub(crate) fn csv_rows(
+    out: &mut Vec<u8>,
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), StoreError> {
     let mut w = csv::Writer::from_writer(out);
     for row in rows {
         w.write_record(&row)
@@ -265,15 +272,24 @@ pub(super) fn spreadsheet_text(text: &str) -> String {
     }
 }
 
-fn csv_record(x: &ExportedEvent) -> Vec<String> {
-    let (s, e) = (&x.event, &x.event.event);
+/// One CSV row of a call, in [`COLUMNS`] order, from the call as `GET /api/v1/logs` lists
+/// it: the usage export and the console's export of a filter write the same rows.
+pub(crate) fn csv_record(e: &LogEntry) -> Vec<String> {
     let text = |v: &Option<String>| spreadsheet_text(v.as_deref().unwrap_or_default());
-    let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+    let flag = |f: EventFlag| {
+        if e.flags.contains(&f) {
+            "true"
+        } else {
+            "false"
+        }
+        .to_string()
+    };
+    let optional = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     vec![
-        s.seq.to_string(),
-        e.log_id.to_string(),
-        format_us(e.timestamp_us),
-        format_us(s.recorded_us),
+        e.seq.to_string(),
+        e.id.clone(),
+        e.logged_at.clone(),
+        e.recorded_at.clone(),
         spreadsheet_text(&e.provider),
         spreadsheet_text(&e.model),
         text(&e.alias),
@@ -281,40 +297,40 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
         text(&e.origin),
         text(&e.id_at_origin),
         text(&e.user_id),
-        e.conversation_id.map(|c| c.to_string()).unwrap_or_default(),
+        e.conversation_id.clone().unwrap_or_default(),
         text(&e.request_id),
-        e.tokens.input.to_string(),
-        e.tokens.output.to_string(),
-        e.tokens.cached_input.to_string(),
-        e.tokens.cache_write.to_string(),
-        e.tokens.reasoning.to_string(),
-        e.cost.to_string(),
-        e.currency.to_string(),
+        e.input_tokens.to_string(),
+        e.output_tokens.to_string(),
+        e.cached_input_tokens.to_string(),
+        e.cache_write_tokens.to_string(),
+        e.reasoning_tokens.to_string(),
+        e.cost_exact.clone(),
+        e.currency.clone(),
         text(&e.price_version),
-        flag(e.flags.cached_response),
-        flag(e.flags.unpriced),
-        flag(e.flags.estimated),
-        flag(e.flags.client_cost),
-        e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
-        e.source.as_str().to_string(),
+        flag(EventFlag::CachedResponse),
+        flag(EventFlag::Unpriced),
+        flag(EventFlag::Estimated),
+        flag(EventFlag::ClientCost),
+        optional(e.latency_ms),
+        source_name(e.source).to_string(),
         match e.source {
-            EventSource::Tool => spreadsheet_text(&e.model),
+            LogSource::Tool => spreadsheet_text(&e.model),
             _ => String::new(),
         },
-        e.units.map(|u| u.to_string()).unwrap_or_default(),
-        e.tokens.cache_write_1h.to_string(),
-        e.tokens.audio_input.to_string(),
-        e.tokens.image_input.to_string(),
-        e.tokens.video_input.to_string(),
-        e.tokens.audio_output.to_string(),
-        e.tokens.image_output.to_string(),
-        e.service_tier.as_str().to_string(),
+        optional(e.units),
+        e.cache_write_1h_tokens.to_string(),
+        e.audio_input_tokens.to_string(),
+        e.image_input_tokens.to_string(),
+        e.video_input_tokens.to_string(),
+        e.audio_output_tokens.to_string(),
+        e.image_output_tokens.to_string(),
+        e.service_tier.clone(),
         if e.quantities.is_empty() {
             String::new()
         } else {
             serde_json::to_string(&e.quantities).unwrap_or_default()
         },
-        e.adjusts.map(|a| a.to_string()).unwrap_or_default(),
+        e.adjusts.clone().unwrap_or_default(),
         e.estimate_method.clone().unwrap_or_default(),
         if e.dimensions.is_empty() {
             String::new()
@@ -322,6 +338,17 @@ fn csv_record(x: &ExportedEvent) -> Vec<String> {
             serde_json::to_string(&e.dimensions).unwrap_or_default()
         },
     ]
+}
+
+/// The stored name of where a call came from, as the CSV's `source` column writes it.
+fn source_name(source: LogSource) -> &'static str {
+    match source {
+        LogSource::Usage => EventSource::Usage,
+        LogSource::Conversation => EventSource::Conversation,
+        LogSource::Tool => EventSource::Tool,
+        LogSource::Adjustment => EventSource::Adjustment,
+    }
+    .as_str()
 }
 
 /// One JSON line: the event as `/api/v1/logs` lists it, plus its leaf `index` in the tenant
