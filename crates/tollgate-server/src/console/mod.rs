@@ -11,6 +11,9 @@ mod assets;
 mod chart;
 mod fmt;
 mod keys;
+mod log_detail;
+mod logs;
+mod logs_csv;
 mod overview;
 mod page;
 mod period;
@@ -67,6 +70,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(overview::page))
+        .route("/ui/logs", get(logs::page))
+        .route("/ui/logs/export.csv", get(logs_csv::export))
+        .route("/ui/logs/{log_id}", get(log_detail::page))
         .route("/ui/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/ui/sign-out", post(sign_in::sign_out))
         .route("/ui/assets/{name}", get(assets::serve))

@@ -9,6 +9,7 @@ mod balance_stream;
 mod billing;
 mod connections;
 mod console;
+mod console_logs;
 mod conversation_routes;
 mod conversations;
 mod costs;

@@ -6,6 +6,7 @@
 
 mod browser;
 mod harness;
+mod logs;
 mod operate;
 mod overview;
 mod support;
