@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::browser::{Browser, Page};
-use crate::support::{sign_in, TestApp};
+use crate::support::{sign_in, top_up, TestApp};
 
 /// Today as `YYYY-MM-DD` (UTC).
 fn today() -> String {
     tollgate_core::time::day_string(tollgate_core::time::now_us().div_euclid(86_400_000_000))
 }
 
-/// Calls of today: two models for two users with different `kb_id`s, one unpriced call and
-/// sixty of a bulk model, more than a page.
+/// Calls of today: two models for two users with different `kb_id`s, one unpriced call, an
+/// MCP tool execution and sixty calls of a bulk alias, more than a page.
 async fn seed(app: &TestApp) {
     for (model, provider, user, kb, input, output) in [
         ("gpt-4o", "openai", "alice", "kb_1", 120_000, 3_000),
@@ -42,6 +42,32 @@ async fn seed(app: &TestApp) {
         .post("/api/v1/log/batch", &json!({ "events": bulk }))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let server = app
+        .post(
+            "/api/v1/mcp/servers",
+            &json!({"name": "courts", "url": "http://127.0.0.1:9/mcp", "transport_type": "http"}),
+        )
+        .await;
+    assert_eq!(server.status, 200, "{}", server.body);
+    let tool = app
+        .post(
+            "/api/v1/mcp/tools",
+            &json!({"server_id": server.body["id"], "name": "lookup_decision",
+                    "description": "Finds a court decision", "input_schema": {"type": "object"},
+                    "price_per_call": "0.02"}),
+        )
+        .await;
+    assert_eq!(tool.status, 200, "{}", tool.body);
+    let tool_id = tool.body["id"].as_str().expect("a tool id");
+    top_up(app, "erin", "5").await;
+    let run = app
+        .post(
+            &format!("/api/v1/mcp/tools/{tool_id}/execute"),
+            &json!({"tool_id": tool_id, "input": {}, "output": {"found": true},
+                    "user_id": "erin", "request_id": "exec-1"}),
+        )
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
 }
 
 /// An exact amount as the console writes it (trailing zeros past the cents dropped).
@@ -158,6 +184,17 @@ async fn logs_filter_page_open_one_call_and_export_exactly_the_filters_calls() {
         );
         no_errors(&page);
         page.screenshot(&format!("logs-desktop-{}", app.engine()))
+            .await;
+
+        // An MCP tool execution names its tool.
+        page.goto(&format!("{}/ui/logs?period=today&provider=mcp", app.base))
+            .await;
+        assert_eq!(
+            page.texts("#logs tbody td.tool").await,
+            ["courts/lookup_decision"]
+        );
+        assert_eq!(page.text("#logs tbody td.cost").await, "0.02 USD");
+        page.goto(&format!("{}/ui/logs?period=today&model=gpt-4o", app.base))
             .await;
 
         // One call in full: the entry exactly as the API answers it.
