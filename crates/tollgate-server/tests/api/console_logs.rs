@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{CONTENT_DISPOSITION, COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
+use serde_json::{json, Value};
 use tollgate_store::Scope;
 
 use crate::support::{usage, TestApp};
@@ -48,6 +49,29 @@ impl<'a> Browser<'a> {
             self.cookies.insert(k.to_string(), v.to_string());
         }
         (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+
+    /// Status, `Content-Disposition` and body of a download.
+    async fn download(&mut self, path: &str) -> (u16, String, String) {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.app.base))
+            .header(COOKIE, cookie.join("; "))
+            .send()
+            .await
+            .expect("send");
+        let disposition = resp
+            .headers()
+            .get(CONTENT_DISPOSITION)
+            .map(|v| v.to_str().expect("ascii").to_string())
+            .unwrap_or_default();
+        let status = resp.status().as_u16();
+        (status, disposition, resp.text().await.expect("body"))
     }
 
     async fn get(&mut self, path: &str) -> (u16, String) {
@@ -128,5 +152,60 @@ async fn console_logs_show_another_tenants_call_as_not_found_like_a_missing_one(
         assert!(!theirs_body.contains("gpt-4o"));
         let (_, list) = other.get("/ui/logs").await;
         assert!(!list.contains(&id), "another tenant's calls are not listed");
+    }
+}
+
+#[tokio::test]
+async fn console_logs_export_holds_every_page_of_the_filter_once_as_the_usage_export_writes_it() {
+    for app in TestApp::all().await {
+        let bulk = |n: i64, alias: &str| -> Vec<Value> {
+            (0..n)
+                .map(|i| {
+                    json!({"provider": "openai", "model": "gpt-4o-mini", "alias": alias,
+                                "input_tokens": 10 + i, "output_tokens": 1})
+                })
+                .collect()
+        };
+        for events in [bulk(1000, "bulk"), bulk(120, "bulk"), bulk(7, "other")] {
+            let r = app
+                .post("/api/v1/log/batch", &json!({ "events": events }))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let mut b = Browser::new(&app);
+        b.sign_in(&app.key).await;
+        let (status, disposition, text) = b
+            .download("/ui/logs/export.csv?period=today&alias=bulk")
+            .await;
+        assert_eq!(status, 200, "{}: {text}", app.engine());
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        let mut csv = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = csv
+            .headers()
+            .expect("a header")
+            .iter()
+            .map(String::from)
+            .collect();
+        let usage = app.get_text("/api/v1/export/usage").await;
+        let usage_header = usage.lines().next().expect("a header row");
+        assert_eq!(header.join(","), usage_header);
+        let id = header.iter().position(|c| c == "id").expect("an id column");
+        let alias = header
+            .iter()
+            .position(|c| c == "alias")
+            .expect("an alias column");
+        let rows: Vec<csv::StringRecord> = csv
+            .records()
+            .map(|r| r.expect("a well-formed record"))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            1120,
+            "{}: every page, past the first",
+            app.engine()
+        );
+        assert!(rows.iter().all(|r| &r[alias] == "bulk"));
+        let ids: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[id]).collect();
+        assert_eq!(ids.len(), 1120, "no call twice");
     }
 }
