@@ -62,7 +62,7 @@ fn fields(line: &UsageExportLine) -> Result<Vec<(String, String)>, ApiError> {
 /// JSON text laid out one member per line, two spaces per level. Only whitespace between
 /// tokens is added; every string, number and literal keeps its exact bytes, so the text read
 /// without that whitespace is the entry as stored.
-pub fn indent(json: &str) -> String {
+fn indent(json: &str) -> String {
     let mut out = String::with_capacity(json.len() * 2);
     let mut depth = 0usize;
     let mut in_string = false;
