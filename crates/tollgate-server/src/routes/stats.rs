@@ -194,15 +194,20 @@ fn summarise(
     let mut groups: BTreeMap<String, Agg> = BTreeMap::new();
     let mut day_models: BTreeMap<i64, BTreeMap<&str, i64>> = BTreeMap::new();
     let (mut cached_responses, mut unpriced) = (0, 0);
-    let add = |map: &mut BTreeMap<String, Agg>, key: &str, r: &UsageRow, c: bool| {
-        map.entry(key.to_string()).or_default().add(r, c)
+    // Most rows add to a group that exists: its key is allocated only the first time.
+    let add = |map: &mut BTreeMap<String, Agg>, key: &str, r: &UsageRow, c: bool| match map
+        .get_mut(key)
+    {
+        Some(a) => a.add(r, c),
+        None => map.entry(key.to_string()).or_default().add(r, c),
     };
     for r in rows {
         let c = r.currency == primary;
         total.add(r, c);
         cached_responses += r.cached_responses;
         unpriced += r.unpriced;
-        add(&mut days, &day_string(r.day), r, c);
+        let day = day_string(r.day);
+        add(&mut days, &day, r, c);
         *day_models
             .entry(r.day)
             .or_default()
@@ -224,7 +229,7 @@ fn summarise(
             add(&mut tools, &r.model, r, c);
         }
         let key = match group_by {
-            StatsGroupBy::Day => day_string(r.day),
+            StatsGroupBy::Day => day,
             StatsGroupBy::Month => month_string(tollgate_core::time::month_of(r.day * DAY_US)),
             StatsGroupBy::Model => r.model.clone(),
             StatsGroupBy::Provider => r.provider.clone(),
