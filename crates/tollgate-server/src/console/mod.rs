@@ -68,6 +68,8 @@ pub async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, Conso
 /// The console's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // Where a person looks for a web page (`/` is llmring's server information).
+        .route("/dashboard", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(overview::page))
         .route("/ui/logs", get(logs::page))

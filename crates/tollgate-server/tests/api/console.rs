@@ -305,6 +305,18 @@ async fn an_end_user_signs_in_with_their_token_and_sees_only_their_own_account()
 }
 
 #[tokio::test]
+async fn dashboard_leads_a_person_to_the_console() {
+    for app in TestApp::all().await {
+        let mut b = Browser::new(&app);
+        for path in ["/dashboard", "/ui"] {
+            let r = b.get(path).await;
+            assert_eq!(r.status, 303, "{path}");
+            assert_eq!(r.location.as_deref(), Some("/ui/"), "{path}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_deployment_may_turn_the_console_off() {
     for app in TestApp::all_with(|s| s.console.enabled = false).await {
         let r = Browser::new(&app).get("/ui/sign-in").await;
