@@ -18,6 +18,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/console.js"),
     ),
+    (
+        "verify.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/verify.js"),
+    ),
 ];
 
 /// `GET /ui/assets/{name}`.

@@ -19,6 +19,8 @@ mod page;
 mod period;
 mod plans;
 mod prices;
+mod receipt_issue;
+mod receipts;
 mod session;
 mod sign_in;
 mod tenants;
@@ -96,4 +98,16 @@ pub fn router() -> Router<AppState> {
         .route("/ui/operate/prices", get(prices::page))
         .route("/ui/tenants", get(tenants::page).post(tenants::create))
         .route("/ui/tenants/{id}/act", post(tenants::act))
+        .route(
+            "/ui/receipts",
+            get(receipts::list).post(receipt_issue::sign),
+        )
+        .route("/ui/receipts/new", get(receipt_issue::new))
+        .route("/ui/receipts/preview", post(receipt_issue::preview))
+        .route("/ui/receipts/{id}", get(receipts::one))
+        .route("/ui/receipts/{id}/proof", get(receipts::proof))
+        .route(
+            "/ui/receipts/{id}/server-check",
+            get(receipts::server_check),
+        )
 }

@@ -44,7 +44,7 @@ const COLUMNS: [&str; 11] = [
 #[serde(deny_unknown_fields)]
 pub struct ReceiptExportQuery {
     /// `csv`, the only format (default).
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// One model's line in one currency.

@@ -9,4 +9,5 @@ mod harness;
 mod logs;
 mod operate;
 mod overview;
+mod receipts;
 mod support;

@@ -8,4 +8,11 @@ document.addEventListener("DOMContentLoaded", () => {
       if (custom) custom.checked = true;
     });
   }
+  // A button that must act once (signing a receipt) turns itself off when its form is sent.
+  for (const button of document.querySelectorAll("button[data-once]")) {
+    button.form?.addEventListener("submit", () => {
+      button.disabled = true;
+      button.textContent = button.dataset.once;
+    });
+  }
 });

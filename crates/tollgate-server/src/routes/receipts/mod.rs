@@ -2,7 +2,7 @@
 //! and proving a log is in one; [`issue`] signs and previews them. The key routes are in
 //! [`super::keys`], the tenant-log transparency routes in [`super::transparency`].
 
-pub(super) mod issue;
+pub(crate) mod issue;
 
 use axum::extract::State;
 use axum::Json;
