@@ -60,6 +60,7 @@ struct ListPage {
     chrome: Chrome,
     rows: Vec<ListRow>,
     total: String,
+    one: bool,
     shown: String,
     tag: String,
     previous: Option<String>,
@@ -143,6 +144,7 @@ pub async fn list(
             format!("{} to {}", count(offset + 1), count(end))
         },
         total: count(found.total),
+        one: found.total == 1,
         previous: (offset > 0).then(|| list_href((offset - PAGE).max(0), &tag)),
         next: (end < found.total).then(|| list_href(end, &tag)),
         may_generate: viewer.may::<need::Read>().is_ok(),
@@ -240,6 +242,8 @@ struct ReceiptPage {
     unpriced: String,
     selection: String,
     logs: String,
+    tokens: String,
+    checkpoint_size: String,
     /// The log whose inclusion the page's check proves.
     proof_log: String,
 }
@@ -313,6 +317,13 @@ pub async fn one(
         unpriced: unpriced(r.unpriced_events),
         selection: selection(&r.selection),
         logs: count(r.certified.count),
+        tokens: format!(
+            "{} ({} in, {} out)",
+            count(r.total_tokens),
+            count(r.prompt_tokens),
+            count(r.completion_tokens)
+        ),
+        checkpoint_size: count(r.checkpoint.size),
         proof_log: r.batch_summary.log_ids.first().cloned().unwrap_or_default(),
         r,
     };

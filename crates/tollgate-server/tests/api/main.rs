@@ -10,6 +10,7 @@ mod billing;
 mod connections;
 mod console;
 mod console_logs;
+mod console_receipts;
 mod conversation_routes;
 mod conversations;
 mod costs;

@@ -51,7 +51,12 @@ async fn download(page: &Page, url: &str) -> (String, String) {
 
 /// Verifies `file` with the `tollgate` binary if this checkout has built one.
 fn cli_verifies(file: &std::path::Path, pem: &str) -> Option<String> {
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/tollgate");
+    // `target/tmp` is cargo's scratch directory for integration tests; the binary of the
+    // same build is beside it.
+    let target = option_env!("CARGO_TARGET_TMPDIR")
+        .and_then(|tmp| std::path::Path::new(tmp).parent().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join("debug/tollgate");
     if !bin.exists() {
         eprintln!("no target/debug/tollgate: the CLI check is skipped (the library's ran)");
         return None;
