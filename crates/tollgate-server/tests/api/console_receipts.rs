@@ -324,3 +324,20 @@ async fn console_receipts_downloads_and_proofs_are_the_apis_and_need_a_session()
         assert_eq!(missing.status, 404);
     }
 }
+
+#[tokio::test]
+async fn console_receipts_signing_the_same_since_last_receipt_form_twice_signs_once() {
+    for app in TestApp::all().await {
+        seed(&app).await;
+        let mut b = Browser::signed_in(&app).await;
+        let form = [("mode", "since_last_receipt"), ("description", "once")];
+        let first = b.issue("/ui/receipts", &form).await;
+        assert_eq!(first.status, 303, "{}", first.body);
+        // The same form again (a double click, a resubmitted page): its logs are certified
+        // now, so the API finds none and the form says so.
+        let again = b.issue("/ui/receipts", &form).await;
+        assert_eq!(again.status, 400, "{}: {}", app.engine(), again.body);
+        assert!(again.body.contains("No logs found matching the criteria"));
+        assert_eq!(app.get("/api/v1/receipts").await.body["total"], 1);
+    }
+}
