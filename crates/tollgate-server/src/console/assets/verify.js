@@ -172,6 +172,10 @@
 
   async function getJson(url) {
     const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
+    // An ended session is sent to the sign-in page, which is not JSON.
+    if (!(response.headers.get("content-type") || "").includes("json")) {
+      throw new Error(`${url} did not answer JSON; the session may have ended, so sign in again`);
+    }
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const message = body && body.error ? body.error.message : `${response.status}`;
