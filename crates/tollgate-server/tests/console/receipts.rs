@@ -238,6 +238,22 @@ async fn a_receipt_generated_in_the_receipts_page_verifies_in_the_browser_and_of
             .await;
         let theirs = String::from_utf8(signing_bytes(&doc).expect("canonical")).expect("utf-8");
         assert_eq!(ours.as_str(), Some(theirs.as_str()));
+        // And on what receipts rarely hold: key order by UTF-16 code units (a surrogate pair
+        // sorts before U+FFFF), escapes, non-ASCII text and ECMAScript's number forms.
+        let tricky = r#"{"b":[1e21,0.1,-0.0,1.5e-7,123456789012345,100,"\u2028","é😀","\u0007\"\\/"],
+            "a":{"\uffff":2,"\ud800\udc00":1,"aa":3,"A":4,"":5},"n":null,"t":true,"f":false}"#;
+        let ours = page
+            .eval(&format!(
+                "tollgateVerify.canonicalize(JSON.parse({}))",
+                serde_json::to_string(tricky).expect("a JS string")
+            ))
+            .await;
+        let value: Value = serde_json::from_str(tricky).expect("JSON");
+        let theirs = tollgate_receipts::canonicalize(&value).expect("canonical");
+        assert_eq!(
+            ours.as_str(),
+            Some(String::from_utf8(theirs).expect("utf-8").as_str())
+        );
 
         // A changed member fails the signature; a changed root fails the inclusion.
         let tampered = page
