@@ -341,3 +341,52 @@ async fn console_receipts_signing_the_same_since_last_receipt_form_twice_signs_o
         assert_eq!(app.get("/api/v1/receipts").await.body["total"], 1);
     }
 }
+
+#[tokio::test]
+async fn console_receipts_the_list_pages_through_receipts_newest_first() {
+    for app in TestApp::all().await {
+        seed(&app).await;
+        let mut ids = Vec::new();
+        for i in 0..26 {
+            let r = app
+                .post(
+                    "/api/v1/receipts/generate",
+                    &json!({"start_date": "2026-01-01", "end_date": "2026-12-31",
+                            "tags": [format!("n{i}")]}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            ids.push(
+                r.body["receipt"]["receipt_id"]
+                    .as_str()
+                    .expect("id")
+                    .to_string(),
+            );
+        }
+        let mut b = Browser::signed_in(&app).await;
+        let first = b.get("/ui/receipts").await;
+        assert_eq!(first.body.matches("<tr data-receipt=").count(), 25);
+        assert!(first
+            .body
+            .contains("26 receipts; showing 1 to 25, newest first."));
+        let newest = first.body.find(&ids[25]).expect("the newest");
+        let older = first.body.find(&ids[1]).expect("the second oldest");
+        assert!(newest < older, "newest first");
+        assert!(
+            !first.body.contains(&ids[0]),
+            "the oldest is on the next page"
+        );
+        assert!(first
+            .body
+            .contains("href=\"/ui/receipts?offset=25\" rel=\"next\""));
+        let second = b.get("/ui/receipts?offset=25").await;
+        assert_eq!(second.body.matches("<tr data-receipt=").count(), 1);
+        assert!(second.body.contains(&ids[0]));
+        assert!(second
+            .body
+            .contains("href=\"/ui/receipts?offset=0\" rel=\"prev\""));
+        let tagged = b.get("/ui/receipts?tag=n7").await;
+        assert_eq!(tagged.body.matches("<tr data-receipt=").count(), 1);
+        assert!(tagged.body.contains(&ids[7]), "{}", app.engine());
+    }
+}
