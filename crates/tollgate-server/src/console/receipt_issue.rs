@@ -182,9 +182,17 @@ pub async fn preview(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, ConsoleError> {
-    let f: Posted = form(&body)?;
+    let mut f: Posted = form(&body)?;
     viewer.check_csrf(&f.csrf)?;
     let can = viewer.may::<need::Read>()?;
+    // Carried on in one hidden field, the ids go on one line.
+    f.choice.log_ids = f
+        .choice
+        .log_ids
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
     let answer = match f.choice.request() {
         Ok(req) => issue::preview(State(state), can, Body(req)).await,
         Err(e) => Err(e),

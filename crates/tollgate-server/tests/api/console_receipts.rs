@@ -212,7 +212,20 @@ async fn console_receipts_each_selection_mode_previews_and_signs_what_the_api_do
                 api.body["total_tokens"].to_string()
             );
 
-            let signed = b.issue("/ui/receipts", fields).await;
+            // Signing posts what the preview's form carries.
+            let carried: Vec<(&str, String)> = [
+                "mode",
+                "conversation_id",
+                "start_date",
+                "end_date",
+                "log_ids",
+            ]
+            .into_iter()
+            .map(|name| (name, hidden(&page.body, name)))
+            .collect();
+            let carried: Vec<(&str, &str)> =
+                carried.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let signed = b.issue("/ui/receipts", &carried).await;
             assert_eq!(signed.status, 303, "{}", signed.body);
             let location = signed.location.expect("the receipt's page");
             let id = location
