@@ -46,6 +46,7 @@ impl Notice {
         ("plan-saved", "Plan saved."),
         ("tenant-moved", "The tenant moved to the plan."),
         ("tenant-added", "Tenant added."),
+        ("signed", "The receipt was signed and stored."),
     ];
 
     /// The sentence for `code`, if it is one.

@@ -288,8 +288,7 @@ pub async fn one(
     let r = doc.receipt;
     let page = ReceiptPage {
         chrome: Chrome::new(&viewer, format!("Receipt {}", r.receipt_id), "/ui/receipts"),
-        notice: (q.notice.as_deref() == Some("signed"))
-            .then_some("The receipt was signed and stored."),
+        notice: super::Notice::read(q.notice.as_deref()),
         issued: instant(&r.timestamp),
         period: format!(
             "{} to {}",
