@@ -37,6 +37,8 @@ pub struct LimitRow {
     /// For the `<meter>`: spend and limit in nanos (0 and 1 without a limit).
     pub used_nanos: i64,
     pub max_nanos: i64,
+    /// Where the bar turns to a warning: nine tenths of the limit.
+    pub high_nanos: i64,
     pub has_limit: bool,
 }
 
@@ -78,20 +80,26 @@ pub fn parts(a: &Account, h: &History) -> AccountParts {
     let limit = |period, spent: &str, limit: &Option<String>| {
         let used = nanos_of(spent);
         match limit {
-            Some(l) => LimitRow {
-                period,
-                spent: money(spent, currency),
-                limit: money(l, currency),
-                used_nanos: used.min(nanos_of(l)).max(0),
-                max_nanos: nanos_of(l).max(1),
-                has_limit: true,
-            },
+            Some(l) => {
+                // A limit of 0 spent past is a full bar, not an empty one.
+                let max = nanos_of(l).max(1);
+                LimitRow {
+                    period,
+                    spent: money(spent, currency),
+                    limit: money(l, currency),
+                    used_nanos: used.clamp(0, max),
+                    max_nanos: max,
+                    high_nanos: max / 10 * 9,
+                    has_limit: true,
+                }
+            }
             None => LimitRow {
                 period,
                 spent: money(spent, currency),
                 limit: "no limit".into(),
                 used_nanos: 0,
                 max_nanos: 1,
+                high_nanos: 1,
                 has_limit: false,
             },
         }

@@ -101,6 +101,10 @@ async fn keys_page(
         .store()
         .list_keys(Some(&viewer.auth.tenant_id))
         .await?;
+    // An operator key is the deployment's, not the tenant's to manage.
+    if !viewer.is_operator() {
+        all.retain(|k| k.role != KeyRole::Operator);
+    }
     all.sort_by(|a, b| {
         a.revoked_us
             .is_some()
@@ -153,19 +157,18 @@ pub async fn create(
             scopes.push(scope);
         }
     }
+    let name = tollgate_core::validate::optional_text("name", Some(&f.name), 128);
     let problem = if scopes.is_empty() {
         Some("Choose at least one scope.".to_string())
-    } else if f.name.chars().count() > 100 {
-        Some("A name is at most 100 characters.".to_string())
     } else {
-        None
+        name.as_ref().err().map(|e| e.message.clone())
     };
     if let Some(problem) = problem {
         let page = keys_page(&state, &viewer, None, Some(problem), None).await?;
         let body = page.render().map_err(ApiError::internal)?;
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, body));
     }
-    let name = Some(f.name.trim().to_string()).filter(|n| !n.is_empty());
+    let name = name.map_err(|e| ApiError::invalid_field("name", e.message))?;
     let key = keys::generate(&viewer.auth.tenant_id, scopes, name);
     state.store().create_key(key.record).await?;
     render(
@@ -190,6 +193,19 @@ pub async fn revoke(
     let f: RevokeForm = form(&body)?;
     viewer.check_csrf(&f.csrf)?;
     viewer.may::<need::Admin>()?;
+    // An operator key is the deployment's: only an operator revokes one, and to anyone else it
+    // is as missing as another tenant's key.
+    let listed = state
+        .store()
+        .list_keys(Some(&viewer.auth.tenant_id))
+        .await?;
+    let target = listed
+        .iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| ApiError::not_found("key"))?;
+    if target.role == KeyRole::Operator && !viewer.is_operator() {
+        return Err(ApiError::not_found("key").into());
+    }
     state
         .store()
         .revoke_key(&id, Some(&viewer.auth.tenant_id))

@@ -51,7 +51,11 @@ pub async fn export(
     let auth = viewer.auth.clone();
     let period = filter.period();
     let period_end = parse_instant(&period.end, DateEdge::End).unwrap_or(i64::MAX);
-    let end = format_us(period_end.min(now_us()));
+    let period_start = parse_instant(&period.start, DateEdge::Start).unwrap_or(i64::MIN);
+    let now = now_us();
+    let end = format_us(period_end.min(now));
+    // A period that has not begun holds no call: the file is its header alone.
+    let nothing_yet = period_start > now;
     let name = format!("logs-{}-to-{}.csv", period.start, period.end);
     let first = Cursor {
         state,
@@ -62,6 +66,10 @@ pub async fn export(
         offset: 0,
         header: true,
         done: false,
+    };
+    let first = Cursor {
+        done: nothing_yet,
+        ..first
     };
     let body = Body::from_stream(stream::try_unfold(first, next_chunk));
     Ok((
@@ -79,7 +87,7 @@ pub async fn export(
 }
 
 async fn next_chunk(mut c: Cursor) -> Result<Option<(Bytes, Cursor)>, std::io::Error> {
-    if c.done {
+    if c.done && !c.header {
         return Ok(None);
     }
     let failed = |e: String| {
@@ -93,6 +101,9 @@ async fn next_chunk(mut c: Cursor) -> Result<Option<(Bytes, Cursor)>, std::io::E
             std::iter::once(COLUMNS.map(String::from).to_vec()),
         )
         .map_err(|e| failed(e.to_string()))?;
+        if c.done {
+            return Ok(Some((Bytes::from(out), c)));
+        }
     }
     let query = c
         .filter

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tollgate_api::billing::TenantLimits;
 use tollgate_api::usage::{GroupStats, StatsQuery, UsageStats};
@@ -63,6 +63,8 @@ struct Quota {
     plan: String,
     used: i64,
     max: i64,
+    /// Where the bar turns to a warning: nine tenths of `max`.
+    high: i64,
     text: String,
     resets: String,
     unlimited: bool,
@@ -158,8 +160,9 @@ fn quota(l: &TenantLimits) -> Quota {
     };
     Quota {
         plan: l.plan.clone(),
-        used: l.used.min(max),
+        used: l.used.clamp(0, max),
         max,
+        high: max / 10 * 9,
         text,
         resets: instant(&l.resets_at),
         unlimited,
@@ -174,6 +177,17 @@ pub async fn page(
 ) -> Result<Response, ConsoleError> {
     if viewer.is_user() {
         return super::account::own(state, viewer).await;
+    }
+    if !viewer.can(tollgate_store::Scope::Read) {
+        // A key without `read` lands on the first page it may use instead of a refusal.
+        let chrome = Chrome::new(&viewer, "Overview", "/ui/");
+        if let Some(first) = chrome.nav.first() {
+            return Ok(axum::response::Redirect::to(first.href).into_response());
+        }
+        return Err(crate::error::ApiError::forbidden(
+            "this key has no scope the console shows (ingest only): sign in with a key that reads",
+        )
+        .into());
     }
     let period = Period::from_query(&q.period);
     let query = |group_by: &str, dimension: Option<String>| StatsQuery {

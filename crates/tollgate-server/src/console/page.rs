@@ -40,6 +40,8 @@ pub struct Chrome {
     pub tenant: String,
     /// The session's CSRF token, for the sign-out form and the page's own forms.
     pub csrf: String,
+    /// Whether the viewer may read the tenant's usage (pages link what needs it only then).
+    pub can_read: bool,
 }
 
 impl Chrome {
@@ -77,6 +79,7 @@ impl Chrome {
             viewer: viewer.label(),
             tenant: viewer.tenant_name.clone(),
             csrf: viewer.session.csrf_token.clone(),
+            can_read: viewer.can(Scope::Read),
         }
     }
 }

@@ -189,7 +189,15 @@ impl FromRequestParts<AppState> for Viewer {
             return Err(to_sign_in(parts));
         };
         let principal = match &session.holder {
-            SessionHolder::User { user_id } => Principal::User(user_id.clone()),
+            // End users sign in with tokens only while tokens are accepted: turning
+            // `auth.jwt` off ends their sessions too.
+            SessionHolder::User { user_id } if state.jwt().is_some() => {
+                Principal::User(user_id.clone())
+            }
+            SessionHolder::User { .. } => {
+                let _ = state.store().close_console_session(&hash).await;
+                return Err(to_sign_in(parts));
+            }
             SessionHolder::Key { key_hash } => {
                 let key = match state.auth_cache().get(key_hash) {
                     Some(k) => Some(k),

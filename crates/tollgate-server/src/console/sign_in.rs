@@ -67,7 +67,8 @@ pub fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ConsoleErr
 
 /// A console path to return to: only `/ui/...` of this server, never elsewhere.
 fn destination(next: &str) -> &str {
-    if next.starts_with("/ui/") && !next.starts_with("/ui//") && !next.contains('\\') {
+    let visible = next.bytes().all(|b| (0x21..0x7f).contains(&b));
+    if visible && next.starts_with("/ui/") && !next.starts_with("/ui//") && !next.contains('\\') {
         next
     } else {
         "/ui/"

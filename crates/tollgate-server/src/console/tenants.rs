@@ -100,20 +100,22 @@ pub async fn create(
     let f: CreateForm = form(&body)?;
     viewer.check_csrf(&f.csrf)?;
     viewer.may::<need::Operator>()?;
-    let name = f.name.trim();
-    let problem = if name.is_empty() || name.chars().count() > 100 {
-        Some("A tenant's name is 1 to 100 characters.".to_string())
-    } else if state.store().find_tenant(name).await?.is_some() {
-        Some(format!("A tenant named '{name}' exists already."))
-    } else {
-        None
+    // The CLI's rule for a tenant's name, so a name made here reads the same everywhere.
+    let checked = tollgate_core::validate::required_text("name", &f.name, 128);
+    let problem = match &checked {
+        Err(e) => Some(e.message.clone()),
+        Ok(name) if state.store().find_tenant(name).await?.is_some() => {
+            Some(format!("A tenant named '{name}' exists already."))
+        }
+        Ok(_) => None,
     };
     if let Some(problem) = problem {
         let page = tenants_page(&state, &viewer, None, Some(problem)).await?;
         let body = page.render().map_err(ApiError::internal)?;
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, body));
     }
-    state.store().create_tenant(name).await?;
+    let name = checked.map_err(|e| ApiError::invalid_field("name", e.message))?;
+    state.store().create_tenant(&name).await?;
     Ok(Redirect::to("/ui/tenants?notice=tenant-added").into_response())
 }
 

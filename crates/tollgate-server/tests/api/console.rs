@@ -323,3 +323,119 @@ async fn a_deployment_may_turn_the_console_off() {
         assert_eq!(r.status, 404);
     }
 }
+
+#[tokio::test]
+async fn a_tenant_admin_can_neither_see_nor_revoke_the_deployments_operator_key() {
+    for app in TestApp::all_with(|s| s.auth_cache_ttl_ms = 0).await {
+        let admin = tollgate_server::keys::generate(
+            &app.tenant_id,
+            vec![Scope::Admin, Scope::Read],
+            Some("team".into()),
+        );
+        app.db.store.create_key(admin.record).await.expect("key");
+        let operator = app
+            .db
+            .store
+            .authenticate(&tollgate_server::keys::hash(&app.key))
+            .await
+            .expect("read")
+            .expect("the bootstrap key");
+        let mut b = Browser::new(&app);
+        assert_eq!(b.sign_in(&admin.secret).await.status, 303);
+        let page = b.get("/ui/operate/keys").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            !page.body.contains(&operator.id),
+            "the operator key is not listed"
+        );
+        let csrf = hidden(&page.body, "csrf");
+        let r = b
+            .post(
+                &format!("/ui/operate/keys/{}/revoke", operator.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert_eq!(app.get("/api/v1/stats").await.status, 200, "still valid");
+    }
+}
+
+#[tokio::test]
+async fn a_next_page_that_is_not_a_plain_console_path_leads_to_the_overview() {
+    for app in TestApp::all().await {
+        for next in [
+            "/ui/\n",
+            "/ui//evil.example",
+            "https://evil.example/ui/",
+            "/ui/\u{7f}",
+        ] {
+            let mut b = Browser::new(&app);
+            let form = b.get("/ui/sign-in").await;
+            let csrf = hidden(&form.body, "csrf");
+            let r = b
+                .post(
+                    "/ui/sign-in",
+                    &[("csrf", &csrf), ("next", next), ("credential", &app.key)],
+                )
+                .await;
+            assert_eq!(r.status, 303, "{next}: {}", r.body);
+            assert_eq!(r.location.as_deref(), Some("/ui/"), "{next}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_without_read_lands_on_the_first_page_it_may_use() {
+    for app in TestApp::all().await {
+        let admin = tollgate_server::keys::generate(&app.tenant_id, vec![Scope::Admin], None);
+        app.db.store.create_key(admin.record).await.expect("key");
+        let mut b = Browser::new(&app);
+        b.sign_in(&admin.secret).await;
+        let r = b.get("/ui/").await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let to = r.location.unwrap_or_default();
+        assert!(to.starts_with("/ui/operate"), "{to}");
+        let operate = b.get("/ui/operate/webhooks").await;
+        assert_eq!(operate.status, 200);
+        assert!(
+            !operate.body.contains("/ui/operate/prices"),
+            "prices need read"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_export_of_days_still_to_come_is_its_header_alone() {
+    for app in TestApp::all().await {
+        let mut b = Browser::new(&app);
+        b.sign_in(&app.key).await;
+        let r = b
+            .get("/ui/logs/export.csv?period=custom&start=2999-01-01&end=2999-01-02")
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.lines().count(), 1, "{}", r.body);
+        assert!(
+            r.body.starts_with("seq,") || r.body.contains("log_id"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn end_user_sessions_end_when_tokens_are_no_longer_accepted() {
+    for mut app in TestApp::all_with(crate::jwt::with_hs256).await {
+        let token = crate::jwt::token_for(&app, "alice");
+        let cookies = {
+            let mut b = Browser::new(&app);
+            assert_eq!(b.sign_in(&token).await.status, 303);
+            assert_eq!(b.get("/ui/").await.status, 200);
+            b.cookies.clone()
+        };
+        app.restart(|_| {}).await;
+        let mut b = Browser::new(&app);
+        b.cookies = cookies;
+        let r = b.get("/ui/").await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+}

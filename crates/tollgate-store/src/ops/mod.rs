@@ -850,7 +850,10 @@ impl Store for SqlStore {
         session: &ConsoleSession,
         now_us: i64,
     ) -> Result<(), StoreError> {
-        console::open(&self.db, session, now_us).await
+        retrying(&self.retries, "open_console_session", || {
+            console::open(&self.db, session, now_us)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.console_session", skip_all)]
@@ -864,7 +867,10 @@ impl Store for SqlStore {
 
     #[tracing::instrument(name = "store.close_console_session", skip_all)]
     async fn close_console_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        console::close(&self.db, id_hash).await
+        retrying(&self.retries, "close_console_session", || {
+            console::close(&self.db, id_hash)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.switch_console_tenant", skip_all, fields(tenant = %tenant_id))]
@@ -873,7 +879,10 @@ impl Store for SqlStore {
         id_hash: &str,
         tenant_id: &str,
     ) -> Result<(), StoreError> {
-        console::switch_tenant(&self.db, id_hash, tenant_id).await
+        retrying(&self.retries, "switch_console_tenant", || {
+            console::switch_tenant(&self.db, id_hash, tenant_id)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.plan_rates", skip_all, fields(tenant = %tenant_id))]
