@@ -429,6 +429,13 @@ pub trait Store: Send + Sync + 'static {
     // Billing accounts and the ledger.
     /// An account, or None if it was never used.
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError>;
+    /// A page of the tenant's accounts by user id, each with its balances, spend and open
+    /// holds, and how many `filter` selects in all.
+    async fn accounts(
+        &self,
+        tenant_id: &str,
+        filter: &AccountFilter,
+    ) -> Result<(Vec<ListedAccount>, i64), StoreError>;
     /// Posts a top-up, refund or adjustment with its ledger entry, creating the account with
     /// `defaults` if needed. A repeated Idempotency-Key returns the first entry (and `true`);
     /// the same key with a different request is a conflict.

@@ -1,5 +1,5 @@
-//! An account's wire: its balance view, its ledger entries and history, the credits a
-//! `billing` key posts, and its settings.
+//! An account's wire: its balance view, a listing of accounts, its ledger entries and history,
+//! the credits a `billing` key posts, and its settings.
 
 use std::collections::BTreeMap;
 
@@ -330,6 +330,40 @@ pub struct UserQuery {
     /// The account (none: the tenant's own; an end user: their own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+}
+
+/// One account of a listing: the balance view and its open holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ListedAccount {
+    /// The account, as `GET /api/v1/billing/balance` shows it (`held`: what its open holds
+    /// reserve, per currency).
+    pub account: Account,
+    /// How many holds placed by authorize are still open on it.
+    pub open_holds: i64,
+}
+
+/// A page of the tenant's accounts, ordered by user id (`GET /api/v1/billing/accounts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountList {
+    /// The accounts on this page.
+    pub accounts: Vec<ListedAccount>,
+    /// Where the page sits.
+    pub pagination: Pagination,
+}
+
+/// Query of `GET /api/v1/billing/accounts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountsQuery {
+    /// Only users whose id starts with this (case-sensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_prefix: Option<String>,
+    /// How many, 1 to 500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// How many to skip (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
 }
 
 /// Query of `GET /api/v1/billing/history`.

@@ -7,6 +7,9 @@
 //! scopes do not allow is neither linked nor served (the handler's own check refuses it).
 
 mod account;
+mod account_admin;
+mod account_forms;
+mod accounts;
 mod assets;
 mod chart;
 mod fmt;
@@ -23,6 +26,7 @@ mod receipt_issue;
 mod receipts;
 mod session;
 mod sign_in;
+mod statement;
 mod tenants;
 mod webhooks;
 
@@ -80,6 +84,12 @@ pub fn router() -> Router<AppState> {
         .route("/ui/logs/{log_id}", get(log_detail::page))
         .route("/ui/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/ui/sign-out", post(sign_in::sign_out))
+        .route("/ui/accounts", get(accounts::page))
+        .route("/ui/accounts/{user_id}", get(account_admin::page))
+        .route("/ui/accounts/{user_id}/statement", get(statement::page))
+        .route("/ui/accounts/{user_id}/topup", post(account_forms::topup))
+        .route("/ui/accounts/{user_id}/refund", post(account_forms::refund))
+        .route("/ui/accounts/{user_id}/limits", post(account_forms::limits))
         .route("/ui/assets/{name}", get(assets::serve))
         .route(
             "/ui/operate",

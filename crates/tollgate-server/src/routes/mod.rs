@@ -183,6 +183,7 @@ pub(crate) fn api() -> (Router<AppState>, OpenApi) {
         "/api/v1/billing/limits",
         billing::limits,
     )
+    .routes(routes!(billing::accounts::list))
     .routes(routes!(billing::accounts::balance))
     .routes(routes!(billing::stream::balance_stream))
     .routes(routes!(billing::prepaid::balance))

@@ -76,6 +76,26 @@ pub struct Account {
     pub this_month: Vec<PeriodSpend>,
 }
 
+/// An account as a listing shows it: the account and its open holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedAccount {
+    /// The account, with its balances (each with what open holds reserve) and spend.
+    pub account: Account,
+    /// Holds placed by authorize and not yet settled, released or expired.
+    pub open_holds: i64,
+}
+
+/// Which accounts a listing selects, and which page of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Only users whose id starts with this (case-sensitive).
+    pub user_prefix: Option<String>,
+    /// The most on a page.
+    pub limit: i64,
+    /// How many to skip.
+    pub offset: i64,
+}
+
 /// The kinds of ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LedgerKind {

@@ -51,6 +51,7 @@
 //! (a `tollgate migrate`, a backup) can hold it, and the busy timeout already waits for that,
 //! so a database still locked after it is unavailable, not retried.
 
+mod account_list;
 mod alerts;
 mod analytics;
 mod authorize;
@@ -678,6 +679,15 @@ impl Store for SqlStore {
     #[tracing::instrument(name = "store.account", skip_all, fields(tenant = %tenant_id, user = %user_id))]
     async fn account(&self, tenant_id: &str, user_id: &str) -> Result<Option<Account>, StoreError> {
         billing::account(&self.db, tenant_id, user_id).await
+    }
+
+    #[tracing::instrument(name = "store.accounts", skip_all, fields(tenant = %tenant_id))]
+    async fn accounts(
+        &self,
+        tenant_id: &str,
+        filter: &AccountFilter,
+    ) -> Result<(Vec<ListedAccount>, i64), StoreError> {
+        account_list::accounts(&self.db, tenant_id, filter).await
     }
 
     #[tracing::instrument(name = "store.post_credit", skip_all, fields(tenant = %credit.tenant_id, user = %credit.user_id))]

@@ -1,17 +1,19 @@
-//! An account's billing routes: its balance, its ledger history and its settings (limits and
-//! status), and the wire shapes of an account and a ledger entry made from the stored ones.
+//! An account's billing routes: the tenant's accounts, an account's balance, its ledger
+//! history and its settings (limits and status), and the wire shapes of an account and a
+//! ledger entry made from the stored ones.
 
 use axum::extract::State;
 use axum::Json;
 use tollgate_api::billing::{
-    Account as AccountView, AccountLimits, AccountUsage, CurrencyBalance, History, HistoryQuery,
-    LedgerEntry as EntryView, LedgerEntryType, LedgerFlag, Loose, Pagination, SettingsBody,
+    Account as AccountView, AccountList, AccountsQuery, AccountLimits, AccountUsage, CurrencyBalance, History, HistoryQuery,
+    LedgerEntry as EntryView, LedgerEntryType, ListedAccount as ListedView, LedgerFlag, Loose, Pagination, SettingsBody,
     UserQuery,
 };
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
+use tollgate_core::validate::optional_text;
 use tollgate_core::Nanos;
 use tollgate_store::{
-    ledger_flags, Account, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind, PeriodSpend,
+    ledger_flags, Account, AccountFilter, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind, PeriodSpend,
 };
 
 use super::{amount, body_user, query_user};
@@ -188,6 +190,50 @@ pub async fn balance(
         .account_user(query_user(q.user_id.as_deref())?)?
         .unwrap_or_default();
     Ok(Json(balance_view(&state, &auth.tenant_id, &user).await?))
+}
+
+/// The tenant's accounts
+///
+/// A page of the tenant's billing accounts (those used or set up; the tenant's own is
+/// `user_id` `""`), ordered by user id, each with its balances, limits, spend today and this
+/// month, and open holds. Needs the `read` scope.
+#[utoipa::path(
+    get,
+    path = "/api/v1/billing/accounts",
+    tag = "billing",
+    operation_id = "billing_accounts",
+    params(AccountsQuery),
+    responses(
+        (status = 200, description = "A page of accounts, by user id", body = AccountList),
+        (status = 400, description = "A bad `limit`, `offset` or `user_prefix` (`INVALID_QUERY`, field named)"),
+        (status = 403, description = "The key lacks the `read` scope, or an end user asked"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Can<need::Read>,
+    Params(q): Params<AccountsQuery>,
+) -> Result<Json<AccountList>, ApiError> {
+    let user_prefix = optional_text("user_prefix", q.user_prefix.as_deref(), 255)
+        .map_err(|e| ApiError::invalid_query("user_prefix", e.message))?;
+    let limit = bounded("limit", q.limit, 50, 1, 500)?;
+    let offset = bounded("offset", q.offset, 0, 0, i64::MAX)?;
+    let filter = AccountFilter {
+        user_prefix,
+        limit,
+        offset,
+    };
+    let (listed, total) = state.store().accounts(&auth.tenant_id, &filter).await?;
+    Ok(Json(AccountList {
+        pagination: Pagination::new(limit, offset, listed.len(), total),
+        accounts: listed
+            .iter()
+            .map(|l| ListedView {
+                account: account_view(&l.account),
+                open_holds: l.open_holds,
+            })
+            .collect(),
+    }))
 }
 
 fn instant(field: &str, text: Option<&str>, edge: DateEdge) -> Result<Option<i64>, ApiError> {

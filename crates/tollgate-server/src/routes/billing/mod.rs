@@ -16,8 +16,8 @@ pub(crate) mod credits;
 pub(super) mod overrides;
 pub(super) mod prepaid;
 pub(super) mod reports;
-mod statement_render;
-pub(super) mod statements;
+pub(crate) mod statement_render;
+pub(crate) mod statements;
 pub(super) mod stream;
 
 use axum::extract::State;

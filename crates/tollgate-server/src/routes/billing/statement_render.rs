@@ -191,8 +191,8 @@ fn currency_section(out: &mut String, c: &CurrencyStatement) {
     let cur = escape(&c.currency);
     let _ = write!(
         out,
-        "<section><h2>{cur}</h2><table><thead><tr><th>Summary</th><th class=\"n\">Entries</th>\
-         <th class=\"n\">Amount ({cur})</th></tr></thead><tbody>"
+        "<section><h2>{cur}</h2><table><thead><tr><th scope=\"col\">Summary</th><th scope=\"col\" class=\"n\">Entries</th>\
+         <th scope=\"col\" class=\"n\">Amount ({cur})</th></tr></thead><tbody>"
     );
     row(out, "Opening balance", None, &c.opening_balance);
     total_row(out, "Top-ups", &c.topups, false);
@@ -213,8 +213,8 @@ fn currency_section(out: &mut String, c: &CurrencyStatement) {
 
     if !c.charges.by_model.is_empty() || c.charges.unattributed.entries > 0 {
         out.push_str(
-            "<h3>Charges by model</h3><table><thead><tr><th>Provider</th><th>Model</th>\
-             <th class=\"n\">Calls</th><th class=\"n\">Amount</th></tr></thead><tbody>",
+            "<h3>Charges by model</h3><table><thead><tr><th scope=\"col\">Provider</th><th scope=\"col\">Model</th>\
+             <th scope=\"col\" class=\"n\">Calls</th><th scope=\"col\" class=\"n\">Amount</th></tr></thead><tbody>",
         );
         for m in &c.charges.by_model {
             let _ = write!(
@@ -240,8 +240,8 @@ fn currency_section(out: &mut String, c: &CurrencyStatement) {
     }
     if !c.charges.by_tool.is_empty() {
         out.push_str(
-            "<h3>Charges by tool</h3><table><thead><tr><th>Tool</th>\
-             <th class=\"n\">Executions</th><th class=\"n\">Amount</th></tr></thead><tbody>",
+            "<h3>Charges by tool</h3><table><thead><tr><th scope=\"col\">Tool</th>\
+             <th scope=\"col\" class=\"n\">Executions</th><th scope=\"col\" class=\"n\">Amount</th></tr></thead><tbody>",
         );
         for t in &c.charges.by_tool {
             let _ = write!(
@@ -256,8 +256,8 @@ fn currency_section(out: &mut String, c: &CurrencyStatement) {
     }
     if !c.lines.is_empty() {
         out.push_str(
-            "<h3>Top-ups, refunds and adjustments</h3><table><thead><tr><th>Date (UTC)</th>\
-             <th>Type</th><th>Description</th><th>Payment</th><th class=\"n\">Amount</th>\
+            "<h3>Top-ups, refunds and adjustments</h3><table><thead><tr><th scope=\"col\">Date (UTC)</th>\
+             <th scope=\"col\">Type</th><th scope=\"col\">Description</th><th scope=\"col\">Payment</th><th scope=\"col\" class=\"n\">Amount</th>\
              </tr></thead><tbody>",
         );
         for l in &c.lines {
@@ -307,13 +307,21 @@ pub(super) fn html(s: &Statement) -> String {
             " (the month is not over: figures to date)"
         },
     );
+    out.push_str(&sections(s));
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The statement's figures, a section per currency (headed `h2`, tables escaped): the
+/// printable page's body, and what the console shows in its own page.
+pub(crate) fn sections(s: &Statement) -> String {
+    let mut out = String::with_capacity(4096);
     if s.currencies.is_empty() {
         out.push_str("<p>No balance in any currency.</p>");
     }
     for c in &s.currencies {
         currency_section(&mut out, c);
     }
-    out.push_str("</body></html>\n");
     out
 }
 

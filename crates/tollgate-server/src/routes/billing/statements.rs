@@ -256,6 +256,40 @@ fn build(
     })
 }
 
+/// The statement `q` asks for (its `format` aside), read with `auth`'s rights: what the
+/// route serves, for the console to show in its own page.
+pub(crate) async fn monthly(
+    state: &AppState,
+    auth: &Can<need::OwnRead>,
+    q: &StatementQuery,
+) -> Result<Statement, ApiError> {
+    let user = auth
+        .account_user(query_user(q.user_id.as_deref())?)?
+        .unwrap_or_default();
+    let now = now_us();
+    let month = month_of_query(q.month.as_deref(), month_of(now))?;
+    let only = match q
+        .currency
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(c) => Some(
+            Currency::try_from(c.to_string())
+                .map_err(|e| ApiError::invalid_query("currency", e))?,
+        ),
+    };
+    let start = month_start_us(month);
+    let end = month_start_us(next_month(month)) - 1;
+    let books = state
+        .store()
+        .statement(&auth.tenant_id, &user, start, end)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    build(&user, month, &books, only.as_ref(), now)
+}
+
 /// An account's monthly statement
 ///
 /// Per currency: the opening balance, the month's top-ups, charges by model and by MCP tool,
@@ -285,32 +319,8 @@ pub async fn statement(
     auth: Can<need::OwnRead>,
     Params(q): Params<StatementQuery>,
 ) -> Result<Response, ApiError> {
-    let user = auth
-        .account_user(query_user(q.user_id.as_deref())?)?
-        .unwrap_or_default();
     let format = format_of(q.format.as_deref())?;
-    let now = now_us();
-    let month = month_of_query(q.month.as_deref(), month_of(now))?;
-    let only = match q
-        .currency
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        None => None,
-        Some(c) => Some(
-            Currency::try_from(c.to_string())
-                .map_err(|e| ApiError::invalid_query("currency", e))?,
-        ),
-    };
-    let start = month_start_us(month);
-    let end = month_start_us(next_month(month)) - 1;
-    let books = state
-        .store()
-        .statement(&auth.tenant_id, &user, start, end)
-        .await?
-        .ok_or_else(|| ApiError::not_found("account"))?;
-    let s = build(&user, month, &books, only.as_ref(), now)?;
+    let s = monthly(&state, &auth, &q).await?;
     Ok(match format {
         Format::Json => Json(s).into_response(),
         Format::Csv => {
