@@ -58,10 +58,11 @@ fn selection(select: &str, tenant: &str, f: &AccountFilter) -> Sql {
     if let Some(prefix) = f.user_prefix.as_deref().filter(|p| !p.is_empty()) {
         // substr rather than LIKE: LIKE ignores ASCII case on SQLite and not on PostgreSQL,
         // and a prefix may hold % or _.
-        let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
-        sql.push(" AND substr(user_id, 1, ")
+        // Every integer binds as BIGINT, which PostgreSQL's substr does not take.
+        let chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+        sql.push(" AND substr(user_id, 1, CAST(")
             .push_bind(chars)
-            .push(") = ")
+            .push(" AS INTEGER)) = ")
             .push_bind(prefix);
     }
     sql
