@@ -205,7 +205,15 @@ pub async fn limits(
                 error: Some(e.message().to_string()),
             };
             let status = form_status(&e);
-            show(&state, &viewer, user, None, Some(Refused::Limits(shown)), status).await
+            show(
+                &state,
+                &viewer,
+                user,
+                None,
+                Some(Refused::Limits(shown)),
+                status,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -109,7 +109,11 @@ pub async fn page(
     viewer: Viewer,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
-    let search = q.q.as_deref().map(str::trim).unwrap_or_default().to_string();
+    let search =
+        q.q.as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
     let offset = q.offset.unwrap_or(0).max(0);
     let axum::Json(list) = billing::accounts::list(
         State(state.clone()),

@@ -79,11 +79,7 @@ pub async fn page(
             "/ui/accounts",
         ),
         account_href: base.clone(),
-        period: format!(
-            "{} to {}",
-            instant(&s.period_start),
-            instant(&s.period_end)
-        ),
+        period: format!("{} to {}", instant(&s.period_start), instant(&s.period_end)),
         complete: s.complete,
         generated: instant(&s.generated_at),
         sections: statement_render::sections(&s),

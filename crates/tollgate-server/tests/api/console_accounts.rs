@@ -114,10 +114,11 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..end].to_string()
 }
 
-
 /// The USD balance of `user` as the API answers it.
 async fn balance(app: &TestApp, user: &str) -> String {
-    let r = app.get(&format!("/api/v1/billing/balance?user_id={user}")).await;
+    let r = app
+        .get(&format!("/api/v1/billing/balance?user_id={user}"))
+        .await;
     r.body["balances"]["USD"]["balance"]
         .as_str()
         .unwrap_or("0.000000000")
@@ -156,7 +157,12 @@ async fn console_accounts_a_top_up_form_sent_twice_credits_once() {
                 Some("/ui/accounts/alice?notice=topup")
             );
         }
-        assert_eq!(balance(&app, "alice").await, "3.500000000", "{}", app.engine());
+        assert_eq!(
+            balance(&app, "alice").await,
+            "3.500000000",
+            "{}",
+            app.engine()
+        );
         let after = b.get("/ui/accounts/alice?notice=topup").await;
         assert!(after.body.contains("The top-up was posted."));
         assert!(after.body.contains("3.50 USD"), "{}", after.body);
@@ -191,12 +197,20 @@ async fn console_accounts_a_bad_amount_is_shown_on_the_form_and_changes_nothing(
                 .await;
             assert_eq!(r.status, 422, "{bad} on {}: {}", app.engine(), r.body);
             assert!(r.body.contains("id=\"topup-error\""), "{}", r.body);
-            assert!(r.body.contains(&format!("value=\"{bad}\"")), "what was typed stays");
+            assert!(
+                r.body.contains(&format!("value=\"{bad}\"")),
+                "what was typed stays"
+            );
         }
         let r = b
             .post(
                 "/ui/accounts/alice/limits",
-                &[("csrf", csrf.as_str()), ("daily", "ten"), ("monthly", ""), ("status", "active")],
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("daily", "ten"),
+                    ("monthly", ""),
+                    ("status", "active"),
+                ],
             )
             .await;
         assert_eq!(r.status, 422, "{}", r.body);
@@ -216,7 +230,11 @@ async fn console_accounts_a_reader_sees_accounts_without_forms_and_cannot_post()
         assert_eq!(b.sign_in(&reader).await.status, 303);
         let list = b.get("/ui/accounts").await;
         assert_eq!(list.status, 200, "{}", list.body);
-        assert!(list.body.contains("href=\"/ui/accounts/alice\""), "{}", list.body);
+        assert!(
+            list.body.contains("href=\"/ui/accounts/alice\""),
+            "{}",
+            list.body
+        );
         let page = b.get("/ui/accounts/alice").await;
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.body.contains("4.00 USD"));
@@ -225,9 +243,26 @@ async fn console_accounts_a_reader_sees_accounts_without_forms_and_cannot_post()
         }
         let csrf = hidden(&page.body, "csrf");
         for (path, form) in [
-            ("topup", vec![("csrf", csrf.as_str()), ("request_id", "r1"), ("amount", "5")]),
-            ("refund", vec![("csrf", csrf.as_str()), ("request_id", "r2"), ("amount", "1")]),
-            ("limits", vec![("csrf", csrf.as_str()), ("daily", "1"), ("monthly", "2")]),
+            (
+                "topup",
+                vec![
+                    ("csrf", csrf.as_str()),
+                    ("request_id", "r1"),
+                    ("amount", "5"),
+                ],
+            ),
+            (
+                "refund",
+                vec![
+                    ("csrf", csrf.as_str()),
+                    ("request_id", "r2"),
+                    ("amount", "1"),
+                ],
+            ),
+            (
+                "limits",
+                vec![("csrf", csrf.as_str()), ("daily", "1"), ("monthly", "2")],
+            ),
         ] {
             let r = b.post(&format!("/ui/accounts/alice/{path}"), &form).await;
             assert_eq!(r.status, 403, "{path} on {}: {}", app.engine(), r.body);

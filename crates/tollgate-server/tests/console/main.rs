@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod browser;
 mod harness;
 mod logs;

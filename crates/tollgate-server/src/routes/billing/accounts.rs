@@ -5,15 +5,16 @@
 use axum::extract::State;
 use axum::Json;
 use tollgate_api::billing::{
-    Account as AccountView, AccountList, AccountsQuery, AccountLimits, AccountUsage, CurrencyBalance, History, HistoryQuery,
-    LedgerEntry as EntryView, LedgerEntryType, ListedAccount as ListedView, LedgerFlag, Loose, Pagination, SettingsBody,
-    UserQuery,
+    Account as AccountView, AccountLimits, AccountList, AccountUsage, AccountsQuery,
+    CurrencyBalance, History, HistoryQuery, LedgerEntry as EntryView, LedgerEntryType, LedgerFlag,
+    ListedAccount as ListedView, Loose, Pagination, SettingsBody, UserQuery,
 };
 use tollgate_core::time::{format_us, parse_instant, DateEdge};
 use tollgate_core::validate::optional_text;
 use tollgate_core::Nanos;
 use tollgate_store::{
-    ledger_flags, Account, AccountFilter, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind, PeriodSpend,
+    ledger_flags, Account, AccountFilter, AccountSettings, LedgerEntry, LedgerFilter, LedgerKind,
+    PeriodSpend,
 };
 
 use super::{amount, body_user, query_user};
