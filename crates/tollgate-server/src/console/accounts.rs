@@ -67,7 +67,7 @@ fn row(l: &ListedAccount) -> Row {
     let held: Vec<String> = a
         .balances
         .iter()
-        .filter(|(_, b)| b.held.trim_start_matches(['0', '.']) != "")
+        .filter(|(_, b)| !b.held.trim_start_matches(['0', '.']).is_empty())
         .map(|(c, b)| money(&b.held, c))
         .collect();
     let holds = match (l.open_holds, held.is_empty()) {
