@@ -1,6 +1,7 @@
 //! The store contract: the same stories on every engine (SQLite always, PostgreSQL when
 //! `TOLLGATE_TEST_DATABASE_URL` is set; CI sets it).
 
+mod account_list;
 mod adjustments;
 mod append;
 mod billing;
