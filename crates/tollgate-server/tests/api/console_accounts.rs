@@ -133,7 +133,7 @@ async fn key_of(app: &TestApp, scopes: &[Scope]) -> String {
 }
 
 #[tokio::test]
-async fn console_accounts_a_top_up_form_sent_twice_credits_once() {
+async fn console_accounts_a_top_up_or_refund_form_sent_twice_credits_once() {
     for app in TestApp::all().await {
         top_up(&app, "alice", "1").await;
         let mut b = Browser::new(&app);
@@ -166,11 +166,35 @@ async fn console_accounts_a_top_up_form_sent_twice_credits_once() {
         let after = b.get("/ui/accounts/alice?notice=topup").await;
         assert!(after.body.contains("The top-up was posted."));
         assert!(after.body.contains("3.50 USD"), "{}", after.body);
-        assert_ne!(
-            hidden(&after.body, "request_id"),
-            request_id,
-            "each page draws a fresh request id"
+        let fresh = hidden(&after.body, "request_id");
+        assert_ne!(fresh, request_id, "each page draws a fresh request id");
+
+        // A refund gives money back to the account, once per request id as well.
+        let refund = [
+            ("csrf", csrf.as_str()),
+            ("request_id", fresh.as_str()),
+            ("amount", "0.5"),
+            ("currency", "USD"),
+            ("description", "a failed call"),
+        ];
+        for _ in 0..2 {
+            let r = b.post("/ui/accounts/alice/refund", &refund).await;
+            assert_eq!(r.status, 303, "{}: {}", app.engine(), r.body);
+            assert_eq!(
+                r.location.as_deref(),
+                Some("/ui/accounts/alice?notice=refund")
+            );
+        }
+        assert_eq!(
+            balance(&app, "alice").await,
+            "4.000000000",
+            "{}",
+            app.engine()
         );
+        let history = app
+            .get("/api/v1/billing/history?user_id=alice&type=refund")
+            .await;
+        assert_eq!(history.body["pagination"]["total"], 1, "{}", history.body);
     }
 }
 
