@@ -16,6 +16,7 @@ use super::account::{parts, read, AccountParts};
 use super::accounts::account_href;
 use super::page::{html, Chrome, ConsoleError};
 use super::session::{random_token, url_encode, Viewer};
+use super::Notice;
 use crate::auth::need;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,16 +26,6 @@ use crate::state::AppState;
 pub struct NoticeQuery {
     #[serde(default)]
     notice: Option<String>,
-}
-
-/// What a notice code says; codes not listed say nothing (nothing from the URL is shown).
-fn notice(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "topup" => Some("The top-up was posted."),
-        "refund" => Some("The refund was posted."),
-        "limits" => Some("The limits and status were saved."),
-        _ => None,
-    }
 }
 
 /// A top-up or refund form as shown: its idempotency value, what was typed, and the API's
@@ -152,7 +143,7 @@ pub async fn show(
         statement_href: format!("{base}/statement?month={}", url_encode(&month)),
         base,
         limit_currency: currency,
-        notice: notice(notice_code),
+        notice: Notice::read(notice_code),
         topup,
         refund,
         limits: limits_form,
@@ -196,8 +187,10 @@ mod tests {
 
     #[test]
     fn only_known_notices_are_shown() {
-        assert_eq!(notice(Some("topup")), Some("The top-up was posted."));
-        assert_eq!(notice(Some("<script>")), None);
-        assert_eq!(notice(None), None);
+        assert_eq!(
+            Notice::read(Some("topped-up")),
+            Some("The top-up was posted.")
+        );
+        assert_eq!(Notice::read(Some("<script>")), None);
     }
 }

@@ -129,8 +129,8 @@ async fn credit(
         Ok(_) => Ok(back(
             &user,
             match kind {
-                Credit::Topup => "topup",
-                Credit::Refund => "refund",
+                Credit::Topup => "topped-up",
+                Credit::Refund => "refunded",
             },
         )),
         Err(e) if on_the_form(&e) => {
@@ -196,7 +196,7 @@ pub async fn limits(
         billing_enabled: None,
     };
     match billing::accounts::settings(State(state.clone()), can, Body(request)).await {
-        Ok(_) => Ok(back(&user, "limits")),
+        Ok(_) => Ok(back(&user, "limits-saved")),
         Err(e) if on_the_form(&e) => {
             let shown = LimitsForm {
                 daily: f.daily,

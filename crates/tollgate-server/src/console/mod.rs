@@ -51,6 +51,9 @@ impl Notice {
         ("tenant-moved", "The tenant moved to the plan."),
         ("tenant-added", "Tenant added."),
         ("signed", "The receipt was signed and stored."),
+        ("topped-up", "The top-up was posted."),
+        ("refunded", "The refund was posted."),
+        ("limits-saved", "The limits and status were saved."),
     ];
 
     /// The sentence for `code`, if it is one.

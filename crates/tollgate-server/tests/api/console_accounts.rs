@@ -154,7 +154,7 @@ async fn console_accounts_a_top_up_or_refund_form_sent_twice_credits_once() {
             assert_eq!(r.status, 303, "{}: {}", app.engine(), r.body);
             assert_eq!(
                 r.location.as_deref(),
-                Some("/ui/accounts/alice?notice=topup")
+                Some("/ui/accounts/alice?notice=topped-up")
             );
         }
         assert_eq!(
@@ -163,7 +163,7 @@ async fn console_accounts_a_top_up_or_refund_form_sent_twice_credits_once() {
             "{}",
             app.engine()
         );
-        let after = b.get("/ui/accounts/alice?notice=topup").await;
+        let after = b.get("/ui/accounts/alice?notice=topped-up").await;
         assert!(after.body.contains("The top-up was posted."));
         assert!(after.body.contains("3.50 USD"), "{}", after.body);
         let fresh = hidden(&after.body, "request_id");
@@ -182,7 +182,7 @@ async fn console_accounts_a_top_up_or_refund_form_sent_twice_credits_once() {
             assert_eq!(r.status, 303, "{}: {}", app.engine(), r.body);
             assert_eq!(
                 r.location.as_deref(),
-                Some("/ui/accounts/alice?notice=refund")
+                Some("/ui/accounts/alice?notice=refunded")
             );
         }
         assert_eq!(
