@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use tollgate_api::billing::{Account, History, HistoryQuery, UserQuery};
+use tollgate_api::billing::{Account, History, HistoryQuery, UsageQuery, UserQuery};
 use tollgate_core::Nanos;
 
 use super::fmt::{count, instant, money};
@@ -63,11 +63,34 @@ pub struct AccountParts {
     pub more_entries: bool,
 }
 
+/// An end user's use of a period, as `/api/v1/billing/usage` reports it.
+pub struct UsageRow {
+    pub period: &'static str,
+    pub requests: String,
+    pub tokens: String,
+    pub cost: String,
+    /// Per provider: name, requests, cost.
+    pub by_provider: Vec<(String, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console/my_account.html")]
 struct OwnPage {
     chrome: Chrome,
     account: AccountParts,
+    usage: Vec<UsageRow>,
+}
+
+/// Cost per currency, as one line.
+fn costs(by_currency: &std::collections::BTreeMap<String, String>) -> String {
+    if by_currency.is_empty() {
+        return money("0", "USD");
+    }
+    by_currency
+        .iter()
+        .map(|(c, a)| money(a, c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn nanos_of(text: &str) -> i64 {
@@ -173,8 +196,32 @@ pub async fn read(
 /// An end user's own page: their account only.
 pub async fn own(state: AppState, viewer: Viewer) -> Result<Response, ConsoleError> {
     let (account, history) = read(&state, &viewer, None).await?;
+    let mut usage = Vec::new();
+    for (period, name) in [("day", "Today (UTC)"), ("month", "This month (UTC)")] {
+        let axum::Json(u) = billing::reports::usage(
+            State(state.clone()),
+            viewer.may::<need::OwnRead>()?,
+            Params(UsageQuery {
+                period: Some(period.into()),
+                user_id: None,
+            }),
+        )
+        .await?;
+        usage.push(UsageRow {
+            period: name,
+            requests: count(u.requests),
+            tokens: count(u.tokens.total),
+            cost: costs(&u.cost),
+            by_provider: u
+                .by_provider
+                .iter()
+                .map(|(p, t)| (p.clone(), count(t.requests), costs(&t.cost)))
+                .collect(),
+        });
+    }
     render(&OwnPage {
         chrome: Chrome::new(&viewer, "My account", "/ui/"),
         account: parts(&account, &history),
+        usage,
     })
 }

@@ -185,7 +185,7 @@ pub async fn page(
             return Ok(axum::response::Redirect::to(first.href).into_response());
         }
         return Err(crate::error::ApiError::forbidden(
-            "this key has no scope the console shows (ingest only): sign in with a key that reads",
+            "the console shows what a key with the read or admin scope may see; this key has neither",
         )
         .into());
     }

@@ -56,7 +56,7 @@ impl Chrome {
                 nav.push(("/ui/logs", "Logs"));
                 nav.push(("/ui/receipts", "Receipts"));
             }
-            if viewer.can(Scope::Read) || viewer.can(Scope::Billing) {
+            if viewer.can(Scope::Read) {
                 nav.push(("/ui/accounts", "Accounts"));
             }
             if viewer.can(Scope::Admin) {

@@ -129,6 +129,14 @@ async fn an_end_user_sees_their_own_balance_and_history_and_nothing_else() {
     for app in TestApp::all_with(with_jwt).await {
         top_up(&app, "alice", "12.5").await;
         top_up(&app, "bob", "99").await;
+        let r = app
+            .post(
+                "/api/v1/log",
+                &json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000,
+                        "output_tokens": 0, "user_id": "alice"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
         let page = browser.new_page().await;
         sign_in(&page, &app, &token_for(&app, "alice")).await;
         assert_eq!(page.text("main h1").await, "My account");
@@ -136,9 +144,15 @@ async fn an_end_user_sees_their_own_balance_and_history_and_nothing_else() {
         assert_eq!(
             page.text("#balances tr[data-currency=\"USD\"] .balance")
                 .await,
-            "12.50 USD"
+            "10.00 USD",
+            "12.50 topped up, 2.50 charged"
         );
         assert!(page.text("#ledger").await.contains("topup"));
+        let usage = page.texts("#usage tbody tr").await;
+        assert!(
+            usage[1].starts_with("This month (UTC)\t1\t1,000,000\t2.50 USD"),
+            "{usage:?}"
+        );
         let body = page.text("body").await;
         assert!(!body.contains("bob") && !body.contains("99.00"), "{body}");
         let nav = page.texts("header nav a").await;

@@ -15,7 +15,7 @@ pub(crate) mod accounts;
 pub(crate) mod credits;
 pub(super) mod overrides;
 pub(super) mod prepaid;
-pub(super) mod reports;
+pub(crate) mod reports;
 pub(crate) mod statement_render;
 pub(crate) mod statements;
 pub(super) mod stream;
