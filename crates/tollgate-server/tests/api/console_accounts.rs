@@ -3,116 +3,11 @@
 //! sent, or not at all when the amount is wrong. The pages are driven in a browser in the
 //! `console` tests.
 
-use std::collections::BTreeMap;
-
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
 use tollgate_server::keys;
 use tollgate_store::Scope;
 
+use crate::console_client::{hidden, Browser};
 use crate::support::{top_up, TestApp};
-
-/// A browser without a browser: keeps cookies, follows no redirect.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-/// What a request answered.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
-        Browser {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .expect("client"),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let resp = req
-            .header(COOKIE, cookie.join("; "))
-            .send()
-            .await
-            .expect("send");
-        let set_cookies: Vec<String> = resp
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().expect("ascii").to_string())
-            .collect();
-        for c in &set_cookies {
-            let pair = c.split(';').next().expect("a pair");
-            let (k, v) = pair.split_once('=').expect("name=value");
-            if v.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|v| v.to_str().expect("ascii").to_string()),
-            body: resp.text().await.expect("body"),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.app.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.app.base))
-            .form(form);
-        self.send(req).await
-    }
-
-    /// Signs in with `credential` through the form, as a person would.
-    async fn sign_in(&mut self, credential: &str) -> Page {
-        let form = self.get("/ui/sign-in?next=%2Fui%2F").await;
-        let csrf = hidden(&form.body, "csrf");
-        self.post(
-            "/ui/sign-in",
-            &[
-                ("csrf", &csrf),
-                ("next", "/ui/"),
-                ("credential", credential),
-            ],
-        )
-        .await
-    }
-}
-
-/// The value of the hidden input `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = html[start..].find('"').expect("a closing quote") + start;
-    html[start..end].to_string()
-}
 
 /// The USD balance of `user` as the API answers it.
 async fn balance(app: &TestApp, user: &str) -> String {

@@ -3,123 +3,27 @@
 //! nothing, and the downloads and proofs are served to a session only. The pages themselves
 //! are driven in a browser (the `console` tests).
 
-use std::collections::BTreeMap;
-
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
+use crate::console_client::{hidden, Browser, Page};
 use crate::support::TestApp;
 
-/// A browser without a browser: keeps cookies, follows no redirect.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-    csrf: String,
+/// A browser signed in with the app's key, and its session's form token.
+async fn signed_in(app: &TestApp) -> (Browser<'_>, String) {
+    let mut b = Browser::signed_in(app).await;
+    let csrf = hidden(&b.get("/ui/receipts/new").await.body, "csrf");
+    (b, csrf)
 }
 
-/// What a request answered.
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    /// Signs in with the app's key through the form.
-    async fn signed_in(app: &'a TestApp) -> Browser<'a> {
-        let mut b = Browser {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .expect("client"),
-            cookies: BTreeMap::new(),
-            csrf: String::new(),
-        };
-        let form = b.get("/ui/sign-in").await;
-        let csrf = hidden(&form.body, "csrf");
-        let signed = b
-            .post(
-                "/ui/sign-in",
-                &[("csrf", &csrf), ("next", "/ui/"), ("credential", &app.key)],
-            )
-            .await;
-        assert_eq!(signed.status, 303, "{}", signed.body);
-        b.csrf = hidden(&b.get("/ui/receipts/new").await.body, "csrf");
-        b
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let resp = req
-            .header(COOKIE, cookie.join("; "))
-            .send()
-            .await
-            .expect("send");
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().expect("ascii");
-            let (k, v) = c
-                .split(';')
-                .next()
-                .and_then(|p| p.split_once('='))
-                .expect("name=value");
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-        Answer {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|v| v.to_str().expect("ascii").to_string()),
-            body: resp.text().await.expect("body"),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Answer {
-        let req = self.http.get(format!("{}{path}", self.app.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.app.base))
-            .form(form);
-        self.send(req).await
-    }
-
-    /// Posts the receipt form with the session's token and `fields`.
-    async fn issue(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let csrf = self.csrf.clone();
-        let mut form = vec![("csrf", csrf.as_str())];
-        form.extend_from_slice(fields);
-        self.post(path, &form).await
-    }
+/// Posts the receipt form at `path` with the session's token and `fields`.
+async fn issue(b: &mut Browser<'_>, csrf: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+    let mut form = vec![("csrf", csrf)];
+    form.extend_from_slice(fields);
+    b.post(path, &form).await
 }
 
 /// A form's fields.
 type Fields<'a> = [(&'a str, &'a str)];
-
-/// The value of the hidden input `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = html[start..].find('"').expect("a closing quote") + start;
-    html[start..end].to_string()
-}
 
 /// The text of the tile `label` of a preview page.
 fn tile(html: &str, label: &str) -> String {
@@ -175,7 +79,7 @@ async fn seed(app: &TestApp) -> (String, String, Vec<String>) {
 async fn console_receipts_each_selection_mode_previews_and_signs_what_the_api_does() {
     for app in TestApp::all().await {
         let (conversation, dated, others) = seed(&app).await;
-        let mut b = Browser::signed_in(&app).await;
+        let (mut b, csrf) = signed_in(&app).await;
         let ids = others.join("\n");
         let modes: [(&Fields, Value, i64); 3] = [
             (
@@ -204,7 +108,7 @@ async fn console_receipts_each_selection_mode_previews_and_signs_what_the_api_do
             let api = app.post("/api/v1/receipts/preview", &request).await;
             assert_eq!(api.status, 200, "{}", api.body);
             assert_eq!(api.body["total_logs"], logs, "{request}");
-            let page = b.issue("/ui/receipts/preview", fields).await;
+            let page = issue(&mut b, &csrf, "/ui/receipts/preview", fields).await;
             assert_eq!(page.status, 200, "{}: {}", app.engine(), page.body);
             assert_eq!(tile(&page.body, "Logs"), logs.to_string(), "{request}");
             assert_eq!(
@@ -225,7 +129,7 @@ async fn console_receipts_each_selection_mode_previews_and_signs_what_the_api_do
             .collect();
             let carried: Vec<(&str, &str)> =
                 carried.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let signed = b.issue("/ui/receipts", &carried).await;
+            let signed = issue(&mut b, &csrf, "/ui/receipts", &carried).await;
             assert_eq!(signed.status, 303, "{}", signed.body);
             let location = signed.location.expect("the receipt's page");
             let id = location
@@ -246,7 +150,7 @@ async fn console_receipts_each_selection_mode_previews_and_signs_what_the_api_do
 async fn console_receipts_a_form_without_the_sessions_token_signs_nothing() {
     for app in TestApp::all().await {
         seed(&app).await;
-        let mut b = Browser::signed_in(&app).await;
+        let (mut b, csrf) = signed_in(&app).await;
         for path in ["/ui/receipts", "/ui/receipts/preview"] {
             let refused = b
                 .post(path, &[("csrf", "forged"), ("mode", "since_last_receipt")])
@@ -257,17 +161,22 @@ async fn console_receipts_a_form_without_the_sessions_token_signs_nothing() {
         assert_eq!(listed["total"], 0, "{}", app.engine());
 
         // A selection the API refuses comes back as the form with the API's words.
-        let empty = b
-            .issue("/ui/receipts/preview", &[("mode", "log_ids")])
-            .await;
+        let empty = issue(
+            &mut b,
+            &csrf,
+            "/ui/receipts/preview",
+            &[("mode", "log_ids")],
+        )
+        .await;
         assert_eq!(empty.status, 422, "{}", empty.body);
         assert!(empty.body.contains("list at least one log id"));
-        let bad = b
-            .issue(
-                "/ui/receipts",
-                &[("mode", "log_ids"), ("log_ids", "not-a-uuid")],
-            )
-            .await;
+        let bad = issue(
+            &mut b,
+            &csrf,
+            "/ui/receipts",
+            &[("mode", "log_ids"), ("log_ids", "not-a-uuid")],
+        )
+        .await;
         assert_eq!(bad.status, 422, "{}", bad.body);
         assert!(
             bad.body.contains("log_ids[0] must be a UUID"),
@@ -292,15 +201,7 @@ async fn console_receipts_downloads_and_proofs_are_the_apis_and_need_a_session()
             .as_str()
             .expect("an id")
             .to_string();
-        let mut anonymous = Browser {
-            app: &app,
-            http: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .expect("client"),
-            cookies: BTreeMap::new(),
-            csrf: String::new(),
-        };
+        let mut anonymous = Browser::new(&app);
         for path in [
             format!("/ui/receipts/{id}.json"),
             format!("/ui/receipts/{id}/proof?log_id={dated}"),
@@ -342,13 +243,13 @@ async fn console_receipts_downloads_and_proofs_are_the_apis_and_need_a_session()
 async fn console_receipts_signing_the_same_since_last_receipt_form_twice_signs_once() {
     for app in TestApp::all().await {
         seed(&app).await;
-        let mut b = Browser::signed_in(&app).await;
+        let (mut b, csrf) = signed_in(&app).await;
         let form = [("mode", "since_last_receipt"), ("description", "once")];
-        let first = b.issue("/ui/receipts", &form).await;
+        let first = issue(&mut b, &csrf, "/ui/receipts", &form).await;
         assert_eq!(first.status, 303, "{}", first.body);
         // The same form again (a double click, a resubmitted page): its logs are certified
         // now, so the API finds none and the form says so.
-        let again = b.issue("/ui/receipts", &form).await;
+        let again = issue(&mut b, &csrf, "/ui/receipts", &form).await;
         assert_eq!(again.status, 400, "{}: {}", app.engine(), again.body);
         assert!(again.body.contains("No logs found matching the criteria"));
         assert_eq!(app.get("/api/v1/receipts").await.body["total"], 1);

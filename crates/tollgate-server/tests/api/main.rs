@@ -11,6 +11,7 @@ mod billing_accounts;
 mod connections;
 mod console;
 mod console_accounts;
+mod console_client;
 mod console_logs;
 mod console_receipts;
 mod conversation_routes;
