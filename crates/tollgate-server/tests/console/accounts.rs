@@ -75,8 +75,7 @@ async fn accounts_a_top_up_in_the_page_moves_the_balance_once_as_the_api_shows_i
         no_errors(&page).await;
         page.goto(&format!("{}/ui/accounts", app.base)).await;
         page.screenshot(&format!("accounts-desktop-{engine}")).await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("accounts-phone-{engine}")).await;
+        crate::support::phone(&page, &format!("accounts-phone-{engine}")).await;
         page.set_viewport(1280, 900, false).await;
 
         page.click(&format!("{alice} .user a")).await;
@@ -135,10 +134,7 @@ async fn accounts_a_top_up_in_the_page_moves_the_balance_once_as_the_api_shows_i
         no_errors(&page).await;
         page.goto(&format!("{}/ui/accounts/alice", app.base)).await;
         page.screenshot(&format!("account-desktop-{engine}")).await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("account-phone-{engine}")).await;
-        let width = page.eval("document.documentElement.scrollWidth").await;
-        assert!(width.as_i64().expect("a width") <= 390, "{width}");
+        crate::support::phone(&page, &format!("account-phone-{engine}")).await;
         page.set_viewport(1280, 900, false).await;
 
         // The month's statement, in the console.

@@ -276,14 +276,6 @@ async fn logs_filter_page_open_one_call_and_export_exactly_the_filters_calls() {
 
         page.goto(&format!("{}/ui/logs?period=today&user=alice", app.base))
             .await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("logs-phone-{}", app.engine()))
-            .await;
-        let width = page
-            .eval("document.documentElement.scrollWidth")
-            .await
-            .as_i64()
-            .expect("a width");
-        assert!(width <= 390, "nothing overflows a phone's width: {width}");
+        crate::support::phone(&page, &format!("logs-phone-{}", app.engine())).await;
     }
 }

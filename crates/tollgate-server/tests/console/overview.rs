@@ -93,15 +93,7 @@ async fn the_overview_shows_the_periods_totals_exactly_as_the_stats_api_answers_
         );
         page.screenshot(&format!("overview-desktop-{}", app.engine()))
             .await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("overview-phone-{}", app.engine()))
-            .await;
-        let width: i64 = page
-            .eval("document.documentElement.scrollWidth")
-            .await
-            .as_i64()
-            .expect("a width");
-        assert!(width <= 390, "nothing overflows a phone's width: {width}");
+        crate::support::phone(&page, &format!("overview-phone-{}", app.engine())).await;
     }
 }
 
@@ -165,8 +157,6 @@ async fn an_end_user_sees_their_own_balance_and_history_and_nothing_else() {
         );
         page.screenshot(&format!("my-account-desktop-{}", app.engine()))
             .await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("my-account-phone-{}", app.engine()))
-            .await;
+        crate::support::phone(&page, &format!("my-account-phone-{}", app.engine())).await;
     }
 }

@@ -193,14 +193,7 @@ async fn a_receipt_generated_in_the_receipts_page_verifies_in_the_browser_and_of
             page.console_errors()
         );
         page.screenshot(&format!("receipt-desktop-{engine}")).await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("receipt-phone-{engine}")).await;
-        let width = page
-            .eval("document.documentElement.scrollWidth")
-            .await
-            .as_i64()
-            .expect("a width");
-        assert!(width <= 390, "the receipt fits a phone's width: {width}");
+        crate::support::phone(&page, &format!("receipt-phone-{engine}")).await;
         page.set_viewport(1265, 900, false).await;
 
         // The download is the API's document byte for byte, and verifies offline.
@@ -315,14 +308,7 @@ async fn a_receipt_generated_in_the_receipts_page_verifies_in_the_browser_and_of
             page.console_errors()
         );
         page.screenshot(&format!("receipts-desktop-{engine}")).await;
-        page.set_viewport(390, 844, true).await;
-        page.screenshot(&format!("receipts-phone-{engine}")).await;
-        let width = page
-            .eval("document.documentElement.scrollWidth")
-            .await
-            .as_i64()
-            .expect("a width");
-        assert!(width <= 390, "nothing overflows a phone's width: {width}");
+        crate::support::phone(&page, &format!("receipts-phone-{engine}")).await;
     }
 }
 

@@ -63,3 +63,19 @@ pub async fn sign_in(page: &Page, app: &TestApp, credential: &str) {
         page.text("main").await
     );
 }
+
+/// Shows `page` at a phone's size (390 x 844), saves the screenshot `name`, and checks that
+/// nothing is wider than the phone.
+pub async fn phone(page: &Page, name: &str) {
+    page.set_viewport(390, 844, true).await;
+    page.screenshot(name).await;
+    let width = page
+        .eval("document.documentElement.scrollWidth")
+        .await
+        .as_i64()
+        .expect("a width");
+    assert!(
+        width <= 390,
+        "{name}: nothing overflows a phone's width: {width}"
+    );
+}
