@@ -134,8 +134,8 @@ pub fn parts(a: &Account, h: &History) -> AccountParts {
         last_request: a
             .last_request_at
             .as_deref()
-            .map(instant)
-            .unwrap_or_else(|| "never".into()),
+            .map(|t| format!("the last at {}", instant(t)))
+            .unwrap_or_else(|| "none yet".into()),
         balances: a
             .balances
             .iter()
