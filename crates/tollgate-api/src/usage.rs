@@ -315,6 +315,13 @@ pub struct LogsQuery {
     /// `true`: only calls no price was known for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced: Option<bool>,
+    /// With `value`: only calls that recorded this dimension (`kb_id`, or one of the
+    /// deployment's `dimensions`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// ... with this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Where a logged call came from.

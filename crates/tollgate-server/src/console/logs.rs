@@ -40,6 +40,12 @@ pub struct LogsFilter {
     /// `true` (or a ticked box's `on`): only calls recorded without a price.
     #[serde(default)]
     unpriced: Option<String>,
+    /// With `value`: only calls that recorded this dimension.
+    #[serde(default)]
+    dimension: Option<String>,
+    /// The dimension's value.
+    #[serde(default)]
+    value: Option<String>,
     /// How many newer calls the page skips.
     #[serde(default)]
     offset: Option<String>,
@@ -103,6 +109,9 @@ impl LogsFilter {
             user_id: given(&self.user),
             conversation_id: None,
             unpriced: self.unpriced_only().then_some(true),
+            // Asked for only with its value: a dimension chosen without one filters nothing.
+            dimension: given(&self.value).and(given(&self.dimension)),
+            value: given(&self.dimension).and(given(&self.value)),
         }
     }
 
@@ -119,6 +128,8 @@ impl LogsFilter {
             ("alias", &self.alias),
             ("user", &self.user),
             ("origin", &self.origin),
+            ("dimension", &self.dimension),
+            ("value", &self.value),
         ] {
             if let Some(v) = given(value) {
                 pairs.push((name, v));
@@ -142,6 +153,10 @@ struct Fields {
     user: String,
     origin: String,
     unpriced: bool,
+    /// The dimensions to choose from (`kb_id` and the deployment's), and the chosen one.
+    dimensions: Vec<String>,
+    dimension: String,
+    value: String,
 }
 
 /// One call of the table, written for people.
@@ -229,7 +244,7 @@ pub async fn page(
     let offset = f.offset();
     // One more than a page tells whether a next page exists without counting them all.
     let (_, axum::Json(mut found)) = logs::logs(
-        State(state),
+        State(state.clone()),
         viewer.may::<need::Read>()?,
         Uri::from_static("/api/v1/logs"),
         Params(f.api_query(&period, None, PAGE + 1, offset)),
@@ -247,6 +262,11 @@ pub async fn page(
             user: given(&f.user).unwrap_or_default(),
             origin: given(&f.origin).unwrap_or_default(),
             unpriced: f.unpriced_only(),
+            dimensions: std::iter::once(tollgate_core::event::KB_ID.to_string())
+                .chain(state.settings().dimensions.iter().cloned())
+                .collect(),
+            dimension: given(&f.dimension).unwrap_or_default(),
+            value: given(&f.value).unwrap_or_default(),
         },
         rows: found.iter().map(row).collect(),
         first: if shown > 0 { offset + 1 } else { 0 },

@@ -261,6 +261,32 @@ async fn stats_group_by_a_dimension_the_export_filters_on_its_value_and_a_receip
             assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.body);
         }
 
+        let listed = app
+            .get(
+                "/api/v1/logs?start_date=2026-03-01&end_date=2026-03-31&dimension=kb_id&value=kb_1",
+            )
+            .await;
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        let listed = listed.body.as_array().cloned().unwrap_or_default();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.iter().all(|l| l["dimensions"]["kb_id"] == "kb_1"));
+        for (query, field) in [("value=kb_1", "dimension"), ("dimension=kb_id", "value")] {
+            let r = app.get(&format!("/api/v1/logs?{query}")).await;
+            assert_error(&r, 400, "INVALID_QUERY");
+            assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.body);
+        }
+        let mut console = crate::console_client::Browser::signed_in(&app).await;
+        let page = console
+            .get("/ui/logs?period=custom&start=2026-03-01&end=2026-03-31&dimension=team&value=search")
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(
+            page.body.matches("<td class=\"time\"").count(),
+            1,
+            "one call of team search: {}",
+            page.body
+        );
+
         let csv = app
             .get_text(
                 "/api/v1/export/usage?start=2026-03-01&end=2026-03-31&dimension=kb_id&value=kb_1",

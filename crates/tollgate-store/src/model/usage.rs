@@ -149,6 +149,8 @@ pub struct LogFilter {
     pub conversation_id: Option<Uuid>,
     /// Only unpriced events.
     pub unpriced_only: bool,
+    /// Only events with this value of a dimension.
+    pub dimension: Option<crate::exports::DimensionMatch>,
 }
 
 /// Usage totals for one combination of dimensions on one day.

@@ -395,6 +395,13 @@ pub(super) async fn list_events(
     if f.unpriced_only {
         sql.push(&format!(" AND (flags & 2) <> 0 AND {NOT_ADJUSTED}"));
     }
+    if let Some(d) = &f.dimension {
+        sql.push(" AND dimensions IS NOT NULL AND ")
+            .push(dimension_value(db))
+            .push_bind(&d.name)
+            .push(") = ")
+            .push_bind(&d.value);
+    }
     sql.push(" ORDER BY ts_us DESC, seq DESC LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
