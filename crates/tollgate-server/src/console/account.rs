@@ -130,7 +130,10 @@ pub fn parts(a: &Account, h: &History) -> AccountParts {
     AccountParts {
         user_id: a.user_id.clone(),
         active: a.is_active,
-        requests: count(a.total_requests),
+        requests: match a.total_requests {
+            1 => "1 request".into(),
+            n => format!("{} requests", count(n)),
+        },
         last_request: a
             .last_request_at
             .as_deref()
