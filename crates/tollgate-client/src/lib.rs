@@ -45,9 +45,42 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
-    /// The server could not be reached or answered something unreadable.
-    #[error(transparent)]
-    Transport(#[from] reqwest::Error),
+    /// The server could not be reached or answered something unreadable. Its message holds
+    /// the cause already, so it names no source of its own (which would print it twice).
+    #[error("{}", transport(.0))]
+    Transport(reqwest::Error),
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> ClientError {
+        ClientError::Transport(e)
+    }
+}
+
+/// A transport error in words a person can act on: for a server that could not be reached,
+/// the address tried, the system's reason, and how to start or point at one.
+fn transport(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let at = e
+        .url()
+        .map(|u| format!("{}://{}", u.scheme(), u.authority()))
+        .unwrap_or_else(|| "the server".into());
+    if e.is_connect() || e.is_timeout() {
+        format!(
+            "could not reach the Tollgate server at {at} ({cause}); start one with \
+             `tollgate serve`, or point at one with --server URL or TOLLGATE_URL"
+        )
+    } else {
+        let (outer, inner) = (e.to_string(), cause.to_string());
+        if outer == inner {
+            outer
+        } else {
+            format!("{outer}: {inner}")
+        }
+    }
 }
 
 /// A Tollgate server and the key to use with it.

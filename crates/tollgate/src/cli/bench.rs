@@ -139,7 +139,7 @@ impl Ingest {
         );
         let run = load(
             &authority,
-            &self.client.api_key,
+            self.client.key()?,
             path,
             bodies,
             self.count,

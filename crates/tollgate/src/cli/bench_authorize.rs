@@ -45,7 +45,7 @@ impl Authorize {
             bail!("--concurrency, --count and --users must be at least 1");
         }
         let authority = authority(&self.client.server)?;
-        let key = &self.client.api_key;
+        let key = self.client.key()?;
         // Set-up: unlimited plan, and enough balance on every user's account.
         let http = self.client.client()?;
         http.set_plan(Some("pro"))

@@ -110,7 +110,7 @@ impl Mixed {
         for url in &self.also {
             servers.push(authority(url)?);
         }
-        let key = self.client.api_key.clone();
+        let key = self.client.key()?.to_string();
         let run_id: u32 = rand::thread_rng().gen();
         let users: Arc<Vec<String>> = Arc::new(
             (0..self.users)

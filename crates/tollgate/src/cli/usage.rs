@@ -13,14 +13,27 @@ pub struct ClientArgs {
     /// Server URL.
     #[arg(long, env = "TOLLGATE_URL", default_value = "http://127.0.0.1:8000")]
     pub server: String,
-    /// API key.
+    /// API key (default: $TOLLGATE_API_KEY).
     #[arg(long, env = "TOLLGATE_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    pub api_key: Option<String>,
 }
 
 impl ClientArgs {
+    /// The key to send, or what to do when none was given.
+    pub fn key(&self) -> anyhow::Result<&str> {
+        self.api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no API key: pass --api-key KEY or set TOLLGATE_API_KEY (the first \
+                     `tollgate serve` prints one; `tollgate keys create` makes more)"
+                )
+            })
+    }
+
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.server, &self.api_key)?)
+        Ok(Client::new(&self.server, self.key()?)?)
     }
 }
 

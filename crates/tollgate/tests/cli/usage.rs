@@ -56,3 +56,41 @@ fn usage_stats_and_logs_read_back_what_was_logged_as_json_and_as_tables() {
         "{table}"
     );
 }
+
+#[test]
+fn without_a_server_the_cli_names_the_address_it_tried_and_how_to_start_one() {
+    let sb = Sandbox::new();
+    let out = sb
+        .run(&[
+            "usage",
+            "stats",
+            "--server",
+            "http://127.0.0.1:9",
+            "--api-key",
+            "tg_any",
+        ])
+        .expect(1);
+    for needed in [
+        "could not reach the Tollgate server at http://127.0.0.1:9",
+        "Connection refused",
+        "tollgate serve",
+        "TOLLGATE_URL",
+    ] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+    assert_eq!(
+        out.stderr.matches("Connection refused").count(),
+        1,
+        "the cause is said once: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn without_a_key_the_cli_names_the_flag_and_the_variable() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["usage", "stats"]).expect(1);
+    for needed in ["--api-key", "TOLLGATE_API_KEY"] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+}
