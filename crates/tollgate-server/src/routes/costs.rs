@@ -64,6 +64,30 @@ fn dimension_query(
     }))
 }
 
+/// The `dimension=` and `value=` pair that narrows a listing or an export to one value of a
+/// dimension: both or neither (400 naming the one missing), the dimension a known one.
+pub(crate) fn dimension_match(
+    state: &AppState,
+    dimension: Option<&str>,
+    value: Option<String>,
+) -> Result<Option<tollgate_store::DimensionMatch>, ApiError> {
+    match (dimension, value) {
+        (None, None) => Ok(None),
+        (Some(name), Some(value)) => Ok(Some(tollgate_store::DimensionMatch {
+            name: dimension_name(state, name.trim())?,
+            value,
+        })),
+        (None, Some(_)) => Err(ApiError::invalid_query(
+            "dimension",
+            "value filters on a dimension: send dimension too (such as dimension=kb_id)",
+        )),
+        (Some(_), None) => Err(ApiError::invalid_query(
+            "value",
+            "dimension filters on one of its values: send value too",
+        )),
+    }
+}
+
 /// A dimension a query names: `kb_id` or one of the `dimensions` setting (400 otherwise).
 pub(crate) fn dimension_name(state: &AppState, name: &str) -> Result<String, ApiError> {
     let name = name.trim();

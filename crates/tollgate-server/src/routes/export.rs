@@ -20,7 +20,7 @@ use futures_util::stream;
 use tollgate_api::usage::{EventFlag, LogEntry, LogSource, UsageExportLine, UsageExportQuery};
 use tollgate_core::time::{parse_instant, DateEdge};
 use tollgate_core::EventSource;
-use tollgate_store::{DimensionMatch, ExportPage, ExportedEvent, StoreError};
+use tollgate_store::{ExportPage, ExportedEvent, StoreError};
 
 use super::logs::log_entry;
 use crate::auth::{need, Can};
@@ -140,25 +140,7 @@ pub async fn usage(
             "start must not be after end",
         ));
     }
-    let dimension = match (q.dimension.as_deref(), q.value) {
-        (None, None) => None,
-        (Some(name), Some(value)) => Some(DimensionMatch {
-            name: super::costs::dimension_name(&state, name.trim())?,
-            value,
-        }),
-        (None, Some(_)) => {
-            return Err(ApiError::invalid_query(
-                "dimension",
-                "value filters on a dimension: send dimension too (such as dimension=kb_id)",
-            ))
-        }
-        (Some(_), None) => {
-            return Err(ApiError::invalid_query(
-                "value",
-                "dimension filters the export on one of its values: send value too",
-            ))
-        }
-    };
+    let dimension = super::costs::dimension_match(&state, q.dimension.as_deref(), q.value)?;
     let span = state
         .store()
         .export_span(&auth.tenant_id, start_us, end_us, dimension.as_ref())

@@ -11,7 +11,7 @@ use axum::Json;
 use tollgate_api::usage::{logs_headers, LogEntry, LogSource, LogsQuery, UsageExportLine};
 use tollgate_core::time::format_us;
 use tollgate_core::EventSource;
-use tollgate_store::{DimensionMatch, ExportPage, LogFilter, StoredEvent};
+use tollgate_store::{ExportPage, LogFilter, StoredEvent};
 use uuid::Uuid;
 
 use super::conversations::bounded;
@@ -106,25 +106,7 @@ pub async fn logs(
     // Alias, model, provider and origin have no index of their own: filtering by them
     // walks the time index, so without dates they search the last 30 days rather than the
     // whole history. Unfiltered, user and conversation listings use their indexes.
-    let dimension = match (q.dimension.as_deref(), q.value.clone()) {
-        (None, None) => None,
-        (Some(name), Some(value)) => Some(DimensionMatch {
-            name: super::costs::dimension_name(&state, name.trim())?,
-            value,
-        }),
-        (None, Some(_)) => {
-            return Err(ApiError::invalid_query(
-                "dimension",
-                "value filters on a dimension: send dimension too (such as dimension=kb_id)",
-            ))
-        }
-        (Some(_), None) => {
-            return Err(ApiError::invalid_query(
-                "value",
-                "dimension filters the listing on one of its values: send value too",
-            ))
-        }
-    };
+    let dimension = super::costs::dimension_match(&state, q.dimension.as_deref(), q.value.clone())?;
     let unindexed = q.alias.is_some()
         || q.model.is_some()
         || q.provider.is_some()
