@@ -47,17 +47,26 @@ pub struct Authorize {
     #[arg(long, value_name = "SECONDS", requires = "hold")]
     ttl: Option<i64>,
     /// Print JSON: the decision, or the refusal with the numbers behind it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     json: bool,
+    /// Print only the hold id when a hold is placed (nothing otherwise), for a script to keep
+    /// (`HOLD=$(…)`); a refusal is still explained on stderr, and the exit status still says
+    /// whether the call may happen.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 impl Authorize {
     /// Asks and prints the decision; exit 0 allowed, 1 refused, 2 could not ask.
     pub async fn run(self) -> ExitCode {
-        let as_json = self.json;
+        let (as_json, quiet) = (self.json, self.quiet);
         match self.ask().await {
             Ok(Authorization::Allowed(decision)) => {
-                if as_json {
+                if quiet {
+                    if let Some(id) = &decision.hold_id {
+                        println!("{id}");
+                    }
+                } else if as_json {
                     println!("{}", json(&decision));
                 } else {
                     print_allowed(&decision);
@@ -65,7 +74,9 @@ impl Authorize {
                 ExitCode::from(VALID)
             }
             Ok(Authorization::Refused(refusal)) => {
-                if as_json {
+                if quiet {
+                    eprintln!("refused: {}: {}", refusal.code, refusal.message);
+                } else if as_json {
                     println!("{}", json(&refusal));
                 } else {
                     println!("refused: {}: {}", refusal.code, refusal.message);

@@ -37,8 +37,11 @@ pub enum Keys {
         #[command(flatten)]
         db: Db,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "quiet")]
         json: bool,
+        /// Print only the key, for a script to keep (`export TOLLGATE_API_KEY=$(…)`).
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// List keys (never their secrets), with their role and scopes.
     List {
@@ -89,6 +92,7 @@ impl Keys {
                 name,
                 db,
                 json: as_json,
+                quiet,
             } => {
                 let scopes = if operator {
                     Scope::ALL.to_vec()
@@ -104,7 +108,9 @@ impl Keys {
                     generated.record.role = KeyRole::Operator;
                 }
                 let info = store.create_key(generated.record).await?;
-                if as_json {
+                if quiet {
+                    println!("{}", generated.secret);
+                } else if as_json {
                     let mut out = key_json(&info);
                     out["key"] = json!(generated.secret);
                     println!("{}", json(&out));

@@ -16,6 +16,7 @@ mod billing;
 mod billing_tables;
 mod checks;
 mod export;
+mod health;
 mod keys;
 mod openapi;
 mod output;
@@ -100,6 +101,8 @@ enum Command {
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Ask a running server whether it can serve (no key needed). Exit 0 healthy, 1 not.
+    Health(health::Health),
     /// Print the API's OpenAPI 3.1 document, generated from the code (as `/openapi.json`).
     Openapi(openapi::OpenApi),
 }
@@ -125,6 +128,7 @@ impl Cli {
             Command::Retention(c) => return c.run().await,
             Command::SigningKey(c) => c.run().await?,
             Command::Bench(c) => c.run().await?,
+            Command::Health(c) => return Ok(c.run().await),
             Command::Openapi(c) => c.run()?,
             Command::Webhooks(c) => c.run().await?,
         }

@@ -137,6 +137,9 @@ pub struct LogArgs {
     /// Idempotency key: a repeat records nothing new.
     #[arg(long)]
     request_id: Option<String>,
+    /// The hold `tollgate authorize --hold` placed for this call, settled by it.
+    #[arg(long, requires = "user")]
+    hold_id: Option<String>,
     /// Event time (default now).
     #[arg(long)]
     timestamp: Option<String>,
@@ -181,6 +184,7 @@ impl Usage {
                         origin: log.origin,
                         user_id: log.user,
                         request_id: log.request_id,
+                        hold_id: log.hold_id,
                         timestamp: log.timestamp,
                         kb_id: log.kb_id,
                         dimensions: (!log.dimensions.is_empty()).then(|| {
@@ -296,14 +300,13 @@ fn log_row(l: &LogEntry) -> Vec<String> {
 
 fn print_stats(stats: &UsageStats) {
     let s = &stats.summary;
+    let requests = match s.total_requests {
+        1 => "1 request".to_string(),
+        n => format!("{n} requests"),
+    };
     println!(
-        "{} requests, {} tokens, {} {} ({} to {})",
-        s.total_requests,
-        s.total_tokens,
-        s.total_cost,
-        s.currency,
-        stats.start_date,
-        stats.end_date,
+        "{requests}, {} tokens, {} {} ({} to {})",
+        s.total_tokens, s.total_cost, s.currency, stats.start_date, stats.end_date,
     );
     if s.unpriced_requests > 0 {
         println!(

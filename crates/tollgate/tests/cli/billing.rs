@@ -171,6 +171,63 @@ fn authorize_holds_what_the_balance_covers_refuses_what_it_does_not_and_the_ledg
 }
 
 #[test]
+fn a_quiet_authorize_prints_only_the_hold_id_that_a_quiet_log_settles() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    topup(&sb, &server, "fay", "1");
+    let hold = authorize(
+        &sb,
+        &server,
+        &["--user", "fay", "--cost", "0.4", "--hold", "-q"],
+    )
+    .expect(0);
+    let hold_id = hold.stdout.trim();
+    assert!(
+        hold_id.starts_with("hold_") && !hold_id.contains(' '),
+        "{}",
+        hold.stdout
+    );
+
+    // Without a hold there is nothing to print; a refusal explains itself on stderr only.
+    let plain = authorize(&sb, &server, &["--user", "fay", "--cost", "0.1", "-q"]).expect(0);
+    assert_eq!(plain.stdout, "");
+    let refused = authorize(&sb, &server, &["--user", "fay", "--cost", "5", "-q"]).expect(1);
+    assert_eq!(refused.stdout, "");
+    assert!(
+        refused.stderr.contains("INSUFFICIENT_BALANCE"),
+        "{}",
+        refused.stderr
+    );
+
+    sb.client(
+        &server,
+        &[
+            "usage",
+            "log",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o",
+            "--input-tokens",
+            "1000",
+            "--output-tokens",
+            "100",
+            "--user",
+            "fay",
+            "--hold-id",
+            hold_id,
+        ],
+    )
+    .expect(0);
+    let account = billing(&sb, &server, &["balance", "--user", "fay"], 0);
+    assert_eq!(account["balance_usd"], "0.996500000", "{account}");
+    assert_eq!(
+        account["balances"]["USD"]["held"], "0.000000000",
+        "the hold was settled: {account}"
+    );
+}
+
+#[test]
 fn billing_audit_exits_1_and_names_the_account_whose_balance_differs_from_its_ledger() {
     let sb = Sandbox::new();
     let server = sb.start();

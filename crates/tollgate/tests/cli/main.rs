@@ -3,6 +3,7 @@
 
 mod admin;
 mod billing;
+mod deploy;
 mod export;
 mod openapi;
 mod plans;
@@ -66,7 +67,7 @@ pub(crate) struct Ran {
 }
 
 impl Ran {
-    fn from(out: Output) -> Ran {
+    pub(crate) fn from(out: Output) -> Ran {
         Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -135,10 +136,16 @@ impl Sandbox {
 
     /// As [`Sandbox::start`], with extra environment variables (`TOLLGATE_*` settings).
     pub(crate) fn start_with_env(&self, env: &[(&str, &str)]) -> Server {
-        let data = self.data();
+        self.start_serving(&["--data-dir", arg(&self.data())], env)
+    }
+
+    /// Starts `tollgate serve --listen 127.0.0.1:0 ARGS` in the sandbox, as
+    /// [`Sandbox::start`] does; with no `--data-dir`, the data lands in `./tollgate-data`, as
+    /// for a person who runs `tollgate serve` with no settings.
+    pub(crate) fn start_serving(&self, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = tollgate(self.dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .envs(env.iter().copied())
             .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
             .stdin(Stdio::null())
