@@ -8,7 +8,7 @@ use tollgate_core::time::{format_us, month_of, now_us};
 use tollgate_server::billing::{quota_text, Billing};
 use tollgate_store::{PlanChange, SqlStore};
 
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::Db;
 use crate::config;
 
@@ -43,19 +43,19 @@ impl Migrate {
             Some(version) => store.migrate_to(version, self.force).await?,
         };
         for name in &report.applied {
-            println!("applied {name}");
+            outln!("applied {name}");
         }
         for name in &report.rolled_back {
-            println!("rolled back {name}");
+            outln!("rolled back {name}");
         }
         if report.rolled_back.is_empty() {
-            println!(
+            outln!(
                 "{} applied now, {} already applied",
                 report.applied.len(),
                 report.already
             );
         } else {
-            println!("{} rolled back now", report.rolled_back.len());
+            outln!("{} rolled back now", report.rolled_back.len());
         }
         Ok(())
     }
@@ -109,14 +109,14 @@ impl Tenants {
                 let store = config::open_store(&config::load(&db, &[])?).await?;
                 let t = store.create_tenant(&name).await?;
                 if as_json {
-                    println!(
+                    outln!(
                         "{}",
                         json(
                             &json!({"id": t.id, "name": t.name, "created_at": format_us(t.created_us)})
                         )
                     );
                 } else {
-                    println!("created tenant {} ({})", t.name, t.id);
+                    outln!("created tenant {} ({})", t.name, t.id);
                 }
             }
             Tenants::List { db, json: as_json } => {
@@ -127,7 +127,7 @@ impl Tenants {
                         .iter()
                         .map(|t| json!({"id": t.id, "name": t.name, "plan": t.plan, "created_at": format_us(t.created_us), "events": t.log_size}))
                         .collect();
-                    println!("{}", json(&json!(rows)));
+                    outln!("{}", json(&json!(rows)));
                 } else {
                     let rows = all
                         .iter()
@@ -141,7 +141,7 @@ impl Tenants {
                             ]
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         table(&["id", "name", "plan", "created", "events"], rows)
                     );
@@ -197,7 +197,7 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
         }
     };
     if as_json {
-        println!(
+        outln!(
             "{}",
             json(&json!({
                 "tenant": t.name, "tenant_id": t.id, "plan": q.plan,
@@ -210,7 +210,7 @@ async fn set_plan(tenant: &str, plan: &str, db: &Db, as_json: bool) -> anyhow::R
         } else {
             "plan "
         };
-        println!(
+        outln!(
             "tenant {} is now on {how}{} ({} a month)",
             t.name,
             q.plan,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tollgate_store::{AuditFinding, AuditReport};
 
 use super::checks::{INVALID, UNUSABLE, VALID};
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::Db;
 use crate::config;
 
@@ -81,7 +81,7 @@ fn print(report: &AuditReport, names: &HashMap<String, String>, as_json: bool) {
             .iter()
             .map(|f| finding_json(f, names))
             .collect();
-        println!(
+        outln!(
             "{}",
             json(&json!({
                 "checked": report.checked,
@@ -92,7 +92,7 @@ fn print(report: &AuditReport, names: &HashMap<String, String>, as_json: bool) {
         return;
     }
     if report.findings.is_empty() {
-        println!(
+        outln!(
             "✓ {}: each equals the sum of its ledger, and its held amount its open holds",
             balances(report.checked)
         );
@@ -113,7 +113,7 @@ fn print(report: &AuditReport, names: &HashMap<String, String>, as_json: bool) {
             ]
         })
         .collect();
-    println!(
+    outln!(
         "{}",
         table(
             &[
@@ -128,7 +128,7 @@ fn print(report: &AuditReport, names: &HashMap<String, String>, as_json: bool) {
             rows
         )
     );
-    println!(
+    outln!(
         "✗ {} of {} checked differ from their ledger or their holds",
         report.findings.len(),
         balances(report.checked)

@@ -11,7 +11,7 @@ use tollgate_client::Authorization;
 
 use super::billing_tables::human;
 use super::checks::{INVALID, UNUSABLE, VALID};
-use super::output::json;
+use super::output::{json, outln};
 use super::usage::ClientArgs;
 
 /// Arguments of `authorize`: an estimate as a cost, or as a model and token counts.
@@ -64,10 +64,10 @@ impl Authorize {
             Ok(Authorization::Allowed(decision)) => {
                 if quiet {
                     if let Some(id) = &decision.hold_id {
-                        println!("{id}");
+                        outln!("{id}");
                     }
                 } else if as_json {
-                    println!("{}", json(&decision));
+                    outln!("{}", json(&decision));
                 } else {
                     print_allowed(&decision);
                 }
@@ -77,9 +77,9 @@ impl Authorize {
                 if quiet {
                     eprintln!("refused: {}: {}", refusal.code, refusal.message);
                 } else if as_json {
-                    println!("{}", json(&refusal));
+                    outln!("{}", json(&refusal));
                 } else {
-                    println!("refused: {}: {}", refusal.code, refusal.message);
+                    outln!("refused: {}: {}", refusal.code, refusal.message);
                     print_numbers(&refusal.decision);
                 }
                 ExitCode::from(INVALID)
@@ -87,7 +87,7 @@ impl Authorize {
             Err(e) => {
                 eprintln!("error: {e:#}");
                 if as_json {
-                    println!(
+                    outln!(
                         "{}",
                         json(&json!({"allowed": null, "error": format!("{e:#}")}))
                     );
@@ -117,11 +117,11 @@ impl Authorize {
 fn print_allowed(d: &Decision) {
     let estimate = format!("{} {}", human(&d.estimate.amount), d.estimate.currency);
     match &d.hold_id {
-        Some(id) => println!(
+        Some(id) => outln!(
             "allowed: hold {id} reserves {estimate} until {}",
             d.hold_expires_at.as_deref().unwrap_or_default()
         ),
-        None => println!("allowed: estimate {estimate}"),
+        None => outln!("allowed: estimate {estimate}"),
     }
     print_numbers(d);
 }
@@ -130,13 +130,15 @@ fn print_allowed(d: &Decision) {
 fn print_numbers(d: &Decision) {
     let q = &d.quota;
     let limit = q.limit.map_or("unlimited".to_string(), |l| l.to_string());
-    println!(
+    outln!(
         "quota: plan {}, {} used and {} reserved of {limit} this month",
-        q.plan, q.used, q.reserved,
+        q.plan,
+        q.used,
+        q.reserved,
     );
     if let Some(b) = &d.balance {
         let currency = &b.currency;
-        println!(
+        outln!(
             "account {}: balance {} {currency}, {} held, {} available",
             b.user_id,
             human(&b.balance),
@@ -148,7 +150,7 @@ fn print_numbers(d: &Decision) {
             None => "no limit".to_string(),
             Some(s) => format!("limit {}", human(s)),
         };
-        println!(
+        outln!(
             "used {} today ({}), {} this month ({}) in {}, holds included",
             human(&l.daily_used),
             of(l.daily.as_deref()),

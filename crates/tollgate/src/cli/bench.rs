@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use tollgate_api::usage::{LogBatchBody, UsageLogBody};
 
 use super::bench_http::{authority, load, percentile};
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 use super::usage::ClientArgs;
 
 /// Benchmarks.
@@ -162,9 +162,9 @@ impl Ingest {
             "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0)},
         });
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!(
+            outln!(
                 "{} requests ({} events each) in {:.2} s with {} in flight, {} errors\n  {:.0} requests/s, {:.0} events/s\n  latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 latencies.len(),
                 per_request,

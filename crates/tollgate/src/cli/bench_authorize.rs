@@ -14,7 +14,7 @@ use tollgate_api::authorize::AuthorizeBody;
 use tollgate_api::billing::CreditBody;
 
 use super::bench_http::{authority, load, percentile};
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 use super::usage::ClientArgs;
 
 /// Authorization load.
@@ -112,9 +112,9 @@ impl Authorize {
             "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0)},
         });
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!(
+            outln!(
                 "{} decisions (with holds, over {} users) in {:.2} s with {} in flight, {} errors\n  {:.0} decisions/s\n  latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 run.latencies.len(),
                 self.users,

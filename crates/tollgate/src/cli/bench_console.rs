@@ -18,7 +18,7 @@ use tollgate_server::keys;
 use tollgate_store::Scope;
 
 use super::bench_receipts::{seed, seeded, serve};
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 
 /// Opening the console's overview for a large tenant.
 #[derive(Debug, Args)]
@@ -177,16 +177,20 @@ impl Console {
             tenants,
         };
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!(
+            outln!(
                 "console overview on {}, seeded in {:.1} s; median of {} reads",
-                report.engine, report.seed_seconds, self.reads
+                report.engine,
+                report.seed_seconds,
+                self.reads
             );
             for t in &report.tenants {
-                println!(
+                outln!(
                     "  {:>9} logs: last 30 days {:>7.1} ms, today {:>7.1} ms",
-                    t.logs, t.last_30_days_ms, t.today_ms
+                    t.logs,
+                    t.last_30_days_ms,
+                    t.today_ms
                 );
             }
         }

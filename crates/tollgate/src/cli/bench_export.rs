@@ -18,7 +18,7 @@ use tollgate_client::Client;
 use tollgate_store::Scope;
 
 use super::bench_receipts::{seeded, serve, Seeded};
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 
 /// Streaming a large export.
 #[derive(Debug, Args)]
@@ -142,14 +142,16 @@ impl Export {
             exports: runs,
         };
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!(
+            outln!(
                 "{} logs on {}, seeded in {:.1} s",
-                report.logs, report.engine, report.seed_seconds
+                report.logs,
+                report.engine,
+                report.seed_seconds
             );
             for r in &report.exports {
-                println!(
+                outln!(
                     "  {:5}  {:>9.0} rows/s  {:>6.1} s  {:>7.1} MB  peak RSS growth {:.1} MB (from {:.1} MB)",
                     r.format,
                     r.rows_per_second,

@@ -23,7 +23,7 @@ use tollgate_api::billing::{CreditBody, PlanBody};
 
 use super::bench_http::{authority, percentile, Conn};
 use super::bench_mixed_books::{check_books, Fate};
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 use super::usage::ClientArgs;
 
 /// The mixed load.
@@ -200,9 +200,9 @@ impl Mixed {
             "books": books.json(),
         });
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!(
+            outln!(
                 "{decisions} decisions ({} granted, {} refused) in {seconds:.1} s over {} instance(s), {} clients, {} users\n  {:.0} decisions/s; authorize p50 {:.2} ms, p99 {:.2} ms\n  holds: {} settled, {} released, {} left to expire; {} plain logs, {} top-ups\n  5xx answers: {}; other unexpected answers: {}\n  books: {}",
                 tally.granted,
                 tally.refused,
@@ -222,7 +222,7 @@ impl Mixed {
                 books.summary(),
             );
             for s in &tally.samples {
-                println!("  e.g. {s}");
+                outln!("  e.g. {s}");
             }
         }
         if tally.server_errors > 0 || tally.unexpected > 0 || !books.clean() {

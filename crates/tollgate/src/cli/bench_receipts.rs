@@ -28,7 +28,7 @@ use tollgate_server::{keys, Server, Settings};
 use tollgate_store::{AppendItem, ConnectOptions, Dedupe, Scope, Store};
 use uuid::Uuid;
 
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 
 /// Certification, listing and verification at scale.
 #[derive(Debug, Args)]
@@ -366,17 +366,17 @@ impl Receipts {
             "offline_verify_signature_and_proof_us": verify_us,
         });
         if self.json {
-            println!("{}", pretty(&report));
+            outln!("{}", pretty(&report));
         } else {
-            println!("engine                               {engine}");
-            println!("logs                                 {}", self.logs);
-            println!("seeding (store, not timed below)     {seed_seconds:.1} s");
-            println!("generate since_last_receipt          {generate_seconds:.2} s");
-            println!("uncertified page (first / middle)    {uncertified_first_ms:.1} / {uncertified_deep_ms:.1} ms (median of {})", self.reads);
-            println!("uncertified page after certifying    {uncertified_after_ms:.1} ms");
-            println!("stats (last 30 days)                 {stats_ms:.1} ms");
-            println!("receipt proof                        {proof_ms:.1} ms");
-            println!("offline verify: signature + proof    {verify_us:.0} µs");
+            outln!("engine                               {engine}");
+            outln!("logs                                 {}", self.logs);
+            outln!("seeding (store, not timed below)     {seed_seconds:.1} s");
+            outln!("generate since_last_receipt          {generate_seconds:.2} s");
+            outln!("uncertified page (first / middle)    {uncertified_first_ms:.1} / {uncertified_deep_ms:.1} ms (median of {})", self.reads);
+            outln!("uncertified page after certifying    {uncertified_after_ms:.1} ms");
+            outln!("stats (last 30 days)                 {stats_ms:.1} ms");
+            outln!("receipt proof                        {proof_ms:.1} ms");
+            outln!("offline verify: signature + proof    {verify_us:.0} µs");
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use tollgate_client::{Client, ClientError, CreditKind, CreditOutcome};
 
 use super::audit::Audit;
 use super::billing_tables::{print_account, print_credit, print_history};
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::statement::StatementArgs;
 use super::usage::ClientArgs;
 
@@ -189,7 +189,7 @@ impl Billing {
             } => {
                 let balance = client.client()?.balance(user.as_deref()).await?;
                 if as_json {
-                    println!("{}", json(&balance));
+                    outln!("{}", json(&balance));
                 } else {
                     print_account(&balance);
                 }
@@ -214,7 +214,7 @@ impl Billing {
                 };
                 let page = client.client()?.history(&query).await?;
                 if as_json {
-                    println!("{}", json(&page));
+                    outln!("{}", json(&page));
                 } else {
                     print_history(&page);
                 }
@@ -264,7 +264,7 @@ impl CreditArgs {
                 replayed: done.replayed,
                 idempotency_key: &key,
             };
-            println!("{}", json(&out));
+            outln!("{}", json(&out));
         } else {
             print_credit(&done);
         }
@@ -366,7 +366,7 @@ impl OverridesArgs {
         };
         let trail = client.audit_trail(self.user.as_deref()).await?;
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 json(&serde_json::json!({"overrides": overrides, "audit": trail.entries}))
             );
@@ -395,7 +395,7 @@ impl OverridesArgs {
                 overrides.exempt_until.clone().unwrap_or_else(|| "-".into()),
             ],
         ];
-        println!("{}", table(&["account", overrides.user_id.as_str()], rows));
+        outln!("{}", table(&["account", overrides.user_id.as_str()], rows));
         let rows: Vec<Vec<String>> = trail
             .entries
             .iter()
@@ -409,7 +409,7 @@ impl OverridesArgs {
             })
             .collect();
         if !rows.is_empty() {
-            println!("{}", table(&["when", "action", "detail", "set by"], rows));
+            outln!("{}", table(&["when", "action", "detail", "set by"], rows));
         }
         Ok(())
     }
@@ -436,7 +436,7 @@ impl SettingsArgs {
             client.update_settings(&change).await?
         };
         if self.json {
-            println!("{}", json(&account));
+            outln!("{}", json(&account));
         } else {
             print_account(&account);
         }

@@ -5,7 +5,7 @@
 use tollgate_api::billing::{Account, History, LedgerEntry};
 use tollgate_client::CreditOutcome;
 
-use super::output::{fields, table};
+use super::output::{fields, outln, table};
 
 /// A wire amount (`"10.500000000"`) for people (`"10.50"`): trailing zeros trimmed, at
 /// least two decimals kept. Anything else is shown as it is.
@@ -48,7 +48,7 @@ pub fn print_account(a: &Account) {
         .last_request_at
         .clone()
         .unwrap_or_else(|| "never".to_string());
-    println!(
+    outln!(
         "{}",
         fields(vec![
             ("account", account_name(&a.user_id)),
@@ -84,9 +84,9 @@ pub fn print_account(a: &Account) {
         })
         .collect();
     if rows.is_empty() {
-        println!("no balance yet: nothing has been credited or charged");
+        outln!("no balance yet: nothing has been credited or charged");
     } else {
-        println!(
+        outln!(
             "{}",
             table(&["currency", "balance", "held", "available", "spent"], rows)
         );
@@ -144,8 +144,8 @@ pub fn print_history(page: &History) {
             ]
         })
         .collect();
-    println!("account: {}", account_name(&page.user_id));
-    println!(
+    outln!("account: {}", account_name(&page.user_id));
+    outln!(
         "{}",
         table(
             &[
@@ -162,9 +162,12 @@ pub fn print_history(page: &History) {
         )
     );
     let p = &page.pagination;
-    println!(
+    outln!(
         "{} of {} entries from offset {} (limit {})",
-        p.count, p.total, p.offset, p.limit
+        p.count,
+        p.total,
+        p.offset,
+        p.limit
     );
 }
 
@@ -172,7 +175,7 @@ pub fn print_history(page: &History) {
 pub fn print_credit(done: &CreditOutcome) {
     let t = &done.credited.transaction;
     let currency = &t.currency;
-    println!(
+    outln!(
         "{} {} {currency} on {}: balance {} → {} {currency} (entry {})",
         t.kind.as_str(),
         signed(&t.delta),
@@ -182,10 +185,10 @@ pub fn print_credit(done: &CreditOutcome) {
         t.id,
     );
     if done.replayed {
-        println!("already posted with this idempotency key: nothing new was recorded");
+        outln!("already posted with this idempotency key: nothing new was recorded");
     }
     if let Some(now) = done.credited.balance.balances.get(currency) {
-        println!(
+        outln!(
             "balance now {} {currency}, {} available ({} held)",
             human(&now.balance),
             human(&now.available),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::output::json as pretty;
+use super::output::{json as pretty, outln};
 
 /// Everything was checked and holds.
 pub const VALID: u8 = 0;
@@ -77,18 +77,18 @@ impl Report {
             for (k, val) in &self.extra {
                 v[k] = val.clone();
             }
-            println!("{}", pretty(&v));
+            outln!("{}", pretty(&v));
             return;
         }
         for c in &self.checks {
             let mark = if c.ok { "✓" } else { "✗" };
-            println!("{mark} {}: {}", c.name, c.detail);
+            outln!("{mark} {}: {}", c.name, c.detail);
         }
         let failed = self.checks.iter().filter(|c| !c.ok).count();
         if failed == 0 {
-            println!("VALID: all {} checks passed", self.checks.len());
+            outln!("VALID: all {} checks passed", self.checks.len());
         } else {
-            println!("INVALID: {failed} of {} checks failed", self.checks.len());
+            outln!("INVALID: {failed} of {} checks failed", self.checks.len());
         }
     }
 
@@ -113,7 +113,7 @@ pub fn finish(outcome: anyhow::Result<Report>, as_json: bool) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             if as_json {
-                println!(
+                outln!(
                     "{}",
                     pretty(&json!({"valid": null, "error": format!("{e:#}")}))
                 );

@@ -1,18 +1,19 @@
 //! `tollgate export …`: download usage (CSV or JSON lines) or a receipt's accounting CSV
-//! from a running server into a file.
+//! from a running server to standard output or a file.
 //!
-//! The file is written beside its final name and renamed only once the whole export has
-//! arrived, so an interrupted download never leaves a file that looks complete.
+//! A file is written beside its final name and renamed only once the whole export has
+//! arrived and matches the count the server announced, so an interrupted download never
+//! leaves a file that looks complete.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tollgate_api::usage::{ExportFormat, UsageExportQuery};
 use tollgate_client::Download;
 
+use super::sink::Output;
 use super::usage::ClientArgs;
 
 /// Exports.
@@ -38,9 +39,9 @@ pub enum Export {
         /// ... with this value.
         #[arg(long, requires = "dimension")]
         value: Option<String>,
-        /// The file to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
+        /// The file to write (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE", value_parser = Output::parse, default_value = "-")]
+        output: Output,
     },
     /// A receipt as an accounting CSV: a line per model and a total per currency.
     Receipt {
@@ -48,9 +49,9 @@ pub enum Export {
         client: ClientArgs,
         /// The receipt (`rcpt_…`).
         id: String,
-        /// The file to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
+        /// The file to write (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE", value_parser = Output::parse, default_value = "-")]
+        output: Output,
     },
 }
 
@@ -89,38 +90,65 @@ impl Export {
                 let download = client.client()?.export_usage(&query).await?;
                 let header_lines = u64::from(format == Format::Csv);
                 let lines = save(download, &output, header_lines).await?;
-                eprintln!("wrote {lines} events to {}", output.display());
+                eprintln!("wrote {lines} events to {}", output.describe());
             }
             Export::Receipt { client, id, output } => {
                 let download = client.client()?.export_receipt(&id).await?;
                 save(download, &output, 1).await?;
-                eprintln!("wrote receipt {id} to {}", output.display());
+                eprintln!("wrote receipt {id} to {}", output.describe());
             }
         }
         Ok(())
     }
 }
 
-/// The records of a CSV file after its header, read in constant memory.
-fn csv_records(path: &Path) -> anyhow::Result<u64> {
-    let mut reader = csv::Reader::from_path(path)?;
-    let mut record = csv::ByteRecord::new();
-    let mut n = 0;
-    while reader.read_byte_record(&mut record)? {
-        n += 1;
-    }
-    Ok(n)
+/// Counts the CSV records of a document as it streams past, in constant memory (fields may
+/// hold line breaks, so lines are not records).
+struct CsvRecords {
+    reader: csv_core::Reader,
+    scratch: Vec<u8>,
+    ends: Vec<usize>,
+    records: u64,
 }
 
-/// Writes a download to `path`, with a progress bar over the lines (less `header_lines`)
-/// when the server announced a count and standard error is a terminal. Returns the lines.
-async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow::Result<u64> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".part");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut out = std::io::BufWriter::new(file);
+impl CsvRecords {
+    fn new() -> CsvRecords {
+        CsvRecords {
+            reader: csv_core::Reader::new(),
+            scratch: vec![0; 64 * 1024],
+            ends: vec![0; 1024],
+            records: 0,
+        }
+    }
+
+    /// Reads `input`; an empty slice marks the end of the document.
+    fn feed(&mut self, mut input: &[u8]) {
+        let at_end = input.is_empty();
+        loop {
+            let (result, read, _, _) =
+                self.reader
+                    .read_record(input, &mut self.scratch, &mut self.ends);
+            input = &input[read..];
+            match result {
+                csv_core::ReadRecordResult::Record => self.records += 1,
+                csv_core::ReadRecordResult::End => return,
+                csv_core::ReadRecordResult::InputEmpty if !at_end => return,
+                // At the end, an empty input asks the reader to finish the last record.
+                csv_core::ReadRecordResult::InputEmpty => {}
+                // The fields' bytes are not kept: only the record boundaries count.
+                csv_core::ReadRecordResult::OutputFull
+                | csv_core::ReadRecordResult::OutputEndsFull => {}
+            }
+        }
+    }
+}
+
+/// Writes a download to `output`, with a progress bar over the lines (less `header_lines`)
+/// when the server announced a count and standard error is a terminal. Returns the records
+/// (CSV records when `header_lines` is 1, lines otherwise), checked against the server's
+/// count when it announced one: a file that does not match is not kept.
+async fn save(mut download: Download, output: &Output, header_lines: u64) -> anyhow::Result<u64> {
+    let mut out = output.open()?;
     let bar = match download.count {
         Some(n) => ProgressBar::new(n).with_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} {eta}")
@@ -132,9 +160,13 @@ async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow:
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let mut newlines = 0u64;
+    let mut csv = (header_lines > 0).then(CsvRecords::new);
     let result = async {
         while let Some(chunk) = download.chunk().await? {
             out.write_all(&chunk)?;
+            if let Some(csv) = csv.as_mut() {
+                csv.feed(&chunk);
+            }
             newlines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
             bar.set_position(newlines.saturating_sub(header_lines));
         }
@@ -143,31 +175,25 @@ async fn save(mut download: Download, path: &Path, header_lines: u64) -> anyhow:
     }
     .await;
     bar.finish_and_clear();
+    let nothing = match output {
+        Output::Stdout => "the output is incomplete",
+        Output::File(_) => "nothing was written",
+    };
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e.context("the export did not arrive whole; nothing was written"));
+        return Err(e.context(format!("the export did not arrive whole; {nothing}")));
     }
-    let lines = newlines.saturating_sub(header_lines);
+    let sent = match csv.as_mut() {
+        Some(csv) => {
+            csv.feed(&[]);
+            csv.records.saturating_sub(header_lines)
+        }
+        None => newlines,
+    };
     if let Some(n) = download.count {
-        // CSV fields may hold line breaks: count CSV records, not lines.
-        let sent = if header_lines > 0 {
-            csv_records(&partial)
-        } else {
-            Ok(lines)
-        };
-        match sent {
-            Ok(sent) if sent == n => {}
-            Ok(sent) => {
-                let _ = std::fs::remove_file(&partial);
-                bail!("the server announced {n} events but sent {sent}; nothing was written");
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e.context("the export is not well-formed CSV; nothing was written"));
-            }
+        if sent != n {
+            bail!("the server announced {n} events but sent {sent}; {nothing}");
         }
     }
-    std::fs::rename(&partial, path)
-        .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
-    Ok(download.count.unwrap_or(lines))
+    out.finish()?;
+    Ok(sent)
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use tollgate_api::operate::Engine;
 use tollgate_client::Client;
 
-use super::output::json;
+use super::output::{json, outln};
 
 /// Arguments of `health`: only where the server is (no key is needed).
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ impl Health {
         };
         match answer {
             Ok(health) if self.json => {
-                println!("{}", json(&health));
+                outln!("{}", json(&health));
                 ExitCode::SUCCESS
             }
             Ok(health) => {
@@ -37,7 +37,7 @@ impl Health {
                     Engine::Sqlite => "SQLite",
                     Engine::Postgres => "PostgreSQL",
                 };
-                println!(
+                outln!(
                     "healthy: {} {} at {}, its {engine} database answers",
                     health.name,
                     health.version.as_deref().unwrap_or_default(),

@@ -11,7 +11,7 @@ use tollgate_core::time::format_us;
 use tollgate_server::keys;
 use tollgate_store::{ApiKeyInfo, KeyRole, Scope};
 
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::Db;
 use crate::config;
 
@@ -109,18 +109,18 @@ impl Keys {
                 }
                 let info = store.create_key(generated.record).await?;
                 if quiet {
-                    println!("{}", generated.secret);
+                    outln!("{}", generated.secret);
                 } else if as_json {
                     let mut out = key_json(&info);
                     out["key"] = json!(generated.secret);
-                    println!("{}", json(&out));
+                    outln!("{}", json(&out));
                 } else {
                     let what = match info.role {
                         KeyRole::Operator => "an operator key (deployment-wide)".to_string(),
                         KeyRole::Tenant => format!("scopes {}", scope_names(&info).join(",")),
                     };
-                    println!("created key {} for tenant {} with {what}", info.id, t.name);
-                    println!("the key is shown only once:\n\n    {}\n", generated.secret);
+                    outln!("created key {} for tenant {} with {what}", info.id, t.name);
+                    outln!("the key is shown only once:\n\n    {}\n", generated.secret);
                 }
             }
             Keys::List {
@@ -142,7 +142,7 @@ impl Keys {
                 let all = store.list_keys(tenant_id.as_deref()).await?;
                 if as_json {
                     let rows: Vec<_> = all.iter().map(key_json).collect();
-                    println!("{}", json(&json!(rows)));
+                    outln!("{}", json(&json!(rows)));
                 } else {
                     let rows = all
                         .iter()
@@ -160,7 +160,7 @@ impl Keys {
                             ]
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         table(
                             &["id", "tenant", "key", "role", "scopes", "name", "status"],
@@ -172,7 +172,7 @@ impl Keys {
             Keys::GrantOperator { id, db } => {
                 let store = config::open_store(&config::load(&db, &[])?).await?;
                 let k = store.grant_operator(&id).await?;
-                println!(
+                outln!(
                     "{} (tenant {}) is now an operator key: deployment-wide, every scope in every tenant",
                     k.id, k.tenant_name
                 );
@@ -180,7 +180,7 @@ impl Keys {
             Keys::Revoke { id, db } => {
                 let store = config::open_store(&config::load(&db, &[])?).await?;
                 let k = store.revoke_key(&id, None).await?;
-                println!("revoked {} (tenant {})", k.id, k.tenant_name);
+                outln!("revoked {} (tenant {})", k.id, k.tenant_name);
             }
         }
         Ok(())

@@ -1,4 +1,9 @@
 //! The command tree. Each group lives in its own module as a struct with `run`.
+//!
+//! Commands write to standard output through `output::outln!` (or a `sink::Output`), never
+//! `println!`, so that a closed pipe (`| head`) ends them quietly: the lint below holds them
+//! to it.
+#![deny(clippy::print_stdout)]
 
 mod admin;
 mod args;
@@ -28,6 +33,7 @@ mod receipts;
 mod retention;
 mod serve;
 mod signing_key;
+mod sink;
 mod statement;
 mod transparency;
 mod trust;
@@ -82,7 +88,8 @@ enum Command {
     /// Generate, read and verify signed receipts through a running server.
     #[command(subcommand)]
     Receipts(receipts::Receipts),
-    /// Download usage (CSV or JSON lines) or a receipt's accounting CSV into a file.
+    /// Download usage (CSV or JSON lines) or a receipt's accounting CSV to standard output or
+    /// a file.
     #[command(subcommand)]
     Export(export::Export),
     /// Check the tenant log's signed checkpoints for consistency (fork detection).
@@ -110,8 +117,16 @@ enum Command {
 impl Cli {
     /// Runs the chosen command. An error exits with 1; the verifying commands, `billing
     /// audit` and `authorize` choose their own code (0 valid or allowed, 1 not, 2 could not
-    /// check) and report their errors themselves.
+    /// check) and report their errors themselves. Standard output's reader going away ends
+    /// any command quietly with 141.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self.run_command().await {
+            Err(e) if output::is_closed_pipe(&e) => Ok(ExitCode::from(output::CLOSED_PIPE)),
+            done => done,
+        }
+    }
+
+    async fn run_command(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Serve(c) => c.run().await?,
             Command::Migrate(c) => c.run().await?,

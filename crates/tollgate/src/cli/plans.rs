@@ -12,7 +12,7 @@ use tollgate_core::validate::{monthly_requests, plan_name};
 use tollgate_server::billing::{plan_view, quota_text, Billing};
 use tollgate_store::{Plan, PlanPut, PlanRates, PlanUpdate, Store, StoreError};
 
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::Db;
 use crate::config;
 
@@ -163,7 +163,7 @@ fn load(db: &Db) -> anyhow::Result<(tollgate_server::Settings, Billing)> {
 fn print_list(all: &[Plan], as_json: bool) {
     if as_json {
         let rows: Vec<_> = all.iter().map(plan_view).collect();
-        println!("{}", json(&rows));
+        outln!("{}", json(&rows));
         return;
     }
     let rows = all
@@ -190,7 +190,7 @@ fn print_list(all: &[Plan], as_json: bool) {
         "rate limits",
         "updated",
     ];
-    println!("{}", table(&head, rows));
+    outln!("{}", table(&head, rows));
 }
 
 /// Sets what `update` says on plan `name`; the plan as it is now and whether it is new.
@@ -237,11 +237,11 @@ impl Plans {
                 };
                 let (plan, added) = put(&*store, &name, &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_view(&plan)));
+                    outln!("{}", json(&plan_view(&plan)));
                 } else {
                     let what = if added { "added" } else { "changed" };
                     let default = if default { " (the default plan)" } else { "" };
-                    println!(
+                    outln!(
                         "{what} plan {}{default}: {} a month; running servers apply it from their \
                          next request",
                         plan.name,
@@ -265,9 +265,9 @@ impl Plans {
                 };
                 let (plan, _) = put(&*store, name.trim(), &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_view(&plan)));
+                    outln!("{}", json(&plan_view(&plan)));
                 } else {
-                    println!(
+                    outln!(
                         "plan {} rate limits: {}; running servers apply them from their next \
                          authorization",
                         plan.name,
@@ -289,9 +289,9 @@ impl Plans {
                 };
                 let (plan, _) = put(&*store, name.trim(), &update).await?;
                 if as_json {
-                    println!("{}", json(&plan_view(&plan)));
+                    outln!("{}", json(&plan_view(&plan)));
                 } else {
-                    println!(
+                    outln!(
                         "{} is now the default plan ({} a month): tenants with no plan set are \
                          on it; running servers apply it from their next request",
                         plan.name,
@@ -299,7 +299,7 @@ impl Plans {
                     );
                 }
                 if let Some(other) = billing.default_plan.filter(|d| *d != plan.name) {
-                    println!(
+                    outln!(
                         "note: the settings name billing.default_plan '{other}'; servers \
                          starting with them keep this choice and warn"
                     );
@@ -314,14 +314,14 @@ impl Plans {
                     Err(StoreError::Conflict(why)) => bail!("{why}"),
                     Err(e) => return Err(e.into()),
                 }
-                println!("deleted plan {name}");
+                outln!("deleted plan {name}");
                 if billing.seeds.iter().any(|s| s.name == name) {
-                    println!(
+                    outln!(
                         "note: the settings still define billing.plans.{name}; a server starting \
                          with them adds it again"
                     );
                 } else if billing.default_plan.as_deref() == Some(name.as_str()) {
-                    println!(
+                    outln!(
                         "note: the settings name it as billing.default_plan; a server starting \
                          with them stops until that setting names a plan there is"
                     );

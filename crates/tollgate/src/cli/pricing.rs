@@ -10,7 +10,7 @@ use tollgate_core::pricing::{
 use tollgate_core::time::{now_us, parse_instant, DateEdge, DAY_US};
 use tollgate_server::Prices;
 
-use super::output::{json, table};
+use super::output::{json, out, outln, table};
 use super::Db;
 use crate::config;
 
@@ -143,14 +143,14 @@ impl Pricing {
                     other => bail!("unknown format '{other}': use litellm, genai-prices or toml"),
                 };
                 let added = store.import_prices(&entries).await?;
-                println!(
+                outln!(
                     "{added} prices added, {} already present, {skipped} entries without a usable price skipped",
                     entries.len() - added
                 );
                 if !unmapped.is_empty() {
                     let fields: Vec<String> =
                         unmapped.iter().map(|(f, n)| format!("{f} ({n})")).collect();
-                    println!(
+                    outln!(
                         "price fields not mapped, so those prices were not imported: {}",
                         fields.join(", ")
                     );
@@ -159,7 +159,7 @@ impl Pricing {
                     // The CLI writes to the database; each running server reads it again on
                     // its own timer.
                     let every = settings.pricing.refresh_seconds.max(1);
-                    println!(
+                    outln!(
                         "running servers price with them within {every} s (pricing.refresh_seconds); \
                          calls recorded before stay as they were priced"
                     );
@@ -198,7 +198,7 @@ impl Pricing {
                     |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
                 if as_json {
                     let rows: Vec<_> = entries.iter().map(|e| e.to_json()).collect();
-                    println!("{}", json(&json!(rows)));
+                    outln!("{}", json(&json!(rows)));
                 } else {
                     let rows = entries
                         .iter()
@@ -217,7 +217,7 @@ impl Pricing {
                             ]
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "per million tokens (per call and per unit: MCP tools)\n{}",
                         table(
                             &[
@@ -253,10 +253,10 @@ impl Pricing {
                 };
                 let r = client.client()?.reprice(&body).await?;
                 if as_json {
-                    println!("{}", json(&serde_json::to_value(&r)?));
+                    outln!("{}", json(&serde_json::to_value(&r)?));
                     return Ok(());
                 }
-                print!("{}", reprice_report(&r));
+                out!("{}", reprice_report(&r));
             }
             Pricing::Coverage {
                 client,
@@ -270,12 +270,14 @@ impl Pricing {
                 };
                 let c = client.client()?.pricing_coverage(&q).await?;
                 if as_json {
-                    println!("{}", json(&serde_json::to_value(&c)?));
+                    outln!("{}", json(&serde_json::to_value(&c)?));
                     return Ok(());
                 }
-                println!(
+                outln!(
                     "{} calls without a price, {} to {}",
-                    c.unpriced_requests, c.start_date, c.end_date
+                    c.unpriced_requests,
+                    c.start_date,
+                    c.end_date
                 );
                 let rows = c
                     .models
@@ -291,7 +293,7 @@ impl Pricing {
                         ]
                     })
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     table(
                         &[
@@ -319,7 +321,7 @@ impl Pricing {
                             ]
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "token classes billed at another class's rate (their price has none of its own)\n{}",
                         table(
                             &["provider", "model", "token class", "tokens", "billed at"],
@@ -340,7 +342,7 @@ impl Pricing {
                             ]
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "service tiers billed at standard rates (their price names none)\n{}",
                         table(&["provider", "model", "service tier", "calls"], rows)
                     );

@@ -9,7 +9,7 @@ use tollgate_api::receipts::{
     ReceiptLogs, UncertifiedLogs,
 };
 
-use super::output::{fields, table};
+use super::output::{fields, outln, table};
 
 /// Pretty JSON of an answer (its members in the order the server sent them).
 pub fn pretty<T: Serialize>(value: &T) -> anyhow::Result<String> {
@@ -96,7 +96,7 @@ pub fn print_list(page: &ReceiptList) {
         })
         .collect();
     let shown = rows.len();
-    println!(
+    outln!(
         "{}",
         table(
             &[
@@ -112,19 +112,19 @@ pub fn print_list(page: &ReceiptList) {
             rows
         )
     );
-    println!("{shown} of {} receipts", page.total);
+    outln!("{shown} of {} receipts", page.total);
 }
 
 /// What a receipt would certify.
 pub fn print_preview(p: &PreviewAnswer) {
     let p = match p {
         PreviewAnswer::Empty(empty) => {
-            println!("{}", empty.message);
+            outln!("{}", empty.message);
             return;
         }
         PreviewAnswer::Found(p) => p,
     };
-    println!(
+    outln!(
         "{}",
         fields(vec![
             ("logs", p.total_logs.to_string()),
@@ -151,7 +151,7 @@ pub fn print_preview(p: &PreviewAnswer) {
             ]
         })
         .collect();
-    println!(
+    outln!(
         "{}",
         table(
             &[
@@ -166,7 +166,7 @@ pub fn print_preview(p: &PreviewAnswer) {
         )
     );
     if !p.by_dimension.is_empty() {
-        println!("{}", dimension_table(&p.by_dimension, &p.currency));
+        outln!("{}", dimension_table(&p.by_dimension, &p.currency));
     }
 }
 
@@ -214,8 +214,8 @@ fn log_row(listed: &ListedLog) -> Vec<String> {
 pub fn print_uncertified(page: &UncertifiedLogs) {
     let rows: Vec<Vec<String>> = page.logs.iter().map(log_row).collect();
     let shown = rows.len();
-    println!("{}", table(&LOG_HEADER, rows));
-    println!("{shown} of {} logs", page.total);
+    outln!("{}", table(&LOG_HEADER, rows));
+    outln!("{shown} of {} logs", page.total);
 }
 
 /// A page of a receipt's logs, with their leaf index; an archived one shows what stays.
@@ -239,6 +239,6 @@ pub fn print_receipt_logs(page: &ReceiptLogs) {
         })
         .collect();
     let shown = rows.len();
-    println!("{}", table(&header, rows));
-    println!("{shown} of {} logs", page.total);
+    outln!("{}", table(&header, rows));
+    outln!("{shown} of {} logs", page.total);
 }

@@ -2,21 +2,22 @@
 //! server; `verify` and `prove` check them (see `verify.rs`, `prove.rs`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tollgate_api::receipts::{PageQuery, ReceiptRequest};
 use tollgate_client::Client;
 
 use super::args::receipt_id;
+use super::output::outln;
 use super::prove::Prove;
 use super::receipt_tables::{
     dimension_table, pretty, print_list, print_preview, print_receipt_logs, print_uncertified,
     summary,
 };
+use super::sink::Output;
 use super::usage::ClientArgs;
 use super::verify::Verify;
 
@@ -38,9 +39,10 @@ pub enum Receipts {
         /// A tag, signed with the receipt (repeatable).
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
-        /// Also write the receipt's JSON to this file.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
+        /// Also write the receipt's JSON to this file (`-`: standard output, instead of the
+        /// summary, as with --json).
+        #[arg(short, long, value_name = "FILE", value_parser = Output::parse)]
+        output: Option<Output>,
         /// Print the whole receipt as JSON.
         #[arg(long)]
         json: bool,
@@ -114,9 +116,9 @@ pub enum Receipts {
         /// Every log, one JSON object per line, each with its canonical `entry`.
         #[arg(long, conflicts_with = "json")]
         jsonl: bool,
-        /// Write the JSON lines to this file instead of standard output.
-        #[arg(short, long, value_name = "FILE", requires = "jsonl")]
-        output: Option<PathBuf>,
+        /// The file to write the JSON lines to (`-` or none: standard output).
+        #[arg(short, long, value_name = "FILE", requires = "jsonl", value_parser = Output::parse)]
+        output: Option<Output>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -183,6 +185,7 @@ impl Receipts {
                 output,
                 json: as_json,
             } => {
+                let output_is_stdout = output == Some(Output::Stdout);
                 let req = ReceiptRequest {
                     description,
                     tags: (!tags.is_empty()).then_some(tags),
@@ -190,15 +193,20 @@ impl Receipts {
                 };
                 let answer = client.client()?.generate_receipt(&req).await?;
                 let receipt = &answer.receipt;
-                if let Some(path) = &output {
-                    write_file(path, &format!("{}\n", pretty(receipt)?))?;
+                let file = match output {
+                    Some(Output::File(path)) => Some(Output::File(path)),
+                    Some(Output::Stdout) | None => None,
+                };
+                if let Some(file) = &file {
+                    file.write(format!("{}\n", pretty(receipt)?).as_bytes())?;
                 }
-                if as_json {
-                    println!("{}", pretty(receipt)?);
+                // `-o -` asks for the receipt on standard output: a summary would spoil it.
+                if as_json || output_is_stdout {
+                    outln!("{}", pretty(receipt)?);
                 } else {
-                    println!("{}", summary(&receipt.receipt));
-                    if let Some(path) = &output {
-                        println!("receipt written to {}", path.display());
+                    outln!("{}", summary(&receipt.receipt));
+                    if let Some(file) = &file {
+                        outln!("receipt written to {}", file.describe());
                     }
                 }
             }
@@ -216,7 +224,7 @@ impl Receipts {
                 };
                 let page = client.client()?.receipts(&q).await?;
                 if as_json {
-                    println!("{}", pretty(&page)?);
+                    outln!("{}", pretty(&page)?);
                 } else {
                     print_list(&page);
                 }
@@ -228,13 +236,13 @@ impl Receipts {
             } => {
                 let receipt = client.client()?.receipt(&id).await?;
                 if as_json {
-                    println!("{}", pretty(&receipt)?);
+                    outln!("{}", pretty(&receipt)?);
                 } else {
                     let r = &receipt.receipt;
-                    println!("{}", summary(r));
+                    outln!("{}", summary(r));
                     if let Some(by) = r.batch_summary.by_dimension.as_ref() {
                         if !by.is_empty() {
-                            println!("{}", dimension_table(by, &r.currency));
+                            outln!("{}", dimension_table(by, &r.currency));
                         }
                     }
                 }
@@ -249,7 +257,7 @@ impl Receipts {
                     .preview_receipt(&selection.request())
                     .await?;
                 if as_json {
-                    println!("{}", pretty(&preview)?);
+                    outln!("{}", pretty(&preview)?);
                 } else {
                     print_preview(&preview);
                 }
@@ -267,7 +275,7 @@ impl Receipts {
                 };
                 let page = client.client()?.uncertified(&q).await?;
                 if as_json {
-                    println!("{}", pretty(&page)?);
+                    outln!("{}", pretty(&page)?);
                 } else {
                     print_uncertified(&page);
                 }
@@ -283,7 +291,7 @@ impl Receipts {
             } => {
                 let client = client.client()?;
                 if jsonl {
-                    export(&client, &id, output.as_deref()).await?;
+                    export(&client, &id, &output.unwrap_or(Output::Stdout)).await?;
                 } else {
                     let q = PageQuery {
                         limit: Some(limit),
@@ -292,7 +300,7 @@ impl Receipts {
                     };
                     let page = client.receipt_logs(&id, &q).await?;
                     if as_json {
-                        println!("{}", pretty(&page)?);
+                        outln!("{}", pretty(&page)?);
                     } else {
                         print_receipt_logs(&page);
                     }
@@ -303,20 +311,9 @@ impl Receipts {
     }
 }
 
-/// Writes `text` to a new or truncated file.
-fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// Writes every log of a receipt as JSON lines, a page of 1,000 at a time.
-async fn export(client: &Client, id: &str, output: Option<&Path>) -> anyhow::Result<()> {
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+async fn export(client: &Client, id: &str, output: &Output) -> anyhow::Result<()> {
+    let mut out = output.open()?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} logs {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -347,7 +344,10 @@ async fn export(client: &Client, id: &str, output: Option<&Path>) -> anyhow::Res
     if written != total {
         bail!("the receipt certifies {total} logs but the server listed {written}");
     }
-    let place = output.map_or("standard output".to_string(), |p| p.display().to_string());
-    eprintln!("wrote {written} logs of receipt {id} to {place}");
+    out.finish()?;
+    eprintln!(
+        "wrote {written} logs of receipt {id} to {}",
+        output.describe()
+    );
     Ok(())
 }

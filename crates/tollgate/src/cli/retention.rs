@@ -8,7 +8,7 @@ use serde_json::json;
 use tollgate_core::time::now_us;
 use tollgate_store::{RetentionOptions, RetentionReport, UNCERTIFIED_HINT};
 
-use super::output::{json, table};
+use super::output::{json, outln, table};
 use super::Db;
 use crate::config;
 
@@ -87,7 +87,7 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
             "tenants": tenants,
             "hint": skipped.then_some(UNCERTIFIED_HINT),
         });
-        println!("{}", json(&doc));
+        outln!("{}", json(&doc));
         return;
     }
     let rows = report
@@ -112,9 +112,9 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
         })
         .collect();
     if report.dry_run {
-        println!("dry run: nothing was changed; this is what a run would do");
+        outln!("dry run: nothing was changed; this is what a run would do");
     }
-    println!(
+    outln!(
         "{}",
         table(
             &[
@@ -130,13 +130,13 @@ fn print(report: &RetentionReport, archive_dir: &str, as_json: bool) {
             rows
         )
     );
-    println!("archive directory: {archive_dir}");
+    outln!("archive directory: {archive_dir}");
     if report
         .tenants
         .iter()
         .any(|t| t.months_skipped_uncertified > 0)
     {
-        println!(
+        outln!(
             "some old months stayed live because receipts have not certified all their events: \
              {UNCERTIFIED_HINT}"
         );

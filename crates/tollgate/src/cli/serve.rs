@@ -24,6 +24,9 @@ pub struct Serve {
 }
 
 impl Serve {
+    // A server is not a pipeline stage: if the one-time key cannot be shown it should fail
+    // loudly, not end as quietly as `tollgate openapi | head` does.
+    #[allow(clippy::print_stdout)]
     pub async fn run(self) -> anyhow::Result<()> {
         let mut extra = Vec::new();
         if let Some(listen) = self.listen {

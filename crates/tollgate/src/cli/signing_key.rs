@@ -13,7 +13,7 @@ use serde_json::json;
 use tollgate_core::time::format_us;
 use tollgate_receipts::keys::{self, SigningKey};
 
-use super::output::{json, table};
+use super::output::{json, out, outln, table};
 use super::Db;
 use crate::config;
 
@@ -72,7 +72,7 @@ impl SigningKeyCmd {
                             })
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         json(&json!({
                             "key_file": path.display().to_string(),
@@ -84,10 +84,10 @@ impl SigningKeyCmd {
                     );
                     return Ok(());
                 }
-                println!("key file:   {}", path.display());
-                println!("key id:     {current}");
-                println!("public key: {} (base64url)", public.to_base64url());
-                print!("{}", public.to_spki_pem());
+                outln!("key file:   {}", path.display());
+                outln!("key id:     {current}");
+                outln!("public key: {} (base64url)", public.to_base64url());
+                out!("{}", public.to_spki_pem());
                 let rows = all
                     .iter()
                     .map(|k| {
@@ -105,7 +105,7 @@ impl SigningKeyCmd {
                         ]
                     })
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     table(
                         &["key id", "not before", "not after", "status", "public key"],
@@ -119,7 +119,7 @@ impl SigningKeyCmd {
                 let store = config::open_store(&settings).await?;
                 let rotated = rotate(&path, &*store).await?;
                 if as_json {
-                    println!(
+                    outln!(
                         "{}",
                         json(&json!({
                             "old_key_id": rotated.old_id,
@@ -129,13 +129,13 @@ impl SigningKeyCmd {
                         }))
                     );
                 } else {
-                    println!(
+                    outln!(
                         "old key {} kept as {}",
                         rotated.old_id,
                         rotated.kept.display()
                     );
-                    println!("new key {} is now {}", rotated.new_id, path.display());
-                    println!(
+                    outln!("new key {} is now {}", rotated.new_id, path.display());
+                    outln!(
                         "Running servers sign with the new key from their next signature (they \
                          reload the file when it changes); receipts signed with the old key still \
                          verify with it."

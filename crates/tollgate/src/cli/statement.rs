@@ -2,15 +2,12 @@
 //! tables for people, or the server's JSON, CSV or printable HTML, to standard output or a
 //! file.
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tollgate_api::billing::{CurrencyStatement, Statement, StatementQuery};
 
 use super::billing_tables::human;
 use super::output::{fields, table};
+use super::sink::Output;
 use super::usage::ClientArgs;
 
 /// What `billing statement` writes.
@@ -47,8 +44,8 @@ pub struct StatementArgs {
     #[arg(long, conflicts_with = "format")]
     json: bool,
     /// The file to write (`-` or none: standard output).
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[arg(short, long, value_name = "FILE", value_parser = Output::parse, default_value = "-")]
+    output: Output,
 }
 
 impl StatementArgs {
@@ -75,15 +72,9 @@ impl StatementArgs {
             Some(_) => client.statement_document(&query).await?,
             None => text(&client.statement(&query).await?).into_bytes(),
         };
-        match self.output.filter(|p| p.as_os_str() != "-") {
-            None => std::io::stdout()
-                .write_all(&bytes)
-                .context("writing to standard output")?,
-            Some(path) => {
-                std::fs::write(&path, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!("wrote the statement to {}", path.display());
-            }
+        self.output.write(&bytes)?;
+        if let Output::File(_) = &self.output {
+            eprintln!("wrote the statement to {}", self.output.describe());
         }
         Ok(())
     }

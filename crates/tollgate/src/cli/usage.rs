@@ -5,7 +5,7 @@ use serde::Serialize;
 use tollgate_api::usage::{LogEntry, LogsQuery, StatsQuery, UsageLogBody, UsageStats};
 use tollgate_client::Client;
 
-use super::output::{json, table};
+use super::output::{json, outln, table};
 
 /// How to reach the server.
 #[derive(Debug, Clone, Args)]
@@ -204,9 +204,12 @@ impl Usage {
                     } else {
                         ""
                     };
-                    println!(
+                    outln!(
                         "logged {} seq {}: {} {}{dup}",
-                        logged.log_id, logged.seq, logged.cost_exact, logged.currency
+                        logged.log_id,
+                        logged.seq,
+                        logged.cost_exact,
+                        logged.currency
                     );
                 }
             }
@@ -259,7 +262,7 @@ impl Usage {
                     print_json(&logs)?;
                 } else {
                     let rows = logs.logs.iter().map(log_row).collect();
-                    println!(
+                    outln!(
                         "{}",
                         table(
                             &[
@@ -278,7 +281,7 @@ impl Usage {
 
 /// Pretty JSON of an answer, for `--json`.
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", json(&serde_json::to_value(value)?));
+    outln!("{}", json(&serde_json::to_value(value)?));
     Ok(())
 }
 
@@ -304,12 +307,12 @@ fn print_stats(stats: &UsageStats) {
         1 => "1 request".to_string(),
         n => format!("{n} requests"),
     };
-    println!(
+    outln!(
         "{requests}, {} tokens, {} {} ({} to {})",
         s.total_tokens, s.total_cost, s.currency, stats.start_date, stats.end_date,
     );
     if s.unpriced_requests > 0 {
-        println!(
+        outln!(
             "{} of them unpriced: counted at 0 until a price exists (`tollgate usage logs --unpriced`)",
             s.unpriced_requests
         );
@@ -328,7 +331,7 @@ fn print_stats(stats: &UsageStats) {
             ]
         })
         .collect();
-    println!(
+    outln!(
         "{}",
         table(
             &[

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use tollgate_api::webhooks::{CreateWebhookBody, DeliveriesQuery, Webhook, WebhookEventType};
 
-use super::output::{fields, json, table};
+use super::output::{fields, json, outln, table};
 use super::usage::ClientArgs;
 
 /// Webhook endpoints.
@@ -115,7 +115,7 @@ impl Webhooks {
                         description,
                     })
                     .await?;
-                println!(
+                outln!(
                     "{}",
                     if as_json {
                         json(&w)
@@ -130,7 +130,7 @@ impl Webhooks {
             } => {
                 let all = client.client()?.webhooks().await?;
                 if as_json {
-                    println!("{}", json(&all));
+                    outln!("{}", json(&all));
                 } else {
                     let rows = all
                         .webhooks
@@ -144,7 +144,7 @@ impl Webhooks {
                             ]
                         })
                         .collect();
-                    println!("{}", table(&["id", "url", "events", "description"], rows));
+                    outln!("{}", table(&["id", "url", "events", "description"], rows));
                 }
             }
             Webhooks::Get {
@@ -153,7 +153,7 @@ impl Webhooks {
                 json: as_json,
             } => {
                 let w = client.client()?.webhook(&id).await?;
-                println!(
+                outln!(
                     "{}",
                     if as_json {
                         json(&w)
@@ -164,7 +164,7 @@ impl Webhooks {
             }
             Webhooks::Remove { client, id } => {
                 client.client()?.delete_webhook(&id).await?;
-                println!("Removed webhook {id}.");
+                outln!("Removed webhook {id}.");
             }
             Webhooks::Deliveries {
                 client,
@@ -179,7 +179,7 @@ impl Webhooks {
                 };
                 let log = client.client()?.webhook_deliveries(&id, &page).await?;
                 if as_json {
-                    println!("{}", json(&log));
+                    outln!("{}", json(&log));
                 } else {
                     let rows = log
                         .deliveries
@@ -207,7 +207,7 @@ impl Webhooks {
                         "next attempt",
                         "error",
                     ];
-                    println!("{}", table(&header, rows));
+                    outln!("{}", table(&header, rows));
                 }
             }
         }

@@ -93,3 +93,34 @@ fn an_exported_receipt_csv_totals_the_receipt_and_bad_arguments_write_no_file() 
     .expect(1);
     assert!(!bad.exists());
 }
+
+#[test]
+fn exporting_usage_with_dash_or_no_output_prints_the_csv_and_leaves_no_file_named_dash() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    sb.log_usage(&server, 3);
+
+    let file = sb.path("usage.csv");
+    sb.client(&server, &["export", "usage", "-o", arg(&file)])
+        .expect(0);
+    let written = std::fs::read_to_string(&file).expect("the file");
+    assert_eq!(csv_records(&file).len(), 3);
+
+    let dash = sb
+        .client(&server, &["export", "usage", "-o", "-"])
+        .expect(0);
+    assert_eq!(dash.stdout, written, "the same CSV, on standard output");
+    assert!(
+        dash.stderr.contains("wrote 3 events to standard output"),
+        "{}",
+        dash.stderr
+    );
+    let default = sb.client(&server, &["export", "usage"]).expect(0);
+    assert_eq!(default.stdout, written, "standard output is the default");
+    assert!(!sb.path("-").exists() && !sb.path("-.part").exists());
+
+    let jsonl = sb
+        .client(&server, &["export", "usage", "--format", "jsonl"])
+        .expect(0);
+    assert_eq!(jsonl.stdout.lines().count(), 3, "{}", jsonl.stdout);
+}

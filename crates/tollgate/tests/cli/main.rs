@@ -6,6 +6,7 @@ mod billing;
 mod deploy;
 mod export;
 mod openapi;
+mod pipes;
 mod plans;
 mod pricing;
 mod receipts;
@@ -119,6 +120,26 @@ impl Sandbox {
                 .output()
                 .expect("runs tollgate"),
         )
+    }
+
+    /// Runs `tollgate ARGS` with standard output a pipe that is read up to its first line and
+    /// then closed, as `tollgate ARGS | head -1` does; returns that line and what the command
+    /// did after.
+    pub(crate) fn run_into_closed_pipe(&self, args: &[&str]) -> (String, Ran) {
+        let mut child = tollgate(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs tollgate");
+        let mut first = String::new();
+        {
+            let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+            stdout.read_line(&mut first).expect("reads a line");
+        }
+        let out = child.wait_with_output().expect("waits for tollgate");
+        (first, Ran::from(out))
     }
 
     /// Runs a client command against `server` with the test key.
