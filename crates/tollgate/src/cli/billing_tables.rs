@@ -2,7 +2,7 @@
 //! are printed without the trailing zeros of the wire's nine decimal places; `--json` keeps
 //! them exact.
 
-use tollgate_api::billing::{Account, History, LedgerEntry};
+use tollgate_api::billing::{Account, History, LedgerEntry, LedgerEntryType};
 use tollgate_client::CreditOutcome;
 
 use super::output::{fields, outln, table};
@@ -122,16 +122,29 @@ fn signed(delta: &str) -> String {
     }
 }
 
+/// A ledger entry's two effects for people: on the balance, and on the money held. A hold
+/// reserves its amount and a release gives it back without moving the balance, so their
+/// delta is zero: they show the amount held or released instead of a misleading `+0.00`.
+fn effects(e: &LedgerEntry) -> (String, String) {
+    match e.kind {
+        LedgerEntryType::Hold => (String::new(), format!("+{}", human(&e.amount))),
+        LedgerEntryType::Release => (String::new(), format!("-{}", human(&e.amount))),
+        _ => (signed(&e.delta), String::new()),
+    }
+}
+
 /// A page of `GET /billing/history`.
 pub fn print_history(page: &History) {
     let rows = page
         .transactions
         .iter()
         .map(|e| {
+            let (amount, held) = effects(e);
             vec![
                 e.created_at.clone(),
                 e.kind.as_str().to_string(),
-                signed(&e.delta),
+                amount,
+                held,
                 e.currency.clone(),
                 human(&e.balance_after),
                 reference(e),
@@ -152,6 +165,7 @@ pub fn print_history(page: &History) {
                 "time",
                 "type",
                 "amount",
+                "held",
                 "currency",
                 "balance after",
                 "reference",

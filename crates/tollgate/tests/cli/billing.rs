@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{api_get, arg, Ran, Sandbox, Server};
+use super::{api_get, api_post, arg, Ran, Sandbox, Server};
 
 /// `tollgate billing ARGS --json` against `server`, expecting `code`.
 fn billing(sb: &Sandbox, server: &Server, args: &[&str], code: i32) -> Value {
@@ -168,6 +168,64 @@ fn authorize_holds_what_the_balance_covers_refuses_what_it_does_not_and_the_ledg
     // The server keeps running: SQLite's WAL lets the audit read beside it.
     let clean = audit(&sb).expect(0);
     assert!(clean.stdout.contains('✓'), "{}", clean.stdout);
+}
+
+/// The `held` cell of the history row of type `kind`, and its `amount` cell.
+fn history_cells(table: &str, kind: &str) -> (String, String) {
+    let row = table
+        .lines()
+        .find(|l| l.split('┆').nth(1).is_some_and(|c| c.trim() == kind))
+        .unwrap_or_else(|| panic!("no {kind} row in\n{table}"));
+    let cells: Vec<&str> = row.split('┆').map(str::trim).collect();
+    (cells[3].to_string(), cells[2].to_string())
+}
+
+#[test]
+fn billing_history_shows_what_a_hold_reserves_and_its_release_gives_back_instead_of_zero() {
+    let sb = Sandbox::new();
+    let server = sb.start();
+    topup(&sb, &server, "erin", "5");
+    let held = authorize(
+        &sb,
+        &server,
+        &["--user", "erin", "--cost", "0.25", "--hold", "--json"],
+    )
+    .expect(0)
+    .json();
+    let hold_id = held["hold_id"].as_str().expect("a hold id");
+
+    let shown = sb
+        .client(&server, &["billing", "history", "--user", "erin"])
+        .expect(0)
+        .stdout;
+    assert!(!shown.contains("+0.00"), "{shown}");
+    assert!(
+        shown.contains("│ time") && shown.contains("┆ held"),
+        "{shown}"
+    );
+    assert_eq!(
+        history_cells(&shown, "hold"),
+        ("+0.25".to_string(), String::new()),
+        "held, not charged:\n{shown}"
+    );
+    assert_eq!(history_cells(&shown, "topup").1, "+5.00");
+
+    let (status, _) = api_post(
+        &server,
+        &format!("/api/v1/authorize/{hold_id}/release"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(status, 200);
+    let shown = sb
+        .client(&server, &["billing", "history", "--user", "erin"])
+        .expect(0)
+        .stdout;
+    assert!(!shown.contains("+0.00"), "{shown}");
+    assert_eq!(
+        history_cells(&shown, "release"),
+        ("-0.25".to_string(), String::new()),
+        "given back:\n{shown}"
+    );
 }
 
 #[test]

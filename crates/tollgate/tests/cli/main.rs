@@ -275,6 +275,29 @@ pub(crate) fn http_get(base: &str, path: &str) -> (u16, String) {
     get_with_headers(base, path, "")
 }
 
+/// A POST of JSON with the test key; returns the status and the body as JSON.
+pub(crate) fn api_post(server: &Server, path: &str, body: &Value) -> (u16, Value) {
+    let host = server.url.trim_start_matches("http://");
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(host).expect("connects");
+    stream.write_all(request.as_bytes()).expect("sends");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("reads");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let text = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let json = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {response}"));
+    (status, json)
+}
+
 /// A GET with the test key; returns the status and the body as JSON.
 pub(crate) fn api_get(server: &Server, path: &str) -> (u16, Value) {
     let (status, body) = get_with_headers(&server.url, path, &format!("X-API-Key: {KEY}\r\n"));
