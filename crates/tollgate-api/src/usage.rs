@@ -19,7 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::ErrorDetail;
 
-pub use costs::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts, TokenTotals};
+pub use costs::{
+    CostPeriod, CostTotals, DailyCosts, DailyCostsQuery, DayCosts, MonthlyCosts, MonthlyCostsQuery,
+    TokenTotals,
+};
 pub use export::{ExportFormat, UsageExportLine, UsageExportQuery};
 pub use pricing::{
     CoverageQuery, FallbackClass, Price, PriceFileFormat, PriceImport, PriceImported, PriceList,

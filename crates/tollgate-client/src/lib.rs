@@ -2,14 +2,16 @@
 //!
 //! It speaks JSON over HTTP with `X-API-Key`, and turns error bodies
 //! (`{"error": {"code", "message"}}`) into [`ClientError::Api`]. The billing routes are in
-//! `billing.rs`, the webhook routes in `webhooks.rs`, the export downloads in `export.rs`, the
-//! receipt, transparency and key routes in `receipts.rs`.
+//! `billing.rs`, the cost summaries in `costs.rs`, the webhook routes in `webhooks.rs`, the
+//! export downloads in `export.rs`, the receipt, transparency and key routes in
+//! `receipts.rs`.
 //!
 //! Where `tollgate-api` has a route's types, the client takes and returns them, the very ones
 //! the server sends, rather than wire structs of its own.
 #![forbid(unsafe_code)]
 
 mod billing;
+mod costs;
 mod export;
 mod receipts;
 mod webhooks;

@@ -5,7 +5,42 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+/// Query of `GET /api/v1/costs/daily`. Fields left `None` are not sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DailyCostsQuery {
+    /// The UTC day, `YYYY-MM-DD` (default: today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// With `dimension`: count only the calls with this value of it, in every breakdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Query of `GET /api/v1/costs/monthly`. Fields left `None` are not sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyCostsQuery {
+    /// The year, e.g. 2026 (default: this year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<String>,
+    /// The month, 1 to 12 (default: this month).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// With `dimension`: count only the calls with this value of it, in every breakdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
 
 /// Requests, tokens and exact cost per currency of some calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use chrono::{Datelike, NaiveDate, NaiveTime, Utc};
-use serde::Deserialize;
-use tollgate_api::usage::{CostPeriod, CostTotals, DailyCosts, DayCosts, MonthlyCosts};
+use tollgate_api::usage::{
+    CostPeriod, CostTotals, DailyCosts, DailyCostsQuery, DayCosts, MonthlyCosts, MonthlyCostsQuery,
+};
 use tollgate_core::time::{
     day_of, day_string, format_us, month_start_us, month_string, next_month, DAY_US,
 };
@@ -23,19 +24,6 @@ use crate::auth::{need, Can};
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
-
-/// Query of `GET /api/v1/costs/daily`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DailyQuery {
-    /// The UTC day, `YYYY-MM-DD` (default: today).
-    date: Option<String>,
-    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
-    dimension: Option<String>,
-    /// With `dimension`: count only the calls with this value of it, in every breakdown.
-    value: Option<String>,
-}
 
 /// The dimension a cost query names, checked, and the value it filters on.
 struct DimensionQuery {
@@ -142,7 +130,7 @@ async fn dimension_rows(
     path = "/api/v1/costs/daily",
     tag = "usage",
     operation_id = "costs_daily",
-    params(DailyQuery),
+    params(DailyCostsQuery),
     responses(
         (status = 200, description = "The day's totals, by provider and by model", body = DailyCosts),
         (status = 400, description = "A bad `date` (`INVALID_QUERY`, field named)"),
@@ -151,7 +139,7 @@ async fn dimension_rows(
 pub async fn daily(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-    Params(q): Params<DailyQuery>,
+    Params(q): Params<DailyCostsQuery>,
 ) -> Result<Json<DailyCosts>, ApiError> {
     let day = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => day_of(Utc::now().timestamp_micros()),
@@ -199,21 +187,6 @@ pub async fn daily(
     }))
 }
 
-/// Query of `GET /api/v1/costs/monthly`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct MonthlyQuery {
-    /// The year, e.g. 2026 (default: this year).
-    year: Option<String>,
-    /// The month, 1 to 12 (default: this month).
-    month: Option<String>,
-    /// A dimension (`kb_id`, or one of the `dimensions` setting): adds `by_dimension`.
-    dimension: Option<String>,
-    /// With `dimension`: count only the calls with this value of it, in every breakdown.
-    value: Option<String>,
-}
-
 fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option<i64>, ApiError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
@@ -237,7 +210,7 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
     path = "/api/v1/costs/monthly",
     tag = "usage",
     operation_id = "costs_monthly",
-    params(MonthlyQuery),
+    params(MonthlyCostsQuery),
     responses(
         (status = 200, description = "The month's totals, by day, by provider and by model", body = MonthlyCosts),
         (status = 400, description = "A bad `year` or `month` (`INVALID_QUERY`, field named)"),
@@ -246,7 +219,7 @@ fn number(field: &str, text: Option<&str>, low: i64, high: i64) -> Result<Option
 pub async fn monthly(
     State(state): State<AppState>,
     auth: Can<need::Read>,
-    Params(q): Params<MonthlyQuery>,
+    Params(q): Params<MonthlyCostsQuery>,
 ) -> Result<Json<MonthlyCosts>, ApiError> {
     let year = number("year", q.year.as_deref(), 1970, 9999)?;
     let month = number("month", q.month.as_deref(), 1, 12)?;

@@ -20,6 +20,8 @@ mod bench_receipts;
 mod billing;
 mod billing_tables;
 mod checks;
+mod cost_tables;
+mod costs;
 mod export;
 mod health;
 mod keys;
@@ -82,6 +84,9 @@ enum Command {
     /// `audit` checks the ledger in the database directly.
     #[command(subcommand)]
     Billing(billing::Billing),
+    /// What a UTC day or month cost, or the cost report, through a running server.
+    #[command(subcommand)]
+    Costs(costs::Costs),
     /// Ask a running server whether a call may happen, optionally holding its estimate.
     /// Exit 0 allowed, 1 refused, 2 could not ask.
     Authorize(authorize::Authorize),
@@ -136,6 +141,7 @@ impl Cli {
             Command::Pricing(c) => c.run().await?,
             Command::Usage(c) => c.run().await?,
             Command::Billing(c) => return c.run().await,
+            Command::Costs(c) => c.run().await?,
             Command::Authorize(c) => return Ok(c.run().await),
             Command::Receipts(c) => return c.run().await,
             Command::Export(c) => c.run().await?,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod billing;
+mod costs;
 mod deploy;
 mod export;
 mod openapi;
