@@ -128,7 +128,7 @@ impl Db {
             Dialect::Postgres => Engine::Postgres(
                 postgres::connect(&opts.url, opts.max_connections)
                     .await
-                    .map_err(|e| StoreError::Unavailable(format!("{} ({e})", redact(&opts.url))))?,
+                    .map_err(StoreError::Unavailable)?,
             ),
         };
         Ok(Db { dialect, engine })

@@ -4,6 +4,7 @@
 mod admin;
 mod billing;
 mod costs;
+mod database;
 mod deploy;
 mod export;
 mod openapi;
