@@ -206,6 +206,10 @@ pub struct Refusal {
     pub code: RefusalCode,
     /// What a person can do about it.
     pub message: String,
+    /// Always null: a refusal concerns no one field (as in every error body).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub field: Option<String>,
     /// The numbers behind the refusal (`allowed` is false).
     #[serde(flatten)]
     pub decision: Decision,
@@ -264,6 +268,7 @@ mod tests {
             error: Refusal {
                 code: RefusalCode::InsufficientBalance,
                 message: "top up".into(),
+                field: None,
                 decision: decision(),
             },
             detail: "top up".into(),
@@ -271,7 +276,7 @@ mod tests {
         let text = serde_json::to_string(&body).expect("serializes");
         assert!(
             text.starts_with(
-                r#"{"error":{"code":"INSUFFICIENT_BALANCE","message":"top up","allowed":false,"balance":null,"#
+                r#"{"error":{"code":"INSUFFICIENT_BALANCE","message":"top up","field":null,"allowed":false,"balance":null,"#
             ),
             "{text}"
         );

@@ -248,9 +248,11 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
-    /// The body field or parameter at fault, when there is one (`events[3].userid`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    /// The body field, query parameter, path parameter or header at fault
+    /// (`events[3].userid`); null when the error concerns no one field (a body that is not
+    /// JSON, a missing key, a route that does not exist). Always present, never empty.
+    #[serde(default)]
+    #[schema(required = true)]
     pub field: Option<String>,
     /// Further members: details of the refusal (authorize's limits and balance).
     #[serde(flatten)]
@@ -273,7 +275,7 @@ mod tests {
 
     #[test]
     fn an_error_body_keeps_its_details_beside_code_and_message() {
-        let text = r#"{"error":{"code":"QUOTA_EXCEEDED","message":"no","limit":5},"detail":"no"}"#;
+        let text = r#"{"error":{"code":"QUOTA_EXCEEDED","message":"no","field":null,"limit":5},"detail":"no"}"#;
         let body: ErrorBody = serde_json::from_str(text).expect("an error body");
         assert_eq!(body.error.code, ErrorCode::QuotaExceeded);
         assert_eq!(body.error.details["limit"], 5);

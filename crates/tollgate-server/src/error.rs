@@ -44,10 +44,15 @@ impl ApiError {
         self
     }
 
-    /// Names the field (or parameter) the error is about, as `field`.
+    /// Names the field (or parameter) the error is about, as `field`. An empty name names
+    /// nothing: the body says `"field": null`, as for an error about no one field.
     pub fn with_field(mut self, field: &str) -> ApiError {
-        self.details
-            .insert("field".into(), Value::String(field.into()));
+        if field.is_empty() {
+            self.details.remove("field");
+        } else {
+            self.details
+                .insert("field".into(), Value::String(field.into()));
+        }
         self
     }
 
@@ -109,7 +114,7 @@ impl ApiError {
     pub fn detail(&self) -> ErrorDetail {
         let mut details = self.details.clone();
         let field = match details.remove("field") {
-            Some(Value::String(f)) => Some(f),
+            Some(Value::String(f)) if !f.is_empty() => Some(f),
             _ => None,
         };
         ErrorDetail {

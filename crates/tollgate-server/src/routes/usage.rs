@@ -110,13 +110,20 @@ struct BatchBody<'a> {
 /// (`events[3].userid`), as for any other body.
 fn item_error(index: usize, e: &ApiError) -> ErrorDetail {
     let mut detail = e.detail();
-    if let Some(field) = detail.field.take() {
-        detail.field = Some(match field.as_str() {
-            "" => format!("events[{index}]"),
-            f if f.starts_with('[') => format!("events[{index}]{f}"),
-            f => format!("events[{index}].{f}"),
-        });
-    }
+    detail.field = match detail.field.take() {
+        Some(f) if f.starts_with('[') => Some(format!("events[{index}]{f}")),
+        Some(f) => Some(format!("events[{index}].{f}")),
+        // The event as a whole has the wrong shape (not an object, say): the event is the
+        // field at fault. Other refusals (a quota, a conflict) concern no field.
+        None if matches!(
+            detail.code,
+            ErrorCode::InvalidField | ErrorCode::InvalidBody | ErrorCode::InvalidCharacter
+        ) =>
+        {
+            Some(format!("events[{index}]"))
+        }
+        None => None,
+    };
     detail
 }
 
