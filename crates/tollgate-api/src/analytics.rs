@@ -97,8 +97,8 @@ pub struct AnalyticsReport {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TopQuery {
-    /// `user` (default) or `model`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `user` (default) or `model` (`by` is an alias).
+    #[serde(rename = "group_by", default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     /// How many, 1 to 1000 (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]

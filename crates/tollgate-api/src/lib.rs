@@ -33,6 +33,7 @@ pub mod registry;
 pub mod tool_calls;
 pub mod transparency;
 pub mod usage;
+pub mod vocabulary;
 pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

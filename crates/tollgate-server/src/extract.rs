@@ -3,14 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use tollgate_api::ErrorCode;
+use tollgate_api::{vocabulary, ErrorCode};
 
 /// A JSON body, parsed with the path of the first bad field in the error.
 pub struct Body<T>(pub T);
@@ -25,8 +25,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         // serde reads a struct from an array too, member by member in order; every body
         // here is an object, so an array is refused rather than read by position.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-            return Err(ApiError::invalid_field(
-                "",
+            // The body as a whole is at fault, not one field of it: `field` is null.
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
                 "the body must be a JSON object, not an array",
             ));
         }
@@ -91,12 +92,11 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
                 };
                 return ApiError::invalid_field(&field, format!("{field} is required"));
             }
-            let message = if field.is_empty() {
-                text
-            } else {
-                format!("{field}: {inner}")
-            };
-            ApiError::invalid_field(&field, message)
+            if field.is_empty() {
+                // The body as a whole has the wrong shape (a string, a number): no one field.
+                return ApiError::new(ErrorCode::InvalidField, text);
+            }
+            ApiError::invalid_field(&field, format!("{field}: {inner}"))
         }
     })?;
     de.end().map_err(|e| {
@@ -124,21 +124,70 @@ fn body_rejection(e: BytesRejection) -> ApiError {
 
 /// Query parameters; a bad one is a 400 naming it. A parameter with an empty value is
 /// absent: llmring's clients send every filter, the unset ones as `alias=&model=`, and mean
-/// "no filter".
+/// "no filter". An alias of the route's name for an idea (`start_date` for `start`; see
+/// [`tollgate_api::vocabulary`]) is read as that name; both at once are a 400 naming both.
 pub struct Params<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
         let query = without_empty_values(parts.uri.query().unwrap_or_default());
-        serde_urlencoded::from_str(&query).map(Params).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidQuery,
-                format!("Failed to deserialize query string: {e}"),
-            )
-        })
+        let query = with_route_names(&route, &query)?;
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Params)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                // A struct's own complaint (`missing field `seq``) names the parameter in its text.
+                let field = if path == "." {
+                    inner
+                        .to_string()
+                        .split_once('`')
+                        .and_then(|(_, rest)| rest.split_once('`'))
+                        .map(|(name, _)| name.to_string())
+                } else {
+                    Some(path)
+                };
+                match field {
+                    Some(name) => ApiError::invalid_query(
+                        &name,
+                        format!("Failed to deserialize query string: {name}: {inner}"),
+                    ),
+                    None => ApiError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("Failed to deserialize query string: {inner}"),
+                    ),
+                }
+            })
     }
+}
+
+/// The query with each alias renamed to the name `route` uses for its idea; two names of one
+/// idea are a 400 naming both.
+fn with_route_names(route: &str, query: &str) -> Result<String, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let route = route.trim_end_matches('/');
+    if let Some((own, other)) = vocabulary::both_given(route, pairs.iter().map(|(n, _)| n.as_str()))
+    {
+        return Err(ApiError::invalid_query(
+            own,
+            format!("give {own} or {other}, not both: {other} is another name for {own}"),
+        ));
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in &pairs {
+        let name = vocabulary::idea_of(route, name).map_or(name.as_str(), |i| i.name_on(route));
+        out.append_pair(name, value);
+    }
+    Ok(out.finish())
 }
 
 /// The query string without its `name=` (and bare `name`) parameters.

@@ -153,10 +153,10 @@ pub struct ServiceTierPrice {
 #[into_params(parameter_in = Query)]
 pub struct CoverageQuery {
     /// Start (date or RFC 3339; default 30 days before the end).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "start", skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     /// End (default now).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "end", skip_serializing_if = "Option::is_none")]
     pub end_date: Option<String>,
 }
 

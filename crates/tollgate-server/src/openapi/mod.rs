@@ -8,11 +8,11 @@
 
 mod drift;
 
-use tollgate_api::ErrorBody;
-use utoipa::openapi::path::{Operation, PathItem};
+use tollgate_api::{vocabulary, ErrorBody};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, HttpMethod, OpenApi, Ref, RefOr};
+use utoipa::openapi::{Content, Deprecated, HttpMethod, OpenApi, Ref, RefOr, Required};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
 pub use drift::differences;
@@ -109,6 +109,7 @@ impl Modify for Credentials {
 pub(crate) fn finish(doc: &mut OpenApi, aliases: &[Alias]) {
     add_errors(doc);
     add_payloads(doc);
+    add_query_aliases(doc);
     for alias in aliases {
         add_alias(doc, alias);
     }
@@ -164,6 +165,40 @@ fn add_errors(doc: &mut OpenApi) {
                 "default".into(),
                 RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR}"))),
             );
+        }
+    }
+}
+
+/// Lists each alias a query parameter accepts (see [`tollgate_api::vocabulary`]) beside it,
+/// as a parameter of its own that says whose alias it is, so clients and the fuzzer know the
+/// server takes it.
+fn add_query_aliases(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for op in operations(item) {
+            let Some(params) = op.parameters.as_mut() else {
+                continue;
+            };
+            let mut extra = Vec::new();
+            for param in params.iter() {
+                if param.parameter_in != ParameterIn::Query {
+                    continue;
+                }
+                let Some(idea) = vocabulary::idea_of(path, &param.name) else {
+                    continue;
+                };
+                for name in idea.names().filter(|n| *n != param.name) {
+                    let mut alias = param.clone();
+                    alias.name = name.to_string();
+                    alias.required = Required::False;
+                    alias.deprecated = Some(Deprecated::False);
+                    alias.description = Some(format!(
+                        "Alias of `{}`; give one or the other, not both.",
+                        param.name
+                    ));
+                    extra.push(alias);
+                }
+            }
+            params.extend(extra);
         }
     }
 }

@@ -215,7 +215,7 @@ pub async fn usage(
     params(TopQuery),
     responses(
         (status = 200, description = "The ranking", body = TopReport),
-        (status = 400, description = "A bad `by`, `limit`, `currency`, `start` or `end` (`INVALID_QUERY`, field named)"),
+        (status = 400, description = "A bad `group_by`, `limit`, `currency`, `start` or `end` (`INVALID_QUERY`, field named)"),
     )
 )]
 pub async fn top(
@@ -228,8 +228,8 @@ pub async fn top(
         "model" => AnalyticsGroup::Model,
         other => {
             return Err(ApiError::invalid_query(
-                "by",
-                format!("by must be user or model, not '{other}'"),
+                "group_by",
+                format!("group_by must be user or model, not '{other}'"),
             ))
         }
     };

@@ -145,7 +145,7 @@ async fn usage_by_model_and_by_user_per_month_and_the_top_users_and_models_match
         for (bad, field) in [
             ("usage?group_by=provider", "group_by"),
             ("usage?bucket=week", "bucket"),
-            ("top?by=tool", "by"),
+            ("top?by=tool", "group_by"),
             ("top?limit=0", "limit"),
             ("top?currency=dollars", "currency"),
             ("peak-hours?start=yesterday", "start"),
