@@ -235,16 +235,20 @@ async fn an_export_holds_only_the_callers_tenant_and_bad_parameters_are_400() {
             assert_eq!(r.body["error"]["field"], field, "{path}");
         }
         // A misspelt parameter is refused rather than quietly exporting everything.
-        let r = app.get("/api/v1/export/usage?start_date=2026-03-01").await;
+        let r = app.get("/api/v1/export/usage?begin=2026-03-01").await;
         assert_error(&r, 400, "INVALID_QUERY");
         assert!(
             r.body["error"]["message"]
                 .as_str()
                 .unwrap_or_default()
-                .contains("start_date"),
+                .contains("begin"),
             "{}",
             r.body
         );
+        // llmring's name for the start is an alias, read as `start` (a bad value names it so).
+        let r = app.get("/api/v1/export/usage?start_date=yesterday").await;
+        assert_error(&r, 400, "INVALID_QUERY");
+        assert_eq!(r.body["error"]["field"], "start", "{}", r.body);
         let (_, writer) = app.tenant_key("writer", &[Scope::Ingest]).await;
         assert_error(
             &app.get_as(&writer, "/api/v1/export/usage").await,
