@@ -11,6 +11,7 @@ mod openapi;
 mod pipes;
 mod plans;
 mod pricing;
+mod readme;
 mod receipts;
 mod retention;
 mod signing_key;
