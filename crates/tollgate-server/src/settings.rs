@@ -6,39 +6,53 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+mod changes;
 mod console;
+mod decimal;
 mod http;
 mod mcp;
 mod notifications;
 mod payments;
+mod reference;
+mod secret;
 mod stream;
 
+pub use changes::changed_settings;
 pub use console::ConsoleSettings;
+pub use decimal::DecimalText;
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
 pub use notifications::{
     AlertSettings, NotificationSettings, SmtpSettings, SmtpTls, UnusualSpendSettings,
 };
 pub use payments::{FondySettings, PaddleSettings, PaymentSettings, StripeSettings};
+pub use reference::reference_markdown;
 pub use stream::BalanceStreamSettings;
 
 /// Everything `tollgate serve` can be told.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on.
+    #[schema(value_type = String)]
     pub listen: SocketAddr,
     /// Directory for the SQLite database and other local state.
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; default: SQLite in `data_dir`.
+    #[serde(serialize_with = "crate::settings::secret::redacted_url")]
+    #[schema(value_type = Option<String>, format = Password, default = crate::settings::secret::unset)]
     pub database_url: Option<SecretString>,
     /// Pool size (PostgreSQL connections, SQLite readers).
     pub database_max_connections: u32,
     /// SQLite durability: `full` fsyncs every commit (default), `normal` only at checkpoints.
     pub sqlite_synchronous: SqliteSync,
     /// The first key to create on an empty database, instead of a random one.
+    #[serde(serialize_with = "crate::settings::secret::redacted")]
+    #[schema(value_type = Option<String>, format = Password, default = crate::settings::secret::unset)]
     pub bootstrap_api_key: Option<SecretString>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
@@ -82,7 +96,7 @@ pub struct Settings {
 }
 
 /// Retention settings. An age of 0 turns that part off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
     /// Usage events move to archive files once their whole UTC month is older than this.
@@ -93,6 +107,7 @@ pub struct RetentionSettings {
     pub message_content_days: u32,
     /// Where archive files go; default `<data_dir>/archive`. Instances sharing a database
     /// must share it.
+    #[schema(value_type = Option<String>)]
     pub archive_dir: Option<PathBuf>,
     /// Archive a month even when some of its events no receipt certifies yet. Receipts read
     /// live events only, so later receipts leave those archived events out; off (the
@@ -117,7 +132,7 @@ impl Default for RetentionSettings {
 }
 
 /// Alert webhook settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     /// How often the delivery worker looks for alerts and due deliveries, in milliseconds.
@@ -135,9 +150,9 @@ pub struct WebhookSettings {
     /// How often tenants' monthly request counts are checked against their plans, in seconds
     /// (0: every round).
     pub quota_scan_seconds: u64,
-    /// `balance.low` fires when a charge takes a balance below this decimal amount (in the
+    /// `balance.low` fires when a charge takes a balance below this amount (in the
     /// balance's currency); absent or "": never.
-    pub balance_low: Option<String>,
+    pub balance_low: Option<DecimalText>,
     /// Whether endpoints may be on the server's own networks: loopback, private (10/8,
     /// 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10), shared (100.64/10),
     /// unique-local (fc00::/7) and unspecified addresses, and `localhost`. Off: such endpoints
@@ -161,7 +176,7 @@ impl Default for WebhookSettings {
 }
 
 /// End-user authentication settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// JWTs an identity provider issues to end users; absent: only API keys are accepted.
@@ -170,7 +185,7 @@ pub struct AuthSettings {
 
 /// How end-user JWTs are checked. Checked again at start (`Server::new`): the key must suit
 /// the algorithm.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtSettings {
     /// The `iss` every token must carry.
@@ -181,15 +196,20 @@ pub struct JwtSettings {
     pub algorithm: JwtAlgorithm,
     /// The shared secret (HS256 only), at least 32 bytes.
     #[serde(default)]
+    #[serde(serialize_with = "crate::settings::secret::redacted")]
+    #[schema(value_type = Option<String>, format = Password, default = crate::settings::secret::unset)]
     pub secret: Option<SecretString>,
     /// The issuer's public key, a PEM file (RS256 and EdDSA only).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub public_key_file: Option<PathBuf>,
     /// The claim that names the user's tenant, by id or name.
     #[serde(default = "default_tenant_claim")]
+    #[schema(default = default_tenant_claim)]
     pub tenant_claim: String,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway_seconds")]
+    #[schema(default = default_leeway_seconds)]
     pub leeway_seconds: u64,
 }
 
@@ -202,7 +222,7 @@ fn default_leeway_seconds() -> u64 {
 }
 
 /// The signature algorithms an end-user token may be configured with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 pub enum JwtAlgorithm {
     /// HMAC with SHA-256 and a shared secret.
     #[serde(rename = "HS256")]
@@ -231,7 +251,7 @@ impl fmt::Debug for JwtSettings {
 }
 
 /// Ingestion settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestSettings {
     /// Most events one commit gathers from concurrent requests.
@@ -249,10 +269,11 @@ pub struct IngestSettings {
 }
 
 /// Pricing settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PricingSettings {
     /// A price file (TOML) that overrides the built-in prices.
+    #[schema(value_type = Option<String>)]
     pub file: Option<PathBuf>,
     /// When a client-sent `cost` is used.
     pub client_cost: ClientCostPolicy,
@@ -261,7 +282,7 @@ pub struct PricingSettings {
 }
 
 /// Billing settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BillingSettings {
     /// The default plan (of tenants that have none set) to choose at start, a plan in the
@@ -294,7 +315,7 @@ pub struct BillingSettings {
 }
 
 /// One plan.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSettings {
     /// Requests a month (UTC calendar months); absent means unlimited.
@@ -302,7 +323,7 @@ pub struct PlanSettings {
 }
 
 /// Defaults of a new billing account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountSettings {
     /// Whether it may spend.
@@ -311,10 +332,10 @@ pub struct AccountSettings {
     pub billing_enabled: bool,
     /// The currency of its limits.
     pub currency: String,
-    /// Daily spending limit, a decimal string ("" or absent: none).
-    pub daily_limit: Option<String>,
-    /// Monthly spending limit, a decimal string ("" or absent: none).
-    pub monthly_limit: Option<String>,
+    /// Daily spending limit, an amount ("" or absent: none).
+    pub daily_limit: Option<DecimalText>,
+    /// Monthly spending limit, an amount ("" or absent: none).
+    pub monthly_limit: Option<DecimalText>,
 }
 
 impl Default for BillingSettings {
@@ -346,12 +367,19 @@ impl Default for AccountSettings {
 }
 
 /// Receipt settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceiptSettings {
     /// The Ed25519 signing key, a PKCS#8 PEM file; by default `signing-key.pem` in the data
     /// directory, created at first start.
+    #[schema(value_type = Option<String>)]
     pub signing_key_file: Option<PathBuf>,
+    /// Create a new signing key when the key file is missing although the database already
+    /// has signing keys (another instance's, or those of a lost key file). Off (the default),
+    /// such a start is refused: instances sharing a database share one key file, so that
+    /// every receipt is signed by the deployment's one current key. A new database always
+    /// gets its key. `tollgate serve --new-signing-key` sets this for one start.
+    pub create_signing_key: bool,
     /// How many log and conversation ids a receipt's `batch_summary` lists inline; beyond
     /// it the summary says the list is partial (the Merkle root still fixes the whole set).
     pub inline_ids: usize,
@@ -367,6 +395,7 @@ impl Default for ReceiptSettings {
     fn default() -> Self {
         ReceiptSettings {
             signing_key_file: None,
+            create_signing_key: false,
             inline_ids: 1000,
             log_origin: "tollgate".into(),
             checkpoint_seconds: 300,
@@ -429,7 +458,7 @@ impl Settings {
 }
 
 /// When a client-sent cost counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientCostPolicy {
     /// Only for models the price book does not know (default).
@@ -439,7 +468,7 @@ pub enum ClientCostPolicy {
 }
 
 /// How much of a message is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoggingLevel {
     /// Content and its hash.
@@ -451,7 +480,7 @@ pub enum LoggingLevel {
 }
 
 /// SQLite `synchronous` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SqliteSync {
     /// fsync every commit.
@@ -461,7 +490,7 @@ pub enum SqliteSync {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable lines.

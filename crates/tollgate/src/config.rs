@@ -277,6 +277,111 @@ mod tests {
         });
     }
 
+    /// Every amount setting, as a dotted key.
+    const AMOUNTS: [&str; 5] = [
+        "webhooks.balance_low",
+        "billing.account.daily_limit",
+        "billing.account.monthly_limit",
+        "alerts.unusual_spend.min_amount",
+        "alerts.unusual_spend.multiple",
+    ];
+
+    /// The text each amount setting holds.
+    fn amounts(s: &Settings) -> Vec<Option<String>> {
+        let b = &s.billing.account;
+        [
+            s.webhooks.balance_low.as_deref(),
+            b.daily_limit.as_deref(),
+            b.monthly_limit.as_deref(),
+            Some(&*s.alerts.unusual_spend.min_amount),
+            s.alerts.unusual_spend.multiple.as_deref(),
+        ]
+        .into_iter()
+        .map(|a| a.map(str::to_string))
+        .collect()
+    }
+
+    /// A TOML file setting every amount to `value`.
+    fn amounts_file(value: &str) -> String {
+        AMOUNTS.map(|key| format!("{key} = {value}\n")).concat()
+    }
+
+    #[test]
+    fn every_amount_is_read_exactly_as_an_integer_a_decimal_number_or_a_string_from_the_file() {
+        for (written, read) in [
+            ("5", "5"),
+            ("5.00", "5"),
+            ("0.25", "0.25"),
+            ("\"5\"", "5"),
+            ("\"5.00\"", "5.00"),
+            ("\"0.000000001\"", "0.000000001"),
+            ("1234567890.12345", "1234567890.12345"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("tollgate.toml", &amounts_file(written))?;
+                let s = load(&args(), &[]).map_err(|e| format!("{written}: {e:#}"))?;
+                assert_eq!(amounts(&s), vec![Some(read.to_string()); 5], "{written}");
+                // The text is what the exact parser reads at start.
+                for amount in amounts(&s).into_iter().flatten() {
+                    tollgate_core::Nanos::parse_exact(&amount).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn every_amount_is_read_exactly_as_an_integer_a_decimal_number_or_a_string_from_the_environment(
+    ) {
+        for (written, read) in [
+            ("5", "5"),
+            ("5.00", "5"),
+            ("0.25", "0.25"),
+            ("\"5\"", "5"),
+            ("\"5.00\"", "5.00"),
+            ("\"0.000000001\"", "0.000000001"),
+            ("1234567890.12345", "1234567890.12345"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("tollgate.toml", &amounts_file("\"99\""))?;
+                for key in AMOUNTS {
+                    let name = format!("TOLLGATE_{}", key.replace('.', "__").to_ascii_uppercase());
+                    jail.set_env(name, written);
+                }
+                let s = load(&args(), &[]).map_err(|e| format!("{written}: {e:#}"))?;
+                assert_eq!(amounts(&s), vec![Some(read.to_string()); 5], "{written}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn an_amount_number_of_sixteen_significant_digits_is_refused_with_a_hint_to_quote_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tollgate.toml",
+                "[webhooks]\nbalance_low = 1234.567890123456\n",
+            )?;
+            let error = format!("{:#}", load(&args(), &[]).expect_err("16 digits"));
+            assert!(
+                error.contains("more than 15 significant digits")
+                    && error.contains("quote")
+                    && error.contains("balance_low"),
+                "{error}"
+            );
+            jail.create_file(
+                "tollgate.toml",
+                "[webhooks]\nbalance_low = \"1234.567890123456\"\n",
+            )?;
+            let s = load(&args(), &[]).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(s.webhooks.balance_low.as_deref(), Some("1234.567890123456"));
+            jail.set_env("TOLLGATE_WEBHOOKS__BALANCE_LOW", "1234.567890123456");
+            let error = format!("{:#}", load(&args(), &[]).expect_err("16 digits"));
+            assert!(error.contains("more than 15 significant digits"), "{error}");
+            Ok(())
+        });
+    }
+
     #[test]
     fn defaults_need_no_configuration() {
         figment::Jail::expect_with(|_| {

@@ -1,9 +1,10 @@
 //! The web console under `/ui/`: whether it is served and how long a sign-in lasts.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Console settings (`console`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleSettings {
     /// Serve the console under `/ui/`.

@@ -1,11 +1,12 @@
 //! How the HTTP server treats connections: its timeouts, its connection cap and how long
 //! shutdown waits for them.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Connection settings. A slow or silent client holds a socket (a file descriptor) for as
 /// long as these allow; together they keep such clients from exhausting the process.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     /// How long a connection may take to send a complete request head, in milliseconds,

@@ -2,11 +2,12 @@
 //! discovers what one offers, and a resource's content and a prompt's rendering are fetched
 //! from it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// MCP settings. A tenant's admin chooses the URL, not the operator, so by default Tollgate
 /// neither reaches the server's own networks nor runs commands.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpSettings {
     /// Whether a `stdio` server's command line is run (as the server's own user, with its

@@ -1,10 +1,13 @@
 //! Alerts people read: email through an SMTP server, and the unusual-spend rule.
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::DecimalText;
 
 /// How alerts reach people besides webhooks.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     /// The SMTP server alert emails are sent through; absent: no email is sent (and tenants
@@ -13,7 +16,7 @@ pub struct NotificationSettings {
 }
 
 /// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpTls {
     /// Plain text throughout (a relay on the same host or a trusted network only).
@@ -27,7 +30,7 @@ pub enum SmtpTls {
 }
 
 /// The SMTP server, checked at start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
     /// Host name (also the name its certificate must carry).
@@ -43,6 +46,8 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     /// Its password.
     #[serde(default)]
+    #[serde(serialize_with = "crate::settings::secret::redacted")]
+    #[schema(value_type = Option<String>, format = Password, default = crate::settings::secret::unset)]
     pub password: Option<SecretString>,
     /// The sender: `alerts@example.com` or `Tollgate <alerts@example.com>`.
     pub from: String,
@@ -51,6 +56,7 @@ pub struct SmtpSettings {
     pub ehlo_name: Option<String>,
     /// How long one message may take, connection to QUIT, in milliseconds.
     #[serde(default = "default_smtp_timeout_ms")]
+    #[schema(default = default_smtp_timeout_ms)]
     pub timeout_ms: u64,
 }
 
@@ -59,7 +65,7 @@ fn default_smtp_timeout_ms() -> u64 {
 }
 
 /// Alert rules beyond the billing thresholds.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertSettings {
     /// `spend.unusual`: a user's hour far above their habit.
@@ -69,14 +75,14 @@ pub struct AlertSettings {
 /// The unusual-spend rule: a user's spend in the current UTC hour fires `spend.unusual` once
 /// when it is more than `multiple` times their average hourly spend over the `window_days`
 /// whole UTC days before today (idle hours count as zero) and at least `min_amount`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UnusualSpendSettings {
-    /// The multiple, a positive decimal string such as "5"; absent or "": the rule is off.
-    pub multiple: Option<String>,
-    /// The least spend in an hour that may fire, a decimal amount in the spend's currency, so
-    /// that small users do not fire on cents (default "1").
-    pub min_amount: String,
+    /// The multiple, a positive decimal such as 5 or 2.5; absent or "": the rule is off.
+    pub multiple: Option<DecimalText>,
+    /// The least spend in an hour that may fire, an amount in the spend's currency, so that
+    /// small users do not fire on cents.
+    pub min_amount: DecimalText,
     /// Whole UTC days before today that make the average (1 to 90; default 7).
     pub window_days: u32,
     /// How often the current hour is checked, in seconds (0: every worker round).

@@ -1,11 +1,12 @@
 //! The live balance stream (`GET /api/v1/billing/balance/stream`): how many may be open and
 //! how often each is sent an event.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Live balance streams (`billing.stream`). Each open stream holds a connection, so the caps
 /// count against `http.max_connections` too.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BalanceStreamSettings {
     /// Most streams open at once on this instance; past it a new one is refused with 503.
