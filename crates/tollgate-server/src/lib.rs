@@ -68,11 +68,19 @@ pub enum StartError {
     #[error(transparent)]
     Prices(#[from] PricesError),
     /// The signing key could not be loaded or created.
+    // Not a `source`: the message already holds the cause, which would otherwise be told
+    // twice by an error report that follows the chain.
     #[error("signing key: {0}")]
-    Signing(#[from] SignerError),
+    Signing(SignerError),
     /// A setting is invalid.
     #[error("configuration: {0}")]
     Config(String),
+}
+
+impl From<SignerError> for StartError {
+    fn from(error: SignerError) -> Self {
+        StartError::Signing(error)
+    }
 }
 
 /// A configured server, not yet listening.
@@ -122,7 +130,14 @@ impl Server {
                     .map_err(StartError::Config)?,
             ),
         };
-        let signer = Arc::new(Signer::open(settings.signing_key_path(), store.clone()).await?);
+        let signer = Arc::new(
+            Signer::open(
+                settings.signing_key_path(),
+                store.clone(),
+                settings.receipts.create_signing_key,
+            )
+            .await?,
+        );
         let prices = Prices::load(&settings.pricing, &*store).await?;
         let refresher = prices.refresh_every(
             store.clone(),
@@ -180,6 +195,11 @@ impl Server {
             deliverer,
             mailer,
         })
+    }
+
+    /// The id of the key receipts are signed with (for the start-up log).
+    pub async fn signing_key_id(&self) -> Result<String, SignerError> {
+        Ok(self.state.signer().current().await?.1)
     }
 
     /// The router, for tests that call it without a socket.

@@ -19,6 +19,25 @@ pub enum SignerError {
     /// The database refused the public key.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The key file is missing while the database already knows signing keys: creating one
+    /// would give this instance a key of its own.
+    #[error(
+        "the database already has signing key(s) {}, but this instance has no key file at {}. \
+         Creating a new key here would sign this instance's receipts with a key of its own, \
+         and receipts signed by different keys per instance confuse verifiers. \
+         Copy the key file from the instance that has it to {} (or set \
+         receipts.signing_key_file to the shared file); to start a new key on purpose, run \
+         `tollgate serve --new-signing-key` (or set receipts.create_signing_key = true)",
+        key_ids.join(", "),
+        path.display(),
+        path.display()
+    )]
+    NoKeyFile {
+        /// The ids of the keys the database has.
+        key_ids: Vec<String>,
+        /// Where this instance looked for its key.
+        path: PathBuf,
+    },
 }
 
 struct Current {
@@ -58,7 +77,23 @@ fn modified(path: &Path) -> Option<FileStamp> {
 
 impl Signer {
     /// Loads the key at `path`, creating it if there is none, and records its public half.
-    pub async fn open(path: PathBuf, store: Arc<dyn Store>) -> Result<Signer, SignerError> {
+    /// A missing file is created only in a database that has no signing key yet, or with
+    /// `create_new` (`receipts.create_signing_key`): otherwise another instance (or a lost
+    /// file) already signs for this database, and a second key would be a mistake.
+    pub async fn open(
+        path: PathBuf,
+        store: Arc<dyn Store>,
+        create_new: bool,
+    ) -> Result<Signer, SignerError> {
+        if !create_new && !path.exists() {
+            let known = store.signing_keys().await?;
+            if !known.is_empty() {
+                return Err(SignerError::NoKeyFile {
+                    key_ids: known.into_iter().map(|k| k.key_id).collect(),
+                    path,
+                });
+            }
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|error| KeyError::Io {
                 action: "create the directory",

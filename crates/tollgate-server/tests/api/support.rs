@@ -88,6 +88,8 @@ impl TestApp {
     pub async fn beside(&self, tweak: impl Fn(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut settings = test_settings(&data_dir);
+        // Instances of one deployment share its signing key file.
+        settings.receipts.signing_key_file = Some(self.data_dir.path().join("signing-key.pem"));
         tweak(&mut settings);
         let db = self.db.another().await;
         TestApp::launch(

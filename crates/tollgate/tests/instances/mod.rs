@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A `tollgate serve` child; killed when dropped.
@@ -24,6 +24,19 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The signing key file that instances with data directories of their own share, as the
+/// instances of one deployment do; made once per test binary.
+fn shared_signing_key() -> &'static Path {
+    static KEY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("key dir");
+        let path = dir.path().join("signing-key.pem");
+        tollgate_receipts::keys::load_or_create(&path).expect("a signing key");
+        (dir, path)
+    });
+    path
 }
 
 /// The binary, with none of the test environment's `TOLLGATE_*` variables.
@@ -70,6 +83,10 @@ fn launch(
     };
     let dir = data_dir.unwrap_or_else(|| own.as_ref().expect("made above").path());
     let mut command = tollgate();
+    if own.is_some() {
+        // Instances of one deployment share its signing key file.
+        command.env("TOLLGATE_RECEIPTS__SIGNING_KEY_FILE", shared_signing_key());
+    }
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
