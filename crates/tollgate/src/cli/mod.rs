@@ -34,6 +34,7 @@ mod receipt_tables;
 mod receipts;
 mod retention;
 mod serve;
+mod settings;
 mod signing_key;
 mod sink;
 mod statement;
@@ -117,6 +118,9 @@ enum Command {
     Health(health::Health),
     /// Print the API's OpenAPI 3.1 document, generated from the code (as `/openapi.json`).
     Openapi(openapi::OpenApi),
+    /// The settings reference: every setting, its environment variable, type and default.
+    #[command(subcommand)]
+    Settings(settings::SettingsCmd),
 }
 
 impl Cli {
@@ -151,6 +155,7 @@ impl Cli {
             Command::Bench(c) => c.run().await?,
             Command::Health(c) => return Ok(c.run().await),
             Command::Openapi(c) => c.run()?,
+            Command::Settings(c) => c.run()?,
             Command::Webhooks(c) => c.run().await?,
         }
         Ok(ExitCode::SUCCESS)

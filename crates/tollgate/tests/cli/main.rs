@@ -14,7 +14,9 @@ mod pricing;
 mod readme;
 mod receipts;
 mod retention;
+mod settings;
 mod signing_key;
+mod signing_key_instances;
 mod transparency;
 mod usage;
 mod webhooks;
@@ -61,6 +63,16 @@ fn tollgate(cwd: &Path) -> Command {
     }
     cmd.env("RUST_LOG", "warn");
     cmd
+}
+
+/// How a `tollgate serve` run went (see [`Sandbox::serve_once`]).
+pub(crate) struct Started {
+    /// Whether it listened (it was then stopped).
+    pub(crate) listening: bool,
+    /// Its exit code when it stopped by itself.
+    pub(crate) code: Option<i32>,
+    /// What it wrote to standard error.
+    pub(crate) log: String,
 }
 
 /// What a finished command did.
@@ -202,28 +214,48 @@ impl Sandbox {
     /// Starts `tollgate serve` over the sandbox's data, waits until it listens, stops it and
     /// returns what it logged.
     pub(crate) fn serve_log(&self) -> String {
+        let started = self.serve_once(&[], &[]);
+        assert!(
+            started.listening,
+            "the server did not start:\n{}",
+            started.log
+        );
+        started.log
+    }
+
+    /// Runs `tollgate serve ARGS` (on a free port, over the sandbox's data unless `args` say
+    /// otherwise) with extra environment until it listens or exits; stops it if it listens.
+    pub(crate) fn serve_once(&self, args: &[&str], env: &[(&str, &str)]) -> Started {
         let mut child = tollgate(self.dir.path())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(self.data())
+            .args(args)
             .env("TOLLGATE_BOOTSTRAP_API_KEY", KEY)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("starts the server");
         let stdout = child.stdout.take().expect("piped");
+        // Ends at the address line, or when the server exits without one.
         let listening = BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
             .any(|line| line.starts_with("Tollgate listening on "));
-        let _ = child.kill();
+        if listening {
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("the server ends");
         let mut log = String::new();
         if let Some(mut stderr) = child.stderr.take() {
             let _ = stderr.read_to_string(&mut log);
         }
-        let _ = child.wait();
-        assert!(listening, "the server did not start:\n{log}");
-        log
+        Started {
+            listening,
+            code: if listening { None } else { status.code() },
+            log,
+        }
     }
 
     /// Logs `n` calls; returns their log ids.
