@@ -40,6 +40,7 @@ pub struct SmtpSettings {
     pub port: Option<u16>,
     /// `none`, `starttls` (default) or `tls`.
     #[serde(default)]
+    #[schema(default = SmtpTls::default)]
     pub tls: SmtpTls,
     /// User to log in as (AUTH PLAIN, or LOGIN when only that is offered); absent: no login.
     #[serde(default)]

@@ -36,8 +36,12 @@ exactly, in the currency's units, to at most nine decimal places. A number with 
 significant digits is refused, since a number keeps no more exactly: write such an amount as a
 string.
 
-**Secrets** (the database URL's password, keys, passwords) are never logged: `tollgate serve`
-logs, at start, each setting that differs from its default, with secrets shown as `***`.
+**At start** `tollgate serve` logs a few lines: its version, the database (the SQLite file, or
+the PostgreSQL URL with its password replaced), the data directory, each setting that differs
+from its default (`setting billing.account.daily_limit = \"25\"`), the signing key's id and the
+address. Secrets (type `string (secret)`: passwords, keys) are never logged; a changed one
+shows as `***`. Logs are coloured only when standard error is a terminal; `log_format = \"json\"`
+writes one JSON object per line, and `RUST_LOG` chooses the levels (default `info`).
 
 Optional sections (`auth.jwt`, `notifications.smtp`) are off until they are set; their keys
 marked *required* must then all be given. `billing.plans` is a table of plans by name.
@@ -171,7 +175,7 @@ impl Page {
                 None => match p.default {
                     Some(value) => value_text(value),
                     None if required.contains(&name.as_str()) => "*required*".into(),
-                    None => "none".into(),
+                    None => "unset".into(),
                 },
             };
             let _ = writeln!(
@@ -264,10 +268,11 @@ fn text(value: Option<&Value>) -> String {
     }
 }
 
-/// A default as it would be written in `tollgate.toml`; none when there is none.
+/// A default as it would be written in `tollgate.toml`; `unset` when there is none (not
+/// `none`, which some settings take as a value).
 fn value_text(value: &Value) -> String {
     match value {
-        Value::Null => "none".into(),
+        Value::Null => "unset".into(),
         other => format!("`{}`", other.to_string().replace('|', "\\|")),
     }
 }
@@ -287,11 +292,11 @@ mod tests {
         for row in [
             "| `listen` | `TOLLGATE_LISTEN` | string | `\"127.0.0.1:8000\"` | Address to listen on. |",
             "| `billing.account.daily_limit` | `TOLLGATE_BILLING__ACCOUNT__DAILY_LIMIT` | decimal (number or string) | `\"10\"` |",
-            "| `webhooks.balance_low` | `TOLLGATE_WEBHOOKS__BALANCE_LOW` | decimal (number or string) | none |",
+            "| `webhooks.balance_low` | `TOLLGATE_WEBHOOKS__BALANCE_LOW` | decimal (number or string) | unset |",
             "| `auth.jwt.issuer` | `TOLLGATE_AUTH__JWT__ISSUER` | string | *required* |",
             "| `auth.jwt.tenant_claim` | `TOLLGATE_AUTH__JWT__TENANT_CLAIM` | string | `\"tenant\"` |",
-            "| `billing.plans.<name>.monthly_requests` | `TOLLGATE_BILLING__PLANS__<NAME>__MONTHLY_REQUESTS` | integer | none |",
-            "| `bootstrap_api_key` | `TOLLGATE_BOOTSTRAP_API_KEY` | string (secret) | none |",
+            "| `billing.plans.<name>.monthly_requests` | `TOLLGATE_BILLING__PLANS__<NAME>__MONTHLY_REQUESTS` | integer | unset |",
+            "| `bootstrap_api_key` | `TOLLGATE_BOOTSTRAP_API_KEY` | string (secret) | unset |",
             "| `log_format` | `TOLLGATE_LOG_FORMAT` | one of `text`, `json` | `\"text\"` |",
             "| `receipts.create_signing_key` | `TOLLGATE_RECEIPTS__CREATE_SIGNING_KEY` | boolean | `false` |",
         ] {
