@@ -112,3 +112,26 @@ fn an_amount_number_too_long_to_be_exact_stops_start_up_with_a_hint_to_quote_it(
         assert!(log.contains(needed), "{needed}:\n{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_names_a_postgresql_database_without_its_password() {
+    let Some(db) = tollgate_store::testing::TestDatabase::postgres().await else {
+        eprintln!("skipped: TOLLGATE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    // A URL without a password connects by trust, which ignores one: give it one to hide.
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let (userinfo, host) = rest.split_once('@').expect("a user");
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, password.to_string()),
+        None => (userinfo, "hunter2-secret".to_string()),
+    };
+    let url = format!("{scheme}://{user}:{password}@{host}");
+    let sandbox = Sandbox::new();
+    let started = sandbox.serve_once(&["--database-url", &url], &[("RUST_LOG", "info")]);
+    let log = started.log;
+    assert!(started.listening, "{log}");
+    let shown = format!("database: PostgreSQL at {scheme}://{user}:***@{host}");
+    assert!(log.contains(&shown), "{shown}:\n{log}");
+    assert!(!log.contains(&password), "the password was logged:\n{log}");
+}
