@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod auth;
+mod billing;
 mod changes;
 mod console;
 mod decimal;
@@ -20,6 +22,8 @@ mod reference;
 mod secret;
 mod stream;
 
+pub use auth::{AuthSettings, JwtAlgorithm, JwtSettings};
+pub use billing::{AccountSettings, BillingSettings, PlanSettings};
 pub use changes::changed_settings;
 pub use console::ConsoleSettings;
 pub use decimal::DecimalText;
@@ -175,81 +179,6 @@ impl Default for WebhookSettings {
     }
 }
 
-/// End-user authentication settings.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthSettings {
-    /// JWTs an identity provider issues to end users; absent: only API keys are accepted.
-    pub jwt: Option<JwtSettings>,
-}
-
-/// How end-user JWTs are checked. Checked again at start (`Server::new`): the key must suit
-/// the algorithm.
-#[derive(Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JwtSettings {
-    /// The `iss` every token must carry.
-    pub issuer: String,
-    /// The `aud` every token must carry (or list).
-    pub audience: String,
-    /// The one algorithm accepted; tokens signed any other way (or not at all) are refused.
-    pub algorithm: JwtAlgorithm,
-    /// The shared secret (HS256 only), at least 32 bytes.
-    #[serde(default)]
-    #[serde(serialize_with = "crate::settings::secret::redacted")]
-    #[schema(value_type = Option<String>, format = Password, default = crate::settings::secret::unset)]
-    pub secret: Option<SecretString>,
-    /// The issuer's public key, a PEM file (RS256 and EdDSA only).
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub public_key_file: Option<PathBuf>,
-    /// The claim that names the user's tenant, by id or name.
-    #[serde(default = "default_tenant_claim")]
-    #[schema(default = default_tenant_claim)]
-    pub tenant_claim: String,
-    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-    #[serde(default = "default_leeway_seconds")]
-    #[schema(default = default_leeway_seconds)]
-    pub leeway_seconds: u64,
-}
-
-fn default_tenant_claim() -> String {
-    "tenant".into()
-}
-
-fn default_leeway_seconds() -> u64 {
-    30
-}
-
-/// The signature algorithms an end-user token may be configured with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-pub enum JwtAlgorithm {
-    /// HMAC with SHA-256 and a shared secret.
-    #[serde(rename = "HS256")]
-    Hs256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256 and the issuer's RSA public key.
-    #[serde(rename = "RS256")]
-    Rs256,
-    /// Ed25519 and the issuer's public key.
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-}
-
-impl fmt::Debug for JwtSettings {
-    /// The secret is redacted.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtSettings")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("algorithm", &self.algorithm)
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("public_key_file", &self.public_key_file)
-            .field("tenant_claim", &self.tenant_claim)
-            .field("leeway_seconds", &self.leeway_seconds)
-            .finish()
-    }
-}
-
 /// Ingestion settings.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -279,91 +208,6 @@ pub struct PricingSettings {
     pub client_cost: ClientCostPolicy,
     /// How often prices imported into the database are reloaded, in seconds.
     pub refresh_seconds: u64,
-}
-
-/// Billing settings.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct BillingSettings {
-    /// The default plan (of tenants that have none set) to choose at start, a plan in the
-    /// database (start-up stops otherwise). The choice is the database's, one for every
-    /// instance: this sets it while no operator has chosen one (`tollgate plans default`), and
-    /// is otherwise only compared, with a warning where it differs. None: leave the
-    /// database's (`starter` in a new database).
-    pub default_plan: Option<String>,
-    /// Plans to add or set at start. A plan the database lacks is added; one an operator set
-    /// (`tollgate plans`, the API) is never changed from here (a warning where it differs);
-    /// any other (built in, or set by the settings before) takes the quota given here. The
-    /// database comes with `starter` (500 requests a month), `growth` (5,000) and `pro`
-    /// (unlimited).
-    pub plans: std::collections::BTreeMap<String, PlanSettings>,
-    /// What a new billing account starts with.
-    pub account: AccountSettings,
-    /// How long a hold lasts when the request does not say, in seconds.
-    pub hold_ttl_seconds: u64,
-    /// The longest hold a request may ask for, in seconds.
-    pub max_hold_ttl_seconds: u64,
-    /// How often expired holds are released, in seconds.
-    pub expire_holds_seconds: u64,
-    /// Most authorizations decided in one transaction.
-    pub max_authorize_batch: usize,
-    /// Meter and charge an MCP tool execution that reports an `error` like a successful one.
-    /// Off (the default), a failed execution is recorded and charged nothing.
-    pub charge_failed_tool_calls: bool,
-    /// Live balance streams.
-    pub stream: BalanceStreamSettings,
-}
-
-/// One plan.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct PlanSettings {
-    /// Requests a month (UTC calendar months); absent means unlimited.
-    pub monthly_requests: Option<i64>,
-}
-
-/// Defaults of a new billing account.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct AccountSettings {
-    /// Whether it may spend.
-    pub is_active: bool,
-    /// Whether usage is charged to its prepaid balance (and the balance enforced).
-    pub billing_enabled: bool,
-    /// The currency of its limits.
-    pub currency: String,
-    /// Daily spending limit, an amount ("" or absent: none).
-    pub daily_limit: Option<DecimalText>,
-    /// Monthly spending limit, an amount ("" or absent: none).
-    pub monthly_limit: Option<DecimalText>,
-}
-
-impl Default for BillingSettings {
-    fn default() -> Self {
-        BillingSettings {
-            default_plan: None,
-            plans: std::collections::BTreeMap::new(),
-            account: AccountSettings::default(),
-            hold_ttl_seconds: 300,
-            max_hold_ttl_seconds: 86_400,
-            expire_holds_seconds: 5,
-            max_authorize_batch: 512,
-            charge_failed_tool_calls: false,
-            stream: BalanceStreamSettings::default(),
-        }
-    }
-}
-
-impl Default for AccountSettings {
-    fn default() -> Self {
-        AccountSettings {
-            is_active: true,
-            billing_enabled: true,
-            currency: "USD".into(),
-            daily_limit: Some("10".into()),
-            monthly_limit: Some("100".into()),
-        }
-    }
 }
 
 /// Receipt settings.
@@ -617,8 +461,8 @@ mod tests {
                     algorithm: JwtAlgorithm::Hs256,
                     secret: Some(SecretString::from("jwt-hmac-topsecret")),
                     public_key_file: None,
-                    tenant_claim: default_tenant_claim(),
-                    leeway_seconds: default_leeway_seconds(),
+                    tenant_claim: auth::default_tenant_claim(),
+                    leeway_seconds: auth::default_leeway_seconds(),
                 }),
             },
             notifications: NotificationSettings {
