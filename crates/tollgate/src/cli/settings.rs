@@ -1,10 +1,9 @@
 //! `tollgate settings`: the settings reference, generated from the settings code (no server
 //! or database needed). The repository keeps a copy in `docs/settings.md`.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
 use clap::{Args, Subcommand};
+
+use super::sink::Output;
 
 /// What the settings commands do.
 #[derive(Debug, Subcommand)]
@@ -17,9 +16,9 @@ pub enum SettingsCmd {
 /// Prints or writes the settings reference.
 #[derive(Debug, Args)]
 pub struct Reference {
-    /// Write the reference to this file instead of standard output (`-`: standard output).
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    /// The file to write (`-` or none: standard output).
+    #[arg(short, long, value_name = "FILE", value_parser = Output::parse, default_value = "-")]
+    output: Output,
 }
 
 impl SettingsCmd {
@@ -34,11 +33,6 @@ impl SettingsCmd {
 impl Reference {
     fn run(self) -> anyhow::Result<()> {
         let page = tollgate_server::settings::reference_markdown();
-        match self.output.filter(|p| p.as_os_str() != "-") {
-            Some(path) => std::fs::write(&path, page)
-                .with_context(|| format!("writing {}", path.display()))?,
-            None => print!("{page}"),
-        }
-        Ok(())
+        self.output.write(page.as_bytes())
     }
 }

@@ -309,7 +309,11 @@ fn print_stats(stats: &UsageStats) {
     };
     outln!(
         "{requests}, {} tokens, {} {} ({} to {})",
-        s.total_tokens, s.total_cost, s.currency, stats.start_date, stats.end_date,
+        s.total_tokens,
+        s.total_cost,
+        s.currency,
+        stats.start_date,
+        stats.end_date,
     );
     if s.unpriced_requests > 0 {
         outln!(
