@@ -37,11 +37,11 @@ significant digits is refused, since a number keeps no more exactly: write such 
 string.
 
 **At start** `tollgate serve` logs a few lines: its version, the database (the SQLite file, or
-the PostgreSQL URL with its password replaced), the data directory, each setting that differs
+the PostgreSQL URL with its passwords replaced), the data directory, each setting that differs
 from its default (`setting billing.account.daily_limit = \"25\"`), the signing key's id and the
 address. Secrets (type `string (secret)`: passwords, keys) are never logged; a changed one
 shows as `***`. Logs are coloured only when standard error is a terminal; `log_format = \"json\"`
-writes one JSON object per line, and `RUST_LOG` chooses the levels (default `info`).
+writes one JSON object per line, and `RUST_LOG` chooses the levels (default `info,sqlx=warn`).
 
 Optional sections (`auth.jwt`, `notifications.smtp`) are off until they are set; their keys
 marked *required* must then all be given. `billing.plans` is a table of plans by name.
