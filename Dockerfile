@@ -6,9 +6,9 @@
 #   docker build -t tollgate .
 #   docker run -p 8000:8000 -v tollgate-data:/var/lib/tollgate tollgate
 #
-# SQLite lives in /var/lib/tollgate unless TOLLGATE_DATABASE_URL names PostgreSQL; the first
-# start prints the operator key to the container's log. compose.yaml runs PostgreSQL and two
-# instances. Everything Tollgate needs is compiled in (SQLite, rustls and its root
+# SQLite lives in /var/lib/tollgate unless TOLLGATE_DATABASE_URL names PostgreSQL. Choose the
+# operator key with TOLLGATE_BOOTSTRAP_API_KEY, or the first start prints a random one to the
+# container's log. compose.yaml runs PostgreSQL and two instances. Everything Tollgate needs is compiled in (SQLite, rustls and its root
 # certificates), so the runtime stage needs no packages.
 
 FROM rust:1.95-slim-bookworm AS build
