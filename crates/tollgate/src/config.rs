@@ -306,17 +306,20 @@ mod tests {
         AMOUNTS.map(|key| format!("{key} = {value}\n")).concat()
     }
 
+    /// Amounts as people write them (an integer, a decimal number, a string) and the text read.
+    const WRITTEN_AND_READ: [(&str, &str); 7] = [
+        ("5", "5"),
+        ("5.00", "5"),
+        ("0.25", "0.25"),
+        ("\"5\"", "5"),
+        ("\"5.00\"", "5.00"),
+        ("\"0.000000001\"", "0.000000001"),
+        ("1234567890.12345", "1234567890.12345"),
+    ];
+
     #[test]
     fn every_amount_is_read_exactly_as_an_integer_a_decimal_number_or_a_string_from_the_file() {
-        for (written, read) in [
-            ("5", "5"),
-            ("5.00", "5"),
-            ("0.25", "0.25"),
-            ("\"5\"", "5"),
-            ("\"5.00\"", "5.00"),
-            ("\"0.000000001\"", "0.000000001"),
-            ("1234567890.12345", "1234567890.12345"),
-        ] {
+        for (written, read) in WRITTEN_AND_READ {
             figment::Jail::expect_with(|jail| {
                 jail.create_file("tollgate.toml", &amounts_file(written))?;
                 let s = load(&args(), &[]).map_err(|e| format!("{written}: {e:#}"))?;
@@ -333,15 +336,7 @@ mod tests {
     #[test]
     fn every_amount_is_read_exactly_as_an_integer_a_decimal_number_or_a_string_from_the_environment(
     ) {
-        for (written, read) in [
-            ("5", "5"),
-            ("5.00", "5"),
-            ("0.25", "0.25"),
-            ("\"5\"", "5"),
-            ("\"5.00\"", "5.00"),
-            ("\"0.000000001\"", "0.000000001"),
-            ("1234567890.12345", "1234567890.12345"),
-        ] {
+        for (written, read) in WRITTEN_AND_READ {
             figment::Jail::expect_with(|jail| {
                 jail.create_file("tollgate.toml", &amounts_file("\"99\""))?;
                 for key in AMOUNTS {

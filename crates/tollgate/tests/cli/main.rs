@@ -7,6 +7,7 @@ mod costs;
 mod database;
 mod deploy;
 mod export;
+mod holds;
 mod openapi;
 mod pipes;
 mod plans;
@@ -148,11 +149,20 @@ impl Sandbox {
             .stderr(Stdio::piped())
             .spawn()
             .expect("runs tollgate");
-        let mut first = String::new();
+        // Byte by byte, so the reader takes no more than the first line: the command's output
+        // beyond the pipe's buffer (64 KiB on Linux) then always meets a closed pipe.
+        let mut first = Vec::new();
         {
-            let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-            stdout.read_line(&mut first).expect("reads a line");
+            let mut stdout = child.stdout.take().expect("piped");
+            let mut byte = [0u8];
+            while stdout.read(&mut byte).expect("reads") == 1 {
+                first.push(byte[0]);
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
         }
+        let first = String::from_utf8(first).expect("a UTF-8 line");
         let out = child.wait_with_output().expect("waits for tollgate");
         (first, Ran::from(out))
     }
@@ -391,6 +401,11 @@ pub(crate) fn log_batch(server: &Server, n: usize) {
             "{response}"
         );
     }
+}
+
+/// The repository's root, where the README and the deployment files live.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A file's path as a string argument.

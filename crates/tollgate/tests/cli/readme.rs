@@ -1,18 +1,13 @@
 //! The README is the front door: its first-hour walkthrough runs, as written, against a real
 //! server, and every page it (or a page under `docs/`) links to exists.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Ran, Sandbox};
-
-/// The repository's root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use super::{repo_root, Ran, Sandbox};
 
 fn readme() -> String {
-    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+    std::fs::read_to_string(repo_root().join("README.md")).expect("README.md")
 }
 
 /// The shell commands of the README's walkthrough: every ```sh block between the
@@ -113,7 +108,7 @@ fn local_links(markdown: &str) -> Vec<String> {
 
 #[test]
 fn every_page_the_readme_and_the_docs_link_to_exists() {
-    let root = root();
+    let root = repo_root();
     let mut pages = vec![root.join("README.md")];
     for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
         let path = entry.expect("a docs entry").path();
