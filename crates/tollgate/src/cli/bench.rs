@@ -3,13 +3,14 @@
 //! so it can drive any llmring-compatible server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 use tollgate_api::usage::{LogBatchBody, UsageLogBody};
 
-use super::bench_http::{authority, load, percentile};
+use super::bench_http::{authority, load_for, percentile};
 use super::output::{json as pretty, outln};
 use super::usage::ClientArgs;
 
@@ -42,6 +43,14 @@ pub struct Ingest {
     /// Requests to send in all.
     #[arg(long, default_value_t = 100_000)]
     count: u64,
+    /// Stop starting requests after this many seconds, even if --count has not been reached
+    /// (a duration-bounded run, as wrk's -d).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Name one of this many users in each event (`user-0`, `user-1`, ...), so each event is
+    /// also charged to its user's billing account; 0 names no user and charges nothing.
+    #[arg(long, default_value_t = 100)]
+    users: u64,
     /// Events per request, posted to /api/v1/log/batch (default: one per request to
     /// /api/v1/log).
     #[arg(long)]
@@ -63,8 +72,10 @@ const MODELS: [(&str, &str); 4] = [
 
 const ALIASES: [&str; 3] = ["chat", "summarise", "extract"];
 
-/// A realistic event: varied model, tokens, alias, origin and user.
-fn event(n: u64, request_ids: bool) -> UsageLogBody {
+/// A realistic event: varied model, tokens, alias, origin and (when `users` is not 0) one of
+/// `users` users.
+fn event(n: u64, users: u64, request_ids: bool) -> UsageLogBody {
+    let user_id = (users > 0).then(|| format!("user-{}", n % users));
     let (provider, model) = MODELS[(n % 4) as usize];
     let n = n as i64;
     let mut metadata = Map::new();
@@ -83,7 +94,7 @@ fn event(n: u64, request_ids: bool) -> UsageLogBody {
         origin: Some("bench".into()),
         profile: Some("default".into()),
         metadata: Some(metadata),
-        user_id: Some(format!("user-{}", n % 100)),
+        user_id,
         latency_ms: Some(300 + n % 900),
         request_id: request_ids.then(|| format!("bench-{}-{n}", std::process::id())),
         ..Default::default()
@@ -108,6 +119,10 @@ impl Ingest {
         if self.concurrency == 0 || self.count == 0 {
             bail!("--concurrency and --count must be at least 1");
         }
+        let limit = match self.seconds {
+            Some(s) if !(s.is_finite() && s > 0.0) => bail!("--seconds must be above 0"),
+            s => s.map(Duration::from_secs_f64),
+        };
         let per_request = self.batch.unwrap_or(1).max(1);
         let path = if self.batch.is_some() {
             "/api/v1/log/batch"
@@ -127,22 +142,25 @@ impl Ingest {
                 .map(|i| {
                     let body = if self.batch.is_some() {
                         let events = (0..per_request as u64)
-                            .map(|j| event(i * per_request as u64 + j, self.request_ids))
+                            .map(|j| {
+                                event(i * per_request as u64 + j, self.users, self.request_ids)
+                            })
                             .collect();
                         serde_json::to_vec(&LogBatchBody { events })
                     } else {
-                        serde_json::to_vec(&event(i, self.request_ids))
+                        serde_json::to_vec(&event(i, self.users, self.request_ids))
                     };
                     body.map(bytes::Bytes::from)
                 })
                 .collect::<Result<_, _>>()?,
         );
-        let run = load(
+        let run = load_for(
             &authority,
             self.client.key()?,
             path,
             bodies,
             self.count,
+            limit,
             self.concurrency,
             |s| s.is_success(),
         )
@@ -155,6 +173,7 @@ impl Ingest {
             "concurrency": self.concurrency,
             "requests": latencies.len(),
             "events_per_request": per_request,
+            "users": self.users,
             "errors": errors,
             "seconds": elapsed,
             "requests_per_second": requests / elapsed,
@@ -183,5 +202,24 @@ impl Ingest {
             bail!("{errors} requests failed");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event;
+
+    #[test]
+    fn events_name_one_of_the_given_number_of_users() {
+        let users: std::collections::BTreeSet<_> = (0..5000)
+            .map(|n| event(n, 1000, false).user_id.expect("a user"))
+            .collect();
+        assert_eq!(users.len(), 1000);
+        assert!(users.contains("user-0") && users.contains("user-999"));
+    }
+
+    #[test]
+    fn with_no_users_events_name_no_user_and_so_charge_nothing() {
+        assert!((0..100).all(|n| event(n, 0, false).user_id.is_none()));
     }
 }

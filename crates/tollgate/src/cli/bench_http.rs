@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -55,6 +55,22 @@ pub(super) async fn load(
     concurrency: usize,
     ok: fn(hyper::StatusCode) -> bool,
 ) -> anyhow::Result<Run> {
+    load_for(authority, key, path, bodies, count, None, concurrency, ok).await
+}
+
+/// As [`load`], but workers also stop starting requests once `limit` has passed (a
+/// duration-bounded run, as wrk's `-d`); requests in flight then are still awaited and counted.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn load_for(
+    authority: &str,
+    key: &str,
+    path: &'static str,
+    bodies: Arc<Vec<bytes::Bytes>>,
+    count: u64,
+    limit: Option<Duration>,
+    concurrency: usize,
+    ok: fn(hyper::StatusCode) -> bool,
+) -> anyhow::Result<Run> {
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let bar = ProgressBar::new(count);
@@ -63,6 +79,7 @@ pub(super) async fn load(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
+    let deadline = limit.map(|l| started + l);
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (authority, key, bodies, next, errors, bar) = (
@@ -78,7 +95,7 @@ pub(super) async fn load(
             let mut sender = connect(&authority).await?;
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= count {
+                if n >= count || deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
                 let body = bodies[(n % bodies.len() as u64) as usize].clone();
