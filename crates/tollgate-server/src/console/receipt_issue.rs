@@ -18,9 +18,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_api::receipts::{PreviewAnswer, ReceiptRequest};
 
-use super::fmt::{count, instant, money};
+use super::fmt::{count, instant};
 use super::page::{render, Chrome, ConsoleError};
-use super::receipts::{selection, tables, Table};
+use super::receipts::{amount_rows, selection, tables, Table};
 use super::session::Viewer;
 use super::sign_in::form;
 use crate::auth::need;
@@ -223,18 +223,7 @@ pub async fn preview(
                 ("Conversations", count(p.total_conversations)),
                 ("Unpriced calls", count(p.unpriced_events)),
             ],
-            amounts: p
-                .amounts
-                .iter()
-                .map(|(c, a)| {
-                    (
-                        c.clone(),
-                        money(&a.input_cost, c),
-                        money(&a.output_cost, c),
-                        money(&a.total_cost, c),
-                    )
-                })
-                .collect(),
+            amounts: amount_rows(&p.amounts),
             tables: tables(&p.by_model, &p.by_alias, Some(&p.by_dimension)),
             selection: selection(&p.selection),
             period: match (&p.start_date, &p.end_date) {

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use tollgate_api::receipts::{PageQuery, ProofQuery, ReceiptBreakdown, SelectionRecord};
-use tollgate_receipts::receipt::{Receipt, SelectionMode};
+use tollgate_receipts::receipt::{Receipt, ReceiptAmounts, SelectionMode};
 
 use super::fmt::{count, instant, money};
 use super::page::{render, Chrome, ConsoleError};
@@ -210,6 +210,23 @@ pub(super) fn tables(
 }
 
 /// A selection in words.
+/// A receipt's (or a preview's) exact totals, a row per currency: input, output and total.
+pub(super) fn amount_rows(
+    amounts: &BTreeMap<String, ReceiptAmounts>,
+) -> Vec<(String, String, String, String)> {
+    amounts
+        .iter()
+        .map(|(c, a)| {
+            (
+                c.clone(),
+                money(&a.input_cost, c),
+                money(&a.output_cost, c),
+                money(&a.total_cost, c),
+            )
+        })
+        .collect()
+}
+
 pub(super) fn selection(s: &SelectionRecord) -> String {
     match s.mode {
         SelectionMode::SinceLastReceipt => "every log no receipt certified before".into(),
@@ -295,18 +312,7 @@ pub async fn one(
             instant(&r.batch_summary.start_date),
             instant(&r.batch_summary.end_date)
         ),
-        amounts: r
-            .amounts
-            .iter()
-            .map(|(c, a)| {
-                (
-                    c.clone(),
-                    money(&a.input_cost, c),
-                    money(&a.output_cost, c),
-                    money(&a.total_cost, c),
-                )
-            })
-            .collect(),
+        amounts: amount_rows(&r.amounts),
         tables: tables(
             &r.batch_summary.by_model,
             &r.batch_summary.by_alias,

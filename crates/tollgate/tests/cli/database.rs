@@ -1,10 +1,9 @@
 //! A PostgreSQL database that cannot be used is reported at once by every command that opens
 //! it, with the address tried and the driver's own reason, and without the password.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::{tollgate, Ran, Sandbox};
+use super::{Ran, Sandbox};
 
 /// Well under the pool's 10 s acquire timeout, which used to be the only answer.
 const PROMPTLY: Duration = Duration::from_secs(8);
@@ -13,13 +12,7 @@ const PROMPTLY: Duration = Duration::from_secs(8);
 /// start), and says how long it took.
 fn run_bounded(sb: &Sandbox, args: &[&str]) -> (Ran, Duration) {
     let started = Instant::now();
-    let mut child = tollgate(&sb.path("."))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs tollgate");
+    let mut child = sb.spawn(args);
     while child.try_wait().expect("wait").is_none() {
         if started.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();

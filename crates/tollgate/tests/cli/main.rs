@@ -138,17 +138,23 @@ impl Sandbox {
         )
     }
 
-    /// Runs `tollgate ARGS` with standard output a pipe that is read up to its first line and
-    /// then closed, as `tollgate ARGS | head -1` does; returns that line and what the command
-    /// did after.
-    pub(crate) fn run_into_closed_pipe(&self, args: &[&str]) -> (String, Ran) {
-        let mut child = tollgate(self.dir.path())
+    /// Starts `tollgate ARGS` in the sandbox with no input and both outputs piped, for a test
+    /// that watches it run.
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
+        tollgate(self.dir.path())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("runs tollgate");
+            .expect("runs tollgate")
+    }
+
+    /// Runs `tollgate ARGS` with standard output a pipe that is read up to its first line and
+    /// then closed, as `tollgate ARGS | head -1` does; returns that line and what the command
+    /// did after.
+    pub(crate) fn run_into_closed_pipe(&self, args: &[&str]) -> (String, Ran) {
+        let mut child = self.spawn(args);
         // Byte by byte, so the reader takes no more than the first line: the command's output
         // beyond the pipe's buffer (64 KiB on Linux) then always meets a closed pipe.
         let mut first = Vec::new();
