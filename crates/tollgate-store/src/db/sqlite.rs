@@ -63,18 +63,28 @@ pub(super) struct Options {
     pub(super) readers: usize,
 }
 
-/// The SQLite engine of one store: the writer thread and the read pool.
+/// The SQLite engine of one store: the writer thread, the checkpointer and the read pool.
 #[derive(Debug)]
 pub(crate) struct Sqlite {
     writer: Writer,
     readers: ReadPool,
 }
 
+/// How many WAL pages the writer lets accumulate before it checkpoints them itself, on its
+/// own time: only when the checkpointer has fallen this far behind (SQLite's default is 1,000).
+const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
+
+/// How long the checkpointer waits after a checkpoint before the next, so that one
+/// checkpoint copies the pages of many commits.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
+
 impl Sqlite {
     /// Opens the write connection (creating the file only with `opts.create`), starts its
     /// thread, and opens one reader to prove the file readable.
     pub(super) fn open(opts: &Options) -> Result<Sqlite, StoreError> {
-        let writer = Writer::start(open_writer(opts)?)?;
+        let conn = open_writer(opts)?;
+        let checkpointer = Checkpointer::start(open_checkpointer(&opts.path)?)?;
+        let writer = Writer::start(conn, checkpointer)?;
         let readers = ReadPool::new(opts.path.clone(), opts.readers);
         readers.put(open_reader(&opts.path)?);
         Ok(Sqlite { writer, readers })
@@ -171,6 +181,44 @@ enum Message {
     Stop,
 }
 
+/// The thread that copies committed pages from the WAL into the database file, beside the
+/// writer: a commit then pays for writing and syncing its own WAL frames only, and the copy
+/// and its sync run on another core. It checkpoints when the writer has committed since the
+/// last time (`PASSIVE`: it never waits for readers or the writer), so an idle store costs
+/// nothing; the writer checkpoints itself only past [`WRITER_CHECKPOINT_PAGES`].
+#[derive(Debug)]
+struct Checkpointer {
+    poke: mpsc::SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(conn: Connection) -> Result<Checkpointer, StoreError> {
+        let (poke, pokes) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("tollgate-sqlite-checkpoint".into())
+            .spawn(move || {
+                // Ends when the writer, the only sender, has stopped.
+                while pokes.recv().is_ok() {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "a WAL checkpoint failed; the next commit retries it");
+                    }
+                    std::thread::sleep(CHECKPOINT_PAUSE);
+                }
+            })
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
+            })?;
+        Ok(Checkpointer { poke, thread })
+    }
+
+    /// Asks for a checkpoint; one already asked for covers this commit too.
+    fn poke(&self) {
+        let _ = self.poke.try_send(());
+    }
+}
+
 /// The thread that owns the write connection.
 #[derive(Debug)]
 struct Writer {
@@ -179,7 +227,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(mut conn: Connection) -> Result<Writer, StoreError> {
+    fn start(mut conn: Connection, checkpointer: Checkpointer) -> Result<Writer, StoreError> {
         let (jobs, inbox) = mpsc::channel::<Message>();
         let thread = std::thread::Builder::new()
             .name("tollgate-sqlite-writer".into())
@@ -194,7 +242,13 @@ impl Writer {
                             let _ = conn.execute_batch("ROLLBACK");
                         }
                     }
+                    checkpointer.poke();
                 }
+                // The checkpointer's last checkpoint ends before the writer's connection
+                // closes (and, as the last one, checkpoints and removes the WAL).
+                let Checkpointer { poke, thread } = checkpointer;
+                drop(poke);
+                let _ = thread.join();
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Writer {
@@ -335,7 +389,7 @@ fn open_writer(opts: &Options) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};",
         if opts.synchronous_full {
             "FULL"
         } else {
@@ -343,6 +397,21 @@ fn open_writer(opts: &Options) -> Result<Connection, StoreError> {
         }
     ))?;
     conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// The checkpointer's connection: it writes only the database file, from the WAL, and reads
+/// nothing, so it needs no page cache to speak of.
+fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| cannot_open(path, e))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA cache_size = -1000;")?;
     Ok(conn)
 }
 
@@ -428,4 +497,49 @@ fn closed() -> StoreError {
 
 fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer stopped".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("tollgate.db");
+        let db = Sqlite::open(&Options {
+            path: path.clone(),
+            synchronous_full: true,
+            create: true,
+            readers: 1,
+        })
+        .expect("open");
+        db.write(|c| Ok(c.execute_batch("CREATE TABLE t (n BIGINT)")?))
+            .await
+            .expect("create a table");
+        for n in 0..50_i64 {
+            db.write(move |c| Ok(c.execute("INSERT INTO t (n) VALUES (?1)", [n])?))
+                .await
+                .expect("insert");
+        }
+        // Fifty small commits are far below the writer's own threshold: only the
+        // checkpointer copies their pages from the WAL into the database file.
+        let copy = dir.path().join("copy.db");
+        let mut rows = 0;
+        for _ in 0..100 {
+            std::fs::copy(&path, &copy).expect("copy the database file alone");
+            rows = Connection::open(&copy)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)))
+                .unwrap_or(0);
+            if rows == 50 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            rows, 50,
+            "the database file alone holds every committed row"
+        );
+        db.close().await;
+    }
 }
