@@ -1,15 +1,21 @@
-//! Group commit: requests hand their items to one writer task, which gathers whatever has
-//! arrived while the previous commit ran and appends it all in one transaction. The fsync
+//! Group commit: requests hand their items to a writer task (a lane), which gathers whatever
+//! has arrived while its previous commit ran and appends it all in one transaction. The fsync
 //! (and, on PostgreSQL, the tenant lock) is paid once per batch, and every request is
 //! answered only after the commit that holds its items.
 //!
 //! On SQLite the next batch is gathered while one commits and queued behind it on the writer
 //! thread ([`in_flight`]), so the writer goes straight from one commit to the next instead of
-//! waiting for this task to be scheduled between them. On PostgreSQL a second commit would
-//! only queue for the tenant's lock with a smaller batch, so one commit runs at a time.
+//! waiting for this task to be scheduled between them. On PostgreSQL a second commit of the
+//! same tenants would only wait for the first on their log heads, with half the batch (and a
+//! commit's time is mostly its WAL flush, which the wait does not overlap), so each lane runs
+//! one commit at a time. Tenants are dealt out over several lanes ([`lanes`]) in the order
+//! they are first seen, so that different tenants commit in parallel, each lane on its own
+//! connection. A request's items belong to one tenant, so a request goes to exactly one lane,
+//! and one tenant's requests always queue behind each other.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -30,28 +36,83 @@ struct Job {
 /// The handle requests use to append.
 #[derive(Clone)]
 pub struct Batcher {
-    tx: mpsc::Sender<Job>,
+    lanes: Arc<[mpsc::Sender<Job>]>,
+    assigned: Arc<Assigned>,
+}
+
+/// Each tenant's lane, given when its first request arrives: the next lane in turn, so that
+/// as many tenants as there are lanes each get one of their own.
+#[derive(Debug)]
+struct Assigned {
+    lanes: usize,
+    by_tenant: Mutex<HashMap<String, usize>>,
+}
+
+impl Assigned {
+    fn new(lanes: usize) -> Assigned {
+        Assigned {
+            lanes: lanes.max(1),
+            by_tenant: Mutex::default(),
+        }
+    }
+
+    fn lane(&self, tenant: &str) -> usize {
+        if self.lanes == 1 {
+            return 0;
+        }
+        let mut by_tenant = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&lane) = by_tenant.get(tenant) {
+            return lane;
+        }
+        let lane = by_tenant.len() % self.lanes;
+        by_tenant.insert(tenant.to_string(), lane);
+        lane
+    }
 }
 
 impl Batcher {
-    /// Starts the writer task. It ends when every `Batcher` clone is dropped and the queue
-    /// is drained, so awaiting the handle after shutdown finishes in-flight writes.
+    /// Starts the writer tasks, one per lane. The handle ends when every `Batcher` clone is
+    /// dropped and the queues are drained, so awaiting it after shutdown finishes in-flight
+    /// writes. `max_connections` is the database pool's size, which bounds the lanes.
     pub fn start(
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         max_events: usize,
         capacity: usize,
         linger: Duration,
+        max_connections: u32,
     ) -> (Batcher, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let handle = tokio::spawn(run(store, metrics, rx, max_events.max(1), linger));
-        (Batcher { tx }, handle)
+        let mut senders = Vec::new();
+        let mut writers = Vec::new();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        for _ in 0..lanes(store.dialect(), max_connections, cores) {
+            let (tx, rx) = mpsc::channel(capacity.max(1));
+            senders.push(tx);
+            writers.push(tokio::spawn(run(
+                store.clone(),
+                metrics.clone(),
+                rx,
+                max_events.max(1),
+                linger,
+            )));
+        }
+        let handle = tokio::spawn(async move {
+            for writer in writers {
+                let _ = writer.await;
+            }
+        });
+        let batcher = Batcher {
+            assigned: Arc::new(Assigned::new(senders.len())),
+            lanes: senders.into(),
+        };
+        (batcher, handle)
     }
 
     /// Appends `items` and waits for the commit.
     pub async fn append(&self, items: Vec<AppendItem>) -> Result<Vec<Recorded>, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
+        let tenant = items.first().map_or("", |i| i.event.tenant_id.as_str());
+        self.lanes[self.assigned.lane(tenant)]
             .try_send(Job { items, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -68,11 +129,25 @@ impl Batcher {
     }
 }
 
-/// How many commits run at once on `dialect` (see the module docs).
+/// How many commits of one lane run at once on `dialect` (see the module docs).
 fn in_flight(dialect: Dialect) -> u32 {
     match dialect {
         Dialect::Sqlite => 2,
         Dialect::Postgres => 1,
+    }
+}
+
+/// How many commit lanes `dialect` gets: SQLite has one writer. On PostgreSQL a commit
+/// gathers every tenant queued on its lane (their log heads locked in one statement, their
+/// rows written in one), so a lane per core keeps the cores busy while one commit waits on
+/// the network or the disk; more lanes only spread the same events over more, smaller
+/// commits (docs/benchmarks.md). Each lane holds at most one of the pool's
+/// `max_connections` while it commits, and half of the pool is left to reads,
+/// authorizations and the background tasks.
+fn lanes(dialect: Dialect, max_connections: u32, cores: usize) -> usize {
+    match dialect {
+        Dialect::Sqlite => 1,
+        Dialect::Postgres => cores.clamp(1, (max_connections as usize / 2).max(1)),
     }
 }
 
@@ -129,7 +204,8 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
         items.extend(job.items);
     }
     let single = replies.len() == 1;
-    match timed_append(store, metrics, &items).await {
+    let items: Arc<[AppendItem]> = items.into();
+    match timed_append(store, metrics, items.clone()).await {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for (reply, n) in replies.into_iter().zip(lengths) {
@@ -153,7 +229,8 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
             tracing::warn!(error = %e, requests = replies.len(), "group commit failed; retrying requests one by one");
             let mut start = 0;
             for (reply, n) in replies.into_iter().zip(lengths) {
-                let _ = reply.send(timed_append(store, metrics, &items[start..start + n]).await);
+                let own = items[start..start + n].into();
+                let _ = reply.send(timed_append(store, metrics, own).await);
                 start += n;
             }
         }
@@ -163,11 +240,11 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
 async fn timed_append(
     store: &dyn Store,
     metrics: &Metrics,
-    items: &[AppendItem],
+    items: Arc<[AppendItem]>,
 ) -> Result<Vec<Recorded>, StoreError> {
     let n = items.len();
     let started = Instant::now();
-    let result = store.append_usage(items).await;
+    let result = store.append_shared(items).await;
     metrics
         .commit_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -185,4 +262,40 @@ async fn timed_append(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_take_the_lanes_in_turn_and_keep_theirs() {
+        let assigned = Assigned::new(3);
+        let first: Vec<usize> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|t| assigned.lane(t))
+            .collect();
+        assert_eq!(first, vec![0, 1, 2, 0]);
+        assert_eq!(
+            (assigned.lane("c"), assigned.lane("a"), assigned.lane("e")),
+            (2, 0, 1)
+        );
+    }
+
+    #[test]
+    fn one_lane_takes_every_tenant() {
+        let assigned = Assigned::new(1);
+        assert!(["a", "b", "c"].iter().all(|t| assigned.lane(t) == 0));
+    }
+
+    #[test]
+    fn postgresql_gets_a_lane_per_core_within_half_the_pool_and_sqlite_one() {
+        assert_eq!(lanes(Dialect::Sqlite, 16, 8), 1);
+        assert_eq!(lanes(Dialect::Postgres, 16, 2), 2);
+        assert_eq!(lanes(Dialect::Postgres, 16, 32), 8);
+        assert_eq!(lanes(Dialect::Postgres, 64, 32), 32);
+        assert_eq!(lanes(Dialect::Postgres, 6, 8), 3);
+        assert_eq!(lanes(Dialect::Postgres, 1, 8), 1);
+        assert_eq!(lanes(Dialect::Postgres, 16, 0), 1);
+    }
 }

@@ -150,6 +150,7 @@ impl Server {
             settings.ingest.max_commit_events,
             settings.ingest.queue_capacity,
             Duration::from_micros(settings.ingest.linger_us),
+            settings.database_max_connections,
         );
         let every = settings.receipts.checkpoint_seconds;
         let retainer = retention::run_every(

@@ -105,6 +105,11 @@ pub trait Store: Send + Sync + 'static {
     /// Appends calls to their tenants' logs in one transaction: sequence numbers, canonical
     /// entries, rollups, conversations and idempotency. One outcome per item, in order.
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError>;
+    /// As [`Store::append_usage`], for a caller that hands its items over: an engine that
+    /// writes on a thread of its own takes them there without copying them.
+    async fn append_shared(&self, items: Arc<[AppendItem]>) -> Result<Vec<Recorded>, StoreError> {
+        self.append_usage(&items).await
+    }
     /// Usage totals per day and dimension for `[start_us, end_us]`: whole days from the
     /// rollups, the partial days at either end from the events.
     async fn usage_rows(
@@ -775,6 +780,8 @@ pub struct SqlStore {
     changes: Arc<changes::Changes>,
     /// Transactions run again after a contention abort (see `ops::retry`).
     retries: Arc<std::sync::atomic::AtomicU64>,
+    /// On PostgreSQL, the log sizes this instance last saw (see `ops::pg_append`).
+    log_sizes: Arc<ops::pg_append::LogSizes>,
 }
 
 impl SqlStore {
@@ -785,6 +792,7 @@ impl SqlStore {
             changes: Arc::new(changes::Changes::new(db.postgres().cloned())),
             db,
             retries: Arc::default(),
+            log_sizes: Arc::default(),
         })
     }
 

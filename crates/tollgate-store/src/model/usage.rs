@@ -81,6 +81,20 @@ pub struct AppendItem {
     pub charge: Option<Charge>,
 }
 
+impl AppendItem {
+    /// Whether this is a plain call: nothing to look up before it is numbered (no request
+    /// id, no conversation call it may repeat) and nothing written beside it but its rollups
+    /// (no conversation, tool execution or charge). On PostgreSQL a batch of plain calls is
+    /// appended without first reading the log heads (see `ops::pg_append`).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.dedupe, Dedupe::None)
+            && self.event.request_id.is_none()
+            && self.conversation.is_none()
+            && self.execution.is_none()
+            && self.charge.is_none()
+    }
+}
+
 /// How a recorded call is billed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {

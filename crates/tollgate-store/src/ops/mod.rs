@@ -70,7 +70,7 @@ mod mcp_refresh;
 mod mcp_rows;
 mod mcp_tools;
 mod overrides;
-mod pg_append;
+pub(crate) mod pg_append;
 mod plan_seed;
 mod plans;
 mod prices;
@@ -104,6 +104,42 @@ use crate::retention::{ArchiveRecord, RetentionOptions, RetentionPolicy, Retenti
 use crate::webhooks::*;
 use crate::{SqlStore, Store, StoreError};
 use retry::retrying;
+use std::sync::Arc;
+
+impl SqlStore {
+    /// Appends `items` (see [`Store::append_usage`]); `shared` is the same items when the
+    /// caller handed them over, which the SQLite writer thread then takes without a copy.
+    async fn append(
+        &self,
+        items: &[AppendItem],
+        shared: Option<&Arc<[AppendItem]>>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let recorded = retrying(&self.retries, "append_usage", || async {
+            match (self.db.sqlite(), self.db.postgres()) {
+                (Some(sqlite), _) => {
+                    let items: Arc<[AppendItem]> = match shared {
+                        Some(shared) => shared.clone(),
+                        None => items.into(),
+                    };
+                    sqlite
+                        .write(move |conn| sqlite_append::append(conn, &items))
+                        .await
+                }
+                (None, Some(pool)) => pg_append::append_usage(pool, &self.log_sizes, items).await,
+                (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
+            }
+        })
+        .await?;
+        // The accounts the new calls were charged to (a repeat charged nothing).
+        self.changes
+            .announce(items.iter().zip(&recorded).filter_map(|(item, r)| {
+                let user = item.event.user_id.as_ref()?;
+                (item.charge.is_some() && !r.duplicate)
+                    .then(|| (item.event.tenant_id.clone(), user.clone()))
+            }));
+        Ok(recorded)
+    }
+}
 
 #[async_trait]
 impl Store for SqlStore {
@@ -213,27 +249,16 @@ impl Store for SqlStore {
 
     #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
-        let recorded = retrying(&self.retries, "append_usage", || async {
-            match (self.db.sqlite(), self.db.postgres()) {
-                (Some(sqlite), _) => {
-                    let items = items.to_vec();
-                    sqlite
-                        .write(move |conn| sqlite_append::append(conn, &items))
-                        .await
-                }
-                (None, Some(pool)) => pg_append::append_usage(pool, items).await,
-                (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
-            }
-        })
-        .await?;
-        // The accounts the new calls were charged to (a repeat charged nothing).
-        self.changes
-            .announce(items.iter().zip(&recorded).filter_map(|(item, r)| {
-                let user = item.event.user_id.as_ref()?;
-                (item.charge.is_some() && !r.duplicate)
-                    .then(|| (item.event.tenant_id.clone(), user.clone()))
-            }));
-        Ok(recorded)
+        match self.db.sqlite() {
+            // The SQLite writer thread needs items of its own.
+            Some(_) => self.append_shared(items.into()).await,
+            None => self.append(items, None).await,
+        }
+    }
+
+    #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
+    async fn append_shared(&self, items: Arc<[AppendItem]>) -> Result<Vec<Recorded>, StoreError> {
+        self.append(&items, Some(&items)).await
     }
 
     #[tracing::instrument(name = "store.dimension_rows", skip_all, fields(tenant = %tenant_id))]

@@ -36,64 +36,238 @@ use tollgate_core::Nanos;
 
 pub(crate) async fn append_usage(
     pool: &PgPool,
+    sizes: &LogSizes,
     items: &[AppendItem],
 ) -> Result<Vec<Recorded>, StoreError> {
+    if let Some(recorded) = append_unlocked(pool, sizes, items).await? {
+        return Ok(recorded);
+    }
+    let (recorded, heads) = append_locked(pool, items).await?;
+    sizes.remember(heads.iter().map(|(t, n)| (*t, *n)));
+    Ok(recorded)
+}
+
+/// The log size this instance last wrote or read for each tenant: a guess at each head,
+/// which lets a plain append (see [`append_unlocked`]) write without reading it first.
+/// Another instance's appends make a guess stale; the append that finds so takes the
+/// locked path, which corrects it.
+#[derive(Debug, Default)]
+pub(crate) struct LogSizes(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl LogSizes {
+    fn guesses(&self, tenants: impl Iterator<Item = String>) -> Option<Vec<i64>> {
+        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        tenants.map(|t| known.get(&t).copied()).collect()
+    }
+
+    fn remember<'a>(&self, sizes: impl Iterator<Item = (&'a str, i64)>) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (tenant, size) in sizes {
+            match known.get_mut(tenant) {
+                Some(n) => *n = size,
+                None => {
+                    known.insert(tenant.to_string(), size);
+                }
+            }
+        }
+    }
+
+    fn forget<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for tenant in tenants {
+            known.remove(tenant);
+        }
+    }
+}
+
+/// Appends a batch of plain calls (see [`AppendItem::is_plain`]) in one statement and one round trip, with
+/// no transaction around it: the calls are numbered from each tenant's guessed log size,
+/// and the statement moves each head from its guess to its new size, writing the events
+/// and rollups only when every head was where it was guessed to be. A head that moved (or a
+/// tenant with no guess) writes nothing and answers None: the caller takes the locked path.
+///
+/// The heads are locked first, in the order `lock_heads` locks them (the statement's
+/// `locked`, evaluated whole before any head is moved), so appends of one tenant are still
+/// serialised across instances and never deadlock. A statement that waited for a lock
+/// compares its guess with the head as the append it waited for left it (what `locked`
+/// read), not as it was when the statement began.
+async fn append_unlocked(
+    pool: &PgPool,
+    sizes: &LogSizes,
+    items: &[AppendItem],
+) -> Result<Option<Vec<Recorded>>, StoreError> {
+    if items.is_empty() || !items.iter().all(AppendItem::is_plain) {
+        return Ok(None);
+    }
+    let groups = by_tenant(items);
+    let Some(guesses) = sizes.guesses(groups.keys().map(|t| t.to_string())) else {
+        return Ok(None);
+    };
+    let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
+    let mut batch = BatchRows::new(now_us());
+    let mut heads = Vec::with_capacity(groups.len());
+    for ((tenant, indexes), guess) in groups.into_iter().zip(guesses) {
+        let rows::Assigned { fresh, size, .. } = rows::assign(
+            items,
+            &indexes,
+            guess,
+            &mut Earlier::default(),
+            &mut outcomes,
+        );
+        batch.add(tenant, items, &fresh);
+        heads.push((tenant, guess, size));
+    }
+    let mut all = Combined::guarded();
+    batch.insert_into(&mut all)?;
+    if !all.execute_guarded(pool, &heads).await? {
+        sizes.forget(heads.iter().map(|(t, _, _)| *t));
+        return Ok(None);
+    }
+    sizes.remember(heads.iter().map(|(t, _, size)| (*t, *size)));
+    finished(outcomes).map(Some)
+}
+
+/// Appends under the log heads' locks, in one transaction: the path for every batch, and
+/// the only one for calls that are not plain. Answers the outcomes and each tenant's log
+/// size after the append.
+async fn append_locked<'a>(
+    pool: &PgPool,
+    items: &'a [AppendItem],
+) -> Result<(Vec<Recorded>, Vec<(&'a str, i64)>), StoreError> {
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
     let mut tx = pool.begin().await?;
     let groups = by_tenant(items);
     // Lock order (see `ops`): every tenant's log head first, in id order; then each tenant's
     // own rows; then the billing rows of the whole batch, level by level.
-    let mut heads = Vec::with_capacity(groups.len());
-    for (tenant, indexes) in groups {
-        heads.push((tenant, indexes, lock_head(&mut tx, tenant).await?));
-    }
+    let sizes = lock_heads(&mut tx, groups.keys().copied()).await?;
     let recorded_us = now_us();
+    let mut batch = BatchRows::new(recorded_us);
+    let mut heads = Vec::new();
+    let mut unchanged = Vec::new();
     let mut billed = Vec::new();
-    for (tenant, indexes, size) in heads {
-        let fresh = append_for_tenant(
-            &mut tx,
-            tenant,
-            size,
-            items,
-            &indexes,
-            &mut outcomes,
-            recorded_us,
-        )
-        .await?;
+    for ((tenant, indexes), size) in groups.into_iter().zip(sizes) {
+        let (fresh, size) =
+            prepare_tenant(&mut tx, tenant, size, items, &indexes, &mut outcomes).await?;
+        if fresh.is_empty() {
+            unchanged.push((tenant, size));
+            continue;
+        }
+        batch.add(tenant, items, &fresh);
+        heads.push((tenant, size));
         billed.extend(fresh);
+    }
+    // Then every tenant's events, their rollups and the new log heads in one round trip.
+    if !heads.is_empty() {
+        let mut all = Combined::default();
+        batch.insert_into(&mut all)?;
+        all.execute(&mut tx, &heads).await?;
+    }
+    // Tool executions after their events (rare: one statement each).
+    for &(i, _) in &billed {
+        if let Some(exec) = &items[i].execution {
+            let tenant = items[i].event.tenant_id.as_str();
+            let mut insert = crate::db::query(numbered(super::executions::INSERT));
+            for a in super::executions::args(tenant, exec, Some(items[i].event.log_id)) {
+                insert = insert.bind(a);
+            }
+            crate::db::bound(&insert).execute(&mut *tx).await?;
+        }
     }
     charge(&mut tx, items, &billed, recorded_us).await?;
     tx.commit().await?;
-    finished(outcomes)
+    heads.extend(unchanged);
+    Ok((finished(outcomes)?, heads))
 }
 
-/// Locks a tenant's log head and reads its size. `NO KEY UPDATE`, not `UPDATE`: rows that
-/// reference the tenant take `KEY SHARE` on it in their foreign-key checks (a hold being
-/// placed, a ledger entry), and must not wait for an append, nor an append for them.
-async fn lock_head(
+/// Locks the log heads of `tenants` (given in byte order, the order every multi-tenant
+/// append locks them in) in one statement and reads their sizes, in the same order.
+/// `NO KEY UPDATE`, not `UPDATE`: rows that reference a tenant take `KEY SHARE` on it in
+/// their foreign-key checks (a hold being placed, a ledger entry), and must not wait for an
+/// append, nor an append for them.
+async fn lock_heads<'a>(
     tx: &mut Transaction<'static, Postgres>,
-    tenant: &str,
-) -> Result<i64, StoreError> {
-    let head = sqlx::query("SELECT log_size FROM tenants WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(tenant)
-        .fetch_optional(&mut **tx)
-        .await?;
-    match head {
-        Some(row) => Row::from(row).get("log_size"),
-        None => Err(StoreError::NotFound(format!("tenant {tenant}"))),
+    tenants: impl Iterator<Item = &'a str>,
+) -> Result<Vec<i64>, StoreError> {
+    let tenants: Vec<&str> = tenants.collect();
+    let rows = sqlx::query(
+        "SELECT id, log_size FROM tenants WHERE id = ANY($1::text[]) \
+         ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
+    )
+    .bind(&tenants)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut found = rows.into_iter().map(Row::from);
+    let mut sizes = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        match found.next() {
+            Some(row) if row.get::<String>("id")? == tenant => sizes.push(row.get("log_size")?),
+            _ => return Err(StoreError::NotFound(format!("tenant {tenant}"))),
+        }
+    }
+    Ok(sizes)
+}
+
+/// The events of a batch and their rollups, every tenant's, for one statement: each rollup
+/// table's rows of all tenants together.
+struct BatchRows {
+    recorded_us: i64,
+    events: Vec<Vec<Arg>>,
+    rollups: Vec<rows::Rollup>,
+}
+
+impl BatchRows {
+    fn new(recorded_us: i64) -> BatchRows {
+        BatchRows {
+            recorded_us,
+            events: Vec::new(),
+            rollups: Vec::new(),
+        }
+    }
+
+    /// Adds one tenant's fresh calls, as (item, seq).
+    fn add(&mut self, tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]) {
+        self.events.extend(
+            fresh
+                .iter()
+                .map(|&(i, seq)| rows::event_row(&items[i], seq, self.recorded_us)),
+        );
+        for rollup in rows::rollups(tenant, items, fresh) {
+            match self.rollups.iter_mut().find(|r| {
+                r.table == rollup.table
+                    && r.columns == rollup.columns
+                    && r.on_conflict == rollup.on_conflict
+            }) {
+                Some(r) => r.rows.extend(rollup.rows),
+                None => self.rollups.push(rollup),
+            }
+        }
+    }
+
+    fn insert_into(self, all: &mut Combined) -> Result<(), StoreError> {
+        all.insert("usage_events", rows::EVENT_TABLE_COLUMNS, "", self.events)?;
+        for rollup in self.rollups {
+            all.insert(
+                rollup.table,
+                &rollup.columns,
+                &rollup.on_conflict,
+                rollup.rows,
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// Writes one tenant's fresh calls under its locked log head; returns them as (item, seq).
-async fn append_for_tenant(
+/// Under one tenant's locked log head: finds its repeats, assigns sequence numbers and
+/// writes what must precede its events (claimed conversation calls, new conversations and
+/// their messages). Returns its fresh calls as (item, seq) and its new log size.
+async fn prepare_tenant(
     tx: &mut Transaction<'static, Postgres>,
     tenant: &str,
     size: i64,
     items: &[AppendItem],
     indexes: &[usize],
     outcomes: &mut [Option<Recorded>],
-    recorded_us: i64,
-) -> Result<Vec<(usize, i64)>, StoreError> {
+) -> Result<(Vec<(usize, i64)>, i64), StoreError> {
     let earlier = &mut earlier(tx, tenant, items, indexes).await?;
     let rows::Assigned {
         fresh,
@@ -109,12 +283,8 @@ async fn append_for_tenant(
         .execute(&mut **tx)
         .await?;
     }
-    if fresh.is_empty() {
-        return Ok(fresh);
-    }
-    // Conversations and their messages first, each in a statement of its own (messages
-    // reference their conversation, and sub-statements of one statement cannot see each
-    // other's rows).
+    // Conversations and their messages, each in a statement of its own (messages reference
+    // their conversation, and sub-statements of one statement cannot see each other's rows).
     for &(i, _) in &fresh {
         if let Some(conv) = &items[i].conversation {
             let mut c = Combined::default();
@@ -124,43 +294,17 @@ async fn append_for_tenant(
                 "",
                 vec![rows::conversation_row(&items[i], conv)],
             )?;
-            c.execute(tx, None).await?;
+            c.execute(tx, &[]).await?;
             let mut m = Combined::default();
             let messages = (0..)
                 .zip(&conv.messages)
                 .map(|(p, msg)| rows::message_row(tenant, conv.id, p, msg))
                 .collect();
             m.insert("messages", rows::MESSAGE_TABLE_COLUMNS, "", messages)?;
-            m.execute(tx, None).await?;
+            m.execute(tx, &[]).await?;
         }
     }
-    // Then the events, the rollups and the new log head in one round trip.
-    let mut all = Combined::default();
-    let events = fresh
-        .iter()
-        .map(|&(i, seq)| rows::event_row(&items[i], seq, recorded_us))
-        .collect();
-    all.insert("usage_events", rows::EVENT_TABLE_COLUMNS, "", events)?;
-    for rollup in rows::rollups(tenant, items, &fresh) {
-        all.insert(
-            rollup.table,
-            &rollup.columns,
-            &rollup.on_conflict,
-            rollup.rows,
-        )?;
-    }
-    all.execute(tx, Some((size, tenant))).await?;
-    // Tool executions after their events (rare: one statement each).
-    for &(i, _) in &fresh {
-        if let Some(exec) = &items[i].execution {
-            let mut insert = crate::db::query(numbered(super::executions::INSERT));
-            for a in super::executions::args(tenant, exec, Some(items[i].event.log_id)) {
-                insert = insert.bind(a);
-            }
-            crate::db::bound(&insert).execute(&mut **tx).await?;
-        }
-    }
-    Ok(fresh)
+    Ok((fresh, size))
 }
 
 /// `?N` placeholders as PostgreSQL's `$N`.
@@ -483,7 +627,7 @@ pub(crate) async fn authorize(
         "",
         w.entries.iter().map(charges::entry_args).collect(),
     )?;
-    all.execute(&mut tx, None).await?;
+    all.execute(&mut tx, &[]).await?;
     let balances: Vec<Vec<Arg>> = w
         .balances
         .iter()
@@ -666,7 +810,7 @@ async fn write_charges(
             })
             .collect(),
     )?;
-    all.execute(tx, None).await?;
+    all.execute(tx, &[]).await?;
 
     let balances: Vec<Vec<Arg>> = w
         .balances
@@ -847,9 +991,28 @@ impl Column {
 struct Combined {
     parts: Vec<String>,
     columns: Vec<Column>,
+    /// Parameters before the columns' arrays (see [`Combined::guarded`]).
+    offset: usize,
+    /// A condition every insert's rows are selected under.
+    guard: Option<&'static str>,
 }
 
+/// The parameters and the condition of [`Combined::guarded`]: the heads' tenants, guessed
+/// sizes and new sizes as arrays, then how many heads there are; `moved` holds how many
+/// heads were where they were guessed to be.
+const GUARD_PARAMETERS: usize = 4;
+const GUARD: &str = "(SELECT matched FROM moved) = $4";
+
 impl Combined {
+    /// Inserts made only if every log head named to [`Combined::execute_guarded`] moves.
+    fn guarded() -> Combined {
+        Combined {
+            offset: GUARD_PARAMETERS,
+            guard: Some(GUARD),
+            ..Combined::default()
+        }
+    }
+
     fn insert(
         &mut self,
         table: &str,
@@ -869,53 +1032,111 @@ impl Combined {
                 c.push(a)?;
             }
         }
-        let offset = self.columns.len();
+        let offset = self.offset + self.columns.len();
         let arrays: Vec<String> = cols
             .iter()
             .enumerate()
             .map(|(i, c)| format!("${}::{}", offset + i + 1, c.cast()))
             .collect();
+        let guard = self
+            .guard
+            .map(|g| format!(" WHERE {g}"))
+            .unwrap_or_default();
         self.parts.push(format!(
-            "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){tail}",
+            "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){guard}{tail}",
             arrays.join(", ")
         ));
         self.columns.extend(cols);
         Ok(())
     }
 
-    /// Runs the inserts; with `head`, the statement ends by setting the tenant's log size.
+    /// Runs the inserts; with `heads` (tenant, new log size), the statement ends by setting
+    /// those tenants' log sizes.
     async fn execute(
         self,
         tx: &mut Transaction<'static, Postgres>,
-        head: Option<(i64, &str)>,
+        heads: &[(&str, i64)],
     ) -> Result<(), StoreError> {
         let n = self.columns.len();
-        let sql = match (head, self.parts.len()) {
-            (None, 0) => return Ok(()),
-            (None, 1) => self.parts[0].clone(),
-            (None, _) => {
+        let set_heads = format!(
+            "UPDATE tenants SET log_size = h.size \
+             FROM UNNEST(${}::text[], ${}::int8[]) AS h(id, size) WHERE tenants.id = h.id",
+            n + 1,
+            n + 2
+        );
+        let sql = match (heads.is_empty(), self.parts.len()) {
+            (true, 0) => return Ok(()),
+            (true, 1) => self.parts[0].clone(),
+            (true, _) => {
                 let (last, ctes) = self.parts.split_last().expect("two or more parts");
                 format!("WITH {} {last}", with_names(ctes))
             }
-            (Some(_), 0) => "UPDATE tenants SET log_size = $1 WHERE id = $2".to_string(),
-            (Some(_), _) => format!(
-                "WITH {} UPDATE tenants SET log_size = ${} WHERE id = ${}",
-                with_names(&self.parts),
-                n + 1,
-                n + 2
-            ),
+            (false, 0) => set_heads,
+            (false, _) => format!("WITH {} {set_heads}", with_names(&self.parts)),
         };
         let mut q = sqlx::query(&sql);
         for c in self.columns {
             q = c.bind(q);
         }
-        if let Some((size, tenant)) = head {
-            q = q.bind(size).bind(tenant);
+        if !heads.is_empty() {
+            let (ids, sizes): (Vec<&str>, Vec<i64>) = heads.iter().copied().unzip();
+            q = q.bind(ids).bind(sizes);
         }
         q.execute(&mut **tx).await?;
         Ok(())
     }
 }
+
+impl Combined {
+    /// Runs guarded inserts (see [`Combined::guarded`]) in one statement outside any
+    /// transaction, moving each head (tenant, guessed size, new size) that is at its guess.
+    /// True: every head moved and the rows are written. False: none was at its guess and
+    /// nothing is written. Some but not all at their guess fails the statement (writing
+    /// nothing), and answers false too.
+    async fn execute_guarded(
+        self,
+        pool: &PgPool,
+        heads: &[(&str, i64, i64)],
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "WITH locked AS (SELECT id, log_size FROM tenants WHERE id = ANY($1::text[]) \
+               ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE), \
+             heads AS (UPDATE tenants t SET log_size = h.size \
+               FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS h(id, guess, size), locked l \
+               WHERE t.id = h.id AND l.id = h.id AND l.log_size = h.guess \
+                 AND (SELECT count(*) FROM locked) = $4 RETURNING t.id), \
+             moved AS (SELECT count(*) AS matched FROM heads), {} \
+             SELECT CASE WHEN matched = $4 THEN 1 WHEN matched = 0 THEN 0 \
+               ELSE ('{PARTLY_MOVED}' || matched)::int8 END AS written FROM moved",
+            with_names(&self.parts)
+        );
+        let mut ids = Vec::with_capacity(heads.len());
+        let mut guesses = Vec::with_capacity(heads.len());
+        let mut sizes = Vec::with_capacity(heads.len());
+        for &(id, guess, size) in heads {
+            ids.push(id);
+            guesses.push(guess);
+            sizes.push(size);
+        }
+        let mut q = sqlx::query(&sql)
+            .bind(ids)
+            .bind(guesses)
+            .bind(sizes)
+            .bind(heads.len() as i64);
+        for c in self.columns {
+            q = c.bind(q);
+        }
+        match q.fetch_one(pool).await {
+            Ok(row) => Ok(Row::from(row).get::<i64>("written")? == 1),
+            Err(sqlx::Error::Database(e)) if e.message().contains(PARTLY_MOVED) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The text of the error a guarded statement fails with when only some heads were at their
+/// guess (a cast of it to a number fails, naming it).
+const PARTLY_MOVED: &str = "log heads moved by another append: ";
 
 fn with_names(parts: &[String]) -> String {
     parts

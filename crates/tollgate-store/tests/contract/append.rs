@@ -330,3 +330,118 @@ async fn a_batch_naming_an_unknown_tenant_writes_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_commit_of_several_tenants_adds_each_tenants_calls_to_its_own_rollups() {
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let a = tenant(s, "a").await;
+        let b = tenant(s, "b").await;
+        let c = tenant(s, "c").await;
+        // The same provider, model and day in every tenant: one rollup key per tenant.
+        let recorded = s
+            .append_usage(&[
+                item(event(&b, "gpt-4o", 10, 1, 100, "2026-01-01T00:00:00Z")),
+                item(event(&a, "gpt-4o", 20, 2, 200, "2026-01-01T00:00:01Z")),
+                item(event(&c, "gpt-4o", 30, 3, 300, "2026-01-01T00:00:02Z")),
+                item(event(&b, "gpt-4o", 40, 4, 400, "2026-01-01T00:00:03Z")),
+            ])
+            .await
+            .expect("append");
+        assert_eq!(
+            recorded.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![0, 0, 0, 1],
+            "{}",
+            db.engine
+        );
+        for (t, requests, input, cost, size) in [
+            (&a, 1, 20, 200, 1),
+            (&b, 2, 50, 500, 2),
+            (&c, 1, 30, 300, 1),
+        ] {
+            let rows = s.monthly_rows(&t.id, 202601).await.expect("monthly rows");
+            assert_eq!(rows.len(), 1, "{}: {}", db.engine, t.name);
+            assert_eq!(
+                (rows[0].requests, rows[0].tokens.input, rows[0].cost),
+                (requests, input, Nanos(cost)),
+                "{}: {}",
+                db.engine,
+                t.name
+            );
+            let head = s.find_tenant(&t.id).await.expect("find").expect("tenant");
+            assert_eq!(head.log_size, size, "{}: {}", db.engine, t.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_instance_numbers_its_calls_after_those_another_instance_appended_meanwhile() {
+    for db in TestDatabase::all().await {
+        let other = db.another().await;
+        let (s, o) = (&*db.store, &*other.store);
+        let a = tenant(s, "a").await;
+        let at = |n: u32| format!("2026-01-01T00:00:{n:02}Z");
+        let plain = |n: u32| item(event(&a, "gpt-4o", 1, 1, 1, &at(n)));
+        // Each instance learns where the log ends, then the other moves it on.
+        assert_eq!(s.append_usage(&[plain(0)]).await.expect("append")[0].seq, 0);
+        assert_eq!(o.append_usage(&[plain(1)]).await.expect("append")[0].seq, 1);
+        assert_eq!(s.append_usage(&[plain(2)]).await.expect("append")[0].seq, 2);
+        let seqs = o.append_usage(&[plain(3), plain(4)]).await.expect("append");
+        assert_eq!(
+            seqs.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![3, 4],
+            "{}",
+            db.engine
+        );
+        assert_eq!(s.append_usage(&[plain(5)]).await.expect("append")[0].seq, 5);
+        // Nothing moved the log since: the next call follows on at once.
+        assert_eq!(s.append_usage(&[plain(6)]).await.expect("append")[0].seq, 6);
+        let head = s.find_tenant(&a.id).await.expect("find").expect("a");
+        assert_eq!(head.log_size, 7, "{}", db.engine);
+        let listed = s
+            .list_events(&a.id, &LogFilter::default(), 10, 0)
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 7, "{}: every call recorded once", db.engine);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_tenants_one_of_which_another_instance_moved_writes_each_call_once() {
+    for db in TestDatabase::all().await {
+        let other = db.another().await;
+        let (s, o) = (&*db.store, &*other.store);
+        let a = tenant(s, "a").await;
+        let b = tenant(s, "b").await;
+        let both = |n: u32| {
+            let ts = format!("2026-01-01T00:00:{n:02}Z");
+            [
+                item(event(&a, "gpt-4o", 1, 1, 1, &ts)),
+                item(event(&b, "gpt-4o", 1, 1, 1, &ts)),
+            ]
+        };
+        s.append_usage(&both(0)).await.expect("append");
+        // Only b's log moves elsewhere: this instance still has a's head right.
+        o.append_usage(&[item(event(&b, "gpt-4o", 1, 1, 1, "2026-01-01T00:00:01Z"))])
+            .await
+            .expect("append");
+        let seqs = s.append_usage(&both(2)).await.expect("append");
+        assert_eq!(
+            seqs.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2],
+            "{}",
+            db.engine
+        );
+        for (t, size) in [(&a, 2), (&b, 3)] {
+            let head = s.find_tenant(&t.id).await.expect("find").expect("tenant");
+            assert_eq!(head.log_size, size, "{}: {}", db.engine, t.name);
+            let listed = s
+                .list_events(&t.id, &LogFilter::default(), 10, 0)
+                .await
+                .expect("list");
+            assert_eq!(listed.len() as i64, size, "{}: {}", db.engine, t.name);
+            let rows = s.monthly_rows(&t.id, 202601).await.expect("monthly rows");
+            assert_eq!(rows[0].requests, size, "{}: {}", db.engine, t.name);
+        }
+    }
+}
