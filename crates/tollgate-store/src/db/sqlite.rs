@@ -202,7 +202,7 @@ impl Checkpointer {
                 while pokes.recv().is_ok() {
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
-                        tracing::warn!(error = %e, "a WAL checkpoint failed; the next commit retries it");
+                        tracing::warn!(error = %e, "a WAL checkpoint failed; the next commit asks again");
                     }
                     std::thread::sleep(CHECKPOINT_PAUSE);
                 }
@@ -244,8 +244,8 @@ impl Writer {
                     }
                     checkpointer.poke();
                 }
-                // The checkpointer's last checkpoint ends before the writer's connection
-                // closes (and, as the last one, checkpoints and removes the WAL).
+                // Stop the checkpointer first: the writer's connection, closing last,
+                // checkpoints whatever is left and removes the WAL.
                 let Checkpointer { poke, thread } = checkpointer;
                 drop(poke);
                 let _ = thread.join();
