@@ -4,12 +4,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 use tollgate_api::{vocabulary, ErrorCode};
 
 /// A JSON body, parsed with the path of the first bad field in the error.
@@ -47,6 +49,30 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             .await
             .map(RawBody)
             .map_err(body_rejection)
+    }
+}
+
+/// A body read only once it fits in the ingestion body gate (see
+/// [`AppState::body_permit`]), so that many large bodies arriving at once wait unread
+/// instead of all being held in memory. `permit` keeps the body's place until dropped: the
+/// handler drops it once the body is parsed.
+pub struct Gated<B> {
+    pub body: B,
+    pub permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<B: FromRequest<AppState, Rejection = ApiError>> FromRequest<AppState> for Gated<B> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let permit = state.body_permit(declared).await?;
+        let body = B::from_request(req, state).await?;
+        Ok(Gated { body, permit })
     }
 }
 

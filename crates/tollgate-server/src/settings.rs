@@ -195,6 +195,12 @@ pub struct IngestSettings {
     /// Most events parsed and waiting for a commit at once; further requests wait. This
     /// bounds the server's memory under load.
     pub max_pending_events: usize,
+    /// Most bytes of ingestion request bodies (`POST /api/v1/log` and `/api/v1/log/batch`)
+    /// read and not yet parsed at once; further requests wait before their bodies are read,
+    /// by their `Content-Length` (`max_body_bytes` when they send none). This bounds the
+    /// server's memory when many large batches arrive at once. The wait counts towards
+    /// `http.body_timeout_ms`.
+    pub max_pending_body_bytes: usize,
 }
 
 /// Pricing settings.
@@ -382,6 +388,7 @@ impl Default for IngestSettings {
             max_batch_events: 1000,
             linger_us: 0,
             max_pending_events: 4096,
+            max_pending_body_bytes: 4 * 1024 * 1024,
         }
     }
 }

@@ -26,6 +26,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     auth_cache: AuthCache,
     pending: tokio::sync::Semaphore,
+    bodies: Arc<tokio::sync::Semaphore>,
     signer: Arc<Signer>,
     billing: Arc<Billing>,
     authorizer: Authorizer,
@@ -52,6 +53,9 @@ impl AppState {
         let auth_cache =
             AuthCache::new(std::time::Duration::from_millis(settings.auth_cache_ttl_ms));
         let pending = tokio::sync::Semaphore::new(settings.ingest.max_pending_events.max(1));
+        let bodies = Arc::new(tokio::sync::Semaphore::new(kib(settings
+            .ingest
+            .max_pending_body_bytes)));
         let live = Hub::new(settings.billing.stream.clone());
         AppState(Arc::new(Inner {
             store,
@@ -61,6 +65,7 @@ impl AppState {
             metrics,
             auth_cache,
             pending,
+            bodies,
             signer,
             billing,
             authorizer,
@@ -115,6 +120,24 @@ impl AppState {
             .map_err(|_| crate::ApiError::internal("the ingestion gate closed"))
     }
 
+    /// Waits until a body of `declared` bytes (`max_body_bytes` when the request declares no
+    /// length) may be read (see `IngestSettings::max_pending_body_bytes`); the permit is
+    /// returned when dropped. A body larger than the whole gate waits for all of it.
+    pub async fn body_permit(
+        &self,
+        declared: Option<usize>,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, crate::ApiError> {
+        let settings = &self.0.settings;
+        let bytes = declared
+            .unwrap_or(settings.max_body_bytes)
+            .min(settings.max_body_bytes);
+        let n = kib(bytes).min(kib(settings.ingest.max_pending_body_bytes));
+        Arc::clone(&self.0.bodies)
+            .acquire_many_owned(u32::try_from(n).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| crate::ApiError::internal("the ingestion body gate closed"))
+    }
+
     /// Plans and account defaults.
     pub fn billing(&self) -> &Billing {
         &self.0.billing
@@ -144,4 +167,10 @@ impl AppState {
     pub fn auth_cache(&self) -> &AuthCache {
         &self.0.auth_cache
     }
+}
+
+/// Body bytes as permits of the body gate: whole KiB, rounded up, at least one, and few
+/// enough for a semaphore.
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024).clamp(1, u32::MAX as usize)
 }

@@ -14,7 +14,7 @@ use tollgate_store::Recorded;
 
 use crate::auth::{need, Auth, Can};
 use crate::error::ApiError;
-use crate::extract::{parse_json, Body, RawBody};
+use crate::extract::{parse_json, Body, Gated, RawBody};
 use crate::ingest::{usage_item, IngestContext};
 use crate::state::AppState;
 use tollgate_api::{ErrorCode, ErrorDetail};
@@ -85,8 +85,13 @@ pub(crate) fn logged(r: &Recorded) -> Logged {
 pub async fn log(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
-    Body(body): Body<UsageLogBody>,
+    body: Gated<Body<UsageLogBody>>,
 ) -> Result<Json<Logged>, ApiError> {
+    let Gated {
+        body: Body(body),
+        permit,
+    } = body;
+    drop(permit);
     let _permit = state.pending(1).await?;
     let book = state.prices().current();
     let item = usage_item(body, &context(&state, &auth, &book))?;
@@ -146,8 +151,12 @@ fn item_error(index: usize, e: &ApiError) -> ErrorDetail {
 pub async fn log_batch(
     State(state): State<AppState>,
     auth: Can<need::Ingest>,
-    RawBody(bytes): RawBody,
+    body: Gated<RawBody>,
 ) -> Result<Json<LogBatchResponse>, ApiError> {
+    let Gated {
+        body: RawBody(bytes),
+        permit: body_permit,
+    } = body;
     let batch: BatchBody<'_> = parse_json(&bytes)?;
     let max = state.settings().ingest.max_batch_events;
     if batch.events.is_empty() || batch.events.len() > max {
@@ -184,6 +193,7 @@ pub async fn log_batch(
     // The events are parsed: the request body is no longer needed while the commit waits.
     drop(batch);
     drop(bytes);
+    drop(body_permit);
     let (mut recorded, mut duplicates) = (0, 0);
     if !items.is_empty() {
         let outcomes = state.batcher().append(items).await?;

@@ -346,6 +346,34 @@ async fn a_batch_reports_each_event_and_one_bad_event_rejects_nothing_else() {
 }
 
 #[tokio::test]
+async fn batches_larger_than_the_body_gate_wait_their_turn_and_every_event_is_recorded() {
+    // A 2 KiB gate: each body (about 8 KiB) alone takes all of it, so the eight batches are
+    // read one at a time while the others wait unread.
+    for app in TestApp::all_with(|s| s.ingest.max_pending_body_bytes = 2048).await {
+        let batch = json!({"events": (0..50).map(|_| usage("gpt-4o", 3, 2)).collect::<Vec<_>>()});
+        let replies =
+            futures_util::future::join_all((0..8).map(|_| app.post("/api/v1/log/batch", &batch)))
+                .await;
+        for r in &replies {
+            assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+            assert_eq!(r.body["recorded"], 50, "{}", app.engine());
+        }
+        let mut seqs: Vec<i64> = replies
+            .iter()
+            .flat_map(|r| r.body["results"].as_array().expect("results").clone())
+            .map(|e| e["seq"].as_i64().expect("seq"))
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..400).collect::<Vec<i64>>(), "{}", app.engine());
+        // A single call still gets through the same gate.
+        assert_eq!(
+            app.post("/api/v1/log", &usage("gpt-4o", 1, 1)).await.status,
+            200
+        );
+    }
+}
+
+#[tokio::test]
 async fn events_keep_the_price_version_in_force_at_their_time() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("prices.toml");

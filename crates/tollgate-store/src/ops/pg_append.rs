@@ -9,9 +9,9 @@
 //! whatever the batch size, keeps every statement prepared; the native driver is used because
 //! `Any` cannot bind arrays.
 
-use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::query::Query;
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection as _, Postgres, Transaction};
 use tollgate_core::ids::{new_id, IdKind};
 use tollgate_core::rate::{minute_of, Limits};
 use tollgate_core::time::{day_of, month_of, now_us};
@@ -119,7 +119,10 @@ async fn append_unlocked(
     }
     let mut all = Combined::guarded();
     batch.insert_into(&mut all)?;
-    if !all.execute_guarded(pool, &heads).await? {
+    let mut conn = pool.acquire().await?;
+    let written = all.execute_guarded(&mut conn, &heads).await;
+    give_back_buffers(&mut conn, items.len());
+    if !written? {
         sizes.forget(heads.iter().map(|(t, _, _)| *t));
         return Ok(None);
     }
@@ -161,6 +164,7 @@ async fn append_locked<'a>(
         let mut all = Combined::default();
         batch.insert_into(&mut all)?;
         all.execute(&mut tx, &heads).await?;
+        give_back_buffers(&mut tx, items.len());
     }
     // Tool executions after their events (rare: one statement each).
     for &(i, _) in &billed {
@@ -177,6 +181,20 @@ async fn append_locked<'a>(
     tx.commit().await?;
     heads.extend(unchanged);
     Ok((finished(outcomes)?, heads))
+}
+
+/// Appends of at least this many calls give back the connection's buffers after their
+/// combined statement (see [`give_back_buffers`]).
+const LARGE_APPEND: usize = 256;
+
+/// The driver keeps each connection's write buffer at the largest message it has sent: after
+/// a combined statement of thousands of calls (megabytes of arrays), every pooled connection
+/// would hold that much for good. An append of `calls` from [`LARGE_APPEND`] up shrinks them
+/// back; smaller ones keep them, as reallocating would cost more than it saves.
+fn give_back_buffers(conn: &mut PgConnection, calls: usize) {
+    if calls >= LARGE_APPEND {
+        conn.shrink_buffers();
+    }
 }
 
 /// Locks the log heads of `tenants` (given in byte order, the order every multi-tenant
@@ -1095,7 +1113,7 @@ impl Combined {
     /// nothing), and answers false too.
     async fn execute_guarded(
         self,
-        pool: &PgPool,
+        conn: &mut PgConnection,
         heads: &[(&str, i64, i64)],
     ) -> Result<bool, StoreError> {
         let sql = format!(
@@ -1126,7 +1144,7 @@ impl Combined {
         for c in self.columns {
             q = c.bind(q);
         }
-        match q.fetch_one(pool).await {
+        match q.fetch_one(conn).await {
             Ok(row) => Ok(Row::from(row).get::<i64>("written")? == 1),
             Err(sqlx::Error::Database(e)) if e.message().contains(PARTLY_MOVED) => Ok(false),
             Err(e) => Err(e.into()),

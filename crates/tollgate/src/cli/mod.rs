@@ -124,6 +124,11 @@ enum Command {
 }
 
 impl Cli {
+    /// Whether the command runs the server.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the chosen command. An error exits with 1; the verifying commands, `billing
     /// audit` and `authorize` choose their own code (0 valid or allowed, 1 not, 2 could not
     /// check) and report their errors themselves. Standard output's reader going away ends

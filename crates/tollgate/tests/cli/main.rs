@@ -8,6 +8,7 @@ mod database;
 mod deploy;
 mod export;
 mod holds;
+mod malloc;
 mod openapi;
 mod pipes;
 mod plans;
@@ -44,6 +45,13 @@ pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub(crate) url: String,
+}
+
+impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
