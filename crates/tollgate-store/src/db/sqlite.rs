@@ -403,29 +403,25 @@ fn open_writer(opts: &Options) -> Result<Connection, StoreError> {
 /// The checkpointer's connection: it writes only the database file, from the WAL, and reads
 /// nothing, so it needs no page cache to speak of.
 fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| cannot_open(path, e))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA cache_size = -1000;")?;
-    Ok(conn)
+    open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE, 1000)
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY, 16000)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// A connection to an existing database, opened with `access`, waiting up to 10 s for
+/// another process's write lock, with a page cache of `cache_kib` KiB.
+fn open_with(path: &Path, access: OpenFlags, cache_kib: u32) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| cannot_open(path, e))?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA cache_size = -16000;")?;
-    conn.set_prepared_statement_cache_capacity(128);
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     Ok(conn)
 }
 

@@ -55,9 +55,9 @@ pub(crate) async fn append_usage(
 pub(crate) struct LogSizes(std::sync::Mutex<std::collections::HashMap<String, i64>>);
 
 impl LogSizes {
-    fn guesses(&self, tenants: impl Iterator<Item = String>) -> Option<Vec<i64>> {
+    fn guesses<'a>(&self, tenants: impl Iterator<Item = &'a str>) -> Option<Vec<i64>> {
         let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        tenants.map(|t| known.get(&t).copied()).collect()
+        tenants.map(|t| known.get(t).copied()).collect()
     }
 
     fn remember<'a>(&self, sizes: impl Iterator<Item = (&'a str, i64)>) {
@@ -100,7 +100,7 @@ async fn append_unlocked(
         return Ok(None);
     }
     let groups = by_tenant(items);
-    let Some(guesses) = sizes.guesses(groups.keys().map(|t| t.to_string())) else {
+    let Some(guesses) = sizes.guesses(groups.keys().copied()) else {
         return Ok(None);
     };
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
@@ -1146,7 +1146,12 @@ impl Combined {
         }
         match q.fetch_one(conn).await {
             Ok(row) => Ok(Row::from(row).get::<i64>("written")? == 1),
-            Err(sqlx::Error::Database(e)) if e.message().contains(PARTLY_MOVED) => Ok(false),
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some(INVALID_TEXT_REPRESENTATION)
+                    && e.message().contains(PARTLY_MOVED) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -1155,6 +1160,10 @@ impl Combined {
 /// The text of the error a guarded statement fails with when only some heads were at their
 /// guess (a cast of it to a number fails, naming it).
 const PARTLY_MOVED: &str = "log heads moved by another append: ";
+
+/// The SQLSTATE of that failed cast (`invalid_text_representation`), checked with the text
+/// so that no other error is taken for it.
+const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 
 fn with_names(parts: &[String]) -> String {
     parts
