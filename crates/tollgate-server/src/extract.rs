@@ -54,11 +54,11 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 /// A body read only once it fits in the ingestion body gate (see
 /// [`AppState::body_permit`]), so that many large bodies arriving at once wait unread
-/// instead of all being held in memory. `permit` keeps the body's place until dropped: the
-/// handler drops it once the body is parsed.
+/// instead of all being held in memory. `permit` (None for a small body) keeps the body's
+/// place until dropped: the handler drops it once the body is parsed.
 pub struct Gated<B> {
     pub body: B,
-    pub permit: tokio::sync::OwnedSemaphorePermit,
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl<B: FromRequest<AppState, Rejection = ApiError>> FromRequest<AppState> for Gated<B> {

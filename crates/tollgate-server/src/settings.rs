@@ -196,10 +196,10 @@ pub struct IngestSettings {
     /// bounds the server's memory under load.
     pub max_pending_events: usize,
     /// Most bytes of ingestion request bodies (`POST /api/v1/log` and `/api/v1/log/batch`)
-    /// read and not yet parsed at once; further requests wait before their bodies are read,
-    /// by their `Content-Length` (`max_body_bytes` when they send none). This bounds the
-    /// server's memory when many large batches arrive at once. The wait counts towards
-    /// `http.body_timeout_ms`.
+    /// over 64 KiB read and not yet parsed at once; further requests wait before their bodies
+    /// are read, by their `Content-Length` (`max_body_bytes` when they send none). This bounds
+    /// the server's memory when many large batches arrive at once. Bodies of 64 KiB or less
+    /// are read at once. The wait counts towards `http.body_timeout_ms`.
     pub max_pending_body_bytes: usize,
 }
 

@@ -122,12 +122,16 @@ impl AppState {
 
     /// Waits until a body of `declared` bytes (`max_body_bytes` when the request declares no
     /// length) may be read (see `IngestSettings::max_pending_body_bytes`); the permit is
-    /// returned when dropped. A body larger than the whole gate waits for all of it.
+    /// returned when dropped. A body larger than the whole gate waits for all of it. A body
+    /// declaring at most [`SMALL_BODY`] bytes needs no permit (None).
     pub async fn body_permit(
         &self,
         declared: Option<usize>,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, crate::ApiError> {
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, crate::ApiError> {
         let settings = &self.0.settings;
+        if declared.is_some_and(|n| n <= SMALL_BODY) {
+            return Ok(None);
+        }
         let bytes = declared
             .unwrap_or(settings.max_body_bytes)
             .min(settings.max_body_bytes);
@@ -135,6 +139,7 @@ impl AppState {
         Arc::clone(&self.0.bodies)
             .acquire_many_owned(u32::try_from(n).unwrap_or(u32::MAX))
             .await
+            .map(Some)
             .map_err(|_| crate::ApiError::internal("the ingestion body gate closed"))
     }
 
@@ -168,6 +173,11 @@ impl AppState {
         &self.0.auth_cache
     }
 }
+
+/// Bodies of at most this many bytes (single calls, small batches) are read without waiting
+/// for the body gate: their memory is bounded by the connections, and a client trickling one
+/// holds back nobody else.
+pub(crate) const SMALL_BODY: usize = 64 * 1024;
 
 /// Body bytes as permits of the body gate: whole KiB, rounded up, at least one, and few
 /// enough for a semaphore.

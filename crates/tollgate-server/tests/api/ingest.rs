@@ -347,16 +347,21 @@ async fn a_batch_reports_each_event_and_one_bad_event_rejects_nothing_else() {
 
 #[tokio::test]
 async fn batches_larger_than_the_body_gate_wait_their_turn_and_every_event_is_recorded() {
-    // A 2 KiB gate: each body (about 8 KiB) alone takes all of it, so the eight batches are
-    // read one at a time while the others wait unread.
+    // A 2 KiB gate: each body (about 100 KiB, over the size read without waiting) alone takes
+    // all of it, so the eight batches are read one at a time while the others wait unread.
     for app in TestApp::all_with(|s| s.ingest.max_pending_body_bytes = 2048).await {
-        let batch = json!({"events": (0..50).map(|_| usage("gpt-4o", 3, 2)).collect::<Vec<_>>()});
+        let batch = json!({"events": (0..1000).map(|_| usage("gpt-4o", 3, 2)).collect::<Vec<_>>()});
+        assert!(
+            // The server reads bodies of up to 64 KiB without waiting (`state::SMALL_BODY`).
+            serde_json::to_vec(&batch).expect("json").len() > 64 * 1024,
+            "the batch must be large enough to wait for the gate"
+        );
         let replies =
             futures_util::future::join_all((0..8).map(|_| app.post("/api/v1/log/batch", &batch)))
                 .await;
         for r in &replies {
             assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
-            assert_eq!(r.body["recorded"], 50, "{}", app.engine());
+            assert_eq!(r.body["recorded"], 1000, "{}", app.engine());
         }
         let mut seqs: Vec<i64> = replies
             .iter()
@@ -364,12 +369,38 @@ async fn batches_larger_than_the_body_gate_wait_their_turn_and_every_event_is_re
             .map(|e| e["seq"].as_i64().expect("seq"))
             .collect();
         seqs.sort_unstable();
-        assert_eq!(seqs, (0..400).collect::<Vec<i64>>(), "{}", app.engine());
-        // A single call still gets through the same gate.
-        assert_eq!(
-            app.post("/api/v1/log", &usage("gpt-4o", 1, 1)).await.status,
-            200
-        );
+        assert_eq!(seqs, (0..8000).collect::<Vec<i64>>(), "{}", app.engine());
+    }
+}
+
+#[tokio::test]
+async fn clients_that_never_send_their_small_bodies_hold_back_no_other_call() {
+    use tokio::io::AsyncWriteExt;
+    for app in TestApp::all_with(|s| s.ingest.max_pending_body_bytes = 2048).await {
+        let addr = app.base.trim_start_matches("http://").to_string();
+        // Four calls whose heads arrive and whose bodies never do: together they declare
+        // more than the whole gate.
+        let mut stalled = Vec::new();
+        for _ in 0..4 {
+            let mut conn = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            let head = format!(
+                "POST /api/v1/log HTTP/1.1\r\nHost: {addr}\r\nX-API-Key: {}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1500\r\n\r\n",
+                app.key
+            );
+            conn.write_all(head.as_bytes()).await.expect("write");
+            stalled.push(conn);
+        }
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.post("/api/v1/log", &usage("gpt-4o", 1, 1)),
+        )
+        .await
+        .expect("another call is answered while they stall");
+        assert_eq!(r.status, 200, "{}: {}", app.engine(), r.body);
+        drop(stalled);
     }
 }
 
