@@ -106,13 +106,36 @@ fn common(f: CallFields<'_>, now_us: i64) -> Result<Common, Invalid> {
 /// The caller's metadata object (absent: empty), at most [`MAX_METADATA_BYTES`] of JSON.
 pub(crate) fn metadata(value: Option<Map<String, Value>>) -> Result<Map<String, Value>, Invalid> {
     let map = value.unwrap_or_default();
-    if !map.is_empty() && Value::Object(map.clone()).to_string().len() > MAX_METADATA_BYTES {
+    if !map.is_empty() && longer_than(&map, MAX_METADATA_BYTES) {
         return Err(Invalid::field(
             "metadata",
             format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"),
         ));
     }
     Ok(map)
+}
+
+/// Whether `map` as compact JSON (as it is stored) is longer than `limit` bytes, counted as it
+/// is written rather than by building the text, and no further than the limit.
+fn longer_than(map: &Map<String, Value>, limit: usize) -> bool {
+    struct Count {
+        written: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.written += bytes.len();
+            if self.written > self.limit {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing a map of JSON values fails only when the writer does.
+    serde_json::to_writer(&mut Count { written: 0, limit }, map).is_err()
 }
 
 fn client_cost(field: &str, cost: Option<f64>) -> Result<Option<Nanos>, Invalid> {
@@ -865,4 +888,30 @@ pub fn conversation_item(
         }),
         charge,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::{metadata, MAX_METADATA_BYTES};
+
+    /// A metadata object whose compact JSON is exactly `len` bytes.
+    fn object_of(len: usize) -> Map<String, Value> {
+        // `{"k":"` and `"}` around the value.
+        let Value::Object(map) = json!({"k": "x".repeat(len - 8)}) else {
+            unreachable!()
+        };
+        assert_eq!(Value::Object(map.clone()).to_string().len(), len);
+        map
+    }
+
+    #[test]
+    fn metadata_up_to_the_limit_is_kept_and_one_byte_more_is_refused_naming_the_field() {
+        let kept = metadata(Some(object_of(MAX_METADATA_BYTES))).expect("at the limit");
+        assert_eq!(kept, object_of(MAX_METADATA_BYTES));
+        let refused = metadata(Some(object_of(MAX_METADATA_BYTES + 1))).expect_err("too long");
+        assert_eq!(refused.field, "metadata");
+        assert!(metadata(None).expect("absent").is_empty());
+    }
 }
