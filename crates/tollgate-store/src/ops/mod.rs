@@ -22,7 +22,10 @@
 //!    an append against an authorization;
 //! 2. **what the head guards**: events, rollups, conversations and messages of that tenant;
 //!    the conversation routes (`conversation_writes`) start here, locking the conversation
-//!    rows they change by id before writing their messages;
+//!    rows they change by id before writing their messages. Events are only inserted and
+//!    rollups written only by appends, under the head: so an append on PostgreSQL writes
+//!    them in its one statement with its charges, after locking the levels below, and still
+//!    waits for no lock but the head's;
 //! 3. **holds** being settled, released or expired, by (tenant, id);
 //! 4. **quota rows** (`quota_reservations`), by (tenant, month): authorizations only, which
 //!    then count the tenant's open holds; closing a hold never touches them. The tenant's
@@ -125,7 +128,10 @@ impl SqlStore {
                         .write(move |conn| sqlite_append::append(conn, &items))
                         .await
                 }
-                (None, Some(pool)) => pg_append::append_usage(pool, &self.log_sizes, items).await,
+                (None, Some(pool)) => {
+                    pg_append::append_usage(pool, &self.log_sizes, &self.known_accounts, items)
+                        .await
+                }
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
         })
@@ -814,7 +820,10 @@ impl Store for SqlStore {
                         })
                         .await
                 }
-                (None, Some(pool)) => pg_append::authorize(pool, requests, defaults, now_us).await,
+                (None, Some(pool)) => {
+                    let known = &self.known_accounts;
+                    pg_append::authorize(pool, known, requests, defaults, now_us).await
+                }
                 (None, None) => Err(StoreError::Invariant("no writer for this engine".into())),
             }
         })

@@ -37,12 +37,13 @@ use tollgate_core::Nanos;
 pub(crate) async fn append_usage(
     pool: &PgPool,
     sizes: &LogSizes,
+    known: &KnownAccounts,
     items: &[AppendItem],
 ) -> Result<Vec<Recorded>, StoreError> {
     if let Some(recorded) = append_unlocked(pool, sizes, items).await? {
         return Ok(recorded);
     }
-    let (recorded, heads) = append_locked(pool, items).await?;
+    let (recorded, heads) = append_locked(pool, known, items).await?;
     sizes.remember(heads.iter().map(|(t, n)| (*t, *n)));
     Ok(recorded)
 }
@@ -76,6 +77,42 @@ impl LogSizes {
         let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for tenant in tenants {
             known.remove(tenant);
+        }
+    }
+}
+
+/// Billing accounts (with their balance row in a currency) this instance has created or
+/// locked. Accounts are never deleted, so a known account needs no creating: a charge or an
+/// authorization of known accounts locks them at once, without the two inserts that create
+/// missing ones. It is a hint: should a known account be missing after all (a database
+/// migrated down and up again), the lock finds fewer rows and the accounts are created then.
+/// Kept as hashes, and forgotten whole at [`KnownAccounts::MOST`].
+#[derive(Debug, Default)]
+pub(crate) struct KnownAccounts(std::sync::Mutex<std::collections::HashSet<u64>>);
+
+impl KnownAccounts {
+    /// The most accounts remembered (about 2 MB).
+    const MOST: usize = 65_536;
+
+    fn hash(key: &charges::AccountKey) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    fn all<'a>(&self, mut keys: impl Iterator<Item = &'a charges::AccountKey>) -> bool {
+        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        keys.all(|k| known.contains(&Self::hash(k)))
+    }
+
+    fn remember<'a>(&self, keys: impl Iterator<Item = &'a charges::AccountKey>) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            if known.len() >= Self::MOST {
+                known.clear();
+            }
+            known.insert(Self::hash(k));
         }
     }
 }
@@ -135,6 +172,7 @@ async fn append_unlocked(
 /// size after the append.
 async fn append_locked<'a>(
     pool: &PgPool,
+    known: &KnownAccounts,
     items: &'a [AppendItem],
 ) -> Result<(Vec<Recorded>, Vec<(&'a str, i64)>), StoreError> {
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
@@ -159,10 +197,16 @@ async fn append_locked<'a>(
         heads.push((tenant, size));
         billed.extend(fresh);
     }
-    // Then every tenant's events, their rollups and the new log heads in one round trip.
+    // The charges are decided before anything is written, so that they are written with
+    // the events: every tenant's events, their rollups, the charges' rows and the new log
+    // heads in one round trip.
+    let charges = plan_charges(&mut tx, known, items, &billed, recorded_us).await?;
     if !heads.is_empty() {
         let mut all = Combined::default();
         batch.insert_into(&mut all)?;
+        if let Some(w) = &charges {
+            charge_parts(&mut all, w)?;
+        }
         all.execute(&mut tx, &heads).await?;
         give_back_buffers(&mut tx, items.len());
     }
@@ -177,7 +221,9 @@ async fn append_locked<'a>(
             crate::db::bound(&insert).execute(&mut *tx).await?;
         }
     }
-    charge(&mut tx, items, &billed, recorded_us).await?;
+    if let Some(w) = &charges {
+        settle_and_alert(&mut tx, w, recorded_us).await?;
+    }
     tx.commit().await?;
     heads.extend(unchanged);
     Ok((finished(outcomes)?, heads))
@@ -330,19 +376,19 @@ fn numbered(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// Bills the fresh calls of a batch (see `charges`), in the append's transaction, taking
-/// locks in the store's order: the holds it settles, then accounts, each level for the whole
-/// batch and sorted. Accounts are read and written with one array statement per
-/// table, whatever their number.
-async fn charge(
+/// Decides the charges of the fresh calls (see `charges`) from their accounts and holds,
+/// locked; None when no call is billed. Accounts [`KnownAccounts`] knows are locked at once,
+/// others created first.
+async fn plan_charges(
     tx: &mut Transaction<'static, Postgres>,
+    known: &KnownAccounts,
     items: &[AppendItem],
     fresh: &[(usize, i64)],
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<charges::Writes>, StoreError> {
     let lines = charges::lines(items, fresh);
     if lines.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let hold_sql = numbered(&format!("{} FOR UPDATE", charges::OPEN_HOLD));
     let mut holds = Vec::new();
@@ -356,10 +402,8 @@ async fn charge(
             holds.push(OpenHold::from(decode::<charges::HoldRow>(r)?));
         }
     }
-    // Create the accounts and balance rows that are missing, then lock and read them all.
     let accounts = charges::accounts(&lines, &holds);
-    ensure_accounts(tx, accounts.iter().map(|(k, d)| (k, *d)), now).await?;
-    let rows = lock_accounts(tx, accounts.keys()).await?;
+    let rows = lock_accounts_made(tx, known, &accounts, now).await?;
     let mut views = std::collections::BTreeMap::new();
     for r in &rows {
         views.insert(
@@ -370,37 +414,47 @@ async fn charge(
     if views.len() != accounts.len() {
         return Err(StoreError::Invariant("a billed account is missing".into()));
     }
-    let limit_keys: Vec<(String, String, String)> = views
+    // Only an account with a limit needs what it spent: the charge compares nothing else
+    // with it.
+    let limited: Vec<(String, String, String)> = views
         .iter()
+        .filter(|(_, v)| v.daily_limit.is_some() || v.monthly_limit.is_some())
         .map(|((t, u, _), v)| (t.clone(), u.clone(), v.limit_currency.clone()))
         .collect();
-    for SpendRow {
-        tenant_id: t,
-        user_id: u,
-        currency: c,
-        kind,
-        spent_nanos: amount,
-    } in periods_used(tx, &limit_keys, now).await?
-    {
-        for ((vt, vu, _), v) in views.iter_mut() {
-            if *vt == t && *vu == u && v.limit_currency == c {
-                match kind.as_str() {
-                    "day" => v.daily_used = amount,
-                    _ => v.monthly_used = amount,
-                }
-            }
+    let spent = periods_used(tx, &limited, now).await?;
+    for ((t, u, currency), v) in views.iter_mut() {
+        let key = (t.clone(), u.clone(), v.limit_currency.clone());
+        if let Some(&(day, month)) = spent.get(&key) {
+            (v.daily_used, v.monthly_used) = (day, month);
         }
-    }
-    // Open holds count against both limits until they are settled.
-    for ((_, _, currency), v) in views.iter_mut() {
+        // Open holds count against both limits until they are settled.
         if v.limit_currency == *currency {
             v.daily_used += v.held;
             v.monthly_used += v.held;
         }
     }
+    charges::plan(&lines, holds, views, now).map(Some)
+}
 
-    let writes = charges::plan(&lines, holds, views, now)?;
-    write_charges(tx, &writes, now).await
+/// Locks and reads `accounts` (see [`lock_accounts`]), creating those that are missing
+/// first, unless `known` knows them all: then they are only locked, and only a hint proved
+/// wrong creates them after all.
+async fn lock_accounts_made(
+    tx: &mut Transaction<'static, Postgres>,
+    known: &KnownAccounts,
+    accounts: &std::collections::BTreeMap<charges::AccountKey, &AccountDefaults>,
+    now: i64,
+) -> Result<Vec<Row>, StoreError> {
+    if known.all(accounts.keys()) {
+        let rows = lock_accounts(tx, accounts.keys()).await?;
+        if rows.len() == accounts.len() {
+            return Ok(rows);
+        }
+    }
+    ensure_accounts(tx, accounts.iter().map(|(k, d)| (k, *d)), now).await?;
+    let rows = lock_accounts(tx, accounts.keys()).await?;
+    known.remember(accounts.keys());
+    Ok(rows)
 }
 
 /// Creates the accounts and balance rows that are missing, in two array statements.
@@ -495,19 +549,21 @@ row! {
     }
 }
 
-/// Charges today and this month of accounts, in the given (limit) currencies.
+/// What accounts spent today and this month, by (tenant, user, currency), in the given
+/// (limit) currencies; an account with no charge in a period spent 0 in it.
 async fn periods_used(
     tx: &mut Transaction<'static, Postgres>,
     keys: &[(String, String, String)],
     now: i64,
-) -> Result<Vec<SpendRow>, StoreError> {
+) -> Result<std::collections::BTreeMap<(String, String, String), (i64, i64)>, StoreError> {
+    let mut spent = std::collections::BTreeMap::new();
     let rows: Vec<Vec<Arg>> = keys
         .iter()
         .map(|(t, u, c)| vec![t.clone().into(), u.clone().into(), c.clone().into()])
         .collect();
     let (columns, arrays) = array_columns(rows)?;
     if columns.is_empty() {
-        return Ok(Vec::new());
+        return Ok(spent);
     }
     let n = columns.len();
     let sql = format!(
@@ -528,13 +584,30 @@ async fn periods_used(
         .bind(month_of(now))
         .fetch_all(&mut **tx)
         .await?;
-    found.into_iter().map(decode).collect()
+    for r in found {
+        let SpendRow {
+            tenant_id,
+            user_id,
+            currency,
+            kind,
+            spent_nanos,
+        } = decode(r)?;
+        let periods = spent
+            .entry((tenant_id, user_id, currency))
+            .or_insert((0, 0));
+        match kind.as_str() {
+            "day" => periods.0 = spent_nanos,
+            _ => periods.1 = spent_nanos,
+        }
+    }
+    Ok(spent)
 }
 
 /// Decides a batch of authorizations in one transaction (see `authorize`), with one array
 /// statement per table whatever the number of accounts.
 pub(crate) async fn authorize(
     pool: &PgPool,
+    known: &KnownAccounts,
     requests: &[AuthorizeRequest],
     defaults: &AccountDefaults,
     now: i64,
@@ -579,9 +652,11 @@ pub(crate) async fn authorize(
         plan_rates.insert(tenant.clone(), rate::plan_rates_of(&row)?);
         quotas.insert(tenant, QuotaRow::from_row(&row)?.into_state(month)?);
     }
-    let keys = authorize::batch_accounts(requests);
-    ensure_accounts(&mut tx, keys.iter().map(|k| (k, defaults)), now).await?;
-    let rows = lock_accounts(&mut tx, keys.iter()).await?;
+    let keys: std::collections::BTreeMap<_, _> = authorize::batch_accounts(requests)
+        .into_iter()
+        .map(|k| (k, defaults))
+        .collect();
+    let rows = lock_accounts_made(&mut tx, known, &keys, now).await?;
     let mut accounts = std::collections::BTreeMap::new();
     for r in &rows {
         let key = AccountKeyRow::from_row(r)?.into_key();
@@ -597,21 +672,11 @@ pub(crate) async fn authorize(
         .iter()
         .map(|((t, u, _), a)| (t.clone(), u.clone(), a.limit_currency.as_str().to_string()))
         .collect();
-    for SpendRow {
-        tenant_id: t,
-        user_id: u,
-        currency: c,
-        kind,
-        spent_nanos: amount,
-    } in periods_used(&mut tx, &limit_keys, now).await?
-    {
-        for ((at, au, _), a) in accounts.iter_mut() {
-            if *at == t && *au == u && a.limit_currency.as_str() == c {
-                match kind.as_str() {
-                    "day" => a.daily_used = Nanos(amount),
-                    _ => a.monthly_used = Nanos(amount),
-                }
-            }
+    let spent = periods_used(&mut tx, &limit_keys, now).await?;
+    for ((t, u, _), a) in accounts.iter_mut() {
+        let key = (t.clone(), u.clone(), a.limit_currency.as_str().to_string());
+        if let Some(&(day, month)) = spent.get(&key) {
+            (a.daily_used, a.monthly_used) = (Nanos(day), Nanos(month));
         }
     }
     // Open holds count against both limits until they are settled.
@@ -782,25 +847,9 @@ async fn rate_windows(
     Ok(windows)
 }
 
-/// Writes what `charges::plan` decided, one array statement per table.
-async fn write_charges(
-    tx: &mut Transaction<'static, Postgres>,
-    w: &charges::Writes,
-    now: i64,
-) -> Result<(), StoreError> {
-    for (h, log_id) in &w.settled {
-        sqlx::query(
-            "UPDATE holds SET status = 'settled', closed_us = $1, log_id = $2 \
-             WHERE tenant_id = $3 AND id = $4 AND status = 'open'",
-        )
-        .bind(now)
-        .bind(log_id)
-        .bind(&h.tenant_id)
-        .bind(&h.id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    let mut all = Combined::default();
+/// The rows of charges `w` as parts of the append's one statement: ledger entries and
+/// spend inserted, balances and request counts updated (each account once).
+fn charge_parts(all: &mut Combined, w: &charges::Writes) -> Result<(), StoreError> {
     all.insert(
         "ledger_entries",
         charges::LEDGER_COLUMNS,
@@ -828,59 +877,63 @@ async fn write_charges(
             })
             .collect(),
     )?;
-    all.execute(tx, &[]).await?;
+    all.part(
+        "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
+         spent_nanos = b.spent_nanos + v.spent \
+         FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
+         WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c",
+        w.balances
+            .iter()
+            .map(|((t, u, c), balance, held, spent)| {
+                vec![
+                    t.clone().into(),
+                    u.clone().into(),
+                    c.clone().into(),
+                    (*balance).into(),
+                    (*held).into(),
+                    (*spent).into(),
+                ]
+            })
+            .collect(),
+    )?;
+    all.part(
+        "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
+         last_request_us = v.last, updated_us = v.last \
+         FROM UNNEST({arrays}) AS v(t, u, n, last) \
+         WHERE a.tenant_id = v.t AND a.user_id = v.u",
+        w.requests
+            .iter()
+            .map(|(t, u, n, last)| {
+                vec![
+                    t.clone().into(),
+                    u.clone().into(),
+                    (*n).into(),
+                    (*last).into(),
+                ]
+            })
+            .collect(),
+    )
+}
 
-    let balances: Vec<Vec<Arg>> = w
-        .balances
-        .iter()
-        .map(|((t, u, c), balance, held, spent)| {
-            vec![
-                t.clone().into(),
-                u.clone().into(),
-                c.clone().into(),
-                (*balance).into(),
-                (*held).into(),
-                (*spent).into(),
-            ]
-        })
-        .collect();
-    let (columns, arrays) = array_columns(balances)?;
-    run_arrays(
-        tx,
-        &format!(
-            "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
-             spent_nanos = b.spent_nanos + v.spent \
-             FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
-             WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c"
-        ),
-        columns,
-    )
-    .await?;
-    let requests: Vec<Vec<Arg>> = w
-        .requests
-        .iter()
-        .map(|(t, u, n, last)| {
-            vec![
-                t.clone().into(),
-                u.clone().into(),
-                (*n).into(),
-                (*last).into(),
-            ]
-        })
-        .collect();
-    let (columns, arrays) = array_columns(requests)?;
-    run_arrays(
-        tx,
-        &format!(
-            "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
-             last_request_us = v.last, updated_us = v.last \
-             FROM UNNEST({arrays}) AS v(t, u, n, last) \
-             WHERE a.tenant_id = v.t AND a.user_id = v.u"
-        ),
-        columns,
-    )
-    .await?;
-    // Crossed thresholds are rare: one plain insert each.
+/// The rare rows of charges `w`, one statement each, after the append's statement: the
+/// holds they settle and the thresholds they crossed.
+async fn settle_and_alert(
+    tx: &mut Transaction<'static, Postgres>,
+    w: &charges::Writes,
+    now: i64,
+) -> Result<(), StoreError> {
+    for (h, log_id) in &w.settled {
+        sqlx::query(
+            "UPDATE holds SET status = 'settled', closed_us = $1, log_id = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND status = 'open'",
+        )
+        .bind(now)
+        .bind(log_id)
+        .bind(&h.tenant_id)
+        .bind(&h.id)
+        .execute(&mut **tx)
+        .await?;
+    }
     for a in &w.alerts {
         sqlx::query(&numbered(alerts::ALERT_INSERT))
             .bind(&a.tenant_id)
@@ -1002,9 +1055,9 @@ impl Column {
     }
 }
 
-/// `INSERT INTO table (columns) SELECT * FROM UNNEST(…) tail` statements, one array per
-/// column, run as the data-modifying parts of a single statement: a batch costs one round
-/// trip, not one per table.
+/// `INSERT INTO table (columns) SELECT * FROM UNNEST(…) tail` statements (and updates from
+/// such arrays, see [`Combined::part`]), one array per column, run as the data-modifying
+/// parts of a single statement: a batch costs one round trip, not one per table.
 #[derive(Default)]
 struct Combined {
     parts: Vec<String>,
@@ -1038,6 +1091,21 @@ impl Combined {
         tail: &str,
         rows: Vec<Vec<Arg>>,
     ) -> Result<(), StoreError> {
+        let guard = self
+            .guard
+            .map(|g| format!(" WHERE {g}"))
+            .unwrap_or_default();
+        self.part(
+            &format!(
+                "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({{arrays}}){guard}{tail}"
+            ),
+            rows,
+        )
+    }
+
+    /// A part of the statement over `rows`, given one array per column: `sql` names them
+    /// `{arrays}`. Nothing when there are no rows.
+    fn part(&mut self, sql: &str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
         let Some(first) = rows.first() else {
             return Ok(());
         };
@@ -1056,14 +1124,7 @@ impl Combined {
             .enumerate()
             .map(|(i, c)| format!("${}::{}", offset + i + 1, c.cast()))
             .collect();
-        let guard = self
-            .guard
-            .map(|g| format!(" WHERE {g}"))
-            .unwrap_or_default();
-        self.parts.push(format!(
-            "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}){guard}{tail}",
-            arrays.join(", ")
-        ));
+        self.parts.push(sql.replace("{arrays}", &arrays.join(", ")));
         self.columns.extend(cols);
         Ok(())
     }
@@ -1248,4 +1309,37 @@ async fn earlier(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(user: &str) -> charges::AccountKey {
+        ("t".into(), user.into(), "USD".into())
+    }
+
+    #[test]
+    fn known_accounts_know_only_what_they_were_told_and_forget_all_when_full() {
+        let known = KnownAccounts::default();
+        let (a, b) = (key("a"), key("b"));
+        assert!(known.all([].iter()), "nothing to know is known");
+        assert!(!known.all([&a].into_iter()));
+        known.remember([&a].into_iter());
+        assert!(known.all([&a].into_iter()));
+        assert!(
+            !known.all([&a, &b].into_iter()),
+            "one unknown makes the set unknown"
+        );
+        assert!(
+            !known.all([&("t".into(), "a".into(), "EUR".into())].into_iter()),
+            "another currency is another balance row"
+        );
+        let many: Vec<_> = (0..KnownAccounts::MOST)
+            .map(|i| key(&format!("u{i}")))
+            .collect();
+        known.remember(many.iter());
+        assert!(!known.all([&a].into_iter()), "full, it started over");
+        assert!(known.all(many.last().into_iter()));
+    }
 }

@@ -314,20 +314,24 @@ fn charge(
                 read(tx)?.ok_or_else(|| StoreError::Invariant("a new account is missing".into()))?
             }
         };
-        let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
-        let mut rows = periods.query(rusqlite::params![
-            tenant,
-            user,
-            view.limit_currency,
-            day_of(now),
-            month_of(now)
-        ])?;
-        while let Some(r) = rows.next()? {
-            let kind: String = r.get("kind")?;
-            let spent: i64 = r.get("spent_nanos")?;
-            match kind.as_str() {
-                "day" => view.daily_used = spent,
-                _ => view.monthly_used = spent,
+        // Only an account with a limit needs what it spent: the charge compares nothing else
+        // with it.
+        if view.daily_limit.is_some() || view.monthly_limit.is_some() {
+            let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
+            let mut rows = periods.query(rusqlite::params![
+                tenant,
+                user,
+                view.limit_currency,
+                day_of(now),
+                month_of(now)
+            ])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get("kind")?;
+                let spent: i64 = r.get("spent_nanos")?;
+                match kind.as_str() {
+                    "day" => view.daily_used = spent,
+                    _ => view.monthly_used = spent,
+                }
             }
         }
         // Open holds count against both limits until they are settled.
