@@ -950,6 +950,15 @@ async fn settle_and_alert(
 
 /// Rows as typed array columns, and the `$1::type[], …` list that names them.
 fn array_columns(rows: Vec<Vec<Arg>>) -> Result<(Vec<Column>, String), StoreError> {
+    array_columns_after(rows, 0)
+}
+
+/// [`array_columns`] for a statement with `before` parameters ahead of the arrays: the list
+/// starts at `$before+1`. No columns and an empty list when there are no rows.
+fn array_columns_after(
+    rows: Vec<Vec<Arg>>,
+    before: usize,
+) -> Result<(Vec<Column>, String), StoreError> {
     let Some(first) = rows.first() else {
         return Ok((Vec::new(), String::new()));
     };
@@ -965,7 +974,7 @@ fn array_columns(rows: Vec<Vec<Arg>>) -> Result<(Vec<Column>, String), StoreErro
     let names = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("${}::{}", i + 1, c.cast()))
+        .map(|(i, c)| format!("${}::{}", before + i + 1, c.cast()))
         .collect::<Vec<_>>()
         .join(", ");
     Ok((cols, names))
@@ -1106,25 +1115,11 @@ impl Combined {
     /// A part of the statement over `rows`, given one array per column: `sql` names them
     /// `{arrays}`. Nothing when there are no rows.
     fn part(&mut self, sql: &str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
-        let Some(first) = rows.first() else {
+        let (cols, arrays) = array_columns_after(rows, self.offset + self.columns.len())?;
+        if cols.is_empty() {
             return Ok(());
-        };
-        let mut cols: Vec<Column> = first
-            .iter()
-            .map(|a| Column::for_arg(a, rows.len()))
-            .collect();
-        for row in rows {
-            for (c, a) in cols.iter_mut().zip(row) {
-                c.push(a)?;
-            }
         }
-        let offset = self.offset + self.columns.len();
-        let arrays: Vec<String> = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("${}::{}", offset + i + 1, c.cast()))
-            .collect();
-        self.parts.push(sql.replace("{arrays}", &arrays.join(", ")));
+        self.parts.push(sql.replace("{arrays}", &arrays));
         self.columns.extend(cols);
         Ok(())
     }
