@@ -84,14 +84,19 @@ pub struct AppendItem {
 impl AppendItem {
     /// Whether this is a plain call: nothing to look up before it is numbered (no request
     /// id, no conversation call it may repeat) and nothing written beside it but its rollups
-    /// (no conversation, tool execution or charge). On PostgreSQL a batch of plain calls is
-    /// appended without first reading the log heads (see `ops::pg_append`).
+    /// (no conversation, tool execution or charge). A call billed with no user and no hold
+    /// charges nothing: there is no account to charge and no hold to settle. On PostgreSQL a
+    /// batch of plain calls is appended without first reading the log heads (see
+    /// `ops::pg_append`).
     pub(crate) fn is_plain(&self) -> bool {
         matches!(self.dedupe, Dedupe::None)
             && self.event.request_id.is_none()
             && self.conversation.is_none()
             && self.execution.is_none()
-            && self.charge.is_none()
+            && self
+                .charge
+                .as_ref()
+                .is_none_or(|c| c.hold_id.is_none() && self.event.user_id.is_none())
     }
 }
 

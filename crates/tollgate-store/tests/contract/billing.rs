@@ -366,6 +366,65 @@ async fn a_hold_is_settled_once_by_the_call_that_carries_it() {
 }
 
 #[tokio::test]
+async fn calls_billed_to_no_user_follow_another_instances_appends_and_charge_no_account() {
+    for db in TestDatabase::all().await {
+        let other = db.another().await;
+        let (s, o) = (&*db.store, &*other.store);
+        let t = tenant(s, "a").await;
+        let when = tollgate_core::time::format_us(now_us());
+        // Billing is on, but with no user and no hold there is nothing to charge.
+        let no_user = || {
+            let mut i = item(event(&t, "gpt-4o", 1, 1, 250_000_000, &when));
+            i.charge = Some(Charge {
+                hold_id: None,
+                defaults: Arc::new(defaults()),
+                balance_low: None,
+            });
+            i
+        };
+        let user = || billed(no_user(), "u", None);
+        let mut seqs = Vec::new();
+        for (store, calls) in [
+            (s, vec![no_user()]),
+            (o, vec![no_user()]),
+            (s, vec![user()]),
+            (s, vec![no_user(), no_user()]),
+            (o, vec![no_user(), user()]),
+            (s, vec![no_user()]),
+        ] {
+            let recorded = store.append_usage(&calls).await.expect("append");
+            seqs.extend(recorded.iter().map(|r| r.seq));
+        }
+        assert_eq!(seqs, (0..8).collect::<Vec<_>>(), "{}: gap-free", db.engine);
+        let head = s.find_tenant(&t.id).await.expect("find").expect("a");
+        assert_eq!(head.log_size, 8, "{}", db.engine);
+        let (entries, _) = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 10, 0)
+            .await
+            .expect("ledger");
+        assert_eq!(
+            entries.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![LedgerKind::Charge, LedgerKind::Charge],
+            "{}: only the calls with a user are charged",
+            db.engine
+        );
+        assert_eq!(balance(s, &t, "u").await, (usd("-0.5"), Nanos::ZERO));
+        let q = s
+            .quota(&t.id, tollgate_core::time::month_of(now_us()))
+            .await
+            .expect("quota")
+            .expect("the tenant");
+        assert_eq!(
+            q.used, 8,
+            "{}: every call counts against the plan",
+            db.engine
+        );
+        let report = s.audit().await.expect("audit");
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+}
+
+#[tokio::test]
 async fn expired_and_released_holds_give_their_money_back() {
     for db in TestDatabase::all().await {
         let s = &*db.store;
