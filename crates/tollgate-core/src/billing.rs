@@ -210,6 +210,12 @@ pub fn held_after_release(held: i64, amount: i64) -> Option<i64> {
 }
 
 impl AccountBooks {
+    /// Whether the account has a daily or monthly limit: only then does charging it compare
+    /// what it spent with anything, so only then need the spend be read.
+    pub fn has_limit(&self) -> bool {
+        self.daily_limit.is_some() || self.monthly_limit.is_some()
+    }
+
     /// Gives back what a hold of `amount` in `currency` reserved on this account, as the hold
     /// closes (settled by its call, released or expired): its amount held, and its share of
     /// both limits when they are in its currency.

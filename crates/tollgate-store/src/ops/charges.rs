@@ -470,37 +470,22 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
             args: entry_args(e),
         });
     }
-    for ((tenant, user, currency), balance, held, spent) in &w.balances {
+    for b in &w.balances {
         out.push(Stmt {
-            sql: "UPDATE account_balances SET balance_nanos = ?1, held_nanos = ?2, \
-                  spent_nanos = spent_nanos + ?3 \
-                  WHERE tenant_id = ?4 AND user_id = ?5 AND currency = ?6",
-            args: vec![
-                (*balance).into(),
-                (*held).into(),
-                (*spent).into(),
-                tenant.clone().into(),
-                user.clone().into(),
-                currency.clone().into(),
-            ],
+            sql: "UPDATE account_balances SET balance_nanos = ?4, held_nanos = ?5, \
+                  spent_nanos = spent_nanos + ?6 \
+                  WHERE tenant_id = ?1 AND user_id = ?2 AND currency = ?3",
+            args: balance_args(b),
         });
     }
-    for ((tenant, user, currency), kind, period, spent, n) in &w.spend {
+    for row in &w.spend {
         out.push(Stmt {
             sql: "INSERT INTO account_spend (tenant_id, user_id, currency, kind, period, \
                   spent_nanos, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                   ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
                   spent_nanos = account_spend.spent_nanos + excluded.spent_nanos, \
                   requests = account_spend.requests + excluded.requests",
-            args: vec![
-                tenant.clone().into(),
-                user.clone().into(),
-                currency.clone().into(),
-                (*kind).into(),
-                (*period).into(),
-                (*spent).into(),
-                (*n).into(),
-            ],
+            args: spend_args(row),
         });
     }
     for a in &w.alerts {
@@ -509,19 +494,55 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
             args: alerts::alert_args(a),
         });
     }
-    for (tenant, user, n, last) in &w.requests {
+    for r in &w.requests {
         out.push(Stmt {
-            sql: "UPDATE billing_accounts SET total_requests = total_requests + ?1, \
-                  last_request_us = ?2, updated_us = ?2 WHERE tenant_id = ?3 AND user_id = ?4",
-            args: vec![
-                (*n).into(),
-                (*last).into(),
-                tenant.clone().into(),
-                user.clone().into(),
-            ],
+            sql: "UPDATE billing_accounts SET total_requests = total_requests + ?3, \
+                  last_request_us = ?4, updated_us = ?4 WHERE tenant_id = ?1 AND user_id = ?2",
+            args: request_args(r),
         });
     }
     out
+}
+
+/// An account's new balance row, key first: tenant, user, currency, balance, held, and the
+/// spend to add. Each engine's statement takes the values in this order.
+pub(crate) fn balance_args((key, balance, held, spent): &(AccountKey, i64, i64, i64)) -> Vec<Arg> {
+    let (tenant, user, currency) = key;
+    vec![
+        tenant.clone().into(),
+        user.clone().into(),
+        currency.clone().into(),
+        (*balance).into(),
+        (*held).into(),
+        (*spent).into(),
+    ]
+}
+
+/// A spend row's values in `account_spend`'s column order: tenant, user, currency, kind,
+/// period, spent, requests.
+pub(crate) fn spend_args(
+    (key, kind, period, spent, n): &(AccountKey, &'static str, i64, i64, i64),
+) -> Vec<Arg> {
+    let (tenant, user, currency) = key;
+    vec![
+        tenant.clone().into(),
+        user.clone().into(),
+        currency.clone().into(),
+        (*kind).into(),
+        (*period).into(),
+        (*spent).into(),
+        (*n).into(),
+    ]
+}
+
+/// An account's request count to add, key first: tenant, user, requests, last request.
+pub(crate) fn request_args((tenant, user, n, last): &(String, String, i64, i64)) -> Vec<Arg> {
+    vec![
+        tenant.clone().into(),
+        user.clone().into(),
+        (*n).into(),
+        (*last).into(),
+    ]
 }
 
 /// Statements that create an account and its balance row if missing.

@@ -414,11 +414,9 @@ async fn plan_charges(
     if views.len() != accounts.len() {
         return Err(StoreError::Invariant("a billed account is missing".into()));
     }
-    // Only an account with a limit needs what it spent: the charge compares nothing else
-    // with it.
     let limited: Vec<(String, String, String)> = views
         .iter()
-        .filter(|(_, v)| v.daily_limit.is_some() || v.monthly_limit.is_some())
+        .filter(|(_, v)| v.has_limit())
         .map(|((t, u, _), v)| (t.clone(), u.clone(), v.limit_currency.clone()))
         .collect();
     let spent = periods_used(tx, &limited, now).await?;
@@ -862,56 +860,21 @@ fn charge_parts(all: &mut Combined, w: &charges::Writes) -> Result<(), StoreErro
         " ON CONFLICT (tenant_id, user_id, currency, kind, period) DO UPDATE SET \
           spent_nanos = account_spend.spent_nanos + EXCLUDED.spent_nanos, \
           requests = account_spend.requests + EXCLUDED.requests",
-        w.spend
-            .iter()
-            .map(|((t, u, c), kind, period, spent, n)| {
-                vec![
-                    t.clone().into(),
-                    u.clone().into(),
-                    c.clone().into(),
-                    (*kind).into(),
-                    (*period).into(),
-                    (*spent).into(),
-                    (*n).into(),
-                ]
-            })
-            .collect(),
+        w.spend.iter().map(charges::spend_args).collect(),
     )?;
     all.part(
         "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
          spent_nanos = b.spent_nanos + v.spent \
          FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
          WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c",
-        w.balances
-            .iter()
-            .map(|((t, u, c), balance, held, spent)| {
-                vec![
-                    t.clone().into(),
-                    u.clone().into(),
-                    c.clone().into(),
-                    (*balance).into(),
-                    (*held).into(),
-                    (*spent).into(),
-                ]
-            })
-            .collect(),
+        w.balances.iter().map(charges::balance_args).collect(),
     )?;
     all.part(
         "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
          last_request_us = v.last, updated_us = v.last \
          FROM UNNEST({arrays}) AS v(t, u, n, last) \
          WHERE a.tenant_id = v.t AND a.user_id = v.u",
-        w.requests
-            .iter()
-            .map(|(t, u, n, last)| {
-                vec![
-                    t.clone().into(),
-                    u.clone().into(),
-                    (*n).into(),
-                    (*last).into(),
-                ]
-            })
-            .collect(),
+        w.requests.iter().map(charges::request_args).collect(),
     )
 }
 

@@ -314,9 +314,7 @@ fn charge(
                 read(tx)?.ok_or_else(|| StoreError::Invariant("a new account is missing".into()))?
             }
         };
-        // Only an account with a limit needs what it spent: the charge compares nothing else
-        // with it.
-        if view.daily_limit.is_some() || view.monthly_limit.is_some() {
+        if view.has_limit() {
             let mut periods = tx.prepare_cached(charges::PERIODS_USED)?;
             let mut rows = periods.query(rusqlite::params![
                 tenant,
