@@ -98,6 +98,18 @@ impl AppendItem {
                 .as_ref()
                 .is_none_or(|c| c.hold_id.is_none() && self.event.user_id.is_none())
     }
+
+    /// Whether this is a plain call but for a charge to its user's account, with no hold to
+    /// settle: on PostgreSQL such calls are charged from the books this instance last saw,
+    /// written only if the accounts still hold them (see `ops::pg_append`).
+    pub(crate) fn is_plain_charge(&self) -> bool {
+        matches!(self.dedupe, Dedupe::None)
+            && self.event.request_id.is_none()
+            && self.conversation.is_none()
+            && self.execution.is_none()
+            && self.event.user_id.is_some()
+            && self.charge.as_ref().is_some_and(|c| c.hold_id.is_none())
+    }
 }
 
 /// How a recorded call is billed.

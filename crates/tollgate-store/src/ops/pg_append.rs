@@ -40,7 +40,7 @@ pub(crate) async fn append_usage(
     known: &KnownAccounts,
     items: &[AppendItem],
 ) -> Result<Vec<Recorded>, StoreError> {
-    if let Some(recorded) = append_unlocked(pool, sizes, items).await? {
+    if let Some(recorded) = append_unlocked(pool, sizes, known, items).await? {
         return Ok(recorded);
     }
     let (recorded, heads) = append_locked(pool, known, items).await?;
@@ -82,16 +82,91 @@ impl LogSizes {
 }
 
 /// Billing accounts (with their balance row in a currency) this instance has created or
-/// locked. Accounts are never deleted, so a known account needs no creating: a charge or an
-/// authorization of known accounts locks them at once, without the two inserts that create
-/// missing ones. It is a hint: should a known account be missing after all (a database
-/// migrated down and up again), the lock finds fewer rows and the accounts are created then.
-/// Kept as hashes, and forgotten whole at [`KnownAccounts::MOST`].
+/// locked, with their books as this instance last wrote or read them. Accounts are never
+/// deleted, so a known account needs no creating: a charge or an authorization of known
+/// accounts locks them at once, without the two inserts that create missing ones. It is a
+/// hint: should a known account be missing after all (a database migrated down and up
+/// again), the lock finds fewer rows and the accounts are created then. The books are a
+/// guess, as [`LogSizes`] are: a plain charge (see [`append_unlocked`]) is planned from them
+/// and written only if the account still holds them. Kept by hash, and forgotten whole at
+/// [`KnownAccounts::MOST`].
 #[derive(Debug, Default)]
-pub(crate) struct KnownAccounts(std::sync::Mutex<std::collections::HashSet<u64>>);
+pub(crate) struct KnownAccounts(std::sync::Mutex<std::collections::HashMap<u64, Option<Books>>>);
+
+/// What charging an account reads of it: a plain charge's plan depends on nothing else, so
+/// an account that still holds these is charged as the plan says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Books {
+    billing_enabled: bool,
+    limit_currency: String,
+    daily_limit: Option<i64>,
+    monthly_limit: Option<i64>,
+    balance: i64,
+    held: i64,
+    /// What the account spent in the limit currency on `day` and in `month`, with no hold
+    /// counted (as `account_spend` has it, 0 with no row); read only when it has a limit.
+    day: i64,
+    day_spent: i64,
+    month: i64,
+    month_spent: i64,
+}
+
+impl Books {
+    /// The books of `view` (as locked, its spend read and no hold yet added) on `now`.
+    fn of(view: &charges::AccountView, now: i64) -> Books {
+        Books {
+            billing_enabled: view.billing_enabled,
+            limit_currency: view.limit_currency.clone(),
+            daily_limit: view.daily_limit,
+            monthly_limit: view.monthly_limit,
+            balance: view.balance,
+            held: view.held,
+            day: day_of(now),
+            day_spent: view.daily_used,
+            month: month_of(now),
+            month_spent: view.monthly_used,
+        }
+    }
+
+    /// These books moved to `now`'s day and month: a new period has spent nothing yet.
+    fn on(&self, now: i64) -> Books {
+        let (day, month) = (day_of(now), month_of(now));
+        Books {
+            day,
+            day_spent: if self.day == day { self.day_spent } else { 0 },
+            month,
+            month_spent: if self.month == month {
+                self.month_spent
+            } else {
+                0
+            },
+            ..self.clone()
+        }
+    }
+
+    /// The view a charge of the account in `currency` is planned on, as the locked path
+    /// builds it (see [`plan_charges`]): open holds count against both limits.
+    fn view(&self, currency: &str) -> charges::AccountView {
+        let held = if self.limit_currency == currency {
+            self.held
+        } else {
+            0
+        };
+        charges::AccountView {
+            billing_enabled: self.billing_enabled,
+            limit_currency: self.limit_currency.clone(),
+            daily_limit: self.daily_limit,
+            monthly_limit: self.monthly_limit,
+            balance: self.balance,
+            held: self.held,
+            daily_used: self.day_spent + held,
+            monthly_used: self.month_spent + held,
+        }
+    }
+}
 
 impl KnownAccounts {
-    /// The most accounts remembered (about 2 MB).
+    /// The most accounts remembered (a few MB).
     const MOST: usize = 65_536;
 
     fn hash(key: &charges::AccountKey) -> u64 {
@@ -101,39 +176,111 @@ impl KnownAccounts {
         h.finish()
     }
 
+    fn known(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Option<Books>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn all<'a>(&self, mut keys: impl Iterator<Item = &'a charges::AccountKey>) -> bool {
-        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        keys.all(|k| known.contains(&Self::hash(k)))
+        let known = self.known();
+        keys.all(|k| known.contains_key(&Self::hash(k)))
     }
 
     fn remember<'a>(&self, keys: impl Iterator<Item = &'a charges::AccountKey>) {
-        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.known();
         for k in keys {
             if known.len() >= Self::MOST {
                 known.clear();
             }
-            known.insert(Self::hash(k));
+            known.entry(Self::hash(k)).or_insert(None);
+        }
+    }
+
+    /// The books last seen of every key, moved to `now`; None unless all are known.
+    fn books<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a charges::AccountKey>,
+        now: i64,
+    ) -> Option<Vec<(&'a charges::AccountKey, Books)>> {
+        let known = self.known();
+        keys.map(|k| Some((k, known.get(&Self::hash(k))?.as_ref()?.on(now))))
+            .collect()
+    }
+
+    /// Remembers the books charges `w` leave, of accounts whose books before them were
+    /// `before` (as read under lock, or as guessed and found to hold).
+    fn charged(
+        &self,
+        before: &std::collections::BTreeMap<charges::AccountKey, Books>,
+        w: &charges::Writes,
+    ) {
+        let mut after: Vec<(&charges::AccountKey, Books)> = Vec::with_capacity(w.balances.len());
+        for (key, balance, held, _) in &w.balances {
+            let Some(b) = before.get(key) else { continue };
+            let mut b = Books {
+                balance: *balance,
+                held: *held,
+                ..b.clone()
+            };
+            // Spend counts against the limits in their currency only.
+            let limited = (key.0.as_str(), key.1.as_str(), b.limit_currency.as_str());
+            for ((t, u, c), kind, period, spent, _) in &w.spend {
+                if (t.as_str(), u.as_str(), c.as_str()) != limited {
+                    continue;
+                }
+                match *kind {
+                    "day" if *period == b.day => b.day_spent += spent,
+                    "month" if *period == b.month => b.month_spent += spent,
+                    _ => {}
+                }
+            }
+            after.push((key, b));
+        }
+        let mut known = self.known();
+        for (key, b) in after {
+            if known.len() >= Self::MOST {
+                known.clear();
+            }
+            known.insert(Self::hash(key), Some(b));
+        }
+    }
+
+    /// Forgets the books of `keys` (they were not what an account held), keeping that the
+    /// accounts exist.
+    fn stale<'a>(&self, keys: impl Iterator<Item = &'a charges::AccountKey>) {
+        let mut known = self.known();
+        for k in keys {
+            if let Some(books) = known.get_mut(&Self::hash(k)) {
+                *books = None;
+            }
         }
     }
 }
 
-/// Appends a batch of plain calls (see [`AppendItem::is_plain`]) in one statement and one round trip, with
-/// no transaction around it: the calls are numbered from each tenant's guessed log size,
-/// and the statement moves each head from its guess to its new size, writing the events
-/// and rollups only when every head was where it was guessed to be. A head that moved (or a
-/// tenant with no guess) writes nothing and answers None: the caller takes the locked path.
+/// Appends a batch of plain calls (see [`AppendItem::is_plain`]) in one statement and one
+/// round trip, with no transaction around it: the calls are numbered from each tenant's
+/// guessed log size, and the statement moves each head from its guess to its new size,
+/// writing the events and rollups only when every head was where it was guessed to be. A
+/// head that moved (or a tenant with no guess) writes nothing and answers None: the caller
+/// takes the locked path.
+///
+/// Plain charges (see [`AppendItem::is_plain_charge`]) go the same way when `known` has the
+/// books of every account they charge: they are planned on those books, and the statement
+/// locks the accounts' balance rows and writes only if every one still holds them, as it
+/// does for the heads. The plan is then what the locked path would have made: it reads
+/// nothing else. A plan that would settle a hold or raise an alert takes the locked path.
 ///
 /// The heads are locked first, in the order `lock_heads` locks them (the statement's
-/// `locked`, evaluated whole before any head is moved), so appends of one tenant are still
-/// serialised across instances and never deadlock. A statement that waited for a lock
-/// compares its guess with the head as the append it waited for left it (what `locked`
-/// read), not as it was when the statement began.
+/// `locked`, evaluated whole before any head is moved), then the accounts in key order, as
+/// `lock_accounts` does, so appends of one tenant are still serialised across instances and
+/// never deadlock. A statement that waited for a lock compares its guess with the head (and
+/// the books) as the append it waited for left them, not as they were when it began.
 async fn append_unlocked(
     pool: &PgPool,
     sizes: &LogSizes,
+    known: &KnownAccounts,
     items: &[AppendItem],
 ) -> Result<Option<Vec<Recorded>>, StoreError> {
-    if items.is_empty() || !items.iter().all(AppendItem::is_plain) {
+    if items.is_empty() || !items.iter().all(|i| i.is_plain() || i.is_plain_charge()) {
         return Ok(None);
     }
     let groups = by_tenant(items);
@@ -141,8 +288,10 @@ async fn append_unlocked(
         return Ok(None);
     };
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
-    let mut batch = BatchRows::new(now_us());
+    let recorded_us = now_us();
+    let mut batch = BatchRows::new(recorded_us);
     let mut heads = Vec::with_capacity(groups.len());
+    let mut billed = Vec::new();
     for ((tenant, indexes), guess) in groups.into_iter().zip(guesses) {
         let rows::Assigned { fresh, size, .. } = rows::assign(
             items,
@@ -153,18 +302,77 @@ async fn append_unlocked(
         );
         batch.add(tenant, items, &fresh);
         heads.push((tenant, guess, size));
+        billed.extend(fresh);
     }
-    let mut all = Combined::guarded();
-    batch.insert_into(&mut all)?;
+    let charged = plan_plain_charges(known, items, &billed, recorded_us)?;
+    let mut all = Combined::guarded(matches!(charged, PlainCharges::Planned(..)));
+    let books: Vec<(&charges::AccountKey, &Books)> = match &charged {
+        PlainCharges::Locked => return Ok(None),
+        PlainCharges::None => {
+            batch.insert_into(&mut all)?;
+            Vec::new()
+        }
+        PlainCharges::Planned(w, before) => {
+            batch.insert_into(&mut all)?;
+            charge_parts(&mut all, w)?;
+            before.iter().collect()
+        }
+    };
     let mut conn = pool.acquire().await?;
-    let written = all.execute_guarded(&mut conn, &heads).await;
+    let written = all.execute_guarded(&mut conn, &heads, &books).await;
     give_back_buffers(&mut conn, items.len());
     if !written? {
         sizes.forget(heads.iter().map(|(t, _, _)| *t));
+        known.stale(books.iter().map(|(k, _)| *k));
         return Ok(None);
     }
     sizes.remember(heads.iter().map(|(t, _, size)| (*t, *size)));
+    if let PlainCharges::Planned(w, before) = &charged {
+        known.charged(before, w);
+    }
     finished(outcomes).map(Some)
+}
+
+/// What a batch's plain charges come to on the books [`KnownAccounts`] has.
+enum PlainCharges {
+    /// No call is charged.
+    None,
+    /// The charges' rows, and the books they were planned on.
+    Planned(
+        charges::Writes,
+        std::collections::BTreeMap<charges::AccountKey, Books>,
+    ),
+    /// Not planned so: an account's books are unknown, or the plan settles a hold or raises
+    /// an alert. The locked path plans them.
+    Locked,
+}
+
+/// Plans a batch's plain charges (see [`append_unlocked`]) on the books `known` has.
+fn plan_plain_charges(
+    known: &KnownAccounts,
+    items: &[AppendItem],
+    fresh: &[(usize, i64)],
+    now: i64,
+) -> Result<PlainCharges, StoreError> {
+    let lines = charges::lines(items, fresh);
+    let accounts = charges::accounts(&lines, &[]);
+    // A call billed to no user, with no hold, charges nothing.
+    if accounts.is_empty() {
+        return Ok(PlainCharges::None);
+    }
+    let Some(books) = known.books(accounts.keys(), now) else {
+        return Ok(PlainCharges::Locked);
+    };
+    let views = books
+        .iter()
+        .map(|(key, b)| ((*key).clone(), b.view(&key.2)))
+        .collect();
+    let w = charges::plan(&lines, Vec::new(), views, now)?;
+    if !w.alerts.is_empty() || !w.settled.is_empty() {
+        return Ok(PlainCharges::Locked);
+    }
+    let before = books.into_iter().map(|(k, b)| (k.clone(), b)).collect();
+    Ok(PlainCharges::Planned(w, before))
 }
 
 /// Appends under the log heads' locks, in one transaction: the path for every batch, and
@@ -204,7 +412,7 @@ async fn append_locked<'a>(
     if !heads.is_empty() {
         let mut all = Combined::default();
         batch.insert_into(&mut all)?;
-        if let Some(w) = &charges {
+        if let Some((w, _)) = &charges {
             charge_parts(&mut all, w)?;
         }
         all.execute(&mut tx, &heads).await?;
@@ -221,10 +429,13 @@ async fn append_locked<'a>(
             crate::db::bound(&insert).execute(&mut *tx).await?;
         }
     }
-    if let Some(w) = &charges {
+    if let Some((w, _)) = &charges {
         settle_and_alert(&mut tx, w, recorded_us).await?;
     }
     tx.commit().await?;
+    if let Some((w, before)) = &charges {
+        known.charged(before, w);
+    }
     heads.extend(unchanged);
     Ok((finished(outcomes)?, heads))
 }
@@ -377,15 +588,21 @@ fn numbered(sql: &str) -> String {
 }
 
 /// Decides the charges of the fresh calls (see `charges`) from their accounts and holds,
-/// locked; None when no call is billed. Accounts [`KnownAccounts`] knows are locked at once,
-/// others created first.
+/// locked, with the books read of each account (see [`Books`]); None when no call is
+/// billed. Accounts [`KnownAccounts`] knows are locked at once, others created first.
 async fn plan_charges(
     tx: &mut Transaction<'static, Postgres>,
     known: &KnownAccounts,
     items: &[AppendItem],
     fresh: &[(usize, i64)],
     now: i64,
-) -> Result<Option<charges::Writes>, StoreError> {
+) -> Result<
+    Option<(
+        charges::Writes,
+        std::collections::BTreeMap<charges::AccountKey, Books>,
+    )>,
+    StoreError,
+> {
     let lines = charges::lines(items, fresh);
     if lines.is_empty() {
         return Ok(None);
@@ -420,18 +637,20 @@ async fn plan_charges(
         .map(|((t, u, _), v)| (t.clone(), u.clone(), v.limit_currency.clone()))
         .collect();
     let spent = periods_used(tx, &limited, now).await?;
+    let mut books = std::collections::BTreeMap::new();
     for ((t, u, currency), v) in views.iter_mut() {
         let key = (t.clone(), u.clone(), v.limit_currency.clone());
         if let Some(&(day, month)) = spent.get(&key) {
             (v.daily_used, v.monthly_used) = (day, month);
         }
+        books.insert((t.clone(), u.clone(), currency.clone()), Books::of(v, now));
         // Open holds count against both limits until they are settled.
         if v.limit_currency == *currency {
             v.daily_used += v.held;
             v.monthly_used += v.held;
         }
     }
-    charges::plan(&lines, holds, views, now).map(Some)
+    Ok(Some((charges::plan(&lines, holds, views, now)?, books)))
 }
 
 /// Locks and reads `accounts` (see [`lock_accounts`]), creating those that are missing
@@ -866,14 +1085,14 @@ fn charge_parts(all: &mut Combined, w: &charges::Writes) -> Result<(), StoreErro
         "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
          spent_nanos = b.spent_nanos + v.spent \
          FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
-         WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c",
+         WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c{and_guard}",
         w.balances.iter().map(charges::balance_args).collect(),
     )?;
     all.part(
         "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
          last_request_us = v.last, updated_us = v.last \
          FROM UNNEST({arrays}) AS v(t, u, n, last) \
-         WHERE a.tenant_id = v.t AND a.user_id = v.u",
+         WHERE a.tenant_id = v.t AND a.user_id = v.u{and_guard}",
         w.requests.iter().map(charges::request_args).collect(),
     )
 }
@@ -1041,16 +1260,43 @@ struct Combined {
 }
 
 /// The parameters and the condition of [`Combined::guarded`]: the heads' tenants, guessed
-/// sizes and new sizes as arrays, then how many heads there are; `moved` holds how many
-/// heads were where they were guessed to be.
-const GUARD_PARAMETERS: usize = 4;
+/// sizes and new sizes as arrays, then how many heads there are; with books, the charged
+/// accounts' tenants, users, currencies and guessed books as arrays, then how many accounts
+/// there are. `moved` holds how many heads were where they were guessed to be, and moves
+/// none unless every account holds its guessed books.
+const HEAD_PARAMETERS: usize = 4;
+const BOOKS_PARAMETERS: usize = 14;
 const GUARD: &str = "(SELECT matched FROM moved) = $4";
 
+/// The part of a guarded statement that locks the charged accounts' balance rows, in the
+/// order given, and selects those that hold their guessed books (see [`Books`]).
+const BOOKS_GUARD: &str = "accounts AS (SELECT x.* FROM UNNEST($5::text[], $6::text[], \
+       $7::text[], $8::int8[], $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], \
+       $14::int8[], $15::int8[], $16::int8[], $17::int8[]) \
+       AS g(t, u, c, enabled, lc, dl, ml, balance, held, day, day_spent, month, month_spent) \
+     CROSS JOIN LATERAL (SELECT b.user_id FROM account_balances b \
+       JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
+       WHERE b.tenant_id = g.t AND b.user_id = g.u AND b.currency = g.c \
+         AND b.balance_nanos = g.balance AND b.held_nanos = g.held \
+         AND a.billing_enabled = g.enabled AND a.limit_currency = g.lc \
+         AND a.daily_limit_nanos IS NOT DISTINCT FROM g.dl \
+         AND a.monthly_limit_nanos IS NOT DISTINCT FROM g.ml \
+         AND (g.dl IS NULL AND g.ml IS NULL OR \
+           (SELECT COALESCE(sum(s.spent_nanos) FILTER (WHERE s.kind = 'day'), 0) = g.day_spent \
+              AND COALESCE(sum(s.spent_nanos) FILTER (WHERE s.kind = 'month'), 0) \
+                = g.month_spent \
+            FROM account_spend s WHERE s.tenant_id = g.t AND s.user_id = g.u \
+              AND s.currency = g.lc AND ((s.kind = 'day' AND s.period = g.day) \
+                OR (s.kind = 'month' AND s.period = g.month)))) \
+         AND (SELECT count(*) FROM locked) = $4 \
+       FOR UPDATE OF b) x), ";
+
 impl Combined {
-    /// Inserts made only if every log head named to [`Combined::execute_guarded`] moves.
-    fn guarded() -> Combined {
+    /// Writes made only if every log head named to [`Combined::execute_guarded`] moves
+    /// (and, `with_books`, every account named there holds its books).
+    fn guarded(with_books: bool) -> Combined {
         Combined {
-            offset: GUARD_PARAMETERS,
+            offset: HEAD_PARAMETERS + if with_books { BOOKS_PARAMETERS } else { 0 },
             guard: Some(GUARD),
             ..Combined::default()
         }
@@ -1076,13 +1322,18 @@ impl Combined {
     }
 
     /// A part of the statement over `rows`, given one array per column: `sql` names them
-    /// `{arrays}`. Nothing when there are no rows.
+    /// `{arrays}`, and ends an update's conditions with `{and_guard}`. Nothing when there
+    /// are no rows.
     fn part(&mut self, sql: &str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
         let (cols, arrays) = array_columns_after(rows, self.offset + self.columns.len())?;
         if cols.is_empty() {
             return Ok(());
         }
-        self.parts.push(sql.replace("{arrays}", &arrays));
+        let and_guard = self.guard.map(|g| format!(" AND {g}")).unwrap_or_default();
+        self.parts.push(
+            sql.replace("{arrays}", &arrays)
+                .replace("{and_guard}", &and_guard),
+        );
         self.columns.extend(cols);
         Ok(())
     }
@@ -1125,23 +1376,36 @@ impl Combined {
 }
 
 impl Combined {
-    /// Runs guarded inserts (see [`Combined::guarded`]) in one statement outside any
-    /// transaction, moving each head (tenant, guessed size, new size) that is at its guess.
-    /// True: every head moved and the rows are written. False: none was at its guess and
-    /// nothing is written. Some but not all at their guess fails the statement (writing
-    /// nothing), and answers false too.
+    /// Runs guarded writes (see [`Combined::guarded`]) in one statement outside any
+    /// transaction, moving each head (tenant, guessed size, new size) that is at its guess
+    /// once every account of `books` (locked in the order given) holds its guessed books.
+    /// True: every head moved and the rows are written. False: none was at its guess, or an
+    /// account's books were not, and nothing is written. Some but not all heads at their
+    /// guess fails the statement (writing nothing), and answers false too.
     async fn execute_guarded(
         self,
         conn: &mut PgConnection,
         heads: &[(&str, i64, i64)],
+        books: &[(&charges::AccountKey, &Books)],
     ) -> Result<bool, StoreError> {
+        let with_books = self.offset > HEAD_PARAMETERS;
+        if with_books == books.is_empty() {
+            return Err(StoreError::Invariant(
+                "a guarded statement's books are not the ones it was built for".into(),
+            ));
+        }
+        let (accounts, held) = if with_books {
+            (BOOKS_GUARD, " AND (SELECT count(*) FROM accounts) = $18")
+        } else {
+            ("", "")
+        };
         let sql = format!(
             "WITH locked AS (SELECT id, log_size FROM tenants WHERE id = ANY($1::text[]) \
-               ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE), \
+               ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE), {accounts}\
              heads AS (UPDATE tenants t SET log_size = h.size \
                FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS h(id, guess, size), locked l \
                WHERE t.id = h.id AND l.id = h.id AND l.log_size = h.guess \
-                 AND (SELECT count(*) FROM locked) = $4 RETURNING t.id), \
+                 AND (SELECT count(*) FROM locked) = $4{held} RETURNING t.id), \
              moved AS (SELECT count(*) AS matched FROM heads), {} \
              SELECT CASE WHEN matched = $4 THEN 1 WHEN matched = 0 THEN 0 \
                ELSE ('{PARTLY_MOVED}' || matched)::int8 END AS written FROM moved",
@@ -1160,6 +1424,9 @@ impl Combined {
             .bind(guesses)
             .bind(sizes)
             .bind(heads.len() as i64);
+        if with_books {
+            q = bind_books(q, books);
+        }
         for c in self.columns {
             q = c.bind(q);
         }
@@ -1174,6 +1441,55 @@ impl Combined {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Binds the [`BOOKS_GUARD`] parameters: the accounts' keys and guessed books as arrays,
+/// then how many accounts there are.
+fn bind_books<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    books: &[(&'q charges::AccountKey, &'q Books)],
+) -> Query<'q, Postgres, PgArguments> {
+    let n = books.len();
+    let texts = || Vec::with_capacity(n);
+    let (mut tenants, mut users, mut currencies, mut limit_currencies) =
+        (texts(), texts(), texts(), texts());
+    let mut ints: Vec<Vec<Option<i64>>> = (0..9).map(|_| Vec::with_capacity(n)).collect();
+    for ((t, u, c), b) in books {
+        tenants.push(t.as_str());
+        users.push(u.as_str());
+        currencies.push(c.as_str());
+        limit_currencies.push(b.limit_currency.as_str());
+        let values = [
+            Some(i64::from(b.billing_enabled)),
+            b.daily_limit,
+            b.monthly_limit,
+            Some(b.balance),
+            Some(b.held),
+            Some(b.day),
+            Some(b.day_spent),
+            Some(b.month),
+            Some(b.month_spent),
+        ];
+        for (column, v) in ints.iter_mut().zip(values) {
+            column.push(v);
+        }
+    }
+    let mut ints = ints.into_iter();
+    let mut int = || ints.next().unwrap_or_default();
+    q.bind(tenants)
+        .bind(users)
+        .bind(currencies)
+        .bind(int())
+        .bind(limit_currencies)
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(int())
+        .bind(n as i64)
 }
 
 /// The text of the error a guarded statement fails with when only some heads were at their
@@ -1299,5 +1615,73 @@ mod tests {
         known.remember(many.iter());
         assert!(!known.all([&a].into_iter()), "full, it started over");
         assert!(known.all(many.last().into_iter()));
+    }
+
+    #[test]
+    fn known_books_follow_the_charges_written_and_start_each_period_at_nothing_spent() {
+        let known = KnownAccounts::default();
+        let (u, v) = (key("u"), key("v"));
+        let now = 1_800_000_000_000_000;
+        let read = Books {
+            billing_enabled: true,
+            limit_currency: "USD".into(),
+            daily_limit: Some(10),
+            monthly_limit: None,
+            balance: 100,
+            held: 5,
+            day: day_of(now),
+            day_spent: 3,
+            month: month_of(now),
+            month_spent: 30,
+        };
+        known.remember([&u].into_iter());
+        assert!(
+            known.books([&u].into_iter(), now).is_none(),
+            "known, books unread"
+        );
+        let w = charges::Writes {
+            balances: vec![(u.clone(), 93, 5, 7)],
+            spend: vec![
+                (u.clone(), "day", day_of(now), 7, 1),
+                (u.clone(), "month", month_of(now), 7, 1),
+                (v.clone(), "day", day_of(now), 1, 1),
+            ],
+            ..Default::default()
+        };
+        known.charged(&[(u.clone(), read.clone())].into(), &w);
+        let (_, after) = known.books([&u].into_iter(), now).expect("u").remove(0);
+        assert_eq!((after.balance, after.held), (93, 5));
+        assert_eq!((after.day_spent, after.month_spent), (10, 37));
+        let view = after.view("USD");
+        assert_eq!(
+            (view.daily_used, view.monthly_used),
+            (15, 42),
+            "holds count"
+        );
+        assert_eq!(
+            after.view("EUR").daily_used,
+            10,
+            "another currency's holds do not"
+        );
+        let tomorrow = now + tollgate_core::time::DAY_US;
+        let (_, next) = known
+            .books([&u].into_iter(), tomorrow)
+            .expect("u")
+            .remove(0);
+        assert_eq!(next.day, day_of(tomorrow));
+        assert_eq!(next.day_spent, 0, "a new day has spent nothing");
+        assert!(
+            known.books([&u, &v].into_iter(), now).is_none(),
+            "v unknown"
+        );
+        known.stale([&u].into_iter());
+        assert!(
+            known.books([&u].into_iter(), now).is_none(),
+            "stale books are dropped"
+        );
+        assert!(
+            known.all([&u].into_iter()),
+            "but the account is still known"
+        );
     }
 }

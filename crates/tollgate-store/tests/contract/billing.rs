@@ -425,6 +425,77 @@ async fn calls_billed_to_no_user_follow_another_instances_appends_and_charge_no_
 }
 
 #[tokio::test]
+async fn charges_planned_on_books_that_changed_since_are_charged_on_the_books_held() {
+    for db in TestDatabase::all().await {
+        let other = db.another().await;
+        let (s, o) = (&*db.store, &*other.store);
+        let t = tenant(s, "a").await;
+        let when = tollgate_core::time::format_us(now_us());
+        let call = |user: &str| {
+            billed(
+                item(event(&t, "gpt-4o", 1, 1, 1_500_000_000, &when)),
+                user,
+                None,
+            )
+        };
+        let mut seqs = Vec::new();
+        // Each instance plans charges on the books it last saw of an account: another
+        // instance's charge, a top-up and a new account each make those books stale.
+        for (step, (store, calls)) in [
+            (s, vec![call("u")]),
+            (s, vec![call("u")]),
+            (s, Vec::new()),
+            (s, vec![call("u")]),
+            (o, vec![call("u")]),
+            (s, vec![call("u")]),
+            (s, vec![call("u"), call("u")]),
+            (s, vec![call("u"), call("v")]),
+            (s, vec![call("u")]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if calls.is_empty() {
+                s.post_credit(&credit(&t, "u", LedgerKind::Topup, "20", None), &defaults())
+                    .await
+                    .expect("topup");
+                continue;
+            }
+            let recorded = store.append_usage(&calls).await.expect("append");
+            assert!(recorded.iter().all(|r| !r.duplicate), "step {step}");
+            seqs.extend(recorded.iter().map(|r| r.seq));
+        }
+        assert_eq!(seqs, (0..10).collect::<Vec<_>>(), "{}: gap-free", db.engine);
+        assert_eq!(
+            balance(s, &t, "u").await,
+            (usd("6.5"), Nanos::ZERO),
+            "{}",
+            db.engine
+        );
+        assert_eq!(balance(o, &t, "v").await, (usd("-1.5"), Nanos::ZERO));
+        let (entries, _) = s
+            .ledger(&t.id, "u", &LedgerFilter::default(), 20, 0)
+            .await
+            .expect("ledger");
+        let mut flags: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.kind == LedgerKind::Charge)
+            .map(|e| e.flags)
+            .collect();
+        flags.sort_unstable();
+        // Below zero until the top-up; past the daily limit of 10 from the seventh call.
+        assert_eq!(flags, vec![0, 0, 0, 0, 1, 1, 1, 4, 4], "{}", db.engine);
+        let a = s.account(&t.id, "u").await.expect("account").expect("u");
+        assert_eq!(a.total_requests, 9, "{}", db.engine);
+        assert_eq!(a.today[0].spent, usd("13.5"), "{}", db.engine);
+        assert_eq!(a.this_month[0].spent, usd("13.5"), "{}", db.engine);
+        assert_eq!((a.today[0].requests, a.this_month[0].requests), (9, 9));
+        let report = s.audit().await.expect("audit");
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+}
+
+#[tokio::test]
 async fn expired_and_released_holds_give_their_money_back() {
     for db in TestDatabase::all().await {
         let s = &*db.store;
