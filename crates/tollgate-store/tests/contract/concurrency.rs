@@ -140,6 +140,146 @@ async fn holds_placed_while_others_settle_never_deadlock_and_the_ledger_adds_up(
     }
 }
 
+/// One client charging calls with no hold to `users` of `tenants` in turn, on its own store;
+/// answers how many it charged to each (tenant, user).
+async fn charger(
+    s: Arc<dyn Store>,
+    tenants: Vec<Tenant>,
+    n: usize,
+    rounds: usize,
+) -> std::collections::BTreeMap<(String, String), i64> {
+    let mut charged = std::collections::BTreeMap::new();
+    for round in 0..rounds {
+        let t = &tenants[(n + round) % tenants.len()];
+        // One call or two, to one user or two of the three.
+        let users: Vec<String> = (0..1 + (n + round) % 2)
+            .map(|k| format!("u{}", (n + round + k) % 3))
+            .collect();
+        let calls: Vec<_> = users
+            .iter()
+            .map(|u| {
+                let mut e = event(t, "gpt-4o", 10, 5, 3_000_000, &format_us(now_us()));
+                e.user_id = Some(u.clone());
+                let mut i = item(e);
+                i.charge = Some(Charge {
+                    hold_id: None,
+                    defaults: Arc::new(defaults()),
+                    balance_low: None,
+                });
+                i
+            })
+            .collect();
+        s.append_usage(&calls).await.expect("charge");
+        for u in users {
+            *charged.entry((t.id.clone(), u)).or_default() += 1;
+        }
+    }
+    charged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn charges_from_two_instances_beside_holds_and_top_ups_come_out_exact() {
+    for db in TestDatabase::all().await {
+        let other = db.another().await;
+        let s = db.store.clone();
+        let mut tenants = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            tenants.push(tenant(&*s, name).await);
+        }
+        let unlimited = PlanUpdate {
+            monthly_requests: None,
+            default: Some(true),
+            rates: None,
+        };
+        s.put_plan("pro", &unlimited).await.expect("default plan");
+        for t in &tenants {
+            for u in 0..3 {
+                s.post_credit(&top_up(t, &format!("u{u}"), 1_000), &defaults())
+                    .await
+                    .expect("fund");
+            }
+        }
+        let before = s.contention_retries() + other.store.contention_retries();
+        // Each instance charges from the books it last saw, while holds, settlements,
+        // releases and top-ups change them (often without moving the log head), and two
+        // chargers share each tenant, one on each instance.
+        let chargers: Vec<_> = (0..8)
+            .map(|n| {
+                let store = if n % 2 == 0 {
+                    s.clone()
+                } else {
+                    other.store.clone()
+                };
+                tokio::spawn(charger(store, vec![tenants[n / 2].clone()], n, 30))
+            })
+            .collect();
+        let clients: Vec<_> = (0..4)
+            .map(|n| tokio::spawn(client(s.clone(), tenants.clone(), n, 20)))
+            .collect();
+        let mut charged = std::collections::BTreeMap::<(String, String), i64>::new();
+        for c in chargers {
+            for (k, n) in c.await.expect("charger") {
+                *charged.entry(k).or_default() += n;
+            }
+        }
+        for c in clients {
+            c.await.expect("client");
+        }
+        assert_eq!(
+            s.contention_retries() + other.store.contention_retries() - before,
+            0,
+            "{}: transactions deadlocked and had to be run again",
+            db.engine
+        );
+        s.expire_holds(now_us() + 120_000_000, 10_000)
+            .await
+            .expect("expire");
+        let audit = s.audit().await.expect("audit");
+        assert!(
+            audit.findings.is_empty(),
+            "{}: {:?}",
+            db.engine,
+            audit.findings
+        );
+        for ((tenant_id, user), n) in charged {
+            let a = s
+                .account(&tenant_id, &user)
+                .await
+                .expect("account")
+                .expect("charged");
+            let ledger_charges = s
+                .ledger(
+                    &tenant_id,
+                    &user,
+                    &tollgate_store::LedgerFilter {
+                        kind: Some(LedgerKind::Charge),
+                        ..Default::default()
+                    },
+                    10_000,
+                    0,
+                )
+                .await
+                .expect("ledger")
+                .0;
+            // The hold clients' calls are charged to the same accounts: 7 mUSD each.
+            let held_calls = ledger_charges
+                .iter()
+                .filter(|e| e.hold_id.is_some())
+                .count() as i64;
+            assert_eq!(
+                ledger_charges.len() as i64,
+                n + held_calls,
+                "{}: every call charged once",
+                db.engine
+            );
+            assert_eq!(a.total_requests, n + held_calls, "{}", db.engine);
+            let spent = n * 3_000_000 + held_calls * 7_000_000;
+            assert_eq!(a.today[0].spent, Nanos(spent), "{}", db.engine);
+            assert_eq!(a.balances[0].spent, Nanos(spent), "{}", db.engine);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_value_postgresql_cannot_store_is_rejected_not_unavailable() {
     let Some(db) = TestDatabase::postgres().await else {
