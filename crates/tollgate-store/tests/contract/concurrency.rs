@@ -46,6 +46,33 @@ fn top_up(t: &Tenant, user: &str, dollars: i64) -> NewCredit {
     }
 }
 
+/// An unlimited default plan, and $1,000 on each of users u0-u2 of every tenant.
+async fn fund(s: &dyn Store, tenants: &[Tenant]) {
+    let unlimited = PlanUpdate {
+        monthly_requests: None,
+        default: Some(true),
+        rates: None,
+    };
+    s.put_plan("pro", &unlimited).await.expect("default plan");
+    for t in tenants {
+        for u in 0..3 {
+            s.post_credit(&top_up(t, &format!("u{u}"), 1_000), &defaults())
+                .await
+                .expect("fund");
+        }
+    }
+}
+
+/// Expires what holds are left, then checks that every hold is closed and the ledger adds up.
+async fn closed_and_adding_up(s: &dyn Store, engine: &str) {
+    s.expire_holds(now_us() + 120_000_000, 10_000)
+        .await
+        .expect("expire");
+    assert_eq!(s.open_holds().await.expect("open holds"), 0, "{engine}");
+    let audit = s.audit().await.expect("audit");
+    assert!(audit.findings.is_empty(), "{engine}: {:?}", audit.findings);
+}
+
 /// One client: hold, call (settling the hold) or give the hold back, now and then a top-up.
 async fn client(s: Arc<dyn Store>, tenants: Vec<Tenant>, n: usize, rounds: usize) {
     for round in 0..rounds {
@@ -99,19 +126,7 @@ async fn holds_placed_while_others_settle_never_deadlock_and_the_ledger_adds_up(
     for db in TestDatabase::all().await {
         let s = db.store.clone();
         let tenants = vec![tenant(&*s, "a").await, tenant(&*s, "b").await];
-        let unlimited = PlanUpdate {
-            monthly_requests: None,
-            default: Some(true),
-            rates: None,
-        };
-        s.put_plan("pro", &unlimited).await.expect("default plan");
-        for t in &tenants {
-            for u in 0..3 {
-                s.post_credit(&top_up(t, &format!("u{u}"), 1_000), &defaults())
-                    .await
-                    .expect("fund");
-            }
-        }
+        fund(&*s, &tenants).await;
         let before = s.contention_retries();
         let clients: Vec<_> = (0..16)
             .map(|n| tokio::spawn(client(s.clone(), tenants.clone(), n, 40)))
@@ -125,18 +140,7 @@ async fn holds_placed_while_others_settle_never_deadlock_and_the_ledger_adds_up(
             "{}: transactions deadlocked and had to be run again",
             db.engine
         );
-        // Expire what is left, then every hold is closed and the ledger adds up.
-        s.expire_holds(now_us() + 120_000_000, 10_000)
-            .await
-            .expect("expire");
-        assert_eq!(s.open_holds().await.expect("open holds"), 0);
-        let audit = s.audit().await.expect("audit");
-        assert!(
-            audit.findings.is_empty(),
-            "{}: {:?}",
-            db.engine,
-            audit.findings
-        );
+        closed_and_adding_up(&*s, db.engine).await;
     }
 }
 
@@ -186,19 +190,7 @@ async fn charges_from_two_instances_beside_holds_and_top_ups_come_out_exact() {
         for name in ["a", "b", "c", "d"] {
             tenants.push(tenant(&*s, name).await);
         }
-        let unlimited = PlanUpdate {
-            monthly_requests: None,
-            default: Some(true),
-            rates: None,
-        };
-        s.put_plan("pro", &unlimited).await.expect("default plan");
-        for t in &tenants {
-            for u in 0..3 {
-                s.post_credit(&top_up(t, &format!("u{u}"), 1_000), &defaults())
-                    .await
-                    .expect("fund");
-            }
-        }
+        fund(&*s, &tenants).await;
         let before = s.contention_retries() + other.store.contention_retries();
         // Each instance charges from the books it last saw, while holds, settlements,
         // releases and top-ups change them (often without moving the log head), and two
@@ -231,16 +223,7 @@ async fn charges_from_two_instances_beside_holds_and_top_ups_come_out_exact() {
             "{}: transactions deadlocked and had to be run again",
             db.engine
         );
-        s.expire_holds(now_us() + 120_000_000, 10_000)
-            .await
-            .expect("expire");
-        let audit = s.audit().await.expect("audit");
-        assert!(
-            audit.findings.is_empty(),
-            "{}: {:?}",
-            db.engine,
-            audit.findings
-        );
+        closed_and_adding_up(&*s, db.engine).await;
         for ((tenant_id, user), n) in charged {
             let a = s
                 .account(&tenant_id, &user)
