@@ -782,7 +782,8 @@ pub struct SqlStore {
     retries: Arc<std::sync::atomic::AtomicU64>,
     /// On PostgreSQL, the log sizes this instance last saw (see `ops::pg_append`).
     log_sizes: Arc<ops::pg_append::LogSizes>,
-    /// On PostgreSQL, billing accounts this instance knows exist (see `ops::pg_append`).
+    /// On PostgreSQL, billing accounts this instance knows exist, with their books as it last
+    /// saw them (see `ops::pg_append`).
     known_accounts: Arc<ops::pg_append::KnownAccounts>,
 }
 
