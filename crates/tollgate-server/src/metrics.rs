@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use tollgate_store::AppendGuesses;
+
 /// A histogram with fixed upper bounds.
 pub struct Histogram {
     bounds: &'static [f64],
@@ -184,8 +186,9 @@ impl Metrics {
         self.webhook_outcomes[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition; `retries` is the store's count of contention retries.
-    pub fn render(&self, retries: u64) -> String {
+    /// The text exposition; `retries` is the store's count of contention retries, and
+    /// `guesses` how its appends planned on a guess fared.
+    pub fn render(&self, retries: u64, guesses: AppendGuesses) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str(
             "# HELP tollgate_http_requests_total HTTP requests answered, by route and status.\n",
@@ -281,6 +284,23 @@ impl Metrics {
              # TYPE tollgate_store_contention_retries_total counter\ntollgate_store_contention_retries_total {}",
             retries
         );
+        for (name, help, value) in [
+            (
+                "tollgate_store_one_statement_appends_total",
+                "Batches of plain calls and charges written in one statement on this instance's guess of the log heads and the charged accounts' books (PostgreSQL).",
+                guesses.written,
+            ),
+            (
+                "tollgate_store_stale_guesses_total",
+                "Batches whose guess had moved (another instance's append, a top-up, a hold), which wrote nothing there and took the locked path (PostgreSQL).",
+                guesses.stale,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP tollgate_holds_open Holds open (all instances), as of the last expiry run.\n\
@@ -341,9 +361,17 @@ mod tests {
         m.request("/api/v1/log", "POST", 200);
         m.request("/api/v1/log", "POST", 200);
         m.commit_batch_events.observe(3.0);
-        let text = m.render(0);
+        let guesses = AppendGuesses {
+            written: 5,
+            stale: 2,
+        };
+        let text = m.render(0, guesses);
         assert!(text.contains(
             "tollgate_http_requests_total{route=\"/api/v1/log\",method=\"POST\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("tollgate_store_one_statement_appends_total 5\n"));
+        assert!(text.contains(
+            "# TYPE tollgate_store_stale_guesses_total counter\ntollgate_store_stale_guesses_total 2\n"
         ));
         assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"2\"} 0"));
         assert!(text.contains("tollgate_commit_batch_events_bucket{le=\"4\"} 1"));
@@ -357,7 +385,7 @@ mod tests {
         m.decision("allowed");
         m.decision("QUOTA_EXCEEDED");
         m.holds_open.store(7, Ordering::Relaxed);
-        let text = m.render(0);
+        let text = m.render(0, AppendGuesses::default());
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"allowed\"} 2"));
         assert!(text.contains("tollgate_authorize_decisions_total{outcome=\"QUOTA_EXCEEDED\"} 1"));
         assert!(text.contains("# TYPE tollgate_holds_open gauge\ntollgate_holds_open 7"));
@@ -383,7 +411,7 @@ mod tests {
             ..Default::default()
         };
         m.retention_run(&report);
-        let text = m.render(0);
+        let text = m.render(0, AppendGuesses::default());
         assert!(text.contains("tollgate_retention_runs_total 1"));
         assert!(text.contains("tollgate_retention_events_archived_total 7"));
         assert!(text.contains("tollgate_retention_archives_deleted_total 1"));

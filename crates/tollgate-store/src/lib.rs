@@ -53,6 +53,9 @@ pub trait Store: Send + Sync + 'static {
     /// failure, SQLite busy) that this store ran again, since it opened.
     fn contention_retries(&self) -> u64;
 
+    /// How this instance's appends planned on a guess fared, since the store opened.
+    fn append_guesses(&self) -> AppendGuesses;
+
     /// Closes the connections after in-flight work finishes.
     async fn close(&self);
 

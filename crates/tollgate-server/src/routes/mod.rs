@@ -436,7 +436,10 @@ async fn health(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(state.store().contention_retries()),
+        state.metrics().render(
+            state.store().contention_retries(),
+            state.store().append_guesses(),
+        ),
     )
         .into_response()
 }

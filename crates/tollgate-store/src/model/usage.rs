@@ -112,6 +112,19 @@ impl AppendItem {
     }
 }
 
+/// How this instance's appends planned on a guess fared, since the store opened
+/// (PostgreSQL; always zero on SQLite, whose one writer needs no guess). A batch of plain
+/// calls and plain charges is written in one statement when the tenants' log heads, and the
+/// charged accounts' books, are where this instance last saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendGuesses {
+    /// Batches written in one statement.
+    pub written: u64,
+    /// Batches whose guess had moved (another instance's append, a top-up, a hold): they
+    /// wrote nothing there and took the locked path.
+    pub stale: u64,
+}
+
 /// How a recorded call is billed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {

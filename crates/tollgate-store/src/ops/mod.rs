@@ -157,6 +157,10 @@ impl Store for SqlStore {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn append_guesses(&self) -> AppendGuesses {
+        self.log_sizes.counts()
+    }
+
     #[tracing::instrument(name = "store.health", skip_all)]
     async fn health(&self) -> Result<(), StoreError> {
         crate::db::query("SELECT 1").execute(&self.db).await?;

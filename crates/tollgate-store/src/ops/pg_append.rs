@@ -27,9 +27,11 @@ use super::rows::{
     RECORDED_COLUMNS,
 };
 use crate::db::{row, Arg, FromRow, Row};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::model::{
-    AccountDefaults, AppendItem, AuthorizeRequest, Decision, PlanRates, QuotaState, RateKind,
-    Recorded,
+    AccountDefaults, AppendGuesses, AppendItem, AuthorizeRequest, Decision, PlanRates, QuotaState,
+    RateKind, Recorded,
 };
 use crate::StoreError;
 use tollgate_core::Nanos;
@@ -51,18 +53,30 @@ pub(crate) async fn append_usage(
 /// The log size this instance last wrote or read for each tenant: a guess at each head,
 /// which lets a plain append (see [`append_unlocked`]) write without reading it first.
 /// Another instance's appends make a guess stale; the append that finds so takes the
-/// locked path, which corrects it.
+/// locked path, which corrects it. Counts how the guesses fared.
 #[derive(Debug, Default)]
-pub(crate) struct LogSizes(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+pub(crate) struct LogSizes {
+    sizes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    written: AtomicU64,
+    stale: AtomicU64,
+}
 
 impl LogSizes {
+    /// How the appends planned on guesses fared, since the store opened.
+    pub(crate) fn counts(&self) -> AppendGuesses {
+        AppendGuesses {
+            written: self.written.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+        }
+    }
+
     fn guesses<'a>(&self, tenants: impl Iterator<Item = &'a str>) -> Option<Vec<i64>> {
-        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let known = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
         tenants.map(|t| known.get(t).copied()).collect()
     }
 
     fn remember<'a>(&self, sizes: impl Iterator<Item = (&'a str, i64)>) {
-        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
         for (tenant, size) in sizes {
             match known.get_mut(tenant) {
                 Some(n) => *n = size,
@@ -74,7 +88,7 @@ impl LogSizes {
     }
 
     fn forget<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
-        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
         for tenant in tenants {
             known.remove(tenant);
         }
@@ -322,10 +336,12 @@ async fn append_unlocked(
     let written = all.execute_guarded(&mut conn, &heads, &books).await;
     give_back_buffers(&mut conn, items.len());
     if !written? {
+        sizes.stale.fetch_add(1, Ordering::Relaxed);
         sizes.forget(heads.iter().map(|(t, _, _)| *t));
         known.stale(books.iter().map(|(k, _)| *k));
         return Ok(None);
     }
+    sizes.written.fetch_add(1, Ordering::Relaxed);
     sizes.remember(heads.iter().map(|(t, _, size)| (*t, *size)));
     if let PlainCharges::Planned(w, before) = &charged {
         known.charged(before, w);
