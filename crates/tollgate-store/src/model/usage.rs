@@ -89,10 +89,7 @@ impl AppendItem {
     /// batch of plain calls is appended without first reading the log heads (see
     /// `ops::pg_append`).
     pub(crate) fn is_plain(&self) -> bool {
-        matches!(self.dedupe, Dedupe::None)
-            && self.event.request_id.is_none()
-            && self.conversation.is_none()
-            && self.execution.is_none()
+        self.stands_alone()
             && self
                 .charge
                 .as_ref()
@@ -103,12 +100,18 @@ impl AppendItem {
     /// settle: on PostgreSQL such calls are charged from the books this instance last saw,
     /// written only if the accounts still hold them (see `ops::pg_append`).
     pub(crate) fn is_plain_charge(&self) -> bool {
+        self.stands_alone()
+            && self.event.user_id.is_some()
+            && self.charge.as_ref().is_some_and(|c| c.hold_id.is_none())
+    }
+
+    /// Nothing to look up before the call is numbered, and no conversation or tool
+    /// execution to write beside it.
+    fn stands_alone(&self) -> bool {
         matches!(self.dedupe, Dedupe::None)
             && self.event.request_id.is_none()
             && self.conversation.is_none()
             && self.execution.is_none()
-            && self.event.user_id.is_some()
-            && self.charge.as_ref().is_some_and(|c| c.hold_id.is_none())
     }
 }
 

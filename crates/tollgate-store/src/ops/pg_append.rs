@@ -158,6 +158,25 @@ impl Books {
         }
     }
 
+    /// The account `key` with these books, in [`BOOKS_GUARD`]'s column order.
+    fn args(&self, (tenant, user, currency): &charges::AccountKey) -> Vec<Arg> {
+        vec![
+            tenant.clone().into(),
+            user.clone().into(),
+            currency.clone().into(),
+            self.billing_enabled.into(),
+            self.limit_currency.clone().into(),
+            self.daily_limit.into(),
+            self.monthly_limit.into(),
+            self.balance.into(),
+            self.held.into(),
+            self.day.into(),
+            self.day_spent.into(),
+            self.month.into(),
+            self.month_spent.into(),
+        ]
+    }
+
     /// The view a charge of the account in `currency` is planned on, as the locked path
     /// builds it (see [`plan_charges`]): open holds count against both limits.
     fn view(&self, currency: &str) -> charges::AccountView {
@@ -303,9 +322,8 @@ async fn append_unlocked(
     };
     let mut outcomes: Vec<Option<Recorded>> = vec![None; items.len()];
     let recorded_us = now_us();
-    let mut batch = BatchRows::new(recorded_us);
     let mut heads = Vec::with_capacity(groups.len());
-    let mut billed = Vec::new();
+    let mut fresh_by_tenant = Vec::with_capacity(groups.len());
     for ((tenant, indexes), guess) in groups.into_iter().zip(guesses) {
         let rows::Assigned { fresh, size, .. } = rows::assign(
             items,
@@ -314,26 +332,33 @@ async fn append_unlocked(
             &mut Earlier::default(),
             &mut outcomes,
         );
-        batch.add(tenant, items, &fresh);
         heads.push((tenant, guess, size));
-        billed.extend(fresh);
+        fresh_by_tenant.push((tenant, fresh));
     }
-    let charged = plan_plain_charges(known, items, &billed, recorded_us)?;
-    let mut all = Combined::guarded(matches!(charged, PlainCharges::Planned(..)));
-    let books: Vec<(&charges::AccountKey, &Books)> = match &charged {
+    let billed: Vec<(usize, i64)> = fresh_by_tenant
+        .iter()
+        .flat_map(|(_, fresh)| fresh.iter().copied())
+        .collect();
+    let charged = match plan_plain_charges(known, items, &billed, recorded_us)? {
         PlainCharges::Locked => return Ok(None),
-        PlainCharges::None => {
-            batch.insert_into(&mut all)?;
-            Vec::new()
-        }
-        PlainCharges::Planned(w, before) => {
-            batch.insert_into(&mut all)?;
-            charge_parts(&mut all, w)?;
-            before.iter().collect()
-        }
+        PlainCharges::None => None,
+        PlainCharges::Planned(planned) => Some(planned),
     };
+    let books: Vec<_> = charged
+        .iter()
+        .flat_map(|(_, before)| before.iter())
+        .collect();
+    let mut all = Combined::guarded(&books)?;
+    let mut batch = BatchRows::new(recorded_us);
+    for (tenant, fresh) in &fresh_by_tenant {
+        batch.add(tenant, items, fresh);
+    }
+    batch.insert_into(&mut all)?;
+    if let Some((w, _)) = &charged {
+        charge_parts(&mut all, w)?;
+    }
     let mut conn = pool.acquire().await?;
-    let written = all.execute_guarded(&mut conn, &heads, &books).await;
+    let written = all.execute_guarded(&mut conn, &heads).await;
     give_back_buffers(&mut conn, items.len());
     if !written? {
         sizes.stale.fetch_add(1, Ordering::Relaxed);
@@ -343,21 +368,24 @@ async fn append_unlocked(
     }
     sizes.written.fetch_add(1, Ordering::Relaxed);
     sizes.remember(heads.iter().map(|(t, _, size)| (*t, *size)));
-    if let PlainCharges::Planned(w, before) = &charged {
+    if let Some((w, before)) = &charged {
         known.charged(before, w);
     }
     finished(outcomes).map(Some)
 }
 
+/// Charges' rows, and the books of the accounts they charge as they were planned on.
+type Planned = (
+    charges::Writes,
+    std::collections::BTreeMap<charges::AccountKey, Books>,
+);
+
 /// What a batch's plain charges come to on the books [`KnownAccounts`] has.
 enum PlainCharges {
     /// No call is charged.
     None,
-    /// The charges' rows, and the books they were planned on.
-    Planned(
-        charges::Writes,
-        std::collections::BTreeMap<charges::AccountKey, Books>,
-    ),
+    /// The charges, planned.
+    Planned(Planned),
     /// Not planned so: an account's books are unknown, or the plan settles a hold or raises
     /// an alert. The locked path plans them.
     Locked,
@@ -388,7 +416,7 @@ fn plan_plain_charges(
         return Ok(PlainCharges::Locked);
     }
     let before = books.into_iter().map(|(k, b)| (k.clone(), b)).collect();
-    Ok(PlainCharges::Planned(w, before))
+    Ok(PlainCharges::Planned((w, before)))
 }
 
 /// Appends under the log heads' locks, in one transaction: the path for every batch, and
@@ -612,13 +640,7 @@ async fn plan_charges(
     items: &[AppendItem],
     fresh: &[(usize, i64)],
     now: i64,
-) -> Result<
-    Option<(
-        charges::Writes,
-        std::collections::BTreeMap<charges::AccountKey, Books>,
-    )>,
-    StoreError,
-> {
+) -> Result<Option<Planned>, StoreError> {
     let lines = charges::lines(items, fresh);
     if lines.is_empty() {
         return Ok(None);
@@ -1273,22 +1295,30 @@ struct Combined {
     offset: usize,
     /// A condition every insert's rows are selected under.
     guard: Option<&'static str>,
+    /// The accounts' guessed books a guarded statement checks (see [`BOOKS_GUARD`]).
+    books: Option<BooksGuard>,
+}
+
+/// [`BOOKS_GUARD`] with its arrays named, its columns, and how many accounts there are (the
+/// parameter after them).
+struct BooksGuard {
+    sql: String,
+    columns: Vec<Column>,
+    accounts: i64,
 }
 
 /// The parameters and the condition of [`Combined::guarded`]: the heads' tenants, guessed
 /// sizes and new sizes as arrays, then how many heads there are; with books, the charged
-/// accounts' tenants, users, currencies and guessed books as arrays, then how many accounts
-/// there are. `moved` holds how many heads were where they were guessed to be, and moves
-/// none unless every account holds its guessed books.
+/// accounts' keys and guessed books as arrays, then how many accounts there are. `moved`
+/// holds how many heads were where they were guessed to be, and moves none unless every
+/// account holds its guessed books.
 const HEAD_PARAMETERS: usize = 4;
-const BOOKS_PARAMETERS: usize = 14;
 const GUARD: &str = "(SELECT matched FROM moved) = $4";
 
 /// The part of a guarded statement that locks the charged accounts' balance rows, in the
-/// order given, and selects those that hold their guessed books (see [`Books`]).
-const BOOKS_GUARD: &str = "accounts AS (SELECT x.* FROM UNNEST($5::text[], $6::text[], \
-       $7::text[], $8::int8[], $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], \
-       $14::int8[], $15::int8[], $16::int8[], $17::int8[]) \
+/// order given, and selects those that hold their guessed books (see [`Books`]): `{arrays}`
+/// in [`Books::args`] order.
+const BOOKS_GUARD: &str = "accounts AS (SELECT x.* FROM UNNEST({arrays}) \
        AS g(t, u, c, enabled, lc, dl, ml, balance, held, day, day_spent, month, month_spent) \
      CROSS JOIN LATERAL (SELECT b.user_id FROM account_balances b \
        JOIN billing_accounts a ON a.tenant_id = b.tenant_id AND a.user_id = b.user_id \
@@ -1308,14 +1338,28 @@ const BOOKS_GUARD: &str = "accounts AS (SELECT x.* FROM UNNEST($5::text[], $6::t
        FOR UPDATE OF b) x), ";
 
 impl Combined {
-    /// Writes made only if every log head named to [`Combined::execute_guarded`] moves
-    /// (and, `with_books`, every account named there holds its books).
-    fn guarded(with_books: bool) -> Combined {
-        Combined {
-            offset: HEAD_PARAMETERS + if with_books { BOOKS_PARAMETERS } else { 0 },
+    /// Writes made only if every log head named to [`Combined::execute_guarded`] moves,
+    /// and every account of `books` (locked in the order given) holds its books.
+    fn guarded(books: &[(&charges::AccountKey, &Books)]) -> Result<Combined, StoreError> {
+        let rows = books.iter().map(|(key, b)| b.args(key)).collect();
+        let (columns, arrays) = array_columns_after(rows, HEAD_PARAMETERS)?;
+        let (offset, books) = if columns.is_empty() {
+            (HEAD_PARAMETERS, None)
+        } else {
+            let offset = HEAD_PARAMETERS + columns.len() + 1;
+            let guard = BooksGuard {
+                sql: BOOKS_GUARD.replace("{arrays}", &arrays),
+                columns,
+                accounts: books.len() as i64,
+            };
+            (offset, Some(guard))
+        };
+        Ok(Combined {
+            offset,
             guard: Some(GUARD),
+            books,
             ..Combined::default()
-        }
+        })
     }
 
     fn insert(
@@ -1394,26 +1438,21 @@ impl Combined {
 impl Combined {
     /// Runs guarded writes (see [`Combined::guarded`]) in one statement outside any
     /// transaction, moving each head (tenant, guessed size, new size) that is at its guess
-    /// once every account of `books` (locked in the order given) holds its guessed books.
-    /// True: every head moved and the rows are written. False: none was at its guess, or an
-    /// account's books were not, and nothing is written. Some but not all heads at their
-    /// guess fails the statement (writing nothing), and answers false too.
+    /// once every account of the books holds them. True: every head moved and the rows are
+    /// written. False: none was at its guess, or an account's books were not, and nothing
+    /// is written. Some but not all heads at their guess fails the statement (writing
+    /// nothing), and answers false too.
     async fn execute_guarded(
         self,
         conn: &mut PgConnection,
         heads: &[(&str, i64, i64)],
-        books: &[(&charges::AccountKey, &Books)],
     ) -> Result<bool, StoreError> {
-        let with_books = self.offset > HEAD_PARAMETERS;
-        if with_books == books.is_empty() {
-            return Err(StoreError::Invariant(
-                "a guarded statement's books are not the ones it was built for".into(),
-            ));
-        }
-        let (accounts, held) = if with_books {
-            (BOOKS_GUARD, " AND (SELECT count(*) FROM accounts) = $18")
-        } else {
-            ("", "")
+        let (accounts, held) = match &self.books {
+            Some(b) => (
+                b.sql.as_str(),
+                format!(" AND (SELECT count(*) FROM accounts) = ${}", self.offset),
+            ),
+            None => ("", String::new()),
         };
         let sql = format!(
             "WITH locked AS (SELECT id, log_size FROM tenants WHERE id = ANY($1::text[]) \
@@ -1440,8 +1479,11 @@ impl Combined {
             .bind(guesses)
             .bind(sizes)
             .bind(heads.len() as i64);
-        if with_books {
-            q = bind_books(q, books);
+        if let Some(b) = self.books {
+            for c in b.columns {
+                q = c.bind(q);
+            }
+            q = q.bind(b.accounts);
         }
         for c in self.columns {
             q = c.bind(q);
@@ -1457,55 +1499,6 @@ impl Combined {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Binds the [`BOOKS_GUARD`] parameters: the accounts' keys and guessed books as arrays,
-/// then how many accounts there are.
-fn bind_books<'q>(
-    q: Query<'q, Postgres, PgArguments>,
-    books: &[(&'q charges::AccountKey, &'q Books)],
-) -> Query<'q, Postgres, PgArguments> {
-    let n = books.len();
-    let texts = || Vec::with_capacity(n);
-    let (mut tenants, mut users, mut currencies, mut limit_currencies) =
-        (texts(), texts(), texts(), texts());
-    let mut ints: Vec<Vec<Option<i64>>> = (0..9).map(|_| Vec::with_capacity(n)).collect();
-    for ((t, u, c), b) in books {
-        tenants.push(t.as_str());
-        users.push(u.as_str());
-        currencies.push(c.as_str());
-        limit_currencies.push(b.limit_currency.as_str());
-        let values = [
-            Some(i64::from(b.billing_enabled)),
-            b.daily_limit,
-            b.monthly_limit,
-            Some(b.balance),
-            Some(b.held),
-            Some(b.day),
-            Some(b.day_spent),
-            Some(b.month),
-            Some(b.month_spent),
-        ];
-        for (column, v) in ints.iter_mut().zip(values) {
-            column.push(v);
-        }
-    }
-    let mut ints = ints.into_iter();
-    let mut int = || ints.next().unwrap_or_default();
-    q.bind(tenants)
-        .bind(users)
-        .bind(currencies)
-        .bind(int())
-        .bind(limit_currencies)
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(int())
-        .bind(n as i64)
 }
 
 /// The text of the error a guarded statement fails with when only some heads were at their
