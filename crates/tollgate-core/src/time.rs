@@ -71,10 +71,16 @@ pub fn day_start_us(day: i64) -> i64 {
 
 /// `YYYY-MM-DD` of a day number.
 pub fn day_string(day: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(day_start_us(day))
+    let date = DateTime::<Utc>::from_timestamp_micros(day_start_us(day))
         .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
+        .date_naive();
+    // As `%Y-%m-%d` writes it (which years outside 0-9999 need, with their sign), without
+    // parsing the format for each of the many days an ingest names.
+    if (0..=9999).contains(&date.year()) {
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    } else {
+        date.format("%Y-%m-%d").to_string()
+    }
 }
 
 /// The UTC calendar month of an instant as `yyyymm` (202611).
@@ -155,5 +161,13 @@ mod tests {
     fn instants_before_1970_fall_on_the_right_day() {
         assert_eq!(day_of(-1), -1);
         assert_eq!(day_string(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn days_outside_years_0_to_9999_are_written_with_their_sign() {
+        assert_eq!(day_string(0), "1970-01-01");
+        assert_eq!(day_string(-719_528), "0000-01-01");
+        assert_eq!(day_string(-719_529), "-0001-12-31");
+        assert_eq!(day_string(day_of(253_402_300_800_000_000)), "+10000-01-01");
     }
 }

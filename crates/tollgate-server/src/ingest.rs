@@ -297,7 +297,7 @@ pub(crate) fn book_price(
     Ok(Some(BookPrice {
         cost,
         currency: m.entry.currency.clone(),
-        version: m.entry.version(),
+        version: m.version.to_string(),
     }))
 }
 

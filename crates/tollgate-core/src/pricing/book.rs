@@ -10,8 +10,16 @@ use super::{canonical_provider, PriceEntry};
 /// Every known price, indexed for lookup.
 #[derive(Debug, Clone, Default)]
 pub struct PriceBook {
-    /// (tenant or "", provider, model) → entries, most specific source first, then newest.
-    entries: HashMap<(String, String, String), Vec<PriceEntry>>,
+    /// Tenant (or "") → provider → model → entries, most specific source first, then newest.
+    /// Nested so that a lookup borrows its names instead of building a key.
+    entries: HashMap<String, HashMap<String, HashMap<String, Vec<Held>>>>,
+}
+
+/// An entry with its version, written once rather than for every event it prices.
+#[derive(Debug, Clone)]
+struct Held {
+    entry: PriceEntry,
+    version: String,
 }
 
 /// The entry that prices an event.
@@ -19,6 +27,17 @@ pub struct PriceBook {
 pub struct Match<'a> {
     /// The entry.
     pub entry: &'a PriceEntry,
+    /// Its version ([`PriceEntry::version`]).
+    pub version: &'a str,
+}
+
+impl<'a> Match<'a> {
+    fn of(held: &'a Held) -> Match<'a> {
+        Match {
+            entry: &held.entry,
+            version: &held.version,
+        }
+    }
 }
 
 impl PriceBook {
@@ -33,31 +52,48 @@ impl PriceBook {
     /// already held replaces it.
     pub fn extend(&mut self, entries: impl IntoIterator<Item = PriceEntry>) {
         for e in entries {
-            let key = (
-                e.tenant_id.clone().unwrap_or_default(),
-                e.provider.clone(),
-                e.model.clone(),
-            );
-            let list = self.entries.entry(key).or_default();
+            let list = self
+                .entries
+                .entry(e.tenant_id.clone().unwrap_or_default())
+                .or_default()
+                .entry(e.provider.clone())
+                .or_default()
+                .entry(e.model.clone())
+                .or_default();
             list.retain(|old| {
-                !(old.source == e.source && old.effective_from_us == e.effective_from_us)
+                !(old.entry.source == e.source
+                    && old.entry.effective_from_us == e.effective_from_us)
             });
-            list.push(e);
+            list.push(Held {
+                version: e.version(),
+                entry: e,
+            });
             list.sort_by(|a, b| {
-                b.source
-                    .cmp(&a.source)
-                    .then(b.effective_from_us.cmp(&a.effective_from_us))
+                b.entry
+                    .source
+                    .cmp(&a.entry.source)
+                    .then(b.entry.effective_from_us.cmp(&a.entry.effective_from_us))
             });
         }
+    }
+
+    /// Every (tenant or "", provider, model) with its entries.
+    fn lists(&self) -> impl Iterator<Item = ((&str, &str, &str), &Vec<Held>)> {
+        self.entries.iter().flat_map(|(t, providers)| {
+            providers.iter().flat_map(move |(p, models)| {
+                models
+                    .iter()
+                    .map(move |(m, list)| ((t.as_str(), p.as_str(), m.as_str()), list))
+            })
+        })
     }
 
     /// Every entry, for listings: tenant-specific ones only for `tenant_id`.
     pub fn entries_for(&self, tenant_id: &str) -> Vec<&PriceEntry> {
         let mut all: Vec<&PriceEntry> = self
-            .entries
-            .iter()
-            .filter(|((t, _, _), _)| t.is_empty() || t == tenant_id)
-            .flat_map(|(_, list)| list.iter())
+            .lists()
+            .filter(|((t, _, _), _)| t.is_empty() || *t == tenant_id)
+            .flat_map(|(_, list)| list.iter().map(|h| &h.entry))
             .collect();
         all.sort_by(|a, b| {
             (&a.provider, &a.model, a.effective_from_us, a.source).cmp(&(
@@ -73,15 +109,16 @@ impl PriceBook {
     /// The entries in force at `at_us` for `tenant_id`: one per provider and model.
     pub fn in_force(&self, tenant_id: &str, at_us: i64) -> Vec<&PriceEntry> {
         let mut keys: Vec<(&str, &str)> = self
-            .entries
-            .keys()
-            .filter(|(t, _, _)| t.is_empty() || t == tenant_id)
-            .map(|(_, p, m)| (p.as_str(), m.as_str()))
+            .lists()
+            .map(|(key, _)| key)
+            .filter(|(t, _, _)| t.is_empty() || *t == tenant_id)
+            .map(|(_, p, m)| (p, m))
             .collect();
         keys.sort_unstable();
         keys.dedup();
         keys.into_iter()
             .filter_map(|(p, m)| self.exact(tenant_id, p, m, at_us))
+            .map(|h| &h.entry)
             .collect()
     }
 
@@ -101,7 +138,7 @@ impl PriceBook {
             .into_iter()
             .find_map(|(p, m)| self.exact(tenant_id, &p, &m, at_us));
         match found {
-            Some(entry) => Some(Match { entry }),
+            Some(held) => Some(Match::of(held)),
             // A bare model name (`gpt-4o`, no provider) is the one provider's that prices it,
             // when exactly one does.
             None if provider.trim().is_empty() => {
@@ -117,15 +154,15 @@ impl PriceBook {
     fn only_provider_of(&self, tenant_id: &str, model: &str) -> Option<String> {
         let names: Vec<String> = candidates("", model).into_iter().map(|(_, m)| m).collect();
         let mut providers = self
-            .entries
-            .keys()
+            .lists()
+            .map(|(key, _)| key)
             .filter(|(t, p, m)| {
-                (t.is_empty() || t == tenant_id)
+                (t.is_empty() || *t == tenant_id)
                     && !p.is_empty()
-                    && p != TOOL_PROVIDER
-                    && names.contains(m)
+                    && *p != TOOL_PROVIDER
+                    && names.iter().any(|n| n == m)
             })
-            .map(|(_, p, _)| p.as_str());
+            .map(|(_, p, _)| p);
         let first = providers.next()?;
         providers.all(|p| p == first).then(|| first.to_string())
     }
@@ -141,34 +178,27 @@ impl PriceBook {
     ) -> Option<Match<'_>> {
         let model = tool_model(server, tool).to_ascii_lowercase();
         self.exact(tenant_id, TOOL_PROVIDER, &model, at_us)
-            .map(|entry| Match { entry })
+            .map(Match::of)
     }
 
-    fn exact(
-        &self,
-        tenant_id: &str,
-        provider: &str,
-        model: &str,
-        at_us: i64,
-    ) -> Option<&PriceEntry> {
-        let key = |t: &str| (t.to_string(), provider.to_string(), model.to_string());
+    fn exact(&self, tenant_id: &str, provider: &str, model: &str, at_us: i64) -> Option<&Held> {
+        let list = |t: &str| self.entries.get(t)?.get(provider)?.get(model);
         // Lists are sorted most specific source first, then newest: the first source holding
         // a price in force wins, even where a less specific source has a newer one.
         let tenant = (!tenant_id.is_empty())
-            .then(|| self.entries.get(&key(tenant_id)))
+            .then(|| list(tenant_id))
             .flatten()
-            .and_then(|list| list.iter().find(|e| e.effective_from_us <= at_us));
+            .and_then(|list| list.iter().find(|h| h.entry.effective_from_us <= at_us));
         tenant.or_else(|| {
-            self.entries
-                .get(&key(""))?
+            list("")?
                 .iter()
-                .find(|e| e.effective_from_us <= at_us)
+                .find(|h| h.entry.effective_from_us <= at_us)
         })
     }
 
     /// How many entries the book holds.
     pub fn len(&self) -> usize {
-        self.entries.values().map(Vec::len).sum()
+        self.lists().map(|(_, list)| list.len()).sum()
     }
 
     /// Whether the book is empty.

@@ -212,7 +212,7 @@ async fn price_of(
                 (
                     m.entry.rates.clone(),
                     m.entry.currency.clone(),
-                    m.entry.version(),
+                    m.version.to_string(),
                 )
             }),
     };

@@ -317,7 +317,7 @@ pub(crate) fn tool_price(
         .map(|m| ToolPriced {
             rates: m.entry.rates.clone(),
             currency: m.entry.currency.clone(),
-            version: m.entry.version(),
+            version: m.version.to_string(),
         }))
 }
 
