@@ -376,6 +376,38 @@ mod tests {
     }
 
     #[test]
+    fn a_match_carries_the_version_of_the_entry_it_found_even_after_a_replacement() {
+        let mut book = PriceBook::new([
+            entry(PriceSource::Builtin, None, "gpt-4o", "2024-01-01", 5),
+            entry(PriceSource::File, None, "gpt-4o", "2024-08-06", 2),
+        ]);
+        let version = |book: &PriceBook, day: &str| {
+            let m = book
+                .find("t", "openai", "gpt-4o-2024-11-20", at(day))
+                .expect("priced");
+            assert_eq!(m.version, m.entry.version());
+            m.version.to_string()
+        };
+        assert_eq!(
+            version(&book, "2024-05-01"),
+            "builtin:openai/gpt-4o@2024-01-01"
+        );
+        assert_eq!(
+            version(&book, "2025-01-01"),
+            "file:openai/gpt-4o@2024-08-06"
+        );
+        book.extend([entry(PriceSource::File, None, "gpt-4o", "2024-08-06", 7)]);
+        assert_eq!(book.len(), 2);
+        let m = book
+            .find("t", "openai", "gpt-4o", at("2025-01-01"))
+            .expect("priced");
+        assert_eq!(
+            (m.version, m.entry.rates.tokens.input),
+            ("file:openai/gpt-4o@2024-08-06", Decimal::from(7))
+        );
+    }
+
+    #[test]
     fn more_specific_sources_win_and_tenant_prices_stay_with_their_tenant() {
         let book = PriceBook::new([
             entry(PriceSource::Builtin, None, "gpt-4o", "2024-08-06", 2),
