@@ -3,6 +3,7 @@
 //! prove.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -70,6 +71,11 @@ pub struct EventFlags {
 impl EventFlags {
     /// The flag names that are set, in a fixed order.
     pub fn names(&self) -> Vec<&'static str> {
+        self.each_name().collect()
+    }
+
+    /// The names of the set flags, in the order of [`EventFlags::names`].
+    fn each_name(&self) -> impl Iterator<Item = &'static str> {
         [
             (self.cached_response, "cached_response"),
             (self.client_cost, "client_cost"),
@@ -78,7 +84,6 @@ impl EventFlags {
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
-        .collect()
     }
 
     /// Packs the flags into an integer for storage.
@@ -204,19 +209,30 @@ impl UsageEvent {
     /// canonicaliser.
     pub fn canonical_entry(&self, seq: i64) -> Vec<u8> {
         let mut w = EntryWriter(Vec::with_capacity(512));
-        let conversation = self.conversation_id.map(|c| c.to_string());
-        let adjusts = self.adjusts.map(|a| a.to_string());
+        let (mut conversation, mut adjusts, mut log_id) = (
+            Uuid::encode_buffer(),
+            Uuid::encode_buffer(),
+            Uuid::encode_buffer(),
+        );
+        let conversation = self
+            .conversation_id
+            .map(|c| &*c.hyphenated().encode_lower(&mut conversation));
+        let adjusts = self
+            .adjusts
+            .map(|a| &*a.hyphenated().encode_lower(&mut adjusts));
         w.0.push(b'{');
         let t = &self.tokens;
-        w.opt("adjusts", adjusts.as_deref());
+        w.opt("adjusts", adjusts);
         w.opt("alias", self.alias.as_deref());
         w.nonzero("audio_input_tokens", t.audio_input);
         w.nonzero("audio_output_tokens", t.audio_output);
         w.nonzero("cache_write_1h_tokens", t.cache_write_1h);
         w.int("cache_write_tokens", self.tokens.cache_write);
         w.int("cached_input_tokens", self.tokens.cached_input);
-        w.opt("conversation_id", conversation.as_deref());
-        w.str("cost", &self.cost.to_string());
+        w.opt("conversation_id", conversation);
+        // A decimal string: digits, a point and a sign, nothing to escape.
+        w.key("cost");
+        let _ = write!(w.0, "\"{}\"", self.cost);
         w.str("currency", self.currency.as_str());
         for (name, value) in &self.dimensions {
             w.str(&format!("dimension:{name}"), value);
@@ -224,7 +240,7 @@ impl UsageEvent {
         w.opt("estimate_method", self.estimate_method.as_deref());
         w.key("flags");
         w.0.push(b'[');
-        for (i, name) in self.flags.names().into_iter().enumerate() {
+        for (i, name) in self.flags.each_name().enumerate() {
             if i > 0 {
                 w.0.push(b',');
             }
@@ -236,7 +252,7 @@ impl UsageEvent {
         w.nonzero("image_output_tokens", t.image_output);
         w.int("input_tokens", self.tokens.input);
         w.opt("lock_digest", self.lock_digest.as_deref());
-        w.str("log_id", &self.log_id.to_string());
+        w.str("log_id", self.log_id.hyphenated().encode_lower(&mut log_id));
         w.str("model", &self.model);
         w.opt("origin", self.origin.as_deref());
         w.int("output_tokens", self.tokens.output);
@@ -266,7 +282,8 @@ impl UsageEvent {
     }
 }
 
-/// Writes the members of one JSON object in the order they are given.
+/// Writes the members of one JSON object in the order they are given. Writing into a `Vec`
+/// cannot fail, so the results of `write!` are let go.
 struct EntryWriter(Vec<u8>);
 
 impl EntryWriter {
@@ -294,7 +311,21 @@ impl EntryWriter {
     fn int(&mut self, key: &str, value: i64) {
         debug_assert!(value.unsigned_abs() <= tollgate_receipts::canonical::MAX_SAFE_INTEGER);
         self.key(key);
-        self.0.extend_from_slice(value.to_string().as_bytes());
+        if value < 0 {
+            self.0.push(b'-');
+        }
+        let mut digits = [0u8; 20];
+        let mut n = value.unsigned_abs();
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.0.extend_from_slice(&digits[start..]);
     }
 
     fn nonzero(&mut self, key: &str, value: i64) {

@@ -4,7 +4,9 @@
 //! them the same way. Inputs without an offset are UTC; a date alone is the start of that day,
 //! or its last microsecond when it ends a range.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Timelike, Utc,
+};
 
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
@@ -54,9 +56,32 @@ pub fn parse_instant(text: &str, edge: DateEdge) -> Result<i64, TimeError> {
 
 /// RFC 3339, microseconds, `Z`: `2026-01-31T12:00:00.000000Z`.
 pub fn format_us(us: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(us)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Micros, true)
+    let t = DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default();
+    let (date, time) = (t.date_naive(), t.time());
+    // As chrono's RFC 3339 writer has it, without going through its formatting items for each
+    // of the many instants an ingest writes; years outside 0-9999 (with a sign) are left to it.
+    if !(0..=9999).contains(&date.year()) {
+        return t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    }
+    let mut out = String::with_capacity(27);
+    let mut digits = |n: u32, width: usize, then: char| {
+        let mut buf = [b'0'; 6];
+        let mut n = n;
+        for b in buf[..width].iter_mut().rev() {
+            *b += (n % 10) as u8;
+            n /= 10;
+        }
+        buf[..width].iter().for_each(|&b| out.push(char::from(b)));
+        out.push(then);
+    };
+    digits(date.year().unsigned_abs(), 4, '-');
+    digits(date.month(), 2, '-');
+    digits(date.day(), 2, 'T');
+    digits(time.hour(), 2, ':');
+    digits(time.minute(), 2, ':');
+    digits(time.second(), 2, '.');
+    digits(time.nanosecond() / 1_000, 6, 'Z');
+    out
 }
 
 /// The UTC day of an instant, as days since 1970-01-01.
@@ -169,5 +194,42 @@ mod tests {
         assert_eq!(day_string(-719_528), "0000-01-01");
         assert_eq!(day_string(-719_529), "-0001-12-31");
         assert_eq!(day_string(day_of(253_402_300_800_000_000)), "+10000-01-01");
+    }
+
+    fn chrono_rfc3339(us: i64) -> String {
+        DateTime::<Utc>::from_timestamp_micros(us)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+
+    #[test]
+    fn instants_are_written_as_chrono_writes_rfc_3339_at_the_edges_too() {
+        for us in [
+            0,
+            -1,
+            1_765_000_000_123_456,
+            -62_167_219_200_000_000, // 0000-01-01
+            -62_167_219_200_000_001,
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(format_us(us), chrono_rfc3339(us), "{us}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_instant_is_written_as_chrono_writes_rfc_3339(us in proptest::prelude::any::<i64>()) {
+            proptest::prop_assert_eq!(format_us(us), chrono_rfc3339(us));
+        }
+
+        #[test]
+        fn instants_of_years_0_to_9999_are_written_as_chrono_writes_them(
+            us in -62_167_219_200_000_000i64..253_402_300_800_000_000
+        ) {
+            proptest::prop_assert_eq!(format_us(us), chrono_rfc3339(us));
+        }
     }
 }
