@@ -280,7 +280,7 @@ impl FromRequestParts<AppState> for Auth {
                         }
                     }
                 }
-                tracing::Span::current().record("tenant", user.tenant_id.as_str());
+                tracing::Span::current().record("tenant", tracing::field::display(&user.tenant_id));
                 return Ok(Auth {
                     principal: Principal::User(user.user_id),
                     tenant_id: user.tenant_id,
@@ -319,7 +319,7 @@ impl FromRequestParts<AppState> for Auth {
                     .id
             }
         };
-        tracing::Span::current().record("tenant", tenant_id.as_str());
+        tracing::Span::current().record("tenant", tracing::field::display(&tenant_id));
         Ok(Auth {
             principal: Principal::Key(key),
             tenant_id,

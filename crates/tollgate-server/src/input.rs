@@ -4,43 +4,33 @@
 //! parameter or a JSON string (hyper refuses them in header names and values; the headers
 //! Tollgate reads are checked where they are read). PostgreSQL cannot store a NUL in text,
 //! and a lossy decoder would silently store something else than was sent, so both are a 400
-//! naming the parameter or field, answered here for the path and query (a middleware on every
-//! route) and in [`crate::extract::parse_json`] for bodies, before any handler or query runs.
+//! naming the parameter or field, answered here for the path and query (checked by the
+//! middleware every route runs in, `routes::observe`) and in [`crate::extract::parse_json`] for
+//! bodies, before any handler or query runs.
 //!
-//! The middleware also answers a `Content-Length` above the body limit with 413 before a
-//! byte of the body is read.
+//! The same check answers a `Content-Length` above the body limit with 413 before a byte of
+//! the body is read.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use tollgate_api::ErrorCode;
 
-/// Answers bad bytes in the path or query, and a declared body over the limit, before the
-/// route runs.
-pub(crate) async fn check_request(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str());
-    if let Err(e) = check_path(req.uri().path(), route) {
-        return e.into_response();
-    }
+/// Bad bytes in the path or query, or a declared body over `max_body_bytes`: the answer to
+/// give before the route runs. `route` is the matched route, if any.
+pub(crate) fn check_request(
+    req: &Request,
+    route: Option<&str>,
+    max_body_bytes: usize,
+) -> Result<(), ApiError> {
+    check_path(req.uri().path(), route)?;
     if let Some(query) = req.uri().query() {
-        if let Err(e) = check_query(query) {
-            return e.into_response();
-        }
+        check_query(query)?;
     }
-    if let Err(e) = check_length(&req, state.settings().max_body_bytes) {
-        return e.into_response();
-    }
-    next.run(req).await
+    check_length(req, max_body_bytes)
 }
 
 /// What is wrong with a percent-encoded part of a URI, decoded, if anything. A URI holds

@@ -227,7 +227,7 @@ impl FromRequestParts<AppState> for Viewer {
             .map_err(|e| ConsoleError::Api(e.into()).into_response())?
             .map(|t| t.name)
             .unwrap_or_else(|| session.tenant_id.clone());
-        tracing::Span::current().record("tenant", session.tenant_id.as_str());
+        tracing::Span::current().record("tenant", tracing::field::display(&session.tenant_id));
         Ok(Viewer {
             auth: Auth {
                 principal,

@@ -278,23 +278,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(move |req: Request| not_found(served, req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::input::check_request,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
 /// Runs the request in a `request` span (method, route, path, and the tenant once the
 /// credentials name it), counts it in the metrics, and logs it: at `debug` always, at `warn`
-/// when it took `http.slow_request_ms` or more.
+/// when it took `http.slow_request_ms` or more. Bad bytes in the path or query and a declared
+/// body over the limit are answered here, before the route runs (`input::check_request`).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let route = route.as_deref().unwrap_or("unmatched");
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = match *req.method() {
         axum::http::Method::GET => "GET",
         axum::http::Method::POST => "POST",
@@ -304,15 +298,25 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         _ => "OTHER",
     };
     // At `error` level, so that whatever the filter lets through (errors, warnings) carries it.
+    // The values are recorded as `Display`: the text format then copies them as they are
+    // instead of escaping them character by character, on every request.
     let span = tracing::error_span!(
         "request",
-        method,
-        route,
+        method = %method,
+        route = %route,
         path = %req.uri().path(),
         tenant = tracing::field::Empty,
     );
     let started = Instant::now();
-    let response = next.run(req).instrument(span.clone()).await;
+    let checked = crate::input::check_request(
+        &req,
+        matched.as_ref().map(MatchedPath::as_str),
+        state.settings().max_body_bytes,
+    );
+    let response = match checked {
+        Ok(()) => next.run(req).instrument(span.clone()).await,
+        Err(e) => span.in_scope(|| e.into_response()),
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics().request(route, method, status);

@@ -551,11 +551,11 @@ impl BatchRows {
                 .map(|&(i, seq)| rows::event_row(&items[i], seq, self.recorded_us)),
         );
         for rollup in rows::rollups(tenant, items, fresh) {
-            match self.rollups.iter_mut().find(|r| {
-                r.table == rollup.table
-                    && r.columns == rollup.columns
-                    && r.on_conflict == rollup.on_conflict
-            }) {
+            match self
+                .rollups
+                .iter_mut()
+                .find(|r| std::ptr::eq(r.table, rollup.table))
+            {
                 Some(r) => r.rows.extend(rollup.rows),
                 None => self.rollups.push(rollup),
             }
@@ -565,12 +565,8 @@ impl BatchRows {
     fn insert_into(self, all: &mut Combined) -> Result<(), StoreError> {
         all.insert("usage_events", rows::EVENT_TABLE_COLUMNS, "", self.events)?;
         for rollup in self.rollups {
-            all.insert(
-                rollup.table,
-                &rollup.columns,
-                &rollup.on_conflict,
-                rollup.rows,
-            )?;
+            let t = rollup.table;
+            all.insert(t.table, &t.columns, &t.on_conflict, rollup.rows)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! PostgreSQL executor (`append`) and the SQLite one (`sqlite_append`) write exactly these.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use tollgate_core::time::{day_of, month_of};
 use tollgate_core::usage::ServiceTier;
@@ -493,11 +494,64 @@ fn measure_updates(table: &str) -> String {
         .join(", ")
 }
 
-/// A rollup table: its columns, the conflict clause that adds to existing rows, and the rows.
-pub(crate) struct Rollup {
+/// `INSERT INTO table (columns) VALUES (?, ...)` and `tail`, for one row.
+pub(crate) fn insert_one(table: &str, columns: &str, tail: &str) -> String {
+    let n = columns.split(',').count();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({}){tail}",
+        vec!["?"; n].join(", ")
+    )
+}
+
+/// A rollup table's columns and the conflict clause that adds to existing rows, written once
+/// for the life of the process: every commit uses them.
+pub(crate) struct RollupTable {
     pub(crate) table: &'static str,
     pub(crate) columns: String,
     pub(crate) on_conflict: String,
+    /// The statement that adds one row, as SQLite runs it for each.
+    pub(crate) insert_one: String,
+}
+
+impl RollupTable {
+    /// `key` is the table's primary key: the columns before the measures.
+    fn new(table: &'static str, key: &str) -> RollupTable {
+        let columns = format!("{key}, {MEASURE_COLUMNS}");
+        let on_conflict = format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {}",
+            measure_updates(table)
+        );
+        RollupTable {
+            insert_one: insert_one(table, &columns, &on_conflict),
+            table,
+            columns,
+            on_conflict,
+        }
+    }
+}
+
+static DAILY: LazyLock<RollupTable> = LazyLock::new(|| {
+    RollupTable::new(
+        "usage_daily",
+        "tenant_id, day, provider, model, alias, origin, user_id, currency",
+    )
+});
+static MONTHLY: LazyLock<RollupTable> = LazyLock::new(|| {
+    RollupTable::new(
+        "usage_monthly",
+        "tenant_id, month, provider, model, currency",
+    )
+});
+static BY_DIMENSION: LazyLock<RollupTable> = LazyLock::new(|| {
+    RollupTable::new(
+        "usage_daily_dimensions",
+        "tenant_id, day, name, value, provider, model, currency",
+    )
+});
+
+/// Rows to add to a rollup table.
+pub(crate) struct Rollup {
+    pub(crate) table: &'static RollupTable,
     pub(crate) rows: Vec<Vec<Arg>>,
 }
 
@@ -576,21 +630,11 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
         .collect();
     let mut all = vec![
         Rollup {
-            table: "usage_daily",
-            columns: format!("tenant_id, day, provider, model, alias, origin, user_id, currency, {MEASURE_COLUMNS}"),
-            on_conflict: format!(
-                " ON CONFLICT (tenant_id, day, provider, model, alias, origin, user_id, currency) DO UPDATE SET {}",
-                measure_updates("usage_daily")
-            ),
+            table: &DAILY,
             rows: daily_rows,
         },
         Rollup {
-            table: "usage_monthly",
-            columns: format!("tenant_id, month, provider, model, currency, {MEASURE_COLUMNS}"),
-            on_conflict: format!(
-                " ON CONFLICT (tenant_id, month, provider, model, currency) DO UPDATE SET {}",
-                measure_updates("usage_monthly")
-            ),
+            table: &MONTHLY,
             rows: monthly_rows,
         },
     ];
@@ -612,14 +656,7 @@ pub(crate) fn rollups(tenant: &str, items: &[AppendItem], fresh: &[(usize, i64)]
             })
             .collect();
         all.push(Rollup {
-            table: "usage_daily_dimensions",
-            columns: format!(
-                "tenant_id, day, name, value, provider, model, currency, {MEASURE_COLUMNS}"
-            ),
-            on_conflict: format!(
-                " ON CONFLICT (tenant_id, day, name, value, provider, model, currency) DO UPDATE SET {}",
-                measure_updates("usage_daily_dimensions")
-            ),
+            table: &BY_DIMENSION,
             rows,
         });
     }

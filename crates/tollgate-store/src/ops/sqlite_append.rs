@@ -4,6 +4,8 @@
 //! The group commit hands a batch to the writer thread as one job; the whole transaction
 //! runs there without a hand-off per statement.
 
+use std::sync::LazyLock;
+
 use rusqlite::{
     params_from_iter, Connection, OptionalExtension, Params, Statement, TransactionBehavior,
 };
@@ -16,7 +18,7 @@ use super::charges::OpenHold;
 use super::plans;
 use super::rate;
 use super::rows::{
-    self, by_tenant, finished, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
+    self, by_tenant, finished, insert_one, AccountStateRow, AccountViewRow, Earlier, CALL_COLUMNS,
     RECORDED_COLUMNS,
 };
 use crate::db::{FromRow as _, Row};
@@ -57,8 +59,7 @@ pub(crate) fn append(
             continue;
         }
         {
-            let mut insert =
-                tx.prepare_cached(&insert_one("usage_events", rows::EVENT_TABLE_COLUMNS, ""))?;
+            let mut insert = tx.prepare_cached(&INSERT_EVENT)?;
             for &(i, seq) in &fresh {
                 insert.execute(params_from_iter(rows::event_row(
                     &items[i],
@@ -69,14 +70,9 @@ pub(crate) fn append(
         }
         for &(i, _) in &fresh {
             if let Some(conv) = &items[i].conversation {
-                tx.prepare_cached(&insert_one(
-                    "conversations",
-                    rows::CONVERSATION_TABLE_COLUMNS,
-                    "",
-                ))?
-                .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
-                let mut insert =
-                    tx.prepare_cached(&insert_one("messages", rows::MESSAGE_TABLE_COLUMNS, ""))?;
+                tx.prepare_cached(&INSERT_CONVERSATION)?
+                    .execute(params_from_iter(rows::conversation_row(&items[i], conv)))?;
+                let mut insert = tx.prepare_cached(&INSERT_MESSAGE)?;
                 for (p, m) in (0..).zip(&conv.messages) {
                     insert.execute(params_from_iter(rows::message_row(tenant, conv.id, p, m)))?;
                 }
@@ -92,11 +88,7 @@ pub(crate) fn append(
             }
         }
         for rollup in rows::rollups(tenant, items, &fresh) {
-            let mut upsert = tx.prepare_cached(&insert_one(
-                rollup.table,
-                &rollup.columns,
-                &rollup.on_conflict,
-            ))?;
+            let mut upsert = tx.prepare_cached(&rollup.table.insert_one)?;
             for row in rollup.rows {
                 upsert.execute(params_from_iter(row))?;
             }
@@ -352,17 +344,14 @@ fn run(tx: &rusqlite::Transaction<'_>, stmt: &charges::Stmt) -> Result<(), Store
     Ok(())
 }
 
-fn placeholders(n: usize) -> String {
-    format!("({})", vec!["?"; n].join(", "))
-}
-
-fn insert_one(table: &str, columns: &str, tail: &str) -> String {
-    let n = columns.split(',').count();
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES {}{tail}",
-        placeholders(n)
-    )
-}
+/// The statements that insert one event, conversation and message: built once, as every
+/// commit looks them up in the statement cache.
+static INSERT_EVENT: LazyLock<String> =
+    LazyLock::new(|| insert_one("usage_events", rows::EVENT_TABLE_COLUMNS, ""));
+static INSERT_CONVERSATION: LazyLock<String> =
+    LazyLock::new(|| insert_one("conversations", rows::CONVERSATION_TABLE_COLUMNS, ""));
+static INSERT_MESSAGE: LazyLock<String> =
+    LazyLock::new(|| insert_one("messages", rows::MESSAGE_TABLE_COLUMNS, ""));
 
 /// The first row `stmt` answers for `params`, if any, copied so that it decodes by name.
 fn first_row(stmt: &mut Statement<'_>, params: impl Params) -> Result<Option<Row>, StoreError> {
