@@ -287,8 +287,9 @@ pub fn router(state: AppState) -> Router {
 /// when it took `http.slow_request_ms` or more. Bad bytes in the path or query and a declared
 /// body over the limit are answered here, before the route runs (`input::check_request`).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let path = req.extensions().get::<MatchedPath>().cloned();
+    let matched = path.as_ref().map(MatchedPath::as_str);
+    let route = matched.unwrap_or("unmatched");
     let method = match *req.method() {
         axum::http::Method::GET => "GET",
         axum::http::Method::POST => "POST",
@@ -308,11 +309,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         tenant = tracing::field::Empty,
     );
     let started = Instant::now();
-    let checked = crate::input::check_request(
-        &req,
-        matched.as_ref().map(MatchedPath::as_str),
-        state.settings().max_body_bytes,
-    );
+    let checked = crate::input::check_request(&req, matched, state.settings().max_body_bytes);
     let response = match checked {
         Ok(()) => next.run(req).instrument(span.clone()).await,
         Err(e) => span.in_scope(|| e.into_response()),
