@@ -75,6 +75,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261209000003, "email_alerts"),
     migration!(20261209000004, "dimensions"),
     migration!(20261210000001, "console_sessions"),
+    migration!(20261211000001, "checks_without_in_lists"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.
@@ -335,6 +336,51 @@ mod tests {
                 m.name
             );
             last = m.version;
+        }
+    }
+
+    /// SQLite checks a CHECK's IN list of more than two values through a temporary b-tree it
+    /// builds for every row written; the tables written on each call must not pay that.
+    #[test]
+    fn the_tables_written_on_every_call_check_their_rows_without_a_temporary_btree_on_sqlite() {
+        let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+        for m in MIGRATIONS {
+            conn.execute_batch(m.sqlite)
+                .unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        }
+        let written_per_call = [
+            "tenants",
+            "usage_events",
+            "conversations",
+            "messages",
+            "mcp_tool_executions",
+            "usage_daily",
+            "usage_monthly",
+            "usage_daily_dimensions",
+            "billing_accounts",
+            "account_balances",
+            "account_spend",
+            "ledger_entries",
+            "holds",
+            "quota_reservations",
+            "rate_windows",
+        ];
+        for table in written_per_call {
+            let mut explain = conn
+                .prepare(&format!("EXPLAIN INSERT INTO {table} DEFAULT VALUES"))
+                .unwrap_or_else(|e| panic!("{table}: {e}"));
+            let opcodes: Vec<String> = explain
+                .query_map([], |r| r.get("opcode"))
+                .and_then(|rows| rows.collect())
+                .expect("the program");
+            assert!(
+                opcodes.iter().any(|op| op == "Insert"),
+                "{table}: the program writes the row"
+            );
+            assert!(
+                !opcodes.iter().any(|op| op == "OpenEphemeral"),
+                "{table}: a constraint builds a temporary b-tree per row"
+            );
         }
     }
 

@@ -141,3 +141,100 @@ fn difference(got: &[String], want: &[String]) -> (Vec<String>, Vec<String>) {
         want.iter().filter(|l| !got.contains(l)).cloned().collect(),
     )
 }
+
+const BEFORE_CHECKS_WITHOUT_IN_LISTS: i64 = 20261210000001;
+
+#[tokio::test]
+async fn the_ledger_holds_and_rate_windows_keep_every_row_and_constraint_through_the_rebuild_of_their_checks(
+) {
+    let rows = "INSERT INTO tenants (id, name, created_us, log_size) \
+                VALUES ('tnt_old', 'old', 1000000, 0);\n\
+                INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
+                limit_currency, total_requests, created_us, updated_us) \
+                VALUES ('tnt_old', 'alice', 1, 1, 'USD', 1, 1000000, 1000000);\n\
+                INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, \
+                held_nanos, spent_nanos) VALUES ('tnt_old', 'alice', 'USD', 700, 50, 300);\n\
+                INSERT INTO ledger_entries (tenant_id, id, user_id, kind, amount_nanos, \
+                delta_nanos, currency, balance_before_nanos, balance_after_nanos, \
+                description, created_us) VALUES \
+                ('tnt_old', 'txn_1', 'alice', 'topup', 1000, 1000, 'USD', 0, 1000, 'first', 1000001), \
+                ('tnt_old', 'txn_2', 'alice', 'charge', 300, -300, 'USD', 1000, 700, NULL, 1000002), \
+                ('tnt_old', 'txn_3', 'alice', 'hold', 50, 0, 'USD', 700, 700, NULL, 1000003);\n\
+                INSERT INTO holds (tenant_id, id, user_id, currency, amount_nanos, day, month, \
+                status, created_us, expires_us) \
+                VALUES ('tnt_old', 'hold_1', 'alice', 'USD', 50, 0, 197001, 'open', 1000003, 2000000);\n\
+                INSERT INTO rate_windows (tenant_id, kind, subject, minute, requests, tokens) \
+                VALUES ('tnt_old', 'user', 'alice', 16, 3, 900);";
+    for db in TestDatabase::all_upgraded(BEFORE_CHECKS_WITHOUT_IN_LISTS, rows).await {
+        let s = &*db.store;
+        let (entries, total) = s
+            .ledger("tnt_old", "alice", &Default::default(), 10, 0)
+            .await
+            .expect("the ledger");
+        assert_eq!(total, 3, "{}", db.engine);
+        let kept: Vec<(&str, &str, i64, i64, i64)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.kind.as_str(),
+                    e.delta.0,
+                    e.balance_after.0,
+                    e.created_us,
+                )
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("txn_3", "hold", 0, 700, 1000003),
+                ("txn_2", "charge", -300, 700, 1000002),
+                ("txn_1", "topup", 1000, 1000, 1000001),
+            ],
+            "{}: newest first, as written",
+            db.engine
+        );
+        assert_eq!(entries[2].description.as_deref(), Some("first"));
+        let audit = s.audit().await.expect("audit");
+        assert_eq!(
+            (audit.checked, audit.findings.len()),
+            (1, 0),
+            "{}: the balance is still its ledger and the open hold",
+            db.engine
+        );
+        assert_eq!(
+            s.open_holds().await.expect("open holds"),
+            1,
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            s.expire_holds(3_000_000, 10).await.expect("expiry"),
+            1,
+            "{}: the hold can still close",
+            db.engine
+        );
+        assert_eq!(
+            s.open_holds().await.expect("open holds"),
+            0,
+            "{}",
+            db.engine
+        );
+        let store = db.sql_store().await;
+        for refused in [
+            "INSERT INTO ledger_entries (tenant_id, id, user_id, kind, amount_nanos, delta_nanos, \
+             currency, balance_before_nanos, balance_after_nanos, created_us) \
+             VALUES ('tnt_old', 'txn_9', 'alice', 'gift', 1, 1, 'USD', 700, 701, 1000009)",
+            "UPDATE holds SET status = 'lost' WHERE id = 'hold_1'",
+            "INSERT INTO rate_windows (tenant_id, kind, subject, minute, requests, tokens) \
+             VALUES ('tnt_old', 'team', 'x', 16, 1, 1)",
+            "UPDATE ledger_entries SET description = 'changed' WHERE id = 'txn_1'",
+        ] {
+            assert!(
+                store.execute_script(refused).await.is_err(),
+                "{}: {refused}",
+                db.engine
+            );
+        }
+    }
+}

@@ -1,0 +1,2 @@
+-- Down step: the up step changed nothing on PostgreSQL.
+SELECT 1;
