@@ -140,37 +140,79 @@ fn overflow() -> StoreError {
     StoreError::Invariant("an account total overflows".into())
 }
 
-/// Decides every row to write.
+/// One account the lines charge, as read under lock, and what they add to it.
+struct AccountCharges {
+    key: AccountKey,
+    view: AccountView,
+    /// Before any line: spent today, spent this month (both without open holds: limit
+    /// thresholds count money spent, not money reserved) and the balance.
+    before: (i64, i64, i64),
+    /// Whether a line charges it (then it gets its day's and month's spend rows).
+    billed: bool,
+    /// Its lines' cost and calls, for the spend rows.
+    cost: i64,
+    calls: i64,
+    /// What came off the balance.
+    spent: i64,
+    /// What counts against the limits, when anything does.
+    against_limits: Option<i64>,
+    /// The `balance.low` threshold of its last line, when set.
+    balance_low: Option<i64>,
+}
+
+/// The account of `(tenant, user, currency)` among `accounts` (in key order).
+fn account<'a>(
+    accounts: &'a mut [AccountCharges],
+    tenant: &str,
+    user: &str,
+    currency: &str,
+) -> Result<&'a mut AccountCharges, StoreError> {
+    let at = accounts
+        .binary_search_by(|a| {
+            (a.key.0.as_str(), a.key.1.as_str(), a.key.2.as_str()).cmp(&(tenant, user, currency))
+        })
+        .map_err(|_| StoreError::Invariant("an unlocked account".into()))?;
+    Ok(&mut accounts[at])
+}
+
+/// Decides every row to write. Each line costs a binary search among the accounts and its
+/// ledger entry; the rows per account are built once, at the end.
 pub(crate) fn plan(
     lines: &[Line<'_>],
     holds: Vec<OpenHold>,
-    mut views: BTreeMap<AccountKey, AccountView>,
+    views: BTreeMap<AccountKey, AccountView>,
     now: i64,
 ) -> Result<Writes, StoreError> {
-    let day = day_of(now);
-    let month = month_of(now);
     let mut w = Writes::default();
     let mut holds: BTreeMap<(String, String), OpenHold> = holds
         .into_iter()
         .map(|h| ((h.tenant_id.clone(), h.id.clone()), h))
         .collect();
-    let mut spend: BTreeMap<(AccountKey, &'static str, i64), (i64, i64)> = BTreeMap::new();
-    let mut spent: BTreeMap<AccountKey, i64> = BTreeMap::new();
-    let mut requests: BTreeMap<(String, String), i64> = BTreeMap::new();
-    // Before any line: (spent today, spent this month, balance). Spend excludes open holds:
-    // limit thresholds count money spent, not money reserved.
-    let before: BTreeMap<AccountKey, (i64, i64, i64)> = views
-        .iter()
-        .map(|(k, v)| {
-            let held = if v.limit_currency == k.2 { v.held } else { 0 };
-            (
-                k.clone(),
-                (v.daily_used - held, v.monthly_used - held, v.balance),
-            )
+    let mut accounts: Vec<AccountCharges> = views
+        .into_iter()
+        .map(|(key, view)| {
+            let held = if view.limit_currency == key.2 {
+                view.held
+            } else {
+                0
+            };
+            AccountCharges {
+                before: (
+                    view.daily_used - held,
+                    view.monthly_used - held,
+                    view.balance,
+                ),
+                key,
+                view,
+                billed: false,
+                cost: 0,
+                calls: 0,
+                spent: 0,
+                against_limits: None,
+                balance_low: None,
+            }
         })
         .collect();
-    let mut charged: BTreeMap<AccountKey, i64> = BTreeMap::new();
-    let mut balance_low: BTreeMap<AccountKey, i64> = BTreeMap::new();
     for l in lines {
         let e = &l.item.event;
         let Some(charge) = &l.item.charge else {
@@ -180,11 +222,8 @@ pub(crate) fn plan(
         if let Some(hold_id) = &charge.hold_id {
             if let Some(h) = holds.remove(&(e.tenant_id.clone(), hold_id.clone())) {
                 if !h.user_id.is_empty() {
-                    let key = (h.tenant_id.clone(), h.user_id.clone(), h.currency.clone());
-                    let v = views
-                        .get_mut(&key)
-                        .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
-                    v.release(h.amount, &h.currency);
+                    let a = account(&mut accounts, &h.tenant_id, &h.user_id, &h.currency)?;
+                    a.view.release(h.amount, &h.currency);
                     w.entries.push(entry(
                         &h.tenant_id,
                         &h.user_id,
@@ -192,7 +231,7 @@ pub(crate) fn plan(
                         Nanos(h.amount),
                         Nanos::ZERO,
                         &h.currency,
-                        v.balance,
+                        a.view.balance,
                         Some(&l.log_id),
                         Some(&h.id),
                         e.request_id.as_deref(),
@@ -205,42 +244,31 @@ pub(crate) fn plan(
             }
         }
         let Some(user) = &e.user_id else { continue };
-        let currency = e.currency.as_str().to_string();
-        let key = (e.tenant_id.clone(), user.clone(), currency.clone());
-        let v = views
-            .get_mut(&key)
-            .ok_or_else(|| StoreError::Invariant("an unlocked account".into()))?;
+        let currency = e.currency.as_str();
+        let a = account(&mut accounts, &e.tenant_id, user, currency)?;
         let cost = e.cost.0;
         // A repricing charges what the call it prices turned out to cost; it is no new call.
-        let calls = i64::from(e.source != EventSource::Adjustment);
-        if calls > 0 {
-            *requests
-                .entry((e.tenant_id.clone(), user.clone()))
-                .or_default() += calls;
-        }
-        for (kind, period) in [("day", day), ("month", month)] {
-            let s = spend.entry((key.clone(), kind, period)).or_default();
-            s.0 = s.0.checked_add(cost).ok_or_else(overflow)?;
-            s.1 += calls;
-        }
+        a.calls += i64::from(e.source != EventSource::Adjustment);
+        a.cost = a.cost.checked_add(cost).ok_or_else(overflow)?;
+        a.billed = true;
         if let Some(low) = charge.balance_low {
-            balance_low.insert(key.clone(), low.0);
+            a.balance_low = Some(low.0);
         }
-        let done = v.charge(cost, &currency).map_err(|_| overflow())?;
+        let done = a.view.charge(cost, currency).map_err(|_| overflow())?;
         if done.against_limits {
-            *charged.entry(key.clone()).or_default() += cost;
+            *a.against_limits.get_or_insert(0) += cost;
         }
         let (Some(before), flags) = (done.balance_before, done.flags) else {
             continue;
         };
-        *spent.entry(key.clone()).or_default() += cost;
+        a.spent += cost;
         w.entries.push(entry(
             &e.tenant_id,
             user,
             LedgerKind::Charge,
             e.cost,
             Nanos(-cost),
-            &currency,
+            currency,
             before,
             Some(&l.log_id),
             charge.hold_id.as_deref(),
@@ -250,41 +278,46 @@ pub(crate) fn plan(
             now,
         )?);
     }
-    for (key, v) in &views {
-        w.alerts
-            .extend(crossings(key, v, &before, &charged, &balance_low, now));
+    let (day, month) = (day_of(now), month_of(now));
+    for a in &accounts {
+        w.alerts.extend(crossings(a, now));
     }
-    for (key, v) in views {
-        let added = spent.get(&key).copied().unwrap_or(0);
-        w.balances.push((key, v.balance, v.held, added));
-    }
-    for ((key, kind, period), (spent, n)) in spend {
-        w.spend.push((key, kind, period, spent, n));
-    }
-    for ((tenant, user), n) in requests {
-        w.requests.push((tenant, user, n, now));
+    for a in accounts {
+        if a.billed {
+            for (kind, period) in [("day", day), ("month", month)] {
+                w.spend.push((a.key.clone(), kind, period, a.cost, a.calls));
+            }
+        }
+        // An account's currencies are adjacent in key order: their calls add up per user.
+        if a.calls > 0 {
+            match w.requests.last_mut() {
+                Some((tenant, user, n, _)) if *tenant == a.key.0 && *user == a.key.1 => {
+                    *n += a.calls
+                }
+                _ => w
+                    .requests
+                    .push((a.key.0.clone(), a.key.1.clone(), a.calls, now)),
+            }
+        }
+        w.balances
+            .push((a.key, a.view.balance, a.view.held, a.spent));
     }
     Ok(w)
 }
 
 /// The alerts one account's charges raise: a few comparisons when none is crossed.
-fn crossings(
-    key: &AccountKey,
-    v: &AccountView,
-    before: &BTreeMap<AccountKey, (i64, i64, i64)>,
-    charged: &BTreeMap<AccountKey, i64>,
-    balance_low: &BTreeMap<AccountKey, i64>,
-    now: i64,
-) -> Vec<NewAlert> {
+fn crossings(a: &AccountCharges, now: i64) -> Vec<NewAlert> {
     let mut out = Vec::new();
-    let Some(&(day_before, month_before, balance_before)) = before.get(key) else {
-        return out;
-    };
-    let (tenant, user, currency) = key;
-    if let Some(&added) = charged.get(key) {
+    let (day_before, month_before, balance_before) = a.before;
+    let (tenant, user, currency) = &a.key;
+    if let Some(added) = a.against_limits {
         for (period, limit, spent) in [
-            (Period::Day(day_of(now)), v.daily_limit, day_before),
-            (Period::Month(month_of(now)), v.monthly_limit, month_before),
+            (Period::Day(day_of(now)), a.view.daily_limit, day_before),
+            (
+                Period::Month(month_of(now)),
+                a.view.monthly_limit,
+                month_before,
+            ),
         ] {
             if let Some(limit) = limit {
                 let spend = LimitSpend {
@@ -300,7 +333,7 @@ fn crossings(
             }
         }
     }
-    if let Some(&low) = balance_low.get(key) {
+    if let Some(low) = a.balance_low {
         out.extend(alerts::balance_alert(
             tenant,
             user,
@@ -308,7 +341,7 @@ fn crossings(
             day_of(now),
             low,
             balance_before,
-            v.balance,
+            a.view.balance,
             now,
         ));
     }
