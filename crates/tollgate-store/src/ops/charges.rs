@@ -91,29 +91,33 @@ pub(crate) fn accounts<'a>(
     lines: &[Line<'a>],
     holds: &[OpenHold],
 ) -> BTreeMap<AccountKey, &'a AccountDefaults> {
-    let mut out = BTreeMap::new();
+    // Many lines charge the same account: the keys are copied once per account.
+    let mut out: BTreeMap<(&str, &str, &str), &'a AccountDefaults> = BTreeMap::new();
     for l in lines {
         let e = &l.item.event;
         let (Some(user), Some(charge)) = (&e.user_id, &l.item.charge) else {
             continue;
         };
         out.insert(
-            (
-                e.tenant_id.clone(),
-                user.clone(),
-                e.currency.as_str().to_string(),
-            ),
+            (e.tenant_id.as_str(), user.as_str(), e.currency.as_str()),
             &*charge.defaults,
         );
     }
     // A settled hold gives back money held on its own account, which must be locked too.
     if let Some(defaults) = lines.iter().find_map(|l| l.item.charge.as_ref()) {
         for h in holds.iter().filter(|h| !h.user_id.is_empty()) {
-            out.entry((h.tenant_id.clone(), h.user_id.clone(), h.currency.clone()))
+            out.entry((&h.tenant_id, &h.user_id, &h.currency))
                 .or_insert(&*defaults.defaults);
         }
     }
-    out
+    out.into_iter()
+        .map(|((tenant, user, currency), d)| {
+            (
+                (tenant.to_string(), user.to_string(), currency.to_string()),
+                d,
+            )
+        })
+        .collect()
 }
 
 /// An account as read under lock: core's books, which the charge rules work on.
