@@ -198,13 +198,21 @@ async fn run(
 async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
     let lengths: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
     let mut replies = Vec::with_capacity(jobs.len());
-    let mut items = Vec::with_capacity(lengths.iter().sum());
+    let total: usize = lengths.iter().sum();
+    let mut items = Vec::new();
     for job in jobs {
         replies.push(job.reply);
-        items.extend(job.items);
+        // A request that is the whole commit (a batch of a thousand) is taken as it is: its
+        // items are not copied.
+        if job.items.len() == total {
+            items = job.items;
+        } else {
+            items.reserve(total - items.len());
+            items.extend(job.items);
+        }
     }
     let single = replies.len() == 1;
-    let items: Arc<[AppendItem]> = items.into();
+    let items = Arc::new(items);
     match timed_append(store, metrics, items.clone()).await {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
@@ -229,7 +237,7 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
             tracing::warn!(error = %e, requests = replies.len(), "group commit failed; retrying requests one by one");
             let mut start = 0;
             for (reply, n) in replies.into_iter().zip(lengths) {
-                let own = items[start..start + n].into();
+                let own = Arc::new(items[start..start + n].to_vec());
                 let _ = reply.send(timed_append(store, metrics, own).await);
                 start += n;
             }
@@ -240,7 +248,7 @@ async fn commit(store: &dyn Store, metrics: &Metrics, jobs: Vec<Job>) {
 async fn timed_append(
     store: &dyn Store,
     metrics: &Metrics,
-    items: Arc<[AppendItem]>,
+    items: Arc<Vec<AppendItem>>,
 ) -> Result<Vec<Recorded>, StoreError> {
     let n = items.len();
     let started = Instant::now();

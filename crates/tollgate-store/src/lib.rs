@@ -110,7 +110,10 @@ pub trait Store: Send + Sync + 'static {
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError>;
     /// As [`Store::append_usage`], for a caller that hands its items over: an engine that
     /// writes on a thread of its own takes them there without copying them.
-    async fn append_shared(&self, items: Arc<[AppendItem]>) -> Result<Vec<Recorded>, StoreError> {
+    async fn append_shared(
+        &self,
+        items: Arc<Vec<AppendItem>>,
+    ) -> Result<Vec<Recorded>, StoreError> {
         self.append_usage(&items).await
     }
     /// Usage totals per day and dimension for `[start_us, end_us]`: whole days from the

@@ -115,14 +115,14 @@ impl SqlStore {
     async fn append(
         &self,
         items: &[AppendItem],
-        shared: Option<&Arc<[AppendItem]>>,
+        shared: Option<&Arc<Vec<AppendItem>>>,
     ) -> Result<Vec<Recorded>, StoreError> {
         let recorded = retrying(&self.retries, "append_usage", || async {
             match (self.db.sqlite(), self.db.postgres()) {
                 (Some(sqlite), _) => {
-                    let items: Arc<[AppendItem]> = match shared {
+                    let items = match shared {
                         Some(shared) => shared.clone(),
-                        None => items.into(),
+                        None => Arc::new(items.to_vec()),
                     };
                     sqlite
                         .write(move |conn| sqlite_append::append(conn, &items))
@@ -261,13 +261,16 @@ impl Store for SqlStore {
     async fn append_usage(&self, items: &[AppendItem]) -> Result<Vec<Recorded>, StoreError> {
         match self.db.sqlite() {
             // The SQLite writer thread needs items of its own.
-            Some(_) => self.append_shared(items.into()).await,
+            Some(_) => self.append_shared(Arc::new(items.to_vec())).await,
             None => self.append(items, None).await,
         }
     }
 
     #[tracing::instrument(name = "store.append_usage", skip_all, fields(items = items.len()))]
-    async fn append_shared(&self, items: Arc<[AppendItem]>) -> Result<Vec<Recorded>, StoreError> {
+    async fn append_shared(
+        &self,
+        items: Arc<Vec<AppendItem>>,
+    ) -> Result<Vec<Recorded>, StoreError> {
         self.append(&items, Some(&items)).await
     }
 
