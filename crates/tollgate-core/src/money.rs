@@ -83,10 +83,10 @@ impl Nanos {
         Decimal::new(self.0, 9)
     }
 
-    /// The nearest float, for wire fields the llmring contract types as numbers.
+    /// The nearest float, for wire fields the llmring contract types as numbers: the float
+    /// the exact decimal text parses to.
     pub fn to_f64(self) -> f64 {
-        // Parsing the exact decimal text gives the correctly rounded float.
-        self.to_string().parse().unwrap_or(0.0)
+        tollgate_receipts::receipt::float(self.0)
     }
 
     /// Adds, failing on overflow instead of wrapping.
@@ -211,7 +211,8 @@ mod tests {
         fn receipts_print_and_round_amounts_as_nanos_do(n in any::<i64>()) {
             // The receipt builder works below this crate, on bare nanos.
             prop_assert_eq!(tollgate_receipts::receipt::decimal(n), Nanos(n).to_string());
-            prop_assert_eq!(tollgate_receipts::receipt::float(n), Nanos(n).to_f64());
+            let parsed: f64 = Nanos(n).to_string().parse().expect("a decimal");
+            prop_assert_eq!(Nanos(n).to_f64().to_bits(), parsed.to_bits());
         }
 
         #[test]

@@ -355,9 +355,17 @@ pub fn decimal(nanos: i64) -> String {
     format!("{sign}{}.{:09}", abs / NANOS_PER_UNIT, abs % NANOS_PER_UNIT)
 }
 
-/// The float nearest to an amount: parsing its exact decimal text rounds correctly.
+/// The float nearest to an amount. Up to 2^53 nanos (about nine million units) both the
+/// nanos and 10^9 are exact floats, and one IEEE division rounds their exact quotient to the
+/// nearest float, as parsing the amount's exact decimal text does; beyond, the text is
+/// parsed.
 pub fn float(nanos: i64) -> f64 {
-    decimal(nanos).parse().unwrap_or(0.0)
+    const EXACT: u64 = 1 << 53;
+    if nanos.unsigned_abs() <= EXACT {
+        nanos as f64 / NANOS_PER_UNIT as f64
+    } else {
+        decimal(nanos).parse().unwrap_or(0.0)
+    }
 }
 
 /// Base64 (standard, padded) of a hash, as in C2SP checkpoints.

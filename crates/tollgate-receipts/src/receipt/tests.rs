@@ -214,6 +214,35 @@ fn amounts_print_with_nine_places() {
 }
 
 #[test]
+fn an_amount_becomes_the_float_its_exact_decimal_text_parses_to() {
+    let edge = 1_i64 << 53;
+    let mut amounts = vec![0, 1, -1, 999_999_999, 1_000_000_001, i64::MAX, i64::MIN];
+    for base in [edge, -edge] {
+        amounts.extend((-3..=3).map(|d| base + d));
+    }
+    for n in amounts {
+        let parsed: f64 = decimal(n).parse().expect("a decimal");
+        assert_eq!(float(n).to_bits(), parsed.to_bits(), "{n}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn every_amount_becomes_the_float_its_exact_decimal_text_parses_to(n in proptest::prelude::any::<i64>()) {
+        let parsed: f64 = decimal(n).parse().expect("a decimal");
+        proptest::prop_assert_eq!(float(n).to_bits(), parsed.to_bits());
+    }
+
+    #[test]
+    fn every_amount_up_to_nine_million_units_becomes_its_parsed_float(
+        n in -(1_i64 << 53)..=(1_i64 << 53)
+    ) {
+        let parsed: f64 = decimal(n).parse().expect("a decimal");
+        proptest::prop_assert_eq!(float(n).to_bits(), parsed.to_bits());
+    }
+}
+
+#[test]
 fn a_receipt_states_how_many_of_its_calls_are_unpriced_in_total_and_per_breakdown() {
     let e = entries(vec![
         group("gpt-4o", Some("chat"), "USD", 2, 1_000),
