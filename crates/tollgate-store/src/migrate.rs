@@ -76,6 +76,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261209000004, "dimensions"),
     migration!(20261210000001, "console_sessions"),
     migration!(20261211000001, "checks_without_in_lists"),
+    migration!(20261211000002, "requests_with_balances"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

@@ -89,8 +89,11 @@ pub(super) async fn accounts(
     f: &AccountFilter,
 ) -> Result<(Vec<ListedAccount>, i64), StoreError> {
     let mut sql = selection(
-        "user_id, is_active, billing_enabled, limit_currency, daily_limit_nanos, \
-         monthly_limit_nanos, total_requests, last_request_us, created_us",
+        &format!(
+            "user_id, is_active, billing_enabled, limit_currency, daily_limit_nanos, \
+             monthly_limit_nanos, {}, created_us",
+            super::billing::REQUESTS
+        ),
         tenant,
         f,
     );

@@ -282,17 +282,28 @@ impl TryFrom<BalanceRow> for AccountBalance {
     }
 }
 
+/// An account's calls and its last call, as `total_requests` and `last_request_us` of a
+/// select from `billing_accounts`: the calls counted on its balance rows, and those counted
+/// on its own row before the balance rows counted them.
+pub(super) const REQUESTS: &str = "CAST(billing_accounts.total_requests + COALESCE((\
+     SELECT SUM(b.requests) FROM account_balances b \
+     WHERE b.tenant_id = billing_accounts.tenant_id AND b.user_id = billing_accounts.user_id\
+     ), 0) AS BIGINT) AS total_requests, \
+     COALESCE((SELECT MAX(b.last_request_us) FROM account_balances b \
+     WHERE b.tenant_id = billing_accounts.tenant_id AND b.user_id = billing_accounts.user_id\
+     ), billing_accounts.last_request_us) AS last_request_us";
+
 /// An account as stored, or None if it was never used.
 pub(super) async fn account(
     db: &Db,
     tenant: &str,
     user: &str,
 ) -> Result<Option<Account>, StoreError> {
-    let row = query(
+    let row = query(format!(
         "SELECT is_active, billing_enabled, limit_currency, daily_limit_nanos, \
-         monthly_limit_nanos, total_requests, last_request_us, created_us \
-         FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
-    )
+         monthly_limit_nanos, {REQUESTS}, created_us \
+         FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2"
+    ))
     .bind(tenant)
     .bind(user)
     .fetch_optional_as::<AccountRow>(db)

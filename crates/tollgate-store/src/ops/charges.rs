@@ -130,12 +130,10 @@ pub(crate) struct Writes {
     pub(crate) settled: Vec<(OpenHold, String)>,
     /// Ledger entries, in order.
     pub(crate) entries: Vec<LedgerEntry>,
-    /// Final balance, held and added spend of each account touched.
-    pub(crate) balances: Vec<(AccountKey, i64, i64, i64)>,
+    /// Final balance, held, added spend and added calls of each account touched.
+    pub(crate) balances: Vec<(AccountKey, i64, i64, i64, i64)>,
     /// Spend rows: (account, kind, period, spent delta, requests delta).
     pub(crate) spend: Vec<(AccountKey, &'static str, i64, i64, i64)>,
-    /// Accounts' request counts: (tenant, user, requests, last request).
-    pub(crate) requests: Vec<(String, String, i64, i64)>,
     /// Thresholds the charges crossed (rare; usually empty).
     pub(crate) alerts: Vec<NewAlert>,
 }
@@ -153,7 +151,7 @@ struct AccountCharges {
     before: (i64, i64, i64),
     /// Whether a line charges it (then it gets its day's and month's spend rows).
     billed: bool,
-    /// Its lines' cost and calls, for the spend rows.
+    /// Its lines' cost and calls, for the spend rows and the balance row's call count.
     cost: i64,
     calls: i64,
     /// What came off the balance.
@@ -292,19 +290,8 @@ pub(crate) fn plan(
                 w.spend.push((a.key.clone(), kind, period, a.cost, a.calls));
             }
         }
-        // An account's currencies are adjacent in key order: their calls add up per user.
-        if a.calls > 0 {
-            match w.requests.last_mut() {
-                Some((tenant, user, n, _)) if *tenant == a.key.0 && *user == a.key.1 => {
-                    *n += a.calls
-                }
-                _ => w
-                    .requests
-                    .push((a.key.0.clone(), a.key.1.clone(), a.calls, now)),
-            }
-        }
         w.balances
-            .push((a.key, a.view.balance, a.view.held, a.spent));
+            .push((a.key, a.view.balance, a.view.held, a.spent, a.calls));
     }
     Ok(w)
 }
@@ -510,9 +497,10 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
     for b in &w.balances {
         out.push(Stmt {
             sql: "UPDATE account_balances SET balance_nanos = ?4, held_nanos = ?5, \
-                  spent_nanos = spent_nanos + ?6 \
+                  spent_nanos = spent_nanos + ?6, requests = requests + ?7, \
+                  last_request_us = COALESCE(?8, last_request_us) \
                   WHERE tenant_id = ?1 AND user_id = ?2 AND currency = ?3",
-            args: balance_args(b),
+            args: balance_args(b, now),
         });
     }
     for row in &w.spend {
@@ -531,19 +519,16 @@ pub(crate) fn statements(w: &Writes, now: i64) -> Vec<Stmt> {
             args: alerts::alert_args(a),
         });
     }
-    for r in &w.requests {
-        out.push(Stmt {
-            sql: "UPDATE billing_accounts SET total_requests = total_requests + ?3, \
-                  last_request_us = ?4, updated_us = ?4 WHERE tenant_id = ?1 AND user_id = ?2",
-            args: request_args(r),
-        });
-    }
     out
 }
 
-/// An account's new balance row, key first: tenant, user, currency, balance, held, and the
-/// spend to add. Each engine's statement takes the values in this order.
-pub(crate) fn balance_args((key, balance, held, spent): &(AccountKey, i64, i64, i64)) -> Vec<Arg> {
+/// An account's new balance row, key first: tenant, user, currency, balance, held, the
+/// spend and the calls to add, and the time of the last call (`now`; None when it made
+/// none). Each engine's statement takes the values in this order.
+pub(crate) fn balance_args(
+    (key, balance, held, spent, calls): &(AccountKey, i64, i64, i64, i64),
+    now: i64,
+) -> Vec<Arg> {
     let (tenant, user, currency) = key;
     vec![
         tenant.clone().into(),
@@ -552,6 +537,8 @@ pub(crate) fn balance_args((key, balance, held, spent): &(AccountKey, i64, i64, 
         (*balance).into(),
         (*held).into(),
         (*spent).into(),
+        (*calls).into(),
+        (*calls > 0).then_some(now).into(),
     ]
 }
 
@@ -569,16 +556,6 @@ pub(crate) fn spend_args(
         (*period).into(),
         (*spent).into(),
         (*n).into(),
-    ]
-}
-
-/// An account's request count to add, key first: tenant, user, requests, last request.
-pub(crate) fn request_args((tenant, user, n, last): &(String, String, i64, i64)) -> Vec<Arg> {
-    vec![
-        tenant.clone().into(),
-        user.clone().into(),
-        (*n).into(),
-        (*last).into(),
     ]
 }
 

@@ -247,7 +247,7 @@ impl KnownAccounts {
         w: &charges::Writes,
     ) {
         let mut after: Vec<(&charges::AccountKey, Books)> = Vec::with_capacity(w.balances.len());
-        for (key, balance, held, _) in &w.balances {
+        for (key, balance, held, _, _) in &w.balances {
             let Some(b) = before.get(key) else { continue };
             let mut b = Books {
                 balance: *balance,
@@ -355,7 +355,7 @@ async fn append_unlocked(
     }
     batch.insert_into(&mut all)?;
     if let Some((w, _)) = &charged {
-        charge_parts(&mut all, w)?;
+        charge_parts(&mut all, w, recorded_us)?;
     }
     let mut conn = pool.acquire().await?;
     let written = all.execute_guarded(&mut conn, &heads).await;
@@ -457,7 +457,7 @@ async fn append_locked<'a>(
         let mut all = Combined::default();
         batch.insert_into(&mut all)?;
         if let Some((w, _)) = &charges {
-            charge_parts(&mut all, w)?;
+            charge_parts(&mut all, w, recorded_us)?;
         }
         all.execute(&mut tx, &heads).await?;
         give_back_buffers(&mut tx, items.len());
@@ -1099,8 +1099,9 @@ async fn rate_windows(
 }
 
 /// The rows of charges `w` as parts of the append's one statement: ledger entries and
-/// spend inserted, balances and request counts updated (each account once).
-fn charge_parts(all: &mut Combined, w: &charges::Writes) -> Result<(), StoreError> {
+/// spend inserted, balances and their call counts updated (each account once); `now` is the
+/// time of the calls.
+fn charge_parts(all: &mut Combined, w: &charges::Writes, now: i64) -> Result<(), StoreError> {
     all.insert(
         "ledger_entries",
         charges::LEDGER_COLUMNS,
@@ -1117,17 +1118,14 @@ fn charge_parts(all: &mut Combined, w: &charges::Writes) -> Result<(), StoreErro
     )?;
     all.part(
         "UPDATE account_balances b SET balance_nanos = v.balance, held_nanos = v.held, \
-         spent_nanos = b.spent_nanos + v.spent \
-         FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent) \
+         spent_nanos = b.spent_nanos + v.spent, requests = b.requests + v.n, \
+         last_request_us = COALESCE(v.last, b.last_request_us) \
+         FROM UNNEST({arrays}) AS v(t, u, c, balance, held, spent, n, last) \
          WHERE b.tenant_id = v.t AND b.user_id = v.u AND b.currency = v.c{and_guard}",
-        w.balances.iter().map(charges::balance_args).collect(),
-    )?;
-    all.part(
-        "UPDATE billing_accounts a SET total_requests = a.total_requests + v.n, \
-         last_request_us = v.last, updated_us = v.last \
-         FROM UNNEST({arrays}) AS v(t, u, n, last) \
-         WHERE a.tenant_id = v.t AND a.user_id = v.u{and_guard}",
-        w.requests.iter().map(charges::request_args).collect(),
+        w.balances
+            .iter()
+            .map(|b| charges::balance_args(b, now))
+            .collect(),
     )
 }
 
@@ -1645,7 +1643,7 @@ mod tests {
             "known, books unread"
         );
         let w = charges::Writes {
-            balances: vec![(u.clone(), 93, 5, 7)],
+            balances: vec![(u.clone(), 93, 5, 7, 1)],
             spend: vec![
                 (u.clone(), "day", day_of(now), 7, 1),
                 (u.clone(), "month", month_of(now), 7, 1),

@@ -697,3 +697,98 @@ fn the_ledger_always_adds_up_whatever_the_sequence_of_operations() {
         });
     });
 }
+
+#[tokio::test]
+async fn an_account_counts_the_calls_an_older_version_counted_and_adds_the_new_ones_on_its_balance_rows(
+) {
+    // As version 20261211000001 left it: calls counted on the account's own row.
+    let rows = "INSERT INTO tenants (id, name, created_us, log_size) \
+                VALUES ('tnt_old', 'old', 1000000, 0);\n\
+                INSERT INTO billing_accounts (tenant_id, user_id, is_active, billing_enabled, \
+                limit_currency, total_requests, last_request_us, created_us, updated_us) \
+                VALUES ('tnt_old', 'alice', 1, 1, 'USD', 5, 1500000, 1000000, 1500000), \
+                ('tnt_old', 'bob', 1, 1, 'USD', 2, 1400000, 1000000, 1400000);\n\
+                INSERT INTO account_balances (tenant_id, user_id, currency, balance_nanos, \
+                held_nanos, spent_nanos) VALUES ('tnt_old', 'alice', 'USD', 0, 0, 0), \
+                ('tnt_old', 'bob', 'USD', 0, 0, 0);";
+    for db in TestDatabase::all_upgraded(20261211000001, rows).await {
+        let s = &*db.store;
+        let requests = |a: tollgate_store::Account| (a.total_requests, a.last_request_us);
+        let alice = s
+            .account("tnt_old", "alice")
+            .await
+            .expect("read")
+            .expect("alice");
+        assert_eq!(
+            requests(alice),
+            (5, Some(1500000)),
+            "{}: as counted",
+            db.engine
+        );
+        let t = s
+            .list_tenants()
+            .await
+            .expect("tenants")
+            .into_iter()
+            .find(|t| t.id == "tnt_old")
+            .expect("the old tenant");
+        let calls = [
+            billed(
+                item(event(&t, "gpt-4o", 10, 5, 100, "2026-12-07")),
+                "alice",
+                None,
+            ),
+            billed(
+                item(event(&t, "gpt-4o", 10, 5, 100, "2026-12-07")),
+                "alice",
+                None,
+            ),
+            // A call in another currency is counted on that currency's balance row.
+            billed(
+                item(tollgate_core::UsageEvent {
+                    currency: Currency::try_from("EUR".to_string()).expect("EUR"),
+                    ..event(&t, "gpt-4o", 10, 5, 100, "2026-12-07")
+                }),
+                "alice",
+                None,
+            ),
+        ];
+        let before = now_us();
+        s.append_usage(&calls).await.expect("append");
+        let alice = s
+            .account("tnt_old", "alice")
+            .await
+            .expect("read")
+            .expect("alice");
+        let (total, last) = requests(alice);
+        assert_eq!(total, 8, "{}: five before, three now", db.engine);
+        assert!(
+            last.is_some_and(|l| l >= before),
+            "{}: the last call is now's: {last:?}",
+            db.engine
+        );
+        let (listed, _) = s
+            .accounts(
+                "tnt_old",
+                &tollgate_store::AccountFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        let counted: Vec<(&str, i64, Option<i64>)> = listed
+            .iter()
+            .map(|l| {
+                let a = &l.account;
+                (a.user_id.as_str(), a.total_requests, a.last_request_us)
+            })
+            .collect();
+        assert_eq!(
+            counted,
+            [("alice", 8, last), ("bob", 2, Some(1400000))],
+            "{}: the list reads the same counts",
+            db.engine
+        );
+    }
+}
