@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use tollgate_core::time::{day_of, month_of, now_us};
 use tollgate_core::{Currency, Nanos};
 
+use super::billing::count_calls;
 use crate::db::{row, Db, Sql};
 use crate::model::{Account, AccountBalance, AccountFilter, ListedAccount, PeriodSpend};
 use crate::StoreError;
@@ -34,6 +35,8 @@ row! {
         balance_nanos: i64,
         held_nanos: i64,
         spent_nanos: i64,
+        requests: i64,
+        last_request_us: Option<i64>,
     }
 }
 
@@ -89,11 +92,8 @@ pub(super) async fn accounts(
     f: &AccountFilter,
 ) -> Result<(Vec<ListedAccount>, i64), StoreError> {
     let mut sql = selection(
-        &format!(
-            "user_id, is_active, billing_enabled, limit_currency, daily_limit_nanos, \
-             monthly_limit_nanos, {}, created_us",
-            super::billing::REQUESTS
-        ),
+        "user_id, is_active, billing_enabled, limit_currency, daily_limit_nanos, \
+         monthly_limit_nanos, total_requests, last_request_us, created_us",
         tenant,
         f,
     );
@@ -117,14 +117,20 @@ pub(super) async fn accounts(
     let users: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
 
     let mut balances: HashMap<String, Vec<AccountBalance>> = HashMap::new();
+    // The calls each balance row counts: (requests, last request) by user.
+    let mut calls: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
     let mut balance_sql = for_users(
-        "SELECT user_id, currency, balance_nanos, held_nanos, spent_nanos FROM account_balances \
-         WHERE tenant_id = ",
+        "SELECT user_id, currency, balance_nanos, held_nanos, spent_nanos, requests, \
+         last_request_us FROM account_balances WHERE tenant_id = ",
         tenant,
         &users,
     );
     balance_sql.push(" ORDER BY user_id, currency");
     for b in balance_sql.fetch_all_as::<UserBalanceRow>(db).await? {
+        calls
+            .entry(b.user_id.clone())
+            .or_default()
+            .push((b.requests, b.last_request_us));
         balances.entry(b.user_id).or_default().push(AccountBalance {
             currency: currency(b.currency)?,
             balance: Nanos(b.balance_nanos),
@@ -179,7 +185,7 @@ pub(super) async fn accounts(
         .into_iter()
         .map(|r| {
             let open_holds = holds.get(&r.user_id).copied().unwrap_or(0);
-            let account = Account {
+            let mut account = Account {
                 tenant_id: tenant.to_string(),
                 is_active: r.is_active != 0,
                 billing_enabled: r.billing_enabled != 0,
@@ -194,6 +200,9 @@ pub(super) async fn accounts(
                 this_month: month.remove(&r.user_id).unwrap_or_default(),
                 user_id: r.user_id,
             };
+            for (requests, last) in calls.remove(&account.user_id).unwrap_or_default() {
+                count_calls(&mut account, requests, last);
+            }
             Ok(ListedAccount {
                 account,
                 open_holds,

@@ -266,7 +266,14 @@ impl AccountRow {
 }
 
 row! {
-    struct BalanceRow { currency: String, balance_nanos: i64, held_nanos: i64, spent_nanos: i64 }
+    struct BalanceRow {
+        currency: String,
+        balance_nanos: i64,
+        held_nanos: i64,
+        spent_nanos: i64,
+        requests: i64,
+        last_request_us: Option<i64>,
+    }
 }
 
 impl TryFrom<BalanceRow> for AccountBalance {
@@ -282,16 +289,12 @@ impl TryFrom<BalanceRow> for AccountBalance {
     }
 }
 
-/// An account's calls and its last call, as `total_requests` and `last_request_us` of a
-/// select from `billing_accounts`: the calls counted on its balance rows, and those counted
-/// on its own row before the balance rows counted them.
-pub(super) const REQUESTS: &str = "CAST(billing_accounts.total_requests + COALESCE((\
-     SELECT SUM(b.requests) FROM account_balances b \
-     WHERE b.tenant_id = billing_accounts.tenant_id AND b.user_id = billing_accounts.user_id\
-     ), 0) AS BIGINT) AS total_requests, \
-     COALESCE((SELECT MAX(b.last_request_us) FROM account_balances b \
-     WHERE b.tenant_id = billing_accounts.tenant_id AND b.user_id = billing_accounts.user_id\
-     ), billing_accounts.last_request_us) AS last_request_us";
+/// Adds the calls a balance row counts to its account's: those its own row counted before
+/// the balance rows counted them, and the latest call of either.
+pub(super) fn count_calls(a: &mut Account, requests: i64, last_request_us: Option<i64>) {
+    a.total_requests += requests;
+    a.last_request_us = a.last_request_us.max(last_request_us);
+}
 
 /// An account as stored, or None if it was never used.
 pub(super) async fn account(
@@ -299,28 +302,29 @@ pub(super) async fn account(
     tenant: &str,
     user: &str,
 ) -> Result<Option<Account>, StoreError> {
-    let row = query(format!(
+    let row = query(
         "SELECT is_active, billing_enabled, limit_currency, daily_limit_nanos, \
-         monthly_limit_nanos, {REQUESTS}, created_us \
-         FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2"
-    ))
+         monthly_limit_nanos, total_requests, last_request_us, created_us \
+         FROM billing_accounts WHERE tenant_id = $1 AND user_id = $2",
+    )
     .bind(tenant)
     .bind(user)
     .fetch_optional_as::<AccountRow>(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut a = row.into_account(tenant, user)?;
-    a.balances = query(
-        "SELECT currency, balance_nanos, held_nanos, spent_nanos FROM account_balances \
-         WHERE tenant_id = $1 AND user_id = $2 ORDER BY currency",
+    let rows = query(
+        "SELECT currency, balance_nanos, held_nanos, spent_nanos, requests, last_request_us \
+         FROM account_balances WHERE tenant_id = $1 AND user_id = $2 ORDER BY currency",
     )
     .bind(tenant)
     .bind(user)
     .fetch_all_as::<BalanceRow>(db)
-    .await?
-    .into_iter()
-    .map(AccountBalance::try_from)
-    .collect::<Result<_, _>>()?;
+    .await?;
+    for r in rows {
+        count_calls(&mut a, r.requests, r.last_request_us);
+        a.balances.push(AccountBalance::try_from(r)?);
+    }
     let now = now_us();
     a.today = spend(db, tenant, user, "day", day_of(now)).await?;
     a.this_month = spend(db, tenant, user, "month", month_of(now)).await?;
