@@ -77,6 +77,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261210000001, "console_sessions"),
     migration!(20261211000001, "checks_without_in_lists"),
     migration!(20261211000002, "requests_with_balances"),
+    migration!(20261212000001, "tenants_never_removed"),
 ];
 
 /// An arbitrary constant naming Tollgate's migration lock in PostgreSQL.

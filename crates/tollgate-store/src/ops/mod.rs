@@ -25,7 +25,9 @@
 //!    rows they change by id before writing their messages. Events are only inserted and
 //!    rollups written only by appends, under the head: so an append on PostgreSQL writes
 //!    them in its one statement with its charges, after locking the levels below, and still
-//!    waits for no lock but the head's;
+//!    waits for no lock but the head's. The head is the tenant's own row, and a tenant is
+//!    never removed, so on PostgreSQL the events carry no foreign key to `tenants`: its
+//!    check of every event repeated what the head already holds;
 //! 3. **holds** being settled, released or expired, by (tenant, id);
 //! 4. **quota rows** (`quota_reservations`), by (tenant, month): authorizations only, which
 //!    then count the tenant's open holds; closing a hold never touches them. The tenant's

@@ -1,7 +1,7 @@
 use tollgate_store::testing::TestDatabase;
 use tollgate_store::{KeyRole, Scope, StoreError};
 
-use crate::support::{new_key, tenant};
+use crate::support::{event, item, new_key, tenant};
 
 #[tokio::test]
 async fn tenant_names_are_unique_and_tenants_are_found_by_id_or_name() {
@@ -173,5 +173,54 @@ async fn a_key_is_an_operator_key_only_when_created_or_granted_as_one() {
             s.grant_operator("key_nobody").await,
             Err(StoreError::NotFound(_))
         ));
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_is_never_removed_and_no_append_writes_an_event_for_a_tenant_that_does_not_exist()
+{
+    for db in TestDatabase::all().await {
+        let s = &*db.store;
+        let acme = tenant(s, "acme").await;
+        let quiet = tenant(s, "quiet").await;
+        let call = |t: &tollgate_store::Tenant| {
+            item(event(t, "gpt-4o", 10, 5, 1_000, "2026-12-01T00:00:00Z"))
+        };
+        s.append_usage(&[call(&acme)]).await.expect("append");
+
+        let store = db.sql_store().await;
+        for (t, logged) in [(&acme, "with a logged call"), (&quiet, "with none")] {
+            let delete = format!("DELETE FROM tenants WHERE id = '{}'", t.id);
+            assert!(
+                store.execute_script(&delete).await.is_err(),
+                "{}: a tenant {logged} was removed",
+                db.engine
+            );
+            assert!(
+                s.find_tenant(&t.id).await.expect("find").is_some(),
+                "{}",
+                db.engine
+            );
+        }
+
+        // A tenant that does not exist, alone and in one append with one that does: the
+        // append is refused whole.
+        let mut ghost = acme.clone();
+        ghost.id = "tnt_01jg0000000000000000000000".into();
+        for batch in [vec![call(&ghost)], vec![call(&acme), call(&ghost)]] {
+            let refused = s.append_usage(&batch).await;
+            assert!(
+                matches!(refused, Err(StoreError::NotFound(_))),
+                "{}: {refused:?}",
+                db.engine
+            );
+        }
+        let acme = s.find_tenant(&acme.id).await.expect("find").expect("acme");
+        assert_eq!(acme.log_size, 1, "{}: nothing else was logged", db.engine);
+        match s.log_entries(&ghost.id, 0, 10).await {
+            Ok(entries) => assert!(entries.is_empty(), "{}: {entries:?}", db.engine),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => panic!("{}: {e}", db.engine),
+        }
     }
 }

@@ -76,7 +76,7 @@ fn migrate_to_a_version_rolls_back_refusing_to_lose_a_plan_unless_forced_and_mig
     for needed in [
         "rolled back 20261208000002_adjustments",
         "rolled back 20261205000001_plans",
-        "17 rolled back now",
+        "18 rolled back now",
     ] {
         assert!(out.stdout.contains(needed), "{needed}: {}", out.stdout);
     }
@@ -91,7 +91,7 @@ fn migrate_to_a_version_rolls_back_refusing_to_lose_a_plan_unless_forced_and_mig
     let out = run(&["migrate"]).expect(0);
     for needed in [
         "applied 20261205000001_plans",
-        "17 applied now, 5 already applied",
+        "18 applied now, 5 already applied",
     ] {
         assert!(out.stdout.contains(needed), "{needed}: {}", out.stdout);
     }
